@@ -1,0 +1,25 @@
+# wsconnector: the commands the README gives. Each part of the project has its fragment in mk/.
+#   make demo    the chat server (Rust) on 127.0.0.1:8080
+#   make test    every check and every test; installs what it needs by itself
+#   make bench   the benchmarks (about 10 minutes; BENCH_QUICK=1 for a short run)
+
+.PHONY: demo test lint test-rust bench
+.DEFAULT_GOAL := test
+
+CARGO ?= cargo
+
+demo:
+	$(CARGO) run --release --example chat
+
+test: lint test-rust test-c test-python
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+test-rust:
+	$(CARGO) test
+
+include mk/c.mk
+include mk/python.mk
+include mk/bench.mk

@@ -1,0 +1,679 @@
+//! The connector: start and stop, the runtime it runs on, and the operations.
+
+use crate::config::{validate_groups, Config};
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::{run_dispatcher, Event, EventHandler, EventQueue};
+use crate::inbound::{Authorizer, Listener};
+use crate::message::Message;
+use crate::outbound::OutboundOptions;
+use crate::queue::{CloseRequest, Delivery, SendQueue};
+use crate::registry::{Registry, SocketFilter};
+use crate::socket::{Socket, SocketId};
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::Duration;
+use tokio::runtime::{Handle, Runtime};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Close codes with names (RFC 6455 section 7.4); any code from 3000 to 4999 is the
+/// application's own.
+pub mod close_code {
+    /// The purpose of the connection was fulfilled.
+    pub const NORMAL: u16 = 1000;
+    /// The endpoint is going away (server stopping, page left, idle timeout).
+    pub const GOING_AWAY: u16 = 1001;
+    /// The peer broke the protocol.
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// The peer sent a kind of data this endpoint cannot accept.
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// Reported (never sent) when a close frame carried no code.
+    pub const NO_STATUS: u16 = 1005;
+    /// Reported (never sent) when the connection ended without a close handshake.
+    pub const ABNORMAL: u16 = 1006;
+    /// A text message was not valid UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// A message broke the endpoint's policy.
+    pub const POLICY_VIOLATION: u16 = 1008;
+    /// A message was larger than the endpoint accepts.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The server hit an unexpected condition.
+    pub const INTERNAL_ERROR: u16 = 1011;
+    /// The server is restarting.
+    pub const SERVICE_RESTART: u16 = 1012;
+    /// Overloaded (here: a slow consumer's queue was full); try again later.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+
+    /// Whether an application may send `code` in a close frame.
+    pub fn is_sendable(code: u16) -> bool {
+        matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+    }
+}
+
+/// Longest close reason in bytes (a close frame's payload is at most 125 bytes).
+pub const MAX_CLOSE_REASON_LEN: usize = 123;
+
+/// tungstenite's read chunk: small, because it is zero-filled before every read and held by
+/// every socket for its whole life.
+const READ_BUFFER_SIZE: usize = 4096;
+/// Frames are gathered up to this size before a write; a flush writes whatever is there.
+const WRITE_BUFFER_SIZE: usize = 64 * 1024;
+
+const RUNNING: u8 = 0;
+const STOPPING: u8 = 1;
+const STOPPED: u8 = 2;
+
+/// What broadcast did for one socket that did not get the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undelivered {
+    /// Its queue was full and the policy dropped the message.
+    Dropped,
+    /// Its queue was full and the policy closed the socket (1013).
+    Closed,
+    /// The send failed (queue full under the fail policy, or the socket closed meanwhile).
+    Failed(Error),
+}
+
+/// One socket a broadcast did not reach, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BroadcastFailure {
+    /// The socket.
+    pub socket_id: SocketId,
+    /// What happened instead.
+    pub what: Undelivered,
+}
+
+/// The outcome of a broadcast.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BroadcastResult {
+    /// How many sockets the message was queued for.
+    pub delivered: usize,
+    /// How many older queued messages the drop-oldest policy discarded to make room.
+    pub dropped_oldest: usize,
+    /// The matching sockets that did not get it.
+    pub failures: Vec<BroadcastFailure>,
+}
+
+/// State shared by the connector, its handles, and its tasks.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub registry: Registry,
+    pub events: EventQueue,
+    state: AtomicU8,
+    /// Every task the connector spawns, so that stop can wait for all of them.
+    pub tasks: TaskTracker,
+    /// Cancelled at stop: ends the accept loop, handshakes and outbound connects.
+    pub shutdown: CancellationToken,
+    pub runtime: Handle,
+    pub client_tls: Arc<rustls::ClientConfig>,
+    local_addr: Option<SocketAddr>,
+    dispatcher_thread: OnceLock<ThreadId>,
+    has_handler: bool,
+}
+
+impl Shared {
+    pub(crate) fn is_running(&self) -> bool {
+        self.state.load(Ordering::Acquire) == RUNNING
+    }
+
+    fn check_running(&self) -> Result<()> {
+        if self.is_running() {
+            Ok(())
+        } else {
+            Err(Error::stopped())
+        }
+    }
+
+    /// Registers a socket whose handshake is done, with its initial groups.
+    pub(crate) fn register(&self, socket: &Socket, groups: &[String]) -> Result<()> {
+        self.check_running()?;
+        self.registry.insert(socket, groups)
+    }
+
+    /// Bookkeeping once a socket's task has ended: unregister, refuse sends, report closed.
+    pub(crate) fn socket_finished(&self, socket: Socket, code: u16, reason: String) {
+        self.registry.remove(&socket);
+        socket.queue().seal();
+        self.events.push(Event::SocketClosed {
+            socket,
+            code,
+            reason,
+        });
+    }
+
+    /// Unregisters a socket that never reached its task (its 101 could not be written).
+    pub(crate) fn socket_abandoned(&self, socket: &Socket) {
+        self.registry.remove(socket);
+        socket.queue().seal();
+    }
+
+    /// An empty send queue with the configured bounds and policy.
+    pub(crate) fn send_queue(&self) -> SendQueue {
+        let s = &self.config.socket;
+        SendQueue::new(s.send_queue_messages, s.send_queue_bytes, s.slow_consumer)
+    }
+
+    /// The frame-level settings of every socket.
+    pub(crate) fn ws_config(&self) -> WebSocketConfig {
+        let max = self.config.socket.max_message_size;
+        WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER_SIZE)
+            .write_buffer_size(WRITE_BUFFER_SIZE)
+            .max_message_size(Some(max))
+            .max_frame_size(Some(max))
+    }
+
+    fn on_dispatcher_thread(&self) -> bool {
+        self.dispatcher_thread.get() == Some(&std::thread::current().id())
+    }
+}
+
+/// A cheap, cloneable handle to a running connector: every operation, callable from any
+/// thread, including from inside an event handler.
+#[derive(Clone)]
+pub struct ConnectorHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl ConnectorHandle {
+    /// The address the listener is bound to (with the OS-chosen port when the port was 0).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.shared.local_addr
+    }
+
+    /// Whether the connector is running (not stopping or stopped).
+    pub fn is_running(&self) -> bool {
+        self.shared.is_running()
+    }
+
+    /// Opens an outbound socket to a `ws://` or `wss://` URL and returns its ID once the
+    /// handshake is done. Blocks the calling thread; from async code use
+    /// [`ConnectorHandle::open_outbound_async`].
+    pub fn open_outbound(&self, url: &str, options: OutboundOptions) -> Result<SocketId> {
+        self.shared.check_running()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let shared = self.shared.clone();
+        let url = url.to_owned();
+        self.shared.tasks.spawn_on(
+            async move {
+                let _ = tx.send(crate::outbound::open(shared, url, options).await);
+            },
+            &self.shared.runtime,
+        );
+        rx.recv().unwrap_or_else(|_| Err(Error::stopped()))
+    }
+
+    /// Opens an outbound socket like [`ConnectorHandle::open_outbound`], without blocking;
+    /// the future may be awaited on any executor. Dropping it abandons the connect.
+    pub async fn open_outbound_async(
+        &self,
+        url: &str,
+        options: OutboundOptions,
+    ) -> Result<SocketId> {
+        self.shared.check_running()?;
+        let shared = self.shared.clone();
+        let task = self.shared.tasks.spawn_on(
+            crate::outbound::open(shared, url.to_owned(), options),
+            &self.shared.runtime,
+        );
+        let abort = AbortOnDrop(task.abort_handle());
+        let result = task.await;
+        std::mem::forget(abort);
+        match result {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => {
+                Err(Error::new(ErrorKind::Internal, "outbound connect panicked"))
+            }
+            Err(_) => Err(Error::stopped()),
+        }
+    }
+
+    /// Queues a message for one socket. Messages to one socket leave in the order sent.
+    pub fn send(&self, socket_id: &str, message: impl Into<Message>) -> Result<Delivery> {
+        self.shared.check_running()?;
+        self.shared
+            .registry
+            .get(socket_id)?
+            .queue()
+            .push(socket_id, message.into())
+    }
+
+    /// Subscribes a socket to groups; groups it already has are ignored.
+    pub fn subscribe<S: AsRef<str>>(&self, socket_id: &str, groups: &[S]) -> Result<()> {
+        self.shared.check_running()?;
+        let socket = self.shared.registry.get(socket_id)?;
+        self.shared.registry.subscribe(&socket, groups)
+    }
+
+    /// Unsubscribes a socket from groups; groups it does not have are ignored.
+    pub fn unsubscribe<S: AsRef<str>>(&self, socket_id: &str, groups: &[S]) -> Result<()> {
+        self.shared.check_running()?;
+        validate_groups(groups)?;
+        let socket = self.shared.registry.get(socket_id)?;
+        self.shared.registry.unsubscribe(&socket, groups)
+    }
+
+    /// Sends one message to every socket that matches `filter`; says how many got it and
+    /// which did not.
+    pub fn broadcast(
+        &self,
+        message: impl Into<Message>,
+        filter: &SocketFilter,
+    ) -> Result<BroadcastResult> {
+        self.shared.check_running()?;
+        validate_groups(&filter.groups)?;
+        let message = message.into();
+        let mut result = BroadcastResult::default();
+        for socket in self.shared.registry.select(filter) {
+            let undelivered = match socket.queue().push(socket.id().as_str(), message.clone()) {
+                Ok(Delivery::Queued) => None,
+                Ok(Delivery::QueuedDroppingOldest(n)) => {
+                    result.dropped_oldest += n;
+                    None
+                }
+                Ok(Delivery::DroppedNewest) => Some(Undelivered::Dropped),
+                Ok(Delivery::ClosedSlowConsumer) => Some(Undelivered::Closed),
+                Err(e) => Some(Undelivered::Failed(e)),
+            };
+            match undelivered {
+                None => result.delivered += 1,
+                Some(what) => result.failures.push(BroadcastFailure {
+                    socket_id: socket.id().clone(),
+                    what,
+                }),
+            }
+        }
+        Ok(result)
+    }
+
+    /// Closes one socket with a close code (1000-1003, 1007-1014, 3000-4999) and a reason of
+    /// at most 123 bytes. Messages queued before leave first; messages that arrive from the
+    /// peer afterwards are not delivered. Closing a socket that is already closing is a no-op.
+    pub fn close(&self, socket_id: &str, code: u16, reason: &str) -> Result<()> {
+        self.shared.check_running()?;
+        validate_close(code, reason)?;
+        let socket = self.shared.registry.get(socket_id)?;
+        request_close(&socket, code, reason);
+        Ok(())
+    }
+
+    /// Closes every socket that matches `filter`; returns how many it began to close.
+    pub fn bulk_close(&self, filter: &SocketFilter, code: u16, reason: &str) -> Result<usize> {
+        self.shared.check_running()?;
+        validate_close(code, reason)?;
+        validate_groups(&filter.groups)?;
+        Ok(self
+            .shared
+            .registry
+            .select(filter)
+            .iter()
+            .filter(|socket| request_close(socket, code, reason))
+            .count())
+    }
+
+    /// The open socket with this ID.
+    pub fn socket(&self, socket_id: &str) -> Result<Socket> {
+        self.shared.registry.get(socket_id)
+    }
+
+    /// The open sockets that match `filter`.
+    pub fn sockets(&self, filter: &SocketFilter) -> Result<Vec<Socket>> {
+        validate_groups(&filter.groups)?;
+        Ok(self.shared.registry.select(filter))
+    }
+
+    /// How many sockets are open.
+    pub fn socket_count(&self) -> usize {
+        self.shared.registry.len()
+    }
+
+    /// How many groups have at least one member.
+    pub fn group_count(&self) -> usize {
+        self.shared.registry.group_count()
+    }
+
+    /// Takes the next event when no handler was given at start (pull mode). Waits up to
+    /// `timeout` (forever with `None`); `Ok(None)` on timeout; `Err(Stopped)` once the
+    /// connector has stopped and every event has been taken.
+    pub fn next_event(&self, timeout: Option<Duration>) -> Result<Option<Event>> {
+        if self.shared.has_handler {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "this connector delivers events to its handler; next_event is for connectors started without one",
+            ));
+        }
+        loop {
+            match self.shared.events.take_one(timeout) {
+                Ok(Some(event)) if event.is_stale() => continue,
+                Ok(event) => return Ok(event),
+                Err(()) => return Err(Error::stopped()),
+            }
+        }
+    }
+}
+
+/// Asks a socket to close; false when it was already closing.
+fn request_close(socket: &Socket, code: u16, reason: &str) -> bool {
+    socket.mark_close_requested();
+    socket.queue().request_close(CloseRequest {
+        code,
+        reason: reason.to_owned(),
+    })
+}
+
+fn validate_close(code: u16, reason: &str) -> Result<()> {
+    if !close_code::is_sendable(code) {
+        return Err(Error::invalid(format!(
+            "close code {code} cannot be sent: use 1000-1003, 1007-1014 or 3000-4999"
+        )));
+    }
+    if reason.len() > MAX_CLOSE_REASON_LEN {
+        return Err(Error::invalid(format!(
+            "close reason is {} bytes; at most {MAX_CLOSE_REASON_LEN} fit in a close frame",
+            reason.len()
+        )));
+    }
+    Ok(())
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Configures and starts a connector.
+pub struct ConnectorBuilder {
+    config: Config,
+    handler: Option<Arc<dyn EventHandler>>,
+    authorizer: Option<Arc<dyn Authorizer>>,
+}
+
+impl ConnectorBuilder {
+    /// Delivers events to `handler` on the connector's dispatcher thread. Without a handler,
+    /// the application takes events with [`ConnectorHandle::next_event`].
+    pub fn on_event(mut self, handler: impl EventHandler) -> Self {
+        self.handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Same as [`ConnectorBuilder::on_event`] with a shared handler.
+    pub fn on_event_arc(mut self, handler: Arc<dyn EventHandler>) -> Self {
+        self.handler = Some(handler);
+        self
+    }
+
+    /// Decides on each inbound upgrade request before the 101 (accept with groups, or refuse
+    /// with an HTTP status). It runs on a blocking-pool thread, never on an I/O thread.
+    pub fn authorizer(mut self, authorizer: impl Authorizer) -> Self {
+        self.authorizer = Some(Arc::new(authorizer));
+        self
+    }
+
+    /// Same as [`ConnectorBuilder::authorizer`] with a shared authorizer.
+    pub fn authorizer_arc(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.authorizer = Some(authorizer);
+        self
+    }
+
+    /// Starts the connector on a runtime of its own.
+    pub fn start(self) -> Result<Connector> {
+        self.config.validate()?;
+        let threads = self
+            .config
+            .worker_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(4)));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("wsc-io")
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("cannot start the runtime: {e}"),
+                )
+            })?;
+        let handle = runtime.handle().clone();
+        self.start_with(handle, Some(runtime))
+    }
+
+    /// Starts the connector on the caller's multi-threaded tokio runtime. Stop it with
+    /// [`Connector::stop_async`] from async code.
+    pub fn start_on(self, runtime: Handle) -> Result<Connector> {
+        self.config.validate()?;
+        self.start_with(runtime, None)
+    }
+
+    fn start_with(self, runtime: Handle, owned: Option<Runtime>) -> Result<Connector> {
+        let config = self.config;
+        let client_tls = crate::tls::client_config(&config.client)?;
+        let listener = match &config.listener {
+            Some(listener_config) => {
+                let _guard = runtime.enter();
+                Some(Listener::bind(listener_config, self.authorizer.clone())?)
+            }
+            None => None,
+        };
+        let shared = Arc::new(Shared {
+            registry: Registry::default(),
+            events: EventQueue::new(config.event_queue_capacity),
+            state: AtomicU8::new(RUNNING),
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            runtime: runtime.clone(),
+            client_tls,
+            local_addr: listener.as_ref().map(Listener::local_addr),
+            dispatcher_thread: OnceLock::new(),
+            has_handler: self.handler.is_some(),
+            config,
+        });
+        if let Some(listener) = listener {
+            shared
+                .tasks
+                .spawn_on(listener.run(shared.clone()), &runtime);
+        }
+        let dispatcher = match self.handler {
+            Some(handler) => {
+                let handle = ConnectorHandle {
+                    shared: shared.clone(),
+                };
+                let thread = std::thread::Builder::new()
+                    .name("wsc-dispatch".into())
+                    .spawn(move || run_dispatcher(handle, handler))
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::Internal,
+                            format!("cannot start the dispatcher thread: {e}"),
+                        )
+                    })?;
+                let _ = shared.dispatcher_thread.set(thread.thread().id());
+                Some(thread)
+            }
+            None => None,
+        };
+        Ok(Connector {
+            handle: ConnectorHandle { shared },
+            runtime: Mutex::new(owned),
+            dispatcher: Mutex::new(dispatcher),
+            stop_lock: Mutex::new(()),
+        })
+    }
+}
+
+/// A running connector: its listener, its outbound sockets, its runtime and its dispatcher.
+/// Every operation is on the [`ConnectorHandle`] it dereferences to. Dropping it stops it.
+pub struct Connector {
+    handle: ConnectorHandle,
+    runtime: Mutex<Option<Runtime>>,
+    dispatcher: Mutex<Option<JoinHandle<()>>>,
+    stop_lock: Mutex<()>,
+}
+
+impl Deref for Connector {
+    type Target = ConnectorHandle;
+    fn deref(&self) -> &ConnectorHandle {
+        &self.handle
+    }
+}
+
+impl Connector {
+    /// Begins configuring a connector.
+    pub fn builder(config: Config) -> ConnectorBuilder {
+        ConnectorBuilder {
+            config,
+            handler: None,
+            authorizer: None,
+        }
+    }
+
+    /// A handle for the operations, to keep or hand to other threads.
+    pub fn handle(&self) -> ConnectorHandle {
+        self.handle.clone()
+    }
+
+    /// Stops the connector: stops accepting, closes every socket with 1001 (going away),
+    /// waits up to the stop timeout for queued sends and close handshakes, delivers every
+    /// remaining event (each socket's closed event included), and ends every thread and task.
+    /// Blocks until done; calling it again is a no-op. From the connector's own event handler
+    /// it fails with `InvalidState` (it would wait for itself).
+    pub fn stop(&self) -> Result<()> {
+        let shared = &self.handle.shared;
+        if shared.on_dispatcher_thread() {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "a connector cannot be stopped from its own event handler",
+            ));
+        }
+        let _one_at_a_time = self.stop_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if shared.state.load(Ordering::Acquire) == STOPPED {
+            return Ok(());
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let stopping = shared.clone();
+        shared.runtime.spawn(async move {
+            close_everything(&stopping).await;
+            let _ = tx.send(());
+        });
+        // The runtime may already be gone if the caller's runtime shut down.
+        let _ = rx.recv();
+        self.finish_stop();
+        Ok(())
+    }
+
+    /// Stops the connector like [`Connector::stop`], from async code.
+    pub async fn stop_async(&self) -> Result<()> {
+        let shared = self.handle.shared.clone();
+        if shared.on_dispatcher_thread() {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "a connector cannot be stopped from its own event handler",
+            ));
+        }
+        close_everything(&shared).await;
+        let dispatcher = self
+            .dispatcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        shared.events.close();
+        if let Some(thread) = dispatcher {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        self.finish_stop();
+        Ok(())
+    }
+
+    fn finish_stop(&self) {
+        let shared = &self.handle.shared;
+        shared.events.close();
+        if let Some(thread) = self
+            .dispatcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = thread.join();
+        }
+        if let Some(runtime) = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            if Handle::try_current().is_ok() {
+                runtime.shutdown_background();
+            } else {
+                runtime.shutdown_timeout(shared.config.stop_timeout);
+            }
+        }
+        shared.state.store(STOPPED, Ordering::Release);
+    }
+}
+
+/// The async half of stop: no new sockets, every socket closed, every task ended.
+async fn close_everything(shared: &Arc<Shared>) {
+    if shared
+        .state
+        .compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        // Another stop is under way or done; wait for the tasks it is ending.
+        shared.tasks.wait().await;
+        return;
+    }
+    shared.shutdown.cancel();
+    for socket in shared.registry.all() {
+        socket.queue().request_close(CloseRequest {
+            code: close_code::GOING_AWAY,
+            reason: "going away".into(),
+        });
+    }
+    shared.tasks.close();
+    if tokio::time::timeout(shared.config.stop_timeout, shared.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            sockets = shared.registry.len(),
+            "stop timeout reached; dropping the sockets that are still closing"
+        );
+        for socket in shared.registry.all() {
+            socket.queue().kill();
+        }
+        shared.tasks.wait().await;
+    }
+}
+
+impl Drop for Connector {
+    fn drop(&mut self) {
+        if self.handle.shared.on_dispatcher_thread() {
+            // Dropped from its own handler: the dispatcher cannot join itself, so the rest of
+            // the stop runs on a thread of its own.
+            let shared = self.handle.shared.clone();
+            let runtime = self
+                .runtime
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            let _ = std::thread::Builder::new()
+                .name("wsc-stop".into())
+                .spawn(move || {
+                    if let Some(runtime) = runtime {
+                        runtime.block_on(close_everything(&shared));
+                        shared.events.close();
+                        runtime.shutdown_timeout(shared.config.stop_timeout);
+                    }
+                    shared.state.store(STOPPED, Ordering::Release);
+                });
+            return;
+        }
+        let _ = self.stop();
+    }
+}

@@ -1,0 +1,141 @@
+//! The one error type of the connector, with kinds that map one to one onto the C result codes.
+
+use std::fmt;
+
+/// What went wrong, as a closed list of kinds; each has a fixed number that never changes meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An argument was malformed: a bad URL, path pattern, header, close code, setting.
+    InvalidArgument = 1,
+    /// No open socket has the given ID (never existed, or already closed).
+    NoSuchSocket = 2,
+    /// A caller-chosen socket ID is empty, blank or too long.
+    InvalidSocketId = 3,
+    /// A caller-chosen socket ID is already used by an open socket.
+    NonUniqueSocketId = 4,
+    /// The TCP connection could not be made or broke (refused, reset, unreachable).
+    Connectivity = 5,
+    /// The host name of an outbound URL did not resolve.
+    Dns = 6,
+    /// TLS failed: untrusted or mismatched certificate, bad PEM, handshake failure.
+    Tls = 7,
+    /// The peer answered the WebSocket handshake with an HTTP status other than 101.
+    Handshake = 8,
+    /// A connect, handshake or stop did not finish in time.
+    Timeout = 9,
+    /// The peer closed the socket.
+    RemotelyClosed = 10,
+    /// A configured limit was reached (connections, message size).
+    LimitExceeded = 11,
+    /// The socket's send queue is full and the slow-consumer policy is to fail the send.
+    QueueFull = 12,
+    /// The call is not allowed in the connector's current state (e.g. stop from a callback).
+    InvalidState = 13,
+    /// The connector is stopped or stopping.
+    Stopped = 14,
+    /// The peer broke the WebSocket protocol.
+    Protocol = 15,
+    /// A bug inside the library (a caught panic); the connector keeps running.
+    Internal = 16,
+}
+
+impl ErrorKind {
+    /// A short stable name for the kind, e.g. `"no_such_socket"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::NoSuchSocket => "no_such_socket",
+            ErrorKind::InvalidSocketId => "invalid_socket_id",
+            ErrorKind::NonUniqueSocketId => "non_unique_socket_id",
+            ErrorKind::Connectivity => "connectivity",
+            ErrorKind::Dns => "dns",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Handshake => "handshake",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::RemotelyClosed => "remotely_closed",
+            ErrorKind::LimitExceeded => "limit_exceeded",
+            ErrorKind::QueueFull => "queue_full",
+            ErrorKind::InvalidState => "invalid_state",
+            ErrorKind::Stopped => "stopped",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An error from the connector: a kind, a message for humans, and for handshake
+/// refusals the HTTP status the peer answered with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    http_status: Option<u16>,
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An error of `kind` with a message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            http_status: None,
+        }
+    }
+
+    /// A handshake refused by the peer with an HTTP status.
+    pub fn handshake(status: u16, message: impl Into<String>) -> Self {
+        Error {
+            kind: ErrorKind::Handshake,
+            message: message.into(),
+            http_status: Some(status),
+        }
+    }
+
+    /// Which kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The human-readable message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The HTTP status of a refused handshake (401, 403, 404, 503, ...), if any.
+    pub fn http_status(&self) -> Option<u16> {
+        self.http_status
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    pub(crate) fn no_such_socket(id: &str) -> Self {
+        Error::new(
+            ErrorKind::NoSuchSocket,
+            format!("no open socket has the ID {id:?}"),
+        )
+    }
+
+    pub(crate) fn stopped() -> Self {
+        Error::new(ErrorKind::Stopped, "the connector is stopped")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,318 @@
+//! The four triggers as one `Event` type, the queue that carries them off the I/O threads, and
+//! the dispatcher thread that hands them to the application.
+//!
+//! Socket tasks push events; the dispatcher (or a caller of `next_event`) takes them in
+//! batches, so a burst of messages costs one wake-up. The queue is bounded: when it is full,
+//! sockets stop reading until the application catches up.
+
+use crate::message::Message;
+use crate::socket::Socket;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// Something that happened on a socket: one of the four triggers.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A client finished the handshake on the listener.
+    InboundConnection {
+        /// The new socket.
+        socket: Socket,
+    },
+    /// An inbound socket received a message.
+    InboundMessage {
+        /// The socket it arrived on.
+        socket: Socket,
+        /// The message.
+        message: Message,
+    },
+    /// An outbound socket received a message.
+    OutboundMessage {
+        /// The socket it arrived on.
+        socket: Socket,
+        /// The message.
+        message: Message,
+    },
+    /// A socket closed, whoever closed it. Fires exactly once per socket, last.
+    SocketClosed {
+        /// The socket, no longer registered.
+        socket: Socket,
+        /// The close code: the peer's or ours; 1005 when the peer gave none, 1006 when the
+        /// connection ended without a close handshake.
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
+}
+
+/// Which trigger an event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    /// [`Event::InboundConnection`]
+    InboundConnection,
+    /// [`Event::InboundMessage`]
+    InboundMessage,
+    /// [`Event::OutboundMessage`]
+    OutboundMessage,
+    /// [`Event::SocketClosed`]
+    SocketClosed,
+}
+
+impl Event {
+    /// The socket the event is about.
+    pub fn socket(&self) -> &Socket {
+        match self {
+            Event::InboundConnection { socket }
+            | Event::InboundMessage { socket, .. }
+            | Event::OutboundMessage { socket, .. }
+            | Event::SocketClosed { socket, .. } => socket,
+        }
+    }
+
+    /// Which trigger this is.
+    pub fn trigger(&self) -> Trigger {
+        match self {
+            Event::InboundConnection { .. } => Trigger::InboundConnection,
+            Event::InboundMessage { .. } => Trigger::InboundMessage,
+            Event::OutboundMessage { .. } => Trigger::OutboundMessage,
+            Event::SocketClosed { .. } => Trigger::SocketClosed,
+        }
+    }
+
+    /// The message of a message event.
+    pub fn message(&self) -> Option<&Message> {
+        match self {
+            Event::InboundMessage { message, .. } | Event::OutboundMessage { message, .. } => {
+                Some(message)
+            }
+            _ => None,
+        }
+    }
+
+    /// A message the application no longer wants: its socket was closed by the application
+    /// before the message was handed over.
+    pub(crate) fn is_stale(&self) -> bool {
+        self.message().is_some() && self.socket().is_close_requested()
+    }
+}
+
+/// Receives the events of a connector on its dispatcher thread, one at a time, in order for
+/// each socket. It may call any operation through `connector`.
+pub trait EventHandler: Send + Sync + 'static {
+    /// Called once per event.
+    fn on_event(&self, connector: &crate::ConnectorHandle, event: Event);
+}
+
+impl<F> EventHandler for F
+where
+    F: Fn(&crate::ConnectorHandle, Event) + Send + Sync + 'static,
+{
+    fn on_event(&self, connector: &crate::ConnectorHandle, event: Event) {
+        self(connector, event)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    items: VecDeque<Event>,
+    /// No more events will come: the connector has stopped.
+    closed: bool,
+    /// Socket tasks waiting for room in the queue.
+    waiting_for_room: Vec<Waker>,
+    /// Counts how often `waiting_for_room` was emptied and woken.
+    room_round: u64,
+}
+
+/// A bounded multi-producer queue of events, taken in batches.
+pub(crate) struct EventQueue {
+    state: Mutex<State>,
+    available: Condvar,
+    len: AtomicUsize,
+    capacity: usize,
+}
+
+impl EventQueue {
+    pub(crate) fn new(capacity: usize) -> Self {
+        EventQueue {
+            state: Mutex::new(State::default()),
+            available: Condvar::new(),
+            len: AtomicUsize::new(0),
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds an event; wakes a taker when the queue was empty. Never blocks on the consumer:
+    /// producers that must respect the bound call [`EventQueue::poll_room`] first.
+    pub(crate) fn push(&self, event: Event) {
+        let mut state = self.lock();
+        state.items.push_back(event);
+        let was_empty = state.items.len() == 1;
+        self.len.store(state.items.len(), Ordering::Relaxed);
+        drop(state);
+        if was_empty {
+            self.available.notify_all();
+        }
+    }
+
+    /// Adds the events of one socket's poll together (one lock, at most one wake-up), leaving
+    /// `events` empty.
+    pub(crate) fn push_all(&self, events: &mut Vec<Event>) {
+        let mut state = self.lock();
+        let was_empty = state.items.is_empty();
+        state.items.extend(events.drain(..));
+        self.len.store(state.items.len(), Ordering::Relaxed);
+        drop(state);
+        if was_empty {
+            self.available.notify_all();
+        }
+    }
+
+    /// Ready when the queue has room; otherwise the task is woken once the consumer drains it.
+    /// `registered` remembers the round of the waiting list this task's waker is on, so a task
+    /// polled often while the queue is full is listed once per round.
+    pub(crate) fn poll_room(&self, cx: &mut Context<'_>, registered: &mut Option<u64>) -> Poll<()> {
+        if self.len.load(Ordering::Relaxed) < self.capacity {
+            return Poll::Ready(());
+        }
+        let mut state = self.lock();
+        if state.items.len() < self.capacity || state.closed {
+            return Poll::Ready(());
+        }
+        if *registered != Some(state.room_round) {
+            state.waiting_for_room.push(cx.waker().clone());
+            *registered = Some(state.room_round);
+        }
+        Poll::Pending
+    }
+
+    /// Takes every queued event into `batch` (which must be empty), waiting up to `timeout`
+    /// (forever if `None`). Returns false once the queue is closed and drained.
+    pub(crate) fn take_batch(
+        &self,
+        batch: &mut VecDeque<Event>,
+        timeout: Option<Duration>,
+    ) -> bool {
+        let mut state = self.wait_for_items(timeout);
+        if state.items.is_empty() {
+            return !state.closed;
+        }
+        std::mem::swap(&mut state.items, batch);
+        self.after_take(state);
+        true
+    }
+
+    /// Takes one event, waiting up to `timeout` (forever if `None`). `Err(())` once the queue
+    /// is closed and drained; `Ok(None)` on timeout.
+    pub(crate) fn take_one(&self, timeout: Option<Duration>) -> Result<Option<Event>, ()> {
+        let mut state = self.wait_for_items(timeout);
+        match state.items.pop_front() {
+            Some(event) => {
+                let more = !state.items.is_empty();
+                self.after_take(state);
+                if more {
+                    self.available.notify_one();
+                }
+                Ok(Some(event))
+            }
+            None if state.closed => Err(()),
+            None => Ok(None),
+        }
+    }
+
+    fn wait_for_items(&self, timeout: Option<Duration>) -> MutexGuard<'_, State> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut state = self.lock();
+        while state.items.is_empty() && !state.closed {
+            state = match deadline {
+                None => self
+                    .available
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    self.available
+                        .wait_timeout(state, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+        state
+    }
+
+    fn after_take(&self, state: MutexGuard<'_, State>) {
+        self.len.store(state.items.len(), Ordering::Relaxed);
+        if state.items.len() < self.capacity && !state.waiting_for_room.is_empty() {
+            Self::wake_waiting(state);
+        }
+    }
+
+    fn wake_waiting(mut state: MutexGuard<'_, State>) {
+        let wakers = std::mem::take(&mut state.waiting_for_room);
+        state.room_round += 1;
+        drop(state);
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Marks the end of the stream: takers drain what is left, then see the end.
+    pub(crate) fn close(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        self.available.notify_all();
+        Self::wake_waiting(state);
+    }
+}
+
+/// The dispatcher thread's loop: takes events in batches and hands each to the handler, until
+/// the connector has stopped and the queue is drained. A panicking handler is logged and the
+/// next event is delivered.
+pub(crate) fn run_dispatcher(
+    connector: crate::ConnectorHandle,
+    handler: std::sync::Arc<dyn EventHandler>,
+) {
+    let mut batch = VecDeque::new();
+    while connector.shared.events.take_batch(&mut batch, None) {
+        for event in batch.drain(..) {
+            if event.is_stale() {
+                continue;
+            }
+            let trigger = event.trigger();
+            let call = std::panic::AssertUnwindSafe(|| handler.on_event(&connector, event));
+            if let Err(panic) = std::panic::catch_unwind(call) {
+                tracing::error!(
+                    ?trigger,
+                    panic = crate::panic_message(&panic),
+                    "an event handler panicked; the connector carries on"
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_one_times_out_then_sees_the_end() {
+        let q = EventQueue::new(4);
+        assert_eq!(
+            q.take_one(Some(Duration::from_millis(10)))
+                .map(|e| e.is_none()),
+            Ok(true)
+        );
+        q.close();
+        assert!(q.take_one(None).is_err());
+        let mut batch = VecDeque::new();
+        assert!(!q.take_batch(&mut batch, None));
+    }
+}

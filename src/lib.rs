@@ -1,0 +1,67 @@
+//! wsconnector: an embeddable WebSocket connector.
+//!
+//! One running [`Connector`] holds an inbound listener (a WebSocket server) and outbound
+//! sockets (WebSocket clients). Every socket has a unique [`SocketId`]; sockets join string
+//! groups; the application broadcasts to the sockets that match a [`SocketFilter`] (path,
+//! socket type, groups) and learns what happens through four triggers, the variants of
+//! [`Event`]. Operations live on [`ConnectorHandle`] and may be called from any thread,
+//! including from inside the event handler.
+//!
+//! ```no_run
+//! use wsconnector::{Config, Connector, Event, SocketFilter};
+//!
+//! let connector = Connector::builder(Config::with_listener("127.0.0.1", 8080))
+//!     .on_event(|conn: &wsconnector::ConnectorHandle, event: Event| {
+//!         if let Event::InboundMessage { message, .. } = event {
+//!             // Echo every message to every socket.
+//!             let _ = conn.broadcast(message, &SocketFilter::all());
+//!         }
+//!     })
+//!     .start()?;
+//! # connector.stop()?;
+//! # Ok::<(), wsconnector::Error>(())
+//! ```
+
+mod config;
+mod connector;
+mod driver;
+mod error;
+mod events;
+mod inbound;
+mod message;
+mod outbound;
+mod path;
+mod queue;
+mod registry;
+mod socket;
+mod tls;
+
+pub use config::{
+    ClientConfig, Config, Identity, InboundPath, ListenerConfig, Pem, ServerTls,
+    SlowConsumerPolicy, SocketConfig, MAX_GROUP_LEN,
+};
+pub use connector::{
+    close_code, BroadcastFailure, BroadcastResult, Connector, ConnectorBuilder, ConnectorHandle,
+    Undelivered, MAX_CLOSE_REASON_LEN,
+};
+pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, EventHandler, Trigger};
+pub use inbound::{AuthDecision, AuthRequest, Authorizer};
+pub use message::{Message, MessageKind};
+pub use outbound::OutboundOptions;
+pub use path::PathPattern;
+pub use queue::Delivery;
+pub use registry::SocketFilter;
+pub use socket::{Socket, SocketId, SocketType, MAX_SOCKET_ID_LEN};
+
+/// The library version, from Cargo.toml.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The text of a caught panic, for the log.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}

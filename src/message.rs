@@ -1,0 +1,147 @@
+//! A WebSocket data message: text or binary, its payload shared by reference count.
+
+use bytes::Bytes;
+use std::fmt;
+use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
+
+/// Whether a message is text (UTF-8) or binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// A text message; its payload is valid UTF-8.
+    Text,
+    /// A binary message.
+    Binary,
+}
+
+/// A text or binary message. Cloning shares the payload; it never copies it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Message(Inner);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Inner {
+    Text(Utf8Bytes),
+    Binary(Bytes),
+}
+
+impl Message {
+    /// A text message.
+    pub fn text(text: impl Into<String>) -> Self {
+        Message(Inner::Text(Utf8Bytes::from(text.into())))
+    }
+
+    /// A binary message.
+    pub fn binary(data: impl Into<Bytes>) -> Self {
+        Message(Inner::Binary(data.into()))
+    }
+
+    /// A text message from bytes, if they are valid UTF-8.
+    pub fn text_from_bytes(data: impl Into<Bytes>) -> Result<Self, crate::Error> {
+        Utf8Bytes::try_from(data.into())
+            .map(|t| Message(Inner::Text(t)))
+            .map_err(|_| crate::Error::invalid("text message payload is not valid UTF-8"))
+    }
+
+    /// Text or binary.
+    pub fn kind(&self) -> MessageKind {
+        match self.0 {
+            Inner::Text(_) => MessageKind::Text,
+            Inner::Binary(_) => MessageKind::Binary,
+        }
+    }
+
+    /// Whether this is a text message.
+    pub fn is_text(&self) -> bool {
+        matches!(self.0, Inner::Text(_))
+    }
+
+    /// The text of a text message; `None` for binary.
+    pub fn as_text(&self) -> Option<&str> {
+        match &self.0 {
+            Inner::Text(t) => Some(t.as_str()),
+            Inner::Binary(_) => None,
+        }
+    }
+
+    /// The payload bytes (UTF-8 for text).
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Inner::Text(t) => t.as_bytes(),
+            Inner::Binary(b) => b,
+        }
+    }
+
+    /// The payload as shared `Bytes` (no copy).
+    pub fn to_bytes(&self) -> Bytes {
+        match &self.0 {
+            Inner::Text(t) => Bytes::from(t.clone()),
+            Inner::Binary(b) => b.clone(),
+        }
+    }
+
+    /// Payload length in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The frame to hand to tungstenite (shares the payload).
+    pub(crate) fn to_wire(&self) -> tungstenite::Message {
+        match &self.0 {
+            Inner::Text(t) => tungstenite::Message::Text(t.clone()),
+            Inner::Binary(b) => tungstenite::Message::Binary(b.clone()),
+        }
+    }
+
+    /// A received data frame as a message; `None` for control frames.
+    pub(crate) fn from_wire(message: tungstenite::Message) -> Option<Self> {
+        match message {
+            tungstenite::Message::Text(t) => Some(Message(Inner::Text(t))),
+            tungstenite::Message::Binary(b) => Some(Message(Inner::Binary(b))),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Inner::Text(t) if t.len() <= 64 => write!(f, "Text({:?})", t.as_str()),
+            Inner::Text(t) => write!(f, "Text({} bytes)", t.len()),
+            Inner::Binary(b) => write!(f, "Binary({} bytes)", b.len()),
+        }
+    }
+}
+
+impl From<&str> for Message {
+    fn from(text: &str) -> Self {
+        Message::text(text)
+    }
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Self {
+        Message::text(text)
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(data: Vec<u8>) -> Self {
+        Message::binary(data)
+    }
+}
+
+impl From<&[u8]> for Message {
+    fn from(data: &[u8]) -> Self {
+        Message::binary(Bytes::copy_from_slice(data))
+    }
+}
+
+impl From<Bytes> for Message {
+    fn from(data: Bytes) -> Self {
+        Message::binary(data)
+    }
+}

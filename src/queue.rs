@@ -1,0 +1,301 @@
+//! One socket's bounded send queue: callers push from any thread, the socket's task pops.
+//!
+//! The queue is bounded in messages and in bytes; when it is full the slow-consumer policy
+//! decides what a push does. A close request travels in the same queue so that it leaves
+//! after the messages queued before it.
+
+use crate::config::SlowConsumerPolicy;
+use crate::error::{Error, ErrorKind, Result};
+use crate::message::Message;
+use futures_util::task::AtomicWaker;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+/// What a send did with the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The message is queued for the socket.
+    Queued,
+    /// The message is queued; this many older queued messages were dropped to make room.
+    QueuedDroppingOldest(usize),
+    /// The queue was full: the message was dropped.
+    DroppedNewest,
+    /// The queue was full: the socket is being closed with 1013 and the message was dropped.
+    ClosedSlowConsumer,
+}
+
+impl Delivery {
+    /// Whether the message will be sent.
+    pub fn is_queued(self) -> bool {
+        matches!(self, Delivery::Queued | Delivery::QueuedDroppingOldest(_))
+    }
+}
+
+/// A request to close the socket with a code and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CloseRequest {
+    pub code: u16,
+    pub reason: String,
+}
+
+/// What the socket's task takes from the queue next.
+pub(crate) enum Next {
+    Message(Message),
+    Close(CloseRequest),
+}
+
+#[derive(Default)]
+struct State {
+    items: VecDeque<Message>,
+    bytes: usize,
+    close: Option<CloseRequest>,
+    /// No more pushes: the socket is closing or closed.
+    sealed: bool,
+}
+
+pub(crate) struct SendQueue {
+    state: Mutex<State>,
+    waker: AtomicWaker,
+    /// Set when stop gives up waiting: the socket's task ends at once.
+    killed: AtomicBool,
+    max_messages: usize,
+    max_bytes: usize,
+    policy: SlowConsumerPolicy,
+}
+
+impl SendQueue {
+    pub(crate) fn new(max_messages: usize, max_bytes: usize, policy: SlowConsumerPolicy) -> Self {
+        SendQueue {
+            state: Mutex::new(State::default()),
+            waker: AtomicWaker::new(),
+            killed: AtomicBool::new(false),
+            max_messages,
+            max_bytes,
+            policy,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A poisoned lock only means another thread panicked mid-push; the state stays usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a message for the socket `id`, applying the slow-consumer policy when full.
+    pub(crate) fn push(&self, id: &str, message: Message) -> Result<Delivery> {
+        let len = message.len();
+        if len > self.max_bytes {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "a message of {len} bytes is larger than the send queue ({} bytes)",
+                    self.max_bytes
+                ),
+            ));
+        }
+        let mut state = self.lock();
+        if state.sealed {
+            return Err(Error::no_such_socket(id));
+        }
+        let full = |s: &State| s.items.len() >= self.max_messages || s.bytes + len > self.max_bytes;
+        let mut delivery = Delivery::Queued;
+        if full(&state) {
+            match self.policy {
+                SlowConsumerPolicy::Fail => {
+                    return Err(Error::new(
+                        ErrorKind::QueueFull,
+                        format!(
+                            "the send queue of socket {id:?} is full ({} messages, {} bytes)",
+                            state.items.len(),
+                            state.bytes
+                        ),
+                    ))
+                }
+                SlowConsumerPolicy::DropNewest => return Ok(Delivery::DroppedNewest),
+                SlowConsumerPolicy::DropOldest => {
+                    let mut dropped = 0;
+                    while full(&state) {
+                        let Some(old) = state.items.pop_front() else {
+                            break;
+                        };
+                        state.bytes -= old.len();
+                        dropped += 1;
+                    }
+                    delivery = Delivery::QueuedDroppingOldest(dropped);
+                }
+                SlowConsumerPolicy::Close => {
+                    state.items.clear();
+                    state.bytes = 0;
+                    state.sealed = true;
+                    state.close = Some(CloseRequest {
+                        code: crate::close_code::TRY_AGAIN_LATER,
+                        reason: "slow consumer: send queue full".into(),
+                    });
+                    drop(state);
+                    self.waker.wake();
+                    return Ok(Delivery::ClosedSlowConsumer);
+                }
+            }
+        }
+        let was_empty = state.items.is_empty();
+        state.bytes += len;
+        state.items.push_back(message);
+        drop(state);
+        if was_empty {
+            self.waker.wake();
+        }
+        Ok(delivery)
+    }
+
+    /// Asks the socket to close after what is already queued; later pushes fail.
+    /// Returns false when a close was already requested.
+    pub(crate) fn request_close(&self, request: CloseRequest) -> bool {
+        let mut state = self.lock();
+        if state.close.is_some() {
+            return false;
+        }
+        state.sealed = true;
+        state.close = Some(request);
+        drop(state);
+        self.waker.wake();
+        true
+    }
+
+    /// Tells the socket's task to end now, without waiting for the peer.
+    pub(crate) fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Whether [`SendQueue::kill`] was called.
+    pub(crate) fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// Refuses every later push; used once the socket's task has ended.
+    pub(crate) fn seal(&self) {
+        let mut state = self.lock();
+        state.sealed = true;
+        state.items.clear();
+        state.bytes = 0;
+    }
+
+    /// Takes the next message, or the close request once no message is left; registers the
+    /// task's waker when there is nothing.
+    pub(crate) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Next> {
+        if let Some(next) = self.try_next() {
+            return Poll::Ready(next);
+        }
+        self.waker.register(cx.waker());
+        match self.try_next() {
+            Some(next) => Poll::Ready(next),
+            None => Poll::Pending,
+        }
+    }
+
+    fn try_next(&self) -> Option<Next> {
+        let mut state = self.lock();
+        if let Some(message) = state.items.pop_front() {
+            state.bytes -= message.len();
+            return Some(Next::Message(message));
+        }
+        state.close.take().map(Next::Close)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::task::noop_waker;
+
+    fn drain(q: &SendQueue) -> Vec<String> {
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut out = Vec::new();
+        while let Poll::Ready(next) = q.poll_next(&mut cx) {
+            match next {
+                Next::Message(m) => out.push(m.as_text().unwrap().to_owned()),
+                Next::Close(c) => out.push(format!("close {}", c.code)),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fail_policy_refuses_when_full_and_keeps_what_was_queued() {
+        let q = SendQueue::new(2, 1000, SlowConsumerPolicy::Fail);
+        assert_eq!(q.push("s", "a".into()).unwrap(), Delivery::Queued);
+        assert_eq!(q.push("s", "b".into()).unwrap(), Delivery::Queued);
+        assert_eq!(
+            q.push("s", "c".into()).unwrap_err().kind(),
+            ErrorKind::QueueFull
+        );
+        assert_eq!(drain(&q), ["a", "b"]);
+    }
+
+    #[test]
+    fn byte_bound_counts_payloads() {
+        let q = SendQueue::new(100, 5, SlowConsumerPolicy::Fail);
+        q.push("s", "abc".into()).unwrap();
+        assert_eq!(
+            q.push("s", "def".into()).unwrap_err().kind(),
+            ErrorKind::QueueFull
+        );
+        assert_eq!(
+            q.push("s", "123456".into()).unwrap_err().kind(),
+            ErrorKind::LimitExceeded
+        );
+        assert_eq!(drain(&q), ["abc"]);
+        q.push("s", "def".into()).unwrap();
+    }
+
+    #[test]
+    fn drop_policies() {
+        let q = SendQueue::new(2, 1000, SlowConsumerPolicy::DropNewest);
+        q.push("s", "a".into()).unwrap();
+        q.push("s", "b".into()).unwrap();
+        assert_eq!(q.push("s", "c".into()).unwrap(), Delivery::DroppedNewest);
+        assert_eq!(drain(&q), ["a", "b"]);
+
+        let q = SendQueue::new(2, 1000, SlowConsumerPolicy::DropOldest);
+        q.push("s", "a".into()).unwrap();
+        q.push("s", "b".into()).unwrap();
+        assert_eq!(
+            q.push("s", "c".into()).unwrap(),
+            Delivery::QueuedDroppingOldest(1)
+        );
+        assert_eq!(drain(&q), ["b", "c"]);
+    }
+
+    #[test]
+    fn close_policy_discards_and_closes_with_1013() {
+        let q = SendQueue::new(1, 1000, SlowConsumerPolicy::Close);
+        q.push("s", "a".into()).unwrap();
+        assert_eq!(
+            q.push("s", "b".into()).unwrap(),
+            Delivery::ClosedSlowConsumer
+        );
+        assert_eq!(
+            q.push("s", "c".into()).unwrap_err().kind(),
+            ErrorKind::NoSuchSocket
+        );
+        assert_eq!(drain(&q), ["close 1013"]);
+    }
+
+    #[test]
+    fn close_request_leaves_after_queued_messages() {
+        let q = SendQueue::new(10, 1000, SlowConsumerPolicy::Fail);
+        q.push("s", "a".into()).unwrap();
+        assert!(q.request_close(CloseRequest {
+            code: 1000,
+            reason: String::new()
+        }));
+        assert!(!q.request_close(CloseRequest {
+            code: 1001,
+            reason: String::new()
+        }));
+        assert!(q.push("s", "b".into()).is_err());
+        assert_eq!(drain(&q), ["a", "close 1000"]);
+    }
+}

@@ -1,0 +1,206 @@
+//! Which sockets exist and which groups they hold: sockets by ID, the group index, and the
+//! filters that broadcast and bulk close select with.
+
+use crate::config::validate_groups;
+use crate::error::{Error, ErrorKind, Result};
+use crate::path::PathPattern;
+use crate::socket::{Socket, SocketId, SocketType};
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Selects sockets by full path, socket type and groups; every part is optional and the parts
+/// combine with AND (a socket in any one of `groups` matches that part).
+#[derive(Debug, Clone, Default)]
+pub struct SocketFilter {
+    /// Full path, exact or `*` pattern; `None` matches every path.
+    pub path: Option<PathPattern>,
+    /// Inbound or outbound only; `None` matches both.
+    pub socket_type: Option<SocketType>,
+    /// Member of at least one of these groups; empty matches every socket.
+    pub groups: Vec<String>,
+}
+
+impl SocketFilter {
+    /// A filter that matches every socket.
+    pub fn all() -> Self {
+        SocketFilter::default()
+    }
+
+    /// Keeps sockets whose full path matches `pattern` (exact, or with `*`).
+    pub fn with_path(mut self, pattern: &str) -> Result<Self> {
+        self.path = Some(PathPattern::new(pattern)?);
+        Ok(self)
+    }
+
+    /// Keeps sockets of one type.
+    pub fn with_type(mut self, socket_type: SocketType) -> Self {
+        self.socket_type = Some(socket_type);
+        self
+    }
+
+    /// Keeps sockets in at least one of `groups`.
+    pub fn with_groups<S: Into<String>>(mut self, groups: impl IntoIterator<Item = S>) -> Self {
+        self.groups = groups.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether `socket` passes the path and type parts (groups are checked by the index).
+    fn matches_path_and_type(&self, socket: &Socket) -> bool {
+        self.socket_type.is_none_or(|t| t == socket.socket_type())
+            && self.path.as_ref().is_none_or(|p| p.matches(socket.path()))
+    }
+}
+
+/// Sockets by ID and the group index. The index and each socket's own group set change
+/// together under the socket's membership lock, so they never disagree.
+#[derive(Default)]
+pub(crate) struct Registry {
+    sockets: DashMap<SocketId, Socket>,
+    groups: DashMap<Arc<str>, HashMap<SocketId, Socket>>,
+}
+
+impl Registry {
+    /// Adds a socket and subscribes it to `groups`; fails if its ID is taken.
+    pub(crate) fn insert(&self, socket: &Socket, groups: &[String]) -> Result<()> {
+        validate_groups(groups)?;
+        match self.sockets.entry(socket.id().clone()) {
+            Entry::Occupied(_) => {
+                return Err(Error::new(
+                    ErrorKind::NonUniqueSocketId,
+                    format!("socket ID {:?} is already in use", socket.id().as_str()),
+                ))
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(socket.clone());
+            }
+        }
+        self.subscribe(socket, groups)
+    }
+
+    /// Removes a socket from the registry and from every group. Returns false if it was gone.
+    pub(crate) fn remove(&self, socket: &Socket) -> bool {
+        let mut membership = socket.membership();
+        if membership.removed {
+            return false;
+        }
+        membership.removed = true;
+        for group in std::mem::take(&mut membership.groups) {
+            self.leave_index(&group, socket.id());
+        }
+        drop(membership);
+        self.sockets.remove_if(socket.id(), |_, s| s == socket);
+        true
+    }
+
+    /// The open socket with this ID.
+    pub(crate) fn get(&self, id: &str) -> Result<Socket> {
+        self.sockets
+            .get(id)
+            .map(|s| s.clone())
+            .ok_or_else(|| Error::no_such_socket(id))
+    }
+
+    /// Whether an open socket has this ID.
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        self.sockets.contains_key(id)
+    }
+
+    /// Adds groups to a socket; groups it already has are ignored.
+    pub(crate) fn subscribe<S: AsRef<str>>(&self, socket: &Socket, groups: &[S]) -> Result<()> {
+        validate_groups(groups)?;
+        let mut membership = socket.membership();
+        if membership.removed {
+            return Err(Error::no_such_socket(socket.id().as_str()));
+        }
+        for group in groups {
+            let group = group.as_ref();
+            if membership.groups.contains(group) {
+                continue;
+            }
+            let name: Arc<str> = match self.groups.get(group) {
+                Some(entry) => entry.key().clone(),
+                None => Arc::from(group),
+            };
+            membership.groups.insert(name.clone());
+            self.groups
+                .entry(name)
+                .or_default()
+                .insert(socket.id().clone(), socket.clone());
+        }
+        Ok(())
+    }
+
+    /// Removes groups from a socket; groups it does not have are ignored.
+    pub(crate) fn unsubscribe<S: AsRef<str>>(&self, socket: &Socket, groups: &[S]) -> Result<()> {
+        let mut membership = socket.membership();
+        if membership.removed {
+            return Err(Error::no_such_socket(socket.id().as_str()));
+        }
+        for group in groups {
+            if membership.groups.remove(group.as_ref()) {
+                self.leave_index(group.as_ref(), socket.id());
+            }
+        }
+        Ok(())
+    }
+
+    fn leave_index(&self, group: &str, id: &SocketId) {
+        if let Some(mut members) = self.groups.get_mut(group) {
+            members.remove(id);
+        }
+        self.groups
+            .remove_if(group, |_, members| members.is_empty());
+    }
+
+    /// The open sockets that match `filter`.
+    pub(crate) fn select(&self, filter: &SocketFilter) -> Vec<Socket> {
+        let mut out = Vec::new();
+        match filter.groups.as_slice() {
+            [] => {
+                for entry in self.sockets.iter() {
+                    if filter.matches_path_and_type(entry.value()) {
+                        out.push(entry.value().clone());
+                    }
+                }
+            }
+            [group] => self.collect_group(group, filter, &mut out),
+            groups => {
+                for group in groups {
+                    self.collect_group(group, filter, &mut out);
+                }
+                // A socket in several of the groups is selected once.
+                out.sort_unstable_by_key(|s| Arc::as_ptr(&s.0));
+                out.dedup();
+            }
+        }
+        out
+    }
+
+    fn collect_group(&self, group: &str, filter: &SocketFilter, out: &mut Vec<Socket>) {
+        if let Some(members) = self.groups.get(group) {
+            out.extend(
+                members
+                    .values()
+                    .filter(|s| filter.matches_path_and_type(s))
+                    .cloned(),
+            );
+        }
+    }
+
+    /// Every open socket.
+    pub(crate) fn all(&self) -> Vec<Socket> {
+        self.sockets.iter().map(|e| e.value().clone()).collect()
+    }
+
+    /// How many sockets are open.
+    pub(crate) fn len(&self) -> usize {
+        self.sockets.len()
+    }
+
+    /// How many groups have at least one member.
+    pub(crate) fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+}

@@ -1,0 +1,298 @@
+//! One socket as the application sees it: its ID, its attributes, its groups and its send queue.
+//! The task that drives its stream lives in `driver.rs`.
+
+use crate::error::{Error, Result};
+use crate::queue::SendQueue;
+use std::borrow::Borrow;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Longest socket ID accepted, in bytes.
+pub const MAX_SOCKET_ID_LEN: usize = 256;
+
+/// The unique ID of a socket within one connector. Cloning is cheap.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketId(Arc<str>);
+
+impl SocketId {
+    /// A caller-chosen ID: not empty or blank, at most [`MAX_SOCKET_ID_LEN`] bytes, no control
+    /// characters.
+    pub fn new(id: &str) -> Result<Self> {
+        let invalid = |why: &str| {
+            Error::new(
+                crate::ErrorKind::InvalidSocketId,
+                format!("socket ID {id:?} {why}"),
+            )
+        };
+        if id.trim().is_empty() {
+            return Err(invalid("is empty or blank"));
+        }
+        if id.len() > MAX_SOCKET_ID_LEN {
+            return Err(invalid(&format!(
+                "is longer than {MAX_SOCKET_ID_LEN} bytes"
+            )));
+        }
+        if id.chars().any(char::is_control) {
+            return Err(invalid("contains control characters"));
+        }
+        Ok(SocketId(Arc::from(id)))
+    }
+
+    /// A fresh random ID (a UUID v4).
+    pub(crate) fn generate() -> Self {
+        let mut buf = uuid::Uuid::encode_buffer();
+        SocketId(Arc::from(
+            &*uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf),
+        ))
+    }
+
+    /// The ID as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for SocketId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SocketId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SocketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for SocketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+/// Which side opened the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SocketType {
+    /// Accepted by the listener (a client connected to us).
+    Inbound,
+    /// Opened by the application (we are the client).
+    Outbound,
+}
+
+impl SocketType {
+    /// `"inbound"` or `"outbound"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SocketType::Inbound => "inbound",
+            SocketType::Outbound => "outbound",
+        }
+    }
+}
+
+/// The fixed facts of a socket, known once its handshake is done.
+#[derive(Debug)]
+pub(crate) struct Attributes {
+    pub id: SocketId,
+    pub socket_type: SocketType,
+    pub path: String,
+    pub uri: String,
+    pub secure: bool,
+    pub headers: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub subprotocol: Option<String>,
+    pub local_addr: SocketAddr,
+    pub remote_addr: SocketAddr,
+    pub peer_certificate_subject: Option<String>,
+}
+
+/// The groups of a socket, and whether it has left the registry (then nothing may join).
+#[derive(Default)]
+pub(crate) struct Membership {
+    pub groups: BTreeSet<Arc<str>>,
+    pub removed: bool,
+}
+
+pub(crate) struct SocketInner {
+    pub attrs: Attributes,
+    pub membership: Mutex<Membership>,
+    pub queue: SendQueue,
+    /// The application asked to close it: messages still in flight are not delivered.
+    pub close_requested: AtomicBool,
+}
+
+/// A socket: its attributes and current groups. Cheap to clone; stays readable after the
+/// socket has closed.
+#[derive(Clone)]
+pub struct Socket(pub(crate) Arc<SocketInner>);
+
+impl Socket {
+    pub(crate) fn new(attrs: Attributes, queue: SendQueue) -> Self {
+        Socket(Arc::new(SocketInner {
+            attrs,
+            membership: Mutex::new(Membership::default()),
+            queue,
+            close_requested: AtomicBool::new(false),
+        }))
+    }
+
+    pub(crate) fn membership(&self) -> MutexGuard<'_, Membership> {
+        self.0.membership.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn queue(&self) -> &SendQueue {
+        &self.0.queue
+    }
+
+    pub(crate) fn mark_close_requested(&self) {
+        self.0.close_requested.store(true, Ordering::Release);
+    }
+
+    /// Whether the application has asked this socket to close.
+    pub fn is_close_requested(&self) -> bool {
+        self.0.close_requested.load(Ordering::Acquire)
+    }
+
+    /// Whether the socket is still registered (open and not yet closed).
+    pub fn is_open(&self) -> bool {
+        !self.membership().removed
+    }
+
+    /// The socket's unique ID.
+    pub fn id(&self) -> &SocketId {
+        &self.0.attrs.id
+    }
+
+    /// Inbound or outbound.
+    pub fn socket_type(&self) -> SocketType {
+        self.0.attrs.socket_type
+    }
+
+    /// The full path of the handshake request (base path included), without the query.
+    pub fn path(&self) -> &str {
+        &self.0.attrs.path
+    }
+
+    /// The full request URI, e.g. `wss://example.com:8443/chat/room1?user=ann`.
+    pub fn uri(&self) -> &str {
+        &self.0.attrs.uri
+    }
+
+    /// `"ws"` or `"wss"`.
+    pub fn scheme(&self) -> &'static str {
+        if self.0.attrs.secure {
+            "wss"
+        } else {
+            "ws"
+        }
+    }
+
+    /// Whether the socket runs over TLS.
+    pub fn is_secure(&self) -> bool {
+        self.0.attrs.secure
+    }
+
+    /// The handshake request's headers, in order, as sent (for outbound sockets: the ones we sent).
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.0.attrs.headers
+    }
+
+    /// The first handshake header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_pair(&self.0.attrs.headers, |k| k.eq_ignore_ascii_case(name))
+    }
+
+    /// The query parameters of the handshake request, decoded, in order.
+    pub fn query(&self) -> &[(String, String)] {
+        &self.0.attrs.query
+    }
+
+    /// The first query parameter named `name` (case-sensitive).
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        find_pair(&self.0.attrs.query, |k| k == name)
+    }
+
+    /// The negotiated subprotocol, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.0.attrs.subprotocol.as_deref()
+    }
+
+    /// Our end of the connection.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.0.attrs.local_addr
+    }
+
+    /// The peer's end of the connection.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.0.attrs.remote_addr
+    }
+
+    /// The subject of the client certificate the peer presented (mutual TLS), if any.
+    pub fn peer_certificate_subject(&self) -> Option<&str> {
+        self.0.attrs.peer_certificate_subject.as_deref()
+    }
+
+    /// The groups the socket is subscribed to now, sorted.
+    pub fn groups(&self) -> Vec<String> {
+        self.membership()
+            .groups
+            .iter()
+            .map(|g| g.to_string())
+            .collect()
+    }
+
+    /// Whether the socket is subscribed to `group`.
+    pub fn in_group(&self, group: &str) -> bool {
+        self.membership().groups.contains(group)
+    }
+}
+
+fn find_pair<'a>(pairs: &'a [(String, String)], key: impl Fn(&str) -> bool) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| key(k)).map(|(_, v)| v.as_str())
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", self.id())
+            .field("type", &self.socket_type())
+            .field("path", &self.path())
+            .field("remote_addr", &self.remote_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Socket {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Socket {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_ids() {
+        assert!(SocketId::new("abc").is_ok());
+        for bad in ["", "   ", "\t", "a\nb"] {
+            let e = SocketId::new(bad).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidSocketId, "{bad:?}");
+        }
+        assert!(SocketId::new(&"x".repeat(MAX_SOCKET_ID_LEN + 1)).is_err());
+        let a = SocketId::generate();
+        let b = SocketId::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 36);
+    }
+}

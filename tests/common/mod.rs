@@ -1,0 +1,202 @@
+//! Helpers shared by the integration tests: a connector whose events land in a channel, an
+//! independent WebSocket client (tokio-tungstenite's own), raw TCP for malformed handshakes,
+//! and certificates made at test time.
+#![allow(dead_code)]
+
+use futures_util::{SinkExt, StreamExt};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+use wsconnector::{Config, Connector, ConnectorBuilder, ConnectorHandle, Event, Trigger};
+
+/// Upper bound for anything a test waits for; tests never sleep to let things settle.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Events received by a test connector, in order.
+pub struct Events(pub mpsc::Receiver<Event>);
+
+impl Events {
+    /// The next event, failing the test after [`WAIT`].
+    pub fn next(&self) -> Event {
+        self.0.recv_timeout(WAIT).expect("an event within the wait limit")
+    }
+
+    /// The next event, which must be of `trigger`.
+    pub fn expect(&self, trigger: Trigger) -> Event {
+        let event = self.next();
+        assert_eq!(event.trigger(), trigger, "unexpected event {event:?}");
+        event
+    }
+
+    /// The next message event's text.
+    pub fn text(&self, trigger: Trigger) -> String {
+        let event = self.expect(trigger);
+        event.message().unwrap().as_text().expect("a text message").to_owned()
+    }
+
+    /// The next closed event's code and reason.
+    pub fn closed(&self) -> (wsconnector::Socket, u16, String) {
+        match self.expect(Trigger::SocketClosed) {
+            Event::SocketClosed { socket, code, reason } => (socket, code, reason),
+            _ => unreachable!(),
+        }
+    }
+
+    /// Fails if any event arrives within `within`.
+    pub fn assert_none(&self, within: Duration) {
+        if let Ok(event) = self.0.recv_timeout(within) {
+            panic!("unexpected event {event:?}");
+        }
+    }
+}
+
+/// Starts `builder` with a handler that forwards every event to the returned channel.
+pub fn start_builder(builder: ConnectorBuilder) -> (Connector, Events) {
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let connector = builder
+        .on_event(move |_: &ConnectorHandle, event: Event| {
+            let _ = tx.lock().unwrap().send(event);
+        })
+        .start()
+        .expect("connector starts");
+    (connector, Events(rx))
+}
+
+/// A listener on 127.0.0.1 with an OS-chosen port, configured by `configure`.
+pub fn start_server(configure: impl FnOnce(&mut Config)) -> (Connector, Events) {
+    let mut config = Config::with_listener("127.0.0.1", 0);
+    configure(&mut config);
+    start_builder(Connector::builder(config))
+}
+
+/// The `ws://` URL of `path` on the connector's listener.
+pub fn url(connector: &Connector, path: &str) -> String {
+    format!("ws://{}{}", connector.local_addr().unwrap(), path)
+}
+
+/// A tokio runtime for the test's own client side.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+pub type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects an independent client (tokio-tungstenite) with extra headers.
+pub async fn connect_with(url: &str, headers: &[(&str, &str)]) -> Result<Client, tungstenite::Error> {
+    let mut request = url.into_client_request()?;
+    for (name, value) in headers {
+        request.headers_mut().append(
+            tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request)).await.expect("connect in time")?;
+    Ok(ws)
+}
+
+/// Connects an independent client (tokio-tungstenite).
+pub async fn connect(url: &str) -> Client {
+    connect_with(url, &[]).await.expect("client connects")
+}
+
+/// The next data message a client receives, as text.
+pub async fn recv_text(client: &mut Client) -> String {
+    loop {
+        let frame = tokio::time::timeout(WAIT, client.next()).await.expect("a message in time");
+        match frame.expect("stream open").expect("no error") {
+            tungstenite::Message::Text(t) => return t.to_string(),
+            tungstenite::Message::Binary(b) => panic!("expected text, got {} binary bytes", b.len()),
+            tungstenite::Message::Close(c) => panic!("expected text, got close {c:?}"),
+            _ => continue,
+        }
+    }
+}
+
+/// Reads until the server's close frame; returns its code and reason.
+pub async fn recv_close(client: &mut Client) -> (u16, String) {
+    loop {
+        let frame = tokio::time::timeout(WAIT, client.next()).await.expect("a close in time");
+        match frame {
+            Some(Ok(tungstenite::Message::Close(Some(c)))) => return (c.code.into(), c.reason.to_string()),
+            Some(Ok(tungstenite::Message::Close(None))) => return (1005, String::new()),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => panic!("error before close: {e}"),
+            None => panic!("stream ended without a close frame"),
+        }
+    }
+}
+
+/// Sends text from a client.
+pub async fn send_text(client: &mut Client, text: &str) {
+    client.send(tungstenite::Message::text(text)).await.expect("client send");
+}
+
+/// Sends a raw HTTP request over plain TCP and returns the status line's code and the
+/// response head; the connection is closed on return.
+pub fn raw_http(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    tcp.write_all(request).unwrap();
+    let mut response = Vec::new();
+    let mut byte = [0u8; 1];
+    while !response.ends_with(b"\r\n\r\n") {
+        match tcp.read(&mut byte) {
+            Ok(1) => response.push(byte[0]),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+    (status, text)
+}
+
+/// A valid upgrade request for `path`, plus `extra` header lines.
+pub fn upgrade_request(path: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
+    )
+    .into_bytes()
+}
+
+/// A self-signed certificate authority and a server certificate for `names`, as PEM.
+pub struct TestPki {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+    ca_cert: rcgen::Certificate,
+    ca_issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl TestPki {
+    pub fn new(names: &[&str]) -> Self {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "wsconnector test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let ca_issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(names).unwrap();
+        let cert = params.signed_by(&key, &ca_issuer).unwrap();
+        TestPki { ca_pem: ca_cert.pem(), cert_pem: cert.pem(), key_pem: key.serialize_pem(), ca_cert, ca_issuer }
+    }
+
+    /// A client certificate with the common name `cn`, signed by this CA: (cert PEM, key PEM).
+    pub fn client_cert(&self, cn: &str) -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        params.distinguished_name.push(rcgen::DnType::OrganizationName, "Test Org");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &self.ca_issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+}
