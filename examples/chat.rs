@@ -19,18 +19,28 @@ fn on_event(chat: &ConnectorHandle, event: Event) {
             );
         }
         Event::InboundMessage { socket, message } => {
-            let Some(text) = message.as_text() else { return };
+            let Some(text) = message.as_text() else {
+                return;
+            };
             let id = socket.id().as_str();
-            let rooms: Vec<String> =
-                socket.groups().into_iter().filter(|g| g.starts_with(ROOM_PREFIX)).collect();
-            if let Some(room) = text.strip_prefix("/join ").map(str::trim).filter(|r| !r.is_empty()) {
+            let rooms: Vec<String> = socket
+                .groups()
+                .into_iter()
+                .filter(|g| g.starts_with(ROOM_PREFIX))
+                .collect();
+            if let Some(room) = text
+                .strip_prefix("/join ")
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+            {
                 let _ = chat.unsubscribe(id, &rooms);
                 let _ = chat.subscribe(id, &[format!("{ROOM_PREFIX}{room}")]);
                 let _ = chat.send(id, format!("you are in room {room}"));
             } else {
                 let line = format!("[{}] {}", &id[..8], text);
-                let everyone_in_room =
-                    SocketFilter::all().with_type(SocketType::Inbound).with_groups(rooms);
+                let everyone_in_room = SocketFilter::all()
+                    .with_type(SocketType::Inbound)
+                    .with_groups(rooms);
                 if let Err(e) = chat.broadcast(line, &everyone_in_room) {
                     eprintln!("broadcast failed: {e}");
                 }
@@ -44,7 +54,9 @@ fn on_event(chat: &ConnectorHandle, event: Event) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
     let (host, port) = addr.rsplit_once(':').ok_or("address must be HOST:PORT")?;
     let config = Config::with_listener(host, port.parse()?);
     let connector = Connector::builder(config).on_event(on_event).start()?;

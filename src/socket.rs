@@ -255,7 +255,7 @@ impl Socket {
     }
 }
 
-fn find_pair<'a>(pairs: &'a [(String, String)], key: impl Fn(&str) -> bool) -> Option<&'a str> {
+fn find_pair(pairs: &[(String, String)], key: impl Fn(&str) -> bool) -> Option<&str> {
     pairs.iter().find(|(k, _)| key(k)).map(|(_, v)| v.as_str())
 }
 

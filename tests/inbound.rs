@@ -17,28 +17,53 @@ fn inbound_connection_carries_every_attribute() {
     let (server, events) = start_server(|c| {
         let l = c.listener.as_mut().unwrap();
         l.base_path = "/api".into();
-        l.paths.push(InboundPath::with_groups("/chat/*", ["lobby", "everyone"]));
+        l.paths
+            .push(InboundPath::with_groups("/chat/*", ["lobby", "everyone"]));
         l.subprotocols = vec!["chat.v2".into(), "chat.v1".into()];
     });
     let rt = runtime();
-    let url = format!("{}?user=ann%20b&room=1&room=2", url(&server, "/api/chat/room1"));
+    let url = format!(
+        "{}?user=ann%20b&room=1&room=2",
+        url(&server, "/api/chat/room1")
+    );
     let client = rt.block_on(connect_with(
         &url,
-        &[("X-Token", "secret"), ("Sec-WebSocket-Protocol", "chat.v1, chat.v2")],
+        &[
+            ("X-Token", "secret"),
+            ("Sec-WebSocket-Protocol", "chat.v1, chat.v2"),
+        ],
     ));
     let client = client.unwrap();
     let socket = events.expect(Trigger::InboundConnection).socket().clone();
     assert_eq!(socket.socket_type(), SocketType::Inbound);
     assert_eq!(socket.path(), "/api/chat/room1");
-    assert_eq!(socket.uri(), format!("ws://{}/api/chat/room1?user=ann%20b&room=1&room=2", server.local_addr().unwrap()));
+    assert_eq!(
+        socket.uri(),
+        format!(
+            "ws://{}/api/chat/room1?user=ann%20b&room=1&room=2",
+            server.local_addr().unwrap()
+        )
+    );
     assert_eq!(socket.scheme(), "ws");
     assert_eq!(socket.header("x-token"), Some("secret"));
     assert_eq!(socket.query_param("user"), Some("ann b"));
-    let rooms: Vec<_> = socket.query().iter().filter(|(k, _)| k == "room").map(|(_, v)| v.as_str()).collect();
+    let rooms: Vec<_> = socket
+        .query()
+        .iter()
+        .filter(|(k, _)| k == "room")
+        .map(|(_, v)| v.as_str())
+        .collect();
     assert_eq!(rooms, ["1", "2"]);
-    assert_eq!(socket.subprotocol(), Some("chat.v2"), "the server's preference wins");
+    assert_eq!(
+        socket.subprotocol(),
+        Some("chat.v2"),
+        "the server's preference wins"
+    );
     assert_eq!(socket.groups(), ["everyone", "lobby"]);
-    assert_eq!(socket.remote_addr(), client.get_ref().get_ref_tcp().local_addr().unwrap());
+    assert_eq!(
+        socket.remote_addr(),
+        client.get_ref().get_ref_tcp().local_addr().unwrap()
+    );
     assert_eq!(socket.local_addr(), server.local_addr().unwrap());
     assert!(socket.is_open());
     assert_eq!(server.socket(socket.id().as_str()).unwrap(), socket);
@@ -62,12 +87,19 @@ fn messages_flow_both_ways_in_order_text_and_binary_apart() {
     let (server, events) = start_server(|_| {});
     let rt = runtime();
     let mut client = rt.block_on(connect(&url(&server, "/")));
-    let id = events.expect(Trigger::InboundConnection).socket().id().clone();
+    let id = events
+        .expect(Trigger::InboundConnection)
+        .socket()
+        .id()
+        .clone();
     rt.block_on(async {
         for i in 0..100 {
             send_text(&mut client, &format!("m{i}")).await;
         }
-        client.send(tungstenite::Message::binary(vec![0u8, 1, 2, 255])).await.unwrap();
+        client
+            .send(tungstenite::Message::binary(vec![0u8, 1, 2, 255]))
+            .await
+            .unwrap();
     });
     for i in 0..100 {
         assert_eq!(events.text(Trigger::InboundMessage), format!("m{i}"));
@@ -80,7 +112,9 @@ fn messages_flow_both_ways_in_order_text_and_binary_apart() {
     for i in 0..100 {
         server.send(id.as_str(), format!("s{i}")).unwrap();
     }
-    server.send(id.as_str(), Message::binary(vec![7u8; 3])).unwrap();
+    server
+        .send(id.as_str(), Message::binary(vec![7u8; 3]))
+        .unwrap();
     rt.block_on(async {
         for i in 0..100 {
             assert_eq!(recv_text(&mut client).await, format!("s{i}"));
@@ -100,20 +134,35 @@ fn closes_report_code_and_reason_whoever_closes() {
     // The client closes.
     let mut client = rt.block_on(connect(&url(&server, "/a")));
     let socket = events.expect(Trigger::InboundConnection).socket().clone();
-    rt.block_on(client.close(Some(CloseFrame { code: 4001u16.into(), reason: "bye now".into() }))).unwrap();
+    rt.block_on(client.close(Some(CloseFrame {
+        code: 4001u16.into(),
+        reason: "bye now".into(),
+    })))
+    .unwrap();
     let (closed, code, reason) = events.closed();
     assert_eq!(closed, socket);
     assert_eq!((code, reason.as_str()), (4001, "bye now"));
     assert!(!socket.is_open());
-    assert_eq!(server.socket(socket.id().as_str()).unwrap_err().kind(), wsconnector::ErrorKind::NoSuchSocket);
+    assert_eq!(
+        server.socket(socket.id().as_str()).unwrap_err().kind(),
+        wsconnector::ErrorKind::NoSuchSocket
+    );
 
     // The server closes.
     let mut client = rt.block_on(connect(&url(&server, "/b")));
-    let id = events.expect(Trigger::InboundConnection).socket().id().clone();
+    let id = events
+        .expect(Trigger::InboundConnection)
+        .socket()
+        .id()
+        .clone();
     server.send(id.as_str(), "last words").unwrap();
     server.close(id.as_str(), 4002, "kicked").unwrap();
     rt.block_on(async {
-        assert_eq!(recv_text(&mut client).await, "last words", "queued messages leave before the close");
+        assert_eq!(
+            recv_text(&mut client).await,
+            "last words",
+            "queued messages leave before the close"
+        );
         assert_eq!(recv_close(&mut client).await, (4002, "kicked".to_owned()));
     });
     let (_, code, reason) = events.closed();
@@ -133,14 +182,27 @@ fn bad_close_arguments_are_errors() {
     let (server, events) = start_server(|_| {});
     let rt = runtime();
     let _client = rt.block_on(connect(&url(&server, "/")));
-    let id = events.expect(Trigger::InboundConnection).socket().id().clone();
+    let id = events
+        .expect(Trigger::InboundConnection)
+        .socket()
+        .id()
+        .clone();
     for code in [0u16, 999, 1004, 1005, 1006, 1015, 2000, 5000] {
         let e = server.close(id.as_str(), code, "").unwrap_err();
-        assert_eq!(e.kind(), wsconnector::ErrorKind::InvalidArgument, "code {code}");
+        assert_eq!(
+            e.kind(),
+            wsconnector::ErrorKind::InvalidArgument,
+            "code {code}"
+        );
     }
-    let e = server.close(id.as_str(), 1000, &"x".repeat(124)).unwrap_err();
+    let e = server
+        .close(id.as_str(), 1000, &"x".repeat(124))
+        .unwrap_err();
     assert_eq!(e.kind(), wsconnector::ErrorKind::InvalidArgument);
-    assert!(server.socket(id.as_str()).unwrap().is_open(), "nothing was closed by the bad calls");
+    assert!(
+        server.socket(id.as_str()).unwrap().is_open(),
+        "nothing was closed by the bad calls"
+    );
 }
 
 #[test]
@@ -153,28 +215,42 @@ fn unknown_paths_plain_http_and_malformed_requests_are_refused() {
     });
     let addr = server.local_addr().unwrap();
     assert_eq!(raw_http(addr, &upgrade_request("/ws/other", "")).0, 404);
-    assert_eq!(raw_http(addr, &upgrade_request("/feed", "")).0, 404, "outside the base path");
+    assert_eq!(
+        raw_http(addr, &upgrade_request("/feed", "")).0,
+        404,
+        "outside the base path"
+    );
     assert_eq!(raw_http(addr, &upgrade_request("/ws/feed/x", "")).0, 404);
     assert_eq!(raw_http(addr, &upgrade_request("/ws/feed", "")).0, 101);
     assert_eq!(raw_http(addr, &upgrade_request("/ws/rooms/a/b", "")).0, 101);
     let (status, head) = raw_http(addr, b"GET /ws/feed HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(status, 426);
-    assert!(head.to_ascii_lowercase().contains("upgrade: websocket"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("upgrade: websocket"),
+        "{head}"
+    );
     assert_eq!(raw_http(addr, b"NOT HTTP AT ALL\r\n\r\n").0, 400);
     let no_key = b"GET /ws/feed HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n";
     assert_eq!(raw_http(addr, no_key).0, 400);
-    let old_version = String::from_utf8(upgrade_request("/ws/feed", "")).unwrap().replace("Version: 13", "Version: 8");
+    let old_version = String::from_utf8(upgrade_request("/ws/feed", ""))
+        .unwrap()
+        .replace("Version: 13", "Version: 8");
     let (status, head) = raw_http(addr, old_version.as_bytes());
     assert_eq!(status, 426);
     assert!(head.contains("Sec-WebSocket-Version: 13"));
     let huge = upgrade_request("/ws/feed", &format!("X-Big: {}\r\n", "a".repeat(20_000)));
     assert_eq!(raw_http(addr, &huge).0, 431);
-    let post = String::from_utf8(upgrade_request("/ws/feed", "")).unwrap().replace("GET", "POST");
+    let post = String::from_utf8(upgrade_request("/ws/feed", ""))
+        .unwrap()
+        .replace("GET", "POST");
     assert_eq!(raw_http(addr, post.as_bytes()).0, 405);
 
     // Only the two 101s became sockets (each closed when its raw client hung up).
     for path in ["/ws/feed", "/ws/rooms/a/b"] {
-        assert_eq!(events.expect(Trigger::InboundConnection).socket().path(), path);
+        assert_eq!(
+            events.expect(Trigger::InboundConnection).socket().path(),
+            path
+        );
         events.closed();
     }
     events.assert_none(Duration::from_millis(100));
@@ -183,13 +259,16 @@ fn unknown_paths_plain_http_and_malformed_requests_are_refused() {
 #[test]
 fn authorization_hook_refuses_with_its_status_and_accepts_with_groups() {
     let (server, events) = start_builder(
-        Connector::builder(Config::with_listener("127.0.0.1", 0)).authorizer(|request: &AuthRequest| {
-            match request.header("authorization") {
+        Connector::builder(Config::with_listener("127.0.0.1", 0)).authorizer(
+            |request: &AuthRequest| match request.header("authorization") {
                 None => AuthDecision::reject(401, "log in first"),
                 Some("Bearer banned") => AuthDecision::reject(403, "you are banned"),
-                Some(_) => AuthDecision::accept_with_groups([format!("user:{}", request.query_param("user").unwrap_or("?"))]),
-            }
-        }),
+                Some(_) => AuthDecision::accept_with_groups([format!(
+                    "user:{}",
+                    request.query_param("user").unwrap_or("?")
+                )]),
+            },
+        ),
     );
     let rt = runtime();
     let url = url(&server, "/chat?user=ann");
@@ -204,26 +283,37 @@ fn authorization_hook_refuses_with_its_status_and_accepts_with_groups() {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
         other => panic!("expected a 403, got {other:?}"),
     }
-    let _client = rt.block_on(connect_with(&url, &[("Authorization", "Bearer ok")])).unwrap();
+    let _client = rt
+        .block_on(connect_with(&url, &[("Authorization", "Bearer ok")]))
+        .unwrap();
     let socket = events.expect(Trigger::InboundConnection).socket().clone();
     assert_eq!(socket.groups(), ["user:ann"]);
-    assert_eq!(server.socket_count(), 1, "refused clients never became sockets");
+    assert_eq!(
+        server.socket_count(),
+        1,
+        "refused clients never became sockets"
+    );
 }
 
 #[test]
 fn authorization_hook_that_panics_refuses_with_500_and_the_listener_carries_on() {
     let (server, events) = start_builder(
-        Connector::builder(Config::with_listener("127.0.0.1", 0)).authorizer(|request: &AuthRequest| {
-            if request.path == "/boom" {
-                panic!("hook failure");
-            }
-            AuthDecision::accept()
-        }),
+        Connector::builder(Config::with_listener("127.0.0.1", 0)).authorizer(
+            |request: &AuthRequest| {
+                if request.path == "/boom" {
+                    panic!("hook failure");
+                }
+                AuthDecision::accept()
+            },
+        ),
     );
     let addr = server.local_addr().unwrap();
     assert_eq!(raw_http(addr, &upgrade_request("/boom", "")).0, 500);
     assert_eq!(raw_http(addr, &upgrade_request("/fine", "")).0, 101);
-    assert_eq!(events.expect(Trigger::InboundConnection).socket().path(), "/fine");
+    assert_eq!(
+        events.expect(Trigger::InboundConnection).socket().path(),
+        "/fine"
+    );
     events.closed();
     events.assert_none(Duration::from_millis(100));
 }
@@ -236,7 +326,10 @@ fn connections_past_the_limit_get_503() {
     let _b = rt.block_on(connect(&url(&server, "/")));
     events.expect(Trigger::InboundConnection);
     events.expect(Trigger::InboundConnection);
-    assert_eq!(raw_http(server.local_addr().unwrap(), &upgrade_request("/", "")).0, 503);
+    assert_eq!(
+        raw_http(server.local_addr().unwrap(), &upgrade_request("/", "")).0,
+        503
+    );
     drop(a);
     events.closed();
     let _c = rt.block_on(connect(&url(&server, "/")));
@@ -250,12 +343,20 @@ fn oversized_messages_close_with_1009_and_others_carry_on() {
     let mut big = rt.block_on(connect(&url(&server, "/big")));
     events.expect(Trigger::InboundConnection);
     let mut small = rt.block_on(connect(&url(&server, "/small")));
-    let small_id = events.expect(Trigger::InboundConnection).socket().id().clone();
+    let small_id = events
+        .expect(Trigger::InboundConnection)
+        .socket()
+        .id()
+        .clone();
     rt.block_on(async {
         send_text(&mut big, &"x".repeat(1024)).await;
         send_text(&mut big, &"x".repeat(1025)).await;
     });
-    assert_eq!(events.text(Trigger::InboundMessage).len(), 1024, "a message at the limit passes");
+    assert_eq!(
+        events.text(Trigger::InboundMessage).len(),
+        1024,
+        "a message at the limit passes"
+    );
     let (socket, code, _) = events.closed();
     assert_eq!((socket.path(), code), ("/big", close_code::MESSAGE_TOO_BIG));
     rt.block_on(async {
@@ -280,10 +381,16 @@ fn idle_sockets_are_closed_with_1001() {
     rt.block_on(send_text(&mut client, "activity"));
     events.expect(Trigger::InboundMessage);
     let (code, reason) = rt.block_on(recv_close(&mut client));
-    assert_eq!((code, reason.as_str()), (close_code::GOING_AWAY, "idle timeout"));
+    assert_eq!(
+        (code, reason.as_str()),
+        (close_code::GOING_AWAY, "idle timeout")
+    );
     assert!(started.elapsed() >= Duration::from_millis(300));
     let (_, code, reason) = events.closed();
-    assert_eq!((code, reason.as_str()), (close_code::GOING_AWAY, "idle timeout"));
+    assert_eq!(
+        (code, reason.as_str()),
+        (close_code::GOING_AWAY, "idle timeout")
+    );
 }
 
 #[test]
@@ -320,7 +427,9 @@ fn a_peer_that_never_answers_pings_is_dropped_and_one_that_does_is_kept() {
 
 #[test]
 fn handshake_that_never_completes_is_cut_at_the_timeout() {
-    let (server, _events) = start_server(|c| c.listener.as_mut().unwrap().handshake_timeout = Duration::from_millis(200));
+    let (server, _events) = start_server(|c| {
+        c.listener.as_mut().unwrap().handshake_timeout = Duration::from_millis(200)
+    });
     let mut tcp = std::net::TcpStream::connect(server.local_addr().unwrap()).unwrap();
     std::io::Write::write_all(&mut tcp, b"GET / HTTP/1.1\r\n").unwrap();
     tcp.set_read_timeout(Some(WAIT)).unwrap();
@@ -337,7 +446,11 @@ fn socket_ids_are_unique_uuids() {
     let mut clients = Vec::new();
     for _ in 0..20 {
         clients.push(rt.block_on(connect(&url(&server, "/"))));
-        let id = events.expect(Trigger::InboundConnection).socket().id().clone();
+        let id = events
+            .expect(Trigger::InboundConnection)
+            .socket()
+            .id()
+            .clone();
         assert_eq!(id.as_str().len(), 36);
         assert!(ids.insert(id));
     }

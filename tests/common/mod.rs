@@ -20,7 +20,9 @@ pub struct Events(pub mpsc::Receiver<Event>);
 impl Events {
     /// The next event, failing the test after [`WAIT`].
     pub fn next(&self) -> Event {
-        self.0.recv_timeout(WAIT).expect("an event within the wait limit")
+        self.0
+            .recv_timeout(WAIT)
+            .expect("an event within the wait limit")
     }
 
     /// The next event, which must be of `trigger`.
@@ -33,13 +35,22 @@ impl Events {
     /// The next message event's text.
     pub fn text(&self, trigger: Trigger) -> String {
         let event = self.expect(trigger);
-        event.message().unwrap().as_text().expect("a text message").to_owned()
+        event
+            .message()
+            .unwrap()
+            .as_text()
+            .expect("a text message")
+            .to_owned()
     }
 
     /// The next closed event's code and reason.
     pub fn closed(&self) -> (wsconnector::Socket, u16, String) {
         match self.expect(Trigger::SocketClosed) {
-            Event::SocketClosed { socket, code, reason } => (socket, code, reason),
+            Event::SocketClosed {
+                socket,
+                code,
+                reason,
+            } => (socket, code, reason),
             _ => unreachable!(),
         }
     }
@@ -79,13 +90,21 @@ pub fn url(connector: &Connector, path: &str) -> String {
 
 /// A tokio runtime for the test's own client side.
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
-pub type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Client =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Connects an independent client (tokio-tungstenite) with extra headers.
-pub async fn connect_with(url: &str, headers: &[(&str, &str)]) -> Result<Client, tungstenite::Error> {
+pub async fn connect_with(
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<Client, tungstenite::Error> {
     let mut request = url.into_client_request()?;
     for (name, value) in headers {
         request.headers_mut().append(
@@ -93,7 +112,9 @@ pub async fn connect_with(url: &str, headers: &[(&str, &str)]) -> Result<Client,
             value.parse().unwrap(),
         );
     }
-    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request)).await.expect("connect in time")?;
+    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+        .await
+        .expect("connect in time")?;
     Ok(ws)
 }
 
@@ -105,10 +126,14 @@ pub async fn connect(url: &str) -> Client {
 /// The next data message a client receives, as text.
 pub async fn recv_text(client: &mut Client) -> String {
     loop {
-        let frame = tokio::time::timeout(WAIT, client.next()).await.expect("a message in time");
+        let frame = tokio::time::timeout(WAIT, client.next())
+            .await
+            .expect("a message in time");
         match frame.expect("stream open").expect("no error") {
             tungstenite::Message::Text(t) => return t.to_string(),
-            tungstenite::Message::Binary(b) => panic!("expected text, got {} binary bytes", b.len()),
+            tungstenite::Message::Binary(b) => {
+                panic!("expected text, got {} binary bytes", b.len())
+            }
             tungstenite::Message::Close(c) => panic!("expected text, got close {c:?}"),
             _ => continue,
         }
@@ -118,9 +143,13 @@ pub async fn recv_text(client: &mut Client) -> String {
 /// Reads until the server's close frame; returns its code and reason.
 pub async fn recv_close(client: &mut Client) -> (u16, String) {
     loop {
-        let frame = tokio::time::timeout(WAIT, client.next()).await.expect("a close in time");
+        let frame = tokio::time::timeout(WAIT, client.next())
+            .await
+            .expect("a close in time");
         match frame {
-            Some(Ok(tungstenite::Message::Close(Some(c)))) => return (c.code.into(), c.reason.to_string()),
+            Some(Ok(tungstenite::Message::Close(Some(c)))) => {
+                return (c.code.into(), c.reason.to_string())
+            }
             Some(Ok(tungstenite::Message::Close(None))) => return (1005, String::new()),
             Some(Ok(_)) => continue,
             Some(Err(e)) => panic!("error before close: {e}"),
@@ -131,7 +160,10 @@ pub async fn recv_close(client: &mut Client) -> (u16, String) {
 
 /// Sends text from a client.
 pub async fn send_text(client: &mut Client, text: &str) {
-    client.send(tungstenite::Message::text(text)).await.expect("client send");
+    client
+        .send(tungstenite::Message::text(text))
+        .await
+        .expect("client send");
 }
 
 /// Sends a raw HTTP request over plain TCP and returns the status line's code and the
@@ -179,22 +211,34 @@ impl TestPki {
         let ca_key = rcgen::KeyPair::generate().unwrap();
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "wsconnector test CA");
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "wsconnector test CA");
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let ca_issuer = rcgen::Issuer::new(ca_params, ca_key);
         let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         let key = rcgen::KeyPair::generate().unwrap();
         let params = rcgen::CertificateParams::new(names).unwrap();
         let cert = params.signed_by(&key, &ca_issuer).unwrap();
-        TestPki { ca_pem: ca_cert.pem(), cert_pem: cert.pem(), key_pem: key.serialize_pem(), ca_cert, ca_issuer }
+        TestPki {
+            ca_pem: ca_cert.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            ca_cert,
+            ca_issuer,
+        }
     }
 
     /// A client certificate with the common name `cn`, signed by this CA: (cert PEM, key PEM).
     pub fn client_cert(&self, cn: &str) -> (String, String) {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
-        params.distinguished_name.push(rcgen::DnType::OrganizationName, "Test Org");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "Test Org");
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
         let cert = params.signed_by(&key, &self.ca_issuer).unwrap();
         (cert.pem(), key.serialize_pem())
