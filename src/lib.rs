@@ -28,6 +28,7 @@ mod driver;
 mod error;
 mod events;
 mod inbound;
+pub mod log;
 mod message;
 mod outbound;
 mod path;
