@@ -140,22 +140,25 @@ pub async fn recv_text(client: &mut Client) -> String {
     }
 }
 
-/// Reads until the server's close frame; returns its code and reason.
+/// Reads until the server's close frame and returns its code and reason, then keeps reading
+/// until the stream ends, as a client does, so that its close reply goes out.
 pub async fn recv_close(client: &mut Client) -> (u16, String) {
-    loop {
+    let closed = loop {
         let frame = tokio::time::timeout(WAIT, client.next())
             .await
             .expect("a close in time");
         match frame {
             Some(Ok(tungstenite::Message::Close(Some(c)))) => {
-                return (c.code.into(), c.reason.to_string())
+                break (c.code.into(), c.reason.to_string())
             }
-            Some(Ok(tungstenite::Message::Close(None))) => return (1005, String::new()),
+            Some(Ok(tungstenite::Message::Close(None))) => break (1005, String::new()),
             Some(Ok(_)) => continue,
             Some(Err(e)) => panic!("error before close: {e}"),
             None => panic!("stream ended without a close frame"),
         }
-    }
+    };
+    while let Ok(Some(_)) = tokio::time::timeout(WAIT, client.next()).await {}
+    closed
 }
 
 /// Sends text from a client.
