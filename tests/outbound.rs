@@ -35,6 +35,7 @@ fn independent_echo_server(
         while let Ok((tcp, _)) = listener.accept().await {
             let tx = tx.clone();
             tokio::spawn(async move {
+                #[allow(clippy::result_large_err)] // the error type is tungstenite's
                 let callback = |request: &Request, mut response: Response| {
                     let headers = request
                         .headers()
@@ -60,20 +61,16 @@ fn independent_echo_server(
                     return;
                 };
                 while let Some(Ok(message)) = ws.next().await {
-                    match message {
-                        tungstenite::Message::Text(t) if t.as_str() == "close-me" => {
-                            let frame = tungstenite::protocol::CloseFrame {
-                                code: 4000u16.into(),
-                                reason: "as asked".into(),
-                            };
-                            let _ = ws.close(Some(frame)).await;
-                        }
-                        m @ (tungstenite::Message::Text(_) | tungstenite::Message::Binary(_)) => {
-                            if ws.send(m).await.is_err() {
-                                break;
-                            }
-                        }
-                        _ => {}
+                    if message.is_text() && message.to_text().ok() == Some("close-me") {
+                        let frame = tungstenite::protocol::CloseFrame {
+                            code: 4000u16.into(),
+                            reason: "as asked".into(),
+                        };
+                        let _ = ws.close(Some(frame)).await;
+                    } else if (message.is_text() || message.is_binary())
+                        && ws.send(message).await.is_err()
+                    {
+                        break;
                     }
                 }
             });
