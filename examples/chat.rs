@@ -2,14 +2,16 @@
 //! message goes to everyone in the sender's room.
 //!
 //! Run: `cargo run --release --example chat [HOST:PORT]` (default 127.0.0.1:8080), then connect
-//! with any WebSocket client, e.g. `python -m websockets ws://127.0.0.1:8080/chat`.
+//! with any WebSocket client, e.g. `python3 -m websockets ws://127.0.0.1:8080/chat` (after
+//! `pip install websockets`) or a browser's developer console.
 
 use wsconnector::{Config, Connector, ConnectorHandle, Event, SocketFilter, SocketType};
 
 /// Groups that stand for rooms carry this prefix, so other groups are left alone.
 const ROOM_PREFIX: &str = "room:";
 
-fn on_event(chat: &ConnectorHandle, event: Event) {
+/// Handles every event of the chat server.
+pub fn on_event(chat: &ConnectorHandle, event: Event) {
     match event {
         Event::InboundConnection { socket } => {
             let _ = chat.subscribe(socket.id().as_str(), &[format!("{ROOM_PREFIX}lobby")]);
@@ -62,8 +64,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let connector = Connector::builder(config).on_event(on_event).start()?;
     let bound = connector.local_addr().ok_or("no listener")?;
     println!("chat server on ws://{bound}/  (any path works)");
-    println!("connect with any WebSocket client, for example:");
+    println!("connect with any WebSocket client, for example (after `pip install websockets`):");
     println!("  python3 -m websockets ws://{bound}/chat");
+    println!("or from a browser console: ws = new WebSocket('ws://{bound}/chat'); ws.onmessage = e => console.log(e.data)");
     println!("then send '/join ROOM' to change rooms; other lines go to your room. Ctrl-C stops.");
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
