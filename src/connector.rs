@@ -6,7 +6,7 @@ use crate::events::{run_dispatcher, Event, EventHandler, EventQueue};
 use crate::inbound::{Authorizer, Listener};
 use crate::message::Message;
 use crate::outbound::OutboundOptions;
-use crate::queue::{CloseRequest, Delivery, SendQueue};
+use crate::queue::{CloseRequest, Delivery, Sealed, SendQueue};
 use crate::registry::{Registry, SocketFilter};
 use crate::socket::{Socket, SocketId};
 use std::net::SocketAddr;
@@ -137,7 +137,7 @@ impl Shared {
     /// Bookkeeping once a socket's task has ended: unregister, refuse sends, report closed.
     pub(crate) fn socket_finished(&self, socket: Socket, code: u16, reason: String) {
         self.registry.remove(&socket);
-        socket.queue().seal();
+        socket.queue().seal(Sealed::Ended);
         self.events.push(Event::SocketClosed {
             socket,
             code,
@@ -148,7 +148,7 @@ impl Shared {
     /// Unregisters a socket that never reached its task (its 101 could not be written).
     pub(crate) fn socket_abandoned(&self, socket: &Socket) {
         self.registry.remove(socket);
-        socket.queue().seal();
+        socket.queue().seal(Sealed::Ended);
     }
 
     /// An empty send queue with the configured bounds and policy.

@@ -9,7 +9,7 @@
 use crate::connector::{close_code, Shared, MAX_CLOSE_REASON_LEN};
 use crate::events::Event;
 use crate::message::Message;
-use crate::queue::Next;
+use crate::queue::{Next, Sealed};
 use crate::socket::{Socket, SocketType};
 use crate::tls::IoStream;
 use futures_util::{Sink, Stream};
@@ -291,7 +291,10 @@ impl Driver {
                     Some(f) => (u16::from(f.code), f.reason.to_string()),
                     None => (close_code::NO_STATUS, String::new()),
                 };
-                self.ending.get_or_insert((code, reason));
+                if self.ending.is_none() {
+                    self.ending = Some((code, reason));
+                    self.socket.queue().seal(Sealed::ClosedByPeer);
+                }
                 // tungstenite queued the reply; flush it and wait for the stream to end.
                 self.need_flush = true;
                 self.close_sent = true;

@@ -46,13 +46,24 @@ pub(crate) enum Next {
     Close(CloseRequest),
 }
 
+/// Why a queue takes no more messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sealed {
+    /// The application, stop, or the slow-consumer policy is closing the socket.
+    Closing,
+    /// The peer sent a close frame.
+    ClosedByPeer,
+    /// The socket's task has ended.
+    Ended,
+}
+
 #[derive(Default)]
 struct State {
     items: VecDeque<Message>,
     bytes: usize,
     close: Option<CloseRequest>,
-    /// No more pushes: the socket is closing or closed.
-    sealed: bool,
+    /// Set once no more pushes are taken, with the reason.
+    sealed: Option<Sealed>,
 }
 
 pub(crate) struct SendQueue {
@@ -95,8 +106,21 @@ impl SendQueue {
             ));
         }
         let mut state = self.lock();
-        if state.sealed {
-            return Err(Error::no_such_socket(id));
+        match state.sealed {
+            None => {}
+            Some(Sealed::Closing) => {
+                return Err(Error::new(
+                    ErrorKind::NoSuchSocket,
+                    format!("socket {id:?} is closing"),
+                ))
+            }
+            Some(Sealed::ClosedByPeer) => {
+                return Err(Error::new(
+                    ErrorKind::RemotelyClosed,
+                    format!("socket {id:?} was closed by the peer"),
+                ))
+            }
+            Some(Sealed::Ended) => return Err(Error::no_such_socket(id)),
         }
         let full = |s: &State| s.items.len() >= self.max_messages || s.bytes + len > self.max_bytes;
         let mut delivery = Delivery::Queued;
@@ -127,7 +151,7 @@ impl SendQueue {
                 SlowConsumerPolicy::Close => {
                     state.items.clear();
                     state.bytes = 0;
-                    state.sealed = true;
+                    state.sealed = Some(Sealed::Closing);
                     state.close = Some(CloseRequest {
                         code: crate::close_code::TRY_AGAIN_LATER,
                         reason: "slow consumer: send queue full".into(),
@@ -152,10 +176,10 @@ impl SendQueue {
     /// Returns false when a close was already requested.
     pub(crate) fn request_close(&self, request: CloseRequest) -> bool {
         let mut state = self.lock();
-        if state.close.is_some() {
+        if state.close.is_some() || state.sealed.is_some() {
             return false;
         }
-        state.sealed = true;
+        state.sealed = Some(Sealed::Closing);
         state.close = Some(request);
         drop(state);
         self.waker.wake();
@@ -173,12 +197,17 @@ impl SendQueue {
         self.killed.load(Ordering::Acquire)
     }
 
-    /// Refuses every later push; used once the socket's task has ended.
-    pub(crate) fn seal(&self) {
+    /// Refuses every later push, for `why`; messages still queued are discarded once the
+    /// socket's task has ended, and kept (to no avail, the peer is closing) otherwise.
+    pub(crate) fn seal(&self, why: Sealed) {
         let mut state = self.lock();
-        state.sealed = true;
-        state.items.clear();
-        state.bytes = 0;
+        if why == Sealed::Ended || state.sealed.is_none() {
+            state.sealed = Some(why);
+        }
+        if why == Sealed::Ended {
+            state.items.clear();
+            state.bytes = 0;
+        }
     }
 
     /// Takes the next message, or the close request once no message is left; registers the

@@ -321,3 +321,41 @@ fn broadcast_reports_sockets_whose_queue_is_full() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn bulk_close_by_type_and_by_combined_filter() {
+    let mut w = World::new();
+    let chat1 = w.inbound("/chat/1");
+    let out_chat = w.outbound("/chat/2", "out-chat");
+    let out_feed = w.outbound("/feed", "out-feed");
+    w.hub.subscribe(&out_feed, &["vip"]).unwrap();
+    w.hub.subscribe(&chat1, &["vip"]).unwrap();
+    // Outbound, on a chat path, in vip: nobody.
+    let none = SocketFilter::all()
+        .with_type(SocketType::Outbound)
+        .with_path("/chat/*")
+        .unwrap()
+        .with_groups(["vip"]);
+    assert_eq!(w.hub.bulk_close(&none, 1000, "").unwrap(), 0);
+    // Outbound in vip: out-feed only.
+    let one = SocketFilter::all()
+        .with_type(SocketType::Outbound)
+        .with_groups(["vip"]);
+    assert_eq!(w.hub.bulk_close(&one, 4001, "combined").unwrap(), 1);
+    let mut closed = BTreeSet::new();
+    for _ in 0..2 {
+        // out-feed, and its inbound twin seeing the same close.
+        let (socket, code, _) = w.hub_events.closed();
+        assert_eq!(code, 4001);
+        closed.insert(socket.socket_type().as_str());
+    }
+    assert_eq!(closed.len(), 2);
+    // Every remaining outbound socket: out-chat.
+    let outbound = SocketFilter::all().with_type(SocketType::Outbound);
+    assert_eq!(w.hub.bulk_close(&outbound, 4002, "outbound").unwrap(), 1);
+    let (socket, code, _) = w.hub_events.closed();
+    assert_eq!(code, 4002);
+    let (twin, _, _) = w.hub_events.closed();
+    assert!(socket.id().as_str() == out_chat || twin.id().as_str() == out_chat);
+    assert_eq!(w.matching(&SocketFilter::all()), set(&[&chat1]));
+}

@@ -326,10 +326,11 @@ fn stop_from_inside_the_handler_is_an_error_not_a_deadlock() {
     );
     *slot.lock().unwrap() = Some(server.clone());
     let rt = runtime();
-    let _client = rt.block_on(connect(&url(&server, "/")));
+    let client = rt.block_on(connect(&url(&server, "/")));
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), Err(ErrorKind::InvalidState));
     assert!(server.is_running());
     slot.lock().unwrap().take();
+    drop(client);
     server.stop().unwrap();
 }
 
@@ -399,7 +400,43 @@ fn connectors_are_independent() {
     );
     assert_eq!(rt.block_on(recv_text(&mut c1)), "for one");
     assert_eq!(rt.block_on(recv_text(&mut c2)), "for two");
+    let closing = rt.spawn(async move { recv_close(&mut c1).await });
     one.stop().unwrap();
+    assert_eq!(rt.block_on(closing).unwrap().0, 1001);
     two.send(id2.as_str(), "two lives on").unwrap();
     assert_eq!(rt.block_on(recv_text(&mut c2)), "two lives on");
+}
+
+#[test]
+fn a_connector_can_run_on_the_callers_runtime() {
+    let rt = runtime();
+    rt.block_on(async {
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let server = Connector::builder(Config::with_listener("127.0.0.1", 0))
+            .on_event(move |_: &ConnectorHandle, event: Event| {
+                let _ = tx.lock().unwrap().send(event.trigger());
+            })
+            .start_on(tokio::runtime::Handle::current())
+            .unwrap();
+        let mut client = connect(&format!("ws://{}/", server.local_addr().unwrap())).await;
+        send_text(&mut client, "on your runtime").await;
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            seen.push(rx.recv_timeout(WAIT).unwrap());
+        }
+        let stopping = server.stop_async();
+        let (stopped, close) = tokio::join!(stopping, recv_close(&mut client));
+        stopped.unwrap();
+        assert_eq!(close.0, 1001);
+        seen.extend(rx.try_iter());
+        assert_eq!(
+            seen,
+            [
+                Trigger::InboundConnection,
+                Trigger::InboundMessage,
+                Trigger::SocketClosed
+            ]
+        );
+    });
 }

@@ -335,3 +335,49 @@ fn outbound_sockets_have_no_idle_timeout_by_default_but_honour_one() {
     assert_eq!(socket.socket_type(), SocketType::Outbound);
     assert_eq!((code, reason.as_str()), (1001, "idle timeout"));
 }
+
+#[test]
+fn sends_after_the_peer_closed_are_remotely_closed_errors() {
+    // A raw server: it upgrades, sends a close frame, and then holds the TCP connection open,
+    // so the socket lingers in its closing handshake.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (closed_tx, closed_rx) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") {
+            tcp.read_exact(&mut byte).unwrap();
+            request.push(byte[0]);
+        }
+        let request = String::from_utf8(request).unwrap();
+        let key = request
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("sec-websocket-key: ")
+                    .or_else(|| l.strip_prefix("Sec-WebSocket-Key: "))
+            })
+            .unwrap();
+        let accept = tungstenite::handshake::derive_accept_key(key.trim().as_bytes());
+        write!(tcp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").unwrap();
+        tcp.write_all(&[0x88, 0x02, 0x0f, 0xa0]).unwrap(); // close 4000
+        let _ = closed_rx.recv_timeout(WAIT);
+    });
+    let (client, events) = client_connector(|c| c.socket.close_timeout = Duration::from_secs(5));
+    let id = client
+        .open_outbound(&format!("ws://{addr}/"), OutboundOptions::new())
+        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    let error = loop {
+        match client.send(id.as_str(), "anyone?") {
+            Err(e) => break e,
+            Ok(_) if std::time::Instant::now() < deadline => std::thread::yield_now(),
+            Ok(_) => panic!("the close never sealed the socket"),
+        }
+    };
+    assert_eq!(error.kind(), ErrorKind::RemotelyClosed, "{error}");
+    closed_tx.send(()).unwrap();
+    let (_, code, _) = events.closed();
+    assert_eq!(code, 4000);
+}
