@@ -195,11 +195,12 @@ fn http_server(status: Option<u16>) -> std::net::SocketAddr {
                     let mut buf = [0u8; 4096];
                     let _ = tcp.read(&mut buf);
                     let body = format!("status {status}");
-                    let _ = write!(
-                        tcp,
+                    let response = format!(
                         "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
                         body.len()
                     );
+                    // One write, so that head and body arrive together.
+                    let _ = tcp.write_all(response.as_bytes());
                 }
                 None => held.push(tcp),
             }
@@ -336,13 +337,43 @@ fn outbound_sockets_have_no_idle_timeout_by_default_but_honour_one() {
     assert_eq!((code, reason.as_str()), (1001, "idle timeout"));
 }
 
+/// Reads one masked client frame from raw TCP: (opcode, unmasked payload).
+fn read_client_frame(tcp: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
+    let mut head = [0u8; 2];
+    tcp.read_exact(&mut head).unwrap();
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut b = [0u8; 2];
+            tcp.read_exact(&mut b).unwrap();
+            u16::from_be_bytes(b) as usize
+        }
+        127 => {
+            let mut b = [0u8; 8];
+            tcp.read_exact(&mut b).unwrap();
+            u64::from_be_bytes(b) as usize
+        }
+        n => n as usize,
+    };
+    let mut mask = [0u8; 4];
+    tcp.read_exact(&mut mask).unwrap();
+    let mut payload = vec![0u8; len];
+    tcp.read_exact(&mut payload).unwrap();
+    payload
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, b)| *b ^= mask[i % 4]);
+    (head[0] & 0x0f, payload)
+}
+
 #[test]
 fn sends_after_the_peer_closed_are_remotely_closed_errors() {
-    // A raw server: it upgrades, sends a close frame, and then holds the TCP connection open,
-    // so the socket lingers in its closing handshake.
+    // A raw server: it upgrades, waits for one message, sends a close frame, reads our close
+    // reply, reports it, and then holds the TCP connection open, so the socket lingers in its
+    // closing handshake.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let (closed_tx, closed_rx) = mpsc::channel::<()>();
+    let (replied_tx, replied_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
     std::thread::spawn(move || {
         let (mut tcp, _) = listener.accept().unwrap();
         let mut request = Vec::new();
@@ -354,30 +385,28 @@ fn sends_after_the_peer_closed_are_remotely_closed_errors() {
         let request = String::from_utf8(request).unwrap();
         let key = request
             .lines()
-            .find_map(|l| {
-                l.strip_prefix("sec-websocket-key: ")
-                    .or_else(|| l.strip_prefix("Sec-WebSocket-Key: "))
-            })
+            .find(|l| l.to_ascii_lowercase().starts_with("sec-websocket-key:"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, key)| key.trim())
             .unwrap();
-        let accept = tungstenite::handshake::derive_accept_key(key.trim().as_bytes());
-        write!(tcp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").unwrap();
+        let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let response = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
+        tcp.write_all(response.as_bytes()).unwrap();
+        assert_eq!(read_client_frame(&mut tcp), (1, b"first".to_vec()));
         tcp.write_all(&[0x88, 0x02, 0x0f, 0xa0]).unwrap(); // close 4000
-        let _ = closed_rx.recv_timeout(WAIT);
+        assert_eq!(read_client_frame(&mut tcp).0, 8, "the close reply");
+        replied_tx.send(()).unwrap();
+        let _ = release_rx.recv_timeout(WAIT);
     });
     let (client, events) = client_connector(|c| c.socket.close_timeout = Duration::from_secs(5));
     let id = client
         .open_outbound(&format!("ws://{addr}/"), OutboundOptions::new())
         .unwrap();
-    let deadline = std::time::Instant::now() + WAIT;
-    let error = loop {
-        match client.send(id.as_str(), "anyone?") {
-            Err(e) => break e,
-            Ok(_) if std::time::Instant::now() < deadline => std::thread::yield_now(),
-            Ok(_) => panic!("the close never sealed the socket"),
-        }
-    };
+    client.send(id.as_str(), "first").unwrap();
+    replied_rx.recv_timeout(WAIT).unwrap();
+    let error = client.send(id.as_str(), "anyone?").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::RemotelyClosed, "{error}");
-    closed_tx.send(()).unwrap();
+    release_tx.send(()).unwrap();
     let (_, code, _) = events.closed();
     assert_eq!(code, 4000);
 }
