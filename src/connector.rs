@@ -220,9 +220,9 @@ impl ConnectorHandle {
             crate::outbound::open(shared, url.to_owned(), options),
             &self.shared.runtime,
         );
-        let abort = AbortOnDrop(task.abort_handle());
+        let abort_if_dropped = AbortOnDrop(Some(task.abort_handle()));
         let result = task.await;
-        std::mem::forget(abort);
+        abort_if_dropped.disarm();
         match result {
             Ok(result) => result,
             Err(e) if e.is_panic() => {
@@ -380,11 +380,20 @@ fn validate_close(code: u16, reason: &str) -> Result<()> {
     Ok(())
 }
 
-struct AbortOnDrop(tokio::task::AbortHandle);
+/// Aborts a task when the future awaiting it is dropped before it finished.
+struct AbortOnDrop(Option<tokio::task::AbortHandle>);
+
+impl AbortOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
     }
 }
 

@@ -162,6 +162,14 @@ impl Driver {
         if !self.timer_armed {
             self.arm_timer();
         }
+        if self.close_deadline.is_none() {
+            // A close was asked for: it must finish in time even if the frame cannot be
+            // written yet (a peer that stopped reading).
+            if let Some(request) = self.socket.queue().pending_close() {
+                self.ending.get_or_insert((request.code, request.reason));
+                self.set_close_deadline();
+            }
+        }
         let mut work = 0;
         loop {
             if self.socket.queue().is_killed() {
@@ -271,7 +279,8 @@ impl Driver {
         match frame {
             Frame::Text(_) | Frame::Binary(_) => {
                 self.last_activity = now;
-                if self.close_sent {
+                // Once we close, or the application asked to, nothing more is delivered.
+                if self.close_sent || self.socket.is_close_requested() {
                     return;
                 }
                 let Some(message) = Message::from_wire(frame) else {

@@ -71,6 +71,9 @@ pub(crate) struct SendQueue {
     waker: AtomicWaker,
     /// Set when stop gives up waiting: the socket's task ends at once.
     killed: AtomicBool,
+    /// Set once a close has been requested, so the task can start its close deadline before
+    /// the close frame can even be written.
+    closing: AtomicBool,
     max_messages: usize,
     max_bytes: usize,
     policy: SlowConsumerPolicy,
@@ -82,6 +85,7 @@ impl SendQueue {
             state: Mutex::new(State::default()),
             waker: AtomicWaker::new(),
             killed: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             max_messages,
             max_bytes,
             policy,
@@ -156,6 +160,7 @@ impl SendQueue {
                         code: crate::close_code::TRY_AGAIN_LATER,
                         reason: "slow consumer: send queue full".into(),
                     });
+                    self.closing.store(true, Ordering::Release);
                     drop(state);
                     self.waker.wake();
                     return Ok(Delivery::ClosedSlowConsumer);
@@ -181,9 +186,18 @@ impl SendQueue {
         }
         state.sealed = Some(Sealed::Closing);
         state.close = Some(request);
+        self.closing.store(true, Ordering::Release);
         drop(state);
         self.waker.wake();
         true
+    }
+
+    /// The close request not yet taken by the task, if any (cheap when there is none).
+    pub(crate) fn pending_close(&self) -> Option<CloseRequest> {
+        if !self.closing.load(Ordering::Acquire) {
+            return None;
+        }
+        self.lock().close.clone()
     }
 
     /// Tells the socket's task to end now, without waiting for the peer.

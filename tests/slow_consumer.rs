@@ -1,0 +1,154 @@
+//! Slow consumers: a peer that stops reading fills its own bounded queue, and the configured
+//! policy decides what sends do; nobody else is slowed down.
+
+mod common;
+
+use common::*;
+use wsconnector::{
+    close_code, Delivery, ErrorKind, SlowConsumerPolicy, SocketFilter, Trigger, Undelivered,
+};
+
+const QUEUE: usize = 4;
+
+/// A server with a small queue and `policy`, one client that never reads ("stuck") and one
+/// that reads everything ("reader"). Returns the stuck socket's ID.
+struct Setup {
+    rt: tokio::runtime::Runtime,
+    stuck: Option<std::net::TcpStream>,
+    reader: Option<Client>,
+    reader_id: String,
+    stuck_id: String,
+    server: wsconnector::Connector,
+    events: Events,
+}
+
+fn setup(policy: SlowConsumerPolicy) -> Setup {
+    let (server, events) = start_server(|c| {
+        c.socket.send_queue_messages = QUEUE;
+        c.socket.slow_consumer = policy;
+        c.socket.ping_interval = None;
+        c.socket.close_timeout = std::time::Duration::from_millis(300);
+    });
+    let rt = runtime();
+    let stuck = raw_ws(server.local_addr().unwrap(), "/stuck", &[]);
+    let stuck_id = events
+        .expect(Trigger::InboundConnection)
+        .socket()
+        .id()
+        .to_string();
+    let reader = rt.block_on(connect(&url(&server, "/reader")));
+    let reader_id = events
+        .expect(Trigger::InboundConnection)
+        .socket()
+        .id()
+        .to_string();
+    Setup {
+        rt,
+        stuck: Some(stuck),
+        reader: Some(reader),
+        reader_id,
+        stuck_id,
+        server,
+        events,
+    }
+}
+
+/// Sends 64 KiB messages to the stuck socket until the queue is full (the kernel buffers
+/// fill first); returns what the first send past the bound did.
+fn fill(s: &Setup) -> Result<Delivery, wsconnector::Error> {
+    let payload = "x".repeat(64 * 1024);
+    for _ in 0..10_000 {
+        match s.server.send(&s.stuck_id, payload.as_str()) {
+            Ok(Delivery::Queued) => continue,
+            other => return other,
+        }
+    }
+    panic!("the queue never filled");
+}
+
+#[test]
+fn fail_policy_refuses_the_send_and_keeps_the_socket() {
+    let s = setup(SlowConsumerPolicy::Fail);
+    let e = fill(&s).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::QueueFull, "{e}");
+    assert!(s.server.socket(&s.stuck_id).unwrap().is_open());
+}
+
+#[test]
+fn drop_newest_policy_drops_the_new_message() {
+    let s = setup(SlowConsumerPolicy::DropNewest);
+    assert_eq!(fill(&s).unwrap(), Delivery::DroppedNewest);
+}
+
+#[test]
+fn drop_oldest_policy_makes_room() {
+    let s = setup(SlowConsumerPolicy::DropOldest);
+    assert_eq!(fill(&s).unwrap(), Delivery::QueuedDroppingOldest(1));
+}
+
+#[test]
+fn close_policy_closes_the_slow_socket_with_1013() {
+    let mut s = setup(SlowConsumerPolicy::Close);
+    assert_eq!(fill(&s).unwrap(), Delivery::ClosedSlowConsumer);
+    let (socket, code, reason) = s.events.closed();
+    assert_eq!(socket.id().as_str(), s.stuck_id);
+    assert_eq!(code, close_code::TRY_AGAIN_LATER);
+    assert!(reason.contains("slow consumer"), "{reason}");
+    assert_eq!(
+        s.server.send(&s.stuck_id, "x").unwrap_err().kind(),
+        ErrorKind::NoSuchSocket
+    );
+    s.stuck.take();
+}
+
+#[test]
+fn broadcast_reports_each_slow_socket_and_the_others_get_everything() {
+    for (policy, expected) in [
+        (SlowConsumerPolicy::Fail, "failed"),
+        (SlowConsumerPolicy::DropNewest, "dropped"),
+        (SlowConsumerPolicy::Close, "closed"),
+    ] {
+        let mut s = setup(policy);
+        // The reader reads all along and reports each message; the sender waits for that
+        // report before the next broadcast, so only the stuck socket falls behind.
+        let mut reader = s.reader.take().unwrap();
+        let (got_tx, got) = std::sync::mpsc::channel();
+        s.rt.spawn(async move {
+            loop {
+                let text = recv_text(&mut reader).await;
+                let done = text == "done";
+                got_tx.send(text.len()).unwrap();
+                if done {
+                    break;
+                }
+            }
+        });
+        let payload = "y".repeat(64 * 1024);
+        let mut what = None;
+        let everyone = SocketFilter::all();
+        for _ in 0..10_000 {
+            let result = s.server.broadcast(payload.as_str(), &everyone).unwrap();
+            assert_eq!(result.delivered, 2 - result.failures.len());
+            assert_eq!(
+                got.recv_timeout(WAIT).unwrap(),
+                payload.len(),
+                "the reader got it"
+            );
+            if let Some(failure) = result.failures.first() {
+                assert_eq!(result.failures.len(), 1);
+                assert_eq!(failure.socket_id.as_str(), s.stuck_id);
+                what = Some(match &failure.what {
+                    Undelivered::Failed(e) if e.kind() == ErrorKind::QueueFull => "failed",
+                    Undelivered::Dropped => "dropped",
+                    Undelivered::Closed => "closed",
+                    other => panic!("{other:?}"),
+                });
+                break;
+            }
+        }
+        assert_eq!(what, Some(expected), "{policy:?}");
+        s.server.send(&s.reader_id, "done").unwrap();
+        assert_eq!(got.recv_timeout(WAIT).unwrap(), 4);
+        s.stuck.take();
+    }
+}
