@@ -2,8 +2,9 @@
 #   make demo    the chat server (Rust) on 127.0.0.1:8080
 #   make test    every check and every test; installs what it needs by itself
 #   make bench   the benchmarks (about 10 minutes; BENCH_QUICK=1 for a short run)
+#   make soak    the long variants of the reliability tests (full-size churn)
 
-.PHONY: demo test lint test-rust bench
+.PHONY: demo test lint test-rust soak
 .DEFAULT_GOAL := test
 
 CARGO ?= cargo
@@ -19,6 +20,9 @@ lint:
 
 test-rust:
 	$(CARGO) test
+
+soak:
+	WSC_SOAK=1 $(CARGO) test --release --test churn -- --nocapture
 
 include mk/c.mk
 include mk/python.mk

@@ -93,7 +93,7 @@ pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, ws: WsStream) {
             Err(panic) => {
                 tracing::error!(
                     socket = %driver.socket.id(),
-                    panic = crate::panic_message(&panic),
+                    panic = crate::panic_message(&*panic),
                     "a socket task panicked; closing that socket with 1011"
                 );
                 Poll::Ready(Ending::with_close_frame(
@@ -286,6 +286,10 @@ impl Driver {
                 let Some(message) = Message::from_wire(frame) else {
                     return;
                 };
+                #[cfg(test)]
+                if message.as_text() == Some(tests::PANIC_TRIGGER) {
+                    panic!("injected fault");
+                }
                 let socket = self.socket.clone();
                 self.events.push(match socket.socket_type() {
                     SocketType::Inbound => Event::InboundMessage { socket, message },
@@ -438,4 +442,77 @@ fn truncate_reason(mut reason: String) -> String {
         reason.truncate(end);
     }
     reason
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{log, Config, Connector, ConnectorHandle, Event};
+    use futures_util::{SinkExt, StreamExt};
+    use std::sync::{mpsc, Arc, Mutex};
+    use std::time::Duration;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+
+    /// A text message that makes the receiving socket's task panic (tests only).
+    pub(super) const PANIC_TRIGGER: &str = "\u{0}wsc-test-panic\u{0}";
+
+    #[test]
+    fn a_panic_in_a_socket_task_closes_only_that_socket_with_1011_and_is_logged() {
+        let _one_at_a_time = log::tests::SINK_TESTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let logged = Arc::new(Mutex::new(Vec::new()));
+        let sink_logged = logged.clone();
+        log::set_log_sink(
+            Some(Arc::new(move |_, target: &str, message: &str| {
+                if target == "wsconnector::driver" {
+                    sink_logged.lock().unwrap().push(message.to_owned());
+                }
+            })),
+            log::LogLevel::Error,
+        )
+        .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let server = Connector::builder(Config::with_listener("127.0.0.1", 0))
+            .on_event(move |_: &ConnectorHandle, event: Event| {
+                let _ = tx.lock().unwrap().send(event);
+            })
+            .start()
+            .unwrap();
+        let url = format!("ws://{}/", server.local_addr().unwrap());
+        let wait = Duration::from_secs(10);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let _bystander = rt.block_on(async {
+            let (mut victim, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+            let (mut bystander, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+            victim.send(Frame::text(PANIC_TRIGGER)).await.unwrap();
+            match tokio::time::timeout(wait, victim.next()).await.unwrap() {
+                Some(Ok(Frame::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1011),
+                other => panic!("expected close 1011, got {other:?}"),
+            }
+            bystander.send(Frame::text("still here")).await.unwrap();
+            bystander
+        });
+        let mut closed = None;
+        let mut bystander_spoke = false;
+        while closed.is_none() || !bystander_spoke {
+            match rx.recv_timeout(wait).unwrap() {
+                Event::SocketClosed { code, .. } => closed = Some(code),
+                Event::InboundMessage { message, .. } => {
+                    assert_eq!(message.as_text(), Some("still here"));
+                    bystander_spoke = true;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(closed, Some(1011));
+        assert_eq!(server.socket_count(), 1);
+        let logged = logged.lock().unwrap();
+        assert!(
+            logged
+                .iter()
+                .any(|m| m.contains("panicked") && m.contains("injected fault")),
+            "{logged:?}"
+        );
+    }
 }

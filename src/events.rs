@@ -290,7 +290,7 @@ pub(crate) fn run_dispatcher(
             if let Err(panic) = std::panic::catch_unwind(call) {
                 tracing::error!(
                     ?trigger,
-                    panic = crate::panic_message(&panic),
+                    panic = crate::panic_message(&*panic),
                     "an event handler panicked; the connector carries on"
                 );
             }

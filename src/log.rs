@@ -122,19 +122,26 @@ impl Visit for Text {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::Mutex;
 
+    /// The sink is process-wide: tests that install one hold this lock.
+    pub(crate) static SINK_TESTS: Mutex<()> = Mutex::new(());
+
     #[test]
     fn records_reach_the_sink_until_it_is_removed() {
+        let _one_at_a_time = SINK_TESTS.lock().unwrap_or_else(|e| e.into_inner());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink_seen = seen.clone();
         let sink: LogSink = Arc::new(move |level, target: &str, message: &str| {
-            sink_seen
-                .lock()
-                .unwrap()
-                .push((level, target.to_owned(), message.to_owned()));
+            // Other tests of this process log too; keep this module's records only.
+            if target == "wsconnector::log::tests" {
+                sink_seen
+                    .lock()
+                    .unwrap()
+                    .push((level, target.to_owned(), message.to_owned()));
+            }
         });
         set_log_sink(Some(sink), LogLevel::Info).unwrap();
         tracing::info!(socket = "abc", "socket opened");
