@@ -3,12 +3,13 @@
 use crate::config::{validate_groups, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{run_dispatcher, Event, EventHandler, EventQueue};
+use crate::frame::encode_server_frame;
 use crate::inbound::{Authorizer, Listener};
 use crate::message::Message;
 use crate::outbound::OutboundOptions;
-use crate::queue::{CloseRequest, Delivery, Sealed, SendQueue};
+use crate::queue::{CloseRequest, Delivery, Outgoing, Sealed, SendQueue};
 use crate::registry::{Registry, SocketFilter};
-use crate::socket::{Socket, SocketId};
+use crate::socket::{Socket, SocketId, SocketType};
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -16,7 +17,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -56,12 +56,6 @@ pub mod close_code {
 
 /// Longest close reason in bytes (a close frame's payload is at most 125 bytes).
 pub const MAX_CLOSE_REASON_LEN: usize = 123;
-
-/// tungstenite's read chunk: small, because it is zero-filled before every read and held by
-/// every socket for its whole life.
-const READ_BUFFER_SIZE: usize = 4096;
-/// Frames are gathered up to this size before a write; a flush writes whatever is there.
-const WRITE_BUFFER_SIZE: usize = 64 * 1024;
 
 const RUNNING: u8 = 0;
 const STOPPING: u8 = 1;
@@ -157,16 +151,6 @@ impl Shared {
         SendQueue::new(s.send_queue_messages, s.send_queue_bytes, s.slow_consumer)
     }
 
-    /// The frame-level settings of every socket.
-    pub(crate) fn ws_config(&self) -> WebSocketConfig {
-        let max = self.config.socket.max_message_size;
-        WebSocketConfig::default()
-            .read_buffer_size(READ_BUFFER_SIZE)
-            .write_buffer_size(WRITE_BUFFER_SIZE)
-            .max_message_size(Some(max))
-            .max_frame_size(Some(max))
-    }
-
     fn on_dispatcher_thread(&self) -> bool {
         self.dispatcher_thread.get() == Some(&std::thread::current().id())
     }
@@ -235,11 +219,10 @@ impl ConnectorHandle {
     /// Queues a message for one socket. Messages to one socket leave in the order sent.
     pub fn send(&self, socket_id: &str, message: impl Into<Message>) -> Result<Delivery> {
         self.shared.check_running()?;
-        self.shared
-            .registry
-            .get(socket_id)?
+        let socket = self.shared.registry.get(socket_id)?;
+        socket
             .queue()
-            .push(socket_id, message.into())
+            .push(socket_id, Outgoing::Message(message.into()))
     }
 
     /// Subscribes a socket to groups; groups it already has are ignored.
@@ -268,8 +251,18 @@ impl ConnectorHandle {
         validate_groups(&filter.groups)?;
         let message = message.into();
         let mut result = BroadcastResult::default();
+        // Server frames are unmasked and identical: encoded once for every inbound recipient.
+        let mut server_frame = None;
         for socket in self.shared.registry.select(filter) {
-            let undelivered = match socket.queue().push(socket.id().as_str(), message.clone()) {
+            let item = match socket.socket_type() {
+                SocketType::Inbound => Outgoing::Frame(
+                    server_frame
+                        .get_or_insert_with(|| encode_server_frame(&message))
+                        .clone(),
+                ),
+                SocketType::Outbound => Outgoing::Message(message.clone()),
+            };
+            let undelivered = match socket.queue().push(socket.id().as_str(), item) {
                 Ok(Delivery::Queued) => None,
                 Ok(Delivery::QueuedDroppingOldest(n)) => {
                     result.dropped_oldest += n;

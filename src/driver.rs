@@ -8,11 +8,10 @@
 
 use crate::connector::{close_code, Shared, MAX_CLOSE_REASON_LEN};
 use crate::events::Event;
-use crate::message::Message;
-use crate::queue::{Next, Sealed};
+use crate::frame::{close_payload, opcode};
+use crate::queue::{CloseRequest, Next, Outgoing, Sealed};
 use crate::socket::{Socket, SocketType};
-use crate::tls::IoStream;
-use futures_util::{Sink, Stream};
+use crate::wire::{Incoming, Role, Wire, WireError};
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -20,46 +19,56 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
-use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message as Frame;
-use tokio_tungstenite::WebSocketStream;
-
-/// A socket's WebSocket stream over plain TCP or TLS.
-pub(crate) type WsStream = WebSocketStream<IoStream>;
 
 /// Most frames read or written in one poll before the task yields to others.
 const WORK_PER_POLL: usize = 64;
+/// Frames are gathered up to this many bytes before a write.
+const WRITE_BATCH: usize = 64 * 1024;
 
-/// How a socket ended: the code and reason to report, and whether we still owe the peer a
-/// close frame (after a protocol violation or an internal error).
+/// How a socket ended: the code and reason to report, whether we still owe the peer a close
+/// frame (after a protocol violation or an internal error), and whether to wait (up to the
+/// close timeout) for what is buffered to be written.
 struct Ending {
     code: u16,
     reason: String,
     send_close: bool,
+    linger: bool,
 }
 
 impl Ending {
-    fn new(code: u16, reason: impl Into<String>) -> Self {
+    /// The close handshake finished (or the peer went away after it began).
+    fn closed(code: u16, reason: impl Into<String>) -> Self {
         Ending {
             code,
             reason: reason.into(),
             send_close: false,
+            linger: true,
         }
     }
 
-    fn with_close_frame(code: u16, reason: impl Into<String>) -> Self {
+    /// We fail the connection: a close frame with `code`, then the end.
+    fn failed(code: u16, reason: impl Into<String>) -> Self {
         Ending {
             code,
             reason: truncate_reason(reason.into()),
             send_close: true,
+            linger: true,
+        }
+    }
+
+    /// The connection is dropped at once: nothing more is written.
+    fn dropped(code: u16, reason: impl Into<String>) -> Self {
+        Ending {
+            code,
+            reason: reason.into(),
+            send_close: false,
+            linger: false,
         }
     }
 }
 
 /// Runs a socket until it closes, then unregisters it and reports it closed.
-pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, ws: WsStream) {
+pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, wire: Wire) {
     let config = &shared.config;
     let idle_timeout = match socket.socket_type() {
         SocketType::Inbound => config.listener.as_ref().and_then(|l| l.idle_timeout),
@@ -69,13 +78,13 @@ pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, ws: WsStream) {
     let mut driver = Driver {
         shared: shared.clone(),
         socket: socket.clone(),
-        ws,
+        wire,
         ping_interval: config.socket.ping_interval,
         pong_timeout: config.socket.pong_timeout,
         close_timeout: config.socket.close_timeout,
         idle_timeout,
-        need_flush: false,
         close_sent: false,
+        close_received: false,
         ending: None,
         last_activity: now,
         last_received: now,
@@ -96,21 +105,25 @@ pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, ws: WsStream) {
                     panic = crate::panic_message(&*panic),
                     "a socket task panicked; closing that socket with 1011"
                 );
-                Poll::Ready(Ending::with_close_frame(
-                    close_code::INTERNAL_ERROR,
-                    "internal error",
-                ))
+                Poll::Ready(Ending::failed(close_code::INTERNAL_ERROR, "internal error"))
             }
         },
     )
     .await;
     driver.flush_events();
-    if ending.send_close {
-        let frame = CloseFrame {
-            code: CloseCode::from(ending.code),
-            reason: ending.reason.clone().into(),
-        };
-        let _ = tokio::time::timeout(driver.close_timeout, driver.ws.close(Some(frame))).await;
+    if ending.send_close && !driver.close_sent {
+        driver
+            .wire
+            .buffer_control(opcode::CLOSE, &close_payload(ending.code, &ending.reason));
+    }
+    if ending.linger {
+        // What is still buffered (a close frame or its reply) goes out, then a clean shutdown.
+        let wire = &mut driver.wire;
+        let _ = tokio::time::timeout(driver.close_timeout, async {
+            poll_fn(|cx| wire.poll_flush(cx)).await?;
+            poll_fn(|cx| wire.poll_shutdown(cx)).await
+        })
+        .await;
     }
     drop(driver);
     shared.socket_finished(socket, ending.code, ending.reason);
@@ -119,15 +132,15 @@ pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, ws: WsStream) {
 struct Driver {
     shared: Arc<Shared>,
     socket: Socket,
-    ws: WsStream,
+    wire: Wire,
     ping_interval: Option<Duration>,
     pong_timeout: Duration,
     close_timeout: Duration,
     idle_timeout: Option<Duration>,
-    /// Frames were handed to the stream and not flushed yet.
-    need_flush: bool,
-    /// We sent a close frame; waiting for the peer's.
+    /// We wrote (or buffered) a close frame: nothing else is written.
     close_sent: bool,
+    /// The peer's close frame arrived.
+    close_received: bool,
     /// The close code and reason to report, once known.
     ending: Option<(u16, String)>,
     /// Last data message in either direction (for the idle timeout).
@@ -173,57 +186,54 @@ impl Driver {
         let mut work = 0;
         loop {
             if self.socket.queue().is_killed() {
-                return Poll::Ready(self.end_without_handshake(
-                    "the connector stopped before the close handshake finished",
-                ));
+                return Poll::Ready(
+                    self.end_abruptly("the connector stopped before the close handshake finished"),
+                );
             }
             let mut progressed = false;
 
-            // Write: hand queued messages (and a due ping) to the stream while it accepts them.
-            while !self.close_sent && work < WORK_PER_POLL {
-                match Pin::new(&mut self.ws).poll_ready(cx) {
-                    Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(e)) => return Poll::Ready(self.broken(e)),
-                    Poll::Pending => break,
-                }
+            // Write: gather queued messages (and a due ping) into one write.
+            if !self.close_sent {
                 if self.ping_due {
                     self.ping_due = false;
-                    if let Err(e) = self.start_send(Frame::Ping(Default::default())) {
-                        return Poll::Ready(self.broken(e));
-                    }
-                    continue;
+                    self.wire.buffer_control(opcode::PING, b"");
                 }
-                match self.socket.queue().poll_next(cx) {
-                    Poll::Ready(Next::Message(message)) => {
-                        self.last_activity = Instant::now();
-                        if let Err(e) = self.start_send(message.to_wire()) {
-                            return Poll::Ready(self.broken(e));
+                while self.wire.buffered() < WRITE_BATCH && work < WORK_PER_POLL {
+                    match self.socket.queue().poll_next(cx) {
+                        Poll::Ready(Next::Send(outgoing)) => {
+                            self.last_activity = Instant::now();
+                            match outgoing {
+                                Outgoing::Message(message) => self.wire.buffer_message(&message),
+                                Outgoing::Frame(frame) => self.wire.buffer_encoded(frame),
+                            }
+                            work += 1;
+                            progressed = true;
                         }
-                        work += 1;
-                        progressed = true;
-                    }
-                    Poll::Ready(Next::Close(request)) => {
-                        let frame = CloseFrame {
-                            code: CloseCode::from(request.code),
-                            reason: request.reason.clone().into(),
-                        };
-                        if let Err(e) = self.start_send(Frame::Close(Some(frame))) {
-                            return Poll::Ready(self.broken(e));
+                        Poll::Ready(Next::Close(request)) => {
+                            self.send_close(request);
+                            progressed = true;
+                            break;
                         }
-                        self.close_sent = true;
-                        self.ending.get_or_insert((request.code, request.reason));
-                        self.set_close_deadline();
-                        progressed = true;
+                        Poll::Pending => break,
                     }
-                    Poll::Pending => break,
                 }
             }
-            if self.need_flush {
-                match Pin::new(&mut self.ws).poll_flush(cx) {
-                    Poll::Ready(Ok(())) => self.need_flush = false,
-                    Poll::Ready(Err(e)) => return Poll::Ready(self.broken(e)),
+            if self.wire.buffered() > 0 {
+                match self.wire.poll_flush(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => {
+                        return Poll::Ready(self.end_abruptly(&format!("write failed: {e}")))
+                    }
                     Poll::Pending => {}
                 }
+            }
+            if self.close_sent
+                && self.close_received
+                && self.wire.role() == Role::Server
+                && self.wire.buffered() == 0
+            {
+                // Handshake complete: the server closes the TCP connection first.
+                return Poll::Ready(self.end_of_stream());
             }
 
             // Read, unless the application is behind (then the event queue wakes us).
@@ -236,14 +246,22 @@ impl Driver {
                 {
                     break;
                 }
-                match Pin::new(&mut self.ws).poll_next(cx) {
-                    Poll::Ready(Some(Ok(frame))) => {
+                match self.wire.poll_next(cx) {
+                    Poll::Ready(Ok(incoming)) => {
                         work += 1;
                         progressed = true;
-                        self.on_frame(frame);
+                        self.on_incoming(incoming);
+                        if self.close_received {
+                            break;
+                        }
                     }
-                    Poll::Ready(Some(Err(e))) => return Poll::Ready(self.broken(e)),
-                    Poll::Ready(None) => return Poll::Ready(self.end_of_stream()),
+                    Poll::Ready(Err(WireError::Eof)) => return Poll::Ready(self.end_of_stream()),
+                    Poll::Ready(Err(WireError::Violation(v))) => {
+                        return Poll::Ready(Ending::failed(v.close_code(), v.describe()))
+                    }
+                    Poll::Ready(Err(WireError::Io(e))) => {
+                        return Poll::Ready(self.end_abruptly(&format!("read failed: {e}")))
+                    }
                     Poll::Pending => break,
                 }
             }
@@ -267,25 +285,25 @@ impl Driver {
         }
     }
 
-    fn start_send(&mut self, frame: Frame) -> Result<(), WsError> {
-        Pin::new(&mut self.ws).start_send(frame)?;
-        self.need_flush = true;
-        Ok(())
+    /// Buffers our close frame; from now on nothing else is written.
+    fn send_close(&mut self, request: CloseRequest) {
+        self.wire
+            .buffer_control(opcode::CLOSE, &close_payload(request.code, &request.reason));
+        self.close_sent = true;
+        self.ending.get_or_insert((request.code, request.reason));
+        self.set_close_deadline();
     }
 
-    fn on_frame(&mut self, frame: Frame) {
+    fn on_incoming(&mut self, incoming: Incoming) {
         let now = Instant::now();
         self.last_received = now;
-        match frame {
-            Frame::Text(_) | Frame::Binary(_) => {
+        match incoming {
+            Incoming::Message(message) => {
                 self.last_activity = now;
                 // Once we close, or the application asked to, nothing more is delivered.
                 if self.close_sent || self.socket.is_close_requested() {
                     return;
                 }
-                let Some(message) = Message::from_wire(frame) else {
-                    return;
-                };
                 #[cfg(test)]
                 if message.as_text() == Some(tests::PANIC_TRIGGER) {
                     panic!("injected fault");
@@ -296,24 +314,32 @@ impl Driver {
                     SocketType::Outbound => Event::OutboundMessage { socket, message },
                 });
             }
-            // tungstenite queued the pong; flushing sends it.
-            Frame::Ping(_) => self.need_flush = true,
-            Frame::Pong(_) => self.ping_sent = None,
-            Frame::Close(frame) => {
-                let (code, reason) = match frame {
-                    Some(f) => (u16::from(f.code), f.reason.to_string()),
-                    None => (close_code::NO_STATUS, String::new()),
-                };
+            Incoming::Ping(payload) => {
+                if !self.close_sent {
+                    self.wire.buffer_control(opcode::PONG, &payload);
+                }
+            }
+            Incoming::Pong => self.ping_sent = None,
+            Incoming::Close(close) => {
+                self.close_received = true;
                 if self.ending.is_none() {
-                    self.ending = Some((code, reason));
+                    self.ending = Some(
+                        close
+                            .clone()
+                            .unwrap_or((close_code::NO_STATUS, String::new())),
+                    );
                     self.socket.queue().seal(Sealed::ClosedByPeer);
                 }
-                // tungstenite queued the reply; flush it and wait for the stream to end.
-                self.need_flush = true;
-                self.close_sent = true;
+                if !self.close_sent {
+                    // Answer with the same code, as RFC 6455 suggests.
+                    let reply = close
+                        .map(|(code, _)| code.to_be_bytes().to_vec())
+                        .unwrap_or_default();
+                    self.wire.buffer_control(opcode::CLOSE, &reply);
+                    self.close_sent = true;
+                }
                 self.set_close_deadline();
             }
-            Frame::Frame(_) => {}
         }
     }
 
@@ -332,7 +358,7 @@ impl Driver {
         let now = Instant::now();
         if self.close_deadline.is_some_and(|d| now >= d) {
             return Some(
-                self.end_without_handshake("the peer did not complete the close handshake in time"),
+                self.end_abruptly("the peer did not complete the close handshake in time"),
             );
         }
         if self.close_sent {
@@ -340,7 +366,7 @@ impl Driver {
         }
         if let Some(sent) = self.ping_sent {
             if now >= sent + self.pong_timeout {
-                return Some(Ending::new(
+                return Some(Ending::dropped(
                     close_code::ABNORMAL,
                     "no pong within the pong timeout: peer is unresponsive",
                 ));
@@ -349,12 +375,10 @@ impl Driver {
         if let Some(idle) = self.idle_timeout {
             if now >= self.last_activity + idle {
                 self.idle_timeout = None;
-                self.socket
-                    .queue()
-                    .request_close(crate::queue::CloseRequest {
-                        code: close_code::GOING_AWAY,
-                        reason: "idle timeout".into(),
-                    });
+                self.socket.queue().request_close(CloseRequest {
+                    code: close_code::GOING_AWAY,
+                    reason: "idle timeout".into(),
+                });
             }
         }
         if let Some(interval) = self.ping_interval {
@@ -375,18 +399,16 @@ impl Driver {
         if let Some(deadline) = self.close_deadline {
             consider(deadline);
         }
-        if self.close_sent {
-            self.timer.as_mut().reset(next);
-            return;
-        }
-        if let Some(sent) = self.ping_sent {
-            consider(sent + self.pong_timeout);
-        }
-        if let Some(idle) = self.idle_timeout {
-            consider(self.last_activity + idle);
-        }
-        if let (Some(interval), None) = (self.ping_interval, self.ping_sent) {
-            consider(self.last_received + interval);
+        if !self.close_sent {
+            if let Some(sent) = self.ping_sent {
+                consider(sent + self.pong_timeout);
+            }
+            if let Some(idle) = self.idle_timeout {
+                consider(self.last_activity + idle);
+            }
+            if let (Some(interval), None) = (self.ping_interval, self.ping_sent) {
+                consider(self.last_received + interval);
+            }
         }
         self.timer.as_mut().reset(next);
     }
@@ -394,40 +416,20 @@ impl Driver {
     /// The stream ended: after a close handshake, or without one.
     fn end_of_stream(&mut self) -> Ending {
         match self.ending.take() {
-            Some((code, reason)) => Ending::new(code, reason),
-            None => Ending::new(
+            Some((code, reason)) => Ending::closed(code, reason),
+            None => Ending::dropped(
                 close_code::ABNORMAL,
                 "connection closed without a close frame",
             ),
         }
     }
 
-    fn end_without_handshake(&mut self, why: &str) -> Ending {
+    /// The connection is dropped without (finishing) the close handshake; a close code
+    /// already known (requested or received) is still the one reported.
+    fn end_abruptly(&mut self, why: &str) -> Ending {
         match self.ending.take() {
-            Some((code, reason)) => Ending::new(code, reason),
-            None => Ending::new(close_code::ABNORMAL, why),
-        }
-    }
-
-    /// Maps a stream error to how the socket ends, with the close code the RFC asks for.
-    fn broken(&mut self, error: WsError) -> Ending {
-        match error {
-            WsError::ConnectionClosed | WsError::AlreadyClosed => self.end_of_stream(),
-            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-                self.end_without_handshake("connection reset without a close handshake")
-            }
-            WsError::Protocol(e) => {
-                Ending::with_close_frame(close_code::PROTOCOL_ERROR, e.to_string())
-            }
-            WsError::Capacity(e) => {
-                Ending::with_close_frame(close_code::MESSAGE_TOO_BIG, e.to_string())
-            }
-            WsError::Utf8(_) => Ending::with_close_frame(
-                close_code::INVALID_PAYLOAD,
-                "text message is not valid UTF-8",
-            ),
-            WsError::Io(e) => self.end_without_handshake(&format!("I/O error: {e}")),
-            other => Ending::with_close_frame(close_code::INTERNAL_ERROR, other.to_string()),
+            Some((code, reason)) => Ending::dropped(code, reason),
+            None => Ending::dropped(close_code::ABNORMAL, why),
         }
     }
 }

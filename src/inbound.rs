@@ -8,14 +8,13 @@ use crate::events::Event;
 use crate::path::{normalize_base_path, strip_base, PathPattern};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use crate::tls::IoStream;
+use crate::wire::{Role, Wire};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::WebSocketStream;
 
 /// What the authorization hook sees of an upgrade request.
 #[derive(Debug, Clone)]
@@ -315,7 +314,7 @@ impl Refusal {
     }
 }
 
-type Accepted = Option<(Socket, crate::driver::WsStream)>;
+type Accepted = Option<(Socket, Wire)>;
 
 async fn handshake(
     shared: &Arc<Shared>,
@@ -392,14 +391,13 @@ async fn handshake(
                 shared.socket_abandoned(&socket);
                 return Err(io_error(e));
             }
-            let ws = WebSocketStream::from_partially_read(
+            let wire = Wire::new(
                 stream,
-                request.rest,
                 Role::Server,
-                Some(shared.ws_config()),
-            )
-            .await;
-            Ok(Some((socket, ws)))
+                &request.rest,
+                shared.config.socket.max_message_size,
+            );
+            Ok(Some((socket, wire)))
         }
     }
 }
@@ -531,12 +529,11 @@ async fn read_request(
 ) -> std::result::Result<Option<Request>, Refusal> {
     let mut buf = Vec::with_capacity(1024);
     loop {
-        let mut chunk = [0u8; 2048];
-        let n = match stream.read(&mut chunk).await {
+        buf.reserve(1024);
+        match stream.read_buf(&mut buf).await {
             Ok(0) | Err(_) => return Ok(None),
-            Ok(n) => n,
-        };
-        buf.extend_from_slice(&chunk[..n]);
+            Ok(_) => {}
+        }
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut parsed = httparse::Request::new(&mut headers);
         match parsed.parse(&buf) {

@@ -27,6 +27,7 @@ mod connector;
 mod driver;
 mod error;
 mod events;
+mod frame;
 mod inbound;
 pub mod log;
 mod message;
@@ -36,6 +37,7 @@ mod queue;
 mod registry;
 mod socket;
 mod tls;
+mod wire;
 
 pub use config::{
     ClientConfig, Config, Identity, InboundPath, ListenerConfig, Pem, ServerTls,

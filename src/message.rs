@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use std::fmt;
-use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// Whether a message is text (UTF-8) or binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,23 +86,6 @@ impl Message {
     /// Whether the payload is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// The frame to hand to tungstenite (shares the payload).
-    pub(crate) fn to_wire(&self) -> tungstenite::Message {
-        match &self.0 {
-            Inner::Text(t) => tungstenite::Message::Text(t.clone()),
-            Inner::Binary(b) => tungstenite::Message::Binary(b.clone()),
-        }
-    }
-
-    /// A received data frame as a message; `None` for control frames.
-    pub(crate) fn from_wire(message: tungstenite::Message) -> Option<Self> {
-        match message {
-            tungstenite::Message::Text(t) => Some(Message(Inner::Text(t))),
-            tungstenite::Message::Binary(b) => Some(Message(Inner::Binary(b))),
-            _ => None,
-        }
     }
 }
 

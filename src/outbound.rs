@@ -6,12 +6,13 @@ use crate::connector::Shared;
 use crate::error::{Error, ErrorKind, Result};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use crate::tls::IoStream;
+use crate::wire::{Role, Wire};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
-use tokio_tungstenite::tungstenite::Error as WsError;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::http::Uri;
 
 /// Options of one outbound socket.
 #[derive(Debug, Clone, Default)]
@@ -80,6 +81,10 @@ struct Target {
     secure: bool,
     host: String,
     port: u16,
+    /// `host[:port]` as written in the URL: the Host header.
+    authority: String,
+    /// The request target: path and query.
+    path_and_query: String,
 }
 
 impl Target {
@@ -120,6 +125,11 @@ impl Target {
         let authority = uri
             .authority()
             .map_or(host.clone(), |a| a.as_str().to_owned());
+        if authority.contains('@') {
+            return Err(invalid(
+                "carries credentials; send them in a header (e.g. Authorization) instead",
+            ));
+        }
         let full = format!(
             "{}://{authority}{path_and_query}",
             if secure { "wss" } else { "ws" }
@@ -132,6 +142,8 @@ impl Target {
             secure,
             host,
             port,
+            authority,
+            path_and_query,
         })
     }
 }
@@ -193,13 +205,13 @@ async fn connect(
     target: &Target,
     options: &OutboundOptions,
     id: SocketId,
-) -> Result<(Socket, crate::driver::WsStream)> {
+) -> Result<(Socket, Wire)> {
     let tcp = connect_tcp(&target.host, target.port).await?;
     let _ = tcp.set_nodelay(true);
     let io_error = |e: std::io::Error| Error::new(ErrorKind::Connectivity, e.to_string());
     let local_addr = tcp.local_addr().map_err(io_error)?;
     let remote_addr = tcp.peer_addr().map_err(io_error)?;
-    let stream = if target.secure {
+    let mut stream = if target.secure {
         let name = crate::tls::server_name(&target.host)?;
         let tls = tokio_rustls::TlsConnector::from(shared.client_tls.clone())
             .connect(name, tcp)
@@ -210,63 +222,30 @@ async fn connect(
         IoStream::Plain(tcp)
     };
 
-    let mut request = (&target.uri)
-        .into_client_request()
-        .map_err(|e| Error::invalid(e.to_string()))?;
-    let headers = request.headers_mut();
-    for (name, value) in shared
-        .config
-        .client
-        .default_headers
-        .iter()
-        .chain(&options.headers)
-    {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| Error::invalid(format!("header {name:?}: {e}")))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|e| Error::invalid(format!("header {name:?}: {e}")))?;
-        headers.append(name, value);
-    }
-    if !options.subprotocols.is_empty() {
-        let offered = options.subprotocols.join(", ");
-        headers.insert(
-            "sec-websocket-protocol",
-            HeaderValue::from_str(&offered).map_err(|e| Error::invalid(e.to_string()))?,
-        );
-    }
-    let sent_headers = request
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let (ws, response) =
-        tokio_tungstenite::client_async_with_config(request, stream, Some(shared.ws_config()))
-            .await
-            .map_err(handshake_error)?;
-    let subprotocol = response
-        .headers()
-        .get("sec-websocket-protocol")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let key = generate_key();
+    let headers = request_headers(shared, target, options, &key);
+    let (subprotocol, rest) =
+        handshake(&mut stream, target, &headers, &key, &options.subprotocols).await?;
     let attrs = Attributes {
         id,
         socket_type: SocketType::Outbound,
         path: target.uri.path().to_owned(),
         uri: target.uri.to_string(),
         secure: target.secure,
-        headers: sent_headers,
+        headers,
         query: crate::inbound::parse_query(&target.uri.to_string()),
         subprotocol,
         local_addr,
         remote_addr,
         peer_certificate_subject: None,
     };
-    Ok((Socket::new(attrs, shared.send_queue()), ws))
+    let wire = Wire::new(
+        stream,
+        Role::Client,
+        &rest,
+        shared.config.socket.max_message_size,
+    );
+    Ok((Socket::new(attrs, shared.send_queue()), wire))
 }
 
 /// Resolves `host` and connects to the first address that answers.
@@ -301,37 +280,189 @@ async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream> {
     ))
 }
 
-fn handshake_error(error: WsError) -> Error {
-    match error {
-        WsError::Http(response) => {
-            let status = response.status();
-            let body = response
-                .body()
-                .as_deref()
-                .map(|b| String::from_utf8_lossy(&b[..b.len().min(200)]).into_owned())
-                .unwrap_or_default();
-            Error::handshake(
-                status.as_u16(),
-                format!(
-                    "the server refused the upgrade with HTTP {} {}{}",
-                    status.as_u16(),
-                    status.canonical_reason().unwrap_or(""),
-                    if body.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {body}")
-                    }
-                ),
-            )
-        }
-        WsError::Io(e) => Error::new(
+/// The handshake request's headers, in the order sent: ours, then the connector's default
+/// headers, then the call's.
+fn request_headers(
+    shared: &Shared,
+    target: &Target,
+    options: &OutboundOptions,
+    key: &str,
+) -> Vec<(String, String)> {
+    let mut headers = vec![
+        ("Host".to_owned(), target.authority.clone()),
+        ("Upgrade".to_owned(), "websocket".to_owned()),
+        ("Connection".to_owned(), "Upgrade".to_owned()),
+        ("Sec-WebSocket-Key".to_owned(), key.to_owned()),
+        ("Sec-WebSocket-Version".to_owned(), "13".to_owned()),
+    ];
+    if !options.subprotocols.is_empty() {
+        headers.push((
+            "Sec-WebSocket-Protocol".to_owned(),
+            options.subprotocols.join(", "),
+        ));
+    }
+    headers.extend(
+        shared
+            .config
+            .client
+            .default_headers
+            .iter()
+            .chain(&options.headers)
+            .cloned(),
+    );
+    headers
+}
+
+/// A random Sec-WebSocket-Key: the base64 of 16 random bytes.
+fn generate_key() -> String {
+    tokio_tungstenite::tungstenite::handshake::client::generate_key()
+}
+
+/// Largest handshake response head accepted, and most of an error body kept.
+const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+const MAX_ERROR_BODY: usize = 1024;
+
+/// Sends the upgrade request and checks the 101; returns the negotiated subprotocol and the
+/// bytes that followed the response (the server's first frames).
+async fn handshake(
+    stream: &mut IoStream,
+    target: &Target,
+    headers: &[(String, String)],
+    key: &str,
+    offered: &[String],
+) -> Result<(Option<String>, Vec<u8>)> {
+    let mut request = format!("GET {} HTTP/1.1\r\n", target.path_and_query);
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    let io_error = |e: std::io::Error| {
+        Error::new(
             ErrorKind::Connectivity,
             format!("handshake I/O failed: {e}"),
-        ),
-        WsError::Tls(e) => Error::new(ErrorKind::Tls, e.to_string()),
-        other => Error::new(
-            ErrorKind::Protocol,
-            format!("invalid handshake response: {other}"),
-        ),
+        )
+    };
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(io_error)?;
+    stream.flush().await.map_err(io_error)?;
+
+    let mut buf = Vec::with_capacity(1024);
+    let (status, reason, response_headers, head_len) = loop {
+        read_more(stream, &mut buf)
+            .await
+            .map_err(io_error)?
+            .then_some(())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Connectivity,
+                    "the server closed the connection during the handshake",
+                )
+            })?;
+        let mut parsed_headers = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut parsed_headers);
+        match response.parse(&buf) {
+            Ok(httparse::Status::Complete(len)) => {
+                let headers: Vec<(String, String)> = response
+                    .headers
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.name.to_ascii_lowercase(),
+                            String::from_utf8_lossy(h.value).trim().to_owned(),
+                        )
+                    })
+                    .collect();
+                break (
+                    response.code.unwrap_or(0),
+                    response.reason.unwrap_or("").to_owned(),
+                    headers,
+                    len,
+                );
+            }
+            Ok(httparse::Status::Partial) if buf.len() < MAX_RESPONSE_HEAD => continue,
+            Ok(httparse::Status::Partial) => {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    "the handshake response head is too large",
+                ))
+            }
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!("invalid handshake response: {e}"),
+                ))
+            }
+        }
+    };
+    let header = |name: &str| {
+        response_headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if status != 101 {
+        let mut body = buf.split_off(head_len);
+        let announced = header("content-length")
+            .and_then(|l| l.parse::<usize>().ok())
+            .unwrap_or(0);
+        while body.len() < announced.min(MAX_ERROR_BODY) {
+            if !read_more(stream, &mut body).await.unwrap_or(false) {
+                break;
+            }
+        }
+        body.truncate(MAX_ERROR_BODY.min(announced.max(body.len())));
+        let body = String::from_utf8_lossy(&body);
+        let body = body.trim();
+        return Err(Error::handshake(
+            status,
+            format!(
+                "the server refused the upgrade with HTTP {status} {reason}{}",
+                if body.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {body}")
+                }
+            ),
+        ));
     }
+    let has_token = |name: &str, token: &str| {
+        header(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
+        return Err(Error::new(
+            ErrorKind::Protocol,
+            "the 101 response does not upgrade to websocket",
+        ));
+    }
+    let expected = derive_accept_key(key.as_bytes());
+    if header("sec-websocket-accept") != Some(expected.as_str()) {
+        return Err(Error::new(
+            ErrorKind::Protocol,
+            "the 101 response has a wrong Sec-WebSocket-Accept",
+        ));
+    }
+    if header("sec-websocket-extensions").is_some() {
+        return Err(Error::new(
+            ErrorKind::Protocol,
+            "the server chose an extension that was not offered",
+        ));
+    }
+    let subprotocol = header("sec-websocket-protocol").map(str::to_owned);
+    if let Some(chosen) = &subprotocol {
+        if !offered.contains(chosen) {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!("the server chose subprotocol {chosen:?}, which was not offered"),
+            ));
+        }
+    }
+    Ok((subprotocol, buf.split_off(head_len)))
+}
+
+/// Reads once more into `buf`; false at end of stream.
+async fn read_more(stream: &mut IoStream, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    buf.reserve(1024);
+    Ok(stream.read_buf(buf).await? > 0)
 }

@@ -7,6 +7,7 @@
 use crate::config::SlowConsumerPolicy;
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::Message;
+use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,9 +41,28 @@ pub(crate) struct CloseRequest {
     pub reason: String,
 }
 
+/// A message waiting in a queue.
+#[derive(Debug, Clone)]
+pub(crate) enum Outgoing {
+    /// Framed by the socket's task (outbound sockets mask each frame differently).
+    Message(Message),
+    /// A server frame encoded once by a broadcast and shared by all its inbound recipients.
+    Frame(Bytes),
+}
+
+impl Outgoing {
+    /// Bytes it holds, for the queue's byte bound.
+    fn len(&self) -> usize {
+        match self {
+            Outgoing::Message(message) => message.len(),
+            Outgoing::Frame(frame) => frame.len(),
+        }
+    }
+}
+
 /// What the socket's task takes from the queue next.
 pub(crate) enum Next {
-    Message(Message),
+    Send(Outgoing),
     Close(CloseRequest),
 }
 
@@ -59,7 +79,7 @@ pub(crate) enum Sealed {
 
 #[derive(Default)]
 struct State {
-    items: VecDeque<Message>,
+    items: VecDeque<Outgoing>,
     bytes: usize,
     close: Option<CloseRequest>,
     /// Set once no more pushes are taken, with the reason.
@@ -98,7 +118,7 @@ impl SendQueue {
     }
 
     /// Queues a message for the socket `id`, applying the slow-consumer policy when full.
-    pub(crate) fn push(&self, id: &str, message: Message) -> Result<Delivery> {
+    pub(crate) fn push(&self, id: &str, message: Outgoing) -> Result<Delivery> {
         let len = message.len();
         if len > self.max_bytes {
             return Err(Error::new(
@@ -241,7 +261,7 @@ impl SendQueue {
         let mut state = self.lock();
         if let Some(message) = state.items.pop_front() {
             state.bytes -= message.len();
-            return Some(Next::Message(message));
+            return Some(Next::Send(message));
         }
         state.close.take().map(Next::Close)
     }
@@ -252,13 +272,18 @@ mod tests {
     use super::*;
     use futures_util::task::noop_waker;
 
+    fn text(s: &str) -> Outgoing {
+        Outgoing::Message(Message::text(s))
+    }
+
     fn drain(q: &SendQueue) -> Vec<String> {
         let waker = noop_waker();
         let mut cx = Context::from_waker(&waker);
         let mut out = Vec::new();
         while let Poll::Ready(next) = q.poll_next(&mut cx) {
             match next {
-                Next::Message(m) => out.push(m.as_text().unwrap().to_owned()),
+                Next::Send(Outgoing::Message(m)) => out.push(m.as_text().unwrap().to_owned()),
+                Next::Send(Outgoing::Frame(f)) => out.push(format!("frame {}", f.len())),
                 Next::Close(c) => out.push(format!("close {}", c.code)),
             }
         }
@@ -268,10 +293,10 @@ mod tests {
     #[test]
     fn fail_policy_refuses_when_full_and_keeps_what_was_queued() {
         let q = SendQueue::new(2, 1000, SlowConsumerPolicy::Fail);
-        assert_eq!(q.push("s", "a".into()).unwrap(), Delivery::Queued);
-        assert_eq!(q.push("s", "b".into()).unwrap(), Delivery::Queued);
+        assert_eq!(q.push("s", text("a")).unwrap(), Delivery::Queued);
+        assert_eq!(q.push("s", text("b")).unwrap(), Delivery::Queued);
         assert_eq!(
-            q.push("s", "c".into()).unwrap_err().kind(),
+            q.push("s", text("c")).unwrap_err().kind(),
             ErrorKind::QueueFull
         );
         assert_eq!(drain(&q), ["a", "b"]);
@@ -280,32 +305,32 @@ mod tests {
     #[test]
     fn byte_bound_counts_payloads() {
         let q = SendQueue::new(100, 5, SlowConsumerPolicy::Fail);
-        q.push("s", "abc".into()).unwrap();
+        q.push("s", text("abc")).unwrap();
         assert_eq!(
-            q.push("s", "def".into()).unwrap_err().kind(),
+            q.push("s", text("def")).unwrap_err().kind(),
             ErrorKind::QueueFull
         );
         assert_eq!(
-            q.push("s", "123456".into()).unwrap_err().kind(),
+            q.push("s", text("123456")).unwrap_err().kind(),
             ErrorKind::LimitExceeded
         );
         assert_eq!(drain(&q), ["abc"]);
-        q.push("s", "def".into()).unwrap();
+        q.push("s", text("def")).unwrap();
     }
 
     #[test]
     fn drop_policies() {
         let q = SendQueue::new(2, 1000, SlowConsumerPolicy::DropNewest);
-        q.push("s", "a".into()).unwrap();
-        q.push("s", "b".into()).unwrap();
-        assert_eq!(q.push("s", "c".into()).unwrap(), Delivery::DroppedNewest);
+        q.push("s", text("a")).unwrap();
+        q.push("s", text("b")).unwrap();
+        assert_eq!(q.push("s", text("c")).unwrap(), Delivery::DroppedNewest);
         assert_eq!(drain(&q), ["a", "b"]);
 
         let q = SendQueue::new(2, 1000, SlowConsumerPolicy::DropOldest);
-        q.push("s", "a".into()).unwrap();
-        q.push("s", "b".into()).unwrap();
+        q.push("s", text("a")).unwrap();
+        q.push("s", text("b")).unwrap();
         assert_eq!(
-            q.push("s", "c".into()).unwrap(),
+            q.push("s", text("c")).unwrap(),
             Delivery::QueuedDroppingOldest(1)
         );
         assert_eq!(drain(&q), ["b", "c"]);
@@ -314,13 +339,13 @@ mod tests {
     #[test]
     fn close_policy_discards_and_closes_with_1013() {
         let q = SendQueue::new(1, 1000, SlowConsumerPolicy::Close);
-        q.push("s", "a".into()).unwrap();
+        q.push("s", text("a")).unwrap();
         assert_eq!(
-            q.push("s", "b".into()).unwrap(),
+            q.push("s", text("b")).unwrap(),
             Delivery::ClosedSlowConsumer
         );
         assert_eq!(
-            q.push("s", "c".into()).unwrap_err().kind(),
+            q.push("s", text("c")).unwrap_err().kind(),
             ErrorKind::NoSuchSocket
         );
         assert_eq!(drain(&q), ["close 1013"]);
@@ -329,7 +354,7 @@ mod tests {
     #[test]
     fn close_request_leaves_after_queued_messages() {
         let q = SendQueue::new(10, 1000, SlowConsumerPolicy::Fail);
-        q.push("s", "a".into()).unwrap();
+        q.push("s", text("a")).unwrap();
         assert!(q.request_close(CloseRequest {
             code: 1000,
             reason: String::new()
@@ -338,7 +363,7 @@ mod tests {
             code: 1001,
             reason: String::new()
         }));
-        assert!(q.push("s", "b".into()).is_err());
+        assert!(q.push("s", text("b")).is_err());
         assert_eq!(drain(&q), ["a", "close 1000"]);
     }
 }

@@ -1,0 +1,343 @@
+//! WebSocket frames (RFC 6455 section 5): parsing headers, unmasking, encoding, and close
+//! payloads. Pure functions over bytes, so the rules are tested (and fuzzed) apart from I/O.
+
+use bytes::{BufMut, BytesMut};
+
+/// Frame opcodes.
+pub(crate) mod opcode {
+    pub const CONTINUATION: u8 = 0x0;
+    pub const TEXT: u8 = 0x1;
+    pub const BINARY: u8 = 0x2;
+    pub const CLOSE: u8 = 0x8;
+    pub const PING: u8 = 0x9;
+    pub const PONG: u8 = 0xA;
+}
+
+/// The longest frame header: 2 bytes, 8 bytes of extended length, 4 bytes of mask.
+pub(crate) const MAX_HEADER_LEN: usize = 14;
+
+/// A way the peer broke the protocol, with the close code it earns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Violation {
+    /// 1002: a malformed or forbidden frame.
+    Protocol(&'static str),
+    /// 1007: text that is not UTF-8.
+    InvalidUtf8,
+    /// 1009: a frame or message larger than the limit.
+    TooBig,
+}
+
+impl Violation {
+    /// The close code to answer with.
+    pub(crate) fn close_code(self) -> u16 {
+        match self {
+            Violation::Protocol(_) => crate::close_code::PROTOCOL_ERROR,
+            Violation::InvalidUtf8 => crate::close_code::INVALID_PAYLOAD,
+            Violation::TooBig => crate::close_code::MESSAGE_TOO_BIG,
+        }
+    }
+
+    /// Words for the close reason and the log.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Violation::Protocol(why) => why,
+            Violation::InvalidUtf8 => "text message is not valid UTF-8",
+            Violation::TooBig => "message too big",
+        }
+    }
+}
+
+/// A parsed frame header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub fin: bool,
+    pub opcode: u8,
+    pub mask: Option<[u8; 4]>,
+    pub payload_len: usize,
+    /// Bytes the header itself takes.
+    pub header_len: usize,
+}
+
+/// Parses a frame header from the start of `buf`. `Ok(None)` when more bytes are needed.
+/// `masked` says whether frames from this peer must be masked (true for a server reading
+/// client frames) and `max_payload` bounds the payload length.
+pub(crate) fn parse_header(
+    buf: &[u8],
+    masked: bool,
+    max_payload: usize,
+) -> Result<Option<Header>, Violation> {
+    let [b0, b1, ..] = *buf else { return Ok(None) };
+    if b0 & 0x70 != 0 {
+        return Err(Violation::Protocol(
+            "reserved bits set without an extension",
+        ));
+    }
+    let fin = b0 & 0x80 != 0;
+    let opcode = b0 & 0x0f;
+    match opcode {
+        opcode::CONTINUATION | opcode::TEXT | opcode::BINARY => {}
+        opcode::CLOSE | opcode::PING | opcode::PONG => {
+            if !fin {
+                return Err(Violation::Protocol("fragmented control frame"));
+            }
+            if b1 & 0x7f > 125 {
+                return Err(Violation::Protocol("control frame longer than 125 bytes"));
+            }
+        }
+        _ => return Err(Violation::Protocol("reserved opcode")),
+    }
+    let has_mask = b1 & 0x80 != 0;
+    if has_mask != masked {
+        return Err(Violation::Protocol(if masked {
+            "client frame is not masked"
+        } else {
+            "server frame is masked"
+        }));
+    }
+    let (payload_len, mut at) = match b1 & 0x7f {
+        126 => {
+            let Some(bytes) = buf.get(2..4) else {
+                return Ok(None);
+            };
+            let len = u16::from_be_bytes([bytes[0], bytes[1]]) as usize;
+            if len < 126 {
+                return Err(Violation::Protocol("payload length not minimally encoded"));
+            }
+            (len, 4)
+        }
+        127 => {
+            let Some(bytes) = buf.get(2..10) else {
+                return Ok(None);
+            };
+            let mut raw = [0u8; 8];
+            raw.copy_from_slice(bytes);
+            let len = u64::from_be_bytes(raw);
+            if len >> 63 != 0 {
+                return Err(Violation::Protocol("payload length has its top bit set"));
+            }
+            if len <= 0xffff {
+                return Err(Violation::Protocol("payload length not minimally encoded"));
+            }
+            (usize::try_from(len).unwrap_or(usize::MAX), 10)
+        }
+        len => (usize::from(len), 2),
+    };
+    if payload_len > max_payload {
+        return Err(Violation::TooBig);
+    }
+    let mask = if has_mask {
+        let Some(bytes) = buf.get(at..at + 4) else {
+            return Ok(None);
+        };
+        at += 4;
+        Some([bytes[0], bytes[1], bytes[2], bytes[3]])
+    } else {
+        None
+    };
+    Ok(Some(Header {
+        fin,
+        opcode,
+        mask,
+        payload_len,
+        header_len: at,
+    }))
+}
+
+/// XORs `data` with `mask`, as if `data` started at `offset` bytes into the payload.
+pub(crate) fn apply_mask(data: &mut [u8], mask: [u8; 4], offset: usize) {
+    let mut mask = mask;
+    mask.rotate_left(offset % 4);
+    let word = u32::from_ne_bytes(mask);
+    let mut chunks = data.chunks_exact_mut(4);
+    for chunk in &mut chunks {
+        let value = u32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) ^ word;
+        chunk.copy_from_slice(&value.to_ne_bytes());
+    }
+    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
+        *byte ^= mask[i];
+    }
+}
+
+/// Appends a final frame's header to `out`; the payload follows separately.
+pub(crate) fn put_header(
+    out: &mut BytesMut,
+    opcode: u8,
+    payload_len: usize,
+    mask: Option<[u8; 4]>,
+) {
+    out.put_u8(0x80 | opcode);
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    if payload_len < 126 {
+        out.put_u8(mask_bit | payload_len as u8);
+    } else if payload_len <= 0xffff {
+        out.put_u8(mask_bit | 126);
+        out.put_u16(payload_len as u16);
+    } else {
+        out.put_u8(mask_bit | 127);
+        out.put_u64(payload_len as u64);
+    }
+    if let Some(mask) = mask {
+        out.put_slice(&mask);
+    }
+}
+
+/// Appends a whole final frame to `out`, masked when `mask` is given.
+pub(crate) fn put_frame(out: &mut BytesMut, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) {
+    out.reserve(MAX_HEADER_LEN + payload.len());
+    put_header(out, opcode, payload.len(), mask);
+    let start = out.len();
+    out.put_slice(payload);
+    if let Some(mask) = mask {
+        apply_mask(&mut out[start..], mask, 0);
+    }
+}
+
+/// A whole unmasked (server) frame for `message`, encoded once to be shared by many sockets.
+pub(crate) fn encode_server_frame(message: &crate::Message) -> bytes::Bytes {
+    let code = if message.is_text() {
+        opcode::TEXT
+    } else {
+        opcode::BINARY
+    };
+    let mut out = BytesMut::new();
+    put_frame(&mut out, code, message.as_bytes(), None);
+    out.freeze()
+}
+
+/// The payload of a close frame with `code` and `reason`.
+pub(crate) fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(2 + reason.len());
+    payload.extend_from_slice(&code.to_be_bytes());
+    payload.extend_from_slice(reason.as_bytes());
+    payload
+}
+
+/// Reads a received close frame's payload: `None` when it carries no code.
+pub(crate) fn parse_close(payload: &[u8]) -> Result<Option<(u16, String)>, Violation> {
+    match payload {
+        [] => Ok(None),
+        [_] => Err(Violation::Protocol("close frame with a one-byte payload")),
+        [hi, lo, reason @ ..] => {
+            let code = u16::from_be_bytes([*hi, *lo]);
+            if !crate::close_code::is_sendable(code) {
+                return Err(Violation::Protocol(
+                    "close frame with a code that may not be sent",
+                ));
+            }
+            let reason = std::str::from_utf8(reason).map_err(|_| Violation::InvalidUtf8)?;
+            Ok(Some((code, reason.to_owned())))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> BytesMut {
+        let mut out = BytesMut::new();
+        put_frame(&mut out, opcode, payload, mask);
+        out
+    }
+
+    #[test]
+    fn round_trips_every_length_form() {
+        for len in [0usize, 1, 125, 126, 127, 0xffff, 0x10000, 100_000] {
+            let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            for mask in [None, Some([1, 2, 3, 4])] {
+                let mut bytes = frame(opcode::BINARY, &payload, mask);
+                let header = parse_header(&bytes, mask.is_some(), usize::MAX)
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(
+                    (header.fin, header.opcode, header.payload_len),
+                    (true, opcode::BINARY, len)
+                );
+                assert_eq!(header.mask, mask);
+                let body = &mut bytes[header.header_len..];
+                if let Some(mask) = header.mask {
+                    apply_mask(body, mask, 0);
+                }
+                assert_eq!(body, &payload[..]);
+                // Every prefix of a header is "need more".
+                for cut in 0..header.header_len {
+                    assert_eq!(
+                        parse_header(&bytes[..cut], mask.is_some(), usize::MAX),
+                        Ok(None)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn masking_in_pieces_equals_masking_at_once() {
+        let data: Vec<u8> = (0..37).collect();
+        let mask = [9, 8, 7, 6];
+        let mut whole = data.clone();
+        apply_mask(&mut whole, mask, 0);
+        let mut pieces = data.clone();
+        let (a, b) = pieces.split_at_mut(11);
+        apply_mask(a, mask, 0);
+        apply_mask(b, mask, 11);
+        assert_eq!(whole, pieces);
+    }
+
+    #[test]
+    fn rejects_what_the_rfc_forbids() {
+        let bad = |bytes: &[u8], masked: bool| parse_header(bytes, masked, 1000).unwrap_err();
+        assert_eq!(
+            bad(&[0xc1, 0x80, 0, 0, 0, 0], true),
+            Violation::Protocol("reserved bits set without an extension")
+        );
+        assert_eq!(
+            bad(&[0x83, 0x80, 0, 0, 0, 0], true),
+            Violation::Protocol("reserved opcode")
+        );
+        assert_eq!(
+            bad(&[0x8b, 0x80, 0, 0, 0, 0], true),
+            Violation::Protocol("reserved opcode")
+        );
+        assert_eq!(
+            bad(&[0x09, 0x80, 0, 0, 0, 0], true),
+            Violation::Protocol("fragmented control frame")
+        );
+        assert_eq!(
+            bad(&[0x89, 0xfe, 0, 126], true),
+            Violation::Protocol("control frame longer than 125 bytes")
+        );
+        assert_eq!(
+            bad(&[0x81, 0x01, b'x'], true),
+            Violation::Protocol("client frame is not masked")
+        );
+        assert_eq!(
+            bad(&[0x81, 0x81, 0, 0, 0, 0, b'x'], false),
+            Violation::Protocol("server frame is masked")
+        );
+        assert_eq!(bad(&[0x82, 0xfe, 0x03, 0xe9], true), Violation::TooBig);
+        assert_eq!(
+            bad(&[0x82, 0x7e, 0x00, 0x05], false),
+            Violation::Protocol("payload length not minimally encoded")
+        );
+        assert_eq!(
+            bad(&[0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0], false),
+            Violation::Protocol("payload length has its top bit set")
+        );
+    }
+
+    #[test]
+    fn close_payloads() {
+        assert_eq!(parse_close(&[]), Ok(None));
+        assert_eq!(
+            parse_close(&close_payload(4000, "bye")),
+            Ok(Some((4000, "bye".into())))
+        );
+        assert!(parse_close(&[3]).is_err());
+        assert!(parse_close(&close_payload(1005, "")).is_err());
+        assert!(parse_close(&close_payload(999, "")).is_err());
+        assert_eq!(
+            parse_close(&[0x03, 0xe8, 0xff]),
+            Err(Violation::InvalidUtf8)
+        );
+    }
+}

@@ -1,0 +1,334 @@
+//! One socket's byte stream read as WebSocket messages and written as frames.
+//!
+//! Buffers are sized to the traffic: the read buffer is allocated when data arrives, grows
+//! while reads fill it, and is released as soon as everything in it has been handed out; the
+//! write buffer is released once flushed. An idle connection holds no buffer at all.
+//! Received payloads are split off the read buffer without copying.
+
+use crate::frame::{self, opcode, Violation};
+use crate::message::Message;
+use crate::tls::IoStream;
+use bytes::{Buf, Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::AsyncWrite;
+
+/// Which end of the connection we are: servers read masked frames, clients write them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Server,
+    Client,
+}
+
+/// What the peer sent.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    Message(Message),
+    Ping(Bytes),
+    Pong,
+    /// A close frame, with its code and reason when it had one.
+    Close(Option<(u16, String)>),
+}
+
+/// Why reading or writing stopped.
+#[derive(Debug)]
+pub(crate) enum WireError {
+    /// The peer broke the protocol.
+    Violation(Violation),
+    /// The connection failed.
+    Io(io::Error),
+    /// The peer closed the connection.
+    Eof,
+}
+
+/// Payloads from this size on are written from where they are instead of being copied.
+const ZERO_COPY_MIN: usize = 1024;
+/// Most chunks handed to one vectored write.
+const MAX_SLICES: usize = 32;
+
+/// First read allocation, and the largest a read allocation grows to while reads fill it.
+const MIN_READ: usize = 2048;
+const MAX_READ: usize = 64 * 1024;
+
+/// A fragmented message being put together.
+struct Fragments {
+    text: bool,
+    data: BytesMut,
+}
+
+pub(crate) struct Wire {
+    io: IoStream,
+    role: Role,
+    max_message: usize,
+    read: BytesMut,
+    /// Size of the next read allocation: doubles while reads fill the buffer.
+    read_size: usize,
+    fragments: Option<Fragments>,
+    /// Small frames gathered for the next write.
+    write: BytesMut,
+    /// Large payloads and shared frames, written from where they are (no copy), in order
+    /// before whatever `write` holds when they were queued.
+    chunks: VecDeque<Bytes>,
+    chunk_bytes: usize,
+    eof: bool,
+    /// State of the mask generator (client role).
+    mask_state: u64,
+}
+
+impl Wire {
+    /// Wraps a stream whose handshake is done; `already_read` holds bytes that arrived with
+    /// the handshake.
+    pub(crate) fn new(io: IoStream, role: Role, already_read: &[u8], max_message: usize) -> Self {
+        let mask_state = match role {
+            Role::Client => (uuid::Uuid::new_v4().as_u128() as u64) | 1,
+            Role::Server => 0,
+        };
+        Wire {
+            io,
+            role,
+            max_message,
+            read: BytesMut::from(already_read),
+            read_size: MIN_READ,
+            fragments: None,
+            write: BytesMut::new(),
+            chunks: VecDeque::new(),
+            chunk_bytes: 0,
+            eof: false,
+            mask_state,
+        }
+    }
+
+    /// The next thing the peer sent; reads as needed.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Incoming, WireError>> {
+        loop {
+            match self.parse() {
+                Ok(Some(incoming)) => return Poll::Ready(Ok(incoming)),
+                Ok(None) => {}
+                Err(violation) => return Poll::Ready(Err(WireError::Violation(violation))),
+            }
+            if self.eof {
+                return Poll::Ready(Err(WireError::Eof));
+            }
+            let wanted = self.bytes_wanted();
+            if self.read.capacity() - self.read.len() < wanted {
+                self.read.reserve(wanted);
+            }
+            let spare = self.read.capacity() - self.read.len();
+            match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read) {
+                Poll::Ready(Ok(0)) => self.eof = true,
+                Poll::Ready(Ok(n)) => {
+                    if n == spare {
+                        self.read_size = (self.read_size * 2).min(MAX_READ);
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(WireError::Io(e))),
+                Poll::Pending => {
+                    if self.read.is_empty() {
+                        // Idle: hand the allocation back (payloads split from it keep their part).
+                        self.read = BytesMut::new();
+                        self.read_size = MIN_READ;
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    /// How many more bytes to make room for: the rest of a frame whose header is known, or a
+    /// read's worth.
+    fn bytes_wanted(&self) -> usize {
+        let masked = self.role == Role::Server;
+        match frame::parse_header(&self.read, masked, usize::MAX) {
+            Ok(Some(header)) => (header.header_len + header.payload_len)
+                .saturating_sub(self.read.len())
+                .max(self.read_size),
+            _ => self.read_size,
+        }
+    }
+
+    /// Takes the next complete message, control frame or close from the read buffer.
+    fn parse(&mut self) -> Result<Option<Incoming>, Violation> {
+        loop {
+            let masked = self.role == Role::Server;
+            let Some(header) = frame::parse_header(&self.read, masked, self.max_message)? else {
+                return Ok(None);
+            };
+            let total = header.header_len + header.payload_len;
+            if self.read.len() < total {
+                return Ok(None);
+            }
+            let mut payload = self.read.split_to(total);
+            payload.advance(header.header_len);
+            if let Some(mask) = header.mask {
+                frame::apply_mask(&mut payload, mask, 0);
+            }
+            match header.opcode {
+                opcode::TEXT | opcode::BINARY => {
+                    if self.fragments.is_some() {
+                        return Err(Violation::Protocol(
+                            "a new message began before the fragmented one ended",
+                        ));
+                    }
+                    let text = header.opcode == opcode::TEXT;
+                    if header.fin {
+                        return message(text, payload.freeze()).map(|m| Some(Incoming::Message(m)));
+                    }
+                    self.fragments = Some(Fragments {
+                        text,
+                        data: payload,
+                    });
+                }
+                opcode::CONTINUATION => {
+                    let Some(mut fragments) = self.fragments.take() else {
+                        return Err(Violation::Protocol("continuation frame without a message to continue"));
+                    };
+                    if fragments.data.len() + payload.len() > self.max_message {
+                        return Err(Violation::TooBig);
+                    }
+                    fragments.data.extend_from_slice(&payload);
+                    if header.fin {
+                        return message(fragments.text, fragments.data.freeze()).map(|m| Some(Incoming::Message(m)));
+                    }
+                    self.fragments = Some(fragments);
+                }
+                opcode::PING => return Ok(Some(Incoming::Ping(payload.freeze()))),
+                opcode::PONG => return Ok(Some(Incoming::Pong)),
+                _ => return frame::parse_close(&payload).map(|close| Some(Incoming::Close(close))),
+            }
+        }
+    }
+
+    fn next_mask(&mut self) -> Option<[u8; 4]> {
+        match self.role {
+            Role::Server => None,
+            Role::Client => {
+                // xorshift64: masks need not be secret, only unpredictable to the page.
+                let mut x = self.mask_state;
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                self.mask_state = x;
+                Some((x as u32).to_ne_bytes())
+            }
+        }
+    }
+
+    /// Appends a data message as one frame. Server frames keep large payloads where they
+    /// are; client frames are masked, so they are copied.
+    pub(crate) fn buffer_message(&mut self, message: &Message) {
+        let code = if message.is_text() {
+            opcode::TEXT
+        } else {
+            opcode::BINARY
+        };
+        let payload = message.as_bytes();
+        match self.next_mask() {
+            None if payload.len() >= ZERO_COPY_MIN => {
+                frame::put_header(&mut self.write, code, payload.len(), None);
+                self.push_chunk(message.to_bytes());
+            }
+            mask => frame::put_frame(&mut self.write, code, payload, mask),
+        }
+    }
+
+    /// Appends a frame encoded once for many server-side sockets (unmasked).
+    pub(crate) fn buffer_encoded(&mut self, frame: Bytes) {
+        debug_assert_eq!(self.role, Role::Server);
+        if frame.len() >= ZERO_COPY_MIN {
+            self.push_chunk(frame);
+        } else {
+            self.write.extend_from_slice(&frame);
+        }
+    }
+
+    /// Queues `chunk` after everything buffered so far.
+    fn push_chunk(&mut self, chunk: Bytes) {
+        if !self.write.is_empty() {
+            let gathered = self.write.split().freeze();
+            self.chunk_bytes += gathered.len();
+            self.chunks.push_back(gathered);
+        }
+        self.chunk_bytes += chunk.len();
+        self.chunks.push_back(chunk);
+    }
+
+    /// Appends a ping, pong or close frame.
+    pub(crate) fn buffer_control(&mut self, code: u8, payload: &[u8]) {
+        let mask = self.next_mask();
+        frame::put_frame(&mut self.write, code, payload, mask);
+    }
+
+    /// Whether frames from this end must be pre-encoded per socket (masked client frames).
+    pub(crate) fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Bytes waiting to be written.
+    pub(crate) fn buffered(&self) -> usize {
+        self.write.len() + self.chunk_bytes
+    }
+
+    /// Writes everything buffered and flushes the stream (TLS included).
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.chunks.is_empty() && !self.write.is_empty() {
+            let gathered = self.write.split().freeze();
+            self.chunk_bytes += gathered.len();
+            self.chunks.push_back(gathered);
+        }
+        while !self.chunks.is_empty() {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let count = self.chunks.len().min(MAX_SLICES);
+            for (slice, chunk) in slices.iter_mut().zip(&self.chunks) {
+                *slice = IoSlice::new(chunk);
+            }
+            let n = match Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            self.chunk_bytes -= n;
+            let mut left = n;
+            while left > 0 {
+                let Some(front) = self.chunks.front_mut() else {
+                    break;
+                };
+                if front.len() <= left {
+                    left -= front.len();
+                    self.chunks.pop_front();
+                } else {
+                    front.advance(left);
+                    left = 0;
+                }
+            }
+        }
+        while !self.write.is_empty() {
+            match Pin::new(&mut self.io).poll_write(cx, &self.write) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => self.write.advance(n),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        // Written out: give the allocations back.
+        self.write = BytesMut::new();
+        self.chunks = VecDeque::new();
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// Shuts the write side down (TLS close_notify, then TCP FIN).
+    pub(crate) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// A complete received message, its text checked for UTF-8.
+fn message(text: bool, payload: Bytes) -> Result<Message, Violation> {
+    if text {
+        Message::text_from_bytes(payload).map_err(|_| Violation::InvalidUtf8)
+    } else {
+        Ok(Message::binary(payload))
+    }
+}
