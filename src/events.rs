@@ -123,6 +123,8 @@ struct State {
     waiting_for_room: Vec<Waker>,
     /// Counts how often `waiting_for_room` was emptied and woken.
     room_round: u64,
+    /// Takers blocked waiting for an event.
+    takers_asleep: usize,
 }
 
 /// A bounded multi-producer queue of events, taken in batches.
@@ -147,29 +149,28 @@ impl EventQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds an event; wakes a taker when the queue was empty. Never blocks on the consumer:
-    /// producers that must respect the bound call [`EventQueue::poll_room`] first.
+    /// Adds an event. Never blocks on the consumer: producers that must respect the bound
+    /// call [`EventQueue::poll_room`] first.
     pub(crate) fn push(&self, event: Event) {
-        let mut state = self.lock();
-        state.items.push_back(event);
-        let was_empty = state.items.len() == 1;
-        self.len.store(state.items.len(), Ordering::Relaxed);
-        drop(state);
-        if was_empty {
-            self.available.notify_all();
-        }
+        self.append(|items| items.push_back(event));
     }
 
     /// Adds the events of one socket's poll together (one lock, at most one wake-up), leaving
     /// `events` empty.
     pub(crate) fn push_all(&self, events: &mut Vec<Event>) {
+        self.append(|items| items.extend(events.drain(..)));
+    }
+
+    /// Adds under the lock, and wakes a taker only if one is asleep: a busy consumer is never
+    /// signalled, so a burst costs one wake-up at most.
+    fn append(&self, add: impl FnOnce(&mut VecDeque<Event>)) {
         let mut state = self.lock();
-        let was_empty = state.items.is_empty();
-        state.items.extend(events.drain(..));
+        add(&mut state.items);
         self.len.store(state.items.len(), Ordering::Relaxed);
+        let wake = state.takers_asleep > 0;
         drop(state);
-        if was_empty {
-            self.available.notify_all();
+        if wake {
+            self.available.notify_one();
         }
     }
 
@@ -229,6 +230,7 @@ impl EventQueue {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut state = self.lock();
         while state.items.is_empty() && !state.closed {
+            state.takers_asleep += 1;
             state = match deadline {
                 None => self
                     .available
@@ -237,6 +239,7 @@ impl EventQueue {
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
+                        state.takers_asleep -= 1;
                         break;
                     }
                     self.available
@@ -245,6 +248,7 @@ impl EventQueue {
                         .0
                 }
             };
+            state.takers_asleep -= 1;
         }
         state
     }
