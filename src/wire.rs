@@ -182,14 +182,17 @@ impl Wire {
                 }
                 opcode::CONTINUATION => {
                     let Some(mut fragments) = self.fragments.take() else {
-                        return Err(Violation::Protocol("continuation frame without a message to continue"));
+                        return Err(Violation::Protocol(
+                            "continuation frame without a message to continue",
+                        ));
                     };
                     if fragments.data.len() + payload.len() > self.max_message {
                         return Err(Violation::TooBig);
                     }
                     fragments.data.extend_from_slice(&payload);
                     if header.fin {
-                        return message(fragments.text, fragments.data.freeze()).map(|m| Some(Incoming::Message(m)));
+                        return message(fragments.text, fragments.data.freeze())
+                            .map(|m| Some(Incoming::Message(m)));
                     }
                     self.fragments = Some(fragments);
                 }
