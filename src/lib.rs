@@ -27,6 +27,7 @@ mod connector;
 mod driver;
 mod error;
 mod events;
+pub mod ffi;
 mod inbound;
 pub mod log;
 mod message;
