@@ -313,7 +313,7 @@ int main(void) {
     OK(wsc_connector_send(client, "client-1", WSC_BINARY, bytes, sizeof bytes, NULL, NULL));
     WAIT_UNTIL(&c.m, c.messages == 2);
     CHECK(strcmp(c.last_message, "echo:4") == 0);
-    CHECK(s.messages == 1);
+    WAIT_UNTIL(&s.m, s.messages == 1);
 
     /* Lookups on both sides. */
     wsc_socket *socket = NULL;
