@@ -3,9 +3,10 @@
 # AddressSanitizer, loading through Python's ctypes, and the C examples.
 #   make test-c        everything below, fails when include/wsconnector.h is stale
 #   make header        refreshes include/wsconnector.h from src/ffi
-#   make examples-c    builds the C examples into target/c/
+#   make examples-c    builds the C examples into target/c/ (each has a --self-test)
 #   make install-c PREFIX=/usr/local   installs library, header and pkg-config file
-.PHONY: c-lib header check-header test-c examples-c install-c c-tests cpp-test ctypes-test
+.PHONY: c-lib header check-header test-c examples-c examples-c-self-test install-c c-tests cpp-test \
+	ctypes-test
 
 C_LIBDIR := $(CURDIR)/target/debug
 C_OUT := target/c
@@ -25,7 +26,7 @@ C_TEST_ENV := ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/c/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1
 
-test-c: check-header c-tests cpp-test ctypes-test examples-c
+test-c: check-header c-tests cpp-test ctypes-test examples-c-self-test
 
 # pkg-config, installed with apt-get only when the machine has none.
 $(C_OUT)/.pkg-config:
@@ -62,7 +63,7 @@ check-header: c-lib
 	done
 	@echo "include/wsconnector.h is fresh and matches version $(C_VERSION)"
 
-$(C_OUT)/test_%: tests/c/test_%.c tests/c/testing.h include/wsconnector.h c-lib
+$(C_OUT)/test_%: tests/c/test_%.c tests/c/testing.h examples/c/chat_rooms.h include/wsconnector.h c-lib
 	$(CC) -std=c11 $(C_WARN) $(C_SANITIZE) $$($(C_PC) --cflags wsconnector) $< -o $@ \
 		$$($(C_PC) --libs wsconnector) -lpthread
 
@@ -82,10 +83,14 @@ cpp-test: $(C_OUT)/test_wrapper
 ctypes-test: c-lib
 	timeout 120 $(PYTHON3) tests/ffi/test_ctypes.py $(C_LIBDIR)/libwsconnector.so.$(C_ABI)
 
-$(C_OUT)/example-%: examples/c/%.c include/wsconnector.h c-lib
+$(C_OUT)/example-%: examples/c/%.c examples/c/chat_rooms.h include/wsconnector.h c-lib
 	$(CC) -std=c11 $(C_WARN) $$($(C_PC) --cflags wsconnector) $< -o $@ $$($(C_PC) --libs wsconnector)
 
 examples-c: c-lib $(C_EXAMPLES)
+
+# Each example runs a short scenario against itself and exits.
+examples-c-self-test: examples-c
+	@for e in $(C_EXAMPLES); do timeout 60 $$e --self-test || { echo "FAILED: $$e"; exit 1; }; done
 
 install-c: c-lib
 	$(CARGO) build --lib --release

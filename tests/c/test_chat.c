@@ -1,64 +1,19 @@
-/* The chat scenario: a chat server in C (rooms are groups, "/join ROOM" moves a socket), three
+/* The chat scenario: the chat example's server (rooms are groups, "/join ROOM" moves a socket), three
  * clients in two rooms — two outbound sockets of a second connector and one independent peer
  * on raw sockets — and every message reaches exactly the members of its room. */
 #include "testing.h"
 
-#define ROOM_PREFIX "room:"
+#include "../../examples/c/chat_rooms.h"
 
 /* Sends text to one socket. */
 static void send_text(wsc_connector *conn, const char *id, const char *text) {
     OK(wsc_connector_send(conn, id, WSC_TEXT, (const uint8_t *)text, strlen(text), NULL, NULL));
 }
 
-/* The server: "/join ROOM" leaves the current room and joins ROOM; anything else goes to every
- * member of the sender's room as "NAME: text", NAME being the "name" query parameter. */
-static void on_chat_message(void *userdata, wsc_connector *conn, const wsc_socket *socket,
-                            wsc_message_kind kind, wsc_bytes payload) {
-    (void)userdata;
-    CHECK(kind == WSC_TEXT);
-    char text[256], id[WSC_SOCKET_ID_SIZE], room[300] = "";
-    wsc_str s;
-    str_copy((wsc_str){(const char *)payload.data, payload.len}, text, sizeof text);
-    OK(wsc_socket_id(socket, &s));
-    str_copy(s, id, sizeof id);
-    size_t count = 0;
-    OK(wsc_socket_group_count(socket, &count));
-    for (size_t i = 0; i < count; i++) {
-        OK(wsc_socket_group_at(socket, i, &s));
-        if (s.len > strlen(ROOM_PREFIX) && memcmp(s.data, ROOM_PREFIX, strlen(ROOM_PREFIX)) == 0) {
-            str_copy(s, room, sizeof room);
-        }
-    }
-    if (strncmp(text, "/join ", 6) == 0) {
-        char group[300];
-        snprintf(group, sizeof group, ROOM_PREFIX "%s", text + 6);
-        const char *leave[] = {room};
-        const char *join[] = {group};
-        if (room[0]) OK(wsc_connector_unsubscribe(conn, id, leave, 1));
-        OK(wsc_connector_subscribe(conn, id, join, 1));
-        char answer[300];
-        snprintf(answer, sizeof answer, "joined %s", text + 6);
-        send_text(conn, id, answer);
-        return;
-    }
-    if (!room[0]) {
-        send_text(conn, id, "join a room first: /join ROOM");
-        return;
-    }
-    OK(wsc_socket_query(socket, "name", &s));
-    char line[600];
-    int n = snprintf(line, sizeof line, "%.*s: %s", (int)s.len, s.data, text);
-    wsc_filter *filter = NULL;
-    OK(wsc_filter_new(&filter));
-    OK(wsc_filter_add_group(filter, room));
-    OK(wsc_connector_broadcast(conn, filter, WSC_TEXT, (const uint8_t *)line, (size_t)n, NULL));
-    wsc_filter_free(filter);
-}
-
 /* The two outbound clients' inboxes, by socket ID "A" and "B". */
 typedef struct {
     monitor m;
-    char inbox[2][8][128];
+    char inbox[2][10][128];
     int count[2];
 } inboxes;
 
@@ -71,7 +26,7 @@ static void on_client_message(void *userdata, wsc_connector *conn, const wsc_soc
     OK(wsc_socket_id(socket, &id));
     int who = str_is(id, "A") ? 0 : 1;
     pthread_mutex_lock(&in->m.lock);
-    CHECK(in->count[who] < 8);
+    CHECK(in->count[who] < 10);
     str_copy((wsc_str){(const char *)payload.data, payload.len}, in->inbox[who][in->count[who]++], 128);
     pthread_cond_broadcast(&in->m.changed);
     pthread_mutex_unlock(&in->m.lock);
@@ -97,10 +52,14 @@ static void raw_expect(raw_ws *ws, const char *want) {
     }
 }
 
+#define IN_LOBBY "you are in lobby; /join ROOM moves you"
+#define IN_RED "you are in red; /join ROOM moves you"
+#define IN_BLUE "you are in blue; /join ROOM moves you"
+
 int main(void) {
     wsc_config *config = listener_config();
     OK(wsc_config_add_path(config, "/chat", NULL, 0));
-    OK(wsc_config_on_inbound_message(config, on_chat_message, NULL, NULL));
+    chat_configure(config);
     wsc_connector *server = NULL;
     OK(wsc_connector_start(config, &server));
     uint16_t port = port_of(server);
@@ -116,21 +75,28 @@ int main(void) {
     raw_ws c = raw_ws_open(port, "/chat?name=C");
     CHECK(c.status == 101);
 
-    send_text(client, "A", "hello before joining");
-    WAIT_UNTIL(&in.m, in.count[0] == 1);
-    CHECK(strcmp(in.inbox[0][0], "join a room first: /join ROOM") == 0);
+    /* Everyone starts in the lobby and hears everyone. */
+    raw_expect(&c, IN_LOBBY);
+    WAIT_UNTIL(&in.m, in.count[0] == 1 && in.count[1] == 1);
+    CHECK(strcmp(in.inbox[0][0], IN_LOBBY) == 0 && strcmp(in.inbox[1][0], IN_LOBBY) == 0);
+    send_text(client, "A", "hello lobby");
+    raw_expect(&c, "A: hello lobby");
+    WAIT_UNTIL(&in.m, in.count[0] == 2 && in.count[1] == 2);
+    CHECK(strcmp(in.inbox[0][1], "A: hello lobby") == 0 && strcmp(in.inbox[1][1], "A: hello lobby") == 0);
+
+    /* A and B go to red, C to blue. */
     send_text(client, "A", "/join red");
     send_text(client, "B", "/join red");
     raw_ws_send(&c, 1, "/join blue", 10);
-    raw_expect(&c, "joined blue");
-    WAIT_UNTIL(&in.m, in.count[0] == 2 && in.count[1] == 1);
-    CHECK(strcmp(in.inbox[0][1], "joined red") == 0 && strcmp(in.inbox[1][0], "joined red") == 0);
+    raw_expect(&c, IN_BLUE);
+    WAIT_UNTIL(&in.m, in.count[0] == 3 && in.count[1] == 3);
+    CHECK(strcmp(in.inbox[0][2], IN_RED) == 0 && strcmp(in.inbox[1][2], IN_RED) == 0);
 
     /* A speaks in red: A and B hear it. */
     send_text(client, "A", "hello from A");
-    WAIT_UNTIL(&in.m, in.count[0] == 3 && in.count[1] == 2);
-    CHECK(strcmp(in.inbox[0][2], "A: hello from A") == 0);
-    CHECK(strcmp(in.inbox[1][1], "A: hello from A") == 0);
+    WAIT_UNTIL(&in.m, in.count[0] == 4 && in.count[1] == 4);
+    CHECK(strcmp(in.inbox[0][3], "A: hello from A") == 0);
+    CHECK(strcmp(in.inbox[1][3], "A: hello from A") == 0);
 
     /* C speaks in blue: only C hears it (its next message is its own, not A's). */
     raw_ws_send(&c, 1, "hello from C", 12);
@@ -138,25 +104,25 @@ int main(void) {
 
     /* B speaks in red: A's and B's next message is B's (they never got C's). */
     send_text(client, "B", "hello from B");
-    WAIT_UNTIL(&in.m, in.count[0] == 4 && in.count[1] == 3);
-    CHECK(strcmp(in.inbox[0][3], "B: hello from B") == 0);
-    CHECK(strcmp(in.inbox[1][2], "B: hello from B") == 0);
+    WAIT_UNTIL(&in.m, in.count[0] == 5 && in.count[1] == 5);
+    CHECK(strcmp(in.inbox[0][4], "B: hello from B") == 0);
+    CHECK(strcmp(in.inbox[1][4], "B: hello from B") == 0);
 
     /* A moves to blue: C hears A now, B does not. */
     send_text(client, "A", "/join blue");
-    WAIT_UNTIL(&in.m, in.count[0] == 5);
-    CHECK(strcmp(in.inbox[0][4], "joined blue") == 0);
+    WAIT_UNTIL(&in.m, in.count[0] == 6);
+    CHECK(strcmp(in.inbox[0][5], IN_BLUE) == 0);
     raw_ws_send(&c, 1, "welcome A", 9);
     raw_expect(&c, "C: welcome A");
-    WAIT_UNTIL(&in.m, in.count[0] == 6);
-    CHECK(strcmp(in.inbox[0][5], "C: welcome A") == 0);
+    WAIT_UNTIL(&in.m, in.count[0] == 7);
+    CHECK(strcmp(in.inbox[0][6], "C: welcome A") == 0);
     send_text(client, "B", "anyone?");
-    WAIT_UNTIL(&in.m, in.count[1] == 4);
-    CHECK(strcmp(in.inbox[1][3], "B: anyone?") == 0);
+    WAIT_UNTIL(&in.m, in.count[1] == 6);
+    CHECK(strcmp(in.inbox[1][5], "B: anyone?") == 0);
     send_text(client, "A", "bye");
     raw_expect(&c, "A: bye");
-    WAIT_UNTIL(&in.m, in.count[0] == 7);
-    CHECK(in.count[1] == 4 && strcmp(in.inbox[0][6], "A: bye") == 0);
+    WAIT_UNTIL(&in.m, in.count[0] == 8);
+    CHECK(in.count[1] == 6 && strcmp(in.inbox[0][7], "A: bye") == 0);
 
     raw_ws_close(&c);
     OK(wsc_connector_free(client));
