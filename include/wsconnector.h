@@ -702,9 +702,10 @@ wsc_result wsc_config_set_listener(struct wsc_config *config, const char *host, 
 wsc_result wsc_config_set_base_path(struct wsc_config *config, const char *base_path);
 
 /**
- * Serves a path (exact or `*` pattern, relative to the base path, e.g. "/chat/room*", where each * matches any run of characters); its sockets
- * start in `groups` (`count` strings; NULL when 0). With no path added, every path under the
- * base path is served. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE.
+ * Serves a path (exact or `*` pattern, relative to the base path, e.g. "/chat/room*", each `*`
+ * matching any run of characters); its sockets start in `groups` (`count` strings; NULL when
+ * 0). With no path added, every path under the base path is served.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE.
  */
 wsc_result wsc_config_add_path(struct wsc_config *config,
                                const char *pattern,
@@ -1154,11 +1155,11 @@ void wsc_event_free(struct wsc_event *event);
 wsc_result wsc_filter_new(struct wsc_filter **filter_out);
 
 /**
- * Keeps sockets whose full path matches `pattern` (exact, or ending in `*`, e.g. "/chat/room*", where each * matches any run of characters).
+ * Keeps sockets whose full path matches `pattern` (exact, or with `*`, e.g. "/chat/room*", each
+ * `*` matching any run of characters).
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (a bad pattern).
  */
-wsc_result wsc_filter_set_path(struct wsc_filter *filter,
-                               const char *pattern);
+wsc_result wsc_filter_set_path(struct wsc_filter *filter, const char *pattern);
 
 /**
  * Keeps sockets of one type (a wsc_socket_type). Errors: WSC_NULL_POINTER,

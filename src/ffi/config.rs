@@ -161,9 +161,10 @@ pub extern "C" fn wsc_config_set_base_path(
     })
 }
 
-/// Serves a path (exact or `*` pattern, relative to the base path, e.g. "/chat/room*", where each * matches any run of characters); its sockets
-/// start in `groups` (`count` strings; NULL when 0). With no path added, every path under the
-/// base path is served. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE.
+/// Serves a path (exact or `*` pattern, relative to the base path, e.g. "/chat/room*", each `*`
+/// matching any run of characters); its sockets start in `groups` (`count` strings; NULL when
+/// 0). With no path added, every path under the base path is served.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE.
 #[no_mangle]
 pub extern "C" fn wsc_config_add_path(
     config: *mut wsc_config,

@@ -114,7 +114,8 @@ pub extern "C" fn wsc_connector_start(
         }
         if callbacks.authorizer.is_some() {
             let for_auth = callbacks.clone();
-            builder = builder.authorizer(move |request: &crate::AuthRequest| for_auth.authorize(request));
+            builder = builder
+                .authorizer(move |request: &crate::AuthRequest| for_auth.authorize(request));
         }
         drop(callbacks);
         match builder.start() {
@@ -249,7 +250,10 @@ pub extern "C" fn wsc_connector_open_outbound(
         if !id_buf.is_null() && capacity < WSC_SOCKET_ID_SIZE {
             return Err(FfiError::new(
                 wsc_result::WSC_BUFFER_TOO_SMALL,
-                format!("the ID buffer holds {capacity} bytes; WSC_SOCKET_ID_SIZE ({WSC_SOCKET_ID_SIZE}) are needed"),
+                format!(
+                    "the ID buffer holds {capacity} bytes; \
+                     WSC_SOCKET_ID_SIZE ({WSC_SOCKET_ID_SIZE}) are needed"
+                ),
             ));
         }
         let id = conn.core()?.open_outbound(url, options)?;
@@ -307,7 +311,9 @@ pub extern "C" fn wsc_connector_send(
         let message = message(kind, arg_bytes!(data, len))?;
         let (delivery, dropped) = match conn.core()?.send(socket_id, message)? {
             Delivery::Queued => (wsc_delivery::WSC_DELIVERY_QUEUED, 0),
-            Delivery::QueuedDroppingOldest(n) => (wsc_delivery::WSC_DELIVERY_QUEUED_DROPPING_OLDEST, n),
+            Delivery::QueuedDroppingOldest(n) => {
+                (wsc_delivery::WSC_DELIVERY_QUEUED_DROPPING_OLDEST, n)
+            }
             Delivery::DroppedNewest => (wsc_delivery::WSC_DELIVERY_DROPPED_NEWEST, 0),
             Delivery::ClosedSlowConsumer => (wsc_delivery::WSC_DELIVERY_CLOSED_SLOW_CONSUMER, 0),
         };
@@ -464,7 +470,8 @@ pub extern "C" fn wsc_connector_sockets(
         let filter = filter_or_all(arg_opt_ref!(filter));
         let list_out = arg_out!(list_out);
         let sockets = conn.core()?.sockets(&filter)?;
-        list_out.set(into_handle::<wsc_socket_list>(sockets.into_iter().map(SocketView::new).collect()));
+        let views = sockets.into_iter().map(SocketView::new).collect();
+        list_out.set(into_handle::<wsc_socket_list>(views));
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Result codes, the per-thread last error, and the copy of a string into a caller's buffer.
 
-use super::macros::{ffi_value, Out};
+use super::macros::{ffi, ffi_value, Out};
 use crate::{Error, ErrorKind};
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
@@ -243,14 +243,15 @@ pub extern "C" fn wsc_last_error(
     capacity: usize,
     len_out: *mut usize,
 ) -> wsc_result {
-    super::error::boundary(false, || {
+    ffi! {
+        keep_last_error;
         let len_out = Out::new(len_out, "len_out")?;
         LAST_ERROR.with(|last| {
             let last = last.borrow();
             let message = last.as_ref().map_or("", |e| e.message.as_str());
             copy_to_buffer(message, buf, capacity, len_out)
         })
-    })
+    }
 }
 
 /// The HTTP status of the calling thread's last error when it was a refused handshake

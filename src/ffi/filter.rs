@@ -25,7 +25,8 @@ pub extern "C" fn wsc_filter_new(filter_out: *mut *mut wsc_filter) -> wsc_result
     }
 }
 
-/// Keeps sockets whose full path matches `pattern` (exact, or ending in `*`, e.g. "/chat/room*", where each * matches any run of characters).
+/// Keeps sockets whose full path matches `pattern` (exact, or with `*`, e.g. "/chat/room*", each
+/// `*` matching any run of characters).
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (a bad pattern).
 #[no_mangle]
 pub extern "C" fn wsc_filter_set_path(

@@ -114,8 +114,10 @@ pub extern "C" fn wsc_set_log_callback(
         let level = wsc_log_level::from_raw(max_level)?;
         let sink = callback.map(|f| {
             let cb = LogCallback { f, userdata };
-            Arc::new(move |level: LogLevel, target: &str, message: &str| cb.call(level, target, message))
-                as LogSink
+            let sink = move |level: LogLevel, target: &str, message: &str| {
+                cb.call(level, target, message)
+            };
+            Arc::new(sink) as LogSink
         });
         set_log_sink(sink, level.into())?;
         Ok(())

@@ -146,8 +146,12 @@ impl<T> Out<T> {
 }
 
 /// The panic boundary of a function that returns a `wsc_result`: runs the body, which returns
-/// `FfiResult<()>`, records a failure as the thread's last error, and returns its code.
+/// `FfiResult<()>`, records a failure as the thread's last error (unless `keep_last_error;`
+/// leads the body), and returns its code.
 macro_rules! ffi {
+    (keep_last_error; $($body:tt)*) => {
+        $crate::ffi::error::boundary(false, || -> $crate::ffi::error::FfiResult { $($body)* })
+    };
     ($($body:tt)*) => {
         $crate::ffi::error::boundary(true, || -> $crate::ffi::error::FfiResult { $($body)* })
     };
