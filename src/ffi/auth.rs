@@ -1,7 +1,7 @@
 //! The authorization hook's two views: the upgrade request it reads and the decision it fills.
 
 use super::error::copy_to_buffer;
-use super::macros::{arg_mut, arg_out, arg_ref, arg_str, arg_strs, ffi, Opaque};
+use super::macros::{accessor, arg_mut, arg_out, arg_ref, arg_str, arg_strs, ffi, Opaque};
 use super::socket::out_of_range;
 use super::{pair_at, wsc_result, wsc_str};
 use crate::{AuthDecision, AuthRequest};
@@ -31,11 +31,9 @@ pub extern "C" fn wsc_auth_request_path(
     request: *const wsc_auth_request,
     path_out: *mut wsc_str,
 ) -> wsc_result {
-    ffi! {
-        let request = arg_ref!(request);
-        arg_out!(path_out).set(wsc_str::from(&request.path));
-        Ok(())
-    }
+    accessor!(request, path_out, |request| Ok(wsc_str::from(
+        &request.path
+    )))
 }
 
 /// The request's full URI. Errors: WSC_NULL_POINTER.
@@ -44,11 +42,7 @@ pub extern "C" fn wsc_auth_request_uri(
     request: *const wsc_auth_request,
     uri_out: *mut wsc_str,
 ) -> wsc_result {
-    ffi! {
-        let request = arg_ref!(request);
-        arg_out!(uri_out).set(wsc_str::from(&request.uri));
-        Ok(())
-    }
+    accessor!(request, uri_out, |request| Ok(wsc_str::from(&request.uri)))
 }
 
 /// The first header named `name` (case-insensitive); absent (data NULL) when none.
@@ -73,11 +67,7 @@ pub extern "C" fn wsc_auth_request_header_count(
     request: *const wsc_auth_request,
     count_out: *mut usize,
 ) -> wsc_result {
-    ffi! {
-        let request = arg_ref!(request);
-        arg_out!(count_out).set(request.headers.len());
-        Ok(())
-    }
+    accessor!(request, count_out, |request| Ok(request.headers.len()))
 }
 
 /// The header at `index`, in request order.
@@ -117,11 +107,7 @@ pub extern "C" fn wsc_auth_request_query_count(
     request: *const wsc_auth_request,
     count_out: *mut usize,
 ) -> wsc_result {
-    ffi! {
-        let request = arg_ref!(request);
-        arg_out!(count_out).set(request.query.len());
-        Ok(())
-    }
+    accessor!(request, count_out, |request| Ok(request.query.len()))
 }
 
 /// The query parameter at `index`, decoded, in order.
@@ -145,11 +131,7 @@ pub extern "C" fn wsc_auth_request_subprotocol_count(
     request: *const wsc_auth_request,
     count_out: *mut usize,
 ) -> wsc_result {
-    ffi! {
-        let request = arg_ref!(request);
-        arg_out!(count_out).set(request.subprotocols.len());
-        Ok(())
-    }
+    accessor!(request, count_out, |request| Ok(request.subprotocols.len()))
 }
 
 /// The offered subprotocol at `index`, in the client's order.

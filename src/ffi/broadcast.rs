@@ -1,6 +1,6 @@
 //! `wsc_broadcast_result`: how many sockets a broadcast reached, and which it did not.
 
-use super::macros::{arg_out, arg_ref, ffi, ffi_value, take_handle, Opaque, Out};
+use super::macros::{accessor, arg_out, arg_ref, ffi, ffi_value, take_handle, Opaque, Out};
 use super::socket::out_of_range;
 use super::{wsc_result, wsc_str};
 use crate::{BroadcastResult, Undelivered};
@@ -33,11 +33,7 @@ pub extern "C" fn wsc_broadcast_result_delivered(
     result: *const wsc_broadcast_result,
     count_out: *mut usize,
 ) -> wsc_result {
-    ffi! {
-        let result = arg_ref!(result);
-        arg_out!(count_out).set(result.delivered);
-        Ok(())
-    }
+    accessor!(result, count_out, |result| Ok(result.delivered))
 }
 
 /// How many older queued messages the drop-oldest policy discarded to make room.
@@ -47,11 +43,7 @@ pub extern "C" fn wsc_broadcast_result_dropped_oldest(
     result: *const wsc_broadcast_result,
     count_out: *mut usize,
 ) -> wsc_result {
-    ffi! {
-        let result = arg_ref!(result);
-        arg_out!(count_out).set(result.dropped_oldest);
-        Ok(())
-    }
+    accessor!(result, count_out, |result| Ok(result.dropped_oldest))
 }
 
 /// How many matching sockets did not get the message. Errors: WSC_NULL_POINTER.
@@ -60,11 +52,7 @@ pub extern "C" fn wsc_broadcast_result_failure_count(
     result: *const wsc_broadcast_result,
     count_out: *mut usize,
 ) -> wsc_result {
-    ffi! {
-        let result = arg_ref!(result);
-        arg_out!(count_out).set(result.failures.len());
-        Ok(())
-    }
+    accessor!(result, count_out, |result| Ok(result.failures.len()))
 }
 
 /// The failure at `index`: the socket's ID (borrowed from the result), what happened, and for

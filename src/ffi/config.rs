@@ -96,6 +96,20 @@ fn with_listener(
     })
 }
 
+/// Replaces one callback of a config (releasing the earlier one's userdata).
+fn register<F: Copy>(
+    config: *mut wsc_config,
+    slot: impl FnOnce(&mut Callbacks) -> &mut Option<Callback<F>>,
+    callback: Option<F>,
+    userdata: *mut c_void,
+    userdata_free: wsc_userdata_free_fn,
+) -> wsc_result {
+    with_config(config, |b| {
+        *slot(&mut b.callbacks) = Callback::new(callback, userdata, userdata_free);
+        Ok(())
+    })
+}
+
 fn millis(ms: u64) -> Duration {
     Duration::from_millis(ms)
 }
@@ -524,10 +538,13 @@ pub extern "C" fn wsc_config_on_inbound_connection(
     userdata: *mut c_void,
     userdata_free: wsc_userdata_free_fn,
 ) -> wsc_result {
-    with_config(config, |b| {
-        b.callbacks.inbound_connection = Callback::new(callback, userdata, userdata_free);
-        Ok(())
-    })
+    register(
+        config,
+        |c| &mut c.inbound_connection,
+        callback,
+        userdata,
+        userdata_free,
+    )
 }
 
 /// Registers the inbound-message trigger, like wsc_config_on_inbound_connection().
@@ -538,10 +555,13 @@ pub extern "C" fn wsc_config_on_inbound_message(
     userdata: *mut c_void,
     userdata_free: wsc_userdata_free_fn,
 ) -> wsc_result {
-    with_config(config, |b| {
-        b.callbacks.inbound_message = Callback::new(callback, userdata, userdata_free);
-        Ok(())
-    })
+    register(
+        config,
+        |c| &mut c.inbound_message,
+        callback,
+        userdata,
+        userdata_free,
+    )
 }
 
 /// Registers the outbound-message trigger, like wsc_config_on_inbound_connection().
@@ -552,10 +572,13 @@ pub extern "C" fn wsc_config_on_outbound_message(
     userdata: *mut c_void,
     userdata_free: wsc_userdata_free_fn,
 ) -> wsc_result {
-    with_config(config, |b| {
-        b.callbacks.outbound_message = Callback::new(callback, userdata, userdata_free);
-        Ok(())
-    })
+    register(
+        config,
+        |c| &mut c.outbound_message,
+        callback,
+        userdata,
+        userdata_free,
+    )
 }
 
 /// Registers the socket-closed trigger, like wsc_config_on_inbound_connection().
@@ -566,10 +589,13 @@ pub extern "C" fn wsc_config_on_socket_closed(
     userdata: *mut c_void,
     userdata_free: wsc_userdata_free_fn,
 ) -> wsc_result {
-    with_config(config, |b| {
-        b.callbacks.socket_closed = Callback::new(callback, userdata, userdata_free);
-        Ok(())
-    })
+    register(
+        config,
+        |c| &mut c.socket_closed,
+        callback,
+        userdata,
+        userdata_free,
+    )
 }
 
 /// Registers the pre-upgrade authorization hook (see wsc_auth_fn), like
@@ -582,8 +608,11 @@ pub extern "C" fn wsc_config_set_authorizer(
     userdata: *mut c_void,
     userdata_free: wsc_userdata_free_fn,
 ) -> wsc_result {
-    with_config(config, |b| {
-        b.callbacks.authorizer = Callback::new(callback, userdata, userdata_free);
-        Ok(())
-    })
+    register(
+        config,
+        |c| &mut c.authorizer,
+        callback,
+        userdata,
+        userdata_free,
+    )
 }

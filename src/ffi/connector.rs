@@ -7,8 +7,8 @@ use super::error::{copy_to_buffer, FfiError, FfiResult};
 use super::event::EventData;
 use super::filter::wsc_filter;
 use super::macros::{
-    arg_bytes, arg_opt_ref, arg_opt_str, arg_out, arg_ref, arg_str, arg_strs, ffi, into_handle,
-    take_handle, Opaque, Out,
+    accessor, arg_bytes, arg_opt_ref, arg_opt_str, arg_out, arg_ref, arg_str, arg_strs, ffi,
+    into_handle, take_handle, Opaque, Out,
 };
 use super::options::wsc_outbound_options;
 use super::socket::{wsc_socket, wsc_socket_list, SocketView};
@@ -178,12 +178,7 @@ pub extern "C" fn wsc_connector_local_port(
     conn: *const wsc_connector,
     port_out: *mut u16,
 ) -> wsc_result {
-    ffi! {
-        let conn = arg_ref!(conn);
-        let port_out = arg_out!(port_out);
-        port_out.set(listener_addr(conn)?.port());
-        Ok(())
-    }
+    accessor!(conn, port_out, |conn| Ok(listener_addr(conn)?.port()))
 }
 
 /// The listener's address as text ("127.0.0.1:8080"), copied with a NUL into `buf` of
@@ -219,12 +214,7 @@ pub extern "C" fn wsc_connector_is_running(
     conn: *const wsc_connector,
     running_out: *mut bool,
 ) -> wsc_result {
-    ffi! {
-        let conn = arg_ref!(conn);
-        let running_out = arg_out!(running_out);
-        running_out.set(conn.core()?.is_running());
-        Ok(())
-    }
+    accessor!(conn, running_out, |conn| Ok(conn.core()?.is_running()))
 }
 
 /// Opens an outbound socket to a "ws://" or "wss://" `url` with `options` (NULL for none; not
@@ -482,12 +472,7 @@ pub extern "C" fn wsc_connector_socket_count(
     conn: *const wsc_connector,
     count_out: *mut usize,
 ) -> wsc_result {
-    ffi! {
-        let conn = arg_ref!(conn);
-        let count_out = arg_out!(count_out);
-        count_out.set(conn.core()?.socket_count());
-        Ok(())
-    }
+    accessor!(conn, count_out, |conn| Ok(conn.core()?.socket_count()))
 }
 
 /// How many groups have at least one member. Errors: WSC_NULL_POINTER. Any thread.
@@ -496,10 +481,5 @@ pub extern "C" fn wsc_connector_group_count(
     conn: *const wsc_connector,
     count_out: *mut usize,
 ) -> wsc_result {
-    ffi! {
-        let conn = arg_ref!(conn);
-        let count_out = arg_out!(count_out);
-        count_out.set(conn.core()?.group_count());
-        Ok(())
-    }
+    accessor!(conn, count_out, |conn| Ok(conn.core()?.group_count()))
 }

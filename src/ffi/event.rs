@@ -4,7 +4,7 @@
 use super::connector::wsc_connector;
 use super::error::FfiError;
 use super::macros::{
-    arg_out, arg_ref, as_handle, ffi, ffi_value, into_handle, take_handle, Opaque,
+    accessor, arg_out, arg_ref, as_handle, ffi, ffi_value, into_handle, take_handle, Opaque,
 };
 use super::socket::{wsc_socket, SocketView};
 use super::{wsc_bytes, wsc_message_kind, wsc_result, wsc_str};
@@ -120,11 +120,7 @@ pub extern "C" fn wsc_event_trigger(
     event: *const wsc_event,
     trigger_out: *mut wsc_trigger,
 ) -> wsc_result {
-    ffi! {
-        let event = arg_ref!(event);
-        arg_out!(trigger_out).set(event.trigger);
-        Ok(())
-    }
+    accessor!(event, trigger_out, |event| Ok(event.trigger))
 }
 
 /// The socket the event is about, borrowed from the event (valid until wsc_event_free()).
@@ -134,11 +130,9 @@ pub extern "C" fn wsc_event_socket(
     event: *const wsc_event,
     socket_out: *mut *const wsc_socket,
 ) -> wsc_result {
-    ffi! {
-        let event = arg_ref!(event);
-        arg_out!(socket_out).set(as_handle::<wsc_socket>(&event.socket));
-        Ok(())
-    }
+    accessor!(event, socket_out, |event| Ok(as_handle::<wsc_socket>(
+        &event.socket
+    )))
 }
 
 /// The message of a message event: its kind and its payload, borrowed from the event.

@@ -230,7 +230,32 @@ macro_rules! arg_out {
     };
 }
 
+/// The shape of every accessor: borrows a handle, computes a value from it, writes the value
+/// to an out pointer. Used through `accessor!`, which names both pointers for the errors.
+pub(crate) fn read_into<T: Opaque, V>(
+    handle: *const T,
+    handle_name: &str,
+    out: *mut V,
+    out_name: &str,
+    get: impl FnOnce(&T::Rust) -> FfiResult<V>,
+) -> super::wsc_result {
+    ffi! {
+        // SAFETY: the header requires every handle argument to be NULL or live.
+        let value = unsafe { handle_ref(handle, handle_name) }?;
+        let out = Out::new(out, out_name)?;
+        out.set(get(value)?);
+        Ok(())
+    }
+}
+
+/// An accessor's whole body: `accessor!(handle, out, |value| Ok(...))`.
+macro_rules! accessor {
+    ($handle:ident, $out:ident, $get:expr) => {
+        $crate::ffi::macros::read_into($handle, stringify!($handle), $out, stringify!($out), $get)
+    };
+}
+
 pub(crate) use {
-    arg_bytes, arg_mut, arg_opt_ref, arg_opt_str, arg_out, arg_ref, arg_str, arg_strs, ffi,
-    ffi_value,
+    accessor, arg_bytes, arg_mut, arg_opt_ref, arg_opt_str, arg_out, arg_ref, arg_str, arg_strs,
+    ffi, ffi_value,
 };

@@ -3,7 +3,9 @@
 //! borrowed from the list.
 
 use super::error::{copy_to_buffer, FfiError};
-use super::macros::{arg_out, arg_ref, arg_str, as_handle, ffi, ffi_value, take_handle, Opaque};
+use super::macros::{
+    accessor, arg_out, arg_ref, arg_str, as_handle, ffi, ffi_value, take_handle, Opaque,
+};
 use super::{pair_at, wsc_result, wsc_socket_type, wsc_str};
 use crate::Socket;
 use std::ffi::c_char;
@@ -55,11 +57,9 @@ fn string_attr(
     out: *mut wsc_str,
     attr: impl FnOnce(&Socket) -> Option<&str>,
 ) -> wsc_result {
-    ffi! {
-        let socket = arg_ref!(socket);
-        arg_out!(out).set(wsc_str::from_opt(attr(&socket.socket)));
-        Ok(())
-    }
+    accessor!(socket, out, |socket| Ok(wsc_str::from_opt(attr(
+        &socket.socket
+    ))))
 }
 
 /// The socket's unique ID. Errors: WSC_NULL_POINTER.
@@ -74,11 +74,10 @@ pub extern "C" fn wsc_socket_get_type(
     socket: *const wsc_socket,
     type_out: *mut wsc_socket_type,
 ) -> wsc_result {
-    ffi! {
-        let socket = arg_ref!(socket);
-        arg_out!(type_out).set(socket.socket.socket_type().into());
-        Ok(())
-    }
+    accessor!(socket, type_out, |socket| Ok(socket
+        .socket
+        .socket_type()
+        .into()))
 }
 
 /// The full path of the handshake request (base path included), without the query.
@@ -144,11 +143,10 @@ pub extern "C" fn wsc_socket_header_count(
     socket: *const wsc_socket,
     count_out: *mut usize,
 ) -> wsc_result {
-    ffi! {
-        let socket = arg_ref!(socket);
-        arg_out!(count_out).set(socket.socket.headers().len());
-        Ok(())
-    }
+    accessor!(socket, count_out, |socket| Ok(socket
+        .socket
+        .headers()
+        .len()))
 }
 
 /// The handshake header at `index` (0 to count - 1), in request order.
@@ -188,11 +186,7 @@ pub extern "C" fn wsc_socket_query_count(
     socket: *const wsc_socket,
     count_out: *mut usize,
 ) -> wsc_result {
-    ffi! {
-        let socket = arg_ref!(socket);
-        arg_out!(count_out).set(socket.socket.query().len());
-        Ok(())
-    }
+    accessor!(socket, count_out, |socket| Ok(socket.socket.query().len()))
 }
 
 /// The query parameter at `index` (0 to count - 1), decoded, in order.
@@ -250,11 +244,7 @@ pub extern "C" fn wsc_socket_group_count(
     socket: *const wsc_socket,
     count_out: *mut usize,
 ) -> wsc_result {
-    ffi! {
-        let socket = arg_ref!(socket);
-        arg_out!(count_out).set(socket.groups().len());
-        Ok(())
-    }
+    accessor!(socket, count_out, |socket| Ok(socket.groups().len()))
 }
 
 /// The group at `index` (0 to count - 1) of the snapshot (see wsc_socket_group_count()).
@@ -278,11 +268,7 @@ pub extern "C" fn wsc_socket_group_at(
 /// Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_socket_is_open(socket: *const wsc_socket, open_out: *mut bool) -> wsc_result {
-    ffi! {
-        let socket = arg_ref!(socket);
-        arg_out!(open_out).set(socket.socket.is_open());
-        Ok(())
-    }
+    accessor!(socket, open_out, |socket| Ok(socket.socket.is_open()))
 }
 
 /// Frees a socket handle from wsc_connector_socket(); NULL is a no-op. Never pass a borrowed
@@ -301,11 +287,7 @@ pub extern "C" fn wsc_socket_list_len(
     list: *const wsc_socket_list,
     len_out: *mut usize,
 ) -> wsc_result {
-    ffi! {
-        let list = arg_ref!(list);
-        arg_out!(len_out).set(list.len());
-        Ok(())
-    }
+    accessor!(list, len_out, |list| Ok(list.len()))
 }
 
 /// The socket at `index` (0 to len - 1), borrowed from the list (valid until
