@@ -461,7 +461,10 @@ typedef struct wsc_str {
 
 /**
  * The inbound-connection trigger: a client finished the handshake on the listener.
- * `socket` is borrowed until the callback returns.
+ * `socket` is borrowed until the callback returns. Trigger callbacks run on the connector's
+ * dispatcher thread, one at a time, in order for each socket (connection, messages, closed);
+ * they may call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free()
+ * on their own connector fail with WSC_INVALID_STATE. A slow callback delays later events.
  */
 typedef void (*wsc_connection_fn)(void *userdata,
                                   struct wsc_connector *conn,
@@ -488,8 +491,9 @@ typedef struct wsc_bytes {
 } wsc_bytes;
 
 /**
- * The inbound-message and outbound-message triggers: `socket` received a message.
- * `socket` and `payload` are borrowed until the callback returns.
+ * The inbound-message and outbound-message triggers: `socket` received a message of `kind`
+ * (text payloads are UTF-8). `socket` and `payload` are borrowed until the callback returns.
+ * Threading as for wsc_connection_fn.
  */
 typedef void (*wsc_message_fn)(void *userdata,
                                struct wsc_connector *conn,
@@ -500,7 +504,7 @@ typedef void (*wsc_message_fn)(void *userdata,
 /**
  * The socket-closed trigger: `socket` closed, whoever closed it; exactly once per socket,
  * last. `code` is the close code (1005: none given, 1006: no close handshake). `socket` and
- * `reason` are borrowed until the callback returns.
+ * `reason` are borrowed until the callback returns. Threading as for wsc_connection_fn.
  */
 typedef void (*wsc_closed_fn)(void *userdata,
                               struct wsc_connector *conn,
@@ -512,7 +516,7 @@ typedef void (*wsc_closed_fn)(void *userdata,
  * The authorization hook: decides on an upgrade request before the 101 by filling `decision`
  * (wsc_auth_decision_accept() or wsc_auth_decision_reject(); left alone it rejects with 403).
  * Both are borrowed until the callback returns. It runs on a pool thread, possibly several at
- * once, never on the dispatcher thread.
+ * once, never on the dispatcher thread; wsc_connector_free() waits for calls under way.
  */
 typedef void (*wsc_auth_fn)(void *userdata,
                             const struct wsc_auth_request *request,

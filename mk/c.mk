@@ -46,7 +46,7 @@ c-lib: $(C_OUT)/.pkg-config
 	@test -s $(C_OUT)/out_dir || { echo "cannot find build.rs's OUT_DIR"; exit 1; }
 	@ln -sf libwsconnector.so $(C_LIBDIR)/libwsconnector.so.$(C_ABI)
 	@sed -e 's|@PREFIX@|$(CURDIR)|; s|@LIBDIR@|$${prefix}/target/debug|; s|@INCLUDEDIR@|$${prefix}/include|' \
-		-e 's|@VERSION@|$(C_VERSION)|; s|@RPATH@|-Wl,-rpath,$${libdir}|' \
+		-e 's|@VERSION@|$(C_VERSION)|; s|@RPATH@|-Wl,-rpath,$${libdir} |' \
 		mk/wsconnector.pc.in > $(C_LIBDIR)/wsconnector.pc
 
 header: c-lib
@@ -94,8 +94,7 @@ examples-c-self-test: examples-c
 install-c: c-lib
 	$(CARGO) build --lib --release
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 target/release/libwsconnector.so $(DESTDIR)$(PREFIX)/lib/libwsconnector.so.$(C_VERSION)
-	ln -sf libwsconnector.so.$(C_VERSION) $(DESTDIR)$(PREFIX)/lib/libwsconnector.so.$(C_ABI)
+	install -m 0755 target/release/libwsconnector.so $(DESTDIR)$(PREFIX)/lib/libwsconnector.so.$(C_ABI)
 	ln -sf libwsconnector.so.$(C_ABI) $(DESTDIR)$(PREFIX)/lib/libwsconnector.so
 	install -m 0644 include/wsconnector.h $(DESTDIR)$(PREFIX)/include/wsconnector.h
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$${prefix}/lib|; s|@INCLUDEDIR@|$${prefix}/include|' \

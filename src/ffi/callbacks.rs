@@ -17,7 +17,10 @@ use std::sync::{Condvar, Mutex};
 pub type wsc_userdata_free_fn = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
 
 /// The inbound-connection trigger: a client finished the handshake on the listener.
-/// `socket` is borrowed until the callback returns.
+/// `socket` is borrowed until the callback returns. Trigger callbacks run on the connector's
+/// dispatcher thread, one at a time, in order for each socket (connection, messages, closed);
+/// they may call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free()
+/// on their own connector fail with WSC_INVALID_STATE. A slow callback delays later events.
 pub type wsc_connection_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
@@ -26,8 +29,9 @@ pub type wsc_connection_fn = Option<
     ),
 >;
 
-/// The inbound-message and outbound-message triggers: `socket` received a message.
-/// `socket` and `payload` are borrowed until the callback returns.
+/// The inbound-message and outbound-message triggers: `socket` received a message of `kind`
+/// (text payloads are UTF-8). `socket` and `payload` are borrowed until the callback returns.
+/// Threading as for wsc_connection_fn.
 pub type wsc_message_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
@@ -40,7 +44,7 @@ pub type wsc_message_fn = Option<
 
 /// The socket-closed trigger: `socket` closed, whoever closed it; exactly once per socket,
 /// last. `code` is the close code (1005: none given, 1006: no close handshake). `socket` and
-/// `reason` are borrowed until the callback returns.
+/// `reason` are borrowed until the callback returns. Threading as for wsc_connection_fn.
 pub type wsc_closed_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
@@ -54,7 +58,7 @@ pub type wsc_closed_fn = Option<
 /// The authorization hook: decides on an upgrade request before the 101 by filling `decision`
 /// (wsc_auth_decision_accept() or wsc_auth_decision_reject(); left alone it rejects with 403).
 /// Both are borrowed until the callback returns. It runs on a pool thread, possibly several at
-/// once, never on the dispatcher thread.
+/// once, never on the dispatcher thread; wsc_connector_free() waits for calls under way.
 pub type wsc_auth_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,

@@ -300,6 +300,28 @@ fn all_codes() -> &'static [wsc_result] {
 mod tests {
     use super::*;
 
+    fn last_message() -> String {
+        let mut buf = [0 as c_char; 128];
+        let mut len = 0;
+        assert_eq!(
+            wsc_last_error(buf.as_mut_ptr(), buf.len(), &mut len),
+            wsc_result::WSC_OK
+        );
+        // SAFETY: wsc_last_error wrote a NUL-terminated string into `buf`.
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_a_code_and_the_last_error() {
+        let code = boundary(true, || panic!("boom"));
+        assert_eq!(code, wsc_result::WSC_PANIC);
+        assert_eq!(last_message(), "panic in wsconnector: boom");
+        assert_eq!(boundary_value(7, || panic!("again")), 7);
+    }
+
     #[test]
     fn core_kinds_keep_their_numbers_and_names() {
         let kinds = [
