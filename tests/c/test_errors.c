@@ -229,6 +229,47 @@ static void operations(void) {
     OK(wsc_connector_free(conn));
 }
 
+/* A TCP listener on 127.0.0.1 that never answers; its port. */
+static int silent_listener(uint16_t *port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    CHECK(listen(fd, 4) == 0);
+    socklen_t len = sizeof addr;
+    CHECK(getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
+    *port = ntohs(addr.sin_port);
+    return fd;
+}
+
+/* Network failures: a port already taken, a refused connection, a peer that never answers. */
+static void network(void) {
+    wsc_connector *first = NULL, *second = NULL, *client = NULL;
+    OK(wsc_connector_start(listener_config(), &first));
+    wsc_config *config = NULL;
+    OK(wsc_config_new(&config));
+    OK(wsc_config_set_listener(config, "127.0.0.1", port_of(first)));
+    EXPECT(WSC_CONNECTIVITY, wsc_connector_start(config, &second));
+    OK(wsc_connector_free(first));
+
+    OK(wsc_config_new(&config));
+    OK(wsc_connector_start(config, &client));
+    uint16_t port = 0;
+    int fd = silent_listener(&port);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%u/", port);
+    wsc_outbound_options *options = NULL;
+    OK(wsc_outbound_options_new(&options));
+    OK(wsc_outbound_options_set_connect_timeout_ms(options, 200));
+    EXPECT(WSC_TIMEOUT, wsc_connector_open_outbound(client, url, options, NULL, 0));
+    close(fd); /* now nothing listens there */
+    EXPECT(WSC_CONNECTIVITY, wsc_connector_open_outbound(client, url, options, NULL, 0));
+    wsc_outbound_options_free(options);
+    OK(wsc_connector_free(client));
+}
+
 int main(void) {
     versions();
     result_names();
@@ -237,6 +278,7 @@ int main(void) {
     builders();
     bad_settings();
     operations();
+    network();
     printf("test_errors: ok\n");
     return 0;
 }
