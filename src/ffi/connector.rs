@@ -327,12 +327,9 @@ pub extern "C" fn wsc_connector_subscribe(
     groups: *const *const c_char,
     count: usize,
 ) -> wsc_result {
-    ffi! {
-        let conn = arg_ref!(conn);
-        let socket_id = arg_str!(socket_id);
-        conn.core()?.subscribe(socket_id, &arg_strs!(groups, count))?;
-        Ok(())
-    }
+    change_groups(conn, socket_id, groups, count, |c, id, g| {
+        c.subscribe(id, g)
+    })
 }
 
 /// Unsubscribes a socket from `groups`; groups it does not have are ignored. Errors as
@@ -344,10 +341,23 @@ pub extern "C" fn wsc_connector_unsubscribe(
     groups: *const *const c_char,
     count: usize,
 ) -> wsc_result {
+    change_groups(conn, socket_id, groups, count, |c, id, g| {
+        c.unsubscribe(id, g)
+    })
+}
+
+/// Subscribes or unsubscribes a socket.
+fn change_groups(
+    conn: *const wsc_connector,
+    socket_id: *const c_char,
+    groups: *const *const c_char,
+    count: usize,
+    change: impl FnOnce(&Connector, &str, &[&str]) -> crate::Result<()>,
+) -> wsc_result {
     ffi! {
         let conn = arg_ref!(conn);
         let socket_id = arg_str!(socket_id);
-        conn.core()?.unsubscribe(socket_id, &arg_strs!(groups, count))?;
+        change(conn.core()?, socket_id, &arg_strs!(groups, count))?;
         Ok(())
     }
 }

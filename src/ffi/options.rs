@@ -29,6 +29,20 @@ pub extern "C" fn wsc_outbound_options_new(
     }
 }
 
+/// Adds a (name, value) pair to a list of the options.
+fn push_pair(
+    options: *mut wsc_outbound_options,
+    name: *const c_char,
+    value: *const c_char,
+    list: impl FnOnce(&mut OutboundOptions) -> &mut Vec<(String, String)>,
+) -> wsc_result {
+    ffi! {
+        let options = arg_mut!(options);
+        list(options).push((arg_str!(name).to_owned(), arg_str!(value).to_owned()));
+        Ok(())
+    }
+}
+
 /// Adds a handshake header (after the connector's default headers).
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8 (a bad header fails the open).
 #[no_mangle]
@@ -37,11 +51,7 @@ pub extern "C" fn wsc_outbound_options_add_header(
     name: *const c_char,
     value: *const c_char,
 ) -> wsc_result {
-    ffi! {
-        let options = arg_mut!(options);
-        options.headers.push((arg_str!(name).to_owned(), arg_str!(value).to_owned()));
-        Ok(())
-    }
+    push_pair(options, name, value, |o| &mut o.headers)
 }
 
 /// Adds a query parameter to the URL (after the connector's default ones).
@@ -52,11 +62,7 @@ pub extern "C" fn wsc_outbound_options_add_query(
     name: *const c_char,
     value: *const c_char,
 ) -> wsc_result {
-    ffi! {
-        let options = arg_mut!(options);
-        options.query.push((arg_str!(name).to_owned(), arg_str!(value).to_owned()));
-        Ok(())
-    }
+    push_pair(options, name, value, |o| &mut o.query)
 }
 
 /// Offers a subprotocol (in order of preference). Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
