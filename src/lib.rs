@@ -27,6 +27,7 @@ mod connector;
 mod driver;
 mod error;
 mod events;
+pub mod ffi;
 mod frame;
 mod inbound;
 pub mod log;

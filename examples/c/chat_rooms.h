@@ -1,0 +1,116 @@
+/* The chat server's logic, shared by examples/c/chat.c and tests/c/test_chat.c: rooms are
+ * groups named "room:NAME"; a socket starts in "lobby"; "/join ROOM" moves it; any other text
+ * goes to everyone in the sender's room as "NAME: text" (NAME: the "name" query parameter, or
+ * the socket ID). Callbacks run on the connector's dispatcher thread. */
+#ifndef CHAT_ROOMS_H
+#define CHAT_ROOMS_H
+
+#include "wsconnector.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CHAT_ROOM_PREFIX "room:"
+#define CHAT_TEXT_MAX 512
+
+/* Reports a failed call with the library's message; the server carries on. */
+static inline int chat_failed(wsc_result result, const char *what) {
+    if (result == WSC_OK) return 0;
+    char message[256];
+    size_t len = 0;
+    wsc_last_error(message, sizeof message, &len);
+    fprintf(stderr, "chat: %s: %s: %s\n", what, wsc_result_name(result), message);
+    return 1;
+}
+
+static inline void chat_copy(wsc_str s, char *buf, size_t cap) {
+    size_t n = s.len < cap - 1 ? s.len : cap - 1;
+    if (n > 0) memcpy(buf, s.data, n);
+    buf[n] = 0;
+}
+
+static inline void chat_send(wsc_connector *conn, const char *id, const char *text) {
+    chat_failed(wsc_connector_send(conn, id, WSC_TEXT, (const uint8_t *)text, strlen(text), NULL, NULL), "send");
+}
+
+/* The socket's current room group ("room:NAME"), or "" when it has none. */
+static inline void chat_room_of(const wsc_socket *socket, char *room, size_t cap) {
+    size_t count = 0;
+    room[0] = 0;
+    wsc_socket_group_count(socket, &count);
+    for (size_t i = 0; i < count; i++) {
+        wsc_str group;
+        if (wsc_socket_group_at(socket, i, &group) == WSC_OK && group.len > strlen(CHAT_ROOM_PREFIX) &&
+            memcmp(group.data, CHAT_ROOM_PREFIX, strlen(CHAT_ROOM_PREFIX)) == 0) {
+            chat_copy(group, room, cap);
+        }
+    }
+}
+
+/* Who the socket is: its "name" query parameter, or its ID. */
+static inline void chat_name_of(const wsc_socket *socket, char *name, size_t cap) {
+    wsc_str s;
+    if (wsc_socket_query(socket, "name", &s) != WSC_OK || s.data == NULL) wsc_socket_id(socket, &s);
+    chat_copy(s, name, cap);
+}
+
+static inline void chat_join(wsc_connector *conn, const wsc_socket *socket, const char *id, const char *room) {
+    char current[CHAT_TEXT_MAX], group[CHAT_TEXT_MAX + 8], answer[CHAT_TEXT_MAX + 64];
+    chat_room_of(socket, current, sizeof current);
+    const char *leave[] = {current};
+    if (current[0] && chat_failed(wsc_connector_unsubscribe(conn, id, leave, 1), "unsubscribe")) return;
+    snprintf(group, sizeof group, CHAT_ROOM_PREFIX "%s", room);
+    const char *join[] = {group};
+    if (chat_failed(wsc_connector_subscribe(conn, id, join, 1), "subscribe")) {
+        chat_send(conn, id, "that is not a room name");
+        return;
+    }
+    snprintf(answer, sizeof answer, "you are in %s; /join ROOM moves you", room);
+    chat_send(conn, id, answer);
+}
+
+static inline void chat_on_connection(void *userdata, wsc_connector *conn, const wsc_socket *socket) {
+    (void)userdata;
+    char id[WSC_SOCKET_ID_SIZE];
+    wsc_str s;
+    wsc_socket_id(socket, &s);
+    chat_copy(s, id, sizeof id);
+    chat_join(conn, socket, id, "lobby");
+}
+
+static inline void chat_on_message(void *userdata, wsc_connector *conn, const wsc_socket *socket,
+                                   wsc_message_kind kind, wsc_bytes payload) {
+    (void)userdata;
+    char id[WSC_SOCKET_ID_SIZE], text[CHAT_TEXT_MAX], room[CHAT_TEXT_MAX], name[CHAT_TEXT_MAX];
+    wsc_str s;
+    wsc_socket_id(socket, &s);
+    chat_copy(s, id, sizeof id);
+    if (kind != WSC_TEXT) {
+        chat_send(conn, id, "text only, please");
+        return;
+    }
+    chat_copy((wsc_str){(const char *)payload.data, payload.len}, text, sizeof text);
+    if (strncmp(text, "/join ", 6) == 0) {
+        chat_join(conn, socket, id, text + 6);
+        return;
+    }
+    chat_room_of(socket, room, sizeof room);
+    chat_name_of(socket, name, sizeof name);
+    char line[3 * CHAT_TEXT_MAX];
+    int n = snprintf(line, sizeof line, "%s: %s", name, text);
+    wsc_filter *filter = NULL;
+    if (chat_failed(wsc_filter_new(&filter), "filter")) return;
+    if (!chat_failed(wsc_filter_add_group(filter, room), "filter")) {
+        chat_failed(wsc_connector_broadcast(conn, filter, WSC_TEXT, (const uint8_t *)line, (size_t)n, NULL),
+                    "broadcast");
+    }
+    wsc_filter_free(filter);
+}
+
+/* Registers the chat server's callbacks on a config. */
+static inline void chat_configure(wsc_config *config) {
+    chat_failed(wsc_config_on_inbound_connection(config, chat_on_connection, NULL, NULL), "config");
+    chat_failed(wsc_config_on_inbound_message(config, chat_on_message, NULL, NULL), "config");
+}
+
+#endif

@@ -1,0 +1,305 @@
+//! The C callbacks of a connector: registration as (fn, userdata, userdata_free), calls into
+//! C, the marker that tells "this thread is inside a callback of that connector", and the
+//! fence that lets free wait for authorization hooks still running on pool threads.
+
+use super::auth::{wsc_auth_decision, wsc_auth_request};
+use super::connector::wsc_connector;
+use super::event::{wsc_trigger, EventData};
+use super::macros::as_handle;
+use super::socket::wsc_socket;
+use super::{wsc_bytes, wsc_message_kind, wsc_str};
+use crate::{AuthDecision, AuthRequest};
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::sync::{Condvar, Mutex};
+
+/// Frees a callback's userdata; runs exactly once, after the callback's last call.
+pub type wsc_userdata_free_fn = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
+
+/// The inbound-connection trigger: a client finished the handshake on the listener.
+/// `socket` is borrowed until the callback returns. Trigger callbacks run on the connector's
+/// dispatcher thread, one at a time, in order for each socket (connection, messages, closed);
+/// they may call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free()
+/// on their own connector fail with WSC_INVALID_STATE. A slow callback delays later events.
+pub type wsc_connection_fn = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        conn: *mut wsc_connector,
+        socket: *const wsc_socket,
+    ),
+>;
+
+/// The inbound-message and outbound-message triggers: `socket` received a message of `kind`
+/// (text payloads are UTF-8). `socket` and `payload` are borrowed until the callback returns.
+/// Threading as for wsc_connection_fn.
+pub type wsc_message_fn = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        conn: *mut wsc_connector,
+        socket: *const wsc_socket,
+        kind: wsc_message_kind,
+        payload: wsc_bytes,
+    ),
+>;
+
+/// The socket-closed trigger: `socket` closed, whoever closed it; exactly once per socket,
+/// last. `code` is the close code (1005: none given, 1006: no close handshake). `socket` and
+/// `reason` are borrowed until the callback returns. Threading as for wsc_connection_fn.
+pub type wsc_closed_fn = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        conn: *mut wsc_connector,
+        socket: *const wsc_socket,
+        code: u16,
+        reason: wsc_str,
+    ),
+>;
+
+/// The authorization hook: decides on an upgrade request before the 101 by filling `decision`
+/// (wsc_auth_decision_accept() or wsc_auth_decision_reject(); left alone it rejects with 403).
+/// Both are borrowed until the callback returns. It runs on a pool thread, possibly several at
+/// once, never on the dispatcher thread; wsc_connector_free() waits for calls under way.
+pub type wsc_auth_fn = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        request: *const wsc_auth_request,
+        decision: *mut wsc_auth_decision,
+    ),
+>;
+
+/// The caller's userdata pointer.
+struct UserData(*mut c_void);
+
+// SAFETY: the header requires userdata to be usable from the threads the callbacks run on; the
+// library only hands the pointer back to the caller's own functions.
+unsafe impl Send for UserData {}
+// SAFETY: as above.
+unsafe impl Sync for UserData {}
+
+/// One registered callback with its userdata; the userdata's free runs once, on release or drop.
+pub(crate) struct Callback<F> {
+    f: F,
+    userdata: UserData,
+    free: Mutex<wsc_userdata_free_fn>,
+}
+
+impl<F: Copy> Callback<F> {
+    /// A registration; `None` when `f` is NULL (nothing to call, nothing kept).
+    pub(crate) fn new(
+        f: Option<F>,
+        userdata: *mut c_void,
+        free: wsc_userdata_free_fn,
+    ) -> Option<Self> {
+        f.map(|f| Callback {
+            f,
+            userdata: UserData(userdata),
+            free: Mutex::new(free),
+        })
+    }
+
+    /// Runs the userdata's free unless it already ran.
+    fn release(&self) {
+        let free = self.free.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(free) = free {
+            // SAFETY: the caller registered `free` for this userdata; it runs once (taken above).
+            unsafe { free(self.userdata.0) }
+        }
+    }
+}
+
+impl<F> Drop for Callback<F> {
+    fn drop(&mut self) {
+        if let Some(free) = self
+            .free
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            // SAFETY: as in `release`; nothing can call the callback any more.
+            unsafe { free(self.userdata.0) }
+        }
+    }
+}
+
+/// Every callback a connector was configured with.
+#[derive(Default)]
+pub(crate) struct Callbacks {
+    pub inbound_connection: Option<Callback<ConnectionFn>>,
+    pub inbound_message: Option<Callback<MessageFn>>,
+    pub outbound_message: Option<Callback<MessageFn>>,
+    pub socket_closed: Option<Callback<ClosedFn>>,
+    pub authorizer: Option<Callback<AuthFn>>,
+    auth_fence: Fence,
+}
+
+type ConnectionFn = unsafe extern "C" fn(*mut c_void, *mut wsc_connector, *const wsc_socket);
+type MessageFn = unsafe extern "C" fn(
+    *mut c_void,
+    *mut wsc_connector,
+    *const wsc_socket,
+    wsc_message_kind,
+    wsc_bytes,
+);
+type ClosedFn =
+    unsafe extern "C" fn(*mut c_void, *mut wsc_connector, *const wsc_socket, u16, wsc_str);
+type AuthFn = unsafe extern "C" fn(*mut c_void, *const wsc_auth_request, *mut wsc_auth_decision);
+
+thread_local! {
+    /// The callback set whose callback this thread is running, if any.
+    static CURRENT: Cell<*const Callbacks> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Marks the thread as inside a callback of a set, for the duration of the guard.
+struct Current(*const Callbacks);
+
+impl Current {
+    fn enter(callbacks: &Callbacks) -> Self {
+        Current(CURRENT.with(|c| c.replace(callbacks)))
+    }
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.0));
+    }
+}
+
+impl Callbacks {
+    /// Whether any trigger has a callback (else the connector runs in pull mode).
+    pub(crate) fn has_triggers(&self) -> bool {
+        self.inbound_connection.is_some()
+            || self.inbound_message.is_some()
+            || self.outbound_message.is_some()
+            || self.socket_closed.is_some()
+    }
+
+    /// Whether the calling thread is inside one of these callbacks.
+    pub(crate) fn is_current(&self) -> bool {
+        CURRENT.with(|c| std::ptr::eq(c.get(), self))
+    }
+
+    /// Hands an event to its trigger's callback (on the dispatcher thread).
+    pub(crate) fn dispatch(&self, conn: *mut wsc_connector, event: &EventData) {
+        let _current = Current::enter(self);
+        let socket = as_handle::<wsc_socket>(&event.socket);
+        let message = |cb: &Option<Callback<MessageFn>>| {
+            if let (Some(cb), Some(message)) = (cb, &event.message) {
+                // SAFETY: a C function registered for this trigger; the views outlive the call.
+                unsafe {
+                    (cb.f)(
+                        cb.userdata.0,
+                        conn,
+                        socket,
+                        message.kind().into(),
+                        wsc_bytes::from(message.as_bytes()),
+                    )
+                }
+            }
+        };
+        match event.trigger {
+            wsc_trigger::WSC_TRIGGER_INBOUND_CONNECTION => {
+                if let Some(cb) = &self.inbound_connection {
+                    // SAFETY: as above.
+                    unsafe { (cb.f)(cb.userdata.0, conn, socket) }
+                }
+            }
+            wsc_trigger::WSC_TRIGGER_INBOUND_MESSAGE => message(&self.inbound_message),
+            wsc_trigger::WSC_TRIGGER_OUTBOUND_MESSAGE => message(&self.outbound_message),
+            wsc_trigger::WSC_TRIGGER_SOCKET_CLOSED => {
+                if let Some(cb) = &self.socket_closed {
+                    // SAFETY: as above.
+                    unsafe {
+                        (cb.f)(
+                            cb.userdata.0,
+                            conn,
+                            socket,
+                            event.code,
+                            wsc_str::from(&event.reason),
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    /// Asks the authorization hook (on a pool thread); refuses with 503 once the connector
+    /// is being freed, and with 403 when the hook decides nothing.
+    pub(crate) fn authorize(&self, request: &AuthRequest) -> AuthDecision {
+        let Some(cb) = &self.authorizer else {
+            return AuthDecision::accept();
+        };
+        let Some(_running) = self.auth_fence.enter() else {
+            return AuthDecision::reject(503, "the connector is shutting down");
+        };
+        let _current = Current::enter(self);
+        let mut decision = AuthDecision::reject(403, "the authorization hook made no decision");
+        // SAFETY: a C function registered as the hook; the views outlive the call.
+        unsafe {
+            (cb.f)(
+                cb.userdata.0,
+                as_handle::<wsc_auth_request>(request),
+                (&mut decision as *mut AuthDecision).cast(),
+            )
+        };
+        decision
+    }
+
+    /// After the connector stopped: waits for hooks still running, then frees every userdata.
+    /// No callback runs afterwards.
+    pub(crate) fn close(&self) {
+        self.auth_fence.close();
+        if let Some(cb) = &self.inbound_connection {
+            cb.release();
+        }
+        if let Some(cb) = &self.inbound_message {
+            cb.release();
+        }
+        if let Some(cb) = &self.outbound_message {
+            cb.release();
+        }
+        if let Some(cb) = &self.socket_closed {
+            cb.release();
+        }
+        if let Some(cb) = &self.authorizer {
+            cb.release();
+        }
+    }
+}
+
+/// Counts the hook calls under way; once closed, lets none in and waits for those inside.
+#[derive(Default)]
+struct Fence {
+    state: Mutex<(bool, usize)>,
+    left: Condvar,
+}
+
+struct Inside<'a>(&'a Fence);
+
+impl Fence {
+    fn enter(&self) -> Option<Inside<'_>> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.0 {
+            return None;
+        }
+        state.1 += 1;
+        Some(Inside(self))
+    }
+
+    fn close(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 = true;
+        while state.1 > 0 {
+            state = self.left.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl Drop for Inside<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.1 -= 1;
+        if state.1 == 0 {
+            self.0.left.notify_all();
+        }
+    }
+}

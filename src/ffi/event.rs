@@ -1,0 +1,190 @@
+//! Events as data: what a callback is handed, and the owned `wsc_event` of pull mode
+//! (`wsc_connector_next_event`) for hosts that cannot take callbacks on foreign threads.
+
+use super::connector::wsc_connector;
+use super::error::FfiError;
+use super::macros::{
+    accessor, arg_out, arg_ref, as_handle, ffi, ffi_value, into_handle, take_handle, Opaque,
+};
+use super::socket::{wsc_socket, SocketView};
+use super::{wsc_bytes, wsc_message_kind, wsc_result, wsc_str};
+use crate::{Event, Message};
+use std::time::Duration;
+
+/// Which trigger an event is.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wsc_trigger {
+    /// A client finished the handshake on the listener.
+    WSC_TRIGGER_INBOUND_CONNECTION = 1,
+    /// An inbound socket received a message.
+    WSC_TRIGGER_INBOUND_MESSAGE = 2,
+    /// An outbound socket received a message.
+    WSC_TRIGGER_OUTBOUND_MESSAGE = 3,
+    /// A socket closed (exactly once per socket, last).
+    WSC_TRIGGER_SOCKET_CLOSED = 4,
+}
+
+/// An event taken with wsc_connector_next_event(); owned by the caller, freed with
+/// wsc_event_free(). Read it from any thread, one at a time.
+pub struct wsc_event {
+    _private: [u8; 0],
+}
+
+impl Opaque for wsc_event {
+    type Rust = EventData;
+}
+
+/// One event, flattened for C: the trigger, the socket, and the message or the close.
+pub(crate) struct EventData {
+    pub trigger: wsc_trigger,
+    pub socket: SocketView,
+    pub message: Option<Message>,
+    pub code: u16,
+    pub reason: String,
+}
+
+impl From<Event> for EventData {
+    fn from(event: Event) -> Self {
+        let (trigger, socket, message, code, reason) = match event {
+            Event::InboundConnection { socket } => (
+                wsc_trigger::WSC_TRIGGER_INBOUND_CONNECTION,
+                socket,
+                None,
+                0,
+                String::new(),
+            ),
+            Event::InboundMessage { socket, message } => (
+                wsc_trigger::WSC_TRIGGER_INBOUND_MESSAGE,
+                socket,
+                Some(message),
+                0,
+                String::new(),
+            ),
+            Event::OutboundMessage { socket, message } => (
+                wsc_trigger::WSC_TRIGGER_OUTBOUND_MESSAGE,
+                socket,
+                Some(message),
+                0,
+                String::new(),
+            ),
+            Event::SocketClosed {
+                socket,
+                code,
+                reason,
+            } => (
+                wsc_trigger::WSC_TRIGGER_SOCKET_CLOSED,
+                socket,
+                None,
+                code,
+                reason,
+            ),
+        };
+        EventData {
+            trigger,
+            socket: SocketView::new(socket),
+            message,
+            code,
+            reason,
+        }
+    }
+}
+
+/// Pull mode: takes the next event of a connector that was started with no trigger callback,
+/// waiting up to `timeout_ms` milliseconds (0: do not wait; negative: wait as long as it takes).
+/// On success `*event_out` is the event (free it with wsc_event_free()), or NULL when the time
+/// ran out. Events of one socket come in order, as they would to callbacks.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (the connector has trigger callbacks),
+/// WSC_STOPPED (the connector stopped and every event has been taken).
+/// Threading: any thread; several threads may take events at once (then per-socket order is
+/// theirs to keep).
+#[no_mangle]
+pub extern "C" fn wsc_connector_next_event(
+    conn: *const wsc_connector,
+    timeout_ms: i64,
+    event_out: *mut *mut wsc_event,
+) -> wsc_result {
+    ffi! {
+        let conn = arg_ref!(conn);
+        let event_out = arg_out!(event_out);
+        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
+        let event = conn.core()?.next_event(timeout)?;
+        event_out.set(event.map_or(std::ptr::null_mut(), |e| into_handle::<wsc_event>(e.into())));
+        Ok(())
+    }
+}
+
+/// Which trigger the event is. Errors: WSC_NULL_POINTER. Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_event_trigger(
+    event: *const wsc_event,
+    trigger_out: *mut wsc_trigger,
+) -> wsc_result {
+    accessor!(event, trigger_out, |event| Ok(event.trigger))
+}
+
+/// The socket the event is about, borrowed from the event (valid until wsc_event_free()).
+/// Errors: WSC_NULL_POINTER. Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_event_socket(
+    event: *const wsc_event,
+    socket_out: *mut *const wsc_socket,
+) -> wsc_result {
+    accessor!(event, socket_out, |event| Ok(as_handle::<wsc_socket>(
+        &event.socket
+    )))
+}
+
+/// The message of a message event: its kind and its payload, borrowed from the event.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (not a message event). Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_event_message(
+    event: *const wsc_event,
+    kind_out: *mut wsc_message_kind,
+    payload_out: *mut wsc_bytes,
+) -> wsc_result {
+    ffi! {
+        let event = arg_ref!(event);
+        let kind_out = arg_out!(kind_out);
+        let payload_out = arg_out!(payload_out);
+        let message = event.message.as_ref().ok_or_else(|| not_a("message"))?;
+        kind_out.set(message.kind().into());
+        payload_out.set(wsc_bytes::from(message.as_bytes()));
+        Ok(())
+    }
+}
+
+/// The close code and reason of a socket-closed event; the reason is borrowed from the event.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (not a socket-closed event). Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_event_close(
+    event: *const wsc_event,
+    code_out: *mut u16,
+    reason_out: *mut wsc_str,
+) -> wsc_result {
+    ffi! {
+        let event = arg_ref!(event);
+        let code_out = arg_out!(code_out);
+        let reason_out = arg_out!(reason_out);
+        if event.trigger != wsc_trigger::WSC_TRIGGER_SOCKET_CLOSED {
+            return Err(not_a("socket-closed"));
+        }
+        code_out.set(event.code);
+        reason_out.set(wsc_str::from(&event.reason));
+        Ok(())
+    }
+}
+
+/// Frees an event from wsc_connector_next_event(); NULL is a no-op. Views taken from it die
+/// with it. Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_event_free(event: *mut wsc_event) {
+    ffi_value!((), {
+        // SAFETY: the header requires a pointer from wsc_connector_next_event(), freed once.
+        drop(unsafe { take_handle(event) });
+    })
+}
+
+fn not_a(what: &str) -> FfiError {
+    FfiError::invalid(format!("the event is not a {what} event"))
+}

@@ -1,0 +1,322 @@
+//! `wsc_socket`: a socket's attributes through accessor functions. Inside a callback it is a
+//! borrowed view; from wsc_connector_socket() an owned handle; in a `wsc_socket_list` a view
+//! borrowed from the list.
+
+use super::error::{copy_to_buffer, FfiError};
+use super::macros::{
+    accessor, arg_out, arg_ref, arg_str, as_handle, ffi, ffi_value, take_handle, Opaque,
+};
+use super::{pair_at, wsc_result, wsc_socket_type, wsc_str};
+use crate::Socket;
+use std::ffi::c_char;
+use std::sync::OnceLock;
+
+/// A socket's attributes. Borrowed inside callbacks and from events and lists (never free
+/// those); owned when it comes from wsc_connector_socket() (free it with wsc_socket_free()).
+/// Attributes stay readable after the socket closed. Read it from any thread.
+pub struct wsc_socket {
+    _private: [u8; 0],
+}
+
+impl Opaque for wsc_socket {
+    type Rust = SocketView;
+}
+
+/// A socket and, once asked for, a snapshot of its groups (so that count and index agree).
+pub(crate) struct SocketView {
+    pub socket: Socket,
+    groups: OnceLock<Vec<String>>,
+}
+
+impl SocketView {
+    pub(crate) fn new(socket: Socket) -> Self {
+        SocketView {
+            socket,
+            groups: OnceLock::new(),
+        }
+    }
+
+    fn groups(&self) -> &[String] {
+        self.groups.get_or_init(|| self.socket.groups())
+    }
+}
+
+/// Sockets listed by wsc_connector_sockets(); owned by the caller, freed with
+/// wsc_socket_list_free().
+pub struct wsc_socket_list {
+    _private: [u8; 0],
+}
+
+impl Opaque for wsc_socket_list {
+    type Rust = Vec<SocketView>;
+}
+
+/// Writes one string attribute of a socket to `out`.
+fn string_attr(
+    socket: *const wsc_socket,
+    out: *mut wsc_str,
+    attr: impl FnOnce(&Socket) -> Option<&str>,
+) -> wsc_result {
+    accessor!(socket, out, |socket| Ok(wsc_str::from_opt(attr(
+        &socket.socket
+    ))))
+}
+
+/// The socket's unique ID. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_id(socket: *const wsc_socket, id_out: *mut wsc_str) -> wsc_result {
+    string_attr(socket, id_out, |s| Some(s.id().as_str()))
+}
+
+/// Inbound or outbound. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_get_type(
+    socket: *const wsc_socket,
+    type_out: *mut wsc_socket_type,
+) -> wsc_result {
+    accessor!(socket, type_out, |socket| Ok(socket
+        .socket
+        .socket_type()
+        .into()))
+}
+
+/// The full path of the handshake request (base path included), without the query.
+/// Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_path(socket: *const wsc_socket, path_out: *mut wsc_str) -> wsc_result {
+    string_attr(socket, path_out, |s| Some(s.path()))
+}
+
+/// The full request URI, e.g. "ws://127.0.0.1:8080/chat?user=ann". Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_uri(socket: *const wsc_socket, uri_out: *mut wsc_str) -> wsc_result {
+    string_attr(socket, uri_out, |s| Some(s.uri()))
+}
+
+/// "ws" or "wss". Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_scheme(
+    socket: *const wsc_socket,
+    scheme_out: *mut wsc_str,
+) -> wsc_result {
+    string_attr(socket, scheme_out, |s| Some(s.scheme()))
+}
+
+/// The negotiated subprotocol; absent (data NULL) when none. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_subprotocol(
+    socket: *const wsc_socket,
+    subprotocol_out: *mut wsc_str,
+) -> wsc_result {
+    string_attr(socket, subprotocol_out, Socket::subprotocol)
+}
+
+/// The subject of the certificate the peer presented (mutual TLS); absent when none.
+/// Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_peer_certificate_subject(
+    socket: *const wsc_socket,
+    subject_out: *mut wsc_str,
+) -> wsc_result {
+    string_attr(socket, subject_out, Socket::peer_certificate_subject)
+}
+
+/// The first handshake header named `name` (case-insensitive); absent when there is none.
+/// For outbound sockets: the headers we sent. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+#[no_mangle]
+pub extern "C" fn wsc_socket_header(
+    socket: *const wsc_socket,
+    name: *const c_char,
+    value_out: *mut wsc_str,
+) -> wsc_result {
+    ffi! {
+        let socket = arg_ref!(socket);
+        let name = arg_str!(name);
+        arg_out!(value_out).set(wsc_str::from_opt(socket.socket.header(name)));
+        Ok(())
+    }
+}
+
+/// How many handshake headers there are. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_header_count(
+    socket: *const wsc_socket,
+    count_out: *mut usize,
+) -> wsc_result {
+    accessor!(socket, count_out, |socket| Ok(socket
+        .socket
+        .headers()
+        .len()))
+}
+
+/// The handshake header at `index` (0 to count - 1), in request order.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (index out of range).
+#[no_mangle]
+pub extern "C" fn wsc_socket_header_at(
+    socket: *const wsc_socket,
+    index: usize,
+    name_out: *mut wsc_str,
+    value_out: *mut wsc_str,
+) -> wsc_result {
+    ffi! {
+        let socket = arg_ref!(socket);
+        pair_at(socket.socket.headers(), index, arg_out!(name_out), arg_out!(value_out))
+    }
+}
+
+/// The first query parameter named `name` (case-sensitive, decoded); absent when none.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+#[no_mangle]
+pub extern "C" fn wsc_socket_query(
+    socket: *const wsc_socket,
+    name: *const c_char,
+    value_out: *mut wsc_str,
+) -> wsc_result {
+    ffi! {
+        let socket = arg_ref!(socket);
+        let name = arg_str!(name);
+        arg_out!(value_out).set(wsc_str::from_opt(socket.socket.query_param(name)));
+        Ok(())
+    }
+}
+
+/// How many query parameters there are. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_query_count(
+    socket: *const wsc_socket,
+    count_out: *mut usize,
+) -> wsc_result {
+    accessor!(socket, count_out, |socket| Ok(socket.socket.query().len()))
+}
+
+/// The query parameter at `index` (0 to count - 1), decoded, in order.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (index out of range).
+#[no_mangle]
+pub extern "C" fn wsc_socket_query_at(
+    socket: *const wsc_socket,
+    index: usize,
+    name_out: *mut wsc_str,
+    value_out: *mut wsc_str,
+) -> wsc_result {
+    ffi! {
+        let socket = arg_ref!(socket);
+        pair_at(socket.socket.query(), index, arg_out!(name_out), arg_out!(value_out))
+    }
+}
+
+/// Our end of the connection as text ("127.0.0.1:8080", "[::1]:8080"), copied with a NUL into
+/// `buf` of `capacity` bytes; its length without the NUL goes to `*len_out`.
+/// Errors: WSC_NULL_POINTER, WSC_BUFFER_TOO_SMALL (`*len_out` is then the length needed).
+#[no_mangle]
+pub extern "C" fn wsc_socket_local_addr(
+    socket: *const wsc_socket,
+    buf: *mut c_char,
+    capacity: usize,
+    len_out: *mut usize,
+) -> wsc_result {
+    ffi! {
+        let socket = arg_ref!(socket);
+        let len_out = arg_out!(len_out);
+        copy_to_buffer(&socket.socket.local_addr().to_string(), buf, capacity, len_out)
+    }
+}
+
+/// The peer's end of the connection, like wsc_socket_local_addr().
+#[no_mangle]
+pub extern "C" fn wsc_socket_remote_addr(
+    socket: *const wsc_socket,
+    buf: *mut c_char,
+    capacity: usize,
+    len_out: *mut usize,
+) -> wsc_result {
+    ffi! {
+        let socket = arg_ref!(socket);
+        let len_out = arg_out!(len_out);
+        copy_to_buffer(&socket.socket.remote_addr().to_string(), buf, capacity, len_out)
+    }
+}
+
+/// How many groups the socket is in. The first group call on a `wsc_socket` takes a snapshot
+/// of its groups (sorted) that later group calls on the same `wsc_socket` read, so count and
+/// index agree while other threads subscribe and unsubscribe. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_group_count(
+    socket: *const wsc_socket,
+    count_out: *mut usize,
+) -> wsc_result {
+    accessor!(socket, count_out, |socket| Ok(socket.groups().len()))
+}
+
+/// The group at `index` (0 to count - 1) of the snapshot (see wsc_socket_group_count()).
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (index out of range).
+#[no_mangle]
+pub extern "C" fn wsc_socket_group_at(
+    socket: *const wsc_socket,
+    index: usize,
+    group_out: *mut wsc_str,
+) -> wsc_result {
+    ffi! {
+        let socket = arg_ref!(socket);
+        let group_out = arg_out!(group_out);
+        let group = socket.groups().get(index).ok_or_else(|| out_of_range(index))?;
+        group_out.set(wsc_str::from(group));
+        Ok(())
+    }
+}
+
+/// Whether the socket is still open (registered with its connector) at the time of the call.
+/// Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_is_open(socket: *const wsc_socket, open_out: *mut bool) -> wsc_result {
+    accessor!(socket, open_out, |socket| Ok(socket.socket.is_open()))
+}
+
+/// Frees a socket handle from wsc_connector_socket(); NULL is a no-op. Never pass a borrowed
+/// view (from a callback, an event or a list). Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_socket_free(socket: *mut wsc_socket) {
+    ffi_value!((), {
+        // SAFETY: the header requires an owned handle from wsc_connector_socket(), freed once.
+        drop(unsafe { take_handle(socket) });
+    })
+}
+
+/// How many sockets the list holds. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_list_len(
+    list: *const wsc_socket_list,
+    len_out: *mut usize,
+) -> wsc_result {
+    accessor!(list, len_out, |list| Ok(list.len()))
+}
+
+/// The socket at `index` (0 to len - 1), borrowed from the list (valid until
+/// wsc_socket_list_free()). Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (out of range).
+#[no_mangle]
+pub extern "C" fn wsc_socket_list_get(
+    list: *const wsc_socket_list,
+    index: usize,
+    socket_out: *mut *const wsc_socket,
+) -> wsc_result {
+    ffi! {
+        let list = arg_ref!(list);
+        let socket_out = arg_out!(socket_out);
+        let socket = list.get(index).ok_or_else(|| out_of_range(index))?;
+        socket_out.set(as_handle::<wsc_socket>(socket));
+        Ok(())
+    }
+}
+
+/// Frees a list from wsc_connector_sockets() and the views borrowed from it; NULL is a no-op.
+#[no_mangle]
+pub extern "C" fn wsc_socket_list_free(list: *mut wsc_socket_list) {
+    ffi_value!((), {
+        // SAFETY: the header requires a list from wsc_connector_sockets(), freed once.
+        drop(unsafe { take_handle(list) });
+    })
+}
+
+/// The error for an index past the end.
+pub(crate) fn out_of_range(index: usize) -> FfiError {
+    FfiError::invalid(format!("index {index} is out of range"))
+}
