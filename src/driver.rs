@@ -192,7 +192,10 @@ impl Driver {
             }
             let mut progressed = false;
 
-            // Write: gather queued messages (and a due ping) into one write.
+            // Write: gather queued messages (and a due ping) into one write. The queue's waker
+            // is always registered, so a close request or a kill reaches a task that is
+            // waiting on a full socket.
+            self.socket.queue().register(cx);
             if !self.close_sent {
                 if self.ping_due {
                     self.ping_due = false;

@@ -7,6 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::Event;
 use crate::path::{normalize_base_path, strip_base, PathPattern};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
+use crate::tcp::Tcp;
 use crate::tls::IoStream;
 use crate::wire::{Role, Wire};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -326,6 +327,7 @@ async fn handshake(
     let io_error = |e: std::io::Error| Error::new(ErrorKind::Connectivity, e.to_string());
     let local_addr = tcp.local_addr().map_err(io_error)?;
     let _ = tcp.set_nodelay(true);
+    let tcp = Tcp(tcp);
     let mut stream = match &settings.tls {
         None => IoStream::Plain(tcp),
         Some(acceptor) => {

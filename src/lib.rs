@@ -37,6 +37,7 @@ mod path;
 mod queue;
 mod registry;
 mod socket;
+mod tcp;
 mod tls;
 mod wire;
 

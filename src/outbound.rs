@@ -5,6 +5,7 @@ use crate::config::{validate_groups, validate_header, validate_token};
 use crate::connector::Shared;
 use crate::error::{Error, ErrorKind, Result};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
+use crate::tcp::Tcp;
 use crate::tls::IoStream;
 use crate::wire::{Role, Wire};
 use std::sync::Arc;
@@ -211,6 +212,7 @@ async fn connect(
     let io_error = |e: std::io::Error| Error::new(ErrorKind::Connectivity, e.to_string());
     let local_addr = tcp.local_addr().map_err(io_error)?;
     let remote_addr = tcp.peer_addr().map_err(io_error)?;
+    let tcp = Tcp(tcp);
     let mut stream = if target.secure {
         let name = crate::tls::server_name(&target.host)?;
         let tls = tokio_rustls::TlsConnector::from(shared.client_tls.clone())

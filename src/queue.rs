@@ -244,6 +244,12 @@ impl SendQueue {
         }
     }
 
+    /// Registers the task to be woken by the next push, close request or kill, when it does
+    /// not take from the queue this time (its write buffer is full).
+    pub(crate) fn register(&self, cx: &Context<'_>) {
+        self.waker.register(cx.waker());
+    }
+
     /// Takes the next message, or the close request once no message is left; registers the
     /// task's waker when there is nothing.
     pub(crate) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Next> {

@@ -2,6 +2,7 @@
 
 use crate::config::{ClientConfig, Identity, Pem, ServerTls};
 use crate::error::{Error, ErrorKind, Result};
+use crate::tcp::Tcp;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -12,7 +13,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
 fn tls_error(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::Tls, message)
@@ -176,9 +176,9 @@ impl ServerCertVerifier for NoVerification {
 
 /// A socket's byte stream: plain TCP, or TLS on either side.
 pub(crate) enum IoStream {
-    Plain(TcpStream),
-    ServerTls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-    ClientTls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Plain(Tcp),
+    ServerTls(Box<tokio_rustls::server::TlsStream<Tcp>>),
+    ClientTls(Box<tokio_rustls::client::TlsStream<Tcp>>),
 }
 
 macro_rules! delegate {

@@ -23,8 +23,14 @@ struct Setup {
 }
 
 fn setup(policy: SlowConsumerPolicy) -> Setup {
+    setup_with(policy, QUEUE, 16 << 20)
+}
+
+/// `setup` with the queue bounded at `messages` and `bytes`.
+fn setup_with(policy: SlowConsumerPolicy, messages: usize, bytes: usize) -> Setup {
     let (server, events) = start_server(|c| {
-        c.socket.send_queue_messages = QUEUE;
+        c.socket.send_queue_messages = messages;
+        c.socket.send_queue_bytes = bytes;
         c.socket.slow_consumer = policy;
         c.socket.ping_interval = None;
         c.socket.close_timeout = std::time::Duration::from_millis(300);
@@ -88,7 +94,9 @@ fn drop_oldest_policy_makes_room() {
 
 #[test]
 fn close_policy_closes_the_slow_socket_with_1013() {
-    let mut s = setup(SlowConsumerPolicy::Close);
+    // Bounded in bytes only: the queue fills after the kernel's buffers, so the socket's task
+    // is parked on a full socket when the close is requested, and must still act on it.
+    let mut s = setup_with(SlowConsumerPolicy::Close, 100_000, 1 << 20);
     assert_eq!(fill(&s).unwrap(), Delivery::ClosedSlowConsumer);
     let (socket, code, reason) = s.events.closed();
     assert_eq!(socket.id().as_str(), s.stuck_id);
@@ -151,4 +159,19 @@ fn broadcast_reports_each_slow_socket_and_the_others_get_everything() {
         assert_eq!(got.recv_timeout(WAIT).unwrap(), 4);
         s.stuck.take();
     }
+}
+
+#[test]
+fn a_close_reaches_a_socket_stuck_on_a_full_connection() {
+    // The queue is bounded in bytes only, so it is full only once the kernel's buffers are:
+    // the socket's task is then parked on a connection it cannot write to.
+    let mut s = setup_with(SlowConsumerPolicy::Fail, 100_000, 1 << 20);
+    assert_eq!(fill(&s).unwrap_err().kind(), ErrorKind::QueueFull);
+    s.server.close(&s.stuck_id, 4000, "bye").unwrap();
+    let (socket, code, reason) = s.events.closed();
+    assert_eq!(
+        (socket.id().as_str(), code, reason.as_str()),
+        (s.stuck_id.as_str(), 4000, "bye")
+    );
+    s.stuck.take();
 }
