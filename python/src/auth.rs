@@ -77,15 +77,18 @@ pub(crate) struct Reject {
 #[pymethods]
 impl Reject {
     #[new]
-    #[pyo3(signature = (status=403, reason="Forbidden".to_owned()))]
-    fn new(py: Python<'_>, status: u16, reason: String) -> PyResult<Self> {
+    #[pyo3(signature = (status=403, reason="Forbidden"))]
+    fn new(py: Python<'_>, status: u16, reason: &str) -> PyResult<Self> {
         if !(400..=599).contains(&status) {
             return Err(crate::errors::invalid(
                 py,
                 format!("a refusal's HTTP status must be 400-599, not {status}"),
             ));
         }
-        Ok(Reject { status, reason })
+        Ok(Reject {
+            status,
+            reason: reason.to_owned(),
+        })
     }
 
     fn __repr__(&self) -> String {

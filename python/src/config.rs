@@ -3,7 +3,7 @@
 //! names the setting it is about.
 
 use crate::args::{opt_seconds, pairs, seconds, strings};
-use crate::errors::{invalid, OrRaise};
+use crate::errors::invalid;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
@@ -93,8 +93,10 @@ pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) ->
             check_known(name)?;
             continue;
         }
-        if let Some(setting) = LISTENER_ONLY.iter().find(|s| **s == name) {
-            listener_setting.get_or_insert(*setting);
+        if !value.is_none() {
+            if let Some(setting) = LISTENER_ONLY.iter().find(|s| **s == name) {
+                listener_setting.get_or_insert(*setting);
+            }
         }
         let v = &value;
         match name {
@@ -142,6 +144,7 @@ pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) ->
             "event_queue_capacity" => config.event_queue_capacity = count(name, v)?,
             _ => return Err(unknown(name)),
         }
+        check_after(py, name, &config, &listener)?;
     }
     if has_listener {
         listener.tls = server_tls(py, &mut pems)?;
@@ -159,8 +162,28 @@ pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) ->
         pems.client_cert,
         pems.client_key,
     )?;
-    config.validate().or_raise(py)?;
     Ok(config)
+}
+
+/// Runs the core's checks after each setting, so that an error can name the setting that
+/// caused it (every setting before it passed). The listener is checked even when none will
+/// run: a listener setting without a listener is an error of its own.
+fn check_after(
+    py: Python<'_>,
+    name: &str,
+    config: &Config,
+    listener: &ListenerConfig,
+) -> PyResult<()> {
+    let mut trial = config.clone();
+    trial.listener = Some(listener.clone());
+    trial.validate().map_err(|error| {
+        let message = error.message();
+        if message.contains(name) {
+            crate::errors::to_py(py, &error)
+        } else {
+            invalid(py, format!("{name}: {message}"))
+        }
+    })
 }
 
 fn check_known(name: &str) -> PyResult<()> {

@@ -450,8 +450,9 @@ impl PyConnector {
     /// Closes one socket with a close code (1000-1003, 1007-1014, 3000-4999) and a reason of
     /// at most 123 bytes. Messages queued before leave first. Closing a socket that is
     /// already closing does nothing.
-    #[pyo3(signature = (socket_id, code=1000, reason=String::new()))]
-    fn close(&self, py: Python<'_>, socket_id: String, code: u16, reason: String) -> PyResult<()> {
+    #[pyo3(signature = (socket_id, code=1000, reason=""))]
+    fn close(&self, py: Python<'_>, socket_id: String, code: u16, reason: &str) -> PyResult<()> {
+        let reason = reason.to_owned();
         let handle = self.handle(py)?;
         py.detach(move || handle.close(&socket_id, code, &reason))
             .or_raise(py)
@@ -459,7 +460,7 @@ impl PyConnector {
 
     /// Closes every socket that matches the filter (as for `broadcast`); returns how many it
     /// began to close.
-    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, code=1000, reason=String::new()))]
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, code=1000, reason=""))]
     fn bulk_close(
         &self,
         py: Python<'_>,
@@ -467,8 +468,9 @@ impl PyConnector {
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
         code: u16,
-        reason: String,
+        reason: &str,
     ) -> PyResult<usize> {
+        let reason = reason.to_owned();
         let filter = filter(py, path, socket_type, groups)?;
         let handle = self.handle(py)?;
         py.detach(move || handle.bulk_close(&filter, code, &reason))

@@ -22,7 +22,6 @@ module under the logger ``wsconnector``.
 """
 
 import atexit
-from typing import Union
 
 from . import _native
 from ._asyncio import AsyncConnector
@@ -57,10 +56,7 @@ from ._native import (
     TlsError,
     WebSocketError,
 )
-from ._types import CloseCode, Settings, SlowConsumerPolicy, SocketType
-
-Event = Union[InboundConnection, InboundMessage, OutboundMessage, SocketClosed]
-"""Any of the four trigger events, as ``AsyncConnector.events()`` and ``next_events`` yield them."""
+from ._types import CloseCode, Event, Settings, SlowConsumerPolicy, SocketType
 
 __version__ = VERSION
 

@@ -13,28 +13,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
-from typing import TYPE_CHECKING, AsyncIterator, Deque, List, Optional, Union
+from typing import TYPE_CHECKING, AsyncIterator, Deque, List, Optional
 
 from ._native import Connector, InvalidState, Socket, Stopped
-from ._types import Groups, Pairs
+from ._types import Event, Groups, Pairs
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._native import (
-        BroadcastResult,
-        InboundConnection,
-        InboundMessage,
-        OutboundMessage,
-        SocketClosed,
-        _AuthorizeHook,
-        _Data,
-        _F,
-        _SocketTypeFilter,
-    )
+    from ._native import BroadcastResult, _AuthorizeHook, _Data, _F, _SocketTypeFilter
     from ._types import Settings
-
-    Event = Union[InboundConnection, InboundMessage, OutboundMessage, SocketClosed]
 
 
 class AsyncConnector:

@@ -2,16 +2,53 @@
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, Literal, TypeVar, Union
+from typing import Any, Final, Literal, TypeVar, Union, final
 
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
+
+from ._types import Settings, SocketType
 
 _PemSource = Union[str, bytes, os.PathLike[str]]
 _Pairs = Union[Mapping[str, str], Iterable[tuple[str, str]]]
 _Groups = Union[str, Iterable[str]]
 _Data = Union[str, bytes, bytearray, memoryview]
-_SocketTypeFilter = Literal["inbound", "outbound", "all"]
+_SocketTypeFilter = Union[Literal["inbound", "outbound", "all"], SocketType]
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+__all__ = [
+    "WebSocketError",
+    "InvalidArgument",
+    "NoSuchSocket",
+    "InvalidSocketId",
+    "NonUniqueSocketId",
+    "ConnectivityError",
+    "DnsError",
+    "TlsError",
+    "HandshakeError",
+    "Timeout",
+    "RemotelyClosed",
+    "LimitExceeded",
+    "QueueFull",
+    "InvalidState",
+    "Stopped",
+    "ProtocolError",
+    "InternalError",
+    "PanicException",
+    "Connector",
+    "Socket",
+    "AuthRequest",
+    "Reject",
+    "InboundConnection",
+    "InboundMessage",
+    "OutboundMessage",
+    "SocketClosed",
+    "BroadcastResult",
+    "BroadcastFailure",
+    "Pending",
+    "_stop_all",
+    "SETTINGS",
+    "VERSION",
+]
 
 VERSION: Final[str]
 SETTINGS: Final[list[str]]
@@ -73,6 +110,7 @@ class InternalError(WebSocketError):
 class PanicException(BaseException):
     """A panic in the binding itself (PyO3's exception; derives from BaseException)."""
 
+@final
 class Socket:
     """A socket's attributes, read-only; `groups` is read when asked."""
 
@@ -119,9 +157,10 @@ class Socket:
         """The first handshake header called `name` (case-insensitive), or `None`."""
     def query_param(self, name: str) -> str | None:
         """The first query parameter called `name` (case-sensitive), or `None`."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class AuthRequest:
     """An inbound upgrade request, as the authorization hook sees it before the 101."""
 
@@ -148,10 +187,11 @@ class AuthRequest:
     def query_param(self, name: str) -> str | None:
         """The first query parameter called `name` (case-sensitive), or `None`."""
 
+@final
 class Reject:
     """The authorization hook's refusal: the client gets this HTTP status and reason."""
 
-    def __init__(self, status: int = 403, reason: str = "Forbidden") -> None: ...
+    def __new__(cls, status: int = 403, reason: str = "Forbidden") -> Self: ...
     @property
     def status(self) -> int:
         """The HTTP status (400-599)."""
@@ -159,6 +199,7 @@ class Reject:
     def reason(self) -> str:
         """The reason phrase, also sent as the response body."""
 
+@final
 class InboundConnection:
     """A client finished the handshake on the listener."""
 
@@ -167,6 +208,7 @@ class InboundConnection:
     def socket(self) -> Socket:
         """The new socket."""
 
+@final
 class InboundMessage:
     """An inbound socket received a message."""
 
@@ -178,6 +220,7 @@ class InboundMessage:
     def message(self) -> str | bytes:
         """The message: `str` for text, `bytes` for binary."""
 
+@final
 class OutboundMessage:
     """An outbound socket received a message."""
 
@@ -189,6 +232,7 @@ class OutboundMessage:
     def message(self) -> str | bytes:
         """The message: `str` for text, `bytes` for binary."""
 
+@final
 class SocketClosed:
     """A socket closed, whoever closed it; the last event of every socket."""
 
@@ -206,6 +250,7 @@ class SocketClosed:
 _Event = Union[InboundConnection, InboundMessage, OutboundMessage, SocketClosed]
 _AuthorizeHook = Callable[[AuthRequest], Union[bool, Sequence[str], Reject]]
 
+@final
 class BroadcastFailure:
     """A socket a broadcast did not reach, and why."""
 
@@ -219,6 +264,7 @@ class BroadcastFailure:
     def error(self) -> WebSocketError | None:
         """For `"failed"`: the error; else `None`."""
 
+@final
 class BroadcastResult:
     """What a broadcast did."""
 
@@ -232,55 +278,31 @@ class BroadcastResult:
     def failures(self) -> list[BroadcastFailure]:
         """The matching sockets that did not get the message."""
 
+@final
 class Pending:
     """A core operation under way for asyncio."""
 
     def cancel(self) -> None:
         """Abandons the operation; its callback is never called."""
 
+@final
 class Connector:
     """A WebSocket connector: an optional listener and outbound sockets, with socket IDs,
     groups, broadcast and four triggers."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         on_inbound_connection: Callable[[Socket], object] | None = None,
         on_inbound_message: Callable[[Socket, str | bytes], object] | None = None,
         on_outbound_message: Callable[[Socket, str | bytes], object] | None = None,
         on_socket_closed: Callable[[Socket, int, str], object] | None = None,
         authorize: _AuthorizeHook | None = None,
-        host: str | None = ...,
-        port: int | None = ...,
-        base_path: str | None = ...,
-        paths: Mapping[str, _Groups | None] | _Groups | None = ...,
-        subprotocols: _Groups | None = ...,
-        tls_cert: _PemSource | None = ...,
-        tls_key: _PemSource | None = ...,
-        tls_client_ca: _PemSource | None = ...,
-        max_connections: int | None = ...,
-        handshake_timeout: float | None = ...,
-        idle_timeout: float | None = ...,
-        max_handshake_bytes: int | None = ...,
-        default_headers: _Pairs | None = ...,
-        default_query: _Pairs | None = ...,
-        connect_timeout: float | None = ...,
-        client_idle_timeout: float | None = ...,
-        extra_ca: _PemSource | None = ...,
-        client_cert: _PemSource | None = ...,
-        client_key: _PemSource | None = ...,
-        dangerous_skip_certificate_verification: bool | None = ...,
-        max_message_size: int | None = ...,
-        send_queue_messages: int | None = ...,
-        send_queue_bytes: int | None = ...,
-        slow_consumer: Literal["fail", "drop_newest", "drop_oldest", "close"] | None = ...,
-        ping_interval: float | None = ...,
-        pong_timeout: float | None = ...,
-        close_timeout: float | None = ...,
-        worker_threads: int | None = ...,
-        stop_timeout: float | None = ...,
-        event_queue_capacity: int | None = ...,
-    ) -> None: ...
+        **settings: Unpack[Settings],
+    ) -> Self:
+        """Configures a connector with keyword settings (see `wsconnector.Settings`): a
+        listener when `host` or `port` is given, else client-only; the trigger callbacks and
+        the authorization hook may be given here or registered with the decorators."""
     def on_inbound_connection(self, callback: _F) -> _F:
         """Registers `callback(socket)` for the inbound-connection trigger (a decorator)."""
     def on_inbound_message(self, callback: _F) -> _F:

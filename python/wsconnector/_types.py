@@ -11,6 +11,8 @@ import enum
 import os
 from typing import Iterable, Literal, Mapping, Optional, Tuple, TypedDict, Union
 
+from ._native import InboundConnection, InboundMessage, OutboundMessage, SocketClosed
+
 
 class SocketType(str, enum.Enum):
     """Which side opened a socket: ``Socket.type``, and the ``socket_type=`` filter."""
@@ -63,6 +65,9 @@ class CloseCode(enum.IntEnum):
     """Overloaded (here: a slow consumer's queue was full); try again later."""
 
 
+Event = Union[InboundConnection, InboundMessage, OutboundMessage, SocketClosed]
+"""Any of the four trigger events, as ``AsyncConnector.events()`` and ``next_events`` give them."""
+
 PemSource = Union[str, bytes, "os.PathLike[str]"]
 """PEM text (str or bytes containing ``-----BEGIN``) or the path of a PEM file."""
 Pairs = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
@@ -99,7 +104,7 @@ class Settings(TypedDict, total=False):
     max_message_size: Optional[int]
     send_queue_messages: Optional[int]
     send_queue_bytes: Optional[int]
-    slow_consumer: Optional[Literal["fail", "drop_newest", "drop_oldest", "close"]]
+    slow_consumer: Union[Literal["fail", "drop_newest", "drop_oldest", "close"], SlowConsumerPolicy, None]
     ping_interval: Optional[float]
     pong_timeout: Optional[float]
     close_timeout: Optional[float]
