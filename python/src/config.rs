@@ -12,8 +12,8 @@ use wsconnector::{
     Config, Identity, InboundPath, ListenerConfig, Pem, ServerTls, SlowConsumerPolicy,
 };
 
-/// Every setting `from_kwargs` reads, in the order the stubs list them (exported as
-/// `_native.SETTINGS` so the tests can hold the stubs to it).
+/// Every setting `from_kwargs` reads, the listener's first (exported as `_native.SETTINGS`, so
+/// that the tests can hold the `Settings` TypedDict to it).
 pub(crate) const SETTINGS: &[&str] = &[
     "host",
     "port",
@@ -47,19 +47,9 @@ pub(crate) const SETTINGS: &[&str] = &[
     "event_queue_capacity",
 ];
 
-/// Settings that only a listener has; giving one without `host` or `port` is an error.
-const LISTENER_ONLY: &[&str] = &[
-    "base_path",
-    "paths",
-    "subprotocols",
-    "tls_cert",
-    "tls_key",
-    "tls_client_ca",
-    "max_connections",
-    "handshake_timeout",
-    "idle_timeout",
-    "max_handshake_bytes",
-];
+/// Settings that only a listener has (those after `host` and `port` up to `default_headers`
+/// in `SETTINGS`); giving one without `host` or `port` is an error.
+const LISTENER_ONLY: &[&str] = SETTINGS.split_at(12).0.split_at(2).1;
 
 /// PEM material given by keyword, gathered until every setting has been read.
 #[derive(Default)]

@@ -22,6 +22,7 @@ mod socket;
 
 use pyo3::prelude::*;
 
+/// The Rust core of the wsconnector package; import `wsconnector` instead.
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(module)?;

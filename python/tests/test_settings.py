@@ -104,6 +104,9 @@ def test_bad_values_name_the_setting(name: str, value: object) -> None:
 def test_listener_settings_need_a_listener_and_typos_are_type_errors() -> None:
     with pytest.raises(wsconnector.InvalidArgument, match="base_path is a listener setting"):
         wsconnector.Connector(base_path="/x")
+    with pytest.raises(wsconnector.InvalidArgument, match="max_handshake_bytes is a listener"):
+        wsconnector.Connector(max_handshake_bytes=1024)
+    wsconnector.Connector(default_headers={"X-A": "1"}, event_queue_capacity=10)  # client-only
     with pytest.raises(TypeError, match="hots"):
         wsconnector.Connector(hots="127.0.0.1")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="hots"):

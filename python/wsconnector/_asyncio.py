@@ -106,7 +106,11 @@ class AsyncConnector:
         outcome: asyncio.Future[str] = loop.create_future()
 
         def on_done(socket_id: Optional[str], error: Optional[BaseException]) -> None:
-            loop.call_soon_threadsafe(self._settle, outcome, socket_id, error)
+            try:
+                loop.call_soon_threadsafe(self._settle, outcome, socket_id, error)
+            except RuntimeError:  # the loop is closed: nobody awaits the socket
+                if socket_id is not None:
+                    self.connector.close(socket_id, 1001, "connect abandoned")
 
         pending = self.connector._open_outbound_async(
             url,
