@@ -1,8 +1,9 @@
 # The Python package: a local virtual environment, the extension built with maturin, pytest.
 #   make test-python   sets up .venv at the repository root (once; again when the tool list
 #                      changes), builds and installs the extension into it, runs pytest
+#   make lint-python   clippy on the extension crate
 #   make python-wheel  builds an abi3 wheel (CPython 3.9+) into target/wheels/
-.PHONY: test-python python-wheel
+.PHONY: test-python lint-python python-wheel
 
 PYTHON ?= python3
 VENV := .venv
@@ -19,10 +20,14 @@ $(VENV_TOOLS): python/requirements-test.txt | $(VENV_PYTHON)
 
 # A debug build without debug info: it compiles in half the time of a release build, and the
 # tests wait on sockets, not on the CPU.
-test-python: $(VENV_TOOLS)
+test-python: lint-python $(VENV_TOOLS)
 	CARGO_PROFILE_DEV_DEBUG=0 VIRTUAL_ENV=$(abspath $(VENV)) \
 		$(VENV)/bin/maturin develop --manifest-path python/Cargo.toml
 	cd python && ../$(VENV_PYTHON) -m pytest
+
+# The extension crate is not a default workspace member, so the root lint does not cover it.
+lint-python:
+	$(CARGO) clippy -p wsconnector-python --all-targets -- -D warnings
 
 python-wheel: $(VENV_TOOLS)
 	$(VENV)/bin/maturin build --release --manifest-path python/Cargo.toml

@@ -93,8 +93,8 @@ async def main() -> None:
             relaying = asyncio.create_task(relay(feed))
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({relaying, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-        await relaying  # the feed has stopped: the relay takes the last events and ends
+            for task in (relaying, stopping):
+                task.cancel()  # the relay need not see the events of the stop itself
     finally:
         if ticker is not None:
             ticker.cancel()

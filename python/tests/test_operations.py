@@ -186,21 +186,57 @@ def test_close_and_bulk_close(server: wsconnector.Connector, recorder: Recorder)
     stack.close()
 
 
-def test_slow_consumer_fail_policy_raises_queue_full() -> None:
+def first_failure(connector: wsconnector.Connector, data: bytes) -> wsconnector.BroadcastFailure:
+    """Broadcasts until a broadcast reports a failure (bounded)."""
+    for _ in range(500):
+        failures = connector.broadcast(data).failures
+        if failures:
+            return failures[0]
+    raise AssertionError("no broadcast failed")
+
+
+@pytest.mark.parametrize("policy", list(wsconnector.SlowConsumerPolicy))
+def test_slow_consumer_policies(policy: wsconnector.SlowConsumerPolicy) -> None:
     connector = wsconnector.Connector(
-        host="127.0.0.1", port=0, send_queue_messages=2, stop_timeout=0.5
+        host="127.0.0.1",
+        port=0,
+        send_queue_messages=2,
+        slow_consumer=policy,
+        stop_timeout=0.5,
+        close_timeout=0.5,
     )
-    connected = Recorder()
-    connected.register(connector)
+    recorder = Recorder()
+    recorder.register(connector)
+    chunk = b"x" * (1 << 20)
     with connector:
-        # The client stops reading once 1 message waits in it, so TCP buffers fill up.
-        with connect(connector, max_queue=1, max_size=None, close_timeout=0.5) as ws:
-            socket_id = connected.next("connection")[1].id
-            chunk = b"x" * (1 << 20)
-            with pytest.raises(wsconnector.QueueFull):
+        # The client stops reading once 1 message waits in it, so the TCP buffers fill up and
+        # then the connector's queue does; the loops are bounded.
+        with connect(connector, max_queue=1, max_size=None, close_timeout=0.5):
+            socket_id = recorder.next("connection")[1].id
+            if policy == "fail":
+                with pytest.raises(wsconnector.QueueFull):
+                    for _ in range(500):
+                        connector.send(socket_id, chunk)
+                failure = first_failure(connector, chunk)
+                assert (failure.socket_id, failure.reason) == (socket_id, "failed")
+                assert isinstance(failure.error, wsconnector.QueueFull)
+            elif policy == "drop_oldest":
+                dropped = 0
                 for _ in range(500):
-                    connector.send(socket_id, chunk)
-            assert ws.close_code is None
+                    result = connector.broadcast(chunk)
+                    assert result.delivered == 1 and result.failures == []
+                    dropped += result.dropped_oldest
+                    if dropped:
+                        break
+                assert dropped > 0
+            else:
+                assert not all(connector.send(socket_id, chunk) for _ in range(500))
+                if policy == "drop_newest":
+                    failure = first_failure(connector, chunk)
+                    assert (failure.reason, failure.error) == ("dropped", None)
+                else:  # closing: the socket takes no more messages
+                    with pytest.raises(wsconnector.NoSuchSocket):
+                        connector.send(socket_id, chunk)
 
 
 def test_operations_before_start_and_after_stop() -> None:
