@@ -41,11 +41,10 @@ def test_async_with_events_and_awaitable_operations() -> None:
                     assert isinstance(event, wsconnector.InboundConnection)
                     inbound = event.socket
                     await client.send("from client")
-                    match await next_event(events):
-                        case wsconnector.InboundMessage(socket, message):
-                            assert (socket.id, message) == (inbound.id, "from client")
-                        case other:
-                            pytest.fail(f"unexpected {other!r}")
+                    event = await next_event(events)
+                    assert isinstance(event, wsconnector.InboundMessage)
+                    assert (event.socket.id, event.message) == (inbound.id, "from client")
+                    assert type(event).__match_args__ == ("socket", "message")
 
                     out = await connector.open_outbound(
                         f"ws://127.0.0.1:{peer_port}/", groups=["peers"]

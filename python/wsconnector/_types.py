@@ -81,33 +81,41 @@ class Settings(TypedDict, total=False):
     setting's default, except for ``ping_interval``, ``idle_timeout`` and
     ``client_idle_timeout``, where it turns the feature off. Durations are in seconds."""
 
-    host: Optional[str]
-    port: Optional[int]
-    base_path: Optional[str]
-    paths: Union[Mapping[str, Optional[Groups]], Groups, None]
-    subprotocols: Optional[Groups]
-    tls_cert: Optional[PemSource]
-    tls_key: Optional[PemSource]
-    tls_client_ca: Optional[PemSource]
-    max_connections: Optional[int]
-    handshake_timeout: Optional[float]
-    idle_timeout: Optional[float]
-    max_handshake_bytes: Optional[int]
-    default_headers: Optional[Pairs]
-    default_query: Optional[Pairs]
-    connect_timeout: Optional[float]
-    client_idle_timeout: Optional[float]
-    extra_ca: Optional[PemSource]
-    client_cert: Optional[PemSource]
-    client_key: Optional[PemSource]
-    dangerous_skip_certificate_verification: Optional[bool]
-    max_message_size: Optional[int]
-    send_queue_messages: Optional[int]
-    send_queue_bytes: Optional[int]
-    slow_consumer: Union[Literal["fail", "drop_newest", "drop_oldest", "close"], SlowConsumerPolicy, None]
-    ping_interval: Optional[float]
-    pong_timeout: Optional[float]
-    close_timeout: Optional[float]
-    worker_threads: Optional[int]
-    stop_timeout: Optional[float]
-    event_queue_capacity: Optional[int]
+    # The listener (when host or port is given).
+    host: Optional[str]  # address to bind (default 127.0.0.1)
+    port: Optional[int]  # port to bind; 0 (the default) lets the OS pick: read Connector.port
+    base_path: Optional[str]  # prefix of every served path (default "/")
+    paths: Union[Mapping[str, Optional[Groups]], Groups, None]  # served paths (exact or "*"
+    # patterns) with their default groups, e.g. {"/chat/*": ["lobby"]}; default: every path
+    subprotocols: Optional[Groups]  # subprotocols accepted, in order of preference
+    tls_cert: Optional[PemSource]  # certificate chain (leaf first): serves wss://
+    tls_key: Optional[PemSource]  # its private key
+    tls_client_ca: Optional[PemSource]  # CAs whose client certificates are required (mTLS)
+    max_connections: Optional[int]  # most inbound sockets at once, more get 503 (10000)
+    handshake_timeout: Optional[float]  # TCP accept to end of upgrade, TLS included (10 s)
+    idle_timeout: Optional[float]  # inbound sockets idle this long are closed (900 s; None: never)
+    max_handshake_bytes: Optional[int]  # largest upgrade request, more get 431 (16384)
+    # Outbound sockets.
+    default_headers: Optional[Pairs]  # headers of every outbound handshake
+    default_query: Optional[Pairs]  # query parameters added to every outbound URL
+    connect_timeout: Optional[float]  # DNS, TCP, TLS and upgrade together (30 s)
+    client_idle_timeout: Optional[float]  # outbound sockets idle this long are closed (never)
+    extra_ca: Optional[PemSource]  # CAs trusted besides the bundled web roots
+    client_cert: Optional[PemSource]  # certificate chain presented to servers that ask (mTLS)
+    client_key: Optional[PemSource]  # its private key
+    dangerous_skip_certificate_verification: Optional[bool]  # trust any server: tests only
+    # Every socket.
+    max_message_size: Optional[int]  # largest message accepted; larger closes with 1009 (16 MiB)
+    send_queue_messages: Optional[int]  # most messages waiting in a socket's send queue (1024)
+    send_queue_bytes: Optional[int]  # most bytes waiting in a socket's send queue (16 MiB)
+    slow_consumer: Union[  # what a send does when a queue is full (default "fail")
+        Literal["fail", "drop_newest", "drop_oldest", "close"], SlowConsumerPolicy, None
+    ]
+    ping_interval: Optional[float]  # between keepalive pings (30 s; None: no pings)
+    pong_timeout: Optional[float]  # a ping unanswered this long closes the socket (20 s)
+    close_timeout: Optional[float]  # time the peer has to answer our close frame (5 s)
+    # The connector.
+    worker_threads: Optional[int]  # I/O threads (default: the CPU count, at most 4)
+    stop_timeout: Optional[float]  # how long stop waits for sends and close handshakes (5 s)
+    event_queue_capacity: Optional[int]  # events waiting for the application; past it,
+    # sockets stop reading until the application catches up (65536)
