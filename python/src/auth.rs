@@ -102,7 +102,7 @@ pub(crate) struct PyAuthorizer(pub(crate) Py<PyAny>);
 
 impl Authorizer for PyAuthorizer {
     fn authorize(&self, request: &wsconnector::AuthRequest) -> AuthDecision {
-        Python::attach(|py| {
+        let decided = Python::try_attach(|py| {
             let answer = Py::new(py, PyAuthRequest(request.clone()))
                 .and_then(|request| self.0.call1(py, (request,)))
                 .and_then(|answer| decision(answer.bind(py)));
@@ -114,7 +114,9 @@ impl Authorizer for PyAuthorizer {
                 );
                 AuthDecision::reject(500, "authorization failed")
             })
-        })
+        });
+        // No interpreter to ask: it is shutting down.
+        decided.unwrap_or_else(|| AuthDecision::reject(503, "server is stopping"))
     }
 }
 
