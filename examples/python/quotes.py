@@ -1,0 +1,107 @@
+"""Stock-quote feed (asyncio): one outbound socket reads a quote source, and each update is
+broadcast to the clients subscribed to that symbol's group.
+
+Clients connect to ``ws://HOST:PORT/quotes?symbols=ACME,GLOBX`` and may send ``subscribe SYM``
+or ``unsubscribe SYM``; each quote arrives as JSON, e.g. ``{"symbol": "ACME", "price": 101.5}``.
+Without ``--source URL`` a tiny quote source (a second connector, ticking a random walk) runs in
+the same process, so the example runs by itself.
+
+Run: ``python examples/python/quotes.py [--host H] [--port P] [--source URL]``. Ctrl-C stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import signal
+from typing import Optional
+
+import wsconnector
+
+SYMBOLS = ("ACME", "GLOBX", "INITECH", "UMBRL")
+SOURCE_ID = "quote-source"
+
+
+def group(symbol: str) -> str:
+    """The group of a symbol's subscribers."""
+    return "quote:" + symbol.upper()
+
+
+async def run_quote_source(source: wsconnector.Connector, interval: float) -> None:
+    """Ticks a random walk for every symbol and broadcasts each quote to whoever listens."""
+    rng = random.Random(7)
+    prices = {symbol: 100.0 for symbol in SYMBOLS}
+    while True:
+        for symbol in SYMBOLS:
+            prices[symbol] = round(max(1.0, prices[symbol] * rng.uniform(0.99, 1.01)), 2)
+            source.broadcast(json.dumps({"symbol": symbol, "price": prices[symbol]}))
+        await asyncio.sleep(interval)
+
+
+async def relay(feed: wsconnector.AsyncConnector) -> None:
+    """The feed's event loop: subscriptions from clients, quotes from the source."""
+    async for event in feed.events():
+        if isinstance(event, wsconnector.InboundConnection):
+            symbols = (event.socket.query_param("symbols") or "").split(",")
+            groups = [group(s) for s in symbols if s.strip()]
+            if groups:
+                await feed.subscribe(event.socket.id, groups)
+        elif isinstance(event, wsconnector.InboundMessage) and isinstance(event.message, str):
+            command, _, symbol = event.message.partition(" ")
+            if command == "subscribe" and symbol.strip():
+                await feed.subscribe(event.socket.id, group(symbol.strip()))
+            elif command == "unsubscribe" and symbol.strip():
+                await feed.unsubscribe(event.socket.id, group(symbol.strip()))
+        elif isinstance(event, wsconnector.OutboundMessage):
+            quote = json.loads(event.message)
+            await feed.broadcast(event.message, socket_type="inbound", groups=group(quote["symbol"]))
+        elif isinstance(event, wsconnector.SocketClosed) and event.socket.id == SOURCE_ID:
+            print(f"the quote source closed ({event.code}); stopping", flush=True)
+            return
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--source", help="ws:// URL of a quote source (default: a built-in one)")
+    parser.add_argument("--interval", type=float, default=0.2, help="built-in source tick, s")
+    args = parser.parse_args()
+
+    source: Optional[wsconnector.Connector] = None
+    ticker: Optional[asyncio.Task[None]] = None
+    source_url = args.source
+    if source_url is None:
+        # The built-in source needs no triggers: give it one so that its events are consumed.
+        source = wsconnector.Connector(
+            host="127.0.0.1", port=0, on_inbound_connection=lambda socket: None
+        )
+        source.start()
+        source_url = f"ws://127.0.0.1:{source.port}/"
+        ticker = asyncio.create_task(run_quote_source(source, args.interval))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with wsconnector.AsyncConnector(host=args.host, port=args.port) as feed:
+            await feed.open_outbound(source_url, socket_id=SOURCE_ID)
+            print(f"quote feed on ws://{args.host}:{feed.port}/quotes?symbols=ACME", flush=True)
+            relaying = asyncio.create_task(relay(feed))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({relaying, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (relaying, stopping):
+                task.cancel()  # the relay need not see the events of the stop itself
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+        if source is not None:
+            source.stop()
+    print("stopped", flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,591 @@
+//! `Connector`: settings and callbacks before start, then the running core connector, its
+//! dispatcher thread and the operations.
+//!
+//! GIL rules: every call that waits for or works on the core state runs inside `py.detach`
+//! with owned Rust data only; no lock of ours is held across a detach (a thread holding the
+//! GIL could wait for it while we wait for the GIL).
+
+use crate::args::{opt_seconds, opt_strings, pairs, strings};
+use crate::auth::PyAuthorizer;
+use crate::broadcast::{filter, BroadcastResult};
+use crate::errors::{invalid_state, OrRaise};
+use crate::events::{run_dispatcher, take_batch, Triggers};
+use crate::socket::{address, PySocket};
+use crate::{asyncio, config, events, logging, payload};
+use pyo3::exceptions::PyTypeError;
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use pyo3::PyTraverseError;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::thread::{JoinHandle, ThreadId};
+use wsconnector::{Config, ConnectorHandle, OutboundOptions};
+
+/// The callbacks, registered before start.
+#[derive(Default)]
+struct Hooks {
+    triggers: Triggers,
+    authorize: Option<Py<PyAny>>,
+}
+
+/// A started core connector and the dispatcher thread that calls the triggers.
+struct Running {
+    connector: wsconnector::Connector,
+    dispatcher: Mutex<Option<JoinHandle<()>>>,
+    dispatcher_thread: Option<ThreadId>,
+}
+
+impl Running {
+    fn on_dispatcher_thread(&self) -> bool {
+        self.dispatcher_thread == Some(std::thread::current().id())
+    }
+
+    /// Stops the core connector (which delivers every remaining event) and waits for the
+    /// dispatcher to hand the last of them to the triggers. Call without the GIL.
+    fn stop(&self) -> wsconnector::Result<()> {
+        self.connector.stop()?;
+        if !self.on_dispatcher_thread() {
+            let dispatcher = lock(&self.dispatcher).take();
+            if let Some(thread) = dispatcher {
+                let _ = thread.join();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Running connectors, for `_stop_all` at interpreter exit.
+static STARTED: Mutex<Vec<Weak<Running>>> = Mutex::new(Vec::new());
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Stops every running connector; registered with `atexit`, so that no thread of ours calls
+/// into an interpreter that is shutting down.
+#[pyfunction]
+pub(crate) fn _stop_all(py: Python<'_>) {
+    let started: Vec<Arc<Running>> = lock(&STARTED)
+        .drain(..)
+        .filter_map(|w| w.upgrade())
+        .collect();
+    py.detach(move || {
+        for running in started {
+            let _ = running.stop();
+        }
+    });
+}
+
+/// A WebSocket connector: an optional listener (inbound sockets) and outbound sockets, with
+/// socket IDs, groups, broadcast, and four triggers.
+///
+/// Configure it with keyword settings (see the stubs for the full list; a listener when
+/// `host` or `port` is given, else client-only), register the triggers as decorators or
+/// keyword callbacks, then `start()` (or use it as a context manager). Trigger callbacks run
+/// on the connector's dispatcher thread, in order for each socket, and may call any
+/// operation; an exception in one is logged (logger `wsconnector`), never raised.
+#[pyclass(module = "wsconnector", name = "Connector", frozen, weakref)]
+pub(crate) struct PyConnector {
+    config: Config,
+    hooks: Mutex<Hooks>,
+    running: Mutex<Option<Arc<Running>>>,
+}
+
+impl PyConnector {
+    fn current(&self) -> Option<Arc<Running>> {
+        lock(&self.running).clone()
+    }
+
+    /// The handle for the operations; `InvalidState` before the first start.
+    fn handle(&self, py: Python<'_>) -> PyResult<ConnectorHandle> {
+        self.current()
+            .map(|running| running.connector.handle())
+            .ok_or_else(|| invalid_state(py, "the connector is not started: call start() first"))
+    }
+
+    fn is_started(&self) -> bool {
+        self.current()
+            .is_some_and(|running| running.connector.is_running())
+    }
+
+    /// Stores a callback; callbacks are fixed at start.
+    fn register(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        callback: Py<PyAny>,
+        slot: impl FnOnce(&mut Hooks) -> &mut Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        if !callback.bind(py).is_callable() {
+            return Err(PyTypeError::new_err(format!("{name} needs a callable")));
+        }
+        if self.is_started() {
+            return Err(invalid_state(
+                py,
+                format!("register {name} before start(): callbacks are fixed while running"),
+            ));
+        }
+        *slot(&mut lock(&self.hooks)) = Some(callback.clone_ref(py));
+        Ok(callback)
+    }
+
+    /// Starts the core connector with the authorizer, and the dispatcher if any trigger has a
+    /// callback (else events wait for `next_events`).
+    fn launch(&self, py: Python<'_>) -> PyResult<Running> {
+        let (triggers, authorize) = {
+            let hooks = lock(&self.hooks);
+            (
+                hooks.triggers.clone_ref(py),
+                hooks.authorize.as_ref().map(|a| a.clone_ref(py)),
+            )
+        };
+        let mut builder = wsconnector::Connector::builder(self.config.clone());
+        if let Some(hook) = authorize {
+            builder = builder.authorizer(PyAuthorizer(hook));
+        }
+        let connector = py.detach(move || builder.start()).or_raise(py)?;
+        let (dispatcher, dispatcher_thread) = if triggers.any() {
+            let handle = connector.handle();
+            let thread = std::thread::Builder::new()
+                .name("wsc-py-dispatch".into())
+                .spawn(move || run_dispatcher(handle, triggers));
+            match thread {
+                Ok(thread) => {
+                    let id = thread.thread().id();
+                    (Some(thread), Some(id))
+                }
+                Err(e) => {
+                    py.detach(|| connector.stop()).or_raise(py)?;
+                    return Err(invalid_state(
+                        py,
+                        format!("cannot start the dispatcher thread: {e}"),
+                    ));
+                }
+            }
+        } else {
+            (None, None)
+        };
+        Ok(Running {
+            connector,
+            dispatcher: Mutex::new(dispatcher),
+            dispatcher_thread,
+        })
+    }
+}
+
+/// The options of one outbound socket, from the keyword arguments of `open_outbound`.
+fn outbound_options(
+    headers: Option<&Bound<'_, PyAny>>,
+    query: Option<&Bound<'_, PyAny>>,
+    subprotocols: Option<&Bound<'_, PyAny>>,
+    groups: Option<&Bound<'_, PyAny>>,
+    socket_id: Option<String>,
+    timeout: Option<&Bound<'_, PyAny>>,
+) -> PyResult<OutboundOptions> {
+    let mut options = OutboundOptions::new();
+    options.headers = pairs("headers", headers)?;
+    options.query = pairs("query", query)?;
+    options.subprotocols = opt_strings("subprotocols", subprotocols)?;
+    options.groups = opt_strings("groups", groups)?;
+    options.socket_id = socket_id;
+    options.connect_timeout = opt_seconds("timeout", timeout)?;
+    Ok(options)
+}
+
+#[pymethods]
+impl PyConnector {
+    #[new]
+    #[pyo3(signature = (
+        *,
+        on_inbound_connection=None,
+        on_inbound_message=None,
+        on_outbound_message=None,
+        on_socket_closed=None,
+        authorize=None,
+        **settings
+    ))]
+    fn new(
+        py: Python<'_>,
+        on_inbound_connection: Option<Py<PyAny>>,
+        on_inbound_message: Option<Py<PyAny>>,
+        on_outbound_message: Option<Py<PyAny>>,
+        on_socket_closed: Option<Py<PyAny>>,
+        authorize: Option<Py<PyAny>>,
+        settings: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let connector = PyConnector {
+            config: config::from_kwargs(py, settings)?,
+            hooks: Mutex::default(),
+            running: Mutex::new(None),
+        };
+        if let Some(f) = on_inbound_connection {
+            connector.on_inbound_connection(py, f)?;
+        }
+        if let Some(f) = on_inbound_message {
+            connector.on_inbound_message(py, f)?;
+        }
+        if let Some(f) = on_outbound_message {
+            connector.on_outbound_message(py, f)?;
+        }
+        if let Some(f) = on_socket_closed {
+            connector.on_socket_closed(py, f)?;
+        }
+        if let Some(f) = authorize {
+            connector.authorize(py, f)?;
+        }
+        Ok(connector)
+    }
+
+    /// Registers the callback of the inbound-connection trigger: `callback(socket)`, when a
+    /// client finished the handshake on the listener. Usable as a decorator.
+    fn on_inbound_connection(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.register(py, "on_inbound_connection", callback, |h| {
+            &mut h.triggers.inbound_connection
+        })
+    }
+
+    /// Registers the callback of the inbound-message trigger: `callback(socket, message)`
+    /// with `str` for text and `bytes` for binary. Usable as a decorator.
+    fn on_inbound_message(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.register(py, "on_inbound_message", callback, |h| {
+            &mut h.triggers.inbound_message
+        })
+    }
+
+    /// Registers the callback of the outbound-message trigger: `callback(socket, message)`
+    /// with `str` for text and `bytes` for binary. Usable as a decorator.
+    fn on_outbound_message(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.register(py, "on_outbound_message", callback, |h| {
+            &mut h.triggers.outbound_message
+        })
+    }
+
+    /// Registers the callback of the socket-closed trigger: `callback(socket, code, reason)`,
+    /// once per socket, last, whoever closed it. Usable as a decorator.
+    fn on_socket_closed(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.register(py, "on_socket_closed", callback, |h| {
+            &mut h.triggers.socket_closed
+        })
+    }
+
+    /// Registers the authorization hook: `hook(request: AuthRequest)` decides on each inbound
+    /// upgrade before the 101 and returns `True` (accept), `False` (refuse with 403), a list
+    /// of groups (accept into them) or `Reject(status, reason)`. It runs on a worker thread of
+    /// the connector, not the dispatcher; if it raises or returns anything else, the client
+    /// gets 500. Usable as a decorator.
+    fn authorize(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.register(py, "authorize", hook, |h| &mut h.authorize)
+    }
+
+    /// Starts the listener (if any), the I/O threads and the dispatcher. A stopped connector
+    /// may be started again. Raises `InvalidState` if it is running.
+    fn start(&self, py: Python<'_>) -> PyResult<()> {
+        if self.is_started() {
+            return Err(invalid_state(py, "the connector is already running"));
+        }
+        logging::install(py)?;
+        let running = Arc::new(self.launch(py)?);
+        let mut slot = lock(&self.running);
+        if slot.as_ref().is_some_and(|r| r.connector.is_running()) {
+            drop(slot);
+            py.detach(|| running.stop()).or_raise(py)?;
+            return Err(invalid_state(py, "the connector is already running"));
+        }
+        *slot = Some(running.clone());
+        drop(slot);
+        let mut started = lock(&STARTED);
+        started.retain(|w| w.strong_count() > 0);
+        started.push(Arc::downgrade(&running));
+        Ok(())
+    }
+
+    /// Stops: no new sockets, every socket closed with 1001 (going away), queued sends and
+    /// close handshakes given up to `stop_timeout`, every remaining event delivered (each
+    /// socket's closed event included). Blocks until done, without the GIL; calling it again,
+    /// or before start, does nothing. From a trigger callback it raises `InvalidState` (it
+    /// would wait for itself).
+    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(running) = self.current() else {
+            return Ok(());
+        };
+        if running.on_dispatcher_thread() {
+            return Err(invalid_state(
+                py,
+                "a connector cannot be stopped from its own trigger callback",
+            ));
+        }
+        py.detach(move || running.stop()).or_raise(py)
+    }
+
+    /// Whether the connector is running (started, not stopping or stopped).
+    #[getter]
+    fn is_running(&self) -> bool {
+        self.is_started()
+    }
+
+    /// The listener's port (the one the OS chose when `port=0`); `None` when client-only or
+    /// not started.
+    #[getter]
+    fn port(&self) -> Option<u16> {
+        self.current()?.connector.local_addr().map(|a| a.port())
+    }
+
+    /// The listener's address as `(host, port)`; `None` when client-only or not started.
+    #[getter]
+    fn local_address(&self) -> Option<(String, u16)> {
+        self.current()?.connector.local_addr().map(address)
+    }
+
+    /// Opens an outbound socket to a `ws://` or `wss://` URL and returns its ID once the
+    /// handshake is done; blocks meanwhile (without the GIL). `headers` and `query` are a
+    /// mapping or `(name, value)` pairs; `groups` the groups it starts in; `socket_id` your
+    /// own ID (else a UUID); `timeout` in seconds overrides `connect_timeout`.
+    #[pyo3(signature = (url, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn open_outbound(
+        &self,
+        py: Python<'_>,
+        url: String,
+        headers: Option<&Bound<'_, PyAny>>,
+        query: Option<&Bound<'_, PyAny>>,
+        subprotocols: Option<&Bound<'_, PyAny>>,
+        groups: Option<&Bound<'_, PyAny>>,
+        socket_id: Option<String>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        let options = outbound_options(headers, query, subprotocols, groups, socket_id, timeout)?;
+        let handle = self.handle(py)?;
+        py.detach(move || handle.open_outbound(&url, options))
+            .map(|id| id.to_string())
+            .or_raise(py)
+    }
+
+    /// `open_outbound` for asyncio: returns at once, and calls `on_done(socket_id, None)` or
+    /// `on_done(None, exception)` from another thread when the connect ends. The returned
+    /// `Pending` abandons the connect when cancelled. Used by `AsyncConnector`.
+    #[pyo3(signature = (url, on_done, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn _open_outbound_async(
+        &self,
+        py: Python<'_>,
+        url: String,
+        on_done: Py<PyAny>,
+        headers: Option<&Bound<'_, PyAny>>,
+        query: Option<&Bound<'_, PyAny>>,
+        subprotocols: Option<&Bound<'_, PyAny>>,
+        groups: Option<&Bound<'_, PyAny>>,
+        socket_id: Option<String>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<asyncio::Pending> {
+        let options = outbound_options(headers, query, subprotocols, groups, socket_id, timeout)?;
+        let handle = self.handle(py)?;
+        let connect = async move {
+            handle
+                .open_outbound_async(&url, options)
+                .await
+                .map(|id| id.to_string())
+        };
+        Ok(asyncio::spawn(connect, on_done))
+    }
+
+    /// Queues a message for one socket: `str` is sent as text, `bytes`, `bytearray` or
+    /// `memoryview` as binary. Messages to one socket leave in the order sent. Returns True
+    /// when the message is queued, False when the slow-consumer policy dropped it
+    /// (`drop_newest`) or closed the socket (`close`); raises `QueueFull` under `fail`.
+    fn send(&self, py: Python<'_>, socket_id: String, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let message = payload::from_py(data)?;
+        let handle = self.handle(py)?;
+        py.detach(move || handle.send(&socket_id, message))
+            .map(|delivery| delivery.is_queued())
+            .or_raise(py)
+    }
+
+    /// Adds groups (one name or a list) to a socket; groups it has already are ignored.
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        socket_id: String,
+        groups: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let groups = strings("groups", groups)?;
+        let handle = self.handle(py)?;
+        py.detach(move || handle.subscribe(&socket_id, &groups))
+            .or_raise(py)
+    }
+
+    /// Removes groups (one name or a list) from a socket; groups it does not have are ignored.
+    fn unsubscribe(
+        &self,
+        py: Python<'_>,
+        socket_id: String,
+        groups: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let groups = strings("groups", groups)?;
+        let handle = self.handle(py)?;
+        py.detach(move || handle.unsubscribe(&socket_id, &groups))
+            .or_raise(py)
+    }
+
+    /// Sends one message to every socket that matches the filter: `path` (full path, exact or
+    /// with `*`), `socket_type` (`"inbound"`, `"outbound"` or `"all"`) and `groups` (member of
+    /// any). Returns how many got it and which matching sockets did not.
+    #[pyo3(signature = (data, *, path=None, socket_type=None, groups=None))]
+    fn broadcast(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        path: Option<&str>,
+        socket_type: Option<&str>,
+        groups: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<BroadcastResult> {
+        let message = payload::from_py(data)?;
+        let filter = filter(py, path, socket_type, groups)?;
+        let handle = self.handle(py)?;
+        let result = py
+            .detach(move || handle.broadcast(message, &filter))
+            .or_raise(py)?;
+        BroadcastResult::from_core(py, result)
+    }
+
+    /// Closes one socket with a close code (1000-1003, 1007-1014, 3000-4999) and a reason of
+    /// at most 123 bytes. Messages queued before leave first. Closing a socket that is
+    /// already closing does nothing.
+    #[pyo3(signature = (socket_id, code=1000, reason=""))]
+    fn close(&self, py: Python<'_>, socket_id: String, code: u16, reason: &str) -> PyResult<()> {
+        let reason = reason.to_owned();
+        let handle = self.handle(py)?;
+        py.detach(move || handle.close(&socket_id, code, &reason))
+            .or_raise(py)
+    }
+
+    /// Closes every socket that matches the filter (as for `broadcast`); returns how many it
+    /// began to close.
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, code=1000, reason=""))]
+    fn bulk_close(
+        &self,
+        py: Python<'_>,
+        path: Option<&str>,
+        socket_type: Option<&str>,
+        groups: Option<&Bound<'_, PyAny>>,
+        code: u16,
+        reason: &str,
+    ) -> PyResult<usize> {
+        let reason = reason.to_owned();
+        let filter = filter(py, path, socket_type, groups)?;
+        let handle = self.handle(py)?;
+        py.detach(move || handle.bulk_close(&filter, code, &reason))
+            .or_raise(py)
+    }
+
+    /// The open socket with this ID; raises `NoSuchSocket` if there is none.
+    fn socket(&self, py: Python<'_>, socket_id: String) -> PyResult<PySocket> {
+        let handle = self.handle(py)?;
+        py.detach(move || handle.socket(&socket_id))
+            .map(PySocket)
+            .or_raise(py)
+    }
+
+    /// The open sockets that match the filter (as for `broadcast`).
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None))]
+    fn sockets(
+        &self,
+        py: Python<'_>,
+        path: Option<&str>,
+        socket_type: Option<&str>,
+        groups: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<PySocket>> {
+        let filter = filter(py, path, socket_type, groups)?;
+        let handle = self.handle(py)?;
+        let sockets = py.detach(move || handle.sockets(&filter)).or_raise(py)?;
+        Ok(sockets.into_iter().map(PySocket).collect())
+    }
+
+    /// Takes the events that are ready (up to 256), waiting up to `timeout` seconds (forever
+    /// with `None`) for the first; an empty list on timeout. For connectors without trigger
+    /// callbacks (`AsyncConnector.events()` is built on it). Raises `Stopped` once the
+    /// connector has stopped and every event has been taken.
+    #[pyo3(signature = (timeout=None))]
+    fn next_events<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let timeout = opt_seconds("timeout", timeout)?;
+        let running = self
+            .current()
+            .ok_or_else(|| invalid_state(py, "the connector is not started: call start() first"))?;
+        if running.dispatcher_thread.is_some() {
+            return Err(invalid_state(
+                py,
+                "this connector delivers events to its trigger callbacks; next_events is for connectors without them",
+            ));
+        }
+        let handle = running.connector.handle();
+        let batch = py
+            .detach(move || {
+                let mut batch = Vec::new();
+                take_batch(&handle, &mut batch, timeout).map(|()| batch)
+            })
+            .or_raise(py)?;
+        let events = batch
+            .into_iter()
+            .map(|event| events::to_py(py, event))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, events)
+    }
+
+    /// Starts the connector (unless it is running) and returns it.
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        if !slf.get().is_started() {
+            slf.get().start(slf.py())?;
+        }
+        Ok(slf)
+    }
+
+    /// Stops the connector.
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        self.stop(py)
+    }
+
+    fn __repr__(&self) -> String {
+        match self.current().and_then(|r| r.connector.local_addr()) {
+            Some(addr) if self.is_started() => format!("<Connector listening on {addr}>"),
+            _ if self.is_started() => "<Connector client-only>".to_owned(),
+            _ => "<Connector stopped>".to_owned(),
+        }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Ok(hooks) = self.hooks.try_lock() {
+            for callback in hooks.triggers.all().chain(hooks.authorize.as_ref()) {
+                visit.call(callback)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        if let Ok(mut hooks) = self.hooks.try_lock() {
+            *hooks = Hooks::default();
+        }
+    }
+}
+
+impl Drop for PyConnector {
+    fn drop(&mut self) {
+        let Some(running) = lock(&self.running).take() else {
+            return;
+        };
+        // Stopping waits for socket tasks and the dispatcher, which may need the GIL.
+        let stopped = Python::try_attach(|py| py.detach(|| running.stop()));
+        if stopped.is_none() {
+            let _ = running.stop();
+        }
+    }
+}

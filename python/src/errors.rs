@@ -1,0 +1,208 @@
+//! The exception hierarchy: one base `WebSocketError` and one subclass per core `ErrorKind`,
+//! each also deriving from the builtin exception a Python caller would expect (`ValueError`
+//! for bad arguments, `ConnectionError` for failed connects, `TimeoutError` for timeouts).
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+use wsconnector::{Error, ErrorKind};
+
+/// One exception class: its name, the core kind it stands for (`None` for the base), the
+/// builtin it also derives from, and its docstring.
+struct Spec {
+    name: &'static str,
+    kind: Option<ErrorKind>,
+    builtin: Option<&'static str>,
+    doc: &'static str,
+}
+
+const SPECS: &[Spec] = &[
+    Spec {
+        name: "WebSocketError",
+        kind: None,
+        builtin: Some("Exception"),
+        doc: "Base class of every error the connector raises.",
+    },
+    Spec {
+        name: "InvalidArgument",
+        kind: Some(ErrorKind::InvalidArgument),
+        builtin: Some("ValueError"),
+        doc: "An argument or setting was malformed: a bad URL, path pattern, header, close code or setting (the message names it).",
+    },
+    Spec {
+        name: "NoSuchSocket",
+        kind: Some(ErrorKind::NoSuchSocket),
+        builtin: Some("LookupError"),
+        doc: "No open socket has the given ID (it never existed, or it has closed).",
+    },
+    Spec {
+        name: "InvalidSocketId",
+        kind: Some(ErrorKind::InvalidSocketId),
+        builtin: Some("ValueError"),
+        doc: "A caller-chosen socket ID is empty, blank, too long or has control characters.",
+    },
+    Spec {
+        name: "NonUniqueSocketId",
+        kind: Some(ErrorKind::NonUniqueSocketId),
+        builtin: Some("ValueError"),
+        doc: "A caller-chosen socket ID is already used by an open socket.",
+    },
+    Spec {
+        name: "ConnectivityError",
+        kind: Some(ErrorKind::Connectivity),
+        builtin: Some("ConnectionError"),
+        doc: "The TCP connection could not be made or broke (refused, reset, unreachable).",
+    },
+    Spec {
+        name: "DnsError",
+        kind: Some(ErrorKind::Dns),
+        builtin: Some("ConnectionError"),
+        doc: "The host name of an outbound URL did not resolve.",
+    },
+    Spec {
+        name: "TlsError",
+        kind: Some(ErrorKind::Tls),
+        builtin: None,
+        doc: "TLS failed: untrusted or mismatched certificate, unreadable PEM, failed TLS handshake.",
+    },
+    Spec {
+        name: "HandshakeError",
+        kind: Some(ErrorKind::Handshake),
+        builtin: None,
+        doc: "The peer answered the WebSocket handshake with an HTTP status other than 101; `.status` holds it.",
+    },
+    Spec {
+        name: "Timeout",
+        kind: Some(ErrorKind::Timeout),
+        builtin: Some("TimeoutError"),
+        doc: "A connect, handshake or stop did not finish in time.",
+    },
+    Spec {
+        name: "RemotelyClosed",
+        kind: Some(ErrorKind::RemotelyClosed),
+        builtin: None,
+        doc: "The peer closed the socket.",
+    },
+    Spec {
+        name: "LimitExceeded",
+        kind: Some(ErrorKind::LimitExceeded),
+        builtin: None,
+        doc: "A configured limit was reached (connections, message size).",
+    },
+    Spec {
+        name: "QueueFull",
+        kind: Some(ErrorKind::QueueFull),
+        builtin: None,
+        doc: "The socket's send queue is full and the slow-consumer policy is 'fail'.",
+    },
+    Spec {
+        name: "InvalidState",
+        kind: Some(ErrorKind::InvalidState),
+        builtin: Some("RuntimeError"),
+        doc: "The call is not allowed now (e.g. an operation before start, stop from a trigger).",
+    },
+    Spec {
+        name: "Stopped",
+        kind: Some(ErrorKind::Stopped),
+        builtin: None,
+        doc: "The connector is stopped or stopping.",
+    },
+    Spec {
+        name: "ProtocolError",
+        kind: Some(ErrorKind::Protocol),
+        builtin: None,
+        doc: "The peer broke the WebSocket protocol.",
+    },
+    Spec {
+        name: "InternalError",
+        kind: Some(ErrorKind::Internal),
+        builtin: None,
+        doc: "A panic inside the library, caught; the connector keeps running.",
+    },
+];
+
+/// The classes made from `SPECS`, in the same order, once per process.
+static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
+
+fn classes(py: Python<'_>) -> PyResult<&Vec<Py<PyType>>> {
+    CLASSES.get_or_try_init(py, || {
+        let builtins = py.import("builtins")?;
+        let type_ = py.get_type::<PyType>();
+        let mut made: Vec<Py<PyType>> = Vec::with_capacity(SPECS.len());
+        for spec in SPECS {
+            let mut bases = Vec::new();
+            if spec.kind.is_some() {
+                bases.push(made[0].bind(py).clone().into_any());
+            }
+            if let Some(builtin) = spec.builtin {
+                bases.push(builtins.getattr(builtin)?);
+            }
+            let namespace = PyDict::new(py);
+            namespace.set_item("__doc__", spec.doc)?;
+            namespace.set_item("__module__", "wsconnector")?;
+            if spec.kind == Some(ErrorKind::Handshake) {
+                namespace.set_item("status", py.None())?;
+            }
+            let class = type_.call1((spec.name, PyTuple::new(py, bases)?, namespace))?;
+            made.push(class.cast_into::<PyType>()?.unbind());
+        }
+        Ok(made)
+    })
+}
+
+/// Adds every exception class to the module.
+pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = module.py();
+    for (spec, class) in SPECS.iter().zip(classes(py)?) {
+        module.add(spec.name, class.bind(py))?;
+    }
+    module.add(
+        "PanicException",
+        py.get_type::<pyo3::panic::PanicException>(),
+    )?;
+    Ok(())
+}
+
+/// The Python exception for a core error: the class of its kind, the core's message, and for
+/// a refused handshake the HTTP status as `.status`.
+pub(crate) fn to_py(py: Python<'_>, error: &Error) -> PyErr {
+    match exception(py, error) {
+        Ok(exception) => exception,
+        Err(failed) => failed,
+    }
+}
+
+fn exception(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
+    let classes = classes(py)?;
+    let index = SPECS
+        .iter()
+        .position(|spec| spec.kind == Some(error.kind()))
+        .unwrap_or(0);
+    let value = classes[index].bind(py).call1((error.message(),))?;
+    if let Some(status) = error.http_status() {
+        value.setattr("status", status)?;
+    }
+    Ok(PyErr::from_value(value))
+}
+
+/// `InvalidArgument` with a message; for settings and arguments the binding checks itself.
+pub(crate) fn invalid(py: Python<'_>, message: impl Into<String>) -> PyErr {
+    to_py(py, &Error::new(ErrorKind::InvalidArgument, message))
+}
+
+/// `InvalidState` with a message.
+pub(crate) fn invalid_state(py: Python<'_>, message: impl Into<String>) -> PyErr {
+    to_py(py, &Error::new(ErrorKind::InvalidState, message))
+}
+
+/// Turns core results into Python results.
+pub(crate) trait OrRaise<T> {
+    /// The value, or the core error as its Python exception.
+    fn or_raise(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> OrRaise<T> for wsconnector::Result<T> {
+    fn or_raise(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| to_py(py, &e))
+    }
+}

@@ -1,0 +1,282 @@
+//! The four triggers as Python objects, the batched take from the core's event queue, and the
+//! dispatcher thread that calls the trigger callbacks.
+//!
+//! The dispatcher waits for events without the GIL, takes every event that is ready (up to
+//! `BATCH`), and takes the GIL once to deliver the whole batch, so a burst of messages costs
+//! one GIL hand-over rather than one per message.
+
+use crate::logging::log_exception;
+use crate::payload;
+use crate::socket::PySocket;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use std::time::Duration;
+use wsconnector::{ConnectorHandle, Error, Event};
+
+/// Most events taken from the core per batch.
+pub(crate) const BATCH: usize = 256;
+
+/// A client finished the handshake on the listener.
+#[pyclass(module = "wsconnector", frozen, get_all)]
+pub(crate) struct InboundConnection {
+    /// The new socket.
+    socket: Py<PySocket>,
+}
+
+/// An inbound socket received a message (`str` for text, `bytes` for binary).
+#[pyclass(module = "wsconnector", frozen, get_all)]
+pub(crate) struct InboundMessage {
+    /// The socket it arrived on.
+    socket: Py<PySocket>,
+    /// The message: `str` for text, `bytes` for binary.
+    message: Py<PyAny>,
+}
+
+/// An outbound socket received a message (`str` for text, `bytes` for binary).
+#[pyclass(module = "wsconnector", frozen, get_all)]
+pub(crate) struct OutboundMessage {
+    /// The socket it arrived on.
+    socket: Py<PySocket>,
+    /// The message: `str` for text, `bytes` for binary.
+    message: Py<PyAny>,
+}
+
+/// A socket closed, whoever closed it; the last event of every socket.
+#[pyclass(module = "wsconnector", frozen, get_all)]
+pub(crate) struct SocketClosed {
+    /// The socket, no longer open.
+    socket: Py<PySocket>,
+    /// The close code: the peer's or ours; 1005 when none was given, 1006 when the connection
+    /// ended without a close handshake.
+    code: u16,
+    /// The close reason.
+    reason: String,
+}
+
+#[pymethods]
+impl InboundConnection {
+    #[classattr]
+    fn __match_args__() -> (&'static str,) {
+        ("socket",)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("InboundConnection({})", self.socket.get().__repr__())
+    }
+}
+
+#[pymethods]
+impl InboundMessage {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str) {
+        ("socket", "message")
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "InboundMessage({}, {})",
+            self.socket.get().__repr__(),
+            self.message.bind(py).repr()?
+        ))
+    }
+}
+
+#[pymethods]
+impl OutboundMessage {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str) {
+        ("socket", "message")
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "OutboundMessage({}, {})",
+            self.socket.get().__repr__(),
+            self.message.bind(py).repr()?
+        ))
+    }
+}
+
+#[pymethods]
+impl SocketClosed {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str, &'static str) {
+        ("socket", "code", "reason")
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "SocketClosed({}, {}, {:?})",
+            self.socket.get().__repr__(),
+            self.code,
+            self.reason
+        )
+    }
+}
+
+/// Whether the application closed the socket of a message event before the message was handed
+/// over (for instance from the connection trigger, earlier in the same batch): such messages
+/// are dropped, as the core's own dispatcher drops them.
+fn is_stale(event: &Event) -> bool {
+    event.message().is_some() && event.socket().is_close_requested()
+}
+
+/// An event as its Python object.
+pub(crate) fn to_py(py: Python<'_>, event: Event) -> PyResult<Py<PyAny>> {
+    Ok(match event {
+        Event::InboundConnection { socket } => Py::new(
+            py,
+            InboundConnection {
+                socket: Py::new(py, PySocket(socket))?,
+            },
+        )?
+        .into_any(),
+        Event::InboundMessage { socket, message } => Py::new(
+            py,
+            InboundMessage {
+                socket: Py::new(py, PySocket(socket))?,
+                message: payload::to_py(py, &message).unbind(),
+            },
+        )?
+        .into_any(),
+        Event::OutboundMessage { socket, message } => Py::new(
+            py,
+            OutboundMessage {
+                socket: Py::new(py, PySocket(socket))?,
+                message: payload::to_py(py, &message).unbind(),
+            },
+        )?
+        .into_any(),
+        Event::SocketClosed {
+            socket,
+            code,
+            reason,
+        } => Py::new(
+            py,
+            SocketClosed {
+                socket: Py::new(py, PySocket(socket))?,
+                code,
+                reason,
+            },
+        )?
+        .into_any(),
+    })
+}
+
+/// Takes the events that are ready, up to `BATCH`, into `batch`, waiting up to `timeout`
+/// (forever with `None`) for the first. Runs without the GIL. `Err(Stopped)` once the
+/// connector has stopped and every event has been taken.
+pub(crate) fn take_batch(
+    handle: &ConnectorHandle,
+    batch: &mut Vec<Event>,
+    timeout: Option<Duration>,
+) -> Result<(), Error> {
+    match handle.next_event(timeout)? {
+        Some(event) => batch.push(event),
+        None => return Ok(()),
+    }
+    while batch.len() < BATCH {
+        match handle.next_event(Some(Duration::ZERO)) {
+            Ok(Some(event)) => batch.push(event),
+            _ => break,
+        }
+    }
+    Ok(())
+}
+
+/// The callbacks of the four triggers, fixed when the connector starts.
+#[derive(Default)]
+pub(crate) struct Triggers {
+    pub inbound_connection: Option<Py<PyAny>>,
+    pub inbound_message: Option<Py<PyAny>>,
+    pub outbound_message: Option<Py<PyAny>>,
+    pub socket_closed: Option<Py<PyAny>>,
+}
+
+impl Triggers {
+    /// Whether any trigger has a callback (else events wait for `next_events`).
+    pub(crate) fn any(&self) -> bool {
+        self.inbound_connection.is_some()
+            || self.inbound_message.is_some()
+            || self.outbound_message.is_some()
+            || self.socket_closed.is_some()
+    }
+
+    /// A copy sharing the callbacks, for the dispatcher thread.
+    pub(crate) fn clone_ref(&self, py: Python<'_>) -> Triggers {
+        let copy = |c: &Option<Py<PyAny>>| c.as_ref().map(|c| c.clone_ref(py));
+        Triggers {
+            inbound_connection: copy(&self.inbound_connection),
+            inbound_message: copy(&self.inbound_message),
+            outbound_message: copy(&self.outbound_message),
+            socket_closed: copy(&self.socket_closed),
+        }
+    }
+
+    /// The callbacks, for the garbage collector.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Py<PyAny>> {
+        [
+            &self.inbound_connection,
+            &self.inbound_message,
+            &self.outbound_message,
+            &self.socket_closed,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// Calls the callback of one event's trigger, if it has one: the socket first, then the
+    /// message, or the close code and reason. An exception is logged, never raised.
+    fn deliver(&self, py: Python<'_>, event: Event) {
+        if is_stale(&event) {
+            return;
+        }
+        let (callback, name) = match &event {
+            Event::InboundConnection { .. } => (&self.inbound_connection, "on_inbound_connection"),
+            Event::InboundMessage { .. } => (&self.inbound_message, "on_inbound_message"),
+            Event::OutboundMessage { .. } => (&self.outbound_message, "on_outbound_message"),
+            Event::SocketClosed { .. } => (&self.socket_closed, "on_socket_closed"),
+        };
+        let Some(callback) = callback else {
+            return;
+        };
+        let called = arguments(py, event).and_then(|args| callback.call1(py, args));
+        if let Err(error) = called {
+            log_exception(py, &format!("the {name} callback raised"), &error);
+        }
+    }
+}
+
+fn arguments(py: Python<'_>, event: Event) -> PyResult<Bound<'_, PyTuple>> {
+    let socket = |socket| Py::new(py, PySocket(socket));
+    match event {
+        Event::InboundConnection { socket: s } => PyTuple::new(py, [socket(s)?.into_any()]),
+        Event::InboundMessage { socket: s, message }
+        | Event::OutboundMessage { socket: s, message } => PyTuple::new(
+            py,
+            [socket(s)?.into_any(), payload::to_py(py, &message).unbind()],
+        ),
+        Event::SocketClosed {
+            socket: s,
+            code,
+            reason,
+        } => (socket(s)?, code, reason).into_pyobject(py),
+    }
+}
+
+/// The dispatcher thread's loop: waits for events without the GIL, then delivers each batch
+/// under one GIL hold, until the connector has stopped and every event has been delivered.
+pub(crate) fn run_dispatcher(handle: ConnectorHandle, triggers: Triggers) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while take_batch(&handle, &mut batch, None).is_ok() {
+        let delivered = Python::try_attach(|py| {
+            for event in batch.drain(..) {
+                triggers.deliver(py, event);
+            }
+        });
+        if delivered.is_none() {
+            return; // the interpreter is shutting down
+        }
+    }
+    Python::try_attach(|_| drop(triggers));
+}

@@ -1,0 +1,44 @@
+//! `wsconnector._native`: the Python binding of the wsconnector core, built with PyO3 on the
+//! core's Rust API. The pure-Python package `wsconnector` re-exports it and adds the asyncio
+//! front.
+//!
+//! Threads and the GIL: the core's I/O threads never take the GIL. Three threads of ours
+//! do, each only to call Python: the dispatcher (trigger callbacks, once per batch of events),
+//! the asyncio bridge (completions of awaited operations) and the logging thread (records to
+//! `logging`); the core also calls the authorization hook on a blocking-pool thread. Every
+//! call from Python that waits for Rust work releases the GIL.
+
+mod args;
+mod asyncio;
+mod auth;
+mod broadcast;
+mod config;
+mod connector;
+mod errors;
+mod events;
+mod logging;
+mod payload;
+mod socket;
+
+use pyo3::prelude::*;
+
+/// The Rust core of the wsconnector package; import `wsconnector` instead.
+#[pymodule]
+fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(module)?;
+    module.add_class::<connector::PyConnector>()?;
+    module.add_class::<socket::PySocket>()?;
+    module.add_class::<auth::PyAuthRequest>()?;
+    module.add_class::<auth::Reject>()?;
+    module.add_class::<events::InboundConnection>()?;
+    module.add_class::<events::InboundMessage>()?;
+    module.add_class::<events::OutboundMessage>()?;
+    module.add_class::<events::SocketClosed>()?;
+    module.add_class::<broadcast::BroadcastResult>()?;
+    module.add_class::<broadcast::BroadcastFailure>()?;
+    module.add_class::<asyncio::Pending>()?;
+    module.add_function(wrap_pyfunction!(connector::_stop_all, module)?)?;
+    module.add("SETTINGS", config::SETTINGS.to_vec())?;
+    module.add("VERSION", wsconnector::VERSION)?;
+    Ok(())
+}

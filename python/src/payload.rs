@@ -1,0 +1,36 @@
+//! Message payloads between Python and the core: `str` is a text message, `bytes`-like data
+//! a binary one, and received messages come back the same way.
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyString};
+use wsconnector::Message;
+
+/// A message to send, copied out of `data` so that it can cross a GIL release: `str` becomes
+/// text; `bytes`, `bytearray` and `memoryview` become binary.
+pub(crate) fn from_py(data: &Bound<'_, PyAny>) -> PyResult<Message> {
+    if let Ok(text) = data.cast::<PyString>() {
+        return Ok(Message::text(text.to_cow()?.into_owned()));
+    }
+    if let Ok(bytes) = data.cast::<PyBytes>() {
+        return Ok(Message::binary(bytes.as_bytes().to_vec()));
+    }
+    if data.is_instance_of::<PyByteArray>() || data.is_instance_of::<PyMemoryView>() {
+        let bytes = data.py().get_type::<PyBytes>().call1((data,))?;
+        return Ok(Message::binary(
+            bytes.cast::<PyBytes>()?.as_bytes().to_vec(),
+        ));
+    }
+    Err(PyTypeError::new_err(format!(
+        "a message must be str (text) or bytes, bytearray or memoryview (binary), not {}",
+        data.get_type().name()?
+    )))
+}
+
+/// A received message as Python sees it: `str` for text, `bytes` for binary.
+pub(crate) fn to_py<'py>(py: Python<'py>, message: &Message) -> Bound<'py, PyAny> {
+    match message.as_text() {
+        Some(text) => PyString::new(py, text).into_any(),
+        None => PyBytes::new(py, message.as_bytes()).into_any(),
+    }
+}

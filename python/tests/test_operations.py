@@ -1,0 +1,261 @@
+"""Every operation, with `websockets` as the peer on the other side: clients of the listener,
+and servers for outbound sockets."""
+
+from __future__ import annotations
+
+import contextlib
+
+from typing import Any
+
+import pytest
+from conftest import WAIT, Peer, Recorder, connect
+from websockets.sync.server import ServerConnection
+
+import wsconnector
+
+
+def test_open_outbound_sends_headers_query_subprotocols_and_exchanges_messages(
+    recorder: Recorder,
+) -> None:
+    peer = Peer(subprotocols=["quotes.v1"])
+    connector = wsconnector.Connector(default_headers={"X-Default": "d"}, default_query=[("k", "v")])
+    recorder.register(connector)
+    try:
+        with connector:
+            assert connector.port is None and connector.local_address is None
+            socket_id = connector.open_outbound(
+                peer.url("/feed?x=1"),
+                headers=[("X-Token", "secret")],
+                query={"symbol": "ACME"},
+                subprotocols=["quotes.v1"],
+                groups=["ACME", "all"],
+                socket_id="feed-1",
+                timeout=5,
+            )
+            assert socket_id == "feed-1"
+            request = peer.requests.get(timeout=WAIT)
+            assert request.path == "/feed?x=1&k=v&symbol=ACME"
+            assert request.headers["X-Token"] == "secret"
+            assert request.headers["X-Default"] == "d"
+
+            socket = connector.socket("feed-1")
+            assert socket.type == "outbound"
+            assert socket.subprotocol == "quotes.v1"
+            assert socket.groups == ["ACME", "all"]
+            assert socket.remote_address == ("127.0.0.1", peer.port)
+            assert socket.header("x-token") == "secret"
+
+            assert connector.send(socket_id, "text") is True
+            assert connector.send(socket_id, b"bytes") is True
+            assert connector.send(socket_id, bytearray(b"array")) is True
+            assert connector.send(socket_id, memoryview(b"view")) is True
+            assert [peer.received.get(timeout=WAIT) for _ in range(4)] == [
+                "text",
+                b"bytes",
+                b"array",
+                b"view",
+            ]
+            echoed = [recorder.next("outbound")[2] for _ in range(4)]
+            assert echoed == ["text", b"bytes", b"array", b"view"]
+
+            with pytest.raises(TypeError):
+                connector.send(socket_id, 42)  # type: ignore[arg-type]
+            with pytest.raises(wsconnector.NonUniqueSocketId):
+                connector.open_outbound(peer.url(), socket_id="feed-1")
+            with pytest.raises(wsconnector.InvalidSocketId):
+                connector.open_outbound(peer.url(), socket_id="  ")
+            generated = connector.open_outbound(peer.url(), subprotocols="quotes.v1")
+            assert len(generated) == 36
+    finally:
+        peer.close()
+
+
+def test_connect_failures_raise_their_exceptions() -> None:
+    def refuse(connection: ServerConnection, request: Any) -> Any:
+        return connection.respond(403, "not you\n")
+
+    refusing = Peer(process_request=refuse)
+    with wsconnector.Connector() as connector:
+        try:
+            with pytest.raises(wsconnector.HandshakeError) as refused:
+                connector.open_outbound(refusing.url())
+            assert refused.value.status == 403
+        finally:
+            refusing.close()
+        with pytest.raises(wsconnector.ConnectivityError):
+            connector.open_outbound(f"ws://127.0.0.1:{refusing.port}/")
+        with pytest.raises(wsconnector.InvalidArgument):
+            connector.open_outbound("http://example.com/")
+        with pytest.raises(wsconnector.DnsError):
+            connector.open_outbound("ws://no-such-host.invalid/")
+        with pytest.raises(wsconnector.NoSuchSocket):
+            connector.send("nope", "x")
+        with pytest.raises(wsconnector.WebSocketError):
+            connector.close("nope")
+
+
+def test_connect_timeout_raises_timeout() -> None:
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # accepts the TCP connection, never answers the upgrade
+    try:
+        with wsconnector.Connector(connect_timeout=0.3) as connector:
+            with pytest.raises(wsconnector.Timeout) as timed_out:
+                connector.open_outbound(f"ws://127.0.0.1:{silent.getsockname()[1]}/")
+            assert isinstance(timed_out.value, TimeoutError)
+    finally:
+        silent.close()
+
+
+def test_subscribe_unsubscribe_broadcast_filters_and_sockets(
+    server: wsconnector.Connector, recorder: Recorder, peer: Peer
+) -> None:
+    with contextlib.ExitStack() as stack:
+        a, b, c = (stack.enter_context(connect(server, p)) for p in ("/chat/a", "/chat/b", "/news"))
+        paths = {recorder.next("connection")[1].path for _ in range(3)}
+        by_path = {s.path: s.id for s in server.sockets()}
+        assert set(by_path) == paths == {"/chat/a", "/chat/b", "/news"}
+        out = server.open_outbound(peer.url("/chat/out"), groups="room")
+
+        server.subscribe(by_path["/chat/a"], ["room", "vip"])
+        server.subscribe(by_path["/chat/a"], "room")  # repeats are ignored
+        server.subscribe(by_path["/news"], "room")
+        server.unsubscribe(by_path["/news"], ["room", "never-joined"])
+        assert server.socket(by_path["/chat/a"]).groups == ["room", "vip"]
+        assert server.socket(by_path["/news"]).groups == []
+
+        assert {s.id for s in server.sockets(groups="room")} == {by_path["/chat/a"], out}
+        assert {s.id for s in server.sockets(path="/chat/*")} == {
+            by_path["/chat/a"],
+            by_path["/chat/b"],
+            out,
+        }
+        assert [s.id for s in server.sockets(socket_type="outbound")] == [out]
+        assert len(server.sockets(socket_type=wsconnector.SocketType.INBOUND)) == 3
+
+        result = server.broadcast("to the room", groups=["room"], socket_type="inbound")
+        assert (result.delivered, result.failures) == (1, [])
+        assert a.recv(timeout=WAIT) == "to the room"
+
+        result = server.broadcast(b"chat", path="/chat/*")
+        assert result.delivered == 3
+        assert a.recv(timeout=WAIT) == b"chat"
+        assert b.recv(timeout=WAIT) == b"chat"
+        assert peer.received.get(timeout=WAIT) == b"chat"
+
+        assert server.broadcast("all").delivered == 4
+        assert c.recv(timeout=WAIT) == "all"
+
+        with pytest.raises(wsconnector.InvalidArgument):
+            server.broadcast("x", socket_type="sideways")  # type: ignore[arg-type]
+        with pytest.raises(wsconnector.InvalidArgument):
+            server.broadcast("x", path="no-slash")
+        with pytest.raises(wsconnector.InvalidArgument):
+            server.subscribe(by_path["/news"], "")
+
+
+def test_close_and_bulk_close(server: wsconnector.Connector, recorder: Recorder) -> None:
+    stack = contextlib.ExitStack()
+    clients = [stack.enter_context(connect(server, f"/room/{i}")) for i in range(3)]
+    ids = [recorder.next("connection")[1].id for _ in range(3)]
+    server.subscribe(ids[0], "doomed")
+    server.subscribe(ids[1], "doomed")
+
+    server.close(ids[2], wsconnector.CloseCode.POLICY_VIOLATION, "rules")
+    with pytest.raises(Exception):
+        clients[2].recv(timeout=WAIT)
+    assert clients[2].close_code == 1008 and clients[2].close_reason == "rules"
+    assert recorder.next("closed")[2:] == (1008, "rules")
+
+    assert server.bulk_close(groups="doomed", code=4000, reason="bulk") == 2
+    closed = {recorder.next("closed")[1].id for _ in range(2)}
+    assert closed == set(ids[:2])
+    for ws in clients[:2]:
+        with pytest.raises(Exception):
+            ws.recv(timeout=WAIT)
+        assert (ws.close_code, ws.close_reason) == (4000, "bulk")
+    assert server.sockets() == []
+    with pytest.raises(wsconnector.NoSuchSocket):
+        server.socket(ids[0])
+    with pytest.raises(wsconnector.InvalidArgument):
+        server.bulk_close(code=1005)
+    with pytest.raises(wsconnector.InvalidArgument):
+        server.close("whatever", 1000, "x" * 200)
+    stack.close()
+
+
+def first_failure(connector: wsconnector.Connector, data: bytes) -> wsconnector.BroadcastFailure:
+    """Broadcasts until a broadcast reports a failure (bounded)."""
+    for _ in range(500):
+        failures = connector.broadcast(data).failures
+        if failures:
+            return failures[0]
+    raise AssertionError("no broadcast failed")
+
+
+@pytest.mark.parametrize("policy", list(wsconnector.SlowConsumerPolicy))
+def test_slow_consumer_policies(policy: wsconnector.SlowConsumerPolicy) -> None:
+    connector = wsconnector.Connector(
+        host="127.0.0.1",
+        port=0,
+        send_queue_messages=2,
+        slow_consumer=policy,
+        stop_timeout=0.5,
+        close_timeout=0.5,
+    )
+    recorder = Recorder()
+    recorder.register(connector)
+    chunk = b"x" * (1 << 20)
+    with connector:
+        # The client stops reading once 1 message waits in it, so the TCP buffers fill up and
+        # then the connector's queue does; the loops are bounded.
+        with connect(connector, max_queue=1, max_size=None, close_timeout=0.5):
+            socket_id = recorder.next("connection")[1].id
+            if policy == "fail":
+                with pytest.raises(wsconnector.QueueFull):
+                    for _ in range(500):
+                        connector.send(socket_id, chunk)
+                failure = first_failure(connector, chunk)
+                assert (failure.socket_id, failure.reason) == (socket_id, "failed")
+                assert isinstance(failure.error, wsconnector.QueueFull)
+            elif policy == "drop_oldest":
+                dropped = 0
+                for _ in range(500):
+                    result = connector.broadcast(chunk)
+                    assert result.delivered == 1 and result.failures == []
+                    dropped += result.dropped_oldest
+                    if dropped:
+                        break
+                assert dropped > 0
+            else:
+                assert not all(connector.send(socket_id, chunk) for _ in range(500))
+                if policy == "drop_newest":
+                    failure = first_failure(connector, chunk)
+                    assert (failure.reason, failure.error) == ("dropped", None)
+                else:  # closing: the socket takes no more messages
+                    with pytest.raises(wsconnector.NoSuchSocket):
+                        connector.send(socket_id, chunk)
+
+
+def test_operations_before_start_and_after_stop() -> None:
+    connector = wsconnector.Connector(host="127.0.0.1", port=0)
+    with pytest.raises(wsconnector.InvalidState):
+        connector.send("x", "y")
+    with pytest.raises(wsconnector.InvalidState):
+        connector.open_outbound("ws://127.0.0.1:1/")
+    connector.stop()  # before start: nothing to do
+    connector.start()
+    with pytest.raises(wsconnector.InvalidState):
+        connector.start()
+    connector.stop()
+    connector.stop()
+    assert not connector.is_running
+    with pytest.raises(wsconnector.Stopped):
+        connector.broadcast("late")
+    with pytest.raises(wsconnector.Stopped):
+        connector.open_outbound("ws://127.0.0.1:1/")
+    connector.start()  # a stopped connector may start again
+    assert connector.is_running and connector.port
+    connector.stop()

@@ -1,0 +1,143 @@
+"""The keyword settings: every one is accepted, bad values raise an error that names the
+setting, and the stubs and the `Settings` TypedDict list exactly the settings the module reads."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import pytest
+
+import wsconnector
+from wsconnector import _native
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+GOOD: dict[str, Any] = {
+    "host": "127.0.0.1",
+    "port": 0,
+    "base_path": "/app",
+    "paths": {"/chat/*": ["lobby"], "/feed": "quotes"},
+    "subprotocols": ["v2", "v1"],
+    "tls_cert": PEM,
+    "tls_key": pathlib.Path("key.pem"),
+    "tls_client_ca": b"-----BEGIN CERTIFICATE-----\n",
+    "max_connections": 10,
+    "handshake_timeout": 2.5,
+    "idle_timeout": None,
+    "max_handshake_bytes": 8192,
+    "default_headers": {"User-Agent": "test"},
+    "default_query": [("a", "1"), ("a", "2")],
+    "connect_timeout": 3,
+    "client_idle_timeout": 60,
+    "extra_ca": "ca.pem",
+    "client_cert": "client.pem",
+    "client_key": "client.key",
+    "dangerous_skip_certificate_verification": False,
+    "max_message_size": 1 << 20,
+    "send_queue_messages": 16,
+    "send_queue_bytes": 1 << 20,
+    "slow_consumer": wsconnector.SlowConsumerPolicy.DROP_OLDEST,
+    "ping_interval": None,
+    "pong_timeout": 5,
+    "close_timeout": 1.5,
+    "worker_threads": 1,
+    "stop_timeout": 2,
+    "event_queue_capacity": 100,
+}
+
+
+def test_the_typeddict_lists_the_settings_the_module_reads() -> None:
+    assert list(wsconnector.Settings.__annotations__) == list(_native.SETTINGS)
+    assert list(GOOD) == list(_native.SETTINGS)
+
+
+def test_every_setting_is_accepted() -> None:
+    connector = wsconnector.Connector(**GOOD)
+    assert not connector.is_running
+    wsconnector.Connector(**{name: None for name in _native.SETTINGS})
+
+
+def test_a_connector_without_host_or_port_is_client_only() -> None:
+    with wsconnector.Connector() as connector:
+        assert connector.port is None and connector.is_running
+    with wsconnector.Connector(port=0) as connector:
+        assert connector.local_address is not None
+        assert connector.local_address[0] == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("port", 70000),
+        ("port", "80"),
+        ("base_path", "no-slash"),
+        ("paths", ["chat"]),
+        ("paths", {"/chat": [""]}),
+        ("subprotocols", ["has space"]),
+        ("max_connections", 0),
+        ("max_message_size", -1),
+        ("send_queue_messages", 0),
+        ("handshake_timeout", -1),
+        ("handshake_timeout", "soon"),
+        ("ping_interval", 0),
+        ("pong_timeout", float("inf")),
+        ("default_headers", {"Bad Header": "x"}),
+        ("default_headers", "not pairs"),
+        ("slow_consumer", "ignore"),
+        ("dangerous_skip_certificate_verification", "yes"),
+        ("worker_threads", 0),
+        ("event_queue_capacity", 0),
+        ("tls_cert", 42),
+    ],
+)
+def test_bad_values_name_the_setting(name: str, value: object) -> None:
+    settings: dict[str, Any] = {"port": 0, name: value}
+    if name == "tls_cert":
+        settings["tls_key"] = PEM
+    with pytest.raises(wsconnector.InvalidArgument) as error:
+        wsconnector.Connector(**settings)
+    assert name.split("_timeout")[0] in str(error.value) or str(value) in str(error.value)
+    assert isinstance(error.value, ValueError)
+
+
+def test_listener_settings_need_a_listener_and_typos_are_type_errors() -> None:
+    with pytest.raises(wsconnector.InvalidArgument, match="base_path is a listener setting"):
+        wsconnector.Connector(base_path="/x")
+    with pytest.raises(wsconnector.InvalidArgument, match="max_handshake_bytes is a listener"):
+        wsconnector.Connector(max_handshake_bytes=1024)
+    wsconnector.Connector(default_headers={"X-A": "1"}, event_queue_capacity=10)  # client-only
+    with pytest.raises(TypeError, match="hots"):
+        wsconnector.Connector(hots="127.0.0.1")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="hots"):
+        wsconnector.Connector(hots=None)  # type: ignore[call-arg]
+
+
+def test_exceptions_form_one_hierarchy() -> None:
+    kinds = [
+        wsconnector.InvalidArgument,
+        wsconnector.NoSuchSocket,
+        wsconnector.InvalidSocketId,
+        wsconnector.NonUniqueSocketId,
+        wsconnector.ConnectivityError,
+        wsconnector.DnsError,
+        wsconnector.TlsError,
+        wsconnector.HandshakeError,
+        wsconnector.Timeout,
+        wsconnector.RemotelyClosed,
+        wsconnector.LimitExceeded,
+        wsconnector.QueueFull,
+        wsconnector.InvalidState,
+        wsconnector.Stopped,
+        wsconnector.ProtocolError,
+        wsconnector.InternalError,
+    ]
+    for kind in kinds:
+        assert issubclass(kind, wsconnector.WebSocketError), kind
+        assert kind.__doc__ and kind.__module__ == "wsconnector"
+    assert issubclass(wsconnector.Timeout, TimeoutError)
+    assert issubclass(wsconnector.ConnectivityError, ConnectionError)
+    assert issubclass(wsconnector.NoSuchSocket, LookupError)
+    assert wsconnector.HandshakeError("x").status is None
+    assert not issubclass(wsconnector.PanicException, Exception)
+    assert int(wsconnector.CloseCode.GOING_AWAY) == 1001

@@ -1,0 +1,395 @@
+"""Type stubs of the extension module wsconnector._native (checked by mypy.stubtest)."""
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, Literal, TypeVar, Union, final
+
+from typing_extensions import Self, Unpack
+
+from ._types import Settings, SocketType
+
+_PemSource = Union[str, bytes, os.PathLike[str]]
+_Pairs = Union[Mapping[str, str], Iterable[tuple[str, str]]]
+_Groups = Union[str, Iterable[str]]
+_Data = Union[str, bytes, bytearray, memoryview]
+_SocketTypeFilter = Union[Literal["inbound", "outbound", "all"], SocketType]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+__all__ = [
+    "WebSocketError",
+    "InvalidArgument",
+    "NoSuchSocket",
+    "InvalidSocketId",
+    "NonUniqueSocketId",
+    "ConnectivityError",
+    "DnsError",
+    "TlsError",
+    "HandshakeError",
+    "Timeout",
+    "RemotelyClosed",
+    "LimitExceeded",
+    "QueueFull",
+    "InvalidState",
+    "Stopped",
+    "ProtocolError",
+    "InternalError",
+    "PanicException",
+    "Connector",
+    "Socket",
+    "AuthRequest",
+    "Reject",
+    "InboundConnection",
+    "InboundMessage",
+    "OutboundMessage",
+    "SocketClosed",
+    "BroadcastResult",
+    "BroadcastFailure",
+    "Pending",
+    "_stop_all",
+    "SETTINGS",
+    "VERSION",
+]
+
+VERSION: Final[str]
+SETTINGS: Final[list[str]]
+
+class WebSocketError(Exception):
+    """Base class of every error the connector raises."""
+
+class InvalidArgument(WebSocketError, ValueError):
+    """An argument or setting was malformed (the message names it)."""
+
+class NoSuchSocket(WebSocketError, LookupError):
+    """No open socket has the given ID (it never existed, or it has closed)."""
+
+class InvalidSocketId(WebSocketError, ValueError):
+    """A caller-chosen socket ID is empty, blank, too long or has control characters."""
+
+class NonUniqueSocketId(WebSocketError, ValueError):
+    """A caller-chosen socket ID is already used by an open socket."""
+
+class ConnectivityError(WebSocketError, ConnectionError):
+    """The TCP connection could not be made or broke (refused, reset, unreachable)."""
+
+class DnsError(WebSocketError, ConnectionError):
+    """The host name of an outbound URL did not resolve."""
+
+class TlsError(WebSocketError):
+    """TLS failed: untrusted or mismatched certificate, unreadable PEM, failed TLS handshake."""
+
+class HandshakeError(WebSocketError):
+    """The peer answered the WebSocket handshake with an HTTP status other than 101."""
+
+    status: int | None
+    """The HTTP status the peer answered with."""
+
+class Timeout(WebSocketError, TimeoutError):
+    """A connect, handshake or stop did not finish in time."""
+
+class RemotelyClosed(WebSocketError):
+    """The peer closed the socket."""
+
+class LimitExceeded(WebSocketError):
+    """A configured limit was reached (connections, message size)."""
+
+class QueueFull(WebSocketError):
+    """The socket's send queue is full and the slow-consumer policy is 'fail'."""
+
+class InvalidState(WebSocketError, RuntimeError):
+    """The call is not allowed now (an operation before start, stop from a trigger, ...)."""
+
+class Stopped(WebSocketError):
+    """The connector is stopped or stopping."""
+
+class ProtocolError(WebSocketError):
+    """The peer broke the WebSocket protocol."""
+
+class InternalError(WebSocketError):
+    """A panic inside the library, caught; the connector keeps running."""
+
+class PanicException(BaseException):
+    """A panic in the binding itself (PyO3's exception; derives from BaseException)."""
+
+@final
+class Socket:
+    """A socket's attributes, read-only; `groups` is read when asked."""
+
+    @property
+    def id(self) -> str:
+        """The socket's unique ID."""
+    @property
+    def type(self) -> Literal["inbound", "outbound"]:
+        """`"inbound"` (accepted by the listener) or `"outbound"` (opened by this connector)."""
+    @property
+    def path(self) -> str:
+        """The full path of the handshake request (base path included), without the query."""
+    @property
+    def uri(self) -> str:
+        """The full request URI, e.g. `wss://example.com:8443/chat/room1?user=ann`."""
+    @property
+    def scheme(self) -> Literal["ws", "wss"]:
+        """`"ws"` or `"wss"`."""
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """The handshake request's headers as `(name, value)` pairs, in order."""
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        """The handshake's query parameters as decoded `(name, value)` pairs, in order."""
+    @property
+    def subprotocol(self) -> str | None:
+        """The negotiated subprotocol, or `None`."""
+    @property
+    def groups(self) -> list[str]:
+        """The groups the socket is subscribed to now, sorted (empty once it has closed)."""
+    @property
+    def local_address(self) -> tuple[str, int]:
+        """This end of the connection as `(host, port)`."""
+    @property
+    def remote_address(self) -> tuple[str, int]:
+        """The peer's end of the connection as `(host, port)`."""
+    @property
+    def peer_certificate_subject(self) -> str | None:
+        """The subject of the certificate the client presented (mutual TLS), or `None`."""
+    @property
+    def is_open(self) -> bool:
+        """Whether the socket is still open."""
+    def header(self, name: str) -> str | None:
+        """The first handshake header called `name` (case-insensitive), or `None`."""
+    def query_param(self, name: str) -> str | None:
+        """The first query parameter called `name` (case-sensitive), or `None`."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class AuthRequest:
+    """An inbound upgrade request, as the authorization hook sees it before the 101."""
+
+    @property
+    def path(self) -> str:
+        """The full request path (base path included), without the query."""
+    @property
+    def uri(self) -> str:
+        """The full request URI."""
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """The request headers as `(name, value)` pairs, in order."""
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        """The decoded query parameters as `(name, value)` pairs, in order."""
+    @property
+    def remote_address(self) -> tuple[str, int]:
+        """The client's address as `(host, port)`."""
+    @property
+    def subprotocols(self) -> list[str]:
+        """The subprotocols the client offered, in its order."""
+    def header(self, name: str) -> str | None:
+        """The first header called `name` (case-insensitive), or `None`."""
+    def query_param(self, name: str) -> str | None:
+        """The first query parameter called `name` (case-sensitive), or `None`."""
+
+@final
+class Reject:
+    """The authorization hook's refusal: the client gets this HTTP status and reason."""
+
+    def __new__(cls, status: int = 403, reason: str = "Forbidden") -> Self: ...
+    @property
+    def status(self) -> int:
+        """The HTTP status (400-599)."""
+    @property
+    def reason(self) -> str:
+        """The reason phrase, also sent as the response body."""
+
+@final
+class InboundConnection:
+    """A client finished the handshake on the listener."""
+
+    __match_args__: Final = ("socket",)
+    @property
+    def socket(self) -> Socket:
+        """The new socket."""
+
+@final
+class InboundMessage:
+    """An inbound socket received a message."""
+
+    __match_args__: Final = ("socket", "message")
+    @property
+    def socket(self) -> Socket:
+        """The socket it arrived on."""
+    @property
+    def message(self) -> str | bytes:
+        """The message: `str` for text, `bytes` for binary."""
+
+@final
+class OutboundMessage:
+    """An outbound socket received a message."""
+
+    __match_args__: Final = ("socket", "message")
+    @property
+    def socket(self) -> Socket:
+        """The socket it arrived on."""
+    @property
+    def message(self) -> str | bytes:
+        """The message: `str` for text, `bytes` for binary."""
+
+@final
+class SocketClosed:
+    """A socket closed, whoever closed it; the last event of every socket."""
+
+    __match_args__: Final = ("socket", "code", "reason")
+    @property
+    def socket(self) -> Socket:
+        """The socket, no longer open."""
+    @property
+    def code(self) -> int:
+        """The close code (1005: none given, 1006: no close handshake)."""
+    @property
+    def reason(self) -> str:
+        """The close reason."""
+
+_Event = Union[InboundConnection, InboundMessage, OutboundMessage, SocketClosed]
+_AuthorizeHook = Callable[[AuthRequest], Union[bool, Sequence[str], Reject]]
+
+@final
+class BroadcastFailure:
+    """A socket a broadcast did not reach, and why."""
+
+    @property
+    def socket_id(self) -> str:
+        """The socket's ID."""
+    @property
+    def reason(self) -> Literal["dropped", "closed", "failed"]:
+        """`"dropped"`, `"closed"` (slow-consumer policy) or `"failed"` (see `error`)."""
+    @property
+    def error(self) -> WebSocketError | None:
+        """For `"failed"`: the error; else `None`."""
+
+@final
+class BroadcastResult:
+    """What a broadcast did."""
+
+    @property
+    def delivered(self) -> int:
+        """How many sockets the message was queued for."""
+    @property
+    def dropped_oldest(self) -> int:
+        """How many older queued messages the drop_oldest policy discarded."""
+    @property
+    def failures(self) -> list[BroadcastFailure]:
+        """The matching sockets that did not get the message."""
+
+@final
+class Pending:
+    """A core operation under way for asyncio."""
+
+    def cancel(self) -> None:
+        """Abandons the operation; its callback is never called."""
+
+@final
+class Connector:
+    """A WebSocket connector: an optional listener and outbound sockets, with socket IDs,
+    groups, broadcast and four triggers."""
+
+    def __new__(
+        cls,
+        *,
+        on_inbound_connection: Callable[[Socket], object] | None = None,
+        on_inbound_message: Callable[[Socket, str | bytes], object] | None = None,
+        on_outbound_message: Callable[[Socket, str | bytes], object] | None = None,
+        on_socket_closed: Callable[[Socket, int, str], object] | None = None,
+        authorize: _AuthorizeHook | None = None,
+        **settings: Unpack[Settings],
+    ) -> Self:
+        """Configures a connector with keyword settings (see `wsconnector.Settings`): a
+        listener when `host` or `port` is given, else client-only; the trigger callbacks and
+        the authorization hook may be given here or registered with the decorators."""
+    def on_inbound_connection(self, callback: _F) -> _F:
+        """Registers `callback(socket)` for the inbound-connection trigger (a decorator)."""
+    def on_inbound_message(self, callback: _F) -> _F:
+        """Registers `callback(socket, message)` for the inbound-message trigger (a decorator)."""
+    def on_outbound_message(self, callback: _F) -> _F:
+        """Registers `callback(socket, message)` for the outbound-message trigger (a decorator)."""
+    def on_socket_closed(self, callback: _F) -> _F:
+        """Registers `callback(socket, code, reason)` for the socket-closed trigger (a decorator)."""
+    def authorize(self, hook: _F) -> _F:
+        """Registers the authorization hook `hook(request) -> True | False | [groups] | Reject`."""
+    def start(self) -> None:
+        """Starts the listener (if any), the I/O threads and the dispatcher."""
+    def stop(self) -> None:
+        """Closes every socket (1001), delivers the remaining events, ends every thread."""
+    @property
+    def is_running(self) -> bool:
+        """Whether the connector is running."""
+    @property
+    def port(self) -> int | None:
+        """The listener's port; `None` when client-only or not started."""
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        """The listener's address as `(host, port)`; `None` when client-only or not started."""
+    def open_outbound(
+        self,
+        url: str,
+        *,
+        headers: _Pairs | None = None,
+        query: _Pairs | None = None,
+        subprotocols: _Groups | None = None,
+        groups: _Groups | None = None,
+        socket_id: str | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """Connects to a `ws://` or `wss://` URL and returns the new socket's ID."""
+    def _open_outbound_async(
+        self,
+        url: str,
+        on_done: Callable[[str | None, BaseException | None], object],
+        *,
+        headers: _Pairs | None = None,
+        query: _Pairs | None = None,
+        subprotocols: _Groups | None = None,
+        groups: _Groups | None = None,
+        socket_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Pending: ...
+    def send(self, socket_id: str, data: _Data) -> bool:
+        """Queues a message (str: text; bytes-like: binary); False if the policy dropped it."""
+    def subscribe(self, socket_id: str, groups: _Groups) -> None:
+        """Adds groups to a socket; groups it has already are ignored."""
+    def unsubscribe(self, socket_id: str, groups: _Groups) -> None:
+        """Removes groups from a socket; groups it does not have are ignored."""
+    def broadcast(
+        self,
+        data: _Data,
+        *,
+        path: str | None = None,
+        socket_type: _SocketTypeFilter | None = None,
+        groups: _Groups | None = None,
+    ) -> BroadcastResult:
+        """Sends one message to every socket that matches the filter."""
+    def close(self, socket_id: str, code: int = 1000, reason: str = "") -> None:
+        """Closes one socket with a close code and reason."""
+    def bulk_close(
+        self,
+        *,
+        path: str | None = None,
+        socket_type: _SocketTypeFilter | None = None,
+        groups: _Groups | None = None,
+        code: int = 1000,
+        reason: str = "",
+    ) -> int:
+        """Closes every socket that matches the filter; returns how many."""
+    def socket(self, socket_id: str) -> Socket:
+        """The open socket with this ID."""
+    def sockets(
+        self,
+        *,
+        path: str | None = None,
+        socket_type: _SocketTypeFilter | None = None,
+        groups: _Groups | None = None,
+    ) -> list[Socket]:
+        """The open sockets that match the filter."""
+    def next_events(self, timeout: float | None = None) -> list[_Event]:
+        """Takes the events that are ready (pull mode: connectors without trigger callbacks)."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None: ...
+
+def _stop_all() -> None: ...

@@ -1,0 +1,121 @@
+"""Named values for arguments that take strings or numbers, and the settings as a TypedDict.
+
+The enums derive from ``str`` and ``int``, so a member can be passed wherever the plain value
+is accepted (``slow_consumer=SlowConsumerPolicy.DROP_OLDEST`` or ``slow_consumer="drop_oldest"``)
+and compares equal to it (``socket.type == SocketType.INBOUND``).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from typing import Iterable, Literal, Mapping, Optional, Tuple, TypedDict, Union
+
+from ._native import InboundConnection, InboundMessage, OutboundMessage, SocketClosed
+
+
+class SocketType(str, enum.Enum):
+    """Which side opened a socket: ``Socket.type``, and the ``socket_type=`` filter."""
+
+    INBOUND = "inbound"
+    """Accepted by the listener (a client connected to us)."""
+    OUTBOUND = "outbound"
+    """Opened by this connector (we are the client)."""
+
+
+class SlowConsumerPolicy(str, enum.Enum):
+    """What a send does when a socket's send queue is full (the ``slow_consumer=`` setting)."""
+
+    FAIL = "fail"
+    """The send raises ``QueueFull``; nothing queued is lost (the default)."""
+    DROP_NEWEST = "drop_newest"
+    """The new message is dropped; ``send`` returns False."""
+    DROP_OLDEST = "drop_oldest"
+    """The oldest queued messages are dropped to make room for the new one."""
+    CLOSE = "close"
+    """The socket is closed with 1013 (try again later) and its queue discarded."""
+
+
+class CloseCode(enum.IntEnum):
+    """Close codes with names (RFC 6455 section 7.4); 3000-4999 are the application's own."""
+
+    NORMAL = 1000
+    """The purpose of the connection was fulfilled."""
+    GOING_AWAY = 1001
+    """The endpoint is going away (server stopping, idle timeout)."""
+    PROTOCOL_ERROR = 1002
+    """The peer broke the protocol."""
+    UNSUPPORTED_DATA = 1003
+    """The peer sent a kind of data this endpoint cannot accept."""
+    NO_STATUS = 1005
+    """Reported (never sent) when a close frame carried no code."""
+    ABNORMAL = 1006
+    """Reported (never sent) when the connection ended without a close handshake."""
+    INVALID_PAYLOAD = 1007
+    """A text message was not valid UTF-8."""
+    POLICY_VIOLATION = 1008
+    """A message broke the endpoint's policy."""
+    MESSAGE_TOO_BIG = 1009
+    """A message was larger than the endpoint accepts."""
+    INTERNAL_ERROR = 1011
+    """The server hit an unexpected condition."""
+    SERVICE_RESTART = 1012
+    """The server is restarting."""
+    TRY_AGAIN_LATER = 1013
+    """Overloaded (here: a slow consumer's queue was full); try again later."""
+
+
+Event = Union[InboundConnection, InboundMessage, OutboundMessage, SocketClosed]
+"""Any of the four trigger events, as ``AsyncConnector.events()`` and ``next_events`` give them."""
+
+PemSource = Union[str, bytes, "os.PathLike[str]"]
+"""PEM text (str or bytes containing ``-----BEGIN``) or the path of a PEM file."""
+Pairs = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
+"""Name/value pairs: a mapping, or ``(name, value)`` tuples (names may repeat)."""
+Groups = Union[str, Iterable[str]]
+"""One group name, or several."""
+
+
+class Settings(TypedDict, total=False):
+    """Every keyword setting of ``Connector`` (and ``AsyncConnector``). ``None`` keeps a
+    setting's default, except for ``ping_interval``, ``idle_timeout`` and
+    ``client_idle_timeout``, where it turns the feature off. Durations are in seconds."""
+
+    # The listener (when host or port is given).
+    host: Optional[str]  # address to bind (default 127.0.0.1)
+    port: Optional[int]  # port to bind; 0 (the default) lets the OS pick: read Connector.port
+    base_path: Optional[str]  # prefix of every served path (default "/")
+    paths: Union[Mapping[str, Optional[Groups]], Groups, None]  # served paths (exact or "*"
+    # patterns) with their default groups, e.g. {"/chat/*": ["lobby"]}; default: every path
+    subprotocols: Optional[Groups]  # subprotocols accepted, in order of preference
+    tls_cert: Optional[PemSource]  # certificate chain (leaf first): serves wss://
+    tls_key: Optional[PemSource]  # its private key
+    tls_client_ca: Optional[PemSource]  # CAs whose client certificates are required (mTLS)
+    max_connections: Optional[int]  # most inbound sockets at once, more get 503 (10000)
+    handshake_timeout: Optional[float]  # TCP accept to end of upgrade, TLS included (10 s)
+    idle_timeout: Optional[float]  # inbound sockets idle this long are closed (900 s; None: never)
+    max_handshake_bytes: Optional[int]  # largest upgrade request, more get 431 (16384)
+    # Outbound sockets.
+    default_headers: Optional[Pairs]  # headers of every outbound handshake
+    default_query: Optional[Pairs]  # query parameters added to every outbound URL
+    connect_timeout: Optional[float]  # DNS, TCP, TLS and upgrade together (30 s)
+    client_idle_timeout: Optional[float]  # outbound sockets idle this long are closed (never)
+    extra_ca: Optional[PemSource]  # CAs trusted besides the bundled web roots
+    client_cert: Optional[PemSource]  # certificate chain presented to servers that ask (mTLS)
+    client_key: Optional[PemSource]  # its private key
+    dangerous_skip_certificate_verification: Optional[bool]  # trust any server: tests only
+    # Every socket.
+    max_message_size: Optional[int]  # largest message accepted; larger closes with 1009 (16 MiB)
+    send_queue_messages: Optional[int]  # most messages waiting in a socket's send queue (1024)
+    send_queue_bytes: Optional[int]  # most bytes waiting in a socket's send queue (16 MiB)
+    slow_consumer: Union[  # what a send does when a queue is full (default "fail")
+        Literal["fail", "drop_newest", "drop_oldest", "close"], SlowConsumerPolicy, None
+    ]
+    ping_interval: Optional[float]  # between keepalive pings (30 s; None: no pings)
+    pong_timeout: Optional[float]  # a ping unanswered this long closes the socket (20 s)
+    close_timeout: Optional[float]  # time the peer has to answer our close frame (5 s)
+    # The connector.
+    worker_threads: Optional[int]  # I/O threads (default: the CPU count, at most 4)
+    stop_timeout: Optional[float]  # how long stop waits for sends and close handshakes (5 s)
+    event_queue_capacity: Optional[int]  # events waiting for the application; past it,
+    # sockets stop reading until the application catches up (65536)
