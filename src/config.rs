@@ -220,7 +220,7 @@ pub struct Config {
     pub client: ClientConfig,
     /// Per-socket limits and liveness.
     pub socket: SocketConfig,
-    /// Tokio worker threads of the connector's own runtime (default: 2).
+    /// Tokio worker threads of the connector's own runtime (default: the CPU count, at most 4).
     pub worker_threads: Option<usize>,
     /// How long stop waits for queued sends to drain and close handshakes to finish.
     pub stop_timeout: Duration,
