@@ -70,3 +70,26 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(no message)")
 }
+
+/// Entry points for the fuzz targets in `fuzz/` (compiled only with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Feeds `chunks` to a frame decoder one after the other, decoding everything it can
+    /// after each, until the stream breaks a rule; returns how many items came out.
+    pub fn decode(chunks: &[&[u8]], masked: bool, max_message: usize) -> usize {
+        let mut decoder = crate::wire::Decoder::new(masked, max_message, &[]);
+        let mut items = 0;
+        for chunk in chunks {
+            decoder.buf.extend_from_slice(chunk);
+            loop {
+                match decoder.decode() {
+                    Ok(Some(_)) => items += 1,
+                    Ok(None) => break,
+                    Err(_) => return items,
+                }
+            }
+        }
+        items
+    }
+}

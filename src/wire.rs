@@ -58,14 +58,23 @@ struct Fragments {
     data: BytesMut,
 }
 
+/// Turns received bytes into messages: frame parsing, unmasking, reassembly, limits. Kept
+/// apart from the I/O so that it can be fuzzed on its own.
+pub(crate) struct Decoder {
+    /// Received bytes not decoded yet.
+    pub(crate) buf: BytesMut,
+    /// Whether frames must be masked (we are the server).
+    masked: bool,
+    max_message: usize,
+    fragments: Option<Fragments>,
+}
+
 pub(crate) struct Wire {
     io: IoStream,
     role: Role,
-    max_message: usize,
-    read: BytesMut,
+    decoder: Decoder,
     /// Size of the next read allocation: doubles while reads fill the buffer.
     read_size: usize,
-    fragments: Option<Fragments>,
     /// Small frames gathered for the next write.
     write: BytesMut,
     /// Large payloads and shared frames, written from where they are (no copy), in order
@@ -88,10 +97,8 @@ impl Wire {
         Wire {
             io,
             role,
-            max_message,
-            read: BytesMut::from(already_read),
+            decoder: Decoder::new(role == Role::Server, max_message, already_read),
             read_size: MIN_READ,
-            fragments: None,
             write: BytesMut::new(),
             chunks: VecDeque::new(),
             chunk_bytes: 0,
@@ -103,7 +110,7 @@ impl Wire {
     /// The next thing the peer sent; reads as needed.
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Incoming, WireError>> {
         loop {
-            match self.parse() {
+            match self.decoder.decode() {
                 Ok(Some(incoming)) => return Poll::Ready(Ok(incoming)),
                 Ok(None) => {}
                 Err(violation) => return Poll::Ready(Err(WireError::Violation(violation))),
@@ -111,12 +118,14 @@ impl Wire {
             if self.eof {
                 return Poll::Ready(Err(WireError::Eof));
             }
-            let wanted = self.bytes_wanted();
-            if self.read.capacity() - self.read.len() < wanted {
-                self.read.reserve(wanted);
+            // Room for the rest of a frame whose header is known, or a read's worth.
+            let wanted = self.decoder.bytes_wanted().max(self.read_size);
+            let buf = &mut self.decoder.buf;
+            if buf.capacity() - buf.len() < wanted {
+                buf.reserve(wanted);
             }
-            let spare = self.read.capacity() - self.read.len();
-            match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read) {
+            let spare = buf.capacity() - buf.len();
+            match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, buf) {
                 Poll::Ready(Ok(0)) => self.eof = true,
                 Poll::Ready(Ok(n)) => {
                     if n == spare {
@@ -125,80 +134,13 @@ impl Wire {
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(WireError::Io(e))),
                 Poll::Pending => {
-                    if self.read.is_empty() {
+                    if buf.is_empty() {
                         // Idle: hand the allocation back (payloads split from it keep their part).
-                        self.read = BytesMut::new();
+                        *buf = BytesMut::new();
                         self.read_size = MIN_READ;
                     }
                     return Poll::Pending;
                 }
-            }
-        }
-    }
-
-    /// How many more bytes to make room for: the rest of a frame whose header is known, or a
-    /// read's worth.
-    fn bytes_wanted(&self) -> usize {
-        let masked = self.role == Role::Server;
-        match frame::parse_header(&self.read, masked, usize::MAX) {
-            Ok(Some(header)) => (header.header_len + header.payload_len)
-                .saturating_sub(self.read.len())
-                .max(self.read_size),
-            _ => self.read_size,
-        }
-    }
-
-    /// Takes the next complete message, control frame or close from the read buffer.
-    fn parse(&mut self) -> Result<Option<Incoming>, Violation> {
-        loop {
-            let masked = self.role == Role::Server;
-            let Some(header) = frame::parse_header(&self.read, masked, self.max_message)? else {
-                return Ok(None);
-            };
-            let total = header.header_len + header.payload_len;
-            if self.read.len() < total {
-                return Ok(None);
-            }
-            let mut payload = self.read.split_to(total);
-            payload.advance(header.header_len);
-            if let Some(mask) = header.mask {
-                frame::apply_mask(&mut payload, mask, 0);
-            }
-            match header.opcode {
-                opcode::TEXT | opcode::BINARY => {
-                    if self.fragments.is_some() {
-                        return Err(Violation::Protocol(
-                            "a new message began before the fragmented one ended",
-                        ));
-                    }
-                    let text = header.opcode == opcode::TEXT;
-                    if header.fin {
-                        return message(text, payload.freeze()).map(|m| Some(Incoming::Message(m)));
-                    }
-                    self.fragments = Some(Fragments {
-                        text,
-                        data: payload,
-                    });
-                }
-                opcode::CONTINUATION => {
-                    let Some(mut fragments) = self.fragments.take() else {
-                        return Err(Violation::Protocol(
-                            "continuation frame without a message to continue",
-                        ));
-                    };
-                    if fragments.data.len() + payload.len() > self.max_message {
-                        return Err(Violation::TooBig);
-                    }
-                    fragments.data.extend_from_slice(&payload);
-                    if header.fin {
-                        return message(fragments.text, fragments.data.freeze())
-                            .map(|m| Some(Incoming::Message(m)));
-                    }
-                    self.fragments = Some(fragments);
-                }
-                opcode::PING => return Ok(Some(Incoming::Ping(payload.freeze()))),
-                opcode::PONG => return Ok(Some(Incoming::Pong)),
-                _ => return frame::parse_close(&payload).map(|close| Some(Incoming::Close(close))),
             }
         }
     }
@@ -324,6 +266,82 @@ impl Wire {
     /// Shuts the write side down (TLS close_notify, then TCP FIN).
     pub(crate) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+impl Decoder {
+    pub(crate) fn new(masked: bool, max_message: usize, already_read: &[u8]) -> Self {
+        Decoder {
+            buf: BytesMut::from(already_read),
+            masked,
+            max_message,
+            fragments: None,
+        }
+    }
+
+    /// How many more bytes the frame at the front needs, once its header is known.
+    fn bytes_wanted(&self) -> usize {
+        match frame::parse_header(&self.buf, self.masked, usize::MAX) {
+            Ok(Some(header)) => {
+                (header.header_len + header.payload_len).saturating_sub(self.buf.len())
+            }
+            _ => 0,
+        }
+    }
+
+    /// Takes the next complete message, control frame or close from the buffer.
+    pub(crate) fn decode(&mut self) -> Result<Option<Incoming>, Violation> {
+        loop {
+            let Some(header) = frame::parse_header(&self.buf, self.masked, self.max_message)?
+            else {
+                return Ok(None);
+            };
+            let total = header.header_len + header.payload_len;
+            if self.buf.len() < total {
+                return Ok(None);
+            }
+            let mut payload = self.buf.split_to(total);
+            payload.advance(header.header_len);
+            if let Some(mask) = header.mask {
+                frame::apply_mask(&mut payload, mask, 0);
+            }
+            match header.opcode {
+                opcode::TEXT | opcode::BINARY => {
+                    if self.fragments.is_some() {
+                        return Err(Violation::Protocol(
+                            "a new message began before the fragmented one ended",
+                        ));
+                    }
+                    let text = header.opcode == opcode::TEXT;
+                    if header.fin {
+                        return message(text, payload.freeze()).map(|m| Some(Incoming::Message(m)));
+                    }
+                    self.fragments = Some(Fragments {
+                        text,
+                        data: payload,
+                    });
+                }
+                opcode::CONTINUATION => {
+                    let Some(mut fragments) = self.fragments.take() else {
+                        return Err(Violation::Protocol(
+                            "continuation frame without a message to continue",
+                        ));
+                    };
+                    if fragments.data.len() + payload.len() > self.max_message {
+                        return Err(Violation::TooBig);
+                    }
+                    fragments.data.extend_from_slice(&payload);
+                    if header.fin {
+                        return message(fragments.text, fragments.data.freeze())
+                            .map(|m| Some(Incoming::Message(m)));
+                    }
+                    self.fragments = Some(fragments);
+                }
+                opcode::PING => return Ok(Some(Incoming::Ping(payload.freeze()))),
+                opcode::PONG => return Ok(Some(Incoming::Pong)),
+                _ => return frame::parse_close(&payload).map(|close| Some(Incoming::Close(close))),
+            }
+        }
     }
 }
 
