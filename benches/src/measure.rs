@@ -2,7 +2,7 @@
 //! CPU time of server and client; completions count only inside the window.
 
 use crate::histogram::Histogram;
-use crate::procfs::Process;
+use crate::procfs::{self, Process};
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
@@ -76,11 +76,12 @@ impl Tally {
     }
 }
 
-/// The clock and both processes' CPU time at one instant.
+/// The clock, both processes' CPU time and the machine's at one instant.
 pub struct Mark {
     at: Instant,
     server_cpu: Duration,
     client_cpu: Duration,
+    machine_busy: Duration,
 }
 
 impl Mark {
@@ -92,10 +93,12 @@ impl Mark {
         let client_cpu = Process::current()
             .cpu_time()
             .map_err(|e| format!("client CPU time: {e}"))?;
+        let machine_busy = procfs::machine_busy().map_err(|e| format!("machine CPU time: {e}"))?;
         Ok(Mark {
             at: Instant::now(),
             server_cpu,
             client_cpu,
+            machine_busy,
         })
     }
 }
@@ -109,15 +112,21 @@ pub struct Span {
     pub server_cpu: Duration,
     /// CPU time the load client used.
     pub client_cpu: Duration,
+    /// CPU time other processes used: the noise in the figures.
+    pub other_cpu: Duration,
 }
 
 impl Span {
     /// From `start` to `end`.
     pub fn between(start: &Mark, end: &Mark) -> Span {
+        let server_cpu = end.server_cpu.saturating_sub(start.server_cpu);
+        let client_cpu = end.client_cpu.saturating_sub(start.client_cpu);
+        let busy = end.machine_busy.saturating_sub(start.machine_busy);
         Span {
             elapsed: end.at - start.at,
-            server_cpu: end.server_cpu.saturating_sub(start.server_cpu),
-            client_cpu: end.client_cpu.saturating_sub(start.client_cpu),
+            server_cpu,
+            client_cpu,
+            other_cpu: busy.saturating_sub(server_cpu + client_cpu),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Readings from /proc: a process's CPU time (all its threads, user and system) and resident
-//! memory, and the machine's available memory. The load client reads the server's figures
-//! itself, at the edges of its measured window, so no other process needs to know the window.
+//! memory, the whole machine's busy CPU time, and its available memory. The load client reads
+//! them itself, at the edges of its measured window, so no other process needs to know the
+//! window.
 
 use std::io;
 use std::time::Duration;
@@ -55,6 +56,27 @@ impl Process {
     }
 }
 
+/// CPU time all cores spent busy so far (user, nice, system, irq, softirq and steal of the
+/// first line of /proc/stat): what the server and the client did not use of it, other work did.
+pub fn machine_busy() -> io::Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .ok_or_else(|| invalid("no cpu line in /proc/stat"))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .map(|&i| ticks.get(i).copied().unwrap_or(0))
+        .sum();
+    Ok(Duration::from_secs_f64(busy as f64 / clock_ticks()))
+}
+
 /// The machine's available memory in bytes (MemAvailable of /proc/meminfo).
 pub fn mem_available() -> io::Result<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo")?;
@@ -102,5 +124,6 @@ mod tests {
         assert!(me.cpu_time().is_ok());
         assert!(me.rss_bytes().unwrap() > 1 << 20);
         assert!(mem_available().unwrap() > 1 << 20);
+        assert!(machine_busy().unwrap() > Duration::ZERO);
     }
 }

@@ -37,8 +37,8 @@ impl Report {
     }
 
     /// Adds what a measured window saw: `count` completions (round trips, deliveries) in
-    /// `span`, their rate, the CPU time each cost the server, both processes' CPU load, and
-    /// the median and 99th-percentile latency.
+    /// `span`, their rate, the CPU time each cost the server, the CPU load of server, client
+    /// and other processes, and the median and 99th-percentile latency.
     pub fn window(&mut self, count: u64, span: &Span, latencies: &Histogram) -> &mut Self {
         let secs = span.elapsed.as_secs_f64();
         let per_message = |cpu: std::time::Duration| cpu.as_secs_f64() * 1e6 / count as f64;
@@ -51,16 +51,19 @@ impl Report {
             .float("window_s", secs)
             .float("rate", count as f64 / secs)
             .float("server_cpu_us_per_msg", per_message(span.server_cpu))
-            .float(
-                "server_cpu_pct",
-                span.server_cpu.as_secs_f64() * 100.0 / secs,
-            )
-            .float(
-                "client_cpu_pct",
-                span.client_cpu.as_secs_f64() * 100.0 / secs,
-            )
+            .cpu_load(span)
             .float("p50_us", micros(0.5))
             .float("p99_us", micros(0.99))
+    }
+
+    /// Adds the CPU load of server, client and other processes over `span`, in percent of
+    /// one core.
+    pub fn cpu_load(&mut self, span: &Span) -> &mut Self {
+        let secs = span.elapsed.as_secs_f64();
+        let pct = |cpu: std::time::Duration| cpu.as_secs_f64() * 100.0 / secs;
+        self.float("server_cpu_pct", pct(span.server_cpu))
+            .float("client_cpu_pct", pct(span.client_cpu))
+            .float("other_cpu_pct", pct(span.other_cpu))
     }
 
     /// The report as one line of JSON.

@@ -102,10 +102,7 @@ pub async fn run(target: Target, server: Process, idle: &Idle) -> Result<Report,
             "server_cpu_us_per_handshake",
             span.server_cpu.as_secs_f64() * 1e6 / held as f64,
         )
-        .float(
-            "client_cpu_pct",
-            span.client_cpu.as_secs_f64() * 100.0 / secs,
-        )
+        .cpu_load(&span)
         .int("rss_before", rss_before)
         .int("rss_after", rss_after)
         .float(
