@@ -38,7 +38,7 @@ class Plan:
 
 def plan(quick: bool, fd_limit: int) -> Plan:
     """The scenarios of a full run (about 10 minutes) or a quick one (1-2 minutes)."""
-    warmup, window, repeats = (0.5, 1.0, 1) if quick else (1.0, 2.5, 3)
+    warmup, window, repeats = (0.5, 1.0, 1) if quick else (1.0, 3.0, 3)
     timing = ["--warmup", str(warmup), "--window", str(window)]
     wanted = IDLE_QUICK if quick else IDLE_FULL
     idle = min(wanted, fd_limit - FD_MARGIN)
