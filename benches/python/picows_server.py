@@ -10,7 +10,6 @@ picows hands over frames, not messages; the load client sends every message in o
 """
 
 import argparse
-import asyncio
 
 import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest, ws_create_server

@@ -69,7 +69,7 @@ def _median(row: dict, metric: str) -> Optional[float]:
 
 
 def _ratio(rows: Dict[str, dict], key: str, metric: str, baseline: str) -> str:
-    mine, base = _median(rows[key], metric), _median(rows.get(baseline, {}), metric)
+    mine, base = _median(rows.get(key, {}), metric), _median(rows.get(baseline, {}), metric)
     if mine is None or not base:
         return "–"
     return f"{mine / base:.2f}"
@@ -201,9 +201,8 @@ def markdown(plan: Plan, servers: List[Server], skipped: Dict[str, str], runs: L
         " buffer. For rates above 1 is faster; for CPU and memory above 1 is costlier.",
         "- **server CPU µs/msg**: the server process's CPU time (user + system, all threads,"
         " from /proc/PID/stat) over the window, divided by the round trips (echo) or deliveries"
-        " (fan-out) in it. With the load client on one core, rates above about 150,000/s"
-        " measure the client as much as the server (see **client CPU %**): compare servers by"
-        " this column then.",
+        " (fan-out) in it. When **client CPU %** nears 100, the load client on its one core"
+        " sets the rate, not the server: compare servers by this column then.",
         "- **p50 / p99 µs**: latency of a round trip (echo: send to echo received) or of a"
         " delivery (fan-out: trigger sent to receiver read), as the load client sees it.",
         "- **server / client CPU %**: CPU time over the window in percent of one core; 100 %"
@@ -222,7 +221,7 @@ def markdown(plan: Plan, servers: List[Server], skipped: Dict[str, str], runs: L
 def readme_section(plan: Plan, servers: List[Server], skipped: Dict[str, str],
                    summary: Dict[str, Dict[str, dict]], machine: dict) -> str:
     """The README's performance summary: one row per server, one column per scenario."""
-    header = "| server | " + " | ".join(s.title.split(",")[0] + ", " + s.key for s in plan.scenarios) + " |"
+    header = "| server | " + " | ".join(s.short for s in plan.scenarios) + " |"
     lines = [
         README_BEGIN,
         f"Measured {machine['date']} on {machine_info.summary_line(machine)} (server and load"

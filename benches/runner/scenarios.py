@@ -16,6 +16,7 @@ class Scenario:
 
     key: str
     title: str
+    short: str  # the README summary's column heading
     load: str  # the load client's --load
     args: List[str]  # the rest of its command line
     unit: str  # what the rate counts
@@ -53,6 +54,7 @@ def plan(quick: bool, fd_limit: int) -> Plan:
         return Scenario(
             key,
             f"echo, {label} messages, 100 connections, {in_flight} in flight each",
+            f"echo {label}" + (f" ×{in_flight}" if in_flight > 1 else ""),
             "echo",
             ["--connections", "100", "--in-flight", str(in_flight), "--payload", str(payload)]
             + timing,
@@ -63,6 +65,7 @@ def plan(quick: bool, fd_limit: int) -> Plan:
         return Scenario(
             key,
             f"fan-out, 32 B messages, {receivers:,} receivers, 8 broadcasts in flight",
+            f"fan-out to {receivers:,}",
             "fanout",
             ["--receivers", str(receivers), "--in-flight", "8", "--payload", "32"] + timing,
             "deliveries/s",
@@ -77,6 +80,7 @@ def plan(quick: bool, fd_limit: int) -> Plan:
         Scenario(
             "idle",
             f"idle, {idle:,} connections, one 32 B message each",
+            f"{idle:,} idle",
             "idle",
             ["--connections", str(idle)],
             "handshakes/s",
