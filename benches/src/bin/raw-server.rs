@@ -8,10 +8,11 @@
 //!
 //! Without `--read-buffer` every socket uses tokio-tungstenite's default `WebSocketConfig`
 //! (128 KiB read buffer); with it, only the read buffer changes. The runtime is tokio's
-//! current-thread one, the fastest on the single core the runner gives a server. Each socket
-//! has one task that owns its stream; fan-out reaches a receiver through an unbounded channel
-//! that the receiver's task drains into its stream. Frames that are ready together are
-//! written together (`feed`, then one `flush`).
+//! current-thread one, the natural choice for the single core the runner gives a server (the
+//! multi-threaded runtime, with its one worker there, measured the same within noise). Each
+//! socket has one task that owns its stream; fan-out reaches a receiver through an unbounded
+//! channel that the receiver's task drains into its stream. Frames that are ready together
+//! are written together (`feed`, then one `flush`).
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::collections::HashMap;
