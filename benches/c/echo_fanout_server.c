@@ -1,0 +1,102 @@
+/* wsconnector through its C API: the benchmark's server, with the behaviour every server
+ * measured shares (see benches/README.md): a message is echoed to its sender; a socket on
+ * /fanout/recv is in group "fan"; a message on /fanout/trigger is broadcast to that group.
+ * Prints its port once it accepts connections, then serves until SIGTERM or SIGINT.
+ *
+ *   echo_fanout_server [--port PORT]      (PORT 0, the default: the OS picks)
+ *
+ * Settings are the library's defaults except the connection limit, raised for the idle load.
+ * Receivers join the group through the served path's default groups, before their 101. */
+#define _POSIX_C_SOURCE 200809L
+#include <wsconnector.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FANOUT_RECV_PATH "/fanout/recv"
+#define FANOUT_TRIGGER_PATH "/fanout/trigger"
+#define FANOUT_GROUP "fan"
+
+static int same(wsc_str text, const char *want) {
+    size_t len = strlen(want);
+    return text.len == len && memcmp(text.data, want, len) == 0;
+}
+
+/* The inbound-message trigger: broadcast from the trigger path, echo from any other.
+ * `userdata` is the filter that selects the group. */
+static void on_message(void *userdata, wsc_connector *conn, const wsc_socket *socket, wsc_message_kind kind,
+                       wsc_bytes payload) {
+    const wsc_filter *fan = userdata;
+    wsc_str path;
+    if (wsc_socket_path(socket, &path) != WSC_OK) return;
+    if (same(path, FANOUT_TRIGGER_PATH)) {
+        wsc_connector_broadcast(conn, fan, kind, payload.data, payload.len, NULL);
+        return;
+    }
+    /* Socket IDs come borrowed and unterminated; operations take NUL-terminated IDs. */
+    wsc_str id;
+    char id_z[WSC_SOCKET_ID_SIZE];
+    if (wsc_socket_id(socket, &id) != WSC_OK || id.len >= sizeof id_z) return;
+    memcpy(id_z, id.data, id.len);
+    id_z[id.len] = '\0';
+    wsc_connector_send(conn, id_z, kind, payload.data, payload.len, NULL, NULL);
+}
+
+static void free_filter(void *filter) { wsc_filter_free(filter); }
+
+static int failed(wsc_result result, const char *what) {
+    if (result == WSC_OK) return 0;
+    char message[512];
+    size_t len = 0;
+    if (wsc_last_error(message, sizeof message, &len) != WSC_OK) message[0] = '\0';
+    fprintf(stderr, "echo_fanout_server: %s: %s: %s\n", what, wsc_result_name(result), message);
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    unsigned long port = 0;
+    for (int i = 1; i < argc; i++) {
+        char *end = NULL;
+        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+            port = strtoul(argv[++i], &end, 10);
+            if (*end == '\0' && port <= 65535) continue;
+        }
+        fprintf(stderr, "usage: %s [--port PORT]\n", argv[0]);
+        return 2;
+    }
+
+    /* Block the stop signals before the library starts its threads, so that they inherit
+     * the mask and only sigwait below takes the signal. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+    const char *groups[] = {FANOUT_GROUP};
+    wsc_config *config = NULL;
+    wsc_filter *fan = NULL;
+    wsc_connector *conn = NULL;
+    if (failed(wsc_filter_new(&fan), "filter") || failed(wsc_filter_add_group(fan, FANOUT_GROUP), "filter") ||
+        failed(wsc_config_new(&config), "config"))
+        return 1;
+    if (failed(wsc_config_set_listener(config, "127.0.0.1", (uint16_t)port), "listener") ||
+        failed(wsc_config_add_path(config, FANOUT_RECV_PATH, groups, 1), "path") ||
+        failed(wsc_config_add_path(config, "*", NULL, 0), "path") ||
+        failed(wsc_config_set_max_connections(config, 1u << 20), "max connections") ||
+        failed(wsc_config_on_inbound_message(config, on_message, fan, free_filter), "callback")) {
+        wsc_config_free(config);
+        return 1;
+    }
+    uint16_t bound = 0;
+    if (failed(wsc_connector_start(config, &conn), "start") || failed(wsc_connector_local_port(conn, &bound), "port"))
+        return 1;
+    printf("%u\n", (unsigned)bound);
+    fflush(stdout);
+
+    int signal_number = 0;
+    sigwait(&stop, &signal_number);
+    return failed(wsc_connector_free(conn), "stop");
+}

@@ -1,0 +1,47 @@
+"""wsconnector through its Python package: the benchmark's server, with the behaviour every
+server measured shares (see benches/README.md): a message is echoed to its sender; a socket on
+/fanout/recv is in group "fan"; a message on /fanout/trigger is broadcast to that group. Prints
+its port once it accepts connections, then serves until the process is ended.
+
+    python server.py [--port 0]
+
+Settings are the package's defaults except the connection limit, raised for the idle load.
+"""
+
+import argparse
+import threading
+
+import wsconnector
+
+FANOUT_RECV_PATH = "/fanout/recv"
+FANOUT_TRIGGER_PATH = "/fanout/trigger"
+FANOUT_GROUP = "fan"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+
+    connector = wsconnector.Connector(
+        host="127.0.0.1",
+        port=args.port,
+        # Receivers join the group through the path's default groups, before their 101.
+        paths={FANOUT_RECV_PATH: [FANOUT_GROUP], "*": None},
+        max_connections=1 << 20,
+    )
+
+    @connector.on_inbound_message
+    def on_message(socket: wsconnector.Socket, message: "str | bytes") -> None:
+        if socket.path == FANOUT_TRIGGER_PATH:
+            connector.broadcast(message, groups=[FANOUT_GROUP])
+        else:
+            connector.send(socket.id, message)
+
+    connector.start()
+    print(connector.port, flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+"""Turning runs into results: medians with min-max, ratios to the raw baselines, the markdown
+tables, the JSON file, and the README's performance section."""
+
+import json
+import re
+import statistics
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from . import machine as machine_info
+from .scenarios import Plan, Scenario
+from .servers import PICOWS, RAW_4K, RAW_DEFAULT, WSC_PYTHON, Server
+
+# The figures kept per scenario kind: (field of the load's report, what it is).
+RATE_METRICS = [
+    "rate",
+    "server_cpu_us_per_msg",
+    "p50_us",
+    "p99_us",
+    "server_cpu_pct",
+    "client_cpu_pct",
+    "other_cpu_pct",
+]
+IDLE_METRICS = [
+    "connections",
+    "rss_per_conn_kib",
+    "handshakes_per_s",
+    "server_cpu_us_per_handshake",
+    "client_cpu_pct",
+    "other_cpu_pct",
+]
+# Median CPU use of other processes (percent of a core) past which the results carry a warning.
+NOISY_OTHER_CPU_PCT = 10.0
+
+README_BEGIN = "<!-- bench:begin -->"
+README_END = "<!-- bench:end -->"
+
+
+def summarize(plan: Plan, servers: List[Server], runs: List[dict]) -> Dict[str, Dict[str, dict]]:
+    """Per scenario and server: each figure's median, min and max over the runs that worked,
+    plus the errors and notes of the others."""
+    summary: Dict[str, Dict[str, dict]] = {}
+    for scenario in plan.scenarios:
+        metrics = IDLE_METRICS if scenario.is_idle else RATE_METRICS
+        rows = summary.setdefault(scenario.key, {})
+        for server in servers:
+            mine = [r for r in runs if r["scenario"] == scenario.key and r["server"] == server.key]
+            good = [r["result"] for r in mine if "error" not in r["result"]]
+            row: dict = {
+                "runs": len(good),
+                "errors": sorted({r["result"]["error"] for r in mine if "error" in r["result"]}),
+                "notes": sorted({g["note"] for g in good if g.get("note")}),
+            }
+            for metric in metrics:
+                values = [g[metric] for g in good if g.get(metric) is not None]
+                if values:
+                    row[metric] = {
+                        "median": statistics.median(values),
+                        "min": min(values),
+                        "max": max(values),
+                    }
+            rows[server.key] = row
+    return summary
+
+
+def _median(row: dict, metric: str) -> Optional[float]:
+    figure = row.get(metric)
+    return figure["median"] if figure else None
+
+
+def _ratio(rows: Dict[str, dict], key: str, metric: str, baseline: str) -> str:
+    mine, base = _median(rows.get(key, {}), metric), _median(rows.get(baseline, {}), metric)
+    if mine is None or not base:
+        return "–"
+    return f"{mine / base:.2f}"
+
+
+def _ratios(rows: Dict[str, dict], key: str, metric: str) -> str:
+    return f"{_ratio(rows, key, metric, RAW_DEFAULT)} / {_ratio(rows, key, metric, RAW_4K)}"
+
+
+def _num(value: Optional[float]) -> str:
+    """A figure with three significant digits, thousands separated."""
+    if value is None:
+        return "–"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def _span(row: dict, metric: str) -> str:
+    figure = row.get(metric)
+    return f"{_num(figure['min'])}–{_num(figure['max'])}" if figure else "–"
+
+
+def _note(row: dict, unavailable: Optional[str]) -> str:
+    if unavailable:
+        return f"skipped: {unavailable}"
+    parts = list(row["notes"]) + [f"failed: {e}" for e in row["errors"]]
+    return "; ".join(p.replace("|", "/") for p in parts)
+
+
+def _rate_table(scenario: Scenario, servers: List[Server], rows: Dict[str, dict], skipped) -> List[str]:
+    lines = [
+        f"| server | {scenario.unit} | min–max | × raw (default / 4 KiB) | server CPU µs/msg"
+        " | × raw (default / 4 KiB) | p50 µs | p99 µs | server CPU % | client CPU % | note |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for server in servers:
+        row = rows[server.key]
+        lines.append(
+            f"| {server.label} | {_num(_median(row, 'rate'))} | {_span(row, 'rate')}"
+            f" | {_ratios(rows, server.key, 'rate')}"
+            f" | {_num(_median(row, 'server_cpu_us_per_msg'))}"
+            f" | {_ratios(rows, server.key, 'server_cpu_us_per_msg')}"
+            f" | {_num(_median(row, 'p50_us'))} | {_num(_median(row, 'p99_us'))}"
+            f" | {_num(_median(row, 'server_cpu_pct'))} | {_num(_median(row, 'client_cpu_pct'))}"
+            f" | {_note(row, skipped.get(server.key))} |"
+        )
+    return lines
+
+
+def _idle_table(servers: List[Server], rows: Dict[str, dict], skipped) -> List[str]:
+    lines = [
+        "| server | held | RSS KiB/conn | min–max | × raw (default / 4 KiB) | handshakes/s"
+        " | min–max | × raw (default / 4 KiB) | server CPU µs/handshake | note |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for server in servers:
+        row = rows[server.key]
+        held = row.get("connections")
+        lines.append(
+            f"| {server.label} | {_num(held['min']) if held else '–'}"
+            f" | {_num(_median(row, 'rss_per_conn_kib'))} | {_span(row, 'rss_per_conn_kib')}"
+            f" | {_ratios(rows, server.key, 'rss_per_conn_kib')}"
+            f" | {_num(_median(row, 'handshakes_per_s'))} | {_span(row, 'handshakes_per_s')}"
+            f" | {_ratios(rows, server.key, 'handshakes_per_s')}"
+            f" | {_num(_median(row, 'server_cpu_us_per_handshake'))}"
+            f" | {_note(row, skipped.get(server.key))} |"
+        )
+    return lines
+
+
+def _python_line(scenario: Scenario, rows: Dict[str, dict]) -> str:
+    """wsconnector's Python package next to picows, when both ran."""
+    if scenario.is_idle:
+        metrics = [("RSS per connection", "rss_per_conn_kib"), ("handshakes/s", "handshakes_per_s")]
+    else:
+        metrics = [(scenario.unit, "rate"), ("server CPU per message", "server_cpu_us_per_msg")]
+    parts = []
+    for name, metric in metrics:
+        ratio = _ratio(rows, WSC_PYTHON, metric, PICOWS)
+        if ratio != "–":
+            parts.append(f"{name} ×{ratio}")
+    return f"wsconnector's Python package / picows: {', '.join(parts)}." if parts else ""
+
+
+def noise(runs: List[dict]) -> Optional[float]:
+    """The median CPU use of other processes during the measured windows, in % of a core."""
+    other = [r["result"]["other_cpu_pct"] for r in runs if r["result"].get("other_cpu_pct") is not None]
+    return statistics.median(other) if other else None
+
+
+def markdown(plan: Plan, servers: List[Server], skipped: Dict[str, str], runs: List[dict],
+             summary: Dict[str, Dict[str, dict]], machine: dict, quick: bool, cpus) -> str:
+    """The results file."""
+    other = noise(runs)
+    lines = [
+        "# wsconnector benchmarks" + (" (quick run)" if quick else ""),
+        "",
+        f"Taken {machine['date']} on {machine_info.summary_line(machine)}; commit"
+        f" {machine['commit']}; {machine['rustc']}.",
+        f"Each server ran pinned to core {cpus[0]}, the load client to core {cpus[1]} (taskset)."
+        f" Figures are medians of {plan.repeats} interleaved run(s) per server (min–max beside"
+        f" them); each window lasted {plan.window_s:g} s after {plan.warmup_s:g} s of warm-up.",
+        "",
+    ]
+    if other is not None and other > NOISY_OTHER_CPU_PCT:
+        lines += [
+            f"**Noisy:** other processes used {other:.0f} % of a core (median) during the"
+            " measured windows; they shared the cores with the server and the client. Take final"
+            " figures on a quiet machine.",
+            "",
+        ]
+    for scenario in plan.scenarios:
+        rows = summary[scenario.key]
+        lines += [f"## {scenario.title}", ""]
+        if scenario.note:
+            lines += [scenario.note + ".", ""]
+        if scenario.is_idle:
+            lines += _idle_table(servers, rows, skipped)
+        else:
+            lines += _rate_table(scenario, servers, rows, skipped)
+        python = _python_line(scenario, rows)
+        lines += ["", python, ""] if python else [""]
+    lines += [
+        "## Reading the tables",
+        "",
+        "- **× raw (default / 4 KiB)**: the row's median divided by the raw tokio-tungstenite"
+        " server's, with tokio-tungstenite's default `WebSocketConfig` / with a 4 KiB read"
+        " buffer. For rates above 1 is faster; for CPU and memory above 1 is costlier.",
+        "- **server CPU µs/msg**: the server process's CPU time (user + system, all threads,"
+        " from /proc/PID/stat) over the window, divided by the round trips (echo) or deliveries"
+        " (fan-out) in it. When **client CPU %** nears 100, the load client on its one core"
+        " sets the rate, not the server: compare servers by this column then.",
+        "- **p50 / p99 µs**: latency of a round trip (echo: send to echo received) or of a"
+        " delivery (fan-out: trigger sent to receiver read), as the load client sees it.",
+        "- **server / client CPU %**: CPU time over the window in percent of one core; 100 %"
+        " means that process was the bottleneck.",
+        "- **RSS KiB/conn**: growth of the server's resident memory from before the first"
+        " connection to when all were held (each having carried one echoed message), divided by"
+        " the connections held. **handshakes/s**: connections opened (TCP and upgrade, 64 at a"
+        " time) per second.",
+        "- Servers: see benches/README.md; the raw baseline sends fan-out through one"
+        " unbounded channel per receiver, drained by the receiver's own task.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def readme_section(plan: Plan, servers: List[Server], skipped: Dict[str, str],
+                   summary: Dict[str, Dict[str, dict]], machine: dict) -> str:
+    """The README's performance summary: one row per server, one column per scenario."""
+    header = "| server | " + " | ".join(s.short for s in plan.scenarios) + " |"
+    lines = [
+        README_BEGIN,
+        f"Measured {machine['date']} on {machine_info.summary_line(machine)} (server and load"
+        " client each pinned to one core; medians; full tables in"
+        " [benches/results/results.md](benches/results/results.md)). Each cell: rate, and the"
+        " server's CPU time per message; idle: memory per held connection, and handshakes/s.",
+        "",
+        header,
+        "| --- |" + " ---: |" * len(plan.scenarios),
+    ]
+    for server in servers:
+        cells = []
+        for scenario in plan.scenarios:
+            row = summary[scenario.key][server.key]
+            if server.key in skipped or not row["runs"]:
+                cells.append("–")
+            elif scenario.is_idle:
+                cells.append(
+                    f"{_num(_median(row, 'rss_per_conn_kib'))} KiB, "
+                    f"{_num(_median(row, 'handshakes_per_s'))}/s"
+                )
+            else:
+                cells.append(
+                    f"{_num(_median(row, 'rate'))}/s, "
+                    f"{_num(_median(row, 'server_cpu_us_per_msg'))} µs"
+                )
+        lines.append(f"| {server.label} | " + " | ".join(cells) + " |")
+    lines.append(README_END)
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, section: str) -> None:
+    """Replaces the performance summary between its markers."""
+    text = readme.read_text()
+    pattern = re.compile(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), re.S)
+    if not pattern.search(text):
+        raise RuntimeError(f"{readme} has no {README_BEGIN} ... {README_END} section")
+    readme.write_text(pattern.sub(lambda _: section, text))
+
+
+def write_json(path: Path, plan: Plan, machine: dict, skipped: Dict[str, str], runs: List[dict],
+               summary: Dict[str, Dict[str, dict]], quick: bool) -> None:
+    """Everything: the machine, the plan, every run's report, and the summary."""
+    document = {
+        "quick": quick,
+        "machine": machine,
+        "plan": {
+            "repeats": plan.repeats,
+            "warmup_s": plan.warmup_s,
+            "window_s": plan.window_s,
+            "scenarios": [
+                {"key": s.key, "title": s.title, "load": s.load, "args": s.args, "note": s.note}
+                for s in plan.scenarios
+            ],
+        },
+        "skipped": skipped,
+        "runs": runs,
+        "summary": summary,
+    }
+    path.write_text(json.dumps(document, indent=1) + "\n")

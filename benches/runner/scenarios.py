@@ -1,0 +1,90 @@
+"""The loads each server is measured with, and their sizes for a full and a quick run."""
+
+from dataclasses import dataclass
+from typing import List
+
+# Idle connections wanted; the hard fd limit of this machine may allow fewer (see `plan`).
+IDLE_FULL = 100_000
+IDLE_QUICK = 5_000
+# File descriptors a process keeps for itself besides the connections.
+FD_MARGIN = 200
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One table of the results."""
+
+    key: str
+    title: str
+    short: str  # the README summary's column heading
+    load: str  # the load client's --load
+    args: List[str]  # the rest of its command line
+    unit: str  # what the rate counts
+    note: str = ""
+
+    @property
+    def is_idle(self) -> bool:
+        return self.load == "idle"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run of the harness measures."""
+
+    scenarios: List[Scenario]
+    repeats: int
+    warmup_s: float
+    window_s: float
+
+
+def plan(quick: bool, fd_limit: int) -> Plan:
+    """The scenarios of a full run (about 10 minutes) or a quick one (1-2 minutes)."""
+    warmup, window, repeats = (0.5, 1.0, 1) if quick else (1.0, 3.0, 3)
+    timing = ["--warmup", str(warmup), "--window", str(window)]
+    wanted = IDLE_QUICK if quick else IDLE_FULL
+    idle = min(wanted, fd_limit - FD_MARGIN)
+    idle_note = (
+        f"{idle:,} connections, not {wanted:,}: the hard limit on open files here is {fd_limit:,}"
+        " (raising it needs CAP_SYS_RESOURCE)"
+        if idle < wanted
+        else ""
+    )
+
+    def echo(key: str, payload: int, in_flight: int, label: str) -> Scenario:
+        return Scenario(
+            key,
+            f"echo, {label} messages, 100 connections, {in_flight} in flight each",
+            f"echo {label}" + (f" ×{in_flight}" if in_flight > 1 else ""),
+            "echo",
+            ["--connections", "100", "--in-flight", str(in_flight), "--payload", str(payload)]
+            + timing,
+            "round trips/s",
+        )
+
+    def fanout(key: str, receivers: int) -> Scenario:
+        return Scenario(
+            key,
+            f"fan-out, 32 B messages, {receivers:,} receivers, 8 broadcasts in flight",
+            f"fan-out to {receivers:,}",
+            "fanout",
+            ["--receivers", str(receivers), "--in-flight", "8", "--payload", "32"] + timing,
+            "deliveries/s",
+        )
+
+    scenarios = [
+        echo("echo-32B", 32, 1, "32 B"),
+        echo("echo-32B-x16", 32, 16, "32 B"),
+        echo("echo-16KiB", 16384, 1, "16 KiB"),
+        fanout("fanout-1k", 1_000),
+        fanout("fanout-10k", 10_000),
+        Scenario(
+            "idle",
+            f"idle, {idle:,} connections, one 32 B message each",
+            f"{idle:,} idle",
+            "idle",
+            ["--connections", str(idle)],
+            "handshakes/s",
+            idle_note,
+        ),
+    ]
+    return Plan(scenarios, repeats, warmup, window)

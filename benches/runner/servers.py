@@ -1,0 +1,185 @@
+"""The servers measured, side by side, and how to start and stop one pinned to a core.
+
+Every server takes `--port 0`, prints the port it bound on its first line of stdout once it
+accepts connections, and serves until it is ended. A server that cannot be built here (the C
+API or the Python package not on this branch yet, no network for PyPI) is skipped with a note.
+"""
+
+import os
+import resource
+import select
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List, Optional
+
+ROOT = Path(__file__).resolve().parents[2]
+RELEASE = ROOT / "target" / "release"
+BENCH_OUT = ROOT / "target" / "bench"
+VENV_PYTHON = BENCH_OUT / "venv" / "bin" / "python"
+
+# How long a server may take to print its port.
+START_TIMEOUT_S = 30.0
+# How long a server may take to exit after SIGTERM before it is killed.
+STOP_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Server:
+    """One row of the tables."""
+
+    key: str
+    label: str
+    command: List[str]
+    # Why the server cannot run here, or None when it can.
+    unavailable: Callable[[], Optional[str]]
+
+
+def _missing_file(path: Path, reason: str) -> Callable[[], Optional[str]]:
+    return lambda: None if path.exists() else reason
+
+
+def _c_server_unavailable() -> Optional[str]:
+    if not (ROOT / "include" / "wsconnector.h").exists():
+        return "the C API is not on this branch yet (no include/wsconnector.h)"
+    if not (BENCH_OUT / "c-server").exists():
+        return "the C server did not build: see target/bench/c-server.log"
+    return None
+
+
+def _python_unavailable(module: str, reason: str) -> Callable[[], Optional[str]]:
+    def check() -> Optional[str]:
+        if not VENV_PYTHON.exists():
+            return "no benchmark venv: see target/bench/python-deps.log"
+        probe = subprocess.run(
+            [str(VENV_PYTHON), "-c", f"import {module}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return None if probe.returncode == 0 else reason
+
+    return check
+
+
+def _wsc_python_unavailable() -> Optional[str]:
+    if not (ROOT / "python" / "pyproject.toml").exists():
+        return "the Python package is not on this branch yet (no python/pyproject.toml)"
+    return _python_unavailable(
+        "wsconnector", "the Python package did not build: see target/bench/python-package.log"
+    )()
+
+
+RAW_DEFAULT = "raw-default"
+RAW_4K = "raw-4k"
+WSC_PYTHON = "wsc-python"
+PICOWS = "picows"
+
+SERVERS = [
+    Server(
+        RAW_DEFAULT,
+        "tokio-tungstenite, default config",
+        [str(RELEASE / "raw-server")],
+        _missing_file(RELEASE / "raw-server", "raw-server is not built"),
+    ),
+    Server(
+        RAW_4K,
+        "tokio-tungstenite, 4 KiB read buffer",
+        [str(RELEASE / "raw-server"), "--read-buffer", "4096"],
+        _missing_file(RELEASE / "raw-server", "raw-server is not built"),
+    ),
+    Server(
+        "wsc-rust",
+        "wsconnector, Rust API",
+        [str(RELEASE / "wsc-server")],
+        _missing_file(RELEASE / "wsc-server", "wsc-server is not built"),
+    ),
+    Server(
+        "wsc-c",
+        "wsconnector, C API",
+        [str(BENCH_OUT / "c-server")],
+        _c_server_unavailable,
+    ),
+    Server(
+        WSC_PYTHON,
+        "wsconnector, Python package",
+        [str(VENV_PYTHON), str(ROOT / "benches" / "python" / "server.py")],
+        _wsc_python_unavailable,
+    ),
+    Server(
+        PICOWS,
+        "picows on uvloop (Python)",
+        [str(VENV_PYTHON), str(ROOT / "benches" / "python" / "picows_server.py")],
+        _python_unavailable(
+            "picows, uvloop", "picows/uvloop are not installed: see target/bench/python-deps.log"
+        ),
+    ),
+]
+
+
+def fd_limit() -> int:
+    """The most file descriptors a process of ours can have (the hard limit)."""
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+
+def _raise_fd_limit() -> None:
+    hard = fd_limit()
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def pinned(cpu: int, command: List[str]) -> List[str]:
+    """`command` run by taskset on core `cpu`."""
+    return ["taskset", "-c", str(cpu)] + command
+
+
+def spawn(command: List[str], **kwargs) -> subprocess.Popen:
+    """Starts a process of the benchmark with its fd limit raised to the hard limit."""
+    return subprocess.Popen(command, preexec_fn=_raise_fd_limit, **kwargs)
+
+
+class Running:
+    """A server started on one core; a context manager that stops it on exit."""
+
+    def __init__(self, server: Server, cpu: int, log: Path) -> None:
+        self.server = server
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(log, "ab")
+        self._log.write(f"==== {server.key}\n".encode())
+        self._log.flush()
+        self.process = spawn(
+            pinned(cpu, server.command + ["--port", "0"]),
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+        )
+        self.pid = self.process.pid
+        self.port = self._read_port()
+
+    def _read_port(self) -> int:
+        stdout = self.process.stdout
+        assert stdout is not None
+        ready, _, _ = select.select([stdout], [], [], START_TIMEOUT_S)
+        line = stdout.readline().decode(errors="replace").strip() if ready else ""
+        if not line.isdigit():
+            self.stop()
+            raise RuntimeError(
+                f"{self.server.key} did not start (printed {line!r}); see its log in target/bench/logs/"
+            )
+        return int(line)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._log.close()
+
+    def __enter__(self) -> "Running":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

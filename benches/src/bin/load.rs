@@ -1,0 +1,81 @@
+//! The load client: runs one load against one server and prints its report as one JSON line.
+//!
+//! ```text
+//! load --load echo   --port P --server-pid PID [--connections 100] [--in-flight 1] [--payload 32] [--warmup 1] [--window 3]
+//! load --load fanout --port P --server-pid PID [--receivers 1000] [--in-flight 8] [--payload 32] [--warmup 1] [--window 3]
+//! load --load idle   --port P --server-pid PID [--connections 10000] [--memory-cap-mib M]
+//! ```
+//!
+//! Everything runs on one thread (a current-thread tokio runtime): pin the process to a core
+//! of its own (`taskset -c 1 load ...`), away from the server's. On failure the JSON line has
+//! an `error` field and the exit status is 1.
+
+use std::time::Duration;
+use wsconnector_bench::args::Args;
+use wsconnector_bench::connect::Target;
+use wsconnector_bench::load::{echo, fanout, idle};
+use wsconnector_bench::procfs::Process;
+use wsconnector_bench::report::Report;
+
+fn main() {
+    let result = Args::from_env().and_then(|args| run(&args));
+    match result {
+        Ok(report) => println!("{}", report.to_json()),
+        Err(error) => {
+            let mut report = Report::default();
+            report.text("error", error);
+            println!("{}", report.to_json());
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<Report, String> {
+    let load: String = args.required("load")?;
+    let port: u16 = args.required("port")?;
+    let server = Process::new(args.required("server-pid")?);
+    let seconds = |name: &str, default: f64| -> Result<Duration, String> {
+        Duration::try_from_secs_f64(args.get(name, default)?).map_err(|e| format!("--{name}: {e}"))
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let local = tokio::task::LocalSet::new();
+    match load.as_str() {
+        "echo" => {
+            let shape = echo::Echo {
+                connections: args.get("connections", 100)?,
+                in_flight: args.get("in-flight", 1)?,
+                payload: args.get("payload", 32)?,
+                warmup: seconds("warmup", 1.0)?,
+                window: seconds("window", 3.0)?,
+            };
+            args.finish()?;
+            let target = Target::new(port, shape.connections);
+            local.block_on(&runtime, echo::run(target, server, &shape))
+        }
+        "fanout" => {
+            let shape = fanout::Fanout {
+                receivers: args.get("receivers", 1000)?,
+                in_flight: args.get("in-flight", 8)?,
+                payload: args.get("payload", 32)?,
+                warmup: seconds("warmup", 1.0)?,
+                window: seconds("window", 3.0)?,
+            };
+            args.finish()?;
+            let target = Target::new(port, shape.receivers + 1);
+            local.block_on(&runtime, fanout::run(target, server, &shape))
+        }
+        "idle" => {
+            let shape = idle::Idle {
+                connections: args.get("connections", 10_000)?,
+                memory_cap: args.optional::<u64>("memory-cap-mib")?.map(|m| m << 20),
+            };
+            args.finish()?;
+            let target = Target::new(port, shape.connections);
+            local.block_on(&runtime, idle::run(target, server, &shape))
+        }
+        other => Err(format!("unknown load {other:?}: echo, fanout or idle")),
+    }
+}
