@@ -7,6 +7,7 @@ use crate::path::PathPattern;
 use crate::socket::{Socket, SocketId, SocketType};
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
+use rustc_hash::FxBuildHasher;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -57,8 +58,10 @@ impl SocketFilter {
 /// together under the socket's membership lock, so they never disagree.
 #[derive(Default)]
 pub(crate) struct Registry {
-    sockets: DashMap<SocketId, Socket>,
-    groups: DashMap<Arc<str>, HashMap<SocketId, Socket>>,
+    /// Keyed by IDs the connector generates or the application chooses: a fast hash is safe.
+    sockets: DashMap<SocketId, Socket, FxBuildHasher>,
+    /// Group names may come from peers (a chat room's name): the default, flood-resistant hash.
+    groups: DashMap<Arc<str>, HashMap<SocketId, Socket, FxBuildHasher>>,
 }
 
 impl Registry {

@@ -156,6 +156,13 @@ impl Socket {
         self.0.close_requested.store(true, Ordering::Release);
     }
 
+    /// Queues a message for this socket: what `ConnectorHandle::send` does with its ID, without
+    /// looking the ID up (handy in an event handler, which has the socket at hand).
+    pub fn send(&self, message: impl Into<crate::Message>) -> Result<crate::Delivery> {
+        let outgoing = crate::queue::Outgoing::Message(message.into());
+        self.0.queue.push(self.id().as_str(), outgoing)
+    }
+
     /// Whether the application has asked this socket to close.
     pub fn is_close_requested(&self) -> bool {
         self.0.close_requested.load(Ordering::Acquire)

@@ -478,3 +478,21 @@ fn events_carry_the_message_type() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_socket_handle_sends_without_a_lookup_and_fails_once_closed() {
+    let (server, events) = start_server(|_| {});
+    let rt = runtime();
+    let mut client = rt.block_on(connect(&url(&server, "/")));
+    let socket = events.expect(Trigger::InboundConnection).socket().clone();
+    socket.send("direct").unwrap();
+    server.send(socket.id().as_str(), "by id").unwrap();
+    assert_eq!(rt.block_on(recv_text(&mut client)), "direct");
+    assert_eq!(rt.block_on(recv_text(&mut client)), "by id");
+    drop(client);
+    events.closed();
+    assert_eq!(
+        socket.send("late").unwrap_err().kind(),
+        wsconnector::ErrorKind::NoSuchSocket
+    );
+}
