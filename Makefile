@@ -3,8 +3,9 @@
 #   make test    every check and every test; installs what it needs by itself
 #   make bench   the benchmarks (about 10 minutes; BENCH_QUICK=1 for a short run)
 #   make soak    the long variants of the reliability tests (full-size churn)
+#   make fuzz    the fuzz targets, FUZZ_SECONDS each (default 60); installs cargo-fuzz
 
-.PHONY: demo test lint test-rust soak
+.PHONY: demo test lint test-rust soak fuzz
 .DEFAULT_GOAL := test
 
 CARGO ?= cargo
@@ -23,6 +24,15 @@ test-rust:
 
 soak:
 	WSC_SOAK=1 $(CARGO) test --release --test churn -- --nocapture
+
+# cargo fuzz needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain provide them.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	for target in frames c_api_inputs; do \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$target -- -max_total_time=$(FUZZ_SECONDS) \
+			-rss_limit_mb=4096 || exit 1; \
+	done
 
 include mk/c.mk
 include mk/python.mk
