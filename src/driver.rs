@@ -9,9 +9,10 @@
 use crate::connector::{close_code, Shared, MAX_CLOSE_REASON_LEN};
 use crate::events::Event;
 use crate::frame::{close_payload, opcode};
-use crate::queue::{CloseRequest, Next, Outgoing, Sealed};
+use crate::queue::{CloseRequest, Outgoing, Sealed};
 use crate::socket::{Socket, SocketType};
 use crate::wire::{Incoming, Role, Wire, WireError};
+use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -86,6 +87,7 @@ pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, wire: Wire) {
         close_sent: false,
         close_received: false,
         ending: None,
+        now,
         last_activity: now,
         last_received: now,
         ping_due: false,
@@ -93,8 +95,8 @@ pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, wire: Wire) {
         close_deadline: None,
         timer: Box::pin(tokio::time::sleep_until(now)),
         timer_armed: false,
+        timer_registered: false,
         room_round: None,
-        events: Vec::new(),
     };
     let ending = poll_fn(
         |cx| match catch_unwind(AssertUnwindSafe(|| driver.poll(cx))) {
@@ -105,6 +107,9 @@ pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, wire: Wire) {
                     panic = crate::panic_message(&*panic),
                     "a socket task panicked; closing that socket with 1011"
                 );
+                // What the poll read before the panic is this socket's: deliver it, and
+                // leave the thread's event buffer empty for the next task.
+                driver.flush_events();
                 Poll::Ready(Ending::failed(close_code::INTERNAL_ERROR, "internal error"))
             }
         },
@@ -143,6 +148,8 @@ struct Driver {
     close_received: bool,
     /// The close code and reason to report, once known.
     ending: Option<(u16, String)>,
+    /// When this poll began: one clock read serves every frame it handles.
+    now: Instant,
     /// Last data message in either direction (for the idle timeout).
     last_activity: Instant,
     /// Last frame of any kind from the peer (proof of life; pings are skipped while recent).
@@ -153,9 +160,15 @@ struct Driver {
     /// One timer for every deadline; re-armed for the earliest when it fires.
     timer: Pin<Box<Sleep>>,
     timer_armed: bool,
+    /// The timer was polled since it was last reset, so it will wake the task.
+    timer_registered: bool,
     room_round: Option<u64>,
-    /// Events read in this poll, handed over together at its end.
-    events: Vec<Event>,
+}
+
+thread_local! {
+    /// Events read during the current poll of a socket task on this thread, handed over
+    /// together at its end (one lock, one wake-up); empty between polls.
+    static POLL_EVENTS: RefCell<Vec<Event>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Driver {
@@ -165,13 +178,18 @@ impl Driver {
         result
     }
 
-    fn flush_events(&mut self) {
-        if !self.events.is_empty() {
-            self.shared.events.push_all(&mut self.events);
-        }
+    /// Hands the events of this poll to the application's queue.
+    fn flush_events(&self) {
+        POLL_EVENTS.with(|events| {
+            let mut events = events.borrow_mut();
+            if !events.is_empty() {
+                self.shared.events.push_all(&mut events);
+            }
+        });
     }
 
     fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Ending> {
+        self.now = Instant::now();
         if !self.timer_armed {
             self.arm_timer();
         }
@@ -201,23 +219,22 @@ impl Driver {
                     self.ping_due = false;
                     self.wire.buffer_control(opcode::PING, b"");
                 }
-                while self.wire.buffered() < WRITE_BATCH && work < WORK_PER_POLL {
-                    match self.socket.queue().poll_next(cx) {
-                        Poll::Ready(Next::Send(outgoing)) => {
-                            self.last_activity = Instant::now();
-                            match outgoing {
-                                Outgoing::Message(message) => self.wire.buffer_message(&message),
-                                Outgoing::Frame(frame) => self.wire.buffer_encoded(frame),
-                            }
-                            work += 1;
-                            progressed = true;
-                        }
-                        Poll::Ready(Next::Close(request)) => {
-                            self.send_close(request);
-                            progressed = true;
-                            break;
-                        }
-                        Poll::Pending => break,
+                let room = WRITE_BATCH.saturating_sub(self.wire.buffered());
+                if room > 0 && work < WORK_PER_POLL {
+                    let wire = &mut self.wire;
+                    let (count, close) =
+                        self.socket.queue().take(room, |outgoing| match outgoing {
+                            Outgoing::Message(message) => wire.buffer_message(&message),
+                            Outgoing::Frame(frame) => wire.buffer_encoded(frame),
+                        });
+                    if count > 0 {
+                        self.last_activity = self.now;
+                        work += count;
+                        progressed = true;
+                    }
+                    if let Some(request) = close {
+                        self.send_close(request);
+                        progressed = true;
                     }
                 }
             }
@@ -269,12 +286,18 @@ impl Driver {
                 }
             }
 
-            if self.timer.as_mut().poll(cx).is_ready() {
-                if let Some(ending) = self.on_timer() {
-                    return Poll::Ready(ending);
+            // The timer is polled once after each reset (so that it wakes the task) and then
+            // only once its deadline has passed.
+            if !self.timer_registered || self.now >= self.timer.deadline() {
+                self.timer_registered = true;
+                if self.timer.as_mut().poll(cx).is_ready() {
+                    self.now = Instant::now();
+                    if let Some(ending) = self.on_timer() {
+                        return Poll::Ready(ending);
+                    }
+                    self.arm_timer();
+                    progressed = true;
                 }
-                self.arm_timer();
-                progressed = true;
             }
 
             if work >= WORK_PER_POLL {
@@ -298,7 +321,7 @@ impl Driver {
     }
 
     fn on_incoming(&mut self, incoming: Incoming) {
-        let now = Instant::now();
+        let now = self.now;
         self.last_received = now;
         match incoming {
             Incoming::Message(message) => {
@@ -312,10 +335,11 @@ impl Driver {
                     panic!("injected fault");
                 }
                 let socket = self.socket.clone();
-                self.events.push(match socket.socket_type() {
+                let event = match socket.socket_type() {
                     SocketType::Inbound => Event::InboundMessage { socket, message },
                     SocketType::Outbound => Event::OutboundMessage { socket, message },
-                });
+                };
+                POLL_EVENTS.with(|events| events.borrow_mut().push(event));
             }
             Incoming::Ping(payload) => {
                 if !self.close_sent {
@@ -352,6 +376,7 @@ impl Driver {
             self.close_deadline = Some(deadline);
             if deadline < self.timer.deadline() {
                 self.timer.as_mut().reset(deadline);
+                self.timer_registered = false;
             }
         }
     }
@@ -414,6 +439,7 @@ impl Driver {
             }
         }
         self.timer.as_mut().reset(next);
+        self.timer_registered = false;
     }
 
     /// The stream ended: after a close handshake, or without one.

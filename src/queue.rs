@@ -12,7 +12,7 @@ use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::task::{Context, Poll};
+use std::task::Context;
 
 /// What a send did with the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +58,6 @@ impl Outgoing {
             Outgoing::Frame(frame) => frame.len(),
         }
     }
-}
-
-/// What the socket's task takes from the queue next.
-pub(crate) enum Next {
-    Send(Outgoing),
-    Close(CloseRequest),
 }
 
 /// Why a queue takes no more messages.
@@ -250,50 +244,57 @@ impl SendQueue {
         self.waker.register(cx.waker());
     }
 
-    /// Takes the next message, or the close request once no message is left; registers the
-    /// task's waker when there is nothing.
-    pub(crate) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Next> {
-        if let Some(next) = self.try_next() {
-            return Poll::Ready(next);
-        }
-        self.waker.register(cx.waker());
-        match self.try_next() {
-            Some(next) => Poll::Ready(next),
-            None => Poll::Pending,
-        }
-    }
-
-    fn try_next(&self) -> Option<Next> {
+    /// Hands queued messages to `each`, oldest first, until about `max_bytes` were taken
+    /// (at least one when there is one), under one lock; then, once no message is left, the
+    /// close request, if any. Returns how many messages were taken, and the close request.
+    /// The task registers its waker (see [`SendQueue::register`]) before calling this.
+    pub(crate) fn take(
+        &self,
+        max_bytes: usize,
+        mut each: impl FnMut(Outgoing),
+    ) -> (usize, Option<CloseRequest>) {
         let mut state = self.lock();
-        if let Some(message) = state.items.pop_front() {
-            state.bytes -= message.len();
-            return Some(Next::Send(message));
+        let (mut count, mut taken) = (0, 0);
+        while taken < max_bytes {
+            let Some(outgoing) = state.items.pop_front() else {
+                break;
+            };
+            state.bytes -= outgoing.len();
+            taken += outgoing.len().max(1);
+            count += 1;
+            each(outgoing);
         }
-        state.close.take().map(Next::Close)
+        let close = if state.items.is_empty() {
+            state.close.take()
+        } else {
+            None
+        };
+        (count, close)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::task::noop_waker;
 
     fn text(s: &str) -> Outgoing {
         Outgoing::Message(Message::text(s))
     }
 
     fn drain(q: &SendQueue) -> Vec<String> {
-        let waker = noop_waker();
-        let mut cx = Context::from_waker(&waker);
         let mut out = Vec::new();
-        while let Poll::Ready(next) = q.poll_next(&mut cx) {
-            match next {
-                Next::Send(Outgoing::Message(m)) => out.push(m.as_text().unwrap().to_owned()),
-                Next::Send(Outgoing::Frame(f)) => out.push(format!("frame {}", f.len())),
-                Next::Close(c) => out.push(format!("close {}", c.code)),
+        loop {
+            let (count, close) = q.take(1, |outgoing| match outgoing {
+                Outgoing::Message(m) => out.push(m.as_text().unwrap().to_owned()),
+                Outgoing::Frame(f) => out.push(format!("frame {}", f.len())),
+            });
+            if let Some(c) = close {
+                out.push(format!("close {}", c.code));
+            }
+            if count == 0 {
+                return out;
             }
         }
-        out
     }
 
     #[test]

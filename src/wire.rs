@@ -121,6 +121,9 @@ impl Wire {
             // Room for the rest of a frame whose header is known, or a read's worth.
             let wanted = self.decoder.bytes_wanted().max(self.read_size);
             let buf = &mut self.decoder.buf;
+            if buf.capacity() == 0 {
+                *buf = read_buffers::take(wanted);
+            }
             if buf.capacity() - buf.len() < wanted {
                 buf.reserve(wanted);
             }
@@ -135,8 +138,8 @@ impl Wire {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(WireError::Io(e))),
                 Poll::Pending => {
                     if buf.is_empty() {
-                        // Idle: hand the allocation back (payloads split from it keep their part).
-                        *buf = BytesMut::new();
+                        // Nothing more to read: the connection holds no buffer while it waits.
+                        read_buffers::give_back(std::mem::take(buf));
                         self.read_size = MIN_READ;
                     }
                     return Poll::Pending;
@@ -300,11 +303,19 @@ impl Decoder {
             if self.buf.len() < total {
                 return Ok(None);
             }
-            let mut payload = self.buf.split_to(total);
-            payload.advance(header.header_len);
             if let Some(mask) = header.mask {
-                frame::apply_mask(&mut payload, mask, 0);
+                frame::apply_mask(&mut self.buf[header.header_len..total], mask, 0);
             }
+            let payload = if header.payload_len < ZERO_COPY_MIN {
+                // Small: copied out, so the buffer stays unshared and can be reused.
+                let payload = Bytes::copy_from_slice(&self.buf[header.header_len..total]);
+                self.buf.advance(total);
+                payload
+            } else {
+                let mut frame = self.buf.split_to(total);
+                frame.advance(header.header_len);
+                frame.freeze()
+            };
             match header.opcode {
                 opcode::TEXT | opcode::BINARY => {
                     if self.fragments.is_some() {
@@ -314,11 +325,11 @@ impl Decoder {
                     }
                     let text = header.opcode == opcode::TEXT;
                     if header.fin {
-                        return message(text, payload.freeze()).map(|m| Some(Incoming::Message(m)));
+                        return message(text, payload).map(|m| Some(Incoming::Message(m)));
                     }
                     self.fragments = Some(Fragments {
                         text,
-                        data: payload,
+                        data: BytesMut::from(&payload[..]),
                     });
                 }
                 opcode::CONTINUATION => {
@@ -337,11 +348,52 @@ impl Decoder {
                     }
                     self.fragments = Some(fragments);
                 }
-                opcode::PING => return Ok(Some(Incoming::Ping(payload.freeze()))),
+                opcode::PING => return Ok(Some(Incoming::Ping(payload))),
                 opcode::PONG => return Ok(Some(Incoming::Pong)),
                 _ => return frame::parse_close(&payload).map(|close| Some(Incoming::Close(close))),
             }
         }
+    }
+}
+
+/// Read buffers of this thread that connections gave back while they wait: reading sockets
+/// borrow one instead of allocating, and waiting ones hold none.
+mod read_buffers {
+    use bytes::BytesMut;
+    use std::cell::RefCell;
+
+    /// Most buffers kept per thread, and the largest kept.
+    const KEPT: usize = 32;
+    const LARGEST_KEPT: usize = 16 * 1024;
+
+    thread_local! {
+        static KEPT_BUFFERS: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// An empty buffer with room for at least `wanted` bytes.
+    pub(super) fn take(wanted: usize) -> BytesMut {
+        let kept = KEPT_BUFFERS.with(|kept| kept.borrow_mut().pop());
+        match kept {
+            Some(mut buf) => {
+                buf.reserve(wanted);
+                buf
+            }
+            None => BytesMut::with_capacity(wanted),
+        }
+    }
+
+    /// Keeps an emptied buffer for the next reader, unless payloads still share it or the
+    /// thread keeps enough already.
+    pub(super) fn give_back(mut buf: BytesMut) {
+        if buf.capacity() > LARGEST_KEPT || !buf.try_reclaim(super::MIN_READ) {
+            return;
+        }
+        KEPT_BUFFERS.with(|kept| {
+            let mut kept = kept.borrow_mut();
+            if kept.len() < KEPT {
+                kept.push(buf);
+            }
+        });
     }
 }
 

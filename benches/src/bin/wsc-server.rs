@@ -1,5 +1,6 @@
 //! wsconnector through its Rust API, with the same behaviour as every other server measured
-//! (see the crate docs): echo, a fan-out group, broadcast from the trigger path.
+//! (see the crate docs): echo (through the socket the event carries, as a Rust handler
+//! replies), a fan-out group, broadcast from the trigger path.
 //!
 //! ```text
 //! wsc-server [--port 0]
@@ -39,7 +40,7 @@ fn run() -> Result<(), String> {
                 if socket.path() == FANOUT_TRIGGER_PATH {
                     let _ = conn.broadcast(message, &fan);
                 } else {
-                    let _ = conn.send(socket.id().as_str(), message);
+                    let _ = socket.send(message);
                 }
             }
         })
