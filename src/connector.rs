@@ -253,7 +253,7 @@ impl ConnectorHandle {
         let mut result = BroadcastResult::default();
         // Server frames are unmasked and identical: encoded once for every inbound recipient.
         let mut server_frame = None;
-        for socket in self.shared.registry.select(filter) {
+        self.shared.registry.for_each_match(filter, |socket| {
             let item = match socket.socket_type() {
                 SocketType::Inbound => Outgoing::Frame(
                     server_frame
@@ -279,7 +279,7 @@ impl ConnectorHandle {
                     what,
                 }),
             }
-        }
+        });
         Ok(result)
     }
 

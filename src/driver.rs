@@ -193,14 +193,6 @@ impl Driver {
         if !self.timer_armed {
             self.arm_timer();
         }
-        if self.close_deadline.is_none() {
-            // A close was asked for: it must finish in time even if the frame cannot be
-            // written yet (a peer that stopped reading).
-            if let Some(request) = self.socket.queue().pending_close() {
-                self.ending.get_or_insert((request.code, request.reason));
-                self.set_close_deadline();
-            }
-        }
         let mut work = 0;
         loop {
             if self.socket.queue().is_killed() {
@@ -220,6 +212,14 @@ impl Driver {
                     self.wire.buffer_control(opcode::PING, b"");
                 }
                 let room = WRITE_BATCH.saturating_sub(self.wire.buffered());
+                if room == 0 && self.close_deadline.is_none() {
+                    // The peer is not reading: a close asked for now cannot leave yet, but must
+                    // still finish in time.
+                    if let Some(request) = self.socket.queue().pending_close() {
+                        self.ending.get_or_insert((request.code, request.reason));
+                        self.set_close_deadline();
+                    }
+                }
                 if room > 0 && work < WORK_PER_POLL {
                     let wire = &mut self.wire;
                     let (count, close) =

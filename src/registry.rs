@@ -157,6 +157,29 @@ impl Registry {
             .remove_if(group, |_, members| members.is_empty());
     }
 
+    /// Calls `each` for every open socket that matches `filter`, once per socket, without
+    /// collecting them first (the broadcast path). `each` must not touch the registry.
+    pub(crate) fn for_each_match(&self, filter: &SocketFilter, mut each: impl FnMut(&Socket)) {
+        match filter.groups.as_slice() {
+            [] => {
+                for entry in self.sockets.iter() {
+                    if filter.matches_path_and_type(entry.value()) {
+                        each(entry.value());
+                    }
+                }
+            }
+            [group] => {
+                if let Some(members) = self.groups.get(group.as_str()) {
+                    members
+                        .values()
+                        .filter(|s| filter.matches_path_and_type(s))
+                        .for_each(each);
+                }
+            }
+            _ => self.select(filter).iter().for_each(each),
+        }
+    }
+
     /// The open sockets that match `filter`.
     pub(crate) fn select(&self, filter: &SocketFilter) -> Vec<Socket> {
         let mut out = Vec::new();
