@@ -5,7 +5,7 @@
 #   make soak    the long variants of the reliability tests (full-size churn)
 #   make fuzz    the fuzz targets, FUZZ_SECONDS each (default 60); installs cargo-fuzz
 
-.PHONY: demo test lint test-rust soak fuzz
+.PHONY: demo test lint test-rust test-node soak fuzz
 .DEFAULT_GOAL := test
 
 CARGO ?= cargo
@@ -13,7 +13,7 @@ CARGO ?= cargo
 demo:
 	$(CARGO) run --release --example chat
 
-test: lint test-rust test-c test-python
+test: lint test-rust test-c test-python test-node
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -21,6 +21,13 @@ lint:
 
 test-rust:
 	$(CARGO) test
+
+# Interoperability with Node's ws (an independent implementation), both ways.
+test-node: tests/node/node_modules/.package-lock.json
+	$(CARGO) test --test node_interop -- --ignored
+
+tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund
 
 soak:
 	WSC_SOAK=1 $(CARGO) test --release --test churn -- --nocapture
