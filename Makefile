@@ -5,7 +5,7 @@
 #   make soak    the long variants of the reliability tests (full-size churn)
 #   make fuzz    the fuzz targets, FUZZ_SECONDS each (default 60); installs cargo-fuzz
 
-.PHONY: demo test lint test-rust test-node soak fuzz
+.PHONY: demo test lint test-rust test-node test-browser chromium soak fuzz
 .DEFAULT_GOAL := test
 
 CARGO ?= cargo
@@ -13,7 +13,7 @@ CARGO ?= cargo
 demo:
 	$(CARGO) run --release --example chat
 
-test: lint test-rust test-c test-python test-node
+test: lint test-rust test-c test-python test-node test-browser
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -28,6 +28,17 @@ test-node: tests/node/node_modules/.package-lock.json
 
 tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/package-lock.json
 	npm ci --prefix tests/node --no-audit --no-fund
+
+# A real browser (Debian's Chromium, driven by playwright-core) as the peer.
+test-browser: chromium tests/node/node_modules/.package-lock.json
+	$(CARGO) test --test browser -- --ignored
+
+# Debian's Chromium, installed with apt-get only when the machine has none.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 soak:
 	WSC_SOAK=1 $(CARGO) test --release --test churn -- --nocapture
