@@ -226,6 +226,9 @@ pub struct Config {
     pub stop_timeout: Duration,
     /// Most events waiting for the application; past it, sockets stop reading (backpressure).
     pub event_queue_capacity: usize,
+    /// Most payload bytes in events waiting for the application; past it too, sockets stop
+    /// reading (so a slow application holds at most this much received data).
+    pub event_queue_bytes: usize,
 }
 
 impl Default for Config {
@@ -237,6 +240,7 @@ impl Default for Config {
             worker_threads: None,
             stop_timeout: Duration::from_secs(5),
             event_queue_capacity: 64 * 1024,
+            event_queue_bytes: 64 << 20,
         }
     }
 }
@@ -297,6 +301,7 @@ impl Config {
             return Err(Error::invalid("worker_threads must be at least 1"));
         }
         positive("event_queue_capacity", self.event_queue_capacity)?;
+        positive("event_queue_bytes", self.event_queue_bytes)?;
         Ok(())
     }
 }

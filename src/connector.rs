@@ -465,7 +465,7 @@ impl ConnectorBuilder {
         };
         let shared = Arc::new(Shared {
             registry: Registry::default(),
-            events: EventQueue::new(config.event_queue_capacity),
+            events: EventQueue::new(config.event_queue_capacity, config.event_queue_bytes),
             state: AtomicU8::new(RUNNING),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),

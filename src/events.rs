@@ -8,7 +8,7 @@
 use crate::message::Message;
 use crate::socket::Socket;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -125,24 +125,50 @@ struct State {
     room_round: u64,
     /// Takers blocked waiting for an event.
     takers_asleep: usize,
+    /// Payload bytes of the queued message events.
+    bytes: usize,
+}
+
+impl State {
+    /// Whether the queue is at either bound.
+    fn is_full(&self, capacity: usize, max_bytes: usize) -> bool {
+        self.items.len() >= capacity || self.bytes >= max_bytes
+    }
+}
+
+/// Payload bytes an event holds.
+fn payload_len(event: &Event) -> usize {
+    event.message().map_or(0, crate::Message::len)
 }
 
 /// A bounded multi-producer queue of events, taken in batches.
 pub(crate) struct EventQueue {
     state: Mutex<State>,
     available: Condvar,
-    len: AtomicUsize,
+    /// Mirrors `State::is_full`, read without the lock on every socket read.
+    full: AtomicBool,
     capacity: usize,
+    max_bytes: usize,
 }
 
 impl EventQueue {
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// A queue bounded at `capacity` events and `max_bytes` payload bytes.
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         EventQueue {
             state: Mutex::new(State::default()),
             available: Condvar::new(),
-            len: AtomicUsize::new(0),
+            full: AtomicBool::new(false),
             capacity,
+            max_bytes,
         }
+    }
+
+    /// Records the bounds' state after a change made under the lock.
+    fn update_full(&self, state: &State) {
+        self.full.store(
+            state.is_full(self.capacity, self.max_bytes),
+            Ordering::Relaxed,
+        );
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -152,21 +178,23 @@ impl EventQueue {
     /// Adds an event. Never blocks on the consumer: producers that must respect the bound
     /// call [`EventQueue::poll_room`] first.
     pub(crate) fn push(&self, event: Event) {
-        self.append(|items| items.push_back(event));
+        self.append(payload_len(&event), |items| items.push_back(event));
     }
 
     /// Adds the events of one socket's poll together (one lock, at most one wake-up), leaving
     /// `events` empty.
     pub(crate) fn push_all(&self, events: &mut Vec<Event>) {
-        self.append(|items| items.extend(events.drain(..)));
+        let bytes = events.iter().map(payload_len).sum();
+        self.append(bytes, |items| items.extend(events.drain(..)));
     }
 
     /// Adds under the lock, and wakes a taker only if one is asleep: a busy consumer is never
     /// signalled, so a burst costs one wake-up at most.
-    fn append(&self, add: impl FnOnce(&mut VecDeque<Event>)) {
+    fn append(&self, bytes: usize, add: impl FnOnce(&mut VecDeque<Event>)) {
         let mut state = self.lock();
         add(&mut state.items);
-        self.len.store(state.items.len(), Ordering::Relaxed);
+        state.bytes += bytes;
+        self.update_full(&state);
         let wake = state.takers_asleep > 0;
         drop(state);
         if wake {
@@ -178,11 +206,11 @@ impl EventQueue {
     /// `registered` remembers the round of the waiting list this task's waker is on, so a task
     /// polled often while the queue is full is listed once per round.
     pub(crate) fn poll_room(&self, cx: &mut Context<'_>, registered: &mut Option<u64>) -> Poll<()> {
-        if self.len.load(Ordering::Relaxed) < self.capacity {
+        if !self.full.load(Ordering::Relaxed) {
             return Poll::Ready(());
         }
         let mut state = self.lock();
-        if state.items.len() < self.capacity || state.closed {
+        if !state.is_full(self.capacity, self.max_bytes) || state.closed {
             return Poll::Ready(());
         }
         if *registered != Some(state.room_round) {
@@ -204,6 +232,7 @@ impl EventQueue {
             return !state.closed;
         }
         std::mem::swap(&mut state.items, batch);
+        state.bytes = 0;
         self.after_take(state);
         true
     }
@@ -214,6 +243,7 @@ impl EventQueue {
         let mut state = self.wait_for_items(timeout);
         match state.items.pop_front() {
             Some(event) => {
+                state.bytes -= payload_len(&event);
                 let more = !state.items.is_empty();
                 self.after_take(state);
                 if more {
@@ -254,8 +284,8 @@ impl EventQueue {
     }
 
     fn after_take(&self, state: MutexGuard<'_, State>) {
-        self.len.store(state.items.len(), Ordering::Relaxed);
-        if state.items.len() < self.capacity && !state.waiting_for_room.is_empty() {
+        self.update_full(&state);
+        if !state.is_full(self.capacity, self.max_bytes) && !state.waiting_for_room.is_empty() {
             Self::wake_waiting(state);
         }
     }
@@ -308,7 +338,7 @@ mod tests {
 
     #[test]
     fn take_one_times_out_then_sees_the_end() {
-        let q = EventQueue::new(4);
+        let q = EventQueue::new(4, 1024);
         assert_eq!(
             q.take_one(Some(Duration::from_millis(10)))
                 .map(|e| e.is_none()),
@@ -318,5 +348,52 @@ mod tests {
         assert!(q.take_one(None).is_err());
         let mut batch = VecDeque::new();
         assert!(!q.take_batch(&mut batch, None));
+    }
+
+    fn message_event(len: usize) -> Event {
+        let attrs = crate::socket::Attributes {
+            id: crate::SocketId::new("s").unwrap(),
+            socket_type: crate::SocketType::Inbound,
+            path: "/".into(),
+            uri: "ws://x/".into(),
+            secure: false,
+            headers: Vec::new(),
+            query: Vec::new(),
+            subprotocol: None,
+            local_addr: "127.0.0.1:1".parse().unwrap(),
+            remote_addr: "127.0.0.1:2".parse().unwrap(),
+            peer_certificate_subject: None,
+        };
+        let queue = crate::queue::SendQueue::new(1, 1, crate::SlowConsumerPolicy::Fail);
+        Event::InboundMessage {
+            socket: Socket::new(attrs, queue),
+            message: Message::binary(vec![0u8; len]),
+        }
+    }
+
+    #[test]
+    fn readers_stop_at_either_bound_and_resume_once_taken() {
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut round = None;
+        // Bounded in bytes: 1,000 bytes of payload fill it.
+        let q = EventQueue::new(100, 1000);
+        q.push(message_event(600));
+        assert!(q.poll_room(&mut cx, &mut round).is_ready());
+        q.push_all(&mut vec![message_event(400)]);
+        assert!(q.poll_room(&mut cx, &mut round).is_pending());
+        assert!(q.take_one(None).unwrap().is_some());
+        assert!(
+            q.poll_room(&mut cx, &mut round).is_ready(),
+            "600 bytes were taken"
+        );
+        // Bounded in events.
+        let q = EventQueue::new(2, 1 << 20);
+        q.push(message_event(1));
+        q.push(message_event(1));
+        assert!(q.poll_room(&mut cx, &mut round).is_pending());
+        let mut batch = VecDeque::new();
+        assert!(q.take_batch(&mut batch, None));
+        assert!(q.poll_room(&mut cx, &mut round).is_ready());
     }
 }
