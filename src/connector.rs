@@ -667,9 +667,10 @@ impl Drop for Connector {
             let _ = std::thread::Builder::new()
                 .name("wsc-stop".into())
                 .spawn(move || {
+                    // On the connector's own runtime or the caller's, whichever it runs on.
+                    shared.runtime.block_on(close_everything(&shared));
+                    shared.events.close();
                     if let Some(runtime) = runtime {
-                        runtime.block_on(close_everything(&shared));
-                        shared.events.close();
                         runtime.shutdown_timeout(shared.config.stop_timeout);
                     }
                     shared.state.store(STOPPED, Ordering::Release);

@@ -440,3 +440,29 @@ fn a_connector_can_run_on_the_callers_runtime() {
         );
     });
 }
+
+#[test]
+fn dropping_the_connector_from_its_own_handler_stops_it_without_deadlock() {
+    let slot: Arc<Mutex<Option<Connector>>> = Arc::new(Mutex::new(None));
+    let handler_slot = slot.clone();
+    let server = Connector::builder(Config::with_listener("127.0.0.1", 0))
+        .on_event(move |_: &ConnectorHandle, event: Event| {
+            if event
+                .message()
+                .is_some_and(|m| m.as_text() == Some("drop it"))
+            {
+                drop(handler_slot.lock().unwrap().take());
+            }
+        })
+        .start()
+        .unwrap();
+    let url = url(&server, "/");
+    let handle = server.handle();
+    *slot.lock().unwrap() = Some(server);
+    let rt = runtime();
+    let mut client = rt.block_on(connect(&url));
+    rt.block_on(send_text(&mut client, "drop it"));
+    assert_eq!(rt.block_on(recv_close(&mut client)).0, 1001);
+    assert!(!handle.is_running());
+    assert!(slot.lock().unwrap().is_none());
+}
