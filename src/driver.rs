@@ -94,10 +94,10 @@ pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, wire: Wire) {
         ping_sent: None,
         close_deadline: None,
         timer: Box::pin(tokio::time::sleep_until(now)),
-        timer_armed: false,
         timer_registered: false,
         room_round: None,
     };
+    driver.arm_timer();
     let ending = poll_fn(
         |cx| match catch_unwind(AssertUnwindSafe(|| driver.poll(cx))) {
             Ok(poll) => poll,
@@ -159,7 +159,6 @@ struct Driver {
     close_deadline: Option<Instant>,
     /// One timer for every deadline; re-armed for the earliest when it fires.
     timer: Pin<Box<Sleep>>,
-    timer_armed: bool,
     /// The timer was polled since it was last reset, so it will wake the task.
     timer_registered: bool,
     room_round: Option<u64>,
@@ -190,9 +189,6 @@ impl Driver {
 
     fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Ending> {
         self.now = Instant::now();
-        if !self.timer_armed {
-            self.arm_timer();
-        }
         let mut work = 0;
         loop {
             if self.socket.queue().is_killed() {
@@ -420,7 +416,6 @@ impl Driver {
 
     /// Sets the timer for the earliest deadline still ahead.
     fn arm_timer(&mut self) {
-        self.timer_armed = true;
         let now = Instant::now();
         let mut next = now + Duration::from_secs(24 * 3600);
         let mut consider = |at: Instant| next = next.min(at.max(now + Duration::from_millis(1)));
