@@ -31,7 +31,8 @@ pub type wsc_connection_fn = Option<
 
 /// The inbound-message and outbound-message triggers: `socket` received a message of `kind`
 /// (text payloads are UTF-8). `socket` and `payload` are borrowed until the callback returns.
-/// Threading as for wsc_connection_fn.
+/// Reply with wsc_socket_send(socket, ...): no ID to copy or look up. Threading as for
+/// wsc_connection_fn.
 pub type wsc_message_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,

@@ -270,7 +270,7 @@ pub enum wsc_delivery {
 }
 
 /// A message from C: `kind` (a wsc_message_kind) and `data`, copied.
-fn message(kind: u32, data: &[u8]) -> FfiResult<Message> {
+pub(crate) fn message(kind: u32, data: &[u8]) -> FfiResult<Message> {
     Ok(match wsc_message_kind::from_raw(kind)? {
         wsc_message_kind::WSC_TEXT => {
             Message::text(std::str::from_utf8(data).map_err(|_| FfiError::utf8("data"))?)
@@ -279,12 +279,35 @@ fn message(kind: u32, data: &[u8]) -> FfiResult<Message> {
     })
 }
 
+/// Writes what a send did to the caller's optional out pointers.
+pub(crate) fn set_delivery(
+    delivery: Delivery,
+    delivery_out: *mut wsc_delivery,
+    dropped_oldest_out: *mut usize,
+) {
+    let (delivery, dropped) = match delivery {
+        Delivery::Queued => (wsc_delivery::WSC_DELIVERY_QUEUED, 0),
+        Delivery::QueuedDroppingOldest(n) => (wsc_delivery::WSC_DELIVERY_QUEUED_DROPPING_OLDEST, n),
+        Delivery::DroppedNewest => (wsc_delivery::WSC_DELIVERY_DROPPED_NEWEST, 0),
+        Delivery::ClosedSlowConsumer => (wsc_delivery::WSC_DELIVERY_CLOSED_SLOW_CONSUMER, 0),
+    };
+    if let Some(out) = Out::optional(delivery_out) {
+        out.set(delivery);
+    }
+    if let Some(out) = Out::optional(dropped_oldest_out) {
+        out.set(dropped);
+    }
+}
+
 /// Queues a message of `kind` (a wsc_message_kind; text must be UTF-8) with `len` bytes at
-/// `data` (NULL when `len` is 0) for one socket; the bytes are copied. Messages to one socket
-/// leave in the order queued. `delivery_out` and `dropped_oldest_out` may be NULL; the latter
-/// counts the older messages the drop-oldest policy discarded.
-/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind), WSC_NO_SUCH_SOCKET,
-/// WSC_QUEUE_FULL (fail policy), WSC_STOPPED. Any thread.
+/// `data` (NULL when `len` is 0) for the socket with this ID; the bytes are copied. Messages to
+/// one socket leave in the order queued. `delivery_out` and `dropped_oldest_out` may be NULL;
+/// the latter counts the older messages the drop-oldest policy discarded. To reply from a
+/// callback, wsc_socket_send() on the socket it was handed saves the ID copy and lookup.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind), WSC_NO_SUCH_SOCKET
+/// (no open socket has this ID, or it is closing), WSC_REMOTELY_CLOSED (the peer is closing
+/// it), WSC_QUEUE_FULL (fail policy), WSC_LIMIT_EXCEEDED (larger than the send queue's byte
+/// bound), WSC_STOPPED. Any thread.
 #[no_mangle]
 pub extern "C" fn wsc_connector_send(
     conn: *const wsc_connector,
@@ -299,20 +322,8 @@ pub extern "C" fn wsc_connector_send(
         let conn = arg_ref!(conn);
         let socket_id = arg_str!(socket_id);
         let message = message(kind, arg_bytes!(data, len))?;
-        let (delivery, dropped) = match conn.core()?.send(socket_id, message)? {
-            Delivery::Queued => (wsc_delivery::WSC_DELIVERY_QUEUED, 0),
-            Delivery::QueuedDroppingOldest(n) => {
-                (wsc_delivery::WSC_DELIVERY_QUEUED_DROPPING_OLDEST, n)
-            }
-            Delivery::DroppedNewest => (wsc_delivery::WSC_DELIVERY_DROPPED_NEWEST, 0),
-            Delivery::ClosedSlowConsumer => (wsc_delivery::WSC_DELIVERY_CLOSED_SLOW_CONSUMER, 0),
-        };
-        if let Some(out) = Out::optional(delivery_out) {
-            out.set(delivery);
-        }
-        if let Some(out) = Out::optional(dropped_oldest_out) {
-            out.set(dropped);
-        }
+        let delivery = conn.core()?.send(socket_id, message)?;
+        set_delivery(delivery, delivery_out, dropped_oldest_out);
         Ok(())
     }
 }
