@@ -168,7 +168,8 @@ public:
         return open;
     }
     // Queue a message on this socket, with no ID lookup: the way to reply from a callback.
-    // Throws wsc::Error (WSC_NO_SUCH_SOCKET once the socket is closed).
+    // Sending back the Message a callback was handed (or part of its payload) passes it on
+    // without a copy. Throws wsc::Error (WSC_NO_SUCH_SOCKET once the socket is closed).
     wsc_delivery send(const Message &message) const {
         return send_bytes(message.kind, message.payload.data, message.payload.size);
     }

@@ -2,12 +2,12 @@
 //! Inside a callback it is a borrowed view; from wsc_connector_socket() an owned handle; in a
 //! `wsc_socket_list` a view borrowed from the list.
 
-use super::connector::{message, set_delivery, wsc_delivery};
+use super::connector::{set_delivery, wsc_delivery};
 use super::error::{copy_to_buffer, FfiError};
 use super::macros::{
     accessor, arg_bytes, arg_out, arg_ref, arg_str, as_handle, ffi, ffi_value, take_handle, Opaque,
 };
-use super::{pair_at, wsc_result, wsc_socket_type, wsc_str};
+use super::{pair_at, payload, wsc_result, wsc_socket_type, wsc_str};
 use crate::Socket;
 use std::ffi::c_char;
 use std::sync::OnceLock;
@@ -274,8 +274,9 @@ pub extern "C" fn wsc_socket_is_open(socket: *const wsc_socket, open_out: *mut b
 }
 
 /// Queues a message on this socket: wsc_connector_send() without the ID, its copy and its
-/// lookup, and the way to reply from a callback (pass the `socket` the callback was handed).
-/// Works as well on a socket from an event of wsc_connector_next_event(), from
+/// lookup, and the way to reply from a callback (pass the `socket` the callback was handed;
+/// a reply of the payload it was handed, or of part of it, passes the message on instead of
+/// copying it). Works as well on a socket from an event of wsc_connector_next_event(), from
 /// wsc_connector_socket() or from a list. `kind`, `data`, `len`, `delivery_out` and
 /// `dropped_oldest_out` as for wsc_connector_send(), with the same results, except that a
 /// socket of a stopped connector is closed: WSC_NO_SUCH_SOCKET rather than WSC_STOPPED.
@@ -294,7 +295,7 @@ pub extern "C" fn wsc_socket_send(
 ) -> wsc_result {
     ffi! {
         let socket = arg_ref!(socket);
-        let message = message(kind, arg_bytes!(data, len))?;
+        let message = payload::message(kind, arg_bytes!(data, len))?;
         let delivery = socket.socket.send(message)?;
         set_delivery(delivery, delivery_out, dropped_oldest_out);
         Ok(())

@@ -1,12 +1,12 @@
 /* wsc_socket_send(): replies from callbacks on the socket view they were handed (the whole
- * payload, part of it, twice, as the other kind; small payloads and large ones), next to
- * wsc_connector_send() and wsc_connector_broadcast() of the handed payload; its argument
- * errors; sends on a socket from a lookup, from pull-mode events and from a list; and sends on
- * a closed socket (from its closed callback, after a close, after the connector was freed),
- * which fail with an error code. The peer is the raw client. */
+ * payload, part of it, twice, as the other kind; small payloads and large ones, which the
+ * library passes on differently), next to wsc_connector_send() and wsc_connector_broadcast()
+ * of the handed payload; its argument errors; sends on a socket from a lookup, from pull-mode
+ * events and from a list; and sends on a closed socket (from its closed callback, after a close,
+ * after the connector was freed), which fail with an error code. The peer is the raw client. */
 #include "testing.h"
 
-#define LARGE 3000
+#define LARGE 3000 /* above the size from which payloads are shown to callbacks in place */
 
 typedef struct {
     monitor m;
@@ -52,7 +52,8 @@ static void on_connection(void *userdata, wsc_connector *conn, const wsc_socket 
     UNDER_LOCK(&s->m, (s->connections++, str_copy(id, s->id, sizeof s->id)));
 }
 
-/* The first word of a message says how to reply. Afterwards the handed payload must be intact. */
+/* The first word of a message says how to reply. Afterwards the handed payload must be intact:
+ * a send that passed the message on left the callback's view alone. */
 static void on_message(void *userdata, wsc_connector *conn, const wsc_socket *socket, wsc_message_kind kind,
                        wsc_bytes payload) {
     server_state *s = userdata;
