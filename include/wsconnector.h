@@ -431,9 +431,10 @@ typedef struct wsc_filter wsc_filter;
 typedef struct wsc_outbound_options wsc_outbound_options;
 
 /**
- * A socket's attributes. Borrowed inside callbacks and from events and lists (never free
- * those); owned when it comes from wsc_connector_socket() (free it with wsc_socket_free()).
- * Attributes stay readable after the socket closed. Read it from any thread.
+ * A socket's attributes, and wsc_socket_send() to it. Borrowed inside callbacks and from
+ * events and lists (never free those); owned when it comes from wsc_connector_socket() (free
+ * it with wsc_socket_free()). Attributes stay readable after the socket closed (a send then
+ * fails). Use it from any thread.
  */
 typedef struct wsc_socket wsc_socket;
 
@@ -493,7 +494,9 @@ typedef struct wsc_bytes {
 /**
  * The inbound-message and outbound-message triggers: `socket` received a message of `kind`
  * (text payloads are UTF-8). `socket` and `payload` are borrowed until the callback returns.
- * Threading as for wsc_connection_fn.
+ * Reply with wsc_socket_send(socket, ...): no ID to copy or look up, and a reply of `payload`
+ * (or part of it) passes the message on instead of copying it. Threading as for
+ * wsc_connection_fn.
  */
 typedef void (*wsc_message_fn)(void *userdata,
                                struct wsc_connector *conn,
@@ -986,11 +989,16 @@ wsc_result wsc_connector_open_outbound(const struct wsc_connector *conn,
 
 /**
  * Queues a message of `kind` (a wsc_message_kind; text must be UTF-8) with `len` bytes at
- * `data` (NULL when `len` is 0) for one socket; the bytes are copied. Messages to one socket
- * leave in the order queued. `delivery_out` and `dropped_oldest_out` may be NULL; the latter
- * counts the older messages the drop-oldest policy discarded.
- * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind), WSC_NO_SUCH_SOCKET,
- * WSC_QUEUE_FULL (fail policy), WSC_STOPPED. Any thread.
+ * `data` (NULL when `len` is 0) for the socket with this ID. The bytes are copied, except the
+ * payload a message callback was handed (or part of it), which a send from that callback
+ * passes on without a copy; the buffer need not outlive the call either way. Messages to one
+ * socket leave in the order queued. `delivery_out` and `dropped_oldest_out` may be NULL; the
+ * latter counts the older messages the drop-oldest policy discarded. To reply from a
+ * callback, wsc_socket_send() on the socket it was handed saves the ID copy and lookup.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind), WSC_NO_SUCH_SOCKET
+ * (no open socket has this ID, or it is closing), WSC_REMOTELY_CLOSED (the peer is closing
+ * it), WSC_QUEUE_FULL (fail policy), WSC_LIMIT_EXCEEDED (larger than the send queue's byte
+ * bound), WSC_STOPPED. Any thread.
  */
 wsc_result wsc_connector_send(const struct wsc_connector *conn,
                               const char *socket_id,
@@ -1020,9 +1028,9 @@ wsc_result wsc_connector_unsubscribe(const struct wsc_connector *conn,
                                      size_t count);
 
 /**
- * Queues one message (as wsc_connector_send()) for every socket that matches `filter` (NULL:
- * every socket). When `result_out` is not NULL it receives the outcome (delivered count and
- * failures); free it with wsc_broadcast_result_free().
+ * Queues one message (made as by wsc_connector_send()) for every socket that matches `filter`
+ * (NULL: every socket). When `result_out` is not NULL it receives the outcome (delivered count
+ * and failures); free it with wsc_broadcast_result_free().
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind, a group name),
  * WSC_STOPPED. Any thread.
  */
@@ -1364,6 +1372,26 @@ wsc_result wsc_socket_group_at(const struct wsc_socket *socket,
  * Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_socket_is_open(const struct wsc_socket *socket, bool *open_out);
+
+/**
+ * Queues a message on this socket: wsc_connector_send() without the ID, its copy and its
+ * lookup, and the way to reply from a callback (pass the `socket` the callback was handed;
+ * a reply of the payload it was handed, or of part of it, passes the message on instead of
+ * copying it). Works as well on a socket from an event of wsc_connector_next_event(), from
+ * wsc_connector_socket() or from a list. `kind`, `data`, `len`, `delivery_out` and
+ * `dropped_oldest_out` as for wsc_connector_send(), with the same results, except that a
+ * socket of a stopped connector is closed: WSC_NO_SUCH_SOCKET rather than WSC_STOPPED.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind), WSC_NO_SUCH_SOCKET
+ * (the socket is closed or closing), WSC_REMOTELY_CLOSED (the peer is closing it),
+ * WSC_QUEUE_FULL (fail policy), WSC_LIMIT_EXCEEDED (larger than the send queue's byte bound).
+ * Any thread, while the handle is valid (a callback's view: until the callback returns).
+ */
+wsc_result wsc_socket_send(const struct wsc_socket *socket,
+                           uint32_t kind,
+                           const uint8_t *data,
+                           size_t len,
+                           wsc_delivery *delivery_out,
+                           size_t *dropped_oldest_out);
 
 /**
  * Frees a socket handle from wsc_connector_socket(); NULL is a no-op. Never pass a borrowed

@@ -35,13 +35,9 @@ static void on_message(void *userdata, wsc_connector *conn, const wsc_socket *so
         wsc_connector_broadcast(conn, fan, kind, payload.data, payload.len, NULL);
         return;
     }
-    /* Socket IDs come borrowed and unterminated; operations take NUL-terminated IDs. */
-    wsc_str id;
-    char id_z[WSC_SOCKET_ID_SIZE];
-    if (wsc_socket_id(socket, &id) != WSC_OK || id.len >= sizeof id_z) return;
-    memcpy(id_z, id.data, id.len);
-    id_z[id.len] = '\0';
-    wsc_connector_send(conn, id_z, kind, payload.data, payload.len, NULL, NULL);
+    /* A reply goes straight to the socket the callback was handed (no ID lookup), and the
+     * message it was handed goes on without a copy of its payload. */
+    wsc_socket_send(socket, kind, payload.data, payload.len, NULL, NULL);
 }
 
 static void free_filter(void *filter) { wsc_filter_free(filter); }

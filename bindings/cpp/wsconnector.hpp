@@ -167,9 +167,24 @@ public:
         detail::check(wsc_socket_is_open(socket_, &open));
         return open;
     }
+    // Queue a message on this socket, with no ID lookup: the way to reply from a callback.
+    // Sending back the Message a callback was handed (or part of its payload) passes it on
+    // without a copy. Throws wsc::Error (WSC_NO_SUCH_SOCKET once the socket is closed).
+    wsc_delivery send(const Message &message) const {
+        return send_bytes(message.kind, message.payload.data, message.payload.size);
+    }
+    wsc_delivery send_text(std::string_view text) const {
+        return send_bytes(WSC_TEXT, reinterpret_cast<const uint8_t *>(text.data()), text.size());
+    }
+    wsc_delivery send_binary(Bytes bytes) const { return send_bytes(WSC_BINARY, bytes.data, bytes.size); }
     const wsc_socket *get() const { return socket_; }
 
 private:
+    wsc_delivery send_bytes(wsc_message_kind kind, const uint8_t *data, size_t len) const {
+        wsc_delivery d;
+        detail::check(wsc_socket_send(socket_, kind, data, len, &d, nullptr));
+        return d;
+    }
     wsc_str raw(wsc_result (*f)(const wsc_socket *, wsc_str *)) const {
         wsc_str s;
         detail::check(f(socket_, &s));

@@ -33,6 +33,11 @@ static inline void chat_send(wsc_connector *conn, const char *id, const char *te
     chat_failed(wsc_connector_send(conn, id, WSC_TEXT, (const uint8_t *)text, strlen(text), NULL, NULL), "send");
 }
 
+/* An answer from a callback goes to the socket it was handed: no ID to copy or look up. */
+static inline void chat_reply(const wsc_socket *socket, const char *text) {
+    chat_failed(wsc_socket_send(socket, WSC_TEXT, (const uint8_t *)text, strlen(text), NULL, NULL), "reply");
+}
+
 /* The socket's current room group ("room:NAME"), or "" when it has none. */
 static inline void chat_room_of(const wsc_socket *socket, char *room, size_t cap) {
     size_t count = 0;
@@ -62,11 +67,11 @@ static inline void chat_join(wsc_connector *conn, const wsc_socket *socket, cons
     snprintf(group, sizeof group, CHAT_ROOM_PREFIX "%s", room);
     const char *join[] = {group};
     if (chat_failed(wsc_connector_subscribe(conn, id, join, 1), "subscribe")) {
-        chat_send(conn, id, "that is not a room name");
+        chat_reply(socket, "that is not a room name");
         return;
     }
     snprintf(answer, sizeof answer, "you are in %s; /join ROOM moves you", room);
-    chat_send(conn, id, answer);
+    chat_reply(socket, answer);
 }
 
 static inline void chat_on_connection(void *userdata, wsc_connector *conn, const wsc_socket *socket) {
@@ -86,7 +91,7 @@ static inline void chat_on_message(void *userdata, wsc_connector *conn, const ws
     wsc_socket_id(socket, &s);
     chat_copy(s, id, sizeof id);
     if (kind != WSC_TEXT) {
-        chat_send(conn, id, "text only, please");
+        chat_reply(socket, "text only, please");
         return;
     }
     chat_copy((wsc_str){(const char *)payload.data, payload.len}, text, sizeof text);

@@ -90,7 +90,7 @@ static void on_client_message(void *userdata, wsc_connector *conn, const wsc_soc
         snprintf(answer, sizeof answer, "%s %s", failed(r, "subscription") ? "cannot follow" : sub ? "following" : "left",
                  symbol);
     }
-    failed(wsc_connector_send(conn, id, WSC_TEXT, (const uint8_t *)answer, strlen(answer), NULL, NULL), "answer");
+    failed(wsc_socket_send(socket, WSC_TEXT, (const uint8_t *)answer, strlen(answer), NULL, NULL), "answer");
 }
 
 /* From the source: "SYM PRICE" goes to the subscribers of SYM. For the self-test client:

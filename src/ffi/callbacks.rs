@@ -1,15 +1,16 @@
 //! The C callbacks of a connector: registration as (fn, userdata, userdata_free), calls into
-//! C, the marker that tells "this thread is inside a callback of that connector", and the
-//! fence that lets free wait for authorization hooks still running on pool threads.
+//! C, the marker that tells "this thread is inside a callback of that connector" (and which
+//! message it was handed), and the fence that lets free wait for authorization hooks still
+//! running on pool threads.
 
 use super::auth::{wsc_auth_decision, wsc_auth_request};
 use super::connector::wsc_connector;
-use super::event::{wsc_trigger, EventData};
 use super::macros::as_handle;
-use super::socket::wsc_socket;
+use super::payload::{self, Handed};
+use super::socket::{wsc_socket, SocketView};
 use super::{wsc_bytes, wsc_message_kind, wsc_str};
-use crate::{AuthDecision, AuthRequest};
-use std::cell::Cell;
+use crate::{AuthDecision, AuthRequest, Event, Message, Socket};
+use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::sync::{Condvar, Mutex};
 
@@ -31,7 +32,9 @@ pub type wsc_connection_fn = Option<
 
 /// The inbound-message and outbound-message triggers: `socket` received a message of `kind`
 /// (text payloads are UTF-8). `socket` and `payload` are borrowed until the callback returns.
-/// Threading as for wsc_connection_fn.
+/// Reply with wsc_socket_send(socket, ...): no ID to copy or look up, and a reply of `payload`
+/// (or part of it) passes the message on instead of copying it. Threading as for
+/// wsc_connection_fn.
 pub type wsc_message_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
@@ -144,24 +147,66 @@ type ClosedFn =
     unsafe extern "C" fn(*mut c_void, *mut wsc_connector, *const wsc_socket, u16, wsc_str);
 type AuthFn = unsafe extern "C" fn(*mut c_void, *const wsc_auth_request, *mut wsc_auth_decision);
 
+/// What this thread is running: a callback of which set, and the message it was handed.
+#[derive(Clone, Copy)]
+struct Running {
+    callbacks: *const Callbacks,
+    /// The message of the message event being handled; NULL in other callbacks.
+    handed: *const Handed,
+}
+
+/// A thread's part in calling back: what it runs, and the buffer in which it shows small
+/// payloads to message callbacks (see `payload`). One thread-local, looked up once per event.
+struct ThreadState {
+    running: Cell<Running>,
+    scratch: RefCell<Vec<u8>>,
+}
+
 thread_local! {
-    /// The callback set whose callback this thread is running, if any.
-    static CURRENT: Cell<*const Callbacks> = const { Cell::new(std::ptr::null()) };
+    static THREAD: ThreadState = const {
+        ThreadState {
+            running: Cell::new(Running {
+                callbacks: std::ptr::null(),
+                handed: std::ptr::null(),
+            }),
+            scratch: RefCell::new(Vec::new()),
+        }
+    };
 }
 
 /// Marks the thread as inside a callback of a set, for the duration of the guard.
-struct Current(*const Callbacks);
+struct Current<'a> {
+    thread: &'a ThreadState,
+    before: Running,
+}
 
-impl Current {
-    fn enter(callbacks: &Callbacks) -> Self {
-        Current(CURRENT.with(|c| c.replace(callbacks)))
+impl<'a> Current<'a> {
+    /// `handed` (of a message event) must outlive the guard.
+    fn enter(thread: &'a ThreadState, callbacks: &Callbacks, handed: Option<&Handed>) -> Self {
+        let running = Running {
+            callbacks,
+            handed: handed.map_or(std::ptr::null(), |h| h as *const Handed),
+        };
+        Current {
+            thread,
+            before: thread.running.replace(running),
+        }
     }
 }
 
-impl Drop for Current {
+impl Drop for Current<'_> {
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.0));
+        self.thread.running.set(self.before);
     }
+}
+
+/// Calls `f` with the message whose message callback this thread is running, if any, so that
+/// a send from that callback can pass the message on instead of copying its payload.
+pub(crate) fn with_handed<R>(f: impl FnOnce(Option<&Handed>) -> R) -> R {
+    let handed = THREAD.with(|t| t.running.get().handed);
+    // SAFETY: non-NULL only while a `Current` guard made from a live `Handed` is in place on
+    // this thread; the guard outlives the callback, and this call runs inside that callback.
+    f(unsafe { handed.as_ref() })
 }
 
 impl Callbacks {
@@ -175,51 +220,64 @@ impl Callbacks {
 
     /// Whether the calling thread is inside one of these callbacks.
     pub(crate) fn is_current(&self) -> bool {
-        CURRENT.with(|c| std::ptr::eq(c.get(), self))
+        THREAD.with(|t| std::ptr::eq(t.running.get().callbacks, self))
     }
 
-    /// Hands an event to its trigger's callback (on the dispatcher thread).
-    pub(crate) fn dispatch(&self, conn: *mut wsc_connector, event: &EventData) {
-        let _current = Current::enter(self);
-        let socket = as_handle::<wsc_socket>(&event.socket);
-        let message = |cb: &Option<Callback<MessageFn>>| {
-            if let (Some(cb), Some(message)) = (cb, &event.message) {
-                // SAFETY: a C function registered for this trigger; the views outlive the call.
-                unsafe {
-                    (cb.f)(
-                        cb.userdata.0,
-                        conn,
-                        socket,
-                        message.kind().into(),
-                        wsc_bytes::from(message.as_bytes()),
-                    )
-                }
-            }
-        };
-        match event.trigger {
-            wsc_trigger::WSC_TRIGGER_INBOUND_CONNECTION => {
+    /// Hands an event to its trigger's callback (on the dispatcher thread). A message event's
+    /// message goes along (see `payload`), for sends from the callback to pass on.
+    pub(crate) fn dispatch(&self, conn: *mut wsc_connector, event: Event) {
+        THREAD.with(|thread| match event {
+            Event::InboundConnection { socket } => {
                 if let Some(cb) = &self.inbound_connection {
-                    // SAFETY: as above.
-                    unsafe { (cb.f)(cb.userdata.0, conn, socket) }
+                    let view = SocketView::new(socket);
+                    let _current = Current::enter(thread, self, None);
+                    // SAFETY: a C function registered for this trigger; the views outlive the
+                    // call.
+                    unsafe { (cb.f)(cb.userdata.0, conn, as_handle::<wsc_socket>(&view)) }
                 }
             }
-            wsc_trigger::WSC_TRIGGER_INBOUND_MESSAGE => message(&self.inbound_message),
-            wsc_trigger::WSC_TRIGGER_OUTBOUND_MESSAGE => message(&self.outbound_message),
-            wsc_trigger::WSC_TRIGGER_SOCKET_CLOSED => {
+            Event::InboundMessage { socket, message } => {
+                self.message(thread, &self.inbound_message, conn, socket, message)
+            }
+            Event::OutboundMessage { socket, message } => {
+                self.message(thread, &self.outbound_message, conn, socket, message)
+            }
+            Event::SocketClosed {
+                socket,
+                code,
+                reason,
+            } => {
                 if let Some(cb) = &self.socket_closed {
+                    let view = SocketView::new(socket);
+                    let _current = Current::enter(thread, self, None);
+                    let socket = as_handle::<wsc_socket>(&view);
                     // SAFETY: as above.
-                    unsafe {
-                        (cb.f)(
-                            cb.userdata.0,
-                            conn,
-                            socket,
-                            event.code,
-                            wsc_str::from(&event.reason),
-                        )
-                    }
+                    unsafe { (cb.f)(cb.userdata.0, conn, socket, code, wsc_str::from(&reason)) }
                 }
             }
-        }
+        })
+    }
+
+    /// Hands a message event to `cb`, with its message for the sends the callback makes.
+    fn message(
+        &self,
+        thread: &ThreadState,
+        cb: &Option<Callback<MessageFn>>,
+        conn: *mut wsc_connector,
+        socket: Socket,
+        message: Message,
+    ) {
+        let Some(cb) = cb else {
+            return;
+        };
+        let view = SocketView::new(socket);
+        let socket = as_handle::<wsc_socket>(&view);
+        let kind = message.kind().into();
+        payload::hand(message, &thread.scratch, |handed, payload| {
+            let _current = Current::enter(thread, self, Some(handed));
+            // SAFETY: a C function registered for this trigger; the views outlive the call.
+            unsafe { (cb.f)(cb.userdata.0, conn, socket, kind, wsc_bytes::from(payload)) }
+        })
     }
 
     /// Asks the authorization hook (on a pool thread); refuses with 503 once the connector
@@ -231,16 +289,18 @@ impl Callbacks {
         let Some(_running) = self.auth_fence.enter() else {
             return AuthDecision::reject(503, "the connector is shutting down");
         };
-        let _current = Current::enter(self);
         let mut decision = AuthDecision::reject(403, "the authorization hook made no decision");
-        // SAFETY: a C function registered as the hook; the views outlive the call.
-        unsafe {
-            (cb.f)(
-                cb.userdata.0,
-                as_handle::<wsc_auth_request>(request),
-                (&mut decision as *mut AuthDecision).cast(),
-            )
-        };
+        THREAD.with(|thread| {
+            let _current = Current::enter(thread, self, None);
+            // SAFETY: a C function registered as the hook; the views outlive the call.
+            unsafe {
+                (cb.f)(
+                    cb.userdata.0,
+                    as_handle::<wsc_auth_request>(request),
+                    (&mut decision as *mut AuthDecision).cast(),
+                )
+            }
+        });
         decision
     }
 
@@ -301,5 +361,85 @@ impl Drop for Inside<'_> {
         if state.1 == 0 {
             self.0.left.notify_all();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::socket::wsc_socket_send;
+    use crate::ffi::wsc_result;
+    use crate::queue::{Outgoing, SendQueue};
+    use crate::socket::{Attributes, SocketId, SocketType};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    static RESULT: AtomicU32 = AtomicU32::new(u32::MAX);
+
+    /// Echoes the handed payload with wsc_socket_send() and records the result.
+    unsafe extern "C" fn echo(
+        _: *mut c_void,
+        _: *mut wsc_connector,
+        socket: *const wsc_socket,
+        kind: wsc_message_kind,
+        payload: wsc_bytes,
+    ) {
+        let result = wsc_socket_send(
+            socket,
+            kind as u32,
+            payload.data,
+            payload.len,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        RESULT.store(result as u32, Ordering::SeqCst);
+    }
+
+    fn socket() -> Socket {
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let attrs = Attributes {
+            id: SocketId::new("s").unwrap(),
+            socket_type: SocketType::Inbound,
+            path: "/".into(),
+            uri: "ws://127.0.0.1:1/".into(),
+            secure: false,
+            headers: Vec::new(),
+            query: Vec::new(),
+            subprotocol: None,
+            local_addr: addr,
+            remote_addr: addr,
+            peer_certificate_subject: None,
+        };
+        Socket::new(attrs, SendQueue::new(16, 1 << 20, Default::default()))
+    }
+
+    /// The message a callback's send queued: passed on, not copied, whatever its size.
+    #[test]
+    fn an_echo_from_a_callback_passes_the_message_on() {
+        let callbacks = Callbacks {
+            inbound_message: Callback::new(Some(echo as MessageFn), std::ptr::null_mut(), None),
+            ..Callbacks::default()
+        };
+        for len in [5, 5000] {
+            let socket = socket();
+            let message = Message::binary(vec![7u8; len]);
+            let at = message.as_bytes().as_ptr();
+            let event = Event::InboundMessage {
+                socket: socket.clone(),
+                message,
+            };
+            callbacks.dispatch(std::ptr::null_mut(), event);
+            assert_eq!(RESULT.load(Ordering::SeqCst), wsc_result::WSC_OK as u32);
+            let mut queued = Vec::new();
+            socket
+                .queue()
+                .take(usize::MAX, |outgoing| queued.push(outgoing));
+            let [Outgoing::Message(echoed)] = &queued[..] else {
+                panic!("{queued:?}");
+            };
+            assert_eq!(echoed.as_bytes(), &vec![7u8; len][..]);
+            assert_eq!(echoed.as_bytes().as_ptr(), at, "{len}");
+        }
+        // Outside a callback, nothing is handed.
+        assert!(with_handed(|handed| handed.is_none()));
     }
 }

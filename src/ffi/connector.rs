@@ -4,16 +4,16 @@ use super::broadcast::wsc_broadcast_result;
 use super::callbacks::Callbacks;
 use super::config::{wsc_config, ConfigBuilder};
 use super::error::{copy_to_buffer, FfiError, FfiResult};
-use super::event::EventData;
 use super::filter::wsc_filter;
 use super::macros::{
     accessor, arg_bytes, arg_opt_ref, arg_opt_str, arg_out, arg_ref, arg_str, arg_strs, ffi,
     into_handle, take_handle, Opaque, Out,
 };
 use super::options::wsc_outbound_options;
+use super::payload;
 use super::socket::{wsc_socket, wsc_socket_list, SocketView};
-use super::{wsc_message_kind, wsc_result, FromRaw, WSC_SOCKET_ID_SIZE};
-use crate::{Connector, ConnectorHandle, Delivery, Event, Message, OutboundOptions, SocketFilter};
+use super::{wsc_result, WSC_SOCKET_ID_SIZE};
+use crate::{Connector, ConnectorHandle, Delivery, Event, OutboundOptions, SocketFilter};
 use std::borrow::Cow;
 use std::ffi::c_char;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -74,7 +74,7 @@ impl ConnectorPtr {
         if state.core.get().is_none() {
             drop(state.starting.lock());
         }
-        callbacks.dispatch(self.0, &EventData::from(event));
+        callbacks.dispatch(self.0, event);
     }
 }
 
@@ -269,22 +269,37 @@ pub enum wsc_delivery {
     WSC_DELIVERY_CLOSED_SLOW_CONSUMER = 4,
 }
 
-/// A message from C: `kind` (a wsc_message_kind) and `data`, copied.
-fn message(kind: u32, data: &[u8]) -> FfiResult<Message> {
-    Ok(match wsc_message_kind::from_raw(kind)? {
-        wsc_message_kind::WSC_TEXT => {
-            Message::text(std::str::from_utf8(data).map_err(|_| FfiError::utf8("data"))?)
-        }
-        wsc_message_kind::WSC_BINARY => Message::binary(bytes::Bytes::copy_from_slice(data)),
-    })
+/// Writes what a send did to the caller's optional out pointers.
+pub(crate) fn set_delivery(
+    delivery: Delivery,
+    delivery_out: *mut wsc_delivery,
+    dropped_oldest_out: *mut usize,
+) {
+    let (delivery, dropped) = match delivery {
+        Delivery::Queued => (wsc_delivery::WSC_DELIVERY_QUEUED, 0),
+        Delivery::QueuedDroppingOldest(n) => (wsc_delivery::WSC_DELIVERY_QUEUED_DROPPING_OLDEST, n),
+        Delivery::DroppedNewest => (wsc_delivery::WSC_DELIVERY_DROPPED_NEWEST, 0),
+        Delivery::ClosedSlowConsumer => (wsc_delivery::WSC_DELIVERY_CLOSED_SLOW_CONSUMER, 0),
+    };
+    if let Some(out) = Out::optional(delivery_out) {
+        out.set(delivery);
+    }
+    if let Some(out) = Out::optional(dropped_oldest_out) {
+        out.set(dropped);
+    }
 }
 
 /// Queues a message of `kind` (a wsc_message_kind; text must be UTF-8) with `len` bytes at
-/// `data` (NULL when `len` is 0) for one socket; the bytes are copied. Messages to one socket
-/// leave in the order queued. `delivery_out` and `dropped_oldest_out` may be NULL; the latter
-/// counts the older messages the drop-oldest policy discarded.
-/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind), WSC_NO_SUCH_SOCKET,
-/// WSC_QUEUE_FULL (fail policy), WSC_STOPPED. Any thread.
+/// `data` (NULL when `len` is 0) for the socket with this ID. The bytes are copied, except the
+/// payload a message callback was handed (or part of it), which a send from that callback
+/// passes on without a copy; the buffer need not outlive the call either way. Messages to one
+/// socket leave in the order queued. `delivery_out` and `dropped_oldest_out` may be NULL; the
+/// latter counts the older messages the drop-oldest policy discarded. To reply from a
+/// callback, wsc_socket_send() on the socket it was handed saves the ID copy and lookup.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind), WSC_NO_SUCH_SOCKET
+/// (no open socket has this ID, or it is closing), WSC_REMOTELY_CLOSED (the peer is closing
+/// it), WSC_QUEUE_FULL (fail policy), WSC_LIMIT_EXCEEDED (larger than the send queue's byte
+/// bound), WSC_STOPPED. Any thread.
 #[no_mangle]
 pub extern "C" fn wsc_connector_send(
     conn: *const wsc_connector,
@@ -298,21 +313,9 @@ pub extern "C" fn wsc_connector_send(
     ffi! {
         let conn = arg_ref!(conn);
         let socket_id = arg_str!(socket_id);
-        let message = message(kind, arg_bytes!(data, len))?;
-        let (delivery, dropped) = match conn.core()?.send(socket_id, message)? {
-            Delivery::Queued => (wsc_delivery::WSC_DELIVERY_QUEUED, 0),
-            Delivery::QueuedDroppingOldest(n) => {
-                (wsc_delivery::WSC_DELIVERY_QUEUED_DROPPING_OLDEST, n)
-            }
-            Delivery::DroppedNewest => (wsc_delivery::WSC_DELIVERY_DROPPED_NEWEST, 0),
-            Delivery::ClosedSlowConsumer => (wsc_delivery::WSC_DELIVERY_CLOSED_SLOW_CONSUMER, 0),
-        };
-        if let Some(out) = Out::optional(delivery_out) {
-            out.set(delivery);
-        }
-        if let Some(out) = Out::optional(dropped_oldest_out) {
-            out.set(dropped);
-        }
+        let message = payload::message(kind, arg_bytes!(data, len))?;
+        let delivery = conn.core()?.send(socket_id, message)?;
+        set_delivery(delivery, delivery_out, dropped_oldest_out);
         Ok(())
     }
 }
@@ -367,9 +370,9 @@ fn filter_or_all(filter: Option<&SocketFilter>) -> Cow<'_, SocketFilter> {
     filter.map_or_else(|| Cow::Owned(SocketFilter::all()), Cow::Borrowed)
 }
 
-/// Queues one message (as wsc_connector_send()) for every socket that matches `filter` (NULL:
-/// every socket). When `result_out` is not NULL it receives the outcome (delivered count and
-/// failures); free it with wsc_broadcast_result_free().
+/// Queues one message (made as by wsc_connector_send()) for every socket that matches `filter`
+/// (NULL: every socket). When `result_out` is not NULL it receives the outcome (delivered count
+/// and failures); free it with wsc_broadcast_result_free().
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind, a group name),
 /// WSC_STOPPED. Any thread.
 #[no_mangle]
@@ -384,7 +387,7 @@ pub extern "C" fn wsc_connector_broadcast(
     ffi! {
         let conn = arg_ref!(conn);
         let filter = filter_or_all(arg_opt_ref!(filter));
-        let message = message(kind, arg_bytes!(data, len))?;
+        let message = payload::message(kind, arg_bytes!(data, len))?;
         let result = conn.core()?.broadcast(message, &filter)?;
         if let Some(out) = Out::optional(result_out) {
             out.set(into_handle::<wsc_broadcast_result>(result));

@@ -18,6 +18,7 @@ mod filter;
 mod log;
 mod macros;
 mod options;
+mod payload;
 mod socket;
 
 pub use abi::WSC_ABI_VERSION;

@@ -1,19 +1,21 @@
-//! `wsc_socket`: a socket's attributes through accessor functions. Inside a callback it is a
-//! borrowed view; from wsc_connector_socket() an owned handle; in a `wsc_socket_list` a view
-//! borrowed from the list.
+//! `wsc_socket`: a socket's attributes through accessor functions, and a send straight to it.
+//! Inside a callback it is a borrowed view; from wsc_connector_socket() an owned handle; in a
+//! `wsc_socket_list` a view borrowed from the list.
 
+use super::connector::{set_delivery, wsc_delivery};
 use super::error::{copy_to_buffer, FfiError};
 use super::macros::{
-    accessor, arg_out, arg_ref, arg_str, as_handle, ffi, ffi_value, take_handle, Opaque,
+    accessor, arg_bytes, arg_out, arg_ref, arg_str, as_handle, ffi, ffi_value, take_handle, Opaque,
 };
-use super::{pair_at, wsc_result, wsc_socket_type, wsc_str};
+use super::{pair_at, payload, wsc_result, wsc_socket_type, wsc_str};
 use crate::Socket;
 use std::ffi::c_char;
 use std::sync::OnceLock;
 
-/// A socket's attributes. Borrowed inside callbacks and from events and lists (never free
-/// those); owned when it comes from wsc_connector_socket() (free it with wsc_socket_free()).
-/// Attributes stay readable after the socket closed. Read it from any thread.
+/// A socket's attributes, and wsc_socket_send() to it. Borrowed inside callbacks and from
+/// events and lists (never free those); owned when it comes from wsc_connector_socket() (free
+/// it with wsc_socket_free()). Attributes stay readable after the socket closed (a send then
+/// fails). Use it from any thread.
 pub struct wsc_socket {
     _private: [u8; 0],
 }
@@ -269,6 +271,35 @@ pub extern "C" fn wsc_socket_group_at(
 #[no_mangle]
 pub extern "C" fn wsc_socket_is_open(socket: *const wsc_socket, open_out: *mut bool) -> wsc_result {
     accessor!(socket, open_out, |socket| Ok(socket.socket.is_open()))
+}
+
+/// Queues a message on this socket: wsc_connector_send() without the ID, its copy and its
+/// lookup, and the way to reply from a callback (pass the `socket` the callback was handed;
+/// a reply of the payload it was handed, or of part of it, passes the message on instead of
+/// copying it). Works as well on a socket from an event of wsc_connector_next_event(), from
+/// wsc_connector_socket() or from a list. `kind`, `data`, `len`, `delivery_out` and
+/// `dropped_oldest_out` as for wsc_connector_send(), with the same results, except that a
+/// socket of a stopped connector is closed: WSC_NO_SUCH_SOCKET rather than WSC_STOPPED.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind), WSC_NO_SUCH_SOCKET
+/// (the socket is closed or closing), WSC_REMOTELY_CLOSED (the peer is closing it),
+/// WSC_QUEUE_FULL (fail policy), WSC_LIMIT_EXCEEDED (larger than the send queue's byte bound).
+/// Any thread, while the handle is valid (a callback's view: until the callback returns).
+#[no_mangle]
+pub extern "C" fn wsc_socket_send(
+    socket: *const wsc_socket,
+    kind: u32,
+    data: *const u8,
+    len: usize,
+    delivery_out: *mut wsc_delivery,
+    dropped_oldest_out: *mut usize,
+) -> wsc_result {
+    ffi! {
+        let socket = arg_ref!(socket);
+        let message = payload::message(kind, arg_bytes!(data, len))?;
+        let delivery = socket.socket.send(message)?;
+        set_delivery(delivery, delivery_out, dropped_oldest_out);
+        Ok(())
+    }
 }
 
 /// Frees a socket handle from wsc_connector_socket(); NULL is a no-op. Never pass a borrowed

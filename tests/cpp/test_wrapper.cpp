@@ -1,5 +1,6 @@
 // The C++ wrapper: a server and a client connector with lambda callbacks, the authorization
-// hook, operations, lookups, exceptions from result codes, pull mode, and the log handler.
+// hook, operations, replies on a socket, lookups, exceptions from result codes, pull mode, and
+// the log handler.
 #include "wsconnector.hpp"
 
 #include <condition_variable>
@@ -61,10 +62,15 @@ int main() {
                 conn.send_text(id, "hello " + id);
                 shared.update([&] { shared.server_socket = id; });
             })
-            .on_inbound_message([&](wsc::ConnectorRef conn, const wsc::SocketRef &, const wsc::Message &m) {
+            .on_inbound_message([&](wsc::ConnectorRef conn, const wsc::SocketRef &socket, const wsc::Message &m) {
                 CHECK(m.is_text());
-                auto result = conn.broadcast_text(wsc::Filter().group("trusted"), "echo " + std::string(m.text()));
-                CHECK(result.delivered == 1 && result.failures.empty());
+                if (m.text() == "again") {
+                    CHECK(socket.send(m) == WSC_DELIVERY_QUEUED);  // a reply on the socket itself
+                    CHECK(socket.send_text(m.text().substr(2)) == WSC_DELIVERY_QUEUED);
+                } else {
+                    auto result = conn.broadcast_text(wsc::Filter().group("trusted"), "echo " + std::string(m.text()));
+                    CHECK(result.delivered == 1 && result.failures.empty());
+                }
                 shared.update([&] { shared.server_got.emplace_back(m.text()); });
             })
             .on_socket_closed([&](wsc::ConnectorRef, const wsc::SocketRef &socket, uint16_t code, std::string_view) {
@@ -95,8 +101,14 @@ int main() {
     shared.wait([&] { return shared.client_got.size() == 2; });
     CHECK(shared.client_got[1] == "echo ping");
     CHECK(shared.server_got == std::vector<std::string>{"ping"});
+    client.send_text("cpp-client", "again");
+    shared.wait([&] { return shared.client_got.size() == 4; });
+    CHECK(shared.client_got[2] == "again" && shared.client_got[3] == "ain");
 
     wsc::Socket looked_up = server->socket(shared.server_socket);
+    CHECK(looked_up.send_binary({reinterpret_cast<const uint8_t *>("owned"), 5}) == WSC_DELIVERY_QUEUED);
+    shared.wait([&] { return shared.client_got.size() == 5; });
+    CHECK(shared.client_got[4] == "owned");
     CHECK(looked_up.query("token") == std::optional<std::string_view>("secret"));
     CHECK(server->socket_ids(wsc::Filter().type(WSC_INBOUND).path("/room/*")).size() == 1);
     CHECK(server->socket_count() == 1 && server->group_count() == 2);
@@ -112,6 +124,12 @@ int main() {
     CHECK(server->bulk_close(wsc::Filter().group("trusted"), 4002, "done") == 1);
     shared.wait([&] { return shared.closed == 1; });
     CHECK(shared.close_code == 4002);
+    try {
+        looked_up.send_text("too late");
+        CHECK(false);
+    } catch (const wsc::Error &e) {
+        CHECK(e.code() == WSC_NO_SUCH_SOCKET);
+    }
     server.reset();
 
     // Pull mode through the wrapper.

@@ -54,6 +54,7 @@ def load(path):
         "wsc_connector_free": ([p], u32),
         "wsc_socket_id": ([p, ctypes.POINTER(WscStr)], u32),
         "wsc_socket_path": ([p, ctypes.POINTER(WscStr)], u32),
+        "wsc_socket_send": ([p, u32, p, size, p, p], u32),
     }
     for name, (args, result) in signatures.items():
         fn = getattr(lib, name)
@@ -137,6 +138,8 @@ def main():
         reply = f"got {text}".encode()
         check(lib, lib.wsc_connector_send(
             conn, socket_id.text().encode(), WSC_TEXT, reply, len(reply), None, None))
+        # The handed payload straight back on the handed socket.
+        check(lib, lib.wsc_socket_send(sock_view, kind, payload.data, payload.len, None, None))
         arrived.set()
 
     @FREE_FN
@@ -157,6 +160,7 @@ def main():
     assert arrived.wait(WAIT), "no message reached the callback"
     assert received == [(WSC_TEXT, "hello from ctypes", "/ctypes")], received
     assert recv_text(client) == "got hello from ctypes"
+    assert recv_text(client) == "hello from ctypes"
     client.close()
 
     check(lib, lib.wsc_connector_free(conn))

@@ -1,0 +1,188 @@
+//! Payloads between C and the core: what a message callback is handed, and the `Message` that
+//! a send operation makes of `(kind, data, len)`.
+//!
+//! A send copies the caller's bytes, except when they are the payload that the message callback
+//! running on this thread was handed (an echo, a reply, a forward). Then it passes on the
+//! received message as a Rust handler would, without a copy or an allocation:
+//! - a small payload (below [`SHARE_MIN`]) is shown to the callback as a copy in a buffer that
+//!   the thread reuses, so that the first send of all of it can take the message itself;
+//! - a larger one is shown in place, and a send of it, or of part of it, shares it.
+
+use super::callbacks::with_handed;
+use super::error::{FfiError, FfiResult};
+use super::{wsc_message_kind, FromRaw};
+use crate::Message;
+use std::cell::{Cell, RefCell};
+
+/// The smallest payload shown to a callback in place. Smaller ones come from the core in
+/// allocations of their own, which a send could share only by allocating a reference count
+/// (freed later by the socket's thread); copying them for the callback costs less.
+const SHARE_MIN: usize = 1024;
+
+/// The message a callback was handed, as the sends from that callback see it.
+pub(crate) enum Handed {
+    /// The callback sees the message's own payload; sends share it.
+    InPlace(Message),
+    /// The callback sees a copy at `view`; the first send of all of it with its kind takes the
+    /// message (the callback keeps its copy).
+    Copied {
+        view: *const [u8],
+        message: Cell<Option<Message>>,
+    },
+}
+
+/// Runs `f` with `message` in its handed form and the bytes to show the callback, which stay
+/// valid until `f` returns. `scratch` is the thread's buffer for copies of small payloads.
+pub(crate) fn hand<R>(
+    message: Message,
+    scratch: &RefCell<Vec<u8>>,
+    f: impl FnOnce(&Handed, &[u8]) -> R,
+) -> R {
+    if message.len() >= SHARE_MIN {
+        return in_place(message, f);
+    }
+    // Dispatch does not nest on a thread; if it ever did, the inner call shows in place.
+    let Ok(mut scratch) = scratch.try_borrow_mut() else {
+        return in_place(message, f);
+    };
+    scratch.clear();
+    scratch.extend_from_slice(message.as_bytes());
+    let handed = Handed::Copied {
+        view: &scratch[..] as *const [u8],
+        message: Cell::new(Some(message)),
+    };
+    f(&handed, &scratch)
+}
+
+fn in_place<R>(message: Message, f: impl FnOnce(&Handed, &[u8]) -> R) -> R {
+    let handed = Handed::InPlace(message);
+    let Handed::InPlace(message) = &handed else {
+        unreachable!("made just above")
+    };
+    f(&handed, message.as_bytes())
+}
+
+/// A message of `kind` (a wsc_message_kind) with the bytes of `data`.
+pub(crate) fn message(kind: u32, data: &[u8]) -> FfiResult<Message> {
+    let kind = wsc_message_kind::from_raw(kind)?;
+    if !data.is_empty() {
+        if let Some(message) = with_handed(|handed| handed.and_then(|h| h.reuse(kind, data))) {
+            return message;
+        }
+    }
+    match kind {
+        wsc_message_kind::WSC_TEXT => Ok(Message::text(
+            std::str::from_utf8(data).map_err(|_| FfiError::utf8("data"))?,
+        )),
+        wsc_message_kind::WSC_BINARY => Ok(Message::binary(bytes::Bytes::copy_from_slice(data))),
+    }
+}
+
+impl Handed {
+    /// The message for `data` made from the handed one, or `None` when `data` is not (all of)
+    /// what the callback was shown, or the handed message cannot serve: then `data` is copied.
+    fn reuse(&self, kind: wsc_message_kind, data: &[u8]) -> Option<FfiResult<Message>> {
+        match self {
+            Handed::InPlace(handed) => {
+                let whole = handed.as_bytes();
+                let start = offset_in(whole, data)?;
+                if data.len() == whole.len() && kind == handed.kind().into() {
+                    return Some(Ok(handed.clone()));
+                }
+                let bytes = handed.to_bytes().slice(start..start + data.len());
+                Some(match kind {
+                    wsc_message_kind::WSC_TEXT => {
+                        Message::text_from_bytes(bytes).map_err(|_| FfiError::utf8("data"))
+                    }
+                    wsc_message_kind::WSC_BINARY => Ok(Message::binary(bytes)),
+                })
+            }
+            Handed::Copied { view, message } => {
+                // SAFETY: `view` points at the scratch copy, which `hand` keeps alive and
+                // unchanged while the callback (and so this send) runs.
+                let view = unsafe { &**view };
+                if offset_in(view, data)? != 0 || data.len() != view.len() {
+                    return None;
+                }
+                let taken = message.take()?;
+                if kind != taken.kind().into() {
+                    message.set(Some(taken));
+                    return None;
+                }
+                Some(Ok(taken))
+            }
+        }
+    }
+}
+
+/// Where `part` starts within `whole`, if it lies entirely within it.
+fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    (start <= whole.len() && part.len() <= whole.len() - start).then_some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wsc_message_kind::{WSC_BINARY, WSC_TEXT};
+
+    #[test]
+    fn outside_a_callback_the_bytes_are_copied_and_checked() {
+        let data = b"hello".to_vec();
+        let m = message(WSC_BINARY as u32, &data).unwrap();
+        assert_eq!(m.as_bytes(), b"hello");
+        assert_ne!(m.as_bytes().as_ptr(), data.as_ptr());
+        assert!(message(WSC_TEXT as u32, &data).unwrap().is_text());
+        assert!(message(WSC_TEXT as u32, &[0xff]).is_err());
+        assert!(message(7, &data).is_err());
+        assert!(message(WSC_TEXT as u32, &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_large_payload_is_shown_in_place_and_shared() {
+        let text = format!("é{}", "x".repeat(SHARE_MIN));
+        let received = Message::text(text.as_str());
+        let at = received.as_bytes().as_ptr();
+        hand(received.clone(), &RefCell::default(), |handed, shown| {
+            assert_eq!(shown.as_ptr(), at);
+            let same = handed.reuse(WSC_TEXT, shown).unwrap().unwrap();
+            assert_eq!(same.as_bytes().as_ptr(), at);
+            let again = handed.reuse(WSC_TEXT, shown).unwrap().unwrap();
+            assert_eq!(again, received);
+            let binary = handed.reuse(WSC_BINARY, shown).unwrap().unwrap();
+            assert!(!binary.is_text() && binary.as_bytes().as_ptr() == at);
+            let tail = handed.reuse(WSC_TEXT, &shown[2..]).unwrap().unwrap();
+            assert_eq!(tail.as_bytes().as_ptr(), shown[2..].as_ptr());
+            // "é" is two bytes: a slice that splits it is no text, but it is binary.
+            assert!(handed.reuse(WSC_TEXT, &shown[1..]).unwrap().is_err());
+            assert!(handed.reuse(WSC_BINARY, &shown[1..]).is_some());
+            assert!(handed.reuse(WSC_BINARY, text.as_bytes()).is_none());
+            assert!(handed.reuse(WSC_BINARY, &text.as_bytes()[..4]).is_none());
+        });
+    }
+
+    #[test]
+    fn a_small_payload_is_shown_as_a_copy_and_taken_once() {
+        let received = Message::binary(b"ping".to_vec());
+        let at = received.as_bytes().as_ptr();
+        hand(received, &RefCell::default(), |handed, shown| {
+            assert_ne!(shown.as_ptr(), at);
+            assert_eq!(shown, b"ping");
+            assert!(handed.reuse(WSC_BINARY, &shown[1..]).is_none());
+            assert!(handed.reuse(WSC_TEXT, shown).is_none());
+            let taken = handed.reuse(WSC_BINARY, shown).unwrap().unwrap();
+            assert_eq!(taken.as_bytes().as_ptr(), at);
+            assert!(handed.reuse(WSC_BINARY, shown).is_none());
+            assert_eq!(shown, b"ping");
+        });
+    }
+
+    #[test]
+    fn offsets() {
+        let whole = [0u8; 8];
+        assert_eq!(offset_in(&whole, &whole[3..5]), Some(3));
+        assert_eq!(offset_in(&whole, &whole[8..]), Some(8));
+        assert_eq!(offset_in(&whole[..4], &whole[2..6]), None);
+        assert_eq!(offset_in(&whole[4..], &whole[2..6]), None);
+    }
+}
