@@ -36,7 +36,7 @@ def main() -> None:
         if socket.path == FANOUT_TRIGGER_PATH:
             connector.broadcast(message, groups=[FANOUT_GROUP])
         else:
-            connector.send(socket.id, message)
+            socket.send(message)
 
     connector.start()
     print(connector.port, flush=True)

@@ -25,7 +25,7 @@ def make_chat(host: str, port: int) -> wsconnector.Connector:
     @chat.on_inbound_connection
     def joined(socket: wsconnector.Socket) -> None:
         chat.subscribe(socket.id, ROOM_PREFIX + "lobby")
-        chat.send(socket.id, "welcome to the lobby; send /join ROOM to change rooms")
+        socket.send("welcome to the lobby; send /join ROOM to change rooms")
 
     @chat.on_inbound_message
     def said(socket: wsconnector.Socket, message: Union[str, bytes]) -> None:
@@ -36,7 +36,7 @@ def make_chat(host: str, port: int) -> wsconnector.Connector:
         if room:
             chat.unsubscribe(socket.id, rooms)
             chat.subscribe(socket.id, ROOM_PREFIX + room)
-            chat.send(socket.id, f"you are in room {room}")
+            socket.send(f"you are in room {room}")
         else:
             line = f"[{socket.id[:8]}] {message}"
             chat.broadcast(line, socket_type="inbound", groups=rooms)

@@ -1,15 +1,19 @@
 //! `Connector`: settings and callbacks before start, then the running core connector, its
 //! dispatcher thread and the operations.
 //!
-//! GIL rules: every call that waits for or works on the core state runs inside `py.detach`
-//! with owned Rust data only; no lock of ours is held across a detach (a thread holding the
-//! GIL could wait for it while we wait for the GIL).
+//! GIL rules: a call that may wait (connect, stop, waiting for events) or whose work grows
+//! with the number of sockets (broadcast, bulk close, `sockets`) runs inside `py.detach` with
+//! owned Rust data only; no lock of ours is held across a detach (a thread holding the GIL
+//! could wait for it while we wait for the GIL). A call that only queues or updates one socket
+//! (send, subscribe, unsubscribe, close, `socket`) keeps the GIL: it never waits (the core's
+//! threads never take the GIL, so no lock it takes is held by a thread waiting for the GIL),
+//! and releasing and retaking the GIL would cost more than the call.
 
 use crate::args::{opt_seconds, opt_strings, pairs, strings};
 use crate::auth::PyAuthorizer;
 use crate::broadcast::{filter, BroadcastResult};
 use crate::errors::{invalid_state, OrRaise};
-use crate::events::{run_dispatcher, take_batch, Triggers};
+use crate::events::{run_dispatcher, take_batch, SocketObjects, Triggers};
 use crate::socket::{address, PySocket};
 use crate::{asyncio, config, events, logging, payload};
 use pyo3::exceptions::PyTypeError;
@@ -33,6 +37,8 @@ struct Running {
     connector: wsconnector::Connector,
     dispatcher: Mutex<Option<JoinHandle<()>>>,
     dispatcher_thread: Option<ThreadId>,
+    /// The sockets' Python objects, for `next_events` (the dispatcher keeps its own).
+    sockets: Mutex<SocketObjects>,
 }
 
 impl Running {
@@ -169,6 +175,7 @@ impl PyConnector {
             connector,
             dispatcher: Mutex::new(dispatcher),
             dispatcher_thread,
+            sockets: Mutex::default(),
         })
     }
 }
@@ -391,11 +398,12 @@ impl PyConnector {
     /// Queues a message for one socket: `str` is sent as text, `bytes`, `bytearray` or
     /// `memoryview` as binary. Messages to one socket leave in the order sent. Returns True
     /// when the message is queued, False when the slow-consumer policy dropped it
-    /// (`drop_newest`) or closed the socket (`close`); raises `QueueFull` under `fail`.
-    fn send(&self, py: Python<'_>, socket_id: String, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+    /// (`drop_newest`) or closed the socket (`close`); raises `QueueFull` under `fail`. From a
+    /// trigger callback, `socket.send(data)` does the same without looking the ID up.
+    fn send(&self, py: Python<'_>, socket_id: &str, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         let message = payload::from_py(data)?;
-        let handle = self.handle(py)?;
-        py.detach(move || handle.send(&socket_id, message))
+        self.handle(py)?
+            .send(socket_id, message)
             .map(|delivery| delivery.is_queued())
             .or_raise(py)
     }
@@ -404,25 +412,23 @@ impl PyConnector {
     fn subscribe(
         &self,
         py: Python<'_>,
-        socket_id: String,
+        socket_id: &str,
         groups: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let groups = strings("groups", groups)?;
-        let handle = self.handle(py)?;
-        py.detach(move || handle.subscribe(&socket_id, &groups))
-            .or_raise(py)
+        self.handle(py)?.subscribe(socket_id, &groups).or_raise(py)
     }
 
     /// Removes groups (one name or a list) from a socket; groups it does not have are ignored.
     fn unsubscribe(
         &self,
         py: Python<'_>,
-        socket_id: String,
+        socket_id: &str,
         groups: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let groups = strings("groups", groups)?;
-        let handle = self.handle(py)?;
-        py.detach(move || handle.unsubscribe(&socket_id, &groups))
+        self.handle(py)?
+            .unsubscribe(socket_id, &groups)
             .or_raise(py)
     }
 
@@ -451,11 +457,8 @@ impl PyConnector {
     /// at most 123 bytes. Messages queued before leave first. Closing a socket that is
     /// already closing does nothing.
     #[pyo3(signature = (socket_id, code=1000, reason=""))]
-    fn close(&self, py: Python<'_>, socket_id: String, code: u16, reason: &str) -> PyResult<()> {
-        let reason = reason.to_owned();
-        let handle = self.handle(py)?;
-        py.detach(move || handle.close(&socket_id, code, &reason))
-            .or_raise(py)
+    fn close(&self, py: Python<'_>, socket_id: &str, code: u16, reason: &str) -> PyResult<()> {
+        self.handle(py)?.close(socket_id, code, reason).or_raise(py)
     }
 
     /// Closes every socket that matches the filter (as for `broadcast`); returns how many it
@@ -478,10 +481,10 @@ impl PyConnector {
     }
 
     /// The open socket with this ID; raises `NoSuchSocket` if there is none.
-    fn socket(&self, py: Python<'_>, socket_id: String) -> PyResult<PySocket> {
-        let handle = self.handle(py)?;
-        py.detach(move || handle.socket(&socket_id))
-            .map(PySocket)
+    fn socket(&self, py: Python<'_>, socket_id: &str) -> PyResult<PySocket> {
+        self.handle(py)?
+            .socket(socket_id)
+            .map(PySocket::new)
             .or_raise(py)
     }
 
@@ -497,7 +500,7 @@ impl PyConnector {
         let filter = filter(py, path, socket_type, groups)?;
         let handle = self.handle(py)?;
         let sockets = py.detach(move || handle.sockets(&filter)).or_raise(py)?;
-        Ok(sockets.into_iter().map(PySocket).collect())
+        Ok(sockets.into_iter().map(PySocket::new).collect())
     }
 
     /// Takes the events that are ready (up to 256), waiting up to `timeout` seconds (forever
@@ -527,9 +530,10 @@ impl PyConnector {
                 take_batch(&handle, &mut batch, timeout).map(|()| batch)
             })
             .or_raise(py)?;
+        let mut sockets = lock(&running.sockets);
         let events = batch
             .into_iter()
-            .map(|event| events::to_py(py, event))
+            .map(|event| events::to_py(py, &mut sockets, event))
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, events)
     }

@@ -8,8 +8,9 @@
 use crate::logging::log_exception;
 use crate::payload;
 use crate::socket::PySocket;
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use std::collections::HashMap;
 use std::time::Duration;
 use wsconnector::{ConnectorHandle, Error, Event};
 
@@ -121,40 +122,65 @@ fn is_stale(event: &Event) -> bool {
     event.message().is_some() && event.socket().is_close_requested()
 }
 
+/// The Python object of each socket that has had an event and not yet its closed event, so
+/// that every event of a socket hands out the same `Socket` (and its strings, made once).
+#[derive(Default)]
+pub(crate) struct SocketObjects {
+    /// Keyed by the address of the socket's ID, which the `Socket` held in the value keeps
+    /// alive: two sockets in the map never share it.
+    objects: HashMap<usize, Py<PySocket>>,
+}
+
+impl SocketObjects {
+    /// The object of the socket of `event`; for its closed event (the last), the object is
+    /// forgotten.
+    fn of(&mut self, py: Python<'_>, event: &Event) -> PyResult<Py<PySocket>> {
+        let socket = event.socket();
+        let key = socket.id().as_str().as_ptr() as usize;
+        if matches!(event, Event::SocketClosed { .. }) {
+            if let Some(object) = self.objects.remove(&key) {
+                return Ok(object);
+            }
+            return Py::new(py, PySocket::new(socket.clone()));
+        }
+        if let Some(object) = self.objects.get(&key) {
+            return Ok(object.clone_ref(py));
+        }
+        let object = Py::new(py, PySocket::new(socket.clone()))?;
+        self.objects.insert(key, object.clone_ref(py));
+        Ok(object)
+    }
+}
+
 /// An event as its Python object.
-pub(crate) fn to_py(py: Python<'_>, event: Event) -> PyResult<Py<PyAny>> {
+pub(crate) fn to_py(
+    py: Python<'_>,
+    sockets: &mut SocketObjects,
+    event: Event,
+) -> PyResult<Py<PyAny>> {
+    let socket = sockets.of(py, &event)?;
     Ok(match event {
-        Event::InboundConnection { socket } => Py::new(
-            py,
-            InboundConnection {
-                socket: Py::new(py, PySocket(socket))?,
-            },
-        )?
-        .into_any(),
-        Event::InboundMessage { socket, message } => Py::new(
+        Event::InboundConnection { .. } => Py::new(py, InboundConnection { socket })?.into_any(),
+        Event::InboundMessage { message, .. } => Py::new(
             py,
             InboundMessage {
-                socket: Py::new(py, PySocket(socket))?,
+                socket,
                 message: payload::to_py(py, &message).unbind(),
             },
         )?
         .into_any(),
-        Event::OutboundMessage { socket, message } => Py::new(
+        Event::OutboundMessage { message, .. } => Py::new(
             py,
             OutboundMessage {
-                socket: Py::new(py, PySocket(socket))?,
+                socket,
                 message: payload::to_py(py, &message).unbind(),
             },
         )?
         .into_any(),
-        Event::SocketClosed {
-            socket,
-            code,
-            reason,
-        } => Py::new(
+        Event::SocketClosed { code, reason, .. } => Py::new(
             py,
             SocketClosed {
-                socket: Py::new(py, PySocket(socket))?,
+                socket,
                 code,
                 reason,
             },
@@ -227,7 +253,7 @@ impl Triggers {
 
     /// Calls the callback of one event's trigger, if it has one: the socket first, then the
     /// message, or the close code and reason. An exception is logged, never raised.
-    fn deliver(&self, py: Python<'_>, event: Event) {
+    fn deliver(&self, py: Python<'_>, sockets: &mut SocketObjects, event: Event) {
         if is_stale(&event) {
             return;
         }
@@ -238,45 +264,65 @@ impl Triggers {
             Event::SocketClosed { .. } => (&self.socket_closed, "on_socket_closed"),
         };
         let Some(callback) = callback else {
+            // No callback: only the closed event matters, to forget the socket's object.
+            if matches!(event, Event::SocketClosed { .. }) {
+                let _ = sockets.of(py, &event);
+            }
             return;
         };
-        let called = arguments(py, event).and_then(|args| callback.call1(py, args));
+        let called = sockets.of(py, &event).and_then(|socket| match event {
+            Event::InboundConnection { .. } => callback.call1(py, (socket,)),
+            Event::InboundMessage { message, .. } | Event::OutboundMessage { message, .. } => {
+                callback.call1(py, (socket, payload::to_py(py, &message)))
+            }
+            Event::SocketClosed { code, reason, .. } => callback.call1(py, (socket, code, reason)),
+        });
         if let Err(error) = called {
             log_exception(py, &format!("the {name} callback raised"), &error);
         }
     }
 }
 
-fn arguments(py: Python<'_>, event: Event) -> PyResult<Bound<'_, PyTuple>> {
-    let socket = |socket| Py::new(py, PySocket(socket));
-    match event {
-        Event::InboundConnection { socket: s } => PyTuple::new(py, [socket(s)?.into_any()]),
-        Event::InboundMessage { socket: s, message }
-        | Event::OutboundMessage { socket: s, message } => PyTuple::new(
-            py,
-            [socket(s)?.into_any(), payload::to_py(py, &message).unbind()],
-        ),
-        Event::SocketClosed {
-            socket: s,
-            code,
-            reason,
-        } => (socket(s)?, code, reason).into_pyobject(py),
+/// Keeps the Python thread state of a thread Python did not start, from its first batch to
+/// its last. Without it, each `Python::try_attach` on such a thread creates a thread state
+/// and destroys it at the end (allocations, an mmap/munmap pair and a gettid per batch).
+struct KeptThreadState(ffi::PyGILState_STATE);
+
+impl KeptThreadState {
+    /// `None` if the interpreter cannot be attached to (it is shutting down).
+    fn new() -> Option<Self> {
+        // SAFETY: the thread is attached; the matching release is in `drop`.
+        Python::try_attach(|_| KeptThreadState(unsafe { ffi::PyGILState_Ensure() }))
+    }
+}
+
+impl Drop for KeptThreadState {
+    fn drop(&mut self) {
+        let state = self.0;
+        // SAFETY: attached, on the thread that made `state`; the thread state goes when the
+        // attach ends. If the interpreter is shutting down, the thread state is left alone.
+        Python::try_attach(|_| unsafe { ffi::PyGILState_Release(state) });
     }
 }
 
 /// The dispatcher thread's loop: waits for events without the GIL, then delivers each batch
 /// under one GIL hold, until the connector has stopped and every event has been delivered.
 pub(crate) fn run_dispatcher(handle: ConnectorHandle, triggers: Triggers) {
+    let Some(thread_state) = KeptThreadState::new() else {
+        return; // the interpreter is shutting down
+    };
+    let mut sockets = SocketObjects::default();
     let mut batch = Vec::with_capacity(BATCH);
     while take_batch(&handle, &mut batch, None).is_ok() {
         let delivered = Python::try_attach(|py| {
             for event in batch.drain(..) {
-                triggers.deliver(py, event);
+                triggers.deliver(py, &mut sockets, event);
             }
         });
         if delivered.is_none() {
             return; // the interpreter is shutting down
         }
     }
-    Python::try_attach(|_| drop(triggers));
+    Python::try_attach(|_| drop((triggers, sockets)));
+    drop(thread_state);
 }

@@ -1,6 +1,11 @@
-//! `Socket`: the attributes of one socket, read-only, as triggers and lookups hand them out.
+//! `Socket`: one socket as triggers and lookups hand it out: its attributes, read-only, and
+//! `send`, which queues on the socket itself.
 
+use crate::errors::OrRaise;
+use crate::payload;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyString;
 use std::net::SocketAddr;
 use wsconnector::Socket;
 
@@ -9,121 +14,159 @@ pub(crate) fn address(addr: SocketAddr) -> (String, u16) {
     (addr.ip().to_string(), addr.port())
 }
 
-/// A socket's attributes: fixed at the handshake, except `groups`, which is read when asked.
-/// Stays readable after the socket has closed.
+/// A socket: its attributes, fixed at the handshake except `groups` (read when asked), and
+/// `send`. Stays readable after the socket has closed. The triggers hand out one object per
+/// socket, the same for each of its events.
 #[pyclass(module = "wsconnector", name = "Socket", frozen)]
-pub(crate) struct PySocket(pub(crate) Socket);
+pub(crate) struct PySocket {
+    pub(crate) socket: Socket,
+    /// `id` and `path` as Python strings, made at their first read: a callback that reads them
+    /// for every message gets the same object each time.
+    id: PyOnceLock<Py<PyString>>,
+    path: PyOnceLock<Py<PyString>>,
+}
+
+impl PySocket {
+    pub(crate) fn new(socket: Socket) -> Self {
+        PySocket {
+            socket,
+            id: PyOnceLock::new(),
+            path: PyOnceLock::new(),
+        }
+    }
+}
 
 #[pymethods]
 impl PySocket {
     /// The socket's unique ID.
     #[getter]
-    fn id(&self) -> &str {
-        self.0.id().as_str()
+    fn id(&self, py: Python<'_>) -> Py<PyString> {
+        let id = self.socket.id().as_str();
+        self.id
+            .get_or_init(py, || PyString::new(py, id).unbind())
+            .clone_ref(py)
     }
 
     /// `"inbound"` (accepted by the listener) or `"outbound"` (opened by this connector).
     #[getter(r#type)]
     fn socket_type(&self) -> &'static str {
-        self.0.socket_type().as_str()
+        self.socket.socket_type().as_str()
     }
 
     /// The full path of the handshake request (base path included), without the query.
     #[getter]
-    fn path(&self) -> &str {
-        self.0.path()
+    fn path(&self, py: Python<'_>) -> Py<PyString> {
+        let path = self.socket.path();
+        self.path
+            .get_or_init(py, || PyString::new(py, path).unbind())
+            .clone_ref(py)
     }
 
     /// The full request URI, e.g. `wss://example.com:8443/chat/room1?user=ann`.
     #[getter]
     fn uri(&self) -> &str {
-        self.0.uri()
+        self.socket.uri()
     }
 
     /// `"ws"` or `"wss"`.
     #[getter]
     fn scheme(&self) -> &'static str {
-        self.0.scheme()
+        self.socket.scheme()
     }
 
     /// The handshake request's headers as `(name, value)` pairs, in order (for outbound
     /// sockets: the ones this connector sent).
     #[getter]
     fn headers(&self) -> Vec<(String, String)> {
-        self.0.headers().to_vec()
+        self.socket.headers().to_vec()
     }
 
     /// The handshake's query parameters as decoded `(name, value)` pairs, in order.
     #[getter]
     fn query(&self) -> Vec<(String, String)> {
-        self.0.query().to_vec()
+        self.socket.query().to_vec()
     }
 
     /// The negotiated subprotocol, or `None`.
     #[getter]
     fn subprotocol(&self) -> Option<&str> {
-        self.0.subprotocol()
+        self.socket.subprotocol()
     }
 
     /// The groups the socket is subscribed to now, sorted (empty once it has closed).
     #[getter]
     fn groups(&self) -> Vec<String> {
-        self.0.groups()
+        self.socket.groups()
     }
 
     /// This end of the connection as `(host, port)`.
     #[getter]
     fn local_address(&self) -> (String, u16) {
-        address(self.0.local_addr())
+        address(self.socket.local_addr())
     }
 
     /// The peer's end of the connection as `(host, port)`.
     #[getter]
     fn remote_address(&self) -> (String, u16) {
-        address(self.0.remote_addr())
+        address(self.socket.remote_addr())
     }
 
     /// The subject of the certificate the client presented (mutual TLS), or `None`.
     #[getter]
     fn peer_certificate_subject(&self) -> Option<&str> {
-        self.0.peer_certificate_subject()
+        self.socket.peer_certificate_subject()
     }
 
     /// Whether the socket is still open (registered with its connector).
     #[getter]
     fn is_open(&self) -> bool {
-        self.0.is_open()
+        self.socket.is_open()
+    }
+
+    /// Queues a message for this socket, like `Connector.send` with its ID but without looking
+    /// the ID up: the way to reply from a trigger callback. `str` is sent as text, `bytes`,
+    /// `bytearray` or `memoryview` as binary; messages to one socket leave in the order sent.
+    /// Returns True when the message is queued, False when the slow-consumer policy dropped it
+    /// (`drop_newest`) or closed the socket (`close`); raises `QueueFull` under `fail`,
+    /// `RemotelyClosed` while the peer is closing it, `NoSuchSocket` once it is closing
+    /// otherwise or closed. Keeps the GIL: queueing never waits.
+    fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let message = payload::from_py(data)?;
+        self.socket
+            .send(message)
+            .map(|delivery| delivery.is_queued())
+            .or_raise(py)
     }
 
     /// The first handshake header called `name` (case-insensitive), or `None`.
     fn header(&self, name: &str) -> Option<&str> {
-        self.0.header(name)
+        self.socket.header(name)
     }
 
     /// The first query parameter called `name` (case-sensitive), or `None`.
     fn query_param(&self, name: &str) -> Option<&str> {
-        self.0.query_param(name)
+        self.socket.query_param(name)
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other
             .cast::<PySocket>()
-            .is_ok_and(|other| other.get().0 == self.0)
+            .is_ok_and(|other| other.get().socket == self.socket)
     }
 
     fn __hash__(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.0.id().hash(&mut hasher);
+        self.socket.id().hash(&mut hasher);
         hasher.finish()
     }
 
     pub(crate) fn __repr__(&self) -> String {
         format!(
             "<Socket id={:?} type={} path={:?}>",
-            self.0.id().as_str(),
-            self.0.socket_type().as_str(),
-            self.0.path()
+            self.socket.id().as_str(),
+            self.socket.socket_type().as_str(),
+            self.socket.path()
         )
     }
 }

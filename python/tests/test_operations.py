@@ -259,3 +259,41 @@ def test_operations_before_start_and_after_stop() -> None:
     connector.start()  # a stopped connector may start again
     assert connector.is_running and connector.port
     connector.stop()
+
+
+def test_socket_send_queues_on_the_socket_it_was_handed(
+    server: wsconnector.Connector, recorder: Recorder
+) -> None:
+    long_text = "é" * 1000  # 2000 bytes of UTF-8: sent from the str itself, not a copy
+    long_bytes = bytes(range(256)) * 8
+    array = bytearray(b"x" * 2048)
+    with connect(server) as client:
+        socket = recorder.next("connection")[1]
+        client.send("hi")
+        _, same, message = recorder.next("inbound")
+        assert same is socket and message == "hi"  # one object per socket, every event
+
+        sent = ["short", b"short", long_text, long_bytes, array, memoryview(b"v" * 1500)]
+        assert all(socket.send(data) is True for data in sent)
+        array[:] = b"y" * 2048  # a mutable buffer is sent as it was at the call
+        received = [client.recv(timeout=WAIT) for _ in sent]
+        assert received == ["short", b"short", long_text, long_bytes, b"x" * 2048, b"v" * 1500]
+
+        with pytest.raises(TypeError):
+            socket.send(42)  # type: ignore[arg-type]
+        assert server.socket(socket.id).send("by lookup") is True
+        assert client.recv(timeout=WAIT) == "by lookup"
+    closed = recorder.next("closed")
+    assert closed[1] is socket and closed[2] == 1000
+    with pytest.raises(wsconnector.NoSuchSocket):
+        socket.send("too late")
+
+
+def test_a_callback_replies_with_socket_send() -> None:
+    connector = wsconnector.Connector(host="127.0.0.1", port=0)
+    connector.on_inbound_message(lambda socket, message: socket.send(message))
+    long_text = "ü" * 3000
+    with connector, connect(connector) as client:
+        for message in ["ping", b"\x00\x01", long_text, bytes(4096)]:
+            client.send(message)
+            assert client.recv(timeout=WAIT) == message

@@ -112,7 +112,9 @@ class PanicException(BaseException):
 
 @final
 class Socket:
-    """A socket's attributes, read-only; `groups` is read when asked."""
+    """A socket: its attributes, read-only (`groups` is read when asked), and `send`.
+
+    The triggers hand out one object per socket, the same for each of its events."""
 
     @property
     def id(self) -> str:
@@ -157,6 +159,14 @@ class Socket:
         """The first handshake header called `name` (case-insensitive), or `None`."""
     def query_param(self, name: str) -> str | None:
         """The first query parameter called `name` (case-sensitive), or `None`."""
+    def send(self, data: _Data) -> bool:
+        """Queues a message for this socket, like `Connector.send` with its ID but without
+        looking the ID up: the way to reply from a trigger callback.
+
+        `str` is sent as text, `bytes`, `bytearray` or `memoryview` as binary. Returns True
+        when queued, False when the slow-consumer policy dropped the message or closed the
+        socket; raises `QueueFull` under `fail`, `RemotelyClosed` while the peer is closing it,
+        `NoSuchSocket` once it is closing otherwise or closed."""
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
