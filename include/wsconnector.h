@@ -875,6 +875,13 @@ wsc_result wsc_config_set_stop_timeout_ms(struct wsc_config *config, uint64_t ti
 wsc_result wsc_config_set_event_queue_capacity(struct wsc_config *config, size_t capacity);
 
 /**
+ * Most payload bytes in events waiting for the application; past it too, sockets stop reading
+ * (default 64 MiB), so a slow application holds at most about this much received data.
+ * Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_config_set_event_queue_bytes(struct wsc_config *config, size_t max_bytes);
+
+/**
  * Registers the inbound-connection trigger (see wsc_connection_fn) with its userdata and an
  * optional `userdata_free`, replacing (and releasing) an earlier one; `callback` NULL removes
  * it. The free runs exactly once, after the last call: in wsc_connector_free(), or when the
@@ -998,7 +1005,8 @@ wsc_result wsc_connector_open_outbound(const struct wsc_connector *conn,
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind), WSC_NO_SUCH_SOCKET
  * (no open socket has this ID, or it is closing), WSC_REMOTELY_CLOSED (the peer is closing
  * it), WSC_QUEUE_FULL (fail policy), WSC_LIMIT_EXCEEDED (larger than the send queue's byte
- * bound), WSC_STOPPED. Any thread.
+ * bound: checked before `data` is read, so a wrong huge `len` is refused, not read past),
+ * WSC_STOPPED. Any thread.
  */
 wsc_result wsc_connector_send(const struct wsc_connector *conn,
                               const char *socket_id,
@@ -1032,7 +1040,8 @@ wsc_result wsc_connector_unsubscribe(const struct wsc_connector *conn,
  * (NULL: every socket). When `result_out` is not NULL it receives the outcome (delivered count
  * and failures); free it with wsc_broadcast_result_free().
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind, a group name),
- * WSC_STOPPED. Any thread.
+ * WSC_LIMIT_EXCEEDED (larger than the send queue's byte bound, so it fits no socket: sent to
+ * none; checked before `data` is read), WSC_STOPPED. Any thread.
  */
 wsc_result wsc_connector_broadcast(const struct wsc_connector *conn,
                                    const struct wsc_filter *filter,
@@ -1383,7 +1392,8 @@ wsc_result wsc_socket_is_open(const struct wsc_socket *socket, bool *open_out);
  * socket of a stopped connector is closed: WSC_NO_SUCH_SOCKET rather than WSC_STOPPED.
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind), WSC_NO_SUCH_SOCKET
  * (the socket is closed or closing), WSC_REMOTELY_CLOSED (the peer is closing it),
- * WSC_QUEUE_FULL (fail policy), WSC_LIMIT_EXCEEDED (larger than the send queue's byte bound).
+ * WSC_QUEUE_FULL (fail policy), WSC_LIMIT_EXCEEDED (larger than the send queue's byte bound;
+ * checked before `data` is read).
  * Any thread, while the handle is valid (a callback's view: until the callback returns).
  */
 wsc_result wsc_socket_send(const struct wsc_socket *socket,

@@ -7,7 +7,7 @@ use crate::frame::encode_server_frame;
 use crate::inbound::{Authorizer, Listener};
 use crate::message::Message;
 use crate::outbound::OutboundOptions;
-use crate::queue::{CloseRequest, Delivery, Outgoing, Sealed, SendQueue};
+use crate::queue::{check_fits, CloseRequest, Delivery, Outgoing, Sealed, SendQueue};
 use crate::registry::{Registry, SocketFilter};
 use crate::socket::{Socket, SocketId, SocketType};
 use std::net::SocketAddr;
@@ -240,8 +240,14 @@ impl ConnectorHandle {
         self.shared.registry.unsubscribe(&socket, groups)
     }
 
+    /// The send queue's byte bound of every socket (`SocketConfig::send_queue_bytes`).
+    pub(crate) fn send_queue_bytes(&self) -> usize {
+        self.shared.config.socket.send_queue_bytes
+    }
+
     /// Sends one message to every socket that matches `filter`; says how many got it and
-    /// which did not.
+    /// which did not. A message larger than the send queue's byte bound
+    /// (`SocketConfig::send_queue_bytes`) fits no socket: `LimitExceeded`, sent to none.
     pub fn broadcast(
         &self,
         message: impl Into<Message>,
@@ -250,6 +256,7 @@ impl ConnectorHandle {
         self.shared.check_running()?;
         validate_groups(&filter.groups)?;
         let message = message.into();
+        check_fits(message.len(), self.send_queue_bytes())?;
         let mut result = BroadcastResult::default();
         // Server frames are unmasked and identical: encoded once for every inbound recipient.
         let mut server_frame = None;

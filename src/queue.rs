@@ -93,6 +93,18 @@ pub(crate) struct SendQueue {
     policy: SlowConsumerPolicy,
 }
 
+/// Fails with `LimitExceeded` when a message of `len` bytes is larger than a send queue of
+/// `max_bytes` bytes, which could never take it.
+pub(crate) fn check_fits(len: usize, max_bytes: usize) -> Result<()> {
+    if len > max_bytes {
+        return Err(Error::new(
+            ErrorKind::LimitExceeded,
+            format!("a message of {len} bytes is larger than the send queue ({max_bytes} bytes)"),
+        ));
+    }
+    Ok(())
+}
+
 impl SendQueue {
     pub(crate) fn new(max_messages: usize, max_bytes: usize, policy: SlowConsumerPolicy) -> Self {
         SendQueue {
@@ -111,18 +123,15 @@ impl SendQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Most bytes the queue holds: no larger message can be queued.
+    pub(crate) fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     /// Queues a message for the socket `id`, applying the slow-consumer policy when full.
     pub(crate) fn push(&self, id: &str, message: Outgoing) -> Result<Delivery> {
         let len = message.len();
-        if len > self.max_bytes {
-            return Err(Error::new(
-                ErrorKind::LimitExceeded,
-                format!(
-                    "a message of {len} bytes is larger than the send queue ({} bytes)",
-                    self.max_bytes
-                ),
-            ));
-        }
+        check_fits(len, self.max_bytes)?;
         let mut state = self.lock();
         match state.sealed {
             None => {}

@@ -175,3 +175,22 @@ fn a_close_reaches_a_socket_stuck_on_a_full_connection() {
     );
     s.stuck.take();
 }
+
+#[test]
+fn a_message_larger_than_the_queue_fits_no_socket() {
+    let mut s = setup_with(SlowConsumerPolicy::DropOldest, QUEUE, 1024);
+    let too_large = vec![7u8; 1025];
+    let e = s.server.send(&s.reader_id, too_large.clone()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LimitExceeded, "{e}");
+    let e = s
+        .server
+        .broadcast(too_large, &SocketFilter::all())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LimitExceeded, "{e}");
+    assert!(e.to_string().contains("1025 bytes"), "{e}");
+    // Nothing was queued or dropped: the next message that fits is the first to arrive.
+    let result = s.server.broadcast("fits", &SocketFilter::all()).unwrap();
+    assert_eq!((result.delivered, result.dropped_oldest), (2, 0));
+    let reader = s.reader.as_mut().unwrap();
+    assert_eq!(s.rt.block_on(recv_text(reader)), "fits");
+}

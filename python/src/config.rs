@@ -45,6 +45,7 @@ pub(crate) const SETTINGS: &[&str] = &[
     "worker_threads",
     "stop_timeout",
     "event_queue_capacity",
+    "event_queue_bytes",
 ];
 
 /// Settings that only a listener has (those after `host` and `port` up to `default_headers`
@@ -132,6 +133,7 @@ pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) ->
             "worker_threads" => config.worker_threads = Some(count(name, v)?),
             "stop_timeout" => config.stop_timeout = seconds(name, v)?,
             "event_queue_capacity" => config.event_queue_capacity = count(name, v)?,
+            "event_queue_bytes" => config.event_queue_bytes = count(name, v)?,
             _ => return Err(unknown(name)),
         }
         check_after(py, name, &config, &listener)?;

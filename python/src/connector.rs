@@ -434,7 +434,8 @@ impl PyConnector {
 
     /// Sends one message to every socket that matches the filter: `path` (full path, exact or
     /// with `*`), `socket_type` (`"inbound"`, `"outbound"` or `"all"`) and `groups` (member of
-    /// any). Returns how many got it and which matching sockets did not.
+    /// any). Returns how many got it and which matching sockets did not. Raises
+    /// `LimitExceeded`, sending to none, when the message is larger than `send_queue_bytes`.
     #[pyo3(signature = (data, *, path=None, socket_type=None, groups=None))]
     fn broadcast(
         &self,

@@ -297,3 +297,16 @@ def test_a_callback_replies_with_socket_send() -> None:
         for message in ["ping", b"\x00\x01", long_text, bytes(4096)]:
             client.send(message)
             assert client.recv(timeout=WAIT) == message
+
+
+def test_a_message_larger_than_the_send_queue_raises_limit_exceeded(recorder: Recorder) -> None:
+    connector = wsconnector.Connector(host="127.0.0.1", port=0, send_queue_bytes=1024)
+    recorder.register(connector)
+    with connector, connect(connector) as client:
+        socket = recorder.next("connection")[1]
+        with pytest.raises(wsconnector.LimitExceeded):
+            socket.send(bytes(1025))
+        with pytest.raises(wsconnector.LimitExceeded):
+            connector.broadcast("x" * 1025)
+        assert connector.broadcast("fits").delivered == 1
+        assert client.recv(timeout=WAIT) == "fits"

@@ -44,6 +44,7 @@ GOOD: dict[str, Any] = {
     "worker_threads": 1,
     "stop_timeout": 2,
     "event_queue_capacity": 100,
+    "event_queue_bytes": 1 << 20,
 }
 
 
@@ -88,6 +89,7 @@ def test_a_connector_without_host_or_port_is_client_only() -> None:
         ("dangerous_skip_certificate_verification", "yes"),
         ("worker_threads", 0),
         ("event_queue_capacity", 0),
+        ("event_queue_bytes", -1),
         ("tls_cert", 42),
     ],
 )

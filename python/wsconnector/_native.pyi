@@ -374,7 +374,10 @@ class Connector:
         socket_type: _SocketTypeFilter | None = None,
         groups: _Groups | None = None,
     ) -> BroadcastResult:
-        """Sends one message to every socket that matches the filter."""
+        """Sends one message to every socket that matches the filter.
+
+        Raises `LimitExceeded`, sending to none, when the message is larger than
+        `send_queue_bytes`."""
     def close(self, socket_id: str, code: int = 1000, reason: str = "") -> None:
         """Closes one socket with a close code and reason."""
     def bulk_close(

@@ -119,3 +119,5 @@ class Settings(TypedDict, total=False):
     stop_timeout: Optional[float]  # how long stop waits for sends and close handshakes (5 s)
     event_queue_capacity: Optional[int]  # events waiting for the application; past it,
     # sockets stop reading until the application catches up (65536)
+    event_queue_bytes: Optional[int]  # payload bytes in those events; past it too, sockets
+    # stop reading (64 MiB)

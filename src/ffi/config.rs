@@ -526,6 +526,20 @@ pub extern "C" fn wsc_config_set_event_queue_capacity(
     })
 }
 
+/// Most payload bytes in events waiting for the application; past it too, sockets stop reading
+/// (default 64 MiB), so a slow application holds at most about this much received data.
+/// Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_config_set_event_queue_bytes(
+    config: *mut wsc_config,
+    max_bytes: usize,
+) -> wsc_result {
+    with_config(config, |b| {
+        b.config.event_queue_bytes = max_bytes;
+        Ok(())
+    })
+}
+
 /// Registers the inbound-connection trigger (see wsc_connection_fn) with its userdata and an
 /// optional `userdata_free`, replacing (and releasing) an earlier one; `callback` NULL removes
 /// it. The free runs exactly once, after the last call: in wsc_connector_free(), or when the

@@ -13,6 +13,7 @@ use super::options::wsc_outbound_options;
 use super::payload;
 use super::socket::{wsc_socket, wsc_socket_list, SocketView};
 use super::{wsc_result, WSC_SOCKET_ID_SIZE};
+use crate::queue::check_fits;
 use crate::{Connector, ConnectorHandle, Delivery, Event, OutboundOptions, SocketFilter};
 use std::borrow::Cow;
 use std::ffi::c_char;
@@ -299,7 +300,8 @@ pub(crate) fn set_delivery(
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind), WSC_NO_SUCH_SOCKET
 /// (no open socket has this ID, or it is closing), WSC_REMOTELY_CLOSED (the peer is closing
 /// it), WSC_QUEUE_FULL (fail policy), WSC_LIMIT_EXCEEDED (larger than the send queue's byte
-/// bound), WSC_STOPPED. Any thread.
+/// bound: checked before `data` is read, so a wrong huge `len` is refused, not read past),
+/// WSC_STOPPED. Any thread.
 #[no_mangle]
 pub extern "C" fn wsc_connector_send(
     conn: *const wsc_connector,
@@ -313,6 +315,7 @@ pub extern "C" fn wsc_connector_send(
     ffi! {
         let conn = arg_ref!(conn);
         let socket_id = arg_str!(socket_id);
+        check_fits(len, conn.core()?.send_queue_bytes())?;
         let message = payload::message(kind, arg_bytes!(data, len))?;
         let delivery = conn.core()?.send(socket_id, message)?;
         set_delivery(delivery, delivery_out, dropped_oldest_out);
@@ -374,7 +377,8 @@ fn filter_or_all(filter: Option<&SocketFilter>) -> Cow<'_, SocketFilter> {
 /// (NULL: every socket). When `result_out` is not NULL it receives the outcome (delivered count
 /// and failures); free it with wsc_broadcast_result_free().
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind, a group name),
-/// WSC_STOPPED. Any thread.
+/// WSC_LIMIT_EXCEEDED (larger than the send queue's byte bound, so it fits no socket: sent to
+/// none; checked before `data` is read), WSC_STOPPED. Any thread.
 #[no_mangle]
 pub extern "C" fn wsc_connector_broadcast(
     conn: *const wsc_connector,
@@ -387,6 +391,7 @@ pub extern "C" fn wsc_connector_broadcast(
     ffi! {
         let conn = arg_ref!(conn);
         let filter = filter_or_all(arg_opt_ref!(filter));
+        check_fits(len, conn.core()?.send_queue_bytes())?;
         let message = payload::message(kind, arg_bytes!(data, len))?;
         let result = conn.core()?.broadcast(message, &filter)?;
         if let Some(out) = Out::optional(result_out) {

@@ -92,6 +92,11 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, name: &str) -> FfiRes
     if ptr.is_null() {
         return Err(FfiError::null(name));
     }
+    if len > isize::MAX as usize {
+        return Err(FfiError::invalid(format!(
+            "{name}: a length of {len} bytes is larger than any buffer can be"
+        )));
+    }
     // SAFETY: `len` readable bytes at a non-NULL `ptr`, per the caller's contract.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }

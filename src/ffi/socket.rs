@@ -8,6 +8,7 @@ use super::macros::{
     accessor, arg_bytes, arg_out, arg_ref, arg_str, as_handle, ffi, ffi_value, take_handle, Opaque,
 };
 use super::{pair_at, payload, wsc_result, wsc_socket_type, wsc_str};
+use crate::queue::check_fits;
 use crate::Socket;
 use std::ffi::c_char;
 use std::sync::OnceLock;
@@ -282,7 +283,8 @@ pub extern "C" fn wsc_socket_is_open(socket: *const wsc_socket, open_out: *mut b
 /// socket of a stopped connector is closed: WSC_NO_SUCH_SOCKET rather than WSC_STOPPED.
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind), WSC_NO_SUCH_SOCKET
 /// (the socket is closed or closing), WSC_REMOTELY_CLOSED (the peer is closing it),
-/// WSC_QUEUE_FULL (fail policy), WSC_LIMIT_EXCEEDED (larger than the send queue's byte bound).
+/// WSC_QUEUE_FULL (fail policy), WSC_LIMIT_EXCEEDED (larger than the send queue's byte bound;
+/// checked before `data` is read).
 /// Any thread, while the handle is valid (a callback's view: until the callback returns).
 #[no_mangle]
 pub extern "C" fn wsc_socket_send(
@@ -295,6 +297,7 @@ pub extern "C" fn wsc_socket_send(
 ) -> wsc_result {
     ffi! {
         let socket = arg_ref!(socket);
+        check_fits(len, socket.socket.queue().max_bytes())?;
         let message = payload::message(kind, arg_bytes!(data, len))?;
         let delivery = socket.socket.send(message)?;
         set_delivery(delivery, delivery_out, dropped_oldest_out);

@@ -129,6 +129,11 @@ static void bad_settings(void) {
     CHECK(conn == NULL && frees == 1);
 
     config = listener_config();
+    OK(wsc_config_set_event_queue_bytes(config, 0));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
+    CHECK(last_error_contains("event_queue_bytes"));
+
+    config = listener_config();
     OK(wsc_config_set_server_tls(config, WSC_PEM_FILE, "/nonexistent/cert.pem", "/nonexistent/key.pem"));
     EXPECT(WSC_TLS, wsc_connector_start(config, &conn));
     CHECK(last_error_contains("/nonexistent/cert.pem"));
@@ -173,6 +178,12 @@ static void operations(void) {
     EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_send(conn, "nobody", 9, (const uint8_t *)"x", 1, NULL, NULL));
     EXPECT(WSC_NULL_POINTER, wsc_connector_send(conn, "nobody", WSC_BINARY, NULL, 5, NULL, NULL));
     EXPECT(WSC_INVALID_UTF8, wsc_connector_send(conn, bad_utf8, WSC_TEXT, NULL, 0, NULL, NULL));
+    /* Lengths larger than the send queue (16 MiB by default) are refused before `data` is read. */
+    const uint8_t one[1] = {'x'};
+    EXPECT(WSC_LIMIT_EXCEEDED, wsc_connector_send(conn, "nobody", WSC_BINARY, one, SIZE_MAX, NULL, NULL));
+    CHECK(last_error_contains("larger than the send queue"));
+    EXPECT(WSC_LIMIT_EXCEEDED, wsc_connector_send(conn, "nobody", WSC_TEXT, one, ((size_t)16 << 20) + 1, NULL, NULL));
+    EXPECT(WSC_LIMIT_EXCEEDED, wsc_connector_broadcast(conn, NULL, WSC_BINARY, one, SIZE_MAX, NULL));
     const char *groups[] = {"g"};
     EXPECT(WSC_NO_SUCH_SOCKET, wsc_connector_subscribe(conn, "nobody", groups, 1));
     EXPECT(WSC_NO_SUCH_SOCKET, wsc_connector_unsubscribe(conn, "nobody", groups, 1));
@@ -229,6 +240,20 @@ static void operations(void) {
     OK(wsc_connector_free(conn));
 }
 
+/* With no bound on the send queue, a length no buffer can have is still refused unread. */
+static void unbounded_lengths(void) {
+    wsc_config *config = listener_config();
+    OK(wsc_config_set_send_queue_bytes(config, SIZE_MAX));
+    wsc_connector *conn = NULL;
+    OK(wsc_connector_start(config, &conn));
+    const uint8_t one[1] = {'x'};
+    size_t huge = (size_t)PTRDIFF_MAX + 1;
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_send(conn, "nobody", WSC_BINARY, one, huge, NULL, NULL));
+    CHECK(last_error_contains("larger than any buffer"));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_broadcast(conn, NULL, WSC_BINARY, one, SIZE_MAX, NULL));
+    OK(wsc_connector_free(conn));
+}
+
 /* A TCP listener on 127.0.0.1 that never answers; its port. */
 static int silent_listener(uint16_t *port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -278,6 +303,7 @@ int main(void) {
     builders();
     bad_settings();
     operations();
+    unbounded_lengths();
     network();
     printf("test_errors: ok\n");
     return 0;

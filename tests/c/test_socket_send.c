@@ -39,6 +39,9 @@ static void check_errors(const wsc_socket *socket, wsc_bytes payload) {
     /* The handed payload itself, whole and in part, is checked the same way. */
     EXPECT(WSC_INVALID_UTF8, wsc_socket_send(socket, WSC_TEXT, payload.data, payload.len, NULL, NULL));
     EXPECT(WSC_INVALID_UTF8, wsc_socket_send(socket, WSC_TEXT, payload.data + 3, 1, NULL, NULL));
+    /* A wrong, huge length is refused before anything is read (ASan would see the read). */
+    EXPECT(WSC_LIMIT_EXCEEDED, wsc_socket_send(socket, WSC_BINARY, payload.data, SIZE_MAX, NULL, NULL));
+    EXPECT(WSC_LIMIT_EXCEEDED, wsc_socket_send(socket, WSC_BINARY, bad, (size_t)1 << 40, NULL, NULL));
     /* Nothing was queued by the failures; the message still goes out as binary. */
     reply(socket, WSC_BINARY, payload.data, 3);
 }

@@ -237,6 +237,7 @@ static wsc_connector *start_server(server_state *s) {
     OK(wsc_config_set_close_timeout_ms(config, 2000));
     OK(wsc_config_set_stop_timeout_ms(config, 3000));
     OK(wsc_config_set_event_queue_capacity(config, 1024));
+    OK(wsc_config_set_event_queue_bytes(config, 1 << 20));
     OK(wsc_config_set_authorizer(config, on_auth, s, NULL));
     OK(wsc_config_on_inbound_connection(config, on_connection, s, server_free));
     OK(wsc_config_on_inbound_message(config, on_inbound_message, s, NULL));
