@@ -264,7 +264,7 @@ def test_operations_before_start_and_after_stop() -> None:
 def test_socket_send_queues_on_the_socket_it_was_handed(
     server: wsconnector.Connector, recorder: Recorder
 ) -> None:
-    long_text = "é" * 1000  # 2000 bytes of UTF-8: sent from the str itself, not a copy
+    long_text = "é" * 1000  # 2000 bytes of UTF-8
     long_bytes = bytes(range(256)) * 8
     array = bytearray(b"x" * 2048)
     with connect(server) as client:
