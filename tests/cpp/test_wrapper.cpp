@@ -64,6 +64,8 @@ int main() {
             })
             .on_inbound_message([&](wsc::ConnectorRef conn, const wsc::SocketRef &socket, const wsc::Message &m) {
                 CHECK(m.is_text());
+                // Recorded first: the reply below can reach the client before this callback ends.
+                shared.update([&] { shared.server_got.emplace_back(m.text()); });
                 if (m.text() == "again") {
                     CHECK(socket.send(m) == WSC_DELIVERY_QUEUED);  // a reply on the socket itself
                     CHECK(socket.send_text(m.text().substr(2)) == WSC_DELIVERY_QUEUED);
@@ -71,7 +73,6 @@ int main() {
                     auto result = conn.broadcast_text(wsc::Filter().group("trusted"), "echo " + std::string(m.text()));
                     CHECK(result.delivered == 1 && result.failures.empty());
                 }
-                shared.update([&] { shared.server_got.emplace_back(m.text()); });
             })
             .on_socket_closed([&](wsc::ConnectorRef, const wsc::SocketRef &socket, uint16_t code, std::string_view) {
                 CHECK(!socket.is_open());
