@@ -466,6 +466,9 @@ typedef struct wsc_str {
  * dispatcher thread, one at a time, in order for each socket (connection, messages, closed);
  * they may call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free()
  * on their own connector fail with WSC_INVALID_STATE. A slow callback delays later events.
+ * On Linux the dispatcher thread runs with the SCHED_BATCH policy: the I/O thread that queues
+ * an event is not preempted by it, so events arrive in batches (a callback that needs the
+ * default policy may set it back with sched_setscheduler()).
  */
 typedef void (*wsc_connection_fn)(void *userdata,
                                   struct wsc_connector *conn,

@@ -50,7 +50,7 @@ pub use connector::{
     Undelivered, MAX_CLOSE_REASON_LEN,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use events::{Event, EventHandler, Trigger};
+pub use events::{prefer_batched_wakeups, Event, EventHandler, Trigger};
 pub use inbound::{AuthDecision, AuthRequest, Authorizer};
 pub use message::{Message, MessageKind};
 pub use outbound::OutboundOptions;

@@ -466,3 +466,22 @@ fn dropping_the_connector_from_its_own_handler_stops_it_without_deadlock() {
     assert!(!handle.is_running());
     assert!(slot.lock().unwrap().is_none());
 }
+
+#[test]
+fn the_dispatcher_thread_is_woken_without_preempting_io() {
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let server = Connector::builder(Config::with_listener("127.0.0.1", 0))
+        .on_event(move |_: &ConnectorHandle, _: Event| {
+            // SAFETY: reads the calling thread's scheduling policy.
+            let policy = unsafe { libc::sched_getscheduler(0) };
+            let _ = tx.lock().unwrap().send(policy);
+        })
+        .start()
+        .unwrap();
+    let _client = raw_ws(server.local_addr().unwrap(), "/", &[]);
+    let policy = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(policy, libc::SCHED_BATCH);
+    // SAFETY: as above, on the test's own thread, which keeps the default policy.
+    assert_eq!(unsafe { libc::sched_getscheduler(0) }, libc::SCHED_OTHER);
+}

@@ -308,6 +308,7 @@ impl Drop for KeptThreadState {
 /// The dispatcher thread's loop: waits for events without the GIL, then delivers each batch
 /// under one GIL hold, until the connector has stopped and every event has been delivered.
 pub(crate) fn run_dispatcher(handle: ConnectorHandle, triggers: Triggers) {
+    wsconnector::prefer_batched_wakeups();
     let Some(thread_state) = KeptThreadState::new() else {
         return; // the interpreter is shutting down
     };

@@ -4,6 +4,7 @@ operations, with a `websockets` client as the peer of the listener."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 import pytest
@@ -158,3 +159,19 @@ def test_triggers_are_fixed_once_running(server: wsconnector.Connector) -> None:
         wsconnector.Connector().on_socket_closed("not callable")  # type: ignore[type-var]
     with pytest.raises(wsconnector.InvalidState, match="trigger callbacks"):
         server.next_events(timeout=0)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
+def test_callbacks_run_on_a_thread_woken_without_preempting_io() -> None:
+    policies: list[int] = []
+    seen = threading.Event()
+
+    def record(socket: wsconnector.Socket) -> None:
+        policies.append(os.sched_getscheduler(0))
+        seen.set()
+
+    connector = wsconnector.Connector(host="127.0.0.1", port=0, on_inbound_connection=record)
+    with connector, connect(connector):
+        assert seen.wait(WAIT)
+    assert policies == [os.SCHED_BATCH]
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the caller's thread is left alone

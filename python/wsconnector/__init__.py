@@ -16,8 +16,8 @@ through four triggers: inbound connection, inbound message, outbound message, so
     with chat:
         ...
 
-Trigger callbacks run on the connector's dispatcher thread; every operation releases the GIL
-while the Rust core works. ``AsyncConnector`` is the asyncio front. Logs go to the ``logging``
+Trigger callbacks run on the connector's dispatcher thread; operations that wait (connect,
+stop, broadcast, waiting for events) release the GIL while the Rust core works. ``AsyncConnector`` is the asyncio front. Logs go to the ``logging``
 module under the logger ``wsconnector``.
 """
 

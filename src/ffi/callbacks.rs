@@ -22,6 +22,9 @@ pub type wsc_userdata_free_fn = Option<unsafe extern "C" fn(userdata: *mut c_voi
 /// dispatcher thread, one at a time, in order for each socket (connection, messages, closed);
 /// they may call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free()
 /// on their own connector fail with WSC_INVALID_STATE. A slow callback delays later events.
+/// On Linux the dispatcher thread runs with the SCHED_BATCH policy: the I/O thread that queues
+/// an event is not preempted by it, so events arrive in batches (a callback that needs the
+/// default policy may set it back with sched_setscheduler()).
 pub type wsc_connection_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
