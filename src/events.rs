@@ -125,6 +125,9 @@ struct State {
     room_round: u64,
     /// Takers blocked waiting for an event.
     takers_asleep: usize,
+    /// A sleeping taker has been signalled and has not woken yet: events added meanwhile need
+    /// no signal of their own (the woken taker sees them). Cleared by every taker that wakes.
+    signalled: bool,
     /// Payload bytes of the queued message events.
     bytes: usize,
 }
@@ -188,14 +191,17 @@ impl EventQueue {
         self.append(bytes, |items| items.extend(events.drain(..)));
     }
 
-    /// Adds under the lock, and wakes a taker only if one is asleep: a busy consumer is never
-    /// signalled, so a burst costs one wake-up at most.
+    /// Adds under the lock, and wakes a taker only if one is asleep and none has been
+    /// signalled yet: a busy consumer is never signalled, and a burst that arrives before the
+    /// signalled one runs (it does not preempt the producer: `prefer_batched_wakeups`) costs
+    /// one wake-up in all.
     fn append(&self, bytes: usize, add: impl FnOnce(&mut VecDeque<Event>)) {
         let mut state = self.lock();
         add(&mut state.items);
         state.bytes += bytes;
         self.update_full(&state);
-        let wake = state.takers_asleep > 0;
+        let wake = state.takers_asleep > 0 && !state.signalled;
+        state.signalled |= wake;
         drop(state);
         if wake {
             self.available.notify_one();
@@ -279,6 +285,9 @@ impl EventQueue {
                 }
             };
             state.takers_asleep -= 1;
+            // Whether this taker was the one signalled or not (a timeout, a spurious wake-up),
+            // it checks the queue now; a later event signals again if others still sleep.
+            state.signalled = false;
         }
         state
     }
@@ -372,6 +381,48 @@ mod tests {
         assert!(q.take_one(None).is_err());
         let mut batch = VecDeque::new();
         assert!(!q.take_batch(&mut batch, None));
+    }
+
+    /// Takers asleep with these timeouts (`None`: none), events pushed in bursts: one
+    /// signal per burst must still get every event taken, and no taker may sleep past one.
+    fn bursts_reach_sleeping_takers(timeouts: &[Option<Duration>]) {
+        let q = std::sync::Arc::new(EventQueue::new(1024, 1 << 20));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let takers: Vec<_> = timeouts
+            .iter()
+            .map(|&timeout| {
+                let (q, tx) = (q.clone(), tx.clone());
+                std::thread::spawn(move || loop {
+                    match q.take_one(timeout) {
+                        Ok(Some(_)) => tx.send(()).unwrap(),
+                        Ok(None) => continue,
+                        Err(()) => return,
+                    }
+                })
+            })
+            .collect();
+        for burst in 0..200 {
+            for _ in 0..(burst % 5 + 1) {
+                q.push(message_event(1));
+            }
+            for _ in 0..(burst % 5 + 1) {
+                rx.recv_timeout(Duration::from_secs(10))
+                    .expect("an event stayed in the queue");
+            }
+        }
+        q.close();
+        takers.into_iter().for_each(|t| t.join().unwrap());
+    }
+
+    #[test]
+    fn bursts_reach_takers_that_wait_without_deadline() {
+        bursts_reach_sleeping_takers(&[None, None, None]);
+    }
+
+    #[test]
+    fn bursts_reach_takers_while_others_time_out() {
+        let soon = Some(Duration::from_micros(50));
+        bursts_reach_sleeping_takers(&[soon, None, soon, None]);
     }
 
     fn message_event(len: usize) -> Event {
