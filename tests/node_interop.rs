@@ -88,14 +88,7 @@ fn outbound_socket_against_a_node_ws_server() {
     client
         .send(id.as_str(), wsconnector::Message::binary(vec![9u8, 8, 7]))
         .unwrap();
-    assert_eq!(
-        events
-            .expect(Trigger::OutboundMessage)
-            .message()
-            .unwrap()
-            .as_bytes(),
-        [9, 8, 7]
-    );
+    assert_eq!(events.bytes(Trigger::OutboundMessage), [9, 8, 7]);
     client.send(id.as_str(), "close-me").unwrap();
     let (_, code, reason) = events.closed();
     assert_eq!((code, reason.as_str()), (4002, "node server closing"));

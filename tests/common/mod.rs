@@ -43,6 +43,12 @@ impl Events {
             .to_owned()
     }
 
+    /// The next message event's payload, text or binary.
+    pub fn bytes(&self, trigger: Trigger) -> Vec<u8> {
+        let event = self.expect(trigger);
+        event.message().unwrap().as_bytes().to_vec()
+    }
+
     /// The next closed event's code and reason.
     pub fn closed(&self) -> (wsconnector::Socket, u16, String) {
         match self.expect(Trigger::SocketClosed) {
@@ -294,6 +300,20 @@ pub fn raw_ws(addr: SocketAddr, path: &str, frames: &[Vec<u8>]) -> std::net::Tcp
 
 /// Reads one unmasked server frame from a raw client: (opcode, payload).
 pub fn read_server_frame(tcp: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
+    let (opcode, masked, payload) = read_frame(tcp);
+    assert!(!masked, "a server frame must not be masked");
+    (opcode, payload)
+}
+
+/// Reads one masked client frame from a raw server: (opcode, unmasked payload).
+pub fn read_client_frame(tcp: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
+    let (opcode, masked, payload) = read_frame(tcp);
+    assert!(masked, "a client frame must be masked");
+    (opcode, payload)
+}
+
+/// Reads one frame from raw TCP: (opcode, whether it was masked, unmasked payload).
+fn read_frame(tcp: &mut std::net::TcpStream) -> (u8, bool, Vec<u8>) {
     let mut head = [0u8; 2];
     tcp.read_exact(&mut head).expect("a frame header");
     let len = match head[1] & 0x7f {
@@ -309,9 +329,18 @@ pub fn read_server_frame(tcp: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
         }
         n => n as usize,
     };
+    let masked = head[1] & 0x80 != 0;
+    let mut mask = [0u8; 4];
+    if masked {
+        tcp.read_exact(&mut mask).unwrap();
+    }
     let mut payload = vec![0u8; len];
     tcp.read_exact(&mut payload).unwrap();
-    (head[0] & 0x0f, payload)
+    payload
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, b)| *b ^= mask[i % 4]);
+    (head[0] & 0x0f, masked, payload)
 }
 
 pub const TEXT: u8 = 1;
