@@ -6,14 +6,13 @@ use super::config::{wsc_config, ConfigBuilder};
 use super::error::{copy_to_buffer, FfiError, FfiResult};
 use super::filter::wsc_filter;
 use super::macros::{
-    accessor, arg_bytes, arg_opt_ref, arg_opt_str, arg_out, arg_ref, arg_str, arg_strs, ffi,
-    into_handle, take_handle, Opaque, Out,
+    accessor, arg_opt_ref, arg_opt_str, arg_out, arg_ref, arg_str, arg_strs, ffi, into_handle,
+    take_handle, Opaque, Out,
 };
 use super::options::wsc_outbound_options;
 use super::payload;
 use super::socket::{wsc_socket, wsc_socket_list, SocketView};
 use super::{wsc_result, WSC_SOCKET_ID_SIZE};
-use crate::queue::check_fits;
 use crate::{Connector, ConnectorHandle, Delivery, Event, OutboundOptions, SocketFilter};
 use std::borrow::Cow;
 use std::ffi::c_char;
@@ -315,9 +314,10 @@ pub extern "C" fn wsc_connector_send(
     ffi! {
         let conn = arg_ref!(conn);
         let socket_id = arg_str!(socket_id);
-        check_fits(len, conn.core()?.send_queue_bytes())?;
-        let message = payload::message(kind, arg_bytes!(data, len))?;
-        let delivery = conn.core()?.send(socket_id, message)?;
+        let core = conn.core()?;
+        // SAFETY: the header requires `len` readable bytes at `data`.
+        let message = unsafe { payload::from_c(kind, data, len, core.send_queue_bytes()) }?;
+        let delivery = core.send(socket_id, message)?;
         set_delivery(delivery, delivery_out, dropped_oldest_out);
         Ok(())
     }
@@ -391,9 +391,10 @@ pub extern "C" fn wsc_connector_broadcast(
     ffi! {
         let conn = arg_ref!(conn);
         let filter = filter_or_all(arg_opt_ref!(filter));
-        check_fits(len, conn.core()?.send_queue_bytes())?;
-        let message = payload::message(kind, arg_bytes!(data, len))?;
-        let result = conn.core()?.broadcast(message, &filter)?;
+        let core = conn.core()?;
+        // SAFETY: the header requires `len` readable bytes at `data`.
+        let message = unsafe { payload::from_c(kind, data, len, core.send_queue_bytes()) }?;
+        let result = core.broadcast(message, &filter)?;
         if let Some(out) = Out::optional(result_out) {
             out.set(into_handle::<wsc_broadcast_result>(result));
         }

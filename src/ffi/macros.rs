@@ -212,14 +212,6 @@ macro_rules! arg_opt_str {
     };
 }
 
-/// A `(pointer, length)` byte buffer argument.
-macro_rules! arg_bytes {
-    ($ptr:ident, $len:ident) => {
-        // SAFETY: the header requires `len` readable bytes at `ptr`.
-        unsafe { $crate::ffi::macros::bytes($ptr, $len, stringify!($ptr)) }?
-    };
-}
-
 /// A `(const char *const *, count)` array of strings argument.
 macro_rules! arg_strs {
     ($ptr:ident, $count:ident) => {
@@ -261,6 +253,6 @@ macro_rules! accessor {
 }
 
 pub(crate) use {
-    accessor, arg_bytes, arg_mut, arg_opt_ref, arg_opt_str, arg_out, arg_ref, arg_str, arg_strs,
-    ffi, ffi_value,
+    accessor, arg_mut, arg_opt_ref, arg_opt_str, arg_out, arg_ref, arg_str, arg_strs, ffi,
+    ffi_value,
 };

@@ -11,6 +11,7 @@
 use super::callbacks::with_handed;
 use super::error::{FfiError, FfiResult};
 use super::{wsc_message_kind, FromRaw};
+use crate::queue::check_fits;
 use crate::Message;
 use std::cell::{Cell, RefCell};
 
@@ -56,10 +57,25 @@ pub(crate) fn hand<R>(
 
 fn in_place<R>(message: Message, f: impl FnOnce(&Handed, &[u8]) -> R) -> R {
     let handed = Handed::InPlace(message);
-    let Handed::InPlace(message) = &handed else {
-        unreachable!("made just above")
-    };
-    f(&handed, message.as_bytes())
+    f(&handed, handed.shown())
+}
+
+/// The message a send makes of `(kind, data, len)`. `len` is checked against the send queue's
+/// byte bound `max_bytes` before `data` is read, so a wrong, huge length is refused
+/// (WSC_LIMIT_EXCEEDED) rather than read past.
+///
+/// # Safety
+/// When `len` is within `max_bytes`, `data` must be NULL with `len` 0, or point at `len`
+/// readable bytes.
+pub(crate) unsafe fn from_c(
+    kind: u32,
+    data: *const u8,
+    len: usize,
+    max_bytes: usize,
+) -> FfiResult<Message> {
+    check_fits(len, max_bytes)?;
+    // SAFETY: `len` fits, so the caller vouches for it.
+    message(kind, unsafe { super::macros::bytes(data, len, "data") }?)
 }
 
 /// A message of `kind` (a wsc_message_kind) with the bytes of `data`.
@@ -79,6 +95,16 @@ pub(crate) fn message(kind: u32, data: &[u8]) -> FfiResult<Message> {
 }
 
 impl Handed {
+    /// The bytes the callback was shown.
+    fn shown(&self) -> &[u8] {
+        match self {
+            Handed::InPlace(message) => message.as_bytes(),
+            // SAFETY: `view` points at the scratch copy, which `hand` keeps alive and
+            // unchanged while the callback (and so any send from it) runs.
+            Handed::Copied { view, .. } => unsafe { &**view },
+        }
+    }
+
     /// The message for `data` made from the handed one, or `None` when `data` is not (all of)
     /// what the callback was shown, or the handed message cannot serve: then `data` is copied.
     fn reuse(&self, kind: wsc_message_kind, data: &[u8]) -> Option<FfiResult<Message>> {
@@ -97,10 +123,8 @@ impl Handed {
                     wsc_message_kind::WSC_BINARY => Ok(Message::binary(bytes)),
                 })
             }
-            Handed::Copied { view, message } => {
-                // SAFETY: `view` points at the scratch copy, which `hand` keeps alive and
-                // unchanged while the callback (and so this send) runs.
-                let view = unsafe { &**view };
+            Handed::Copied { message, .. } => {
+                let view = self.shown();
                 if offset_in(view, data)? != 0 || data.len() != view.len() {
                     return None;
                 }

@@ -5,10 +5,9 @@
 use super::connector::{set_delivery, wsc_delivery};
 use super::error::{copy_to_buffer, FfiError};
 use super::macros::{
-    accessor, arg_bytes, arg_out, arg_ref, arg_str, as_handle, ffi, ffi_value, take_handle, Opaque,
+    accessor, arg_out, arg_ref, arg_str, as_handle, ffi, ffi_value, take_handle, Opaque,
 };
 use super::{pair_at, payload, wsc_result, wsc_socket_type, wsc_str};
-use crate::queue::check_fits;
 use crate::Socket;
 use std::ffi::c_char;
 use std::sync::OnceLock;
@@ -297,8 +296,9 @@ pub extern "C" fn wsc_socket_send(
 ) -> wsc_result {
     ffi! {
         let socket = arg_ref!(socket);
-        check_fits(len, socket.socket.queue().max_bytes())?;
-        let message = payload::message(kind, arg_bytes!(data, len))?;
+        let max_bytes = socket.socket.queue().max_bytes();
+        // SAFETY: the header requires `len` readable bytes at `data`.
+        let message = unsafe { payload::from_c(kind, data, len, max_bytes) }?;
         let delivery = socket.socket.send(message)?;
         set_delivery(delivery, delivery_out, dropped_oldest_out);
         Ok(())
