@@ -136,19 +136,26 @@ impl SocketObjects {
     /// forgotten.
     fn of(&mut self, py: Python<'_>, event: &Event) -> PyResult<Py<PySocket>> {
         let socket = event.socket();
-        let key = socket.id().as_str().as_ptr() as usize;
         if matches!(event, Event::SocketClosed { .. }) {
-            if let Some(object) = self.objects.remove(&key) {
-                return Ok(object);
-            }
-            return Py::new(py, PySocket::new(socket.clone()));
+            return self
+                .forget(socket)
+                .map_or_else(|| Py::new(py, PySocket::new(socket.clone())), Ok);
         }
-        if let Some(object) = self.objects.get(&key) {
+        if let Some(object) = self.objects.get(&Self::key(socket)) {
             return Ok(object.clone_ref(py));
         }
         let object = Py::new(py, PySocket::new(socket.clone()))?;
-        self.objects.insert(key, object.clone_ref(py));
+        self.objects.insert(Self::key(socket), object.clone_ref(py));
         Ok(object)
+    }
+
+    /// Removes the socket's object, if it has one (its closed event has come).
+    fn forget(&mut self, socket: &wsconnector::Socket) -> Option<Py<PySocket>> {
+        self.objects.remove(&Self::key(socket))
+    }
+
+    fn key(socket: &wsconnector::Socket) -> usize {
+        socket.id().as_str().as_ptr() as usize
     }
 }
 
@@ -266,7 +273,7 @@ impl Triggers {
         let Some(callback) = callback else {
             // No callback: only the closed event matters, to forget the socket's object.
             if matches!(event, Event::SocketClosed { .. }) {
-                let _ = sockets.of(py, &event);
+                sockets.forget(event.socket());
             }
             return;
         };
