@@ -40,6 +40,13 @@
 #define WSC_ABI_VERSION 1
 
 /**
+ * The longest duration any `_ms` setting or option accepts: one year (365 days), in
+ * milliseconds. A longer one fails wsc_connector_start() (for an outbound option: the open)
+ * with WSC_INVALID_ARGUMENT and a message naming the setting.
+ */
+#define WSC_MAX_DURATION_MS 31536000000
+
+/**
  * The outcome of a call: `WSC_OK` (0) or what went wrong. Codes 1-16 are the core's error
  * kinds one to one; 100 and up belong to the C API. Numbers are never reused.
  */
@@ -735,13 +742,14 @@ wsc_result wsc_config_add_subprotocol(struct wsc_config *config, const char *pro
 wsc_result wsc_config_set_max_connections(struct wsc_config *config, size_t max);
 
 /**
- * Time a client has from TCP accept to the end of the upgrade (default 10 s).
- * Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
+ * Time a client has from TCP accept to the end of the upgrade (default 10 s; at most
+ * WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
  */
 wsc_result wsc_config_set_handshake_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
 
 /**
- * Inbound sockets idle this long are closed (default 15 min; 0: never).
+ * Inbound sockets idle this long are closed (default 15 min; 0: never; at most
+ * WSC_MAX_DURATION_MS).
  * Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
  */
 wsc_result wsc_config_set_listener_idle_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
@@ -810,13 +818,14 @@ wsc_result wsc_config_add_client_query(struct wsc_config *config,
                                        const char *value);
 
 /**
- * Time allowed for DNS, TCP, TLS and the upgrade of an outbound socket (0: the default, 30 s).
- * Errors: WSC_NULL_POINTER.
+ * Time allowed for DNS, TCP, TLS and the upgrade of an outbound socket (0: the default, 30 s;
+ * at most WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_config_set_client_connect_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
 
 /**
- * Outbound sockets idle this long are closed (0: never, the default). Errors: WSC_NULL_POINTER.
+ * Outbound sockets idle this long are closed (0: never, the default; at most
+ * WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_config_set_client_idle_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
 
@@ -844,18 +853,20 @@ wsc_result wsc_config_set_send_queue_bytes(struct wsc_config *config, size_t max
 wsc_result wsc_config_set_slow_consumer(struct wsc_config *config, uint32_t policy);
 
 /**
- * Interval between pings (default 30 s; 0: no pings). Errors: WSC_NULL_POINTER.
+ * Interval between pings (default 30 s; 0: no pings; at most WSC_MAX_DURATION_MS).
+ * Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_config_set_ping_interval_ms(struct wsc_config *config, uint64_t interval_ms);
 
 /**
- * A ping not answered within this time closes the socket (default 20 s).
- * Errors: WSC_NULL_POINTER.
+ * A ping not answered within this time closes the socket (default 20 s; at most
+ * WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_config_set_pong_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
 
 /**
- * Time the peer has to answer our close frame (default 5 s). Errors: WSC_NULL_POINTER.
+ * Time the peer has to answer our close frame (default 5 s; at most WSC_MAX_DURATION_MS).
+ * Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_config_set_close_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
 
@@ -866,8 +877,8 @@ wsc_result wsc_config_set_close_timeout_ms(struct wsc_config *config, uint64_t t
 wsc_result wsc_config_set_worker_threads(struct wsc_config *config, size_t threads);
 
 /**
- * How long stop waits for queued sends and close handshakes (default 5 s).
- * Errors: WSC_NULL_POINTER.
+ * How long stop waits for queued sends and close handshakes (default 5 s; at most
+ * WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_config_set_stop_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
 
@@ -1254,6 +1265,7 @@ wsc_result wsc_outbound_options_set_socket_id(struct wsc_outbound_options *optio
 
 /**
  * Overrides the connector's connect timeout for this socket; 0 goes back to the connector's.
+ * More than WSC_MAX_DURATION_MS fails the open with WSC_INVALID_ARGUMENT.
  * Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_outbound_options_set_connect_timeout_ms(struct wsc_outbound_options *options,

@@ -210,7 +210,8 @@ impl Default for SocketConfig {
     }
 }
 
-/// Everything a connector needs to start.
+/// Everything a connector needs to start. Every duration in it (timeouts, intervals) is at
+/// most [`MAX_DURATION`], one year.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
@@ -254,7 +255,8 @@ impl Config {
         }
     }
 
-    /// Checks every setting; the error names the one that is wrong.
+    /// Checks every setting (every duration greater than 0, except `stop_timeout`, and at most
+    /// [`MAX_DURATION`]); the error names the one that is wrong.
     pub fn validate(&self) -> Result<()> {
         if let Some(listener) = &self.listener {
             if listener.host.trim().is_empty() {
@@ -269,34 +271,37 @@ impl Config {
                 validate_token("subprotocol", protocol)?;
             }
             positive("listener max_connections", listener.max_connections)?;
-            positive_duration("listener handshake_timeout", listener.handshake_timeout)?;
+            check_duration("listener handshake_timeout", listener.handshake_timeout)?;
             if listener.max_handshake_bytes < 256 {
                 return Err(Error::invalid(
                     "listener max_handshake_bytes must be at least 256",
                 ));
             }
             if let Some(idle) = listener.idle_timeout {
-                positive_duration("listener idle_timeout", idle)?;
+                check_duration("listener idle_timeout", idle)?;
             }
         }
         for (name, value) in &self.client.default_headers {
             validate_header(name, value)?;
         }
         if let Some(t) = self.client.connect_timeout {
-            positive_duration("client connect_timeout", t)?;
+            check_duration("client connect_timeout", t)?;
         }
         if let Some(t) = self.client.idle_timeout {
-            positive_duration("client idle_timeout", t)?;
+            check_duration("client idle_timeout", t)?;
         }
         let s = &self.socket;
         positive("max_message_size", s.max_message_size)?;
         positive("send_queue_messages", s.send_queue_messages)?;
         positive("send_queue_bytes", s.send_queue_bytes)?;
         if let Some(p) = s.ping_interval {
-            positive_duration("ping_interval", p)?;
+            check_duration("ping_interval", p)?;
         }
-        positive_duration("pong_timeout", s.pong_timeout)?;
-        positive_duration("close_timeout", s.close_timeout)?;
+        check_duration("pong_timeout", s.pong_timeout)?;
+        check_duration("close_timeout", s.close_timeout)?;
+        if self.stop_timeout > MAX_DURATION {
+            return Err(too_long("stop_timeout", self.stop_timeout.as_secs()));
+        }
         if self.worker_threads == Some(0) {
             return Err(Error::invalid("worker_threads must be at least 1"));
         }
@@ -313,11 +318,49 @@ fn positive(name: &str, value: usize) -> Result<()> {
     Ok(())
 }
 
-fn positive_duration(name: &str, value: Duration) -> Result<()> {
+/// The longest duration any setting or timeout accepts: one year (365 days).
+///
+/// Long enough for every real timeout or interval (a week-long idle timeout included; "never"
+/// has its own spelling: `None`, or 0 in C), short enough that a deadline this far ahead fits
+/// tokio's timer wheel (about 2.2 years) and can never overflow an instant.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// Checks a duration setting: greater than 0 and at most [`MAX_DURATION`].
+pub(crate) fn check_duration(name: &str, value: Duration) -> Result<()> {
     if value.is_zero() {
         return Err(Error::invalid(format!("{name} must be greater than 0")));
     }
+    if value > MAX_DURATION {
+        return Err(too_long(name, value.as_secs()));
+    }
     Ok(())
+}
+
+fn too_long(name: &str, secs: impl std::fmt::Display) -> Error {
+    Error::invalid(format!(
+        "{name} must be at most {} seconds (one year), not {secs}",
+        MAX_DURATION.as_secs()
+    ))
+}
+
+/// A duration given as a number of seconds (how Python gives them), checked for what
+/// `Duration` cannot hold: not a number, negative, infinite, or longer than [`MAX_DURATION`].
+/// Whether 0 is allowed is the setting's own rule, checked by [`Config::validate`].
+pub fn duration_from_secs(name: &str, secs: f64) -> Result<Duration> {
+    if secs.is_nan() {
+        return Err(Error::invalid(format!(
+            "{name} must be a number of seconds, not NaN"
+        )));
+    }
+    if secs < 0.0 {
+        return Err(Error::invalid(format!(
+            "{name} must not be negative, not {secs}"
+        )));
+    }
+    if secs > MAX_DURATION.as_secs_f64() {
+        return Err(too_long(name, secs));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Longest group name accepted.
@@ -395,5 +438,70 @@ mod tests {
             .default_headers
             .push(("X-A".into(), "a\r\nb".into()));
         assert!(c.validate().is_err());
+    }
+
+    /// Every duration is capped at one year, with an error naming the setting: a huge one
+    /// (`ping_interval` of 1e19 s) once panicked in every socket's task.
+    #[test]
+    fn durations_longer_than_a_year_are_refused_by_name() {
+        let too_long = MAX_DURATION + Duration::from_millis(1);
+        type Set = fn(&mut Config, Duration);
+        let settings: [(&str, Set); 8] = [
+            ("handshake_timeout", |c, d| {
+                c.listener.as_mut().unwrap().handshake_timeout = d
+            }),
+            ("listener idle_timeout", |c, d| {
+                c.listener.as_mut().unwrap().idle_timeout = Some(d)
+            }),
+            ("connect_timeout", |c, d| c.client.connect_timeout = Some(d)),
+            ("client idle_timeout", |c, d| {
+                c.client.idle_timeout = Some(d)
+            }),
+            ("ping_interval", |c, d| c.socket.ping_interval = Some(d)),
+            ("pong_timeout", |c, d| c.socket.pong_timeout = d),
+            ("close_timeout", |c, d| c.socket.close_timeout = d),
+            ("stop_timeout", |c, d| c.stop_timeout = d),
+        ];
+        for (name, set) in settings {
+            let mut c = Config::with_listener("127.0.0.1", 0);
+            set(&mut c, MAX_DURATION);
+            c.validate().unwrap();
+            for bad in [too_long, Duration::from_secs_f64(1e19), Duration::MAX] {
+                set(&mut c, bad);
+                let e = c.validate().unwrap_err();
+                assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+                assert!(
+                    e.message().contains(name) && e.message().contains("one year"),
+                    "{e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn seconds_are_checked_before_they_become_a_duration() {
+        assert_eq!(
+            duration_from_secs("t", 1.5).unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(duration_from_secs("t", 0.0).unwrap(), Duration::ZERO);
+        assert_eq!(
+            duration_from_secs("t", MAX_DURATION.as_secs_f64()).unwrap(),
+            MAX_DURATION
+        );
+        for (secs, says) in [
+            (f64::NAN, "NaN"),
+            (-1.0, "negative"),
+            (f64::NEG_INFINITY, "negative"),
+            (f64::INFINITY, "one year"),
+            (1e19, "one year"),
+            (1e300, "one year"),
+        ] {
+            let e = duration_from_secs("ping_interval", secs).unwrap_err();
+            assert!(
+                e.message().contains("ping_interval") && e.message().contains(says),
+                "{secs}: {e}"
+            );
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The connector: start and stop, the runtime it runs on, and the operations.
 
-use crate::config::{validate_groups, Config};
+use crate::config::{validate_groups, Config, MAX_DURATION};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{run_dispatcher, Event, EventHandler, EventQueue};
 use crate::frame::encode_server_frame;
@@ -122,27 +122,21 @@ impl Shared {
         }
     }
 
-    /// Registers a socket whose handshake is done, with its initial groups.
-    pub(crate) fn register(&self, socket: &Socket, groups: &[String]) -> Result<()> {
+    /// Registers a socket whose handshake is done, with its initial groups; the registration
+    /// takes it out of the registry again however it ends.
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        socket: &Socket,
+        groups: &[String],
+    ) -> Result<Registration> {
         self.check_running()?;
-        self.registry.insert(socket, groups)
-    }
-
-    /// Bookkeeping once a socket's task has ended: unregister, refuse sends, report closed.
-    pub(crate) fn socket_finished(&self, socket: Socket, code: u16, reason: String) {
-        self.registry.remove(&socket);
-        socket.queue().seal(Sealed::Ended);
-        self.events.push(Event::SocketClosed {
-            socket,
-            code,
-            reason,
-        });
-    }
-
-    /// Unregisters a socket that never reached its task (its 101 could not be written).
-    pub(crate) fn socket_abandoned(&self, socket: &Socket) {
-        self.registry.remove(socket);
-        socket.queue().seal(Sealed::Ended);
+        self.registry.insert(socket, groups)?;
+        Ok(Registration {
+            shared: self.clone(),
+            socket: socket.clone(),
+            announced: false,
+            ended: false,
+        })
     }
 
     /// An empty send queue with the configured bounds and policy.
@@ -153,6 +147,67 @@ impl Shared {
 
     fn on_dispatcher_thread(&self) -> bool {
         self.dispatcher_thread.get() == Some(&std::thread::current().id())
+    }
+}
+
+/// A registered socket's way out of the registry, held from registration until its closed
+/// event is queued. However the socket ends (its task finishes, panics, or is dropped; its
+/// handshake fails after registration), it leaves the registry and its send queue is sealed;
+/// once the application knows of it, its closed event is queued exactly once.
+pub(crate) struct Registration {
+    shared: Arc<Shared>,
+    socket: Socket,
+    /// The application knows of the socket: its end must be reported.
+    announced: bool,
+    /// The socket has left the registry.
+    ended: bool,
+}
+
+impl Registration {
+    pub(crate) fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
+    /// The application learns of the socket (an inbound socket's connection event is queued;
+    /// an outbound one's open returns its ID): from now on its end is reported.
+    pub(crate) fn announce(&mut self) {
+        self.announced = true;
+        if self.socket.socket_type() == SocketType::Inbound {
+            self.shared.events.push(Event::InboundConnection {
+                socket: self.socket.clone(),
+            });
+        }
+    }
+
+    /// The socket ended with `code` and `reason`: unregister, refuse sends, report closed.
+    pub(crate) fn finish(mut self, code: u16, reason: String) {
+        self.end(code, reason);
+    }
+
+    fn end(&mut self, code: u16, reason: String) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        self.shared.registry.remove(&self.socket);
+        self.socket.queue().seal(Sealed::Ended);
+        if self.announced {
+            self.shared.events.push(Event::SocketClosed {
+                socket: self.socket.clone(),
+                code,
+                reason,
+            });
+        }
+    }
+}
+
+impl Drop for Registration {
+    /// The socket's task was dropped before it finished (its runtime shut down, or its
+    /// handshake was cancelled or failed after registration): the connection is gone.
+    fn drop(&mut self) {
+        self.end(
+            close_code::ABNORMAL,
+            "the socket's task ended before the socket closed".into(),
+        );
     }
 }
 
@@ -337,8 +392,9 @@ impl ConnectorHandle {
     }
 
     /// Takes the next event when no handler was given at start (pull mode). Waits up to
-    /// `timeout` (forever with `None`); `Ok(None)` on timeout; `Err(Stopped)` once the
-    /// connector has stopped and every event has been taken.
+    /// `timeout` (forever with `None`; a longer one than [`MAX_DURATION`] waits that long);
+    /// `Ok(None)` on timeout; `Err(Stopped)` once the connector has stopped and every event
+    /// has been taken.
     pub fn next_event(&self, timeout: Option<Duration>) -> Result<Option<Event>> {
         if self.shared.has_handler {
             return Err(Error::new(
@@ -346,6 +402,8 @@ impl ConnectorHandle {
                 "this connector delivers events to its handler; next_event is for connectors started without one",
             ));
         }
+        // A wait past a year is a wait forever; capped, its deadline cannot overflow.
+        let timeout = timeout.map(|t| t.min(MAX_DURATION));
         loop {
             match self.shared.events.take_one(timeout) {
                 Ok(Some(event)) if event.is_stale() => continue,

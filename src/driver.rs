@@ -6,12 +6,14 @@
 //! is slow to read never stops us from reading it, and no lock or channel sits between the
 //! stream and its owner.
 
-use crate::connector::{close_code, Shared, MAX_CLOSE_REASON_LEN};
+use crate::config::MAX_DURATION;
+use crate::connector::{close_code, Registration, Shared, MAX_CLOSE_REASON_LEN};
 use crate::events::Event;
 use crate::frame::{close_payload, opcode};
 use crate::queue::{CloseRequest, Outgoing, Sealed};
 use crate::socket::{Socket, SocketType};
 use crate::wire::{Incoming, Role, Wire, WireError};
+use futures_util::FutureExt;
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -68,8 +70,29 @@ impl Ending {
     }
 }
 
-/// Runs a socket until it closes, then unregisters it and reports it closed.
-pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, wire: Wire) {
+/// Runs a socket until it closes, then unregisters it and reports it closed. A panic anywhere
+/// in its task reports it closed with 1011: one in a poll answers the peer with a close frame
+/// first (see `run`), one in the set-up before or the flush after drops the connection.
+pub(crate) async fn drive(shared: Arc<Shared>, registration: Registration, wire: Wire) {
+    let socket = registration.socket().clone();
+    let ran = AssertUnwindSafe(run(shared, socket, wire))
+        .catch_unwind()
+        .await;
+    let (code, reason) = ran.unwrap_or_else(|panic| {
+        tracing::error!(
+            socket = %registration.socket().id(),
+            panic = crate::panic_message(&*panic),
+            "a socket task panicked; closing that socket with 1011"
+        );
+        (close_code::INTERNAL_ERROR, "internal error".to_owned())
+    });
+    registration.finish(code, reason);
+}
+
+/// Runs a socket until it closes; returns the close code and reason to report.
+async fn run(shared: Arc<Shared>, socket: Socket, wire: Wire) -> (u16, String) {
+    #[cfg(test)]
+    tests::fault_point(&socket, "setup");
     let config = &shared.config;
     let idle_timeout = match socket.socket_type() {
         SocketType::Inbound => config.listener.as_ref().and_then(|l| l.idle_timeout),
@@ -122,6 +145,8 @@ pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, wire: Wire) {
             .buffer_control(opcode::CLOSE, &close_payload(ending.code, &ending.reason));
     }
     if ending.linger {
+        #[cfg(test)]
+        tests::fault_point(&socket, "linger");
         // What is still buffered (a close frame or its reply) goes out, then a clean shutdown.
         let wire = &mut driver.wire;
         let _ = tokio::time::timeout(driver.close_timeout, async {
@@ -130,8 +155,7 @@ pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, wire: Wire) {
         })
         .await;
     }
-    drop(driver);
-    shared.socket_finished(socket, ending.code, ending.reason);
+    (ending.code, ending.reason)
 }
 
 struct Driver {
@@ -368,7 +392,7 @@ impl Driver {
 
     fn set_close_deadline(&mut self) {
         if self.close_deadline.is_none() {
-            let deadline = Instant::now() + self.close_timeout;
+            let deadline = after(Instant::now(), self.close_timeout);
             self.close_deadline = Some(deadline);
             if deadline < self.timer.deadline() {
                 self.timer.as_mut().reset(deadline);
@@ -389,7 +413,7 @@ impl Driver {
             return None;
         }
         if let Some(sent) = self.ping_sent {
-            if now >= sent + self.pong_timeout {
+            if now >= after(sent, self.pong_timeout) {
                 return Some(Ending::dropped(
                     close_code::ABNORMAL,
                     "no pong within the pong timeout: peer is unresponsive",
@@ -397,7 +421,7 @@ impl Driver {
             }
         }
         if let Some(idle) = self.idle_timeout {
-            if now >= self.last_activity + idle {
+            if now >= after(self.last_activity, idle) {
                 self.idle_timeout = None;
                 self.socket.queue().request_close(CloseRequest {
                     code: close_code::GOING_AWAY,
@@ -406,7 +430,7 @@ impl Driver {
             }
         }
         if let Some(interval) = self.ping_interval {
-            if self.ping_sent.is_none() && now >= self.last_received + interval {
+            if self.ping_sent.is_none() && now >= after(self.last_received, interval) {
                 self.ping_due = true;
                 self.ping_sent = Some(now);
             }
@@ -424,13 +448,13 @@ impl Driver {
         }
         if !self.close_sent {
             if let Some(sent) = self.ping_sent {
-                consider(sent + self.pong_timeout);
+                consider(after(sent, self.pong_timeout));
             }
             if let Some(idle) = self.idle_timeout {
-                consider(self.last_activity + idle);
+                consider(after(self.last_activity, idle));
             }
             if let (Some(interval), None) = (self.ping_interval, self.ping_sent) {
-                consider(self.last_received + interval);
+                consider(after(self.last_received, interval));
             }
         }
         self.timer.as_mut().reset(next);
@@ -458,6 +482,12 @@ impl Driver {
     }
 }
 
+/// `at + by`, with `by` capped at [`MAX_DURATION`] as validation already caps every setting:
+/// whatever reaches the driver, its deadline arithmetic cannot overflow.
+fn after(at: Instant, by: Duration) -> Instant {
+    at + by.min(MAX_DURATION)
+}
+
 /// Cuts a close reason to what fits a close frame, at a character boundary.
 fn truncate_reason(mut reason: String) -> String {
     if reason.len() > MAX_CLOSE_REASON_LEN {
@@ -472,7 +502,7 @@ fn truncate_reason(mut reason: String) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::{log, Config, Connector, ConnectorHandle, Event};
+    use crate::{log, Config, Connector, ConnectorHandle, Event, Socket};
     use futures_util::{SinkExt, StreamExt};
     use std::sync::{mpsc, Arc, Mutex};
     use std::time::Duration;
@@ -480,6 +510,13 @@ mod tests {
 
     /// A text message that makes the receiving socket's task panic (tests only).
     pub(super) const PANIC_TRIGGER: &str = "\u{0}wsc-test-panic\u{0}";
+
+    /// Panics at `point` of the task of a socket whose path is `/wsc-test-fault/<point>`.
+    pub(super) fn fault_point(socket: &Socket, point: &str) {
+        if socket.path().strip_prefix("/wsc-test-fault/") == Some(point) {
+            panic!("injected fault at {point}");
+        }
+    }
 
     #[test]
     fn a_panic_in_a_socket_task_closes_only_that_socket_with_1011_and_is_logged() {
@@ -540,5 +577,134 @@ mod tests {
                 .any(|m| m.contains("panicked") && m.contains("injected fault")),
             "{logged:?}"
         );
+    }
+
+    /// A panic outside the poll's own guard (in the set-up before the first poll, in the flush
+    /// after the close handshake) still unregisters the socket and reports it closed exactly
+    /// once, with 1011; other sockets carry on.
+    #[test]
+    fn a_panic_before_or_after_the_poll_still_unregisters_the_socket_and_reports_1011_once() {
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let server = Connector::builder(Config::with_listener("127.0.0.1", 0))
+            .on_event(move |_: &ConnectorHandle, event: Event| {
+                let _ = tx.lock().unwrap().send(event);
+            })
+            .start()
+            .unwrap();
+        let addr = server.local_addr().unwrap();
+        let wait = Duration::from_secs(10);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (mut bystander_out, mut bystander_in) = rt.block_on(async {
+            let (client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/fine"))
+                .await
+                .unwrap();
+            client.split()
+        });
+        // It reads (and so answers the close at stop) all along.
+        rt.spawn(async move { while let Some(Ok(_)) = bystander_in.next().await {} });
+        for point in ["setup", "linger"] {
+            let path = format!("/wsc-test-fault/{point}");
+            rt.block_on(async {
+                let (mut victim, _) =
+                    tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
+                        .await
+                        .unwrap();
+                // "linger" is reached once a close handshake is done; after "setup" the
+                // connection is already gone, and this close just fails.
+                let _ = victim.close(None).await;
+                let _ = tokio::time::timeout(wait, victim.next()).await.unwrap();
+            });
+            let mut connected = false;
+            let code = loop {
+                match rx.recv_timeout(wait).unwrap() {
+                    Event::InboundConnection { socket } => connected |= socket.path() == path,
+                    Event::SocketClosed { socket, code, .. } if socket.path() == path => {
+                        assert!(!socket.is_open());
+                        break code;
+                    }
+                    _ => {}
+                }
+            };
+            assert!(connected, "{point}: the connection came first");
+            assert_eq!(code, 1011, "{point}");
+            assert_eq!(
+                server.socket_count(),
+                1,
+                "{point}: only the bystander is left"
+            );
+        }
+        rt.block_on(bystander_out.send(Frame::text("still here")))
+            .unwrap();
+        let spoke = loop {
+            if let Event::InboundMessage { message, .. } = rx.recv_timeout(wait).unwrap() {
+                break message;
+            }
+        };
+        assert_eq!(spoke.as_text(), Some("still here"));
+        server.stop().unwrap();
+        let closed_after_stop: Vec<_> = rx
+            .try_iter()
+            .filter_map(|event| match event {
+                Event::SocketClosed { socket, .. } => Some(socket.path().to_owned()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            closed_after_stop,
+            ["/fine"],
+            "each socket closed exactly once"
+        );
+    }
+
+    /// Every duration at the longest allowed (a year) serves sockets as usual.
+    #[test]
+    fn the_longest_durations_serve_sockets() {
+        let longest = crate::MAX_DURATION;
+        let mut config = Config::with_listener("127.0.0.1", 0);
+        let listener = config.listener.as_mut().unwrap();
+        listener.handshake_timeout = longest;
+        listener.idle_timeout = Some(longest);
+        config.socket.ping_interval = Some(longest);
+        config.socket.pong_timeout = longest;
+        config.socket.close_timeout = longest;
+        config.stop_timeout = longest;
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let server = Connector::builder(config)
+            .on_event(move |_: &ConnectorHandle, event: Event| {
+                let _ = tx.lock().unwrap().send(event);
+            })
+            .start()
+            .unwrap();
+        let url = format!("ws://{}/", server.local_addr().unwrap());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let (mut client, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+            client.send(Frame::text("a year")).await.unwrap();
+            client.close(None).await.unwrap();
+            while let Some(Ok(_)) = client.next().await {}
+        });
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            got.push(match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
+                Event::InboundConnection { .. } => "connection".to_owned(),
+                Event::InboundMessage { message, .. } => message.as_text().unwrap().to_owned(),
+                Event::SocketClosed { code, .. } => code.to_string(),
+                Event::OutboundMessage { .. } => "outbound".to_owned(),
+            });
+        }
+        assert_eq!(
+            got,
+            ["connection", "a year", "1005"],
+            "1005: a close without a code"
+        );
+    }
+
+    /// Deadline arithmetic saturates: a duration no validation let through cannot overflow.
+    #[test]
+    fn deadlines_saturate_at_the_longest_duration() {
+        let now = tokio::time::Instant::now();
+        assert_eq!(super::after(now, Duration::MAX), now + crate::MAX_DURATION);
     }
 }

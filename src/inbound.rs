@@ -2,9 +2,8 @@
 //! pre-upgrade authorization hook, and the refusals (400, 404, 426, 431, 503, the hook's).
 
 use crate::config::{validate_groups, InboundPath, ListenerConfig};
-use crate::connector::Shared;
+use crate::connector::{Registration, Shared};
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::Event;
 use crate::path::{normalize_base_path, strip_base, PathPattern};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use crate::tcp::Tcp;
@@ -270,7 +269,7 @@ async fn serve(
         _ = shared.shutdown.cancelled() => return,
         result = handshake => result,
     };
-    let (socket, ws) = match accepted {
+    let (mut registration, ws) = match accepted {
         Ok(Ok(Some(accepted))) => accepted,
         Ok(Ok(None)) => return,
         Ok(Err(e)) => {
@@ -282,10 +281,8 @@ async fn serve(
             return;
         }
     };
-    shared.events.push(Event::InboundConnection {
-        socket: socket.clone(),
-    });
-    crate::driver::drive(shared, socket, ws).await;
+    registration.announce();
+    crate::driver::drive(shared, registration, ws).await;
     drop(slot);
 }
 
@@ -315,7 +312,7 @@ impl Refusal {
     }
 }
 
-type Accepted = Option<(Socket, Wire)>;
+type Accepted = Option<(Registration, Wire)>;
 
 async fn handshake(
     shared: &Arc<Shared>,
@@ -376,30 +373,30 @@ async fn handshake(
                 peer_certificate_subject: peer_subject,
             };
             let socket = Socket::new(attrs, shared.send_queue());
-            if let Err(e) = shared.register(&socket, &accept.groups) {
-                return match e.kind() {
-                    ErrorKind::Stopped => {
-                        refuse(stream, Refusal::new(503, "server is stopping")).await
-                    }
-                    _ => refuse(stream, Refusal::new(500, e.message().to_owned())).await,
-                };
-            }
+            let registration = match shared.register(&socket, &accept.groups) {
+                Ok(registration) => registration,
+                Err(e) if e.kind() == ErrorKind::Stopped => {
+                    return refuse(stream, Refusal::new(503, "server is stopping")).await
+                }
+                Err(e) => return refuse(stream, Refusal::new(500, e.message().to_owned())).await,
+            };
             let response = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{}\r\n",
                 accept.accept_key,
                 accept.subprotocol.as_ref().map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n")).unwrap_or_default(),
             );
-            if let Err(e) = stream.write_all(response.as_bytes()).await {
-                shared.socket_abandoned(&socket);
-                return Err(io_error(e));
-            }
+            // Failing here drops the registration: the socket leaves the registry unannounced.
+            stream
+                .write_all(response.as_bytes())
+                .await
+                .map_err(io_error)?;
             let wire = Wire::new(
                 stream,
                 Role::Server,
                 &request.rest,
                 shared.config.socket.max_message_size,
             );
-            Ok(Some((socket, wire)))
+            Ok(Some((registration, wire)))
         }
     }
 }

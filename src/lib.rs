@@ -42,8 +42,8 @@ mod tls;
 mod wire;
 
 pub use config::{
-    ClientConfig, Config, Identity, InboundPath, ListenerConfig, Pem, ServerTls,
-    SlowConsumerPolicy, SocketConfig, MAX_GROUP_LEN,
+    duration_from_secs, ClientConfig, Config, Identity, InboundPath, ListenerConfig, Pem,
+    ServerTls, SlowConsumerPolicy, SocketConfig, MAX_DURATION, MAX_GROUP_LEN,
 };
 pub use connector::{
     close_code, BroadcastFailure, BroadcastResult, Connector, ConnectorBuilder, ConnectorHandle,

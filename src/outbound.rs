@@ -1,7 +1,7 @@
 //! Outbound sockets: URL, DNS, TCP, TLS and the client handshake, with failures that name
 //! their cause.
 
-use crate::config::{validate_groups, validate_header, validate_token};
+use crate::config::{check_duration, validate_groups, validate_header, validate_token};
 use crate::connector::Shared;
 use crate::error::{Error, ErrorKind, Result};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
@@ -172,8 +172,8 @@ pub(crate) async fn open(
     for protocol in &options.subprotocols {
         validate_token("subprotocol", protocol)?;
     }
-    if options.connect_timeout.is_some_and(|t| t.is_zero()) {
-        return Err(Error::invalid("connect timeout must be greater than 0"));
+    if let Some(timeout) = options.connect_timeout {
+        check_duration("connect_timeout", timeout)?;
     }
     let client = &shared.config.client;
     let query: Vec<_> = client
@@ -194,10 +194,11 @@ pub(crate) async fn open(
         })??,
     };
     let (socket, ws) = socket_and_stream;
-    shared.register(&socket, &options.groups)?;
+    let mut registration = shared.register(&socket, &options.groups)?;
+    registration.announce();
     shared
         .tasks
-        .spawn(crate::driver::drive(shared.clone(), socket, ws));
+        .spawn(crate::driver::drive(shared.clone(), registration, ws));
     Ok(id)
 }
 

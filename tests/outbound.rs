@@ -240,6 +240,14 @@ fn failed_connects_name_their_cause() {
         .open_outbound(&format!("ws://{silent}/"), options)
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    for timeout in [Duration::ZERO, wsconnector::MAX_DURATION * 2] {
+        let options = OutboundOptions::new().connect_timeout(timeout);
+        let e = client
+            .open_outbound(&format!("ws://{silent}/"), options)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        assert!(e.message().contains("connect_timeout"), "{e}");
+    }
 
     for bad in ["http://x/", "not a url", "ws://", "ws:///path"] {
         let e = client

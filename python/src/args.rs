@@ -2,7 +2,7 @@
 //! several, name/value pairs from a mapping or a sequence, seconds as a number. Every error
 //! names the argument it is about.
 
-use crate::errors::invalid;
+use crate::errors::{invalid, OrRaise};
 use pyo3::prelude::*;
 use pyo3::types::{PyMapping, PyString};
 use std::time::Duration;
@@ -60,18 +60,14 @@ pub(crate) fn pairs(
     Ok(out)
 }
 
-/// A duration in seconds (int or float), finite and not negative.
+/// A duration in seconds (int or float): not NaN, not negative, at most a year (the core's
+/// `MAX_DURATION`; infinity is more).
 pub(crate) fn seconds(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
     let py = value.py();
     let secs: f64 = value
         .extract()
         .map_err(|_| invalid(py, format!("{name} must be a number of seconds")))?;
-    Duration::try_from_secs_f64(secs).map_err(|_| {
-        invalid(
-            py,
-            format!("{name} must be a finite, non-negative number of seconds, not {secs}"),
-        )
-    })
+    wsconnector::duration_from_secs(name, secs).or_raise(py)
 }
 
 /// `seconds` for an optional argument; `None` stays `None`.

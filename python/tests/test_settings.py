@@ -103,6 +103,44 @@ def test_bad_values_name_the_setting(name: str, value: object) -> None:
     assert isinstance(error.value, ValueError)
 
 
+DURATIONS = [
+    "handshake_timeout",
+    "idle_timeout",
+    "connect_timeout",
+    "client_idle_timeout",
+    "ping_interval",
+    "pong_timeout",
+    "close_timeout",
+    "stop_timeout",
+]
+A_YEAR = 365 * 24 * 3600
+
+
+@pytest.mark.parametrize("name", DURATIONS)
+def test_durations_are_at_most_a_year_and_real_numbers(name: str) -> None:
+    """A huge one (ping_interval=1e19) once panicked in every socket's task."""
+    wsconnector.Connector(port=0, **{name: A_YEAR})
+    for value, says in [
+        (A_YEAR + 1, "one year"),
+        (1e19, "one year"),
+        (float("inf"), "one year"),
+        (float("nan"), "NaN"),
+        (-1, "negative"),
+        (float("-inf"), "negative"),
+    ]:
+        with pytest.raises(wsconnector.InvalidArgument, match=says) as error:
+            wsconnector.Connector(port=0, **{name: value})
+        assert name in str(error.value), error.value
+
+
+def test_operation_timeouts_are_checked_too() -> None:
+    with wsconnector.Connector() as connector:
+        with pytest.raises(wsconnector.InvalidArgument, match="timeout.*one year"):
+            connector.open_outbound("ws://127.0.0.1:9/", timeout=1e19)
+        with pytest.raises(wsconnector.InvalidArgument, match="timeout.*NaN"):
+            connector.next_events(timeout=float("nan"))
+
+
 def test_listener_settings_need_a_listener_and_typos_are_type_errors() -> None:
     with pytest.raises(wsconnector.InvalidArgument, match="base_path is a listener setting"):
         wsconnector.Connector(base_path="/x")

@@ -79,7 +79,8 @@ Groups = Union[str, Iterable[str]]
 class Settings(TypedDict, total=False):
     """Every keyword setting of ``Connector`` (and ``AsyncConnector``). ``None`` keeps a
     setting's default, except for ``ping_interval``, ``idle_timeout`` and
-    ``client_idle_timeout``, where it turns the feature off. Durations are in seconds."""
+    ``client_idle_timeout``, where it turns the feature off. Durations are in seconds, at most
+    one year (31,536,000); NaN, negative or longer ones raise ``InvalidArgument``."""
 
     # The listener (when host or port is given).
     host: Optional[str]  # address to bind (default 127.0.0.1)

@@ -1,6 +1,6 @@
 //! `wsc_config`: every setting of a connector and its callbacks, consumed by
 //! wsc_connector_start(). Values are checked at start, by the core, with a message that names
-//! the setting.
+//! the setting; durations in milliseconds up to WSC_MAX_DURATION_MS.
 
 use super::callbacks::{
     wsc_auth_fn, wsc_closed_fn, wsc_connection_fn, wsc_message_fn, wsc_userdata_free_fn, Callback,
@@ -14,6 +14,12 @@ use super::{wsc_pem_source, wsc_result, FromRaw};
 use crate::{Config, Identity, InboundPath, ListenerConfig, Pem, ServerTls, SlowConsumerPolicy};
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
+
+/// The longest duration any `_ms` setting or option accepts: one year (365 days), in
+/// milliseconds. A longer one fails wsc_connector_start() (for an outbound option: the open)
+/// with WSC_INVALID_ARGUMENT and a message naming the setting.
+pub const WSC_MAX_DURATION_MS: u64 = 31_536_000_000;
+const _: () = assert!(WSC_MAX_DURATION_MS as u128 == crate::MAX_DURATION.as_millis());
 
 /// A connector's configuration: made by wsc_config_new(), changed by the wsc_config_* calls,
 /// consumed by wsc_connector_start() (or freed with wsc_config_free()). One thread at a time.
@@ -221,8 +227,8 @@ pub extern "C" fn wsc_config_set_max_connections(
     })
 }
 
-/// Time a client has from TCP accept to the end of the upgrade (default 10 s).
-/// Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
+/// Time a client has from TCP accept to the end of the upgrade (default 10 s; at most
+/// WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_handshake_timeout_ms(
     config: *mut wsc_config,
@@ -234,7 +240,8 @@ pub extern "C" fn wsc_config_set_handshake_timeout_ms(
     })
 }
 
-/// Inbound sockets idle this long are closed (default 15 min; 0: never).
+/// Inbound sockets idle this long are closed (default 15 min; 0: never; at most
+/// WSC_MAX_DURATION_MS).
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_listener_idle_timeout_ms(
@@ -377,8 +384,8 @@ pub extern "C" fn wsc_config_add_client_query(
     })
 }
 
-/// Time allowed for DNS, TCP, TLS and the upgrade of an outbound socket (0: the default, 30 s).
-/// Errors: WSC_NULL_POINTER.
+/// Time allowed for DNS, TCP, TLS and the upgrade of an outbound socket (0: the default, 30 s;
+/// at most WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_client_connect_timeout_ms(
     config: *mut wsc_config,
@@ -390,7 +397,8 @@ pub extern "C" fn wsc_config_set_client_connect_timeout_ms(
     })
 }
 
-/// Outbound sockets idle this long are closed (0: never, the default). Errors: WSC_NULL_POINTER.
+/// Outbound sockets idle this long are closed (0: never, the default; at most
+/// WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_client_idle_timeout_ms(
     config: *mut wsc_config,
@@ -450,7 +458,8 @@ pub extern "C" fn wsc_config_set_slow_consumer(config: *mut wsc_config, policy: 
     })
 }
 
-/// Interval between pings (default 30 s; 0: no pings). Errors: WSC_NULL_POINTER.
+/// Interval between pings (default 30 s; 0: no pings; at most WSC_MAX_DURATION_MS).
+/// Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_ping_interval_ms(
     config: *mut wsc_config,
@@ -462,8 +471,8 @@ pub extern "C" fn wsc_config_set_ping_interval_ms(
     })
 }
 
-/// A ping not answered within this time closes the socket (default 20 s).
-/// Errors: WSC_NULL_POINTER.
+/// A ping not answered within this time closes the socket (default 20 s; at most
+/// WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_pong_timeout_ms(
     config: *mut wsc_config,
@@ -475,7 +484,8 @@ pub extern "C" fn wsc_config_set_pong_timeout_ms(
     })
 }
 
-/// Time the peer has to answer our close frame (default 5 s). Errors: WSC_NULL_POINTER.
+/// Time the peer has to answer our close frame (default 5 s; at most WSC_MAX_DURATION_MS).
+/// Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_close_timeout_ms(
     config: *mut wsc_config,
@@ -500,8 +510,8 @@ pub extern "C" fn wsc_config_set_worker_threads(
     })
 }
 
-/// How long stop waits for queued sends and close handshakes (default 5 s).
-/// Errors: WSC_NULL_POINTER.
+/// How long stop waits for queued sends and close handshakes (default 5 s; at most
+/// WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_stop_timeout_ms(
     config: *mut wsc_config,

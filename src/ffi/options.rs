@@ -106,6 +106,7 @@ pub extern "C" fn wsc_outbound_options_set_socket_id(
 }
 
 /// Overrides the connector's connect timeout for this socket; 0 goes back to the connector's.
+/// More than WSC_MAX_DURATION_MS fails the open with WSC_INVALID_ARGUMENT.
 /// Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_outbound_options_set_connect_timeout_ms(

@@ -133,6 +133,17 @@ static void bad_settings(void) {
     EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
     CHECK(last_error_contains("event_queue_bytes"));
 
+    /* Durations up to a year: a huge ping interval once panicked in every socket's task. */
+    config = listener_config();
+    OK(wsc_config_set_ping_interval_ms(config, UINT64_MAX));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
+    CHECK(last_error_contains("ping_interval") && last_error_contains("one year"));
+    config = listener_config();
+    OK(wsc_config_set_ping_interval_ms(config, WSC_MAX_DURATION_MS));
+    OK(wsc_config_set_stop_timeout_ms(config, WSC_MAX_DURATION_MS + 1));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
+    CHECK(last_error_contains("stop_timeout"));
+
     config = listener_config();
     OK(wsc_config_set_server_tls(config, WSC_PEM_FILE, "/nonexistent/cert.pem", "/nonexistent/key.pem"));
     EXPECT(WSC_TLS, wsc_connector_start(config, &conn));
@@ -291,6 +302,9 @@ static void network(void) {
     EXPECT(WSC_TIMEOUT, wsc_connector_open_outbound(client, url, options, NULL, 0));
     close(fd); /* now nothing listens there */
     EXPECT(WSC_CONNECTIVITY, wsc_connector_open_outbound(client, url, options, NULL, 0));
+    OK(wsc_outbound_options_set_connect_timeout_ms(options, WSC_MAX_DURATION_MS + 1));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_open_outbound(client, url, options, NULL, 0));
+    CHECK(last_error_contains("connect_timeout"));
     wsc_outbound_options_free(options);
     OK(wsc_connector_free(client));
 }
