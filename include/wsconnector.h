@@ -468,6 +468,23 @@ typedef struct wsc_str {
 } wsc_str;
 
 /**
+ * A borrowed byte buffer: `len` bytes at `data` (never NULL, even when empty, except from an
+ * accessor whose value may be absent, such as wsc_socket_peer_certificate(): NULL then means
+ * "absent"). Valid only as long as the object it came from (for callback arguments: until the
+ * callback returns).
+ */
+typedef struct wsc_bytes {
+  /**
+   * The first byte.
+   */
+  const uint8_t *data;
+  /**
+   * The length in bytes.
+   */
+  size_t len;
+} wsc_bytes;
+
+/**
  * The inbound-connection trigger: a client finished the handshake on the listener.
  * `socket` is borrowed until the callback returns. Trigger callbacks run on the connector's
  * dispatcher thread, one at a time, in order for each socket (connection, messages, closed);
@@ -485,21 +502,6 @@ typedef void (*wsc_connection_fn)(void *userdata,
  * Frees a callback's userdata; runs exactly once, after the callback's last call.
  */
 typedef void (*wsc_userdata_free_fn)(void *userdata);
-
-/**
- * A borrowed byte buffer: `len` bytes at `data` (never NULL, even when empty). Valid only as
- * long as the object it came from (for callback arguments: until the callback returns).
- */
-typedef struct wsc_bytes {
-  /**
-   * The first byte.
-   */
-  const uint8_t *data;
-  /**
-   * The length in bytes.
-   */
-  size_t len;
-} wsc_bytes;
 
 /**
  * The inbound-message and outbound-message triggers: `socket` received a message of `kind`
@@ -639,6 +641,22 @@ wsc_result wsc_auth_request_remote_addr(const struct wsc_auth_request *request,
                                         char *buf,
                                         size_t capacity,
                                         size_t *len_out);
+
+/**
+ * The certificate the client presented with mutual TLS, as DER (the leaf of its chain), so that
+ * the hook can decide on it before the 101; absent (data NULL, len 0) when none. Borrowed for
+ * the hook's call. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_auth_request_peer_certificate(const struct wsc_auth_request *request,
+                                             struct wsc_bytes *certificate_out);
+
+/**
+ * The subject of wsc_auth_request_peer_certificate() as RFC 4514 text, as
+ * wsc_socket_peer_certificate_subject() gives it; absent when there is no certificate.
+ * Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_auth_request_peer_certificate_subject(const struct wsc_auth_request *request,
+                                                     struct wsc_str *subject_out);
 
 /**
  * Accepts the upgrade and subscribes the new socket to `groups` (`count` strings; NULL when
@@ -1308,8 +1326,20 @@ wsc_result wsc_socket_scheme(const struct wsc_socket *socket, struct wsc_str *sc
 wsc_result wsc_socket_subprotocol(const struct wsc_socket *socket, struct wsc_str *subprotocol_out);
 
 /**
- * The subject of the certificate the peer presented (mutual TLS); absent when none.
- * Errors: WSC_NULL_POINTER.
+ * The certificate the peer presented, as DER (the leaf of its chain), for an X.509 library to
+ * read: a client's with mutual TLS (inbound sockets), the server's (outbound wss sockets).
+ * Absent (data NULL, len 0) without TLS or when the client presented none. The bytes are
+ * borrowed from the socket handle: valid as long as it is (a callback's view: until the
+ * callback returns; an event's: until wsc_event_free(); a list's: until wsc_socket_list_free();
+ * an owned handle's: until wsc_socket_free()). Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_peer_certificate(const struct wsc_socket *socket,
+                                       struct wsc_bytes *certificate_out);
+
+/**
+ * The subject of wsc_socket_peer_certificate() as RFC 4514 text: the last RDN first, special
+ * characters escaped (`CN=alice\,O=Admins` is one CN; `O=Admins,CN=alice` a CN and an O);
+ * absent when there is no certificate. Borrowed like the certificate. Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_socket_peer_certificate_subject(const struct wsc_socket *socket,
                                                struct wsc_str *subject_out);

@@ -437,7 +437,7 @@ mod tests {
             subprotocol: None,
             local_addr: "127.0.0.1:1".parse().unwrap(),
             remote_addr: "127.0.0.1:2".parse().unwrap(),
-            peer_certificate_subject: None,
+            peer_certificate: None,
         };
         let queue = crate::queue::SendQueue::new(1, 1, crate::SlowConsumerPolicy::Fail);
         Event::InboundMessage {

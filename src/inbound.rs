@@ -7,8 +7,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::path::{normalize_base_path, strip_base, PathPattern};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use crate::tcp::Tcp;
-use crate::tls::IoStream;
+use crate::tls::{IoStream, PeerCertificate};
 use crate::wire::{Role, Wire};
+use bytes::Bytes;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -31,6 +32,11 @@ pub struct AuthRequest {
     pub remote_addr: SocketAddr,
     /// The subprotocols the client offered.
     pub subprotocols: Vec<String>,
+    /// The certificate the client presented with mutual TLS (the leaf of its chain, DER), for
+    /// an X.509 library to read; see [`crate::Socket::peer_certificate`].
+    pub peer_certificate: Option<Bytes>,
+    /// Its subject as RFC 4514 text; see [`crate::Socket::peer_certificate_subject`].
+    pub peer_certificate_subject: Option<String>,
 }
 
 impl AuthRequest {
@@ -335,21 +341,14 @@ async fn handshake(
             IoStream::ServerTls(Box::new(tls))
         }
     };
-    let peer_subject = match &stream {
-        IoStream::ServerTls(tls) => tls
-            .get_ref()
-            .1
-            .peer_certificates()
-            .and_then(|c| c.first())
-            .and_then(crate::tls::certificate_subject),
-        _ => None,
-    };
+    let peer_certificate = PeerCertificate::of(&stream);
     let request = match read_request(&mut stream, settings.max_handshake_bytes).await {
         Ok(Some(request)) => request,
         Ok(None) => return Ok(None),
         Err(refusal) => return refuse(stream, refusal).await,
     };
-    match accept(shared, settings, slot, &request, remote_addr).await {
+    let peer = peer_certificate.as_ref();
+    match accept(shared, settings, slot, &request, remote_addr, peer).await {
         Err(refusal) => refuse(stream, refusal).await,
         Ok(accept) => {
             let secure = settings.tls.is_some();
@@ -370,7 +369,7 @@ async fn handshake(
                 subprotocol: accept.subprotocol.clone(),
                 local_addr,
                 remote_addr,
-                peer_certificate_subject: peer_subject,
+                peer_certificate,
             };
             let socket = Socket::new(attrs, shared.send_queue());
             let registration = match shared.register(&socket, &accept.groups) {
@@ -416,6 +415,7 @@ async fn accept(
     slot: &Slot,
     request: &Request,
     remote_addr: SocketAddr,
+    peer_certificate: Option<&PeerCertificate>,
 ) -> std::result::Result<Acceptance, Refusal> {
     let headers = &request.headers;
     let has_token = |name: &str, token: &str| {
@@ -476,6 +476,8 @@ async fn accept(
             query: parse_query(&request.target),
             remote_addr,
             subprotocols: offered,
+            peer_certificate: peer_certificate.map(|c| c.der.clone()),
+            peer_certificate_subject: peer_certificate.and_then(|c| c.subject.clone()),
         };
         let authorizer = authorizer.clone();
         let decision = shared

@@ -6,7 +6,7 @@ use crate::connector::Shared;
 use crate::error::{Error, ErrorKind, Result};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use crate::tcp::Tcp;
-use crate::tls::IoStream;
+use crate::tls::{IoStream, PeerCertificate};
 use crate::wire::{Role, Wire};
 use std::sync::Arc;
 use std::time::Duration;
@@ -224,6 +224,7 @@ async fn connect(
     } else {
         IoStream::Plain(tcp)
     };
+    let peer_certificate = PeerCertificate::of(&stream);
 
     let key = generate_key();
     let headers = request_headers(shared, target, options, &key);
@@ -240,7 +241,7 @@ async fn connect(
         subprotocol,
         local_addr,
         remote_addr,
-        peer_certificate_subject: None,
+        peer_certificate,
     };
     let wire = Wire::new(
         stream,

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::queue::SendQueue;
+use crate::tls::PeerCertificate;
 use std::borrow::Borrow;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -111,7 +112,7 @@ pub(crate) struct Attributes {
     pub subprotocol: Option<String>,
     pub local_addr: SocketAddr,
     pub remote_addr: SocketAddr,
-    pub peer_certificate_subject: Option<String>,
+    pub peer_certificate: Option<PeerCertificate>,
 }
 
 /// The groups of a socket, and whether it has left the registry (then nothing may join).
@@ -242,9 +243,18 @@ impl Socket {
         self.0.attrs.remote_addr
     }
 
-    /// The subject of the client certificate the peer presented (mutual TLS), if any.
+    /// The certificate the peer presented, as DER, for an X.509 library to read: a client's
+    /// with mutual TLS (inbound sockets), the server's (outbound `wss` sockets); the leaf of
+    /// its chain. `None` without TLS, or when the client presented none.
+    pub fn peer_certificate(&self) -> Option<&[u8]> {
+        self.0.attrs.peer_certificate.as_ref().map(|c| &c.der[..])
+    }
+
+    /// The subject of [`Socket::peer_certificate`] as an RFC 4514 string, last RDN first,
+    /// values escaped (e.g. `CN=alice\,O=Admins` for one CN, `O=Admins,CN=alice` for a CN
+    /// and an O); `None` when there is no certificate.
     pub fn peer_certificate_subject(&self) -> Option<&str> {
-        self.0.attrs.peer_certificate_subject.as_deref()
+        self.0.attrs.peer_certificate.as_ref()?.subject.as_deref()
     }
 
     /// The groups the socket is subscribed to now, sorted.

@@ -3,6 +3,7 @@
 use crate::config::{ClientConfig, Identity, Pem, ServerTls};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tcp::Tcp;
+use bytes::Bytes;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -244,93 +245,200 @@ pub(crate) fn describe_tls_failure(e: &io::Error) -> String {
     format!("TLS handshake failed: {inner}")
 }
 
-/// The subject of a DER certificate as `CN=...,O=...` (RFC 4514 order reversed as usual for
-/// display: most specific first is not attempted; attributes appear in certificate order).
-/// Malformed certificates give `None` rather than an error: the TLS layer already verified it.
-pub(crate) fn certificate_subject(cert: &CertificateDer<'_>) -> Option<String> {
-    let (_, certificate, _) = der::read(cert.as_ref())?;
-    let (_, tbs, _) = der::read(certificate)?;
-    let mut rest = tbs;
-    let (tag, _, after) = der::read(rest)?;
-    if tag == 0xa0 {
-        rest = after; // explicit version
-    }
-    // serialNumber, signature, issuer, validity, then subject.
-    for _ in 0..4 {
-        rest = der::read(rest)?.2;
-    }
-    let (_, subject, _) = der::read(rest)?;
-    let mut parts = Vec::new();
-    let mut rdns = subject;
-    while !rdns.is_empty() {
-        let (_, set, next) = der::read(rdns)?;
-        rdns = next;
-        let mut attributes = set;
-        while !attributes.is_empty() {
-            let (_, pair, next) = der::read(attributes)?;
-            attributes = next;
-            let (_, oid, value) = der::read(pair)?;
-            let (_, value, _) = der::read(value)?;
-            parts.push(format!(
-                "{}={}",
-                der::attribute_name(oid),
-                String::from_utf8_lossy(value)
-            ));
-        }
-    }
-    Some(parts.join(","))
+/// The leaf certificate a TLS peer presented (a client with mutual TLS, or a server), with its
+/// subject read once.
+#[derive(Debug, Clone)]
+pub(crate) struct PeerCertificate {
+    /// The certificate as DER, as it came in the handshake.
+    pub der: Bytes,
+    /// Its subject as RFC 4514 text; `None` when it does not parse (possible only when
+    /// verification is dangerously off).
+    pub subject: Option<String>,
 }
 
-/// Just enough DER to walk a certificate's subject.
-mod der {
-    /// Reads one TLV: (tag, contents, rest).
-    pub(super) fn read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-        let (&tag, input) = input.split_first()?;
-        let (&first, mut input) = input.split_first()?;
-        let len = if first < 0x80 {
-            usize::from(first)
-        } else {
-            let count = usize::from(first & 0x7f);
-            if count == 0 || count > 4 || input.len() < count {
-                return None;
-            }
-            let len = input[..count]
-                .iter()
-                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-            input = &input[count..];
-            len
-        };
-        if input.len() < len {
-            return None;
+impl PeerCertificate {
+    /// The leaf certificate of a TLS stream's peer, if it presented one.
+    pub(crate) fn of(stream: &IoStream) -> Option<Self> {
+        let leaf = match stream {
+            IoStream::Plain(_) => None,
+            IoStream::ServerTls(tls) => tls.get_ref().1.peer_certificates()?.first(),
+            IoStream::ClientTls(tls) => tls.get_ref().1.peer_certificates()?.first(),
+        }?;
+        Some(PeerCertificate {
+            der: Bytes::copy_from_slice(leaf.as_ref()),
+            subject: certificate_subject(leaf.as_ref()),
+        })
+    }
+}
+
+/// The subject of a DER certificate as an RFC 4514 string: the last RDN first (as
+/// `openssl x509 -nameopt RFC2253` and Python cryptography's `Name.rfc4514_string()` print it;
+/// Python ssl's `getpeercert()` lists the RDNs the other way round, in certificate order),
+/// RDNs joined by `,`, the attributes of a multi-valued RDN by `+`. CN, L, ST, O, OU, C,
+/// STREET, DC and UID go by name with their text escaped; any other attribute, or a value
+/// that is no text, goes by dotted OID or name with `#` and the hex of its DER encoding.
+fn certificate_subject(der: &[u8]) -> Option<String> {
+    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
+    let rdns: Vec<_> = certificate.subject().iter().collect();
+    let mut out = String::new();
+    for (i, rdn) in rdns.into_iter().rev().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        Some((tag, &input[..len], &input[len..]))
+        for (j, attribute) in rdn.iter().enumerate() {
+            if j > 0 {
+                out.push('+');
+            }
+            rfc4514::attribute(&mut out, attribute)?;
+        }
+    }
+    Some(out)
+}
+
+/// RFC 4514 section 2: one attribute of a distinguished name as text.
+mod rfc4514 {
+    use std::fmt::Write;
+    use x509_parser::asn1_rs::{Any, Tag, ToDer};
+    use x509_parser::oid_registry::{
+        Oid, OID_DOMAIN_COMPONENT, OID_USERID, OID_X509_COMMON_NAME, OID_X509_COUNTRY_NAME,
+        OID_X509_LOCALITY_NAME, OID_X509_ORGANIZATIONAL_UNIT, OID_X509_ORGANIZATION_NAME,
+        OID_X509_STATE_OR_PROVINCE_NAME, OID_X509_STREET_ADDRESS,
+    };
+    use x509_parser::x509::AttributeTypeAndValue;
+
+    /// The attribute types RFC 4514 section 3 names.
+    const NAMES: [(Oid<'static>, &str); 9] = [
+        (OID_X509_COMMON_NAME, "CN"),
+        (OID_X509_LOCALITY_NAME, "L"),
+        (OID_X509_STATE_OR_PROVINCE_NAME, "ST"),
+        (OID_X509_ORGANIZATION_NAME, "O"),
+        (OID_X509_ORGANIZATIONAL_UNIT, "OU"),
+        (OID_X509_COUNTRY_NAME, "C"),
+        (OID_X509_STREET_ADDRESS, "STREET"),
+        (OID_DOMAIN_COMPONENT, "DC"),
+        (OID_USERID, "UID"),
+    ];
+
+    /// Appends `type=value`; `None` when the value cannot be encoded back (malformed).
+    pub(super) fn attribute(out: &mut String, attribute: &AttributeTypeAndValue<'_>) -> Option<()> {
+        let value = attribute.attr_value();
+        let name = NAMES
+            .iter()
+            .find(|(oid, _)| oid == attribute.attr_type())
+            .map(|(_, name)| *name);
+        match (name, name.and_then(|_| text(value))) {
+            (Some(name), Some(text)) => {
+                out.push_str(name);
+                out.push('=');
+                escape(out, &text);
+            }
+            (name, _) => {
+                match name {
+                    Some(name) => out.push_str(name),
+                    None => out.push_str(&attribute.attr_type().to_id_string()),
+                }
+                out.push_str("=#");
+                for byte in value.to_der_vec().ok()? {
+                    let _ = write!(out, "{byte:02x}");
+                }
+            }
+        }
+        Some(())
     }
 
-    /// The short name of a distinguished-name attribute OID, or its dotted form.
-    pub(super) fn attribute_name(oid: &[u8]) -> String {
-        match oid {
-            [0x55, 0x04, 0x03] => "CN".into(),
-            [0x55, 0x04, 0x06] => "C".into(),
-            [0x55, 0x04, 0x07] => "L".into(),
-            [0x55, 0x04, 0x08] => "ST".into(),
-            [0x55, 0x04, 0x0a] => "O".into(),
-            [0x55, 0x04, 0x0b] => "OU".into(),
-            _ => {
-                let mut arcs = Vec::new();
-                if let Some((&first, rest)) = oid.split_first() {
-                    arcs.push((first / 40).to_string());
-                    arcs.push((first % 40).to_string());
-                    let mut value: u64 = 0;
-                    for &b in rest {
-                        value = (value << 7) | u64::from(b & 0x7f);
-                        if b & 0x80 == 0 {
-                            arcs.push(value.to_string());
-                            value = 0;
-                        }
+    /// The value as text, decoded by its string type; `None` for other types (or bytes that
+    /// are not valid in theirs).
+    pub(super) fn text(value: &Any<'_>) -> Option<String> {
+        let data = value.data;
+        if value.header.is_constructed() {
+            return None;
+        }
+        match value.tag() {
+            Tag::Utf8String
+            | Tag::PrintableString
+            | Tag::Ia5String
+            | Tag::NumericString
+            | Tag::VisibleString => std::str::from_utf8(data).ok().map(str::to_owned),
+            // UCS-2 / UTF-16, big-endian.
+            Tag::BmpString if data.len() % 2 == 0 => char::decode_utf16(
+                data.chunks_exact(2)
+                    .map(|pair| u16::from_be_bytes([pair[0], pair[1]])),
+            )
+            .collect::<Result<String, _>>()
+            .ok(),
+            // UCS-4, big-endian.
+            Tag::UniversalString if data.len() % 4 == 0 => data
+                .chunks_exact(4)
+                .map(|quad| {
+                    char::from_u32(u32::from_be_bytes([quad[0], quad[1], quad[2], quad[3]]))
+                })
+                .collect(),
+            _ => None,
+        }
+    }
+
+    /// Appends `value` with the escapes RFC 4514 section 2.4 requires (`"+,;<>\`, a leading
+    /// `#` or space, a trailing space, NUL), and control characters as `\XX` too, so that the
+    /// string is one line of plain text.
+    pub(super) fn escape(out: &mut String, value: &str) {
+        let last = value.chars().count().saturating_sub(1);
+        for (i, c) in value.chars().enumerate() {
+            match c {
+                '"' | '+' | ',' | ';' | '<' | '>' | '\\' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                '#' if i == 0 => out.push_str("\\#"),
+                ' ' if i == 0 || i == last => out.push_str("\\ "),
+                c if c.is_control() => {
+                    let mut utf8 = [0; 4];
+                    for byte in c.encode_utf8(&mut utf8).bytes() {
+                        let _ = write!(out, "\\{byte:02X}");
                     }
                 }
-                arcs.join(".")
+                c => out.push(c),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc4514::{escape, text};
+    use x509_parser::asn1_rs::{Any, Header, Tag};
+
+    #[test]
+    fn values_are_escaped_as_rfc_4514_asks() {
+        let escaped = |value: &str| {
+            let mut out = String::new();
+            escape(&mut out, value);
+            out
+        };
+        assert_eq!(escaped(""), "");
+        assert_eq!(escaped(" "), "\\ ");
+        assert_eq!(escaped("  a  "), "\\  a \\ ");
+        assert_eq!(escaped("#a#"), "\\#a#");
+        assert_eq!(escaped("a=b,c+d"), "a=b\\,c\\+d");
+        assert_eq!(escaped("nul\0 tab\t é"), "nul\\00 tab\\09 é");
+        assert_eq!(escaped("\u{85}"), "\\C2\\85");
+    }
+
+    #[test]
+    fn string_types_decode_or_give_way_to_hex() {
+        let value = |tag, data: &'static [u8]| text(&Any::new(Header::new_simple(tag), data));
+        assert_eq!(value(Tag::BmpString, b"\0A\x00\xe9").as_deref(), Some("Aé"));
+        assert_eq!(value(Tag::BmpString, b"\0A\0"), None, "odd length");
+        assert_eq!(value(Tag::BmpString, b"\xd8\x00"), None, "lone surrogate");
+        assert_eq!(
+            value(Tag::UniversalString, b"\0\x01\xd1\x1e").as_deref(),
+            Some("\u{1d11e}")
+        );
+        assert_eq!(
+            value(Tag::UniversalString, b"\0\x11\0\0"),
+            None,
+            "past U+10FFFF"
+        );
+        assert_eq!(value(Tag::Utf8String, b"\xff"), None);
+        assert_eq!(value(Tag::OctetString, b"a"), None, "not a string type");
     }
 }

@@ -1,12 +1,14 @@
 //! wss:// on both sides with certificates made at test time: trust, refusal of untrusted or
-//! mismatched certificates, the dangerous opt-out, mutual TLS, PEM from files.
+//! mismatched certificates, the dangerous opt-out, mutual TLS, the peer's certificate and its
+//! subject (RFC 4514), PEM from files.
 
 mod common;
 
 use common::*;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 use wsconnector::{
-    Config, Connector, ErrorKind, Identity, OutboundOptions, Pem, ServerTls, SocketType, Trigger,
+    AuthDecision, AuthRequest, Config, Connector, ErrorKind, Identity, OutboundOptions, Pem,
+    ServerTls, SocketType, Trigger,
 };
 
 fn tls_server(pki: &TestPki, client_ca: bool) -> (Connector, Events) {
@@ -46,6 +48,12 @@ fn wss_both_ways_with_a_trusted_ca() {
         .unwrap();
     let outbound = client.socket(id.as_str()).unwrap();
     assert_eq!((outbound.scheme(), outbound.is_secure()), ("wss", true));
+    // An outbound socket's peer certificate is the server's.
+    assert_eq!(outbound.peer_certificate(), Some(der(&pki.cert_pem)));
+    assert_eq!(
+        outbound.peer_certificate_subject(),
+        Some("CN=wsconnector test server")
+    );
     assert!(outbound.uri().starts_with("wss://localhost:"));
 
     let inbound = server_events
@@ -59,6 +67,11 @@ fn wss_both_ways_with_a_trusted_ca() {
         inbound.uri()
     );
     assert_eq!(inbound.peer_certificate_subject(), None);
+    assert_eq!(
+        inbound.peer_certificate(),
+        None,
+        "the client presented none"
+    );
 
     client.send(id.as_str(), "over tls").unwrap();
     assert_eq!(server_events.text(Trigger::InboundMessage), "over tls");
@@ -109,6 +122,11 @@ fn an_independent_tls_client_reaches_the_wss_listener() {
         let message = ws.next().await.unwrap().unwrap();
         assert_eq!(message.to_text().unwrap(), "hello tls");
     });
+}
+
+/// The DER of the first certificate of `pem`.
+fn der(pem: &str) -> &'static [u8] {
+    rustls_pki_types_certs(pem)[0].to_vec().leak()
 }
 
 fn rustls_pki_types_certs(pem: &str) -> Vec<rustls::pki_types::CertificateDer<'static>> {
@@ -179,7 +197,8 @@ fn mutual_tls_requires_a_client_certificate_and_reports_its_subject() {
     let socket = events.expect(Trigger::InboundConnection).socket().clone();
     assert_eq!(
         socket.peer_certificate_subject(),
-        Some("CN=client-1,O=Test Org")
+        Some("O=Test Org,CN=client-1"),
+        "RFC 4514: the last RDN first"
     );
 
     let (without_cert, _) = client(|c| c.client.extra_ca = Some(Pem::Inline(pki.ca_pem.clone())));
@@ -252,4 +271,103 @@ fn a_plain_client_gets_nothing_from_a_tls_listener() {
     assert!(plain.is_err());
     events.assert_none(std::time::Duration::from_millis(200));
     assert_eq!(server.socket_count(), 0);
+}
+
+/// The client certificate's subject is RFC 4514 text that tells apart subjects that once read
+/// the same (a CN holding `,O=Admins` and a CN with an O), decodes BMPString and
+/// UniversalString values, and shows other attributes as `#` and hex; the hook sees the
+/// certificate (DER) and its subject before the 101, the socket keeps them.
+#[test]
+fn client_certificate_subjects_are_unambiguous_rfc_4514_and_the_der_is_there() {
+    use rcgen::{string::BmpString, string::UniversalString, DistinguishedName, DnType, DnValue};
+    let pki = TestPki::new(&["localhost"]);
+    let (seen_tx, seen) = mpsc::channel();
+    let seen_tx = Mutex::new(seen_tx);
+    let mut config = Config::with_listener("127.0.0.1", 0);
+    let mut tls = ServerTls::new(
+        Pem::Inline(pki.cert_pem.clone()),
+        Pem::Inline(pki.key_pem.clone()),
+    );
+    tls.client_ca = Some(Pem::Inline(pki.ca_pem.clone()));
+    config.listener.as_mut().unwrap().tls = Some(tls);
+    let (server, events) = start_builder(Connector::builder(config).authorizer(
+        move |request: &AuthRequest| {
+            let seen = (
+                request.peer_certificate.as_ref().map(|der| der.to_vec()),
+                request.peer_certificate_subject.clone(),
+            );
+            seen_tx.lock().unwrap().send(seen).unwrap();
+            AuthDecision::accept()
+        },
+    ));
+
+    let subject = |attributes: Vec<(DnType, DnValue)>| {
+        let mut name = DistinguishedName::new();
+        for (kind, value) in attributes {
+            name.push(kind, value);
+        }
+        name
+    };
+    let text = |s: &str| DnValue::Utf8String(s.into());
+    let email = DnType::CustomDnType(vec![1, 2, 840, 113549, 1, 9, 1]);
+    let cases = [
+        (
+            subject(vec![(DnType::CommonName, text("alice,O=Admins"))]),
+            r"CN=alice\,O=Admins",
+        ),
+        (
+            subject(vec![
+                (DnType::CommonName, text("alice")),
+                (DnType::OrganizationName, text("Admins")),
+            ]),
+            "O=Admins,CN=alice",
+        ),
+        (
+            subject(vec![(
+                DnType::CommonName,
+                DnValue::BmpString(BmpString::try_from("Zoë 日本").unwrap()),
+            )]),
+            "CN=Zoë 日本",
+        ),
+        (
+            subject(vec![(
+                DnType::CommonName,
+                DnValue::UniversalString(UniversalString::try_from("𝄞 clef").unwrap()),
+            )]),
+            "CN=𝄞 clef",
+        ),
+        (
+            subject(vec![(DnType::CommonName, text(r#"#a "b"+c;<d>\e "#))]),
+            r#"CN=\#a \"b\"\+c\;\<d\>\\e\ "#,
+        ),
+        (
+            subject(vec![
+                (DnType::CountryName, text("FR")),
+                (DnType::CommonName, text(" x\u{1}")),
+                (email, text("a@b")),
+            ]),
+            r"1.2.840.113549.1.9.1=#0c03614062,CN=\ x\01,C=FR",
+        ),
+    ];
+    let mut clients = Vec::new(); // kept open, so that no closed event comes in between
+    for (name, expected) in cases {
+        let (cert, key) = pki.client_cert_with(name);
+        let (client, _) = client(|c| {
+            c.client.extra_ca = Some(Pem::Inline(pki.ca_pem.clone()));
+            c.client.identity = Some(Identity {
+                cert_chain: Pem::Inline(cert.clone()),
+                private_key: Pem::Inline(key),
+            });
+        });
+        client
+            .open_outbound(&wss(&server, "localhost", "/m"), OutboundOptions::new())
+            .unwrap();
+        let socket = events.expect(Trigger::InboundConnection).socket().clone();
+        assert_eq!(socket.peer_certificate_subject(), Some(expected));
+        assert_eq!(socket.peer_certificate(), Some(der(&cert)));
+        let (hook_der, hook_subject) = seen.recv_timeout(WAIT).unwrap();
+        assert_eq!(hook_der.as_deref(), Some(der(&cert)));
+        assert_eq!(hook_subject.as_deref(), Some(expected));
+        clients.push(client);
+    }
 }

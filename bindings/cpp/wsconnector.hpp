@@ -126,6 +126,13 @@ public:
     std::string_view uri() const { return str(wsc_socket_uri); }
     std::string_view scheme() const { return str(wsc_socket_scheme); }
     std::optional<std::string_view> subprotocol() const { return detail::optional(raw(wsc_socket_subprotocol)); }
+    // The peer's certificate (DER): a client's with mutual TLS, the server's for wss outbound.
+    std::optional<Bytes> peer_certificate() const {
+        wsc_bytes b;
+        detail::check(wsc_socket_peer_certificate(socket_, &b));
+        return b.data ? std::optional<Bytes>(Bytes{b.data, b.len}) : std::nullopt;
+    }
+    // Its subject as RFC 4514 text.
     std::optional<std::string_view> peer_certificate_subject() const {
         return detail::optional(raw(wsc_socket_peer_certificate_subject));
     }
@@ -316,6 +323,17 @@ public:
     }
     std::string remote_addr() const {
         return detail::read_buffer([&](char *b, size_t c, size_t *l) { return wsc_auth_request_remote_addr(r_, b, c, l); });
+    }
+    // The client's certificate (DER) with mutual TLS, and its subject as RFC 4514 text.
+    std::optional<Bytes> peer_certificate() const {
+        wsc_bytes b;
+        detail::check(wsc_auth_request_peer_certificate(r_, &b));
+        return b.data ? std::optional<Bytes>(Bytes{b.data, b.len}) : std::nullopt;
+    }
+    std::optional<std::string_view> peer_certificate_subject() const {
+        wsc_str s;
+        detail::check(wsc_auth_request_peer_certificate_subject(r_, &s));
+        return detail::optional(s);
     }
 
 private:

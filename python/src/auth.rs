@@ -4,7 +4,7 @@
 use crate::logging::log_exception;
 use crate::socket::address;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyString};
+use pyo3::types::{PyBool, PyBytes, PyString};
 use wsconnector::{AuthDecision, Authorizer};
 
 /// An inbound upgrade request, as the authorization hook sees it before the 101.
@@ -47,6 +47,23 @@ impl PyAuthRequest {
     #[getter]
     fn subprotocols(&self) -> Vec<String> {
         self.0.subprotocols.clone()
+    }
+
+    /// The certificate the client presented with mutual TLS, as DER `bytes`, or `None`: the
+    /// hook can decide on it before the 101 (see `Socket.peer_certificate`).
+    #[getter]
+    fn peer_certificate<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.0
+            .peer_certificate
+            .as_ref()
+            .map(|der| PyBytes::new(py, der))
+    }
+
+    /// The subject of `peer_certificate` as RFC 4514 text, or `None` (see
+    /// `Socket.peer_certificate_subject`).
+    #[getter]
+    fn peer_certificate_subject(&self) -> Option<&str> {
+        self.0.peer_certificate_subject.as_deref()
     }
 
     /// The first header called `name` (case-insensitive), or `None`.

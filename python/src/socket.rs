@@ -5,7 +5,7 @@ use crate::errors::OrRaise;
 use crate::payload;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyString;
+use pyo3::types::{PyBytes, PyString};
 use std::net::SocketAddr;
 use wsconnector::Socket;
 
@@ -111,7 +111,19 @@ impl PySocket {
         address(self.socket.remote_addr())
     }
 
-    /// The subject of the certificate the client presented (mutual TLS), or `None`.
+    /// The certificate the peer presented, as DER `bytes` (the leaf of its chain), or `None`:
+    /// the client's with mutual TLS (inbound sockets), the server's (outbound `wss` sockets).
+    /// Read it with an X.509 library, e.g. `cryptography.x509.load_der_x509_certificate`.
+    #[getter]
+    fn peer_certificate<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.socket
+            .peer_certificate()
+            .map(|der| PyBytes::new(py, der))
+    }
+
+    /// The subject of `peer_certificate` as RFC 4514 text, or `None`: the last RDN first,
+    /// special characters escaped (`CN=alice\,O=Admins` is one CN, `O=Admins,CN=alice` a CN
+    /// and an O), as `cryptography`'s `Name.rfc4514_string()` writes it.
     #[getter]
     fn peer_certificate_subject(&self) -> Option<&str> {
         self.socket.peer_certificate_subject()

@@ -150,8 +150,15 @@ class Socket:
     def remote_address(self) -> tuple[str, int]:
         """The peer's end of the connection as `(host, port)`."""
     @property
+    def peer_certificate(self) -> bytes | None:
+        """The certificate the peer presented, as DER `bytes` (the leaf of its chain), or `None`:
+        the client's with mutual TLS (inbound sockets), the server's (outbound `wss` sockets).
+        Read it with an X.509 library, e.g. `cryptography.x509.load_der_x509_certificate`."""
+    @property
     def peer_certificate_subject(self) -> str | None:
-        """The subject of the certificate the client presented (mutual TLS), or `None`."""
+        """The subject of `peer_certificate` as RFC 4514 text, or `None`: the last RDN first,
+        special characters escaped (`CN=alice\\,O=Admins` is one CN, `O=Admins,CN=alice` a CN
+        and an O), as `cryptography`'s `Name.rfc4514_string()` writes it."""
     @property
     def is_open(self) -> bool:
         """Whether the socket is still open."""
@@ -192,6 +199,14 @@ class AuthRequest:
     @property
     def subprotocols(self) -> list[str]:
         """The subprotocols the client offered, in its order."""
+    @property
+    def peer_certificate(self) -> bytes | None:
+        """The certificate the client presented with mutual TLS, as DER `bytes`, or `None`: the
+        hook can decide on it before the 101 (see `Socket.peer_certificate`)."""
+    @property
+    def peer_certificate_subject(self) -> str | None:
+        """The subject of `peer_certificate` as RFC 4514 text, or `None` (see
+        `Socket.peer_certificate_subject`)."""
     def header(self, name: str) -> str | None:
         """The first header called `name` (case-insensitive), or `None`."""
     def query_param(self, name: str) -> str | None:

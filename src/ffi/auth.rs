@@ -3,7 +3,7 @@
 use super::error::copy_to_buffer;
 use super::macros::{accessor, arg_mut, arg_out, arg_ref, arg_str, arg_strs, ffi, Opaque};
 use super::socket::out_of_range;
-use super::{pair_at, wsc_result, wsc_str};
+use super::{pair_at, wsc_bytes, wsc_result, wsc_str};
 use crate::{AuthDecision, AuthRequest};
 use std::ffi::c_char;
 
@@ -166,6 +166,32 @@ pub extern "C" fn wsc_auth_request_remote_addr(
         let len_out = arg_out!(len_out);
         copy_to_buffer(&request.remote_addr.to_string(), buf, capacity, len_out)
     }
+}
+
+/// The certificate the client presented with mutual TLS, as DER (the leaf of its chain), so that
+/// the hook can decide on it before the 101; absent (data NULL, len 0) when none. Borrowed for
+/// the hook's call. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_auth_request_peer_certificate(
+    request: *const wsc_auth_request,
+    certificate_out: *mut wsc_bytes,
+) -> wsc_result {
+    accessor!(request, certificate_out, |request| Ok(wsc_bytes::from_opt(
+        request.peer_certificate.as_deref()
+    )))
+}
+
+/// The subject of wsc_auth_request_peer_certificate() as RFC 4514 text, as
+/// wsc_socket_peer_certificate_subject() gives it; absent when there is no certificate.
+/// Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_auth_request_peer_certificate_subject(
+    request: *const wsc_auth_request,
+    subject_out: *mut wsc_str,
+) -> wsc_result {
+    accessor!(request, subject_out, |request| Ok(wsc_str::from_opt(
+        request.peer_certificate_subject.as_deref()
+    )))
 }
 
 /// Accepts the upgrade and subscribes the new socket to `groups` (`count` strings; NULL when

@@ -410,7 +410,7 @@ mod tests {
             subprotocol: None,
             local_addr: addr,
             remote_addr: addr,
-            peer_certificate_subject: None,
+            peer_certificate: None,
         };
         Socket::new(attrs, SendQueue::new(16, 1 << 20, Default::default()))
     }

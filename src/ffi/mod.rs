@@ -61,8 +61,10 @@ impl wsc_str {
     }
 }
 
-/// A borrowed byte buffer: `len` bytes at `data` (never NULL, even when empty). Valid only as
-/// long as the object it came from (for callback arguments: until the callback returns).
+/// A borrowed byte buffer: `len` bytes at `data` (never NULL, even when empty, except from an
+/// accessor whose value may be absent, such as wsc_socket_peer_certificate(): NULL then means
+/// "absent"). Valid only as long as the object it came from (for callback arguments: until the
+/// callback returns).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct wsc_bytes {
@@ -79,6 +81,17 @@ impl wsc_bytes {
             data: bytes.as_ptr(),
             len: bytes.len(),
         }
+    }
+
+    /// A view of `bytes`, or the absent value (data NULL, len 0).
+    pub(crate) fn from_opt(bytes: Option<&[u8]>) -> Self {
+        bytes.map_or(
+            wsc_bytes {
+                data: std::ptr::null(),
+                len: 0,
+            },
+            wsc_bytes::from,
+        )
     }
 }
 

@@ -7,7 +7,7 @@ use super::error::{copy_to_buffer, FfiError};
 use super::macros::{
     accessor, arg_out, arg_ref, arg_str, as_handle, ffi, ffi_value, take_handle, Opaque,
 };
-use super::{pair_at, payload, wsc_result, wsc_socket_type, wsc_str};
+use super::{pair_at, payload, wsc_bytes, wsc_result, wsc_socket_type, wsc_str};
 use crate::Socket;
 use std::ffi::c_char;
 use std::sync::OnceLock;
@@ -113,8 +113,25 @@ pub extern "C" fn wsc_socket_subprotocol(
     string_attr(socket, subprotocol_out, Socket::subprotocol)
 }
 
-/// The subject of the certificate the peer presented (mutual TLS); absent when none.
-/// Errors: WSC_NULL_POINTER.
+/// The certificate the peer presented, as DER (the leaf of its chain), for an X.509 library to
+/// read: a client's with mutual TLS (inbound sockets), the server's (outbound wss sockets).
+/// Absent (data NULL, len 0) without TLS or when the client presented none. The bytes are
+/// borrowed from the socket handle: valid as long as it is (a callback's view: until the
+/// callback returns; an event's: until wsc_event_free(); a list's: until wsc_socket_list_free();
+/// an owned handle's: until wsc_socket_free()). Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_peer_certificate(
+    socket: *const wsc_socket,
+    certificate_out: *mut wsc_bytes,
+) -> wsc_result {
+    accessor!(socket, certificate_out, |socket| Ok(wsc_bytes::from_opt(
+        socket.socket.peer_certificate()
+    )))
+}
+
+/// The subject of wsc_socket_peer_certificate() as RFC 4514 text: the last RDN first, special
+/// characters escaped (`CN=alice\,O=Admins` is one CN; `O=Admins,CN=alice` a CN and an O);
+/// absent when there is no certificate. Borrowed like the certificate. Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_socket_peer_certificate_subject(
     socket: *const wsc_socket,

@@ -124,6 +124,9 @@ static void on_connection(void *userdata, wsc_connector *conn, const wsc_socket 
     CHECK(str_is(text, "chat.v2"));
     OK(wsc_socket_peer_certificate_subject(socket, &text));
     CHECK(text.data == NULL);
+    wsc_bytes certificate;
+    OK(wsc_socket_peer_certificate(socket, &certificate));
+    CHECK(certificate.data == NULL && certificate.len == 0);
     char addr[64];
     size_t len = 0;
     OK(wsc_socket_local_addr(socket, addr, sizeof addr, &len));

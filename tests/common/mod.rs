@@ -206,7 +206,8 @@ pub fn upgrade_request(path: &str, extra: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// A self-signed certificate authority and a server certificate for `names`, as PEM.
+/// A self-signed certificate authority and a server certificate for `names` (subject
+/// `CN=wsconnector test server`), as PEM.
 pub struct TestPki {
     pub ca_pem: String,
     pub cert_pem: String,
@@ -227,7 +228,11 @@ impl TestPki {
         let ca_issuer = rcgen::Issuer::new(ca_params, ca_key);
         let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         let key = rcgen::KeyPair::generate().unwrap();
-        let params = rcgen::CertificateParams::new(names).unwrap();
+        let mut params = rcgen::CertificateParams::new(names).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "wsconnector test server");
         let cert = params.signed_by(&key, &ca_issuer).unwrap();
         TestPki {
             ca_pem: ca_cert.pem(),
@@ -238,16 +243,20 @@ impl TestPki {
         }
     }
 
-    /// A client certificate with the common name `cn`, signed by this CA: (cert PEM, key PEM).
+    /// A client certificate with the common name `cn` and the organization "Test Org", signed
+    /// by this CA: (cert PEM, key PEM).
     pub fn client_cert(&self, cn: &str) -> (String, String) {
+        let mut subject = rcgen::DistinguishedName::new();
+        subject.push(rcgen::DnType::CommonName, cn);
+        subject.push(rcgen::DnType::OrganizationName, "Test Org");
+        self.client_cert_with(subject)
+    }
+
+    /// A client certificate with the subject `subject`, signed by this CA: (cert PEM, key PEM).
+    pub fn client_cert_with(&self, subject: rcgen::DistinguishedName) -> (String, String) {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, cn);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::OrganizationName, "Test Org");
+        params.distinguished_name = subject;
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
         let cert = params.signed_by(&key, &self.ca_issuer).unwrap();
         (cert.pem(), key.serialize_pem())

@@ -47,6 +47,7 @@ int main() {
             .worker_threads(2)
             .raw(wsc_config_set_ping_interval_ms, uint64_t{0})
             .authorizer([](const wsc::AuthRequest &request, wsc::AuthDecision &decision) {
+                CHECK(!request.peer_certificate() && !request.peer_certificate_subject());  // no TLS
                 if (request.query("token") == std::optional<std::string_view>("secret")) {
                     decision.accept({"trusted"});
                 } else {
@@ -58,6 +59,7 @@ int main() {
                 CHECK(socket.path() == "/room/1");
                 CHECK(socket.groups() == (std::vector<std::string_view>{"everyone", "trusted"}));
                 CHECK(socket.remote_addr().rfind("127.0.0.1:", 0) == 0);
+                CHECK(!socket.peer_certificate() && !socket.peer_certificate_subject());
                 std::string id(socket.id());
                 conn.send_text(id, "hello " + id);
                 shared.update([&] { shared.server_socket = id; });
