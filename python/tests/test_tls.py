@@ -241,6 +241,18 @@ CN, O = NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME
         (name((CN, "Zoë 日本", _ASN1Type.BMPString)), "CN=Zoë 日本"),
         (name((CN, "𝄞 clef", _ASN1Type.UniversalString)), "CN=𝄞 clef"),
         (name((CN, '#a "b"+c;<d>\\e ', None)), r'CN=\#a \"b\"\+c\;\<d\>\\e\ '),
+        # A multi-valued RDN, after a plain one.
+        (
+            x509.Name(
+                [
+                    x509.RelativeDistinguishedName([x509.NameAttribute(O, "Org")]),
+                    x509.RelativeDistinguishedName(
+                        [x509.NameAttribute(CN, "a"), x509.NameAttribute(NameOID.USER_ID, "b")]
+                    ),
+                ]
+            ),
+            "CN=a+UID=b,O=Org",
+        ),
     ],
 )
 def test_the_client_certificate_and_its_rfc_4514_subject_reach_the_hook_and_the_socket(
