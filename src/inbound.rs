@@ -231,7 +231,8 @@ impl Listener {
         self.local_addr
     }
 
-    /// Accepts connections until the connector stops; each gets a task of its own.
+    /// Accepts connections until the connector stops: each within the limits gets a task of
+    /// its own, the others are turned away at once.
     pub(crate) async fn run(self, shared: Arc<Shared>) {
         loop {
             let accepted = tokio::select! {
@@ -249,7 +250,7 @@ impl Listener {
                     }
                     Err(refusal) => {
                         tracing::debug!(%remote_addr, reason = %refusal.reason, "connection refused at accept");
-                        turn_away(tcp, (self.settings.tls.is_none()).then_some(&refusal));
+                        turn_away(tcp, self.settings.tls.is_none().then_some(&refusal));
                     }
                 },
                 Err(e) => {
