@@ -739,7 +739,10 @@ wsc_result wsc_config_set_base_path(struct wsc_config *config, const char *base_
 /**
  * Serves a path (exact or `*` pattern, relative to the base path, e.g. "/chat/room*", each `*`
  * matching any run of characters); its sockets start in `groups` (`count` strings; NULL when
- * 0). With no path added, every path under the base path is served.
+ * 0). With no path added, every path under the base path is served. A request's path is
+ * percent-decoded once before matching (the socket's path is the decoded one); one with a
+ * dot-segment ("/chat/../admin"), an encoded slash (%2F), a control character or malformed
+ * encoding is refused with 400.
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE.
  */
 wsc_result wsc_config_add_path(struct wsc_config *config,
@@ -754,10 +757,50 @@ wsc_result wsc_config_add_path(struct wsc_config *config,
 wsc_result wsc_config_add_subprotocol(struct wsc_config *config, const char *protocol);
 
 /**
- * Most inbound sockets and handshakes at once; more are refused with 503 (default 10000).
+ * Most inbound sockets and handshakes at once (default 10000). A connection past it is
+ * refused at accept, before anything is read: a plain listener answers 503 at once; a TLS
+ * listener resets the connection without a TLS handshake (the client sees a connection reset,
+ * as it could read a 503 only after a full handshake, the cost the limit avoids).
  * Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
  */
 wsc_result wsc_config_set_max_connections(struct wsc_config *config, size_t max);
+
+/**
+ * Most inbound sockets and handshakes at once from one client IP address (0: no such limit,
+ * the default). Past it a connection is refused at accept like one past
+ * wsc_config_set_max_connections(), with 429 instead of 503 on a plain listener. Clients
+ * behind one NAT or proxy share an address. Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
+ */
+wsc_result wsc_config_set_max_connections_per_ip(struct wsc_config *config, size_t max);
+
+/**
+ * Allows browser pages of `origin` to open sockets on the listener (against cross-site
+ * WebSocket hijacking): an exact origin ("https://app.example.com", "http://localhost:3000"),
+ * a subdomain pattern, whose host starts with "*." ("*.example.com" allows any scheme; with
+ * "https" and "://" in front, https only), "null", or "*" for any; a port left out means the
+ * scheme's default. Once one is added, a handshake
+ * whose Origin header matches none is refused with 403 before the authorization hook runs;
+ * one without Origin (not from a browser) passes unless wsc_config_set_require_origin() is
+ * set. With none added (the default), any origin passes. Checked at start.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE.
+ */
+wsc_result wsc_config_add_allowed_origin(struct wsc_config *config, const char *origin);
+
+/**
+ * Allows `origin` (as in wsc_config_add_allowed_origin()) on the served path `pattern`, added
+ * before with wsc_config_add_path(); a path with origins of its own uses them instead of the
+ * listener's. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no listener, or
+ * no path `pattern`).
+ */
+wsc_result wsc_config_add_path_allowed_origin(struct wsc_config *config,
+                                              const char *pattern,
+                                              const char *origin);
+
+/**
+ * Refuses (403) upgrade requests that carry no Origin header, that is, clients other than
+ * browsers (default false). Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
+ */
+wsc_result wsc_config_set_require_origin(struct wsc_config *config, bool require);
 
 /**
  * Time a client has from TCP accept to the end of the upgrade (default 10 s; at most
@@ -822,7 +865,9 @@ wsc_result wsc_config_set_client_dangerous_skip_certificate_verification(struct 
                                                                          bool skip);
 
 /**
- * A header sent with every outbound handshake. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+ * A header sent with every outbound handshake. "Host" replaces the URL's host and port; the
+ * handshake's own headers (Upgrade, Connection, Sec-WebSocket-*) cannot be set: start fails
+ * with WSC_INVALID_ARGUMENT. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
  */
 wsc_result wsc_config_add_client_header(struct wsc_config *config,
                                         const char *name,
@@ -1248,8 +1293,10 @@ wsc_result wsc_set_log_callback(wsc_log_fn callback, void *userdata, uint32_t ma
 wsc_result wsc_outbound_options_new(struct wsc_outbound_options **options_out);
 
 /**
- * Adds a handshake header (after the connector's default headers).
- * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8 (a bad header fails the open).
+ * Adds a handshake header (after the connector's default headers). "Host" replaces the URL's
+ * host and port (and a default Host); the handshake's own headers (Upgrade, Connection,
+ * Sec-WebSocket-*) cannot be set. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8 (a bad or
+ * reserved header, or two Hosts, fail the open with WSC_INVALID_ARGUMENT).
  */
 wsc_result wsc_outbound_options_add_header(struct wsc_outbound_options *options,
                                            const char *name,

@@ -1,6 +1,7 @@
 //! Every setting of a connector, its default, and its validation.
 
 use crate::error::{Error, Result};
+use crate::origin::AllowedOrigins;
 use crate::path::{normalize_base_path, PathPattern};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -82,6 +83,9 @@ pub struct InboundPath {
     pub pattern: String,
     /// Groups every socket accepted on this path is subscribed to.
     pub default_groups: Vec<String>,
+    /// Origins allowed on this path, replacing the listener's
+    /// [`allowed_origins`](ListenerConfig::allowed_origins) when not empty (same forms).
+    pub allowed_origins: Vec<String>,
 }
 
 impl InboundPath {
@@ -90,6 +94,7 @@ impl InboundPath {
         InboundPath {
             pattern: pattern.into(),
             default_groups: Vec::new(),
+            allowed_origins: Vec::new(),
         }
     }
 
@@ -99,9 +104,15 @@ impl InboundPath {
         groups: impl IntoIterator<Item = S>,
     ) -> Self {
         InboundPath {
-            pattern: pattern.into(),
             default_groups: groups.into_iter().map(Into::into).collect(),
+            ..InboundPath::new(pattern)
         }
+    }
+
+    /// The same path, open only to browser pages from `origins` (instead of the listener's).
+    pub fn allow_origins<S: Into<String>>(mut self, origins: impl IntoIterator<Item = S>) -> Self {
+        self.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
     }
 }
 
@@ -115,14 +126,36 @@ pub struct ListenerConfig {
     pub port: u16,
     /// Prefix of every served path (default `/`).
     pub base_path: String,
-    /// Served paths; when empty, every path under the base path is served.
+    /// Served paths; when empty, every path under the base path is served. A request's path is
+    /// percent-decoded once before it is matched (and the socket's path is the decoded one); a
+    /// path with a dot-segment (`/chat/../admin`, also encoded), an encoded slash (`%2F`), a
+    /// control character or malformed encoding is refused with 400.
     pub paths: Vec<InboundPath>,
     /// Subprotocols the server accepts, in order of preference.
     pub subprotocols: Vec<String>,
     /// TLS (`wss://`); `None` serves plain `ws://`.
     pub tls: Option<ServerTls>,
-    /// Most inbound sockets (and handshakes in progress) at once; more are refused with 503.
+    /// Most inbound sockets (and handshakes in progress) at once. A connection past it is
+    /// refused at accept, before anything is read: a plain listener answers 503 at once; a TLS
+    /// listener closes the connection with a reset (SO_LINGER 0) and no TLS handshake, so the
+    /// client sees a connection reset rather than a 503 it could only read after a full
+    /// handshake, which is the cost the limit is there to avoid.
     pub max_connections: usize,
+    /// Most inbound sockets (and handshakes in progress) from one client IP address at once;
+    /// `None` (the default): no such limit. Past it a connection is refused at accept like one
+    /// past `max_connections`, with 429 instead of 503 on a plain listener. Clients behind one
+    /// NAT or proxy share an address, and an IPv6 client may hold many addresses.
+    pub max_connections_per_ip: Option<usize>,
+    /// Origins whose browser pages may open sockets here: exact origins
+    /// (`https://app.example.com`, `http://localhost:3000`), subdomain patterns
+    /// (`https://*.example.com`; without a scheme, `*.example.com` allows any scheme), `null`,
+    /// or `*` for any. A handshake whose `Origin` header is not allowed is refused with 403
+    /// before the authorization hook runs; one without `Origin` (not from a browser) passes
+    /// unless [`require_origin`](Self::require_origin) is set. Empty (the default): any origin.
+    /// A port left out means the scheme's default one.
+    pub allowed_origins: Vec<String>,
+    /// Refuses (403) upgrade requests that carry no `Origin` header.
+    pub require_origin: bool,
     /// Time a client has from TCP accept to the end of the upgrade (TLS included).
     pub handshake_timeout: Duration,
     /// Inbound sockets with no message in either direction for this long are closed.
@@ -142,6 +175,9 @@ impl ListenerConfig {
             subprotocols: Vec::new(),
             tls: None,
             max_connections: 10_000,
+            max_connections_per_ip: None,
+            allowed_origins: Vec::new(),
+            require_origin: false,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Some(Duration::from_secs(15 * 60)),
             max_handshake_bytes: 16 * 1024,
@@ -153,7 +189,9 @@ impl ListenerConfig {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ClientConfig {
-    /// Headers sent with every outbound handshake (per-call headers come after them).
+    /// Headers sent with every outbound handshake (per-call headers come after them). A `Host`
+    /// header replaces the URL's `host[:port]`; the handshake's own headers (`Upgrade`,
+    /// `Connection`, `Sec-WebSocket-*`) cannot be set.
     pub default_headers: Vec<(String, String)>,
     /// Query parameters added to every outbound URL.
     pub default_query: Vec<(String, String)>,
@@ -263,14 +301,22 @@ impl Config {
                 return Err(Error::invalid("listener host must not be empty"));
             }
             normalize_base_path(&listener.base_path)?;
+            AllowedOrigins::parse("listener allowed_origins", &listener.allowed_origins)?;
             for path in &listener.paths {
                 PathPattern::new(&path.pattern)?;
                 validate_groups(&path.default_groups)?;
+                AllowedOrigins::parse(
+                    &format!("allowed_origins of path {:?}", path.pattern),
+                    &path.allowed_origins,
+                )?;
             }
             for protocol in &listener.subprotocols {
                 validate_token("subprotocol", protocol)?;
             }
             positive("listener max_connections", listener.max_connections)?;
+            if let Some(max) = listener.max_connections_per_ip {
+                positive("listener max_connections_per_ip", max)?;
+            }
             check_duration("listener handshake_timeout", listener.handshake_timeout)?;
             if listener.max_handshake_bytes < 256 {
                 return Err(Error::invalid(
@@ -281,9 +327,8 @@ impl Config {
                 check_duration("listener idle_timeout", idle)?;
             }
         }
-        for (name, value) in &self.client.default_headers {
-            validate_header(name, value)?;
-        }
+        validate_client_headers(&self.client.default_headers)
+            .map_err(|e| Error::invalid(format!("client default_headers: {}", e.message())))?;
         if let Some(t) = self.client.connect_timeout {
             check_duration("client connect_timeout", t)?;
         }
@@ -404,6 +449,43 @@ pub(crate) fn validate_header(name: &str, value: &str) -> Result<()> {
         return Err(Error::invalid(format!(
             "header {name:?} has CR, LF or NUL in its value"
         )));
+    }
+    Ok(())
+}
+
+/// Checks headers that a client adds to its handshake: valid headers, none of those the
+/// handshake sets itself (`Upgrade`, `Connection`, `Sec-WebSocket-*`), at most one `Host`.
+pub(crate) fn validate_client_headers(headers: &[(String, String)]) -> Result<()> {
+    for (name, value) in headers {
+        validate_header(name, value)?;
+        let reserved = ["upgrade", "connection"]
+            .iter()
+            .any(|r| name.eq_ignore_ascii_case(r))
+            || name
+                .get(..14)
+                .is_some_and(|p| p.eq_ignore_ascii_case("sec-websocket-"));
+        if reserved {
+            return Err(Error::invalid(format!(
+                "header {name:?} belongs to the WebSocket handshake and cannot be set{}",
+                if name.eq_ignore_ascii_case("sec-websocket-protocol") {
+                    " (offer subprotocols with the subprotocols option)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        if name.eq_ignore_ascii_case("host") && value.trim().is_empty() {
+            return Err(Error::invalid("header \"Host\" must not be empty"));
+        }
+    }
+    let hosts = headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("host"))
+        .count();
+    if hosts > 1 {
+        return Err(Error::invalid(
+            "header \"Host\" is given more than once (one replaces the URL's host)",
+        ));
     }
     Ok(())
 }

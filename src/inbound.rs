@@ -1,26 +1,32 @@
-//! The listener: accept, TLS, the HTTP upgrade (path, headers, query, subprotocol), the
-//! pre-upgrade authorization hook, and the refusals (400, 404, 426, 431, 503, the hook's).
+//! The listener: accept (and the connection limits, enforced there), TLS, the HTTP upgrade
+//! (path, headers, origin, query, subprotocol), the pre-upgrade authorization hook, and the
+//! refusals (400, 403, 404, 426, 429, 431, 503, the hook's).
 
 use crate::config::{validate_groups, InboundPath, ListenerConfig};
 use crate::connector::{Registration, Shared};
 use crate::error::{Error, ErrorKind, Result};
-use crate::path::{normalize_base_path, strip_base, PathPattern};
+use crate::origin::AllowedOrigins;
+use crate::path::{decode_request_path, normalize_base_path, strip_base, PathPattern};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use crate::tcp::Tcp;
 use crate::tls::{IoStream, PeerCertificate};
 use crate::wire::{Role, Wire};
 use bytes::Bytes;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::http::StatusCode;
 
 /// What the authorization hook sees of an upgrade request.
 #[derive(Debug, Clone)]
 pub struct AuthRequest {
-    /// The full request path (base path included), without the query.
+    /// The full request path (base path included), percent-decoded, without the query: the
+    /// path the served patterns matched.
     pub path: String,
     /// The full request URI.
     pub uri: String,
@@ -98,7 +104,7 @@ impl AuthDecision {
 
 /// Decides, before the 101, whether an upgrade request becomes a socket.
 pub trait Authorizer: Send + Sync + 'static {
-    /// Called once per upgrade request that passed the path check.
+    /// Called once per upgrade request that passed the protocol, path and origin checks.
     fn authorize(&self, request: &AuthRequest) -> AuthDecision;
 }
 
@@ -114,6 +120,8 @@ where
 struct ServedPath {
     pattern: PathPattern,
     default_groups: Vec<String>,
+    /// The path's own origins, or the listener's.
+    origins: AllowedOrigins,
 }
 
 /// A bound listener, ready to run.
@@ -127,14 +135,20 @@ pub(crate) struct Listener {
 struct Settings {
     base_path: String,
     paths: Vec<ServedPath>,
+    /// The listener's origins (those of every path when no path is declared).
+    origins: AllowedOrigins,
+    require_origin: bool,
     subprotocols: Vec<String>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     authorizer: Option<Arc<dyn Authorizer>>,
     max_connections: usize,
+    max_connections_per_ip: Option<usize>,
     max_handshake_bytes: usize,
     handshake_timeout: std::time::Duration,
     /// Inbound sockets open plus handshakes under way.
     active: AtomicUsize,
+    /// The same, by client address (only with `max_connections_per_ip`; no entry at zero).
+    active_per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
 
 impl Listener {
@@ -174,6 +188,7 @@ impl Listener {
             )?)),
             None => None,
         };
+        let origins = AllowedOrigins::parse("listener allowed_origins", &config.allowed_origins)?;
         let paths = config
             .paths
             .iter()
@@ -181,11 +196,17 @@ impl Listener {
                 |InboundPath {
                      pattern,
                      default_groups,
+                     allowed_origins,
                  }| {
                     validate_groups(default_groups)?;
+                    let own = AllowedOrigins::parse(
+                        &format!("allowed_origins of path {pattern:?}"),
+                        allowed_origins,
+                    )?;
                     Ok(ServedPath {
                         pattern: PathPattern::new(pattern)?,
                         default_groups: default_groups.clone(),
+                        origins: if own.is_empty() { origins.clone() } else { own },
                     })
                 },
             )
@@ -196,13 +217,17 @@ impl Listener {
             settings: Arc::new(Settings {
                 base_path: normalize_base_path(&config.base_path)?,
                 paths,
+                origins,
+                require_origin: config.require_origin,
                 subprotocols: config.subprotocols.clone(),
                 tls,
                 authorizer,
                 max_connections: config.max_connections,
+                max_connections_per_ip: config.max_connections_per_ip,
                 max_handshake_bytes: config.max_handshake_bytes,
                 handshake_timeout: config.handshake_timeout,
                 active: AtomicUsize::new(0),
+                active_per_ip: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -211,7 +236,8 @@ impl Listener {
         self.local_addr
     }
 
-    /// Accepts connections until the connector stops; each gets a task of its own.
+    /// Accepts connections until the connector stops: each within the limits gets a task of
+    /// its own, the others are turned away at once.
     pub(crate) async fn run(self, shared: Arc<Shared>) {
         loop {
             let accepted = tokio::select! {
@@ -219,14 +245,19 @@ impl Listener {
                 accepted = self.tcp.accept() => accepted,
             };
             match accepted {
-                Ok((tcp, remote_addr)) => {
-                    let slot = Slot::take(&self.settings);
-                    let settings = self.settings.clone();
-                    let task_shared = shared.clone();
-                    shared.tasks.spawn(async move {
-                        serve(task_shared, settings, slot, tcp, remote_addr).await;
-                    });
-                }
+                Ok((tcp, remote_addr)) => match Slot::take(&self.settings, remote_addr.ip()) {
+                    Ok(slot) => {
+                        let settings = self.settings.clone();
+                        let task_shared = shared.clone();
+                        shared.tasks.spawn(async move {
+                            serve(task_shared, settings, slot, tcp, remote_addr).await;
+                        });
+                    }
+                    Err(refusal) => {
+                        tracing::debug!(%remote_addr, reason = %refusal.reason, "connection refused at accept");
+                        turn_away(tcp, self.settings.tls.is_none().then_some(&refusal));
+                    }
+                },
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
@@ -237,25 +268,83 @@ impl Listener {
     }
 }
 
-/// One unit of `max_connections`, held from accept until the socket (or the refusal) ends.
+/// One unit of `max_connections` (and of the client address's `max_connections_per_ip`), held
+/// from accept until the socket or its failed handshake ends.
 struct Slot {
     settings: Arc<Settings>,
-    over_limit: bool,
+    ip: IpAddr,
 }
 
 impl Slot {
-    fn take(settings: &Arc<Settings>) -> Self {
-        let before = settings.active.fetch_add(1, Ordering::AcqRel);
-        Slot {
-            settings: settings.clone(),
-            over_limit: before >= settings.max_connections,
+    /// A slot for a connection from `ip`, or the refusal when a limit is reached. Only the
+    /// accept loop takes slots, so a check and the count that follows it cannot interleave
+    /// with another take.
+    fn take(settings: &Arc<Settings>, ip: IpAddr) -> std::result::Result<Self, Refusal> {
+        if settings.active.load(Ordering::Acquire) >= settings.max_connections {
+            return Err(Refusal::new(503, "too many connections"));
         }
+        let ip = ip.to_canonical();
+        if let Some(max) = settings.max_connections_per_ip {
+            let mut per_ip = lock(&settings.active_per_ip);
+            let count = per_ip.entry(ip).or_insert(0);
+            if *count >= max {
+                return Err(Refusal::new(429, "too many connections from your address"));
+            }
+            *count += 1;
+        }
+        settings.active.fetch_add(1, Ordering::AcqRel);
+        Ok(Slot {
+            settings: settings.clone(),
+            ip,
+        })
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         self.settings.active.fetch_sub(1, Ordering::AcqRel);
+        if self.settings.max_connections_per_ip.is_some() {
+            let mut per_ip = lock(&self.settings.active_per_ip);
+            if let Some(count) = per_ip.get_mut(&self.ip) {
+                *count -= 1;
+                if *count == 0 {
+                    per_ip.remove(&self.ip);
+                }
+            }
+        }
+    }
+}
+
+/// The per-address counts; a panic elsewhere cannot leave them inconsistent (each change is
+/// one step), so a poisoned lock is used as it is.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Refuses a connection at accept, before anything is read and without a task: a plain
+/// listener writes `refusal` as the whole answer (it fits the empty send buffer) and closes; a
+/// TLS listener (no `refusal`) resets the connection (SO_LINGER 0) without a TLS handshake,
+/// which is what the limit saves, leaving no TIME_WAIT behind. What the client had already
+/// sent is read and dropped first (a bounded amount), so that the close is a FIN after the
+/// answer rather than a reset that could destroy it.
+fn turn_away(tcp: TcpStream, refusal: Option<&Refusal>) {
+    let Some(refusal) = refusal else {
+        let _ = tcp.set_zero_linger();
+        return;
+    };
+    // A fresh tokio stream reports no readiness until the reactor has polled it: the blocking
+    // std stream (in non-blocking mode) writes and reads at once.
+    let Ok(mut tcp) = tcp.into_std() else {
+        return;
+    };
+    let _ = tcp.write(&refusal.response());
+    let mut sink = [0u8; 1024];
+    for _ in 0..16 {
+        if !matches!(tcp.read(&mut sink), Ok(n) if n > 0) {
+            break;
+        }
     }
 }
 
@@ -269,7 +358,7 @@ async fn serve(
 ) {
     let handshake = tokio::time::timeout(
         settings.handshake_timeout,
-        handshake(&shared, &settings, &slot, tcp, remote_addr),
+        handshake(&shared, &settings, tcp, remote_addr),
     );
     let accepted = tokio::select! {
         _ = shared.shutdown.cancelled() => return,
@@ -294,7 +383,9 @@ async fn serve(
 
 /// A parsed upgrade request.
 struct Request {
+    /// The target's path, percent-decoded (see `decode_request_path`).
     path: String,
+    /// The request target as sent.
     target: String,
     headers: Vec<(String, String)>,
     /// Bytes received after the request (the client's first frames).
@@ -316,6 +407,22 @@ impl Refusal {
             extra_headers: "",
         }
     }
+
+    /// The whole HTTP answer: status line, headers, and the reason as a text body.
+    fn response(&self) -> Vec<u8> {
+        let reason = self.reason.replace(['\r', '\n'], " ");
+        let phrase = StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Refused");
+        format!(
+            "HTTP/1.1 {} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{reason}",
+            self.status,
+            reason.len(),
+            self.extra_headers,
+        )
+        .into_bytes()
+    }
 }
 
 type Accepted = Option<(Registration, Wire)>;
@@ -323,7 +430,6 @@ type Accepted = Option<(Registration, Wire)>;
 async fn handshake(
     shared: &Arc<Shared>,
     settings: &Settings,
-    slot: &Slot,
     tcp: TcpStream,
     remote_addr: SocketAddr,
 ) -> Result<Accepted> {
@@ -348,7 +454,7 @@ async fn handshake(
         Err(refusal) => return refuse(stream, refusal).await,
     };
     let peer = peer_certificate.as_ref();
-    match accept(shared, settings, slot, &request, remote_addr, peer).await {
+    match accept(shared, settings, &request, remote_addr, peer).await {
         Err(refusal) => refuse(stream, refusal).await,
         Ok(accept) => {
             let secure = settings.tls.is_some();
@@ -407,12 +513,11 @@ struct Acceptance {
     groups: Vec<String>,
 }
 
-/// Checks an upgrade request against the protocol, the served paths, the connection limit and
-/// the authorization hook, in that order.
+/// Checks an upgrade request against the protocol, the served paths, the origin policy and the
+/// authorization hook, in that order.
 async fn accept(
     shared: &Arc<Shared>,
     settings: &Settings,
-    slot: &Slot,
     request: &Request,
     remote_addr: SocketAddr,
     peer_certificate: Option<&PeerCertificate>,
@@ -432,14 +537,17 @@ async fn accept(
             extra_headers: "Upgrade: websocket\r\nConnection: Upgrade\r\n",
         });
     }
-    if header(headers, "sec-websocket-version") != Some("13") {
+    if single_header(headers, "host")?.is_none_or(str::is_empty) {
+        return Err(Refusal::new(400, "missing Host header"));
+    }
+    if single_header(headers, "sec-websocket-version")? != Some("13") {
         return Err(Refusal {
             status: 426,
             reason: "unsupported WebSocket version".into(),
             extra_headers: "Sec-WebSocket-Version: 13\r\n",
         });
     }
-    let key = header(headers, "sec-websocket-key").unwrap_or_default();
+    let key = single_header(headers, "sec-websocket-key")?.unwrap_or_default();
     if !is_valid_key(key) {
         return Err(Refusal::new(400, "missing or malformed Sec-WebSocket-Key"));
     }
@@ -447,14 +555,25 @@ async fn accept(
         return Err(Refusal::new(404, "no WebSocket endpoint at this path"));
     };
     let mut groups = Vec::new();
-    if !settings.paths.is_empty() {
+    let origins = if settings.paths.is_empty() {
+        &settings.origins
+    } else {
         match settings.paths.iter().find(|p| p.pattern.matches(relative)) {
-            Some(served) => groups.extend(served.default_groups.iter().cloned()),
+            Some(served) => {
+                groups.extend(served.default_groups.iter().cloned());
+                &served.origins
+            }
             None => return Err(Refusal::new(404, "no WebSocket endpoint at this path")),
         }
-    }
-    if slot.over_limit {
-        return Err(Refusal::new(503, "too many connections"));
+    };
+    match single_header(headers, "origin")? {
+        Some(origin) if !origins.allows(origin) => {
+            return Err(Refusal::new(403, "origin not allowed"));
+        }
+        None if settings.require_origin => {
+            return Err(Refusal::new(403, "an Origin header is required"));
+        }
+        _ => {}
     }
     let offered: Vec<String> = headers
         .iter()
@@ -514,108 +633,129 @@ async fn accept(
     })
 }
 
-/// A Sec-WebSocket-Key is the base64 of 16 bytes: 24 characters ending in `==`.
+/// A Sec-WebSocket-Key is the base64 of 16 bytes: 22 characters and `==`, the last character
+/// holding 2 bits of the 16th byte and 4 zero bits (so it is one of `A`, `Q`, `g`, `w`).
 fn is_valid_key(key: &str) -> bool {
+    let key = key.as_bytes();
     key.len() == 24
-        && key.ends_with("==")
+        && key.ends_with(b"==")
         && key[..22]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
+        && matches!(key[21], b'A' | b'Q' | b'g' | b'w')
 }
 
-/// Reads the request line and headers. `Ok(None)`: the client went away first.
+/// The value of header `name` when it is there once; two or more are a malformed request.
+fn single_header<'a>(
+    headers: &'a [(String, String)],
+    name: &str,
+) -> std::result::Result<Option<&'a str>, Refusal> {
+    let mut values = headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim());
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Refusal::new(400, format!("more than one {name} header")));
+    }
+    Ok(first)
+}
+
+/// Reads the request line and headers. `Ok(None)`: the client went away first. Each byte is
+/// looked at once while the head is incomplete, and the head is parsed once it is whole, so
+/// a request sent in many small pieces costs no more than one sent at once.
 async fn read_request(
     stream: &mut IoStream,
     max_bytes: usize,
 ) -> std::result::Result<Option<Request>, Refusal> {
+    let too_large = || Refusal::new(431, "request header fields too large");
     let mut buf = Vec::with_capacity(1024);
-    loop {
+    let mut head = HeadScanner::default();
+    let len = loop {
         buf.reserve(1024);
         match stream.read_buf(&mut buf).await {
             Ok(0) | Err(_) => return Ok(None),
             Ok(_) => {}
         }
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut parsed = httparse::Request::new(&mut headers);
-        match parsed.parse(&buf) {
-            Ok(httparse::Status::Complete(len)) => {
-                if len > max_bytes {
-                    return Err(Refusal::new(431, "request header fields too large"));
-                }
-                if parsed.method != Some("GET") {
-                    return Err(Refusal::new(405, "a WebSocket upgrade must be a GET"));
-                }
-                if parsed.version != Some(1) {
-                    return Err(Refusal::new(400, "a WebSocket upgrade needs HTTP/1.1"));
-                }
-                let target = parsed.path.unwrap_or("/").to_owned();
-                if !target.starts_with('/') {
-                    return Err(Refusal::new(
-                        400,
-                        "the request target must be an absolute path",
-                    ));
-                }
-                let path = target.split(['?', '#']).next().unwrap_or("/").to_owned();
-                let headers = parsed
-                    .headers
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.name.to_owned(),
-                            String::from_utf8_lossy(h.value).into_owned(),
-                        )
-                    })
-                    .collect();
-                return Ok(Some(Request {
-                    path,
-                    target,
-                    headers,
-                    rest: buf[len..].to_vec(),
-                }));
-            }
-            Ok(httparse::Status::Partial) => {
-                if buf.len() > max_bytes {
-                    return Err(Refusal::new(431, "request header fields too large"));
-                }
-            }
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(Refusal::new(431, "too many request header fields"));
-            }
-            Err(e) => return Err(Refusal::new(400, format!("malformed request: {e}"))),
+        match head.end(&buf) {
+            Some(len) if len > max_bytes => return Err(too_large()),
+            Some(len) => break len,
+            None if buf.len() > max_bytes => return Err(too_large()),
+            None => {}
         }
+    };
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Request::new(&mut headers);
+    match parsed.parse(&buf[..len]) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => {
+            return Err(Refusal::new(400, "malformed request: incomplete head"))
+        }
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(Refusal::new(431, "too many request header fields"));
+        }
+        Err(e) => return Err(Refusal::new(400, format!("malformed request: {e}"))),
+    }
+    if parsed.method != Some("GET") {
+        return Err(Refusal::new(405, "a WebSocket upgrade must be a GET"));
+    }
+    if parsed.version != Some(1) {
+        return Err(Refusal::new(400, "a WebSocket upgrade needs HTTP/1.1"));
+    }
+    let target = parsed.path.unwrap_or("/").to_owned();
+    if !target.starts_with('/') {
+        return Err(Refusal::new(
+            400,
+            "the request target must be an absolute path",
+        ));
+    }
+    let raw_path = target.split(['?', '#']).next().unwrap_or("/");
+    let path = decode_request_path(raw_path).map_err(|why| Refusal::new(400, why))?;
+    let headers = parsed
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_owned(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect();
+    Ok(Some(Request {
+        path,
+        target,
+        headers,
+        rest: buf[len..].to_vec(),
+    }))
+}
+
+/// Finds where an HTTP head ends (just past its empty line) in a buffer that grows with each
+/// read, looking at each new byte once.
+#[derive(Default)]
+pub(crate) struct HeadScanner {
+    /// How much of the buffer has been looked at.
+    scanned: usize,
+}
+
+impl HeadScanner {
+    /// The head's length once `buf` (the same buffer, grown) holds all of it. Lines end in
+    /// CRLF or, as httparse also allows, a bare LF.
+    pub(crate) fn end(&mut self, buf: &[u8]) -> Option<usize> {
+        let from = self.scanned;
+        self.scanned = buf.len();
+        (from..buf.len())
+            .find(|&i| {
+                buf[i] == b'\n' && (buf[..i].ends_with(b"\n") || buf[..i].ends_with(b"\n\r"))
+            })
+            .map(|i| i + 1)
     }
 }
 
 /// Answers with an HTTP error and closes the connection; no socket is created.
 async fn refuse(mut stream: IoStream, refusal: Refusal) -> Result<Accepted> {
-    let reason = refusal.reason.replace(['\r', '\n'], " ");
-    let response = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{}",
-        refusal.status,
-        reason_phrase(refusal.status),
-        reason.len(),
-        refusal.extra_headers,
-        reason,
-    );
-    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.write_all(&refusal.response()).await;
     let _ = stream.shutdown().await;
     Ok(None)
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        426 => "Upgrade Required",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Refused",
-    }
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -635,5 +775,62 @@ pub(crate) fn parse_query(target: &str) -> Vec<(String, String)> {
                 .collect()
         }
         None => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_head_read_one_byte_at_a_time_is_scanned_once() {
+        let mut request = b"GET /chat HTTP/1.1\r\nHost: x\r\n".to_vec();
+        for i in 0..500 {
+            request.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "a".repeat(20)).as_bytes());
+        }
+        request.extend_from_slice(b"\r\n");
+        let mut head = HeadScanner::default();
+        let mut looked_at = 0;
+        for len in 1..request.len() {
+            let before = head.scanned;
+            assert_eq!(head.end(&request[..len]), None, "not whole at {len}");
+            looked_at += head.scanned - before;
+        }
+        let before = head.scanned;
+        assert_eq!(head.end(&request), Some(request.len()));
+        looked_at += head.scanned - before;
+        assert_eq!(looked_at, request.len(), "each byte looked at once");
+    }
+
+    #[test]
+    fn a_head_ends_at_its_first_empty_line_whatever_the_line_ends() {
+        let ends = |bytes: &[u8]| HeadScanner::default().end(bytes);
+        assert_eq!(ends(b"GET / HTTP/1.1\r\nA: b\r\n\r\nframes"), Some(24));
+        assert_eq!(ends(b"GET / HTTP/1.1\nA: b\n\nframes"), Some(21));
+        assert_eq!(ends(b"GET / HTTP/1.1\r\nA: b\r\n"), None);
+        let mut split = HeadScanner::default();
+        let whole = b"GET / HTTP/1.1\r\n\r\n";
+        assert_eq!(split.end(&whole[..16]), None);
+        assert_eq!(split.end(&whole[..17]), None);
+        assert_eq!(split.end(whole), Some(18), "the end found across reads");
+    }
+
+    #[test]
+    fn a_key_must_be_the_base64_of_exactly_16_bytes() {
+        assert!(is_valid_key("dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(is_valid_key("AAAAAAAAAAAAAAAAAAAAAA=="));
+        assert!(is_valid_key("/////////////////////w=="));
+        for bad in [
+            "",
+            "dGhlIHNhbXBsZSBub25jZQ",
+            "dGhlIHNhbXBsZSBub25jZR==",
+            "AAAAAAAAAAAAAAAAAAAAAB==",
+            "dGhlIHNhbXBsZSBub25jZQ=",
+            "dGhlIHNhbXBsZSBub25j=Q==",
+            "dGhlIHNhbXBsZSBub25jZQ===",
+            "dGhlIHNhbXBsZSBub25jZ-==",
+        ] {
+            assert!(!is_valid_key(bad), "{bad:?}");
+        }
     }
 }

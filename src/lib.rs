@@ -32,6 +32,7 @@ mod frame;
 mod inbound;
 pub mod log;
 mod message;
+mod origin;
 mod outbound;
 mod path;
 mod queue;

@@ -1,9 +1,10 @@
 //! Outbound sockets: URL, DNS, TCP, TLS and the client handshake, with failures that name
 //! their cause.
 
-use crate::config::{check_duration, validate_groups, validate_header, validate_token};
+use crate::config::{check_duration, validate_client_headers, validate_groups, validate_token};
 use crate::connector::Shared;
 use crate::error::{Error, ErrorKind, Result};
+use crate::inbound::HeadScanner;
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use crate::tcp::Tcp;
 use crate::tls::{IoStream, PeerCertificate};
@@ -19,7 +20,10 @@ use tokio_tungstenite::tungstenite::http::Uri;
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct OutboundOptions {
-    /// Extra handshake headers (after the connector's default headers).
+    /// Extra handshake headers (after the connector's default headers). A `Host` header
+    /// replaces the URL's `host[:port]` (and a default `Host`); the handshake's own headers
+    /// (`Upgrade`, `Connection`, `Sec-WebSocket-*`) cannot be set: opening fails with
+    /// [`ErrorKind::InvalidArgument`].
     pub headers: Vec<(String, String)>,
     /// Extra query parameters (after the connector's default ones).
     pub query: Vec<(String, String)>,
@@ -39,7 +43,7 @@ impl OutboundOptions {
         OutboundOptions::default()
     }
 
-    /// Adds a handshake header.
+    /// Adds a handshake header (see [`headers`](Self::headers)).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -166,9 +170,7 @@ pub(crate) async fn open(
         ));
     }
     validate_groups(&options.groups)?;
-    for (name, value) in &options.headers {
-        validate_header(name, value)?;
-    }
+    validate_client_headers(&options.headers)?;
     for protocol in &options.subprotocols {
         validate_token("subprotocol", protocol)?;
     }
@@ -285,7 +287,8 @@ async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream> {
 }
 
 /// The handshake request's headers, in the order sent: ours, then the connector's default
-/// headers, then the call's.
+/// headers, then the call's. A `Host` among these replaces ours (the call's wins), so there is
+/// always exactly one; the others cannot name a header of ours (checked before).
 fn request_headers(
     shared: &Shared,
     target: &Target,
@@ -305,15 +308,19 @@ fn request_headers(
             options.subprotocols.join(", "),
         ));
     }
-    headers.extend(
-        shared
-            .config
-            .client
-            .default_headers
-            .iter()
-            .chain(&options.headers)
-            .cloned(),
-    );
+    for (name, value) in shared
+        .config
+        .client
+        .default_headers
+        .iter()
+        .chain(&options.headers)
+    {
+        if name.eq_ignore_ascii_case("host") {
+            headers[0].1.clone_from(value);
+        } else {
+            headers.push((name.clone(), value.clone()));
+        }
+    }
     headers
 }
 
@@ -353,7 +360,14 @@ async fn handshake(
     stream.flush().await.map_err(io_error)?;
 
     let mut buf = Vec::with_capacity(1024);
-    let (status, reason, response_headers, head_len) = loop {
+    let mut head = HeadScanner::default();
+    let too_large = || {
+        Error::new(
+            ErrorKind::Protocol,
+            "the handshake response head is too large",
+        )
+    };
+    let head_len = loop {
         read_more(stream, &mut buf)
             .await
             .map_err(io_error)?
@@ -364,42 +378,38 @@ async fn handshake(
                     "the server closed the connection during the handshake",
                 )
             })?;
-        let mut parsed_headers = [httparse::EMPTY_HEADER; 64];
-        let mut response = httparse::Response::new(&mut parsed_headers);
-        match response.parse(&buf) {
-            Ok(httparse::Status::Complete(len)) => {
-                let headers: Vec<(String, String)> = response
-                    .headers
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.name.to_ascii_lowercase(),
-                            String::from_utf8_lossy(h.value).trim().to_owned(),
-                        )
-                    })
-                    .collect();
-                break (
-                    response.code.unwrap_or(0),
-                    response.reason.unwrap_or("").to_owned(),
-                    headers,
-                    len,
-                );
-            }
-            Ok(httparse::Status::Partial) if buf.len() < MAX_RESPONSE_HEAD => continue,
-            Ok(httparse::Status::Partial) => {
-                return Err(Error::new(
-                    ErrorKind::Protocol,
-                    "the handshake response head is too large",
-                ))
-            }
-            Err(e) => {
-                return Err(Error::new(
-                    ErrorKind::Protocol,
-                    format!("invalid handshake response: {e}"),
-                ))
-            }
+        match head.end(&buf) {
+            Some(len) if len > MAX_RESPONSE_HEAD => return Err(too_large()),
+            Some(len) => break len,
+            None if buf.len() >= MAX_RESPONSE_HEAD => return Err(too_large()),
+            None => {}
         }
     };
+    let invalid = |why: String| {
+        Error::new(
+            ErrorKind::Protocol,
+            format!("invalid handshake response: {why}"),
+        )
+    };
+    let mut parsed_headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut parsed_headers);
+    match response.parse(&buf[..head_len]) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(invalid("incomplete head".into())),
+        Err(e) => return Err(invalid(e.to_string())),
+    }
+    let status = response.code.unwrap_or(0);
+    let reason = response.reason.unwrap_or("").to_owned();
+    let response_headers: Vec<(String, String)> = response
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_ascii_lowercase(),
+                String::from_utf8_lossy(h.value).trim().to_owned(),
+            )
+        })
+        .collect();
     let header = |name: &str| {
         response_headers
             .iter()

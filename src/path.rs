@@ -1,4 +1,5 @@
-//! Path patterns: exact paths, or paths with `*` wildcards such as `/chat/*`.
+//! Path patterns: exact paths, or paths with `*` wildcards such as `/chat/*`; and request
+//! paths made ready for matching (decoded once, dot-segments and encoded slashes refused).
 
 use crate::error::{Error, Result};
 use std::fmt;
@@ -122,6 +123,44 @@ pub(crate) fn strip_base<'a>(base: &str, full: &'a str) -> Option<&'a str> {
     }
 }
 
+/// A request's path (the target without its query), percent-decoded once, as patterns match
+/// it and the socket's attributes show it. Refused, with the reason: malformed
+/// percent-encoding, an encoded slash (`%2F`, which would make one segment look like two), a
+/// dot-segment (`.` or `..`, written or encoded, which would let `/chat/../admin` match
+/// `/chat/*`), a control character, or bytes that are not UTF-8.
+pub(crate) fn decode_request_path(raw: &str) -> std::result::Result<String, &'static str> {
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut rest = raw.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte != b'%' {
+            bytes.push(byte);
+            rest = tail;
+            continue;
+        }
+        let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
+        let (Some(high), Some(low)) = (hex(tail.first()), hex(tail.get(1))) else {
+            return Err("the path has malformed percent-encoding");
+        };
+        let decoded = (high * 16 + low) as u8;
+        if decoded == b'/' {
+            return Err("the path has an encoded slash (%2F)");
+        }
+        bytes.push(decoded);
+        rest = &tail[2..];
+    }
+    let path = String::from_utf8(bytes).map_err(|_| "the decoded path is not UTF-8")?;
+    if path.chars().any(char::is_control) {
+        return Err("the path has a control character");
+    }
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Err("the path has a dot-segment (. or ..)");
+    }
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +190,40 @@ mod tests {
     fn rejects_bad_patterns() {
         for bad in ["", "chat", "/a b", "/a?x", "/a#b", "/a\n"] {
             assert!(PathPattern::new(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn request_paths_are_decoded_once_and_tricks_refused() {
+        assert_eq!(
+            decode_request_path("/chat/room%201").unwrap(),
+            "/chat/room 1"
+        );
+        assert_eq!(decode_request_path("/ch%61t/%C3%A9").unwrap(), "/chat/é");
+        assert_eq!(
+            decode_request_path("/a%2541").unwrap(),
+            "/a%41",
+            "decoded once, not twice"
+        );
+        assert_eq!(decode_request_path("/a/.b/c..").unwrap(), "/a/.b/c..");
+        for bad in [
+            "/chat/../admin",
+            "/chat/./x",
+            "/chat/..",
+            "/chat/%2e%2e/admin",
+            "/chat/.%2E",
+            "/a%2Fb",
+            "/a%2fb",
+            "/a%2",
+            "/a%zz",
+            "/a%00",
+            "/a%0A",
+            "/a%FF",
+        ] {
+            assert!(
+                decode_request_path(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 

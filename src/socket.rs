@@ -184,7 +184,8 @@ impl Socket {
         self.0.attrs.socket_type
     }
 
-    /// The full path of the handshake request (base path included), without the query.
+    /// The full path of the handshake request (base path included), without the query; for
+    /// an inbound socket, percent-decoded: the path the served patterns matched.
     pub fn path(&self) -> &str {
         &self.0.attrs.path
     }

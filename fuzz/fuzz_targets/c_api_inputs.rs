@@ -1,5 +1,6 @@
-//! The C API's string inputs — paths, path patterns, base paths, URLs, group names, socket
-//! IDs, header names and values, query parameters, subprotocols — and broadcast filters,
+//! The C API's string inputs — paths, path patterns, base paths, allowed origins, URLs, group
+//! names, socket IDs, header names and values, query parameters, subprotocols — and broadcast
+//! filters,
 //! arbitrary bytes each (invalid UTF-8 and all). Every call must return a result code, never
 //! WSC_PANIC; a running connector with two connected clients takes the operations.
 #![no_main]
@@ -20,6 +21,8 @@ extern "C" {
     fn wsc_config_set_base_path(config: Handle, base: *const c_char) -> u32;
     fn wsc_config_add_path(config: Handle, pattern: *const c_char, groups: *const *const c_char, count: usize) -> u32;
     fn wsc_config_add_subprotocol(config: Handle, protocol: *const c_char) -> u32;
+    fn wsc_config_add_allowed_origin(config: Handle, origin: *const c_char) -> u32;
+    fn wsc_config_add_path_allowed_origin(config: Handle, pattern: *const c_char, origin: *const c_char) -> u32;
     fn wsc_config_add_client_header(config: Handle, name: *const c_char, value: *const c_char) -> u32;
     fn wsc_config_add_client_query(config: Handle, name: *const c_char, value: *const c_char) -> u32;
     fn wsc_config_set_ping_interval_ms(config: Handle, ms: u64) -> u32;
@@ -61,6 +64,7 @@ struct Input {
     base_path: Vec<u8>,
     path_pattern: Vec<u8>,
     path_groups: Vec<Vec<u8>>,
+    origins: (Vec<u8>, Vec<u8>),
     subprotocol: Vec<u8>,
     header: (Vec<u8>, Vec<u8>),
     query: (Vec<u8>, Vec<u8>),
@@ -142,6 +146,9 @@ fuzz_target!(|input: Input| unsafe {
     let path_groups: Vec<CString> = input.path_groups.iter().map(|g| c(g)).collect();
     let ptrs = group_ptrs(&path_groups);
     ok &= check(wsc_config_add_path(config, pattern.as_ptr(), ptrs.as_ptr(), ptrs.len())) == WSC_OK;
+    let (origin, path_origin) = (c(&input.origins.0), c(&input.origins.1));
+    ok &= check(wsc_config_add_allowed_origin(config, origin.as_ptr())) == WSC_OK;
+    ok &= check(wsc_config_add_path_allowed_origin(config, pattern.as_ptr(), path_origin.as_ptr())) == WSC_OK;
     let protocol = c(&input.subprotocol);
     ok &= check(wsc_config_add_subprotocol(config, protocol.as_ptr())) == WSC_OK;
     let (name, value) = (c(&input.header.0), c(&input.header.1));

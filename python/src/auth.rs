@@ -13,7 +13,7 @@ pub(crate) struct PyAuthRequest(wsconnector::AuthRequest);
 
 #[pymethods]
 impl PyAuthRequest {
-    /// The full request path (base path included), without the query.
+    /// The full request path (base path included), percent-decoded, without the query.
     #[getter]
     fn path(&self) -> &str {
         &self.0.path

@@ -24,9 +24,12 @@ pub(crate) const SETTINGS: &[&str] = &[
     "tls_key",
     "tls_client_ca",
     "max_connections",
+    "max_connections_per_ip",
     "handshake_timeout",
     "idle_timeout",
     "max_handshake_bytes",
+    "allowed_origins",
+    "require_origin",
     "default_headers",
     "default_query",
     "connect_timeout",
@@ -50,7 +53,7 @@ pub(crate) const SETTINGS: &[&str] = &[
 
 /// Settings that only a listener has (those after `host` and `port` up to `default_headers`
 /// in `SETTINGS`); giving one without `host` or `port` is an error.
-const LISTENER_ONLY: &[&str] = SETTINGS.split_at(12).0.split_at(2).1;
+const LISTENER_ONLY: &[&str] = SETTINGS.split_at(15).0.split_at(2).1;
 
 /// PEM material given by keyword, gathered until every setting has been read.
 #[derive(Default)]
@@ -108,9 +111,12 @@ pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) ->
             "tls_key" => pems.tls_key = Some(pem(name, v)?),
             "tls_client_ca" => pems.tls_client_ca = Some(pem(name, v)?),
             "max_connections" => listener.max_connections = count(name, v)?,
+            "max_connections_per_ip" => listener.max_connections_per_ip = Some(count(name, v)?),
             "handshake_timeout" => listener.handshake_timeout = seconds(name, v)?,
             "idle_timeout" => listener.idle_timeout = opt_seconds(name, Some(v))?,
             "max_handshake_bytes" => listener.max_handshake_bytes = count(name, v)?,
+            "allowed_origins" => listener.allowed_origins = strings(name, v)?,
+            "require_origin" => listener.require_origin = boolean(name, v)?,
             "default_headers" => config.client.default_headers = pairs(name, Some(v))?,
             "default_query" => config.client.default_query = pairs(name, Some(v))?,
             "connect_timeout" => config.client.connect_timeout = Some(seconds(name, v)?),
@@ -119,9 +125,7 @@ pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) ->
             "client_cert" => pems.client_cert = Some(pem(name, v)?),
             "client_key" => pems.client_key = Some(pem(name, v)?),
             "dangerous_skip_certificate_verification" => {
-                config.client.dangerous_skip_certificate_verification = v
-                    .extract()
-                    .map_err(|_| invalid(py, format!("{name} must be True or False")))?;
+                config.client.dangerous_skip_certificate_verification = boolean(name, v)?;
             }
             "max_message_size" => config.socket.max_message_size = count(name, v)?,
             "send_queue_messages" => config.socket.send_queue_messages = count(name, v)?,
@@ -198,6 +202,12 @@ fn string(name: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
         .map_err(|_| invalid(value.py(), format!("{name} must be a string")))
 }
 
+fn boolean(name: &str, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    value
+        .extract()
+        .map_err(|_| invalid(value.py(), format!("{name} must be True or False")))
+}
+
 fn count(name: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
     value
         .extract()
@@ -225,19 +235,20 @@ fn pem(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Pem> {
     })
 }
 
-/// `paths`: a mapping of pattern to default groups, or patterns alone.
+/// `paths`: a mapping of pattern to default groups (or to a mapping with `groups` and
+/// `allowed_origins`), or patterns alone.
 fn served_paths(value: &Bound<'_, PyAny>) -> PyResult<Vec<InboundPath>> {
     if let Ok(mapping) = value.cast::<PyMapping>() {
         let mut paths = Vec::new();
         for item in mapping.items()?.iter() {
-            let (pattern, groups): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+            let (pattern, options): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
             let pattern = string("each key of paths", &pattern)?;
-            let groups = if groups.is_none() {
-                Vec::new()
-            } else {
-                strings(&format!("paths[{pattern:?}]"), &groups)?
-            };
-            paths.push(InboundPath::with_groups(pattern, groups));
+            let name = format!("paths[{pattern:?}]");
+            paths.push(match options.cast::<PyMapping>() {
+                Ok(options) => path_options(&name, pattern, options)?,
+                Err(_) if options.is_none() => InboundPath::new(pattern),
+                Err(_) => InboundPath::with_groups(pattern, strings(&name, &options)?),
+            });
         }
         return Ok(paths);
     }
@@ -245,6 +256,33 @@ fn served_paths(value: &Bound<'_, PyAny>) -> PyResult<Vec<InboundPath>> {
         .into_iter()
         .map(InboundPath::new)
         .collect())
+}
+
+/// A served path given as `{"groups": ..., "allowed_origins": ...}` (both optional).
+fn path_options(
+    name: &str,
+    pattern: String,
+    options: &Bound<'_, PyMapping>,
+) -> PyResult<InboundPath> {
+    let mut path = InboundPath::new(pattern);
+    for item in options.items()?.iter() {
+        let (key, value): (String, Bound<'_, PyAny>) = item
+            .extract()
+            .map_err(|_| invalid(options.py(), format!("the keys of {name} must be strings")))?;
+        let field = format!("{name}[{key:?}]");
+        match key.as_str() {
+            "groups" | "allowed_origins" if value.is_none() => {}
+            "groups" => path.default_groups = strings(&field, &value)?,
+            "allowed_origins" => path.allowed_origins = strings(&field, &value)?,
+            _ => {
+                return Err(invalid(
+                    options.py(),
+                    format!("{name} may hold 'groups' and 'allowed_origins', not {key:?}"),
+                ))
+            }
+        }
+    }
+    Ok(path)
 }
 
 fn slow_consumer(value: &Bound<'_, PyAny>) -> PyResult<SlowConsumerPolicy> {

@@ -346,7 +346,9 @@ impl PyConnector {
     /// Opens an outbound socket to a `ws://` or `wss://` URL and returns its ID once the
     /// handshake is done; blocks meanwhile (without the GIL). `headers` and `query` are a
     /// mapping or `(name, value)` pairs; `groups` the groups it starts in; `socket_id` your
-    /// own ID (else a UUID); `timeout` in seconds overrides `connect_timeout`.
+    /// own ID (else a UUID); `timeout` in seconds overrides `connect_timeout`. A `Host` header
+    /// replaces the URL's; the handshake's own headers (`Upgrade`, `Connection`,
+    /// `Sec-WebSocket-*`) raise `InvalidArgument` (offer subprotocols with `subprotocols`).
     #[pyo3(signature = (url, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn open_outbound(

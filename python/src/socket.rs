@@ -53,7 +53,8 @@ impl PySocket {
         self.socket.socket_type().as_str()
     }
 
-    /// The full path of the handshake request (base path included), without the query.
+    /// The full path of the handshake request (base path included), without the query; for an
+    /// inbound socket, percent-decoded: the path the served patterns matched.
     #[getter]
     fn path(&self, py: Python<'_>) -> Py<PyString> {
         let path = self.socket.path();

@@ -56,7 +56,7 @@ from ._native import (
     TlsError,
     WebSocketError,
 )
-from ._types import CloseCode, Event, Settings, SlowConsumerPolicy, SocketType
+from ._types import CloseCode, Event, PathOptions, Settings, SlowConsumerPolicy, SocketType
 
 __version__ = VERSION
 
@@ -86,6 +86,7 @@ __all__ = [
     "NonUniqueSocketId",
     "OutboundMessage",
     "PanicException",
+    "PathOptions",
     "ProtocolError",
     "QueueFull",
     "Reject",

@@ -124,7 +124,8 @@ class Socket:
         """`"inbound"` (accepted by the listener) or `"outbound"` (opened by this connector)."""
     @property
     def path(self) -> str:
-        """The full path of the handshake request (base path included), without the query."""
+        """The full path of the handshake request (base path included), without the query;
+        for an inbound socket, percent-decoded: the path the served patterns matched."""
     @property
     def uri(self) -> str:
         """The full request URI, e.g. `wss://example.com:8443/chat/room1?user=ann`."""
@@ -183,7 +184,7 @@ class AuthRequest:
 
     @property
     def path(self) -> str:
-        """The full request path (base path included), without the query."""
+        """The full request path (base path included), percent-decoded, without the query."""
     @property
     def uri(self) -> str:
         """The full request URI."""
@@ -362,7 +363,9 @@ class Connector:
         socket_id: str | None = None,
         timeout: float | None = None,
     ) -> str:
-        """Connects to a `ws://` or `wss://` URL and returns the new socket's ID."""
+        """Connects to a `ws://` or `wss://` URL and returns the new socket's ID. A `Host`
+        header replaces the URL's; the handshake's own headers (`Upgrade`, `Connection`,
+        `Sec-WebSocket-*`) raise `InvalidArgument`."""
     def _open_outbound_async(
         self,
         url: str,

@@ -76,6 +76,14 @@ Groups = Union[str, Iterable[str]]
 """One group name, or several."""
 
 
+class PathOptions(TypedDict, total=False):
+    """A served path's options, as a value of the ``paths`` setting's mapping:
+    ``paths={"/admin": {"groups": ["staff"], "allowed_origins": ["https://admin.example.com"]}}``."""
+
+    groups: Optional[Groups]  # groups its sockets start in
+    allowed_origins: Optional[Groups]  # origins allowed on this path instead of the listener's
+
+
 class Settings(TypedDict, total=False):
     """Every keyword setting of ``Connector`` (and ``AsyncConnector``). ``None`` keeps a
     setting's default, except for ``ping_interval``, ``idle_timeout`` and
@@ -86,16 +94,26 @@ class Settings(TypedDict, total=False):
     host: Optional[str]  # address to bind (default 127.0.0.1)
     port: Optional[int]  # port to bind; 0 (the default) lets the OS pick: read Connector.port
     base_path: Optional[str]  # prefix of every served path (default "/")
-    paths: Union[Mapping[str, Optional[Groups]], Groups, None]  # served paths (exact or "*"
-    # patterns) with their default groups, e.g. {"/chat/*": ["lobby"]}; default: every path
+    paths: Union[Mapping[str, Union[Optional[Groups], PathOptions]], Groups, None]  # served
+    # paths (exact or "*" patterns) with their default groups, e.g. {"/chat/*": ["lobby"]}, or
+    # PathOptions; default: every path. A request path is percent-decoded once before it is
+    # matched (Socket.path is the decoded one); dot-segments ("/chat/../admin"), an encoded
+    # slash (%2F), control characters or bad encoding get 400
     subprotocols: Optional[Groups]  # subprotocols accepted, in order of preference
     tls_cert: Optional[PemSource]  # certificate chain (leaf first): serves wss://
     tls_key: Optional[PemSource]  # its private key
     tls_client_ca: Optional[PemSource]  # CAs whose client certificates are required (mTLS)
-    max_connections: Optional[int]  # most inbound sockets at once, more get 503 (10000)
+    max_connections: Optional[int]  # most inbound sockets at once (10000); past it a
+    # connection is refused at accept: 503 at once, or over TLS a reset before any handshake
+    max_connections_per_ip: Optional[int]  # most of them from one client address, refused
+    # past it like max_connections but with 429 (default None: no limit)
     handshake_timeout: Optional[float]  # TCP accept to end of upgrade, TLS included (10 s)
     idle_timeout: Optional[float]  # inbound sockets idle this long are closed (900 s; None: never)
     max_handshake_bytes: Optional[int]  # largest upgrade request, more get 431 (16384)
+    allowed_origins: Optional[Groups]  # origins whose browser pages may connect: exact
+    # ("https://app.example.com"), "*.example.com" patterns (with or without a scheme), "null"
+    # or "*"; others get 403 before the authorization hook (default: any origin)
+    require_origin: Optional[bool]  # refuse (403) requests without an Origin header (False)
     # Outbound sockets.
     default_headers: Optional[Pairs]  # headers of every outbound handshake
     default_query: Optional[Pairs]  # query parameters added to every outbound URL

@@ -183,7 +183,10 @@ pub extern "C" fn wsc_config_set_base_path(
 
 /// Serves a path (exact or `*` pattern, relative to the base path, e.g. "/chat/room*", each `*`
 /// matching any run of characters); its sockets start in `groups` (`count` strings; NULL when
-/// 0). With no path added, every path under the base path is served.
+/// 0). With no path added, every path under the base path is served. A request's path is
+/// percent-decoded once before matching (the socket's path is the decoded one); one with a
+/// dot-segment ("/chat/../admin"), an encoded slash (%2F), a control character or malformed
+/// encoding is refused with 400.
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE.
 #[no_mangle]
 pub extern "C" fn wsc_config_add_path(
@@ -214,7 +217,10 @@ pub extern "C" fn wsc_config_add_subprotocol(
     })
 }
 
-/// Most inbound sockets and handshakes at once; more are refused with 503 (default 10000).
+/// Most inbound sockets and handshakes at once (default 10000). A connection past it is
+/// refused at accept, before anything is read: a plain listener answers 503 at once; a TLS
+/// listener resets the connection without a TLS handshake (the client sees a connection reset,
+/// as it could read a 503 only after a full handshake, the cost the limit avoids).
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_max_connections(
@@ -223,6 +229,83 @@ pub extern "C" fn wsc_config_set_max_connections(
 ) -> wsc_result {
     with_listener(config, |l| {
         l.max_connections = max;
+        Ok(())
+    })
+}
+
+/// Most inbound sockets and handshakes at once from one client IP address (0: no such limit,
+/// the default). Past it a connection is refused at accept like one past
+/// wsc_config_set_max_connections(), with 429 instead of 503 on a plain listener. Clients
+/// behind one NAT or proxy share an address. Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
+#[no_mangle]
+pub extern "C" fn wsc_config_set_max_connections_per_ip(
+    config: *mut wsc_config,
+    max: usize,
+) -> wsc_result {
+    with_listener(config, |l| {
+        l.max_connections_per_ip = (max > 0).then_some(max);
+        Ok(())
+    })
+}
+
+/// Allows browser pages of `origin` to open sockets on the listener (against cross-site
+/// WebSocket hijacking): an exact origin ("https://app.example.com", "http://localhost:3000"),
+/// a subdomain pattern, whose host starts with "*." ("*.example.com" allows any scheme; with
+/// "https" and "://" in front, https only), "null", or "*" for any; a port left out means the
+/// scheme's default. Once one is added, a handshake
+/// whose Origin header matches none is refused with 403 before the authorization hook runs;
+/// one without Origin (not from a browser) passes unless wsc_config_set_require_origin() is
+/// set. With none added (the default), any origin passes. Checked at start.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE.
+#[no_mangle]
+pub extern "C" fn wsc_config_add_allowed_origin(
+    config: *mut wsc_config,
+    origin: *const c_char,
+) -> wsc_result {
+    with_listener(config, |l| {
+        l.allowed_origins.push(arg_str!(origin).to_owned());
+        Ok(())
+    })
+}
+
+/// Allows `origin` (as in wsc_config_add_allowed_origin()) on the served path `pattern`, added
+/// before with wsc_config_add_path(); a path with origins of its own uses them instead of the
+/// listener's. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no listener, or
+/// no path `pattern`).
+#[no_mangle]
+pub extern "C" fn wsc_config_add_path_allowed_origin(
+    config: *mut wsc_config,
+    pattern: *const c_char,
+    origin: *const c_char,
+) -> wsc_result {
+    with_listener(config, |l| {
+        let pattern = arg_str!(pattern);
+        let origin = arg_str!(origin);
+        let path = l
+            .paths
+            .iter_mut()
+            .rev()
+            .find(|p| p.pattern == pattern)
+            .ok_or_else(|| {
+                FfiError::new(
+                    wsc_result::WSC_INVALID_STATE,
+                    format!("no path {pattern:?}: call wsc_config_add_path() first"),
+                )
+            })?;
+        path.allowed_origins.push(origin.to_owned());
+        Ok(())
+    })
+}
+
+/// Refuses (403) upgrade requests that carry no Origin header, that is, clients other than
+/// browsers (default false). Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
+#[no_mangle]
+pub extern "C" fn wsc_config_set_require_origin(
+    config: *mut wsc_config,
+    require: bool,
+) -> wsc_result {
+    with_listener(config, |l| {
+        l.require_origin = require;
         Ok(())
     })
 }
@@ -352,7 +435,9 @@ pub extern "C" fn wsc_config_set_client_dangerous_skip_certificate_verification(
     })
 }
 
-/// A header sent with every outbound handshake. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+/// A header sent with every outbound handshake. "Host" replaces the URL's host and port; the
+/// handshake's own headers (Upgrade, Connection, Sec-WebSocket-*) cannot be set: start fails
+/// with WSC_INVALID_ARGUMENT. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
 #[no_mangle]
 pub extern "C" fn wsc_config_add_client_header(
     config: *mut wsc_config,

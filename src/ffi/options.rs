@@ -43,8 +43,10 @@ fn push_pair(
     }
 }
 
-/// Adds a handshake header (after the connector's default headers).
-/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8 (a bad header fails the open).
+/// Adds a handshake header (after the connector's default headers). "Host" replaces the URL's
+/// host and port (and a default Host); the handshake's own headers (Upgrade, Connection,
+/// Sec-WebSocket-*) cannot be set. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8 (a bad or
+/// reserved header, or two Hosts, fail the open with WSC_INVALID_ARGUMENT).
 #[no_mangle]
 pub extern "C" fn wsc_outbound_options_add_header(
     options: *mut wsc_outbound_options,
