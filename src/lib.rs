@@ -37,14 +37,15 @@ mod outbound;
 mod path;
 mod queue;
 mod registry;
+mod settings;
 mod socket;
 mod tcp;
 mod tls;
 mod wire;
 
 pub use config::{
-    duration_from_secs, ClientConfig, Config, Identity, InboundPath, ListenerConfig, Pem,
-    ServerTls, SlowConsumerPolicy, SocketConfig, MAX_DURATION, MAX_GROUP_LEN,
+    config_fields, duration_from_secs, ClientConfig, Config, Identity, InboundPath, ListenerConfig,
+    Pem, ServerTls, SlowConsumerPolicy, SocketConfig, MAX_DURATION, MAX_GROUP_LEN, SETTINGS,
 };
 pub use connector::{
     close_code, BroadcastFailure, BroadcastResult, Connector, ConnectorBuilder, ConnectorHandle,
@@ -58,6 +59,7 @@ pub use outbound::OutboundOptions;
 pub use path::PathPattern;
 pub use queue::Delivery;
 pub use registry::SocketFilter;
+pub use settings::{SettingInfo, SettingKind, SettingScope, SettingValue};
 pub use socket::{Socket, SocketId, SocketType, MAX_SOCKET_ID_LEN};
 
 /// The library version, from Cargo.toml.
