@@ -38,7 +38,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<broadcast::BroadcastFailure>()?;
     module.add_class::<asyncio::Pending>()?;
     module.add_function(wrap_pyfunction!(connector::_stop_all, module)?)?;
-    module.add("SETTINGS", config::SETTINGS.to_vec())?;
+    config::register(module)?;
     module.add("VERSION", wsconnector::VERSION)?;
     Ok(())
 }
