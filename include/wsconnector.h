@@ -60,7 +60,8 @@ enum wsc_result
    */
   WSC_OK = 0,
   /**
-   * An argument was malformed: a bad URL, path pattern, header, close code, setting, index.
+   * An argument was malformed: a bad URL, path pattern, header, close code, setting. (Also
+   * an index past the end.)
    */
   WSC_INVALID_ARGUMENT = 1,
   /**
@@ -76,11 +77,11 @@ enum wsc_result
    */
   WSC_NON_UNIQUE_SOCKET_ID = 4,
   /**
-   * The TCP connection could not be made or broke.
+   * The TCP connection could not be made or broke (refused, reset, unreachable).
    */
   WSC_CONNECTIVITY = 5,
   /**
-   * A host name did not resolve.
+   * The host name of an outbound URL did not resolve.
    */
   WSC_DNS = 6,
   /**
@@ -88,8 +89,8 @@ enum wsc_result
    */
   WSC_TLS = 7,
   /**
-   * The peer answered the handshake with an HTTP status other than 101
-   * (see wsc_last_error_http_status()).
+   * The peer answered the WebSocket handshake with an HTTP status other than 101. (See
+   * wsc_last_error_http_status().)
    */
   WSC_HANDSHAKE = 8,
   /**
@@ -101,7 +102,7 @@ enum wsc_result
    */
   WSC_REMOTELY_CLOSED = 10,
   /**
-   * A configured limit was reached.
+   * A configured limit was reached (connections, message size).
    */
   WSC_LIMIT_EXCEEDED = 11,
   /**
@@ -109,7 +110,8 @@ enum wsc_result
    */
   WSC_QUEUE_FULL = 12,
   /**
-   * Not allowed in the current state (e.g. stopping a connector from its own callback).
+   * The call is not allowed in the connector's current state (e.g. stop from a callback).
+   * (Also a configuration call out of order.)
    */
   WSC_INVALID_STATE = 13,
   /**
@@ -121,7 +123,7 @@ enum wsc_result
    */
   WSC_PROTOCOL = 15,
   /**
-   * A bug inside the library's core (a caught panic there).
+   * A bug inside the library (a caught panic); the connector keeps running.
    */
   WSC_INTERNAL = 16,
   /**
