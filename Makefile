@@ -14,7 +14,7 @@ CARGO ?= cargo
 demo:
 	$(CARGO) run --release --example chat
 
-test: lint test-rust test-c test-abi test-python test-node test-browser test-node-binding
+test: lint test-rust test-c test-abi test-python test-node test-browser test-node-binding test-go
 	test-dist
 
 lint:
