@@ -14,7 +14,7 @@ CARGO ?= cargo
 demo:
 	$(CARGO) run --release --example chat
 
-test: lint test-rust test-c test-abi test-python test-node test-browser test-node-binding test-go
+test: lint test-rust test-c test-abi test-python test-node test-browser test-node-binding test-go \
 	test-dist
 
 lint:
@@ -59,3 +59,4 @@ include mk/python.mk
 include mk/bench.mk
 include mk/abi.mk
 include mk/bindings.mk
+include mk/dist.mk
