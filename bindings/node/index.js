@@ -179,7 +179,7 @@ class Connector extends EventEmitter {
   /** The listener's port (the OS's choice when 0 was set), or null without a listener. */
   get port() {
     const port = [0];
-    const result = this.#fns_().wsc_connector_local_port(this.#handle(), port);
+    const result = this.#live().wsc_connector_local_port(this.#handle(), port);
     return result === native.WSC_OK ? port[0] : null;
   }
 
@@ -290,20 +290,22 @@ class Connector extends EventEmitter {
     return Number(count[0]);
   }
 
-  #fns_() {
+  /** The C functions, once started and until stopped (else InvalidState or Stopped). */
+  #live() {
     if (this.#state === 'new') throw errors.invalidState('the connector is not started');
     if (this.#state === 'stopped') throw errors.stopped();
     return this.#fns;
   }
 
+  /** The connector's handle, under the same conditions as #live(). */
   #handle() {
-    this.#fns_();
+    this.#live();
     return this.#conn;
   }
 
   /** A synchronous C call on the connector; throws the error of a failed one. */
   #call(fn, ...args) {
-    const fns = this.#fns_();
+    const fns = this.#live();
     const result = fns[fn](this.#conn, ...args);
     if (result !== native.WSC_OK) throw this.#error(result);
   }
@@ -330,7 +332,7 @@ class Connector extends EventEmitter {
 
   /** Runs `use` with a wsc_filter made from {path, socketType, groups}, then frees it. */
   #withFilter({ path: pattern, socketType, groups } = {}, use) {
-    const fns = this.#fns_();
+    const fns = this.#live();
     const out = [null];
     let result = fns.wsc_filter_new(out);
     if (result !== native.WSC_OK) throw this.#error(result);
