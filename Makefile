@@ -1,6 +1,7 @@
 # wsconnector: the commands the README gives. Each part of the project has its fragment in mk/.
 #   make demo    the chat server (Rust) on 127.0.0.1:8080
 #   make test    every check and every test; installs what it needs by itself
+#   make dist    the release artifacts in dist/: Python wheel and sdist, C archive, npm package
 #   make bench   the benchmarks (about 10 minutes; BENCH_QUICK=1 for a short run)
 #   make soak    the long variants of the reliability tests (full-size churn)
 #   make fuzz    the fuzz targets, FUZZ_SECONDS each (default 60); installs cargo-fuzz
@@ -13,7 +14,8 @@ CARGO ?= cargo
 demo:
 	$(CARGO) run --release --example chat
 
-test: lint test-rust test-c test-python test-node test-browser
+test: lint test-rust test-c test-abi test-python test-node test-browser test-node-binding test-go \
+	test-dist
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -55,3 +57,6 @@ fuzz:
 include mk/c.mk
 include mk/python.mk
 include mk/bench.mk
+include mk/abi.mk
+include mk/bindings.mk
+include mk/dist.mk

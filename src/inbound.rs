@@ -678,10 +678,11 @@ async fn read_request(
             Ok(_) => {}
         }
         match head.end(&buf) {
-            Some(len) if len > max_bytes => return Err(too_large()),
-            Some(len) => break len,
-            None if buf.len() > max_bytes => return Err(too_large()),
-            None => {}
+            Err(NotHttp) => return Err(Refusal::new(400, "not an HTTP request")),
+            Ok(Some(len)) if len > max_bytes => return Err(too_large()),
+            Ok(Some(len)) => break len,
+            Ok(None) if buf.len() > max_bytes => return Err(too_large()),
+            Ok(None) => {}
         }
     };
     let mut headers = [httparse::EMPTY_HEADER; 64];
@@ -730,24 +731,40 @@ async fn read_request(
 }
 
 /// Finds where an HTTP head ends (just past its empty line) in a buffer that grows with each
-/// read, looking at each new byte once.
+/// read, looking at each new byte once. Bytes that cannot start an HTTP head (a TLS hello on a
+/// plain port, a binary protocol) are caught in the first line, without waiting for more.
 #[derive(Default)]
 pub(crate) struct HeadScanner {
     /// How much of the buffer has been looked at.
     scanned: usize,
+    /// The first line (request or status line) has ended, all of it printable.
+    first_line_seen: bool,
 }
+
+/// The first line of what the peer sent holds a byte no HTTP request or status line has.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct NotHttp;
 
 impl HeadScanner {
     /// The head's length once `buf` (the same buffer, grown) holds all of it. Lines end in
     /// CRLF or, as httparse also allows, a bare LF.
-    pub(crate) fn end(&mut self, buf: &[u8]) -> Option<usize> {
+    pub(crate) fn end(&mut self, buf: &[u8]) -> std::result::Result<Option<usize>, NotHttp> {
         let from = self.scanned;
         self.scanned = buf.len();
-        (from..buf.len())
-            .find(|&i| {
-                buf[i] == b'\n' && (buf[..i].ends_with(b"\n") || buf[..i].ends_with(b"\n\r"))
-            })
-            .map(|i| i + 1)
+        for i in from..buf.len() {
+            let byte = buf[i];
+            if !self.first_line_seen {
+                match byte {
+                    b'\n' => self.first_line_seen = true,
+                    b'\r' | b'\t' | 0x20..=0x7e => {}
+                    _ => return Err(NotHttp),
+                }
+            }
+            if byte == b'\n' && (buf[..i].ends_with(b"\n") || buf[..i].ends_with(b"\n\r")) {
+                return Ok(Some(i + 1));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -793,11 +810,11 @@ mod tests {
         let mut looked_at = 0;
         for len in 1..request.len() {
             let before = head.scanned;
-            assert_eq!(head.end(&request[..len]), None, "not whole at {len}");
+            assert_eq!(head.end(&request[..len]), Ok(None), "not whole at {len}");
             looked_at += head.scanned - before;
         }
         let before = head.scanned;
-        assert_eq!(head.end(&request), Some(request.len()));
+        assert_eq!(head.end(&request), Ok(Some(request.len())));
         looked_at += head.scanned - before;
         assert_eq!(looked_at, request.len(), "each byte looked at once");
     }
@@ -805,14 +822,29 @@ mod tests {
     #[test]
     fn a_head_ends_at_its_first_empty_line_whatever_the_line_ends() {
         let ends = |bytes: &[u8]| HeadScanner::default().end(bytes);
-        assert_eq!(ends(b"GET / HTTP/1.1\r\nA: b\r\n\r\nframes"), Some(24));
-        assert_eq!(ends(b"GET / HTTP/1.1\nA: b\n\nframes"), Some(21));
-        assert_eq!(ends(b"GET / HTTP/1.1\r\nA: b\r\n"), None);
+        assert_eq!(ends(b"GET / HTTP/1.1\r\nA: b\r\n\r\nframes"), Ok(Some(24)));
+        assert_eq!(ends(b"GET / HTTP/1.1\nA: b\n\nframes"), Ok(Some(21)));
+        assert_eq!(ends(b"GET / HTTP/1.1\r\nA: b\r\n"), Ok(None));
         let mut split = HeadScanner::default();
         let whole = b"GET / HTTP/1.1\r\n\r\n";
-        assert_eq!(split.end(&whole[..16]), None);
-        assert_eq!(split.end(&whole[..17]), None);
-        assert_eq!(split.end(whole), Some(18), "the end found across reads");
+        assert_eq!(split.end(&whole[..16]), Ok(None));
+        assert_eq!(split.end(&whole[..17]), Ok(None));
+        assert_eq!(split.end(whole), Ok(Some(18)), "the end found across reads");
+    }
+
+    #[test]
+    fn a_first_line_that_is_not_http_is_caught_at_once() {
+        // A TLS ClientHello on a plain port: its first byte is 0x16.
+        assert_eq!(
+            HeadScanner::default().end(b"\x16\x03\x01\x02\x00"),
+            Err(NotHttp)
+        );
+        assert_eq!(HeadScanner::default().end(b"GET /\x00"), Err(NotHttp));
+        // Header values after the first line may carry any byte httparse accepts.
+        assert_eq!(
+            HeadScanner::default().end(b"GET / HTTP/1.1\r\nA: \xe9\r\n"),
+            Ok(None)
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::config::{check_duration, validate_client_headers, validate_groups, validate_token};
 use crate::connector::Shared;
 use crate::error::{Error, ErrorKind, Result};
-use crate::inbound::HeadScanner;
+use crate::inbound::{HeadScanner, NotHttp};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use crate::tcp::Tcp;
 use crate::tls::{IoStream, PeerCertificate};
@@ -379,10 +379,16 @@ async fn handshake(
                 )
             })?;
         match head.end(&buf) {
-            Some(len) if len > MAX_RESPONSE_HEAD => return Err(too_large()),
-            Some(len) => break len,
-            None if buf.len() >= MAX_RESPONSE_HEAD => return Err(too_large()),
-            None => {}
+            Err(NotHttp) => {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    "the server's answer is not HTTP (a TLS server asked with ws://?)",
+                ))
+            }
+            Ok(Some(len)) if len > MAX_RESPONSE_HEAD => return Err(too_large()),
+            Ok(Some(len)) => break len,
+            Ok(None) if buf.len() >= MAX_RESPONSE_HEAD => return Err(too_large()),
+            Ok(None) => {}
         }
     };
     let invalid = |why: String| {

@@ -389,3 +389,23 @@ fn the_handshakes_own_headers_cannot_be_set_by_the_caller() {
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(e.message().contains("default_headers"), "{e}");
 }
+
+/// A TLS client on a plain listener, and a plain client of a TLS-speaking peer, fail at once
+/// with what went wrong, not at a timeout: the first line of a head is checked as it arrives.
+#[test]
+fn bytes_that_are_not_http_are_refused_at_once_not_at_the_timeout() {
+    let (server, _events) = start_server(|c| {
+        c.listener.as_mut().unwrap().handshake_timeout = std::time::Duration::from_secs(60);
+    });
+    let addr = server.local_addr().unwrap();
+    // A TLS ClientHello's first bytes, then the client waits for an answer.
+    let (status, _) = raw_http(addr, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03");
+    assert_eq!(status, 400);
+
+    let (client, _client_events) = start_server(|_| {});
+    let options = OutboundOptions::new().connect_timeout(std::time::Duration::from_secs(60));
+    let error = client
+        .open_outbound(&format!("wss://{addr}/"), options)
+        .expect_err("wss:// to a plain listener");
+    assert_eq!(error.kind(), ErrorKind::Tls, "{error}");
+}

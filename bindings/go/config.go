@@ -1,0 +1,329 @@
+package wsconnector
+
+/*
+#include <stdlib.h>
+#include <wsconnector.h>
+
+// One bridge per setter signature: the settings table holds the C functions themselves.
+typedef wsc_result (*wscgo_size_fn)(wsc_config *, size_t);
+typedef wsc_result (*wscgo_ms_fn)(wsc_config *, uint64_t);
+typedef wsc_result (*wscgo_bool_fn)(wsc_config *, bool);
+typedef wsc_result (*wscgo_u32_fn)(wsc_config *, uint32_t);
+typedef wsc_result (*wscgo_str_fn)(wsc_config *, const char *);
+typedef wsc_result (*wscgo_pair_fn)(wsc_config *, const char *, const char *);
+typedef wsc_result (*wscgo_pem_fn)(wsc_config *, uint32_t, const char *);
+typedef wsc_result (*wscgo_pem_pair_fn)(wsc_config *, uint32_t, const char *, const char *);
+typedef wsc_result (*wscgo_path_fn)(wsc_config *, const char *, const char *const *, size_t);
+static wsc_result wscgo_size(void *f, wsc_config *c, size_t v) { return ((wscgo_size_fn)f)(c, v); }
+static wsc_result wscgo_ms(void *f, wsc_config *c, uint64_t v) { return ((wscgo_ms_fn)f)(c, v); }
+static wsc_result wscgo_bool(void *f, wsc_config *c, bool v) { return ((wscgo_bool_fn)f)(c, v); }
+static wsc_result wscgo_u32(void *f, wsc_config *c, uint32_t v) { return ((wscgo_u32_fn)f)(c, v); }
+static wsc_result wscgo_str(void *f, wsc_config *c, const char *v) { return ((wscgo_str_fn)f)(c, v); }
+static wsc_result wscgo_pair(void *f, wsc_config *c, const char *a, const char *b) {
+	return ((wscgo_pair_fn)f)(c, a, b);
+}
+static wsc_result wscgo_pem(void *f, wsc_config *c, uint32_t s, const char *v) {
+	return ((wscgo_pem_fn)f)(c, s, v);
+}
+static wsc_result wscgo_pem_pair(void *f, wsc_config *c, uint32_t s, const char *a, const char *b) {
+	return ((wscgo_pem_pair_fn)f)(c, s, a, b);
+}
+static wsc_result wscgo_path(void *f, wsc_config *c, const char *p, const char *const *g, size_t n) {
+	return ((wscgo_path_fn)f)(c, p, g, n);
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// Disabled, as PingInterval, IdleTimeout or ClientIdleTimeout, turns the feature off.
+const Disabled time.Duration = -1
+
+// SlowConsumerPolicy is what a send does when a socket's send queue is full.
+type SlowConsumerPolicy string
+
+// The slow-consumer policies.
+const (
+	SlowConsumerFail       SlowConsumerPolicy = "fail"        // the send fails with ErrQueueFull (the default)
+	SlowConsumerDropNewest SlowConsumerPolicy = "drop_newest" // the new message is dropped
+	SlowConsumerDropOldest SlowConsumerPolicy = "drop_oldest" // the oldest queued messages make room
+	SlowConsumerClose      SlowConsumerPolicy = "close"       // the socket is closed with 1013
+)
+
+// Path is a served path pattern (exact, or with `*`) and the groups its sockets start in.
+type Path struct {
+	Pattern string
+	Groups  []string
+}
+
+// Config holds every setting of a connector: the Python package's settings (wsconnector.Settings)
+// as Go fields. A zero value keeps the library's default. Durations are at most one year.
+// With neither Host nor Port the connector has no listener (client only); to listen on a port
+// the OS picks, set Host and leave Port 0. PEM settings hold PEM text (containing "-----BEGIN")
+// or a file path.
+type Config struct {
+	Host              string        // address to bind (default 127.0.0.1 when Port is set)
+	Port              int           // port to bind; 0 with Host set: the OS picks (Connector.Port)
+	BasePath          string        // prefix of every served path (default "/")
+	Paths             []Path        // served paths and their default groups (default: every path)
+	Subprotocols      []string      // accepted, in order of preference
+	TLSCert           string        // certificate chain (leaf first): serves wss://
+	TLSKey            string        // its private key
+	TLSClientCA       string        // CAs whose client certificates are required (mutual TLS)
+	MaxConnections    int           // most inbound sockets at once; more get 503 (10000)
+	HandshakeTimeout  time.Duration // TCP accept to end of upgrade (10 s)
+	IdleTimeout       time.Duration // inbound sockets idle this long are closed (15 min; Disabled: never)
+	MaxHandshakeBytes int           // largest upgrade request; more get 431 (16384)
+
+	DefaultHeaders    http.Header   // headers of every outbound handshake
+	DefaultQuery      url.Values    // query parameters added to every outbound URL
+	ConnectTimeout    time.Duration // DNS, TCP, TLS and upgrade of an outbound socket (30 s)
+	ClientIdleTimeout time.Duration // outbound sockets idle this long are closed (never)
+	ExtraCA           string        // CAs trusted besides the bundled web roots
+	ClientCert        string        // certificate chain presented to servers that ask (mutual TLS)
+	ClientKey         string        // its private key
+	// DangerousSkipCertificateVerification trusts any server certificate: for tests only.
+	DangerousSkipCertificateVerification bool
+
+	MaxMessageSize    int                // largest message accepted; larger closes with 1009 (16 MiB)
+	SendQueueMessages int                // most messages waiting in a socket's send queue (1024)
+	SendQueueBytes    int                // most bytes waiting in a socket's send queue (16 MiB)
+	SlowConsumer      SlowConsumerPolicy // what a send does when a queue is full (fail)
+	PingInterval      time.Duration      // between keepalive pings (30 s; Disabled: none)
+	PongTimeout       time.Duration      // a ping unanswered this long closes the socket (20 s)
+	CloseTimeout      time.Duration      // time the peer has to answer our close frame (5 s)
+
+	WorkerThreads      int           // I/O threads (default: the CPU count, at most 4)
+	StopTimeout        time.Duration // how long Stop waits for sends and close handshakes (5 s)
+	EventQueueCapacity int           // events waiting for Events(); past it sockets stop reading (65536)
+	EventQueueBytes    int           // payload bytes in those events; past it too (64 MiB)
+}
+
+// valueType says how a setting's Go value becomes the arguments of its C function.
+type valueType int
+
+const (
+	listenerValue      valueType = iota // Host and Port: one wsc_config_set_listener call, made first
+	sizeValue                           // int -> size_t
+	durationValue                       // time.Duration -> milliseconds
+	durationOrOffValue                  // the same, with Disabled -> 0 (off)
+	boolValue                           // bool, applied when true
+	stringValue                         // string
+	addStringValue                      // []string, one call per item
+	enumValue                           // SlowConsumerPolicy -> its number
+	pemValue                            // PEM text or path -> (source, text)
+	pemPairValue                        // with its partner field: (source, text, partner text)
+	pairsValue                          // http.Header or url.Values: one call per value, names sorted
+	pathsValue                          // []Path: one call per path
+)
+
+// setting is one row of the table: a Config field, its value type, and the C function that
+// applies it (for a pem pair, the partner field).
+type setting struct {
+	field   string
+	kind    valueType
+	fn      unsafe.Pointer
+	partner string
+}
+
+// settings is THE table from each setting to the C API, in the order the calls are made.
+// Moving to name-keyed C setters is a change of this table (and of apply's bridges) only.
+var settings = []setting{
+	{"Host", listenerValue, nil, ""},
+	{"Port", listenerValue, nil, ""},
+	{"BasePath", stringValue, C.wsc_config_set_base_path, ""},
+	{"Paths", pathsValue, C.wsc_config_add_path, ""},
+	{"Subprotocols", addStringValue, C.wsc_config_add_subprotocol, ""},
+	{"TLSCert", pemPairValue, C.wsc_config_set_server_tls, "TLSKey"},
+	{"TLSKey", pemPairValue, nil, "TLSCert"},
+	{"TLSClientCA", pemValue, C.wsc_config_set_server_client_ca, ""},
+	{"MaxConnections", sizeValue, C.wsc_config_set_max_connections, ""},
+	{"HandshakeTimeout", durationValue, C.wsc_config_set_handshake_timeout_ms, ""},
+	{"IdleTimeout", durationOrOffValue, C.wsc_config_set_listener_idle_timeout_ms, ""},
+	{"MaxHandshakeBytes", sizeValue, C.wsc_config_set_max_handshake_bytes, ""},
+	{"DefaultHeaders", pairsValue, C.wsc_config_add_client_header, ""},
+	{"DefaultQuery", pairsValue, C.wsc_config_add_client_query, ""},
+	{"ConnectTimeout", durationValue, C.wsc_config_set_client_connect_timeout_ms, ""},
+	{"ClientIdleTimeout", durationOrOffValue, C.wsc_config_set_client_idle_timeout_ms, ""},
+	{"ExtraCA", pemValue, C.wsc_config_set_client_extra_ca, ""},
+	{"ClientCert", pemPairValue, C.wsc_config_set_client_identity, "ClientKey"},
+	{"ClientKey", pemPairValue, nil, "ClientCert"},
+	{"DangerousSkipCertificateVerification", boolValue,
+		C.wsc_config_set_client_dangerous_skip_certificate_verification, ""},
+	{"MaxMessageSize", sizeValue, C.wsc_config_set_max_message_size, ""},
+	{"SendQueueMessages", sizeValue, C.wsc_config_set_send_queue_messages, ""},
+	{"SendQueueBytes", sizeValue, C.wsc_config_set_send_queue_bytes, ""},
+	{"SlowConsumer", enumValue, C.wsc_config_set_slow_consumer, ""},
+	{"PingInterval", durationOrOffValue, C.wsc_config_set_ping_interval_ms, ""},
+	{"PongTimeout", durationValue, C.wsc_config_set_pong_timeout_ms, ""},
+	{"CloseTimeout", durationValue, C.wsc_config_set_close_timeout_ms, ""},
+	{"WorkerThreads", sizeValue, C.wsc_config_set_worker_threads, ""},
+	{"StopTimeout", durationValue, C.wsc_config_set_stop_timeout_ms, ""},
+	{"EventQueueCapacity", sizeValue, C.wsc_config_set_event_queue_capacity, ""},
+	{"EventQueueBytes", sizeValue, C.wsc_config_set_event_queue_bytes, ""},
+}
+
+var slowConsumerPolicies = map[SlowConsumerPolicy]C.uint32_t{
+	SlowConsumerFail:       C.WSC_SLOW_CONSUMER_FAIL,
+	SlowConsumerDropNewest: C.WSC_SLOW_CONSUMER_DROP_NEWEST,
+	SlowConsumerDropOldest: C.WSC_SLOW_CONSUMER_DROP_OLDEST,
+	SlowConsumerClose:      C.WSC_SLOW_CONSUMER_CLOSE,
+}
+
+func invalid(format string, args ...interface{}) error {
+	return &Error{Kind: ErrInvalidArgument, Message: fmt.Sprintf(format, args...)}
+}
+
+// pem is a PEM setting's source and text: inline when it holds "-----BEGIN", else a path.
+func pem(value string) (C.uint32_t, string) {
+	if strings.Contains(value, "-----BEGIN") {
+		return C.WSC_PEM_INLINE, value
+	}
+	return C.WSC_PEM_FILE, value
+}
+
+// build makes a wsc_config from cfg; the caller frees or consumes it. Runs on a locked thread
+// (see call), so that a failed setter's message is read where it was set.
+func (cfg *Config) build() (*C.wsc_config, error) {
+	var config *C.wsc_config
+	if result := C.wsc_config_new(&config); result != C.WSC_OK {
+		return nil, errorOf(result)
+	}
+	value := reflect.ValueOf(cfg).Elem()
+	for _, row := range settings {
+		if err := row.apply(config, cfg, value.FieldByName(row.field)); err != nil {
+			C.wsc_config_free(config)
+			return nil, err
+		}
+	}
+	return config, nil
+}
+
+// apply makes the C calls of one setting; a zero value keeps the default.
+func (row setting) apply(config *C.wsc_config, cfg *Config, v reflect.Value) error {
+	if v.IsZero() && row.kind != listenerValue {
+		return nil
+	}
+	ok := func(result C.wsc_result) error {
+		if result != C.WSC_OK {
+			return errorOf(result)
+		}
+		return nil
+	}
+	f := row.fn
+	switch row.kind {
+	case listenerValue:
+		if row.field != "Host" || (cfg.Host == "" && cfg.Port == 0) {
+			return nil
+		}
+		if cfg.Port < 0 || cfg.Port > 65535 {
+			return invalid("Port must be from 0 to 65535, not %d", cfg.Port)
+		}
+		host := cfg.Host
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		chost := C.CString(host)
+		defer C.free(unsafe.Pointer(chost))
+		return ok(C.wsc_config_set_listener(config, chost, C.uint16_t(cfg.Port)))
+	case sizeValue:
+		if v.Int() < 0 {
+			return invalid("%s must not be negative", row.field)
+		}
+		return ok(C.wscgo_size(f, config, C.size_t(v.Int())))
+	case durationValue, durationOrOffValue:
+		d := time.Duration(v.Int())
+		switch {
+		case d == Disabled && row.kind == durationOrOffValue:
+			d = 0
+		case d < 0:
+			return invalid("%s must not be negative", row.field)
+		}
+		return ok(C.wscgo_ms(f, config, C.uint64_t(d.Milliseconds())))
+	case boolValue:
+		return ok(C.wscgo_bool(f, config, C.bool(v.Bool())))
+	case stringValue:
+		s := C.CString(v.String())
+		defer C.free(unsafe.Pointer(s))
+		return ok(C.wscgo_str(f, config, s))
+	case addStringValue:
+		for _, item := range v.Interface().([]string) {
+			s := C.CString(item)
+			err := ok(C.wscgo_str(f, config, s))
+			C.free(unsafe.Pointer(s))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	case enumValue:
+		policy, known := slowConsumerPolicies[SlowConsumerPolicy(v.String())]
+		if !known {
+			return invalid("%s %q is not a policy", row.field, v.String())
+		}
+		return ok(C.wscgo_u32(f, config, policy))
+	case pemValue:
+		source, text := pem(v.String())
+		s := C.CString(text)
+		defer C.free(unsafe.Pointer(s))
+		return ok(C.wscgo_pem(f, config, source, s))
+	case pemPairValue:
+		partner := reflect.ValueOf(cfg).Elem().FieldByName(row.partner).String()
+		if partner == "" {
+			return invalid("%s needs %s", row.field, row.partner)
+		}
+		if f == nil { // the pair is applied from its first member
+			return nil
+		}
+		source, first := pem(v.String())
+		partnerSource, second := pem(partner)
+		if source != partnerSource {
+			return invalid("%s and %s must both be PEM text or both be paths", row.field, row.partner)
+		}
+		a, b := C.CString(first), C.CString(second)
+		defer C.free(unsafe.Pointer(a))
+		defer C.free(unsafe.Pointer(b))
+		return ok(C.wscgo_pem_pair(f, config, source, a, b))
+	case pairsValue:
+		pairs := v.Convert(reflect.TypeOf(map[string][]string{})).Interface().(map[string][]string)
+		names := make([]string, 0, len(pairs))
+		for name := range pairs {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			for _, item := range pairs[name] {
+				a, b := C.CString(name), C.CString(item)
+				err := ok(C.wscgo_pair(f, config, a, b))
+				C.free(unsafe.Pointer(a))
+				C.free(unsafe.Pointer(b))
+				if err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	case pathsValue:
+		for _, path := range v.Interface().([]Path) {
+			pattern := C.CString(path.Pattern)
+			groups := cStrings(path.Groups)
+			err := ok(C.wscgo_path(f, config, pattern, groups.ptr(), C.size_t(len(path.Groups))))
+			groups.free()
+			C.free(unsafe.Pointer(pattern))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return invalid("%s has no value type", row.field)
+}

@@ -1,0 +1,3 @@
+module wsconnector
+
+go 1.19

@@ -1,0 +1,194 @@
+// Type declarations of the wsconnector package (checked by `tsc --noEmit` in its tests).
+
+import { EventEmitter } from 'node:events';
+
+/** A message: a string is text, bytes are binary. */
+export type Data = string | Buffer | ArrayBufferView | ArrayBuffer;
+/** One group name, or several. */
+export type Groups = string | readonly string[];
+/** Name/value pairs: an object, or [name, value] tuples (names may repeat). */
+export type Pairs = Readonly<Record<string, string>> | ReadonlyArray<readonly [string, string]>;
+/** PEM text (a string containing "-----BEGIN", or a Buffer) or the path of a PEM file. */
+export type Pem = string | Buffer;
+export type SocketType = 'inbound' | 'outbound';
+export type SlowConsumerPolicy = 'fail' | 'drop_newest' | 'drop_oldest' | 'close';
+
+/**
+ * Every setting of `new Connector(settings)`: the Python package's settings in camelCase.
+ * Durations are milliseconds, at most one year; `null` keeps a setting's default, except for
+ * `pingInterval`, `idleTimeout` and `clientIdleTimeout`, where it turns the feature off.
+ * With neither `host` nor `port` the connector has no listener (client only).
+ */
+export interface Settings {
+  host?: string | null; // address to bind (default 127.0.0.1)
+  port?: number | null; // port to bind; 0 (the default) lets the OS pick: read connector.port
+  basePath?: string | null; // prefix of every served path (default "/")
+  /** Served paths (exact or "*" patterns) with their default groups, e.g. {"/chat/*": ["lobby"]}. */
+  paths?: Readonly<Record<string, Groups | null>> | Groups | null;
+  subprotocols?: Groups | null; // accepted, in order of preference
+  tlsCert?: Pem | null; // certificate chain (leaf first): serves wss://
+  tlsKey?: Pem | null; // its private key
+  tlsClientCa?: Pem | null; // CAs whose client certificates are required (mutual TLS)
+  maxConnections?: number | null; // most inbound sockets at once; more get 503 (10000)
+  handshakeTimeout?: number | null; // TCP accept to end of upgrade (10 s)
+  idleTimeout?: number | null; // inbound sockets idle this long are closed (15 min; null: never)
+  maxHandshakeBytes?: number | null; // largest upgrade request; more get 431 (16384)
+  defaultHeaders?: Pairs | null; // headers of every outbound handshake
+  defaultQuery?: Pairs | null; // query parameters added to every outbound URL
+  connectTimeout?: number | null; // DNS, TCP, TLS and upgrade of an outbound socket (30 s)
+  clientIdleTimeout?: number | null; // outbound sockets idle this long are closed (never)
+  extraCa?: Pem | null; // CAs trusted besides the bundled web roots
+  clientCert?: Pem | null; // certificate chain presented to servers that ask (mutual TLS)
+  clientKey?: Pem | null; // its private key
+  dangerousSkipCertificateVerification?: boolean | null; // trust any server: tests only
+  maxMessageSize?: number | null; // largest message accepted; larger closes with 1009 (16 MiB)
+  sendQueueMessages?: number | null; // most messages waiting in a socket's send queue (1024)
+  sendQueueBytes?: number | null; // most bytes waiting in a socket's send queue (16 MiB)
+  slowConsumer?: SlowConsumerPolicy | null; // what a send does when a queue is full ("fail")
+  pingInterval?: number | null; // between keepalive pings (30 s; null: no pings)
+  pongTimeout?: number | null; // a ping unanswered this long closes the socket (20 s)
+  closeTimeout?: number | null; // time the peer has to answer our close frame (5 s)
+  workerThreads?: number | null; // I/O threads (default: the CPU count, at most 4)
+  stopTimeout?: number | null; // how long stop waits for sends and close handshakes (5 s)
+  eventQueueCapacity?: number | null; // events waiting for listeners; past it sockets stop reading
+  eventQueueBytes?: number | null; // payload bytes in those events; past it too (64 MiB)
+}
+
+/** Options of `openOutbound`. */
+export interface OutboundOptions {
+  headers?: Readonly<Record<string, string>>;
+  query?: Readonly<Record<string, string>>;
+  subprotocols?: Groups;
+  groups?: Groups;
+  /** The socket's ID (else a random UUID). */
+  socketId?: string | null;
+  /** Connect timeout in milliseconds (else the connector's `connectTimeout`). */
+  timeout?: number | null;
+}
+
+/** Which sockets a broadcast, bulk close or listing is for; the parts combine with AND. */
+export interface Filter {
+  /** Full path, exact or with `*` patterns. */
+  path?: string | null;
+  socketType?: SocketType | 'all' | null;
+  /** Member of any of these groups. */
+  groups?: Groups | null;
+}
+
+/** What a broadcast did. */
+export interface BroadcastReport {
+  /** How many sockets the message was queued for. */
+  delivered: number;
+  /** How many older queued messages the drop_oldest policy discarded. */
+  droppedOldest: number;
+  /** The matching sockets that did not get the message. */
+  failures: BroadcastFailure[];
+}
+
+export interface BroadcastFailure {
+  socketId: string;
+  reason: 'dropped' | 'closed' | 'failed';
+  /** For 'failed': why. */
+  error: WebSocketError | null;
+}
+
+/** A socket: its attributes as of its latest event, and the operations on it. */
+export class Socket {
+  private constructor();
+  readonly id: string;
+  readonly type: SocketType;
+  readonly path: string;
+  readonly uri: string;
+  readonly scheme: 'ws' | 'wss';
+  readonly subprotocol: string | null;
+  readonly headers: ReadonlyArray<[string, string]>;
+  readonly query: ReadonlyArray<[string, string]>;
+  readonly localAddress: string | null;
+  readonly remoteAddress: string | null;
+  readonly peerCertificate: Buffer | null;
+  readonly peerCertificateSubject: string | null;
+  readonly groups: readonly string[];
+  header(name: string): string | null;
+  queryParam(name: string): string | null;
+  send(data: Data): boolean;
+  close(code?: number, reason?: string): void;
+  subscribe(groups: Groups): void;
+  unsubscribe(groups: Groups): void;
+}
+
+export interface ConnectorEvents {
+  inboundConnection: [socket: Socket];
+  inboundMessage: [socket: Socket, message: string | Buffer];
+  outboundMessage: [socket: Socket, message: string | Buffer];
+  socketClosed: [socket: Socket, code: number, reason: string];
+  error: [error: unknown];
+}
+
+/** A connector: an optional listener and outbound sockets; its events are emitted on the
+ *  event loop, in order for each socket. */
+export class Connector extends EventEmitter {
+  constructor(settings?: Settings);
+  on<K extends keyof ConnectorEvents>(event: K, listener: (...args: ConnectorEvents[K]) => void): this;
+  once<K extends keyof ConnectorEvents>(event: K, listener: (...args: ConnectorEvents[K]) => void): this;
+  off<K extends keyof ConnectorEvents>(event: K, listener: (...args: ConnectorEvents[K]) => void): this;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly running: boolean;
+  /** The listener's port, or null without a listener. */
+  readonly port: number | null;
+  openOutbound(url: string, options?: OutboundOptions): Promise<string>;
+  send(socketId: string, data: Data): boolean;
+  subscribe(socketId: string, groups: Groups): void;
+  unsubscribe(socketId: string, groups: Groups): void;
+  broadcast(data: Data, filter?: Filter): BroadcastReport;
+  close(socketId: string, code?: number, reason?: string): void;
+  bulkClose(options?: Filter & { code?: number; reason?: string }): number;
+  socket(socketId: string): Socket;
+  sockets(filter?: Filter): Socket[];
+  socketCount(): number;
+}
+
+/** Base class of every error of the connector; `code` is the C API's result code. */
+export class WebSocketError extends Error {
+  readonly code: number;
+  /** The error kind's name in the C API ("no_such_socket"). */
+  readonly kind: string;
+}
+export class InvalidArgument extends WebSocketError {}
+export class NoSuchSocket extends WebSocketError {}
+export class InvalidSocketId extends WebSocketError {}
+export class NonUniqueSocketId extends WebSocketError {}
+export class ConnectivityError extends WebSocketError {}
+export class DnsError extends WebSocketError {}
+export class TlsError extends WebSocketError {}
+export class HandshakeError extends WebSocketError {
+  /** The HTTP status the peer answered with. */
+  readonly status: number | null;
+}
+export class Timeout extends WebSocketError {}
+export class RemotelyClosed extends WebSocketError {}
+export class LimitExceeded extends WebSocketError {}
+export class QueueFull extends WebSocketError {}
+export class InvalidState extends WebSocketError {}
+export class Stopped extends WebSocketError {}
+export class ProtocolError extends WebSocketError {}
+export class InternalError extends WebSocketError {}
+
+/** Close codes with names (RFC 6455 section 7.4). */
+export const CloseCode: {
+  readonly NORMAL: 1000;
+  readonly GOING_AWAY: 1001;
+  readonly PROTOCOL_ERROR: 1002;
+  readonly UNSUPPORTED_DATA: 1003;
+  readonly NO_STATUS: 1005;
+  readonly ABNORMAL: 1006;
+  readonly INVALID_PAYLOAD: 1007;
+  readonly POLICY_VIOLATION: 1008;
+  readonly MESSAGE_TOO_BIG: 1009;
+  readonly INTERNAL_ERROR: 1011;
+  readonly SERVICE_RESTART: 1012;
+  readonly TRY_AGAIN_LATER: 1013;
+};
+
+/** The loaded library's version and C ABI version. */
+export function version(): { version: string; abi: number };

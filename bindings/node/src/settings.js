@@ -1,0 +1,179 @@
+'use strict';
+// The settings of `new Connector({...})`: ONE table from each setting's name (the Python
+// package's snake_case name in camelCase) to the C function that applies it and the type of
+// its value. Everything else here is generic per value type, so moving to name-keyed C setters
+// is a change of this table only.
+
+const { PEM_FILE, PEM_INLINE, WSC_OK } = require('./native');
+const { invalidArgument } = require('./errors');
+
+/**
+ * name -> [C function, value type, extra]. Value types:
+ *   listener      host and port: one wsc_config_set_listener() call, made first
+ *   string        a string; addString: one string or an array, one call per item
+ *   bool, size    a boolean; a non-negative integer (size_t)
+ *   duration      milliseconds (uint64); null keeps the default
+ *   durationOrOff milliseconds; null turns the feature off (0 in C)
+ *   enum          a name from the table in `extra`
+ *   pem, pemPair  PEM text (a string with "-----BEGIN", or a Buffer) or a file path; a pair
+ *                 is applied together with its partner setting named in `extra`
+ *   pairs         name/value pairs: an object or an array of [name, value]
+ *   paths         path patterns: an object {pattern: groups} or an array of patterns
+ */
+const SETTINGS = {
+  host: ['wsc_config_set_listener', 'listener'],
+  port: ['wsc_config_set_listener', 'listener'],
+  basePath: ['wsc_config_set_base_path', 'string'],
+  paths: ['wsc_config_add_path', 'paths'],
+  subprotocols: ['wsc_config_add_subprotocol', 'addString'],
+  tlsCert: ['wsc_config_set_server_tls', 'pemPair', 'tlsKey'],
+  tlsKey: ['wsc_config_set_server_tls', 'pemPair', 'tlsCert'],
+  tlsClientCa: ['wsc_config_set_server_client_ca', 'pem'],
+  maxConnections: ['wsc_config_set_max_connections', 'size'],
+  handshakeTimeout: ['wsc_config_set_handshake_timeout_ms', 'duration'],
+  idleTimeout: ['wsc_config_set_listener_idle_timeout_ms', 'durationOrOff'],
+  maxHandshakeBytes: ['wsc_config_set_max_handshake_bytes', 'size'],
+  defaultHeaders: ['wsc_config_add_client_header', 'pairs'],
+  defaultQuery: ['wsc_config_add_client_query', 'pairs'],
+  connectTimeout: ['wsc_config_set_client_connect_timeout_ms', 'duration'],
+  clientIdleTimeout: ['wsc_config_set_client_idle_timeout_ms', 'durationOrOff'],
+  extraCa: ['wsc_config_set_client_extra_ca', 'pem'],
+  clientCert: ['wsc_config_set_client_identity', 'pemPair', 'clientKey'],
+  clientKey: ['wsc_config_set_client_identity', 'pemPair', 'clientCert'],
+  dangerousSkipCertificateVerification: [
+    'wsc_config_set_client_dangerous_skip_certificate_verification', 'bool'],
+  maxMessageSize: ['wsc_config_set_max_message_size', 'size'],
+  sendQueueMessages: ['wsc_config_set_send_queue_messages', 'size'],
+  sendQueueBytes: ['wsc_config_set_send_queue_bytes', 'size'],
+  slowConsumer: ['wsc_config_set_slow_consumer', 'enum',
+    { fail: 1, drop_newest: 2, drop_oldest: 3, close: 4 }],
+  pingInterval: ['wsc_config_set_ping_interval_ms', 'durationOrOff'],
+  pongTimeout: ['wsc_config_set_pong_timeout_ms', 'duration'],
+  closeTimeout: ['wsc_config_set_close_timeout_ms', 'duration'],
+  workerThreads: ['wsc_config_set_worker_threads', 'size'],
+  stopTimeout: ['wsc_config_set_stop_timeout_ms', 'duration'],
+  eventQueueCapacity: ['wsc_config_set_event_queue_capacity', 'size'],
+  eventQueueBytes: ['wsc_config_set_event_queue_bytes', 'size'],
+};
+
+const MAX_DURATION_MS = 31536000000;
+
+function integer(name, value, max) {
+  if (!Number.isSafeInteger(value) || value < 0 || value > max) {
+    throw invalidArgument(`${name} must be an integer from 0 to ${max}, not ${String(value)}`);
+  }
+  return value;
+}
+
+function text(name, value) {
+  if (typeof value !== 'string') throw invalidArgument(`${name} must be a string`);
+  return value;
+}
+
+function list(name, value) {
+  const items = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(items)) throw invalidArgument(`${name} must be a string or an array of strings`);
+  return items.map((item) => text(name, item));
+}
+
+/** PEM as [source, text-or-path]: inline when it holds "-----BEGIN", else a file path. */
+function pem(name, value) {
+  if (Buffer.isBuffer(value)) return [PEM_INLINE, value.toString('utf8')];
+  text(name, value);
+  return value.includes('-----BEGIN') ? [PEM_INLINE, value] : [PEM_FILE, value];
+}
+
+function pairs(name, value) {
+  const entries = Array.isArray(value) ? value : Object.entries(value || {});
+  return entries.map((pair) => {
+    if (!Array.isArray(pair) || pair.length !== 2) throw invalidArgument(`${name}: pairs are [name, value]`);
+    return [text(name, pair[0]), text(name, pair[1])];
+  });
+}
+
+/** The C calls of one setting: arrays of arguments after the config handle. */
+function calls(name, value, type, extra, all) {
+  switch (type) {
+    case 'string':
+      return [[text(name, value)]];
+    case 'addString':
+      return list(name, value).map((item) => [item]);
+    case 'bool':
+      if (typeof value !== 'boolean') throw invalidArgument(`${name} must be true or false`);
+      return [[value]];
+    case 'size':
+      return [[integer(name, value, Number.MAX_SAFE_INTEGER)]];
+    case 'duration':
+    case 'durationOrOff':
+      if (value === null) return type === 'durationOrOff' ? [[0]] : [];
+      if (typeof value !== 'number' || !(value >= 0) || value > MAX_DURATION_MS) {
+        throw invalidArgument(`${name} must be a duration in milliseconds from 0 to ${MAX_DURATION_MS}`);
+      }
+      return [[Math.round(value)]];
+    case 'enum':
+      if (!Object.hasOwn(extra, value)) {
+        throw invalidArgument(`${name} must be one of ${Object.keys(extra).join(', ')}`);
+      }
+      return [[extra[value]]];
+    case 'pem':
+      return [pem(name, value)];
+    case 'pemPair': {
+      const partner = all[extra];
+      if (partner === undefined || partner === null) throw invalidArgument(`${name} needs ${extra}`);
+      // The pair is applied once, from its first member in the table.
+      if (Object.keys(SETTINGS).indexOf(name) > Object.keys(SETTINGS).indexOf(extra)) return [];
+      const [source, first] = pem(name, value);
+      const [partnerSource, second] = pem(extra, partner);
+      if (source !== partnerSource) throw invalidArgument(`${name} and ${extra} must both be PEM text or both be paths`);
+      return [[source, first, second]];
+    }
+    case 'pairs':
+      return pairs(name, value);
+    case 'paths': {
+      const entries = typeof value === 'string' || Array.isArray(value)
+        ? list(name, value).map((pattern) => [pattern, []])
+        : Object.entries(value).map(([pattern, groups]) => [pattern, groups == null ? [] : list(name, groups)]);
+      return entries.map(([pattern, groups]) => [pattern, groups.length ? groups : null, groups.length]);
+    }
+    default:
+      throw new Error(`unknown value type ${type}`);
+  }
+}
+
+/**
+ * Makes a wsc_config from settings; returns its handle, or throws (the config then freed).
+ * @param {object} fns the C functions (native.api())
+ * @param {Record<string, unknown>} settings
+ * @param {(code: number) => Error} fail the error for a failed C call
+ */
+function buildConfig(fns, settings, fail) {
+  for (const name of Object.keys(settings)) {
+    if (!Object.hasOwn(SETTINGS, name)) throw invalidArgument(`unknown setting ${name}`);
+  }
+  const out = [null];
+  let result = fns.wsc_config_new(out);
+  if (result !== WSC_OK) throw fail(result);
+  const config = out[0];
+  try {
+    const { host, port } = settings;
+    if ((host !== undefined && host !== null) || (port !== undefined && port !== null)) {
+      result = fns.wsc_config_set_listener(config, host == null ? '127.0.0.1' : text('host', host),
+        port == null ? 0 : integer('port', port, 65535));
+      if (result !== WSC_OK) throw fail(result);
+    }
+    for (const [name, [fn, type, extra]] of Object.entries(SETTINGS)) {
+      const value = settings[name];
+      if (type === 'listener' || value === undefined || (value === null && type !== 'durationOrOff')) continue;
+      for (const args of calls(name, value, type, extra, settings)) {
+        result = fns[fn](config, ...args);
+        if (result !== WSC_OK) throw fail(result);
+      }
+    }
+  } catch (error) {
+    fns.wsc_config_free(config);
+    throw error;
+  }
+  return config;
+}
+
+module.exports = { SETTINGS, buildConfig };
