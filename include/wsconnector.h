@@ -35,7 +35,7 @@
 
 /**
  * The ABI major version of the C API: bumped on every incompatible change to an exported
- * function or type; the soname is `libwsconnector.so.<this>`. build.rs includes this file.
+ * function or type; the soname is `libwsconnector.so.<this>` (mk/c.mk reads this line).
  */
 #define WSC_ABI_VERSION 1
 

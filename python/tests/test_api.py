@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import inspect
 
 import wsconnector
@@ -33,3 +34,11 @@ def test_the_package_exports_what_its_all_lists() -> None:
     for name in wsconnector.__all__:
         assert hasattr(wsconnector, name), name
     assert wsconnector.__version__ == wsconnector.VERSION
+
+
+def test_the_extension_carries_no_c_api() -> None:
+    """The C API is a layer of its own (the core's `capi` feature), not part of the extension:
+    the extension exports none of its `wsc_*` functions."""
+    extension = ctypes.CDLL(wsconnector._native.__file__)
+    for name in ("wsc_version", "wsc_config_new", "wsc_connector_start", "wsc_set_log_callback"):
+        assert not hasattr(extension, name), name
