@@ -78,7 +78,7 @@ def test_async_with_events_and_awaitable_operations() -> None:
 def test_events_after_stop_are_still_delivered_then_iteration_ends() -> None:
     async def main() -> None:
         connector = wsconnector.AsyncConnector(host="127.0.0.1", port=0)
-        with pytest.raises(wsconnector.InvalidState):
+        with pytest.raises(wsconnector.InvalidStateError):
             connector.events()
         await connector.start()
         url = f"ws://127.0.0.1:{connector.port}/"
@@ -124,7 +124,7 @@ def test_failed_connect_raises_in_the_awaiting_task() -> None:
         async with wsconnector.AsyncConnector() as connector:
             with pytest.raises(wsconnector.ConnectivityError):
                 await bounded(connector.open_outbound("ws://127.0.0.1:1/"))
-            with pytest.raises(wsconnector.InvalidArgument):
+            with pytest.raises(wsconnector.InvalidArgumentError):
                 await connector.open_outbound("not a url")
 
     asyncio.run(main())
