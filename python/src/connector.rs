@@ -13,7 +13,7 @@ use crate::args::{opt_seconds, opt_strings, pairs, strings};
 use crate::auth::PyAuthorizer;
 use crate::broadcast::{filter, BroadcastResult};
 use crate::errors::{invalid_state, OrRaise};
-use crate::events::{run_dispatcher, take_batch, SocketObjects, Triggers};
+use crate::events::{run_dispatcher, SocketObjects, Triggers};
 use crate::socket::{address, PySocket};
 use crate::{asyncio, config, events, logging, payload};
 use pyo3::exceptions::PyTypeError;
@@ -21,6 +21,7 @@ use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pyo3::PyTraverseError;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::{JoinHandle, ThreadId};
 use wsconnector::{Config, ConnectorHandle, OutboundOptions};
@@ -102,7 +103,7 @@ impl PyConnector {
         lock(&self.running).clone()
     }
 
-    /// The handle for the operations; `InvalidState` before the first start.
+    /// The handle for the operations; `InvalidStateError` before the first start.
     fn handle(&self, py: Python<'_>) -> PyResult<ConnectorHandle> {
         self.current()
             .map(|running| running.connector.handle())
@@ -285,7 +286,7 @@ impl PyConnector {
     }
 
     /// Starts the listener (if any), the I/O threads and the dispatcher. A stopped connector
-    /// may be started again. Raises `InvalidState` if it is running.
+    /// may be started again. Raises `InvalidStateError` if it is running.
     fn start(&self, py: Python<'_>) -> PyResult<()> {
         if self.is_started() {
             return Err(invalid_state(py, "the connector is already running"));
@@ -309,7 +310,7 @@ impl PyConnector {
     /// Stops: no new sockets, every socket closed with 1001 (going away), queued sends and
     /// close handshakes given up to `stop_timeout`, every remaining event delivered (each
     /// socket's closed event included). Blocks until done, without the GIL; calling it again,
-    /// or before start, does nothing. From a trigger callback it raises `InvalidState` (it
+    /// or before start, does nothing. From a trigger callback it raises `InvalidStateError` (it
     /// would wait for itself).
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
         let Some(running) = self.current() else {
@@ -398,7 +399,7 @@ impl PyConnector {
     /// Queues a message for one socket: `str` is sent as text, `bytes`, `bytearray` or
     /// `memoryview` as binary. Messages to one socket leave in the order sent. Returns True
     /// when the message is queued, False when the slow-consumer policy dropped it
-    /// (`drop_newest`) or closed the socket (`close`); raises `QueueFull` under `fail`. From a
+    /// (`drop_newest`) or closed the socket (`close`); raises `QueueFullError` under `fail`. From a
     /// trigger callback, `socket.send(data)` does the same without looking the ID up.
     fn send(&self, py: Python<'_>, socket_id: &str, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         let message = payload::from_py(data)?;
@@ -435,7 +436,7 @@ impl PyConnector {
     /// Sends one message to every socket that matches the filter: `path` (full path, exact or
     /// with `*`), `socket_type` (`"inbound"`, `"outbound"` or `"all"`) and `groups` (member of
     /// any). Returns how many got it and which matching sockets did not. Raises
-    /// `LimitExceeded`, sending to none, when the message is larger than `send_queue_bytes`.
+    /// `LimitExceededError`, sending to none, when the message is larger than `send_queue_bytes`.
     #[pyo3(signature = (data, *, path=None, socket_type=None, groups=None))]
     fn broadcast(
         &self,
@@ -481,7 +482,7 @@ impl PyConnector {
             .or_raise(py)
     }
 
-    /// The open socket with this ID; raises `NoSuchSocket` if there is none.
+    /// The open socket with this ID; raises `NoSuchSocketError` if there is none.
     fn socket(&self, py: Python<'_>, socket_id: &str) -> PyResult<PySocket> {
         self.handle(py)?
             .socket(socket_id)
@@ -504,10 +505,11 @@ impl PyConnector {
         Ok(sockets.into_iter().map(PySocket::new).collect())
     }
 
-    /// Takes the events that are ready (up to 256), waiting up to `timeout` seconds (forever
-    /// with `None`) for the first; an empty list on timeout. For connectors without trigger
-    /// callbacks (`AsyncConnector.events()` is built on it). Raises `Stopped` once the
-    /// connector has stopped and every event has been taken.
+    /// Takes every event that is ready, waiting up to `timeout` seconds (forever with `None`)
+    /// for the first; an empty list on timeout. For connectors without trigger callbacks
+    /// (`AsyncConnector` is built on it). Messages of sockets the application has closed are
+    /// left out. Raises `StoppedError` once the connector has stopped and every event has been
+    /// taken.
     #[pyo3(signature = (timeout=None))]
     fn next_events<'py>(
         &self,
@@ -527,16 +529,27 @@ impl PyConnector {
         let handle = running.connector.handle();
         let batch = py
             .detach(move || {
-                let mut batch = Vec::new();
-                take_batch(&handle, &mut batch, timeout).map(|()| batch)
+                let mut batch = VecDeque::new();
+                handle.next_events(&mut batch, timeout).map(|()| batch)
             })
             .or_raise(py)?;
         let mut sockets = lock(&running.sockets);
         let events = batch
             .into_iter()
+            .filter(|event| !event.is_stale())
             .map(|event| events::to_py(py, &mut sockets, event))
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, events)
+    }
+
+    /// The bounds of the core's event queue, `(event_queue_capacity, event_queue_bytes)`: the
+    /// asyncio front holds no more events than these in its own handlers' queues.
+    #[getter]
+    fn _event_queue_bounds(&self) -> (usize, usize) {
+        (
+            self.config.event_queue_capacity,
+            self.config.event_queue_bytes,
+        )
     }
 
     /// Starts the connector (unless it is running) and returns it.

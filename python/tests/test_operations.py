@@ -8,6 +8,7 @@ import contextlib
 from typing import Any
 
 import pytest
+import websockets.exceptions
 from conftest import WAIT, Peer, Recorder, connect
 from websockets.sync.server import ServerConnection
 
@@ -299,14 +300,80 @@ def test_a_callback_replies_with_socket_send() -> None:
             assert client.recv(timeout=WAIT) == message
 
 
+def test_a_socket_at_hand_closes_subscribes_and_unsubscribes_itself(
+    server: wsconnector.Connector, recorder: Recorder
+) -> None:
+    with connect(server, "/ops") as client:
+        socket = recorder.next("connection")[1]
+        socket.subscribe(["room", "x", "room"])
+        socket.unsubscribe("x")
+        socket.unsubscribe(["never-joined"])
+        assert socket.groups == ["room"]
+        assert [s.id for s in server.sockets(groups="room")] == [socket.id]
+        for bad in (lambda: socket.subscribe(""), lambda: socket.unsubscribe([""])):
+            with pytest.raises(wsconnector.InvalidArgumentError, match="group"):
+                bad()
+        with pytest.raises(wsconnector.InvalidArgumentError):
+            socket.subscribe(42)  # type: ignore[arg-type]
+        with pytest.raises(wsconnector.InvalidArgumentError, match="1005"):
+            socket.close(1005)
+        with pytest.raises(wsconnector.InvalidArgumentError, match="reason"):
+            socket.close(1000, "x" * 124)
+        assert socket.groups == ["room"] and not socket.is_close_requested
+
+        socket.close(4001, "by the socket")
+        assert socket.is_close_requested
+        socket.close(4002, "again")  # already closing: nothing happens
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            client.recv(timeout=WAIT)
+        assert (client.close_code, client.close_reason) == (4001, "by the socket")
+    closed = recorder.next("closed")
+    assert closed[1] is socket and closed[2:] == (4001, "by the socket")
+    assert server.sockets(groups="room") == []
+    # Closed: each fails as its connector-level twin does with the ID.
+    for operation in (
+        lambda: socket.subscribe("x"),
+        lambda: socket.unsubscribe("room"),
+        lambda: socket.close(),
+        lambda: server.close(socket.id),
+    ):
+        with pytest.raises(wsconnector.NoSuchSocketError):
+            operation()
+
+
+def test_a_callback_acts_on_the_socket_it_was_handed() -> None:
+    connector = wsconnector.Connector(host="127.0.0.1", port=0)
+
+    @connector.on_inbound_message
+    def command(socket: wsconnector.Socket, message: str | bytes) -> None:
+        verb, _, group = str(message).partition(" ")
+        if verb == "join":
+            socket.subscribe(group)
+        elif verb == "leave":
+            socket.unsubscribe(group)
+        elif verb == "bye":
+            socket.close(4000, "bye")
+            return
+        socket.send(",".join(socket.groups))
+
+    with connector, connect(connector) as client:
+        for command_text, groups in [("join a", "a"), ("join b", "a,b"), ("leave a", "b")]:
+            client.send(command_text)
+            assert client.recv(timeout=WAIT) == groups
+        client.send("bye")
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            client.recv(timeout=WAIT)
+        assert client.close_code == 4000
+
+
 def test_a_message_larger_than_the_send_queue_raises_limit_exceeded(recorder: Recorder) -> None:
     connector = wsconnector.Connector(host="127.0.0.1", port=0, send_queue_bytes=1024)
     recorder.register(connector)
     with connector, connect(connector) as client:
         socket = recorder.next("connection")[1]
-        with pytest.raises(wsconnector.LimitExceeded):
+        with pytest.raises(wsconnector.LimitExceededError):
             socket.send(bytes(1025))
-        with pytest.raises(wsconnector.LimitExceeded):
+        with pytest.raises(wsconnector.LimitExceededError):
             connector.broadcast("x" * 1025)
         assert connector.broadcast("fits").delivered == 1
         assert client.recv(timeout=WAIT) == "fits"

@@ -180,6 +180,10 @@ class Socket:
     @property
     def is_open(self) -> bool:
         """Whether the socket is still open."""
+    @property
+    def is_close_requested(self) -> bool:
+        """Whether the application has asked the socket to close (its messages not yet handed
+        over are dropped)."""
     def header(self, name: str) -> str | None:
         """The first handshake header called `name` (case-insensitive), or `None`."""
     def query_param(self, name: str) -> str | None:
@@ -190,8 +194,21 @@ class Socket:
 
         `str` is sent as text, `bytes`, `bytearray` or `memoryview` as binary. Returns True
         when queued, False when the slow-consumer policy dropped the message or closed the
-        socket; raises `QueueFull` under `fail`, `RemotelyClosed` while the peer is closing it,
-        `NoSuchSocket` once it is closing otherwise or closed."""
+        socket; raises `QueueFullError` under `fail`, `RemotelyClosedError` while the peer is
+        closing it, `NoSuchSocketError` once it is closing otherwise or closed."""
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Closes this socket, like `Connector.close` with its ID but without looking it up.
+
+        Raises `InvalidArgumentError` for a bad code or reason, `NoSuchSocketError` once the
+        socket has closed; closing a socket that is already closing does nothing."""
+    def subscribe(self, groups: _Groups) -> None:
+        """Adds groups to this socket, like `Connector.subscribe` with its ID.
+
+        Raises `InvalidArgumentError` for a bad group name, `NoSuchSocketError` once closed."""
+    def unsubscribe(self, groups: _Groups) -> None:
+        """Removes groups from this socket, like `Connector.unsubscribe` with its ID.
+
+        Raises `InvalidArgumentError` for a bad group name, `NoSuchSocketError` once closed."""
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -426,7 +443,9 @@ class Connector:
     ) -> list[Socket]:
         """The open sockets that match the filter."""
     def next_events(self, timeout: float | None = None) -> list[_Event]:
-        """Takes the events that are ready (pull mode: connectors without trigger callbacks)."""
+        """Takes every event that is ready (pull mode: connectors without trigger callbacks)."""
+    @property
+    def _event_queue_bounds(self) -> tuple[int, int]: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: object, exc: object, traceback: object) -> None: ...
 
