@@ -19,7 +19,7 @@ use crate::{asyncio, config, events, logging, payload};
 use pyo3::exceptions::PyTypeError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyCFunction, PyDict, PyList, PyTuple};
 use pyo3::PyTraverseError;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -48,14 +48,16 @@ impl Running {
     }
 
     /// Stops the core connector (which delivers every remaining event) and waits for the
-    /// dispatcher to hand the last of them to the triggers. Call without the GIL.
+    /// dispatcher to hand the last of them to the triggers. One stop at a time: each returns
+    /// once the dispatcher has finished, whichever thread joined it. Call without the GIL.
     fn stop(&self) -> wsconnector::Result<()> {
+        if self.on_dispatcher_thread() {
+            return self.connector.stop();
+        }
+        let mut dispatcher = lock(&self.dispatcher);
         self.connector.stop()?;
-        if !self.on_dispatcher_thread() {
-            let dispatcher = lock(&self.dispatcher).take();
-            if let Some(thread) = dispatcher {
-                let _ = thread.join();
-            }
+        if let Some(thread) = dispatcher.take() {
+            let _ = thread.join();
         }
         Ok(())
     }
@@ -96,6 +98,8 @@ pub(crate) struct PyConnector {
     config: Config,
     hooks: Mutex<Hooks>,
     running: Mutex<Option<Arc<Running>>>,
+    /// A `threading.Event` per `serve_forever` under way, set when `stop()` has finished.
+    serving: Mutex<Vec<Py<PyAny>>>,
 }
 
 impl PyConnector {
@@ -200,6 +204,56 @@ fn outbound_options(
     Ok(options)
 }
 
+/// SIGINT and SIGTERM handlers that set a `threading.Event`, installed by `serve_forever` on
+/// the main thread, with the handlers they replaced.
+struct StopOnSignals(Vec<(Py<PyAny>, Py<PyAny>)>);
+
+impl StopOnSignals {
+    /// Installs them when called from the main thread; elsewhere Python cannot, and nothing
+    /// is installed.
+    fn install(stopped: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = stopped.py();
+        let threading = py.import("threading")?;
+        let on_main_thread = threading
+            .call_method0("current_thread")?
+            .is(&threading.call_method0("main_thread")?);
+        let mut replaced = Vec::new();
+        if !on_main_thread {
+            return Ok(StopOnSignals(replaced));
+        }
+        let signal = py.import("signal")?;
+        let event = stopped.clone().unbind();
+        let handler = PyCFunction::new_closure(
+            py,
+            Some(c"stop_serving"),
+            Some(c"Ends Connector.serve_forever."),
+            move |args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>| {
+                event.call_method0(args.py(), "set").map(drop)
+            },
+        )?;
+        for name in ["SIGINT", "SIGTERM"] {
+            let number = signal.getattr(name)?;
+            let previous = signal.call_method1("signal", (&number, &handler))?;
+            replaced.push((number.unbind(), previous.unbind()));
+        }
+        Ok(StopOnSignals(replaced))
+    }
+
+    /// Puts back the handlers they replaced (the default action where Python had none).
+    fn restore(self, py: Python<'_>) -> PyResult<()> {
+        let signal = py.import("signal")?;
+        for (number, previous) in self.0 {
+            let previous = if previous.is_none(py) {
+                signal.getattr("SIG_DFL")?.unbind()
+            } else {
+                previous
+            };
+            signal.call_method1("signal", (number, previous))?;
+        }
+        Ok(())
+    }
+}
+
 #[pymethods]
 impl PyConnector {
     #[new]
@@ -225,6 +279,7 @@ impl PyConnector {
             config: config::from_kwargs(py, settings)?,
             hooks: Mutex::default(),
             running: Mutex::new(None),
+            serving: Mutex::default(),
         };
         if let Some(f) = on_inbound_connection {
             connector.on_inbound_connection(py, f)?;
@@ -322,7 +377,45 @@ impl PyConnector {
                 "a connector cannot be stopped from its own trigger callback",
             ));
         }
-        py.detach(move || running.stop()).or_raise(py)
+        py.detach(move || running.stop()).or_raise(py)?;
+        let serving = std::mem::take(&mut *lock(&self.serving));
+        for stopped in serving {
+            stopped.call_method0(py, "set")?;
+        }
+        Ok(())
+    }
+
+    /// Starts the connector unless it is running, then serves until `stop()` is called (from
+    /// another thread) or the process gets SIGINT (Ctrl-C) or SIGTERM, and stops it: every
+    /// socket closed with 1001 and every remaining event delivered, as `stop()` does. Waits
+    /// without the GIL. The signal handlers are installed only when it is called from the
+    /// main thread (where Python runs them), and the earlier ones are put back when it
+    /// returns; elsewhere only `stop()` ends it. A signal ends it normally, without
+    /// `KeyboardInterrupt`. Raises `InvalidStateError` from a trigger callback (it would wait
+    /// for itself).
+    fn serve_forever(&self, py: Python<'_>) -> PyResult<()> {
+        if self.current().is_some_and(|r| r.on_dispatcher_thread()) {
+            return Err(invalid_state(
+                py,
+                "serve_forever cannot be called from the connector's own trigger callback",
+            ));
+        }
+        if !self.is_started() {
+            self.start(py)?;
+        }
+        let stopped = py.import("threading")?.getattr("Event")?.call0()?;
+        lock(&self.serving).push(stopped.clone().unbind());
+        let handlers = StopOnSignals::install(&stopped)?;
+        // A stop() that finished before the event was listed has not set it.
+        let waited = if self.is_started() {
+            stopped.call_method0("wait").map(drop)
+        } else {
+            Ok(())
+        };
+        lock(&self.serving).retain(|listed| !listed.is(&stopped));
+        let restored = handlers.restore(py);
+        self.stop(py)?;
+        waited.and(restored)
     }
 
     /// Whether the connector is running (started, not stopping or stopped).

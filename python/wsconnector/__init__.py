@@ -13,12 +13,14 @@ through four triggers: inbound connection, inbound message, outbound message, so
     def relay(socket, message):
         chat.broadcast(message)
 
-    with chat:
-        ...
+    chat.serve_forever()  # until stop(), Ctrl-C or SIGTERM
 
 Trigger callbacks run on the connector's dispatcher thread; operations that wait (connect,
-stop, broadcast, waiting for events) release the GIL while the Rust core works. ``AsyncConnector`` is the asyncio front. Logs go to the ``logging``
-module under the logger ``wsconnector``.
+stop, broadcast, waiting for events) release the GIL while the Rust core works.
+``AsyncConnector`` is the asyncio front: ``async def`` trigger handlers run on the loop, or
+``async for event in connector.events()``. Errors derive from ``WebSocketError``, one class per
+kind, each named ``...Error`` (``wsconnector.TimeoutError`` is not star-imported). Logs go to
+the ``logging`` module under the logger ``wsconnector``.
 """
 
 import atexit

@@ -300,7 +300,8 @@ class SocketClosed:
         """The close reason."""
 
 _Event = Union[InboundConnection, InboundMessage, OutboundMessage, SocketClosed]
-_AuthorizeHook = Callable[[AuthRequest], Union[bool, Sequence[str], Reject]]
+_AuthAnswer = Union[bool, Sequence[str], Reject]
+_AuthorizeHook = Callable[[AuthRequest], _AuthAnswer]
 
 @final
 class BroadcastFailure:
@@ -369,6 +370,9 @@ class Connector:
         """Starts the listener (if any), the I/O threads and the dispatcher."""
     def stop(self) -> None:
         """Closes every socket (1001), delivers the remaining events, ends every thread."""
+    def serve_forever(self) -> None:
+        """Starts unless running, serves until `stop()` (from another thread) or SIGINT/SIGTERM,
+        then stops cleanly. Signal handlers only on the main thread, put back on return."""
     @property
     def is_running(self) -> bool:
         """Whether the connector is running."""
