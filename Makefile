@@ -17,12 +17,21 @@ demo:
 test: lint test-rust test-c test-abi test-python test-node test-browser test-node-binding test-go \
 	test-dist
 
+# Clippy on the core as Rust users build it, and with the C API (`capi`); and the C API stays a
+# layer: neither the core without it nor the Python extension depends on cbindgen.
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --features capi -- -D warnings
+	@for package in wsconnector wsconnector-python; do \
+		if $(CARGO) tree -e features -p $$package | grep -q cbindgen; then \
+			echo "$$package depends on cbindgen: the C API must stay behind the capi feature"; exit 1; \
+		fi; \
+	done
 
+# The core's tests with the C API's own (its unit tests, the header's version check).
 test-rust:
-	$(CARGO) test
+	$(CARGO) test --features capi
 
 # Interoperability with Node's ws (an independent implementation), both ways.
 test-node: tests/node/node_modules/.package-lock.json

@@ -14,11 +14,8 @@ const ROOM_PREFIX: &str = "room:";
 pub fn on_event(chat: &ConnectorHandle, event: Event) {
     match event {
         Event::InboundConnection { socket } => {
-            let _ = chat.subscribe(socket.id().as_str(), &[format!("{ROOM_PREFIX}lobby")]);
-            let _ = chat.send(
-                socket.id().as_str(),
-                "welcome to the lobby; send /join ROOM to change rooms",
-            );
+            let _ = socket.subscribe(&[format!("{ROOM_PREFIX}lobby")]);
+            let _ = socket.send("welcome to the lobby; send /join ROOM to change rooms");
         }
         Event::InboundMessage { socket, message } => {
             let Some(text) = message.as_text() else {
@@ -35,9 +32,9 @@ pub fn on_event(chat: &ConnectorHandle, event: Event) {
                 .map(str::trim)
                 .filter(|r| !r.is_empty())
             {
-                let _ = chat.unsubscribe(id, &rooms);
-                let _ = chat.subscribe(id, &[format!("{ROOM_PREFIX}{room}")]);
-                let _ = chat.send(id, format!("you are in room {room}"));
+                let _ = socket.unsubscribe(&rooms);
+                let _ = socket.subscribe(&[format!("{ROOM_PREFIX}{room}")]);
+                let _ = socket.send(format!("you are in room {room}"));
             } else {
                 let line = format!("[{}] {}", &id[..8], text);
                 let everyone_in_room = SocketFilter::all()

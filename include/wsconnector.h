@@ -35,7 +35,7 @@
 
 /**
  * The ABI major version of the C API: bumped on every incompatible change to an exported
- * function or type; the soname is `libwsconnector.so.<this>`. build.rs includes this file.
+ * function or type; the soname is `libwsconnector.so.<this>` (mk/c.mk reads this line).
  */
 #define WSC_ABI_VERSION 1
 
@@ -542,10 +542,11 @@ typedef struct wsc_filter wsc_filter;
 typedef struct wsc_outbound_options wsc_outbound_options;
 
 /**
- * A socket's attributes, and wsc_socket_send() to it. Borrowed inside callbacks and from
- * events and lists (never free those); owned when it comes from wsc_connector_socket() (free
- * it with wsc_socket_free()). Attributes stay readable after the socket closed (a send then
- * fails). Use it from any thread.
+ * A socket's attributes, and the operations on it: wsc_socket_send(), wsc_socket_close(),
+ * wsc_socket_subscribe(), wsc_socket_unsubscribe(). Borrowed inside callbacks and from events
+ * and lists (never free those); owned when it comes from wsc_connector_socket() (free it with
+ * wsc_socket_free()). Attributes stay readable after the socket closed (an operation then
+ * fails with WSC_NO_SUCH_SOCKET). Use it from any thread.
  */
 typedef struct wsc_socket wsc_socket;
 
@@ -1668,6 +1669,38 @@ wsc_result wsc_socket_send(const struct wsc_socket *socket,
                            size_t len,
                            wsc_delivery *delivery_out,
                            size_t *dropped_oldest_out);
+
+/**
+ * Closes this socket with a close `code` (1000-1003, 1007-1014, 3000-4999) and `reason` (NULL
+ * for none; at most 123 bytes): wsc_connector_close() without the ID, its copy and its lookup.
+ * Messages queued before leave first; messages that arrive from the peer afterwards are not
+ * delivered. Closing a socket that is already closing is a no-op.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (code or reason),
+ * WSC_NO_SUCH_SOCKET (the socket has closed, or its connector has stopped).
+ * Any thread, while the handle is valid (a callback's view: until the callback returns).
+ */
+wsc_result wsc_socket_close(const struct wsc_socket *socket, uint16_t code, const char *reason);
+
+/**
+ * Subscribes this socket to `groups` (`count` strings; groups it has already are ignored):
+ * wsc_connector_subscribe() without the ID lookup. A group snapshot this handle has already
+ * taken (see wsc_socket_group_count()) keeps the groups it saw.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (a bad group name),
+ * WSC_NO_SUCH_SOCKET (the socket has closed, or its connector has stopped).
+ * Any thread, while the handle is valid (a callback's view: until the callback returns).
+ */
+wsc_result wsc_socket_subscribe(const struct wsc_socket *socket,
+                                const char *const *groups,
+                                size_t count);
+
+/**
+ * Unsubscribes this socket from `groups` (groups it does not have are ignored):
+ * wsc_connector_unsubscribe() without the ID lookup. Errors as wsc_socket_subscribe().
+ * Any thread, while the handle is valid (a callback's view: until the callback returns).
+ */
+wsc_result wsc_socket_unsubscribe(const struct wsc_socket *socket,
+                                  const char *const *groups,
+                                  size_t count);
 
 /**
  * Frees a socket handle from wsc_connector_socket(); NULL is a no-op. Never pass a borrowed

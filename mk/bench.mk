@@ -27,7 +27,7 @@ bench-c:
 	@rm -f $(BENCH_OUT)/c-server
 	@if [ ! -f include/wsconnector.h ]; then \
 		echo "bench: no C API on this branch (include/wsconnector.h); the C row is skipped"; \
-	elif { $(CARGO) build --release --lib && \
+	elif { $(C_LIB_BUILD) --release -- $(C_LIB_LINK) && \
 		soname=$$(readelf -d target/release/libwsconnector.so | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p') && \
 		{ [ -z "$$soname" ] || ln -sf libwsconnector.so target/release/$$soname; } && \
 		$(CC) -std=c11 -O2 -Wall -Wextra -Iinclude benches/c/echo_fanout_server.c \

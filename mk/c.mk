@@ -9,9 +9,6 @@
 	ctypes-test
 
 C_LIBDIR := $(CURDIR)/target/debug
-# What `cargo build` builds for the C API: c-lib here, and the release builds of install-c and
-# make dist (mk/dist.mk), so that all three build the same library.
-C_CARGO_FLAGS := --lib
 C_OUT := target/c
 C_ABI := $(shell sed -n 's/^pub const WSC_ABI_VERSION: u32 = \([0-9]*\);/\1/p' src/ffi/abi.rs)
 C_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
@@ -19,6 +16,12 @@ PKG_CONFIG ?= pkg-config
 PYTHON3 ?= python3
 CXX ?= g++
 PREFIX ?= /usr/local
+# The C library: the crate with its `capi` feature, as a shared and a static library (the
+# package's own crate type is only the rlib, so that Rust users and the Python extension link
+# no C symbols), the shared one with a soname that carries the ABI major version. Add --release
+# for the optimized build.
+C_LIB_BUILD = $(CARGO) rustc --lib --features capi --crate-type cdylib,staticlib
+C_LIB_LINK := -C link-arg=-Wl,-soname,libwsconnector.so.$(C_ABI)
 # The C programs find the library through the build tree's pkg-config file.
 C_PC := PKG_CONFIG_PATH=$(C_LIBDIR) $(PKG_CONFIG)
 C_SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -43,7 +46,7 @@ $(C_OUT)/.pkg-config:
 # build tree's pkg-config file.
 c-lib: $(C_OUT)/.pkg-config
 	@mkdir -p $(C_OUT)
-	$(CARGO) build $(C_CARGO_FLAGS) --message-format=json-render-diagnostics > $(C_OUT)/cargo.json
+	$(C_LIB_BUILD) --message-format=json-render-diagnostics -- $(C_LIB_LINK) > $(C_OUT)/cargo.json
 	@grep '"reason":"build-script-executed"' $(C_OUT)/cargo.json | grep '#wsconnector@' \
 		| sed -n 's/.*"out_dir":"\([^"]*\)".*/\1/p' | tail -n 1 > $(C_OUT)/out_dir
 	@test -s $(C_OUT)/out_dir || { echo "cannot find build.rs's OUT_DIR"; exit 1; }
@@ -95,7 +98,7 @@ examples-c-self-test: examples-c
 	@for e in $(C_EXAMPLES); do timeout 60 $$e --self-test || { echo "FAILED: $$e"; exit 1; }; done
 
 install-c: c-lib
-	$(CARGO) build $(C_CARGO_FLAGS) --release
+	$(C_LIB_BUILD) --release -- $(C_LIB_LINK)
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 target/release/libwsconnector.so $(DESTDIR)$(PREFIX)/lib/libwsconnector.so.$(C_ABI)
 	ln -sf libwsconnector.so.$(C_ABI) $(DESTDIR)$(PREFIX)/lib/libwsconnector.so

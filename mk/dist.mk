@@ -45,7 +45,7 @@ dist-python: dist-versions $(VENV_TOOLS)
 
 # The libraries without their debug info; the .pc files find the prefix from where they are.
 dist-c: dist-versions
-	$(CARGO) build $(C_CARGO_FLAGS) --profile $(DIST_PROFILE)
+	$(C_LIB_BUILD) --profile $(DIST_PROFILE) -- $(C_LIB_LINK)
 	rm -rf $(DIST_C_ROOT)
 	mkdir -p $(DIST_C_ROOT)/lib/pkgconfig $(DIST_C_ROOT)/include $(DIST_OUT)
 	strip --strip-debug -o $(DIST_C_ROOT)/lib/libwsconnector.so.$(C_ABI) $(DIST_LIBDIR)/libwsconnector.so

@@ -77,6 +77,14 @@ pub enum SlowConsumerPolicy {
     Close,
 }
 
+impl SlowConsumerPolicy {
+    /// The policy's name as the settings spell it: "fail", "drop_newest", "drop_oldest",
+    /// "close".
+    pub fn name(self) -> &'static str {
+        crate::settings::choice_name(self)
+    }
+}
+
 impl Choice for SlowConsumerPolicy {
     const NAMES: &'static [&'static str] = &["fail", "drop_newest", "drop_oldest", "close"];
     const ALL: &'static [Self] = &[

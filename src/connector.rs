@@ -10,6 +10,7 @@ use crate::outbound::OutboundOptions;
 use crate::queue::{check_fits, CloseRequest, Delivery, Outgoing, Sealed, SendQueue};
 use crate::registry::{Registry, SocketFilter};
 use crate::socket::{Socket, SocketId, SocketType};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -95,7 +96,8 @@ pub struct BroadcastResult {
 /// State shared by the connector, its handles, and its tasks.
 pub(crate) struct Shared {
     pub config: Config,
-    pub registry: Registry,
+    /// Shared with the sockets it holds, weakly, for their own group operations.
+    pub registry: Arc<Registry>,
     pub events: EventQueue,
     state: AtomicU8,
     /// Every task the connector spawns, so that stop can wait for all of them.
@@ -280,7 +282,8 @@ impl ConnectorHandle {
             .push(socket_id, Outgoing::Message(message.into()))
     }
 
-    /// Subscribes a socket to groups; groups it already has are ignored.
+    /// Subscribes a socket to groups; groups it already has are ignored. ([`Socket::subscribe`]
+    /// does the same on a socket at hand.)
     pub fn subscribe<S: AsRef<str>>(&self, socket_id: &str, groups: &[S]) -> Result<()> {
         self.shared.check_running()?;
         let socket = self.shared.registry.get(socket_id)?;
@@ -288,6 +291,7 @@ impl ConnectorHandle {
     }
 
     /// Unsubscribes a socket from groups; groups it does not have are ignored.
+    /// ([`Socket::unsubscribe`] does the same on a socket at hand.)
     pub fn unsubscribe<S: AsRef<str>>(&self, socket_id: &str, groups: &[S]) -> Result<()> {
         self.shared.check_running()?;
         validate_groups(groups)?;
@@ -348,12 +352,14 @@ impl ConnectorHandle {
     /// Closes one socket with a close code (1000-1003, 1007-1014, 3000-4999) and a reason of
     /// at most 123 bytes. Messages queued before leave first; messages that arrive from the
     /// peer afterwards are not delivered. Closing a socket that is already closing is a no-op.
+    /// ([`Socket::close`] does the same on a socket at hand.)
     pub fn close(&self, socket_id: &str, code: u16, reason: &str) -> Result<()> {
         self.shared.check_running()?;
         validate_close(code, reason)?;
-        let socket = self.shared.registry.get(socket_id)?;
-        request_close(&socket, code, reason);
-        Ok(())
+        self.shared
+            .registry
+            .get(socket_id)?
+            .close_validated(code, reason)
     }
 
     /// Closes every socket that matches `filter`; returns how many it began to close.
@@ -366,7 +372,7 @@ impl ConnectorHandle {
             .registry
             .select(filter)
             .iter()
-            .filter(|socket| request_close(socket, code, reason))
+            .filter(|socket| socket.request_close(code, reason))
             .count())
     }
 
@@ -396,12 +402,7 @@ impl ConnectorHandle {
     /// `Ok(None)` on timeout; `Err(Stopped)` once the connector has stopped and every event
     /// has been taken.
     pub fn next_event(&self, timeout: Option<Duration>) -> Result<Option<Event>> {
-        if self.shared.has_handler {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "this connector delivers events to its handler; next_event is for connectors started without one",
-            ));
-        }
+        self.check_pull_mode("next_event")?;
         // A wait past a year is a wait forever; capped, its deadline cannot overflow.
         let timeout = timeout.map(|t| t.min(MAX_DURATION));
         loop {
@@ -412,18 +413,51 @@ impl ConnectorHandle {
             }
         }
     }
+
+    /// Takes every event that is waiting into `batch`, which must be empty (else
+    /// `InvalidArgument`), when no handler was given at start (pull mode): a consumer that
+    /// hands events on in batches pays one wake-up and one lock per burst rather than per
+    /// event. Waits up to `timeout` (forever with `None`) for the first; on timeout `batch`
+    /// stays empty. Unlike [`ConnectorHandle::next_event`] it leaves in the messages of sockets
+    /// the application closed: when handing each event on, skip it if [`Event::is_stale`] (the
+    /// connector's own dispatcher does so). `Err(Stopped)` once the connector has stopped and
+    /// every event has been taken.
+    pub fn next_events(
+        &self,
+        batch: &mut VecDeque<Event>,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
+        self.check_pull_mode("next_events")?;
+        if !batch.is_empty() {
+            return Err(Error::invalid(
+                "next_events takes into an empty batch: hand on the events of the last one first",
+            ));
+        }
+        let timeout = timeout.map(|t| t.min(MAX_DURATION));
+        if self.shared.events.take_batch(batch, timeout) {
+            Ok(())
+        } else {
+            Err(Error::stopped())
+        }
+    }
+
+    /// `InvalidState` when the connector delivers its events to a handler.
+    fn check_pull_mode(&self, what: &str) -> Result<()> {
+        if self.shared.has_handler {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                format!(
+                    "this connector delivers events to its handler; \
+                     {what} is for connectors started without one"
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
-/// Asks a socket to close; false when it was already closing.
-fn request_close(socket: &Socket, code: u16, reason: &str) -> bool {
-    socket.mark_close_requested();
-    socket.queue().request_close(CloseRequest {
-        code,
-        reason: reason.to_owned(),
-    })
-}
-
-fn validate_close(code: u16, reason: &str) -> Result<()> {
+/// Checks a close code and reason the application wants to send.
+pub(crate) fn validate_close(code: u16, reason: &str) -> Result<()> {
     if !close_code::is_sendable(code) {
         return Err(Error::invalid(format!(
             "close code {code} cannot be sent: use 1000-1003, 1007-1014 or 3000-4999"
@@ -529,7 +563,7 @@ impl ConnectorBuilder {
             None => None,
         };
         let shared = Arc::new(Shared {
-            registry: Registry::default(),
+            registry: Arc::default(),
             events: EventQueue::new(config.event_queue_capacity, config.event_queue_bytes),
             state: AtomicU8::new(RUNNING),
             tasks: TaskTracker::new(),

@@ -92,8 +92,13 @@ impl Event {
     }
 
     /// A message the application no longer wants: its socket was closed by the application
-    /// before the message was handed over.
-    pub(crate) fn is_stale(&self) -> bool {
+    /// before the message was handed over. The connector's dispatcher and
+    /// [`ConnectorHandle::next_event`] leave such messages out; a consumer of
+    /// [`ConnectorHandle::next_events`] checks it as it hands each event on.
+    ///
+    /// [`ConnectorHandle::next_event`]: crate::ConnectorHandle::next_event
+    /// [`ConnectorHandle::next_events`]: crate::ConnectorHandle::next_events
+    pub fn is_stale(&self) -> bool {
         self.message().is_some() && self.socket().is_close_requested()
     }
 }

@@ -27,9 +27,14 @@ mod connector;
 mod driver;
 mod error;
 mod events;
+// The C API (`wsc_*`): the C build's layer on this crate, compiled with the `capi` feature only.
+#[cfg(feature = "capi")]
 pub mod ffi;
 mod frame;
 mod inbound;
+// The process-wide capture of the library's `tracing` records, with the `log-sink` feature only
+// (the C API and the Python package turn it on; a Rust application has its own subscriber).
+#[cfg(any(feature = "log-sink", test))]
 pub mod log;
 mod message;
 mod origin;

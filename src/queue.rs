@@ -123,7 +123,9 @@ impl SendQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Most bytes the queue holds: no larger message can be queued.
+    /// Most bytes the queue holds: no larger message can be queued. (The C API checks a send's
+    /// length against it before reading the bytes.)
+    #[cfg(feature = "capi")]
     pub(crate) fn max_bytes(&self) -> usize {
         self.max_bytes
     }

@@ -4,7 +4,7 @@
 use crate::config::validate_groups;
 use crate::error::{Error, ErrorKind, Result};
 use crate::path::PathPattern;
-use crate::socket::{Socket, SocketId, SocketType};
+use crate::socket::{GroupIndex, Socket, SocketId, SocketType};
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
@@ -65,8 +65,9 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// Adds a socket and subscribes it to `groups`; fails if its ID is taken.
-    pub(crate) fn insert(&self, socket: &Socket, groups: &[String]) -> Result<()> {
+    /// Adds a socket and subscribes it to `groups`; fails if its ID is taken. The socket keeps
+    /// a weak link to this registry's group index, for its own subscribe and unsubscribe.
+    pub(crate) fn insert(self: &Arc<Self>, socket: &Socket, groups: &[String]) -> Result<()> {
         validate_groups(groups)?;
         match self.sockets.entry(socket.id().clone()) {
             Entry::Occupied(_) => {
@@ -79,7 +80,9 @@ impl Registry {
                 slot.insert(socket.clone());
             }
         }
-        self.subscribe(socket, groups)
+        let index: Arc<dyn GroupIndex> = self.clone();
+        socket.membership().index = Some(Arc::downgrade(&index));
+        self.join(socket, groups)
     }
 
     /// Removes a socket from the registry and from every group. Returns false if it was gone.
@@ -113,6 +116,11 @@ impl Registry {
     /// Adds groups to a socket; groups it already has are ignored.
     pub(crate) fn subscribe<S: AsRef<str>>(&self, socket: &Socket, groups: &[S]) -> Result<()> {
         validate_groups(groups)?;
+        self.join(socket, groups)
+    }
+
+    /// Adds valid groups to a socket.
+    fn join<S: AsRef<str>>(&self, socket: &Socket, groups: &[S]) -> Result<()> {
         let mut membership = socket.membership();
         if membership.removed {
             return Err(Error::no_such_socket(socket.id().as_str()));
@@ -135,7 +143,8 @@ impl Registry {
         Ok(())
     }
 
-    /// Removes groups from a socket; groups it does not have are ignored.
+    /// Removes groups (validated by the caller) from a socket; groups it does not have are
+    /// ignored.
     pub(crate) fn unsubscribe<S: AsRef<str>>(&self, socket: &Socket, groups: &[S]) -> Result<()> {
         let mut membership = socket.membership();
         if membership.removed {
@@ -228,5 +237,15 @@ impl Registry {
     /// How many groups have at least one member.
     pub(crate) fn group_count(&self) -> usize {
         self.groups.len()
+    }
+}
+
+impl GroupIndex for Registry {
+    fn subscribe(&self, socket: &Socket, groups: &[&str]) -> Result<()> {
+        self.join(socket, groups)
+    }
+
+    fn unsubscribe(&self, socket: &Socket, groups: &[&str]) -> Result<()> {
+        Registry::unsubscribe(self, socket, groups)
     }
 }

@@ -159,16 +159,16 @@ pub(crate) trait Choice: Sized + Copy + PartialEq + 'static {
     const NAMES: &'static [&'static str];
     /// Every value.
     const ALL: &'static [Self];
+}
 
-    /// The value's name.
-    fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .position(|v| *v == self)
-            .and_then(|i| Self::NAMES.get(i))
-            .copied()
-            .unwrap_or("")
-    }
+/// The name of a choice's value.
+pub(crate) fn choice_name<T: Choice>(value: T) -> &'static str {
+    T::ALL
+        .iter()
+        .position(|v| *v == value)
+        .and_then(|i| T::NAMES.get(i))
+        .copied()
+        .unwrap_or("")
 }
 
 /// The row of `table` named `name`, when a configuration can take it by name: an error for an

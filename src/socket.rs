@@ -1,15 +1,17 @@
 //! One socket as the application sees it: its ID, its attributes, its groups and its send queue.
 //! The task that drives its stream lives in `driver.rs`.
 
+use crate::config::validate_groups;
+use crate::connector::validate_close;
 use crate::error::{Error, Result};
-use crate::queue::SendQueue;
+use crate::queue::{CloseRequest, SendQueue};
 use crate::tls::PeerCertificate;
 use std::borrow::Borrow;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 /// Longest socket ID accepted, in bytes.
 pub const MAX_SOCKET_ID_LEN: usize = 256;
@@ -115,11 +117,24 @@ pub(crate) struct Attributes {
     pub peer_certificate: Option<PeerCertificate>,
 }
 
-/// The groups of a socket, and whether it has left the registry (then nothing may join).
+/// The groups of a socket, whether it has left the registry (then nothing may join), and the
+/// group index of the registry that holds it.
 #[derive(Default)]
 pub(crate) struct Membership {
     pub groups: BTreeSet<Arc<str>>,
     pub removed: bool,
+    /// Set when the socket is registered. Weak: a socket kept by the application keeps no
+    /// connector alive.
+    pub index: Option<Weak<dyn GroupIndex>>,
+}
+
+/// A connector's group index as a socket reaches it for its own subscribe and unsubscribe,
+/// without knowing the registry that implements it (the registry sits above the socket).
+pub(crate) trait GroupIndex: Send + Sync {
+    /// Adds groups (already validated) to `socket`; `NoSuchSocket` once it has left.
+    fn subscribe(&self, socket: &Socket, groups: &[&str]) -> Result<()>;
+    /// Removes groups (already validated) from `socket`; `NoSuchSocket` once it has left.
+    fn unsubscribe(&self, socket: &Socket, groups: &[&str]) -> Result<()>;
 }
 
 pub(crate) struct SocketInner {
@@ -153,8 +168,24 @@ impl Socket {
         &self.0.queue
     }
 
-    pub(crate) fn mark_close_requested(&self) {
+    /// Asks the socket to close (queued messages leave first; messages that arrive from the
+    /// peer afterwards are not delivered); false when it was already closing.
+    pub(crate) fn request_close(&self, code: u16, reason: &str) -> bool {
         self.0.close_requested.store(true, Ordering::Release);
+        self.0.queue.request_close(CloseRequest {
+            code,
+            reason: reason.to_owned(),
+        })
+    }
+
+    /// [`Socket::close`] with arguments already validated: `NoSuchSocket` once the socket has
+    /// closed; closing a socket that is already closing is a no-op.
+    pub(crate) fn close_validated(&self, code: u16, reason: &str) -> Result<()> {
+        if !self.is_open() {
+            return Err(Error::no_such_socket(self.id().as_str()));
+        }
+        self.request_close(code, reason);
+        Ok(())
     }
 
     /// Queues a message for this socket: what `ConnectorHandle::send` does with its ID, without
@@ -162,6 +193,38 @@ impl Socket {
     pub fn send(&self, message: impl Into<crate::Message>) -> Result<crate::Delivery> {
         let outgoing = crate::queue::Outgoing::Message(message.into());
         self.0.queue.push(self.id().as_str(), outgoing)
+    }
+
+    /// Closes this socket: what `ConnectorHandle::close` does with its ID, without looking the
+    /// ID up. A close code of 1000-1003, 1007-1014 or 3000-4999 and a reason of at most 123
+    /// bytes, else `InvalidArgument`; `NoSuchSocket` once the socket has closed; closing a
+    /// socket that is already closing is a no-op.
+    pub fn close(&self, code: u16, reason: &str) -> Result<()> {
+        validate_close(code, reason)?;
+        self.close_validated(code, reason)
+    }
+
+    /// Subscribes this socket to groups (groups it has already are ignored): what
+    /// `ConnectorHandle::subscribe` does with its ID, without looking the ID up. A bad group
+    /// name is `InvalidArgument`; `NoSuchSocket` once the socket has closed.
+    pub fn subscribe<S: AsRef<str>>(&self, groups: &[S]) -> Result<()> {
+        validate_groups(groups)?;
+        self.group_index()?.subscribe(self, &as_strs(groups))
+    }
+
+    /// Unsubscribes this socket from groups (groups it does not have are ignored): what
+    /// `ConnectorHandle::unsubscribe` does with its ID, without looking the ID up. A bad group
+    /// name is `InvalidArgument`; `NoSuchSocket` once the socket has closed.
+    pub fn unsubscribe<S: AsRef<str>>(&self, groups: &[S]) -> Result<()> {
+        validate_groups(groups)?;
+        self.group_index()?.unsubscribe(self, &as_strs(groups))
+    }
+
+    /// The group index of the registry that holds the socket; `NoSuchSocket` when there is
+    /// none (never registered, or its connector is gone).
+    fn group_index(&self) -> Result<Arc<dyn GroupIndex>> {
+        let index = self.membership().index.as_ref().and_then(Weak::upgrade);
+        index.ok_or_else(|| Error::no_such_socket(self.id().as_str()))
     }
 
     /// Whether the application has asked this socket to close.
@@ -271,6 +334,10 @@ impl Socket {
     pub fn in_group(&self, group: &str) -> bool {
         self.membership().groups.contains(group)
     }
+}
+
+fn as_strs<S: AsRef<str>>(strings: &[S]) -> Vec<&str> {
+    strings.iter().map(AsRef::as_ref).collect()
 }
 
 fn find_pair(pairs: &[(String, String)], key: impl Fn(&str) -> bool) -> Option<&str> {

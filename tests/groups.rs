@@ -6,7 +6,7 @@ use common::*;
 use std::collections::BTreeSet;
 use wsconnector::{
     Connector, ErrorKind, InboundPath, OutboundOptions, SocketFilter, SocketType, Trigger,
-    Undelivered,
+    Undelivered, MAX_GROUP_LEN,
 };
 
 /// A listener serving `/chat/*` (default group `chat`) and `/feed`, plus a client-side
@@ -358,4 +358,85 @@ fn bulk_close_by_type_and_by_combined_filter() {
     let (twin, _, _) = w.hub_events.closed();
     assert!(socket.id().as_str() == out_chat || twin.id().as_str() == out_chat);
     assert_eq!(w.matching(&SocketFilter::all()), set(&[&chat1]));
+}
+
+#[test]
+fn a_socket_at_hand_subscribes_unsubscribes_and_closes_itself() {
+    let mut w = World::new();
+    let a = w.inbound("/chat/1");
+    let socket = w.hub.socket(&a).unwrap();
+    socket.subscribe(&["x", "y", "x"]).unwrap();
+    socket.unsubscribe(&["y", "never-joined"]).unwrap();
+    assert_eq!(socket.groups(), ["chat", "x"]);
+    // The registry's index moved with it: filters find the socket by its new group.
+    let in_x = SocketFilter::all().with_groups(["x"]);
+    assert_eq!(w.matching(&in_x), set(&[&a]));
+    assert_eq!(w.hub.group_count(), 2);
+
+    // The connector-level operations' argument errors, with nothing changed.
+    assert_eq!(
+        socket.subscribe(&[""]).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        socket
+            .unsubscribe(&["x".repeat(MAX_GROUP_LEN + 1)])
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidArgument
+    );
+    for (code, reason) in [
+        (1005, String::new()),
+        (999, String::new()),
+        (1000, "x".repeat(124)),
+    ] {
+        let e = socket.close(code, &reason).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            ErrorKind::InvalidArgument,
+            "{code} {}",
+            reason.len()
+        );
+    }
+    assert_eq!(socket.groups(), ["chat", "x"]);
+
+    socket.close(4001, "by the socket").unwrap();
+    socket.close(4002, "again").unwrap(); // already closing: a no-op
+    let client = &mut w.clients[0].1;
+    assert_eq!(
+        w.rt.block_on(recv_close(client)),
+        (4001, "by the socket".to_owned())
+    );
+    let (closed, code, _) = w.hub_events.closed();
+    assert_eq!((closed.id().as_str(), code), (a.as_str(), 4001));
+    assert_eq!(w.hub.group_count(), 0);
+    // Closed: each operation fails as its connector-level twin does with the ID.
+    for e in [
+        socket.subscribe(&["x"]).unwrap_err(),
+        socket.unsubscribe(&["x"]).unwrap_err(),
+        socket.close(1000, "").unwrap_err(),
+        w.hub.subscribe(&a, &["x"]).unwrap_err(),
+        w.hub.close(&a, 1000, "").unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::NoSuchSocket, "{e}");
+    }
+    assert_eq!(w.hub.group_count(), 0);
+}
+
+#[test]
+fn a_socket_kept_after_its_connector_is_gone_fails_cleanly() {
+    let mut w = World::new();
+    let a = w.inbound("/chat/1");
+    let socket = w.hub.socket(&a).unwrap();
+    let World { clients, hub, .. } = w;
+    drop(clients);
+    drop(hub);
+    for e in [
+        socket.subscribe(&["x"]).unwrap_err(),
+        socket.unsubscribe(&["chat"]).unwrap_err(),
+        socket.close(1000, "").unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::NoSuchSocket, "{e}");
+    }
+    assert_eq!(socket.id().as_str(), a, "its attributes stay readable");
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 use wsconnector::{
@@ -241,6 +241,76 @@ fn pull_mode_hands_out_events_and_ends_after_stop() {
     let (with_handler, _events) = start_server(|_| {});
     assert_eq!(
         with_handler.next_event(None).unwrap_err().kind(),
+        ErrorKind::InvalidState
+    );
+}
+
+#[test]
+fn pull_mode_takes_batches_and_leaves_stale_messages_to_the_consumer() {
+    let server = Connector::builder(Config::with_listener("127.0.0.1", 0))
+        .start()
+        .unwrap();
+    let mut batch = VecDeque::new();
+    server
+        .next_events(&mut batch, Some(Duration::from_millis(10)))
+        .unwrap();
+    assert!(batch.is_empty(), "a timeout leaves the batch empty");
+    let mut tcp = client_whose_messages_were_read(&server, "/batch");
+    let mut events = Vec::new();
+    while events.len() < 4 {
+        server.next_events(&mut batch, Some(WAIT)).unwrap();
+        assert!(!batch.is_empty(), "events within the wait limit");
+        events.extend(batch.drain(..));
+    }
+    let texts: Vec<_> = events[1..]
+        .iter()
+        .map(|e| e.message().and_then(|m| m.as_text()))
+        .collect();
+    assert_eq!(events[0].trigger(), Trigger::InboundConnection);
+    assert_eq!(texts, [Some("one"), Some("two"), Some("three")]);
+    assert!(events.iter().all(|e| !e.is_stale()));
+
+    // Once the application closes the socket, its messages not yet handed on are stale.
+    events[0].socket().close(4000, "enough").unwrap();
+    assert!(!events[0].is_stale(), "only messages go stale");
+    assert!(events[1..].iter().all(Event::is_stale));
+
+    batch.push_back(events[0].clone());
+    assert_eq!(
+        server
+            .next_events(&mut batch, Some(Duration::ZERO))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(batch.len(), 1, "a refused batch is left as it was");
+    batch.clear();
+
+    let (opcode, payload) = read_server_frame(&mut tcp);
+    assert_eq!((opcode, &payload[..2]), (CLOSE, &4000u16.to_be_bytes()[..]));
+    std::io::Write::write_all(&mut tcp, &client_frame(CLOSE, &payload[..2])).unwrap();
+    server.next_events(&mut batch, Some(WAIT)).unwrap();
+    assert_eq!(
+        batch.iter().map(Event::trigger).collect::<Vec<_>>(),
+        [Trigger::SocketClosed]
+    );
+    batch.clear();
+    let handle = server.handle();
+    server.stop().unwrap();
+    assert_eq!(
+        handle
+            .next_events(&mut batch, Some(WAIT))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Stopped
+    );
+
+    let (with_handler, _events) = start_server(|_| {});
+    assert_eq!(
+        with_handler
+            .next_events(&mut batch, None)
+            .unwrap_err()
+            .kind(),
         ErrorKind::InvalidState
     );
 }

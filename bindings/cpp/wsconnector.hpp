@@ -184,6 +184,19 @@ public:
         return send_bytes(WSC_TEXT, reinterpret_cast<const uint8_t *>(text.data()), text.size());
     }
     wsc_delivery send_binary(Bytes bytes) const { return send_bytes(WSC_BINARY, bytes.data, bytes.size); }
+    // Close, subscribe and unsubscribe this socket, with no ID lookup, as Connector's operations
+    // do by ID. Throw wsc::Error (WSC_NO_SUCH_SOCKET once the socket is closed).
+    void close(uint16_t code = 1000, const std::string &reason = "") const {
+        detail::check(wsc_socket_close(socket_, code, reason.c_str()));
+    }
+    void subscribe(const std::vector<std::string> &groups) const {
+        auto c = detail::c_strings(groups);
+        detail::check(wsc_socket_subscribe(socket_, c.data(), c.size()));
+    }
+    void unsubscribe(const std::vector<std::string> &groups) const {
+        auto c = detail::c_strings(groups);
+        detail::check(wsc_socket_unsubscribe(socket_, c.data(), c.size()));
+    }
     const wsc_socket *get() const { return socket_; }
 
 private:

@@ -59,14 +59,15 @@ static inline void chat_name_of(const wsc_socket *socket, char *name, size_t cap
     chat_copy(s, name, cap);
 }
 
-static inline void chat_join(wsc_connector *conn, const wsc_socket *socket, const char *id, const char *room) {
+/* Moves the socket to `room`, on the socket itself (no ID lookup). */
+static inline void chat_join(const wsc_socket *socket, const char *room) {
     char current[CHAT_TEXT_MAX], group[CHAT_TEXT_MAX + 8], answer[CHAT_TEXT_MAX + 64];
     chat_room_of(socket, current, sizeof current);
     const char *leave[] = {current};
-    if (current[0] && chat_failed(wsc_connector_unsubscribe(conn, id, leave, 1), "unsubscribe")) return;
+    if (current[0] && chat_failed(wsc_socket_unsubscribe(socket, leave, 1), "unsubscribe")) return;
     snprintf(group, sizeof group, CHAT_ROOM_PREFIX "%s", room);
     const char *join[] = {group};
-    if (chat_failed(wsc_connector_subscribe(conn, id, join, 1), "subscribe")) {
+    if (chat_failed(wsc_socket_subscribe(socket, join, 1), "subscribe")) {
         chat_reply(socket, "that is not a room name");
         return;
     }
@@ -75,28 +76,21 @@ static inline void chat_join(wsc_connector *conn, const wsc_socket *socket, cons
 }
 
 static inline void chat_on_connection(void *userdata, wsc_connector *conn, const wsc_socket *socket) {
-    (void)userdata;
-    char id[WSC_SOCKET_ID_SIZE];
-    wsc_str s;
-    wsc_socket_id(socket, &s);
-    chat_copy(s, id, sizeof id);
-    chat_join(conn, socket, id, "lobby");
+    (void)userdata, (void)conn;
+    chat_join(socket, "lobby");
 }
 
 static inline void chat_on_message(void *userdata, wsc_connector *conn, const wsc_socket *socket,
                                    wsc_message_kind kind, wsc_bytes payload) {
     (void)userdata;
-    char id[WSC_SOCKET_ID_SIZE], text[CHAT_TEXT_MAX], room[CHAT_TEXT_MAX], name[CHAT_TEXT_MAX];
-    wsc_str s;
-    wsc_socket_id(socket, &s);
-    chat_copy(s, id, sizeof id);
+    char text[CHAT_TEXT_MAX], room[CHAT_TEXT_MAX], name[CHAT_TEXT_MAX];
     if (kind != WSC_TEXT) {
         chat_reply(socket, "text only, please");
         return;
     }
     chat_copy((wsc_str){(const char *)payload.data, payload.len}, text, sizeof text);
     if (strncmp(text, "/join ", 6) == 0) {
-        chat_join(conn, socket, id, text + 6);
+        chat_join(socket, text + 6);
         return;
     }
     chat_room_of(socket, room, sizeof room);

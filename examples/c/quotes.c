@@ -73,11 +73,8 @@ static int self_test_quotes;
 /* Clients: "/sub SYM" and "/unsub SYM". */
 static void on_client_message(void *userdata, wsc_connector *conn, const wsc_socket *socket, wsc_message_kind kind,
                               wsc_bytes payload) {
-    (void)userdata;
-    char text[128], id[WSC_SOCKET_ID_SIZE], group[160], answer[200];
-    wsc_str s;
-    wsc_socket_id(socket, &s);
-    snprintf(id, sizeof id, "%.*s", (int)s.len, s.data);
+    (void)userdata, (void)conn;
+    char text[128], group[160], answer[200];
     snprintf(text, sizeof text, "%.*s", (int)payload.len, (const char *)payload.data);
     int sub = strncmp(text, "/sub ", 5) == 0, unsub = strncmp(text, "/unsub ", 7) == 0;
     if (kind != WSC_TEXT || (!sub && !unsub)) {
@@ -86,7 +83,7 @@ static void on_client_message(void *userdata, wsc_connector *conn, const wsc_soc
         const char *symbol = text + (sub ? 5 : 7);
         snprintf(group, sizeof group, "quote:%s", symbol);
         const char *groups[] = {group};
-        wsc_result r = sub ? wsc_connector_subscribe(conn, id, groups, 1) : wsc_connector_unsubscribe(conn, id, groups, 1);
+        wsc_result r = sub ? wsc_socket_subscribe(socket, groups, 1) : wsc_socket_unsubscribe(socket, groups, 1);
         snprintf(answer, sizeof answer, "%s %s", failed(r, "subscription") ? "cannot follow" : sub ? "following" : "left",
                  symbol);
     }

@@ -7,9 +7,7 @@ any WebSocket client, e.g. ``python -m websockets ws://127.0.0.1:8080/chat``. Ct
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from typing import Union
 
 import wsconnector
@@ -24,7 +22,7 @@ def make_chat(host: str, port: int) -> wsconnector.Connector:
 
     @chat.on_inbound_connection
     def joined(socket: wsconnector.Socket) -> None:
-        chat.subscribe(socket.id, ROOM_PREFIX + "lobby")
+        socket.subscribe(ROOM_PREFIX + "lobby")
         socket.send("welcome to the lobby; send /join ROOM to change rooms")
 
     @chat.on_inbound_message
@@ -34,8 +32,8 @@ def make_chat(host: str, port: int) -> wsconnector.Connector:
         rooms = [group for group in socket.groups if group.startswith(ROOM_PREFIX)]
         room = message[len("/join ") :].strip() if message.startswith("/join ") else ""
         if room:
-            chat.unsubscribe(socket.id, rooms)
-            chat.subscribe(socket.id, ROOM_PREFIX + room)
+            socket.unsubscribe(rooms)
+            socket.subscribe(ROOM_PREFIX + room)
             socket.send(f"you are in room {room}")
         else:
             line = f"[{socket.id[:8]}] {message}"
@@ -51,13 +49,11 @@ def make_chat(host: str, port: int) -> wsconnector.Connector:
 def main() -> None:
     address = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:8080"
     host, _, port = address.rpartition(":")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    with make_chat(host, int(port)) as chat:
-        print(f"chat server on ws://{host}:{chat.port}/  (any path works)", flush=True)
-        print("send '/join ROOM' to change rooms; other lines go to your room", flush=True)
-        stop.wait()
+    chat = make_chat(host, int(port))
+    chat.start()
+    print(f"chat server on ws://{host}:{chat.port}/  (any path works)", flush=True)
+    print("send '/join ROOM' to change rooms; other lines go to your room", flush=True)
+    chat.serve_forever()  # until Ctrl-C or SIGTERM; then every socket is closed and reported
     print("stopped", flush=True)
 
 

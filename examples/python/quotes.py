@@ -15,8 +15,7 @@ import argparse
 import asyncio
 import json
 import random
-import signal
-from typing import Optional
+from typing import Optional, Union
 
 import wsconnector
 
@@ -40,26 +39,40 @@ async def run_quote_source(source: wsconnector.Connector, interval: float) -> No
         await asyncio.sleep(interval)
 
 
-async def relay(feed: wsconnector.AsyncConnector) -> None:
-    """The feed's event loop: subscriptions from clients, quotes from the source."""
-    async for event in feed.events():
-        if isinstance(event, wsconnector.InboundConnection):
-            symbols = (event.socket.query_param("symbols") or "").split(",")
-            groups = [group(s) for s in symbols if s.strip()]
-            if groups:
-                await feed.subscribe(event.socket.id, groups)
-        elif isinstance(event, wsconnector.InboundMessage) and isinstance(event.message, str):
-            command, _, symbol = event.message.partition(" ")
-            if command == "subscribe" and symbol.strip():
-                await feed.subscribe(event.socket.id, group(symbol.strip()))
-            elif command == "unsubscribe" and symbol.strip():
-                await feed.unsubscribe(event.socket.id, group(symbol.strip()))
-        elif isinstance(event, wsconnector.OutboundMessage):
-            quote = json.loads(event.message)
-            await feed.broadcast(event.message, socket_type="inbound", groups=group(quote["symbol"]))
-        elif isinstance(event, wsconnector.SocketClosed) and event.socket.id == SOURCE_ID:
-            print(f"the quote source closed ({event.code}); stopping", flush=True)
+def make_feed(host: str, port: int) -> wsconnector.AsyncConnector:
+    """The feed: subscriptions from clients, quotes from the source to their subscribers. Its
+    handlers run on the event loop, one socket's in order, different sockets' concurrently."""
+    feed = wsconnector.AsyncConnector(host=host, port=port)
+
+    @feed.on_inbound_connection
+    async def subscribe_from_query(socket: wsconnector.Socket) -> None:
+        symbols = (socket.query_param("symbols") or "").split(",")
+        groups = [group(s) for s in symbols if s.strip()]
+        if groups:
+            socket.subscribe(groups)
+
+    @feed.on_inbound_message
+    async def command(socket: wsconnector.Socket, message: Union[str, bytes]) -> None:
+        if not isinstance(message, str):
             return
+        verb, _, symbol = message.partition(" ")
+        if verb == "subscribe" and symbol.strip():
+            socket.subscribe(group(symbol.strip()))
+        elif verb == "unsubscribe" and symbol.strip():
+            socket.unsubscribe(group(symbol.strip()))
+
+    @feed.on_outbound_message
+    async def relay(socket: wsconnector.Socket, message: Union[str, bytes]) -> None:
+        quote = json.loads(message)
+        await feed.broadcast(message, socket_type="inbound", groups=group(quote["symbol"]))
+
+    @feed.on_socket_closed
+    async def closed(socket: wsconnector.Socket, code: int, reason: str) -> None:
+        if socket.id == SOURCE_ID and feed.is_running:
+            print(f"the quote source closed ({code}); stopping", flush=True)
+            await feed.stop()
+
+    return feed
 
 
 async def main() -> None:
@@ -82,20 +95,14 @@ async def main() -> None:
         source_url = f"ws://127.0.0.1:{source.port}/"
         ticker = asyncio.create_task(run_quote_source(source, args.interval))
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    feed = make_feed(args.host, args.port)
     try:
-        async with wsconnector.AsyncConnector(host=args.host, port=args.port) as feed:
-            await feed.open_outbound(source_url, socket_id=SOURCE_ID)
-            print(f"quote feed on ws://{args.host}:{feed.port}/quotes?symbols=ACME", flush=True)
-            relaying = asyncio.create_task(relay(feed))
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait({relaying, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (relaying, stopping):
-                task.cancel()  # the relay need not see the events of the stop itself
+        await feed.start()
+        await feed.open_outbound(source_url, socket_id=SOURCE_ID)
+        print(f"quote feed on ws://{args.host}:{feed.port}/quotes?symbols=ACME", flush=True)
+        await feed.serve_forever()  # until Ctrl-C, SIGTERM or the source closing
     finally:
+        await feed.stop()
         if ticker is not None:
             ticker.cancel()
         if source is not None:

@@ -1,8 +1,9 @@
 //! The C API's string inputs — paths, path patterns, base paths, allowed origins, URLs, group
-//! names, socket IDs, header names and values, query parameters, subprotocols, setting names and
-//! values for the generic setters — and broadcast filters,
-//! arbitrary bytes each (invalid UTF-8 and all). Every call must return a result code, never
-//! WSC_PANIC; a running connector with two connected clients takes the operations.
+//! names, socket IDs, header names and values, query parameters, subprotocols, close reasons,
+//! setting names and values for the generic setters — and broadcast filters, arbitrary bytes
+//! each (invalid UTF-8 and all), by ID and through a socket's own handle. Every call must
+//! return a result code, never WSC_PANIC; a running connector with two connected clients takes
+//! the operations.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -60,6 +61,11 @@ extern "C" {
     fn wsc_broadcast_result_free(result: Handle);
     fn wsc_connector_sockets(conn: Handle, filter: Handle, out: *mut Handle) -> u32;
     fn wsc_socket_list_free(list: Handle);
+    fn wsc_connector_socket(conn: Handle, id: *const c_char, out: *mut Handle) -> u32;
+    fn wsc_socket_subscribe(socket: Handle, groups: *const *const c_char, count: usize) -> u32;
+    fn wsc_socket_unsubscribe(socket: Handle, groups: *const *const c_char, count: usize) -> u32;
+    fn wsc_socket_close(socket: Handle, code: u16, reason: *const c_char) -> u32;
+    fn wsc_socket_free(socket: Handle);
 }
 
 const WSC_OK: u32 = 0;
@@ -244,12 +250,24 @@ fuzz_target!(|input: Input| unsafe {
     wsc_filter_free(filter);
     check(wsc_connector_unsubscribe(conn, target.as_ptr(), ptrs.as_ptr(), ptrs.len()));
 
+    // The same groups through the socket's own handle, and its close with the arbitrary reason
+    // but only with codes that cannot be sent, so that the shared socket stays open.
+    let reason = c(&input.close_reason);
+    let mut socket = std::ptr::null_mut();
+    if check(wsc_connector_socket(conn, target.as_ptr(), &mut socket)) == WSC_OK {
+        check(wsc_socket_subscribe(socket, ptrs.as_ptr(), ptrs.len()));
+        check(wsc_socket_unsubscribe(socket, ptrs.as_ptr(), ptrs.len()));
+        if !matches!(input.close_code, 1000..=1003 | 1007..=1014 | 3000..=4999) {
+            check(wsc_socket_close(socket, input.close_code, reason.as_ptr()));
+        }
+        wsc_socket_free(socket);
+    }
+
     // Sends and closes by arbitrary ID (never one of the shared sockets).
     let send_to = c(&input.send_to);
     if !IDS.iter().any(|id| id.as_bytes() == send_to.as_bytes()) {
         let (mut delivery, mut dropped) = (0u32, 0usize);
         check(wsc_connector_send(conn, send_to.as_ptr(), kind, input.payload.as_ptr(), input.payload.len(), &mut delivery, &mut dropped));
-        let reason = c(&input.close_reason);
         check(wsc_connector_close(conn, send_to.as_ptr(), input.close_code, reason.as_ptr()));
     }
 });

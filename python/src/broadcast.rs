@@ -40,7 +40,7 @@ pub(crate) struct BroadcastFailure {
     /// `"dropped"` (queue full, policy drop_newest), `"closed"` (queue full, policy close:
     /// the socket is closing with 1013) or `"failed"` (see `error`).
     reason: &'static str,
-    /// For `"failed"`: the error (`QueueFull` under the fail policy, `NoSuchSocket` if it
+    /// For `"failed"`: the error (`QueueFullError` under the fail policy, `NoSuchSocketError` if it
     /// closed meanwhile); else `None`.
     error: Option<Py<PyAny>>,
 }

@@ -13,14 +13,15 @@ use crate::args::{opt_seconds, opt_strings, pairs, strings};
 use crate::auth::PyAuthorizer;
 use crate::broadcast::{filter, BroadcastResult};
 use crate::errors::{invalid_state, OrRaise};
-use crate::events::{run_dispatcher, take_batch, SocketObjects, Triggers};
+use crate::events::{run_dispatcher, SocketObjects, Triggers};
 use crate::socket::{address, PySocket};
 use crate::{asyncio, config, events, logging, payload};
 use pyo3::exceptions::PyTypeError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyCFunction, PyDict, PyList, PyTuple};
 use pyo3::PyTraverseError;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::{JoinHandle, ThreadId};
 use wsconnector::{Config, ConnectorHandle, OutboundOptions};
@@ -47,14 +48,16 @@ impl Running {
     }
 
     /// Stops the core connector (which delivers every remaining event) and waits for the
-    /// dispatcher to hand the last of them to the triggers. Call without the GIL.
+    /// dispatcher to hand the last of them to the triggers. One stop at a time: each returns
+    /// once the dispatcher has finished, whichever thread joined it. Call without the GIL.
     fn stop(&self) -> wsconnector::Result<()> {
+        if self.on_dispatcher_thread() {
+            return self.connector.stop();
+        }
+        let mut dispatcher = lock(&self.dispatcher);
         self.connector.stop()?;
-        if !self.on_dispatcher_thread() {
-            let dispatcher = lock(&self.dispatcher).take();
-            if let Some(thread) = dispatcher {
-                let _ = thread.join();
-            }
+        if let Some(thread) = dispatcher.take() {
+            let _ = thread.join();
         }
         Ok(())
     }
@@ -95,6 +98,8 @@ pub(crate) struct PyConnector {
     config: Config,
     hooks: Mutex<Hooks>,
     running: Mutex<Option<Arc<Running>>>,
+    /// A `threading.Event` per `serve_forever` under way, set when `stop()` has finished.
+    serving: Mutex<Vec<Py<PyAny>>>,
 }
 
 impl PyConnector {
@@ -102,7 +107,7 @@ impl PyConnector {
         lock(&self.running).clone()
     }
 
-    /// The handle for the operations; `InvalidState` before the first start.
+    /// The handle for the operations; `InvalidStateError` before the first start.
     fn handle(&self, py: Python<'_>) -> PyResult<ConnectorHandle> {
         self.current()
             .map(|running| running.connector.handle())
@@ -199,6 +204,56 @@ fn outbound_options(
     Ok(options)
 }
 
+/// SIGINT and SIGTERM handlers that set a `threading.Event`, installed by `serve_forever` on
+/// the main thread, with the handlers they replaced.
+struct StopOnSignals(Vec<(Py<PyAny>, Py<PyAny>)>);
+
+impl StopOnSignals {
+    /// Installs them when called from the main thread; elsewhere Python cannot, and nothing
+    /// is installed.
+    fn install(stopped: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = stopped.py();
+        let threading = py.import("threading")?;
+        let on_main_thread = threading
+            .call_method0("current_thread")?
+            .is(&threading.call_method0("main_thread")?);
+        let mut replaced = Vec::new();
+        if !on_main_thread {
+            return Ok(StopOnSignals(replaced));
+        }
+        let signal = py.import("signal")?;
+        let event = stopped.clone().unbind();
+        let handler = PyCFunction::new_closure(
+            py,
+            Some(c"stop_serving"),
+            Some(c"Ends Connector.serve_forever."),
+            move |args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>| {
+                event.call_method0(args.py(), "set").map(drop)
+            },
+        )?;
+        for name in ["SIGINT", "SIGTERM"] {
+            let number = signal.getattr(name)?;
+            let previous = signal.call_method1("signal", (&number, &handler))?;
+            replaced.push((number.unbind(), previous.unbind()));
+        }
+        Ok(StopOnSignals(replaced))
+    }
+
+    /// Puts back the handlers they replaced (the default action where Python had none).
+    fn restore(self, py: Python<'_>) -> PyResult<()> {
+        let signal = py.import("signal")?;
+        for (number, previous) in self.0 {
+            let previous = if previous.is_none(py) {
+                signal.getattr("SIG_DFL")?.unbind()
+            } else {
+                previous
+            };
+            signal.call_method1("signal", (number, previous))?;
+        }
+        Ok(())
+    }
+}
+
 #[pymethods]
 impl PyConnector {
     #[new]
@@ -224,6 +279,7 @@ impl PyConnector {
             config: config::from_kwargs(py, settings)?,
             hooks: Mutex::default(),
             running: Mutex::new(None),
+            serving: Mutex::default(),
         };
         if let Some(f) = on_inbound_connection {
             connector.on_inbound_connection(py, f)?;
@@ -285,7 +341,7 @@ impl PyConnector {
     }
 
     /// Starts the listener (if any), the I/O threads and the dispatcher. A stopped connector
-    /// may be started again. Raises `InvalidState` if it is running.
+    /// may be started again. Raises `InvalidStateError` if it is running.
     fn start(&self, py: Python<'_>) -> PyResult<()> {
         if self.is_started() {
             return Err(invalid_state(py, "the connector is already running"));
@@ -309,7 +365,7 @@ impl PyConnector {
     /// Stops: no new sockets, every socket closed with 1001 (going away), queued sends and
     /// close handshakes given up to `stop_timeout`, every remaining event delivered (each
     /// socket's closed event included). Blocks until done, without the GIL; calling it again,
-    /// or before start, does nothing. From a trigger callback it raises `InvalidState` (it
+    /// or before start, does nothing. From a trigger callback it raises `InvalidStateError` (it
     /// would wait for itself).
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
         let Some(running) = self.current() else {
@@ -321,7 +377,45 @@ impl PyConnector {
                 "a connector cannot be stopped from its own trigger callback",
             ));
         }
-        py.detach(move || running.stop()).or_raise(py)
+        py.detach(move || running.stop()).or_raise(py)?;
+        let serving = std::mem::take(&mut *lock(&self.serving));
+        for stopped in serving {
+            stopped.call_method0(py, "set")?;
+        }
+        Ok(())
+    }
+
+    /// Starts the connector unless it is running, then serves until `stop()` is called (from
+    /// another thread) or the process gets SIGINT (Ctrl-C) or SIGTERM, and stops it: every
+    /// socket closed with 1001 and every remaining event delivered, as `stop()` does. Waits
+    /// without the GIL. The signal handlers are installed only when it is called from the
+    /// main thread (where Python runs them), and the earlier ones are put back when it
+    /// returns; elsewhere only `stop()` ends it. A signal ends it normally, without
+    /// `KeyboardInterrupt`. Raises `InvalidStateError` from a trigger callback (it would wait
+    /// for itself).
+    fn serve_forever(&self, py: Python<'_>) -> PyResult<()> {
+        if self.current().is_some_and(|r| r.on_dispatcher_thread()) {
+            return Err(invalid_state(
+                py,
+                "serve_forever cannot be called from the connector's own trigger callback",
+            ));
+        }
+        if !self.is_started() {
+            self.start(py)?;
+        }
+        let stopped = py.import("threading")?.getattr("Event")?.call0()?;
+        lock(&self.serving).push(stopped.clone().unbind());
+        let handlers = StopOnSignals::install(&stopped)?;
+        // A stop() that finished before the event was listed has not set it.
+        let waited = if self.is_started() {
+            stopped.call_method0("wait").map(drop)
+        } else {
+            Ok(())
+        };
+        lock(&self.serving).retain(|listed| !listed.is(&stopped));
+        let restored = handlers.restore(py);
+        self.stop(py)?;
+        waited.and(restored)
     }
 
     /// Whether the connector is running (started, not stopping or stopped).
@@ -400,7 +494,7 @@ impl PyConnector {
     /// Queues a message for one socket: `str` is sent as text, `bytes`, `bytearray` or
     /// `memoryview` as binary. Messages to one socket leave in the order sent. Returns True
     /// when the message is queued, False when the slow-consumer policy dropped it
-    /// (`drop_newest`) or closed the socket (`close`); raises `QueueFull` under `fail`. From a
+    /// (`drop_newest`) or closed the socket (`close`); raises `QueueFullError` under `fail`. From a
     /// trigger callback, `socket.send(data)` does the same without looking the ID up.
     fn send(&self, py: Python<'_>, socket_id: &str, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         let message = payload::from_py(data)?;
@@ -437,7 +531,7 @@ impl PyConnector {
     /// Sends one message to every socket that matches the filter: `path` (full path, exact or
     /// with `*`), `socket_type` (`"inbound"`, `"outbound"` or `"all"`) and `groups` (member of
     /// any). Returns how many got it and which matching sockets did not. Raises
-    /// `LimitExceeded`, sending to none, when the message is larger than `send_queue_bytes`.
+    /// `LimitExceededError`, sending to none, when the message is larger than `send_queue_bytes`.
     #[pyo3(signature = (data, *, path=None, socket_type=None, groups=None))]
     fn broadcast(
         &self,
@@ -483,7 +577,7 @@ impl PyConnector {
             .or_raise(py)
     }
 
-    /// The open socket with this ID; raises `NoSuchSocket` if there is none.
+    /// The open socket with this ID; raises `NoSuchSocketError` if there is none.
     fn socket(&self, py: Python<'_>, socket_id: &str) -> PyResult<PySocket> {
         self.handle(py)?
             .socket(socket_id)
@@ -506,10 +600,11 @@ impl PyConnector {
         Ok(sockets.into_iter().map(PySocket::new).collect())
     }
 
-    /// Takes the events that are ready (up to 256), waiting up to `timeout` seconds (forever
-    /// with `None`) for the first; an empty list on timeout. For connectors without trigger
-    /// callbacks (`AsyncConnector.events()` is built on it). Raises `Stopped` once the
-    /// connector has stopped and every event has been taken.
+    /// Takes every event that is ready, waiting up to `timeout` seconds (forever with `None`)
+    /// for the first; an empty list on timeout. For connectors without trigger callbacks
+    /// (`AsyncConnector` is built on it). Messages of sockets the application has closed are
+    /// left out. Raises `StoppedError` once the connector has stopped and every event has been
+    /// taken.
     #[pyo3(signature = (timeout=None))]
     fn next_events<'py>(
         &self,
@@ -529,16 +624,27 @@ impl PyConnector {
         let handle = running.connector.handle();
         let batch = py
             .detach(move || {
-                let mut batch = Vec::new();
-                take_batch(&handle, &mut batch, timeout).map(|()| batch)
+                let mut batch = VecDeque::new();
+                handle.next_events(&mut batch, timeout).map(|()| batch)
             })
             .or_raise(py)?;
         let mut sockets = lock(&running.sockets);
         let events = batch
             .into_iter()
+            .filter(|event| !event.is_stale())
             .map(|event| events::to_py(py, &mut sockets, event))
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, events)
+    }
+
+    /// The bounds of the core's event queue, `(event_queue_capacity, event_queue_bytes)`: the
+    /// asyncio front holds no more events than these in its own handlers' queues.
+    #[getter]
+    fn _event_queue_bounds(&self) -> (usize, usize) {
+        (
+            self.config.event_queue_capacity,
+            self.config.event_queue_bytes,
+        )
     }
 
     /// Starts the connector (unless it is running) and returns it.

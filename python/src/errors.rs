@@ -1,6 +1,11 @@
 //! The exception hierarchy: one base `WebSocketError` and one subclass per core `ErrorKind`,
 //! each also deriving from the builtin exception a Python caller would expect (`ValueError`
 //! for bad arguments, `ConnectionError` for failed connects, `TimeoutError` for timeouts).
+//!
+//! Every name ends in `Error`, as Python's own exceptions do; the earlier short names
+//! (`NoSuchSocket`, `Timeout`, ...) stay as aliases of the same classes. The timeout class is
+//! `wsconnector.TimeoutError`: a module attribute that `from wsconnector import *` leaves out,
+//! so that it never shadows the builtin it derives from.
 
 use pyo3::exceptions::PySystemError;
 use pyo3::prelude::*;
@@ -8,10 +13,11 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use wsconnector::{Error, ErrorKind};
 
-/// One exception class: its name, the core kind it stands for (`None` for the base), the
-/// builtin it also derives from, and its docstring.
+/// One exception class: its name, its earlier name kept as an alias, the core kind it stands
+/// for (`None` for the base), the builtin it also derives from, and its docstring.
 struct Spec {
     name: &'static str,
+    alias: Option<&'static str>,
     kind: Option<ErrorKind>,
     builtin: Option<&'static str>,
     doc: &'static str,
@@ -20,102 +26,119 @@ struct Spec {
 const SPECS: &[Spec] = &[
     Spec {
         name: "WebSocketError",
+        alias: None,
         kind: None,
         builtin: Some("Exception"),
         doc: "Base class of every error the connector raises.",
     },
     Spec {
-        name: "InvalidArgument",
+        name: "InvalidArgumentError",
+        alias: Some("InvalidArgument"),
         kind: Some(ErrorKind::InvalidArgument),
         builtin: Some("ValueError"),
         doc: "An argument or setting was malformed: a bad URL, path pattern, header, close code or setting (the message names it).",
     },
     Spec {
-        name: "NoSuchSocket",
+        name: "NoSuchSocketError",
+        alias: Some("NoSuchSocket"),
         kind: Some(ErrorKind::NoSuchSocket),
         builtin: Some("LookupError"),
         doc: "No open socket has the given ID (it never existed, or it has closed).",
     },
     Spec {
-        name: "InvalidSocketId",
+        name: "InvalidSocketIdError",
+        alias: Some("InvalidSocketId"),
         kind: Some(ErrorKind::InvalidSocketId),
         builtin: Some("ValueError"),
         doc: "A caller-chosen socket ID is empty, blank, too long or has control characters.",
     },
     Spec {
-        name: "NonUniqueSocketId",
+        name: "NonUniqueSocketIdError",
+        alias: Some("NonUniqueSocketId"),
         kind: Some(ErrorKind::NonUniqueSocketId),
         builtin: Some("ValueError"),
         doc: "A caller-chosen socket ID is already used by an open socket.",
     },
     Spec {
         name: "ConnectivityError",
+        alias: None,
         kind: Some(ErrorKind::Connectivity),
         builtin: Some("ConnectionError"),
         doc: "The TCP connection could not be made or broke (refused, reset, unreachable).",
     },
     Spec {
         name: "DnsError",
+        alias: None,
         kind: Some(ErrorKind::Dns),
         builtin: Some("ConnectionError"),
         doc: "The host name of an outbound URL did not resolve.",
     },
     Spec {
         name: "TlsError",
+        alias: None,
         kind: Some(ErrorKind::Tls),
         builtin: None,
         doc: "TLS failed: untrusted or mismatched certificate, unreadable PEM, failed TLS handshake.",
     },
     Spec {
         name: "HandshakeError",
+        alias: None,
         kind: Some(ErrorKind::Handshake),
         builtin: None,
         doc: "The peer answered the WebSocket handshake with an HTTP status other than 101; `.status` holds it.",
     },
     Spec {
-        name: "Timeout",
+        name: "TimeoutError",
+        alias: Some("Timeout"),
         kind: Some(ErrorKind::Timeout),
         builtin: Some("TimeoutError"),
         doc: "A connect, handshake or stop did not finish in time.",
     },
     Spec {
-        name: "RemotelyClosed",
+        name: "RemotelyClosedError",
+        alias: Some("RemotelyClosed"),
         kind: Some(ErrorKind::RemotelyClosed),
         builtin: None,
         doc: "The peer closed the socket.",
     },
     Spec {
-        name: "LimitExceeded",
+        name: "LimitExceededError",
+        alias: Some("LimitExceeded"),
         kind: Some(ErrorKind::LimitExceeded),
         builtin: None,
         doc: "A configured limit was reached (connections, message size).",
     },
     Spec {
-        name: "QueueFull",
+        name: "QueueFullError",
+        alias: Some("QueueFull"),
         kind: Some(ErrorKind::QueueFull),
         builtin: None,
         doc: "The socket's send queue is full and the slow-consumer policy is 'fail'.",
     },
     Spec {
-        name: "InvalidState",
+        name: "InvalidStateError",
+        alias: Some("InvalidState"),
         kind: Some(ErrorKind::InvalidState),
         builtin: Some("RuntimeError"),
         doc: "The call is not allowed now (e.g. an operation before start, stop from a trigger).",
     },
     Spec {
-        name: "Stopped",
+        name: "StoppedError",
+        alias: Some("Stopped"),
         kind: Some(ErrorKind::Stopped),
         builtin: None,
         doc: "The connector is stopped or stopping.",
     },
     Spec {
         name: "ProtocolError",
+        alias: None,
         kind: Some(ErrorKind::Protocol),
         builtin: None,
         doc: "The peer broke the WebSocket protocol.",
     },
     Spec {
         name: "InternalError",
+        alias: None,
         kind: Some(ErrorKind::Internal),
         builtin: None,
         doc: "A panic inside the library, caught; the connector keeps running.",
@@ -165,6 +188,9 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     for (spec, class) in SPECS.iter().zip(classes(py)?) {
         module.add(spec.name, class.bind(py))?;
+        if let Some(alias) = spec.alias {
+            module.add(alias, class.bind(py))?;
+        }
     }
     module.add(
         "PanicException",
@@ -195,12 +221,12 @@ fn exception(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
     Ok(PyErr::from_value(value))
 }
 
-/// `InvalidArgument` with a message; for settings and arguments the binding checks itself.
+/// `InvalidArgumentError` with a message; for settings and arguments the binding checks itself.
 pub(crate) fn invalid(py: Python<'_>, message: impl Into<String>) -> PyErr {
     to_py(py, &Error::new(ErrorKind::InvalidArgument, message))
 }
 
-/// `InvalidState` with a message.
+/// `InvalidStateError` with a message.
 pub(crate) fn invalid_state(py: Python<'_>, message: impl Into<String>) -> PyErr {
     to_py(py, &Error::new(ErrorKind::InvalidState, message))
 }

@@ -1,21 +1,17 @@
-//! The four triggers as Python objects, the batched take from the core's event queue, and the
-//! dispatcher thread that calls the trigger callbacks.
+//! The four triggers as Python objects, and the dispatcher thread that calls the trigger
+//! callbacks.
 //!
-//! The dispatcher waits for events without the GIL, takes every event that is ready (up to
-//! `BATCH`), and takes the GIL once to deliver the whole batch, so a burst of messages costs
-//! one GIL hand-over rather than one per message.
+//! The dispatcher waits for events without the GIL, takes every event that is ready in one
+//! batch (the core's `ConnectorHandle::next_events`), and takes the GIL once to deliver the
+//! whole batch, so a burst of messages costs one GIL hand-over rather than one per message.
 
 use crate::logging::log_exception;
 use crate::payload;
 use crate::socket::PySocket;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use std::collections::HashMap;
-use std::time::Duration;
-use wsconnector::{ConnectorHandle, Error, Event};
-
-/// Most events taken from the core per batch.
-pub(crate) const BATCH: usize = 256;
+use std::collections::{HashMap, VecDeque};
+use wsconnector::{ConnectorHandle, Event};
 
 /// A client finished the handshake on the listener.
 #[pyclass(module = "wsconnector", frozen, get_all)]
@@ -115,13 +111,6 @@ impl SocketClosed {
     }
 }
 
-/// Whether the application closed the socket of a message event before the message was handed
-/// over (for instance from the connection trigger, earlier in the same batch): such messages
-/// are dropped, as the core's own dispatcher drops them.
-fn is_stale(event: &Event) -> bool {
-    event.message().is_some() && event.socket().is_close_requested()
-}
-
 /// The Python object of each socket that has had an event and not yet its closed event, so
 /// that every event of a socket hands out the same `Socket` (and its strings, made once).
 #[derive(Default)]
@@ -196,27 +185,6 @@ pub(crate) fn to_py(
     })
 }
 
-/// Takes the events that are ready, up to `BATCH`, into `batch`, waiting up to `timeout`
-/// (forever with `None`) for the first. Runs without the GIL. `Err(Stopped)` once the
-/// connector has stopped and every event has been taken.
-pub(crate) fn take_batch(
-    handle: &ConnectorHandle,
-    batch: &mut Vec<Event>,
-    timeout: Option<Duration>,
-) -> Result<(), Error> {
-    match handle.next_event(timeout)? {
-        Some(event) => batch.push(event),
-        None => return Ok(()),
-    }
-    while batch.len() < BATCH {
-        match handle.next_event(Some(Duration::ZERO)) {
-            Ok(Some(event)) => batch.push(event),
-            _ => break,
-        }
-    }
-    Ok(())
-}
-
 /// The callbacks of the four triggers, fixed when the connector starts.
 #[derive(Default)]
 pub(crate) struct Triggers {
@@ -259,9 +227,11 @@ impl Triggers {
     }
 
     /// Calls the callback of one event's trigger, if it has one: the socket first, then the
-    /// message, or the close code and reason. An exception is logged, never raised.
+    /// message, or the close code and reason. A message whose socket the application closed
+    /// before it was handed over (from the connection trigger, earlier in the same batch) is
+    /// dropped, as the core's own dispatcher drops it. An exception is logged, never raised.
     fn deliver(&self, py: Python<'_>, sockets: &mut SocketObjects, event: Event) {
-        if is_stale(&event) {
+        if event.is_stale() {
             return;
         }
         let (callback, name) = match &event {
@@ -320,8 +290,8 @@ pub(crate) fn run_dispatcher(handle: ConnectorHandle, triggers: Triggers) {
         return; // the interpreter is shutting down
     };
     let mut sockets = SocketObjects::default();
-    let mut batch = Vec::with_capacity(BATCH);
-    while take_batch(&handle, &mut batch, None).is_ok() {
+    let mut batch = VecDeque::new();
+    while handle.next_events(&mut batch, None).is_ok() {
         let delivered = Python::try_attach(|py| {
             for event in batch.drain(..) {
                 triggers.deliver(py, &mut sockets, event);

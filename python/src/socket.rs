@@ -1,6 +1,7 @@
 //! `Socket`: one socket as triggers and lookups hand it out: its attributes, read-only, and
-//! `send`, which queues on the socket itself.
+//! the operations on the socket itself (`send`, `close`, `subscribe`, `unsubscribe`).
 
+use crate::args::strings;
 use crate::errors::OrRaise;
 use crate::payload;
 use pyo3::prelude::*;
@@ -15,8 +16,8 @@ pub(crate) fn address(addr: SocketAddr) -> (String, u16) {
 }
 
 /// A socket: its attributes, fixed at the handshake except `groups` (read when asked), and
-/// `send`. Stays readable after the socket has closed. The triggers hand out one object per
-/// socket, the same for each of its events.
+/// the operations on it. Stays readable after the socket has closed. The triggers hand out one
+/// object per socket, the same for each of its events.
 #[pyclass(module = "wsconnector", name = "Socket", frozen)]
 pub(crate) struct PySocket {
     pub(crate) socket: Socket,
@@ -136,12 +137,19 @@ impl PySocket {
         self.socket.is_open()
     }
 
+    /// Whether the application has asked the socket to close (`close`, `bulk_close`): its
+    /// messages not yet handed over are dropped.
+    #[getter]
+    fn is_close_requested(&self) -> bool {
+        self.socket.is_close_requested()
+    }
+
     /// Queues a message for this socket, like `Connector.send` with its ID but without looking
     /// the ID up: the way to reply from a trigger callback. `str` is sent as text, `bytes`,
     /// `bytearray` or `memoryview` as binary; messages to one socket leave in the order sent.
     /// Returns True when the message is queued, False when the slow-consumer policy dropped it
-    /// (`drop_newest`) or closed the socket (`close`); raises `QueueFull` under `fail`,
-    /// `RemotelyClosed` while the peer is closing it, `NoSuchSocket` once it is closing
+    /// (`drop_newest`) or closed the socket (`close`); raises `QueueFullError` under `fail`,
+    /// `RemotelyClosedError` while the peer is closing it, `NoSuchSocketError` once it is closing
     /// otherwise or closed. Keeps the GIL: queueing never waits.
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         let message = payload::from_py(data)?;
@@ -149,6 +157,31 @@ impl PySocket {
             .send(message)
             .map(|delivery| delivery.is_queued())
             .or_raise(py)
+    }
+
+    /// Closes this socket with a close code (1000-1003, 1007-1014, 3000-4999) and a reason of
+    /// at most 123 bytes, like `Connector.close` with its ID but without looking the ID up.
+    /// Messages queued before leave first; closing a socket that is already closing does
+    /// nothing. Raises `InvalidArgumentError` for a bad code or reason, `NoSuchSocketError` once
+    /// the socket has closed.
+    #[pyo3(signature = (code=1000, reason=""))]
+    fn close(&self, py: Python<'_>, code: u16, reason: &str) -> PyResult<()> {
+        self.socket.close(code, reason).or_raise(py)
+    }
+
+    /// Adds groups (one name or a list) to this socket, like `Connector.subscribe` with its ID;
+    /// groups it has already are ignored. Raises `InvalidArgumentError` for a bad group name,
+    /// `NoSuchSocketError` once the socket has closed.
+    fn subscribe(&self, py: Python<'_>, groups: &Bound<'_, PyAny>) -> PyResult<()> {
+        let groups = strings("groups", groups)?;
+        self.socket.subscribe(&groups).or_raise(py)
+    }
+
+    /// Removes groups (one name or a list) from this socket, like `Connector.unsubscribe` with
+    /// its ID; groups it does not have are ignored. Raises as `subscribe`.
+    fn unsubscribe(&self, py: Python<'_>, groups: &Bound<'_, PyAny>) -> PyResult<()> {
+        let groups = strings("groups", groups)?;
+        self.socket.unsubscribe(&groups).or_raise(py)
     }
 
     /// The first handshake header called `name` (case-insensitive), or `None`.

@@ -97,7 +97,7 @@ def test_a_hook_that_raises_or_answers_nonsense_refuses_with_500_and_logs(
 
 
 def test_reject_checks_its_status() -> None:
-    with pytest.raises(wsconnector.InvalidArgument):
+    with pytest.raises(wsconnector.InvalidArgumentError):
         wsconnector.Reject(200, "ok?")
     assert (wsconnector.Reject(451, "legal").status, wsconnector.Reject(451, "legal").reason) == (
         451,

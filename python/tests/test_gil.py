@@ -40,7 +40,7 @@ def test_a_blocking_connect_lets_other_threads_run() -> None:
         with wsconnector.Connector() as connector:
 
             def connect() -> None:
-                with pytest.raises(wsconnector.Timeout):
+                with pytest.raises(wsconnector.TimeoutError):
                     connector.open_outbound(url, timeout=0.5)
 
             assert runs_meanwhile(connect) > 50

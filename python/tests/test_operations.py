@@ -8,6 +8,7 @@ import contextlib
 from typing import Any
 
 import pytest
+import websockets.exceptions
 from conftest import WAIT, Peer, Recorder, connect
 from websockets.sync.server import ServerConnection
 
@@ -60,9 +61,9 @@ def test_open_outbound_sends_headers_query_subprotocols_and_exchanges_messages(
 
             with pytest.raises(TypeError):
                 connector.send(socket_id, 42)  # type: ignore[arg-type]
-            with pytest.raises(wsconnector.NonUniqueSocketId):
+            with pytest.raises(wsconnector.NonUniqueSocketIdError):
                 connector.open_outbound(peer.url(), socket_id="feed-1")
-            with pytest.raises(wsconnector.InvalidSocketId):
+            with pytest.raises(wsconnector.InvalidSocketIdError):
                 connector.open_outbound(peer.url(), socket_id="  ")
             generated = connector.open_outbound(peer.url(), subprotocols="quotes.v1")
             assert len(generated) == 36
@@ -84,11 +85,11 @@ def test_connect_failures_raise_their_exceptions() -> None:
             refusing.close()
         with pytest.raises(wsconnector.ConnectivityError):
             connector.open_outbound(f"ws://127.0.0.1:{refusing.port}/")
-        with pytest.raises(wsconnector.InvalidArgument):
+        with pytest.raises(wsconnector.InvalidArgumentError):
             connector.open_outbound("http://example.com/")
         with pytest.raises(wsconnector.DnsError):
             connector.open_outbound("ws://no-such-host.invalid/")
-        with pytest.raises(wsconnector.NoSuchSocket):
+        with pytest.raises(wsconnector.NoSuchSocketError):
             connector.send("nope", "x")
         with pytest.raises(wsconnector.WebSocketError):
             connector.close("nope")
@@ -102,7 +103,7 @@ def test_connect_timeout_raises_timeout() -> None:
     silent.listen(1)  # accepts the TCP connection, never answers the upgrade
     try:
         with wsconnector.Connector(connect_timeout=0.3) as connector:
-            with pytest.raises(wsconnector.Timeout) as timed_out:
+            with pytest.raises(wsconnector.TimeoutError) as timed_out:
                 connector.open_outbound(f"ws://127.0.0.1:{silent.getsockname()[1]}/")
             assert isinstance(timed_out.value, TimeoutError)
     finally:
@@ -148,11 +149,11 @@ def test_subscribe_unsubscribe_broadcast_filters_and_sockets(
         assert server.broadcast("all").delivered == 4
         assert c.recv(timeout=WAIT) == "all"
 
-        with pytest.raises(wsconnector.InvalidArgument):
+        with pytest.raises(wsconnector.InvalidArgumentError):
             server.broadcast("x", socket_type="sideways")  # type: ignore[arg-type]
-        with pytest.raises(wsconnector.InvalidArgument):
+        with pytest.raises(wsconnector.InvalidArgumentError):
             server.broadcast("x", path="no-slash")
-        with pytest.raises(wsconnector.InvalidArgument):
+        with pytest.raises(wsconnector.InvalidArgumentError):
             server.subscribe(by_path["/news"], "")
 
 
@@ -177,11 +178,11 @@ def test_close_and_bulk_close(server: wsconnector.Connector, recorder: Recorder)
             ws.recv(timeout=WAIT)
         assert (ws.close_code, ws.close_reason) == (4000, "bulk")
     assert server.sockets() == []
-    with pytest.raises(wsconnector.NoSuchSocket):
+    with pytest.raises(wsconnector.NoSuchSocketError):
         server.socket(ids[0])
-    with pytest.raises(wsconnector.InvalidArgument):
+    with pytest.raises(wsconnector.InvalidArgumentError):
         server.bulk_close(code=1005)
-    with pytest.raises(wsconnector.InvalidArgument):
+    with pytest.raises(wsconnector.InvalidArgumentError):
         server.close("whatever", 1000, "x" * 200)
     stack.close()
 
@@ -214,12 +215,12 @@ def test_slow_consumer_policies(policy: wsconnector.SlowConsumerPolicy) -> None:
         with connect(connector, max_queue=1, max_size=None, close_timeout=0.5):
             socket_id = recorder.next("connection")[1].id
             if policy == "fail":
-                with pytest.raises(wsconnector.QueueFull):
+                with pytest.raises(wsconnector.QueueFullError):
                     for _ in range(500):
                         connector.send(socket_id, chunk)
                 failure = first_failure(connector, chunk)
                 assert (failure.socket_id, failure.reason) == (socket_id, "failed")
-                assert isinstance(failure.error, wsconnector.QueueFull)
+                assert isinstance(failure.error, wsconnector.QueueFullError)
             elif policy == "drop_oldest":
                 dropped = 0
                 for _ in range(500):
@@ -235,26 +236,26 @@ def test_slow_consumer_policies(policy: wsconnector.SlowConsumerPolicy) -> None:
                     failure = first_failure(connector, chunk)
                     assert (failure.reason, failure.error) == ("dropped", None)
                 else:  # closing: the socket takes no more messages
-                    with pytest.raises(wsconnector.NoSuchSocket):
+                    with pytest.raises(wsconnector.NoSuchSocketError):
                         connector.send(socket_id, chunk)
 
 
 def test_operations_before_start_and_after_stop() -> None:
     connector = wsconnector.Connector(host="127.0.0.1", port=0)
-    with pytest.raises(wsconnector.InvalidState):
+    with pytest.raises(wsconnector.InvalidStateError):
         connector.send("x", "y")
-    with pytest.raises(wsconnector.InvalidState):
+    with pytest.raises(wsconnector.InvalidStateError):
         connector.open_outbound("ws://127.0.0.1:1/")
     connector.stop()  # before start: nothing to do
     connector.start()
-    with pytest.raises(wsconnector.InvalidState):
+    with pytest.raises(wsconnector.InvalidStateError):
         connector.start()
     connector.stop()
     connector.stop()
     assert not connector.is_running
-    with pytest.raises(wsconnector.Stopped):
+    with pytest.raises(wsconnector.StoppedError):
         connector.broadcast("late")
-    with pytest.raises(wsconnector.Stopped):
+    with pytest.raises(wsconnector.StoppedError):
         connector.open_outbound("ws://127.0.0.1:1/")
     connector.start()  # a stopped connector may start again
     assert connector.is_running and connector.port
@@ -285,7 +286,7 @@ def test_socket_send_queues_on_the_socket_it_was_handed(
         assert client.recv(timeout=WAIT) == "by lookup"
     closed = recorder.next("closed")
     assert closed[1] is socket and closed[2] == 1000
-    with pytest.raises(wsconnector.NoSuchSocket):
+    with pytest.raises(wsconnector.NoSuchSocketError):
         socket.send("too late")
 
 
@@ -299,14 +300,80 @@ def test_a_callback_replies_with_socket_send() -> None:
             assert client.recv(timeout=WAIT) == message
 
 
+def test_a_socket_at_hand_closes_subscribes_and_unsubscribes_itself(
+    server: wsconnector.Connector, recorder: Recorder
+) -> None:
+    with connect(server, "/ops") as client:
+        socket = recorder.next("connection")[1]
+        socket.subscribe(["room", "x", "room"])
+        socket.unsubscribe("x")
+        socket.unsubscribe(["never-joined"])
+        assert socket.groups == ["room"]
+        assert [s.id for s in server.sockets(groups="room")] == [socket.id]
+        for bad in (lambda: socket.subscribe(""), lambda: socket.unsubscribe([""])):
+            with pytest.raises(wsconnector.InvalidArgumentError, match="group"):
+                bad()
+        with pytest.raises(wsconnector.InvalidArgumentError):
+            socket.subscribe(42)  # type: ignore[arg-type]
+        with pytest.raises(wsconnector.InvalidArgumentError, match="1005"):
+            socket.close(1005)
+        with pytest.raises(wsconnector.InvalidArgumentError, match="reason"):
+            socket.close(1000, "x" * 124)
+        assert socket.groups == ["room"] and not socket.is_close_requested
+
+        socket.close(4001, "by the socket")
+        assert socket.is_close_requested
+        socket.close(4002, "again")  # already closing: nothing happens
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            client.recv(timeout=WAIT)
+        assert (client.close_code, client.close_reason) == (4001, "by the socket")
+    closed = recorder.next("closed")
+    assert closed[1] is socket and closed[2:] == (4001, "by the socket")
+    assert server.sockets(groups="room") == []
+    # Closed: each fails as its connector-level twin does with the ID.
+    for operation in (
+        lambda: socket.subscribe("x"),
+        lambda: socket.unsubscribe("room"),
+        lambda: socket.close(),
+        lambda: server.close(socket.id),
+    ):
+        with pytest.raises(wsconnector.NoSuchSocketError):
+            operation()
+
+
+def test_a_callback_acts_on_the_socket_it_was_handed() -> None:
+    connector = wsconnector.Connector(host="127.0.0.1", port=0)
+
+    @connector.on_inbound_message
+    def command(socket: wsconnector.Socket, message: str | bytes) -> None:
+        verb, _, group = str(message).partition(" ")
+        if verb == "join":
+            socket.subscribe(group)
+        elif verb == "leave":
+            socket.unsubscribe(group)
+        elif verb == "bye":
+            socket.close(4000, "bye")
+            return
+        socket.send(",".join(socket.groups))
+
+    with connector, connect(connector) as client:
+        for command_text, groups in [("join a", "a"), ("join b", "a,b"), ("leave a", "b")]:
+            client.send(command_text)
+            assert client.recv(timeout=WAIT) == groups
+        client.send("bye")
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            client.recv(timeout=WAIT)
+        assert client.close_code == 4000
+
+
 def test_a_message_larger_than_the_send_queue_raises_limit_exceeded(recorder: Recorder) -> None:
     connector = wsconnector.Connector(host="127.0.0.1", port=0, send_queue_bytes=1024)
     recorder.register(connector)
     with connector, connect(connector) as client:
         socket = recorder.next("connection")[1]
-        with pytest.raises(wsconnector.LimitExceeded):
+        with pytest.raises(wsconnector.LimitExceededError):
             socket.send(bytes(1025))
-        with pytest.raises(wsconnector.LimitExceeded):
+        with pytest.raises(wsconnector.LimitExceededError):
             connector.broadcast("x" * 1025)
         assert connector.broadcast("fits").delivered == 1
         assert client.recv(timeout=WAIT) == "fits"

@@ -210,7 +210,7 @@ def test_bad_values_name_the_setting(name: str, value: object) -> None:
     settings: dict[str, Any] = {"port": 0, name: value}
     if name == "tls_cert":
         settings["tls_key"] = PEM
-    with pytest.raises(wsconnector.InvalidArgument) as error:
+    with pytest.raises(wsconnector.InvalidArgumentError) as error:
         wsconnector.Connector(**settings)
     assert name.split("_timeout")[0] in str(error.value) or str(value) in str(error.value)
     assert isinstance(error.value, ValueError)
@@ -255,9 +255,9 @@ def test_operation_timeouts_are_checked_too() -> None:
 
 
 def test_listener_settings_need_a_listener_and_typos_are_type_errors() -> None:
-    with pytest.raises(wsconnector.InvalidArgument, match="base_path is a listener setting"):
+    with pytest.raises(wsconnector.InvalidArgumentError, match="base_path is a listener setting"):
         wsconnector.Connector(base_path="/x")
-    with pytest.raises(wsconnector.InvalidArgument, match="max_handshake_bytes is a listener"):
+    with pytest.raises(wsconnector.InvalidArgumentError, match="max_handshake_bytes is a listener"):
         wsconnector.Connector(max_handshake_bytes=1024)
     wsconnector.Connector(default_headers={"X-A": "1"}, event_queue_capacity=10)  # client-only
     with pytest.raises(TypeError, match="hots"):
@@ -268,29 +268,29 @@ def test_listener_settings_need_a_listener_and_typos_are_type_errors() -> None:
 
 def test_exceptions_form_one_hierarchy() -> None:
     kinds = [
-        wsconnector.InvalidArgument,
-        wsconnector.NoSuchSocket,
-        wsconnector.InvalidSocketId,
-        wsconnector.NonUniqueSocketId,
+        wsconnector.InvalidArgumentError,
+        wsconnector.NoSuchSocketError,
+        wsconnector.InvalidSocketIdError,
+        wsconnector.NonUniqueSocketIdError,
         wsconnector.ConnectivityError,
         wsconnector.DnsError,
         wsconnector.TlsError,
         wsconnector.HandshakeError,
-        wsconnector.Timeout,
-        wsconnector.RemotelyClosed,
-        wsconnector.LimitExceeded,
-        wsconnector.QueueFull,
-        wsconnector.InvalidState,
-        wsconnector.Stopped,
+        wsconnector.TimeoutError,
+        wsconnector.RemotelyClosedError,
+        wsconnector.LimitExceededError,
+        wsconnector.QueueFullError,
+        wsconnector.InvalidStateError,
+        wsconnector.StoppedError,
         wsconnector.ProtocolError,
         wsconnector.InternalError,
     ]
     for kind in kinds:
         assert issubclass(kind, wsconnector.WebSocketError), kind
         assert kind.__doc__ and kind.__module__ == "wsconnector"
-    assert issubclass(wsconnector.Timeout, TimeoutError)
+    assert issubclass(wsconnector.TimeoutError, TimeoutError)
     assert issubclass(wsconnector.ConnectivityError, ConnectionError)
-    assert issubclass(wsconnector.NoSuchSocket, LookupError)
+    assert issubclass(wsconnector.NoSuchSocketError, LookupError)
     assert wsconnector.HandshakeError("x").status is None
     assert not issubclass(wsconnector.PanicException, Exception)
     assert int(wsconnector.CloseCode.GOING_AWAY) == 1001

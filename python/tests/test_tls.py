@@ -154,11 +154,11 @@ def test_outbound_wss_fails_on_an_untrusted_certificate_unless_told_not_to_check
 
 
 def test_tls_settings_are_checked(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(wsconnector.InvalidArgument, match="tls_key"):
+    with pytest.raises(wsconnector.InvalidArgumentError, match="tls_key"):
         wsconnector.Connector(port=0, tls_cert="-----BEGIN CERTIFICATE-----\n")
-    with pytest.raises(wsconnector.InvalidArgument, match="client_key"):
+    with pytest.raises(wsconnector.InvalidArgumentError, match="client_key"):
         wsconnector.Connector(client_cert=tmp_path / "c.pem")
-    with pytest.raises(wsconnector.InvalidArgument, match="tls_client_ca"):
+    with pytest.raises(wsconnector.InvalidArgumentError, match="tls_client_ca"):
         wsconnector.Connector(port=0, tls_client_ca=tmp_path / "ca.pem")
     missing = wsconnector.Connector(
         port=0, tls_cert=tmp_path / "missing.pem", tls_key=tmp_path / "missing.key"

@@ -115,7 +115,7 @@ def test_callbacks_may_call_operations_but_not_stop(recorder: Recorder) -> None:
         outcome["broadcast"] = connector.broadcast("welcome", groups="greeted").delivered
         try:
             connector.stop()
-        except wsconnector.InvalidState as e:
+        except wsconnector.InvalidStateError as e:
             outcome["stop"] = e
         done.set()
 
@@ -125,7 +125,7 @@ def test_callbacks_may_call_operations_but_not_stop(recorder: Recorder) -> None:
             assert done.wait(WAIT)
     assert outcome["groups"] == ["greeted"]
     assert outcome["broadcast"] == 1
-    assert isinstance(outcome["stop"], wsconnector.InvalidState)
+    assert isinstance(outcome["stop"], wsconnector.InvalidStateError)
 
 
 def test_closing_from_the_connection_callback_drops_the_messages_behind_it() -> None:
@@ -153,11 +153,11 @@ def test_closing_from_the_connection_callback_drops_the_messages_behind_it() -> 
 
 
 def test_triggers_are_fixed_once_running(server: wsconnector.Connector) -> None:
-    with pytest.raises(wsconnector.InvalidState):
+    with pytest.raises(wsconnector.InvalidStateError):
         server.on_inbound_message(lambda s, m: None)
     with pytest.raises(TypeError):
         wsconnector.Connector().on_socket_closed("not callable")  # type: ignore[type-var]
-    with pytest.raises(wsconnector.InvalidState, match="trigger callbacks"):
+    with pytest.raises(wsconnector.InvalidStateError, match="trigger callbacks"):
         server.next_events(timeout=0)
 
 

@@ -13,12 +13,14 @@ through four triggers: inbound connection, inbound message, outbound message, so
     def relay(socket, message):
         chat.broadcast(message)
 
-    with chat:
-        ...
+    chat.serve_forever()  # until stop(), Ctrl-C or SIGTERM
 
 Trigger callbacks run on the connector's dispatcher thread; operations that wait (connect,
-stop, broadcast, waiting for events) release the GIL while the Rust core works. ``AsyncConnector`` is the asyncio front. Logs go to the ``logging``
-module under the logger ``wsconnector``.
+stop, broadcast, waiting for events) release the GIL while the Rust core works.
+``AsyncConnector`` is the asyncio front: ``async def`` trigger handlers run on the loop, or
+``async for event in connector.events()``. Errors derive from ``WebSocketError``, one class per
+kind, each named ``...Error`` (``wsconnector.TimeoutError`` is not star-imported). Logs go to
+the ``logging`` module under the logger ``wsconnector``.
 """
 
 import atexit
@@ -38,21 +40,31 @@ from ._native import (
     InboundMessage,
     InternalError,
     InvalidArgument,
+    InvalidArgumentError,
     InvalidSocketId,
+    InvalidSocketIdError,
     InvalidState,
+    InvalidStateError,
     LimitExceeded,
+    LimitExceededError,
     NonUniqueSocketId,
+    NonUniqueSocketIdError,
     NoSuchSocket,
+    NoSuchSocketError,
     OutboundMessage,
     PanicException,
     ProtocolError,
     QueueFull,
+    QueueFullError,
     Reject,
     RemotelyClosed,
+    RemotelyClosedError,
     Socket,
     SocketClosed,
     Stopped,
+    StoppedError,
     Timeout,
+    TimeoutError,
     TlsError,
     WebSocketError,
 )
@@ -64,6 +76,10 @@ __version__ = VERSION
 # calls into a finalizing interpreter.
 atexit.register(_native._stop_all)
 
+# Every exception name ends in Error; the earlier short names (NoSuchSocket, Timeout, ...) stay
+# as aliases of the same classes. TimeoutError is left out of __all__: it is reached as
+# wsconnector.TimeoutError, so that `from wsconnector import *` never shadows the builtin it
+# derives from (the alias Timeout is star-imported as before).
 __all__ = [
     "AsyncConnector",
     "AuthRequest",
@@ -79,24 +95,33 @@ __all__ = [
     "InboundMessage",
     "InternalError",
     "InvalidArgument",
+    "InvalidArgumentError",
     "InvalidSocketId",
+    "InvalidSocketIdError",
     "InvalidState",
+    "InvalidStateError",
     "LimitExceeded",
+    "LimitExceededError",
     "NoSuchSocket",
+    "NoSuchSocketError",
     "NonUniqueSocketId",
+    "NonUniqueSocketIdError",
     "OutboundMessage",
     "PanicException",
     "PathOptions",
     "ProtocolError",
     "QueueFull",
+    "QueueFullError",
     "Reject",
     "RemotelyClosed",
+    "RemotelyClosedError",
     "Settings",
     "SlowConsumerPolicy",
     "Socket",
     "SocketClosed",
     "SocketType",
     "Stopped",
+    "StoppedError",
     "Timeout",
     "TlsError",
     "WebSocketError",

@@ -1,51 +1,175 @@
-"""The asyncio front: ``AsyncConnector``, awaitable operations and ``async for`` over events.
+"""The asyncio front: ``AsyncConnector``, with awaitable operations, trigger handlers and an
+authorization hook that may be ``async def``, ``async for`` over events, and
+``serve_forever``.
 
 Nothing here polls. Events: a thread waits for them without the GIL
-(``Connector.next_events``) when the loop wants more, and hands each batch to the loop with
-``call_soon_threadsafe``; the loop never holds more than about two batches, so the core's
-event queue keeps its backpressure. Connects: the core's future runs on the connector's
+(``Connector.next_events``) when the loop asks for more, and hands each batch to the loop with
+``call_soon_threadsafe``. The event iterator asks when its buffer has run empty; the trigger
+handlers ask while the events they have taken and not finished stay below the core queue's
+bounds (``event_queue_capacity`` and ``event_queue_bytes``). Either way the loop holds a
+bounded number of events, and past that the core's bounded queue makes the sockets stop
+reading until the application catches up. Connects: the core's future runs on the connector's
 runtime, its outcome reaches the loop with ``call_soon_threadsafe``, and cancelling the
-awaiting task abandons the connect.
+awaiting task abandons the connect. An ``async def`` authorization hook runs on the loop while
+the connector's worker thread that asked waits for its answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
+import inspect
+import logging
+import signal
 import threading
-from typing import TYPE_CHECKING, AsyncIterator, Deque, List, Optional
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Deque,
+    Dict,
+    List,
+    Optional,
+    Set,
+    Tuple,
+    Union,
+)
 
-from ._native import Connector, InvalidState, Socket, Stopped
+from ._native import (
+    AuthRequest,
+    Connector,
+    InboundConnection,
+    InboundMessage,
+    InvalidStateError,
+    OutboundMessage,
+    Socket,
+    SocketClosed,
+    StoppedError,
+)
 from ._types import Event, Groups, Pairs
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._native import BroadcastResult, _AuthorizeHook, _Data, _F, _SocketTypeFilter
+    from ._native import BroadcastResult, _AuthAnswer, _Data, _F, _SocketTypeFilter
     from ._types import Settings
+
+_Deliver = Callable[[Optional[List[Event]]], None]
+
+_log = logging.getLogger("wsconnector")
+
+# The trigger handlers' names, by the event each one receives.
+_HANDLER_NAMES: Dict[type, str] = {
+    InboundConnection: "on_inbound_connection",
+    InboundMessage: "on_inbound_message",
+    OutboundMessage: "on_outbound_message",
+    SocketClosed: "on_socket_closed",
+}
 
 
 class AsyncConnector:
-    """A ``Connector`` for asyncio: ``async with``, awaitable operations, and
-    ``async for event in connector.events()``.
+    """A ``Connector`` for asyncio: ``async with``, awaitable operations, trigger handlers
+    (``async def`` or plain functions) or ``async for event in connector.events()``, and
+    ``serve_forever()``.
 
-    Takes the same keyword settings as ``Connector`` and an optional ``authorize`` hook.
-    Events are the objects ``InboundConnection``, ``InboundMessage``, ``OutboundMessage``
-    and ``SocketClosed``; iterate ``events()`` while the connector runs, or the sockets stop
-    reading once ``event_queue_capacity`` events wait. The synchronous connector underneath
-    is ``.connector``.
+    Takes the same keyword settings as ``Connector``, the trigger handlers
+    (``on_inbound_connection``, ``on_inbound_message``, ``on_outbound_message``,
+    ``on_socket_closed``, also as decorators) and an ``authorize`` hook. With trigger handlers,
+    events go to them on the loop: the handlers of one socket run one after another, in order
+    (connection first, closed last), those of different sockets concurrently as tasks; an
+    event whose trigger has no handler is dropped, and ``events()`` is not available. Without
+    them, iterate ``events()`` while the connector runs. Either way the sockets stop reading
+    when the application falls behind. The synchronous connector underneath is ``.connector``.
     """
 
     def __init__(
-        self, *, authorize: Optional[_AuthorizeHook] = None, **settings: Unpack[Settings]
+        self,
+        *,
+        on_inbound_connection: Optional[Callable[[Socket], object]] = None,
+        on_inbound_message: Optional[Callable[[Socket, Union[str, bytes]], object]] = None,
+        on_outbound_message: Optional[Callable[[Socket, Union[str, bytes]], object]] = None,
+        on_socket_closed: Optional[Callable[[Socket, int, str], object]] = None,
+        authorize: Optional[
+            Callable[[AuthRequest], Union[_AuthAnswer, Awaitable[_AuthAnswer]]]
+        ] = None,
+        **settings: Unpack[Settings],
     ) -> None:
-        self.connector = Connector(authorize=authorize, **settings)
+        self.connector = Connector(**settings)
         """The synchronous connector underneath (its operations do not block the loop)."""
-        self._pump: Optional[_EventPump] = None
+        self._handlers: Dict[type, Callable[..., object]] = {}
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._events: Optional[_EventStream] = None
+        self._dispatch: Optional[_Handlers] = None
+        self._pump: Optional[_Pump] = None
+        self._closed: Optional[asyncio.Future[None]] = None
+        self._authorizing: Set[concurrent.futures.Future[Any]] = set()
+        for event_type, handler in (
+            (InboundConnection, on_inbound_connection),
+            (InboundMessage, on_inbound_message),
+            (OutboundMessage, on_outbound_message),
+            (SocketClosed, on_socket_closed),
+        ):
+            if handler is not None:
+                self._register(event_type, handler)
+        if authorize is not None:
+            self.authorize(authorize)
+
+    def on_inbound_connection(self, handler: _F) -> _F:
+        """Registers ``handler(socket)`` for the inbound-connection trigger (a decorator)."""
+        return self._register(InboundConnection, handler)
+
+    def on_inbound_message(self, handler: _F) -> _F:
+        """Registers ``handler(socket, message)`` for the inbound-message trigger (a decorator)."""
+        return self._register(InboundMessage, handler)
+
+    def on_outbound_message(self, handler: _F) -> _F:
+        """Registers ``handler(socket, message)`` for the outbound-message trigger (a decorator)."""
+        return self._register(OutboundMessage, handler)
+
+    def on_socket_closed(self, handler: _F) -> _F:
+        """Registers ``handler(socket, code, reason)`` for the socket-closed trigger (a decorator)."""
+        return self._register(SocketClosed, handler)
 
     def authorize(self, hook: _F) -> _F:
-        """Registers the authorization hook (see ``Connector.authorize``); a decorator."""
-        return self.connector.authorize(hook)
+        """Registers the authorization hook (see ``Connector.authorize``); a decorator. An
+        ``async def`` hook runs on the connector's loop; a plain one on a worker thread."""
+        self.connector.authorize(self._authorizer(hook))
+        return hook
+
+    def _register(self, event_type: type, handler: _F) -> _F:
+        name = _HANDLER_NAMES[event_type]
+        if not callable(handler):
+            raise TypeError(f"{name} needs a callable")
+        if self._pump is not None and self.is_running:
+            raise InvalidStateError(
+                f"register {name} before start(): handlers are fixed while running"
+            )
+        self._handlers[event_type] = handler
+        return handler
+
+    def _authorizer(self, hook: Callable[[AuthRequest], Any]) -> Callable[[AuthRequest], Any]:
+        """The hook as the connector's worker thread calls it: an awaitable answer is awaited
+        on the loop while the thread waits (without the GIL)."""
+
+        def authorize(request: AuthRequest) -> Any:
+            answer = hook(request)
+            if not inspect.isawaitable(answer):
+                return answer
+            loop = self._loop
+            if loop is None or loop.is_closed():
+                _close_unawaited(answer)
+                raise InvalidStateError("the connector's event loop is gone")
+            decided = asyncio.run_coroutine_threadsafe(_awaited(answer), loop)
+            self._authorizing.add(decided)
+            try:
+                return decided.result()
+            finally:
+                self._authorizing.discard(decided)
+
+        return authorize
 
     @property
     def is_running(self) -> bool:
@@ -58,22 +182,77 @@ class AsyncConnector:
         return self.connector.port
 
     @property
-    def local_address(self) -> Optional[tuple[str, int]]:
+    def local_address(self) -> Optional[Tuple[str, int]]:
         """The listener's address as ``(host, port)``; ``None`` when client-only or not started."""
         return self.connector.local_address
 
     async def start(self) -> None:
         """Starts the connector, delivering its events to the running loop."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop  # before the connector starts: the hook may run at once
         self.connector.start()
-        self._pump = _EventPump(self.connector, asyncio.get_running_loop())
+        self._closed = loop.create_future()
+        pump = _Pump(self.connector, loop)
+        if self._handlers:
+            bounds = self.connector._event_queue_bounds
+            self._dispatch = _Handlers(self._handlers, bounds, pump, self._closed)
+            self._events = None
+            pump.start(self._dispatch.deliver)
+        else:
+            self._events = _EventStream(pump, self._closed)
+            self._dispatch = None
+            pump.start(self._events.deliver)
+        self._pump = pump
 
     async def stop(self) -> None:
-        """Stops the connector (every socket closed with 1001) without blocking the loop;
-        events still waiting can be iterated afterwards."""
+        """Stops the connector without blocking the loop: every socket closed with 1001, every
+        remaining event delivered. With trigger handlers it returns once they have all run,
+        each socket's closed handler included (called from a handler, it does not wait for
+        them: they wait for that handler). Without, the events still waiting can be iterated
+        afterwards. Authorization hooks still under way are cancelled."""
+        for decided in list(self._authorizing):
+            decided.cancel()
         pump = self._pump
-        await asyncio.get_running_loop().run_in_executor(None, self.connector.stop)
         if pump is not None:
             pump.drain()
+        await asyncio.get_running_loop().run_in_executor(None, self.connector.stop)
+        dispatch = self._dispatch
+        if dispatch is None or not dispatch.is_handling():
+            await self.wait_closed()
+
+    async def wait_closed(self) -> None:
+        """Waits until the connector has stopped (``stop()``, or a signal in
+        ``serve_forever()``) and its last event has been taken; with trigger handlers, until
+        every handler has run. Returns at once if it was never started."""
+        if self._closed is not None:
+            await asyncio.shield(self._closed)
+
+    async def serve_forever(self) -> None:
+        """Starts the connector unless it is running, then serves until ``stop()`` is called
+        or the process gets SIGINT (Ctrl-C) or SIGTERM, and stops it cleanly: it returns once
+        every socket has closed and every handler has run. The signal handlers are installed
+        only when the loop runs in the main thread (on Unix), and the earlier ones are put back
+        when it returns; elsewhere only ``stop()`` ends it. A signal ends it normally, without
+        ``KeyboardInterrupt``; cancelling it stops the connector, then raises."""
+        if not self.is_running:
+            await self.start()
+        loop = asyncio.get_running_loop()
+        stopping: List[asyncio.Task[None]] = []
+
+        def on_signal() -> None:
+            if not stopping:
+                stopping.append(loop.create_task(self.stop()))
+
+        replaced = _stop_on_signals(loop, on_signal)
+        try:
+            await self.wait_closed()
+        except asyncio.CancelledError:
+            await self.stop()
+            raise
+        finally:
+            _restore_signals(loop, replaced)
+        if stopping:
+            await stopping[0]
 
     async def __aenter__(self) -> AsyncConnector:
         await self.start()
@@ -84,10 +263,15 @@ class AsyncConnector:
 
     def events(self) -> AsyncIterator[Event]:
         """The events of the connector, in order for each socket, until it has stopped and
-        every event has been taken."""
-        if self._pump is None:
-            raise InvalidState("the connector is not started: await start() first")
-        return self._pump
+        every event has been taken. Only for connectors without trigger handlers."""
+        if self._dispatch is not None:
+            raise InvalidStateError(
+                "this connector hands its events to its trigger handlers; "
+                "events() is for connectors without them"
+            )
+        if self._events is None:
+            raise InvalidStateError("the connector is not started: await start() first")
+        return self._events
 
     async def open_outbound(
         self,
@@ -199,50 +383,101 @@ class AsyncConnector:
         return self.connector.sockets(path=path, socket_type=socket_type, groups=groups)
 
 
-class _EventPump:
-    """Moves a connector's events to one loop, a batch at a time, as the loop asks for them.
+async def _awaited(answer: Awaitable[Any]) -> Any:
+    return await answer
 
-    The thread takes a batch only when the loop's buffer has run empty, so at most about two
-    batches wait in the loop; the rest wait in the core, whose bounded queue makes the
-    sockets stop reading when the application falls behind.
-    """
+
+def _close_unawaited(answer: object) -> None:
+    """Closes a coroutine that will never run (so that Python does not warn about it)."""
+    close = getattr(answer, "close", None)
+    if callable(close):
+        close()
+
+
+def _stop_on_signals(
+    loop: asyncio.AbstractEventLoop, on_signal: Callable[[], None]
+) -> List[Tuple[int, Any]]:
+    """Has SIGINT and SIGTERM call ``on_signal`` on the loop, when the loop runs in the main
+    thread; returns the signals and the Python handlers they had."""
+    replaced: List[Tuple[int, Any]] = []
+    if threading.current_thread() is not threading.main_thread():
+        return replaced
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+        try:
+            loop.add_signal_handler(sig, on_signal)
+        except (NotImplementedError, RuntimeError, ValueError):  # not on this loop or platform
+            continue
+        replaced.append((sig, previous))
+    return replaced
+
+
+def _restore_signals(loop: asyncio.AbstractEventLoop, replaced: List[Tuple[int, Any]]) -> None:
+    for sig, previous in replaced:
+        loop.remove_signal_handler(sig)
+        if previous is not None:
+            signal.signal(sig, previous)
+
+
+class _Pump:
+    """Moves a connector's events to one loop: a thread that, each time the loop asks
+    (``want``), takes the batch of events that are ready (waiting without the GIL) and hands it
+    to the loop's consumer; ``None`` after the last."""
 
     def __init__(self, connector: Connector, loop: asyncio.AbstractEventLoop) -> None:
         self._connector = connector
         self._loop = loop
-        self._buffer: Deque[Event] = collections.deque()
-        self._waiters: List[asyncio.Future[None]] = []
-        self._ended = False
         self._wanted = threading.Event()
         self._draining = False
-        thread = threading.Thread(target=self._run, name="wsconnector-events", daemon=True)
+
+    def start(self, deliver: _Deliver) -> None:
+        thread = threading.Thread(
+            target=self._run, args=(deliver,), name="wsconnector-events", daemon=True
+        )
         thread.start()
 
+    def want(self) -> None:
+        """Asks for the next batch."""
+        self._wanted.set()
+
     def drain(self) -> None:
-        """The connector has stopped: take what is left without waiting to be asked."""
+        """The connector is stopping: take what is left without waiting to be asked."""
         self._draining = True
         self._wanted.set()
 
-    def _run(self) -> None:
-        """The thread: wait to be asked, take a batch (without the GIL), hand it to the loop."""
+    def _run(self, deliver: _Deliver) -> None:
         while True:
             if not self._draining:
                 self._wanted.wait()
                 self._wanted.clear()
             try:
                 batch: Optional[List[Event]] = self._connector.next_events()
-            except Stopped:
+            except StoppedError:
                 batch = None
             try:
-                self._loop.call_soon_threadsafe(self._arrive, batch)
+                self._loop.call_soon_threadsafe(deliver, batch)
             except RuntimeError:  # the loop is closed: nobody will read
                 return
             if batch is None:
                 return
 
-    def _arrive(self, batch: Optional[List[Event]]) -> None:
+
+class _EventStream:
+    """The events as an async iterator. It asks for a batch only when its buffer has run empty,
+    so at most about two batches wait in the loop; the rest wait in the core."""
+
+    def __init__(self, pump: _Pump, closed: asyncio.Future[None]) -> None:
+        self._pump = pump
+        self._closed = closed
+        self._buffer: Deque[Event] = collections.deque()
+        self._waiters: List[asyncio.Future[None]] = []
+        self._ended = False
+
+    def deliver(self, batch: Optional[List[Event]]) -> None:
         if batch is None:
             self._ended = True
+            if not self._closed.done():
+                self._closed.set_result(None)
         else:
             self._buffer.extend(batch)
         for waiter in self._waiters:
@@ -250,18 +485,117 @@ class _EventPump:
                 waiter.set_result(None)
         self._waiters.clear()
 
-    def __aiter__(self) -> _EventPump:
+    def __aiter__(self) -> _EventStream:
         return self
 
     async def __anext__(self) -> Event:
         while not self._buffer:
             if self._ended:
                 raise StopAsyncIteration
-            waiter = self._loop.create_future()
+            waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
-            self._wanted.set()
+            self._pump.want()
             await waiter
         event = self._buffer.popleft()
         if not self._buffer:
-            self._wanted.set()  # fetch the next batch while this one is handled
+            self._pump.want()  # fetch the next batch while this one is handled
         return event
+
+
+def _payload_len(event: Event) -> int:
+    if isinstance(event, (InboundMessage, OutboundMessage)):
+        return len(event.message)
+    return 0
+
+
+class _Handlers:
+    """Runs the trigger handlers on the loop. Each socket with events to handle has one task
+    that runs its handlers one after another, in order, awaiting those that return an
+    awaitable; different sockets' tasks run concurrently. The events taken and not yet handled
+    count against the core queue's bounds: at either bound the pump takes no more, the core
+    queue fills, and the sockets stop reading."""
+
+    def __init__(
+        self,
+        handlers: Dict[type, Callable[..., object]],
+        bounds: Tuple[int, int],
+        pump: _Pump,
+        closed: asyncio.Future[None],
+    ) -> None:
+        self._handlers = dict(handlers)
+        self._max_events, self._max_bytes = bounds
+        self._pump = pump
+        self._closed = closed
+        self._queues: Dict[Socket, Deque[Event]] = {}
+        self._tasks: Set[asyncio.Task[None]] = set()
+        self._events = 0
+        self._bytes = 0
+        self._ended = False
+        pump.want()
+
+    def deliver(self, batch: Optional[List[Event]]) -> None:
+        if batch is None:
+            self._ended = True
+            self._check_closed()
+            return
+        for event in batch:
+            self._events += 1
+            self._bytes += _payload_len(event)
+            queue = self._queues.get(event.socket)
+            if queue is not None:
+                queue.append(event)
+                continue
+            queue = self._queues[event.socket] = collections.deque((event,))
+            task = asyncio.get_running_loop().create_task(self._run(event.socket, queue))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._ask()
+
+    def is_handling(self) -> bool:
+        """Whether the current task is one of the handlers' tasks."""
+        return asyncio.current_task() in self._tasks
+
+    def _ask(self) -> None:
+        if not self._ended and self._events < self._max_events and self._bytes < self._max_bytes:
+            self._pump.want()
+
+    async def _run(self, socket: Socket, queue: Deque[Event]) -> None:
+        try:
+            while queue:
+                await self._handle(queue[0])
+                self._handled(queue.popleft())
+        finally:
+            for event in queue:  # only when the task was cancelled
+                self._handled(event)
+            queue.clear()
+            del self._queues[socket]
+            self._check_closed()
+
+    def _handled(self, event: Event) -> None:
+        self._events -= 1
+        self._bytes -= _payload_len(event)
+        self._ask()
+
+    async def _handle(self, event: Event) -> None:
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            return
+        args: Tuple[Any, ...]
+        if isinstance(event, InboundConnection):
+            args = (event.socket,)
+        elif isinstance(event, SocketClosed):
+            args = (event.socket, event.code, event.reason)
+        elif event.socket.is_close_requested:
+            return  # the application closed the socket before its message was handed over
+        else:
+            args = (event.socket, event.message)
+        try:
+            result = handler(*args)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            _log.exception("the %s handler raised", _HANDLER_NAMES[type(event)])
+
+    def _check_closed(self) -> None:
+        if self._ended and not self._queues and not self._closed.done():
+            self._closed.set_result(None)

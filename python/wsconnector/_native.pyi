@@ -1,5 +1,6 @@
 """Type stubs of the extension module wsconnector._native (checked by mypy.stubtest)."""
 
+import builtins
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Literal, TypeVar, Union, final
@@ -17,22 +18,32 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = [
     "WebSocketError",
-    "InvalidArgument",
-    "NoSuchSocket",
-    "InvalidSocketId",
-    "NonUniqueSocketId",
+    "InvalidArgumentError",
+    "NoSuchSocketError",
+    "InvalidSocketIdError",
+    "NonUniqueSocketIdError",
     "ConnectivityError",
     "DnsError",
     "TlsError",
     "HandshakeError",
+    "TimeoutError",
+    "RemotelyClosedError",
+    "LimitExceededError",
+    "QueueFullError",
+    "InvalidStateError",
+    "StoppedError",
+    "ProtocolError",
+    "InternalError",
+    "InvalidArgument",
+    "NoSuchSocket",
+    "InvalidSocketId",
+    "NonUniqueSocketId",
     "Timeout",
     "RemotelyClosed",
     "LimitExceeded",
     "QueueFull",
     "InvalidState",
     "Stopped",
-    "ProtocolError",
-    "InternalError",
     "PanicException",
     "Connector",
     "Socket",
@@ -57,16 +68,16 @@ SETTINGS: Final[dict[str, str]]
 class WebSocketError(Exception):
     """Base class of every error the connector raises."""
 
-class InvalidArgument(WebSocketError, ValueError):
+class InvalidArgumentError(WebSocketError, ValueError):
     """An argument or setting was malformed (the message names it)."""
 
-class NoSuchSocket(WebSocketError, LookupError):
+class NoSuchSocketError(WebSocketError, LookupError):
     """No open socket has the given ID (it never existed, or it has closed)."""
 
-class InvalidSocketId(WebSocketError, ValueError):
+class InvalidSocketIdError(WebSocketError, ValueError):
     """A caller-chosen socket ID is empty, blank, too long or has control characters."""
 
-class NonUniqueSocketId(WebSocketError, ValueError):
+class NonUniqueSocketIdError(WebSocketError, ValueError):
     """A caller-chosen socket ID is already used by an open socket."""
 
 class ConnectivityError(WebSocketError, ConnectionError):
@@ -84,22 +95,23 @@ class HandshakeError(WebSocketError):
     status: int | None
     """The HTTP status the peer answered with."""
 
-class Timeout(WebSocketError, TimeoutError):
-    """A connect, handshake or stop did not finish in time."""
+class TimeoutError(WebSocketError, builtins.TimeoutError):
+    """A connect, handshake or stop did not finish in time (`wsconnector.TimeoutError`: left out
+    of `from wsconnector import *`, so that it never shadows the builtin it derives from)."""
 
-class RemotelyClosed(WebSocketError):
+class RemotelyClosedError(WebSocketError):
     """The peer closed the socket."""
 
-class LimitExceeded(WebSocketError):
+class LimitExceededError(WebSocketError):
     """A configured limit was reached (connections, message size)."""
 
-class QueueFull(WebSocketError):
+class QueueFullError(WebSocketError):
     """The socket's send queue is full and the slow-consumer policy is 'fail'."""
 
-class InvalidState(WebSocketError, RuntimeError):
+class InvalidStateError(WebSocketError, RuntimeError):
     """The call is not allowed now (an operation before start, stop from a trigger, ...)."""
 
-class Stopped(WebSocketError):
+class StoppedError(WebSocketError):
     """The connector is stopped or stopping."""
 
 class ProtocolError(WebSocketError):
@@ -108,12 +120,25 @@ class ProtocolError(WebSocketError):
 class InternalError(WebSocketError):
     """A panic inside the library, caught; the connector keeps running."""
 
+# The earlier names, kept as aliases of the same classes.
+InvalidArgument = InvalidArgumentError
+NoSuchSocket = NoSuchSocketError
+InvalidSocketId = InvalidSocketIdError
+NonUniqueSocketId = NonUniqueSocketIdError
+Timeout = TimeoutError
+RemotelyClosed = RemotelyClosedError
+LimitExceeded = LimitExceededError
+QueueFull = QueueFullError
+InvalidState = InvalidStateError
+Stopped = StoppedError
+
 class PanicException(BaseException):
     """A panic in the binding itself (PyO3's exception; derives from BaseException)."""
 
 @final
 class Socket:
-    """A socket: its attributes, read-only (`groups` is read when asked), and `send`.
+    """A socket: its attributes, read-only (`groups` is read when asked), and the operations on
+    it (`send`, `close`, `subscribe`, `unsubscribe`), which need no ID lookup.
 
     The triggers hand out one object per socket, the same for each of its events."""
 
@@ -164,6 +189,10 @@ class Socket:
     @property
     def is_open(self) -> bool:
         """Whether the socket is still open."""
+    @property
+    def is_close_requested(self) -> bool:
+        """Whether the application has asked the socket to close (its messages not yet handed
+        over are dropped)."""
     def header(self, name: str) -> str | None:
         """The first handshake header called `name` (case-insensitive), or `None`."""
     def query_param(self, name: str) -> str | None:
@@ -174,8 +203,21 @@ class Socket:
 
         `str` is sent as text, `bytes`, `bytearray` or `memoryview` as binary. Returns True
         when queued, False when the slow-consumer policy dropped the message or closed the
-        socket; raises `QueueFull` under `fail`, `RemotelyClosed` while the peer is closing it,
-        `NoSuchSocket` once it is closing otherwise or closed."""
+        socket; raises `QueueFullError` under `fail`, `RemotelyClosedError` while the peer is
+        closing it, `NoSuchSocketError` once it is closing otherwise or closed."""
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Closes this socket, like `Connector.close` with its ID but without looking it up.
+
+        Raises `InvalidArgumentError` for a bad code or reason, `NoSuchSocketError` once the
+        socket has closed; closing a socket that is already closing does nothing."""
+    def subscribe(self, groups: _Groups) -> None:
+        """Adds groups to this socket, like `Connector.subscribe` with its ID.
+
+        Raises `InvalidArgumentError` for a bad group name, `NoSuchSocketError` once closed."""
+    def unsubscribe(self, groups: _Groups) -> None:
+        """Removes groups from this socket, like `Connector.unsubscribe` with its ID.
+
+        Raises `InvalidArgumentError` for a bad group name, `NoSuchSocketError` once closed."""
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -275,7 +317,8 @@ class SocketClosed:
         """The close reason."""
 
 _Event = Union[InboundConnection, InboundMessage, OutboundMessage, SocketClosed]
-_AuthorizeHook = Callable[[AuthRequest], Union[bool, Sequence[str], Reject]]
+_AuthAnswer = Union[bool, Sequence[str], Reject]
+_AuthorizeHook = Callable[[AuthRequest], _AuthAnswer]
 
 @final
 class BroadcastFailure:
@@ -344,6 +387,9 @@ class Connector:
         """Starts the listener (if any), the I/O threads and the dispatcher."""
     def stop(self) -> None:
         """Closes every socket (1001), delivers the remaining events, ends every thread."""
+    def serve_forever(self) -> None:
+        """Starts unless running, serves until `stop()` (from another thread) or SIGINT/SIGTERM,
+        then stops cleanly. Signal handlers only on the main thread, put back on return."""
     @property
     def is_running(self) -> bool:
         """Whether the connector is running."""
@@ -395,7 +441,7 @@ class Connector:
     ) -> BroadcastResult:
         """Sends one message to every socket that matches the filter.
 
-        Raises `LimitExceeded`, sending to none, when the message is larger than
+        Raises `LimitExceededError`, sending to none, when the message is larger than
         `send_queue_bytes`."""
     def close(self, socket_id: str, code: int = 1000, reason: str = "") -> None:
         """Closes one socket with a close code and reason."""
@@ -420,7 +466,9 @@ class Connector:
     ) -> list[Socket]:
         """The open sockets that match the filter."""
     def next_events(self, timeout: float | None = None) -> list[_Event]:
-        """Takes the events that are ready (pull mode: connectors without trigger callbacks)."""
+        """Takes every event that is ready (pull mode: connectors without trigger callbacks)."""
+    @property
+    def _event_queue_bounds(self) -> tuple[int, int]: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: object, exc: object, traceback: object) -> None: ...
 

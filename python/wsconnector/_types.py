@@ -27,7 +27,7 @@ class SlowConsumerPolicy(str, enum.Enum):
     """What a send does when a socket's send queue is full (the ``slow_consumer=`` setting)."""
 
     FAIL = "fail"
-    """The send raises ``QueueFull``; nothing queued is lost (the default)."""
+    """The send raises ``QueueFullError``; nothing queued is lost (the default)."""
     DROP_NEWEST = "drop_newest"
     """The new message is dropped; ``send`` returns False."""
     DROP_OLDEST = "drop_oldest"

@@ -13,7 +13,6 @@ use super::macros::{
     arg_mut, arg_out, arg_str, arg_strs, ffi, ffi_value, into_handle, take_handle, Opaque, Out,
 };
 use super::{wsc_pem_source, wsc_result, wsc_str, FromRaw};
-use crate::settings::Choice;
 use crate::{
     Config, Identity, InboundPath, ListenerConfig, Pem, ServerTls, SettingKind, SettingScope,
     SettingValue, SlowConsumerPolicy, SETTINGS,

@@ -1,21 +1,24 @@
-//! `wsc_socket`: a socket's attributes through accessor functions, and a send straight to it.
+//! `wsc_socket`: a socket's attributes through accessor functions, and the operations on the
+//! socket itself (send, close, subscribe, unsubscribe) without an ID lookup.
 //! Inside a callback it is a borrowed view; from wsc_connector_socket() an owned handle; in a
 //! `wsc_socket_list` a view borrowed from the list.
 
 use super::connector::{set_delivery, wsc_delivery};
 use super::error::{copy_to_buffer, FfiError};
 use super::macros::{
-    accessor, arg_out, arg_ref, arg_str, as_handle, ffi, ffi_value, take_handle, Opaque,
+    accessor, arg_opt_str, arg_out, arg_ref, arg_str, arg_strs, as_handle, ffi, ffi_value,
+    take_handle, Opaque,
 };
 use super::{pair_at, payload, wsc_bytes, wsc_result, wsc_socket_type, wsc_str};
 use crate::Socket;
 use std::ffi::c_char;
 use std::sync::OnceLock;
 
-/// A socket's attributes, and wsc_socket_send() to it. Borrowed inside callbacks and from
-/// events and lists (never free those); owned when it comes from wsc_connector_socket() (free
-/// it with wsc_socket_free()). Attributes stay readable after the socket closed (a send then
-/// fails). Use it from any thread.
+/// A socket's attributes, and the operations on it: wsc_socket_send(), wsc_socket_close(),
+/// wsc_socket_subscribe(), wsc_socket_unsubscribe(). Borrowed inside callbacks and from events
+/// and lists (never free those); owned when it comes from wsc_connector_socket() (free it with
+/// wsc_socket_free()). Attributes stay readable after the socket closed (an operation then
+/// fails with WSC_NO_SUCH_SOCKET). Use it from any thread.
 pub struct wsc_socket {
     _private: [u8; 0],
 }
@@ -318,6 +321,62 @@ pub extern "C" fn wsc_socket_send(
         let message = unsafe { payload::from_c(kind, data, len, max_bytes) }?;
         let delivery = socket.socket.send(message)?;
         set_delivery(delivery, delivery_out, dropped_oldest_out);
+        Ok(())
+    }
+}
+
+/// Closes this socket with a close `code` (1000-1003, 1007-1014, 3000-4999) and `reason` (NULL
+/// for none; at most 123 bytes): wsc_connector_close() without the ID, its copy and its lookup.
+/// Messages queued before leave first; messages that arrive from the peer afterwards are not
+/// delivered. Closing a socket that is already closing is a no-op.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (code or reason),
+/// WSC_NO_SUCH_SOCKET (the socket has closed, or its connector has stopped).
+/// Any thread, while the handle is valid (a callback's view: until the callback returns).
+#[no_mangle]
+pub extern "C" fn wsc_socket_close(
+    socket: *const wsc_socket,
+    code: u16,
+    reason: *const c_char,
+) -> wsc_result {
+    ffi! {
+        let socket = arg_ref!(socket);
+        let reason = arg_opt_str!(reason).unwrap_or_default();
+        socket.socket.close(code, reason)?;
+        Ok(())
+    }
+}
+
+/// Subscribes this socket to `groups` (`count` strings; groups it has already are ignored):
+/// wsc_connector_subscribe() without the ID lookup. A group snapshot this handle has already
+/// taken (see wsc_socket_group_count()) keeps the groups it saw.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (a bad group name),
+/// WSC_NO_SUCH_SOCKET (the socket has closed, or its connector has stopped).
+/// Any thread, while the handle is valid (a callback's view: until the callback returns).
+#[no_mangle]
+pub extern "C" fn wsc_socket_subscribe(
+    socket: *const wsc_socket,
+    groups: *const *const c_char,
+    count: usize,
+) -> wsc_result {
+    ffi! {
+        let socket = arg_ref!(socket);
+        socket.socket.subscribe(&arg_strs!(groups, count))?;
+        Ok(())
+    }
+}
+
+/// Unsubscribes this socket from `groups` (groups it does not have are ignored):
+/// wsc_connector_unsubscribe() without the ID lookup. Errors as wsc_socket_subscribe().
+/// Any thread, while the handle is valid (a callback's view: until the callback returns).
+#[no_mangle]
+pub extern "C" fn wsc_socket_unsubscribe(
+    socket: *const wsc_socket,
+    groups: *const *const c_char,
+    count: usize,
+) -> wsc_result {
+    ffi! {
+        let socket = arg_ref!(socket);
+        socket.socket.unsubscribe(&arg_strs!(groups, count))?;
         Ok(())
     }
 }

@@ -117,6 +117,11 @@ int main() {
     CHECK(server->socket_count() == 1 && server->group_count() == 2);
     server->subscribe(shared.server_socket, {"extra"});
     server->unsubscribe(shared.server_socket, {"extra"});
+    looked_up.subscribe({"own", "extra"});
+    looked_up.unsubscribe({"extra"});
+    CHECK(server->socket(shared.server_socket).groups() ==
+          (std::vector<std::string_view>{"everyone", "own", "trusted"}));
+    looked_up.unsubscribe({"own"});
     try {
         server->send_text("nobody", "x");
         CHECK(false);
@@ -129,6 +134,12 @@ int main() {
     CHECK(shared.close_code == 4002);
     try {
         looked_up.send_text("too late");
+        CHECK(false);
+    } catch (const wsc::Error &e) {
+        CHECK(e.code() == WSC_NO_SUCH_SOCKET);
+    }
+    try {
+        looked_up.close(4003, "too late");
         CHECK(false);
     } catch (const wsc::Error &e) {
         CHECK(e.code() == WSC_NO_SUCH_SOCKET);
