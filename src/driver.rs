@@ -236,7 +236,8 @@ impl Driver {
             }
             if self.wire.buffered() > 0 {
                 match self.wire.poll_flush(cx) {
-                    Poll::Ready(Ok(())) => {}
+                    // All written: the queue may have more for the room this made.
+                    Poll::Ready(Ok(())) => progressed = true,
                     Poll::Ready(Err(e)) => {
                         return Poll::Ready(self.end_abruptly(&format!("write failed: {e}")))
                     }
