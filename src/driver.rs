@@ -2,9 +2,12 @@
 //! out, answers pings, sends its own pings, enforces the idle timeout and the close handshake,
 //! and reports the close exactly once.
 //!
-//! Reading and writing progress together in one task (one `poll` drives both), so a peer that
-//! is slow to read never stops us from reading it, and no lock or channel sits between the
-//! stream and its owner.
+//! Reading and writing progress together in one task (one `poll` drives both), and no lock or
+//! channel sits between the stream and its owner. Reading pauses in two cases only: the
+//! application is behind (the event queue is full; the peer's liveness clock stops meanwhile,
+//! since its frames sit unread through no fault of its own), or the peer does not read the
+//! pong it made us owe (at most one pong waits: what a peer that never reads can make us hold
+//! stays bounded).
 
 use crate::connector::{close_code, Shared, MAX_CLOSE_REASON_LEN};
 use crate::events::Event;
@@ -12,6 +15,7 @@ use crate::frame::{close_payload, opcode};
 use crate::queue::{CloseRequest, Outgoing, Sealed};
 use crate::socket::{Socket, SocketType};
 use crate::wire::{Incoming, Role, Wire, WireError};
+use bytes::Bytes;
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -92,6 +96,9 @@ pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, wire: Wire) {
         last_received: now,
         ping_due: false,
         ping_sent: None,
+        pong: None,
+        pong_end: 0,
+        reads_paused_since: None,
         close_deadline: None,
         timer: Box::pin(tokio::time::sleep_until(now)),
         timer_registered: false,
@@ -156,6 +163,13 @@ struct Driver {
     last_received: Instant,
     ping_due: bool,
     ping_sent: Option<Instant>,
+    /// The payload of the pong we owe, not yet buffered: the latest ping's (RFC 6455 section
+    /// 5.5.3 allows answering only the latest), buffered once the previous pong has left.
+    pong: Option<Bytes>,
+    /// Where the last pong buffered ends, in bytes written (see [`Wire::written`]).
+    pong_end: u64,
+    /// Since when reads wait for the application (the peer's liveness clock is stopped).
+    reads_paused_since: Option<Instant>,
     close_deadline: Option<Instant>,
     /// One timer for every deadline; re-armed for the earliest when it fires.
     timer: Pin<Box<Sleep>>,
@@ -207,6 +221,12 @@ impl Driver {
                     self.ping_due = false;
                     self.wire.buffer_control(opcode::PING, b"");
                 }
+                if self.wire.written() >= self.pong_end {
+                    if let Some(payload) = self.pong.take() {
+                        self.wire.buffer_control(opcode::PONG, &payload);
+                        self.pong_end = self.wire.written() + self.wire.buffered() as u64;
+                    }
+                }
                 let room = WRITE_BATCH.saturating_sub(self.wire.buffered());
                 if room == 0 && self.close_deadline.is_none() {
                     // The peer is not reading: a close asked for now cannot leave yet, but must
@@ -253,16 +273,19 @@ impl Driver {
                 return Poll::Ready(self.end_of_stream());
             }
 
-            // Read, unless the application is behind (then the event queue wakes us).
-            while work < WORK_PER_POLL {
+            // Read, unless the application is behind (the event queue wakes us when it has
+            // room) or the peer has not read the pong it is owed (the write wakes us).
+            while work < WORK_PER_POLL && !self.pong_blocked() {
                 if self
                     .shared
                     .events
                     .poll_room(cx, &mut self.room_round)
                     .is_pending()
                 {
+                    self.reads_paused_since.get_or_insert(self.now);
                     break;
                 }
+                self.resume_liveness();
                 match self.wire.poll_next(cx) {
                     Poll::Ready(Ok(incoming)) => {
                         work += 1;
@@ -317,6 +340,26 @@ impl Driver {
         self.set_close_deadline();
     }
 
+    /// Whether reading waits for the peer to read: it owes us reading a pong still unwritten,
+    /// and has already earned another.
+    fn pong_blocked(&self) -> bool {
+        self.pong.is_some() && !self.close_sent && self.wire.written() < self.pong_end
+    }
+
+    /// Reads go on after waiting for the application: the clocks that measure the peer's
+    /// liveness (and activity) move on by the pause, during which its frames sat unread.
+    fn resume_liveness(&mut self) {
+        if let Some(since) = self.reads_paused_since.take() {
+            let paused = self.now.saturating_duration_since(since);
+            self.last_received += paused;
+            self.last_activity = (self.last_activity + paused).min(self.now);
+            if let Some(sent) = &mut self.ping_sent {
+                *sent += paused;
+            }
+            self.arm_timer();
+        }
+    }
+
     fn on_incoming(&mut self, incoming: Incoming) {
         let now = self.now;
         self.last_received = now;
@@ -340,7 +383,7 @@ impl Driver {
             }
             Incoming::Ping(payload) => {
                 if !self.close_sent {
-                    self.wire.buffer_control(opcode::PONG, &payload);
+                    self.pong = Some(payload);
                 }
             }
             Incoming::Pong => self.ping_sent = None,
@@ -386,7 +429,7 @@ impl Driver {
                 self.end_abruptly("the peer did not complete the close handshake in time"),
             );
         }
-        if self.close_sent {
+        if self.close_sent || self.reads_paused_since.is_some() {
             return None;
         }
         if let Some(sent) = self.ping_sent {
@@ -423,7 +466,7 @@ impl Driver {
         if let Some(deadline) = self.close_deadline {
             consider(deadline);
         }
-        if !self.close_sent {
+        if !self.close_sent && self.reads_paused_since.is_none() {
             if let Some(sent) = self.ping_sent {
                 consider(sent + self.pong_timeout);
             }

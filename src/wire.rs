@@ -81,6 +81,8 @@ pub(crate) struct Wire {
     /// before whatever `write` holds when they were queued.
     chunks: VecDeque<Bytes>,
     chunk_bytes: usize,
+    /// Bytes written to the stream so far.
+    written: u64,
     eof: bool,
     /// State of the mask generator (client role).
     mask_state: u64,
@@ -102,6 +104,7 @@ impl Wire {
             write: BytesMut::new(),
             chunks: VecDeque::new(),
             chunk_bytes: 0,
+            written: 0,
             eof: false,
             mask_state,
         }
@@ -218,6 +221,12 @@ impl Wire {
         self.write.len() + self.chunk_bytes
     }
 
+    /// Bytes written to the stream so far; with [`Wire::buffered`], tells whether something
+    /// buffered earlier has left.
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
     /// Writes everything buffered and flushes the stream (TLS included).
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if !self.chunks.is_empty() && !self.write.is_empty() {
@@ -238,6 +247,7 @@ impl Wire {
                 Poll::Pending => return Poll::Pending,
             };
             self.chunk_bytes -= n;
+            self.written += n as u64;
             let mut left = n;
             while left > 0 {
                 let Some(front) = self.chunks.front_mut() else {
@@ -255,7 +265,10 @@ impl Wire {
         while !self.write.is_empty() {
             match Pin::new(&mut self.io).poll_write(cx, &self.write) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => self.write.advance(n),
+                Poll::Ready(Ok(n)) => {
+                    self.write.advance(n);
+                    self.written += n as u64;
+                }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             }
