@@ -872,14 +872,17 @@ wsc_result wsc_config_set_worker_threads(struct wsc_config *config, size_t threa
 wsc_result wsc_config_set_stop_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
 
 /**
- * Most events waiting for the application; past it sockets stop reading (default 65536).
+ * Most events waiting for the application, counting those a callback or a pull-mode caller
+ * still holds (see wsc_connector_next_event()); past it sockets stop reading (default 65536).
  * Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_config_set_event_queue_capacity(struct wsc_config *config, size_t capacity);
 
 /**
- * Most payload bytes in events waiting for the application; past it too, sockets stop reading
- * (default 64 MiB), so a slow application holds at most about this much received data.
+ * Most bytes of memory kept by the events waiting for the application (their payloads; a large
+ * payload left in its read buffer counts that buffer), counting those still held as for
+ * wsc_config_set_event_queue_capacity(); past it too, sockets stop reading (default 64 MiB),
+ * so a slow application makes the connector hold at most about this much received data.
  * Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_config_set_event_queue_bytes(struct wsc_config *config, size_t max_bytes);
@@ -1130,7 +1133,10 @@ uint16_t wsc_last_error_http_status(void);
  * Pull mode: takes the next event of a connector that was started with no trigger callback,
  * waiting up to `timeout_ms` milliseconds (0: do not wait; negative: wait as long as it takes).
  * On success `*event_out` is the event (free it with wsc_event_free()), or NULL when the time
- * ran out. Events of one socket come in order, as they would to callbacks.
+ * ran out. Events of one socket come in order, as they would to callbacks. An event counts
+ * against the connector's event queue bounds (wsc_config_set_event_queue_capacity(),
+ * wsc_config_set_event_queue_bytes()) until it is freed, so free each one once done with it
+ * (copy what you keep): while too many are held, sockets stop reading.
  * Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (the connector has trigger callbacks),
  * WSC_STOPPED (the connector stopped and every event has been taken).
  * Threading: any thread; several threads may take events at once (then per-socket order is

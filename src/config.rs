@@ -224,10 +224,13 @@ pub struct Config {
     pub worker_threads: Option<usize>,
     /// How long stop waits for queued sends to drain and close handshakes to finish.
     pub stop_timeout: Duration,
-    /// Most events waiting for the application; past it, sockets stop reading (backpressure).
+    /// Most events waiting for the application, with those its dispatcher (or an
+    /// [`crate::EventBatch`]) still holds; past it, sockets stop reading (backpressure), and
+    /// the peers' ping deadlines and idle timeouts stop while they do.
     pub event_queue_capacity: usize,
-    /// Most payload bytes in events waiting for the application; past it too, sockets stop
-    /// reading (so a slow application holds at most this much received data).
+    /// Most bytes of memory kept by those events (their payloads; one left in its read buffer
+    /// counts that buffer); past it too, sockets stop reading, so a slow application makes the
+    /// connector hold at most about this much received data.
     pub event_queue_bytes: usize,
 }
 

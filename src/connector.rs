@@ -2,7 +2,7 @@
 
 use crate::config::{validate_groups, Config};
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::{run_dispatcher, Event, EventHandler, EventQueue};
+use crate::events::{run_dispatcher, Event, EventBatch, EventHandler, EventQueue};
 use crate::frame::encode_server_frame;
 use crate::inbound::{Authorizer, Listener};
 use crate::message::Message;
@@ -338,7 +338,9 @@ impl ConnectorHandle {
 
     /// Takes the next event when no handler was given at start (pull mode). Waits up to
     /// `timeout` (forever with `None`); `Ok(None)` on timeout; `Err(Stopped)` once the
-    /// connector has stopped and every event has been taken.
+    /// connector has stopped and every event has been taken. The event stops counting
+    /// against the event queue's bounds as it is returned (see [`ConnectorHandle::next_events`]
+    /// for events that count until the application is done with them).
     pub fn next_event(&self, timeout: Option<Duration>) -> Result<Option<Event>> {
         if self.shared.has_handler {
             return Err(Error::new(
@@ -352,6 +354,31 @@ impl ConnectorHandle {
                 Ok(event) => return Ok(event),
                 Err(()) => return Err(Error::stopped()),
             }
+        }
+    }
+
+    /// Pull mode in batches: releases what `batch` held, then takes up to `max` events into
+    /// it (at least one), waiting up to `timeout` (forever with `None`) for the first; an
+    /// empty batch on timeout. The events keep counting against the event queue's bounds
+    /// until the batch is released (see [`EventBatch`]), where [`ConnectorHandle::next_event`]
+    /// stops counting an event as it returns it. `Err(Stopped)` once the connector has
+    /// stopped and every event has been taken.
+    pub fn next_events(
+        &self,
+        batch: &mut EventBatch,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
+        if self.shared.has_handler {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "this connector delivers events to its handler; next_events is for connectors started without one",
+            ));
+        }
+        if batch.take(&self.shared, max.max(1), timeout) {
+            Ok(())
+        } else {
+            Err(Error::stopped())
         }
     }
 }

@@ -29,6 +29,9 @@ use tokio::time::{Instant, Sleep};
 const WORK_PER_POLL: usize = 64;
 /// Frames are gathered up to this many bytes before a write.
 const WRITE_BATCH: usize = 64 * 1024;
+/// Events read in one poll are handed over once they hold this much, so that the event
+/// queue's byte bound stops reading within a poll too.
+const EVENT_HANDOVER_BYTES: usize = 64 * 1024;
 
 /// How a socket ended: the code and reason to report, whether we still owe the peer a close
 /// frame (after a protocol violation or an internal error), and whether to wait (up to the
@@ -103,6 +106,7 @@ pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, wire: Wire) {
         timer: Box::pin(tokio::time::sleep_until(now)),
         timer_registered: false,
         room_round: None,
+        poll_event_bytes: 0,
     };
     driver.arm_timer();
     let ending = poll_fn(
@@ -176,12 +180,15 @@ struct Driver {
     /// The timer was polled since it was last reset, so it will wake the task.
     timer_registered: bool,
     room_round: Option<u64>,
+    /// Memory kept by the events read in this poll and not yet handed over.
+    poll_event_bytes: usize,
 }
 
 thread_local! {
-    /// Events read during the current poll of a socket task on this thread, handed over
-    /// together at its end (one lock, one wake-up); empty between polls.
-    static POLL_EVENTS: RefCell<Vec<Event>> = const { RefCell::new(Vec::new()) };
+    /// Events read during the current poll of a socket task on this thread, with the memory
+    /// each keeps, handed over together at its end (one lock, one wake-up); empty between
+    /// polls.
+    static POLL_EVENTS: RefCell<Vec<(Event, usize)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Driver {
@@ -192,7 +199,8 @@ impl Driver {
     }
 
     /// Hands the events of this poll to the application's queue.
-    fn flush_events(&self) {
+    fn flush_events(&mut self) {
+        self.poll_event_bytes = 0;
         POLL_EVENTS.with(|events| {
             let mut events = events.borrow_mut();
             if !events.is_empty() {
@@ -364,7 +372,7 @@ impl Driver {
         let now = self.now;
         self.last_received = now;
         match incoming {
-            Incoming::Message(message) => {
+            Incoming::Message { message, retained } => {
                 self.last_activity = now;
                 // Once we close, or the application asked to, nothing more is delivered.
                 if self.close_sent || self.socket.is_close_requested() {
@@ -379,7 +387,11 @@ impl Driver {
                     SocketType::Inbound => Event::InboundMessage { socket, message },
                     SocketType::Outbound => Event::OutboundMessage { socket, message },
                 };
-                POLL_EVENTS.with(|events| events.borrow_mut().push(event));
+                POLL_EVENTS.with(|events| events.borrow_mut().push((event, retained)));
+                self.poll_event_bytes += retained;
+                if self.poll_event_bytes >= EVENT_HANDOVER_BYTES {
+                    self.flush_events();
+                }
             }
             Incoming::Ping(payload) => {
                 if !self.close_sent {

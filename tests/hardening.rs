@@ -1,13 +1,15 @@
-//! A slow, stalled or hostile peer: liveness under an application's backpressure.
+//! A slow, stalled or hostile peer: liveness under an application's backpressure, and text
+//! that breaks UTF-8 part-way through a message.
 
 mod common;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
+use std::io::Write;
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite;
-use wsconnector::{Config, Connector, ConnectorHandle, Event, Trigger};
+use wsconnector::{close_code, Config, Connector, ConnectorHandle, Event, Trigger};
 
 #[test]
 fn a_stalled_application_does_not_get_healthy_peers_dropped_as_unresponsive() {
@@ -60,4 +62,94 @@ fn a_stalled_application_does_not_get_healthy_peers_dropped_as_unresponsive() {
     }
     assert!(closed.try_recv().is_err(), "the server closed the client");
     assert!(server.socket_count() == 1);
+}
+
+/// A raw client sends `bytes` and expects the server to close with 1007 right away, though
+/// the message is not complete.
+fn expect_invalid_payload_close(bytes: &[u8]) {
+    let (server, events) = start_server(|c| c.socket.ping_interval = None);
+    let mut tcp = raw_ws(server.local_addr().unwrap(), "/utf8", &[]);
+    events.expect(Trigger::InboundConnection);
+    tcp.write_all(bytes).unwrap();
+    let (opcode, payload) = read_server_frame(&mut tcp);
+    assert_eq!(opcode, CLOSE);
+    assert_eq!(
+        u16::from_be_bytes([payload[0], payload[1]]),
+        close_code::INVALID_PAYLOAD
+    );
+    let (_, code, _) = events.closed();
+    assert_eq!(code, close_code::INVALID_PAYLOAD);
+}
+
+/// A masked frame header for a payload of `len` bytes, with the test mask.
+fn client_header(first: u8, len: usize) -> Vec<u8> {
+    let frame = client_frame(0, &vec![0u8; len]);
+    let mut header = frame[..frame.len() - len].to_vec();
+    header[0] = first;
+    header
+}
+
+#[test]
+fn invalid_utf8_in_a_first_fragment_fails_at_once() {
+    // A text fragment (FIN=0) of 0xFF: no further fragment is needed to know.
+    let mut frame = client_frame(TEXT, &[0xff]);
+    frame[0] = TEXT; // FIN cleared
+    expect_invalid_payload_close(&frame);
+}
+
+#[test]
+fn invalid_utf8_in_a_continuation_fails_at_once() {
+    // 6.4.2's shape: valid text, then a fragment that makes the sequence impossible (0xF4
+    // may only be followed by 0x80-0x8F).
+    let mut first = client_frame(TEXT, "κόσμε".as_bytes());
+    first[0] = TEXT;
+    first.extend_from_slice(&{
+        let mut next = client_frame(0, &[0xf4]);
+        next[0] = 0;
+        next
+    });
+    first.extend_from_slice(&{
+        let mut next = client_frame(0, &[0x90]);
+        next[0] = 0;
+        next
+    });
+    expect_invalid_payload_close(&first);
+}
+
+#[test]
+fn invalid_utf8_part_way_through_a_frame_fails_before_the_frame_is_complete() {
+    // 6.4.3's shape: one text frame of 100 bytes, of which only the first 10 arrive, and they
+    // already hold an impossible sequence.
+    let mut bytes = client_header(0x81, 100);
+    let mask = [0x12u8, 0x34, 0x56, 0x78];
+    let part = [b'a', b'b', 0xf4, 0x90, 0x80, 0x80, b'c', b'd', b'e', b'f'];
+    bytes.extend(part.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    expect_invalid_payload_close(&bytes);
+}
+
+#[test]
+fn text_split_inside_a_character_across_fragments_is_accepted() {
+    let (server, events) = start_server(|c| c.socket.ping_interval = None);
+    let text = "é€𝄞";
+    let bytes = text.as_bytes();
+    // One byte per fragment: every character is cut.
+    let mut frames = Vec::new();
+    for (i, byte) in bytes.iter().enumerate() {
+        let mut frame = client_frame(if i == 0 { TEXT } else { 0 }, &[*byte]);
+        if i + 1 < bytes.len() {
+            frame[0] &= 0x7f;
+        }
+        frames.push(frame);
+    }
+    let _tcp = raw_ws(server.local_addr().unwrap(), "/utf8", &frames);
+    events.expect(Trigger::InboundConnection);
+    assert_eq!(events.text(Trigger::InboundMessage), text);
+}
+
+#[test]
+fn text_ending_inside_a_character_is_invalid() {
+    let mut first = client_frame(TEXT, &[b'a', 0xe2]);
+    first[0] = TEXT;
+    first.extend_from_slice(&client_frame(0, &[0x82])); // final fragment, still one byte short
+    expect_invalid_payload_close(&first);
 }

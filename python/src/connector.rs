@@ -23,7 +23,7 @@ use pyo3::types::{PyDict, PyList};
 use pyo3::PyTraverseError;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::{JoinHandle, ThreadId};
-use wsconnector::{Config, ConnectorHandle, OutboundOptions};
+use wsconnector::{Config, ConnectorHandle, EventBatch, OutboundOptions};
 
 /// The callbacks, registered before start.
 #[derive(Default)]
@@ -527,13 +527,12 @@ impl PyConnector {
         let handle = running.connector.handle();
         let batch = py
             .detach(move || {
-                let mut batch = Vec::new();
+                let mut batch = EventBatch::new();
                 take_batch(&handle, &mut batch, timeout).map(|()| batch)
             })
             .or_raise(py)?;
         let mut sockets = lock(&running.sockets);
         let events = batch
-            .into_iter()
             .map(|event| events::to_py(py, &mut sockets, event))
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, events)

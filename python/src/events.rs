@@ -12,7 +12,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use std::collections::HashMap;
 use std::time::Duration;
-use wsconnector::{ConnectorHandle, Error, Event};
+use wsconnector::{ConnectorHandle, Error, Event, EventBatch};
 
 /// Most events taken from the core per batch.
 pub(crate) const BATCH: usize = 256;
@@ -196,25 +196,17 @@ pub(crate) fn to_py(
     })
 }
 
-/// Takes the events that are ready, up to `BATCH`, into `batch`, waiting up to `timeout`
-/// (forever with `None`) for the first. Runs without the GIL. `Err(Stopped)` once the
-/// connector has stopped and every event has been taken.
+/// Takes the events that are ready, up to `BATCH`, into `batch` (releasing what it held),
+/// waiting up to `timeout` (forever with `None`) for the first. Runs without the GIL. The
+/// events count against the core's event queue bounds until `batch` is released or refilled,
+/// so a slow callback holds no more than those bounds. `Err(Stopped)` once the connector has
+/// stopped and every event has been taken.
 pub(crate) fn take_batch(
     handle: &ConnectorHandle,
-    batch: &mut Vec<Event>,
+    batch: &mut EventBatch,
     timeout: Option<Duration>,
 ) -> Result<(), Error> {
-    match handle.next_event(timeout)? {
-        Some(event) => batch.push(event),
-        None => return Ok(()),
-    }
-    while batch.len() < BATCH {
-        match handle.next_event(Some(Duration::ZERO)) {
-            Ok(Some(event)) => batch.push(event),
-            _ => break,
-        }
-    }
-    Ok(())
+    handle.next_events(batch, BATCH, timeout)
 }
 
 /// The callbacks of the four triggers, fixed when the connector starts.
@@ -320,10 +312,10 @@ pub(crate) fn run_dispatcher(handle: ConnectorHandle, triggers: Triggers) {
         return; // the interpreter is shutting down
     };
     let mut sockets = SocketObjects::default();
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = EventBatch::new();
     while take_batch(&handle, &mut batch, None).is_ok() {
         let delivered = Python::try_attach(|py| {
-            for event in batch.drain(..) {
+            for event in &mut batch {
                 triggers.deliver(py, &mut sockets, event);
             }
         });

@@ -117,7 +117,7 @@ class Settings(TypedDict, total=False):
     # The connector.
     worker_threads: Optional[int]  # I/O threads (default: the CPU count, at most 4)
     stop_timeout: Optional[float]  # how long stop waits for sends and close handshakes (5 s)
-    event_queue_capacity: Optional[int]  # events waiting for the application; past it,
-    # sockets stop reading until the application catches up (65536)
-    event_queue_bytes: Optional[int]  # payload bytes in those events; past it too, sockets
-    # stop reading (64 MiB)
+    event_queue_capacity: Optional[int]  # events waiting for the application (or held by a
+    # batch being delivered); past it, sockets stop reading until it catches up (65536)
+    event_queue_bytes: Optional[int]  # memory their payloads keep; past it too, sockets stop
+    # reading (64 MiB)

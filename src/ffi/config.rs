@@ -513,7 +513,8 @@ pub extern "C" fn wsc_config_set_stop_timeout_ms(
     })
 }
 
-/// Most events waiting for the application; past it sockets stop reading (default 65536).
+/// Most events waiting for the application, counting those a callback or a pull-mode caller
+/// still holds (see wsc_connector_next_event()); past it sockets stop reading (default 65536).
 /// Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_event_queue_capacity(
@@ -526,8 +527,10 @@ pub extern "C" fn wsc_config_set_event_queue_capacity(
     })
 }
 
-/// Most payload bytes in events waiting for the application; past it too, sockets stop reading
-/// (default 64 MiB), so a slow application holds at most about this much received data.
+/// Most bytes of memory kept by the events waiting for the application (their payloads; a large
+/// payload left in its read buffer counts that buffer), counting those still held as for
+/// wsc_config_set_event_queue_capacity(); past it too, sockets stop reading (default 64 MiB),
+/// so a slow application makes the connector hold at most about this much received data.
 /// Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_event_queue_bytes(
