@@ -11,6 +11,7 @@ use crate::message::Message;
 use crate::tls::IoStream;
 use crate::utf8::Utf8Check;
 use bytes::{Buf, Bytes, BytesMut};
+use rand::Rng;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -98,18 +99,12 @@ pub(crate) struct Wire {
     /// Bytes written to the stream so far.
     written: u64,
     eof: bool,
-    /// State of the mask generator (client role).
-    mask_state: u64,
 }
 
 impl Wire {
     /// Wraps a stream whose handshake is done; `already_read` holds bytes that arrived with
     /// the handshake.
     pub(crate) fn new(io: IoStream, role: Role, already_read: &[u8], max_message: usize) -> Self {
-        let mask_state = match role {
-            Role::Client => (uuid::Uuid::new_v4().as_u128() as u64) | 1,
-            Role::Server => 0,
-        };
         Wire {
             io,
             role,
@@ -120,7 +115,6 @@ impl Wire {
             chunk_bytes: 0,
             written: 0,
             eof: false,
-            mask_state,
         }
     }
 
@@ -183,18 +177,13 @@ impl Wire {
         }
     }
 
+    /// The mask for the next frame we write: none as a server; as a client, four bytes from a
+    /// cryptographically secure generator (RFC 6455 section 5.3: the peer's intermediaries
+    /// must not be able to predict it).
     fn next_mask(&mut self) -> Option<[u8; 4]> {
         match self.role {
             Role::Server => None,
-            Role::Client => {
-                // xorshift64: masks need not be secret, only unpredictable to the page.
-                let mut x = self.mask_state;
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                self.mask_state = x;
-                Some((x as u32).to_ne_bytes())
-            }
+            Role::Client => Some(rand::rng().next_u32().to_ne_bytes()),
         }
     }
 
