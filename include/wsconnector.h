@@ -383,6 +383,31 @@ typedef uint32_t wsc_slow_consumer;
 #endif // __cplusplus
 
 /**
+ * What a message past a socket's message rate limit does.
+ */
+enum wsc_message_rate_policy
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The socket is closed with 1008 (policy violation) (the default).
+   */
+  WSC_MESSAGE_RATE_CLOSE = 1,
+  /**
+   * The message is dropped (no trigger fires for it); the socket stays open.
+   */
+  WSC_MESSAGE_RATE_DROP = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wsc_message_rate_policy wsc_message_rate_policy;
+#else
+typedef uint32_t wsc_message_rate_policy;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The hook's answer, filled during its call: it starts as "reject with 403".
  */
 typedef struct wsc_auth_decision wsc_auth_decision;
@@ -842,6 +867,23 @@ wsc_result wsc_config_set_send_queue_bytes(struct wsc_config *config, size_t max
  * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT.
  */
 wsc_result wsc_config_set_slow_consumer(struct wsc_config *config, uint32_t policy);
+
+/**
+ * Limits the messages a peer may send on each socket, inbound or outbound: `burst` at once,
+ * then `per_second` on average (a token bucket of `burst` tokens refilled at `per_second`).
+ * A message past the limit is handled by wsc_config_set_message_rate_policy(). `per_second`
+ * 0 removes the limit (the default: none). Errors: WSC_NULL_POINTER; at start,
+ * WSC_INVALID_ARGUMENT when `burst` is 0.
+ */
+wsc_result wsc_config_set_message_rate_limit(struct wsc_config *config,
+                                             uint32_t per_second,
+                                             uint32_t burst);
+
+/**
+ * What a message past the rate limit does (a wsc_message_rate_policy; default: the socket is
+ * closed with 1008). Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT.
+ */
+wsc_result wsc_config_set_message_rate_policy(struct wsc_config *config, uint32_t policy);
 
 /**
  * Interval between pings (default 30 s; 0: no pings). Errors: WSC_NULL_POINTER.

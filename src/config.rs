@@ -75,6 +75,26 @@ pub enum SlowConsumerPolicy {
     Close,
 }
 
+/// How many messages a peer may send on one socket: `burst` at once, then `per_second` on
+/// average (a token bucket of `burst` tokens refilled at `per_second`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageRateLimit {
+    /// Messages per second the peer may send, sustained.
+    pub per_second: u32,
+    /// Messages the peer may send at once after a quiet spell (at least 1).
+    pub burst: u32,
+}
+
+/// What happens to a message past the socket's [`MessageRateLimit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageRatePolicy {
+    /// The socket is closed with 1008 (policy violation).
+    #[default]
+    Close,
+    /// The message is dropped (not delivered); the socket stays open.
+    Drop,
+}
+
 /// One path the listener serves, relative to its base path, with the groups its sockets start in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundPath {
@@ -194,6 +214,10 @@ pub struct SocketConfig {
     pub pong_timeout: Duration,
     /// Time the peer has to answer our close frame before the connection is dropped.
     pub close_timeout: Duration,
+    /// Most messages the peer may send, per socket; `None` (the default) sets no limit.
+    pub message_rate_limit: Option<MessageRateLimit>,
+    /// What a message past the rate limit does (default: closes the socket with 1008).
+    pub message_rate_policy: MessageRatePolicy,
 }
 
 impl Default for SocketConfig {
@@ -206,6 +230,8 @@ impl Default for SocketConfig {
             ping_interval: Some(Duration::from_secs(30)),
             pong_timeout: Duration::from_secs(20),
             close_timeout: Duration::from_secs(5),
+            message_rate_limit: None,
+            message_rate_policy: MessageRatePolicy::Close,
         }
     }
 }
@@ -300,6 +326,10 @@ impl Config {
         }
         positive_duration("pong_timeout", s.pong_timeout)?;
         positive_duration("close_timeout", s.close_timeout)?;
+        if let Some(limit) = s.message_rate_limit {
+            positive("message_rate_limit per_second", limit.per_second as usize)?;
+            positive("message_rate_limit burst", limit.burst as usize)?;
+        }
         if self.worker_threads == Some(0) {
             return Err(Error::invalid("worker_threads must be at least 1"));
         }
@@ -398,5 +428,13 @@ mod tests {
             .default_headers
             .push(("X-A".into(), "a\r\nb".into()));
         assert!(c.validate().is_err());
+
+        let mut c = Config::default();
+        c.socket.message_rate_limit = Some(MessageRateLimit {
+            per_second: 10,
+            burst: 0,
+        });
+        let e = c.validate().unwrap_err();
+        assert!(e.message().contains("message_rate_limit burst"), "{e}");
     }
 }

@@ -9,10 +9,12 @@
 //! pong it made us owe (at most one pong waits: what a peer that never reads can make us hold
 //! stays bounded).
 
+use crate::config::MessageRatePolicy;
 use crate::connector::{close_code, Shared, MAX_CLOSE_REASON_LEN};
 use crate::events::Event;
 use crate::frame::{close_payload, opcode};
 use crate::queue::{CloseRequest, Outgoing, Sealed};
+use crate::rate::RateLimit;
 use crate::socket::{Socket, SocketType};
 use crate::wire::{Incoming, Role, Wire, WireError};
 use bytes::Bytes;
@@ -91,6 +93,10 @@ pub(crate) async fn drive(shared: Arc<Shared>, socket: Socket, wire: Wire) {
         pong_timeout: config.socket.pong_timeout,
         close_timeout: config.socket.close_timeout,
         idle_timeout,
+        rate: config
+            .socket
+            .message_rate_limit
+            .map(|limit| RateLimit::new(limit, config.socket.message_rate_policy, now)),
         close_sent: false,
         close_received: false,
         ending: None,
@@ -153,6 +159,8 @@ struct Driver {
     pong_timeout: Duration,
     close_timeout: Duration,
     idle_timeout: Option<Duration>,
+    /// The peer's message rate limit, when one is set.
+    rate: Option<RateLimit>,
     /// We wrote (or buffered) a close frame: nothing else is written.
     close_sent: bool,
     /// The peer's close frame arrived.
@@ -298,7 +306,9 @@ impl Driver {
                     Poll::Ready(Ok(incoming)) => {
                         work += 1;
                         progressed = true;
-                        self.on_incoming(incoming);
+                        if let Some(ending) = self.on_incoming(incoming) {
+                            return Poll::Ready(ending);
+                        }
                         if self.close_received {
                             break;
                         }
@@ -368,7 +378,8 @@ impl Driver {
         }
     }
 
-    fn on_incoming(&mut self, incoming: Incoming) {
+    /// Acts on what the peer sent; returns an ending when the socket must end now.
+    fn on_incoming(&mut self, incoming: Incoming) -> Option<Ending> {
         let now = self.now;
         self.last_received = now;
         match incoming {
@@ -376,7 +387,18 @@ impl Driver {
                 self.last_activity = now;
                 // Once we close, or the application asked to, nothing more is delivered.
                 if self.close_sent || self.socket.is_close_requested() {
-                    return;
+                    return None;
+                }
+                if let Some(rate) = &mut self.rate {
+                    if !rate.admit(now) {
+                        return match rate.policy() {
+                            MessageRatePolicy::Drop => None,
+                            MessageRatePolicy::Close => Some(Ending::failed(
+                                close_code::POLICY_VIOLATION,
+                                "message rate limit exceeded",
+                            )),
+                        };
+                    }
                 }
                 #[cfg(test)]
                 if message.as_text() == Some(tests::PANIC_TRIGGER) {
@@ -420,6 +442,7 @@ impl Driver {
                 self.set_close_deadline();
             }
         }
+        None
     }
 
     fn set_close_deadline(&mut self) {

@@ -35,6 +35,7 @@ mod message;
 mod outbound;
 mod path;
 mod queue;
+mod rate;
 mod registry;
 mod socket;
 mod tcp;
@@ -43,8 +44,8 @@ mod utf8;
 mod wire;
 
 pub use config::{
-    ClientConfig, Config, Identity, InboundPath, ListenerConfig, Pem, ServerTls,
-    SlowConsumerPolicy, SocketConfig, MAX_GROUP_LEN,
+    ClientConfig, Config, Identity, InboundPath, ListenerConfig, MessageRateLimit,
+    MessageRatePolicy, Pem, ServerTls, SlowConsumerPolicy, SocketConfig, MAX_GROUP_LEN,
 };
 pub use connector::{
     close_code, BroadcastFailure, BroadcastResult, Connector, ConnectorBuilder, ConnectorHandle,

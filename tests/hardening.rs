@@ -1,5 +1,5 @@
-//! A slow, stalled or hostile peer: liveness under an application's backpressure, and text
-//! that breaks UTF-8 part-way through a message.
+//! A slow, stalled or hostile peer: liveness under an application's backpressure, text that
+//! breaks UTF-8 part-way through a message, and the per-socket message rate limit.
 
 mod common;
 
@@ -9,7 +9,10 @@ use std::io::Write;
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite;
-use wsconnector::{close_code, Config, Connector, ConnectorHandle, Event, Trigger};
+use wsconnector::{
+    close_code, Config, Connector, ConnectorHandle, Event, MessageRateLimit, MessageRatePolicy,
+    Trigger,
+};
 
 #[test]
 fn a_stalled_application_does_not_get_healthy_peers_dropped_as_unresponsive() {
@@ -152,4 +155,50 @@ fn text_ending_inside_a_character_is_invalid() {
     first[0] = TEXT;
     first.extend_from_slice(&client_frame(0, &[0x82])); // final fragment, still one byte short
     expect_invalid_payload_close(&first);
+}
+
+/// A peer sends five messages at once against a burst of three (then one a second), then
+/// closes; returns the texts delivered and the close code reported.
+fn five_messages_against_a_burst_of_three(policy: MessageRatePolicy) -> (Vec<String>, u16) {
+    let (server, events) = start_server(|c| {
+        c.socket.message_rate_limit = Some(MessageRateLimit {
+            per_second: 1,
+            burst: 3,
+        });
+        c.socket.message_rate_policy = policy;
+    });
+    let mut frames: Vec<Vec<u8>> = (0..5)
+        .map(|i| client_frame(TEXT, i.to_string().as_bytes()))
+        .collect();
+    frames.push(client_frame(CLOSE, &1000u16.to_be_bytes()));
+    let _tcp = raw_ws(server.local_addr().unwrap(), "/rate", &frames);
+    events.expect(Trigger::InboundConnection);
+    let mut texts = Vec::new();
+    loop {
+        match events.next() {
+            Event::InboundMessage { message, .. } => {
+                texts.push(message.as_text().unwrap().to_owned())
+            }
+            Event::SocketClosed { code, .. } => return (texts, code),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn past_the_message_rate_limit_the_socket_is_closed_with_1008() {
+    let (texts, code) = five_messages_against_a_burst_of_three(MessageRatePolicy::Close);
+    assert_eq!(texts, ["0", "1", "2"]);
+    assert_eq!(code, close_code::POLICY_VIOLATION);
+}
+
+#[test]
+fn past_the_message_rate_limit_messages_are_dropped_under_the_drop_policy() {
+    let (texts, code) = five_messages_against_a_burst_of_three(MessageRatePolicy::Drop);
+    assert_eq!(texts, ["0", "1", "2"]);
+    assert_eq!(
+        code,
+        close_code::NORMAL,
+        "the socket stayed open until the peer closed"
+    );
 }

@@ -56,7 +56,14 @@ from ._native import (
     TlsError,
     WebSocketError,
 )
-from ._types import CloseCode, Event, Settings, SlowConsumerPolicy, SocketType
+from ._types import (
+    CloseCode,
+    Event,
+    MessageRatePolicy,
+    Settings,
+    SlowConsumerPolicy,
+    SocketType,
+)
 
 __version__ = VERSION
 
@@ -82,6 +89,7 @@ __all__ = [
     "InvalidSocketId",
     "InvalidState",
     "LimitExceeded",
+    "MessageRatePolicy",
     "NoSuchSocket",
     "NonUniqueSocketId",
     "OutboundMessage",
