@@ -1,7 +1,7 @@
 //! One socket's byte stream read as WebSocket messages and written as frames.
 //!
 //! Buffers are sized to the traffic: the read buffer is allocated when data arrives, grows
-//! while reads fill it (for a large frame, never past twice what has arrived), and is
+//! while reads fill it (for a frame past 64 KiB, never past twice what has arrived), and is
 //! released as soon as everything in it has been handed out; the write buffer is released
 //! once flushed. An idle connection holds no buffer at all. A received payload that fills
 //! most of its read buffer is split off without copying; smaller ones are copied out.
@@ -153,16 +153,17 @@ impl Wire {
     }
 
     /// Room in the read buffer for the next read: a read's worth, or for a frame larger than
-    /// that, the rest of it, but never more than has arrived so far (the buffer at most
-    /// doubles per step), so memory follows the bytes received, not a header's promise. A
-    /// frame that needs a larger buffer gets one of exactly its size once it can.
+    /// that, the rest of it, but past the largest read buffer (64 KiB) never more than has
+    /// arrived so far (the buffer at most doubles per step), so memory follows the bytes
+    /// received, not a header's promise. A frame gets a buffer of exactly its size once it
+    /// can: at once up to 64 KiB (one copy of what arrived with its header), then as it comes.
     fn make_room(&mut self) {
         let decoder = &mut self.decoder;
         let len = decoder.buf.len();
         let mut wanted = self.read_size;
         if let Some(total) = decoder.front_len() {
             if total > len + wanted {
-                wanted = (total - len).min(len.max(self.read_size));
+                wanted = (total - len).min(len.max(MAX_READ));
             }
         }
         let buf = &mut decoder.buf;
