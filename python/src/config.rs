@@ -9,7 +9,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
 use std::path::PathBuf;
 use wsconnector::{
-    Config, Identity, InboundPath, ListenerConfig, Pem, ServerTls, SlowConsumerPolicy,
+    Config, Identity, InboundPath, ListenerConfig, MessageRateLimit, MessageRatePolicy, Pem,
+    ServerTls, SlowConsumerPolicy,
 };
 
 /// Every setting `from_kwargs` reads, the listener's first (exported as `_native.SETTINGS`, so
@@ -45,6 +46,8 @@ pub(crate) const SETTINGS: &[&str] = &[
     "ping_interval",
     "pong_timeout",
     "close_timeout",
+    "message_rate_limit",
+    "message_rate_policy",
     "worker_threads",
     "stop_timeout",
     "event_queue_capacity",
@@ -134,6 +137,8 @@ pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) ->
             "ping_interval" => config.socket.ping_interval = opt_seconds(name, Some(v))?,
             "pong_timeout" => config.socket.pong_timeout = seconds(name, v)?,
             "close_timeout" => config.socket.close_timeout = seconds(name, v)?,
+            "message_rate_limit" => config.socket.message_rate_limit = Some(rate_limit(v)?),
+            "message_rate_policy" => config.socket.message_rate_policy = rate_policy(v)?,
             "worker_threads" => config.worker_threads = Some(count(name, v)?),
             "stop_timeout" => config.stop_timeout = seconds(name, v)?,
             "event_queue_capacity" => config.event_queue_capacity = count(name, v)?,
@@ -297,6 +302,29 @@ fn slow_consumer(value: &Bound<'_, PyAny>) -> PyResult<SlowConsumerPolicy> {
             format!(
                 "slow_consumer must be 'fail', 'drop_newest', 'drop_oldest' or 'close', not {other:?}"
             ),
+        )),
+    }
+}
+
+/// `message_rate_limit`: a `(per_second, burst)` pair of positive integers.
+fn rate_limit(value: &Bound<'_, PyAny>) -> PyResult<MessageRateLimit> {
+    let (per_second, burst): (u32, u32) = value.extract().map_err(|_| {
+        invalid(
+            value.py(),
+            "message_rate_limit must be a (per_second, burst) pair of non-negative integers",
+        )
+    })?;
+    Ok(MessageRateLimit { per_second, burst })
+}
+
+fn rate_policy(value: &Bound<'_, PyAny>) -> PyResult<MessageRatePolicy> {
+    let name: String = string("message_rate_policy", value)?;
+    match name.as_str() {
+        "close" => Ok(MessageRatePolicy::Close),
+        "drop" => Ok(MessageRatePolicy::Drop),
+        other => Err(invalid(
+            value.py(),
+            format!("message_rate_policy must be 'close' or 'drop', not {other:?}"),
         )),
     }
 }

@@ -11,7 +11,10 @@ use super::macros::{
     arg_mut, arg_out, arg_str, arg_strs, ffi, ffi_value, into_handle, take_handle, Opaque,
 };
 use super::{wsc_pem_source, wsc_result, FromRaw};
-use crate::{Config, Identity, InboundPath, ListenerConfig, Pem, ServerTls, SlowConsumerPolicy};
+use crate::{
+    Config, Identity, InboundPath, ListenerConfig, MessageRateLimit, MessageRatePolicy, Pem,
+    ServerTls, SlowConsumerPolicy,
+};
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
@@ -72,6 +75,33 @@ impl From<wsc_slow_consumer> for SlowConsumerPolicy {
             wsc_slow_consumer::WSC_SLOW_CONSUMER_DROP_NEWEST => SlowConsumerPolicy::DropNewest,
             wsc_slow_consumer::WSC_SLOW_CONSUMER_DROP_OLDEST => SlowConsumerPolicy::DropOldest,
             wsc_slow_consumer::WSC_SLOW_CONSUMER_CLOSE => SlowConsumerPolicy::Close,
+        }
+    }
+}
+
+/// What a message past a socket's message rate limit does.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wsc_message_rate_policy {
+    /// The socket is closed with 1008 (policy violation) (the default).
+    WSC_MESSAGE_RATE_CLOSE = 1,
+    /// The message is dropped (no trigger fires for it); the socket stays open.
+    WSC_MESSAGE_RATE_DROP = 2,
+}
+
+impl FromRaw for wsc_message_rate_policy {
+    const WHAT: &'static str = "wsc_message_rate_policy";
+    const ALL: &'static [Self] = &[Self::WSC_MESSAGE_RATE_CLOSE, Self::WSC_MESSAGE_RATE_DROP];
+    fn raw(self) -> u32 {
+        self as u32
+    }
+}
+
+impl From<wsc_message_rate_policy> for MessageRatePolicy {
+    fn from(policy: wsc_message_rate_policy) -> Self {
+        match policy {
+            wsc_message_rate_policy::WSC_MESSAGE_RATE_CLOSE => MessageRatePolicy::Close,
+            wsc_message_rate_policy::WSC_MESSAGE_RATE_DROP => MessageRatePolicy::Drop,
         }
     }
 }
@@ -543,6 +573,37 @@ pub extern "C" fn wsc_config_set_slow_consumer(config: *mut wsc_config, policy: 
     })
 }
 
+/// Limits the messages a peer may send on each socket, inbound or outbound: `burst` at once,
+/// then `per_second` on average (a token bucket of `burst` tokens refilled at `per_second`).
+/// A message past the limit is handled by wsc_config_set_message_rate_policy(). `per_second`
+/// 0 removes the limit (the default: none). Errors: WSC_NULL_POINTER; at start,
+/// WSC_INVALID_ARGUMENT when `burst` is 0.
+#[no_mangle]
+pub extern "C" fn wsc_config_set_message_rate_limit(
+    config: *mut wsc_config,
+    per_second: u32,
+    burst: u32,
+) -> wsc_result {
+    with_config(config, |b| {
+        b.config.socket.message_rate_limit =
+            (per_second > 0).then_some(MessageRateLimit { per_second, burst });
+        Ok(())
+    })
+}
+
+/// What a message past the rate limit does (a wsc_message_rate_policy; default: the socket is
+/// closed with 1008). Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT.
+#[no_mangle]
+pub extern "C" fn wsc_config_set_message_rate_policy(
+    config: *mut wsc_config,
+    policy: u32,
+) -> wsc_result {
+    with_config(config, |b| {
+        b.config.socket.message_rate_policy = wsc_message_rate_policy::from_raw(policy)?.into();
+        Ok(())
+    })
+}
+
 /// Interval between pings (default 30 s; 0: no pings; at most WSC_MAX_DURATION_MS).
 /// Errors: WSC_NULL_POINTER.
 #[no_mangle]
@@ -608,7 +669,8 @@ pub extern "C" fn wsc_config_set_stop_timeout_ms(
     })
 }
 
-/// Most events waiting for the application; past it sockets stop reading (default 65536).
+/// Most events waiting for the application, counting those a callback or a pull-mode caller
+/// still holds (see wsc_connector_next_event()); past it sockets stop reading (default 65536).
 /// Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_event_queue_capacity(
@@ -621,8 +683,10 @@ pub extern "C" fn wsc_config_set_event_queue_capacity(
     })
 }
 
-/// Most payload bytes in events waiting for the application; past it too, sockets stop reading
-/// (default 64 MiB), so a slow application holds at most about this much received data.
+/// Most bytes of memory kept by the events waiting for the application (their payloads; a large
+/// payload left in its read buffer counts that buffer), counting those still held as for
+/// wsc_config_set_event_queue_capacity(); past it too, sockets stop reading (default 64 MiB),
+/// so a slow application makes the connector hold at most about this much received data.
 /// Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_event_queue_bytes(
