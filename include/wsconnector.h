@@ -237,7 +237,8 @@ enum wsc_setting_kind
    * Several values that go together, set with functions of their own: "listener" with
    * wsc_config_set_listener(), "paths" with wsc_config_add_path() and
    * wsc_config_add_path_allowed_origin(), "tls" with wsc_config_set_server_tls(),
-   * "client_identity" with wsc_config_set_client_identity().
+   * "client_identity" with wsc_config_set_client_identity(), "message_rate_limit" with
+   * wsc_config_set_message_rate_limit().
    */
   WSC_SETTING_CUSTOM = 12,
 };
@@ -490,6 +491,31 @@ enum wsc_slow_consumer
 typedef enum wsc_slow_consumer wsc_slow_consumer;
 #else
 typedef uint32_t wsc_slow_consumer;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What a message past a socket's message rate limit does.
+ */
+enum wsc_message_rate_policy
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The socket is closed with 1008 (policy violation) (the default).
+   */
+  WSC_MESSAGE_RATE_CLOSE = 1,
+  /**
+   * The message is dropped (no trigger fires for it); the socket stays open.
+   */
+  WSC_MESSAGE_RATE_DROP = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wsc_message_rate_policy wsc_message_rate_policy;
+#else
+typedef uint32_t wsc_message_rate_policy;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -1091,6 +1117,23 @@ wsc_result wsc_config_set_send_queue_bytes(struct wsc_config *config, size_t max
 wsc_result wsc_config_set_slow_consumer(struct wsc_config *config, uint32_t policy);
 
 /**
+ * Limits the messages a peer may send on each socket, inbound or outbound: `burst` at once,
+ * then `per_second` on average (a token bucket of `burst` tokens refilled at `per_second`).
+ * A message past the limit is handled by wsc_config_set_message_rate_policy(). `per_second`
+ * 0 removes the limit (the default: none). Errors: WSC_NULL_POINTER; at start,
+ * WSC_INVALID_ARGUMENT when `burst` is 0.
+ */
+wsc_result wsc_config_set_message_rate_limit(struct wsc_config *config,
+                                             uint32_t per_second,
+                                             uint32_t burst);
+
+/**
+ * What a message past the rate limit does (a wsc_message_rate_policy; default: the socket is
+ * closed with 1008). Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT.
+ */
+wsc_result wsc_config_set_message_rate_policy(struct wsc_config *config, uint32_t policy);
+
+/**
  * Interval between pings (default 30 s; 0: no pings; at most WSC_MAX_DURATION_MS).
  * Errors: WSC_NULL_POINTER.
  */
@@ -1121,14 +1164,17 @@ wsc_result wsc_config_set_worker_threads(struct wsc_config *config, size_t threa
 wsc_result wsc_config_set_stop_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
 
 /**
- * Most events waiting for the application; past it sockets stop reading (default 65536).
+ * Most events waiting for the application, counting those a callback or a pull-mode caller
+ * still holds (see wsc_connector_next_event()); past it sockets stop reading (default 65536).
  * Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_config_set_event_queue_capacity(struct wsc_config *config, size_t capacity);
 
 /**
- * Most payload bytes in events waiting for the application; past it too, sockets stop reading
- * (default 64 MiB), so a slow application holds at most about this much received data.
+ * Most bytes of memory kept by the events waiting for the application (their payloads; a large
+ * payload left in its read buffer counts that buffer), counting those still held as for
+ * wsc_config_set_event_queue_capacity(); past it too, sockets stop reading (default 64 MiB),
+ * so a slow application makes the connector hold at most about this much received data.
  * Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_config_set_event_queue_bytes(struct wsc_config *config, size_t max_bytes);
@@ -1379,7 +1425,10 @@ uint16_t wsc_last_error_http_status(void);
  * Pull mode: takes the next event of a connector that was started with no trigger callback,
  * waiting up to `timeout_ms` milliseconds (0: do not wait; negative: wait as long as it takes).
  * On success `*event_out` is the event (free it with wsc_event_free()), or NULL when the time
- * ran out. Events of one socket come in order, as they would to callbacks.
+ * ran out. Events of one socket come in order, as they would to callbacks. An event counts
+ * against the connector's event queue bounds (wsc_config_set_event_queue_capacity(),
+ * wsc_config_set_event_queue_bytes()) until it is freed, so free each one once done with it
+ * (copy what you keep): while too many are held, sockets stop reading.
  * Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (the connector has trigger callbacks),
  * WSC_STOPPED (the connector stopped and every event has been taken).
  * Threading: any thread; several threads may take events at once (then per-socket order is

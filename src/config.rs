@@ -95,6 +95,38 @@ impl Choice for SlowConsumerPolicy {
     ];
 }
 
+/// How many messages a peer may send on one socket: `burst` at once, then `per_second` on
+/// average (a token bucket of `burst` tokens refilled at `per_second`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageRateLimit {
+    /// Messages per second the peer may send, sustained.
+    pub per_second: u32,
+    /// Messages the peer may send at once after a quiet spell (at least 1).
+    pub burst: u32,
+}
+
+/// What happens to a message past the socket's [`MessageRateLimit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageRatePolicy {
+    /// The socket is closed with 1008 (policy violation).
+    #[default]
+    Close,
+    /// The message is dropped (not delivered); the socket stays open.
+    Drop,
+}
+
+impl MessageRatePolicy {
+    /// The policy's name as the settings spell it: "close", "drop".
+    pub fn name(self) -> &'static str {
+        crate::settings::choice_name(self)
+    }
+}
+
+impl Choice for MessageRatePolicy {
+    const NAMES: &'static [&'static str] = &["close", "drop"];
+    const ALL: &'static [Self] = &[MessageRatePolicy::Close, MessageRatePolicy::Drop];
+}
+
 /// One path the listener serves, relative to its base path, with the groups its sockets start in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundPath {
@@ -251,6 +283,10 @@ pub struct SocketConfig {
     pub pong_timeout: Duration,
     /// Time the peer has to answer our close frame before the connection is dropped.
     pub close_timeout: Duration,
+    /// Most messages the peer may send, per socket; `None` (the default) sets no limit.
+    pub message_rate_limit: Option<MessageRateLimit>,
+    /// What a message past the rate limit does (default: closes the socket with 1008).
+    pub message_rate_policy: MessageRatePolicy,
 }
 
 impl Default for SocketConfig {
@@ -263,6 +299,8 @@ impl Default for SocketConfig {
             ping_interval: Some(Duration::from_secs(30)),
             pong_timeout: Duration::from_secs(20),
             close_timeout: Duration::from_secs(5),
+            message_rate_limit: None,
+            message_rate_policy: MessageRatePolicy::Close,
         }
     }
 }
@@ -282,10 +320,13 @@ pub struct Config {
     pub worker_threads: Option<usize>,
     /// How long stop waits for queued sends to drain and close handshakes to finish.
     pub stop_timeout: Duration,
-    /// Most events waiting for the application; past it, sockets stop reading (backpressure).
+    /// Most events waiting for the application, with those its dispatcher (or an
+    /// [`crate::EventBatch`]) still holds; past it, sockets stop reading (backpressure), and
+    /// the peers' ping deadlines and idle timeouts stop while they do.
     pub event_queue_capacity: usize,
-    /// Most payload bytes in events waiting for the application; past it too, sockets stop
-    /// reading (so a slow application holds at most this much received data).
+    /// Most bytes of memory kept by those events (their payloads; one left in its read buffer
+    /// counts that buffer); past it too, sockets stop reading, so a slow application makes the
+    /// connector hold at most about this much received data.
     pub event_queue_bytes: usize,
 }
 
@@ -366,6 +407,10 @@ impl Config {
         if self.stop_timeout > MAX_DURATION {
             return Err(too_long("stop_timeout", self.stop_timeout.as_secs()));
         }
+        if let Some(limit) = s.message_rate_limit {
+            positive("message_rate_limit per_second", limit.per_second as usize)?;
+            positive("message_rate_limit burst", limit.burst as usize)?;
+        }
         if self.worker_threads == Some(0) {
             return Err(Error::invalid("worker_threads must be at least 1"));
         }
@@ -434,6 +479,10 @@ settings! {
     pong_timeout: Socket, Duration, |c| c.socket.pong_timeout;
     /// Time the peer has to answer our close frame (default 5 s).
     close_timeout: Socket, Duration, |c| c.socket.close_timeout;
+    /// Messages a peer may send on one socket: a burst, then so many per second (default: any).
+    message_rate_limit: Socket, Custom;
+    /// What a message past the rate limit does (default "close": the socket closes with 1008).
+    message_rate_policy: Socket, Choice(MessageRatePolicy), |c| c.socket.message_rate_policy;
     /// I/O threads of the connector's runtime (default none: the CPU count, at most 4).
     worker_threads: Connector, OptionalCount, |c| c.worker_threads;
     /// How long stop waits for queued sends and close handshakes (default 5 s).
@@ -496,6 +545,8 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
         ping_interval,
         pong_timeout,
         close_timeout,
+        message_rate_limit,
+        message_rate_policy,
     } = socket;
     let mut fields = vec![
         ("worker_threads", format!("{worker_threads:?}")),
@@ -521,7 +572,18 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
         ("socket.ping_interval", format!("{ping_interval:?}")),
         ("socket.pong_timeout", format!("{pong_timeout:?}")),
         ("socket.close_timeout", format!("{close_timeout:?}")),
+        (
+            "socket.message_rate_policy",
+            format!("{message_rate_policy:?}"),
+        ),
     ];
+    if let Some(MessageRateLimit { per_second, burst }) = message_rate_limit {
+        fields.push((
+            "socket.message_rate_limit.per_second",
+            format!("{per_second:?}"),
+        ));
+        fields.push(("socket.message_rate_limit.burst", format!("{burst:?}")));
+    }
     if let Some(Identity {
         cert_chain,
         private_key,
@@ -772,6 +834,14 @@ mod tests {
             .default_headers
             .push(("X-A".into(), "a\r\nb".into()));
         assert!(c.validate().is_err());
+
+        let mut c = Config::default();
+        c.socket.message_rate_limit = Some(MessageRateLimit {
+            per_second: 10,
+            burst: 0,
+        });
+        let e = c.validate().unwrap_err();
+        assert!(e.message().contains("message_rate_limit burst"), "{e}");
     }
 
     /// Every duration is capped at one year, with an error naming the setting: a huge one

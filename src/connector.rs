@@ -2,7 +2,7 @@
 
 use crate::config::{validate_groups, Config, MAX_DURATION};
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::{run_dispatcher, Event, EventHandler, EventQueue};
+use crate::events::{run_dispatcher, Event, EventBatch, EventHandler, EventQueue};
 use crate::frame::encode_server_frame;
 use crate::inbound::{Authorizer, Listener};
 use crate::message::Message;
@@ -10,7 +10,6 @@ use crate::outbound::OutboundOptions;
 use crate::queue::{check_fits, CloseRequest, Delivery, Outgoing, Sealed, SendQueue};
 use crate::registry::{Registry, SocketFilter};
 use crate::socket::{Socket, SocketId, SocketType};
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -400,7 +399,9 @@ impl ConnectorHandle {
     /// Takes the next event when no handler was given at start (pull mode). Waits up to
     /// `timeout` (forever with `None`; a longer one than [`MAX_DURATION`] waits that long);
     /// `Ok(None)` on timeout; `Err(Stopped)` once the connector has stopped and every event
-    /// has been taken.
+    /// has been taken. The event stops counting against the event queue's bounds as it is
+    /// returned (see [`ConnectorHandle::next_events`] for events that count until the
+    /// application is done with them).
     pub fn next_event(&self, timeout: Option<Duration>) -> Result<Option<Event>> {
         self.check_pull_mode("next_event")?;
         // A wait past a year is a wait forever; capped, its deadline cannot overflow.
@@ -414,27 +415,23 @@ impl ConnectorHandle {
         }
     }
 
-    /// Takes every event that is waiting into `batch`, which must be empty (else
-    /// `InvalidArgument`), when no handler was given at start (pull mode): a consumer that
-    /// hands events on in batches pays one wake-up and one lock per burst rather than per
-    /// event. Waits up to `timeout` (forever with `None`) for the first; on timeout `batch`
-    /// stays empty. Unlike [`ConnectorHandle::next_event`] it leaves in the messages of sockets
-    /// the application closed: when handing each event on, skip it if [`Event::is_stale`] (the
-    /// connector's own dispatcher does so). `Err(Stopped)` once the connector has stopped and
-    /// every event has been taken.
+    /// Pull mode in batches: releases what `batch` held, then takes up to `max` events into
+    /// it (at least one), waiting up to `timeout` (forever with `None`; a longer one than
+    /// [`MAX_DURATION`] waits that long) for the first; an empty batch on timeout. A consumer
+    /// that hands events on in batches pays one wake-up and one lock per burst rather than per
+    /// event. The events keep counting against the event queue's bounds until the batch is
+    /// released (see [`EventBatch`]), where [`ConnectorHandle::next_event`] stops counting an
+    /// event as it returns it. `Err(Stopped)` once the connector has stopped and every event
+    /// has been taken.
     pub fn next_events(
         &self,
-        batch: &mut VecDeque<Event>,
+        batch: &mut EventBatch,
+        max: usize,
         timeout: Option<Duration>,
     ) -> Result<()> {
         self.check_pull_mode("next_events")?;
-        if !batch.is_empty() {
-            return Err(Error::invalid(
-                "next_events takes into an empty batch: hand on the events of the last one first",
-            ));
-        }
         let timeout = timeout.map(|t| t.min(MAX_DURATION));
-        if self.shared.events.take_batch(batch, timeout) {
+        if batch.take(&self.shared, max.max(1), timeout) {
             Ok(())
         } else {
             Err(Error::stopped())

@@ -2,17 +2,22 @@
 //! out, answers pings, sends its own pings, enforces the idle timeout and the close handshake,
 //! and reports the close exactly once.
 //!
-//! Reading and writing progress together in one task (one `poll` drives both), so a peer that
-//! is slow to read never stops us from reading it, and no lock or channel sits between the
-//! stream and its owner.
+//! Reading and writing progress together in one task (one `poll` drives both), and no lock or
+//! channel sits between the stream and its owner. Reading pauses in two cases only: the
+//! application is behind (the event queue is full; the peer's liveness clock stops meanwhile,
+//! since its frames sit unread through no fault of its own), or the peer does not read the
+//! pong it made us owe (at most one pong waits: what a peer that never reads can make us hold
+//! stays bounded).
 
-use crate::config::MAX_DURATION;
+use crate::config::{MessageRatePolicy, MAX_DURATION};
 use crate::connector::{close_code, Registration, Shared, MAX_CLOSE_REASON_LEN};
 use crate::events::Event;
 use crate::frame::{close_payload, opcode};
 use crate::queue::{CloseRequest, Outgoing, Sealed};
+use crate::rate::RateLimit;
 use crate::socket::{Socket, SocketType};
 use crate::wire::{Incoming, Role, Wire, WireError};
+use bytes::Bytes;
 use futures_util::FutureExt;
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
@@ -27,6 +32,9 @@ use tokio::time::{Instant, Sleep};
 const WORK_PER_POLL: usize = 64;
 /// Frames are gathered up to this many bytes before a write.
 const WRITE_BATCH: usize = 64 * 1024;
+/// Events read in one poll are handed over once they hold this much, so that the event
+/// queue's byte bound stops reading within a poll too.
+const EVENT_HANDOVER_BYTES: usize = 64 * 1024;
 
 /// How a socket ended: the code and reason to report, whether we still owe the peer a close
 /// frame (after a protocol violation or an internal error), and whether to wait (up to the
@@ -107,6 +115,10 @@ async fn run(shared: Arc<Shared>, socket: Socket, wire: Wire) -> (u16, String) {
         pong_timeout: config.socket.pong_timeout,
         close_timeout: config.socket.close_timeout,
         idle_timeout,
+        rate: config
+            .socket
+            .message_rate_limit
+            .map(|limit| RateLimit::new(limit, config.socket.message_rate_policy, now)),
         close_sent: false,
         close_received: false,
         ending: None,
@@ -115,10 +127,14 @@ async fn run(shared: Arc<Shared>, socket: Socket, wire: Wire) -> (u16, String) {
         last_received: now,
         ping_due: false,
         ping_sent: None,
+        pong: None,
+        pong_end: 0,
+        reads_paused_since: None,
         close_deadline: None,
         timer: Box::pin(tokio::time::sleep_until(now)),
         timer_registered: false,
         room_round: None,
+        poll_event_bytes: 0,
     };
     driver.arm_timer();
     let ending = poll_fn(
@@ -166,6 +182,8 @@ struct Driver {
     pong_timeout: Duration,
     close_timeout: Duration,
     idle_timeout: Option<Duration>,
+    /// The peer's message rate limit, when one is set.
+    rate: Option<RateLimit>,
     /// We wrote (or buffered) a close frame: nothing else is written.
     close_sent: bool,
     /// The peer's close frame arrived.
@@ -180,18 +198,28 @@ struct Driver {
     last_received: Instant,
     ping_due: bool,
     ping_sent: Option<Instant>,
+    /// The payload of the pong we owe, not yet buffered: the latest ping's (RFC 6455 section
+    /// 5.5.3 allows answering only the latest), buffered once the previous pong has left.
+    pong: Option<Bytes>,
+    /// Where the last pong buffered ends, in bytes written (see [`Wire::written`]).
+    pong_end: u64,
+    /// Since when reads wait for the application (the peer's liveness clock is stopped).
+    reads_paused_since: Option<Instant>,
     close_deadline: Option<Instant>,
     /// One timer for every deadline; re-armed for the earliest when it fires.
     timer: Pin<Box<Sleep>>,
     /// The timer was polled since it was last reset, so it will wake the task.
     timer_registered: bool,
     room_round: Option<u64>,
+    /// Memory kept by the events read in this poll and not yet handed over.
+    poll_event_bytes: usize,
 }
 
 thread_local! {
-    /// Events read during the current poll of a socket task on this thread, handed over
-    /// together at its end (one lock, one wake-up); empty between polls.
-    static POLL_EVENTS: RefCell<Vec<Event>> = const { RefCell::new(Vec::new()) };
+    /// Events read during the current poll of a socket task on this thread, with the memory
+    /// each keeps, handed over together at its end (one lock, one wake-up); empty between
+    /// polls.
+    static POLL_EVENTS: RefCell<Vec<(Event, usize)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Driver {
@@ -202,7 +230,8 @@ impl Driver {
     }
 
     /// Hands the events of this poll to the application's queue.
-    fn flush_events(&self) {
+    fn flush_events(&mut self) {
+        self.poll_event_bytes = 0;
         POLL_EVENTS.with(|events| {
             let mut events = events.borrow_mut();
             if !events.is_empty() {
@@ -230,6 +259,12 @@ impl Driver {
                 if self.ping_due {
                     self.ping_due = false;
                     self.wire.buffer_control(opcode::PING, b"");
+                }
+                if self.wire.written() >= self.pong_end {
+                    if let Some(payload) = self.pong.take() {
+                        self.wire.buffer_control(opcode::PONG, &payload);
+                        self.pong_end = self.wire.written() + self.wire.buffered() as u64;
+                    }
                 }
                 let room = WRITE_BATCH.saturating_sub(self.wire.buffered());
                 if room == 0 && self.close_deadline.is_none() {
@@ -260,7 +295,8 @@ impl Driver {
             }
             if self.wire.buffered() > 0 {
                 match self.wire.poll_flush(cx) {
-                    Poll::Ready(Ok(())) => {}
+                    // All written: the queue may have more for the room this made.
+                    Poll::Ready(Ok(())) => progressed = true,
                     Poll::Ready(Err(e)) => {
                         return Poll::Ready(self.end_abruptly(&format!("write failed: {e}")))
                     }
@@ -276,21 +312,26 @@ impl Driver {
                 return Poll::Ready(self.end_of_stream());
             }
 
-            // Read, unless the application is behind (then the event queue wakes us).
-            while work < WORK_PER_POLL {
+            // Read, unless the application is behind (the event queue wakes us when it has
+            // room) or the peer has not read the pong it is owed (the write wakes us).
+            while work < WORK_PER_POLL && !self.pong_blocked() {
                 if self
                     .shared
                     .events
                     .poll_room(cx, &mut self.room_round)
                     .is_pending()
                 {
+                    self.reads_paused_since.get_or_insert(self.now);
                     break;
                 }
+                self.resume_liveness();
                 match self.wire.poll_next(cx) {
                     Poll::Ready(Ok(incoming)) => {
                         work += 1;
                         progressed = true;
-                        self.on_incoming(incoming);
+                        if let Some(ending) = self.on_incoming(incoming) {
+                            return Poll::Ready(ending);
+                        }
                         if self.close_received {
                             break;
                         }
@@ -340,15 +381,47 @@ impl Driver {
         self.set_close_deadline();
     }
 
-    fn on_incoming(&mut self, incoming: Incoming) {
+    /// Whether reading waits for the peer to read: it owes us reading a pong still unwritten,
+    /// and has already earned another.
+    fn pong_blocked(&self) -> bool {
+        self.pong.is_some() && !self.close_sent && self.wire.written() < self.pong_end
+    }
+
+    /// Reads go on after waiting for the application: the clocks that measure the peer's
+    /// liveness (and activity) move on by the pause, during which its frames sat unread.
+    fn resume_liveness(&mut self) {
+        if let Some(since) = self.reads_paused_since.take() {
+            let paused = self.now.saturating_duration_since(since);
+            self.last_received += paused;
+            self.last_activity = (self.last_activity + paused).min(self.now);
+            if let Some(sent) = &mut self.ping_sent {
+                *sent += paused;
+            }
+            self.arm_timer();
+        }
+    }
+
+    /// Acts on what the peer sent; returns an ending when the socket must end now.
+    fn on_incoming(&mut self, incoming: Incoming) -> Option<Ending> {
         let now = self.now;
         self.last_received = now;
         match incoming {
-            Incoming::Message(message) => {
+            Incoming::Message { message, retained } => {
                 self.last_activity = now;
                 // Once we close, or the application asked to, nothing more is delivered.
                 if self.close_sent || self.socket.is_close_requested() {
-                    return;
+                    return None;
+                }
+                if let Some(rate) = &mut self.rate {
+                    if !rate.admit(now) {
+                        return match rate.policy() {
+                            MessageRatePolicy::Drop => None,
+                            MessageRatePolicy::Close => Some(Ending::failed(
+                                close_code::POLICY_VIOLATION,
+                                "message rate limit exceeded",
+                            )),
+                        };
+                    }
                 }
                 #[cfg(test)]
                 if message.as_text() == Some(tests::PANIC_TRIGGER) {
@@ -359,11 +432,15 @@ impl Driver {
                     SocketType::Inbound => Event::InboundMessage { socket, message },
                     SocketType::Outbound => Event::OutboundMessage { socket, message },
                 };
-                POLL_EVENTS.with(|events| events.borrow_mut().push(event));
+                POLL_EVENTS.with(|events| events.borrow_mut().push((event, retained)));
+                self.poll_event_bytes += retained;
+                if self.poll_event_bytes >= EVENT_HANDOVER_BYTES {
+                    self.flush_events();
+                }
             }
             Incoming::Ping(payload) => {
                 if !self.close_sent {
-                    self.wire.buffer_control(opcode::PONG, &payload);
+                    self.pong = Some(payload);
                 }
             }
             Incoming::Pong => self.ping_sent = None,
@@ -388,6 +465,7 @@ impl Driver {
                 self.set_close_deadline();
             }
         }
+        None
     }
 
     fn set_close_deadline(&mut self) {
@@ -409,7 +487,7 @@ impl Driver {
                 self.end_abruptly("the peer did not complete the close handshake in time"),
             );
         }
-        if self.close_sent {
+        if self.close_sent || self.reads_paused_since.is_some() {
             return None;
         }
         if let Some(sent) = self.ping_sent {
@@ -446,7 +524,7 @@ impl Driver {
         if let Some(deadline) = self.close_deadline {
             consider(deadline);
         }
-        if !self.close_sent {
+        if !self.close_sent && self.reads_paused_since.is_none() {
             if let Some(sent) = self.ping_sent {
                 consider(after(sent, self.pong_timeout));
             }

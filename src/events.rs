@@ -3,13 +3,17 @@
 //!
 //! Socket tasks push events; the dispatcher (or a caller of `next_event`) takes them in
 //! batches, so a burst of messages costs one wake-up. The queue is bounded: when it is full,
-//! sockets stop reading until the application catches up.
+//! sockets stop reading until the application catches up. Its bounds count what the events
+//! really keep in memory (a payload left in its read buffer counts that buffer), and a batch
+//! taken keeps counting until its taker releases it, so a slow application holds at most
+//! the bounds.
 
+use crate::connector::Shared;
 use crate::message::Message;
 use crate::socket::Socket;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -92,14 +96,99 @@ impl Event {
     }
 
     /// A message the application no longer wants: its socket was closed by the application
-    /// before the message was handed over. The connector's dispatcher and
-    /// [`ConnectorHandle::next_event`] leave such messages out; a consumer of
-    /// [`ConnectorHandle::next_events`] checks it as it hands each event on.
+    /// before the message was handed over. The connector's dispatcher,
+    /// [`ConnectorHandle::next_event`] and [`EventBatch::pop`] leave such messages out; a
+    /// consumer that keeps events of its own to hand on later checks it as it hands each on.
     ///
     /// [`ConnectorHandle::next_event`]: crate::ConnectorHandle::next_event
-    /// [`ConnectorHandle::next_events`]: crate::ConnectorHandle::next_events
     pub fn is_stale(&self) -> bool {
         self.message().is_some() && self.socket().is_close_requested()
+    }
+}
+
+/// Events taken together with [`ConnectorHandle::next_events`] (pull mode), in order. Until
+/// the batch is released (dropped, passed to `next_events` again, or [`EventBatch::release`]),
+/// its events, popped or not, count against the connector's event queue bounds
+/// (`event_queue_capacity`, `event_queue_bytes`): an application working through a batch
+/// holds no more than those bounds, and sockets stop reading while it is behind.
+///
+/// [`ConnectorHandle::next_events`]: crate::ConnectorHandle::next_events
+#[derive(Default)]
+pub struct EventBatch {
+    batch: Batch,
+    /// The connector the events were taken from, once they have been.
+    from: Option<Arc<Shared>>,
+}
+
+impl EventBatch {
+    /// An empty batch, to fill with [`ConnectorHandle::next_events`].
+    ///
+    /// [`ConnectorHandle::next_events`]: crate::ConnectorHandle::next_events
+    pub fn new() -> Self {
+        EventBatch::default()
+    }
+
+    /// The next event, in order; `None` once every one was popped. Messages of a socket the
+    /// application has closed since they were taken are skipped.
+    pub fn pop(&mut self) -> Option<Event> {
+        self.batch.pop()
+    }
+
+    /// Events not popped yet.
+    pub fn len(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// Whether every event was popped (or none was taken).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops the events not popped and stops counting all of the batch's events.
+    pub fn release(&mut self) {
+        if let Some(from) = self.from.take() {
+            from.events.release(&mut self.batch);
+        }
+    }
+
+    /// Releases the batch and refills it from `shared`'s queue (see [`EventQueue::take_batch`]).
+    pub(crate) fn take(
+        &mut self,
+        shared: &Arc<Shared>,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> bool {
+        if self
+            .from
+            .as_ref()
+            .is_some_and(|from| !Arc::ptr_eq(from, shared))
+        {
+            self.release();
+        }
+        self.from = Some(shared.clone());
+        shared.events.take_batch(&mut self.batch, max, timeout)
+    }
+}
+
+impl Iterator for EventBatch {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        self.pop()
+    }
+}
+
+impl Drop for EventBatch {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl std::fmt::Debug for EventBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventBatch")
+            .field("len", &self.len())
+            .finish()
     }
 }
 
@@ -121,7 +210,8 @@ where
 
 #[derive(Default)]
 struct State {
-    items: VecDeque<Event>,
+    /// Queued events, each with the bytes of memory it keeps.
+    items: VecDeque<(Event, usize)>,
     /// No more events will come: the connector has stopped.
     closed: bool,
     /// Socket tasks waiting for room in the queue.
@@ -133,20 +223,56 @@ struct State {
     /// A sleeping taker has been signalled and has not woken yet: events added meanwhile need
     /// no signal of their own (the woken taker sees them). Cleared by every taker that wakes.
     signalled: bool,
-    /// Payload bytes of the queued message events.
+    /// Memory kept by the queued events.
     bytes: usize,
+    /// Events taken in batches and not yet released, and the memory they keep.
+    held: usize,
+    held_bytes: usize,
 }
 
 impl State {
     /// Whether the queue is at either bound.
     fn is_full(&self, capacity: usize, max_bytes: usize) -> bool {
-        self.items.len() >= capacity || self.bytes >= max_bytes
+        self.items.len() + self.held >= capacity || self.bytes + self.held_bytes >= max_bytes
     }
 }
 
-/// Payload bytes an event holds.
-fn payload_len(event: &Event) -> usize {
-    event.message().map_or(0, crate::Message::len)
+/// Events taken together from the queue, in order. They count against the queue's bounds
+/// until the batch is released (by the next take into it, or [`EventQueue::release`]).
+#[derive(Default)]
+pub(crate) struct Batch {
+    events: VecDeque<(Event, usize)>,
+    /// Events and bytes this batch counts in the queue.
+    held: usize,
+    bytes: usize,
+}
+
+impl Batch {
+    /// The next event, skipping those the application no longer wants (their socket was
+    /// closed by the application meanwhile).
+    pub(crate) fn pop(&mut self) -> Option<Event> {
+        while let Some((event, _)) = self.events.pop_front() {
+            if !event.is_stale() {
+                return Some(event);
+            }
+        }
+        None
+    }
+
+    /// Events not popped yet.
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// The events not popped, to drop after the queue's lock; the batch keeps its (empty)
+    /// allocation for the next take when there are none.
+    fn take_left_over(&mut self) -> VecDeque<(Event, usize)> {
+        if self.events.is_empty() {
+            VecDeque::new()
+        } else {
+            std::mem::take(&mut self.events)
+        }
+    }
 }
 
 /// A bounded multi-producer queue of events, taken in batches.
@@ -160,7 +286,7 @@ pub(crate) struct EventQueue {
 }
 
 impl EventQueue {
-    /// A queue bounded at `capacity` events and `max_bytes` payload bytes.
+    /// A queue bounded at `capacity` events and `max_bytes` bytes of memory kept by them.
     pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         EventQueue {
             state: Mutex::new(State::default()),
@@ -183,16 +309,16 @@ impl EventQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds an event. Never blocks on the consumer: producers that must respect the bound
-    /// call [`EventQueue::poll_room`] first.
+    /// Adds an event that keeps no payload. Never blocks on the consumer: producers that must
+    /// respect the bound call [`EventQueue::poll_room`] first.
     pub(crate) fn push(&self, event: Event) {
-        self.append(payload_len(&event), |items| items.push_back(event));
+        self.append(0, |items| items.push_back((event, 0)));
     }
 
-    /// Adds the events of one socket's poll together (one lock, at most one wake-up), leaving
-    /// `events` empty.
-    pub(crate) fn push_all(&self, events: &mut Vec<Event>) {
-        let bytes = events.iter().map(payload_len).sum();
+    /// Adds the events of one socket's poll, each with the memory it keeps, together (one
+    /// lock, at most one wake-up), leaving `events` empty.
+    pub(crate) fn push_all(&self, events: &mut Vec<(Event, usize)>) {
+        let bytes = events.iter().map(|(_, bytes)| bytes).sum();
         self.append(bytes, |items| items.extend(events.drain(..)));
     }
 
@@ -200,7 +326,7 @@ impl EventQueue {
     /// signalled yet: a busy consumer is never signalled, and a burst that arrives before the
     /// signalled one runs (it does not preempt the producer: `prefer_batched_wakeups`) costs
     /// one wake-up in all.
-    fn append(&self, bytes: usize, add: impl FnOnce(&mut VecDeque<Event>)) {
+    fn append(&self, bytes: usize, add: impl FnOnce(&mut VecDeque<(Event, usize)>)) {
         let mut state = self.lock();
         add(&mut state.items);
         state.bytes += bytes;
@@ -231,30 +357,70 @@ impl EventQueue {
         Poll::Pending
     }
 
-    /// Takes every queued event into `batch` (which must be empty), waiting up to `timeout`
-    /// (forever if `None`). Returns false once the queue is closed and drained.
+    /// Releases what `batch` held, then takes up to `max` queued events into it, waiting up
+    /// to `timeout` (forever if `None`) for the first. They count against the bounds until
+    /// released. Returns false once the queue is closed and drained.
     pub(crate) fn take_batch(
         &self,
-        batch: &mut VecDeque<Event>,
+        batch: &mut Batch,
+        max: usize,
         timeout: Option<Duration>,
     ) -> bool {
-        let mut state = self.wait_for_items(timeout);
+        let left_over = batch.take_left_over();
+        let mut state = self.lock();
+        Self::unhold(&mut state, batch);
+        self.update_full(&state);
+        if state.items.is_empty() && !state.waiting_for_room.is_empty() && !self.is_full(&state) {
+            // The release made room: readers go on while this taker waits.
+            Self::wake_waiting(state);
+            state = self.lock();
+        }
+        drop(left_over); // events the taker did not pop, dropped without the lock held
+        let mut state = self.wait_for_items(state, timeout);
         if state.items.is_empty() {
             return !state.closed;
         }
-        std::mem::swap(&mut state.items, batch);
-        state.bytes = 0;
+        if state.items.len() <= max {
+            std::mem::swap(&mut state.items, &mut batch.events);
+            batch.bytes = std::mem::take(&mut state.bytes);
+        } else {
+            batch.events.extend(state.items.drain(..max));
+            batch.bytes = batch.events.iter().map(|(_, bytes)| bytes).sum();
+            state.bytes -= batch.bytes;
+        }
+        batch.held = batch.events.len();
+        state.held += batch.held;
+        state.held_bytes += batch.bytes;
         self.after_take(state);
         true
     }
 
-    /// Takes one event, waiting up to `timeout` (forever if `None`). `Err(())` once the queue
-    /// is closed and drained; `Ok(None)` on timeout.
+    /// Stops counting the events of `batch`, dropping any it still holds.
+    pub(crate) fn release(&self, batch: &mut Batch) {
+        let left_over = batch.take_left_over();
+        let mut state = self.lock();
+        Self::unhold(&mut state, batch);
+        self.after_take(state);
+        drop(left_over);
+    }
+
+    /// Takes the counts of `batch` off the queue's.
+    fn unhold(state: &mut State, batch: &mut Batch) {
+        state.held -= std::mem::take(&mut batch.held);
+        state.held_bytes -= std::mem::take(&mut batch.bytes);
+    }
+
+    fn is_full(&self, state: &State) -> bool {
+        state.is_full(self.capacity, self.max_bytes)
+    }
+
+    /// Takes one event, waiting up to `timeout` (forever if `None`); it no longer counts once
+    /// taken. `Err(())` once the queue is closed and drained; `Ok(None)` on timeout.
     pub(crate) fn take_one(&self, timeout: Option<Duration>) -> Result<Option<Event>, ()> {
-        let mut state = self.wait_for_items(timeout);
+        let mut state = self.wait_for_items(self.lock(), timeout);
         match state.items.pop_front() {
-            Some(event) => {
-                state.bytes -= payload_len(&event);
+            Some((event, bytes)) => {
+                state.bytes -= bytes;
                 let more = !state.items.is_empty();
                 self.after_take(state);
                 if more {
@@ -267,9 +433,12 @@ impl EventQueue {
         }
     }
 
-    fn wait_for_items(&self, timeout: Option<Duration>) -> MutexGuard<'_, State> {
+    fn wait_for_items<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, State> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut state = self.lock();
         while state.items.is_empty() && !state.closed {
             state.takers_asleep += 1;
             state = match deadline {
@@ -351,12 +520,13 @@ pub(crate) fn run_dispatcher(
     handler: std::sync::Arc<dyn EventHandler>,
 ) {
     prefer_batched_wakeups();
-    let mut batch = VecDeque::new();
-    while connector.shared.events.take_batch(&mut batch, None) {
-        for event in batch.drain(..) {
-            if event.is_stale() {
-                continue;
-            }
+    let mut batch = Batch::default();
+    while connector
+        .shared
+        .events
+        .take_batch(&mut batch, usize::MAX, None)
+    {
+        while let Some(event) = batch.pop() {
             let trigger = event.trigger();
             let call = std::panic::AssertUnwindSafe(|| handler.on_event(&connector, event));
             if let Err(panic) = std::panic::catch_unwind(call) {
@@ -384,8 +554,8 @@ mod tests {
         );
         q.close();
         assert!(q.take_one(None).is_err());
-        let mut batch = VecDeque::new();
-        assert!(!q.take_batch(&mut batch, None));
+        let mut batch = Batch::default();
+        assert!(!q.take_batch(&mut batch, usize::MAX, None));
     }
 
     /// Takers asleep with these timeouts (`None`: none), events pushed in bursts: one
@@ -456,11 +626,11 @@ mod tests {
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         let mut round = None;
-        // Bounded in bytes: 1,000 bytes of payload fill it.
+        // Bounded in bytes: events keeping 1,000 bytes fill it.
         let q = EventQueue::new(100, 1000);
-        q.push(message_event(600));
+        q.push_all(&mut vec![(message_event(1), 600)]);
         assert!(q.poll_room(&mut cx, &mut round).is_ready());
-        q.push_all(&mut vec![message_event(400)]);
+        q.push_all(&mut vec![(message_event(1), 400)]);
         assert!(q.poll_room(&mut cx, &mut round).is_pending());
         assert!(q.take_one(None).unwrap().is_some());
         assert!(
@@ -472,8 +642,39 @@ mod tests {
         q.push(message_event(1));
         q.push(message_event(1));
         assert!(q.poll_room(&mut cx, &mut round).is_pending());
-        let mut batch = VecDeque::new();
-        assert!(q.take_batch(&mut batch, None));
+        assert!(q.take_one(None).unwrap().is_some());
+        assert!(q.poll_room(&mut cx, &mut round).is_ready());
+    }
+
+    #[test]
+    fn a_batch_counts_until_released() {
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut round = None;
+        let q = EventQueue::new(100, 1000);
+        q.push_all(&mut vec![(message_event(1), 600), (message_event(1), 400)]);
+        let mut batch = Batch::default();
+        assert!(q.take_batch(&mut batch, 1, None));
+        assert_eq!(batch.len(), 1, "at most the number asked for");
+        assert!(batch.pop().is_some() && batch.pop().is_none());
+        assert!(
+            q.poll_room(&mut cx, &mut round).is_pending(),
+            "the popped event still counts"
+        );
+        // Taking again releases the first batch: the second one alone now counts.
+        assert!(q.take_batch(&mut batch, 1, None));
+        assert!(q.poll_room(&mut cx, &mut round).is_ready());
+        q.push_all(&mut vec![(message_event(1), 600)]);
+        assert!(q.poll_room(&mut cx, &mut round).is_pending());
+        q.release(&mut batch);
+        assert!(q.poll_room(&mut cx, &mut round).is_ready());
+        // Bounded in events, taken and held ones included.
+        let q = EventQueue::new(2, 1 << 20);
+        q.push(message_event(1));
+        q.push(message_event(1));
+        assert!(q.take_batch(&mut batch, usize::MAX, None));
+        assert!(q.poll_room(&mut cx, &mut round).is_pending());
+        q.release(&mut batch);
         assert!(q.poll_room(&mut cx, &mut round).is_ready());
     }
 }

@@ -41,23 +41,26 @@ mod origin;
 mod outbound;
 mod path;
 mod queue;
+mod rate;
 mod registry;
 mod settings;
 mod socket;
 mod tcp;
 mod tls;
+mod utf8;
 mod wire;
 
 pub use config::{
     config_fields, duration_from_secs, ClientConfig, Config, Identity, InboundPath, ListenerConfig,
-    Pem, ServerTls, SlowConsumerPolicy, SocketConfig, MAX_DURATION, MAX_GROUP_LEN, SETTINGS,
+    MessageRateLimit, MessageRatePolicy, Pem, ServerTls, SlowConsumerPolicy, SocketConfig,
+    MAX_DURATION, MAX_GROUP_LEN, SETTINGS,
 };
 pub use connector::{
     close_code, BroadcastFailure, BroadcastResult, Connector, ConnectorBuilder, ConnectorHandle,
     Undelivered, MAX_CLOSE_REASON_LEN,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use events::{prefer_batched_wakeups, Event, EventHandler, Trigger};
+pub use events::{prefer_batched_wakeups, Event, EventBatch, EventHandler, Trigger};
 pub use inbound::{AuthDecision, AuthRequest, Authorizer};
 pub use message::{Message, MessageKind};
 pub use outbound::OutboundOptions;
@@ -83,21 +86,42 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing {
+    use crate::wire::{Decoder, Incoming};
+
     /// Feeds `chunks` to a frame decoder one after the other, decoding everything it can
-    /// after each, until the stream breaks a rule; returns how many items came out.
-    pub fn decode(chunks: &[&[u8]], masked: bool, max_message: usize) -> usize {
-        let mut decoder = crate::wire::Decoder::new(masked, max_message, &[]);
-        let mut items = 0;
+    /// after each, until the stream breaks a rule. Returns what came out, each item as text,
+    /// the violation last if there was one: the same bytes cut otherwise must give the same.
+    pub fn decode(chunks: &[&[u8]], masked: bool, max_message: usize) -> Vec<String> {
+        let mut decoder = Decoder::new(masked, max_message, &[]);
+        let mut items = Vec::new();
         for chunk in chunks {
             decoder.buf.extend_from_slice(chunk);
             loop {
                 match decoder.decode() {
-                    Ok(Some(_)) => items += 1,
+                    Ok(Some(incoming)) => items.push(describe(incoming, max_message)),
                     Ok(None) => break,
-                    Err(_) => return items,
+                    Err(violation) => {
+                        items.push(format!("{violation:?}"));
+                        return items;
+                    }
                 }
             }
         }
         items
+    }
+
+    /// An item as text; checks what the decoder promises about it on the way.
+    fn describe(incoming: Incoming, max_message: usize) -> String {
+        match incoming {
+            Incoming::Message { message, retained } => {
+                assert!(message.len() <= max_message, "a message past the limit");
+                assert!(
+                    retained >= message.len(),
+                    "a message keeps at least its payload"
+                );
+                format!("{message:?} {:?}", message.as_bytes())
+            }
+            other => format!("{other:?}"),
+        }
     }
 }

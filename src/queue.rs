@@ -249,8 +249,9 @@ impl SendQueue {
         }
     }
 
-    /// Registers the task to be woken by the next push, close request or kill, when it does
-    /// not take from the queue this time (its write buffer is full).
+    /// Registers the task to be woken by the next push, close request or kill. A push wakes
+    /// it only when the queue was empty: the task leaves messages queued only while a write
+    /// of its own is pending (the stream wakes it) or once its close frame is out.
     pub(crate) fn register(&self, cx: &Context<'_>) {
         self.waker.register(cx.waker());
     }

@@ -1,14 +1,17 @@
 //! One socket's byte stream read as WebSocket messages and written as frames.
 //!
 //! Buffers are sized to the traffic: the read buffer is allocated when data arrives, grows
-//! while reads fill it, and is released as soon as everything in it has been handed out; the
-//! write buffer is released once flushed. An idle connection holds no buffer at all.
-//! Received payloads are split off the read buffer without copying.
+//! while reads fill it (for a frame past 64 KiB, never past twice what has arrived), and is
+//! released as soon as everything in it has been handed out; the write buffer is released
+//! once flushed. An idle connection holds no buffer at all. A received payload that fills
+//! most of its read buffer is split off without copying; smaller ones are copied out.
 
 use crate::frame::{self, opcode, Violation};
 use crate::message::Message;
 use crate::tls::IoStream;
+use crate::utf8::Utf8Check;
 use bytes::{Buf, Bytes, BytesMut};
+use rand::Rng;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -25,7 +28,12 @@ pub(crate) enum Role {
 /// What the peer sent.
 #[derive(Debug)]
 pub(crate) enum Incoming {
-    Message(Message),
+    /// A data message, and the bytes of memory its payload keeps (its read buffer's, when it
+    /// was not copied out of it).
+    Message {
+        message: Message,
+        retained: usize,
+    },
     Ping(Bytes),
     Pong,
     /// A close frame, with its code and reason when it had one.
@@ -43,7 +51,8 @@ pub(crate) enum WireError {
     Eof,
 }
 
-/// Payloads from this size on are written from where they are instead of being copied.
+/// Payloads from this size on are written from where they are instead of being copied, and
+/// received ones may stay in their read buffer.
 const ZERO_COPY_MIN: usize = 1024;
 /// Most chunks handed to one vectored write.
 const MAX_SLICES: usize = 32;
@@ -61,12 +70,18 @@ struct Fragments {
 /// Turns received bytes into messages: frame parsing, unmasking, reassembly, limits. Kept
 /// apart from the I/O so that it can be fuzzed on its own.
 pub(crate) struct Decoder {
-    /// Received bytes not decoded yet.
+    /// Received bytes not decoded yet; the frame at the front starts at its first byte.
     pub(crate) buf: BytesMut,
+    /// Size of the allocation `buf` lives in: what a payload left in it keeps alive.
+    alloc: usize,
     /// Whether frames must be masked (we are the server).
     masked: bool,
     max_message: usize,
     fragments: Option<Fragments>,
+    /// Payload bytes of the incomplete data frame at the front already unmasked (and checked).
+    front_done: usize,
+    /// The text message being received, checked as its pieces arrive.
+    utf8: Utf8Check,
 }
 
 pub(crate) struct Wire {
@@ -81,19 +96,15 @@ pub(crate) struct Wire {
     /// before whatever `write` holds when they were queued.
     chunks: VecDeque<Bytes>,
     chunk_bytes: usize,
+    /// Bytes written to the stream so far.
+    written: u64,
     eof: bool,
-    /// State of the mask generator (client role).
-    mask_state: u64,
 }
 
 impl Wire {
     /// Wraps a stream whose handshake is done; `already_read` holds bytes that arrived with
     /// the handshake.
     pub(crate) fn new(io: IoStream, role: Role, already_read: &[u8], max_message: usize) -> Self {
-        let mask_state = match role {
-            Role::Client => (uuid::Uuid::new_v4().as_u128() as u64) | 1,
-            Role::Server => 0,
-        };
         Wire {
             io,
             role,
@@ -102,8 +113,8 @@ impl Wire {
             write: BytesMut::new(),
             chunks: VecDeque::new(),
             chunk_bytes: 0,
+            written: 0,
             eof: false,
-            mask_state,
         }
     }
 
@@ -118,15 +129,8 @@ impl Wire {
             if self.eof {
                 return Poll::Ready(Err(WireError::Eof));
             }
-            // Room for the rest of a frame whose header is known, or a read's worth.
-            let wanted = self.decoder.bytes_wanted().max(self.read_size);
+            self.make_room();
             let buf = &mut self.decoder.buf;
-            if buf.capacity() == 0 {
-                *buf = read_buffers::take(wanted);
-            }
-            if buf.capacity() - buf.len() < wanted {
-                buf.reserve(wanted);
-            }
             let spare = buf.capacity() - buf.len();
             match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, buf) {
                 Poll::Ready(Ok(0)) => self.eof = true,
@@ -148,18 +152,39 @@ impl Wire {
         }
     }
 
+    /// Room in the read buffer for the next read: a read's worth, or for a frame larger than
+    /// that, the rest of it, but past the largest read buffer (64 KiB) never more than has
+    /// arrived so far (the buffer at most doubles per step), so memory follows the bytes
+    /// received, not a header's promise. A frame gets a buffer of exactly its size once it
+    /// can: at once up to 64 KiB (one copy of what arrived with its header), then as it comes.
+    fn make_room(&mut self) {
+        let decoder = &mut self.decoder;
+        let len = decoder.buf.len();
+        let mut wanted = self.read_size;
+        if let Some(total) = decoder.front_len() {
+            if total > len + wanted {
+                wanted = (total - len).min(len.max(MAX_READ));
+            }
+        }
+        let buf = &mut decoder.buf;
+        if buf.capacity() == 0 {
+            *buf = read_buffers::take(wanted);
+            decoder.alloc = buf.capacity();
+        } else if buf.capacity() - len < wanted && !buf.try_reclaim(wanted) {
+            let mut grown = BytesMut::with_capacity(len + wanted);
+            grown.extend_from_slice(buf);
+            *buf = grown;
+            decoder.alloc = buf.capacity();
+        }
+    }
+
+    /// The mask for the next frame we write: none as a server; as a client, four bytes from a
+    /// cryptographically secure generator (RFC 6455 section 5.3: the peer's intermediaries
+    /// must not be able to predict it).
     fn next_mask(&mut self) -> Option<[u8; 4]> {
         match self.role {
             Role::Server => None,
-            Role::Client => {
-                // xorshift64: masks need not be secret, only unpredictable to the page.
-                let mut x = self.mask_state;
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                self.mask_state = x;
-                Some((x as u32).to_ne_bytes())
-            }
+            Role::Client => Some(rand::rng().next_u32().to_ne_bytes()),
         }
     }
 
@@ -218,6 +243,12 @@ impl Wire {
         self.write.len() + self.chunk_bytes
     }
 
+    /// Bytes written to the stream so far; with [`Wire::buffered`], tells whether something
+    /// buffered earlier has left.
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
     /// Writes everything buffered and flushes the stream (TLS included).
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if !self.chunks.is_empty() && !self.write.is_empty() {
@@ -238,6 +269,7 @@ impl Wire {
                 Poll::Pending => return Poll::Pending,
             };
             self.chunk_bytes -= n;
+            self.written += n as u64;
             let mut left = n;
             while left > 0 {
                 let Some(front) = self.chunks.front_mut() else {
@@ -255,7 +287,10 @@ impl Wire {
         while !self.write.is_empty() {
             match Pin::new(&mut self.io).poll_write(cx, &self.write) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => self.write.advance(n),
+                Poll::Ready(Ok(n)) => {
+                    self.write.advance(n);
+                    self.written += n as u64;
+                }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             }
@@ -274,84 +309,135 @@ impl Wire {
 
 impl Decoder {
     pub(crate) fn new(masked: bool, max_message: usize, already_read: &[u8]) -> Self {
+        let buf = BytesMut::from(already_read);
         Decoder {
-            buf: BytesMut::from(already_read),
+            alloc: buf.capacity(),
+            buf,
             masked,
             max_message,
             fragments: None,
+            front_done: 0,
+            utf8: Utf8Check::default(),
         }
     }
 
-    /// How many more bytes the frame at the front needs, once its header is known.
-    fn bytes_wanted(&self) -> usize {
+    /// The whole length (header and payload) of the frame at the front, once its header has
+    /// arrived.
+    fn front_len(&self) -> Option<usize> {
         match frame::parse_header(&self.buf, self.masked, usize::MAX) {
-            Ok(Some(header)) => {
-                (header.header_len + header.payload_len).saturating_sub(self.buf.len())
-            }
-            _ => 0,
+            Ok(Some(header)) => Some(header.header_len.saturating_add(header.payload_len)),
+            _ => None,
         }
     }
 
-    /// Takes the next complete message, control frame or close from the buffer.
+    /// Takes the next complete message, control frame or close from the buffer. The part of a
+    /// data frame that has arrived is unmasked and, for text, checked as it comes, so invalid
+    /// text fails before the rest of its frame or message is waited for.
     pub(crate) fn decode(&mut self) -> Result<Option<Incoming>, Violation> {
         loop {
             let Some(header) = frame::parse_header(&self.buf, self.masked, self.max_message)?
             else {
                 return Ok(None);
             };
+            let data = header.opcode <= opcode::BINARY;
+            let text = match (header.opcode, &self.fragments) {
+                (opcode::TEXT | opcode::BINARY, Some(_)) => {
+                    return Err(Violation::Protocol(
+                        "a new message began before the fragmented one ended",
+                    ))
+                }
+                (opcode::CONTINUATION, None) => {
+                    return Err(Violation::Protocol(
+                        "continuation frame without a message to continue",
+                    ))
+                }
+                (opcode::CONTINUATION, Some(fragments)) => {
+                    if fragments.data.len() + header.payload_len > self.max_message {
+                        return Err(Violation::TooBig);
+                    }
+                    fragments.text
+                }
+                (code, _) => code == opcode::TEXT,
+            };
             let total = header.header_len + header.payload_len;
+            let arrived = self.buf.len().min(total) - header.header_len;
+            // A final text frame that arrived whole, alone, is checked once it is a message;
+            // anything else is checked piece by piece.
+            let piecewise = text
+                && (!header.fin
+                    || self.fragments.is_some()
+                    || arrived < header.payload_len
+                    || self.front_done > 0);
+            if data && arrived > self.front_done {
+                let part =
+                    &mut self.buf[header.header_len + self.front_done..header.header_len + arrived];
+                if let Some(mask) = header.mask {
+                    frame::apply_mask(part, mask, self.front_done);
+                }
+                if piecewise {
+                    self.utf8.feed(part).map_err(|_| Violation::InvalidUtf8)?;
+                }
+                self.front_done = arrived;
+            }
             if self.buf.len() < total {
                 return Ok(None);
             }
-            if let Some(mask) = header.mask {
-                frame::apply_mask(&mut self.buf[header.header_len..total], mask, 0);
-            }
-            let payload = if header.payload_len < ZERO_COPY_MIN {
-                // Small: copied out, so the buffer stays unshared and can be reused.
+            self.front_done = 0;
+            if !data {
+                if let Some(mask) = header.mask {
+                    frame::apply_mask(&mut self.buf[header.header_len..total], mask, 0);
+                }
                 let payload = Bytes::copy_from_slice(&self.buf[header.header_len..total]);
                 self.buf.advance(total);
-                payload
-            } else {
-                let mut frame = self.buf.split_to(total);
-                frame.advance(header.header_len);
-                frame.freeze()
-            };
-            match header.opcode {
-                opcode::TEXT | opcode::BINARY => {
-                    if self.fragments.is_some() {
-                        return Err(Violation::Protocol(
-                            "a new message began before the fragmented one ended",
-                        ));
-                    }
-                    let text = header.opcode == opcode::TEXT;
-                    if header.fin {
-                        return message(text, payload).map(|m| Some(Incoming::Message(m)));
-                    }
-                    self.fragments = Some(Fragments {
-                        text,
-                        data: BytesMut::from(&payload[..]),
-                    });
+                return match header.opcode {
+                    opcode::PING => Ok(Some(Incoming::Ping(payload))),
+                    opcode::PONG => Ok(Some(Incoming::Pong)),
+                    _ => frame::parse_close(&payload).map(|close| Some(Incoming::Close(close))),
+                };
+            }
+            if piecewise && header.fin {
+                self.utf8.finish().map_err(|_| Violation::InvalidUtf8)?;
+            }
+            match (self.fragments.take(), header.fin) {
+                (None, true) => {
+                    let (payload, retained) = self.take_payload(header.header_len, total);
+                    return message(text, payload)
+                        .map(|message| Some(Incoming::Message { message, retained }));
                 }
-                opcode::CONTINUATION => {
-                    let Some(mut fragments) = self.fragments.take() else {
-                        return Err(Violation::Protocol(
-                            "continuation frame without a message to continue",
-                        ));
-                    };
-                    if fragments.data.len() + payload.len() > self.max_message {
-                        return Err(Violation::TooBig);
-                    }
-                    fragments.data.extend_from_slice(&payload);
-                    if header.fin {
-                        return message(fragments.text, fragments.data.freeze())
-                            .map(|m| Some(Incoming::Message(m)));
+                (fragments, fin) => {
+                    let mut fragments = fragments.unwrap_or(Fragments {
+                        text,
+                        data: BytesMut::new(),
+                    });
+                    fragments
+                        .data
+                        .extend_from_slice(&self.buf[header.header_len..total]);
+                    self.buf.advance(total);
+                    if fin {
+                        let retained = fragments.data.capacity();
+                        return message(text, fragments.data.freeze())
+                            .map(|message| Some(Incoming::Message { message, retained }));
                     }
                     self.fragments = Some(fragments);
                 }
-                opcode::PING => return Ok(Some(Incoming::Ping(payload))),
-                opcode::PONG => return Ok(Some(Incoming::Pong)),
-                _ => return frame::parse_close(&payload).map(|close| Some(Incoming::Close(close))),
             }
+        }
+    }
+
+    /// The payload of the complete frame at the front, and the memory it keeps. It stays
+    /// where it is (no copy) only when it fills most of its read allocation, which it then
+    /// keeps alive; a smaller one is copied out, so that no payload pins a buffer much larger
+    /// than itself (an application may keep messages long after).
+    fn take_payload(&mut self, header_len: usize, total: usize) -> (Bytes, usize) {
+        let len = total - header_len;
+        if len >= ZERO_COPY_MIN && 2 * len > self.alloc {
+            let mut frame = self.buf.split_to(total);
+            frame.advance(header_len);
+            (frame.freeze(), self.alloc)
+        } else {
+            let payload = Bytes::copy_from_slice(&self.buf[header_len..total]);
+            self.buf.advance(total);
+            (payload, len)
         }
     }
 }
@@ -370,16 +456,17 @@ mod read_buffers {
         static KEPT_BUFFERS: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
     }
 
-    /// An empty buffer with room for at least `wanted` bytes.
+    /// An empty buffer with room for at least `wanted` bytes: a kept one when one is large
+    /// enough, else a new one of exactly that size.
     pub(super) fn take(wanted: usize) -> BytesMut {
-        let kept = KEPT_BUFFERS.with(|kept| kept.borrow_mut().pop());
-        match kept {
-            Some(mut buf) => {
-                buf.reserve(wanted);
-                buf
+        let kept = KEPT_BUFFERS.with(|kept| {
+            let mut kept = kept.borrow_mut();
+            match kept.last() {
+                Some(buf) if buf.capacity() >= wanted => kept.pop(),
+                _ => None,
             }
-            None => BytesMut::with_capacity(wanted),
-        }
+        });
+        kept.unwrap_or_else(|| BytesMut::with_capacity(wanted))
     }
 
     /// Keeps an emptied buffer for the next reader, unless payloads still share it or the

@@ -4,11 +4,11 @@
 mod common;
 
 use common::*;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 use wsconnector::{
-    AuthDecision, AuthRequest, Config, Connector, ConnectorHandle, ErrorKind, Event,
+    AuthDecision, AuthRequest, Config, Connector, ConnectorHandle, ErrorKind, Event, EventBatch,
     OutboundOptions, SocketFilter, Trigger,
 };
 
@@ -245,70 +245,74 @@ fn pull_mode_hands_out_events_and_ends_after_stop() {
     );
 }
 
+/// Pops events from batch after batch until `count` were taken.
+fn pop_events(server: &Connector, batch: &mut EventBatch, count: usize) -> Vec<Event> {
+    let mut events = Vec::new();
+    while events.len() < count {
+        if batch.is_empty() {
+            server.next_events(batch, 64, Some(WAIT)).unwrap();
+            assert!(!batch.is_empty(), "events within the wait limit");
+        }
+        events.extend(batch.pop());
+    }
+    events
+}
+
 #[test]
-fn pull_mode_takes_batches_and_leaves_stale_messages_to_the_consumer() {
+fn pull_mode_takes_batches_and_skips_messages_of_sockets_the_application_closed() {
     let server = Connector::builder(Config::with_listener("127.0.0.1", 0))
         .start()
         .unwrap();
-    let mut batch = VecDeque::new();
+    let mut batch = EventBatch::new();
     server
-        .next_events(&mut batch, Some(Duration::from_millis(10)))
+        .next_events(&mut batch, 64, Some(Duration::from_millis(10)))
         .unwrap();
     assert!(batch.is_empty(), "a timeout leaves the batch empty");
-    let mut tcp = client_whose_messages_were_read(&server, "/batch");
-    let mut events = Vec::new();
-    while events.len() < 4 {
-        server.next_events(&mut batch, Some(WAIT)).unwrap();
-        assert!(!batch.is_empty(), "events within the wait limit");
-        events.extend(batch.drain(..));
-    }
+    let _tcp = client_whose_messages_were_read(&server, "/batch");
+    let events = pop_events(&server, &mut batch, 4);
     let texts: Vec<_> = events[1..]
         .iter()
         .map(|e| e.message().and_then(|m| m.as_text()))
         .collect();
     assert_eq!(events[0].trigger(), Trigger::InboundConnection);
     assert_eq!(texts, [Some("one"), Some("two"), Some("three")]);
-    assert!(events.iter().all(|e| !e.is_stale()));
 
-    // Once the application closes the socket, its messages not yet handed on are stale.
-    events[0].socket().close(4000, "enough").unwrap();
-    assert!(!events[0].is_stale(), "only messages go stale");
-    assert!(events[1..].iter().all(Event::is_stale));
-
-    batch.push_back(events[0].clone());
-    assert_eq!(
-        server
-            .next_events(&mut batch, Some(Duration::ZERO))
-            .unwrap_err()
-            .kind(),
-        ErrorKind::InvalidArgument
-    );
-    assert_eq!(batch.len(), 1, "a refused batch is left as it was");
-    batch.clear();
-
+    // Once the application closes a socket, its messages not yet popped are left out, whether
+    // they were taken in the same batch as its connection or come in a later one.
+    let mut tcp = client_whose_messages_were_read(&server, "/stale");
+    let connection = pop_events(&server, &mut batch, 1).remove(0);
+    assert_eq!(connection.trigger(), Trigger::InboundConnection);
+    connection.socket().close(4000, "enough").unwrap();
     let (opcode, payload) = read_server_frame(&mut tcp);
     assert_eq!((opcode, &payload[..2]), (CLOSE, &4000u16.to_be_bytes()[..]));
     std::io::Write::write_all(&mut tcp, &client_frame(CLOSE, &payload[..2])).unwrap();
-    server.next_events(&mut batch, Some(WAIT)).unwrap();
+    let after = pop_events(&server, &mut batch, 1);
     assert_eq!(
-        batch.iter().map(Event::trigger).collect::<Vec<_>>(),
-        [Trigger::SocketClosed]
+        after.iter().map(Event::trigger).collect::<Vec<_>>(),
+        [Trigger::SocketClosed],
+        "no message of the closed socket"
     );
-    batch.clear();
     let handle = server.handle();
     server.stop().unwrap();
+    let rest = std::iter::from_fn(|| match handle.next_events(&mut batch, 64, Some(WAIT)) {
+        Ok(()) => Some(batch.by_ref().map(|e| e.trigger()).collect::<Vec<_>>()),
+        Err(e) => {
+            assert_eq!(e.kind(), ErrorKind::Stopped);
+            None
+        }
+    })
+    .flatten()
+    .collect::<Vec<_>>();
     assert_eq!(
-        handle
-            .next_events(&mut batch, Some(WAIT))
-            .unwrap_err()
-            .kind(),
-        ErrorKind::Stopped
+        rest,
+        [Trigger::SocketClosed],
+        "the first socket's close at stop"
     );
 
     let (with_handler, _events) = start_server(|_| {});
     assert_eq!(
         with_handler
-            .next_events(&mut batch, None)
+            .next_events(&mut batch, 64, None)
             .unwrap_err()
             .kind(),
         ErrorKind::InvalidState

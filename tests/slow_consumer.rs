@@ -194,3 +194,101 @@ fn a_message_larger_than_the_queue_fits_no_socket() {
     let reader = s.reader.as_mut().unwrap();
     assert_eq!(s.rt.block_on(recv_text(reader)), "fits");
 }
+
+/// Reads `count` data frames from a raw peer that has paused until now (server frames when
+/// `from_server`), on a thread, reporting how many arrived; waits (bounded) for all of them.
+fn resume_and_expect(mut tcp: std::net::TcpStream, from_server: bool, count: usize, len: usize) {
+    wait_until_peer_blocked(&tcp);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for i in 0..count {
+            let (opcode, payload) = if from_server {
+                read_server_frame(&mut tcp)
+            } else {
+                read_client_frame(&mut tcp)
+            };
+            assert_eq!((opcode, payload.len()), (BINARY, len), "message {i}");
+            if tx.send(i + 1).is_err() {
+                return;
+            }
+        }
+        drop(tcp);
+    });
+    let mut got = 0;
+    while got < count {
+        match rx.recv_timeout(WAIT) {
+            Ok(n) => got = n,
+            Err(_) => panic!("{got} of {count} queued messages arrived; the rest stalled"),
+        }
+    }
+}
+
+/// A peer that stops reading while more than the socket buffers hold is queued, then reads
+/// again, gets everything at the pace it reads: no keepalive ping (off here) is needed to
+/// wake the writer.
+fn paused_reader_gets_everything(count: usize, len: usize, broadcast: bool) {
+    let (server, events) = start_server(|c| {
+        c.socket.ping_interval = None;
+        c.socket.send_queue_messages = count;
+        c.socket.send_queue_bytes = count * len;
+    });
+    let tcp = raw_ws(server.local_addr().unwrap(), "/paused", &[]);
+    let id = events
+        .expect(Trigger::InboundConnection)
+        .socket()
+        .id()
+        .clone();
+    let payload = vec![7u8; len];
+    for _ in 0..count {
+        let delivery = if broadcast {
+            let result = server
+                .broadcast(payload.clone(), &SocketFilter::all())
+                .unwrap();
+            assert_eq!(result.delivered, 1);
+            Delivery::Queued
+        } else {
+            server.send(id.as_str(), payload.clone()).unwrap()
+        };
+        assert_eq!(delivery, Delivery::Queued);
+    }
+    resume_and_expect(tcp, true, count, len);
+}
+
+#[test]
+fn a_paused_inbound_reader_gets_100_broadcasts_of_100_kb() {
+    paused_reader_gets_everything(100, 100_000, true);
+}
+
+#[test]
+fn a_paused_inbound_reader_gets_10_000_messages_of_1_kib() {
+    paused_reader_gets_everything(10_000, 1024, false);
+}
+
+#[test]
+fn a_paused_outbound_peer_gets_everything_queued() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (count, len) = (100, 100_000);
+    let (client, _events) = start_builder(wsconnector::Connector::builder({
+        let mut c = wsconnector::Config::default();
+        c.socket.ping_interval = None;
+        c.socket.send_queue_messages = count;
+        c.socket.send_queue_bytes = count * len;
+        c
+    }));
+    let accepted = std::thread::spawn(move || raw_ws_accept(&listener));
+    let id = client
+        .open_outbound(
+            &format!("ws://{addr}/"),
+            wsconnector::OutboundOptions::new(),
+        )
+        .unwrap();
+    let tcp = accepted.join().unwrap();
+    for _ in 0..count {
+        assert_eq!(
+            client.send(id.as_str(), vec![7u8; len]).unwrap(),
+            Delivery::Queued
+        );
+    }
+    resume_and_expect(tcp, false, count, len);
+}

@@ -11,8 +11,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
 use std::path::PathBuf;
 use wsconnector::{
-    config_fields, Config, ErrorKind, Identity, InboundPath, ListenerConfig, Pem, ServerTls,
-    SettingInfo, SettingKind, SettingScope, SettingValue, SETTINGS,
+    config_fields, Config, ErrorKind, Identity, InboundPath, ListenerConfig, MessageRateLimit, Pem,
+    ServerTls, SettingInfo, SettingKind, SettingScope, SettingValue, SETTINGS,
 };
 
 /// The keywords of the custom settings (several values that go together), with the kind each
@@ -36,6 +36,10 @@ const CUSTOM: &[(&str, &[(&str, SettingKind)])] = &[
             ("client_cert", SettingKind::Pem),
             ("client_key", SettingKind::Pem),
         ],
+    ),
+    (
+        "message_rate_limit",
+        &[("message_rate_limit", SettingKind::Custom)],
     ),
 ];
 
@@ -117,14 +121,7 @@ pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) ->
             listener_setting.get_or_insert(name);
         }
         if setting.kind == SettingKind::Custom {
-            let listener = config.listener.as_mut().ok_or_else(|| invalid(py, name))?;
-            custom(
-                py,
-                setting.name,
-                &values,
-                listener,
-                &mut config.client.identity,
-            )?;
+            custom(py, setting.name, &values, &mut config)?;
             has_listener |= setting.name == "listener";
         } else if let Some((_, Some(value))) = values.first() {
             set(py, &mut config, name, value_of(setting, value)?)?;
@@ -187,14 +184,14 @@ fn value_of(setting: &SettingInfo, value: &Bound<'_, PyAny>) -> PyResult<Setting
     })
 }
 
-/// The custom settings: the listener's address, its paths, its TLS identity, and the client's.
-/// `values` are the setting's keywords with what was given for them (at least one).
+/// The custom settings: the listener's address, its paths, its TLS identity, the client's,
+/// and the message rate limit. `values` are the setting's keywords with what was given for
+/// them (at least one). `config` has a listener while the settings are read.
 fn custom(
     py: Python<'_>,
     setting: &str,
     values: &[(&str, Option<Bound<'_, PyAny>>)],
-    listener: &mut ListenerConfig,
-    client_identity: &mut Option<Identity>,
+    config: &mut Config,
 ) -> PyResult<()> {
     let value = |index: usize| {
         values
@@ -203,6 +200,7 @@ fn custom(
     };
     match setting {
         "listener" => {
+            let listener = listener(py, config, setting)?;
             if let Some((name, host)) = value(0) {
                 listener.host = string(name, host)?;
             }
@@ -214,15 +212,21 @@ fn custom(
         }
         "paths" => {
             if let Some((_, paths)) = value(0) {
-                listener.paths = served_paths(paths)?;
+                listener(py, config, setting)?.paths = served_paths(paths)?;
             }
         }
         "tls" => {
             let identity = pem_pair(py, value(0), value(1), "tls_cert", "tls_key")?;
-            listener.tls = identity.map(|id| ServerTls::new(id.cert_chain, id.private_key));
+            listener(py, config, setting)?.tls =
+                identity.map(|id| ServerTls::new(id.cert_chain, id.private_key));
         }
         "client_identity" => {
-            *client_identity = pem_pair(py, value(0), value(1), "client_cert", "client_key")?;
+            config.client.identity = pem_pair(py, value(0), value(1), "client_cert", "client_key")?;
+        }
+        "message_rate_limit" => {
+            if let Some((_, limit)) = value(0) {
+                config.socket.message_rate_limit = Some(rate_limit(limit)?);
+            }
         }
         other => {
             return Err(invalid(
@@ -232,6 +236,29 @@ fn custom(
         }
     }
     Ok(())
+}
+
+/// The listener the settings are read into (always there while they are read).
+fn listener<'c>(
+    py: Python<'_>,
+    config: &'c mut Config,
+    setting: &str,
+) -> PyResult<&'c mut ListenerConfig> {
+    config
+        .listener
+        .as_mut()
+        .ok_or_else(|| invalid(py, format!("{setting} needs a listener")))
+}
+
+/// `message_rate_limit`: a `(per_second, burst)` pair of positive integers.
+fn rate_limit(value: &Bound<'_, PyAny>) -> PyResult<MessageRateLimit> {
+    let (per_second, burst): (u32, u32) = value.extract().map_err(|_| {
+        invalid(
+            value.py(),
+            "message_rate_limit must be a (per_second, burst) pair of non-negative integers",
+        )
+    })?;
+    Ok(MessageRateLimit { per_second, burst })
 }
 
 /// Runs the core's checks after each setting, so that an error can name the setting that

@@ -21,10 +21,9 @@ use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyList, PyTuple};
 use pyo3::PyTraverseError;
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::{JoinHandle, ThreadId};
-use wsconnector::{Config, ConnectorHandle, OutboundOptions};
+use wsconnector::{Config, ConnectorHandle, EventBatch, OutboundOptions};
 
 /// The callbacks, registered before start.
 #[derive(Default)]
@@ -624,14 +623,12 @@ impl PyConnector {
         let handle = running.connector.handle();
         let batch = py
             .detach(move || {
-                let mut batch = VecDeque::new();
-                handle.next_events(&mut batch, timeout).map(|()| batch)
+                let mut batch = EventBatch::new();
+                events::take_batch(&handle, &mut batch, timeout).map(|()| batch)
             })
             .or_raise(py)?;
         let mut sockets = lock(&running.sockets);
         let events = batch
-            .into_iter()
-            .filter(|event| !event.is_stale())
             .map(|event| events::to_py(py, &mut sockets, event))
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, events)

@@ -10,8 +10,12 @@ use crate::payload;
 use crate::socket::PySocket;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use std::collections::{HashMap, VecDeque};
-use wsconnector::{ConnectorHandle, Event};
+use std::collections::HashMap;
+use std::time::Duration;
+use wsconnector::{ConnectorHandle, Error, Event, EventBatch};
+
+/// Most events taken from the core per batch.
+pub(crate) const BATCH: usize = 256;
 
 /// A client finished the handshake on the listener.
 #[pyclass(module = "wsconnector", frozen, get_all)]
@@ -185,6 +189,19 @@ pub(crate) fn to_py(
     })
 }
 
+/// Takes the events that are ready, up to `BATCH`, into `batch` (releasing what it held),
+/// waiting up to `timeout` (forever with `None`) for the first. Runs without the GIL. The
+/// events count against the core's event queue bounds until `batch` is released or refilled,
+/// so a slow callback holds no more than those bounds. `Err(Stopped)` once the connector has
+/// stopped and every event has been taken.
+pub(crate) fn take_batch(
+    handle: &ConnectorHandle,
+    batch: &mut EventBatch,
+    timeout: Option<Duration>,
+) -> Result<(), Error> {
+    handle.next_events(batch, BATCH, timeout)
+}
+
 /// The callbacks of the four triggers, fixed when the connector starts.
 #[derive(Default)]
 pub(crate) struct Triggers {
@@ -227,13 +244,10 @@ impl Triggers {
     }
 
     /// Calls the callback of one event's trigger, if it has one: the socket first, then the
-    /// message, or the close code and reason. A message whose socket the application closed
-    /// before it was handed over (from the connection trigger, earlier in the same batch) is
-    /// dropped, as the core's own dispatcher drops it. An exception is logged, never raised.
+    /// message, or the close code and reason. (A message whose socket the application closed
+    /// before it was handed over never gets here: the batch leaves it out as it is popped.) An
+    /// exception is logged, never raised.
     fn deliver(&self, py: Python<'_>, sockets: &mut SocketObjects, event: Event) {
-        if event.is_stale() {
-            return;
-        }
         let (callback, name) = match &event {
             Event::InboundConnection { .. } => (&self.inbound_connection, "on_inbound_connection"),
             Event::InboundMessage { .. } => (&self.inbound_message, "on_inbound_message"),
@@ -290,10 +304,10 @@ pub(crate) fn run_dispatcher(handle: ConnectorHandle, triggers: Triggers) {
         return; // the interpreter is shutting down
     };
     let mut sockets = SocketObjects::default();
-    let mut batch = VecDeque::new();
-    while handle.next_events(&mut batch, None).is_ok() {
+    let mut batch = EventBatch::new();
+    while take_batch(&handle, &mut batch, None).is_ok() {
         let delivered = Python::try_attach(|py| {
-            for event in batch.drain(..) {
+            for event in &mut batch {
                 triggers.deliver(py, &mut sockets, event);
             }
         });

@@ -377,3 +377,28 @@ def test_a_message_larger_than_the_send_queue_raises_limit_exceeded(recorder: Re
             connector.broadcast("x" * 1025)
         assert connector.broadcast("fits").delivered == 1
         assert client.recv(timeout=WAIT) == "fits"
+
+
+@pytest.mark.parametrize("policy", list(wsconnector.MessageRatePolicy))
+def test_message_rate_limit(policy: wsconnector.MessageRatePolicy) -> None:
+    # A burst of 3, then one message a second: 5 messages at once are 2 too many.
+    connector = wsconnector.Connector(
+        host="127.0.0.1", port=0, message_rate_limit=(1, 3), message_rate_policy=policy
+    )
+    recorder = Recorder()
+    recorder.register(connector)
+    with connector:
+        with connect(connector) as client:
+            recorder.next("connection")
+            for i in range(5):
+                client.send(str(i))
+            received = [recorder.next()[2] for _ in range(3)]
+            assert received == ["0", "1", "2"]
+            if policy == "close":
+                closed = recorder.next()
+                assert closed[0] == "closed" and closed[2] == wsconnector.CloseCode.POLICY_VIOLATION
+                assert closed[3] == "message rate limit exceeded"
+                return
+            client.close()  # the two past the limit were dropped; the socket stayed open
+        closed = recorder.next()
+        assert (closed[0], closed[2]) == ("closed", 1000)

@@ -51,6 +51,8 @@ GOOD: dict[str, Any] = {
     "ping_interval": None,
     "pong_timeout": 5,
     "close_timeout": 1.5,
+    "message_rate_limit": (100, 10),
+    "message_rate_policy": wsconnector.MessageRatePolicy.DROP,
     "worker_threads": 1,
     "stop_timeout": 2,
     "event_queue_capacity": 100,
@@ -110,6 +112,7 @@ BASE: dict[str, Any] = {
     "tls_key": "a.key",
     "client_cert": "a.pem",
     "client_key": "a.key",
+    "message_rate_limit": (1, 1),
 }
 # Values of each kind that no setting has by default and that pass the core's checks.
 SAMPLES: dict[str, list[Any]] = {
@@ -133,6 +136,7 @@ CUSTOM_SAMPLES: dict[str, list[Any]] = {
     "tls_key": ["b.key"],
     "client_cert": ["b.pem"],
     "client_key": ["b.key"],
+    "message_rate_limit": [(5, 3)],
 }
 
 
@@ -199,6 +203,9 @@ def test_a_connector_without_host_or_port_is_client_only() -> None:
         ("default_headers", {"Bad Header": "x"}),
         ("default_headers", "not pairs"),
         ("slow_consumer", "ignore"),
+        ("message_rate_limit", (10, 0)),
+        ("message_rate_limit", "fast"),
+        ("message_rate_policy", "ignore"),
         ("dangerous_skip_certificate_verification", "yes"),
         ("worker_threads", 0),
         ("event_queue_capacity", 0),

@@ -68,7 +68,15 @@ from ._native import (
     TlsError,
     WebSocketError,
 )
-from ._types import CloseCode, Event, PathOptions, Settings, SlowConsumerPolicy, SocketType
+from ._types import (
+    CloseCode,
+    Event,
+    MessageRatePolicy,
+    PathOptions,
+    Settings,
+    SlowConsumerPolicy,
+    SocketType,
+)
 
 __version__ = VERSION
 
@@ -102,6 +110,7 @@ __all__ = [
     "InvalidStateError",
     "LimitExceeded",
     "LimitExceededError",
+    "MessageRatePolicy",
     "NoSuchSocket",
     "NoSuchSocketError",
     "NonUniqueSocketId",

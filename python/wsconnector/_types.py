@@ -36,6 +36,16 @@ class SlowConsumerPolicy(str, enum.Enum):
     """The socket is closed with 1013 (try again later) and its queue discarded."""
 
 
+class MessageRatePolicy(str, enum.Enum):
+    """What a message past a socket's ``message_rate_limit=`` does (the ``message_rate_policy=``
+    setting)."""
+
+    CLOSE = "close"
+    """The socket is closed with 1008 (policy violation) (the default)."""
+    DROP = "drop"
+    """The message is dropped (no trigger fires for it); the socket stays open."""
+
+
 class CloseCode(enum.IntEnum):
     """Close codes with names (RFC 6455 section 7.4); 3000-4999 are the application's own."""
 
@@ -133,10 +143,15 @@ class Settings(TypedDict, total=False):
     ping_interval: Optional[float]  # between keepalive pings (30 s; None: no pings)
     pong_timeout: Optional[float]  # a ping unanswered this long closes the socket (20 s)
     close_timeout: Optional[float]  # time the peer has to answer our close frame (5 s)
+    message_rate_limit: Optional[Tuple[int, int]]  # (per_second, burst): messages a peer may
+    # send per socket, burst at once then per_second on average (default: no limit)
+    message_rate_policy: Union[  # what a message past the limit does (default "close": 1008)
+        Literal["close", "drop"], MessageRatePolicy, None
+    ]
     # The connector.
     worker_threads: Optional[int]  # I/O threads (default: the CPU count, at most 4)
     stop_timeout: Optional[float]  # how long stop waits for sends and close handshakes (5 s)
-    event_queue_capacity: Optional[int]  # events waiting for the application; past it,
-    # sockets stop reading until the application catches up (65536)
-    event_queue_bytes: Optional[int]  # payload bytes in those events; past it too, sockets
-    # stop reading (64 MiB)
+    event_queue_capacity: Optional[int]  # events waiting for the application (or held by a
+    # batch being delivered); past it, sockets stop reading until it catches up (65536)
+    event_queue_bytes: Optional[int]  # memory their payloads keep; past it too, sockets stop
+    # reading (64 MiB)

@@ -14,8 +14,8 @@ use super::macros::{
 };
 use super::{wsc_pem_source, wsc_result, wsc_str, FromRaw};
 use crate::{
-    Config, Identity, InboundPath, ListenerConfig, Pem, ServerTls, SettingKind, SettingScope,
-    SettingValue, SlowConsumerPolicy, SETTINGS,
+    Config, Identity, InboundPath, ListenerConfig, MessageRateLimit, MessageRatePolicy, Pem,
+    ServerTls, SettingKind, SettingScope, SettingValue, SlowConsumerPolicy, SETTINGS,
 };
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
@@ -77,6 +77,33 @@ impl From<wsc_slow_consumer> for SlowConsumerPolicy {
             wsc_slow_consumer::WSC_SLOW_CONSUMER_DROP_NEWEST => SlowConsumerPolicy::DropNewest,
             wsc_slow_consumer::WSC_SLOW_CONSUMER_DROP_OLDEST => SlowConsumerPolicy::DropOldest,
             wsc_slow_consumer::WSC_SLOW_CONSUMER_CLOSE => SlowConsumerPolicy::Close,
+        }
+    }
+}
+
+/// What a message past a socket's message rate limit does.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wsc_message_rate_policy {
+    /// The socket is closed with 1008 (policy violation) (the default).
+    WSC_MESSAGE_RATE_CLOSE = 1,
+    /// The message is dropped (no trigger fires for it); the socket stays open.
+    WSC_MESSAGE_RATE_DROP = 2,
+}
+
+impl FromRaw for wsc_message_rate_policy {
+    const WHAT: &'static str = "wsc_message_rate_policy";
+    const ALL: &'static [Self] = &[Self::WSC_MESSAGE_RATE_CLOSE, Self::WSC_MESSAGE_RATE_DROP];
+    fn raw(self) -> u32 {
+        self as u32
+    }
+}
+
+impl From<wsc_message_rate_policy> for MessageRatePolicy {
+    fn from(policy: wsc_message_rate_policy) -> Self {
+        match policy {
+            wsc_message_rate_policy::WSC_MESSAGE_RATE_CLOSE => MessageRatePolicy::Close,
+            wsc_message_rate_policy::WSC_MESSAGE_RATE_DROP => MessageRatePolicy::Drop,
         }
     }
 }
@@ -210,7 +237,8 @@ pub enum wsc_setting_kind {
     /// Several values that go together, set with functions of their own: "listener" with
     /// wsc_config_set_listener(), "paths" with wsc_config_add_path() and
     /// wsc_config_add_path_allowed_origin(), "tls" with wsc_config_set_server_tls(),
-    /// "client_identity" with wsc_config_set_client_identity().
+    /// "client_identity" with wsc_config_set_client_identity(), "message_rate_limit" with
+    /// wsc_config_set_message_rate_limit().
     WSC_SETTING_CUSTOM = 12,
 }
 
@@ -743,11 +771,38 @@ pub extern "C" fn wsc_config_set_send_queue_bytes(
 pub extern "C" fn wsc_config_set_slow_consumer(config: *mut wsc_config, policy: u32) -> wsc_result {
     with_config(config, |b| {
         let policy = SlowConsumerPolicy::from(wsc_slow_consumer::from_raw(policy)?);
-        set(
-            b,
-            "slow_consumer",
-            SettingValue::Text(policy.name().to_owned()),
-        )
+        set(b, "slow_consumer", text(policy.name()))
+    })
+}
+
+/// Limits the messages a peer may send on each socket, inbound or outbound: `burst` at once,
+/// then `per_second` on average (a token bucket of `burst` tokens refilled at `per_second`).
+/// A message past the limit is handled by wsc_config_set_message_rate_policy(). `per_second`
+/// 0 removes the limit (the default: none). Errors: WSC_NULL_POINTER; at start,
+/// WSC_INVALID_ARGUMENT when `burst` is 0.
+#[no_mangle]
+pub extern "C" fn wsc_config_set_message_rate_limit(
+    config: *mut wsc_config,
+    per_second: u32,
+    burst: u32,
+) -> wsc_result {
+    with_config(config, |b| {
+        b.config.socket.message_rate_limit =
+            (per_second > 0).then_some(MessageRateLimit { per_second, burst });
+        Ok(())
+    })
+}
+
+/// What a message past the rate limit does (a wsc_message_rate_policy; default: the socket is
+/// closed with 1008). Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT.
+#[no_mangle]
+pub extern "C" fn wsc_config_set_message_rate_policy(
+    config: *mut wsc_config,
+    policy: u32,
+) -> wsc_result {
+    with_config(config, |b| {
+        let policy = MessageRatePolicy::from(wsc_message_rate_policy::from_raw(policy)?);
+        set(b, "message_rate_policy", text(policy.name()))
     })
 }
 
@@ -801,7 +856,8 @@ pub extern "C" fn wsc_config_set_stop_timeout_ms(
     with_config(config, |b| set_ms(b, "stop_timeout", timeout_ms))
 }
 
-/// Most events waiting for the application; past it sockets stop reading (default 65536).
+/// Most events waiting for the application, counting those a callback or a pull-mode caller
+/// still holds (see wsc_connector_next_event()); past it sockets stop reading (default 65536).
 /// Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_event_queue_capacity(
@@ -813,8 +869,10 @@ pub extern "C" fn wsc_config_set_event_queue_capacity(
     })
 }
 
-/// Most payload bytes in events waiting for the application; past it too, sockets stop reading
-/// (default 64 MiB), so a slow application holds at most about this much received data.
+/// Most bytes of memory kept by the events waiting for the application (their payloads; a large
+/// payload left in its read buffer counts that buffer), counting those still held as for
+/// wsc_config_set_event_queue_capacity(); past it too, sockets stop reading (default 64 MiB),
+/// so a slow application makes the connector hold at most about this much received data.
 /// Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_event_queue_bytes(
@@ -932,7 +990,7 @@ mod tests {
     }
 
     /// A config whose every optional part is present (a listener with TLS and one path, a
-    /// client identity), each at its default or empty, so that a field inside one of them is
+    /// client identity, a message rate limit), each at its default or empty, so that a field inside one of them is
     /// reached only when a setting changes it.
     fn baseline() -> *mut wsc_config {
         let mut config = null_mut();
@@ -945,6 +1003,7 @@ mod tests {
             wsc_config_set_server_tls(config, inline, empty.as_ptr(), empty.as_ptr()),
             wsc_config_set_client_identity(config, inline, empty.as_ptr(), empty.as_ptr()),
             wsc_config_add_path(config, empty.as_ptr(), std::ptr::null(), 0),
+            wsc_config_set_message_rate_limit(config, 1, 1),
         ] {
             assert_eq!(code, wsc_result::WSC_OK);
         }
@@ -1024,6 +1083,9 @@ mod tests {
             "client_identity" => vec![Box::new(move |cfg| {
                 wsc_config_set_client_identity(cfg, inline, c"cert".as_ptr(), c"key".as_ptr())
             })],
+            "message_rate_limit" => {
+                vec![Box::new(|cfg| wsc_config_set_message_rate_limit(cfg, 5, 3))]
+            }
             other => panic!("no C function sets the custom setting {other}: add one"),
         }
     }
@@ -1081,6 +1143,11 @@ mod tests {
             ),
             wsc_config_set_server_client_ca(named, inline, c"ca".as_ptr()),
             wsc_config_set_pem(generic, c"tls_client_ca".as_ptr(), inline, c"ca".as_ptr()),
+            wsc_config_set_message_rate_policy(
+                named,
+                wsc_message_rate_policy::WSC_MESSAGE_RATE_DROP as u32,
+            ),
+            wsc_config_set_string(generic, c"message_rate_policy".as_ptr(), c"drop".as_ptr()),
         ];
         assert!(
             results.iter().all(|r| *r == wsc_result::WSC_OK),

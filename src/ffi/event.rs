@@ -8,8 +8,8 @@ use super::macros::{
 };
 use super::socket::{wsc_socket, SocketView};
 use super::{wsc_bytes, wsc_message_kind, wsc_result, wsc_str};
-use crate::{Event, Message};
-use std::time::Duration;
+use crate::{Event, EventBatch, Message};
+use std::time::{Duration, Instant};
 
 /// Which trigger an event is.
 #[repr(u32)]
@@ -42,10 +42,13 @@ pub(crate) struct EventData {
     pub message: Option<Message>,
     pub code: u16,
     pub reason: String,
+    /// Keeps the event counted against the connector's event queue bounds until it is freed.
+    _held: EventBatch,
 }
 
-impl From<Event> for EventData {
-    fn from(event: Event) -> Self {
+impl EventData {
+    /// The event popped from `held`, which keeps counting it.
+    fn new(event: Event, held: EventBatch) -> Self {
         let (trigger, socket, message, code, reason) = match event {
             Event::InboundConnection { socket } => (
                 wsc_trigger::WSC_TRIGGER_INBOUND_CONNECTION,
@@ -86,6 +89,7 @@ impl From<Event> for EventData {
             message,
             code,
             reason,
+            _held: held,
         }
     }
 }
@@ -93,7 +97,10 @@ impl From<Event> for EventData {
 /// Pull mode: takes the next event of a connector that was started with no trigger callback,
 /// waiting up to `timeout_ms` milliseconds (0: do not wait; negative: wait as long as it takes).
 /// On success `*event_out` is the event (free it with wsc_event_free()), or NULL when the time
-/// ran out. Events of one socket come in order, as they would to callbacks.
+/// ran out. Events of one socket come in order, as they would to callbacks. An event counts
+/// against the connector's event queue bounds (wsc_config_set_event_queue_capacity(),
+/// wsc_config_set_event_queue_bytes()) until it is freed, so free each one once done with it
+/// (copy what you keep): while too many are held, sockets stop reading.
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (the connector has trigger callbacks),
 /// WSC_STOPPED (the connector stopped and every event has been taken).
 /// Threading: any thread; several threads may take events at once (then per-socket order is
@@ -107,9 +114,25 @@ pub extern "C" fn wsc_connector_next_event(
     ffi! {
         let conn = arg_ref!(conn);
         let event_out = arg_out!(event_out);
-        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
-        let event = conn.core()?.next_event(timeout)?;
-        event_out.set(event.map_or(std::ptr::null_mut(), |e| into_handle::<wsc_event>(e.into())));
+        let deadline = u64::try_from(timeout_ms)
+            .ok()
+            .map(|ms| Instant::now() + Duration::from_millis(ms));
+        let core = conn.core()?;
+        let mut held = EventBatch::new();
+        let event = loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            core.next_events(&mut held, 1, left)?;
+            if held.is_empty() {
+                break None; // the time ran out
+            }
+            if let Some(event) = held.pop() {
+                break Some(event);
+            }
+            // That message's socket was closed by the application since: take the next.
+        };
+        event_out.set(event.map_or(std::ptr::null_mut(), |event| {
+            into_handle::<wsc_event>(EventData::new(event, held))
+        }));
         Ok(())
     }
 }

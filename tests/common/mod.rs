@@ -357,3 +357,54 @@ pub const BINARY: u8 = 2;
 pub const CLOSE: u8 = 8;
 pub const PING: u8 = 9;
 pub const PONG: u8 = 10;
+
+/// The server end of a raw-TCP WebSocket: accepts one connection on `listener`, reads its
+/// upgrade request and answers 101; returns the stream, positioned after the request.
+pub fn raw_ws_accept(listener: &std::net::TcpListener) -> std::net::TcpStream {
+    let (mut tcp, _) = listener.accept().unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    let mut request = Vec::new();
+    let mut byte = [0u8; 1];
+    while !request.ends_with(b"\r\n\r\n") {
+        tcp.read_exact(&mut byte).expect("an upgrade request");
+        request.push(byte[0]);
+    }
+    let request = String::from_utf8(request).unwrap();
+    let key = request
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("sec-websocket-key:"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, key)| key.trim())
+        .expect("a Sec-WebSocket-Key header");
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let response = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
+    tcp.write_all(response.as_bytes()).unwrap();
+    tcp
+}
+
+/// Bytes waiting in `tcp`'s receive buffer (FIONREAD).
+pub fn bytes_waiting(tcp: &std::net::TcpStream) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut waiting: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer, on a socket we own.
+    let rc = unsafe { libc::ioctl(tcp.as_raw_fd(), libc::FIONREAD, &mut waiting) };
+    assert_eq!(rc, 0, "FIONREAD");
+    waiting as usize
+}
+
+/// Waits, without reading, until the peer has filled `tcp`'s receive buffer and its own send
+/// buffer: bytes have arrived and no more arrive for a while (the peer's writes are blocked).
+pub fn wait_until_peer_blocked(tcp: &std::net::TcpStream) {
+    let start = std::time::Instant::now();
+    let (mut last, mut since) = (0, std::time::Instant::now());
+    while start.elapsed() < WAIT {
+        let now = bytes_waiting(tcp);
+        if now != last {
+            (last, since) = (now, std::time::Instant::now());
+        } else if now > 0 && since.elapsed() >= Duration::from_millis(300) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the peer never blocked: {last} bytes waiting");
+}
