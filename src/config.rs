@@ -3,33 +3,9 @@
 use crate::error::{Error, Result};
 use crate::origin::AllowedOrigins;
 use crate::path::{normalize_base_path, PathPattern};
+use crate::pem::Pem;
 use crate::settings::{settings, Choice};
-use std::path::PathBuf;
 use std::time::Duration;
-
-/// PEM text, given inline or as a file to read at start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pem {
-    /// A path to a PEM file.
-    File(PathBuf),
-    /// PEM text itself.
-    Inline(String),
-}
-
-impl Pem {
-    /// Reads the PEM bytes (from the file, or the inline text).
-    pub(crate) fn load(&self, what: &str) -> Result<Vec<u8>> {
-        match self {
-            Pem::Inline(text) => Ok(text.as_bytes().to_vec()),
-            Pem::File(path) => std::fs::read(path).map_err(|e| {
-                Error::new(
-                    crate::ErrorKind::Tls,
-                    format!("cannot read {what} from {}: {e}", path.display()),
-                )
-            }),
-        }
-    }
-}
 
 /// A certificate chain and its private key, both PEM.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -40,6 +40,7 @@ mod message;
 mod origin;
 mod outbound;
 mod path;
+mod pem;
 mod queue;
 mod rate;
 mod registry;
@@ -52,8 +53,8 @@ mod wire;
 
 pub use config::{
     config_fields, duration_from_secs, ClientConfig, Config, Identity, InboundPath, ListenerConfig,
-    MessageRateLimit, MessageRatePolicy, Pem, ServerTls, SlowConsumerPolicy, SocketConfig,
-    MAX_DURATION, MAX_GROUP_LEN, SETTINGS,
+    MessageRateLimit, MessageRatePolicy, ServerTls, SlowConsumerPolicy, SocketConfig, MAX_DURATION,
+    MAX_GROUP_LEN, SETTINGS,
 };
 pub use connector::{
     close_code, BroadcastFailure, BroadcastResult, Connector, ConnectorBuilder, ConnectorHandle,
@@ -65,6 +66,7 @@ pub use inbound::{AuthDecision, AuthRequest, Authorizer};
 pub use message::{Message, MessageKind};
 pub use outbound::OutboundOptions;
 pub use path::PathPattern;
+pub use pem::Pem;
 pub use queue::Delivery;
 pub use registry::SocketFilter;
 pub use settings::{SettingInfo, SettingKind, SettingScope, SettingValue};

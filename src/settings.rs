@@ -8,6 +8,7 @@
 //! only the `Custom` rows (a setting made of several values) have functions of their own there.
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::pem::Pem;
 use std::time::Duration;
 
 /// What a setting holds, which says how a binding passes it.
@@ -131,7 +132,7 @@ pub enum SettingValue {
     /// For `Pairs`: every pair (replaces them).
     Pairs(Vec<(String, String)>),
     /// For `Pem`.
-    Pem(crate::Pem),
+    Pem(Pem),
     /// None, for an optional setting ([`SettingKind::is_optional`]).
     Unset,
 }
@@ -219,7 +220,7 @@ pub(crate) fn not_a_list(info: &SettingInfo) -> Error {
 pub(crate) mod convert {
     use super::{mismatch, Choice, SettingInfo, SettingValue};
     use crate::error::{Error, Result};
-    use crate::Pem;
+    use crate::pem::Pem;
     use std::time::Duration;
 
     pub(crate) fn bool(info: &SettingInfo, value: SettingValue) -> Result<bool> {
