@@ -9,7 +9,7 @@
 //! the bounds.
 
 use crate::connector::Shared;
-use crate::message::Message;
+use crate::protocol::message::Message;
 use crate::socket::Socket;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -30,17 +30,16 @@ mod events;
 // The C API (`wsc_*`): the C build's layer on this crate, compiled with the `capi` feature only.
 #[cfg(feature = "capi")]
 pub mod ffi;
-mod frame;
 mod inbound;
 // The process-wide capture of the library's `tracing` records, with the `log-sink` feature only
 // (the C API and the Python package turn it on; a Rust application has its own subscriber).
 #[cfg(any(feature = "log-sink", test))]
 pub mod log;
-mod message;
 mod origin;
 mod outbound;
 mod path;
 mod pem;
+mod protocol;
 mod queue;
 mod rate;
 mod registry;
@@ -48,7 +47,6 @@ mod settings;
 mod socket;
 mod tcp;
 mod tls;
-mod utf8;
 mod wire;
 
 pub use config::{
@@ -57,16 +55,16 @@ pub use config::{
     MAX_GROUP_LEN, SETTINGS,
 };
 pub use connector::{
-    close_code, BroadcastFailure, BroadcastResult, Connector, ConnectorBuilder, ConnectorHandle,
-    Undelivered, MAX_CLOSE_REASON_LEN,
+    BroadcastFailure, BroadcastResult, Connector, ConnectorBuilder, ConnectorHandle, Undelivered,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use events::{prefer_batched_wakeups, Event, EventBatch, EventHandler, Trigger};
 pub use inbound::{AuthDecision, AuthRequest, Authorizer};
-pub use message::{Message, MessageKind};
 pub use outbound::OutboundOptions;
 pub use path::PathPattern;
 pub use pem::Pem;
+pub use protocol::close::{close_code, MAX_CLOSE_REASON_LEN};
+pub use protocol::message::{Message, MessageKind};
 pub use queue::Delivery;
 pub use registry::SocketFilter;
 pub use settings::{SettingInfo, SettingKind, SettingScope, SettingValue};
