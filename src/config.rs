@@ -4,6 +4,7 @@ use crate::error::{Error, Result};
 use crate::origin::AllowedOrigins;
 use crate::path::{normalize_base_path, PathPattern};
 use crate::pem::Pem;
+use crate::protocol::handshake::{validate_client_headers, validate_token};
 use crate::settings::{settings, Choice};
 use std::time::Duration;
 
@@ -712,69 +713,6 @@ pub(crate) fn validate_groups<S: AsRef<str>>(groups: &[S]) -> Result<()> {
                 "a group name must be at most {MAX_GROUP_LEN} bytes"
             )));
         }
-    }
-    Ok(())
-}
-
-/// Checks an HTTP token (header name, subprotocol) per RFC 7230.
-pub(crate) fn validate_token(what: &str, token: &str) -> Result<()> {
-    let ok = !token.is_empty()
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "{what} {token:?} is not a valid HTTP token"
-        )))
-    }
-}
-
-/// Checks a header name and value: a token, and a value without CR, LF or NUL.
-pub(crate) fn validate_header(name: &str, value: &str) -> Result<()> {
-    validate_token("header name", name)?;
-    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        return Err(Error::invalid(format!(
-            "header {name:?} has CR, LF or NUL in its value"
-        )));
-    }
-    Ok(())
-}
-
-/// Checks headers that a client adds to its handshake: valid headers, none of those the
-/// handshake sets itself (`Upgrade`, `Connection`, `Sec-WebSocket-*`), at most one `Host`.
-pub(crate) fn validate_client_headers(headers: &[(String, String)]) -> Result<()> {
-    for (name, value) in headers {
-        validate_header(name, value)?;
-        let reserved = ["upgrade", "connection"]
-            .iter()
-            .any(|r| name.eq_ignore_ascii_case(r))
-            || name
-                .get(..14)
-                .is_some_and(|p| p.eq_ignore_ascii_case("sec-websocket-"));
-        if reserved {
-            return Err(Error::invalid(format!(
-                "header {name:?} belongs to the WebSocket handshake and cannot be set{}",
-                if name.eq_ignore_ascii_case("sec-websocket-protocol") {
-                    " (offer subprotocols with the subprotocols option)"
-                } else {
-                    ""
-                }
-            )));
-        }
-        if name.eq_ignore_ascii_case("host") && value.trim().is_empty() {
-            return Err(Error::invalid("header \"Host\" must not be empty"));
-        }
-    }
-    let hosts = headers
-        .iter()
-        .filter(|(name, _)| name.eq_ignore_ascii_case("host"))
-        .count();
-    if hosts > 1 {
-        return Err(Error::invalid(
-            "header \"Host\" is given more than once (one replaces the URL's host)",
-        ));
     }
     Ok(())
 }

@@ -7,6 +7,9 @@ use crate::connector::{Registration, Shared};
 use crate::error::{Error, ErrorKind, Result};
 use crate::origin::AllowedOrigins;
 use crate::path::{decode_request_path, normalize_base_path, strip_base, PathPattern};
+use crate::protocol::handshake::{
+    accept_key, has_token, header, is_valid_key, parse_query, status_text, HeadScanner, NotHttp,
+};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use crate::tcp::Tcp;
 use crate::tls::{IoStream, PeerCertificate};
@@ -19,8 +22,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::http::StatusCode;
 
 /// What the authorization hook sees of an upgrade request.
 #[derive(Debug, Clone)]
@@ -411,10 +412,7 @@ impl Refusal {
     /// The whole HTTP answer: status line, headers, and the reason as a text body.
     fn response(&self) -> Vec<u8> {
         let reason = self.reason.replace(['\r', '\n'], " ");
-        let phrase = StatusCode::from_u16(self.status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("Refused");
+        let phrase = status_text(self.status);
         format!(
             "HTTP/1.1 {} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{reason}",
             self.status,
@@ -523,14 +521,7 @@ async fn accept(
     peer_certificate: Option<&PeerCertificate>,
 ) -> std::result::Result<Acceptance, Refusal> {
     let headers = &request.headers;
-    let has_token = |name: &str, token: &str| {
-        headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    };
-    if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
+    if !has_token(headers, "upgrade", "websocket") || !has_token(headers, "connection", "upgrade") {
         return Err(Refusal {
             status: 426,
             reason: "this endpoint only speaks WebSocket".into(),
@@ -627,22 +618,10 @@ async fn accept(
         }
     }
     Ok(Acceptance {
-        accept_key: derive_accept_key(key.as_bytes()),
+        accept_key: accept_key(key),
         subprotocol,
         groups,
     })
-}
-
-/// A Sec-WebSocket-Key is the base64 of 16 bytes: 22 characters and `==`, the last character
-/// holding 2 bits of the 16th byte and 4 zero bits (so it is one of `A`, `Q`, `g`, `w`).
-fn is_valid_key(key: &str) -> bool {
-    let key = key.as_bytes();
-    key.len() == 24
-        && key.ends_with(b"==")
-        && key[..22]
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
-        && matches!(key[21], b'A' | b'Q' | b'g' | b'w')
 }
 
 /// The value of header `name` when it is there once; two or more are a malformed request.
@@ -730,139 +709,9 @@ async fn read_request(
     }))
 }
 
-/// Finds where an HTTP head ends (just past its empty line) in a buffer that grows with each
-/// read, looking at each new byte once. Bytes that cannot start an HTTP head (a TLS hello on a
-/// plain port, a binary protocol) are caught in the first line, without waiting for more.
-#[derive(Default)]
-pub(crate) struct HeadScanner {
-    /// How much of the buffer has been looked at.
-    scanned: usize,
-    /// The first line (request or status line) has ended, all of it printable.
-    first_line_seen: bool,
-}
-
-/// The first line of what the peer sent holds a byte no HTTP request or status line has.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct NotHttp;
-
-impl HeadScanner {
-    /// The head's length once `buf` (the same buffer, grown) holds all of it. Lines end in
-    /// CRLF or, as httparse also allows, a bare LF.
-    pub(crate) fn end(&mut self, buf: &[u8]) -> std::result::Result<Option<usize>, NotHttp> {
-        let from = self.scanned;
-        self.scanned = buf.len();
-        for i in from..buf.len() {
-            let byte = buf[i];
-            if !self.first_line_seen {
-                match byte {
-                    b'\n' => self.first_line_seen = true,
-                    b'\r' | b'\t' | 0x20..=0x7e => {}
-                    _ => return Err(NotHttp),
-                }
-            }
-            if byte == b'\n' && (buf[..i].ends_with(b"\n") || buf[..i].ends_with(b"\n\r")) {
-                return Ok(Some(i + 1));
-            }
-        }
-        Ok(None)
-    }
-}
-
 /// Answers with an HTTP error and closes the connection; no socket is created.
 async fn refuse(mut stream: IoStream, refusal: Refusal) -> Result<Accepted> {
     let _ = stream.write_all(&refusal.response()).await;
     let _ = stream.shutdown().await;
     Ok(None)
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
-}
-
-/// The decoded query parameters of a request target.
-pub(crate) fn parse_query(target: &str) -> Vec<(String, String)> {
-    match target.split_once('?') {
-        Some((_, query)) => {
-            let query = query.split('#').next().unwrap_or_default();
-            form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect()
-        }
-        None => Vec::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_head_read_one_byte_at_a_time_is_scanned_once() {
-        let mut request = b"GET /chat HTTP/1.1\r\nHost: x\r\n".to_vec();
-        for i in 0..500 {
-            request.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "a".repeat(20)).as_bytes());
-        }
-        request.extend_from_slice(b"\r\n");
-        let mut head = HeadScanner::default();
-        let mut looked_at = 0;
-        for len in 1..request.len() {
-            let before = head.scanned;
-            assert_eq!(head.end(&request[..len]), Ok(None), "not whole at {len}");
-            looked_at += head.scanned - before;
-        }
-        let before = head.scanned;
-        assert_eq!(head.end(&request), Ok(Some(request.len())));
-        looked_at += head.scanned - before;
-        assert_eq!(looked_at, request.len(), "each byte looked at once");
-    }
-
-    #[test]
-    fn a_head_ends_at_its_first_empty_line_whatever_the_line_ends() {
-        let ends = |bytes: &[u8]| HeadScanner::default().end(bytes);
-        assert_eq!(ends(b"GET / HTTP/1.1\r\nA: b\r\n\r\nframes"), Ok(Some(24)));
-        assert_eq!(ends(b"GET / HTTP/1.1\nA: b\n\nframes"), Ok(Some(21)));
-        assert_eq!(ends(b"GET / HTTP/1.1\r\nA: b\r\n"), Ok(None));
-        let mut split = HeadScanner::default();
-        let whole = b"GET / HTTP/1.1\r\n\r\n";
-        assert_eq!(split.end(&whole[..16]), Ok(None));
-        assert_eq!(split.end(&whole[..17]), Ok(None));
-        assert_eq!(split.end(whole), Ok(Some(18)), "the end found across reads");
-    }
-
-    #[test]
-    fn a_first_line_that_is_not_http_is_caught_at_once() {
-        // A TLS ClientHello on a plain port: its first byte is 0x16.
-        assert_eq!(
-            HeadScanner::default().end(b"\x16\x03\x01\x02\x00"),
-            Err(NotHttp)
-        );
-        assert_eq!(HeadScanner::default().end(b"GET /\x00"), Err(NotHttp));
-        // Header values after the first line may carry any byte httparse accepts.
-        assert_eq!(
-            HeadScanner::default().end(b"GET / HTTP/1.1\r\nA: \xe9\r\n"),
-            Ok(None)
-        );
-    }
-
-    #[test]
-    fn a_key_must_be_the_base64_of_exactly_16_bytes() {
-        assert!(is_valid_key("dGhlIHNhbXBsZSBub25jZQ=="));
-        assert!(is_valid_key("AAAAAAAAAAAAAAAAAAAAAA=="));
-        assert!(is_valid_key("/////////////////////w=="));
-        for bad in [
-            "",
-            "dGhlIHNhbXBsZSBub25jZQ",
-            "dGhlIHNhbXBsZSBub25jZR==",
-            "AAAAAAAAAAAAAAAAAAAAAB==",
-            "dGhlIHNhbXBsZSBub25jZQ=",
-            "dGhlIHNhbXBsZSBub25j=Q==",
-            "dGhlIHNhbXBsZSBub25jZQ===",
-            "dGhlIHNhbXBsZSBub25jZ-==",
-        ] {
-            assert!(!is_valid_key(bad), "{bad:?}");
-        }
-    }
 }

@@ -3,5 +3,6 @@
 
 pub(crate) mod close;
 pub(crate) mod frame;
+pub(crate) mod handshake;
 pub(crate) mod message;
 pub(crate) mod utf8;
