@@ -1,8 +1,9 @@
 //! The connector: start and stop, the runtime it runs on, and the operations.
 
 use crate::config::{validate_groups, Config, MAX_DURATION};
+use crate::dispatch::{run_dispatcher, EventHandler};
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::{run_dispatcher, Event, EventBatch, EventHandler, EventQueue};
+use crate::events::{Event, EventBatch, EventQueue};
 use crate::inbound::{Authorizer, Listener};
 use crate::outbound::OutboundOptions;
 use crate::protocol::close::{close_code, validate_close};
@@ -61,7 +62,7 @@ pub(crate) struct Shared {
     pub config: Config,
     /// Shared with the sockets it holds, weakly, for their own group operations.
     pub registry: Arc<Registry>,
-    pub events: EventQueue,
+    pub events: Arc<EventQueue>,
     state: AtomicU8,
     /// Every task the connector spawns, so that stop can wait for all of them.
     pub tasks: TaskTracker,
@@ -395,7 +396,7 @@ impl ConnectorHandle {
     ) -> Result<()> {
         self.check_pull_mode("next_events")?;
         let timeout = timeout.map(|t| t.min(MAX_DURATION));
-        if batch.take(&self.shared, max.max(1), timeout) {
+        if batch.take(&self.shared.events, max.max(1), timeout) {
             Ok(())
         } else {
             Err(Error::stopped())
@@ -509,7 +510,10 @@ impl ConnectorBuilder {
         };
         let shared = Arc::new(Shared {
             registry: Arc::default(),
-            events: EventQueue::new(config.event_queue_capacity, config.event_queue_bytes),
+            events: Arc::new(EventQueue::new(
+                config.event_queue_capacity,
+                config.event_queue_bytes,
+            )),
             state: AtomicU8::new(RUNNING),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),

@@ -24,6 +24,7 @@
 
 mod config;
 mod connector;
+mod dispatch;
 mod driver;
 mod error;
 mod events;
@@ -57,8 +58,9 @@ pub use config::{
 pub use connector::{
     BroadcastFailure, BroadcastResult, Connector, ConnectorBuilder, ConnectorHandle, Undelivered,
 };
+pub use dispatch::{prefer_batched_wakeups, EventHandler};
 pub use error::{Error, ErrorKind, Result};
-pub use events::{prefer_batched_wakeups, Event, EventBatch, EventHandler, Trigger};
+pub use events::{Event, EventBatch, Trigger};
 pub use inbound::{AuthDecision, AuthRequest, Authorizer};
 pub use outbound::OutboundOptions;
 pub use path::PathPattern;
