@@ -1,8 +1,8 @@
 //! The dispatcher: the thread that hands a connector's events to the application's handler,
 //! in batches, in order for each socket.
 
-use crate::connector::ConnectorHandle;
 use crate::events::{Batch, Event};
+use crate::handle::ConnectorHandle;
 use std::sync::Arc;
 
 /// The dispatcher's log target: `wsconnector::events`, as when it lived in events.rs (the C log

@@ -10,12 +10,12 @@
 //! stays bounded).
 
 use crate::config::{MessageRatePolicy, MAX_DURATION};
-use crate::connector::{Registration, Shared};
 use crate::events::Event;
 use crate::protocol::close::{close_code, truncate_reason};
 use crate::protocol::frame::{close_payload, opcode};
 use crate::queue::{CloseRequest, Outgoing, Sealed};
 use crate::rate::RateLimit;
+use crate::shared::{Registration, Shared};
 use crate::socket::{Socket, SocketType};
 use crate::wire::{Incoming, Role, Wire, WireError};
 use bytes::Bytes;

@@ -3,13 +3,13 @@
 //! refusals (400, 403, 404, 426, 429, 431, 503, the hook's).
 
 use crate::config::{validate_groups, InboundPath, ListenerConfig};
-use crate::connector::{Registration, Shared};
 use crate::error::{Error, ErrorKind, Result};
 use crate::origin::AllowedOrigins;
 use crate::path::{decode_request_path, normalize_base_path, strip_base, PathPattern};
 use crate::protocol::handshake::{
     accept_key, has_token, header, is_valid_key, parse_query, status_text, HeadScanner, NotHttp,
 };
+use crate::shared::{Registration, Shared};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use crate::tcp::Tcp;
 use crate::tls::{IoStream, PeerCertificate};

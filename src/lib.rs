@@ -22,12 +22,14 @@
 //! # Ok::<(), wsconnector::Error>(())
 //! ```
 
+mod broadcast;
 mod config;
 mod connector;
 mod dispatch;
 mod driver;
 mod error;
 mod events;
+mod handle;
 // The C API (`wsc_*`): the C build's layer on this crate, compiled with the `capi` feature only.
 #[cfg(feature = "capi")]
 pub mod ffi;
@@ -45,22 +47,23 @@ mod queue;
 mod rate;
 mod registry;
 mod settings;
+mod shared;
 mod socket;
 mod tcp;
 mod tls;
 mod wire;
 
+pub use broadcast::{BroadcastFailure, BroadcastResult, Undelivered};
 pub use config::{
     config_fields, duration_from_secs, ClientConfig, Config, Identity, InboundPath, ListenerConfig,
     MessageRateLimit, MessageRatePolicy, ServerTls, SlowConsumerPolicy, SocketConfig, MAX_DURATION,
     MAX_GROUP_LEN, SETTINGS,
 };
-pub use connector::{
-    BroadcastFailure, BroadcastResult, Connector, ConnectorBuilder, ConnectorHandle, Undelivered,
-};
+pub use connector::{Connector, ConnectorBuilder};
 pub use dispatch::{prefer_batched_wakeups, EventHandler};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventBatch, Trigger};
+pub use handle::ConnectorHandle;
 pub use inbound::{AuthDecision, AuthRequest, Authorizer};
 pub use outbound::OutboundOptions;
 pub use path::PathPattern;

@@ -2,12 +2,12 @@
 //! their cause.
 
 use crate::config::{check_duration, validate_groups};
-use crate::connector::Shared;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::handshake::{
     accept_key, has_token, header, new_key, parse_query, validate_client_headers, validate_token,
     HeadScanner, NotHttp,
 };
+use crate::shared::Shared;
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use crate::tcp::Tcp;
 use crate::tls::{IoStream, PeerCertificate};
