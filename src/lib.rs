@@ -64,7 +64,7 @@ pub use dispatch::{prefer_batched_wakeups, EventHandler};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventBatch, Trigger};
 pub use handle::ConnectorHandle;
-pub use inbound::{AuthDecision, AuthRequest, Authorizer};
+pub use inbound::auth::{AuthDecision, AuthRequest, Authorizer};
 pub use outbound::OutboundOptions;
 pub use path::PathPattern;
 pub use pem::Pem;
