@@ -22,6 +22,9 @@
 //! # Ok::<(), wsconnector::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 mod broadcast;
 mod config;
 mod connector;

@@ -8,6 +8,9 @@
 //! `logging`); the core also calls the authorization hook on a blocking-pool thread. Every
 //! call from Python that waits for Rust work releases the GIL.
 
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 mod args;
 mod asyncio;
 mod auth;
