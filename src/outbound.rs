@@ -4,8 +4,8 @@
 use crate::config::{check_duration, validate_groups};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::handshake::{
-    accept_key, has_token, header, new_key, parse_query, validate_client_headers, validate_token,
-    HeadScanner, NotHttp,
+    accept_key, has_token, header, new_key, owned_headers, parse_query, validate_client_headers,
+    validate_token, HeadScanner, NotHttp,
 };
 use crate::shared::Shared;
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
@@ -403,16 +403,7 @@ async fn handshake(
     }
     let status = response.code.unwrap_or(0);
     let reason = response.reason.unwrap_or("").to_owned();
-    let response_headers: Vec<(String, String)> = response
-        .headers
-        .iter()
-        .map(|h| {
-            (
-                h.name.to_owned(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
-        .collect();
+    let response_headers = owned_headers(response.headers);
     let field = |name: &str| header(&response_headers, name);
     if status != 101 {
         let mut body = buf.split_off(head_len);

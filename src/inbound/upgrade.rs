@@ -9,7 +9,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::origin::AllowedOrigins;
 use crate::path::{decode_request_path, normalize_base_path, strip_base, PathPattern};
 use crate::protocol::handshake::{
-    accept_key, has_token, header, is_valid_key, parse_query, status_text, HeadScanner, NotHttp,
+    accept_key, has_token, header, is_valid_key, owned_headers, parse_query, status_text,
+    HeadScanner, NotHttp,
 };
 use crate::shared::{Registration, Shared};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
@@ -382,16 +383,7 @@ async fn read_request(
     }
     let raw_path = target.split(['?', '#']).next().unwrap_or("/");
     let path = decode_request_path(raw_path).map_err(|why| Refusal::new(400, why))?;
-    let headers = parsed
-        .headers
-        .iter()
-        .map(|h| {
-            (
-                h.name.to_owned(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
-        .collect();
+    let headers = owned_headers(parsed.headers);
     Ok(Some(Request {
         path,
         target,

@@ -45,6 +45,20 @@ impl HeadScanner {
     }
 }
 
+/// Parsed headers as owned name/value pairs, in order (a value that is not UTF-8 is read
+/// lossily).
+pub(crate) fn owned_headers(headers: &[httparse::Header<'_>]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_owned(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect()
+}
+
 /// The value of the first header called `name` (any case), trimmed.
 pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
