@@ -1,0 +1,236 @@
+//! The operations: a cheap, cloneable handle on a running connector, usable from any thread.
+
+use crate::broadcast::{broadcast, BroadcastResult};
+use crate::config::{validate_groups, MAX_DURATION};
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::{Event, EventBatch};
+use crate::outbound::OutboundOptions;
+use crate::protocol::close::validate_close;
+use crate::protocol::message::Message;
+use crate::queue::{Delivery, Outgoing};
+use crate::registry::SocketFilter;
+use crate::shared::Shared;
+use crate::socket::{Socket, SocketId};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A cheap, cloneable handle to a running connector: every operation, callable from any
+/// thread, including from inside an event handler.
+#[derive(Clone)]
+pub struct ConnectorHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl ConnectorHandle {
+    /// The address the listener is bound to (with the OS-chosen port when the port was 0).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.shared.local_addr
+    }
+
+    /// Whether the connector is running (not stopping or stopped).
+    pub fn is_running(&self) -> bool {
+        self.shared.is_running()
+    }
+
+    /// Opens an outbound socket to a `ws://` or `wss://` URL and returns its ID once the
+    /// handshake is done. Blocks the calling thread; from async code use
+    /// [`ConnectorHandle::open_outbound_async`].
+    pub fn open_outbound(&self, url: &str, options: OutboundOptions) -> Result<SocketId> {
+        self.shared.check_running()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let shared = self.shared.clone();
+        let url = url.to_owned();
+        self.shared.tasks.spawn_on(
+            async move {
+                let _ = tx.send(crate::outbound::open(shared, url, options).await);
+            },
+            &self.shared.runtime,
+        );
+        rx.recv().unwrap_or_else(|_| Err(Error::stopped()))
+    }
+
+    /// Opens an outbound socket like [`ConnectorHandle::open_outbound`], without blocking;
+    /// the future may be awaited on any executor. Dropping it abandons the connect.
+    pub async fn open_outbound_async(
+        &self,
+        url: &str,
+        options: OutboundOptions,
+    ) -> Result<SocketId> {
+        self.shared.check_running()?;
+        let shared = self.shared.clone();
+        let task = self.shared.tasks.spawn_on(
+            crate::outbound::open(shared, url.to_owned(), options),
+            &self.shared.runtime,
+        );
+        let abort_if_dropped = AbortOnDrop(Some(task.abort_handle()));
+        let result = task.await;
+        abort_if_dropped.disarm();
+        match result {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => {
+                Err(Error::new(ErrorKind::Internal, "outbound connect panicked"))
+            }
+            Err(_) => Err(Error::stopped()),
+        }
+    }
+
+    /// Queues a message for one socket. Messages to one socket leave in the order sent.
+    pub fn send(&self, socket_id: &str, message: impl Into<Message>) -> Result<Delivery> {
+        self.shared.check_running()?;
+        let socket = self.shared.registry.get(socket_id)?;
+        socket
+            .queue()
+            .push(socket_id, Outgoing::Message(message.into()))
+    }
+
+    /// Subscribes a socket to groups; groups it already has are ignored. ([`Socket::subscribe`]
+    /// does the same on a socket at hand.)
+    pub fn subscribe<S: AsRef<str>>(&self, socket_id: &str, groups: &[S]) -> Result<()> {
+        self.shared.check_running()?;
+        let socket = self.shared.registry.get(socket_id)?;
+        self.shared.registry.subscribe(&socket, groups)
+    }
+
+    /// Unsubscribes a socket from groups; groups it does not have are ignored.
+    /// ([`Socket::unsubscribe`] does the same on a socket at hand.)
+    pub fn unsubscribe<S: AsRef<str>>(&self, socket_id: &str, groups: &[S]) -> Result<()> {
+        self.shared.check_running()?;
+        validate_groups(groups)?;
+        let socket = self.shared.registry.get(socket_id)?;
+        self.shared.registry.unsubscribe(&socket, groups)
+    }
+
+    /// Sends one message to every socket that matches `filter`; says how many got it and
+    /// which did not. A message larger than the send queue's byte bound
+    /// (`SocketConfig::send_queue_bytes`) fits no socket: `LimitExceeded`, sent to none.
+    pub fn broadcast(
+        &self,
+        message: impl Into<Message>,
+        filter: &SocketFilter,
+    ) -> Result<BroadcastResult> {
+        self.shared.check_running()?;
+        broadcast(&self.shared, message.into(), filter)
+    }
+
+    /// Closes one socket with a close code (1000-1003, 1007-1014, 3000-4999) and a reason of
+    /// at most 123 bytes. Messages queued before leave first; messages that arrive from the
+    /// peer afterwards are not delivered. Closing a socket that is already closing is a no-op.
+    /// ([`Socket::close`] does the same on a socket at hand.)
+    pub fn close(&self, socket_id: &str, code: u16, reason: &str) -> Result<()> {
+        self.shared.check_running()?;
+        validate_close(code, reason)?;
+        self.shared
+            .registry
+            .get(socket_id)?
+            .close_validated(code, reason)
+    }
+
+    /// Closes every socket that matches `filter`; returns how many it began to close.
+    pub fn bulk_close(&self, filter: &SocketFilter, code: u16, reason: &str) -> Result<usize> {
+        self.shared.check_running()?;
+        validate_close(code, reason)?;
+        validate_groups(&filter.groups)?;
+        Ok(self
+            .shared
+            .registry
+            .select(filter)
+            .iter()
+            .filter(|socket| socket.request_close(code, reason))
+            .count())
+    }
+
+    /// The open socket with this ID.
+    pub fn socket(&self, socket_id: &str) -> Result<Socket> {
+        self.shared.registry.get(socket_id)
+    }
+
+    /// The open sockets that match `filter`.
+    pub fn sockets(&self, filter: &SocketFilter) -> Result<Vec<Socket>> {
+        validate_groups(&filter.groups)?;
+        Ok(self.shared.registry.select(filter))
+    }
+
+    /// How many sockets are open.
+    pub fn socket_count(&self) -> usize {
+        self.shared.registry.len()
+    }
+
+    /// How many groups have at least one member.
+    pub fn group_count(&self) -> usize {
+        self.shared.registry.group_count()
+    }
+
+    /// Takes the next event when no handler was given at start (pull mode). Waits up to
+    /// `timeout` (forever with `None`; a longer one than [`MAX_DURATION`] waits that long);
+    /// `Ok(None)` on timeout; `Err(Stopped)` once the connector has stopped and every event
+    /// has been taken. The event stops counting against the event queue's bounds as it is
+    /// returned (see [`ConnectorHandle::next_events`] for events that count until the
+    /// application is done with them).
+    pub fn next_event(&self, timeout: Option<Duration>) -> Result<Option<Event>> {
+        self.check_pull_mode("next_event")?;
+        // A wait past a year is a wait forever; capped, its deadline cannot overflow.
+        let timeout = timeout.map(|t| t.min(MAX_DURATION));
+        loop {
+            match self.shared.events.take_one(timeout) {
+                Ok(Some(event)) if event.is_stale() => continue,
+                Ok(event) => return Ok(event),
+                Err(()) => return Err(Error::stopped()),
+            }
+        }
+    }
+
+    /// Pull mode in batches: releases what `batch` held, then takes up to `max` events into
+    /// it (at least one), waiting up to `timeout` (forever with `None`; a longer one than
+    /// [`MAX_DURATION`] waits that long) for the first; an empty batch on timeout. A consumer
+    /// that hands events on in batches pays one wake-up and one lock per burst rather than per
+    /// event. The events keep counting against the event queue's bounds until the batch is
+    /// released (see [`EventBatch`]), where [`ConnectorHandle::next_event`] stops counting an
+    /// event as it returns it. `Err(Stopped)` once the connector has stopped and every event
+    /// has been taken.
+    pub fn next_events(
+        &self,
+        batch: &mut EventBatch,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
+        self.check_pull_mode("next_events")?;
+        let timeout = timeout.map(|t| t.min(MAX_DURATION));
+        if batch.take(&self.shared.events, max.max(1), timeout) {
+            Ok(())
+        } else {
+            Err(Error::stopped())
+        }
+    }
+
+    /// `InvalidState` when the connector delivers its events to a handler.
+    fn check_pull_mode(&self, what: &str) -> Result<()> {
+        if self.shared.has_handler {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                format!(
+                    "this connector delivers events to its handler; \
+                     {what} is for connectors started without one"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Aborts a task when the future awaiting it is dropped before it finished.
+struct AbortOnDrop(Option<tokio::task::AbortHandle>);
+
+impl AbortOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
+}
