@@ -72,7 +72,12 @@ def _wsc_python_unavailable() -> Optional[str]:
 
 RAW_DEFAULT = "raw-default"
 RAW_4K = "raw-4k"
+FASTWEBSOCKETS = "fws"
 WSC_PYTHON = "wsc-python"
+# The rows of wsconnector's Rust and C APIs, compared with fastwebsockets.
+WSC_RUST = "wsc-rust"
+WSC_C = "wsc-c"
+WSC_NATIVE = [WSC_RUST, WSC_C]
 PICOWS = "picows"
 
 SERVERS = [
@@ -89,13 +94,19 @@ SERVERS = [
         _missing_file(RELEASE / "raw-server", "raw-server is not built"),
     ),
     Server(
-        "wsc-rust",
+        FASTWEBSOCKETS,
+        "fastwebsockets 0.10",
+        [str(RELEASE / "fws-server")],
+        _missing_file(RELEASE / "fws-server", "fws-server is not built"),
+    ),
+    Server(
+        WSC_RUST,
         "wsconnector, Rust API",
         [str(RELEASE / "wsc-server")],
         _missing_file(RELEASE / "wsc-server", "wsc-server is not built"),
     ),
     Server(
-        "wsc-c",
+        WSC_C,
         "wsconnector, C API",
         [str(BENCH_OUT / "c-server")],
         _c_server_unavailable,
