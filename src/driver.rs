@@ -9,22 +9,20 @@
 //! pong it made us owe (at most one pong waits: what a peer that never reads can make us hold
 //! stays bounded).
 
-use crate::config::{MessageRatePolicy, MAX_DURATION};
+use crate::config::{MessageRatePolicy, SocketConfig, MAX_DURATION};
 use crate::events::Event;
 use crate::protocol::close::{close_code, truncate_reason};
 use crate::protocol::frame::{close_payload, opcode};
 use crate::queue::{CloseRequest, Outgoing, Sealed};
 use crate::rate::RateLimit;
-use crate::shared::{Registration, Shared};
+use crate::shared::Registration;
 use crate::socket::{Socket, SocketType};
 use crate::wire::{Incoming, Role, Wire, WireError};
 use bytes::Bytes;
-use futures_util::FutureExt;
 use std::cell::RefCell;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -79,118 +77,163 @@ impl Ending {
     }
 }
 
-/// Runs a socket until it closes, then unregisters it and reports it closed. A panic anywhere
-/// in its task reports it closed with 1011: one in a poll answers the peer with a close frame
-/// first (see `run`), one in the set-up before or the flush after drops the connection.
-pub(crate) async fn drive(shared: Arc<Shared>, registration: Registration, wire: Wire) {
-    let socket = registration.socket().clone();
-    let ran = AssertUnwindSafe(run(shared, socket, wire))
-        .catch_unwind()
-        .await;
-    let (code, reason) = ran.unwrap_or_else(|panic| {
-        tracing::error!(
-            socket = %registration.socket().id(),
-            panic = crate::panic_message(&*panic),
-            "a socket task panicked; closing that socket with 1011"
-        );
-        (close_code::INTERNAL_ERROR, "internal error".to_owned())
-    });
-    registration.finish(code, reason);
+/// A socket's task: its set-up (an inbound handshake, in an allocation of its own that is
+/// freed once it is done), then its driver until it closes, then the report of its end.
+///
+/// Written by hand rather than as an async fn so that the task holds each thing once (an
+/// async fn keeps its arguments beside what it moves them into): an idle connection's memory
+/// is mostly this. A panic anywhere in it reports the socket closed with 1011: one in a poll
+/// answers the peer with a close frame first, one in the set-up before the first poll or the
+/// flush after the close drops the connection.
+pub(crate) struct SocketTask<G> {
+    stage: Stage<G>,
 }
 
-/// Runs a socket until it closes; returns the close code and reason to report.
-async fn run(shared: Arc<Shared>, socket: Socket, wire: Wire) -> (u16, String) {
-    #[cfg(test)]
-    tests::fault_point(&socket, "setup");
-    let config = &shared.config;
-    let idle_timeout = match socket.socket_type() {
-        SocketType::Inbound => config.listener.as_ref().and_then(|l| l.idle_timeout),
-        SocketType::Outbound => config.client.idle_timeout,
-    };
-    let now = Instant::now();
-    let mut driver = Driver {
-        shared: shared.clone(),
-        socket: socket.clone(),
-        wire,
-        ping_interval: config.socket.ping_interval,
-        pong_timeout: config.socket.pong_timeout,
-        close_timeout: config.socket.close_timeout,
-        idle_timeout,
-        rate: config
-            .socket
-            .message_rate_limit
-            .map(|limit| RateLimit::new(limit, config.socket.message_rate_policy, now)),
-        close_sent: false,
-        close_received: false,
-        ending: None,
-        now,
-        last_activity: now,
-        last_received: now,
-        ping_due: false,
-        ping_sent: None,
-        pong: None,
-        pong_end: 0,
-        reads_paused_since: None,
-        close_deadline: None,
-        timer: Box::pin(tokio::time::sleep_until(now)),
-        timer_registered: false,
-        room_round: None,
-        poll_event_bytes: 0,
-    };
-    driver.arm_timer();
-    let ending = poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| driver.poll(cx))) {
-            Ok(poll) => poll,
-            Err(panic) => {
-                tracing::error!(
-                    socket = %driver.socket.id(),
-                    panic = crate::panic_message(&*panic),
-                    "a socket task panicked; closing that socket with 1011"
-                );
-                // What the poll read before the panic is this socket's: deliver it, and
-                // leave the thread's event buffer empty for the next task.
-                driver.flush_events();
-                Poll::Ready(Ending::failed(close_code::INTERNAL_ERROR, "internal error"))
+/// A socket task's set-up: the socket registered, its wire, and what the task holds until
+/// it ends (`G`: an inbound connection's place under the listener's limits); `None` when
+/// there is no socket to drive.
+pub(crate) type Setup<G> = Pin<Box<dyn Future<Output = Option<(Registration, Wire, G)>> + Send>>;
+
+enum Stage<G> {
+    Setup(Setup<G>),
+    /// The socket runs.
+    Running(Driver, G),
+    /// The socket has ended: what is still buffered leaves, within the close timeout.
+    Lingering(Driver, G),
+    Done,
+}
+
+impl<G> SocketTask<G> {
+    /// A task that sets a socket up with `setup`, then drives it.
+    pub(crate) fn after(setup: Setup<G>) -> Self {
+        SocketTask {
+            stage: Stage::Setup(setup),
+        }
+    }
+}
+
+/// The task of a socket whose handshake is done.
+pub(crate) fn drive(registration: Registration, wire: Wire) -> SocketTask<()> {
+    SocketTask::after(Box::pin(std::future::ready(Some((registration, wire, ())))))
+}
+
+impl<G: Unpin> Future for SocketTask<G> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let stage = &mut self.get_mut().stage;
+        loop {
+            match stage {
+                Stage::Setup(setup) => match setup.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(None) => {
+                        *stage = Stage::Done;
+                        return Poll::Ready(());
+                    }
+                    Poll::Ready(Some((registration, wire, guard))) => {
+                        let started = catch_unwind(AssertUnwindSafe(|| {
+                            #[cfg(test)]
+                            tests::fault_point(registration.socket(), "setup");
+                        }));
+                        *stage = match started {
+                            Ok(()) => Stage::Running(Driver::new(registration, wire), guard),
+                            Err(panic) => {
+                                report_panic(registration.socket(), &*panic);
+                                registration.finish(close_code::INTERNAL_ERROR, INTERNAL.into());
+                                Stage::Done
+                            }
+                        };
+                    }
+                },
+                Stage::Running(driver, _) => {
+                    let ending = match catch_unwind(AssertUnwindSafe(|| driver.poll(cx))) {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(ending)) => ending,
+                        Err(panic) => {
+                            report_panic(driver.socket(), &*panic);
+                            Ending::failed(close_code::INTERNAL_ERROR, INTERNAL)
+                        }
+                    };
+                    // What the poll read before it ended (or panicked) is this socket's:
+                    // deliver it, and leave the thread's event buffer empty for the next task.
+                    driver.flush_events();
+                    if ending.send_close && !driver.close_sent {
+                        driver.wire.buffer_control(
+                            opcode::CLOSE,
+                            &close_payload(ending.code, &ending.reason),
+                        );
+                    }
+                    let linger = ending.linger;
+                    driver.ending = Some(Box::new((ending.code, ending.reason)));
+                    let Stage::Running(mut driver, guard) = std::mem::replace(stage, Stage::Done)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    if linger {
+                        driver.start_linger();
+                        *stage = Stage::Lingering(driver, guard);
+                    } else {
+                        driver.finish(None);
+                        return Poll::Ready(());
+                    }
+                }
+                Stage::Lingering(driver, _) => {
+                    let lingered = catch_unwind(AssertUnwindSafe(|| {
+                        #[cfg(test)]
+                        tests::fault_point(driver.socket(), "linger");
+                        driver.poll_linger(cx)
+                    }));
+                    let panicked = match lingered {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(())) => None,
+                        Err(panic) => {
+                            report_panic(driver.socket(), &*panic);
+                            Some((close_code::INTERNAL_ERROR, INTERNAL.to_owned()))
+                        }
+                    };
+                    let Stage::Lingering(driver, _guard) = std::mem::replace(stage, Stage::Done)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    driver.finish(panicked);
+                    return Poll::Ready(());
+                }
+                Stage::Done => return Poll::Ready(()),
             }
-        },
-    )
-    .await;
-    driver.flush_events();
-    if ending.send_close && !driver.close_sent {
-        driver
-            .wire
-            .buffer_control(opcode::CLOSE, &close_payload(ending.code, &ending.reason));
+        }
     }
-    if ending.linger {
-        #[cfg(test)]
-        tests::fault_point(&socket, "linger");
-        // What is still buffered (a close frame or its reply) goes out, then a clean shutdown.
-        let wire = &mut driver.wire;
-        let _ = tokio::time::timeout(driver.close_timeout, async {
-            poll_fn(|cx| wire.poll_flush(cx)).await?;
-            poll_fn(|cx| wire.poll_shutdown(cx)).await
-        })
-        .await;
-    }
-    (ending.code, ending.reason)
 }
 
+/// The reason reported for a socket closed by a panic.
+const INTERNAL: &str = "internal error";
+
+fn report_panic(socket: &Socket, panic: &(dyn std::any::Any + Send)) {
+    tracing::error!(
+        socket = %socket.id(),
+        panic = crate::panic_message(panic),
+        "a socket task panicked; closing that socket with 1011"
+    );
+}
+
+/// A socket task's state: held for as long as the socket lives, so kept small (an idle
+/// connection's memory is mostly this, in its task): settings are read from the shared
+/// configuration rather than copied, and what only some sockets use is boxed.
 struct Driver {
-    shared: Arc<Shared>,
-    socket: Socket,
+    /// The socket and the connector's state.
+    registration: Registration,
     wire: Wire,
-    ping_interval: Option<Duration>,
-    pong_timeout: Duration,
-    close_timeout: Duration,
-    idle_timeout: Option<Duration>,
+    /// The idle timeout has asked for the close: it applies no more.
+    idle_closed: bool,
     /// The peer's message rate limit, when one is set.
-    rate: Option<RateLimit>,
+    rate: Option<Box<RateLimit>>,
     /// We wrote (or buffered) a close frame: nothing else is written.
     close_sent: bool,
     /// The peer's close frame arrived.
     close_received: bool,
+    /// Lingering, everything buffered was written.
+    flushed: bool,
     /// The close code and reason to report, once known.
-    ending: Option<(u16, String)>,
+    ending: Option<Box<(u16, String)>>,
     /// When this poll began: one clock read serves every frame it handles.
     now: Instant,
     /// Last data message in either direction (for the idle timeout).
@@ -201,7 +244,7 @@ struct Driver {
     ping_sent: Option<Instant>,
     /// The payload of the pong we owe, not yet buffered: the latest ping's (RFC 6455 section
     /// 5.5.3 allows answering only the latest), buffered once the previous pong has left.
-    pong: Option<Bytes>,
+    pong: Option<Box<Bytes>>,
     /// Where the last pong buffered ends, in bytes written (see [`Wire::written`]).
     pong_end: u64,
     /// Since when reads wait for the application (the peer's liveness clock is stopped).
@@ -224,6 +267,51 @@ thread_local! {
 }
 
 impl Driver {
+    fn new(registration: Registration, wire: Wire) -> Self {
+        let config = &registration.shared().config.socket;
+        let now = Instant::now();
+        let rate = config
+            .message_rate_limit
+            .map(|limit| Box::new(RateLimit::new(limit, config.message_rate_policy, now)));
+        let mut driver = Driver {
+            registration,
+            wire,
+            idle_closed: false,
+            rate,
+            close_sent: false,
+            close_received: false,
+            flushed: false,
+            ending: None,
+            now,
+            last_activity: now,
+            last_received: now,
+            ping_due: false,
+            ping_sent: None,
+            pong: None,
+            pong_end: 0,
+            reads_paused_since: None,
+            close_deadline: None,
+            timer: Box::pin(tokio::time::sleep_until(now)),
+            timer_registered: false,
+            room_round: None,
+            poll_event_bytes: 0,
+        };
+        driver.arm_timer();
+        driver
+    }
+
+    fn socket(&self) -> &Socket {
+        self.registration.socket()
+    }
+
+    /// Unregisters the socket and reports it closed: with the ending it came to, or `panicked`.
+    fn finish(self, panicked: Option<(u16, String)>) {
+        let (code, reason) = panicked
+            .or(self.ending.map(|ending| *ending))
+            .unwrap_or((close_code::ABNORMAL, String::new()));
+        self.registration.finish(code, reason);
+    }
+
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Ending> {
         let result = self.poll_inner(cx);
         self.flush_events();
@@ -236,7 +324,7 @@ impl Driver {
         POLL_EVENTS.with(|events| {
             let mut events = events.borrow_mut();
             if !events.is_empty() {
-                self.shared.events.push_all(&mut events);
+                self.registration.shared().events.push_all(&mut events);
             }
         });
     }
@@ -245,7 +333,7 @@ impl Driver {
         self.now = Instant::now();
         let mut work = 0;
         loop {
-            if self.socket.queue().is_killed() {
+            if self.registration.socket().queue().is_killed() {
                 return Poll::Ready(
                     self.end_abruptly("the connector stopped before the close handshake finished"),
                 );
@@ -255,7 +343,7 @@ impl Driver {
             // Write: gather queued messages (and a due ping) into one write. The queue's waker
             // is always registered, so a close request or a kill reaches a task that is
             // waiting on a full socket.
-            self.socket.queue().register(cx);
+            self.registration.socket().queue().register(cx);
             if !self.close_sent {
                 if self.ping_due {
                     self.ping_due = false;
@@ -271,18 +359,22 @@ impl Driver {
                 if room == 0 && self.close_deadline.is_none() {
                     // The peer is not reading: a close asked for now cannot leave yet, but must
                     // still finish in time.
-                    if let Some(request) = self.socket.queue().pending_close() {
-                        self.ending.get_or_insert((request.code, request.reason));
+                    if let Some(request) = self.registration.socket().queue().pending_close() {
+                        self.ending
+                            .get_or_insert_with(|| Box::new((request.code, request.reason)));
                         self.set_close_deadline();
                     }
                 }
                 if room > 0 && work < WORK_PER_POLL {
                     let wire = &mut self.wire;
                     let (count, close) =
-                        self.socket.queue().take(room, |outgoing| match outgoing {
-                            Outgoing::Message(message) => wire.buffer_message(&message),
-                            Outgoing::Frame(frame) => wire.buffer_encoded(frame),
-                        });
+                        self.registration
+                            .socket()
+                            .queue()
+                            .take(room, |outgoing| match outgoing {
+                                Outgoing::Message(message) => wire.buffer_message(&message),
+                                Outgoing::Frame(frame) => wire.buffer_encoded(frame),
+                            });
                     if count > 0 {
                         self.last_activity = self.now;
                         work += count;
@@ -317,7 +409,8 @@ impl Driver {
             // room) or the peer has not read the pong it is owed (the write wakes us).
             while work < WORK_PER_POLL && !self.pong_blocked() {
                 if self
-                    .shared
+                    .registration
+                    .shared()
                     .events
                     .poll_room(cx, &mut self.room_round)
                     .is_pending()
@@ -373,12 +466,58 @@ impl Driver {
         }
     }
 
+    /// The socket settings (pings, timeouts).
+    fn config(&self) -> &SocketConfig {
+        &self.registration.shared().config.socket
+    }
+
+    /// The idle timeout of this socket's side, until it has asked for the close.
+    fn idle_timeout(&self) -> Option<Duration> {
+        if self.idle_closed {
+            return None;
+        }
+        match self.registration.socket().socket_type() {
+            SocketType::Inbound => {
+                self.registration
+                    .shared()
+                    .config
+                    .listener
+                    .as_ref()?
+                    .idle_timeout
+            }
+            SocketType::Outbound => self.registration.shared().config.client.idle_timeout,
+        }
+    }
+
+    /// After the end, what is still buffered (a close frame or its reply) goes out, then a
+    /// clean shutdown, within the close timeout (on the task's one timer).
+    fn start_linger(&mut self) {
+        let deadline = after(Instant::now(), self.config().close_timeout);
+        self.timer.as_mut().reset(deadline);
+    }
+
+    /// Lingers (see [`Driver::start_linger`]) until done or out of time.
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        if !self.flushed {
+            match self.wire.poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.flushed = true,
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.wire.poll_shutdown(cx).map(|_| ())
+    }
+
     /// Buffers our close frame; from now on nothing else is written.
     fn send_close(&mut self, request: CloseRequest) {
         self.wire
             .buffer_control(opcode::CLOSE, &close_payload(request.code, &request.reason));
         self.close_sent = true;
-        self.ending.get_or_insert((request.code, request.reason));
+        self.ending
+            .get_or_insert_with(|| Box::new((request.code, request.reason)));
         self.set_close_deadline();
     }
 
@@ -410,7 +549,7 @@ impl Driver {
             Incoming::Message { message, retained } => {
                 self.last_activity = now;
                 // Once we close, or the application asked to, nothing more is delivered.
-                if self.close_sent || self.socket.is_close_requested() {
+                if self.close_sent || self.registration.socket().is_close_requested() {
                     return None;
                 }
                 if let Some(rate) = &mut self.rate {
@@ -428,7 +567,7 @@ impl Driver {
                 if message.as_text() == Some(tests::PANIC_TRIGGER) {
                     panic!("injected fault");
                 }
-                let socket = self.socket.clone();
+                let socket = self.registration.socket().clone();
                 let event = match socket.socket_type() {
                     SocketType::Inbound => Event::InboundMessage { socket, message },
                     SocketType::Outbound => Event::OutboundMessage { socket, message },
@@ -441,19 +580,22 @@ impl Driver {
             }
             Incoming::Ping(payload) => {
                 if !self.close_sent {
-                    self.pong = Some(payload);
+                    self.pong = Some(Box::new(payload));
                 }
             }
             Incoming::Pong => self.ping_sent = None,
             Incoming::Close(close) => {
                 self.close_received = true;
                 if self.ending.is_none() {
-                    self.ending = Some(
+                    self.ending = Some(Box::new(
                         close
                             .clone()
                             .unwrap_or((close_code::NO_STATUS, String::new())),
-                    );
-                    self.socket.queue().seal(Sealed::ClosedByPeer);
+                    ));
+                    self.registration
+                        .socket()
+                        .queue()
+                        .seal(Sealed::ClosedByPeer);
                 }
                 if !self.close_sent {
                     // Answer with the same code, as RFC 6455 suggests.
@@ -471,7 +613,7 @@ impl Driver {
 
     fn set_close_deadline(&mut self) {
         if self.close_deadline.is_none() {
-            let deadline = after(Instant::now(), self.close_timeout);
+            let deadline = after(Instant::now(), self.config().close_timeout);
             self.close_deadline = Some(deadline);
             if deadline < self.timer.deadline() {
                 self.timer.as_mut().reset(deadline);
@@ -492,23 +634,26 @@ impl Driver {
             return None;
         }
         if let Some(sent) = self.ping_sent {
-            if now >= after(sent, self.pong_timeout) {
+            if now >= after(sent, self.config().pong_timeout) {
                 return Some(Ending::dropped(
                     close_code::ABNORMAL,
                     "no pong within the pong timeout: peer is unresponsive",
                 ));
             }
         }
-        if let Some(idle) = self.idle_timeout {
+        if let Some(idle) = self.idle_timeout() {
             if now >= after(self.last_activity, idle) {
-                self.idle_timeout = None;
-                self.socket.queue().request_close(CloseRequest {
-                    code: close_code::GOING_AWAY,
-                    reason: "idle timeout".into(),
-                });
+                self.idle_closed = true;
+                self.registration
+                    .socket()
+                    .queue()
+                    .request_close(CloseRequest {
+                        code: close_code::GOING_AWAY,
+                        reason: "idle timeout".into(),
+                    });
             }
         }
-        if let Some(interval) = self.ping_interval {
+        if let Some(interval) = self.config().ping_interval {
             if self.ping_sent.is_none() && now >= after(self.last_received, interval) {
                 self.ping_due = true;
                 self.ping_sent = Some(now);
@@ -527,12 +672,12 @@ impl Driver {
         }
         if !self.close_sent && self.reads_paused_since.is_none() {
             if let Some(sent) = self.ping_sent {
-                consider(after(sent, self.pong_timeout));
+                consider(after(sent, self.config().pong_timeout));
             }
-            if let Some(idle) = self.idle_timeout {
+            if let Some(idle) = self.idle_timeout() {
                 consider(after(self.last_activity, idle));
             }
-            if let (Some(interval), None) = (self.ping_interval, self.ping_sent) {
+            if let (Some(interval), None) = (self.config().ping_interval, self.ping_sent) {
                 consider(after(self.last_received, interval));
             }
         }
@@ -542,7 +687,7 @@ impl Driver {
 
     /// The stream ended: after a close handshake, or without one.
     fn end_of_stream(&mut self) -> Ending {
-        match self.ending.take() {
+        match self.ending.take().map(|ending| *ending) {
             Some((code, reason)) => Ending::closed(code, reason),
             None => Ending::dropped(
                 close_code::ABNORMAL,
@@ -554,7 +699,7 @@ impl Driver {
     /// The connection is dropped without (finishing) the close handshake; a close code
     /// already known (requested or received) is still the one reported.
     fn end_abruptly(&mut self, why: &str) -> Ending {
-        match self.ending.take() {
+        match self.ending.take().map(|ending| *ending) {
             Some((code, reason)) => Ending::dropped(code, reason),
             None => Ending::dropped(close_code::ABNORMAL, why),
         }

@@ -200,9 +200,7 @@ pub(crate) async fn open(
     let (socket, ws) = socket_and_stream;
     let mut registration = shared.register(&socket, &options.groups)?;
     registration.announce();
-    shared
-        .tasks
-        .spawn(crate::driver::drive(shared.clone(), registration, ws));
+    shared.tasks.spawn(crate::driver::drive(registration, ws));
     Ok(id)
 }
 

@@ -277,6 +277,11 @@ impl SendQueue {
             each(outgoing);
         }
         let close = if state.items.is_empty() {
+            // Drained: the storage goes back, so that a socket between bursts (an idle one
+            // included) keeps none; the next burst's first push allocates it again.
+            if count > 0 {
+                state.items = VecDeque::new();
+            }
             state.close.take()
         } else {
             None

@@ -153,6 +153,11 @@ impl Registration {
         &self.socket
     }
 
+    /// The state of the connector the socket is registered in.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// The application learns of the socket (an inbound socket's connection event is queued;
     /// an outbound one's open returns its ID): from now on its end is reported.
     pub(crate) fn announce(&mut self) {

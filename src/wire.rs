@@ -61,6 +61,38 @@ const MAX_SLICES: usize = 32;
 const MIN_READ: usize = 2048;
 const MAX_READ: usize = 64 * 1024;
 
+/// Buffers written from where they are, in order, and the bytes they hold.
+#[derive(Default)]
+struct Chunks {
+    queue: VecDeque<Bytes>,
+    bytes: usize,
+}
+
+impl Chunks {
+    fn push(&mut self, chunk: Bytes) {
+        self.bytes += chunk.len();
+        self.queue.push_back(chunk);
+    }
+
+    /// Drops the first `n` bytes, which were written.
+    fn consume(&mut self, n: usize) {
+        self.bytes -= n;
+        let mut left = n;
+        while left > 0 {
+            let Some(front) = self.queue.front_mut() else {
+                break;
+            };
+            if front.len() <= left {
+                left -= front.len();
+                self.queue.pop_front();
+            } else {
+                front.advance(left);
+                left = 0;
+            }
+        }
+    }
+}
+
 /// A fragmented message being put together.
 struct Fragments {
     text: bool,
@@ -77,7 +109,9 @@ pub(crate) struct Decoder {
     /// Whether frames must be masked (we are the server).
     masked: bool,
     max_message: usize,
-    fragments: Option<Fragments>,
+    /// Boxed: most sockets never see a fragmented message, and every byte here is kept by
+    /// every connection, idle or not.
+    fragments: Option<Box<Fragments>>,
     /// Payload bytes of the incomplete data frame at the front already unmasked (and checked).
     front_done: usize,
     /// The text message being received, checked as its pieces arrive.
@@ -93,9 +127,8 @@ pub(crate) struct Wire {
     /// Small frames gathered for the next write.
     write: BytesMut,
     /// Large payloads and shared frames, written from where they are (no copy), in order
-    /// before whatever `write` holds when they were queued.
-    chunks: VecDeque<Bytes>,
-    chunk_bytes: usize,
+    /// before whatever `write` holds when they were queued; allocated while there are any.
+    chunks: Option<Box<Chunks>>,
     /// Bytes written to the stream so far.
     written: u64,
     eof: bool,
@@ -111,8 +144,7 @@ impl Wire {
             decoder: Decoder::new(role == Role::Server, max_message, already_read),
             read_size: MIN_READ,
             write: BytesMut::new(),
-            chunks: VecDeque::new(),
-            chunk_bytes: 0,
+            chunks: None,
             written: 0,
             eof: false,
         }
@@ -218,13 +250,11 @@ impl Wire {
 
     /// Queues `chunk` after everything buffered so far.
     fn push_chunk(&mut self, chunk: Bytes) {
+        let chunks = self.chunks.get_or_insert_with(Box::default);
         if !self.write.is_empty() {
-            let gathered = self.write.split().freeze();
-            self.chunk_bytes += gathered.len();
-            self.chunks.push_back(gathered);
+            chunks.push(self.write.split().freeze());
         }
-        self.chunk_bytes += chunk.len();
-        self.chunks.push_back(chunk);
+        chunks.push(chunk);
     }
 
     /// Appends a ping, pong or close frame.
@@ -240,7 +270,7 @@ impl Wire {
 
     /// Bytes waiting to be written.
     pub(crate) fn buffered(&self) -> usize {
-        self.write.len() + self.chunk_bytes
+        self.write.len() + self.chunks.as_ref().map_or(0, |chunks| chunks.bytes)
     }
 
     /// Bytes written to the stream so far; with [`Wire::buffered`], tells whether something
@@ -251,37 +281,24 @@ impl Wire {
 
     /// Writes everything buffered and flushes the stream (TLS included).
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if !self.chunks.is_empty() && !self.write.is_empty() {
-            let gathered = self.write.split().freeze();
-            self.chunk_bytes += gathered.len();
-            self.chunks.push_back(gathered);
-        }
-        while !self.chunks.is_empty() {
-            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            let count = self.chunks.len().min(MAX_SLICES);
-            for (slice, chunk) in slices.iter_mut().zip(&self.chunks) {
-                *slice = IoSlice::new(chunk);
+        if let Some(chunks) = &mut self.chunks {
+            if !self.write.is_empty() {
+                chunks.push(self.write.split().freeze());
             }
-            let n = match Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => n,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            self.chunk_bytes -= n;
-            self.written += n as u64;
-            let mut left = n;
-            while left > 0 {
-                let Some(front) = self.chunks.front_mut() else {
-                    break;
-                };
-                if front.len() <= left {
-                    left -= front.len();
-                    self.chunks.pop_front();
-                } else {
-                    front.advance(left);
-                    left = 0;
+            while !chunks.queue.is_empty() {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let count = chunks.queue.len().min(MAX_SLICES);
+                for (slice, chunk) in slices.iter_mut().zip(&chunks.queue) {
+                    *slice = IoSlice::new(chunk);
                 }
+                let n = match Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                    Poll::Ready(Ok(n)) => n,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                };
+                self.written += n as u64;
+                chunks.consume(n);
             }
         }
         while !self.write.is_empty() {
@@ -297,7 +314,7 @@ impl Wire {
         }
         // Written out: give the allocations back.
         self.write = BytesMut::new();
-        self.chunks = VecDeque::new();
+        self.chunks = None;
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
@@ -416,17 +433,20 @@ impl Decoder {
                         .map(|message| Some(Incoming::Message { message, retained }));
                 }
                 (fragments, fin) => {
-                    let mut fragments = fragments.unwrap_or(Fragments {
-                        text,
-                        data: BytesMut::new(),
+                    let mut fragments = fragments.unwrap_or_else(|| {
+                        Box::new(Fragments {
+                            text,
+                            data: BytesMut::new(),
+                        })
                     });
                     fragments
                         .data
                         .extend_from_slice(&self.buf[header.header_len..total]);
                     self.buf.advance(total);
                     if fin {
-                        let retained = fragments.data.capacity();
-                        return message(text, fragments.data.freeze())
+                        let Fragments { data, .. } = *fragments;
+                        let retained = data.capacity();
+                        return message(text, data.freeze())
                             .map(|message| Some(Incoming::Message { message, retained }));
                     }
                     self.fragments = Some(fragments);

@@ -4,6 +4,7 @@
 use super::auth::Authorizer;
 use super::upgrade::{upgrade, Accepted, Refusal, Rules};
 use crate::config::ListenerConfig;
+use crate::driver::SocketTask;
 use crate::error::{Error, ErrorKind, Result};
 use crate::shared::Shared;
 use crate::tcp::Tcp;
@@ -105,9 +106,9 @@ impl Listener {
                     Ok(slot) => {
                         let settings = self.settings.clone();
                         let task_shared = shared.clone();
-                        shared.tasks.spawn(async move {
-                            serve(task_shared, settings, slot, tcp, remote_addr).await;
-                        });
+                        shared
+                            .tasks
+                            .spawn(serve(task_shared, settings, slot, tcp, remote_addr));
                     }
                     Err(refusal) => {
                         tracing::debug!(target: super::LOG_TARGET, %remote_addr, reason = %refusal.reason, "connection refused at accept");
@@ -128,7 +129,9 @@ impl Listener {
 /// from accept until the socket or its failed handshake ends.
 struct Slot {
     settings: Arc<Settings>,
-    ip: IpAddr,
+    /// The client's address, counted under `max_connections_per_ip` when that is set (boxed:
+    /// the slot lives as long as the connection, and most listeners set no such limit).
+    ip: Option<Box<IpAddr>>,
 }
 
 impl Slot {
@@ -139,19 +142,21 @@ impl Slot {
         if settings.active.load(Ordering::Acquire) >= settings.max_connections {
             return Err(Refusal::new(503, "too many connections"));
         }
-        let ip = ip.to_canonical();
+        let mut counted = None;
         if let Some(max) = settings.max_connections_per_ip {
+            let ip = ip.to_canonical();
             let mut per_ip = lock(&settings.active_per_ip);
             let count = per_ip.entry(ip).or_insert(0);
             if *count >= max {
                 return Err(Refusal::new(429, "too many connections from your address"));
             }
             *count += 1;
+            counted = Some(Box::new(ip));
         }
         settings.active.fetch_add(1, Ordering::AcqRel);
         Ok(Slot {
             settings: settings.clone(),
-            ip,
+            ip: counted,
         })
     }
 }
@@ -159,12 +164,12 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.settings.active.fetch_sub(1, Ordering::AcqRel);
-        if self.settings.max_connections_per_ip.is_some() {
+        if let Some(ip) = &self.ip {
             let mut per_ip = lock(&self.settings.active_per_ip);
-            if let Some(count) = per_ip.get_mut(&self.ip) {
+            if let Some(count) = per_ip.get_mut(&**ip) {
                 *count -= 1;
                 if *count == 0 {
-                    per_ip.remove(&self.ip);
+                    per_ip.remove(&**ip);
                 }
             }
         }
@@ -204,37 +209,41 @@ fn turn_away(tcp: TcpStream, refusal: Option<&Refusal>) {
     }
 }
 
-/// Handshake, then drive the socket; a refused or failed handshake just ends the task.
-async fn serve(
+/// A connection's task: the handshake (within the handshake timeout, abandoned at stop), then
+/// the socket, holding the connection's slot until it ends; a refused or failed handshake
+/// just ends it.
+fn serve(
     shared: Arc<Shared>,
     settings: Arc<Settings>,
     slot: Slot,
     tcp: TcpStream,
     remote_addr: SocketAddr,
-) {
-    let handshake = tokio::time::timeout(
-        settings.handshake_timeout,
-        handshake(&shared, &settings, tcp, remote_addr),
-    );
-    let accepted = tokio::select! {
-        _ = shared.shutdown.cancelled() => return,
-        result = handshake => result,
-    };
-    let (mut registration, ws) = match accepted {
-        Ok(Ok(Some(accepted))) => accepted,
-        Ok(Ok(None)) => return,
-        Ok(Err(e)) => {
-            tracing::debug!(target: super::LOG_TARGET, %remote_addr, error = %e, "inbound handshake failed");
-            return;
+) -> SocketTask<Slot> {
+    SocketTask::after(Box::pin(async move {
+        let handshake = tokio::time::timeout(
+            settings.handshake_timeout,
+            handshake(&shared, &settings, tcp, remote_addr),
+        );
+        let accepted = tokio::select! {
+            _ = shared.shutdown.cancelled() => return None,
+            result = handshake => result,
+        };
+        match accepted {
+            Ok(Ok(Some((mut registration, wire)))) => {
+                registration.announce();
+                Some((registration, wire, slot))
+            }
+            Ok(Ok(None)) => None,
+            Ok(Err(e)) => {
+                tracing::debug!(target: super::LOG_TARGET, %remote_addr, error = %e, "inbound handshake failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(target: super::LOG_TARGET, %remote_addr, "inbound handshake timed out");
+                None
+            }
         }
-        Err(_) => {
-            tracing::debug!(target: super::LOG_TARGET, %remote_addr, "inbound handshake timed out");
-            return;
-        }
-    };
-    registration.announce();
-    crate::driver::drive(shared, registration, ws).await;
-    drop(slot);
+    }))
 }
 
 /// A connection's handshake: TLS on a wss:// listener, then the upgrade.
