@@ -4,8 +4,7 @@
 use crate::config::{check_duration, validate_groups};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::handshake::{
-    accept_key, has_token, header, new_key, owned_headers, parse_query, validate_client_headers,
-    validate_token, HeadScanner, NotHttp,
+    accept_key, new_key, validate_client_headers, validate_token, HeadScanner, HeaderLines, NotHttp,
 };
 use crate::shared::Shared;
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
@@ -232,14 +231,15 @@ async fn connect(
     let headers = request_headers(shared, target, options, &key);
     let (subprotocol, rest) =
         handshake(&mut stream, target, &headers, &key, &options.subprotocols).await?;
+    let uri = target.uri.to_string();
     let attrs = Attributes {
         id,
         socket_type: SocketType::Outbound,
         path: target.uri.path().to_owned(),
-        uri: target.uri.to_string(),
+        query_at: uri.find('?').map(|at| at + 1),
+        uri,
         secure: target.secure,
-        headers,
-        query: parse_query(&target.uri.to_string()),
+        headers: HeaderLines::from_pairs(&headers),
         subprotocol,
         local_addr,
         remote_addr,
@@ -401,8 +401,8 @@ async fn handshake(
     }
     let status = response.code.unwrap_or(0);
     let reason = response.reason.unwrap_or("").to_owned();
-    let response_headers = owned_headers(response.headers);
-    let field = |name: &str| header(&response_headers, name);
+    let response_headers = HeaderLines::parsed(response.headers);
+    let field = |name: &str| response_headers.get(name);
     if status != 101 {
         let mut body = buf.split_off(head_len);
         let announced = field("content-length")
@@ -428,8 +428,8 @@ async fn handshake(
             ),
         ));
     }
-    if !has_token(&response_headers, "upgrade", "websocket")
-        || !has_token(&response_headers, "connection", "upgrade")
+    if !response_headers.has_token("upgrade", "websocket")
+        || !response_headers.has_token("connection", "upgrade")
     {
         return Err(Error::new(
             ErrorKind::Protocol,

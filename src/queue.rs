@@ -75,7 +75,8 @@ pub(crate) enum Sealed {
 struct State {
     items: VecDeque<Outgoing>,
     bytes: usize,
-    close: Option<CloseRequest>,
+    /// Boxed: every socket keeps a queue, few ever hold a close request.
+    close: Option<Box<CloseRequest>>,
     /// Set once no more pushes are taken, with the reason.
     sealed: Option<Sealed>,
 }
@@ -181,10 +182,10 @@ impl SendQueue {
                     state.items.clear();
                     state.bytes = 0;
                     state.sealed = Some(Sealed::Closing);
-                    state.close = Some(CloseRequest {
+                    state.close = Some(Box::new(CloseRequest {
                         code: crate::protocol::close::close_code::TRY_AGAIN_LATER,
                         reason: "slow consumer: send queue full".into(),
-                    });
+                    }));
                     self.closing.store(true, Ordering::Release);
                     drop(state);
                     self.waker.wake();
@@ -210,7 +211,7 @@ impl SendQueue {
             return false;
         }
         state.sealed = Some(Sealed::Closing);
-        state.close = Some(request);
+        state.close = Some(Box::new(request));
         self.closing.store(true, Ordering::Release);
         drop(state);
         self.waker.wake();
@@ -222,7 +223,7 @@ impl SendQueue {
         if !self.closing.load(Ordering::Acquire) {
             return None;
         }
-        self.lock().close.clone()
+        self.lock().close.as_deref().cloned()
     }
 
     /// Tells the socket's task to end now, without waiting for the peer.
@@ -282,7 +283,7 @@ impl SendQueue {
             if count > 0 {
                 state.items = VecDeque::new();
             }
-            state.close.take()
+            state.close.take().map(|close| *close)
         } else {
             None
         };
