@@ -90,8 +90,9 @@ pub(crate) struct SocketTask<G> {
 }
 
 /// A socket task's set-up: the socket registered, its wire, and what the task holds until
-/// it ends (`G`: an inbound connection's place under the listener's limits); `None` when
-/// there is no socket to drive.
+/// the socket ends (`G`: an inbound connection's place under the listener's limits, released
+/// before the closed event is queued, so that an application reconnecting on that event finds
+/// room); `None` when there is no socket to drive.
 pub(crate) type Setup<G> = Pin<Box<dyn Future<Output = Option<(Registration, Wire, G)>> + Send>>;
 
 enum Stage<G> {
@@ -139,6 +140,7 @@ impl<G: Unpin> Future for SocketTask<G> {
                             Ok(()) => Stage::Running(Driver::new(registration, wire), guard),
                             Err(panic) => {
                                 report_panic(registration.socket(), &*panic);
+                                drop(guard);
                                 registration.finish(close_code::INTERNAL_ERROR, INTERNAL.into());
                                 Stage::Done
                             }
@@ -173,7 +175,7 @@ impl<G: Unpin> Future for SocketTask<G> {
                         driver.start_linger();
                         *stage = Stage::Lingering(driver, guard);
                     } else {
-                        driver.finish(None);
+                        driver.finish(guard, None);
                         return Poll::Ready(());
                     }
                 }
@@ -191,15 +193,28 @@ impl<G: Unpin> Future for SocketTask<G> {
                             Some((close_code::INTERNAL_ERROR, INTERNAL.to_owned()))
                         }
                     };
-                    let Stage::Lingering(driver, _guard) = std::mem::replace(stage, Stage::Done)
+                    let Stage::Lingering(driver, guard) = std::mem::replace(stage, Stage::Done)
                     else {
                         unreachable!("matched above")
                     };
-                    driver.finish(panicked);
+                    driver.finish(guard, panicked);
                     return Poll::Ready(());
                 }
                 Stage::Done => return Poll::Ready(()),
             }
+        }
+    }
+}
+
+impl<G> Drop for SocketTask<G> {
+    /// Dropped before its end (its runtime shut down): the guard goes first, then the driver,
+    /// whose registration reports the socket closed.
+    fn drop(&mut self) {
+        if let Stage::Running(driver, guard) | Stage::Lingering(driver, guard) =
+            std::mem::replace(&mut self.stage, Stage::Done)
+        {
+            drop(guard);
+            drop(driver);
         }
     }
 }
@@ -304,8 +319,10 @@ impl Driver {
         self.registration.socket()
     }
 
-    /// Unregisters the socket and reports it closed: with the ending it came to, or `panicked`.
-    fn finish(self, panicked: Option<(u16, String)>) {
+    /// Releases what the task held (`guard`), then unregisters the socket and reports it
+    /// closed: with the ending it came to, or `panicked`.
+    fn finish<G>(self, guard: G, panicked: Option<(u16, String)>) {
+        drop(guard);
         let (code, reason) = panicked
             .or(self.ending.map(|ending| *ending))
             .unwrap_or((close_code::ABNORMAL, String::new()));

@@ -126,7 +126,8 @@ impl Listener {
 }
 
 /// One unit of `max_connections` (and of the client address's `max_connections_per_ip`), held
-/// from accept until the socket or its failed handshake ends.
+/// from accept until the socket or its failed handshake ends (a socket's before its closed
+/// event is queued).
 struct Slot {
     settings: Arc<Settings>,
     /// The client's address, counted under `max_connections_per_ip` when that is set (boxed:
@@ -210,8 +211,8 @@ fn turn_away(tcp: TcpStream, refusal: Option<&Refusal>) {
 }
 
 /// A connection's task: the handshake (within the handshake timeout, abandoned at stop), then
-/// the socket, holding the connection's slot until it ends; a refused or failed handshake
-/// just ends it.
+/// the socket, holding the connection's slot until it ends (released before its closed event
+/// is queued, see `SocketTask`); a refused or failed handshake just ends it.
 fn serve(
     shared: Arc<Shared>,
     settings: Arc<Settings>,
