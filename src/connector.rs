@@ -2,7 +2,7 @@
 //! caller's, stopped once, every socket closed and every task and thread ended.
 
 use crate::config::Config;
-use crate::dispatch::{run_dispatcher, EventHandler};
+use crate::dispatch::{run_dispatcher, EventHandler, Inline};
 use crate::error::{Error, ErrorKind, Result};
 use crate::handle::ConnectorHandle;
 use crate::inbound::auth::Authorizer;
@@ -19,20 +19,51 @@ use tokio::runtime::{Handle, Runtime};
 pub struct ConnectorBuilder {
     config: Config,
     handler: Option<Arc<dyn EventHandler>>,
+    /// The handler runs inline, on the I/O threads.
+    inline: bool,
     authorizer: Option<Arc<dyn Authorizer>>,
 }
 
 impl ConnectorBuilder {
     /// Delivers events to `handler` on the connector's dispatcher thread. Without a handler,
     /// the application takes events with [`ConnectorHandle::next_event`].
-    pub fn on_event(mut self, handler: impl EventHandler) -> Self {
-        self.handler = Some(Arc::new(handler));
-        self
+    pub fn on_event(self, handler: impl EventHandler) -> Self {
+        self.on_event_arc(Arc::new(handler))
     }
 
     /// Same as [`ConnectorBuilder::on_event`] with a shared handler.
     pub fn on_event_arc(mut self, handler: Arc<dyn EventHandler>) -> Self {
         self.handler = Some(handler);
+        self.inline = false;
+        self
+    }
+
+    /// Inline dispatch, for a handler that never blocks: `handler` runs on the I/O thread
+    /// that read the message (for a connection, finished the handshake; for a close, saw
+    /// the socket end), with no hand-off to a dispatcher thread, and what it sends to that
+    /// socket leaves in the same write. The cheapest way to answer small messages (see the
+    /// README's performance section).
+    ///
+    /// **A blocking handler blocks that I/O thread**: every socket it serves waits, reads and
+    /// writes, pings and timeouts included (`worker_threads` sets how many there are). The
+    /// ordering is the same as with [`ConnectorBuilder::on_event`] (connection, messages in
+    /// order, closed last, exactly once, for each socket), events of sockets on different
+    /// I/O threads run at the same time, and a panic is logged as it is there. The handler
+    /// may call every operation, except those that would wait for the connector on its I/O
+    /// thread: `stop` and `open_outbound` fail with `InvalidState` (spawn
+    /// [`ConnectorHandle::open_outbound_async`] instead: a handler runs inside the
+    /// connector's runtime, so `tokio::spawn` works). Nothing queues events, so the event
+    /// queue's bounds (`event_queue_capacity`, `event_queue_bytes`) do not apply: the handler
+    /// itself is the bound, since its I/O thread reads nothing more while it runs, and the
+    /// peers of a slow one are held back by TCP.
+    pub fn on_event_inline(self, handler: impl EventHandler) -> Self {
+        self.on_event_inline_arc(Arc::new(handler))
+    }
+
+    /// Same as [`ConnectorBuilder::on_event_inline`] with a shared handler.
+    pub fn on_event_inline_arc(mut self, handler: Arc<dyn EventHandler>) -> Self {
+        self.handler = Some(handler);
+        self.inline = true;
         self
     }
 
@@ -88,12 +119,19 @@ impl ConnectorBuilder {
             }
             None => None,
         };
+        let inline = match (&self.handler, self.inline) {
+            (Some(handler), true) => {
+                Some(Arc::new(Inline(handler.clone())) as Arc<dyn crate::shared::InlineHandler>)
+            }
+            _ => None,
+        };
         let shared = Arc::new(Shared::new(
             config,
             runtime.clone(),
             client_tls,
             listener.as_ref().map(Listener::local_addr),
             self.handler.is_some(),
+            inline,
         ));
         if let Some(listener) = listener {
             shared
@@ -101,7 +139,7 @@ impl ConnectorBuilder {
                 .spawn_on(listener.run(shared.clone()), &runtime);
         }
         let dispatcher = match self.handler {
-            Some(handler) => {
+            Some(handler) if !self.inline => {
                 let handle = ConnectorHandle {
                     shared: shared.clone(),
                 };
@@ -117,7 +155,7 @@ impl ConnectorBuilder {
                 let _ = shared.dispatcher_thread.set(thread.thread().id());
                 Some(thread)
             }
-            None => None,
+            _ => None,
         };
         Ok(Connector {
             handle: ConnectorHandle { shared },
@@ -150,6 +188,7 @@ impl Connector {
         ConnectorBuilder {
             config,
             handler: None,
+            inline: false,
             authorizer: None,
         }
     }
@@ -166,7 +205,7 @@ impl Connector {
     /// it fails with `InvalidState` (it would wait for itself).
     pub fn stop(&self) -> Result<()> {
         let shared = &self.handle.shared;
-        if shared.on_dispatcher_thread() {
+        if shared.in_own_handler() {
             return Err(Error::new(
                 ErrorKind::InvalidState,
                 "a connector cannot be stopped from its own event handler",
@@ -191,7 +230,7 @@ impl Connector {
     /// Stops the connector like [`Connector::stop`], from async code.
     pub async fn stop_async(&self) -> Result<()> {
         let shared = self.handle.shared.clone();
-        if shared.on_dispatcher_thread() {
+        if shared.in_own_handler() {
             return Err(Error::new(
                 ErrorKind::InvalidState,
                 "a connector cannot be stopped from its own event handler",
@@ -270,7 +309,7 @@ async fn close_everything(shared: &Arc<Shared>) {
 
 impl Drop for Connector {
     fn drop(&mut self) {
-        if self.handle.shared.on_dispatcher_thread() {
+        if self.handle.shared.in_own_handler() {
             // Dropped from its own handler: the dispatcher cannot join itself, so the rest of
             // the stop runs on a thread of its own.
             let shared = self.handle.shared.clone();

@@ -1,8 +1,10 @@
 //! The dispatcher: the thread that hands a connector's events to the application's handler,
-//! in batches, in order for each socket.
+//! in batches, in order for each socket; or, with inline dispatch, the handler called on the
+//! I/O thread where each event happens.
 
 use crate::events::{Batch, Event};
 use crate::handle::ConnectorHandle;
+use crate::shared::{InlineHandler, Shared};
 use std::sync::Arc;
 
 /// The dispatcher's log target: `wsconnector::events`, as when it lived in events.rs (the C log
@@ -10,7 +12,9 @@ use std::sync::Arc;
 const LOG_TARGET: &str = "wsconnector::events";
 
 /// Receives the events of a connector on its dispatcher thread, one at a time, in order for
-/// each socket. It may call any operation through `connector`.
+/// each socket (or, registered with `ConnectorBuilder::on_event_inline`, on the I/O thread
+/// where each happens, in the same order for each socket). It may call any operation through
+/// `connector` (inline, all but those that wait for the connector).
 pub trait EventHandler: Send + Sync + 'static {
     /// Called once per event.
     fn on_event(&self, connector: &ConnectorHandle, event: Event);
@@ -58,16 +62,31 @@ pub(crate) fn run_dispatcher(connector: ConnectorHandle, handler: Arc<dyn EventH
         .take_batch(&mut batch, usize::MAX, None)
     {
         while let Some(event) = batch.pop() {
-            let trigger = event.trigger();
-            let call = std::panic::AssertUnwindSafe(|| handler.on_event(&connector, event));
-            if let Err(panic) = std::panic::catch_unwind(call) {
-                tracing::error!(
-                    target: LOG_TARGET,
-                    ?trigger,
-                    panic = crate::panic_message(&*panic),
-                    "an event handler panicked; the connector carries on"
-                );
-            }
+            call(&*handler, &connector, event);
         }
+    }
+}
+
+/// Calls the handler with one event; a panic is logged, and the connector carries on.
+fn call(handler: &dyn EventHandler, connector: &ConnectorHandle, event: Event) {
+    let trigger = event.trigger();
+    let call = std::panic::AssertUnwindSafe(|| handler.on_event(connector, event));
+    if let Err(panic) = std::panic::catch_unwind(call) {
+        tracing::error!(
+            target: LOG_TARGET,
+            ?trigger,
+            panic = crate::panic_message(&*panic),
+            "an event handler panicked; the connector carries on"
+        );
+    }
+}
+
+/// An [`EventHandler`] called inline, on the I/O thread where each event happens.
+pub(crate) struct Inline(pub(crate) Arc<dyn EventHandler>);
+
+impl InlineHandler for Inline {
+    fn handle(&self, shared: &Arc<Shared>, event: Event) {
+        let connector = ConnectorHandle::from_shared(shared);
+        shared.run_as_inline_handler(|| call(&*self.0, connector, event));
     }
 }

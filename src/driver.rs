@@ -589,6 +589,13 @@ impl Driver {
                     SocketType::Inbound => Event::InboundMessage { socket, message },
                     SocketType::Outbound => Event::OutboundMessage { socket, message },
                 };
+                let shared = self.registration.shared();
+                if let Some(inline) = &shared.inline {
+                    // Inline dispatch: the handler runs here, now; what it sends to this
+                    // socket is written by this same poll.
+                    inline.handle(shared, event);
+                    return None;
+                }
                 POLL_EVENTS.with(|events| events.borrow_mut().push((event, retained)));
                 self.poll_event_bytes += retained;
                 if self.poll_event_bytes >= EVENT_HANDOVER_BYTES {

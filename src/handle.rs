@@ -18,11 +18,20 @@ use std::time::Duration;
 /// A cheap, cloneable handle to a running connector: every operation, callable from any
 /// thread, including from inside an event handler.
 #[derive(Clone)]
+#[repr(transparent)]
 pub struct ConnectorHandle {
     pub(crate) shared: Arc<Shared>,
 }
 
 impl ConnectorHandle {
+    /// The connector's state seen as a handle, without a new reference (an inline handler's
+    /// handle, made for every event).
+    pub(crate) fn from_shared(shared: &Arc<Shared>) -> &ConnectorHandle {
+        // SAFETY: `ConnectorHandle` is `repr(transparent)` over `Arc<Shared>`, its one field:
+        // the two have the same layout, and the reference keeps the borrow's lifetime.
+        unsafe { &*(shared as *const Arc<Shared>).cast::<ConnectorHandle>() }
+    }
+
     /// The address the listener is bound to (with the OS-chosen port when the port was 0).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.shared.local_addr
@@ -35,9 +44,21 @@ impl ConnectorHandle {
 
     /// Opens an outbound socket to a `ws://` or `wss://` URL and returns its ID once the
     /// handshake is done. Blocks the calling thread; from async code use
-    /// [`ConnectorHandle::open_outbound_async`].
+    /// [`ConnectorHandle::open_outbound_async`]. From an inline handler (see
+    /// [`ConnectorBuilder::on_event_inline`]) it fails with `InvalidState` rather than block
+    /// an I/O thread: spawn `open_outbound_async` there.
+    ///
+    /// [`ConnectorBuilder::on_event_inline`]: crate::ConnectorBuilder::on_event_inline
     pub fn open_outbound(&self, url: &str, options: OutboundOptions) -> Result<SocketId> {
         self.shared.check_running()?;
+        if self.shared.in_inline_handler() {
+            // It would block the I/O thread, which may be the one the connect needs.
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "open_outbound waits for the connect, which an inline handler must not do on \
+                 its I/O thread; spawn open_outbound_async instead (tokio::spawn works there)",
+            ));
+        }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let shared = self.shared.clone();
         let url = url.to_owned();

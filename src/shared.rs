@@ -8,6 +8,7 @@ use crate::protocol::close::close_code;
 use crate::queue::{Sealed, SendQueue};
 use crate::registry::Registry;
 use crate::socket::{Socket, SocketType};
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -41,6 +42,22 @@ pub(crate) struct Shared {
     pub dispatcher_thread: OnceLock<ThreadId>,
     /// Events go to a handler; without one the application pulls them.
     pub has_handler: bool,
+    /// The handler that takes events where they happen, on the I/O thread (inline dispatch),
+    /// instead of the dispatcher thread.
+    pub inline: Option<Arc<dyn InlineHandler>>,
+}
+
+/// An event handler called on the I/O thread where each event happens (inline dispatch, see
+/// `ConnectorBuilder::on_event_inline`); it must never block.
+pub(crate) trait InlineHandler: Send + Sync {
+    /// Handles `event` on the calling thread. Runs with the thread marked as inside this
+    /// connector's handler (see [`Shared::in_own_handler`]) and catches the handler's panics.
+    fn handle(&self, shared: &Arc<Shared>, event: Event);
+}
+
+thread_local! {
+    /// The connector whose inline handler this thread is running, if any.
+    static INLINE_HANDLER_OF: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
 }
 
 impl Shared {
@@ -51,6 +68,7 @@ impl Shared {
         client_tls: Arc<rustls::ClientConfig>,
         local_addr: Option<SocketAddr>,
         has_handler: bool,
+        inline: Option<Arc<dyn InlineHandler>>,
     ) -> Self {
         Shared {
             registry: Arc::default(),
@@ -66,8 +84,30 @@ impl Shared {
             local_addr,
             dispatcher_thread: OnceLock::new(),
             has_handler,
+            inline,
             config,
         }
+    }
+
+    /// Hands an event to the application: to its inline handler at once, or to the queue.
+    pub(crate) fn deliver(self: &Arc<Self>, event: Event) {
+        match &self.inline {
+            Some(inline) => inline.handle(self, event),
+            None => self.events.push(event),
+        }
+    }
+
+    /// Runs `f` (an inline handler's call) with the thread marked as inside this connector's
+    /// handler, for [`Shared::in_own_handler`].
+    pub(crate) fn run_as_inline_handler<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore(*const Shared);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                INLINE_HANDLER_OF.with(|running| running.set(self.0));
+            }
+        }
+        let _restore = Restore(INLINE_HANDLER_OF.with(|running| running.replace(self)));
+        f()
     }
 
     /// Whether the connector runs (is not stopping or stopped).
@@ -112,9 +152,19 @@ impl Shared {
         self.config.socket.send_queue_bytes
     }
 
-    /// Whether the calling thread is the connector's dispatcher.
-    pub(crate) fn on_dispatcher_thread(&self) -> bool {
-        self.dispatcher_thread.get() == Some(&std::thread::current().id())
+    /// Whether the calling thread runs this connector's event handler: it is the dispatcher
+    /// thread, or an I/O thread inside an inline handler. Such a thread may not wait for the
+    /// connector (stop it, or open an outbound socket and wait for it): it would wait for
+    /// itself.
+    pub(crate) fn in_own_handler(&self) -> bool {
+        self.in_inline_handler()
+            || self.dispatcher_thread.get() == Some(&std::thread::current().id())
+    }
+
+    /// Whether the calling thread is an I/O thread inside this connector's inline handler,
+    /// which must not block.
+    pub(crate) fn in_inline_handler(&self) -> bool {
+        INLINE_HANDLER_OF.with(|running| std::ptr::eq(running.get(), self))
     }
 
     /// Moves from running to stopping; false when a stop had begun already.
@@ -163,7 +213,7 @@ impl Registration {
     pub(crate) fn announce(&mut self) {
         self.announced = true;
         if self.socket.socket_type() == SocketType::Inbound {
-            self.shared.events.push(Event::InboundConnection {
+            self.shared.deliver(Event::InboundConnection {
                 socket: self.socket.clone(),
             });
         }
@@ -181,7 +231,7 @@ impl Registration {
         self.shared.registry.remove(&self.socket);
         self.socket.queue().seal(Sealed::Ended);
         if self.announced {
-            self.shared.events.push(Event::SocketClosed {
+            self.shared.deliver(Event::SocketClosed {
                 socket: self.socket.clone(),
                 code,
                 reason,

@@ -57,11 +57,13 @@ impl ConnectorState {
     }
 }
 
-/// The connector's address for the dispatcher thread.
+/// The connector's address for the threads that call back: the dispatcher thread, or the I/O
+/// threads with inline dispatch.
 struct ConnectorPtr(*mut wsc_connector);
 
-// SAFETY: the connector outlives its dispatcher thread (wsc_connector_free stops the core, which
-// joins that thread, before it frees the connector), and `ConnectorState` is `Sync`.
+// SAFETY: the connector outlives every callback (wsc_connector_free stops the core, which joins
+// the dispatcher thread and waits for every socket task, before it frees the connector), and
+// `ConnectorState` is `Sync`.
 unsafe impl Send for ConnectorPtr {}
 // SAFETY: as above.
 unsafe impl Sync for ConnectorPtr {}
@@ -94,7 +96,17 @@ pub extern "C" fn wsc_connector_start(
         // SAFETY: the header requires a config from wsc_config_new(), not yet consumed.
         let builder = unsafe { take_handle(config) }.ok_or_else(|| FfiError::null("config"))?;
         let conn_out = arg_out!(conn_out);
-        let ConfigBuilder { config, callbacks } = *builder;
+        let ConfigBuilder {
+            config,
+            callbacks,
+            inline_dispatch,
+        } = *builder;
+        if inline_dispatch && !callbacks.has_triggers() {
+            return Err(FfiError::new(
+                wsc_result::WSC_INVALID_ARGUMENT,
+                "inline dispatch needs trigger callbacks (wsc_config_on_*)",
+            ));
+        }
         let callbacks = Arc::new(callbacks);
         let conn = into_handle::<wsc_connector>(ConnectorState {
             core: OnceLock::new(),
@@ -108,9 +120,12 @@ pub extern "C" fn wsc_connector_start(
         if callbacks.has_triggers() {
             let ptr = ConnectorPtr(conn);
             let for_events = callbacks.clone();
-            builder = builder.on_event(move |_: &ConnectorHandle, event: Event| {
-                ptr.dispatch(&for_events, event)
-            });
+            let handler = move |_: &ConnectorHandle, event: Event| ptr.dispatch(&for_events, event);
+            builder = if inline_dispatch {
+                builder.on_event_inline(handler)
+            } else {
+                builder.on_event(handler)
+            };
         }
         if callbacks.authorizer.is_some() {
             let for_auth = callbacks.clone();
@@ -223,8 +238,9 @@ pub extern "C" fn wsc_connector_is_running(
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_BUFFER_TOO_SMALL (checked before
 /// connecting), WSC_INVALID_ARGUMENT (URL, header), WSC_INVALID_SOCKET_ID,
 /// WSC_NON_UNIQUE_SOCKET_ID, WSC_DNS, WSC_CONNECTIVITY, WSC_TLS, WSC_HANDSHAKE (the HTTP status
-/// is in wsc_last_error_http_status()), WSC_TIMEOUT, WSC_STOPPED.
-/// Any thread, including a callback (which then waits for the connect).
+/// is in wsc_last_error_http_status()), WSC_TIMEOUT, WSC_STOPPED, WSC_INVALID_STATE (from an
+/// inline callback, see wsc_config_set_inline_dispatch()).
+/// Any thread, including a callback (which then waits for the connect), but an inline one.
 #[no_mangle]
 pub extern "C" fn wsc_connector_open_outbound(
     conn: *const wsc_connector,
