@@ -76,8 +76,10 @@ FASTWEBSOCKETS = "fws"
 WSC_PYTHON = "wsc-python"
 # The rows of wsconnector's Rust and C APIs, compared with fastwebsockets.
 WSC_RUST = "wsc-rust"
+WSC_RUST_INLINE = "wsc-rust-inline"
 WSC_C = "wsc-c"
-WSC_NATIVE = [WSC_RUST, WSC_C]
+WSC_C_INLINE = "wsc-c-inline"
+WSC_NATIVE = [WSC_RUST, WSC_RUST_INLINE, WSC_C, WSC_C_INLINE]
 PICOWS = "picows"
 
 SERVERS = [
@@ -106,9 +108,21 @@ SERVERS = [
         _missing_file(RELEASE / "wsc-server", "wsc-server is not built"),
     ),
     Server(
+        WSC_RUST_INLINE,
+        "wsconnector, Rust API, inline",
+        [str(RELEASE / "wsc-server"), "--inline", "1"],
+        _missing_file(RELEASE / "wsc-server", "wsc-server is not built"),
+    ),
+    Server(
         WSC_C,
         "wsconnector, C API",
         [str(BENCH_OUT / "c-server")],
+        _c_server_unavailable,
+    ),
+    Server(
+        WSC_C_INLINE,
+        "wsconnector, C API, inline",
+        [str(BENCH_OUT / "c-server"), "--inline", "1"],
         _c_server_unavailable,
     ),
     Server(
