@@ -13,7 +13,7 @@ use crate::config::{MessageRatePolicy, SocketConfig, MAX_DURATION};
 use crate::events::Event;
 use crate::protocol::close::{close_code, truncate_reason};
 use crate::protocol::frame::{close_payload, opcode};
-use crate::queue::{CloseRequest, Outgoing, Sealed};
+use crate::queue::{reply, CloseRequest, Outgoing, Sealed};
 use crate::rate::RateLimit;
 use crate::shared::Registration;
 use crate::socket::{Socket, SocketType};
@@ -247,6 +247,8 @@ struct Driver {
     close_received: bool,
     /// Lingering, everything buffered was written.
     flushed: bool,
+    /// The send queue has this poll's waker.
+    queue_waker_set: bool,
     /// The close code and reason to report, once known.
     ending: Option<Box<(u16, String)>>,
     /// When this poll began: one clock read serves every frame it handles.
@@ -296,6 +298,7 @@ impl Driver {
             close_sent: false,
             close_received: false,
             flushed: false,
+            queue_waker_set: false,
             ending: None,
             now,
             last_activity: now,
@@ -348,7 +351,13 @@ impl Driver {
 
     fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Ending> {
         self.now = Instant::now();
-        let mut work = 0;
+        // Frames read and messages taken this poll, each bounded apart: neither side starves
+        // the other, and the task yields once either has done its share.
+        let (mut read_work, mut write_work) = (0, 0);
+        // The stream had nothing to read: until the reactor wakes the task, it has nothing
+        // this poll either (the waker is registered), so it is not asked again.
+        let mut read_blocked = false;
+        self.queue_waker_set = false;
         loop {
             if self.registration.socket().queue().is_killed() {
                 return Poll::Ready(
@@ -357,10 +366,53 @@ impl Driver {
             }
             let mut progressed = false;
 
-            // Write: gather queued messages (and a due ping) into one write. The queue's waker
-            // is always registered, so a close request or a kill reaches a task that is
-            // waiting on a full socket.
-            self.registration.socket().queue().register(cx);
+            // Read, unless the application is behind (the event queue wakes us when it has
+            // room) or the peer has not read the pong it is owed (the write wakes us).
+            while read_work < WORK_PER_POLL && !read_blocked && !self.pong_blocked() {
+                let shared = self.registration.shared();
+                if shared.inline.is_none()
+                    && shared
+                        .events
+                        .poll_room(cx, &mut self.room_round)
+                        .is_pending()
+                {
+                    self.reads_paused_since.get_or_insert(self.now);
+                    break;
+                }
+                self.resume_liveness();
+                match self.wire.poll_next(cx) {
+                    Poll::Ready(Ok(incoming)) => {
+                        // What the message led to (replies, a close, a pong) is written below.
+                        read_work += 1;
+                        if let Some(ending) = self.on_incoming(incoming) {
+                            return Poll::Ready(ending);
+                        }
+                        if self.close_received {
+                            // Nothing after the close is delivered; its reply goes out below,
+                            // and the next round reads to the end of the stream.
+                            progressed = true;
+                            break;
+                        }
+                    }
+                    Poll::Ready(Err(WireError::Eof)) => return Poll::Ready(self.end_of_stream()),
+                    Poll::Ready(Err(WireError::Violation(v))) => {
+                        return Poll::Ready(Ending::failed(v.close_code(), v.describe()))
+                    }
+                    Poll::Ready(Err(WireError::Io(e))) => {
+                        return Poll::Ready(self.end_abruptly(&format!("read failed: {e}")))
+                    }
+                    Poll::Pending => read_blocked = true,
+                }
+            }
+
+            // Write: gather queued messages (and a due ping, a pong, replies to what was just
+            // read) into one write. The queue's waker is always registered (once per poll, and
+            // again after an inline handler), so a close request or a kill reaches a task that
+            // is waiting on a full socket.
+            if !self.queue_waker_set {
+                self.registration.socket().queue().register(cx);
+                self.queue_waker_set = true;
+            }
             if !self.close_sent {
                 if self.ping_due {
                     self.ping_due = false;
@@ -382,7 +434,7 @@ impl Driver {
                         self.set_close_deadline();
                     }
                 }
-                if room > 0 && work < WORK_PER_POLL {
+                if room > 0 && write_work < WORK_PER_POLL {
                     let wire = &mut self.wire;
                     let (count, close) =
                         self.registration
@@ -394,8 +446,7 @@ impl Driver {
                             });
                     if count > 0 {
                         self.last_activity = self.now;
-                        work += count;
-                        progressed = true;
+                        write_work += count;
                     }
                     if let Some(request) = close {
                         self.send_close(request);
@@ -405,8 +456,12 @@ impl Driver {
             }
             if self.wire.buffered() > 0 {
                 match self.wire.poll_flush(cx) {
-                    // All written: the queue may have more for the room this made.
-                    Poll::Ready(Ok(())) => progressed = true,
+                    // All written: the queue may have more for the room this made, and reads
+                    // held back by an owed pong may go on.
+                    Poll::Ready(Ok(())) => {
+                        progressed |=
+                            self.registration.socket().queue().has_work() || self.pong.is_some()
+                    }
                     Poll::Ready(Err(e)) => {
                         return Poll::Ready(self.end_abruptly(&format!("write failed: {e}")))
                     }
@@ -420,42 +475,6 @@ impl Driver {
             {
                 // Handshake complete: the server closes the TCP connection first.
                 return Poll::Ready(self.end_of_stream());
-            }
-
-            // Read, unless the application is behind (the event queue wakes us when it has
-            // room) or the peer has not read the pong it is owed (the write wakes us).
-            while work < WORK_PER_POLL && !self.pong_blocked() {
-                if self
-                    .registration
-                    .shared()
-                    .events
-                    .poll_room(cx, &mut self.room_round)
-                    .is_pending()
-                {
-                    self.reads_paused_since.get_or_insert(self.now);
-                    break;
-                }
-                self.resume_liveness();
-                match self.wire.poll_next(cx) {
-                    Poll::Ready(Ok(incoming)) => {
-                        work += 1;
-                        progressed = true;
-                        if let Some(ending) = self.on_incoming(incoming) {
-                            return Poll::Ready(ending);
-                        }
-                        if self.close_received {
-                            break;
-                        }
-                    }
-                    Poll::Ready(Err(WireError::Eof)) => return Poll::Ready(self.end_of_stream()),
-                    Poll::Ready(Err(WireError::Violation(v))) => {
-                        return Poll::Ready(Ending::failed(v.close_code(), v.describe()))
-                    }
-                    Poll::Ready(Err(WireError::Io(e))) => {
-                        return Poll::Ready(self.end_abruptly(&format!("read failed: {e}")))
-                    }
-                    Poll::Pending => break,
-                }
             }
 
             // The timer is polled once after each reset (so that it wakes the task) and then
@@ -472,7 +491,7 @@ impl Driver {
                 }
             }
 
-            if work >= WORK_PER_POLL {
+            if read_work >= WORK_PER_POLL || write_work >= WORK_PER_POLL {
                 // Let other sockets run; come back right away.
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
@@ -592,8 +611,19 @@ impl Driver {
                 let shared = self.registration.shared();
                 if let Some(inline) = &shared.inline {
                     // Inline dispatch: the handler runs here, now; what it sends to this
-                    // socket is written by this same poll.
-                    inline.handle(shared, event);
+                    // socket is written by this same poll: its first reply straight away, the
+                    // others through the queue (whose waker this poll registers again before
+                    // it takes: its own replies need not wake it).
+                    let queue = self.registration.socket().queue();
+                    queue.unregister();
+                    self.queue_waker_set = false;
+                    if let Some(reply) = reply::collect(queue, || inline.handle(shared, event)) {
+                        self.last_activity = now;
+                        match reply {
+                            Outgoing::Message(message) => self.wire.buffer_message(&message),
+                            Outgoing::Frame(frame) => self.wire.buffer_encoded(frame),
+                        }
+                    }
                     return None;
                 }
                 POLL_EVENTS.with(|events| events.borrow_mut().push((event, retained)));

@@ -3,7 +3,8 @@
 //! Buffers are sized to the traffic: the read buffer is allocated when data arrives, grows
 //! while reads fill it (for a frame past 64 KiB, never past twice what has arrived), and is
 //! released as soon as everything in it has been handed out; the write buffer is released
-//! once flushed. An idle connection holds no buffer at all. A received payload that fills
+//! once flushed. An idle connection holds no buffer at all. Released buffers go to a spare
+//! list of the thread, which the next reads and writes take from (no allocation per message). A received payload that fills
 //! most of its read buffer is split off without copying; smaller ones are copied out.
 
 use crate::protocol::frame::{self, opcode, Violation};
@@ -173,14 +174,20 @@ impl Wire {
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(WireError::Io(e))),
                 Poll::Pending => {
-                    if buf.is_empty() {
-                        // Nothing more to read: the connection holds no buffer while it waits.
-                        read_buffers::give_back(std::mem::take(buf));
-                        self.read_size = MIN_READ;
-                    }
+                    self.release_read_buffer();
                     return Poll::Pending;
                 }
             }
+        }
+    }
+
+    /// Nothing more to read for now: unless a frame is half-received, the connection holds no
+    /// read buffer while it waits.
+    fn release_read_buffer(&mut self) {
+        let buf = &mut self.decoder.buf;
+        if buf.is_empty() && buf.capacity() > 0 {
+            buffers::give_back(std::mem::take(buf));
+            self.read_size = MIN_READ;
         }
     }
 
@@ -200,7 +207,7 @@ impl Wire {
         }
         let buf = &mut decoder.buf;
         if buf.capacity() == 0 {
-            *buf = read_buffers::take(wanted);
+            *buf = buffers::take(wanted);
             decoder.alloc = buf.capacity();
         } else if buf.capacity() - len < wanted && !buf.try_reclaim(wanted) {
             let mut grown = BytesMut::with_capacity(len + wanted);
@@ -220,6 +227,14 @@ impl Wire {
         }
     }
 
+    /// The buffer that gathers small frames: a spare one of the thread when it is empty.
+    fn write_buffer(&mut self) -> &mut BytesMut {
+        if self.write.capacity() == 0 {
+            self.write = buffers::take(MIN_READ);
+        }
+        &mut self.write
+    }
+
     /// Appends a data message as one frame. Server frames keep large payloads where they
     /// are; client frames are masked, so they are copied.
     pub(crate) fn buffer_message(&mut self, message: &Message) {
@@ -231,10 +246,10 @@ impl Wire {
         let payload = message.as_bytes();
         match self.next_mask() {
             None if payload.len() >= ZERO_COPY_MIN => {
-                frame::put_header(&mut self.write, code, payload.len(), None);
+                frame::put_header(self.write_buffer(), code, payload.len(), None);
                 self.push_chunk(message.to_bytes());
             }
-            mask => frame::put_frame(&mut self.write, code, payload, mask),
+            mask => frame::put_frame(self.write_buffer(), code, payload, mask),
         }
     }
 
@@ -244,7 +259,7 @@ impl Wire {
         if frame.len() >= ZERO_COPY_MIN {
             self.push_chunk(frame);
         } else {
-            self.write.extend_from_slice(&frame);
+            self.write_buffer().extend_from_slice(&frame);
         }
     }
 
@@ -260,7 +275,7 @@ impl Wire {
     /// Appends a ping, pong or close frame.
     pub(crate) fn buffer_control(&mut self, code: u8, payload: &[u8]) {
         let mask = self.next_mask();
-        frame::put_frame(&mut self.write, code, payload, mask);
+        frame::put_frame(self.write_buffer(), code, payload, mask);
     }
 
     /// Whether frames from this end must be pre-encoded per socket (masked client frames).
@@ -305,15 +320,22 @@ impl Wire {
             match Pin::new(&mut self.io).poll_write(cx, &self.write) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
-                    self.write.advance(n);
                     self.written += n as u64;
+                    if n == self.write.len() {
+                        // All of it: emptied where it starts, its room kept whole for reuse.
+                        self.write.clear();
+                    } else {
+                        self.write.advance(n);
+                    }
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             }
         }
         // Written out: give the allocations back.
-        self.write = BytesMut::new();
+        if self.write.capacity() > 0 {
+            buffers::give_back(std::mem::take(&mut self.write));
+        }
         self.chunks = None;
         Pin::new(&mut self.io).poll_flush(cx)
     }
@@ -416,7 +438,7 @@ impl Decoder {
                     frame::apply_mask(&mut self.buf[header.header_len..total], mask, 0);
                 }
                 let payload = Bytes::copy_from_slice(&self.buf[header.header_len..total]);
-                self.buf.advance(total);
+                self.consume(total);
                 return match header.opcode {
                     opcode::PING => Ok(Some(Incoming::Ping(payload))),
                     opcode::PONG => Ok(Some(Incoming::Pong)),
@@ -442,7 +464,7 @@ impl Decoder {
                     fragments
                         .data
                         .extend_from_slice(&self.buf[header.header_len..total]);
-                    self.buf.advance(total);
+                    self.consume(total);
                     if fin {
                         let Fragments { data, .. } = *fragments;
                         let retained = data.capacity();
@@ -452,6 +474,16 @@ impl Decoder {
                     self.fragments = Some(fragments);
                 }
             }
+        }
+    }
+
+    /// Drops the first `n` bytes, decoded. All of them: the buffer is emptied where it starts,
+    /// its room kept whole (it goes back to the thread's spares as it is).
+    fn consume(&mut self, n: usize) {
+        if n == self.buf.len() {
+            self.buf.clear();
+        } else {
+            self.buf.advance(n);
         }
     }
 
@@ -467,15 +499,15 @@ impl Decoder {
             (frame.freeze(), self.alloc)
         } else {
             let payload = Bytes::copy_from_slice(&self.buf[header_len..total]);
-            self.buf.advance(total);
+            self.consume(total);
             (payload, len)
         }
     }
 }
 
-/// Read buffers of this thread that connections gave back while they wait: reading sockets
-/// borrow one instead of allocating, and waiting ones hold none.
-mod read_buffers {
+/// Buffers of this thread that connections gave back while they wait: reading and writing
+/// sockets borrow one instead of allocating, and waiting ones hold none.
+mod buffers {
     use bytes::BytesMut;
     use std::cell::RefCell;
 
@@ -490,14 +522,16 @@ mod read_buffers {
     /// An empty buffer with room for at least `wanted` bytes: a kept one when one is large
     /// enough, else a new one of exactly that size.
     pub(super) fn take(wanted: usize) -> BytesMut {
-        let kept = KEPT_BUFFERS.with(|kept| {
+        let kept = KEPT_BUFFERS.try_with(|kept| {
             let mut kept = kept.borrow_mut();
             match kept.last() {
                 Some(buf) if buf.capacity() >= wanted => kept.pop(),
                 _ => None,
             }
         });
-        kept.unwrap_or_else(|| BytesMut::with_capacity(wanted))
+        kept.ok()
+            .flatten()
+            .unwrap_or_else(|| BytesMut::with_capacity(wanted))
     }
 
     /// Keeps an emptied buffer for the next reader, unless payloads still share it or the
@@ -506,7 +540,7 @@ mod read_buffers {
         if buf.capacity() > LARGEST_KEPT || !buf.try_reclaim(super::MIN_READ) {
             return;
         }
-        KEPT_BUFFERS.with(|kept| {
+        let _ = KEPT_BUFFERS.try_with(|kept| {
             let mut kept = kept.borrow_mut();
             if kept.len() < KEPT {
                 kept.push(buf);
