@@ -47,7 +47,7 @@
 #define WSC_MAX_DURATION_MS 31536000000
 
 /**
- * The outcome of a call: `WSC_OK` (0) or what went wrong. Codes 1-16 are the core's error
+ * The outcome of a call: `WSC_OK` (0) or what went wrong. Codes 1-19 are the core's error
  * kinds one to one; 100 and up belong to the C API. Numbers are never reused.
  */
 enum wsc_result
@@ -126,6 +126,18 @@ enum wsc_result
    * A bug inside the library (a caught panic); the connector keeps running.
    */
   WSC_INTERNAL = 16,
+  /**
+   * An outbound socket's reconnect attempts ran out (its policy's maximum) and it closed.
+   */
+  WSC_RETRY_EXHAUSTED = 17,
+  /**
+   * The server refused the handshake's basic authentication (HTTP 401 to our credentials).
+   */
+  WSC_BASIC_AUTHENTICATION = 18,
+  /**
+   * The outbound socket is reconnecting and its policy fails sends meanwhile.
+   */
+  WSC_RECONNECTING = 19,
   /**
    * A required pointer argument was NULL.
    */

@@ -69,6 +69,12 @@ error_kinds! {
     Protocol = 15, "protocol";
     /// A bug inside the library (a caught panic); the connector keeps running.
     Internal = 16, "internal";
+    /// An outbound socket's reconnect attempts ran out (its policy's maximum) and it closed.
+    RetryExhausted = 17, "retry_exhausted";
+    /// The server refused the handshake's basic authentication (HTTP 401 to our credentials).
+    BasicAuthentication = 18, "basic_authentication";
+    /// The outbound socket is reconnecting and its policy fails sends meanwhile.
+    Reconnecting = 19, "reconnecting";
 }
 
 impl fmt::Display for ErrorKind {

@@ -291,6 +291,9 @@ def test_exceptions_form_one_hierarchy() -> None:
         wsconnector.StoppedError,
         wsconnector.ProtocolError,
         wsconnector.InternalError,
+        wsconnector.RetryExhaustedError,
+        wsconnector.BasicAuthenticationError,
+        wsconnector.ReconnectingError,
     ]
     for kind in kinds:
         assert issubclass(kind, wsconnector.WebSocketError), kind

@@ -34,6 +34,9 @@ __all__ = [
     "StoppedError",
     "ProtocolError",
     "InternalError",
+    "RetryExhaustedError",
+    "BasicAuthenticationError",
+    "ReconnectingError",
     "InvalidArgument",
     "NoSuchSocket",
     "InvalidSocketId",
@@ -119,6 +122,17 @@ class ProtocolError(WebSocketError):
 
 class InternalError(WebSocketError):
     """A panic inside the library, caught; the connector keeps running."""
+
+class RetryExhaustedError(WebSocketError, ConnectionError):
+    """An outbound socket's reconnect attempts ran out (its policy's maximum) and it closed."""
+
+class BasicAuthenticationError(WebSocketError):
+    """The server refused the handshake's basic authentication (HTTP 401); `.status` holds it."""
+
+    status: Optional[int]
+
+class ReconnectingError(WebSocketError):
+    """The outbound socket is reconnecting and its policy fails sends meanwhile."""
 
 # The earlier names, kept as aliases of the same classes.
 InvalidArgument = InvalidArgumentError

@@ -21,7 +21,10 @@ static void result_names(void) {
     CHECK(strcmp(wsc_result_name(WSC_INVALID_UTF8), "invalid_utf8") == 0);
     CHECK(strcmp(wsc_result_name(WSC_BUFFER_TOO_SMALL), "buffer_too_small") == 0);
     CHECK(strcmp(wsc_result_name(WSC_PANIC), "panic") == 0);
-    CHECK(strcmp(wsc_result_name(17), "unknown") == 0);
+    CHECK(strcmp(wsc_result_name(WSC_RETRY_EXHAUSTED), "retry_exhausted") == 0);
+    CHECK(strcmp(wsc_result_name(WSC_BASIC_AUTHENTICATION), "basic_authentication") == 0);
+    CHECK(strcmp(wsc_result_name(WSC_RECONNECTING), "reconnecting") == 0);
+    CHECK(strcmp(wsc_result_name(20), "unknown") == 0);
     CHECK(strcmp(wsc_result_name(0xffffffffu), "unknown") == 0);
 }
 
