@@ -124,9 +124,19 @@ impl Error {
         &self.message
     }
 
-    /// The HTTP status of a refused handshake (401, 403, 404, 503, ...), if any.
+    /// The HTTP status of a refused handshake (401, 403, 404, 503, ...) or of a proxy's
+    /// refusal, if any.
     pub fn http_status(&self) -> Option<u16> {
         self.http_status
+    }
+
+    /// An error of `kind` that came with an HTTP status (a proxy's refusal, a 401).
+    pub(crate) fn with_status(kind: ErrorKind, status: u16, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            http_status: Some(status),
+        }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {

@@ -398,21 +398,7 @@ mod tests {
     }
 
     fn socket() -> Socket {
-        let addr = "127.0.0.1:1".parse().unwrap();
-        let attrs = Attributes {
-            id: SocketId::new("s").unwrap(),
-            socket_type: SocketType::Inbound,
-            path: "/".into(),
-            uri: "ws://127.0.0.1:1/".into(),
-            secure: false,
-            headers: Vec::new(),
-            query: Vec::new(),
-            subprotocol: None,
-            local_addr: addr,
-            remote_addr: addr,
-            peer_certificate: None,
-        };
-        Socket::new(attrs, SendQueue::new(16, 1 << 20, Default::default()))
+        Socket::for_tests(SendQueue::new(16, 1 << 20, Default::default()))
     }
 
     /// The message a callback's send queued: passed on, not copied, whatever its size.

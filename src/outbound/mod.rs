@@ -1,18 +1,30 @@
-//! Outbound sockets: URL, DNS, TCP, TLS and the client handshake, with failures that name
-//! their cause.
+//! Outbound sockets: the URL (or a path on the client base), DNS, TCP (direct or through a
+//! proxy), TLS, the client handshake (redirects, basic authentication), failures that name
+//! their cause, and reconnects.
+//!
+//! An open makes a [`handshake::Request`] once; the socket's first connection and every
+//! reconnect (see `reconnect.rs`) establish a connection from it (`connect.rs`).
 
 mod connect;
 mod handshake;
 mod options;
+pub(crate) mod policy;
+pub(crate) mod proxy;
+mod reconnect;
+pub(crate) mod refresh;
 mod target;
 
 pub use options::OutboundOptions;
+pub use policy::{Reconnect, ReconnectOption, ReconnectSendPolicy};
+pub use refresh::HeaderRefresher;
 
 use crate::config::{check_duration, validate_groups};
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::handshake::{validate_client_headers, validate_token};
+use crate::protocol::handshake::{parse_query, validate_client_headers, validate_token};
 use crate::shared::Shared;
-use crate::socket::SocketId;
+use crate::socket::{Attributes, Socket, SocketId, SocketType};
+use connect::{establish_within, Connection, Slot};
+use handshake::Request;
 use std::sync::Arc;
 use target::Target;
 
@@ -41,31 +53,63 @@ pub(crate) async fn open(
         check_duration("connect_timeout", timeout)?;
     }
     let client = &shared.config.client;
+    let policy = options.reconnect.resolve(client.reconnect.as_ref());
+    if let Some(policy) = &policy {
+        policy.validate()?;
+    }
     let query: Vec<_> = client
         .default_query
         .iter()
         .chain(&options.query)
         .cloned()
         .collect();
+    let url = target::resolve(&url, client, &options.uri_params)?;
     let target = Target::parse(&url, &query)?;
+    let request = Request::new(client, target, &options.headers, options.subprotocols);
     let timeout = options
         .connect_timeout
         .unwrap_or_else(|| client.effective_connect_timeout());
-    let connecting = tokio::time::timeout(
-        timeout,
-        connect::connect(&shared, &target, &options, id.clone()),
-    );
-    let socket_and_stream = tokio::select! {
-        _ = shared.shutdown.cancelled() => return Err(Error::stopped()),
-        result = connecting => result.map_err(|_| {
-            Error::new(ErrorKind::Timeout, format!("connecting to {url} took longer than {timeout:?}"))
-        })??,
+    let slot = Slot::take(&shared)?;
+    let connection = establish_within(&shared, &request, timeout).await?;
+    let Connection {
+        wire,
+        target,
+        headers,
+        subprotocol,
+        link,
+    } = connection;
+    let attrs = Attributes {
+        id: id.clone(),
+        socket_type: SocketType::Outbound,
+        path: target.uri.path().to_owned(),
+        uri: target.uri.to_string(),
+        secure: target.secure,
+        headers,
+        query: parse_query(&target.uri.to_string()),
+        subprotocol,
     };
-    let (socket, ws) = socket_and_stream;
+    let socket = Socket::new(attrs, link, shared.send_queue());
     let mut registration = shared.register(&socket, &options.groups)?;
     registration.announce();
-    shared
-        .tasks
-        .spawn(crate::driver::drive(shared.clone(), registration, ws));
+    match policy {
+        None => {
+            let serving = crate::driver::serve(shared.clone(), socket, wire);
+            shared.tasks.spawn(async move {
+                let (code, reason) = serving.await;
+                drop(slot);
+                registration.finish(code, reason);
+            });
+        }
+        Some(policy) => {
+            let reconnecting = reconnect::Reconnecting {
+                shared: shared.clone(),
+                request,
+                policy,
+                timeout,
+                slot,
+            };
+            shared.tasks.spawn(reconnecting.run(registration, wire));
+        }
+    }
     Ok(id)
 }

@@ -1,5 +1,6 @@
 //! The options of one outbound socket, as the application gives them to an open.
 
+use super::policy::ReconnectOption;
 use std::time::Duration;
 
 /// Options of one outbound socket.
@@ -21,6 +22,12 @@ pub struct OutboundOptions {
     pub socket_id: Option<String>,
     /// Overrides the connector's connect timeout.
     pub connect_timeout: Option<Duration>,
+    /// Values of the `{name}` templates in the open's URL or path (percent-encoded as they
+    /// go in), as Mule's URI parameters.
+    pub uri_params: Vec<(String, String)>,
+    /// Whether and how the socket reconnects when its connection ends (default: as the
+    /// client settings say).
+    pub reconnect: ReconnectOption,
 }
 
 impl OutboundOptions {
@@ -56,6 +63,19 @@ impl OutboundOptions {
     /// Chooses the socket's ID.
     pub fn socket_id(mut self, id: impl Into<String>) -> Self {
         self.socket_id = Some(id.into());
+        self
+    }
+
+    /// Gives the URI parameter `name`, for the `{name}` templates of the URL or path.
+    pub fn uri_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.uri_params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Chooses whether and how the socket reconnects: `true` (the client's policy, or the
+    /// default one), `false`, or a [`Reconnect`](super::Reconnect) policy.
+    pub fn reconnect(mut self, reconnect: impl Into<ReconnectOption>) -> Self {
+        self.reconnect = reconnect.into();
         self
     }
 
