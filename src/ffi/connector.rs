@@ -117,6 +117,12 @@ pub extern "C" fn wsc_connector_start(
             builder = builder
                 .authorizer(move |request: &crate::AuthRequest| for_auth.authorize(request));
         }
+        if callbacks.header_refresher.is_some() {
+            let for_refresh = callbacks.clone();
+            builder = builder.header_refresher(move |socket: &crate::Socket, attempt: u32| {
+                for_refresh.refresh_headers(socket, attempt)
+            });
+        }
         drop(callbacks);
         match builder.start() {
             Ok(connector) => {
@@ -267,6 +273,9 @@ pub enum wsc_delivery {
     WSC_DELIVERY_DROPPED_NEWEST = 3,
     /// The queue was full: the socket is closing with 1013 (close policy).
     WSC_DELIVERY_CLOSED_SLOW_CONSUMER = 4,
+    /// The socket is reconnecting (or, in lazy mode, waits for a message to reconnect): the
+    /// message waits in its queue and leaves, in order, once it has reconnected.
+    WSC_DELIVERY_BUFFERED = 5,
 }
 
 /// Writes what a send did to the caller's optional out pointers.
@@ -280,6 +289,7 @@ pub(crate) fn set_delivery(
         Delivery::QueuedDroppingOldest(n) => (wsc_delivery::WSC_DELIVERY_QUEUED_DROPPING_OLDEST, n),
         Delivery::DroppedNewest => (wsc_delivery::WSC_DELIVERY_DROPPED_NEWEST, 0),
         Delivery::ClosedSlowConsumer => (wsc_delivery::WSC_DELIVERY_CLOSED_SLOW_CONSUMER, 0),
+        Delivery::Buffered => (wsc_delivery::WSC_DELIVERY_BUFFERED, 0),
     };
     if let Some(out) = Out::optional(delivery_out) {
         out.set(delivery);
