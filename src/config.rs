@@ -297,6 +297,8 @@ pub struct Config {
     /// counts that buffer); past it too, sockets stop reading, so a slow application makes the
     /// connector hold at most about this much received data.
     pub event_queue_bytes: usize,
+    /// The cluster this connector is a node of (a Redis backplane); `None`: a connector alone.
+    pub cluster: Option<crate::ClusterConfig>,
 }
 
 impl Default for Config {
@@ -309,6 +311,7 @@ impl Default for Config {
             stop_timeout: Duration::from_secs(5),
             event_queue_capacity: 64 * 1024,
             event_queue_bytes: 64 << 20,
+            cluster: None,
         }
     }
 }
@@ -385,6 +388,9 @@ impl Config {
         }
         positive("event_queue_capacity", self.event_queue_capacity)?;
         positive("event_queue_bytes", self.event_queue_bytes)?;
+        if let Some(cluster) = &self.cluster {
+            cluster.validate()?;
+        }
         Ok(())
     }
 }

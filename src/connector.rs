@@ -1,5 +1,6 @@
 //! The connector: start and stop, the runtime it runs on, and the operations.
 
+use crate::cluster::{Cluster, ClusterSocket, RemoteFailure, RemoteOp};
 use crate::config::{validate_groups, Config, MAX_DURATION};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{run_dispatcher, Event, EventBatch, EventHandler, EventQueue};
@@ -81,15 +82,25 @@ pub struct BroadcastFailure {
     pub what: Undelivered,
 }
 
-/// The outcome of a broadcast.
+/// The outcome of a broadcast. With a cluster, the counts are every node's that answered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BroadcastResult {
     /// How many sockets the message was queued for.
     pub delivered: usize,
     /// How many older queued messages the drop-oldest policy discarded to make room.
     pub dropped_oldest: usize,
-    /// The matching sockets that did not get it.
+    /// The matching sockets of this node that did not get it.
     pub failures: Vec<BroadcastFailure>,
+    /// How many nodes' counts are in the result, this one included (1 without a cluster, or
+    /// from [`ConnectorHandle::publish`]).
+    pub nodes_answered: usize,
+    /// Every node that got the message answered within the cluster's timeout (always true
+    /// without a cluster; false from [`ConnectorHandle::publish`], which waits for none).
+    pub complete: bool,
+    /// The matching sockets of other nodes that did not get it, at most 100 per node.
+    pub remote_failures: Vec<RemoteFailure>,
+    /// Failures on other nodes left out of `remote_failures`.
+    pub remote_failures_omitted: usize,
 }
 
 /// State shared by the connector, its handles, and its tasks.
@@ -108,6 +119,8 @@ pub(crate) struct Shared {
     local_addr: Option<SocketAddr>,
     dispatcher_thread: OnceLock<ThreadId>,
     has_handler: bool,
+    /// The cluster this connector is a node of, if it has one.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl Shared {
@@ -125,19 +138,25 @@ impl Shared {
 
     /// Registers a socket whose handshake is done, with its initial groups; the registration
     /// takes it out of the registry again however it ends.
-    pub(crate) fn register(
+    /// With a cluster, it returns once the socket can be reached from every node (see
+    /// `Cluster::socket_added`).
+    pub(crate) async fn register(
         self: &Arc<Self>,
         socket: &Socket,
         groups: &[String],
     ) -> Result<Registration> {
         self.check_running()?;
         self.registry.insert(socket, groups)?;
-        Ok(Registration {
+        let registration = Registration {
             shared: self.clone(),
             socket: socket.clone(),
             announced: false,
             ended: false,
-        })
+        };
+        if let Some(cluster) = &self.cluster {
+            cluster.socket_added(socket.id()).await;
+        }
+        Ok(registration)
     }
 
     /// An empty send queue with the configured bounds and policy.
@@ -190,6 +209,9 @@ impl Registration {
             return;
         }
         self.shared.registry.remove(&self.socket);
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.socket_removed(self.socket.id());
+        }
         self.socket.queue().seal(Sealed::Ended);
         if self.announced {
             self.shared.events.push(Event::SocketClosed {
@@ -272,21 +294,50 @@ impl ConnectorHandle {
         }
     }
 
-    /// Queues a message for one socket. Messages to one socket leave in the order sent.
+    /// Queues a message for one socket. Messages to one socket leave in the order sent. With a
+    /// cluster, a socket held by another node gets it through that node (waiting at most the
+    /// cluster's timeout for its outcome).
     pub fn send(&self, socket_id: &str, message: impl Into<Message>) -> Result<Delivery> {
         self.shared.check_running()?;
-        let socket = self.shared.registry.get(socket_id)?;
-        socket
-            .queue()
-            .push(socket_id, Outgoing::Message(message.into()))
+        match self.shared.registry.get(socket_id) {
+            Ok(socket) => socket
+                .queue()
+                .push(socket_id, Outgoing::Message(message.into())),
+            Err(missing) => {
+                let cluster = self.remote(missing)?;
+                let message = message.into();
+                cluster.check_size(message.len())?;
+                cluster.send(&self.shared, socket_id, message)
+            }
+        }
+    }
+
+    /// The cluster, to reach a socket this node does not hold; `missing` without one.
+    fn remote(&self, missing: Error) -> Result<&Arc<Cluster>> {
+        self.shared.cluster.as_ref().ok_or(missing)
     }
 
     /// Subscribes a socket to groups; groups it already has are ignored. ([`Socket::subscribe`]
-    /// does the same on a socket at hand.)
+    /// does the same on a socket at hand.) With a cluster, it returns once broadcasts from
+    /// every node to those groups reach the socket (at most the cluster's timeout), where
+    /// `Socket::subscribe` does not wait for the other nodes to learn of a new group.
     pub fn subscribe<S: AsRef<str>>(&self, socket_id: &str, groups: &[S]) -> Result<()> {
         self.shared.check_running()?;
-        let socket = self.shared.registry.get(socket_id)?;
-        self.shared.registry.subscribe(&socket, groups)
+        match self.shared.registry.get(socket_id) {
+            Ok(socket) => {
+                self.shared.registry.subscribe(&socket, groups)?;
+                if let Some(cluster) = &self.shared.cluster {
+                    cluster.settled_blocking(&self.shared);
+                }
+                Ok(())
+            }
+            Err(missing) => {
+                validate_groups(groups)?;
+                let groups = groups.iter().map(|g| g.as_ref().to_owned()).collect();
+                self.remote(missing)?
+                    .apply(&self.shared, socket_id, RemoteOp::Subscribe(groups))
+            }
+        }
     }
 
     /// Unsubscribes a socket from groups; groups it does not have are ignored.
@@ -294,8 +345,14 @@ impl ConnectorHandle {
     pub fn unsubscribe<S: AsRef<str>>(&self, socket_id: &str, groups: &[S]) -> Result<()> {
         self.shared.check_running()?;
         validate_groups(groups)?;
-        let socket = self.shared.registry.get(socket_id)?;
-        self.shared.registry.unsubscribe(&socket, groups)
+        match self.shared.registry.get(socket_id) {
+            Ok(socket) => self.shared.registry.unsubscribe(&socket, groups),
+            Err(missing) => {
+                let groups = groups.iter().map(|g| g.as_ref().to_owned()).collect();
+                self.remote(missing)?
+                    .apply(&self.shared, socket_id, RemoteOp::Unsubscribe(groups))
+            }
+        }
     }
 
     /// The send queue's byte bound of every socket (`SocketConfig::send_queue_bytes`).
@@ -306,23 +363,62 @@ impl ConnectorHandle {
     /// Sends one message to every socket that matches `filter`; says how many got it and
     /// which did not. A message larger than the send queue's byte bound
     /// (`SocketConfig::send_queue_bytes`) fits no socket: `LimitExceeded`, sent to none.
+    ///
+    /// With a cluster, every node delivers it to its own matching sockets, and the result adds
+    /// up the counts of the nodes that answered within the cluster's timeout. When the message
+    /// cannot be published (the backplane is unreachable: at once), it fails with
+    /// `Connectivity`, delivered to none; this node delivers once Redis has taken it.
     pub fn broadcast(
         &self,
         message: impl Into<Message>,
         filter: &SocketFilter,
     ) -> Result<BroadcastResult> {
+        self.broadcast_to_cluster(message.into(), filter, true)
+    }
+
+    /// [`ConnectorHandle::broadcast`] without waiting for the other nodes: delivered here,
+    /// queued for the backplane, and the result counts this node's sockets only. Without a
+    /// cluster, the same as `broadcast`.
+    pub fn publish(
+        &self,
+        message: impl Into<Message>,
+        filter: &SocketFilter,
+    ) -> Result<BroadcastResult> {
+        self.broadcast_to_cluster(message.into(), filter, false)
+    }
+
+    fn broadcast_to_cluster(
+        &self,
+        message: Message,
+        filter: &SocketFilter,
+        wait: bool,
+    ) -> Result<BroadcastResult> {
         self.shared.check_running()?;
         validate_groups(&filter.groups)?;
-        let message = message.into();
         check_fits(message.len(), self.send_queue_bytes())?;
-        let mut result = BroadcastResult::default();
+        match &self.shared.cluster {
+            None => Ok(self.deliver(&message, filter)),
+            Some(cluster) => {
+                cluster.check_size(message.len())?;
+                cluster.broadcast(self, message, filter, wait)
+            }
+        }
+    }
+
+    /// Queues `message` for this node's sockets that match `filter` (checked by the caller).
+    pub(crate) fn deliver(&self, message: &Message, filter: &SocketFilter) -> BroadcastResult {
+        let mut result = BroadcastResult {
+            nodes_answered: 1,
+            complete: true,
+            ..BroadcastResult::default()
+        };
         // Server frames are unmasked and identical: encoded once for every inbound recipient.
         let mut server_frame = None;
         self.shared.registry.for_each_match(filter, |socket| {
             let item = match socket.socket_type() {
                 SocketType::Inbound => Outgoing::Frame(
                     server_frame
-                        .get_or_insert_with(|| encode_server_frame(&message))
+                        .get_or_insert_with(|| encode_server_frame(message))
                         .clone(),
                 ),
                 SocketType::Outbound => Outgoing::Message(message.clone()),
@@ -345,7 +441,7 @@ impl ConnectorHandle {
                 }),
             }
         });
-        Ok(result)
+        result
     }
 
     /// Closes one socket with a close code (1000-1003, 1007-1014, 3000-4999) and a reason of
@@ -355,35 +451,106 @@ impl ConnectorHandle {
     pub fn close(&self, socket_id: &str, code: u16, reason: &str) -> Result<()> {
         self.shared.check_running()?;
         validate_close(code, reason)?;
-        self.shared
-            .registry
-            .get(socket_id)?
-            .close_validated(code, reason)
+        match self.shared.registry.get(socket_id) {
+            Ok(socket) => socket.close_validated(code, reason),
+            Err(missing) => self.remote(missing)?.apply(
+                &self.shared,
+                socket_id,
+                RemoteOp::Close { code, reason },
+            ),
+        }
     }
 
-    /// Closes every socket that matches `filter`; returns how many it began to close.
+    /// Closes every socket that matches `filter`; returns how many it began to close. With a
+    /// cluster, on every node (the count adds up those that answered in time).
     pub fn bulk_close(&self, filter: &SocketFilter, code: u16, reason: &str) -> Result<usize> {
         self.shared.check_running()?;
         validate_close(code, reason)?;
         validate_groups(&filter.groups)?;
-        Ok(self
-            .shared
+        match &self.shared.cluster {
+            None => Ok(self.close_matching(filter, code, reason)),
+            Some(cluster) => cluster.bulk_close(self, filter, code, reason),
+        }
+    }
+
+    /// Begins to close this node's sockets that match `filter`; how many.
+    pub(crate) fn close_matching(&self, filter: &SocketFilter, code: u16, reason: &str) -> usize {
+        self.shared
             .registry
             .select(filter)
             .iter()
             .filter(|socket| socket.request_close(code, reason))
-            .count())
+            .count()
     }
 
-    /// The open socket with this ID.
+    /// The open socket with this ID, on this node.
     pub fn socket(&self, socket_id: &str) -> Result<Socket> {
         self.shared.registry.get(socket_id)
     }
 
-    /// The open sockets that match `filter`.
+    /// The open sockets that match `filter`, on this node.
     pub fn sockets(&self, filter: &SocketFilter) -> Result<Vec<Socket>> {
         validate_groups(&filter.groups)?;
         Ok(self.shared.registry.select(filter))
+    }
+
+    /// Waits up to `timeout` for the cluster's backplane to be reachable: `Ok` at once while it
+    /// is (and without a cluster), `Timeout` if it does not come back in time. A starting node
+    /// waits for it up to the cluster's timeout; a node that lost it reconnects by itself.
+    pub fn wait_for_cluster(&self, timeout: Duration) -> Result<()> {
+        self.shared.check_running()?;
+        match &self.shared.cluster {
+            None => Ok(()),
+            Some(cluster) => cluster.wait_up(&self.shared, timeout.min(MAX_DURATION)),
+        }
+    }
+
+    /// This node's name in its cluster; `None` without a cluster.
+    pub fn node_name(&self) -> Option<&str> {
+        self.shared.cluster.as_deref().map(Cluster::node)
+    }
+
+    /// The open socket with this ID on whichever node of the cluster holds it (this node alone
+    /// without a cluster).
+    pub fn cluster_socket(&self, socket_id: &str) -> Result<ClusterSocket> {
+        self.shared.check_running()?;
+        let node = self.node_name().unwrap_or_default();
+        match self.shared.registry.get(socket_id) {
+            Ok(socket) => Ok(ClusterSocket::local(node, &socket)),
+            Err(missing) => self.remote(missing)?.lookup(&self.shared, socket_id),
+        }
+    }
+
+    /// The open sockets that match `filter` on every node that answers within the cluster's
+    /// timeout (this node alone without a cluster); each node lists at most 10,000.
+    pub fn cluster_sockets(&self, filter: &SocketFilter) -> Result<Vec<ClusterSocket>> {
+        self.shared.check_running()?;
+        let node = self.node_name().unwrap_or_default();
+        let mut sockets: Vec<_> = self
+            .sockets(filter)?
+            .iter()
+            .map(|s| ClusterSocket::local(node, s))
+            .collect();
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.check_up()?;
+            sockets.extend(cluster.list(&self.shared, filter)?);
+        }
+        Ok(sockets)
+    }
+
+    /// How many open sockets match `filter` on every node that answers within the cluster's
+    /// timeout (this node alone without a cluster).
+    pub fn cluster_socket_count(&self, filter: &SocketFilter) -> Result<usize> {
+        self.shared.check_running()?;
+        validate_groups(&filter.groups)?;
+        let here = self.shared.registry.select(filter).len();
+        match &self.shared.cluster {
+            None => Ok(here),
+            Some(cluster) => {
+                cluster.check_up()?;
+                Ok(here + cluster.count(&self.shared, filter)?)
+            }
+        }
     }
 
     /// How many sockets are open.
@@ -559,6 +726,13 @@ impl ConnectorBuilder {
             }
             None => None,
         };
+        let cluster = match &config.cluster {
+            Some(cluster) => Some(Cluster::new(
+                cluster.clone(),
+                config.socket.max_message_size,
+            )?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             registry: Arc::default(),
             events: EventQueue::new(config.event_queue_capacity, config.event_queue_bytes),
@@ -570,8 +744,17 @@ impl ConnectorBuilder {
             local_addr: listener.as_ref().map(Listener::local_addr),
             dispatcher_thread: OnceLock::new(),
             has_handler: self.handler.is_some(),
+            cluster,
             config,
         });
+        if let Some(cluster) = &shared.cluster {
+            cluster.start(&shared);
+            // The node starts with the backplane if it can be had within the cluster's timeout;
+            // without it, it keeps trying in the background.
+            if let Err(e) = cluster.wait_up(&shared, cluster.timeout()) {
+                tracing::warn!(node = cluster.node(), error = %e, "starting without the cluster's backplane");
+            }
+        }
         if let Some(listener) = listener {
             shared
                 .tasks

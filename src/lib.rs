@@ -22,6 +22,7 @@
 //! # Ok::<(), wsconnector::Error>(())
 //! ```
 
+mod cluster;
 mod config;
 mod connector;
 mod driver;
@@ -49,6 +50,7 @@ mod tls;
 mod utf8;
 mod wire;
 
+pub use cluster::{ClusterConfig, ClusterSocket, RemoteFailure, MAX_CLUSTER_NAME_LEN};
 pub use config::{
     duration_from_secs, ClientConfig, Config, Identity, InboundPath, ListenerConfig,
     MessageRateLimit, MessageRatePolicy, Pem, ServerTls, SlowConsumerPolicy, SocketConfig,

@@ -188,6 +188,11 @@ pub(crate) async fn open(
     let timeout = options
         .connect_timeout
         .unwrap_or_else(|| client.effective_connect_timeout());
+    // A caller-chosen ID is claimed in the whole cluster first (generated ones are UUIDs).
+    let claim = match (&shared.cluster, &options.socket_id) {
+        (Some(cluster), Some(_)) => Some(cluster.claim(&id).await?),
+        _ => None,
+    };
     let connecting = tokio::time::timeout(timeout, connect(&shared, &target, &options, id.clone()));
     let socket_and_stream = tokio::select! {
         _ = shared.shutdown.cancelled() => return Err(Error::stopped()),
@@ -196,7 +201,10 @@ pub(crate) async fn open(
         })??,
     };
     let (socket, ws) = socket_and_stream;
-    let mut registration = shared.register(&socket, &options.groups)?;
+    let mut registration = shared.register(&socket, &options.groups).await?;
+    if let Some(claim) = claim {
+        claim.keep();
+    }
     registration.announce();
     shared
         .tasks
