@@ -95,7 +95,7 @@ pub mod fuzzing {
         let mut decoder = Decoder::new(masked, max_message, &[]);
         let mut items = Vec::new();
         for chunk in chunks {
-            decoder.buf.extend_from_slice(chunk);
+            decoder.feed(chunk);
             loop {
                 match decoder.decode() {
                     Ok(Some(incoming)) => items.push(describe(incoming, max_message)),

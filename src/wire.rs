@@ -321,6 +321,17 @@ impl Decoder {
         }
     }
 
+    /// Appends received bytes as a read would (for the fuzz targets, which have no stream):
+    /// a buffer that had to grow is a new allocation, which payloads left in it keep alive.
+    #[cfg(fuzzing)]
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+        let capacity = self.buf.capacity();
+        self.buf.extend_from_slice(bytes);
+        if self.buf.capacity() != capacity {
+            self.alloc = self.buf.capacity();
+        }
+    }
+
     /// The whole length (header and payload) of the frame at the front, once its header has
     /// arrived.
     fn front_len(&self) -> Option<usize> {
