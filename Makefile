@@ -6,7 +6,7 @@
 #   make soak    the long variants of the reliability tests (full-size churn)
 #   make fuzz    the fuzz targets, FUZZ_SECONDS each (default 60); installs cargo-fuzz
 
-.PHONY: demo test lint test-rust test-node test-browser chromium soak fuzz
+.PHONY: demo test lint test-rust test-node test-browser chromium redis-server soak fuzz
 .DEFAULT_GOAL := test
 
 CARGO ?= cargo
@@ -29,8 +29,9 @@ lint:
 		fi; \
 	done
 
-# The core's tests with the C API's own (its unit tests, the header's version check).
-test-rust:
+# The core's tests with the C API's own (its unit tests, the header's version check); the
+# cluster's tests start redis-servers of their own.
+test-rust: redis-server
 	$(CARGO) test --features capi
 
 # Interoperability with Node's ws (an independent implementation), both ways.
@@ -50,6 +51,14 @@ chromium:
 		echo "installing chromium"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's redis-server (the cluster's backplane in the tests, the demo and the benchmark),
+# installed with apt-get only when the machine has none.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "installing redis-server"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
 soak:
 	WSC_SOAK=1 $(CARGO) test --release --test churn -- --nocapture
