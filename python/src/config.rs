@@ -3,14 +3,14 @@
 //! names the setting it is about.
 
 use crate::args::{opt_seconds, pairs, seconds, strings};
-use crate::errors::invalid;
+use crate::errors::{invalid, OrRaise};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
 use std::path::PathBuf;
 use wsconnector::{
-    Config, Identity, InboundPath, ListenerConfig, MessageRateLimit, MessageRatePolicy, Pem,
-    ServerTls, SlowConsumerPolicy,
+    ClusterConfig, Config, Identity, InboundPath, ListenerConfig, MessageRateLimit,
+    MessageRatePolicy, Pem, ServerTls, SlowConsumerPolicy,
 };
 
 /// Every setting `from_kwargs` reads, the listener's first (exported as `_native.SETTINGS`, so
@@ -52,7 +52,16 @@ pub(crate) const SETTINGS: &[&str] = &[
     "stop_timeout",
     "event_queue_capacity",
     "event_queue_bytes",
+    "cluster",
+    "cluster_name",
+    "node_name",
+    "cluster_password",
+    "cluster_timeout",
+    "cluster_node_expiry",
 ];
+
+/// The cluster's settings after `cluster` in `SETTINGS`: they need `cluster` (its URL).
+const CLUSTER_ONLY: &[&str] = SETTINGS.split_at(SETTINGS.len() - 5).1;
 
 /// Settings that only a listener has (those after `host` and `port` up to `default_headers`
 /// in `SETTINGS`); giving one without `host` or `port` is an error.
@@ -78,6 +87,8 @@ pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) ->
     let mut has_listener = false;
     let mut listener_setting = None;
     let mut pems = Certificates::default();
+    let mut cluster = ClusterConfig::new("");
+    let mut cluster_setting = None;
     for (key, value) in kwargs.into_iter().flatten() {
         let key = key.extract::<String>()?;
         let name = key.as_str();
@@ -93,6 +104,9 @@ pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) ->
         if !value.is_none() {
             if let Some(setting) = LISTENER_ONLY.iter().find(|s| **s == name) {
                 listener_setting.get_or_insert(*setting);
+            }
+            if let Some(setting) = CLUSTER_ONLY.iter().find(|s| **s == name) {
+                cluster_setting.get_or_insert(*setting);
             }
         }
         let v = &value;
@@ -143,9 +157,24 @@ pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) ->
             "stop_timeout" => config.stop_timeout = seconds(name, v)?,
             "event_queue_capacity" => config.event_queue_capacity = count(name, v)?,
             "event_queue_bytes" => config.event_queue_bytes = count(name, v)?,
+            "cluster" => cluster.url = string(name, v)?,
+            "cluster_name" => cluster.name = string(name, v)?,
+            "node_name" => cluster.node_name = Some(string(name, v)?),
+            "cluster_password" => cluster.password = Some(string(name, v)?),
+            "cluster_timeout" => cluster.timeout = seconds(name, v)?,
+            "cluster_node_expiry" => cluster.node_expiry = seconds(name, v)?,
             _ => return Err(unknown(name)),
         }
         check_after(py, name, &config, &listener)?;
+    }
+    if !cluster.url.is_empty() {
+        config.cluster = Some(cluster);
+        config.validate().or_raise(py)?;
+    } else if let Some(setting) = cluster_setting {
+        return Err(invalid(
+            py,
+            format!("{setting} is a cluster setting: give cluster= (the backplane's redis:// URL)"),
+        ));
     }
     if has_listener {
         listener.tls = server_tls(py, &mut pems)?;

@@ -54,6 +54,12 @@ GOOD: dict[str, Any] = {
     "stop_timeout": 2,
     "event_queue_capacity": 100,
     "event_queue_bytes": 1 << 20,
+    "cluster": "redis://127.0.0.1:6379/0",
+    "cluster_name": "chat",
+    "node_name": "node-1",
+    "cluster_password": "secret",
+    "cluster_timeout": 1.5,
+    "cluster_node_expiry": 5.0,
 }
 
 

@@ -54,7 +54,11 @@ pub async fn run(
             SLOTS / 2
         ));
     }
-    let on_second = if second.is_some() { fanout.receivers / 2 } else { 0 };
+    let on_second = if second.is_some() {
+        fanout.receivers / 2
+    } else {
+        0
+    };
     let mut receivers: Vec<Conn> = target
         .open_many(
             crate::FANOUT_RECV_PATH,
