@@ -12,8 +12,8 @@ use super::macros::{
 };
 use super::{wsc_pem_source, wsc_result, FromRaw};
 use crate::{
-    Config, Identity, InboundPath, ListenerConfig, MessageRateLimit, MessageRatePolicy, Pem,
-    ServerTls, SlowConsumerPolicy,
+    ClusterConfig, Config, Identity, InboundPath, ListenerConfig, MessageRateLimit,
+    MessageRatePolicy, Pem, ServerTls, SlowConsumerPolicy,
 };
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
@@ -639,6 +639,107 @@ pub extern "C" fn wsc_config_set_close_timeout_ms(
 ) -> wsc_result {
     with_config(config, |b| {
         b.config.socket.close_timeout = millis(timeout_ms);
+        Ok(())
+    })
+}
+
+/// Makes the connector a node of a cluster whose backplane is the Redis at `url`
+/// ("redis://[user:password@]host:port/db", or "rediss://" for TLS): broadcast and bulk close
+/// reach every node's sockets, operations by socket ID reach the node that holds the socket.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+#[no_mangle]
+pub extern "C" fn wsc_config_set_cluster(
+    config: *mut wsc_config,
+    url: *const c_char,
+) -> wsc_result {
+    with_config(config, |b| {
+        let url = arg_str!(url);
+        match b.config.cluster.as_mut() {
+            Some(cluster) => cluster.url = url.to_owned(),
+            None => b.config.cluster = Some(ClusterConfig::new(url)),
+        }
+        Ok(())
+    })
+}
+
+/// Changes a cluster setting; the cluster must have been set.
+fn with_cluster(
+    config: *mut wsc_config,
+    change: impl FnOnce(&mut ClusterConfig) -> FfiResult,
+) -> wsc_result {
+    with_config(config, |b| {
+        let cluster = b.config.cluster.as_mut().ok_or_else(|| {
+            FfiError::new(
+                wsc_result::WSC_INVALID_STATE,
+                "no cluster: call wsc_config_set_cluster() first",
+            )
+        })?;
+        change(cluster)
+    })
+}
+
+/// The cluster's name, the prefix of its Redis keys and channels (default "wsconnector").
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no cluster yet).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_cluster_name(
+    config: *mut wsc_config,
+    name: *const c_char,
+) -> wsc_result {
+    with_cluster(config, |c| {
+        c.name = arg_str!(name).to_owned();
+        Ok(())
+    })
+}
+
+/// This node's name, unique in the cluster (default: generated).
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no cluster yet).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_node_name(
+    config: *mut wsc_config,
+    name: *const c_char,
+) -> wsc_result {
+    with_cluster(config, |c| {
+        c.node_name = Some(arg_str!(name).to_owned());
+        Ok(())
+    })
+}
+
+/// The Redis password, when it is not in the URL.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no cluster yet).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_cluster_password(
+    config: *mut wsc_config,
+    password: *const c_char,
+) -> wsc_result {
+    with_cluster(config, |c| {
+        c.password = Some(arg_str!(password).to_owned());
+        Ok(())
+    })
+}
+
+/// How long an operation waits for the other nodes and for Redis (default 2 s; at most
+/// WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (no cluster yet).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_cluster_timeout_ms(
+    config: *mut wsc_config,
+    timeout_ms: u64,
+) -> wsc_result {
+    with_cluster(config, |c| {
+        c.timeout = millis(timeout_ms);
+        Ok(())
+    })
+}
+
+/// How long a dead node's socket IDs keep resolving: its liveness key's expiry, refreshed
+/// every third of it (default 10 s). Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (no cluster
+/// yet).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_cluster_node_expiry_ms(
+    config: *mut wsc_config,
+    expiry_ms: u64,
+) -> wsc_result {
+    with_cluster(config, |c| {
+        c.node_expiry = millis(expiry_ms);
         Ok(())
     })
 }
