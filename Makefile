@@ -5,8 +5,11 @@
 #   make bench   the benchmarks (about 10 minutes; BENCH_QUICK=1 for a short run)
 #   make soak    the long variants of the reliability tests (full-size churn)
 #   make fuzz    the fuzz targets, FUZZ_SECONDS each (default 60); installs cargo-fuzz
+#   make import-graph   the core's modules with what each imports, lowest first (no cycle:
+#                the test tests/import_graph.rs, part of make test-rust, fails on one)
 
-.PHONY: demo test lint test-rust test-node test-browser chromium redis-server soak fuzz
+.PHONY: demo test lint test-rust test-node test-browser chromium redis-server soak fuzz \
+	import-graph
 .DEFAULT_GOAL := test
 
 CARGO ?= cargo
@@ -33,6 +36,10 @@ lint:
 # cluster's tests start redis-servers of their own.
 test-rust: redis-server
 	$(CARGO) test --features capi
+
+import-graph:
+	@$(CARGO) test --quiet --test import_graph the_core_imports_only_downward -- --nocapture \
+		| grep -- ' -> '
 
 # Interoperability with Node's ws (an independent implementation), both ways.
 test-node: tests/node/node_modules/.package-lock.json

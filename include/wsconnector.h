@@ -60,7 +60,8 @@ enum wsc_result
    */
   WSC_OK = 0,
   /**
-   * An argument was malformed: a bad URL, path pattern, header, close code, setting, index.
+   * An argument was malformed: a bad URL, path pattern, header, close code, setting. (Also
+   * an index past the end.)
    */
   WSC_INVALID_ARGUMENT = 1,
   /**
@@ -76,11 +77,11 @@ enum wsc_result
    */
   WSC_NON_UNIQUE_SOCKET_ID = 4,
   /**
-   * The TCP connection could not be made or broke.
+   * The TCP connection could not be made or broke (refused, reset, unreachable).
    */
   WSC_CONNECTIVITY = 5,
   /**
-   * A host name did not resolve.
+   * The host name of an outbound URL did not resolve.
    */
   WSC_DNS = 6,
   /**
@@ -88,8 +89,8 @@ enum wsc_result
    */
   WSC_TLS = 7,
   /**
-   * The peer answered the handshake with an HTTP status other than 101
-   * (see wsc_last_error_http_status()).
+   * The peer answered the WebSocket handshake with an HTTP status other than 101. (See
+   * wsc_last_error_http_status().)
    */
   WSC_HANDSHAKE = 8,
   /**
@@ -101,7 +102,7 @@ enum wsc_result
    */
   WSC_REMOTELY_CLOSED = 10,
   /**
-   * A configured limit was reached.
+   * A configured limit was reached (connections, message size).
    */
   WSC_LIMIT_EXCEEDED = 11,
   /**
@@ -109,7 +110,8 @@ enum wsc_result
    */
   WSC_QUEUE_FULL = 12,
   /**
-   * Not allowed in the current state (e.g. stopping a connector from its own callback).
+   * The call is not allowed in the connector's current state (e.g. stop from a callback).
+   * (Also a configuration call out of order.)
    */
   WSC_INVALID_STATE = 13,
   /**
@@ -121,7 +123,7 @@ enum wsc_result
    */
   WSC_PROTOCOL = 15,
   /**
-   * A bug inside the library's core (a caught panic there).
+   * A bug inside the library (a caught panic); the connector keeps running.
    */
   WSC_INTERNAL = 16,
   /**
@@ -175,6 +177,110 @@ enum wsc_undelivered
 typedef enum wsc_undelivered wsc_undelivered;
 #else
 typedef uint32_t wsc_undelivered;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What a setting holds (see wsc_config_setting()), which says the function that sets it.
+ */
+enum wsc_setting_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * true or false: wsc_config_set_bool().
+   */
+  WSC_SETTING_BOOL = 1,
+  /**
+   * A number of things, greater than 0: wsc_config_set_int().
+   */
+  WSC_SETTING_COUNT = 2,
+  /**
+   * A number of things, or 0 for none (no such limit, or the default): wsc_config_set_int().
+   */
+  WSC_SETTING_OPTIONAL_COUNT = 3,
+  /**
+   * A size in bytes: wsc_config_set_int().
+   */
+  WSC_SETTING_BYTES = 4,
+  /**
+   * Milliseconds, at most WSC_MAX_DURATION_MS: wsc_config_set_duration_ms().
+   */
+  WSC_SETTING_DURATION = 5,
+  /**
+   * Milliseconds, or 0 for none (the feature off, or the default):
+   * wsc_config_set_duration_ms().
+   */
+  WSC_SETTING_OPTIONAL_DURATION = 6,
+  /**
+   * A string: wsc_config_set_string().
+   */
+  WSC_SETTING_TEXT = 7,
+  /**
+   * Strings, added one at a time: wsc_config_add_string().
+   */
+  WSC_SETTING_TEXT_LIST = 8,
+  /**
+   * Name/value pairs, added one at a time: wsc_config_add_pair().
+   */
+  WSC_SETTING_PAIRS = 9,
+  /**
+   * PEM text or the path of a PEM file: wsc_config_set_pem().
+   */
+  WSC_SETTING_PEM = 10,
+  /**
+   * One of a few names, listed in its doc: wsc_config_set_string().
+   */
+  WSC_SETTING_CHOICE = 11,
+  /**
+   * Several values that go together, set with functions of their own: "listener" with
+   * wsc_config_set_listener(), "paths" with wsc_config_add_path() and
+   * wsc_config_add_path_allowed_origin(), "tls" with wsc_config_set_server_tls(),
+   * "client_identity" with wsc_config_set_client_identity(), "message_rate_limit" with
+   * wsc_config_set_message_rate_limit(), "cluster" with wsc_config_set_cluster() and the
+   * wsc_config_set_cluster_*() and wsc_config_set_node_name() after it.
+   */
+  WSC_SETTING_CUSTOM = 12,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wsc_setting_kind wsc_setting_kind;
+#else
+typedef uint32_t wsc_setting_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What part of the connector a setting configures.
+ */
+enum wsc_setting_scope
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The listener: wsc_config_set_listener() must come first (else WSC_INVALID_STATE).
+   */
+  WSC_SCOPE_LISTENER = 1,
+  /**
+   * Outbound sockets.
+   */
+  WSC_SCOPE_CLIENT = 2,
+  /**
+   * Every socket, inbound or outbound.
+   */
+  WSC_SCOPE_SOCKET = 3,
+  /**
+   * The connector as a whole.
+   */
+  WSC_SCOPE_CONNECTOR = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wsc_setting_scope wsc_setting_scope;
+#else
+typedef uint32_t wsc_setting_scope;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -772,6 +878,76 @@ wsc_result wsc_broadcast_result_remote_failure_at(const struct wsc_broadcast_res
 void wsc_broadcast_result_free(struct wsc_broadcast_result *result);
 
 /**
+ * How many settings there are: wsc_config_setting() describes each, by index from 0. A
+ * binding can set every one by its name with the generic setters (wsc_config_set_bool() and
+ * the others, chosen by the setting's kind) and needs no new function for a new setting.
+ * Any thread.
+ */
+size_t wsc_config_setting_count(void);
+
+/**
+ * Describes the setting at `index` (0 to wsc_config_setting_count() - 1): its name (what the
+ * generic setters take; static), its kind (which setter), its scope, and one line on what it
+ * does (static). Each out pointer may be NULL when that part is not wanted.
+ * Errors: WSC_INVALID_ARGUMENT (`index` past the end). Any thread.
+ */
+wsc_result wsc_config_setting(size_t index,
+                              struct wsc_str *name_out,
+                              wsc_setting_kind *kind_out,
+                              wsc_setting_scope *scope_out,
+                              struct wsc_str *doc_out);
+
+/**
+ * Sets the WSC_SETTING_BOOL setting `name` (see wsc_config_setting()).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (no such setting, or one
+ * of another kind), WSC_INVALID_STATE (a listener setting before wsc_config_set_listener()).
+ */
+wsc_result wsc_config_set_bool(struct wsc_config *config, const char *name, bool value);
+
+/**
+ * Sets the WSC_SETTING_COUNT, WSC_SETTING_OPTIONAL_COUNT (0: none) or WSC_SETTING_BYTES
+ * setting `name`. Checked at start. Errors: as wsc_config_set_bool().
+ */
+wsc_result wsc_config_set_int(struct wsc_config *config, const char *name, uint64_t value);
+
+/**
+ * Sets the WSC_SETTING_DURATION or WSC_SETTING_OPTIONAL_DURATION (0: none) setting `name`, in
+ * milliseconds, at most WSC_MAX_DURATION_MS. Checked at start. Errors: as wsc_config_set_bool().
+ */
+wsc_result wsc_config_set_duration_ms(struct wsc_config *config,
+                                      const char *name,
+                                      uint64_t value_ms);
+
+/**
+ * Sets the WSC_SETTING_TEXT or WSC_SETTING_CHOICE setting `name` to `value`.
+ * Errors: as wsc_config_set_bool() (and WSC_INVALID_ARGUMENT for a name a choice lacks).
+ */
+wsc_result wsc_config_set_string(struct wsc_config *config, const char *name, const char *value);
+
+/**
+ * Adds `value` to the WSC_SETTING_TEXT_LIST setting `name`. Errors: as wsc_config_set_bool().
+ */
+wsc_result wsc_config_add_string(struct wsc_config *config, const char *name, const char *value);
+
+/**
+ * Adds the pair `key`, `value` to the WSC_SETTING_PAIRS setting `name`.
+ * Errors: as wsc_config_set_bool().
+ */
+wsc_result wsc_config_add_pair(struct wsc_config *config,
+                               const char *name,
+                               const char *key,
+                               const char *value);
+
+/**
+ * Sets the WSC_SETTING_PEM setting `name` to `pem` from `source` (a wsc_pem_source: a file
+ * path, read at start, or the text). Errors: as wsc_config_set_bool().
+ */
+wsc_result wsc_config_set_pem(struct wsc_config *config,
+                              const char *name,
+                              uint32_t source,
+                              const char *pem);
+
+/**
  * Makes a configuration with every default: no listener (a client-only connector), plain
  * sockets, no callbacks (pull mode). Errors: WSC_NULL_POINTER.
  */
@@ -1011,9 +1187,22 @@ wsc_result wsc_config_set_pong_timeout_ms(struct wsc_config *config, uint64_t ti
 wsc_result wsc_config_set_close_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
 
 /**
+ * I/O threads of the connector (0: the default, the number of cores up to 4).
+ * Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_config_set_worker_threads(struct wsc_config *config, size_t threads);
+
+/**
+ * How long stop waits for queued sends and close handshakes (default 5 s; at most
+ * WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_config_set_stop_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
+
+/**
  * Makes the connector a node of a cluster whose backplane is the Redis at `url`
  * ("redis://[user:password@]host:port/db", or "rediss://" for TLS): broadcast and bulk close
  * reach every node's sockets, operations by socket ID reach the node that holds the socket.
+ * The cluster's other settings follow it (the `cluster` setting of the table, custom).
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
  */
 wsc_result wsc_config_set_cluster(struct wsc_config *config, const char *url);
@@ -1048,18 +1237,6 @@ wsc_result wsc_config_set_cluster_timeout_ms(struct wsc_config *config, uint64_t
  * yet).
  */
 wsc_result wsc_config_set_cluster_node_expiry_ms(struct wsc_config *config, uint64_t expiry_ms);
-
-/**
- * I/O threads of the connector (0: the default, the number of cores up to 4).
- * Errors: WSC_NULL_POINTER.
- */
-wsc_result wsc_config_set_worker_threads(struct wsc_config *config, size_t threads);
-
-/**
- * How long stop waits for queued sends and close handshakes (default 5 s; at most
- * WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER.
- */
-wsc_result wsc_config_set_stop_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
 
 /**
  * Most events waiting for the application, counting those a callback or a pull-mode caller

@@ -1,34 +1,13 @@
 //! Every setting of a connector, its default, and its validation.
 
+use crate::cluster::config::ClusterConfig;
 use crate::error::{Error, Result};
 use crate::origin::AllowedOrigins;
 use crate::path::{normalize_base_path, PathPattern};
-use std::path::PathBuf;
+use crate::pem::Pem;
+use crate::protocol::handshake::{validate_client_headers, validate_token};
+use crate::settings::{settings, Choice};
 use std::time::Duration;
-
-/// PEM text, given inline or as a file to read at start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pem {
-    /// A path to a PEM file.
-    File(PathBuf),
-    /// PEM text itself.
-    Inline(String),
-}
-
-impl Pem {
-    /// Reads the PEM bytes (from the file, or the inline text).
-    pub(crate) fn load(&self, what: &str) -> Result<Vec<u8>> {
-        match self {
-            Pem::Inline(text) => Ok(text.as_bytes().to_vec()),
-            Pem::File(path) => std::fs::read(path).map_err(|e| {
-                Error::new(
-                    crate::ErrorKind::Tls,
-                    format!("cannot read {what} from {}: {e}", path.display()),
-                )
-            }),
-        }
-    }
-}
 
 /// A certificate chain and its private key, both PEM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +55,24 @@ pub enum SlowConsumerPolicy {
     Close,
 }
 
+impl SlowConsumerPolicy {
+    /// The policy's name as the settings spell it: "fail", "drop_newest", "drop_oldest",
+    /// "close".
+    pub fn name(self) -> &'static str {
+        crate::settings::choice_name(self)
+    }
+}
+
+impl Choice for SlowConsumerPolicy {
+    const NAMES: &'static [&'static str] = &["fail", "drop_newest", "drop_oldest", "close"];
+    const ALL: &'static [Self] = &[
+        SlowConsumerPolicy::Fail,
+        SlowConsumerPolicy::DropNewest,
+        SlowConsumerPolicy::DropOldest,
+        SlowConsumerPolicy::Close,
+    ];
+}
+
 /// How many messages a peer may send on one socket: `burst` at once, then `per_second` on
 /// average (a token bucket of `burst` tokens refilled at `per_second`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +91,18 @@ pub enum MessageRatePolicy {
     Close,
     /// The message is dropped (not delivered); the socket stays open.
     Drop,
+}
+
+impl MessageRatePolicy {
+    /// The policy's name as the settings spell it: "close", "drop".
+    pub fn name(self) -> &'static str {
+        crate::settings::choice_name(self)
+    }
+}
+
+impl Choice for MessageRatePolicy {
+    const NAMES: &'static [&'static str] = &["close", "drop"];
+    const ALL: &'static [Self] = &[MessageRatePolicy::Close, MessageRatePolicy::Drop];
 }
 
 /// One path the listener serves, relative to its base path, with the groups its sockets start in.
@@ -298,7 +307,7 @@ pub struct Config {
     /// connector hold at most about this much received data.
     pub event_queue_bytes: usize,
     /// The cluster this connector is a node of (a Redis backplane); `None`: a connector alone.
-    pub cluster: Option<crate::ClusterConfig>,
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for Config {
@@ -389,10 +398,282 @@ impl Config {
         positive("event_queue_capacity", self.event_queue_capacity)?;
         positive("event_queue_bytes", self.event_queue_bytes)?;
         if let Some(cluster) = &self.cluster {
+            check_duration("cluster_timeout", cluster.timeout)?;
+            check_duration("cluster_node_expiry", cluster.node_expiry)?;
             cluster.validate()?;
         }
         Ok(())
     }
+}
+
+// The settings table: every setting by name, its kind, its scope and the field it sets. Adding
+// a field to the structs above means adding its row here (and to `config_fields` below); the C
+// API and the Python package reach it through `Config::set` with no change of theirs.
+settings! {
+    /// Address and port to bind; without them the connector has no listener (client-only).
+    listener: Listener, Custom;
+    /// Prefix of every served path (default "/").
+    base_path: Listener, Text, |c| listener(c)?.base_path;
+    /// Served paths (exact or `*` patterns) with their default groups and allowed origins.
+    paths: Listener, Custom;
+    /// Subprotocols the server accepts, in order of preference.
+    subprotocols: Listener, TextList, |c| listener(c)?.subprotocols;
+    /// The listener's certificate chain and private key: it serves wss://.
+    tls: Listener, Custom;
+    /// CAs whose client certificates the listener requires (mutual TLS; needs `tls` first).
+    tls_client_ca: Listener, Pem, |c| server_tls(c)?.client_ca;
+    /// Most inbound sockets and handshakes at once (default 10,000).
+    max_connections: Listener, Count, |c| listener(c)?.max_connections;
+    /// Most inbound sockets and handshakes at once from one client IP address (default: none).
+    max_connections_per_ip: Listener, OptionalCount, |c| listener(c)?.max_connections_per_ip;
+    /// Time a client has from TCP accept to the end of the upgrade, TLS included (default 10 s).
+    handshake_timeout: Listener, Duration, |c| listener(c)?.handshake_timeout;
+    /// Inbound sockets idle this long are closed (default 15 minutes; none: never).
+    idle_timeout: Listener, OptionalDuration, |c| listener(c)?.idle_timeout;
+    /// Largest handshake request accepted, in bytes; more gets 431 (default 16 KiB).
+    max_handshake_bytes: Listener, Bytes, |c| listener(c)?.max_handshake_bytes;
+    /// Origins whose browser pages may open sockets on the listener (default: any).
+    allowed_origins: Listener, TextList, |c| listener(c)?.allowed_origins;
+    /// Refuses (403) upgrade requests without an Origin header (default false).
+    require_origin: Listener, Bool, |c| listener(c)?.require_origin;
+    /// Headers sent with every outbound handshake.
+    default_headers: Client, Pairs, |c| c.client.default_headers;
+    /// Query parameters added to every outbound URL.
+    default_query: Client, Pairs, |c| c.client.default_query;
+    /// Time allowed for DNS, TCP, TLS and the upgrade of an outbound socket (none: 30 s).
+    connect_timeout: Client, OptionalDuration, |c| c.client.connect_timeout;
+    /// Outbound sockets idle this long are closed (default none: never).
+    client_idle_timeout: Client, OptionalDuration, |c| c.client.idle_timeout;
+    /// CA certificates trusted for wss:// besides the bundled web roots.
+    extra_ca: Client, Pem, |c| c.client.extra_ca;
+    /// A client certificate chain and key presented to servers that ask (mutual TLS).
+    client_identity: Client, Custom;
+    /// Outbound sockets accept any server certificate: no authenticity at all; tests only.
+    dangerous_skip_certificate_verification: Client, Bool,
+        |c| c.client.dangerous_skip_certificate_verification;
+    /// Largest message accepted from a peer; larger closes the socket with 1009 (16 MiB).
+    max_message_size: Socket, Bytes, |c| c.socket.max_message_size;
+    /// Most messages waiting in one socket's send queue (default 1,024).
+    send_queue_messages: Socket, Count, |c| c.socket.send_queue_messages;
+    /// Most payload bytes waiting in one socket's send queue (default 16 MiB).
+    send_queue_bytes: Socket, Bytes, |c| c.socket.send_queue_bytes;
+    /// What a send does when the queue is full (default "fail").
+    slow_consumer: Socket, Choice(SlowConsumerPolicy), |c| c.socket.slow_consumer;
+    /// Interval between pings (default 30 s; none: no pings).
+    ping_interval: Socket, OptionalDuration, |c| c.socket.ping_interval;
+    /// A ping not answered by a pong within this time closes the socket (default 20 s).
+    pong_timeout: Socket, Duration, |c| c.socket.pong_timeout;
+    /// Time the peer has to answer our close frame (default 5 s).
+    close_timeout: Socket, Duration, |c| c.socket.close_timeout;
+    /// Messages a peer may send on one socket: a burst, then so many per second (default: any).
+    message_rate_limit: Socket, Custom;
+    /// What a message past the rate limit does (default "close": the socket closes with 1008).
+    message_rate_policy: Socket, Choice(MessageRatePolicy), |c| c.socket.message_rate_policy;
+    /// I/O threads of the connector's runtime (default none: the CPU count, at most 4).
+    worker_threads: Connector, OptionalCount, |c| c.worker_threads;
+    /// How long stop waits for queued sends and close handshakes (default 5 s).
+    stop_timeout: Connector, Duration, |c| c.stop_timeout;
+    /// Most events waiting for the application; past it, sockets stop reading (65,536).
+    event_queue_capacity: Connector, Count, |c| c.event_queue_capacity;
+    /// Most payload bytes in events waiting for the application; past it too (64 MiB).
+    event_queue_bytes: Connector, Bytes, |c| c.event_queue_bytes;
+    /// A node of a cluster through a Redis backplane: URL, names, password, timeouts (none).
+    cluster: Connector, Custom;
+}
+
+/// The listener, for a listener setting (`Config::set` has checked that there is one).
+fn listener(config: &mut Config) -> Result<&mut ListenerConfig> {
+    config.listener.as_mut().ok_or_else(|| {
+        Error::new(
+            crate::ErrorKind::InvalidState,
+            "this configuration has no listener",
+        )
+    })
+}
+
+/// The listener's TLS, for the settings that need it.
+fn server_tls(config: &mut Config) -> Result<&mut ServerTls> {
+    listener(config)?.tls.as_mut().ok_or_else(|| {
+        Error::new(
+            crate::ErrorKind::InvalidState,
+            "the listener has no TLS certificate and key (the tls setting) yet: set them first",
+        )
+    })
+}
+
+/// Every field of a configuration, nested ones by their path (`listener.tls.client_ca`), with
+/// its value as text; a field inside an absent `Option` is left out. The C and Python layers'
+/// tests set each setting through their own API and compare: every field must be reached.
+/// The patterns name every field, so a field added without its setting fails to compile here.
+#[doc(hidden)]
+pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
+    let Config {
+        listener,
+        client,
+        socket,
+        worker_threads,
+        stop_timeout,
+        event_queue_capacity,
+        event_queue_bytes,
+        cluster,
+    } = config;
+    let ClientConfig {
+        default_headers,
+        default_query,
+        connect_timeout,
+        idle_timeout: client_idle_timeout,
+        extra_ca,
+        identity: client_identity,
+        dangerous_skip_certificate_verification,
+    } = client;
+    let SocketConfig {
+        max_message_size,
+        send_queue_messages,
+        send_queue_bytes,
+        slow_consumer,
+        ping_interval,
+        pong_timeout,
+        close_timeout,
+        message_rate_limit,
+        message_rate_policy,
+    } = socket;
+    let mut fields = vec![
+        ("worker_threads", format!("{worker_threads:?}")),
+        ("stop_timeout", format!("{stop_timeout:?}")),
+        ("event_queue_capacity", format!("{event_queue_capacity:?}")),
+        ("event_queue_bytes", format!("{event_queue_bytes:?}")),
+        ("client.default_headers", format!("{default_headers:?}")),
+        ("client.default_query", format!("{default_query:?}")),
+        ("client.connect_timeout", format!("{connect_timeout:?}")),
+        ("client.idle_timeout", format!("{client_idle_timeout:?}")),
+        ("client.extra_ca", format!("{extra_ca:?}")),
+        (
+            "client.dangerous_skip_certificate_verification",
+            format!("{dangerous_skip_certificate_verification:?}"),
+        ),
+        ("socket.max_message_size", format!("{max_message_size:?}")),
+        (
+            "socket.send_queue_messages",
+            format!("{send_queue_messages:?}"),
+        ),
+        ("socket.send_queue_bytes", format!("{send_queue_bytes:?}")),
+        ("socket.slow_consumer", format!("{slow_consumer:?}")),
+        ("socket.ping_interval", format!("{ping_interval:?}")),
+        ("socket.pong_timeout", format!("{pong_timeout:?}")),
+        ("socket.close_timeout", format!("{close_timeout:?}")),
+        (
+            "socket.message_rate_policy",
+            format!("{message_rate_policy:?}"),
+        ),
+    ];
+    if let Some(ClusterConfig {
+        url,
+        password,
+        name,
+        node_name,
+        timeout,
+        node_expiry,
+    }) = cluster
+    {
+        fields.extend([
+            ("cluster.url", format!("{url:?}")),
+            ("cluster.password", format!("{password:?}")),
+            ("cluster.name", format!("{name:?}")),
+            ("cluster.node_name", format!("{node_name:?}")),
+            ("cluster.timeout", format!("{timeout:?}")),
+            ("cluster.node_expiry", format!("{node_expiry:?}")),
+        ]);
+    }
+    if let Some(MessageRateLimit { per_second, burst }) = message_rate_limit {
+        fields.push((
+            "socket.message_rate_limit.per_second",
+            format!("{per_second:?}"),
+        ));
+        fields.push(("socket.message_rate_limit.burst", format!("{burst:?}")));
+    }
+    if let Some(Identity {
+        cert_chain,
+        private_key,
+    }) = client_identity
+    {
+        fields.push(("client.identity.cert_chain", format!("{cert_chain:?}")));
+        fields.push(("client.identity.private_key", format!("{private_key:?}")));
+    }
+    let Some(ListenerConfig {
+        host,
+        port,
+        base_path,
+        paths,
+        subprotocols,
+        tls,
+        max_connections,
+        max_connections_per_ip,
+        allowed_origins,
+        require_origin,
+        handshake_timeout,
+        idle_timeout,
+        max_handshake_bytes,
+    }) = listener
+    else {
+        return fields;
+    };
+    fields.extend([
+        ("listener.host", format!("{host:?}")),
+        ("listener.port", format!("{port:?}")),
+        ("listener.base_path", format!("{base_path:?}")),
+        ("listener.subprotocols", format!("{subprotocols:?}")),
+        ("listener.max_connections", format!("{max_connections:?}")),
+        (
+            "listener.max_connections_per_ip",
+            format!("{max_connections_per_ip:?}"),
+        ),
+        ("listener.allowed_origins", format!("{allowed_origins:?}")),
+        ("listener.require_origin", format!("{require_origin:?}")),
+        (
+            "listener.handshake_timeout",
+            format!("{handshake_timeout:?}"),
+        ),
+        ("listener.idle_timeout", format!("{idle_timeout:?}")),
+        (
+            "listener.max_handshake_bytes",
+            format!("{max_handshake_bytes:?}"),
+        ),
+    ]);
+    let mut patterns = Vec::new();
+    let mut groups = Vec::new();
+    let mut origins = Vec::new();
+    for InboundPath {
+        pattern,
+        default_groups,
+        allowed_origins,
+    } in paths
+    {
+        patterns.push(pattern);
+        groups.push(default_groups);
+        origins.push(allowed_origins);
+    }
+    fields.push(("listener.paths.pattern", format!("{patterns:?}")));
+    fields.push(("listener.paths.default_groups", format!("{groups:?}")));
+    fields.push(("listener.paths.allowed_origins", format!("{origins:?}")));
+    if let Some(ServerTls {
+        identity: Identity {
+            cert_chain,
+            private_key,
+        },
+        client_ca,
+    }) = tls
+    {
+        fields.push((
+            "listener.tls.identity.cert_chain",
+            format!("{cert_chain:?}"),
+        ));
+        fields.push((
+            "listener.tls.identity.private_key",
+            format!("{private_key:?}"),
+        ));
+        fields.push(("listener.tls.client_ca", format!("{client_ca:?}")));
+    }
+    fields
 }
 
 fn positive(name: &str, value: usize) -> Result<()> {
@@ -466,72 +747,10 @@ pub(crate) fn validate_groups<S: AsRef<str>>(groups: &[S]) -> Result<()> {
     Ok(())
 }
 
-/// Checks an HTTP token (header name, subprotocol) per RFC 7230.
-pub(crate) fn validate_token(what: &str, token: &str) -> Result<()> {
-    let ok = !token.is_empty()
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "{what} {token:?} is not a valid HTTP token"
-        )))
-    }
-}
-
-/// Checks a header name and value: a token, and a value without CR, LF or NUL.
-pub(crate) fn validate_header(name: &str, value: &str) -> Result<()> {
-    validate_token("header name", name)?;
-    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        return Err(Error::invalid(format!(
-            "header {name:?} has CR, LF or NUL in its value"
-        )));
-    }
-    Ok(())
-}
-
-/// Checks headers that a client adds to its handshake: valid headers, none of those the
-/// handshake sets itself (`Upgrade`, `Connection`, `Sec-WebSocket-*`), at most one `Host`.
-pub(crate) fn validate_client_headers(headers: &[(String, String)]) -> Result<()> {
-    for (name, value) in headers {
-        validate_header(name, value)?;
-        let reserved = ["upgrade", "connection"]
-            .iter()
-            .any(|r| name.eq_ignore_ascii_case(r))
-            || name
-                .get(..14)
-                .is_some_and(|p| p.eq_ignore_ascii_case("sec-websocket-"));
-        if reserved {
-            return Err(Error::invalid(format!(
-                "header {name:?} belongs to the WebSocket handshake and cannot be set{}",
-                if name.eq_ignore_ascii_case("sec-websocket-protocol") {
-                    " (offer subprotocols with the subprotocols option)"
-                } else {
-                    ""
-                }
-            )));
-        }
-        if name.eq_ignore_ascii_case("host") && value.trim().is_empty() {
-            return Err(Error::invalid("header \"Host\" must not be empty"));
-        }
-    }
-    let hosts = headers
-        .iter()
-        .filter(|(name, _)| name.eq_ignore_ascii_case("host"))
-        .count();
-    if hosts > 1 {
-        return Err(Error::invalid(
-            "header \"Host\" is given more than once (one replaces the URL's host)",
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{SettingInfo, SettingKind, SettingScope, SettingValue};
 
     #[test]
     fn defaults_are_valid() {
@@ -604,6 +823,104 @@ mod tests {
                     "{e}"
                 );
             }
+        }
+    }
+
+    /// A value of each kind, for the table's tests.
+    fn sample(kind: SettingKind) -> SettingValue {
+        match kind {
+            SettingKind::Bool => SettingValue::Bool(true),
+            SettingKind::Count | SettingKind::OptionalCount | SettingKind::Bytes => {
+                SettingValue::Int(7)
+            }
+            SettingKind::Duration | SettingKind::OptionalDuration => {
+                SettingValue::Duration(Duration::from_secs(7))
+            }
+            SettingKind::Text => SettingValue::Text("/x".into()),
+            SettingKind::Choice(names) => SettingValue::Text(names[0].into()),
+            SettingKind::TextList => SettingValue::Text("x".into()),
+            SettingKind::Pairs => SettingValue::Pair("X-A".into(), "1".into()),
+            SettingKind::Pem => SettingValue::Pem(Pem::Inline("x".into())),
+            SettingKind::Custom => SettingValue::Unset,
+        }
+    }
+
+    /// Sets (or, for a list, adds to) a setting by name.
+    fn set_by_name(config: &mut Config, setting: &SettingInfo) -> Result<()> {
+        let value = sample(setting.kind);
+        match setting.kind {
+            SettingKind::TextList | SettingKind::Pairs => config.add(setting.name, value),
+            _ => config.set(setting.name, value),
+        }
+    }
+
+    /// Each row's scope matches the field it sets: a listener setting is refused on a config
+    /// without a listener, with an error naming it; every other one is taken there.
+    #[test]
+    fn each_setting_is_in_the_scope_of_its_field() {
+        for setting in SETTINGS.iter().filter(|s| s.kind != SettingKind::Custom) {
+            let result = set_by_name(&mut Config::default(), setting);
+            if setting.scope == SettingScope::Listener {
+                let e = result.unwrap_err();
+                assert_eq!(e.kind(), crate::ErrorKind::InvalidState, "{}", setting.name);
+                assert!(e.message().contains(setting.name), "{e}");
+            } else {
+                result.unwrap();
+            }
+            let mut full = Config::with_listener("127.0.0.1", 0);
+            full.listener.as_mut().unwrap().tls = Some(ServerTls::new(
+                Pem::Inline(String::new()),
+                Pem::Inline(String::new()),
+            ));
+            set_by_name(&mut full, setting).unwrap();
+        }
+    }
+
+    #[test]
+    fn settings_of_another_kind_or_no_setting_are_refused_by_name() {
+        let mut c = Config::with_listener("127.0.0.1", 0);
+        let e = c.set("pong_timeout", SettingValue::Int(5)).unwrap_err();
+        assert_eq!(e.message(), "pong_timeout takes a duration, not an integer");
+        let e = c.set("pong_timeout", SettingValue::Unset).unwrap_err();
+        assert_eq!(e.message(), "pong_timeout takes a duration, not none");
+        let e = c.set("pong", SettingValue::Int(5)).unwrap_err();
+        assert_eq!(e.message(), "there is no setting named \"pong\"");
+        let e = c.add("max_connections", SettingValue::Int(5)).unwrap_err();
+        assert!(e.message().contains("max_connections is not a list"), "{e}");
+        let e = c.set("paths", SettingValue::Texts(vec![])).unwrap_err();
+        assert!(
+            e.message().contains("paths is made of several values"),
+            "{e}"
+        );
+        let e = c.set("tls_client_ca", SettingValue::Unset).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidState);
+        c.set("slow_consumer", SettingValue::Text("close".into()))
+            .unwrap();
+        assert_eq!(c.socket.slow_consumer, SlowConsumerPolicy::Close);
+        c.set("subprotocols", SettingValue::Texts(vec!["a".into()]))
+            .unwrap();
+        c.add("subprotocols", SettingValue::Text("b".into()))
+            .unwrap();
+        assert_eq!(c.listener.as_ref().unwrap().subprotocols, ["a", "b"]);
+        c.set("idle_timeout", SettingValue::Unset).unwrap();
+        assert_eq!(c.listener.as_ref().unwrap().idle_timeout, None);
+    }
+
+    #[test]
+    fn choices_have_one_name_each() {
+        assert_eq!(
+            SlowConsumerPolicy::NAMES.len(),
+            SlowConsumerPolicy::ALL.len()
+        );
+        for (name, policy) in SlowConsumerPolicy::NAMES
+            .iter()
+            .zip(SlowConsumerPolicy::ALL)
+        {
+            assert_eq!(policy.name(), *name);
+            let mut c = Config::default();
+            c.set("slow_consumer", SettingValue::Text((*name).into()))
+                .unwrap();
+            assert_eq!(c.socket.slow_consumer, *policy);
         }
     }
 

@@ -10,11 +10,12 @@
 //! stays bounded).
 
 use crate::config::{MessageRatePolicy, MAX_DURATION};
-use crate::connector::{close_code, Registration, Shared, MAX_CLOSE_REASON_LEN};
 use crate::events::Event;
-use crate::frame::{close_payload, opcode};
+use crate::protocol::close::{close_code, truncate_reason};
+use crate::protocol::frame::{close_payload, opcode};
 use crate::queue::{CloseRequest, Outgoing, Sealed};
 use crate::rate::RateLimit;
+use crate::shared::{Registration, Shared};
 use crate::socket::{Socket, SocketType};
 use crate::wire::{Incoming, Role, Wire, WireError};
 use bytes::Bytes;
@@ -564,18 +565,6 @@ impl Driver {
 /// whatever reaches the driver, its deadline arithmetic cannot overflow.
 fn after(at: Instant, by: Duration) -> Instant {
     at + by.min(MAX_DURATION)
-}
-
-/// Cuts a close reason to what fits a close frame, at a character boundary.
-fn truncate_reason(mut reason: String) -> String {
-    if reason.len() > MAX_CLOSE_REASON_LEN {
-        let mut end = MAX_CLOSE_REASON_LEN;
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        reason.truncate(end);
-    }
-    reason
 }
 
 #[cfg(test)]

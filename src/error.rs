@@ -2,66 +2,73 @@
 
 use std::fmt;
 
-/// What went wrong, as a closed list of kinds; each has a fixed number that never changes meaning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// An argument was malformed: a bad URL, path pattern, header, close code, setting.
-    InvalidArgument = 1,
-    /// No open socket has the given ID (never existed, or already closed).
-    NoSuchSocket = 2,
-    /// A caller-chosen socket ID is empty, blank or too long.
-    InvalidSocketId = 3,
-    /// A caller-chosen socket ID is already used by an open socket.
-    NonUniqueSocketId = 4,
-    /// The TCP connection could not be made or broke (refused, reset, unreachable).
-    Connectivity = 5,
-    /// The host name of an outbound URL did not resolve.
-    Dns = 6,
-    /// TLS failed: untrusted or mismatched certificate, bad PEM, handshake failure.
-    Tls = 7,
-    /// The peer answered the WebSocket handshake with an HTTP status other than 101.
-    Handshake = 8,
-    /// A connect, handshake or stop did not finish in time.
-    Timeout = 9,
-    /// The peer closed the socket.
-    RemotelyClosed = 10,
-    /// A configured limit was reached (connections, message size).
-    LimitExceeded = 11,
-    /// The socket's send queue is full and the slow-consumer policy is to fail the send.
-    QueueFull = 12,
-    /// The call is not allowed in the connector's current state (e.g. stop from a callback).
-    InvalidState = 13,
-    /// The connector is stopped or stopping.
-    Stopped = 14,
-    /// The peer broke the WebSocket protocol.
-    Protocol = 15,
-    /// A bug inside the library (a caught panic); the connector keeps running.
-    Internal = 16,
+/// The table of error kinds: `Variant = number, "name";` under the kind's one-line
+/// description. Makes `ErrorKind` and its lookups; the C API's result codes and the Python
+/// package's exceptions are held to it by their tests.
+macro_rules! error_kinds {
+    ($(#[doc = $doc:literal] $kind:ident = $code:literal, $name:literal;)*) => {
+        /// What went wrong, as a closed list of kinds; each has a fixed number that never
+        /// changes meaning (the C API's result code of the same number).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorKind {
+            $(#[doc = $doc] $kind = $code,)*
+        }
+
+        impl ErrorKind {
+            /// Every kind, in the order of their numbers.
+            pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind),*];
+
+            /// A short stable name for the kind, e.g. `"no_such_socket"`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$kind => $name,)*
+                }
+            }
+
+            /// One line on what the kind means.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$kind => $doc.trim_ascii(),)*
+                }
+            }
+        }
+    };
 }
 
-impl ErrorKind {
-    /// A short stable name for the kind, e.g. `"no_such_socket"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidArgument => "invalid_argument",
-            ErrorKind::NoSuchSocket => "no_such_socket",
-            ErrorKind::InvalidSocketId => "invalid_socket_id",
-            ErrorKind::NonUniqueSocketId => "non_unique_socket_id",
-            ErrorKind::Connectivity => "connectivity",
-            ErrorKind::Dns => "dns",
-            ErrorKind::Tls => "tls",
-            ErrorKind::Handshake => "handshake",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::RemotelyClosed => "remotely_closed",
-            ErrorKind::LimitExceeded => "limit_exceeded",
-            ErrorKind::QueueFull => "queue_full",
-            ErrorKind::InvalidState => "invalid_state",
-            ErrorKind::Stopped => "stopped",
-            ErrorKind::Protocol => "protocol",
-            ErrorKind::Internal => "internal",
-        }
-    }
+error_kinds! {
+    /// An argument was malformed: a bad URL, path pattern, header, close code, setting.
+    InvalidArgument = 1, "invalid_argument";
+    /// No open socket has the given ID (never existed, or already closed).
+    NoSuchSocket = 2, "no_such_socket";
+    /// A caller-chosen socket ID is empty, blank or too long.
+    InvalidSocketId = 3, "invalid_socket_id";
+    /// A caller-chosen socket ID is already used by an open socket.
+    NonUniqueSocketId = 4, "non_unique_socket_id";
+    /// The TCP connection could not be made or broke (refused, reset, unreachable).
+    Connectivity = 5, "connectivity";
+    /// The host name of an outbound URL did not resolve.
+    Dns = 6, "dns";
+    /// TLS failed: untrusted or mismatched certificate, bad PEM, handshake failure.
+    Tls = 7, "tls";
+    /// The peer answered the WebSocket handshake with an HTTP status other than 101.
+    Handshake = 8, "handshake";
+    /// A connect, handshake or stop did not finish in time.
+    Timeout = 9, "timeout";
+    /// The peer closed the socket.
+    RemotelyClosed = 10, "remotely_closed";
+    /// A configured limit was reached (connections, message size).
+    LimitExceeded = 11, "limit_exceeded";
+    /// The socket's send queue is full and the slow-consumer policy is to fail the send.
+    QueueFull = 12, "queue_full";
+    /// The call is not allowed in the connector's current state (e.g. stop from a callback).
+    InvalidState = 13, "invalid_state";
+    /// The connector is stopped or stopping.
+    Stopped = 14, "stopped";
+    /// The peer broke the WebSocket protocol.
+    Protocol = 15, "protocol";
+    /// A bug inside the library (a caught panic); the connector keeps running.
+    Internal = 16, "internal";
 }
 
 impl fmt::Display for ErrorKind {

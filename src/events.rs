@@ -8,8 +8,7 @@
 //! taken keeps counting until its taker releases it, so a slow application holds at most
 //! the bounds.
 
-use crate::connector::Shared;
-use crate::message::Message;
+use crate::protocol::message::Message;
 use crate::socket::Socket;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -116,8 +115,8 @@ impl Event {
 #[derive(Default)]
 pub struct EventBatch {
     batch: Batch,
-    /// The connector the events were taken from, once they have been.
-    from: Option<Arc<Shared>>,
+    /// The queue the events were taken from, once they have been.
+    from: Option<Arc<EventQueue>>,
 }
 
 impl EventBatch {
@@ -147,26 +146,26 @@ impl EventBatch {
     /// Drops the events not popped and stops counting all of the batch's events.
     pub fn release(&mut self) {
         if let Some(from) = self.from.take() {
-            from.events.release(&mut self.batch);
+            from.release(&mut self.batch);
         }
     }
 
-    /// Releases the batch and refills it from `shared`'s queue (see [`EventQueue::take_batch`]).
+    /// Releases the batch and refills it from `queue` (see [`EventQueue::take_batch`]).
     pub(crate) fn take(
         &mut self,
-        shared: &Arc<Shared>,
+        queue: &Arc<EventQueue>,
         max: usize,
         timeout: Option<Duration>,
     ) -> bool {
         if self
             .from
             .as_ref()
-            .is_some_and(|from| !Arc::ptr_eq(from, shared))
+            .is_some_and(|from| !Arc::ptr_eq(from, queue))
         {
             self.release();
         }
-        self.from = Some(shared.clone());
-        shared.events.take_batch(&mut self.batch, max, timeout)
+        self.from = Some(queue.clone());
+        queue.take_batch(&mut self.batch, max, timeout)
     }
 }
 
@@ -189,22 +188,6 @@ impl std::fmt::Debug for EventBatch {
         f.debug_struct("EventBatch")
             .field("len", &self.len())
             .finish()
-    }
-}
-
-/// Receives the events of a connector on its dispatcher thread, one at a time, in order for
-/// each socket. It may call any operation through `connector`.
-pub trait EventHandler: Send + Sync + 'static {
-    /// Called once per event.
-    fn on_event(&self, connector: &crate::ConnectorHandle, event: Event);
-}
-
-impl<F> EventHandler for F
-where
-    F: Fn(&crate::ConnectorHandle, Event) + Send + Sync + 'static,
-{
-    fn on_event(&self, connector: &crate::ConnectorHandle, event: Event) {
-        self(connector, event)
     }
 }
 
@@ -486,57 +469,6 @@ impl EventQueue {
         state.closed = true;
         self.available.notify_all();
         Self::wake_waiting(state);
-    }
-}
-
-/// Lets the calling thread, a consumer of a connector's events, be woken without preempting
-/// the thread that woke it (Linux: the `SCHED_BATCH` policy; elsewhere nothing). An I/O
-/// thread that queues an event then goes on reading the other ready sockets instead of
-/// switching to the consumer for each event, so the consumer takes them in batches: on a busy
-/// core, one switch per batch instead of two per event (measured: server CPU per echoed 32 B
-/// message down by about a quarter, to the raw tokio-tungstenite server's). On an idle core the
-/// consumer runs at once as before; on a core busy with other work it may wait for the end of
-/// that work's time slice. The connector's own dispatcher thread calls it; a binding's or an
-/// application's thread that takes events from [`ConnectorHandle::next_event`] may too. A
-/// callback that needs the default policy back can reset it with `sched_setscheduler`.
-///
-/// [`ConnectorHandle::next_event`]: crate::ConnectorHandle::next_event
-pub fn prefer_batched_wakeups() {
-    #[cfg(target_os = "linux")]
-    {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: plain system call on the calling thread (pid 0) with a valid parameter.
-        // Moving between SCHED_OTHER and SCHED_BATCH needs no privilege; a refusal (a sandbox
-        // that forbids it) leaves the thread as it was, which is correct, only slower.
-        let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
-    }
-}
-
-/// The dispatcher thread's loop: takes events in batches and hands each to the handler, until
-/// the connector has stopped and the queue is drained. A panicking handler is logged and the
-/// next event is delivered.
-pub(crate) fn run_dispatcher(
-    connector: crate::ConnectorHandle,
-    handler: std::sync::Arc<dyn EventHandler>,
-) {
-    prefer_batched_wakeups();
-    let mut batch = Batch::default();
-    while connector
-        .shared
-        .events
-        .take_batch(&mut batch, usize::MAX, None)
-    {
-        while let Some(event) = batch.pop() {
-            let trigger = event.trigger();
-            let call = std::panic::AssertUnwindSafe(|| handler.on_event(&connector, event));
-            if let Err(panic) = std::panic::catch_unwind(call) {
-                tracing::error!(
-                    ?trigger,
-                    panic = crate::panic_message(&*panic),
-                    "an event handler panicked; the connector carries on"
-                );
-            }
-        }
     }
 }
 

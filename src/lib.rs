@@ -22,52 +22,62 @@
 //! # Ok::<(), wsconnector::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod broadcast;
 mod cluster;
 mod config;
 mod connector;
+mod dispatch;
 mod driver;
 mod error;
 mod events;
+mod handle;
 // The C API (`wsc_*`): the C build's layer on this crate, compiled with the `capi` feature only.
 #[cfg(feature = "capi")]
 pub mod ffi;
-mod frame;
 mod inbound;
 // The process-wide capture of the library's `tracing` records, with the `log-sink` feature only
 // (the C API and the Python package turn it on; a Rust application has its own subscriber).
 #[cfg(any(feature = "log-sink", test))]
 pub mod log;
-mod message;
 mod origin;
 mod outbound;
 mod path;
+mod pem;
+mod protocol;
 mod queue;
 mod rate;
 mod registry;
+mod settings;
+mod shared;
 mod socket;
 mod tcp;
 mod tls;
-mod utf8;
 mod wire;
 
-pub use cluster::{ClusterConfig, ClusterSocket, RemoteFailure, MAX_CLUSTER_NAME_LEN};
+pub use broadcast::{BroadcastFailure, BroadcastResult, RemoteFailure, Undelivered};
+pub use cluster::{ClusterConfig, ClusterSocket, MAX_CLUSTER_NAME_LEN};
 pub use config::{
-    duration_from_secs, ClientConfig, Config, Identity, InboundPath, ListenerConfig,
-    MessageRateLimit, MessageRatePolicy, Pem, ServerTls, SlowConsumerPolicy, SocketConfig,
-    MAX_DURATION, MAX_GROUP_LEN,
+    config_fields, duration_from_secs, ClientConfig, Config, Identity, InboundPath, ListenerConfig,
+    MessageRateLimit, MessageRatePolicy, ServerTls, SlowConsumerPolicy, SocketConfig, MAX_DURATION,
+    MAX_GROUP_LEN, SETTINGS,
 };
-pub use connector::{
-    close_code, BroadcastFailure, BroadcastResult, Connector, ConnectorBuilder, ConnectorHandle,
-    Undelivered, MAX_CLOSE_REASON_LEN,
-};
+pub use connector::{Connector, ConnectorBuilder};
+pub use dispatch::{prefer_batched_wakeups, EventHandler};
 pub use error::{Error, ErrorKind, Result};
-pub use events::{prefer_batched_wakeups, Event, EventBatch, EventHandler, Trigger};
-pub use inbound::{AuthDecision, AuthRequest, Authorizer};
-pub use message::{Message, MessageKind};
+pub use events::{Event, EventBatch, Trigger};
+pub use handle::ConnectorHandle;
+pub use inbound::auth::{AuthDecision, AuthRequest, Authorizer};
 pub use outbound::OutboundOptions;
 pub use path::PathPattern;
+pub use pem::Pem;
+pub use protocol::close::{close_code, MAX_CLOSE_REASON_LEN};
+pub use protocol::message::{Message, MessageKind};
 pub use queue::Delivery;
 pub use registry::SocketFilter;
+pub use settings::{SettingInfo, SettingKind, SettingScope, SettingValue};
 pub use socket::{Socket, SocketId, SocketType, MAX_SOCKET_ID_LEN};
 
 /// The library version, from Cargo.toml.

@@ -1,20 +1,22 @@
 //! Outbound sockets: URL, DNS, TCP, TLS and the client handshake, with failures that name
 //! their cause.
 
-use crate::config::{check_duration, validate_client_headers, validate_groups, validate_token};
-use crate::connector::Shared;
+use crate::config::{check_duration, validate_groups};
 use crate::error::{Error, ErrorKind, Result};
-use crate::inbound::{HeadScanner, NotHttp};
+use crate::protocol::handshake::{
+    accept_key, has_token, header, new_key, owned_headers, parse_query, validate_client_headers,
+    validate_token, HeadScanner, NotHttp,
+};
+use crate::shared::{Claim, Shared};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use crate::tcp::Tcp;
 use crate::tls::{IoStream, PeerCertificate};
 use crate::wire::{Role, Wire};
+use http::Uri;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::http::Uri;
 
 /// Options of one outbound socket.
 #[derive(Debug, Clone, Default)]
@@ -189,8 +191,8 @@ pub(crate) async fn open(
         .connect_timeout
         .unwrap_or_else(|| client.effective_connect_timeout());
     // A caller-chosen ID is claimed in the whole cluster first (generated ones are UUIDs).
-    let claim = match (&shared.cluster, &options.socket_id) {
-        (Some(cluster), Some(_)) => Some(cluster.claim(&id).await?),
+    let claim = match (&shared.directory, &options.socket_id) {
+        (Some(directory), Some(_)) => Some(Claim::new(directory, &id).await?),
         _ => None,
     };
     let connecting = tokio::time::timeout(timeout, connect(&shared, &target, &options, id.clone()));
@@ -236,7 +238,7 @@ async fn connect(
     };
     let peer_certificate = PeerCertificate::of(&stream);
 
-    let key = generate_key();
+    let key = new_key();
     let headers = request_headers(shared, target, options, &key);
     let (subprotocol, rest) =
         handshake(&mut stream, target, &headers, &key, &options.subprotocols).await?;
@@ -247,7 +249,7 @@ async fn connect(
         uri: target.uri.to_string(),
         secure: target.secure,
         headers,
-        query: crate::inbound::parse_query(&target.uri.to_string()),
+        query: parse_query(&target.uri.to_string()),
         subprotocol,
         local_addr,
         remote_addr,
@@ -332,11 +334,6 @@ fn request_headers(
     headers
 }
 
-/// A random Sec-WebSocket-Key: the base64 of 16 random bytes.
-fn generate_key() -> String {
-    tokio_tungstenite::tungstenite::handshake::client::generate_key()
-}
-
 /// Largest handshake response head accepted, and most of an error body kept.
 const MAX_RESPONSE_HEAD: usize = 16 * 1024;
 const MAX_ERROR_BODY: usize = 1024;
@@ -414,25 +411,11 @@ async fn handshake(
     }
     let status = response.code.unwrap_or(0);
     let reason = response.reason.unwrap_or("").to_owned();
-    let response_headers: Vec<(String, String)> = response
-        .headers
-        .iter()
-        .map(|h| {
-            (
-                h.name.to_ascii_lowercase(),
-                String::from_utf8_lossy(h.value).trim().to_owned(),
-            )
-        })
-        .collect();
-    let header = |name: &str| {
-        response_headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let response_headers = owned_headers(response.headers);
+    let field = |name: &str| header(&response_headers, name);
     if status != 101 {
         let mut body = buf.split_off(head_len);
-        let announced = header("content-length")
+        let announced = field("content-length")
             .and_then(|l| l.parse::<usize>().ok())
             .unwrap_or(0);
         while body.len() < announced.min(MAX_ERROR_BODY) {
@@ -455,29 +438,27 @@ async fn handshake(
             ),
         ));
     }
-    let has_token = |name: &str, token: &str| {
-        header(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-    };
-    if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
+    if !has_token(&response_headers, "upgrade", "websocket")
+        || !has_token(&response_headers, "connection", "upgrade")
+    {
         return Err(Error::new(
             ErrorKind::Protocol,
             "the 101 response does not upgrade to websocket",
         ));
     }
-    let expected = derive_accept_key(key.as_bytes());
-    if header("sec-websocket-accept") != Some(expected.as_str()) {
+    if field("sec-websocket-accept") != Some(accept_key(key).as_str()) {
         return Err(Error::new(
             ErrorKind::Protocol,
             "the 101 response has a wrong Sec-WebSocket-Accept",
         ));
     }
-    if header("sec-websocket-extensions").is_some() {
+    if field("sec-websocket-extensions").is_some() {
         return Err(Error::new(
             ErrorKind::Protocol,
             "the server chose an extension that was not offered",
         ));
     }
-    let subprotocol = header("sec-websocket-protocol").map(str::to_owned);
+    let subprotocol = field("sec-websocket-protocol").map(str::to_owned);
     if let Some(chosen) = &subprotocol {
         if !offered.contains(chosen) {
             return Err(Error::new(

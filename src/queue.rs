@@ -6,7 +6,7 @@
 
 use crate::config::SlowConsumerPolicy;
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::Message;
+use crate::protocol::message::Message;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
@@ -182,7 +182,7 @@ impl SendQueue {
                     state.bytes = 0;
                     state.sealed = Some(Sealed::Closing);
                     state.close = Some(CloseRequest {
-                        code: crate::close_code::TRY_AGAIN_LATER,
+                        code: crate::protocol::close::close_code::TRY_AGAIN_LATER,
                         reason: "slow consumer: send queue full".into(),
                     });
                     self.closing.store(true, Ordering::Release);

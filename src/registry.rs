@@ -273,6 +273,15 @@ impl Registry {
         }
     }
 
+    /// Begins to close the open sockets that match `filter` (code and reason checked by the
+    /// caller); how many it began to close (bulk close).
+    pub(crate) fn close_matching(&self, filter: &SocketFilter, code: u16, reason: &str) -> usize {
+        self.select(filter)
+            .iter()
+            .filter(|socket| socket.request_close(code, reason))
+            .count()
+    }
+
     /// Every open socket.
     pub(crate) fn all(&self) -> Vec<Socket> {
         self.sockets.iter().map(|e| e.value().clone()).collect()

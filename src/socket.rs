@@ -2,8 +2,8 @@
 //! The task that drives its stream lives in `driver.rs`.
 
 use crate::config::validate_groups;
-use crate::connector::validate_close;
 use crate::error::{Error, Result};
+use crate::protocol::close::validate_close;
 use crate::queue::{CloseRequest, SendQueue};
 use crate::tls::PeerCertificate;
 use std::borrow::Borrow;

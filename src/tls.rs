@@ -1,7 +1,8 @@
 //! rustls configurations built from PEM, and the stream type that is plain TCP or TLS.
 
-use crate::config::{ClientConfig, Identity, Pem, ServerTls};
+use crate::config::{ClientConfig, Identity, ServerTls};
 use crate::error::{Error, ErrorKind, Result};
+use crate::pem::Pem;
 use crate::tcp::Tcp;
 use bytes::Bytes;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};

@@ -6,10 +6,10 @@
 //! once flushed. An idle connection holds no buffer at all. A received payload that fills
 //! most of its read buffer is split off without copying; smaller ones are copied out.
 
-use crate::frame::{self, opcode, Violation};
-use crate::message::Message;
+use crate::protocol::frame::{self, opcode, Violation};
+use crate::protocol::message::Message;
+use crate::protocol::utf8::Utf8Check;
 use crate::tls::IoStream;
-use crate::utf8::Utf8Check;
 use bytes::{Buf, Bytes, BytesMut};
 use rand::Rng;
 use std::collections::VecDeque;

@@ -1,8 +1,9 @@
 //! The C API's string inputs — paths, path patterns, base paths, allowed origins, URLs, group
-//! names, socket IDs, header names and values, query parameters, subprotocols, close reasons —
-//! and broadcast filters, arbitrary bytes each (invalid UTF-8 and all), by ID and through a
-//! socket's own handle. Every call must return a result code, never WSC_PANIC; a running
-//! connector with two connected clients takes the operations.
+//! names, socket IDs, header names and values, query parameters, subprotocols, close reasons,
+//! setting names and values for the generic setters — and broadcast filters, arbitrary bytes
+//! each (invalid UTF-8 and all), by ID and through a socket's own handle. Every call must
+//! return a result code, never WSC_PANIC; a running connector with two connected clients takes
+//! the operations.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -27,6 +28,14 @@ extern "C" {
     fn wsc_config_add_client_query(config: Handle, name: *const c_char, value: *const c_char) -> u32;
     fn wsc_config_set_ping_interval_ms(config: Handle, ms: u64) -> u32;
     fn wsc_config_set_event_queue_capacity(config: Handle, capacity: usize) -> u32;
+    fn wsc_config_set_bool(config: Handle, name: *const c_char, value: bool) -> u32;
+    fn wsc_config_set_int(config: Handle, name: *const c_char, value: u64) -> u32;
+    fn wsc_config_set_duration_ms(config: Handle, name: *const c_char, value_ms: u64) -> u32;
+    fn wsc_config_set_string(config: Handle, name: *const c_char, value: *const c_char) -> u32;
+    fn wsc_config_add_string(config: Handle, name: *const c_char, value: *const c_char) -> u32;
+    fn wsc_config_add_pair(config: Handle, name: *const c_char, key: *const c_char, value: *const c_char) -> u32;
+    fn wsc_config_set_pem(config: Handle, name: *const c_char, source: u32, pem: *const c_char) -> u32;
+    fn wsc_config_free(config: Handle);
     fn wsc_connector_start(config: Handle, out: *mut Handle) -> u32;
     fn wsc_connector_free(conn: Handle) -> u32;
     fn wsc_connector_local_port(conn: Handle, port: *mut u16) -> u32;
@@ -73,6 +82,7 @@ struct Input {
     subprotocol: Vec<u8>,
     header: (Vec<u8>, Vec<u8>),
     query: (Vec<u8>, Vec<u8>),
+    setting: (Vec<u8>, Vec<u8>, Vec<u8>, u64),
     url_tail: Vec<u8>,
     socket_id: Vec<u8>,
     groups: Vec<Vec<u8>>,
@@ -169,6 +179,22 @@ fuzz_target!(|input: Input| unsafe {
             check(wsc_connector_free(conn));
         }
     }
+
+    // A setting by name through each generic setter, on a config that is never started (a
+    // fuzzed count of threads or events would be a real one).
+    let mut scratch = std::ptr::null_mut();
+    check(wsc_config_new(&mut scratch));
+    check(wsc_config_set_listener(scratch, host.as_ptr(), 0));
+    let (sname, svalue, skey) = (c(&input.setting.0), c(&input.setting.1), c(&input.setting.2));
+    let number = input.setting.3;
+    check(wsc_config_set_bool(scratch, sname.as_ptr(), number % 2 == 1));
+    check(wsc_config_set_int(scratch, sname.as_ptr(), number));
+    check(wsc_config_set_duration_ms(scratch, sname.as_ptr(), number));
+    check(wsc_config_set_string(scratch, sname.as_ptr(), svalue.as_ptr()));
+    check(wsc_config_add_string(scratch, sname.as_ptr(), svalue.as_ptr()));
+    check(wsc_config_add_pair(scratch, sname.as_ptr(), skey.as_ptr(), svalue.as_ptr()));
+    check(wsc_config_set_pem(scratch, sname.as_ptr(), (number % 4) as u32, svalue.as_ptr()));
+    wsc_config_free(scratch);
 
     let conn = shared();
 

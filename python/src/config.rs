@@ -1,212 +1,312 @@
-//! The `Connector(...)` keyword settings, read into the core's `Config`. Defaults and range
-//! checks are the core's; this module only maps names and Python values, and every error
-//! names the setting it is about.
+//! The `Connector(...)` keyword settings, read into the core's `Config`. The keywords are the
+//! names of the core's settings table (`wsconnector::SETTINGS`): each value is converted by its
+//! setting's kind and set with `Config::set`, so a setting added to the table is a keyword
+//! here with no change. Only the custom settings have code of their own below (`CUSTOM`).
+//! Defaults and range checks are the core's; every error names the setting it is about.
 
-use crate::args::{opt_seconds, pairs, seconds, strings};
-use crate::errors::{invalid, OrRaise};
+use crate::args::{pairs, seconds, strings};
+use crate::errors::invalid;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
 use std::path::PathBuf;
 use wsconnector::{
-    ClusterConfig, Config, Identity, InboundPath, ListenerConfig, MessageRateLimit,
-    MessageRatePolicy, Pem, ServerTls, SlowConsumerPolicy,
+    config_fields, ClusterConfig, Config, ErrorKind, Identity, InboundPath, ListenerConfig,
+    MessageRateLimit, Pem, ServerTls, SettingInfo, SettingKind, SettingScope, SettingValue,
+    SETTINGS,
 };
 
-/// Every setting `from_kwargs` reads, the listener's first (exported as `_native.SETTINGS`, so
-/// that the tests can hold the `Settings` TypedDict to it).
-pub(crate) const SETTINGS: &[&str] = &[
-    "host",
-    "port",
-    "base_path",
-    "paths",
-    "subprotocols",
-    "tls_cert",
-    "tls_key",
-    "tls_client_ca",
-    "max_connections",
-    "max_connections_per_ip",
-    "handshake_timeout",
-    "idle_timeout",
-    "max_handshake_bytes",
-    "allowed_origins",
-    "require_origin",
-    "default_headers",
-    "default_query",
-    "connect_timeout",
-    "client_idle_timeout",
-    "extra_ca",
-    "client_cert",
-    "client_key",
-    "dangerous_skip_certificate_verification",
-    "max_message_size",
-    "send_queue_messages",
-    "send_queue_bytes",
-    "slow_consumer",
-    "ping_interval",
-    "pong_timeout",
-    "close_timeout",
-    "message_rate_limit",
-    "message_rate_policy",
-    "worker_threads",
-    "stop_timeout",
-    "event_queue_capacity",
-    "event_queue_bytes",
-    "cluster",
-    "cluster_name",
-    "node_name",
-    "cluster_password",
-    "cluster_timeout",
-    "cluster_node_expiry",
+/// The keywords of the custom settings (several values that go together), with the kind each
+/// keyword takes. Every other setting is one keyword, its name.
+const CUSTOM: &[(&str, &[(&str, SettingKind)])] = &[
+    (
+        "listener",
+        &[("host", SettingKind::Text), ("port", SettingKind::Count)],
+    ),
+    ("paths", &[("paths", SettingKind::Custom)]),
+    (
+        "tls",
+        &[
+            ("tls_cert", SettingKind::Pem),
+            ("tls_key", SettingKind::Pem),
+        ],
+    ),
+    (
+        "client_identity",
+        &[
+            ("client_cert", SettingKind::Pem),
+            ("client_key", SettingKind::Pem),
+        ],
+    ),
+    (
+        "message_rate_limit",
+        &[("message_rate_limit", SettingKind::Custom)],
+    ),
+    (
+        "cluster",
+        &[
+            ("cluster", SettingKind::Text),
+            ("cluster_name", SettingKind::Text),
+            ("node_name", SettingKind::Text),
+            ("cluster_password", SettingKind::Text),
+            ("cluster_timeout", SettingKind::Duration),
+            ("cluster_node_expiry", SettingKind::Duration),
+        ],
+    ),
 ];
 
-/// The cluster's settings after `cluster` in `SETTINGS`: they need `cluster` (its URL).
-const CLUSTER_ONLY: &[&str] = SETTINGS.split_at(SETTINGS.len() - 5).1;
-
-/// Settings that only a listener has (those after `host` and `port` up to `default_headers`
-/// in `SETTINGS`); giving one without `host` or `port` is an error.
-const LISTENER_ONLY: &[&str] = SETTINGS.split_at(15).0.split_at(2).1;
-
-/// PEM material given by keyword, gathered until every setting has been read.
-#[derive(Default)]
-struct Certificates {
-    tls_cert: Option<Pem>,
-    tls_key: Option<Pem>,
-    tls_client_ca: Option<Pem>,
-    client_cert: Option<Pem>,
-    client_key: Option<Pem>,
+/// The keywords of a setting, with their kinds.
+fn keywords(setting: &SettingInfo) -> Vec<(&'static str, SettingKind)> {
+    match CUSTOM.iter().find(|(name, _)| *name == setting.name) {
+        Some((_, keywords)) => keywords.to_vec(),
+        None => vec![(setting.name, setting.kind)],
+    }
 }
 
-/// Reads the keyword settings into a validated `Config`. A listener is configured when `host`
-/// or `port` is given (`host` defaults to 127.0.0.1, `port` to 0: a free port); without
-/// either the connector is client-only. `None` keeps a setting's default, except for
-/// `ping_interval`, `idle_timeout` and `client_idle_timeout`, where it turns the feature off.
+/// Adds `SETTINGS`: every keyword `from_kwargs` reads, in the table's order, with the name of
+/// its kind (so that the tests can hold the `Settings` TypedDict to it); and `_config_fields`.
+pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let settings = PyDict::new(module.py());
+    for (keyword, kind) in SETTINGS.iter().flat_map(keywords) {
+        settings.set_item(keyword, kind.name())?;
+    }
+    module.add("SETTINGS", settings)?;
+    module.add_function(wrap_pyfunction!(_config_fields, module)?)
+}
+
+/// Every field of the `Config` that these keyword settings make, with its value as text: the
+/// test that every field is reachable from Python compares them (not for applications).
+#[pyfunction]
+#[pyo3(signature = (**kwargs))]
+fn _config_fields(
+    py: Python<'_>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Vec<(&'static str, String)>> {
+    Ok(config_fields(&from_kwargs(py, kwargs)?))
+}
+
+/// Reads the keyword settings into a validated `Config`, setting by setting in the table's
+/// order. A listener is configured when `host` or `port` is given (`host` defaults to
+/// 127.0.0.1, `port` to 0: a free port); without either the connector is client-only, and a
+/// listener setting is an error. `None` keeps a setting's default, and turns an optional one
+/// off (`ping_interval`, `idle_timeout`, `client_idle_timeout`...).
 pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Config> {
-    let mut config = Config::default();
-    let mut listener = ListenerConfig::new("127.0.0.1", 0);
+    if let Some(kwargs) = kwargs {
+        for key in kwargs.keys() {
+            let key = key.extract::<String>()?;
+            if !SETTINGS
+                .iter()
+                .any(|s| keywords(s).iter().any(|(k, _)| *k == key))
+            {
+                return Err(PyTypeError::new_err(format!(
+                    "Connector() got an unexpected keyword argument '{key}'"
+                )));
+            }
+        }
+    }
+    let given = |keyword: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
+        match kwargs {
+            Some(kwargs) => Ok(kwargs.get_item(keyword)?.filter(|v| !v.is_none())),
+            None => Ok(None),
+        }
+    };
+    // Every setting is read into a config with a listener, which stays only if one is asked for.
+    let mut config = Config::with_listener("127.0.0.1", 0);
     let mut has_listener = false;
     let mut listener_setting = None;
-    let mut pems = Certificates::default();
-    let mut cluster = ClusterConfig::new("");
-    let mut cluster_setting = None;
-    for (key, value) in kwargs.into_iter().flatten() {
-        let key = key.extract::<String>()?;
-        let name = key.as_str();
-        if value.is_none()
-            && !matches!(
-                name,
-                "ping_interval" | "idle_timeout" | "client_idle_timeout"
-            )
-        {
-            check_known(name)?;
+    for setting in SETTINGS {
+        let mut values = Vec::new();
+        for (keyword, _) in keywords(setting) {
+            values.push((keyword, given(keyword)?));
+        }
+        let Some(&(name, _)) = values.iter().find(|(_, value)| value.is_some()) else {
+            let off = matches!(
+                setting.kind,
+                SettingKind::OptionalDuration | SettingKind::OptionalCount
+            );
+            if off && given_as_none(kwargs, setting.name)? {
+                set(py, &mut config, setting.name, SettingValue::Unset)?;
+            }
             continue;
+        };
+        if setting.scope == SettingScope::Listener && setting.name != "listener" {
+            listener_setting.get_or_insert(name);
         }
-        if !value.is_none() {
-            if let Some(setting) = LISTENER_ONLY.iter().find(|s| **s == name) {
-                listener_setting.get_or_insert(*setting);
-            }
-            if let Some(setting) = CLUSTER_ONLY.iter().find(|s| **s == name) {
-                cluster_setting.get_or_insert(*setting);
-            }
+        if setting.kind == SettingKind::Custom {
+            custom(py, setting.name, &values, &mut config)?;
+            has_listener |= setting.name == "listener";
+        } else if let Some((_, Some(value))) = values.first() {
+            set(py, &mut config, name, value_of(setting, value)?)?;
         }
-        let v = &value;
-        match name {
-            "host" => {
-                listener.host = string(name, v)?;
-                has_listener = true;
+        check_after(py, name, &config)?;
+    }
+    if !has_listener {
+        config.listener = None;
+        if let Some(setting) = listener_setting {
+            return Err(invalid(
+                py,
+                format!("{setting} is a listener setting: give host= and/or port= to listen"),
+            ));
+        }
+    }
+    Ok(config)
+}
+
+/// Sets one setting through the core's table. Every setting is given at once here, so a
+/// setting that needs another one (`tls_client_ca` needs `tls_cert`) is an argument error.
+fn set(py: Python<'_>, config: &mut Config, name: &str, value: SettingValue) -> PyResult<()> {
+    config.set(name, value).map_err(|error| match error.kind() {
+        ErrorKind::InvalidState => invalid(py, format!("{name}: {}", error.message())),
+        _ => crate::errors::to_py(py, &error),
+    })
+}
+
+/// Whether `keyword` was given as `None`.
+fn given_as_none(kwargs: Option<&Bound<'_, PyDict>>, keyword: &str) -> PyResult<bool> {
+    match kwargs {
+        Some(kwargs) => Ok(kwargs.get_item(keyword)?.is_some_and(|v| v.is_none())),
+        None => Ok(false),
+    }
+}
+
+/// A Python value as the value of a setting of its kind.
+fn value_of(setting: &SettingInfo, value: &Bound<'_, PyAny>) -> PyResult<SettingValue> {
+    let name = setting.name;
+    Ok(match setting.kind {
+        SettingKind::Bool => SettingValue::Bool(boolean(name, value)?),
+        SettingKind::Count | SettingKind::OptionalCount | SettingKind::Bytes => {
+            SettingValue::Int(count(name, value)?)
+        }
+        SettingKind::Duration | SettingKind::OptionalDuration => {
+            SettingValue::Duration(seconds(name, value)?)
+        }
+        SettingKind::Text | SettingKind::Choice(_) => SettingValue::Text(string(name, value)?),
+        SettingKind::TextList => SettingValue::Texts(strings(name, value)?),
+        SettingKind::Pairs => SettingValue::Pairs(pairs(name, Some(value))?),
+        SettingKind::Pem => SettingValue::Pem(pem(name, value)?),
+        kind => {
+            return Err(invalid(
+                value.py(),
+                format!(
+                    "{name}: settings of kind {} are not supported here",
+                    kind.name()
+                ),
+            ))
+        }
+    })
+}
+
+/// The custom settings: the listener's address, its paths, its TLS identity, the client's,
+/// and the message rate limit. `values` are the setting's keywords with what was given for
+/// them (at least one). `config` has a listener while the settings are read.
+fn custom(
+    py: Python<'_>,
+    setting: &str,
+    values: &[(&str, Option<Bound<'_, PyAny>>)],
+    config: &mut Config,
+) -> PyResult<()> {
+    let value = |index: usize| {
+        values
+            .get(index)
+            .and_then(|(name, v)| v.as_ref().map(|v| (*name, v)))
+    };
+    match setting {
+        "listener" => {
+            let listener = listener(py, config, setting)?;
+            if let Some((name, host)) = value(0) {
+                listener.host = string(name, host)?;
             }
-            "port" => {
-                listener.port = v
+            if let Some((_, port)) = value(1) {
+                listener.port = port
                     .extract()
                     .map_err(|_| invalid(py, "port must be an integer from 0 to 65535"))?;
-                has_listener = true;
             }
-            "base_path" => listener.base_path = string(name, v)?,
-            "paths" => listener.paths = served_paths(v)?,
-            "subprotocols" => listener.subprotocols = strings(name, v)?,
-            "tls_cert" => pems.tls_cert = Some(pem(name, v)?),
-            "tls_key" => pems.tls_key = Some(pem(name, v)?),
-            "tls_client_ca" => pems.tls_client_ca = Some(pem(name, v)?),
-            "max_connections" => listener.max_connections = count(name, v)?,
-            "max_connections_per_ip" => listener.max_connections_per_ip = Some(count(name, v)?),
-            "handshake_timeout" => listener.handshake_timeout = seconds(name, v)?,
-            "idle_timeout" => listener.idle_timeout = opt_seconds(name, Some(v))?,
-            "max_handshake_bytes" => listener.max_handshake_bytes = count(name, v)?,
-            "allowed_origins" => listener.allowed_origins = strings(name, v)?,
-            "require_origin" => listener.require_origin = boolean(name, v)?,
-            "default_headers" => config.client.default_headers = pairs(name, Some(v))?,
-            "default_query" => config.client.default_query = pairs(name, Some(v))?,
-            "connect_timeout" => config.client.connect_timeout = Some(seconds(name, v)?),
-            "client_idle_timeout" => config.client.idle_timeout = opt_seconds(name, Some(v))?,
-            "extra_ca" => config.client.extra_ca = Some(pem(name, v)?),
-            "client_cert" => pems.client_cert = Some(pem(name, v)?),
-            "client_key" => pems.client_key = Some(pem(name, v)?),
-            "dangerous_skip_certificate_verification" => {
-                config.client.dangerous_skip_certificate_verification = boolean(name, v)?;
-            }
-            "max_message_size" => config.socket.max_message_size = count(name, v)?,
-            "send_queue_messages" => config.socket.send_queue_messages = count(name, v)?,
-            "send_queue_bytes" => config.socket.send_queue_bytes = count(name, v)?,
-            "slow_consumer" => config.socket.slow_consumer = slow_consumer(v)?,
-            "ping_interval" => config.socket.ping_interval = opt_seconds(name, Some(v))?,
-            "pong_timeout" => config.socket.pong_timeout = seconds(name, v)?,
-            "close_timeout" => config.socket.close_timeout = seconds(name, v)?,
-            "message_rate_limit" => config.socket.message_rate_limit = Some(rate_limit(v)?),
-            "message_rate_policy" => config.socket.message_rate_policy = rate_policy(v)?,
-            "worker_threads" => config.worker_threads = Some(count(name, v)?),
-            "stop_timeout" => config.stop_timeout = seconds(name, v)?,
-            "event_queue_capacity" => config.event_queue_capacity = count(name, v)?,
-            "event_queue_bytes" => config.event_queue_bytes = count(name, v)?,
-            "cluster" => cluster.url = string(name, v)?,
-            "cluster_name" => cluster.name = string(name, v)?,
-            "node_name" => cluster.node_name = Some(string(name, v)?),
-            "cluster_password" => cluster.password = Some(string(name, v)?),
-            "cluster_timeout" => cluster.timeout = seconds(name, v)?,
-            "cluster_node_expiry" => cluster.node_expiry = seconds(name, v)?,
-            _ => return Err(unknown(name)),
         }
-        check_after(py, name, &config, &listener)?;
+        "paths" => {
+            if let Some((_, paths)) = value(0) {
+                listener(py, config, setting)?.paths = served_paths(paths)?;
+            }
+        }
+        "tls" => {
+            let identity = pem_pair(py, value(0), value(1), "tls_cert", "tls_key")?;
+            listener(py, config, setting)?.tls =
+                identity.map(|id| ServerTls::new(id.cert_chain, id.private_key));
+        }
+        "client_identity" => {
+            config.client.identity = pem_pair(py, value(0), value(1), "client_cert", "client_key")?;
+        }
+        "message_rate_limit" => {
+            if let Some((_, limit)) = value(0) {
+                config.socket.message_rate_limit = Some(rate_limit(limit)?);
+            }
+        }
+        "cluster" => {
+            let Some((name, url)) = value(0) else {
+                let (given, _) = values
+                    .iter()
+                    .find(|(_, v)| v.is_some())
+                    .unwrap_or(&values[0]);
+                return Err(invalid(
+                    py,
+                    format!("{given} is a cluster setting: give cluster= (the backplane's redis:// URL)"),
+                ));
+            };
+            let mut cluster = ClusterConfig::new(string(name, url)?);
+            if let Some((name, v)) = value(1) {
+                cluster.name = string(name, v)?;
+            }
+            if let Some((name, v)) = value(2) {
+                cluster.node_name = string(name, v)?;
+            }
+            if let Some((name, v)) = value(3) {
+                cluster.password = string(name, v)?;
+            }
+            if let Some((name, v)) = value(4) {
+                cluster.timeout = seconds(name, v)?;
+            }
+            if let Some((name, v)) = value(5) {
+                cluster.node_expiry = seconds(name, v)?;
+            }
+            config.cluster = Some(cluster);
+        }
+        other => {
+            return Err(invalid(
+                py,
+                format!("the custom setting {other} has no keywords here"),
+            ))
+        }
     }
-    if !cluster.url.is_empty() {
-        config.cluster = Some(cluster);
-        config.validate().or_raise(py)?;
-    } else if let Some(setting) = cluster_setting {
-        return Err(invalid(
-            py,
-            format!("{setting} is a cluster setting: give cluster= (the backplane's redis:// URL)"),
-        ));
-    }
-    if has_listener {
-        listener.tls = server_tls(py, &mut pems)?;
-        config.listener = Some(listener);
-    } else if let Some(setting) = listener_setting {
-        return Err(invalid(
-            py,
-            format!("{setting} is a listener setting: give host= and/or port= to listen"),
-        ));
-    }
-    config.client.identity = pair_of(
-        py,
-        "client_cert",
-        "client_key",
-        pems.client_cert,
-        pems.client_key,
-    )?;
-    Ok(config)
+    Ok(())
+}
+
+/// The listener the settings are read into (always there while they are read).
+fn listener<'c>(
+    py: Python<'_>,
+    config: &'c mut Config,
+    setting: &str,
+) -> PyResult<&'c mut ListenerConfig> {
+    config
+        .listener
+        .as_mut()
+        .ok_or_else(|| invalid(py, format!("{setting} needs a listener")))
+}
+
+/// `message_rate_limit`: a `(per_second, burst)` pair of positive integers.
+fn rate_limit(value: &Bound<'_, PyAny>) -> PyResult<MessageRateLimit> {
+    let (per_second, burst): (u32, u32) = value.extract().map_err(|_| {
+        invalid(
+            value.py(),
+            "message_rate_limit must be a (per_second, burst) pair of non-negative integers",
+        )
+    })?;
+    Ok(MessageRateLimit { per_second, burst })
 }
 
 /// Runs the core's checks after each setting, so that an error can name the setting that
 /// caused it (every setting before it passed). The listener is checked even when none will
 /// run: a listener setting without a listener is an error of its own.
-fn check_after(
-    py: Python<'_>,
-    name: &str,
-    config: &Config,
-    listener: &ListenerConfig,
-) -> PyResult<()> {
-    let mut trial = config.clone();
-    trial.listener = Some(listener.clone());
-    trial.validate().map_err(|error| {
+fn check_after(py: Python<'_>, name: &str, config: &Config) -> PyResult<()> {
+    config.validate().map_err(|error| {
         let message = error.message();
         if message.contains(name) {
             crate::errors::to_py(py, &error)
@@ -214,20 +314,6 @@ fn check_after(
             invalid(py, format!("{name}: {message}"))
         }
     })
-}
-
-fn check_known(name: &str) -> PyResult<()> {
-    if SETTINGS.contains(&name) {
-        Ok(())
-    } else {
-        Err(unknown(name))
-    }
-}
-
-fn unknown(name: &str) -> PyErr {
-    PyTypeError::new_err(format!(
-        "Connector() got an unexpected keyword argument '{name}'"
-    ))
 }
 
 fn string(name: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
@@ -242,7 +328,7 @@ fn boolean(name: &str, value: &Bound<'_, PyAny>) -> PyResult<bool> {
         .map_err(|_| invalid(value.py(), format!("{name} must be True or False")))
 }
 
-fn count(name: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+fn count(name: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
     value
         .extract()
         .map_err(|_| invalid(value.py(), format!("{name} must be a non-negative integer")))
@@ -267,6 +353,26 @@ fn pem(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Pem> {
             format!("{name} must be PEM text or the path of a PEM file"),
         )
     })
+}
+
+/// A certificate and its key, given as two keywords: both or neither.
+fn pem_pair(
+    py: Python<'_>,
+    cert: Option<(&str, &Bound<'_, PyAny>)>,
+    key: Option<(&str, &Bound<'_, PyAny>)>,
+    cert_name: &str,
+    key_name: &str,
+) -> PyResult<Option<Identity>> {
+    match (cert, key) {
+        (Some((cert_name, cert)), Some((key_name, key))) => Ok(Some(Identity {
+            cert_chain: pem(cert_name, cert)?,
+            private_key: pem(key_name, key)?,
+        })),
+        _ => Err(invalid(
+            py,
+            format!("{cert_name} and {key_name} go together: give both or neither"),
+        )),
+    }
 }
 
 /// `paths`: a mapping of pattern to default groups (or to a mapping with `groups` and
@@ -317,86 +423,4 @@ fn path_options(
         }
     }
     Ok(path)
-}
-
-fn slow_consumer(value: &Bound<'_, PyAny>) -> PyResult<SlowConsumerPolicy> {
-    let name: String = string("slow_consumer", value)?;
-    match name.as_str() {
-        "fail" => Ok(SlowConsumerPolicy::Fail),
-        "drop_newest" => Ok(SlowConsumerPolicy::DropNewest),
-        "drop_oldest" => Ok(SlowConsumerPolicy::DropOldest),
-        "close" => Ok(SlowConsumerPolicy::Close),
-        other => Err(invalid(
-            value.py(),
-            format!(
-                "slow_consumer must be 'fail', 'drop_newest', 'drop_oldest' or 'close', not {other:?}"
-            ),
-        )),
-    }
-}
-
-/// `message_rate_limit`: a `(per_second, burst)` pair of positive integers.
-fn rate_limit(value: &Bound<'_, PyAny>) -> PyResult<MessageRateLimit> {
-    let (per_second, burst): (u32, u32) = value.extract().map_err(|_| {
-        invalid(
-            value.py(),
-            "message_rate_limit must be a (per_second, burst) pair of non-negative integers",
-        )
-    })?;
-    Ok(MessageRateLimit { per_second, burst })
-}
-
-fn rate_policy(value: &Bound<'_, PyAny>) -> PyResult<MessageRatePolicy> {
-    let name: String = string("message_rate_policy", value)?;
-    match name.as_str() {
-        "close" => Ok(MessageRatePolicy::Close),
-        "drop" => Ok(MessageRatePolicy::Drop),
-        other => Err(invalid(
-            value.py(),
-            format!("message_rate_policy must be 'close' or 'drop', not {other:?}"),
-        )),
-    }
-}
-
-/// Two settings that go together (a certificate and its key): both or neither.
-fn pair_of(
-    py: Python<'_>,
-    cert_name: &str,
-    key_name: &str,
-    cert: Option<Pem>,
-    key: Option<Pem>,
-) -> PyResult<Option<Identity>> {
-    match (cert, key) {
-        (Some(cert_chain), Some(private_key)) => Ok(Some(Identity {
-            cert_chain,
-            private_key,
-        })),
-        (None, None) => Ok(None),
-        _ => Err(invalid(
-            py,
-            format!("{cert_name} and {key_name} go together: give both or neither"),
-        )),
-    }
-}
-
-fn server_tls(py: Python<'_>, pems: &mut Certificates) -> PyResult<Option<ServerTls>> {
-    let identity = pair_of(
-        py,
-        "tls_cert",
-        "tls_key",
-        pems.tls_cert.take(),
-        pems.tls_key.take(),
-    )?;
-    match (identity, pems.tls_client_ca.take()) {
-        (Some(identity), client_ca) => {
-            let mut tls = ServerTls::new(identity.cert_chain, identity.private_key);
-            tls.client_ca = client_ca;
-            Ok(Some(tls))
-        }
-        (None, Some(_)) => Err(invalid(
-            py,
-            "tls_client_ca needs tls_cert and tls_key: mutual TLS runs over wss://",
-        )),
-        (None, None) => Ok(None),
-    }
 }

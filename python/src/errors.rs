@@ -7,6 +7,7 @@
 //! `wsconnector.TimeoutError`: a module attribute that `from wsconnector import *` leaves out,
 //! so that it never shadows the builtin it derives from.
 
+use pyo3::exceptions::PySystemError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
@@ -173,9 +174,18 @@ fn classes(py: Python<'_>) -> PyResult<&Vec<Py<PyType>>> {
     })
 }
 
-/// Adds every exception class to the module.
+/// Adds every exception class to the module; a core error kind without its class (one added
+/// to the core's table and not to `SPECS`) fails the import.
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
+    if let Some(kind) = ErrorKind::ALL
+        .iter()
+        .find(|kind| !SPECS.iter().any(|spec| spec.kind == Some(**kind)))
+    {
+        return Err(PySystemError::new_err(format!(
+            "wsconnector has no exception class for the error kind {kind}"
+        )));
+    }
     for (spec, class) in SPECS.iter().zip(classes(py)?) {
         module.add(spec.name, class.bind(py))?;
         if let Some(alias) = spec.alias {

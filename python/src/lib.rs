@@ -8,6 +8,9 @@
 //! `logging`); the core also calls the authorization hook on a blocking-pool thread. Every
 //! call from Python that waits for Rust work releases the GIL.
 
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 mod args;
 mod asyncio;
 mod auth;
@@ -39,7 +42,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<broadcast::ClusterSocket>()?;
     module.add_class::<asyncio::Pending>()?;
     module.add_function(wrap_pyfunction!(connector::_stop_all, module)?)?;
-    module.add("SETTINGS", config::SETTINGS.to_vec())?;
+    config::register(module)?;
     module.add("VERSION", wsconnector::VERSION)?;
     Ok(())
 }

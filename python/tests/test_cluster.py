@@ -160,7 +160,7 @@ def test_cluster_settings_results_and_operations_by_id(redis: str) -> None:
 
 
 def test_cluster_settings_are_checked_by_name() -> None:
-    with pytest.raises(wsconnector.InvalidArgumentError, match="cluster_name"):
+    with pytest.raises(wsconnector.InvalidArgumentError, match="cluster_name is a cluster setting"):
         wsconnector.Connector(cluster_name="x")
     with pytest.raises(wsconnector.InvalidArgumentError, match="cluster URL"):
         wsconnector.Connector(cluster="http://127.0.0.1/")

@@ -1,9 +1,11 @@
-"""The keyword settings: every one is accepted, bad values raise an error that names the
-setting, and the stubs and the `Settings` TypedDict list exactly the settings the module reads."""
+"""The keyword settings: every one is accepted and reaches the core's configuration, bad values
+raise an error that names the setting, and the `Settings` TypedDict lists exactly the settings
+of the core's table, each with the type of its kind."""
 
 from __future__ import annotations
 
 import pathlib
+import re
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from wsconnector import _native
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
+# Values of every shape the settings take (a choice as its enum, PEM as text, bytes and paths).
 GOOD: dict[str, Any] = {
     "host": "127.0.0.1",
     "port": 0,
@@ -65,12 +68,119 @@ GOOD: dict[str, Any] = {
 
 def test_the_typeddict_lists_the_settings_the_module_reads() -> None:
     assert list(wsconnector.Settings.__annotations__) == list(_native.SETTINGS)
-    assert list(GOOD) == list(_native.SETTINGS)
+    assert set(GOOD) <= set(_native.SETTINGS)
+
+
+# The annotation of each kind of setting in the `Settings` TypedDict (the table gives the kinds).
+ANNOTATION_OF_KIND = {
+    "bool": "Optional[bool]",
+    "count": "Optional[int]",
+    "optional_count": "Optional[int]",
+    "bytes": "Optional[int]",
+    "duration": "Optional[float]",
+    "optional_duration": "Optional[float]",
+    "text": "Optional[str]",
+    "text_list": "Optional[Groups]",
+    "pairs": "Optional[Pairs]",
+    "pem": "Optional[PemSource]",
+}
+
+
+def annotation(name: str) -> str:
+    written = wsconnector.Settings.__annotations__[name]
+    return str(getattr(written, "__forward_arg__", written))
+
+
+def choices(name: str) -> list[str]:
+    """The names a choice setting's `Literal[...]` annotation allows."""
+    literal = re.search(r"Literal\[([^]]*)\]", annotation(name))
+    assert literal, f"{name}: a choice is annotated with a Literal"
+    return re.findall(r"['\"]([^'\"]*)['\"]", literal.group(1))
+
+
+def test_the_typeddict_gives_each_setting_the_type_of_its_kind() -> None:
+    for name, kind in _native.SETTINGS.items():
+        if kind == "choice":
+            enum = re.search(r"\], (\w+), None\]$", annotation(name))
+            assert enum, f"{name}: a choice also takes its enum"
+            assert choices(name) == [m.value for m in getattr(wsconnector, enum.group(1))]
+        elif kind != "custom":
+            assert annotation(name) == ANNOTATION_OF_KIND[kind], name
+
+
+# A configuration with every optional part present (a listener with TLS and a path, a client
+# certificate), so that a field inside one is reached only when a setting changes it.
+BASE: dict[str, Any] = {
+    "host": "127.0.0.1",
+    "port": 0,
+    "paths": ["/"],
+    "tls_cert": "a.pem",
+    "tls_key": "a.key",
+    "client_cert": "a.pem",
+    "client_key": "a.key",
+    "message_rate_limit": (1, 1),
+    "cluster": "redis://127.0.0.1:6379/0",
+}
+# Values of each kind that no setting has by default and that pass the core's checks.
+SAMPLES: dict[str, list[Any]] = {
+    "bool": [True, False],
+    "count": [300],
+    "optional_count": [300],
+    "bytes": [300],
+    "duration": [1.5],
+    "optional_duration": [1.5],
+    "text": ["/x"],
+    "text_list": [["*"]],
+    "pairs": [[("X-A", "1")]],
+    "pem": ["b.pem"],
+}
+# The keywords of the custom settings, which take values of their own.
+CUSTOM_SAMPLES: dict[str, list[Any]] = {
+    "host": ["::1"],
+    "port": [9],
+    "paths": [{"/p": {"groups": ["g"], "allowed_origins": ["*"]}}],
+    "tls_cert": ["b.pem"],
+    "tls_key": ["b.key"],
+    "client_cert": ["b.pem"],
+    "client_key": ["b.key"],
+    "message_rate_limit": [(5, 3)],
+    "cluster": ["redis://h:1/0"],
+    "cluster_name": ["c1"],
+    "node_name": ["n1"],
+    "cluster_password": ["pw"],
+}
+
+
+def samples(name: str, kind: str) -> list[Any]:
+    if name in CUSTOM_SAMPLES:
+        return CUSTOM_SAMPLES[name]
+    if kind == "choice":
+        return list(choices(name))
+    assert kind in SAMPLES, f"{name}: no sample value for the kind {kind!r}"
+    return SAMPLES[kind]
+
+
+def test_every_config_field_is_reachable_from_python() -> None:
+    """Each keyword, given a value, changes the core's configuration; together they change
+    every field of it (a field of `Config` without a setting in the table fails here)."""
+    before = dict(_native._config_fields(**BASE))
+    reached: dict[str, str] = {}
+    for name, kind in _native.SETTINGS.items():
+        changed: set[str] = set()
+        for value in samples(name, kind):
+            after = dict(_native._config_fields(**{**BASE, name: value}))
+            changed |= {field for field, text in after.items() if before.get(field) != text}
+        assert changed, f"{name} changes nothing"
+        for field in changed:
+            reached.setdefault(field, name)
+    assert set(before) - set(reached) == set()
 
 
 def test_every_setting_is_accepted() -> None:
     connector = wsconnector.Connector(**GOOD)
     assert not connector.is_running
+    every = {name: samples(name, kind)[0] for name, kind in _native.SETTINGS.items()}
+    wsconnector.Connector(**every)
     wsconnector.Connector(**{name: None for name in _native.SETTINGS})
 
 

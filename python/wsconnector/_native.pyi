@@ -58,12 +58,13 @@ __all__ = [
     "ClusterSocket",
     "Pending",
     "_stop_all",
+    "_config_fields",
     "SETTINGS",
     "VERSION",
 ]
 
 VERSION: Final[str]
-SETTINGS: Final[list[str]]
+SETTINGS: Final[dict[str, str]]
 
 class WebSocketError(Exception):
     """Base class of every error the connector raises."""
@@ -538,3 +539,5 @@ class Connector:
     def __exit__(self, exc_type: object, exc: object, traceback: object) -> None: ...
 
 def _stop_all() -> None: ...
+def _config_fields(**settings: Unpack[Settings]) -> list[tuple[str, str]]:
+    """Every field of the configuration these settings make, as text (for the tests)."""

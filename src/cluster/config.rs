@@ -1,7 +1,6 @@
 //! The cluster's settings: where the backplane is, which cluster and node this is, and how long
 //! a node waits for the others.
 
-use crate::config::check_duration;
 use crate::error::{Error, Result};
 use std::time::Duration;
 
@@ -14,13 +13,13 @@ pub struct ClusterConfig {
     /// The backplane: `redis://[user:password@]host:port/db`, or `rediss://` for TLS (the
     /// server's certificate is checked against the system's roots).
     pub url: String,
-    /// The Redis password, when it is not in the URL.
-    pub password: Option<String>,
+    /// The Redis password, when it is not in the URL (empty: none).
+    pub password: String,
     /// The cluster's name: the prefix of its Redis keys and channels, so that several clusters
     /// can share one Redis (default `"wsconnector"`).
     pub name: String,
-    /// This node's name, unique in the cluster; `None` (the default) generates one.
-    pub node_name: Option<String>,
+    /// This node's name, unique in the cluster; empty (the default) generates one.
+    pub node_name: String,
     /// How long an operation waits for the other nodes (their counts, a remote socket's
     /// outcome) and for Redis itself (default 2 s).
     pub timeout: Duration,
@@ -37,9 +36,9 @@ impl ClusterConfig {
     pub fn new(url: impl Into<String>) -> Self {
         ClusterConfig {
             url: url.into(),
-            password: None,
+            password: String::new(),
             name: "wsconnector".into(),
-            node_name: None,
+            node_name: String::new(),
             timeout: Duration::from_secs(2),
             node_expiry: Duration::from_secs(10),
         }
@@ -53,19 +52,18 @@ impl ClusterConfig {
 
     /// The same cluster with this node's name.
     pub fn with_node_name(mut self, name: impl Into<String>) -> Self {
-        self.node_name = Some(name.into());
+        self.node_name = name.into();
         self
     }
 
-    /// Checks every setting; the error names the one that is wrong.
+    /// Checks the cluster's own rules (`Config::validate` checks its durations like every
+    /// other); the error names the setting that is wrong.
     pub(crate) fn validate(&self) -> Result<()> {
         self.connection_info()?;
         check_name("cluster_name", &self.name)?;
-        if let Some(node) = &self.node_name {
-            check_name("node_name", node)?;
+        if !self.node_name.is_empty() {
+            check_name("node_name", &self.node_name)?;
         }
-        check_duration("cluster_timeout", self.timeout)?;
-        check_duration("cluster_node_expiry", self.node_expiry)?;
         if self.node_expiry < Duration::from_millis(300) {
             return Err(Error::invalid(
                 "cluster_node_expiry must be at least 0.3 seconds (a heartbeat every third of it)",
@@ -77,6 +75,11 @@ impl ClusterConfig {
     /// The URL with the password setting applied.
     pub(crate) fn connection_info(&self) -> Result<redis::ConnectionInfo> {
         let bad = |why: String| Error::invalid(format!("cluster URL: {why}"));
+        if self.url.is_empty() {
+            return Err(bad(
+                "missing: the cluster settings need the backplane's redis:// URL (cluster)".into(),
+            ));
+        }
         if !(self.url.starts_with("redis://") || self.url.starts_with("rediss://")) {
             return Err(bad(format!(
                 "{:?} must start with redis:// or rediss://",
@@ -87,8 +90,8 @@ impl ClusterConfig {
             .url
             .parse()
             .map_err(|e: redis::RedisError| bad(e.to_string()))?;
-        if let Some(password) = &self.password {
-            info.redis.password = Some(password.clone());
+        if !self.password.is_empty() {
+            info.redis.password = Some(self.password.clone());
         }
         Ok(info)
     }
@@ -145,13 +148,6 @@ mod tests {
             (
                 ClusterConfig::new("redis://h/").with_node_name("n 1"),
                 "node_name",
-            ),
-            (
-                ClusterConfig {
-                    timeout: Duration::ZERO,
-                    ..ClusterConfig::new("redis://h/")
-                },
-                "cluster_timeout",
             ),
             (
                 ClusterConfig {

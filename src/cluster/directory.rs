@@ -15,8 +15,8 @@
 //! (Redis may have lost everything), then the queued changes follow in order.
 
 use super::Cluster;
-use crate::connector::Shared;
 use crate::error::{Error, ErrorKind, Result};
+use crate::shared::Shared;
 use crate::socket::SocketId;
 use redis::aio::MultiplexedConnection;
 use redis::Value;

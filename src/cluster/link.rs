@@ -3,8 +3,8 @@
 //! when Redis goes away, with every subscription restored.
 
 use super::{serve, Cluster};
-use crate::connector::Shared;
 use crate::error::{Error, ErrorKind, Result};
+use crate::shared::Shared;
 use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubSink};
 use redis::{AsyncConnectionConfig, ConnectionInfo, RedisError};

@@ -10,19 +10,21 @@
 //! module through a few calls only: [`Cluster::start`], the directory hooks, and the cluster side
 //! of each operation.
 
-mod config;
+pub(crate) mod config;
 mod directory;
 mod link;
+mod operations;
 mod serve;
 mod wire;
 
 pub use config::{ClusterConfig, MAX_CLUSTER_NAME_LEN};
 
-use crate::connector::{BroadcastFailure, BroadcastResult, ConnectorHandle, Shared, Undelivered};
+use crate::broadcast::{deliver, BroadcastFailure, BroadcastResult, RemoteFailure, Undelivered};
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::Message;
+use crate::protocol::message::Message;
 use crate::queue::Delivery;
 use crate::registry::SocketFilter;
+use crate::shared::{DirectoryFuture, Shared, SocketDirectory};
 use crate::socket::{Socket, SocketId, SocketType};
 use directory::Change;
 use link::{GroupNotice, Link};
@@ -60,15 +62,6 @@ impl ClusterSocket {
             groups: socket.groups(),
         }
     }
-}
-
-/// One broadcast failure on another node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteFailure {
-    /// The node that holds the socket.
-    pub node: String,
-    /// The socket, and what happened instead.
-    pub failure: BroadcastFailure,
 }
 
 /// Key and channel names, all under the cluster's prefix.
@@ -207,10 +200,12 @@ impl Cluster {
     /// The cluster of a connector about to start (its settings validated).
     pub(crate) fn new(config: ClusterConfig, max_message_size: usize) -> Result<Arc<Self>> {
         let info = config.connection_info()?;
-        let node = config.node_name.clone().unwrap_or_else(|| {
+        let node = if config.node_name.is_empty() {
             let id = uuid::Uuid::new_v4().simple().to_string();
             format!("node-{}", &id[..12])
-        });
+        } else {
+            config.node_name.clone()
+        };
         let (directory, directory_rx) = mpsc::unbounded_channel();
         let (group_changes, group_changes_rx) = mpsc::unbounded_channel();
         let (link, jobs) = Link::new(info, config.timeout);
@@ -320,26 +315,6 @@ impl Cluster {
         }
     }
 
-    /// Registration hook: a socket joined this node's registry. Returns once its ID resolves
-    /// in the cluster and the node follows its groups' channels, so that an application that
-    /// learns of the socket can reach it from any node (at once while the backplane is away,
-    /// and at most after the cluster's timeout).
-    pub(crate) async fn socket_added(&self, id: &SocketId) {
-        if !self.link.is_up() {
-            let _ = self.directory.send(Change::Added(id.clone(), None));
-            return;
-        }
-        let (written, directory_done) = tokio::sync::oneshot::channel();
-        let _ = self
-            .directory
-            .send(Change::Added(id.clone(), Some(written)));
-        let _ = tokio::time::timeout(self.config.timeout, async {
-            let _ = directory_done.await;
-            self.settled().await;
-        })
-        .await;
-    }
-
     /// Returns once the group changes made so far are followed on the backplane (at once while
     /// it is away).
     pub(crate) async fn settled(&self) {
@@ -359,28 +334,6 @@ impl Cluster {
             this.settled().await;
             Ok(())
         });
-    }
-
-    /// Directory hook: a socket left this node's registry.
-    pub(crate) fn socket_removed(&self, id: &SocketId) {
-        let _ = self.directory.send(Change::Removed(id.clone()));
-    }
-
-    /// Claims a caller-chosen socket ID in the whole cluster before the socket opens;
-    /// `NonUniqueSocketId` when another live node holds it. The claim is released if the
-    /// socket never registers (the guard's drop).
-    pub(crate) async fn claim(self: &Arc<Self>, id: &SocketId) -> Result<ClaimGuard> {
-        self.check_up()?;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.directory
-            .send(Change::Claim(id.clone(), tx))
-            .map_err(|_| Error::stopped())?;
-        let outcome = tokio::time::timeout(self.config.timeout, rx)
-            .await
-            .map_err(|_| self.timed_out("claiming the socket ID"))?
-            .map_err(|_| Error::stopped())?;
-        outcome?;
-        Ok(ClaimGuard(Some((self.clone(), id.clone()))))
     }
 
     fn timed_out(&self, what: &str) -> Error {
@@ -459,11 +412,12 @@ impl Cluster {
     /// `wait` the other nodes' counts and failures added to this node's.
     pub(crate) fn broadcast(
         self: &Arc<Self>,
-        handle: &ConnectorHandle,
+        shared: &Arc<Shared>,
         message: Message,
         filter: &SocketFilter,
         wait: bool,
     ) -> Result<BroadcastResult> {
+        self.check_size(message.len())?;
         let channels = self.names.channels_for(filter);
         let body = Body::Broadcast {
             filter: filter.clone(),
@@ -471,15 +425,15 @@ impl Cluster {
         };
         if !wait {
             self.tell(channels, body)?;
-            let mut local = handle.deliver(&message, filter);
+            let mut local = deliver(shared, &message, filter);
             local.complete = false;
             return Ok(local);
         }
         let this = self.clone();
-        let (handle, filter) = (handle.clone(), filter.clone());
-        let (mut local, answers) = self.block(&handle.shared.clone(), async move {
+        let (here, filter) = (shared.clone(), filter.clone());
+        let (mut local, answers) = self.block(shared, async move {
             this.ask_then(channels, body, this.deadline(), || {
-                handle.deliver(&message, &filter)
+                deliver(&here, &message, &filter)
             })
             .await
         })?;
@@ -517,7 +471,7 @@ impl Cluster {
     /// close.
     pub(crate) fn bulk_close(
         self: &Arc<Self>,
-        handle: &ConnectorHandle,
+        shared: &Arc<Shared>,
         filter: &SocketFilter,
         code: u16,
         reason: &str,
@@ -529,14 +483,14 @@ impl Cluster {
             reason: reason.to_owned(),
         };
         let this = self.clone();
-        let (handle, filter, reason) = (handle.clone(), filter.clone(), reason.to_owned());
-        let (here, answers) = self.block(&handle.shared.clone(), async move {
+        let (here, filter, reason) = (shared.clone(), filter.clone(), reason.to_owned());
+        let (closed_here, answers) = self.block(shared, async move {
             this.ask_then(channels, body, this.deadline(), || {
-                handle.close_matching(&filter, code, &reason)
+                here.registry.close_matching(&filter, code, &reason)
             })
             .await
         })?;
-        Ok(here + counted(&answers))
+        Ok(closed_here + counted(&answers))
     }
 
     /// How many sockets match `filter` on the other nodes.
@@ -697,29 +651,54 @@ impl Cluster {
     }
 }
 
+/// The cluster's socket directory, as the connector's registration sees it.
+impl SocketDirectory for Cluster {
+    /// Returns once the ID resolves in the cluster and the node follows the socket's groups'
+    /// channels, so that an application that learns of the socket can reach it from any node
+    /// (at once while the backplane is away, and at most after the cluster's timeout).
+    fn added<'a>(&'a self, id: &'a SocketId) -> DirectoryFuture<'a, ()> {
+        Box::pin(async move {
+            if !self.link.is_up() {
+                let _ = self.directory.send(Change::Added(id.clone(), None));
+                return;
+            }
+            let (written, directory_done) = tokio::sync::oneshot::channel();
+            let _ = self
+                .directory
+                .send(Change::Added(id.clone(), Some(written)));
+            let _ = tokio::time::timeout(self.config.timeout, async {
+                let _ = directory_done.await;
+                self.settled().await;
+            })
+            .await;
+        })
+    }
+
+    fn removed(&self, id: &SocketId) {
+        let _ = self.directory.send(Change::Removed(id.clone()));
+    }
+
+    /// `NonUniqueSocketId` when another live node holds the ID.
+    fn claim<'a>(&'a self, id: &'a SocketId) -> DirectoryFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.check_up()?;
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            self.directory
+                .send(Change::Claim(id.clone(), tx))
+                .map_err(|_| Error::stopped())?;
+            tokio::time::timeout(self.config.timeout, rx)
+                .await
+                .map_err(|_| self.timed_out("claiming the socket ID"))?
+                .map_err(|_| Error::stopped())?
+        })
+    }
+}
+
 /// An operation by socket ID that answers with nothing but success.
 pub(crate) enum RemoteOp<'a> {
     Close { code: u16, reason: &'a str },
     Subscribe(Vec<String>),
     Unsubscribe(Vec<String>),
-}
-
-/// A claimed socket ID, released when dropped unless the socket registered.
-pub(crate) struct ClaimGuard(Option<(Arc<Cluster>, SocketId)>);
-
-impl ClaimGuard {
-    /// The socket registered: its claim now lasts as long as the socket.
-    pub(crate) fn keep(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for ClaimGuard {
-    fn drop(&mut self) {
-        if let Some((cluster, id)) = self.0.take() {
-            cluster.socket_removed(&id);
-        }
-    }
 }
 
 /// The sum of the counts in `answers`.

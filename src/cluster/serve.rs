@@ -5,10 +5,12 @@
 use super::wire::{Body, DirectOp, Envelope, Reply, WireFailure, WireSocket};
 use super::wire::{MAX_LISTED_SOCKETS, MAX_REPORTED_FAILURES};
 use super::Cluster;
-use crate::connector::{validate_close, ConnectorHandle, Shared, Undelivered};
+use crate::broadcast::{deliver, Undelivered};
 use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::close::validate_close;
 use crate::queue::Delivery;
 use crate::registry::SocketFilter;
+use crate::shared::Shared;
 use crate::socket::SocketType;
 use bytes::Bytes;
 use std::collections::{HashSet, VecDeque};
@@ -94,10 +96,7 @@ pub(super) fn handle(shared: &Arc<Shared>, cluster: &Arc<Cluster>, payload: Byte
     let reply = if multi_group && !cluster.seen.first_time(&origin, seq) {
         Reply::Duplicate
     } else {
-        let handle = ConnectorHandle {
-            shared: shared.clone(),
-        };
-        answer(&handle, body).unwrap_or_else(|e| Reply::Failed {
+        answer(shared, body).unwrap_or_else(|e| Reply::Failed {
             kind: e.kind() as u8,
             message: e.message().to_owned(),
         })
@@ -134,12 +133,12 @@ fn send_reply(cluster: &Cluster, origin: &str, seq: u64, reply: Reply) {
 }
 
 /// Runs a request on this node's sockets.
-fn answer(handle: &ConnectorHandle, body: Body) -> Result<Reply> {
-    let registry = &handle.shared.registry;
+fn answer(shared: &Shared, body: Body) -> Result<Reply> {
+    let registry = &shared.registry;
     Ok(match body {
         Body::Broadcast { filter, message } => {
             check_filter(&filter)?;
-            let result = handle.deliver(&message, &filter);
+            let result = deliver(shared, &message, &filter);
             let mut failures = Vec::new();
             let mut omitted = 0;
             for failure in result.failures {
@@ -173,7 +172,7 @@ fn answer(handle: &ConnectorHandle, body: Body) -> Result<Reply> {
         } => {
             check_filter(&filter)?;
             validate_close(code, &reason)?;
-            counts(handle.close_matching(&filter, code, &reason))
+            counts(registry.close_matching(&filter, code, &reason))
         }
         Body::Count { filter } => {
             check_filter(&filter)?;

@@ -8,8 +8,8 @@
 //! a `u32` count and the items.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::Message;
 use crate::path::PathPattern;
+use crate::protocol::message::Message;
 use crate::registry::SocketFilter;
 use crate::socket::{SocketId, SocketType};
 use bytes::Bytes;

@@ -1,6 +1,8 @@
 //! `wsc_config`: every setting of a connector and its callbacks, consumed by
-//! wsc_connector_start(). Values are checked at start, by the core, with a message that names
-//! the setting; durations in milliseconds up to WSC_MAX_DURATION_MS.
+//! wsc_connector_start(). Settings are set by name through the core's table (`Config::set`):
+//! the generic setters take any name, the named ones are one line over them, and only the
+//! custom settings (several values) have code here. Values are checked at start, by the core,
+//! with a message that names the setting; durations in milliseconds up to WSC_MAX_DURATION_MS.
 
 use super::callbacks::{
     wsc_auth_fn, wsc_closed_fn, wsc_connection_fn, wsc_message_fn, wsc_userdata_free_fn, Callback,
@@ -8,12 +10,13 @@ use super::callbacks::{
 };
 use super::error::{FfiError, FfiResult};
 use super::macros::{
-    arg_mut, arg_out, arg_str, arg_strs, ffi, ffi_value, into_handle, take_handle, Opaque,
+    arg_mut, arg_out, arg_str, arg_strs, ffi, ffi_value, into_handle, take_handle, Opaque, Out,
 };
-use super::{wsc_pem_source, wsc_result, FromRaw};
+use super::{wsc_pem_source, wsc_result, wsc_str, FromRaw};
 use crate::{
     ClusterConfig, Config, Identity, InboundPath, ListenerConfig, MessageRateLimit,
-    MessageRatePolicy, Pem, ServerTls, SlowConsumerPolicy,
+    MessageRatePolicy, Pem, ServerTls, SettingKind, SettingScope, SettingValue, SlowConsumerPolicy,
+    SETTINGS,
 };
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
@@ -146,13 +149,55 @@ fn register<F: Copy>(
     })
 }
 
-fn millis(ms: u64) -> Duration {
-    Duration::from_millis(ms)
+/// Sets a setting by name through the core's table; every setter of a single value goes
+/// through here.
+fn set(b: &mut ConfigBuilder, name: &str, value: SettingValue) -> FfiResult {
+    Ok(b.config.set(name, value)?)
 }
 
-/// 0 means "none" (or "the default").
-fn optional_millis(ms: u64) -> Option<Duration> {
-    (ms > 0).then(|| millis(ms))
+/// Adds an item to a list setting by name through the core's table.
+fn add(b: &mut ConfigBuilder, name: &str, item: SettingValue) -> FfiResult {
+    Ok(b.config.add(name, item)?)
+}
+
+/// A string value (or item).
+fn text(value: &str) -> SettingValue {
+    SettingValue::Text(value.to_owned())
+}
+
+/// A name/value pair item.
+fn pair(name: &str, value: &str) -> SettingValue {
+    SettingValue::Pair(name.to_owned(), value.to_owned())
+}
+
+/// Whether 0 means none for the setting `name` (the C API's spelling of an optional value).
+fn zero_is_none(name: &str) -> bool {
+    SETTINGS
+        .iter()
+        .any(|setting| setting.name == name && setting.kind.is_optional())
+}
+
+/// An integer setting; 0 is none for an optional one.
+fn set_int(b: &mut ConfigBuilder, name: &str, value: u64) -> FfiResult {
+    let value = match value {
+        0 if zero_is_none(name) => SettingValue::Unset,
+        n => SettingValue::Int(n),
+    };
+    set(b, name, value)
+}
+
+/// A duration setting in milliseconds; 0 is none for an optional one.
+fn set_ms(b: &mut ConfigBuilder, name: &str, ms: u64) -> FfiResult {
+    let value = match ms {
+        0 if zero_is_none(name) => SettingValue::Unset,
+        ms => SettingValue::Duration(Duration::from_millis(ms)),
+    };
+    set(b, name, value)
+}
+
+/// A PEM setting from a wsc_pem_source and a string.
+fn set_pem(b: &mut ConfigBuilder, name: &str, source: u32, text: &str) -> FfiResult {
+    set(b, name, SettingValue::Pem(pem(source, text)?))
 }
 
 /// PEM text from a source and a string.
@@ -160,6 +205,217 @@ fn pem(source: u32, text: &str) -> FfiResult<Pem> {
     Ok(match wsc_pem_source::from_raw(source)? {
         wsc_pem_source::WSC_PEM_FILE => Pem::File(text.into()),
         wsc_pem_source::WSC_PEM_INLINE => Pem::Inline(text.to_owned()),
+    })
+}
+
+/// What a setting holds (see wsc_config_setting()), which says the function that sets it.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wsc_setting_kind {
+    /// true or false: wsc_config_set_bool().
+    WSC_SETTING_BOOL = 1,
+    /// A number of things, greater than 0: wsc_config_set_int().
+    WSC_SETTING_COUNT = 2,
+    /// A number of things, or 0 for none (no such limit, or the default): wsc_config_set_int().
+    WSC_SETTING_OPTIONAL_COUNT = 3,
+    /// A size in bytes: wsc_config_set_int().
+    WSC_SETTING_BYTES = 4,
+    /// Milliseconds, at most WSC_MAX_DURATION_MS: wsc_config_set_duration_ms().
+    WSC_SETTING_DURATION = 5,
+    /// Milliseconds, or 0 for none (the feature off, or the default):
+    /// wsc_config_set_duration_ms().
+    WSC_SETTING_OPTIONAL_DURATION = 6,
+    /// A string: wsc_config_set_string().
+    WSC_SETTING_TEXT = 7,
+    /// Strings, added one at a time: wsc_config_add_string().
+    WSC_SETTING_TEXT_LIST = 8,
+    /// Name/value pairs, added one at a time: wsc_config_add_pair().
+    WSC_SETTING_PAIRS = 9,
+    /// PEM text or the path of a PEM file: wsc_config_set_pem().
+    WSC_SETTING_PEM = 10,
+    /// One of a few names, listed in its doc: wsc_config_set_string().
+    WSC_SETTING_CHOICE = 11,
+    /// Several values that go together, set with functions of their own: "listener" with
+    /// wsc_config_set_listener(), "paths" with wsc_config_add_path() and
+    /// wsc_config_add_path_allowed_origin(), "tls" with wsc_config_set_server_tls(),
+    /// "client_identity" with wsc_config_set_client_identity(), "message_rate_limit" with
+    /// wsc_config_set_message_rate_limit(), "cluster" with wsc_config_set_cluster() and the
+    /// wsc_config_set_cluster_*() and wsc_config_set_node_name() after it.
+    WSC_SETTING_CUSTOM = 12,
+}
+
+impl From<SettingKind> for wsc_setting_kind {
+    fn from(kind: SettingKind) -> Self {
+        use wsc_setting_kind::*;
+        match kind {
+            SettingKind::Bool => WSC_SETTING_BOOL,
+            SettingKind::Count => WSC_SETTING_COUNT,
+            SettingKind::OptionalCount => WSC_SETTING_OPTIONAL_COUNT,
+            SettingKind::Bytes => WSC_SETTING_BYTES,
+            SettingKind::Duration => WSC_SETTING_DURATION,
+            SettingKind::OptionalDuration => WSC_SETTING_OPTIONAL_DURATION,
+            SettingKind::Text => WSC_SETTING_TEXT,
+            SettingKind::TextList => WSC_SETTING_TEXT_LIST,
+            SettingKind::Pairs => WSC_SETTING_PAIRS,
+            SettingKind::Pem => WSC_SETTING_PEM,
+            SettingKind::Choice(_) => WSC_SETTING_CHOICE,
+            SettingKind::Custom => WSC_SETTING_CUSTOM,
+        }
+    }
+}
+
+/// What part of the connector a setting configures.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wsc_setting_scope {
+    /// The listener: wsc_config_set_listener() must come first (else WSC_INVALID_STATE).
+    WSC_SCOPE_LISTENER = 1,
+    /// Outbound sockets.
+    WSC_SCOPE_CLIENT = 2,
+    /// Every socket, inbound or outbound.
+    WSC_SCOPE_SOCKET = 3,
+    /// The connector as a whole.
+    WSC_SCOPE_CONNECTOR = 4,
+}
+
+impl From<SettingScope> for wsc_setting_scope {
+    fn from(scope: SettingScope) -> Self {
+        match scope {
+            SettingScope::Listener => wsc_setting_scope::WSC_SCOPE_LISTENER,
+            SettingScope::Client => wsc_setting_scope::WSC_SCOPE_CLIENT,
+            SettingScope::Socket => wsc_setting_scope::WSC_SCOPE_SOCKET,
+            SettingScope::Connector => wsc_setting_scope::WSC_SCOPE_CONNECTOR,
+        }
+    }
+}
+
+/// How many settings there are: wsc_config_setting() describes each, by index from 0. A
+/// binding can set every one by its name with the generic setters (wsc_config_set_bool() and
+/// the others, chosen by the setting's kind) and needs no new function for a new setting.
+/// Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_config_setting_count() -> usize {
+    ffi_value!(0, SETTINGS.len())
+}
+
+/// Describes the setting at `index` (0 to wsc_config_setting_count() - 1): its name (what the
+/// generic setters take; static), its kind (which setter), its scope, and one line on what it
+/// does (static). Each out pointer may be NULL when that part is not wanted.
+/// Errors: WSC_INVALID_ARGUMENT (`index` past the end). Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_config_setting(
+    index: usize,
+    name_out: *mut wsc_str,
+    kind_out: *mut wsc_setting_kind,
+    scope_out: *mut wsc_setting_scope,
+    doc_out: *mut wsc_str,
+) -> wsc_result {
+    ffi! {
+        let setting = SETTINGS.get(index).ok_or_else(|| {
+            FfiError::invalid(format!(
+                "there is no setting {index}: there are {}",
+                SETTINGS.len()
+            ))
+        })?;
+        if let Some(out) = Out::optional(name_out) {
+            out.set(wsc_str::from(setting.name));
+        }
+        if let Some(out) = Out::optional(kind_out) {
+            out.set(setting.kind.into());
+        }
+        if let Some(out) = Out::optional(scope_out) {
+            out.set(setting.scope.into());
+        }
+        if let Some(out) = Out::optional(doc_out) {
+            out.set(wsc_str::from(setting.doc));
+        }
+        Ok(())
+    }
+}
+
+/// Sets the WSC_SETTING_BOOL setting `name` (see wsc_config_setting()).
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (no such setting, or one
+/// of another kind), WSC_INVALID_STATE (a listener setting before wsc_config_set_listener()).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_bool(
+    config: *mut wsc_config,
+    name: *const c_char,
+    value: bool,
+) -> wsc_result {
+    with_config(config, |b| {
+        set(b, arg_str!(name), SettingValue::Bool(value))
+    })
+}
+
+/// Sets the WSC_SETTING_COUNT, WSC_SETTING_OPTIONAL_COUNT (0: none) or WSC_SETTING_BYTES
+/// setting `name`. Checked at start. Errors: as wsc_config_set_bool().
+#[no_mangle]
+pub extern "C" fn wsc_config_set_int(
+    config: *mut wsc_config,
+    name: *const c_char,
+    value: u64,
+) -> wsc_result {
+    with_config(config, |b| set_int(b, arg_str!(name), value))
+}
+
+/// Sets the WSC_SETTING_DURATION or WSC_SETTING_OPTIONAL_DURATION (0: none) setting `name`, in
+/// milliseconds, at most WSC_MAX_DURATION_MS. Checked at start. Errors: as wsc_config_set_bool().
+#[no_mangle]
+pub extern "C" fn wsc_config_set_duration_ms(
+    config: *mut wsc_config,
+    name: *const c_char,
+    value_ms: u64,
+) -> wsc_result {
+    with_config(config, |b| set_ms(b, arg_str!(name), value_ms))
+}
+
+/// Sets the WSC_SETTING_TEXT or WSC_SETTING_CHOICE setting `name` to `value`.
+/// Errors: as wsc_config_set_bool() (and WSC_INVALID_ARGUMENT for a name a choice lacks).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_string(
+    config: *mut wsc_config,
+    name: *const c_char,
+    value: *const c_char,
+) -> wsc_result {
+    with_config(config, |b| set(b, arg_str!(name), text(arg_str!(value))))
+}
+
+/// Adds `value` to the WSC_SETTING_TEXT_LIST setting `name`. Errors: as wsc_config_set_bool().
+#[no_mangle]
+pub extern "C" fn wsc_config_add_string(
+    config: *mut wsc_config,
+    name: *const c_char,
+    value: *const c_char,
+) -> wsc_result {
+    with_config(config, |b| add(b, arg_str!(name), text(arg_str!(value))))
+}
+
+/// Adds the pair `key`, `value` to the WSC_SETTING_PAIRS setting `name`.
+/// Errors: as wsc_config_set_bool().
+#[no_mangle]
+pub extern "C" fn wsc_config_add_pair(
+    config: *mut wsc_config,
+    name: *const c_char,
+    key: *const c_char,
+    value: *const c_char,
+) -> wsc_result {
+    with_config(config, |b| {
+        let item = pair(arg_str!(key), arg_str!(value));
+        add(b, arg_str!(name), item)
+    })
+}
+
+/// Sets the WSC_SETTING_PEM setting `name` to `pem` from `source` (a wsc_pem_source: a file
+/// path, read at start, or the text). Errors: as wsc_config_set_bool().
+#[no_mangle]
+pub extern "C" fn wsc_config_set_pem(
+    config: *mut wsc_config,
+    name: *const c_char,
+    source: u32,
+    pem: *const c_char,
+) -> wsc_result {
+    with_config(config, |b| {
+        set_pem(b, arg_str!(name), source, arg_str!(pem))
     })
 }
 
@@ -205,10 +461,7 @@ pub extern "C" fn wsc_config_set_base_path(
     config: *mut wsc_config,
     base_path: *const c_char,
 ) -> wsc_result {
-    with_listener(config, |l| {
-        l.base_path = arg_str!(base_path).to_owned();
-        Ok(())
-    })
+    with_config(config, |b| set(b, "base_path", text(arg_str!(base_path))))
 }
 
 /// Serves a path (exact or `*` pattern, relative to the base path, e.g. "/chat/room*", each `*`
@@ -241,10 +494,7 @@ pub extern "C" fn wsc_config_add_subprotocol(
     config: *mut wsc_config,
     protocol: *const c_char,
 ) -> wsc_result {
-    with_listener(config, |l| {
-        l.subprotocols.push(arg_str!(protocol).to_owned());
-        Ok(())
-    })
+    with_config(config, |b| add(b, "subprotocols", text(arg_str!(protocol))))
 }
 
 /// Most inbound sockets and handshakes at once (default 10000). A connection past it is
@@ -257,10 +507,7 @@ pub extern "C" fn wsc_config_set_max_connections(
     config: *mut wsc_config,
     max: usize,
 ) -> wsc_result {
-    with_listener(config, |l| {
-        l.max_connections = max;
-        Ok(())
-    })
+    with_config(config, |b| set_int(b, "max_connections", max as u64))
 }
 
 /// Most inbound sockets and handshakes at once from one client IP address (0: no such limit,
@@ -272,10 +519,7 @@ pub extern "C" fn wsc_config_set_max_connections_per_ip(
     config: *mut wsc_config,
     max: usize,
 ) -> wsc_result {
-    with_listener(config, |l| {
-        l.max_connections_per_ip = (max > 0).then_some(max);
-        Ok(())
-    })
+    with_config(config, |b| set_int(b, "max_connections_per_ip", max as u64))
 }
 
 /// Allows browser pages of `origin` to open sockets on the listener (against cross-site
@@ -292,9 +536,8 @@ pub extern "C" fn wsc_config_add_allowed_origin(
     config: *mut wsc_config,
     origin: *const c_char,
 ) -> wsc_result {
-    with_listener(config, |l| {
-        l.allowed_origins.push(arg_str!(origin).to_owned());
-        Ok(())
+    with_config(config, |b| {
+        add(b, "allowed_origins", text(arg_str!(origin)))
     })
 }
 
@@ -334,9 +577,8 @@ pub extern "C" fn wsc_config_set_require_origin(
     config: *mut wsc_config,
     require: bool,
 ) -> wsc_result {
-    with_listener(config, |l| {
-        l.require_origin = require;
-        Ok(())
+    with_config(config, |b| {
+        set(b, "require_origin", SettingValue::Bool(require))
     })
 }
 
@@ -347,10 +589,7 @@ pub extern "C" fn wsc_config_set_handshake_timeout_ms(
     config: *mut wsc_config,
     timeout_ms: u64,
 ) -> wsc_result {
-    with_listener(config, |l| {
-        l.handshake_timeout = millis(timeout_ms);
-        Ok(())
-    })
+    with_config(config, |b| set_ms(b, "handshake_timeout", timeout_ms))
 }
 
 /// Inbound sockets idle this long are closed (default 15 min; 0: never; at most
@@ -361,10 +600,7 @@ pub extern "C" fn wsc_config_set_listener_idle_timeout_ms(
     config: *mut wsc_config,
     timeout_ms: u64,
 ) -> wsc_result {
-    with_listener(config, |l| {
-        l.idle_timeout = optional_millis(timeout_ms);
-        Ok(())
-    })
+    with_config(config, |b| set_ms(b, "idle_timeout", timeout_ms))
 }
 
 /// Largest handshake request accepted, in bytes (default 16 KiB; more gets 431).
@@ -374,10 +610,7 @@ pub extern "C" fn wsc_config_set_max_handshake_bytes(
     config: *mut wsc_config,
     max: usize,
 ) -> wsc_result {
-    with_listener(config, |l| {
-        l.max_handshake_bytes = max;
-        Ok(())
-    })
+    with_config(config, |b| set_int(b, "max_handshake_bytes", max as u64))
 }
 
 /// Serves `wss://` with a certificate chain (leaf first) and its private key, both PEM from
@@ -407,16 +640,8 @@ pub extern "C" fn wsc_config_set_server_client_ca(
     source: u32,
     ca: *const c_char,
 ) -> wsc_result {
-    with_listener(config, |l| {
-        let ca = pem(source, arg_str!(ca))?;
-        let tls = l.tls.as_mut().ok_or_else(|| {
-            FfiError::new(
-                wsc_result::WSC_INVALID_STATE,
-                "call wsc_config_set_server_tls() first",
-            )
-        })?;
-        tls.client_ca = Some(ca);
-        Ok(())
+    with_config(config, |b| {
+        set_pem(b, "tls_client_ca", source, arg_str!(ca))
     })
 }
 
@@ -428,10 +653,7 @@ pub extern "C" fn wsc_config_set_client_extra_ca(
     source: u32,
     ca: *const c_char,
 ) -> wsc_result {
-    with_config(config, |b| {
-        b.config.client.extra_ca = Some(pem(source, arg_str!(ca))?);
-        Ok(())
-    })
+    with_config(config, |b| set_pem(b, "extra_ca", source, arg_str!(ca)))
 }
 
 /// A client certificate chain and key (PEM) that outbound sockets present to servers that ask.
@@ -460,8 +682,11 @@ pub extern "C" fn wsc_config_set_client_dangerous_skip_certificate_verification(
     skip: bool,
 ) -> wsc_result {
     with_config(config, |b| {
-        b.config.client.dangerous_skip_certificate_verification = skip;
-        Ok(())
+        set(
+            b,
+            "dangerous_skip_certificate_verification",
+            SettingValue::Bool(skip),
+        )
     })
 }
 
@@ -475,11 +700,8 @@ pub extern "C" fn wsc_config_add_client_header(
     value: *const c_char,
 ) -> wsc_result {
     with_config(config, |b| {
-        b.config
-            .client
-            .default_headers
-            .push((arg_str!(name).to_owned(), arg_str!(value).to_owned()));
-        Ok(())
+        let header = pair(arg_str!(name), arg_str!(value));
+        add(b, "default_headers", header)
     })
 }
 
@@ -491,11 +713,8 @@ pub extern "C" fn wsc_config_add_client_query(
     value: *const c_char,
 ) -> wsc_result {
     with_config(config, |b| {
-        b.config
-            .client
-            .default_query
-            .push((arg_str!(name).to_owned(), arg_str!(value).to_owned()));
-        Ok(())
+        let parameter = pair(arg_str!(name), arg_str!(value));
+        add(b, "default_query", parameter)
     })
 }
 
@@ -506,10 +725,7 @@ pub extern "C" fn wsc_config_set_client_connect_timeout_ms(
     config: *mut wsc_config,
     timeout_ms: u64,
 ) -> wsc_result {
-    with_config(config, |b| {
-        b.config.client.connect_timeout = optional_millis(timeout_ms);
-        Ok(())
-    })
+    with_config(config, |b| set_ms(b, "connect_timeout", timeout_ms))
 }
 
 /// Outbound sockets idle this long are closed (0: never, the default; at most
@@ -519,10 +735,7 @@ pub extern "C" fn wsc_config_set_client_idle_timeout_ms(
     config: *mut wsc_config,
     timeout_ms: u64,
 ) -> wsc_result {
-    with_config(config, |b| {
-        b.config.client.idle_timeout = optional_millis(timeout_ms);
-        Ok(())
-    })
+    with_config(config, |b| set_ms(b, "client_idle_timeout", timeout_ms))
 }
 
 /// Largest message accepted from a peer; larger closes the socket with 1009 (default 16 MiB).
@@ -532,10 +745,7 @@ pub extern "C" fn wsc_config_set_max_message_size(
     config: *mut wsc_config,
     max: usize,
 ) -> wsc_result {
-    with_config(config, |b| {
-        b.config.socket.max_message_size = max;
-        Ok(())
-    })
+    with_config(config, |b| set_int(b, "max_message_size", max as u64))
 }
 
 /// Most messages waiting in one socket's send queue (default 1024). Errors: WSC_NULL_POINTER.
@@ -544,10 +754,7 @@ pub extern "C" fn wsc_config_set_send_queue_messages(
     config: *mut wsc_config,
     max: usize,
 ) -> wsc_result {
-    with_config(config, |b| {
-        b.config.socket.send_queue_messages = max;
-        Ok(())
-    })
+    with_config(config, |b| set_int(b, "send_queue_messages", max as u64))
 }
 
 /// Most payload bytes waiting in one socket's send queue (default 16 MiB).
@@ -557,10 +764,7 @@ pub extern "C" fn wsc_config_set_send_queue_bytes(
     config: *mut wsc_config,
     max: usize,
 ) -> wsc_result {
-    with_config(config, |b| {
-        b.config.socket.send_queue_bytes = max;
-        Ok(())
-    })
+    with_config(config, |b| set_int(b, "send_queue_bytes", max as u64))
 }
 
 /// What a send does when the queue is full (a wsc_slow_consumer; default fail).
@@ -568,8 +772,8 @@ pub extern "C" fn wsc_config_set_send_queue_bytes(
 #[no_mangle]
 pub extern "C" fn wsc_config_set_slow_consumer(config: *mut wsc_config, policy: u32) -> wsc_result {
     with_config(config, |b| {
-        b.config.socket.slow_consumer = wsc_slow_consumer::from_raw(policy)?.into();
-        Ok(())
+        let policy = SlowConsumerPolicy::from(wsc_slow_consumer::from_raw(policy)?);
+        set(b, "slow_consumer", text(policy.name()))
     })
 }
 
@@ -599,8 +803,8 @@ pub extern "C" fn wsc_config_set_message_rate_policy(
     policy: u32,
 ) -> wsc_result {
     with_config(config, |b| {
-        b.config.socket.message_rate_policy = wsc_message_rate_policy::from_raw(policy)?.into();
-        Ok(())
+        let policy = MessageRatePolicy::from(wsc_message_rate_policy::from_raw(policy)?);
+        set(b, "message_rate_policy", text(policy.name()))
     })
 }
 
@@ -611,10 +815,7 @@ pub extern "C" fn wsc_config_set_ping_interval_ms(
     config: *mut wsc_config,
     interval_ms: u64,
 ) -> wsc_result {
-    with_config(config, |b| {
-        b.config.socket.ping_interval = optional_millis(interval_ms);
-        Ok(())
-    })
+    with_config(config, |b| set_ms(b, "ping_interval", interval_ms))
 }
 
 /// A ping not answered within this time closes the socket (default 20 s; at most
@@ -624,10 +825,7 @@ pub extern "C" fn wsc_config_set_pong_timeout_ms(
     config: *mut wsc_config,
     timeout_ms: u64,
 ) -> wsc_result {
-    with_config(config, |b| {
-        b.config.socket.pong_timeout = millis(timeout_ms);
-        Ok(())
-    })
+    with_config(config, |b| set_ms(b, "pong_timeout", timeout_ms))
 }
 
 /// Time the peer has to answer our close frame (default 5 s; at most WSC_MAX_DURATION_MS).
@@ -637,15 +835,33 @@ pub extern "C" fn wsc_config_set_close_timeout_ms(
     config: *mut wsc_config,
     timeout_ms: u64,
 ) -> wsc_result {
-    with_config(config, |b| {
-        b.config.socket.close_timeout = millis(timeout_ms);
-        Ok(())
-    })
+    with_config(config, |b| set_ms(b, "close_timeout", timeout_ms))
+}
+
+/// I/O threads of the connector (0: the default, the number of cores up to 4).
+/// Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_config_set_worker_threads(
+    config: *mut wsc_config,
+    threads: usize,
+) -> wsc_result {
+    with_config(config, |b| set_int(b, "worker_threads", threads as u64))
+}
+
+/// How long stop waits for queued sends and close handshakes (default 5 s; at most
+/// WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_config_set_stop_timeout_ms(
+    config: *mut wsc_config,
+    timeout_ms: u64,
+) -> wsc_result {
+    with_config(config, |b| set_ms(b, "stop_timeout", timeout_ms))
 }
 
 /// Makes the connector a node of a cluster whose backplane is the Redis at `url`
 /// ("redis://[user:password@]host:port/db", or "rediss://" for TLS): broadcast and bulk close
 /// reach every node's sockets, operations by socket ID reach the node that holds the socket.
+/// The cluster's other settings follow it (the `cluster` setting of the table, custom).
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_cluster(
@@ -662,7 +878,7 @@ pub extern "C" fn wsc_config_set_cluster(
     })
 }
 
-/// Changes a cluster setting; the cluster must have been set.
+/// Changes a setting of the cluster; the cluster must have been set.
 fn with_cluster(
     config: *mut wsc_config,
     change: impl FnOnce(&mut ClusterConfig) -> FfiResult,
@@ -699,7 +915,7 @@ pub extern "C" fn wsc_config_set_node_name(
     name: *const c_char,
 ) -> wsc_result {
     with_cluster(config, |c| {
-        c.node_name = Some(arg_str!(name).to_owned());
+        c.node_name = arg_str!(name).to_owned();
         Ok(())
     })
 }
@@ -712,7 +928,7 @@ pub extern "C" fn wsc_config_set_cluster_password(
     password: *const c_char,
 ) -> wsc_result {
     with_cluster(config, |c| {
-        c.password = Some(arg_str!(password).to_owned());
+        c.password = arg_str!(password).to_owned();
         Ok(())
     })
 }
@@ -725,7 +941,7 @@ pub extern "C" fn wsc_config_set_cluster_timeout_ms(
     timeout_ms: u64,
 ) -> wsc_result {
     with_cluster(config, |c| {
-        c.timeout = millis(timeout_ms);
+        c.timeout = Duration::from_millis(timeout_ms);
         Ok(())
     })
 }
@@ -739,33 +955,7 @@ pub extern "C" fn wsc_config_set_cluster_node_expiry_ms(
     expiry_ms: u64,
 ) -> wsc_result {
     with_cluster(config, |c| {
-        c.node_expiry = millis(expiry_ms);
-        Ok(())
-    })
-}
-
-/// I/O threads of the connector (0: the default, the number of cores up to 4).
-/// Errors: WSC_NULL_POINTER.
-#[no_mangle]
-pub extern "C" fn wsc_config_set_worker_threads(
-    config: *mut wsc_config,
-    threads: usize,
-) -> wsc_result {
-    with_config(config, |b| {
-        b.config.worker_threads = (threads > 0).then_some(threads);
-        Ok(())
-    })
-}
-
-/// How long stop waits for queued sends and close handshakes (default 5 s; at most
-/// WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER.
-#[no_mangle]
-pub extern "C" fn wsc_config_set_stop_timeout_ms(
-    config: *mut wsc_config,
-    timeout_ms: u64,
-) -> wsc_result {
-    with_config(config, |b| {
-        b.config.stop_timeout = millis(timeout_ms);
+        c.node_expiry = Duration::from_millis(expiry_ms);
         Ok(())
     })
 }
@@ -779,8 +969,7 @@ pub extern "C" fn wsc_config_set_event_queue_capacity(
     capacity: usize,
 ) -> wsc_result {
     with_config(config, |b| {
-        b.config.event_queue_capacity = capacity;
-        Ok(())
+        set_int(b, "event_queue_capacity", capacity as u64)
     })
 }
 
@@ -795,8 +984,7 @@ pub extern "C" fn wsc_config_set_event_queue_bytes(
     max_bytes: usize,
 ) -> wsc_result {
     with_config(config, |b| {
-        b.config.event_queue_bytes = max_bytes;
-        Ok(())
+        set_int(b, "event_queue_bytes", max_bytes as u64)
     })
 }
 
@@ -889,4 +1077,285 @@ pub extern "C" fn wsc_config_set_authorizer(
         userdata,
         userdata_free,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{config_fields, SettingInfo};
+    use std::collections::BTreeMap;
+    use std::ffi::CString;
+    use std::ptr::null_mut;
+
+    type Apply = Box<dyn Fn(*mut wsc_config) -> wsc_result>;
+
+    fn c(text: &str) -> CString {
+        CString::new(text).unwrap()
+    }
+
+    /// A config whose every optional part is present (a listener with TLS and one path, a
+    /// client identity, a message rate limit), each at its default or empty, so that a field inside one of them is
+    /// reached only when a setting changes it.
+    fn baseline() -> *mut wsc_config {
+        let mut config = null_mut();
+        assert_eq!(wsc_config_new(&mut config), wsc_result::WSC_OK);
+        let host = c("127.0.0.1");
+        let empty = c("");
+        let inline = wsc_pem_source::WSC_PEM_INLINE as u32;
+        for code in [
+            wsc_config_set_listener(config, host.as_ptr(), 0),
+            wsc_config_set_server_tls(config, inline, empty.as_ptr(), empty.as_ptr()),
+            wsc_config_set_client_identity(config, inline, empty.as_ptr(), empty.as_ptr()),
+            wsc_config_add_path(config, empty.as_ptr(), std::ptr::null(), 0),
+            wsc_config_set_message_rate_limit(config, 1, 1),
+            wsc_config_set_cluster(config, empty.as_ptr()),
+        ] {
+            assert_eq!(code, wsc_result::WSC_OK);
+        }
+        config
+    }
+
+    fn fields(config: *mut wsc_config) -> BTreeMap<&'static str, String> {
+        // SAFETY: a live config made by wsc_config_new() in this test.
+        let builder = unsafe { crate::ffi::macros::handle_ref(config, "config") }.unwrap();
+        config_fields(&builder.config).into_iter().collect()
+    }
+
+    /// The calls that set a setting through the C API, each to a value that differs from the
+    /// baseline (a count of 7 or 9: one of them is not the default).
+    fn c_calls(setting: &SettingInfo) -> Vec<Apply> {
+        let name = c(setting.name);
+        let by_name = move |f: Box<dyn Fn(*mut wsc_config, *const c_char) -> wsc_result>| -> Apply {
+            let name = name.clone();
+            Box::new(move |config| f(config, name.as_ptr()))
+        };
+        let inline = wsc_pem_source::WSC_PEM_INLINE as u32;
+        match setting.kind {
+            SettingKind::Bool => [true, false]
+                .map(|v| by_name(Box::new(move |cfg, n| wsc_config_set_bool(cfg, n, v))))
+                .into(),
+            SettingKind::Count | SettingKind::OptionalCount | SettingKind::Bytes => [7, 9]
+                .map(|v| by_name(Box::new(move |cfg, n| wsc_config_set_int(cfg, n, v))))
+                .into(),
+            SettingKind::Duration | SettingKind::OptionalDuration => [1234, 4321]
+                .map(|v| {
+                    by_name(Box::new(move |cfg, n| {
+                        wsc_config_set_duration_ms(cfg, n, v)
+                    }))
+                })
+                .into(),
+            SettingKind::Text => vec![by_name(Box::new(|cfg, n| {
+                wsc_config_set_string(cfg, n, c"/x".as_ptr())
+            }))],
+            SettingKind::Choice(names) => names
+                .iter()
+                .map(|choice| {
+                    let choice = c(choice);
+                    by_name(Box::new(move |cfg, n| {
+                        wsc_config_set_string(cfg, n, choice.as_ptr())
+                    }))
+                })
+                .collect(),
+            SettingKind::TextList => vec![by_name(Box::new(|cfg, n| {
+                wsc_config_add_string(cfg, n, c"x".as_ptr())
+            }))],
+            SettingKind::Pairs => vec![by_name(Box::new(|cfg, n| {
+                wsc_config_add_pair(cfg, n, c"X-A".as_ptr(), c"1".as_ptr())
+            }))],
+            SettingKind::Pem => vec![by_name(Box::new(move |cfg, n| {
+                wsc_config_set_pem(cfg, n, inline, c"pem".as_ptr())
+            }))],
+            SettingKind::Custom => custom_calls(setting.name),
+        }
+    }
+
+    /// The functions of the custom settings (their kind's doc in the header lists them).
+    fn custom_calls(name: &str) -> Vec<Apply> {
+        let inline = wsc_pem_source::WSC_PEM_INLINE as u32;
+        match name {
+            "listener" => vec![Box::new(|cfg| {
+                wsc_config_set_listener(cfg, c"::1".as_ptr(), 9)
+            })],
+            "paths" => vec![Box::new(|cfg| {
+                let groups = [c"g".as_ptr()];
+                let added = wsc_config_add_path(cfg, c"/p".as_ptr(), groups.as_ptr(), 1);
+                assert_eq!(added, wsc_result::WSC_OK);
+                wsc_config_add_path_allowed_origin(cfg, c"/p".as_ptr(), c"*".as_ptr())
+            })],
+            "tls" => vec![Box::new(move |cfg| {
+                wsc_config_set_server_tls(cfg, inline, c"cert".as_ptr(), c"key".as_ptr())
+            })],
+            "client_identity" => vec![Box::new(move |cfg| {
+                wsc_config_set_client_identity(cfg, inline, c"cert".as_ptr(), c"key".as_ptr())
+            })],
+            "message_rate_limit" => {
+                vec![Box::new(|cfg| wsc_config_set_message_rate_limit(cfg, 5, 3))]
+            }
+            "cluster" => vec![
+                Box::new(|cfg| wsc_config_set_cluster(cfg, c"redis://h/".as_ptr())),
+                Box::new(|cfg| wsc_config_set_cluster_name(cfg, c"c".as_ptr())),
+                Box::new(|cfg| wsc_config_set_node_name(cfg, c"n".as_ptr())),
+                Box::new(|cfg| wsc_config_set_cluster_password(cfg, c"p".as_ptr())),
+                Box::new(|cfg| wsc_config_set_cluster_timeout_ms(cfg, 1234)),
+                Box::new(|cfg| wsc_config_set_cluster_node_expiry_ms(cfg, 4321)),
+            ],
+            other => panic!("no C function sets the custom setting {other}: add one"),
+        }
+    }
+
+    /// Every field of `Config` is reached by some setting of the table through the C API's
+    /// exported functions (a field added without its row fails here, or does not compile in
+    /// `config_fields`).
+    #[test]
+    fn every_config_field_is_reachable_from_c() {
+        let base = baseline();
+        let before = fields(base);
+        wsc_config_free(base);
+        let mut reached = BTreeMap::new();
+        for setting in SETTINGS {
+            for call in c_calls(setting) {
+                let config = baseline();
+                assert_eq!(call(config), wsc_result::WSC_OK, "{}", setting.name);
+                for (field, value) in fields(config) {
+                    if before.get(field) != Some(&value) {
+                        reached.entry(field).or_insert(setting.name);
+                    }
+                }
+                wsc_config_free(config);
+            }
+        }
+        let missed: Vec<_> = before
+            .keys()
+            .filter(|f| !reached.contains_key(*f))
+            .collect();
+        assert!(missed.is_empty(), "no C setting reaches {missed:?}");
+    }
+
+    /// The named setters kept for the ABI are one line over the generic path: same effect.
+    #[test]
+    fn named_setters_and_generic_ones_agree() {
+        let named = baseline();
+        let generic = baseline();
+        let inline = wsc_pem_source::WSC_PEM_INLINE as u32;
+        let results = [
+            wsc_config_set_ping_interval_ms(named, 0),
+            wsc_config_set_duration_ms(generic, c"ping_interval".as_ptr(), 0),
+            wsc_config_set_max_connections_per_ip(named, 0),
+            wsc_config_set_int(generic, c"max_connections_per_ip".as_ptr(), 0),
+            wsc_config_set_slow_consumer(
+                named,
+                wsc_slow_consumer::WSC_SLOW_CONSUMER_DROP_OLDEST as u32,
+            ),
+            wsc_config_set_string(generic, c"slow_consumer".as_ptr(), c"drop_oldest".as_ptr()),
+            wsc_config_add_client_header(named, c"X-A".as_ptr(), c"1".as_ptr()),
+            wsc_config_add_pair(
+                generic,
+                c"default_headers".as_ptr(),
+                c"X-A".as_ptr(),
+                c"1".as_ptr(),
+            ),
+            wsc_config_set_server_client_ca(named, inline, c"ca".as_ptr()),
+            wsc_config_set_pem(generic, c"tls_client_ca".as_ptr(), inline, c"ca".as_ptr()),
+            wsc_config_set_message_rate_policy(
+                named,
+                wsc_message_rate_policy::WSC_MESSAGE_RATE_DROP as u32,
+            ),
+            wsc_config_set_string(generic, c"message_rate_policy".as_ptr(), c"drop".as_ptr()),
+        ];
+        assert!(
+            results.iter().all(|r| *r == wsc_result::WSC_OK),
+            "{results:?}"
+        );
+        assert_eq!(fields(named), fields(generic));
+        wsc_config_free(named);
+        wsc_config_free(generic);
+    }
+
+    #[test]
+    fn generic_setters_name_the_setting_and_the_kind_it_takes() {
+        let mut config = null_mut();
+        assert_eq!(wsc_config_new(&mut config), wsc_result::WSC_OK);
+        let cases: [(Box<dyn Fn() -> wsc_result>, _, _); 7] = [
+            (
+                Box::new(|| wsc_config_set_bool(config, c"ping_interval".as_ptr(), true)),
+                wsc_result::WSC_INVALID_ARGUMENT,
+                "ping_interval takes a duration or none, not a boolean",
+            ),
+            (
+                Box::new(|| wsc_config_set_int(config, c"no_such_thing".as_ptr(), 1)),
+                wsc_result::WSC_INVALID_ARGUMENT,
+                "there is no setting named \"no_such_thing\"",
+            ),
+            (
+                Box::new(|| wsc_config_set_duration_ms(config, c"idle_timeout".as_ptr(), 1)),
+                wsc_result::WSC_INVALID_STATE,
+                "idle_timeout is a listener setting",
+            ),
+            (
+                Box::new(|| {
+                    wsc_config_set_string(config, c"slow_consumer".as_ptr(), c"ignore".as_ptr())
+                }),
+                wsc_result::WSC_INVALID_ARGUMENT,
+                "slow_consumer must be 'fail', 'drop_newest', 'drop_oldest' or 'close'",
+            ),
+            (
+                Box::new(|| wsc_config_add_string(config, c"base_path".as_ptr(), c"/x".as_ptr())),
+                wsc_result::WSC_INVALID_STATE,
+                "base_path is a listener setting",
+            ),
+            (
+                Box::new(|| {
+                    wsc_config_add_string(config, c"stop_timeout".as_ptr(), c"/x".as_ptr())
+                }),
+                wsc_result::WSC_INVALID_ARGUMENT,
+                "stop_timeout is not a list",
+            ),
+            (
+                Box::new(|| wsc_config_set_string(config, c"listener".as_ptr(), c"x".as_ptr())),
+                wsc_result::WSC_INVALID_ARGUMENT,
+                "listener is made of several values",
+            ),
+        ];
+        for (call, want, says) in cases {
+            assert_eq!(call(), want, "{says}");
+            let mut buf = [0 as c_char; 256];
+            let mut len = 0;
+            crate::ffi::error::wsc_last_error(buf.as_mut_ptr(), buf.len(), &mut len);
+            // SAFETY: wsc_last_error wrote a NUL-terminated string into `buf`.
+            let message = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy();
+            assert!(message.contains(says), "{message}");
+        }
+        wsc_config_free(config);
+    }
+
+    #[test]
+    fn the_table_is_described_by_index() {
+        assert_eq!(wsc_config_setting_count(), SETTINGS.len());
+        for (index, setting) in SETTINGS.iter().enumerate() {
+            let mut name = wsc_str::from("");
+            let mut kind = wsc_setting_kind::WSC_SETTING_CUSTOM;
+            let mut scope = wsc_setting_scope::WSC_SCOPE_CONNECTOR;
+            let mut doc = wsc_str::from("");
+            let code = wsc_config_setting(index, &mut name, &mut kind, &mut scope, &mut doc);
+            assert_eq!(code, wsc_result::WSC_OK);
+            assert_eq!(
+                (name.data, name.len),
+                (setting.name.as_ptr().cast(), setting.name.len())
+            );
+            assert_eq!(kind, setting.kind.into());
+            assert_eq!(scope, setting.scope.into());
+            assert!(doc.len > 0, "{}", setting.name);
+        }
+        let past_the_end = wsc_config_setting(
+            SETTINGS.len(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+        );
+        assert_eq!(past_the_end, wsc_result::WSC_INVALID_ARGUMENT);
+        let mut name = wsc_str::from("");
+        let name_only = wsc_config_setting(0, &mut name, null_mut(), null_mut(), null_mut());
+        assert_eq!(name_only, wsc_result::WSC_OK);
+    }
 }

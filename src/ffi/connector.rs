@@ -316,7 +316,7 @@ pub extern "C" fn wsc_connector_send(
         let socket_id = arg_str!(socket_id);
         let core = conn.core()?;
         // SAFETY: the header requires `len` readable bytes at `data`.
-        let message = unsafe { payload::from_c(kind, data, len, core.send_queue_bytes()) }?;
+        let message = unsafe { payload::from_c(kind, data, len, core.shared.send_queue_bytes()) }?;
         let delivery = core.send(socket_id, message)?;
         set_delivery(delivery, delivery_out, dropped_oldest_out);
         Ok(())
@@ -396,7 +396,7 @@ pub extern "C" fn wsc_connector_broadcast(
         let filter = filter_or_all(arg_opt_ref!(filter));
         let core = conn.core()?;
         // SAFETY: the header requires `len` readable bytes at `data`.
-        let message = unsafe { payload::from_c(kind, data, len, core.send_queue_bytes()) }?;
+        let message = unsafe { payload::from_c(kind, data, len, core.shared.send_queue_bytes()) }?;
         let result = core.broadcast(message, &filter)?;
         if let Some(out) = Out::optional(result_out) {
             out.set(into_handle::<wsc_broadcast_result>(result));
@@ -422,7 +422,7 @@ pub extern "C" fn wsc_connector_publish(
         let filter = filter_or_all(arg_opt_ref!(filter));
         let core = conn.core()?;
         // SAFETY: the header requires `len` readable bytes at `data`.
-        let message = unsafe { payload::from_c(kind, data, len, core.send_queue_bytes()) }?;
+        let message = unsafe { payload::from_c(kind, data, len, core.shared.send_queue_bytes()) }?;
         let result = core.publish(message, &filter)?;
         if let Some(out) = Out::optional(result_out) {
             out.set(into_handle::<wsc_broadcast_result>(result));

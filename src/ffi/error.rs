@@ -3,17 +3,22 @@
 use super::macros::{ffi, ffi_value, Out};
 use crate::{Error, ErrorKind};
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 
 /// The outcome of a call: `WSC_OK` (0) or what went wrong. Codes 1-16 are the core's error
 /// kinds one to one; 100 and up belong to the C API. Numbers are never reused.
+// Written out because cbindgen cannot see a macro's output: the core's table of error kinds
+// (src/error.rs) gives the numbers, names and descriptions, and the tests below hold this enum
+// and the header to it.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum wsc_result {
     /// Success.
     WSC_OK = 0,
-    /// An argument was malformed: a bad URL, path pattern, header, close code, setting, index.
+    /// An argument was malformed: a bad URL, path pattern, header, close code, setting. (Also
+    /// an index past the end.)
     WSC_INVALID_ARGUMENT = 1,
     /// No open socket has the given ID (never existed, or already closed).
     WSC_NO_SUCH_SOCKET = 2,
@@ -21,30 +26,31 @@ pub enum wsc_result {
     WSC_INVALID_SOCKET_ID = 3,
     /// A caller-chosen socket ID is already used by an open socket.
     WSC_NON_UNIQUE_SOCKET_ID = 4,
-    /// The TCP connection could not be made or broke.
+    /// The TCP connection could not be made or broke (refused, reset, unreachable).
     WSC_CONNECTIVITY = 5,
-    /// A host name did not resolve.
+    /// The host name of an outbound URL did not resolve.
     WSC_DNS = 6,
     /// TLS failed: untrusted or mismatched certificate, bad PEM, handshake failure.
     WSC_TLS = 7,
-    /// The peer answered the handshake with an HTTP status other than 101
-    /// (see wsc_last_error_http_status()).
+    /// The peer answered the WebSocket handshake with an HTTP status other than 101. (See
+    /// wsc_last_error_http_status().)
     WSC_HANDSHAKE = 8,
     /// A connect, handshake or stop did not finish in time.
     WSC_TIMEOUT = 9,
     /// The peer closed the socket.
     WSC_REMOTELY_CLOSED = 10,
-    /// A configured limit was reached.
+    /// A configured limit was reached (connections, message size).
     WSC_LIMIT_EXCEEDED = 11,
     /// The socket's send queue is full and the slow-consumer policy is to fail the send.
     WSC_QUEUE_FULL = 12,
-    /// Not allowed in the current state (e.g. stopping a connector from its own callback).
+    /// The call is not allowed in the connector's current state (e.g. stop from a callback).
+    /// (Also a configuration call out of order.)
     WSC_INVALID_STATE = 13,
     /// The connector is stopped or stopping.
     WSC_STOPPED = 14,
     /// The peer broke the WebSocket protocol.
     WSC_PROTOCOL = 15,
-    /// A bug inside the library's core (a caught panic there).
+    /// A bug inside the library (a caught panic); the connector keeps running.
     WSC_INTERNAL = 16,
     /// A required pointer argument was NULL.
     WSC_NULL_POINTER = 100,
@@ -80,34 +86,33 @@ impl From<ErrorKind> for wsc_result {
     }
 }
 
-impl wsc_result {
-    /// The static name of the code: the core kind's name, or the C API's own.
-    fn name(self) -> &'static CStr {
-        use wsc_result::*;
-        match self {
-            WSC_OK => c"ok",
-            WSC_INVALID_ARGUMENT => c"invalid_argument",
-            WSC_NO_SUCH_SOCKET => c"no_such_socket",
-            WSC_INVALID_SOCKET_ID => c"invalid_socket_id",
-            WSC_NON_UNIQUE_SOCKET_ID => c"non_unique_socket_id",
-            WSC_CONNECTIVITY => c"connectivity",
-            WSC_DNS => c"dns",
-            WSC_TLS => c"tls",
-            WSC_HANDSHAKE => c"handshake",
-            WSC_TIMEOUT => c"timeout",
-            WSC_REMOTELY_CLOSED => c"remotely_closed",
-            WSC_LIMIT_EXCEEDED => c"limit_exceeded",
-            WSC_QUEUE_FULL => c"queue_full",
-            WSC_INVALID_STATE => c"invalid_state",
-            WSC_STOPPED => c"stopped",
-            WSC_PROTOCOL => c"protocol",
-            WSC_INTERNAL => c"internal",
-            WSC_NULL_POINTER => c"null_pointer",
-            WSC_INVALID_UTF8 => c"invalid_utf8",
-            WSC_BUFFER_TOO_SMALL => c"buffer_too_small",
-            WSC_PANIC => c"panic",
-        }
+/// The C API's own codes, with their names; every other code is a core kind, with the kind's
+/// number and name.
+const OWN_CODES: [(wsc_result, &CStr); 5] = [
+    (wsc_result::WSC_OK, c"ok"),
+    (wsc_result::WSC_NULL_POINTER, c"null_pointer"),
+    (wsc_result::WSC_INVALID_UTF8, c"invalid_utf8"),
+    (wsc_result::WSC_BUFFER_TOO_SMALL, c"buffer_too_small"),
+    (wsc_result::WSC_PANIC, c"panic"),
+];
+
+/// The static name of a code (the core kind's name, or the C API's own), if it is one.
+fn code_name(result: u32) -> Option<&'static CStr> {
+    /// The kinds' names as C strings, in the order of `ErrorKind::ALL`, made once.
+    static KIND_NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    if let Some((_, name)) = OWN_CODES.iter().find(|(code, _)| *code as u32 == result) {
+        return Some(name);
     }
+    let index = ErrorKind::ALL
+        .iter()
+        .position(|kind| *kind as u32 == result)?;
+    let names = KIND_NAMES.get_or_init(|| {
+        ErrorKind::ALL
+            .iter()
+            .map(|kind| CString::new(kind.name()).unwrap_or_default())
+            .collect()
+    });
+    names.get(index).map(CString::as_c_str)
 }
 
 /// A failure on its way to the caller: a code, a message, and a handshake's HTTP status.
@@ -222,13 +227,10 @@ pub(crate) fn copy_to_buffer(
 /// a number that is not a code. Never NULL; never freed. Any thread.
 #[no_mangle]
 pub extern "C" fn wsc_result_name(result: u32) -> *const c_char {
-    ffi_value!(c"panic".as_ptr(), {
-        let name = all_codes()
-            .iter()
-            .find(|code| **code as u32 == result)
-            .map_or(c"unknown", |code| code.name());
-        name.as_ptr()
-    })
+    ffi_value!(
+        c"panic".as_ptr(),
+        code_name(result).unwrap_or(c"unknown").as_ptr()
+    )
 }
 
 /// Copies the calling thread's last error message (NUL-terminated) into `buf` of `capacity`
@@ -268,34 +270,6 @@ pub extern "C" fn wsc_last_error_http_status() -> u16 {
     })
 }
 
-/// Every code, for lookups by number.
-fn all_codes() -> &'static [wsc_result] {
-    use wsc_result::*;
-    &[
-        WSC_OK,
-        WSC_INVALID_ARGUMENT,
-        WSC_NO_SUCH_SOCKET,
-        WSC_INVALID_SOCKET_ID,
-        WSC_NON_UNIQUE_SOCKET_ID,
-        WSC_CONNECTIVITY,
-        WSC_DNS,
-        WSC_TLS,
-        WSC_HANDSHAKE,
-        WSC_TIMEOUT,
-        WSC_REMOTELY_CLOSED,
-        WSC_LIMIT_EXCEEDED,
-        WSC_QUEUE_FULL,
-        WSC_INVALID_STATE,
-        WSC_STOPPED,
-        WSC_PROTOCOL,
-        WSC_INTERNAL,
-        WSC_NULL_POINTER,
-        WSC_INVALID_UTF8,
-        WSC_BUFFER_TOO_SMALL,
-        WSC_PANIC,
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,31 +296,55 @@ mod tests {
         assert_eq!(boundary_value(7, || panic!("again")), 7);
     }
 
-    #[test]
-    fn core_kinds_keep_their_numbers_and_names() {
-        let kinds = [
-            ErrorKind::InvalidArgument,
-            ErrorKind::NoSuchSocket,
-            ErrorKind::InvalidSocketId,
-            ErrorKind::NonUniqueSocketId,
-            ErrorKind::Connectivity,
-            ErrorKind::Dns,
-            ErrorKind::Tls,
-            ErrorKind::Handshake,
-            ErrorKind::Timeout,
-            ErrorKind::RemotelyClosed,
-            ErrorKind::LimitExceeded,
-            ErrorKind::QueueFull,
-            ErrorKind::InvalidState,
-            ErrorKind::Stopped,
-            ErrorKind::Protocol,
-            ErrorKind::Internal,
-        ];
-        for kind in kinds {
-            let code = wsc_result::from(kind);
-            assert_eq!(code as u32, kind as u32, "{kind:?}");
-            assert_eq!(code.name().to_str().unwrap(), kind.name());
+    fn name_of(code: u32) -> String {
+        // SAFETY: wsc_result_name returns a static NUL-terminated string.
+        unsafe { CStr::from_ptr(wsc_result_name(code)) }
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The `wsc_result` enum of the committed header: each code's name, number and doc.
+    fn header_codes() -> Vec<(String, u32, String)> {
+        let header = include_str!("../../include/wsconnector.h");
+        let start = header.find("\nenum wsc_result\n").unwrap();
+        let end = start + header[start..].find("\n};").unwrap();
+        let mut codes = Vec::new();
+        let mut doc = String::new();
+        for line in header[start..end].lines().skip(1).map(str::trim) {
+            if let Some((name, number)) = line.trim_end_matches(',').split_once(" = ") {
+                codes.push((
+                    name.to_owned(),
+                    number.parse().unwrap(),
+                    doc.trim().to_owned(),
+                ));
+                doc.clear();
+            } else if let Some(text) = line.strip_prefix("* ") {
+                doc.push_str(text);
+                doc.push(' ');
+            }
         }
-        assert_eq!(all_codes().len(), kinds.len() + 5);
+        codes
+    }
+
+    /// The core's table of kinds gives each kind's code: its number, its name (upper case in
+    /// the header, as `wsc_result_name` gives it), the first line of its doc. Every other code
+    /// is the C API's own.
+    #[test]
+    fn codes_are_the_core_kinds_and_the_c_apis_own() {
+        for kind in ErrorKind::ALL {
+            let code = wsc_result::from(*kind);
+            assert_eq!(code as u32, *kind as u32, "{kind:?}");
+            assert_eq!(name_of(code as u32), kind.name());
+        }
+        let codes = header_codes();
+        assert_eq!(codes.len(), ErrorKind::ALL.len() + OWN_CODES.len());
+        for (name, number, doc) in &codes {
+            assert_eq!(format!("WSC_{}", name_of(*number).to_uppercase()), *name);
+            if let Some(kind) = ErrorKind::ALL.iter().find(|k| **k as u32 == *number) {
+                assert!(doc.starts_with(kind.description()), "{name}: {doc}");
+            }
+        }
+        assert_eq!(name_of(99), "unknown");
     }
 }

@@ -81,10 +81,10 @@ static void settings_errors(void) {
     OK(wsc_config_new(&config));
     EXPECT(WSC_INVALID_STATE, wsc_config_set_cluster_name(config, "x"));
     CHECK(last_error_contains("wsc_config_set_cluster"));
+    wsc_connector *conn = NULL;
     EXPECT(WSC_NULL_POINTER, wsc_config_set_cluster(config, NULL));
     EXPECT(WSC_INVALID_UTF8, wsc_config_set_cluster(config, "\xff"));
     OK(wsc_config_set_cluster(config, "http://127.0.0.1/"));
-    wsc_connector *conn = NULL;
     EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
     CHECK(last_error_contains("cluster URL"));
     OK(wsc_config_new(&config));

@@ -31,9 +31,9 @@ impl Violation {
     /// The close code to answer with.
     pub(crate) fn close_code(self) -> u16 {
         match self {
-            Violation::Protocol(_) => crate::close_code::PROTOCOL_ERROR,
-            Violation::InvalidUtf8 => crate::close_code::INVALID_PAYLOAD,
-            Violation::TooBig => crate::close_code::MESSAGE_TOO_BIG,
+            Violation::Protocol(_) => crate::protocol::close::close_code::PROTOCOL_ERROR,
+            Violation::InvalidUtf8 => crate::protocol::close::close_code::INVALID_PAYLOAD,
+            Violation::TooBig => crate::protocol::close::close_code::MESSAGE_TOO_BIG,
         }
     }
 
@@ -219,7 +219,7 @@ pub(crate) fn parse_close(payload: &[u8]) -> Result<Option<(u16, String)>, Viola
         [_] => Err(Violation::Protocol("close frame with a one-byte payload")),
         [hi, lo, reason @ ..] => {
             let code = u16::from_be_bytes([*hi, *lo]);
-            if !crate::close_code::is_sendable(code) {
+            if !crate::protocol::close::close_code::is_sendable(code) {
                 return Err(Violation::Protocol(
                     "close frame with a code that may not be sent",
                 ));

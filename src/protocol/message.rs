@@ -2,7 +2,6 @@
 
 use bytes::Bytes;
 use std::fmt;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// Whether a message is text (UTF-8) or binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,14 +18,41 @@ pub struct Message(Inner);
 
 #[derive(Clone, PartialEq, Eq)]
 enum Inner {
-    Text(Utf8Bytes),
+    Text(Text),
     Binary(Bytes),
+}
+
+/// Bytes that are valid UTF-8: checked once, when the text is made, and read as `str` freely.
+#[derive(Clone, PartialEq, Eq)]
+struct Text(Bytes);
+
+impl Text {
+    fn as_str(&self) -> &str {
+        // SAFETY: a `Text` is made only from a `String` or from bytes that `from_utf8` accepted
+        // (below), and its bytes are never changed.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
+    }
+}
+
+impl From<String> for Text {
+    fn from(text: String) -> Self {
+        Text(Bytes::from(text))
+    }
+}
+
+impl TryFrom<Bytes> for Text {
+    type Error = std::str::Utf8Error;
+
+    fn try_from(data: Bytes) -> Result<Self, Self::Error> {
+        std::str::from_utf8(&data)?;
+        Ok(Text(data))
+    }
 }
 
 impl Message {
     /// A text message.
     pub fn text(text: impl Into<String>) -> Self {
-        Message(Inner::Text(Utf8Bytes::from(text.into())))
+        Message(Inner::Text(Text::from(text.into())))
     }
 
     /// A binary message.
@@ -36,7 +62,7 @@ impl Message {
 
     /// A text message from bytes, if they are valid UTF-8.
     pub fn text_from_bytes(data: impl Into<Bytes>) -> Result<Self, crate::Error> {
-        Utf8Bytes::try_from(data.into())
+        Text::try_from(data.into())
             .map(|t| Message(Inner::Text(t)))
             .map_err(|_| crate::Error::invalid("text message payload is not valid UTF-8"))
     }
@@ -65,7 +91,7 @@ impl Message {
     /// The payload bytes (UTF-8 for text).
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
-            Inner::Text(t) => t.as_bytes(),
+            Inner::Text(t) => &t.0,
             Inner::Binary(b) => b,
         }
     }
@@ -73,7 +99,7 @@ impl Message {
     /// The payload as shared `Bytes` (no copy).
     pub fn to_bytes(&self) -> Bytes {
         match &self.0 {
-            Inner::Text(t) => Bytes::from(t.clone()),
+            Inner::Text(t) => t.0.clone(),
             Inner::Binary(b) => b.clone(),
         }
     }
@@ -92,8 +118,8 @@ impl Message {
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Inner::Text(t) if t.len() <= 64 => write!(f, "Text({:?})", t.as_str()),
-            Inner::Text(t) => write!(f, "Text({} bytes)", t.len()),
+            Inner::Text(t) if t.0.len() <= 64 => write!(f, "Text({:?})", t.as_str()),
+            Inner::Text(t) => write!(f, "Text({} bytes)", t.0.len()),
             Inner::Binary(b) => write!(f, "Binary({} bytes)", b.len()),
         }
     }

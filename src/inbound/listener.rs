@@ -1,0 +1,263 @@
+//! The listener: the bound socket, the accept loop, the connection limits enforced at accept
+//! (503, 429, or a reset over TLS), and each connection's task: TLS, the upgrade, the socket.
+
+use super::auth::Authorizer;
+use super::upgrade::{upgrade, Accepted, Refusal, Rules};
+use crate::config::ListenerConfig;
+use crate::error::{Error, ErrorKind, Result};
+use crate::shared::Shared;
+use crate::tcp::Tcp;
+use crate::tls::IoStream;
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A bound listener, ready to run.
+pub(crate) struct Listener {
+    tcp: TcpListener,
+    local_addr: SocketAddr,
+    settings: Arc<Settings>,
+}
+
+/// What the accept loop and each connection's task need, fixed at start.
+struct Settings {
+    rules: Rules,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    max_connections: usize,
+    max_connections_per_ip: Option<usize>,
+    handshake_timeout: std::time::Duration,
+    /// Inbound sockets open plus handshakes under way.
+    active: AtomicUsize,
+    /// The same, by client address (only with `max_connections_per_ip`; no entry at zero).
+    active_per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl Listener {
+    /// Binds the listening socket (must run inside the runtime's context).
+    pub(crate) fn bind(
+        config: &ListenerConfig,
+        authorizer: Option<Arc<dyn Authorizer>>,
+    ) -> Result<Self> {
+        let addr = (config.host.as_str(), config.port)
+            .to_socket_addrs()
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Dns,
+                    format!("cannot resolve listener host {:?}: {e}", config.host),
+                )
+            })?
+            .next()
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Dns,
+                    format!("listener host {:?} has no address", config.host),
+                )
+            })?;
+        let listen_error = |e: std::io::Error| {
+            Error::new(
+                ErrorKind::Connectivity,
+                format!("cannot listen on {addr}: {e}"),
+            )
+        };
+        let std_listener = std::net::TcpListener::bind(addr).map_err(listen_error)?;
+        std_listener.set_nonblocking(true).map_err(listen_error)?;
+        let tcp = TcpListener::from_std(std_listener).map_err(listen_error)?;
+        let local_addr = tcp.local_addr().map_err(listen_error)?;
+        let tls = match &config.tls {
+            Some(tls) => Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(
+                tls,
+            )?)),
+            None => None,
+        };
+        Ok(Listener {
+            tcp,
+            local_addr,
+            settings: Arc::new(Settings {
+                rules: Rules::new(config, authorizer)?,
+                tls,
+                max_connections: config.max_connections,
+                max_connections_per_ip: config.max_connections_per_ip,
+                handshake_timeout: config.handshake_timeout,
+                active: AtomicUsize::new(0),
+                active_per_ip: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The bound address (with the port the OS chose when the port was 0).
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Accepts connections until the connector stops: each within the limits gets a task of
+    /// its own, the others are turned away at once.
+    pub(crate) async fn run(self, shared: Arc<Shared>) {
+        loop {
+            let accepted = tokio::select! {
+                _ = shared.shutdown.cancelled() => break,
+                accepted = self.tcp.accept() => accepted,
+            };
+            match accepted {
+                Ok((tcp, remote_addr)) => match Slot::take(&self.settings, remote_addr.ip()) {
+                    Ok(slot) => {
+                        let settings = self.settings.clone();
+                        let task_shared = shared.clone();
+                        shared.tasks.spawn(async move {
+                            serve(task_shared, settings, slot, tcp, remote_addr).await;
+                        });
+                    }
+                    Err(refusal) => {
+                        tracing::debug!(target: super::LOG_TARGET, %remote_addr, reason = %refusal.reason, "connection refused at accept");
+                        turn_away(tcp, self.settings.tls.is_none().then_some(&refusal));
+                    }
+                },
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(target: super::LOG_TARGET, error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+/// One unit of `max_connections` (and of the client address's `max_connections_per_ip`), held
+/// from accept until the socket or its failed handshake ends.
+struct Slot {
+    settings: Arc<Settings>,
+    ip: IpAddr,
+}
+
+impl Slot {
+    /// A slot for a connection from `ip`, or the refusal when a limit is reached. Only the
+    /// accept loop takes slots, so a check and the count that follows it cannot interleave
+    /// with another take.
+    fn take(settings: &Arc<Settings>, ip: IpAddr) -> std::result::Result<Self, Refusal> {
+        if settings.active.load(Ordering::Acquire) >= settings.max_connections {
+            return Err(Refusal::new(503, "too many connections"));
+        }
+        let ip = ip.to_canonical();
+        if let Some(max) = settings.max_connections_per_ip {
+            let mut per_ip = lock(&settings.active_per_ip);
+            let count = per_ip.entry(ip).or_insert(0);
+            if *count >= max {
+                return Err(Refusal::new(429, "too many connections from your address"));
+            }
+            *count += 1;
+        }
+        settings.active.fetch_add(1, Ordering::AcqRel);
+        Ok(Slot {
+            settings: settings.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.settings.active.fetch_sub(1, Ordering::AcqRel);
+        if self.settings.max_connections_per_ip.is_some() {
+            let mut per_ip = lock(&self.settings.active_per_ip);
+            if let Some(count) = per_ip.get_mut(&self.ip) {
+                *count -= 1;
+                if *count == 0 {
+                    per_ip.remove(&self.ip);
+                }
+            }
+        }
+    }
+}
+
+/// The per-address counts; a panic elsewhere cannot leave them inconsistent (each change is
+/// one step), so a poisoned lock is used as it is.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Refuses a connection at accept, before anything is read and without a task: a plain
+/// listener writes `refusal` as the whole answer (it fits the empty send buffer) and closes; a
+/// TLS listener (no `refusal`) resets the connection (SO_LINGER 0) without a TLS handshake,
+/// which is what the limit saves, leaving no TIME_WAIT behind. What the client had already
+/// sent is read and dropped first (a bounded amount), so that the close is a FIN after the
+/// answer rather than a reset that could destroy it.
+fn turn_away(tcp: TcpStream, refusal: Option<&Refusal>) {
+    let Some(refusal) = refusal else {
+        let _ = tcp.set_zero_linger();
+        return;
+    };
+    // A fresh tokio stream reports no readiness until the reactor has polled it: the blocking
+    // std stream (in non-blocking mode) writes and reads at once.
+    let Ok(mut tcp) = tcp.into_std() else {
+        return;
+    };
+    let _ = tcp.write(&refusal.response());
+    let mut sink = [0u8; 1024];
+    for _ in 0..16 {
+        if !matches!(tcp.read(&mut sink), Ok(n) if n > 0) {
+            break;
+        }
+    }
+}
+
+/// Handshake, then drive the socket; a refused or failed handshake just ends the task.
+async fn serve(
+    shared: Arc<Shared>,
+    settings: Arc<Settings>,
+    slot: Slot,
+    tcp: TcpStream,
+    remote_addr: SocketAddr,
+) {
+    let handshake = tokio::time::timeout(
+        settings.handshake_timeout,
+        handshake(&shared, &settings, tcp, remote_addr),
+    );
+    let accepted = tokio::select! {
+        _ = shared.shutdown.cancelled() => return,
+        result = handshake => result,
+    };
+    let (mut registration, ws) = match accepted {
+        Ok(Ok(Some(accepted))) => accepted,
+        Ok(Ok(None)) => return,
+        Ok(Err(e)) => {
+            tracing::debug!(target: super::LOG_TARGET, %remote_addr, error = %e, "inbound handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(target: super::LOG_TARGET, %remote_addr, "inbound handshake timed out");
+            return;
+        }
+    };
+    registration.announce();
+    crate::driver::drive(shared, registration, ws).await;
+    drop(slot);
+}
+
+/// A connection's handshake: TLS on a wss:// listener, then the upgrade.
+async fn handshake(
+    shared: &Arc<Shared>,
+    settings: &Settings,
+    tcp: TcpStream,
+    remote_addr: SocketAddr,
+) -> Result<Accepted> {
+    let local_addr = tcp
+        .local_addr()
+        .map_err(|e| Error::new(ErrorKind::Connectivity, e.to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    let tcp = Tcp(tcp);
+    let stream = match &settings.tls {
+        None => IoStream::Plain(tcp),
+        Some(acceptor) => {
+            let tls = acceptor
+                .accept(tcp)
+                .await
+                .map_err(|e| Error::new(ErrorKind::Tls, crate::tls::describe_tls_failure(&e)))?;
+            IoStream::ServerTls(Box::new(tls))
+        }
+    };
+    upgrade(shared, &settings.rules, stream, local_addr, remote_addr).await
+}

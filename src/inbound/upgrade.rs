@@ -1,0 +1,400 @@
+//! The upgrade of one inbound connection: its request read and checked against the protocol,
+//! the served paths, the origin policy and the authorization hook, then answered with the 101
+//! (the socket registered) or with a refusal (400, 403, 404, 405, 426, 431, 500, 503, the
+//! hook's status).
+
+use super::auth::{AuthDecision, AuthRequest, Authorizer};
+use crate::config::{validate_groups, InboundPath, ListenerConfig};
+use crate::error::{Error, ErrorKind, Result};
+use crate::origin::AllowedOrigins;
+use crate::path::{decode_request_path, normalize_base_path, strip_base, PathPattern};
+use crate::protocol::handshake::{
+    accept_key, has_token, header, is_valid_key, owned_headers, parse_query, status_text,
+    HeadScanner, NotHttp,
+};
+use crate::shared::{Registration, Shared};
+use crate::socket::{Attributes, Socket, SocketId, SocketType};
+use crate::tls::{IoStream, PeerCertificate};
+use crate::wire::{Role, Wire};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A served path, ready to match.
+struct ServedPath {
+    pattern: PathPattern,
+    default_groups: Vec<String>,
+    /// The path's own origins, or the listener's.
+    origins: AllowedOrigins,
+}
+
+/// What an upgrade request must satisfy, fixed at start: the served paths, the origin
+/// policy, the subprotocols, the authorization hook, the size of the request.
+pub(super) struct Rules {
+    base_path: String,
+    paths: Vec<ServedPath>,
+    /// The listener's origins (those of every path when no path is declared).
+    origins: AllowedOrigins,
+    require_origin: bool,
+    subprotocols: Vec<String>,
+    authorizer: Option<Arc<dyn Authorizer>>,
+    max_handshake_bytes: usize,
+}
+
+impl Rules {
+    /// The listener's rules, checked (every path pattern, group and origin).
+    pub(super) fn new(
+        config: &ListenerConfig,
+        authorizer: Option<Arc<dyn Authorizer>>,
+    ) -> Result<Self> {
+        let origins = AllowedOrigins::parse("listener allowed_origins", &config.allowed_origins)?;
+        let paths = config
+            .paths
+            .iter()
+            .map(
+                |InboundPath {
+                     pattern,
+                     default_groups,
+                     allowed_origins,
+                 }| {
+                    validate_groups(default_groups)?;
+                    let own = AllowedOrigins::parse(
+                        &format!("allowed_origins of path {pattern:?}"),
+                        allowed_origins,
+                    )?;
+                    Ok(ServedPath {
+                        pattern: PathPattern::new(pattern)?,
+                        default_groups: default_groups.clone(),
+                        origins: if own.is_empty() { origins.clone() } else { own },
+                    })
+                },
+            )
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Rules {
+            base_path: normalize_base_path(&config.base_path)?,
+            paths,
+            origins,
+            require_origin: config.require_origin,
+            subprotocols: config.subprotocols.clone(),
+            authorizer,
+            max_handshake_bytes: config.max_handshake_bytes,
+        })
+    }
+}
+
+/// A parsed upgrade request.
+struct Request {
+    /// The target's path, percent-decoded (see `decode_request_path`).
+    path: String,
+    /// The request target as sent.
+    target: String,
+    headers: Vec<(String, String)>,
+    /// Bytes received after the request (the client's first frames).
+    rest: Vec<u8>,
+}
+
+/// An HTTP answer that ends the handshake without an upgrade.
+pub(super) struct Refusal {
+    status: u16,
+    /// Why, the body of the answer.
+    pub(super) reason: String,
+    extra_headers: &'static str,
+}
+
+impl Refusal {
+    /// A refusal with `status` and `reason`.
+    pub(super) fn new(status: u16, reason: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            reason: reason.into(),
+            extra_headers: "",
+        }
+    }
+
+    /// The whole HTTP answer: status line, headers, and the reason as a text body.
+    pub(super) fn response(&self) -> Vec<u8> {
+        let reason = self.reason.replace(['\r', '\n'], " ");
+        let phrase = status_text(self.status);
+        format!(
+            "HTTP/1.1 {} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{reason}",
+            self.status,
+            reason.len(),
+            self.extra_headers,
+        )
+        .into_bytes()
+    }
+}
+
+/// A socket whose 101 is sent, with its wire; `None` when there is none to drive.
+pub(super) type Accepted = Option<(Registration, Wire)>;
+
+/// Reads the upgrade request from `stream` (TLS done, if any) and answers it: a registered
+/// socket and its wire after the 101, or `None` after a refusal (or when the client left).
+pub(super) async fn upgrade(
+    shared: &Arc<Shared>,
+    rules: &Rules,
+    mut stream: IoStream,
+    local_addr: SocketAddr,
+    remote_addr: SocketAddr,
+) -> Result<Accepted> {
+    let peer_certificate = PeerCertificate::of(&stream);
+    let request = match read_request(&mut stream, rules.max_handshake_bytes).await {
+        Ok(Some(request)) => request,
+        Ok(None) => return Ok(None),
+        Err(refusal) => return refuse(stream, refusal).await,
+    };
+    let peer = peer_certificate.as_ref();
+    match accept(shared, rules, &request, remote_addr, peer).await {
+        Err(refusal) => refuse(stream, refusal).await,
+        Ok(accept) => {
+            let secure = matches!(stream, IoStream::ServerTls(_));
+            let host = header(&request.headers, "host").unwrap_or_default();
+            let attrs = Attributes {
+                id: SocketId::generate(),
+                socket_type: SocketType::Inbound,
+                uri: format!(
+                    "{}://{}{}",
+                    if secure { "wss" } else { "ws" },
+                    host,
+                    request.target
+                ),
+                path: request.path.clone(),
+                secure,
+                query: parse_query(&request.target),
+                headers: request.headers.clone(),
+                subprotocol: accept.subprotocol.clone(),
+                local_addr,
+                remote_addr,
+                peer_certificate,
+            };
+            let socket = Socket::new(attrs, shared.send_queue());
+            let registration = match shared.register(&socket, &accept.groups).await {
+                Ok(registration) => registration,
+                Err(e) if e.kind() == ErrorKind::Stopped => {
+                    return refuse(stream, Refusal::new(503, "server is stopping")).await
+                }
+                Err(e) => return refuse(stream, Refusal::new(500, e.message().to_owned())).await,
+            };
+            let response = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{}\r\n",
+                accept.accept_key,
+                accept.subprotocol.as_ref().map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n")).unwrap_or_default(),
+            );
+            // Failing here drops the registration: the socket leaves the registry unannounced.
+            stream
+                .write_all(response.as_bytes())
+                .await
+                .map_err(|e| Error::new(ErrorKind::Connectivity, e.to_string()))?;
+            let wire = Wire::new(
+                stream,
+                Role::Server,
+                &request.rest,
+                shared.config.socket.max_message_size,
+            );
+            Ok(Some((registration, wire)))
+        }
+    }
+}
+
+/// What an accepted request becomes.
+struct Acceptance {
+    accept_key: String,
+    subprotocol: Option<String>,
+    groups: Vec<String>,
+}
+
+/// Checks an upgrade request against the protocol, the served paths, the origin policy and the
+/// authorization hook, in that order.
+async fn accept(
+    shared: &Arc<Shared>,
+    rules: &Rules,
+    request: &Request,
+    remote_addr: SocketAddr,
+    peer_certificate: Option<&PeerCertificate>,
+) -> std::result::Result<Acceptance, Refusal> {
+    let headers = &request.headers;
+    if !has_token(headers, "upgrade", "websocket") || !has_token(headers, "connection", "upgrade") {
+        return Err(Refusal {
+            status: 426,
+            reason: "this endpoint only speaks WebSocket".into(),
+            extra_headers: "Upgrade: websocket\r\nConnection: Upgrade\r\n",
+        });
+    }
+    if single_header(headers, "host")?.is_none_or(str::is_empty) {
+        return Err(Refusal::new(400, "missing Host header"));
+    }
+    if single_header(headers, "sec-websocket-version")? != Some("13") {
+        return Err(Refusal {
+            status: 426,
+            reason: "unsupported WebSocket version".into(),
+            extra_headers: "Sec-WebSocket-Version: 13\r\n",
+        });
+    }
+    let key = single_header(headers, "sec-websocket-key")?.unwrap_or_default();
+    if !is_valid_key(key) {
+        return Err(Refusal::new(400, "missing or malformed Sec-WebSocket-Key"));
+    }
+    let Some(relative) = strip_base(&rules.base_path, &request.path) else {
+        return Err(Refusal::new(404, "no WebSocket endpoint at this path"));
+    };
+    let mut groups = Vec::new();
+    let origins = if rules.paths.is_empty() {
+        &rules.origins
+    } else {
+        match rules.paths.iter().find(|p| p.pattern.matches(relative)) {
+            Some(served) => {
+                groups.extend(served.default_groups.iter().cloned());
+                &served.origins
+            }
+            None => return Err(Refusal::new(404, "no WebSocket endpoint at this path")),
+        }
+    };
+    match single_header(headers, "origin")? {
+        Some(origin) if !origins.allows(origin) => {
+            return Err(Refusal::new(403, "origin not allowed"));
+        }
+        None if rules.require_origin => {
+            return Err(Refusal::new(403, "an Origin header is required"));
+        }
+        _ => {}
+    }
+    let offered: Vec<String> = headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-protocol"))
+        .flat_map(|(_, v)| v.split(','))
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let subprotocol = rules
+        .subprotocols
+        .iter()
+        .find(|p| offered.contains(p))
+        .cloned();
+    if let Some(authorizer) = &rules.authorizer {
+        let auth_request = AuthRequest {
+            path: request.path.clone(),
+            uri: request.target.clone(),
+            headers: headers.clone(),
+            query: parse_query(&request.target),
+            remote_addr,
+            subprotocols: offered,
+            peer_certificate: peer_certificate.map(|c| c.der.clone()),
+            peer_certificate_subject: peer_certificate.and_then(|c| c.subject.clone()),
+        };
+        let authorizer = authorizer.clone();
+        let decision = shared
+            .runtime
+            .spawn_blocking(move || authorizer.authorize(&auth_request))
+            .await;
+        match decision {
+            Ok(AuthDecision::Accept { groups: extra }) => {
+                if let Err(e) = validate_groups(&extra) {
+                    tracing::error!(target: super::LOG_TARGET, error = %e, "the authorization hook returned an invalid group");
+                    return Err(Refusal::new(500, "authorization failed"));
+                }
+                groups.extend(extra);
+            }
+            Ok(AuthDecision::Reject { status, reason }) => {
+                let status = if (400..=599).contains(&status) {
+                    status
+                } else {
+                    tracing::error!(target: super::LOG_TARGET, status, "the authorization hook refused with a status outside 400-599; answering 403");
+                    403
+                };
+                return Err(Refusal::new(status, reason));
+            }
+            Err(e) => {
+                tracing::error!(target: super::LOG_TARGET, error = %e, "the authorization hook panicked; refusing with 500");
+                return Err(Refusal::new(500, "authorization failed"));
+            }
+        }
+    }
+    Ok(Acceptance {
+        accept_key: accept_key(key),
+        subprotocol,
+        groups,
+    })
+}
+
+/// The value of header `name` when it is there once; two or more are a malformed request.
+fn single_header<'a>(
+    headers: &'a [(String, String)],
+    name: &str,
+) -> std::result::Result<Option<&'a str>, Refusal> {
+    let mut values = headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim());
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Refusal::new(400, format!("more than one {name} header")));
+    }
+    Ok(first)
+}
+
+/// Reads the request line and headers. `Ok(None)`: the client went away first. Each byte is
+/// looked at once while the head is incomplete, and the head is parsed once it is whole, so
+/// a request sent in many small pieces costs no more than one sent at once.
+async fn read_request(
+    stream: &mut IoStream,
+    max_bytes: usize,
+) -> std::result::Result<Option<Request>, Refusal> {
+    let too_large = || Refusal::new(431, "request header fields too large");
+    let mut buf = Vec::with_capacity(1024);
+    let mut head = HeadScanner::default();
+    let len = loop {
+        buf.reserve(1024);
+        match stream.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return Ok(None),
+            Ok(_) => {}
+        }
+        match head.end(&buf) {
+            Err(NotHttp) => return Err(Refusal::new(400, "not an HTTP request")),
+            Ok(Some(len)) if len > max_bytes => return Err(too_large()),
+            Ok(Some(len)) => break len,
+            Ok(None) if buf.len() > max_bytes => return Err(too_large()),
+            Ok(None) => {}
+        }
+    };
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Request::new(&mut headers);
+    match parsed.parse(&buf[..len]) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => {
+            return Err(Refusal::new(400, "malformed request: incomplete head"))
+        }
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(Refusal::new(431, "too many request header fields"));
+        }
+        Err(e) => return Err(Refusal::new(400, format!("malformed request: {e}"))),
+    }
+    if parsed.method != Some("GET") {
+        return Err(Refusal::new(405, "a WebSocket upgrade must be a GET"));
+    }
+    if parsed.version != Some(1) {
+        return Err(Refusal::new(400, "a WebSocket upgrade needs HTTP/1.1"));
+    }
+    let target = parsed.path.unwrap_or("/").to_owned();
+    if !target.starts_with('/') {
+        return Err(Refusal::new(
+            400,
+            "the request target must be an absolute path",
+        ));
+    }
+    let raw_path = target.split(['?', '#']).next().unwrap_or("/");
+    let path = decode_request_path(raw_path).map_err(|why| Refusal::new(400, why))?;
+    let headers = owned_headers(parsed.headers);
+    Ok(Some(Request {
+        path,
+        target,
+        headers,
+        rest: buf[len..].to_vec(),
+    }))
+}
+
+/// Answers with an HTTP error and closes the connection; no socket is created.
+async fn refuse(mut stream: IoStream, refusal: Refusal) -> Result<Accepted> {
+    let _ = stream.write_all(&refusal.response()).await;
+    let _ = stream.shutdown().await;
+    Ok(None)
+}

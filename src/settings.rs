@@ -1,0 +1,457 @@
+//! Settings by name: what a row of the settings table says (name, kind, scope, doc), the values
+//! a binding passes, and the `settings!` macro that turns the table in `config.rs` into
+//! [`SETTINGS`](crate::SETTINGS), [`Config::set`](crate::Config::set) and
+//! [`Config::add`](crate::Config::add).
+//!
+//! The C API and the Python package set every setting through those two functions, converting
+//! their own values by the setting's kind, so a row added to the table reaches both of them;
+//! only the `Custom` rows (a setting made of several values) have functions of their own there.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::pem::Pem;
+use std::time::Duration;
+
+/// What a setting holds, which says how a binding passes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SettingKind {
+    /// True or false.
+    Bool,
+    /// A number of things, greater than 0.
+    Count,
+    /// A number of things, or none (no such limit, or the default); C gives none as 0.
+    OptionalCount,
+    /// A size in bytes.
+    Bytes,
+    /// A length of time, at most [`MAX_DURATION`](crate::MAX_DURATION).
+    Duration,
+    /// A length of time, or none (the feature off, or the default); C gives none as 0.
+    OptionalDuration,
+    /// A string.
+    Text,
+    /// Strings; C adds them one at a time.
+    TextList,
+    /// Name/value pairs (names may repeat); C adds them one at a time.
+    Pairs,
+    /// PEM text or the path of a PEM file, or none.
+    Pem,
+    /// One of these names.
+    Choice(&'static [&'static str]),
+    /// Several values that go together; each binding has its own functions for it.
+    Custom,
+}
+
+impl SettingKind {
+    /// The kind's name, as the bindings show it: `"bool"`, `"count"`, `"optional_duration"`...
+    pub fn name(self) -> &'static str {
+        match self {
+            SettingKind::Bool => "bool",
+            SettingKind::Count => "count",
+            SettingKind::OptionalCount => "optional_count",
+            SettingKind::Bytes => "bytes",
+            SettingKind::Duration => "duration",
+            SettingKind::OptionalDuration => "optional_duration",
+            SettingKind::Text => "text",
+            SettingKind::TextList => "text_list",
+            SettingKind::Pairs => "pairs",
+            SettingKind::Pem => "pem",
+            SettingKind::Choice(_) => "choice",
+            SettingKind::Custom => "custom",
+        }
+    }
+
+    /// Whether the setting may be none ([`SettingValue::Unset`]).
+    pub fn is_optional(self) -> bool {
+        matches!(
+            self,
+            SettingKind::OptionalCount | SettingKind::OptionalDuration | SettingKind::Pem
+        )
+    }
+
+    /// What the setting takes, for error messages.
+    fn wants(self) -> String {
+        match self {
+            SettingKind::Bool => "true or false".into(),
+            SettingKind::Count | SettingKind::Bytes => "an integer".into(),
+            SettingKind::OptionalCount => "an integer or none".into(),
+            SettingKind::Duration => "a duration".into(),
+            SettingKind::OptionalDuration => "a duration or none".into(),
+            SettingKind::Text => "a string".into(),
+            SettingKind::TextList => "strings".into(),
+            SettingKind::Pairs => "name/value pairs".into(),
+            SettingKind::Pem => "PEM text or a PEM file".into(),
+            SettingKind::Choice(names) => format!("one of {}", quoted(names)),
+            SettingKind::Custom => "values of its own".into(),
+        }
+    }
+}
+
+/// What part of the connector a setting configures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingScope {
+    /// The inbound listener: the configuration must have one
+    /// ([`Config::listener`](crate::Config::listener)).
+    Listener,
+    /// Outbound sockets.
+    Client,
+    /// Every socket, inbound or outbound.
+    Socket,
+    /// The connector as a whole.
+    Connector,
+}
+
+/// One row of the settings table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettingInfo {
+    /// The setting's name: the Python keyword, and the name the C API's generic setters take.
+    pub name: &'static str,
+    /// What it holds.
+    pub kind: SettingKind,
+    /// What it configures.
+    pub scope: SettingScope,
+    /// One line on what it does.
+    pub doc: &'static str,
+}
+
+/// A value for [`Config::set`](crate::Config::set) or [`Config::add`](crate::Config::add);
+/// which one a setting takes follows from its [`SettingKind`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingValue {
+    /// For `Bool`.
+    Bool(bool),
+    /// For `Count`, `OptionalCount` and `Bytes`.
+    Int(u64),
+    /// For `Duration` and `OptionalDuration`.
+    Duration(Duration),
+    /// For `Text` and `Choice`, and one item added to a `TextList`.
+    Text(String),
+    /// For `TextList`: every item (replaces the list).
+    Texts(Vec<String>),
+    /// One name/value pair added to `Pairs`.
+    Pair(String, String),
+    /// For `Pairs`: every pair (replaces them).
+    Pairs(Vec<(String, String)>),
+    /// For `Pem`.
+    Pem(Pem),
+    /// None, for an optional setting ([`SettingKind::is_optional`]).
+    Unset,
+}
+
+impl SettingValue {
+    /// What the value is, for error messages.
+    fn what(&self) -> &'static str {
+        match self {
+            SettingValue::Bool(_) => "a boolean",
+            SettingValue::Int(_) => "an integer",
+            SettingValue::Duration(_) => "a duration",
+            SettingValue::Text(_) => "a string",
+            SettingValue::Texts(_) => "strings",
+            SettingValue::Pair(..) => "a pair",
+            SettingValue::Pairs(_) => "pairs",
+            SettingValue::Pem(_) => "PEM",
+            SettingValue::Unset => "none",
+        }
+    }
+}
+
+/// A value that a setting of kind [`SettingKind::Choice`] names.
+pub(crate) trait Choice: Sized + Copy + PartialEq + 'static {
+    /// Every name, in the order of `ALL`.
+    const NAMES: &'static [&'static str];
+    /// Every value.
+    const ALL: &'static [Self];
+}
+
+/// The name of a choice's value.
+pub(crate) fn choice_name<T: Choice>(value: T) -> &'static str {
+    T::ALL
+        .iter()
+        .position(|v| *v == value)
+        .and_then(|i| T::NAMES.get(i))
+        .copied()
+        .unwrap_or("")
+}
+
+/// The row of `table` named `name`, when a configuration can take it by name: an error for an
+/// unknown name, a custom setting, or a listener setting on a configuration without a listener.
+pub(crate) fn settable(
+    table: &'static [SettingInfo],
+    name: &str,
+    has_listener: bool,
+) -> Result<&'static SettingInfo> {
+    let info = table
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| Error::invalid(format!("there is no setting named {name:?}")))?;
+    if info.kind == SettingKind::Custom {
+        return Err(Error::invalid(format!(
+            "{name} is made of several values and has functions of its own; it cannot be set by name"
+        )));
+    }
+    if info.scope == SettingScope::Listener && !has_listener {
+        return Err(Error::new(
+            ErrorKind::InvalidState,
+            format!("{name} is a listener setting, and this configuration has no listener yet"),
+        ));
+    }
+    Ok(info)
+}
+
+/// The error for a value of the wrong kind.
+pub(crate) fn mismatch(info: &SettingInfo, value: &SettingValue) -> Error {
+    Error::invalid(format!(
+        "{} takes {}, not {}",
+        info.name,
+        info.kind.wants(),
+        value.what()
+    ))
+}
+
+/// The error for `add` on a setting that is not a list.
+pub(crate) fn not_a_list(info: &SettingInfo) -> Error {
+    Error::invalid(format!(
+        "{} is not a list: set it instead of adding to it",
+        info.name
+    ))
+}
+
+/// The conversions from a [`SettingValue`] to a field's type, one per kind; a value of the
+/// wrong kind is an error naming the setting.
+pub(crate) mod convert {
+    use super::{mismatch, Choice, SettingInfo, SettingValue};
+    use crate::error::{Error, Result};
+    use crate::pem::Pem;
+    use std::time::Duration;
+
+    pub(crate) fn bool(info: &SettingInfo, value: SettingValue) -> Result<bool> {
+        match value {
+            SettingValue::Bool(b) => Ok(b),
+            other => Err(mismatch(info, &other)),
+        }
+    }
+
+    pub(crate) fn count(info: &SettingInfo, value: SettingValue) -> Result<usize> {
+        match value {
+            SettingValue::Int(n) => usize::try_from(n).map_err(|_| {
+                Error::invalid(format!(
+                    "{} of {n} is more than this machine can hold",
+                    info.name
+                ))
+            }),
+            other => Err(mismatch(info, &other)),
+        }
+    }
+
+    pub(crate) fn optional_count(info: &SettingInfo, value: SettingValue) -> Result<Option<usize>> {
+        match value {
+            SettingValue::Unset => Ok(None),
+            value => count(info, value).map(Some),
+        }
+    }
+
+    pub(crate) fn duration(info: &SettingInfo, value: SettingValue) -> Result<Duration> {
+        match value {
+            SettingValue::Duration(d) => Ok(d),
+            other => Err(mismatch(info, &other)),
+        }
+    }
+
+    pub(crate) fn optional_duration(
+        info: &SettingInfo,
+        value: SettingValue,
+    ) -> Result<Option<Duration>> {
+        match value {
+            SettingValue::Unset => Ok(None),
+            value => duration(info, value).map(Some),
+        }
+    }
+
+    pub(crate) fn text(info: &SettingInfo, value: SettingValue) -> Result<String> {
+        match value {
+            SettingValue::Text(s) => Ok(s),
+            other => Err(mismatch(info, &other)),
+        }
+    }
+
+    pub(crate) fn texts(info: &SettingInfo, value: SettingValue) -> Result<Vec<String>> {
+        match value {
+            SettingValue::Texts(v) => Ok(v),
+            other => Err(mismatch(info, &other)),
+        }
+    }
+
+    pub(crate) fn pair(info: &SettingInfo, value: SettingValue) -> Result<(String, String)> {
+        match value {
+            SettingValue::Pair(name, value) => Ok((name, value)),
+            other => Err(mismatch(info, &other)),
+        }
+    }
+
+    pub(crate) fn pairs(info: &SettingInfo, value: SettingValue) -> Result<Vec<(String, String)>> {
+        match value {
+            SettingValue::Pairs(v) => Ok(v),
+            other => Err(mismatch(info, &other)),
+        }
+    }
+
+    pub(crate) fn pem(info: &SettingInfo, value: SettingValue) -> Result<Option<Pem>> {
+        match value {
+            SettingValue::Pem(pem) => Ok(Some(pem)),
+            SettingValue::Unset => Ok(None),
+            other => Err(mismatch(info, &other)),
+        }
+    }
+
+    pub(crate) fn choice<T: Choice>(info: &SettingInfo, value: SettingValue) -> Result<T> {
+        let name = text(info, value)?;
+        T::NAMES
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| T::ALL.get(i))
+            .copied()
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "{} must be {}, not {name:?}",
+                    info.name,
+                    super::quoted(T::NAMES)
+                ))
+            })
+    }
+}
+
+/// `'a', 'b' or 'c'`.
+fn quoted(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// The settings table: one row per setting, `name: Scope, Kind, |config| place;` under its
+/// one-line doc, where `place` is the field the setting sets (a `Custom` row has none). Makes
+/// `SETTINGS` and `Config::set`/`Config::add`. Used once, in `config.rs`.
+macro_rules! settings {
+    ($(
+        #[doc = $doc:literal]
+        $name:ident: $scope:ident, $kind:ident $(($choice:ty))? $(, |$c:ident| $place:expr)?;
+    )*) => {
+        /// Every setting of [`Config`], in the order the documentation gives them: its name,
+        /// kind, scope and one-line doc. [`Config::set`] and [`Config::add`] take these names;
+        /// the C API's generic setters and the Python package's keywords are these names too.
+        pub static SETTINGS: &[$crate::settings::SettingInfo] = &[$(
+            $crate::settings::SettingInfo {
+                name: stringify!($name),
+                kind: settings!(@kind $kind $(($choice))?),
+                scope: $crate::settings::SettingScope::$scope,
+                doc: $doc.trim_ascii(),
+            },
+        )*];
+
+        impl Config {
+            /// Sets the setting `name` of [`SETTINGS`] to `value`, of the kind the setting
+            /// takes (a list or pairs are replaced). Errors: an unknown name, a value of
+            /// another kind, a custom setting (set its fields), a listener setting without a
+            /// listener (`InvalidState`). Values are checked by [`Config::validate`].
+            pub fn set(
+                &mut self,
+                name: &str,
+                value: $crate::settings::SettingValue,
+            ) -> $crate::error::Result<()> {
+                use $crate::settings::convert;
+                let info = $crate::settings::settable(SETTINGS, name, self.listener.is_some())?;
+                let config = self;
+                match info.name {
+                    $(stringify!($name) => {
+                        settings!(@set config, info, value, $kind $(($choice))? $(, |$c| $place)?)
+                    })*
+                    _ => Err($crate::settings::mismatch(info, &value)),
+                }
+            }
+
+            /// Adds one item to the list setting `name` of [`SETTINGS`]: a
+            /// [`SettingValue::Text`](crate::SettingValue::Text) to a `TextList`, a
+            /// [`SettingValue::Pair`](crate::SettingValue::Pair) to `Pairs`. Errors as
+            /// [`Config::set`], and a setting that is not a list.
+            pub fn add(
+                &mut self,
+                name: &str,
+                item: $crate::settings::SettingValue,
+            ) -> $crate::error::Result<()> {
+                use $crate::settings::convert;
+                let info = $crate::settings::settable(SETTINGS, name, self.listener.is_some())?;
+                let config = self;
+                match info.name {
+                    $(stringify!($name) => {
+                        settings!(@add config, info, item, $kind $(, |$c| $place)?)
+                    })*
+                    _ => Err($crate::settings::not_a_list(info)),
+                }
+            }
+        }
+    };
+
+    (@kind Choice($choice:ty)) => {
+        $crate::settings::SettingKind::Choice(
+            <$choice as $crate::settings::Choice>::NAMES,
+        )
+    };
+    (@kind $kind:ident) => { $crate::settings::SettingKind::$kind };
+
+    (@set $config:ident, $info:ident, $value:ident, Custom) => {
+        Err($crate::settings::mismatch($info, &$value))
+    };
+    (@set $config:ident, $info:ident, $value:ident, $kind:ident $(($choice:ty))?, |$c:ident| $place:expr) => {{
+        let value = settings!(@convert $kind $(($choice))?, $info, $value)?;
+        let $c = $config;
+        $place = value;
+        Ok(())
+    }};
+
+    (@convert Bool, $info:ident, $value:ident) => { convert::bool($info, $value) };
+    (@convert Count, $info:ident, $value:ident) => { convert::count($info, $value) };
+    (@convert Bytes, $info:ident, $value:ident) => { convert::count($info, $value) };
+    (@convert OptionalCount, $info:ident, $value:ident) => { convert::optional_count($info, $value) };
+    (@convert Duration, $info:ident, $value:ident) => { convert::duration($info, $value) };
+    (@convert OptionalDuration, $info:ident, $value:ident) => {
+        convert::optional_duration($info, $value)
+    };
+    (@convert Text, $info:ident, $value:ident) => { convert::text($info, $value) };
+    (@convert TextList, $info:ident, $value:ident) => { convert::texts($info, $value) };
+    (@convert Pairs, $info:ident, $value:ident) => { convert::pairs($info, $value) };
+    (@convert Pem, $info:ident, $value:ident) => { convert::pem($info, $value) };
+    (@convert Choice($choice:ty), $info:ident, $value:ident) => {
+        convert::choice::<$choice>($info, $value)
+    };
+
+    (@add $config:ident, $info:ident, $item:ident, TextList, |$c:ident| $place:expr) => {{
+        let item = convert::text($info, $item)?;
+        let $c = $config;
+        $place.push(item);
+        Ok(())
+    }};
+    (@add $config:ident, $info:ident, $item:ident, Pairs, |$c:ident| $place:expr) => {{
+        let item = convert::pair($info, $item)?;
+        let $c = $config;
+        $place.push(item);
+        Ok(())
+    }};
+    (@add $config:ident, $info:ident, $item:ident, $kind:ident $(, |$c:ident| $place:expr)?) => {{
+        let _ = ($config, $item);
+        Err($crate::settings::not_a_list($info))
+    }};
+}
+
+pub(crate) use settings;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_read_as_a_list() {
+        assert_eq!(quoted(&["a"]), "'a'");
+        assert_eq!(quoted(&["a", "b", "c"]), "'a', 'b' or 'c'");
+    }
+}

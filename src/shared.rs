@@ -1,0 +1,256 @@
+//! The state a running connector shares with its handles and its tasks, and a socket's
+//! registration in it, which reports the socket's end exactly once however it ends.
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventQueue};
+use crate::protocol::close::close_code;
+use crate::queue::{Sealed, SendQueue};
+use crate::registry::Registry;
+use crate::socket::{Socket, SocketId, SocketType};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::ThreadId;
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+const RUNNING: u8 = 0;
+const STOPPING: u8 = 1;
+const STOPPED: u8 = 2;
+
+/// State shared by the connector, its handles, and its tasks.
+pub(crate) struct Shared {
+    pub config: Config,
+    /// Shared with the sockets it holds, weakly, for their own group operations.
+    pub registry: Arc<Registry>,
+    pub events: Arc<EventQueue>,
+    /// Running, stopping or stopped.
+    state: AtomicU8,
+    /// Every task the connector spawns, so that stop can wait for all of them.
+    pub tasks: TaskTracker,
+    /// Cancelled at stop: ends the accept loop, handshakes and outbound connects.
+    pub shutdown: CancellationToken,
+    pub runtime: Handle,
+    pub client_tls: Arc<rustls::ClientConfig>,
+    /// The listener's address (with the port the OS chose), when there is a listener.
+    pub local_addr: Option<SocketAddr>,
+    /// The dispatcher thread, when events go to a handler: the one thread that may not stop
+    /// the connector (it would wait for itself).
+    pub dispatcher_thread: OnceLock<ThreadId>,
+    /// Events go to a handler; without one the application pulls them.
+    pub has_handler: bool,
+    /// The cluster's socket directory, when the connector is a node of one.
+    pub directory: Option<Arc<dyn SocketDirectory>>,
+}
+
+/// A future of the socket directory.
+pub(crate) type DirectoryFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where the sockets of several connectors are known by ID (a cluster's directory): told of
+/// each socket that joins or leaves this connector's registry.
+pub(crate) trait SocketDirectory: Send + Sync {
+    /// A socket joined; the future ends once it can be reached from every node (bounded).
+    fn added<'a>(&'a self, id: &'a SocketId) -> DirectoryFuture<'a, ()>;
+    /// A socket left, or a claimed ID was not used after all.
+    fn removed(&self, id: &SocketId);
+    /// Claims a caller-chosen ID before its socket opens: `NonUniqueSocketId` when another
+    /// connector holds it. Released by [`SocketDirectory::removed`].
+    fn claim<'a>(&'a self, id: &'a SocketId) -> DirectoryFuture<'a, Result<()>>;
+}
+
+/// A claimed socket ID, released when dropped unless its socket registered.
+pub(crate) struct Claim {
+    directory: Arc<dyn SocketDirectory>,
+    id: Option<SocketId>,
+}
+
+impl Claim {
+    /// Claims `id` in `directory`.
+    pub(crate) async fn new(directory: &Arc<dyn SocketDirectory>, id: &SocketId) -> Result<Self> {
+        directory.claim(id).await?;
+        Ok(Claim {
+            directory: directory.clone(),
+            id: Some(id.clone()),
+        })
+    }
+
+    /// The socket registered: its claim now lasts as long as the socket.
+    pub(crate) fn keep(mut self) {
+        self.id = None;
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.directory.removed(&id);
+        }
+    }
+}
+
+impl Shared {
+    /// The state of a connector that starts running.
+    pub(crate) fn new(
+        config: Config,
+        runtime: Handle,
+        client_tls: Arc<rustls::ClientConfig>,
+        local_addr: Option<SocketAddr>,
+        has_handler: bool,
+        directory: Option<Arc<dyn SocketDirectory>>,
+    ) -> Self {
+        Shared {
+            registry: Arc::default(),
+            events: Arc::new(EventQueue::new(
+                config.event_queue_capacity,
+                config.event_queue_bytes,
+            )),
+            state: AtomicU8::new(RUNNING),
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            runtime,
+            client_tls,
+            local_addr,
+            dispatcher_thread: OnceLock::new(),
+            has_handler,
+            directory,
+            config,
+        }
+    }
+
+    /// Whether the connector runs (is not stopping or stopped).
+    pub(crate) fn is_running(&self) -> bool {
+        self.state.load(Ordering::Acquire) == RUNNING
+    }
+
+    /// `Stopped` unless the connector runs.
+    pub(crate) fn check_running(&self) -> Result<()> {
+        if self.is_running() {
+            Ok(())
+        } else {
+            Err(Error::stopped())
+        }
+    }
+
+    /// Registers a socket whose handshake is done, with its initial groups; the registration
+    /// takes it out of the registry again however it ends. With a socket directory, it returns
+    /// once the socket can be reached from every node.
+    pub(crate) async fn register(
+        self: &Arc<Self>,
+        socket: &Socket,
+        groups: &[String],
+    ) -> Result<Registration> {
+        self.check_running()?;
+        self.registry.insert(socket, groups)?;
+        let registration = Registration {
+            shared: self.clone(),
+            socket: socket.clone(),
+            announced: false,
+            ended: false,
+        };
+        if let Some(directory) = &self.directory {
+            directory.added(socket.id()).await;
+        }
+        Ok(registration)
+    }
+
+    /// An empty send queue with the configured bounds and policy.
+    pub(crate) fn send_queue(&self) -> SendQueue {
+        let s = &self.config.socket;
+        SendQueue::new(s.send_queue_messages, s.send_queue_bytes, s.slow_consumer)
+    }
+
+    /// The send queue's byte bound of every socket (`SocketConfig::send_queue_bytes`).
+    pub(crate) fn send_queue_bytes(&self) -> usize {
+        self.config.socket.send_queue_bytes
+    }
+
+    /// Whether the calling thread is the connector's dispatcher.
+    pub(crate) fn on_dispatcher_thread(&self) -> bool {
+        self.dispatcher_thread.get() == Some(&std::thread::current().id())
+    }
+
+    /// Moves from running to stopping; false when a stop had begun already.
+    pub(crate) fn begin_stop(&self) -> bool {
+        self.state
+            .compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Whether a stop has finished.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.state.load(Ordering::Acquire) == STOPPED
+    }
+
+    /// The stop has finished.
+    pub(crate) fn mark_stopped(&self) {
+        self.state.store(STOPPED, Ordering::Release);
+    }
+}
+
+/// A registered socket's way out of the registry, held from registration until its closed
+/// event is queued. However the socket ends (its task finishes, panics, or is dropped; its
+/// handshake fails after registration), it leaves the registry and its send queue is sealed;
+/// once the application knows of it, its closed event is queued exactly once.
+pub(crate) struct Registration {
+    shared: Arc<Shared>,
+    socket: Socket,
+    /// The application knows of the socket: its end must be reported.
+    announced: bool,
+    /// The socket has left the registry.
+    ended: bool,
+}
+
+impl Registration {
+    pub(crate) fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
+    /// The application learns of the socket (an inbound socket's connection event is queued;
+    /// an outbound one's open returns its ID): from now on its end is reported.
+    pub(crate) fn announce(&mut self) {
+        self.announced = true;
+        if self.socket.socket_type() == SocketType::Inbound {
+            self.shared.events.push(Event::InboundConnection {
+                socket: self.socket.clone(),
+            });
+        }
+    }
+
+    /// The socket ended with `code` and `reason`: unregister, refuse sends, report closed.
+    pub(crate) fn finish(mut self, code: u16, reason: String) {
+        self.end(code, reason);
+    }
+
+    fn end(&mut self, code: u16, reason: String) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        self.shared.registry.remove(&self.socket);
+        if let Some(directory) = &self.shared.directory {
+            directory.removed(self.socket.id());
+        }
+        self.socket.queue().seal(Sealed::Ended);
+        if self.announced {
+            self.shared.events.push(Event::SocketClosed {
+                socket: self.socket.clone(),
+                code,
+                reason,
+            });
+        }
+    }
+}
+
+impl Drop for Registration {
+    /// The socket's task was dropped before it finished (its runtime shut down, or its
+    /// handshake was cancelled or failed after registration): the connection is gone.
+    fn drop(&mut self) {
+        self.end(
+            close_code::ABNORMAL,
+            "the socket's task ended before the socket closed".into(),
+        );
+    }
+}
