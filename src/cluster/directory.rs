@@ -14,7 +14,7 @@
 //! in their queue; on every (re)connection the node first rewrites its part from its registry
 //! (Redis may have lost everything), then the queued changes follow in order.
 
-use super::Cluster;
+use super::{Cluster, Names};
 use crate::error::{Error, ErrorKind, Result};
 use crate::shared::Shared;
 use crate::socket::SocketId;
@@ -142,24 +142,8 @@ async fn write(cluster: &Cluster, batch: &mut Vec<Change>) {
                     .ignore();
                 pipe.cmd("SADD").arg(&node_set).arg(id.as_str()).ignore();
             }
-            Change::Removed(id) => {
-                pipe.cmd("EVAL")
-                    .arg(RELEASE)
-                    .arg(1)
-                    .arg(names.socket_key(id.as_str()))
-                    .arg(&names.node)
-                    .ignore();
-                pipe.cmd("SREM").arg(&node_set).arg(id.as_str()).ignore();
-            }
-            Change::Claim(id, _) => {
-                pipe.cmd("EVAL")
-                    .arg(CLAIM)
-                    .arg(1)
-                    .arg(names.socket_key(id.as_str()))
-                    .arg(&names.node)
-                    .arg(names.alive_prefix());
-                pipe.cmd("SADD").arg(&node_set).arg(id.as_str()).ignore();
-            }
+            Change::Removed(id) => release(&mut pipe, names, id.as_str()),
+            Change::Claim(id, _) => claim(&mut pipe, names, id),
         }
     }
     let outcome: Result<Vec<Option<String>>> = pipe
@@ -194,6 +178,36 @@ async fn write(cluster: &Cluster, batch: &mut Vec<Change>) {
         };
         let _ = done.send(answer);
     }
+}
+
+/// Adds to `pipe` the claim of `id` for this node (its answer: the live node that holds it
+/// instead, or nil) and its entry in the node's set.
+fn claim(pipe: &mut redis::Pipeline, names: &Names, id: &SocketId) {
+    pipe.cmd("EVAL")
+        .arg(CLAIM)
+        .arg(1)
+        .arg(names.socket_key(id.as_str()))
+        .arg(&names.node)
+        .arg(names.alive_prefix());
+    pipe.cmd("SADD")
+        .arg(names.node_sockets_key(&names.node))
+        .arg(id.as_str())
+        .ignore();
+}
+
+/// Adds to `pipe` the release of `id` (if this node still holds it) and its removal from the
+/// node's set; no answer.
+fn release(pipe: &mut redis::Pipeline, names: &Names, id: &str) {
+    pipe.cmd("EVAL")
+        .arg(RELEASE)
+        .arg(1)
+        .arg(names.socket_key(id))
+        .arg(&names.node)
+        .ignore();
+    pipe.cmd("SREM")
+        .arg(names.node_sockets_key(&names.node))
+        .arg(id)
+        .ignore();
 }
 
 /// Refreshes this node's liveness key and cleans up after nodes whose key expired.
@@ -278,13 +292,7 @@ pub(super) async fn reconcile(
     for chunk in ids.chunks(BATCH) {
         let mut pipe = redis::pipe();
         for id in chunk {
-            pipe.cmd("EVAL")
-                .arg(CLAIM)
-                .arg(1)
-                .arg(names.socket_key(id.as_str()))
-                .arg(&names.node)
-                .arg(names.alive_prefix());
-            pipe.cmd("SADD").arg(&node_set).arg(id.as_str()).ignore();
+            claim(&mut pipe, names, id);
         }
         let owners: Vec<Option<String>> = pipe
             .query_async(connection)
@@ -307,13 +315,7 @@ pub(super) async fn reconcile(
     for chunk in gone.chunks(BATCH) {
         let mut pipe = redis::pipe();
         for id in chunk {
-            pipe.cmd("EVAL")
-                .arg(RELEASE)
-                .arg(1)
-                .arg(names.socket_key(id))
-                .arg(&names.node)
-                .ignore();
-            pipe.cmd("SREM").arg(&node_set).arg(id.as_str()).ignore();
+            release(&mut pipe, names, id);
         }
         pipe.query_async::<Value>(connection)
             .await

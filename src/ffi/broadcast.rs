@@ -1,9 +1,10 @@
 //! `wsc_broadcast_result`: how many sockets a broadcast reached, and which it did not.
 
+use super::error::FfiResult;
 use super::macros::{accessor, arg_out, arg_ref, ffi, ffi_value, take_handle, Opaque, Out};
 use super::socket::out_of_range;
 use super::{wsc_result, wsc_str};
-use crate::{BroadcastResult, Undelivered};
+use crate::{BroadcastFailure, BroadcastResult, Undelivered};
 
 /// The outcome of wsc_connector_broadcast(). Owned by the caller, freed with
 /// wsc_broadcast_result_free(); read it from any thread.
@@ -68,16 +69,8 @@ pub extern "C" fn wsc_broadcast_result_failure_at(
 ) -> wsc_result {
     ffi! {
         let result = arg_ref!(result);
-        let socket_id_out = arg_out!(socket_id_out);
-        let what_out = arg_out!(what_out);
         let failure = result.failures.get(index).ok_or_else(|| out_of_range(index))?;
-        let (what, error) = undelivered(&failure.what);
-        socket_id_out.set(wsc_str::from(failure.socket_id.as_str()));
-        what_out.set(what);
-        if let Some(error_out) = Out::optional(error_out) {
-            error_out.set(error);
-        }
-        Ok(())
+        write_failure(failure, socket_id_out, what_out, error_out)
     }
 }
 
@@ -127,27 +120,34 @@ pub extern "C" fn wsc_broadcast_result_remote_failure_at(
     ffi! {
         let result = arg_ref!(result);
         let node_out = arg_out!(node_out);
-        let socket_id_out = arg_out!(socket_id_out);
-        let what_out = arg_out!(what_out);
         let remote = result.remote_failures.get(index).ok_or_else(|| out_of_range(index))?;
-        let (what, error) = undelivered(&remote.failure.what);
+        write_failure(&remote.failure, socket_id_out, what_out, error_out)?;
         node_out.set(wsc_str::from(remote.node.as_str()));
-        socket_id_out.set(wsc_str::from(remote.failure.socket_id.as_str()));
-        what_out.set(what);
-        if let Some(error_out) = Out::optional(error_out) {
-            error_out.set(error);
-        }
         Ok(())
     }
 }
 
-/// A failure's kind and, for WSC_UNDELIVERED_FAILED, its error code.
-fn undelivered(what: &Undelivered) -> (wsc_undelivered, wsc_result) {
-    match what {
+/// Writes a failure's socket ID (borrowed from the result), its kind and, for
+/// WSC_UNDELIVERED_FAILED, its error code (`error_out` may be NULL).
+fn write_failure(
+    failure: &BroadcastFailure,
+    socket_id_out: *mut wsc_str,
+    what_out: *mut wsc_undelivered,
+    error_out: *mut wsc_result,
+) -> FfiResult {
+    let socket_id_out = arg_out!(socket_id_out);
+    let what_out = arg_out!(what_out);
+    let (what, error) = match &failure.what {
         Undelivered::Dropped => (wsc_undelivered::WSC_UNDELIVERED_DROPPED, wsc_result::WSC_OK),
         Undelivered::Closed => (wsc_undelivered::WSC_UNDELIVERED_CLOSED, wsc_result::WSC_OK),
         Undelivered::Failed(e) => (wsc_undelivered::WSC_UNDELIVERED_FAILED, e.kind().into()),
+    };
+    socket_id_out.set(wsc_str::from(failure.socket_id.as_str()));
+    what_out.set(what);
+    if let Some(error_out) = Out::optional(error_out) {
+        error_out.set(error);
     }
+    Ok(())
 }
 
 /// Frees a broadcast result; NULL is a no-op.

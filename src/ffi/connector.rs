@@ -391,13 +391,34 @@ pub extern "C" fn wsc_connector_broadcast(
     len: usize,
     result_out: *mut *mut wsc_broadcast_result,
 ) -> wsc_result {
+    // SAFETY: the header requires `len` readable bytes at `data`.
+    unsafe { broadcast_from_c(conn, filter, kind, data, len, result_out, true) }
+}
+
+/// wsc_connector_broadcast() (`wait`) and wsc_connector_publish().
+///
+/// # Safety
+/// `len` readable bytes at `data`, as the header requires of both.
+unsafe fn broadcast_from_c(
+    conn: *const wsc_connector,
+    filter: *const wsc_filter,
+    kind: u32,
+    data: *const u8,
+    len: usize,
+    result_out: *mut *mut wsc_broadcast_result,
+    wait: bool,
+) -> wsc_result {
     ffi! {
         let conn = arg_ref!(conn);
         let filter = filter_or_all(arg_opt_ref!(filter));
         let core = conn.core()?;
-        // SAFETY: the header requires `len` readable bytes at `data`.
+        // SAFETY: the caller passes `len` readable bytes at `data`.
         let message = unsafe { payload::from_c(kind, data, len, core.shared.send_queue_bytes()) }?;
-        let result = core.broadcast(message, &filter)?;
+        let result = if wait {
+            core.broadcast(message, &filter)
+        } else {
+            core.publish(message, &filter)
+        }?;
         if let Some(out) = Out::optional(result_out) {
             out.set(into_handle::<wsc_broadcast_result>(result));
         }
@@ -417,18 +438,8 @@ pub extern "C" fn wsc_connector_publish(
     len: usize,
     result_out: *mut *mut wsc_broadcast_result,
 ) -> wsc_result {
-    ffi! {
-        let conn = arg_ref!(conn);
-        let filter = filter_or_all(arg_opt_ref!(filter));
-        let core = conn.core()?;
-        // SAFETY: the header requires `len` readable bytes at `data`.
-        let message = unsafe { payload::from_c(kind, data, len, core.shared.send_queue_bytes()) }?;
-        let result = core.publish(message, &filter)?;
-        if let Some(out) = Out::optional(result_out) {
-            out.set(into_handle::<wsc_broadcast_result>(result));
-        }
-        Ok(())
-    }
+    // SAFETY: the header requires `len` readable bytes at `data`.
+    unsafe { broadcast_from_c(conn, filter, kind, data, len, result_out, false) }
 }
 
 /// How many open sockets match `filter` (NULL: every socket) on every node of the cluster that
