@@ -68,6 +68,7 @@ fn broadcasts_from_any_node_reach_exactly_the_matching_sockets_once() {
     a.subscribe(&chat[1].1, &["red"]).unwrap();
     a.subscribe(&chat[2].1, &["blue"]).unwrap();
     a.subscribe(&feed[1].1, &["red", "blue"]).unwrap();
+    a.subscribe(&chat[2].1, &["green"]).unwrap();
 
     let by_path = a
         .broadcast("m1", &SocketFilter::all().with_path("/chat/*").unwrap())
@@ -103,6 +104,12 @@ fn broadcasts_from_any_node_reach_exactly_the_matching_sockets_once() {
         .unwrap();
     assert_eq!(typed.delivered, 1);
     assert_eq!(nodes[0].1.text(Trigger::InboundMessage), "m4");
+    // Only the nodes that hold members of a group get it: b, without "green" members, is not
+    // asked (a answers for itself, c for its one member).
+    let small_room = a
+        .broadcast("m5", &SocketFilter::all().with_groups(["green"]))
+        .unwrap();
+    assert_eq!((small_room.delivered, small_room.nodes_answered), (1, 2));
     let end = a
         .broadcast("end", &SocketFilter::all().with_path("/chat/*").unwrap())
         .unwrap();
@@ -113,7 +120,7 @@ fn broadcasts_from_any_node_reach_exactly_the_matching_sockets_once() {
     let expected_chat = [
         vec!["m1", "m2", "end"],
         vec!["m1", "m2", "m3", "end"],
-        vec!["m1", "m2", "end"],
+        vec!["m1", "m2", "m5", "end"],
     ];
     let expected_feed = [vec!["end"], vec!["m2", "m3", "end"], vec!["end"]];
     for (i, (client, _)) in chat.iter_mut().enumerate() {
