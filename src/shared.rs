@@ -150,6 +150,7 @@ impl Shared {
             socket: socket.clone(),
             announced: false,
             ended: false,
+            held: None,
         };
         if let Some(directory) = &self.directory {
             directory.added(socket.id()).await;
@@ -202,6 +203,9 @@ pub(crate) struct Registration {
     announced: bool,
     /// The socket has left the registry.
     ended: bool,
+    /// What the socket holds until it ends (the listener's connection slot), released before
+    /// its closed event is queued: an application that reconnects on that event finds room.
+    held: Option<Box<dyn Send>>,
 }
 
 impl Registration {
@@ -220,6 +224,11 @@ impl Registration {
         }
     }
 
+    /// Keeps `resource` until the socket ends, then releases it before the closed event.
+    pub(crate) fn hold(&mut self, resource: impl Send + 'static) {
+        self.held = Some(Box::new(resource));
+    }
+
     /// The socket ended with `code` and `reason`: unregister, refuse sends, report closed.
     pub(crate) fn finish(mut self, code: u16, reason: String) {
         self.end(code, reason);
@@ -234,6 +243,7 @@ impl Registration {
             directory.removed(self.socket.id());
         }
         self.socket.queue().seal(Sealed::Ended);
+        self.held = None;
         if self.announced {
             self.shared.events.push(Event::SocketClosed {
                 socket: self.socket.clone(),
