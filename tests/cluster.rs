@@ -295,6 +295,21 @@ fn a_redis_outage_stops_only_the_cluster_operations() {
     assert_eq!(rt.block_on(recv_text(&mut there)), "by id");
     assert!(a.0.send(&late_id, "late").unwrap().is_queued());
     assert_eq!(rt.block_on(recv_text(&mut late)), "late");
+
+    // Stopped nodes leave nothing behind: no key (each removed its part of the directory
+    // before its stop returned), and, once Redis has seen them go, no connection but ours.
+    drop((here, there, late));
+    a.0.stop().unwrap();
+    b.0.stop().unwrap();
+    assert_eq!(redis.command(&[b"DBSIZE"]), ":0");
+    let deadline = std::time::Instant::now() + WAIT;
+    while redis.command(&[b"CLIENT", b"LIST"]).lines().count() != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the nodes' connections stay open"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]

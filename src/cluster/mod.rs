@@ -640,9 +640,13 @@ impl Cluster {
         operation: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        shared.runtime.spawn(async move {
-            let _ = tx.send(operation.await);
-        });
+        // Owned by the connector like its other tasks: a stop waits for it (it is bounded).
+        shared.tasks.spawn_on(
+            async move {
+                let _ = tx.send(operation.await);
+            },
+            &shared.runtime,
+        );
         match rx.recv_timeout(bound + Duration::from_millis(500)) {
             Ok(result) => result,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(self.timed_out("the operation")),

@@ -106,10 +106,13 @@ pub(super) fn handle(shared: &Arc<Shared>, cluster: &Arc<Cluster>, payload: Byte
     }
     if changes_groups {
         let cluster = cluster.clone();
-        shared.runtime.spawn(async move {
-            cluster.settled().await;
-            send_reply(&cluster, &origin, seq, reply);
-        });
+        shared.tasks.spawn_on(
+            async move {
+                cluster.settled().await;
+                send_reply(&cluster, &origin, seq, reply);
+            },
+            &shared.runtime,
+        );
     } else {
         send_reply(cluster, &origin, seq, reply);
     }

@@ -89,7 +89,8 @@ impl RedisServer {
         assert!(self.launch(), "redis-server restarts on its port");
     }
 
-    /// Runs one command and returns the first line of its answer (RESP, as Redis wrote it).
+    /// Runs one command and returns its answer as Redis wrote it (RESP): the first line, or for
+    /// a bulk string the string itself.
     pub fn command(&self, args: &[&[u8]]) -> String {
         let mut tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -108,7 +109,18 @@ impl RedisServer {
             }
             answer.push(byte[0]);
         }
-        String::from_utf8_lossy(&answer).trim_end().to_owned()
+        let first = String::from_utf8_lossy(&answer).trim_end().to_owned();
+        match first
+            .strip_prefix('$')
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(len) => {
+                let mut bulk = vec![0; len + 2];
+                tcp.read_exact(&mut bulk).unwrap();
+                String::from_utf8_lossy(&bulk[..len]).into_owned()
+            }
+            None => first,
+        }
     }
 }
 
