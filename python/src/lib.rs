@@ -43,6 +43,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<reconnect::PyReconnect>()?;
     module.add_class::<broadcast::BroadcastResult>()?;
     module.add_class::<broadcast::BroadcastFailure>()?;
+    module.add_class::<broadcast::ClusterSocket>()?;
     module.add_class::<asyncio::Pending>()?;
     module.add_function(wrap_pyfunction!(connector::_stop_all, module)?)?;
     config::register(module)?;

@@ -57,6 +57,12 @@ GOOD: dict[str, Any] = {
     "stop_timeout": 2,
     "event_queue_capacity": 100,
     "event_queue_bytes": 1 << 20,
+    "cluster": "redis://127.0.0.1:6379/0",
+    "cluster_name": "chat",
+    "node_name": "node-1",
+    "cluster_password": "secret",
+    "cluster_timeout": 1.5,
+    "cluster_node_expiry": 5.0,
 }
 
 
@@ -115,6 +121,7 @@ BASE: dict[str, Any] = {
     "message_rate_limit": (1, 1),
     "reconnect": True,
     "extra_ca": "a.pem",  # trusted_roots="extra_ca_only" needs one
+    "cluster": "redis://127.0.0.1:6379/0",
 }
 # Values of each kind that no setting has by default and that pass the core's checks.
 SAMPLES: dict[str, list[Any]] = {
@@ -153,6 +160,10 @@ CUSTOM_SAMPLES: dict[str, list[Any]] = {
     # Text settings whose value is a host or a URL.
     "client_host": ["feed.example"],
     "proxy": ["http://127.0.0.1:3128"],
+    "cluster": ["redis://h:1/0"],
+    "cluster_name": ["c1"],
+    "node_name": ["n1"],
+    "cluster_password": ["pw"],
 }
 
 

@@ -170,7 +170,7 @@ pub(super) async fn upgrade(
                 peer_certificate,
             };
             let socket = Socket::new(attrs, link, shared.send_queue());
-            let registration = match shared.register(&socket, &accept.groups) {
+            let registration = match shared.register(&socket, &accept.groups).await {
                 Ok(registration) => registration,
                 Err(e) if e.kind() == ErrorKind::Stopped => {
                     return refuse(stream, Refusal::new(503, "server is stopping")).await

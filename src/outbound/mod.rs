@@ -21,7 +21,7 @@ pub use refresh::HeaderRefresher;
 use crate::config::{check_duration, validate_groups};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::handshake::{parse_query, validate_client_headers, validate_token};
-use crate::shared::Shared;
+use crate::shared::{Claim, Shared};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use connect::{establish_within, Connection, Slot};
 use handshake::Request;
@@ -70,6 +70,11 @@ pub(crate) async fn open(
         .connect_timeout
         .unwrap_or_else(|| client.effective_connect_timeout());
     let slot = Slot::take(&shared)?;
+    // A caller-chosen ID is claimed in the whole cluster first (generated ones are UUIDs).
+    let claim = match (&shared.directory, &options.socket_id) {
+        (Some(directory), Some(_)) => Some(Claim::new(directory, &id).await?),
+        _ => None,
+    };
     let connection = establish_within(&shared, &request, timeout).await?;
     let Connection {
         wire,
@@ -89,7 +94,10 @@ pub(crate) async fn open(
         subprotocol,
     };
     let socket = Socket::new(attrs, link, shared.send_queue());
-    let mut registration = shared.register(&socket, &options.groups)?;
+    let mut registration = shared.register(&socket, &options.groups).await?;
+    if let Some(claim) = claim {
+        claim.keep();
+    }
     registration.announce();
     match policy {
         None => {
