@@ -1524,13 +1524,18 @@ wsc_result wsc_connector_local_addr(const struct wsc_connector *conn,
 wsc_result wsc_connector_is_running(const struct wsc_connector *conn, bool *running_out);
 
 /**
- * Opens an outbound socket to a "ws://" or "wss://" `url` with `options` (NULL for none; not
- * consumed) and blocks until the handshake is done or failed. When `id_buf` is not NULL it
- * must hold `capacity` >= WSC_SOCKET_ID_SIZE bytes and receives the socket's ID with a NUL.
+ * Opens an outbound socket to a "ws://" or "wss://" `url` (or a path on the client base, the
+ * "client_host" setting and its kin; `{name}` templates are filled from the options' URI
+ * parameters) with `options` (NULL for none; not consumed) and blocks until the handshake is
+ * done or failed (redirects followed, through the proxy if one applies). The first connection
+ * is not retried: a reconnect policy applies once the socket is up. When `id_buf` is not NULL
+ * it must hold `capacity` >= WSC_SOCKET_ID_SIZE bytes and receives the socket's ID with a NUL.
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_BUFFER_TOO_SMALL (checked before
- * connecting), WSC_INVALID_ARGUMENT (URL, header), WSC_INVALID_SOCKET_ID,
- * WSC_NON_UNIQUE_SOCKET_ID, WSC_DNS, WSC_CONNECTIVITY, WSC_TLS, WSC_HANDSHAKE (the HTTP status
- * is in wsc_last_error_http_status()), WSC_TIMEOUT, WSC_STOPPED.
+ * connecting), WSC_INVALID_ARGUMENT (URL, header, template, policy), WSC_INVALID_SOCKET_ID,
+ * WSC_NON_UNIQUE_SOCKET_ID, WSC_DNS, WSC_CONNECTIVITY (also a proxy's refusal, with its
+ * status), WSC_TLS, WSC_HANDSHAKE (the HTTP status is in wsc_last_error_http_status()),
+ * WSC_BASIC_AUTHENTICATION (401 to the basic credentials of the settings), WSC_LIMIT_EXCEEDED
+ * (max_outbound_connections), WSC_TIMEOUT, WSC_STOPPED.
  * Any thread, including a callback (which then waits for the connect).
  */
 wsc_result wsc_connector_open_outbound(const struct wsc_connector *conn,
@@ -1551,7 +1556,8 @@ wsc_result wsc_connector_open_outbound(const struct wsc_connector *conn,
  * (no open socket has this ID, or it is closing), WSC_REMOTELY_CLOSED (the peer is closing
  * it), WSC_QUEUE_FULL (fail policy), WSC_LIMIT_EXCEEDED (larger than the send queue's byte
  * bound: checked before `data` is read, so a wrong huge `len` is refused, not read past),
- * WSC_STOPPED. Any thread.
+ * WSC_RECONNECTING (an outbound socket reconnecting under the fail policy; under the buffer
+ * policy the send succeeds with WSC_DELIVERY_BUFFERED), WSC_STOPPED. Any thread.
  */
 wsc_result wsc_connector_send(const struct wsc_connector *conn,
                               const char *socket_id,

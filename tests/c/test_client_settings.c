@@ -54,20 +54,6 @@ static wsc_connector *start_client(wsc_config *config) {
     return client;
 }
 
-static int listen_any(uint16_t *port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(fd >= 0);
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
-    CHECK(listen(fd, 4) == 0);
-    socklen_t len = sizeof addr;
-    CHECK(getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
-    *port = ntohs(addr.sin_port);
-    return fd;
-}
-
 /* Reads an HTTP head (up to the blank line) into `buf`. */
 static void read_head(int fd, char *buf, size_t cap) {
     size_t len = 0;
@@ -169,7 +155,7 @@ static void a_redirect_is_followed(void) {
     wsc_connector *server = start_server(&s, 0);
     redirector r = {0};
     uint16_t port = 0;
-    r.listener = listen_any(&port);
+    r.listener = raw_listener(&port);
     snprintf(r.location, sizeof r.location, "ws://127.0.0.1:%u/moved", port_of(server));
     pthread_t thread;
     CHECK(pthread_create(&thread, NULL, redirect_once, &r) == 0);
@@ -187,7 +173,7 @@ static void a_redirect_is_followed(void) {
     OK(wsc_connector_free(client));
 
     /* With follow_redirects off, the 307 is the open's error. */
-    r.listener = listen_any(&port);
+    r.listener = raw_listener(&port);
     CHECK(pthread_create(&thread, NULL, redirect_once, &r) == 0);
     OK(wsc_config_new(&config));
     OK(wsc_config_set_bool(config, "follow_redirects", false));
@@ -207,7 +193,7 @@ static void a_connect_proxy_with_credentials(void) {
     wsc_connector *server = start_server(&s, 0);
     proxy p = {0};
     uint16_t proxy_port = 0;
-    p.listener = listen_any(&proxy_port);
+    p.listener = raw_listener(&proxy_port);
     pthread_t thread;
     CHECK(pthread_create(&thread, NULL, tunnel_once, &p) == 0);
     char proxy_url[64], url[128], id[WSC_SOCKET_ID_SIZE];

@@ -268,21 +268,6 @@ static void unbounded_lengths(void) {
     OK(wsc_connector_free(conn));
 }
 
-/* A TCP listener on 127.0.0.1 that never answers; its port. */
-static int silent_listener(uint16_t *port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(fd >= 0);
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
-    CHECK(listen(fd, 4) == 0);
-    socklen_t len = sizeof addr;
-    CHECK(getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
-    *port = ntohs(addr.sin_port);
-    return fd;
-}
-
 /* Network failures: a port already taken, a refused connection, a peer that never answers. */
 static void network(void) {
     wsc_connector *first = NULL, *second = NULL, *client = NULL;
@@ -296,7 +281,7 @@ static void network(void) {
     OK(wsc_config_new(&config));
     OK(wsc_connector_start(config, &client));
     uint16_t port = 0;
-    int fd = silent_listener(&port);
+    int fd = raw_listener(&port);
     char url[64];
     snprintf(url, sizeof url, "ws://127.0.0.1:%u/", port);
     wsc_outbound_options *options = NULL;
