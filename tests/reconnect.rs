@@ -502,3 +502,33 @@ fn wait_for(condition: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A socket that cannot reconnect queues no more events than the event queue's bounds while
+/// the application takes none: its attempts wait for room, as reads do.
+#[test]
+fn attempts_wait_for_an_application_that_is_behind() {
+    let rt = runtime();
+    let (feed, seen) = Feed::new(&rt);
+    let mut config = Config::default();
+    config.event_queue_capacity = 3;
+    let conn = Connector::builder(config).start().unwrap(); // pull mode: nobody takes events
+    let policy = Reconnect::new().delays(Duration::from_millis(1), Duration::from_millis(1), 1.0);
+    conn.open_outbound(&feed.url(), OutboundOptions::new().reconnect(policy))
+        .unwrap();
+    next_handshake(&seen);
+    feed.kill(&rt);
+    // Unbounded, a millisecond apart, the attempts would queue hundreds of events by now.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut batch = wsconnector::EventBatch::new();
+    conn.next_events(&mut batch, 1000, Some(Duration::ZERO))
+        .unwrap();
+    assert_eq!(batch.len(), 3, "no more than event_queue_capacity");
+    let attempts: Vec<u32> = batch
+        .map(|event| match event {
+            Event::OutboundReconnecting { attempt, .. } => attempt,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(attempts, [1, 2, 3]);
+    conn.stop().unwrap();
+}

@@ -116,8 +116,14 @@ impl Reconnecting {
                 socket.set_state(SocketState::Reconnecting, Some(exhausted));
                 return Err(end);
             }
-            let delay = self.policy.delay(attempt);
             socket.set_state(SocketState::Reconnecting, Some(error.clone()));
+            // An application that is behind holds the attempts back, as it holds reads back:
+            // a socket that cannot reconnect queues no more events than the bounds allow.
+            tokio::select! {
+                Wake::Close(end) = wake(socket, false) => return Err(end),
+                () = room(&self.shared) => {}
+            }
+            let delay = self.policy.delay(attempt);
             self.shared.events.push(Event::OutboundReconnecting {
                 socket: socket.clone(),
                 attempt,
@@ -174,6 +180,12 @@ impl Reconnecting {
         }
         Ok(connection)
     }
+}
+
+/// Resolves when the event queue has room (at once, unless the application is behind).
+async fn room(shared: &Shared) {
+    let mut registered = None;
+    poll_fn(|cx| shared.events.poll_room(cx, &mut registered)).await
 }
 
 /// Why a wait of a socket without a connection ended.
