@@ -155,9 +155,8 @@ fn reconnecting(events: &Events, policy: &Reconnect) -> (u32, Duration, ErrorKin
             attempt,
             delay,
             error,
-            socket,
+            ..
         } => {
-            assert_ne!(socket.state(), SocketState::Connected);
             assert!(
                 delay <= policy.delay_bound(attempt),
                 "attempt {attempt}: {delay:?} past {:?}",
