@@ -1,15 +1,18 @@
 //! The connector's life: configured by its builder, started on a runtime of its own or the
 //! caller's, stopped once, every socket closed and every task and thread ended.
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::dispatch::{run_dispatcher, EventHandler, Inline};
 use crate::error::{Error, ErrorKind, Result};
 use crate::handle::ConnectorHandle;
 use crate::inbound::auth::Authorizer;
 use crate::inbound::listener::Listener;
+use crate::outbound::proxy::Proxies;
+use crate::outbound::refresh::HeaderRefresher;
 use crate::protocol::close::close_code;
 use crate::queue::CloseRequest;
-use crate::shared::Shared;
+use crate::shared::{ClientParts, Shared, SocketDirectory};
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -22,6 +25,7 @@ pub struct ConnectorBuilder {
     /// The handler runs inline, on the I/O threads.
     inline: bool,
     authorizer: Option<Arc<dyn Authorizer>>,
+    header_refresher: Option<Arc<dyn HeaderRefresher>>,
 }
 
 impl ConnectorBuilder {
@@ -80,6 +84,19 @@ impl ConnectorBuilder {
         self
     }
 
+    /// Gives outbound sockets that reconnect fresh handshake headers (a new bearer token...)
+    /// before each attempt. It runs on a blocking-pool thread, never on an I/O thread.
+    pub fn header_refresher(mut self, refresher: impl HeaderRefresher) -> Self {
+        self.header_refresher = Some(Arc::new(refresher));
+        self
+    }
+
+    /// Same as [`ConnectorBuilder::header_refresher`] with a shared refresher.
+    pub fn header_refresher_arc(mut self, refresher: Arc<dyn HeaderRefresher>) -> Self {
+        self.header_refresher = Some(refresher);
+        self
+    }
+
     /// Starts the connector on a runtime of its own.
     pub fn start(self) -> Result<Connector> {
         self.config.validate()?;
@@ -111,7 +128,11 @@ impl ConnectorBuilder {
 
     fn start_with(self, runtime: Handle, owned: Option<Runtime>) -> Result<Connector> {
         let config = self.config;
-        let client_tls = crate::tls::client_config(&config.client)?;
+        let client = ClientParts {
+            tls: crate::tls::client_config(&config.client)?,
+            proxies: Proxies::new(&config.client)?,
+            header_refresher: self.header_refresher,
+        };
         let listener = match &config.listener {
             Some(listener_config) => {
                 let _guard = runtime.enter();
@@ -119,20 +140,39 @@ impl ConnectorBuilder {
             }
             None => None,
         };
+        let cluster = match &config.cluster {
+            Some(cluster) => Some(Cluster::new(
+                cluster.clone(),
+                config.socket.max_message_size,
+            )?),
+            None => None,
+        };
         let inline = match (&self.handler, self.inline) {
-            (Some(handler), true) => {
-                Some(Arc::new(Inline(handler.clone())) as Arc<dyn crate::shared::InlineHandler>)
-            }
+            (Some(handler), true) => Some(Arc::new(Inline {
+                handler: handler.clone(),
+                cluster: cluster.clone(),
+            }) as Arc<dyn crate::shared::InlineHandler>),
             _ => None,
         };
         let shared = Arc::new(Shared::new(
             config,
             runtime.clone(),
-            client_tls,
+            client,
             listener.as_ref().map(Listener::local_addr),
             self.handler.is_some(),
             inline,
+            cluster
+                .clone()
+                .map(|cluster| cluster as Arc<dyn SocketDirectory>),
         ));
+        if let Some(cluster) = &cluster {
+            cluster.start(&shared);
+            // The node starts with the backplane if it can be had within the cluster's timeout;
+            // without it, it keeps trying in the background.
+            if let Err(e) = cluster.wait_up(&shared, cluster.timeout()) {
+                tracing::warn!(node = cluster.node(), error = %e, "starting without the cluster's backplane");
+            }
+        }
         if let Some(listener) = listener {
             shared
                 .tasks
@@ -142,6 +182,7 @@ impl ConnectorBuilder {
             Some(handler) if !self.inline => {
                 let handle = ConnectorHandle {
                     shared: shared.clone(),
+                    cluster: cluster.clone(),
                 };
                 let thread = std::thread::Builder::new()
                     .name("wsc-dispatch".into())
@@ -158,7 +199,7 @@ impl ConnectorBuilder {
             _ => None,
         };
         Ok(Connector {
-            handle: ConnectorHandle { shared },
+            handle: ConnectorHandle { shared, cluster },
             runtime: Mutex::new(owned),
             dispatcher: Mutex::new(dispatcher),
             stop_lock: Mutex::new(()),
@@ -190,6 +231,7 @@ impl Connector {
             handler: None,
             inline: false,
             authorizer: None,
+            header_refresher: None,
         }
     }
 

@@ -2,9 +2,11 @@
 //! in batches, in order for each socket; or, with inline dispatch, the handler called on the
 //! I/O thread where each event happens.
 
+use crate::cluster::Cluster;
 use crate::events::{Batch, Event};
 use crate::handle::ConnectorHandle;
 use crate::shared::{InlineHandler, Shared};
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
 /// The dispatcher's log target: `wsconnector::events`, as when it lived in events.rs (the C log
@@ -81,12 +83,29 @@ fn call(handler: &dyn EventHandler, connector: &ConnectorHandle, event: Event) {
     }
 }
 
-/// An [`EventHandler`] called inline, on the I/O thread where each event happens.
-pub(crate) struct Inline(pub(crate) Arc<dyn EventHandler>);
+/// An [`EventHandler`] called inline, on the I/O thread where each event happens, with what
+/// its connector handle needs besides the connector's state.
+pub(crate) struct Inline {
+    pub(crate) handler: Arc<dyn EventHandler>,
+    pub(crate) cluster: Option<Arc<Cluster>>,
+}
 
 impl InlineHandler for Inline {
     fn handle(&self, shared: &Arc<Shared>, event: Event) {
-        let connector = ConnectorHandle::from_shared(shared);
-        shared.run_as_inline_handler(|| call(&*self.0, connector, event));
+        // The handle lent to the handler shares `shared` without counting a reference (no
+        // atomic operation per event on the count every thread touches): never dropped, it
+        // gives back none. A handler that keeps a handle clones it, which counts.
+        let connector = ManuallyDrop::new(ConnectorHandle {
+            // SAFETY: a pointer from `Arc::as_ptr` of a live `Arc`, which outlives this call;
+            // the count is not decremented for this copy (ManuallyDrop), as it was not
+            // incremented.
+            shared: unsafe { Arc::from_raw(Arc::as_ptr(shared)) },
+            // SAFETY: as above, for the cluster this handler keeps.
+            cluster: self
+                .cluster
+                .as_ref()
+                .map(|cluster| unsafe { Arc::from_raw(Arc::as_ptr(cluster)) }),
+        });
+        shared.run_as_inline_handler(|| call(&*self.handler, &connector, event));
     }
 }

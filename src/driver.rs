@@ -15,7 +15,7 @@ use crate::protocol::close::{close_code, truncate_reason};
 use crate::protocol::frame::{close_payload, opcode};
 use crate::queue::{reply, CloseRequest, Outgoing, Sealed};
 use crate::rate::RateLimit;
-use crate::shared::Registration;
+use crate::shared::{Registration, Shared};
 use crate::socket::{Socket, SocketType};
 use crate::wire::{Incoming, Role, Wire, WireError};
 use bytes::Bytes;
@@ -23,7 +23,8 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
@@ -78,13 +79,12 @@ impl Ending {
 }
 
 /// A socket's task: its set-up (an inbound handshake, in an allocation of its own that is
-/// freed once it is done), then its driver until it closes, then the report of its end.
+/// freed once it is done), then its connection (see [`Connection`]), then the report of its
+/// end.
 ///
 /// Written by hand rather than as an async fn so that the task holds each thing once (an
 /// async fn keeps its arguments beside what it moves them into): an idle connection's memory
-/// is mostly this. A panic anywhere in it reports the socket closed with 1011: one in a poll
-/// answers the peer with a close frame first, one in the set-up before the first poll or the
-/// flush after the close drops the connection.
+/// is mostly this.
 pub(crate) struct SocketTask<G> {
     stage: Stage<G>,
 }
@@ -95,12 +95,11 @@ pub(crate) struct SocketTask<G> {
 /// room); `None` when there is no socket to drive.
 pub(crate) type Setup<G> = Pin<Box<dyn Future<Output = Option<(Registration, Wire, G)>> + Send>>;
 
+// The task spends its life in `Connected`: boxing it would cost every socket an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Stage<G> {
     Setup(Setup<G>),
-    /// The socket runs.
-    Running(Driver, G),
-    /// The socket has ended: what is still buffered leaves, within the close timeout.
-    Lingering(Driver, G),
+    Connected(Connection<Registration>, G),
     Done,
 }
 
@@ -113,9 +112,12 @@ impl<G> SocketTask<G> {
     }
 }
 
-/// The task of a socket whose handshake is done.
-pub(crate) fn drive(registration: Registration, wire: Wire) -> SocketTask<()> {
-    SocketTask::after(Box::pin(std::future::ready(Some((registration, wire, ())))))
+/// The task of a socket whose handshake is done: it runs the connection, then releases
+/// `guard` and reports the socket closed.
+pub(crate) fn drive<G>(registration: Registration, wire: Wire, guard: G) -> SocketTask<G> {
+    SocketTask {
+        stage: Stage::Connected(Connection::Start(registration, wire), guard),
+    }
 }
 
 impl<G: Unpin> Future for SocketTask<G> {
@@ -132,22 +134,126 @@ impl<G: Unpin> Future for SocketTask<G> {
                         return Poll::Ready(());
                     }
                     Poll::Ready(Some((registration, wire, guard))) => {
-                        let started = catch_unwind(AssertUnwindSafe(|| {
-                            #[cfg(test)]
-                            tests::fault_point(registration.socket(), "setup");
-                        }));
-                        *stage = match started {
-                            Ok(()) => Stage::Running(Driver::new(registration, wire), guard),
-                            Err(panic) => {
-                                report_panic(registration.socket(), &*panic);
-                                drop(guard);
-                                registration.finish(close_code::INTERNAL_ERROR, INTERNAL.into());
-                                Stage::Done
-                            }
-                        };
+                        *stage = Stage::Connected(Connection::Start(registration, wire), guard);
                     }
                 },
-                Stage::Running(driver, _) => {
+                Stage::Connected(connection, _) => {
+                    let (registration, code, reason) = ready!(connection.poll(cx));
+                    if let Stage::Connected(_, guard) = std::mem::replace(stage, Stage::Done) {
+                        drop(guard);
+                    }
+                    registration.finish(code, reason);
+                    return Poll::Ready(());
+                }
+                Stage::Done => return Poll::Ready(()),
+            }
+        }
+    }
+}
+
+impl<G> Drop for SocketTask<G> {
+    /// Dropped before its end (its runtime shut down): the guard goes first, then the
+    /// connection, whose registration reports the socket closed.
+    fn drop(&mut self) {
+        if let Stage::Connected(connection, guard) = std::mem::replace(&mut self.stage, Stage::Done)
+        {
+            drop(guard);
+            drop(connection);
+        }
+    }
+}
+
+/// Runs one connection of a socket whose registration is held elsewhere (an outbound socket
+/// that reconnects) until it ends; returns the close code and reason. What comes next is the
+/// caller's: the socket's end, or a reconnect.
+pub(crate) fn serve(shared: Arc<Shared>, socket: Socket, wire: Wire) -> Serve {
+    Serve(Connection::Start(Link { shared, socket }, wire))
+}
+
+/// The future of [`serve`].
+pub(crate) struct Serve(Connection<Link>);
+
+impl Future for Serve {
+    type Output = (u16, String);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(u16, String)> {
+        self.get_mut()
+            .0
+            .poll(cx)
+            .map(|(_, code, reason)| (code, reason))
+    }
+}
+
+/// What a connection is run for: its socket and the connector's state, held by the socket's
+/// registration, or beside a registration held elsewhere.
+pub(crate) trait Owner {
+    fn socket(&self) -> &Socket;
+    fn shared(&self) -> &Arc<Shared>;
+}
+
+impl Owner for Registration {
+    fn socket(&self) -> &Socket {
+        Registration::socket(self)
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        Registration::shared(self)
+    }
+}
+
+/// A socket and its connector's state, for a connection whose registration is held elsewhere.
+pub(crate) struct Link {
+    shared: Arc<Shared>,
+    socket: Socket,
+}
+
+impl Owner for Link {
+    fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+/// One connection of a socket: started on its first poll, run until it ends, then lingering
+/// while what is buffered leaves; its owner comes back with the close code and reason. A
+/// panic anywhere in it ends it with 1011: one in a poll answers the peer with a close frame
+/// first, one in the start or the linger drops the connection.
+pub(crate) enum Connection<O> {
+    Start(O, Wire),
+    Running(Driver<O>),
+    Lingering(Driver<O>),
+    Done,
+}
+
+impl<O: Owner> Connection<O> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<(O, u16, String)> {
+        loop {
+            match self {
+                Connection::Start(..) => {
+                    let Connection::Start(owner, wire) = std::mem::replace(self, Connection::Done)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    let started = catch_unwind(AssertUnwindSafe(|| {
+                        #[cfg(test)]
+                        tests::fault_point(owner.socket(), "setup");
+                    }));
+                    match started {
+                        Ok(()) => *self = Connection::Running(Driver::new(owner, wire)),
+                        Err(panic) => {
+                            report_panic(owner.socket(), &*panic);
+                            return Poll::Ready((
+                                owner,
+                                close_code::INTERNAL_ERROR,
+                                INTERNAL.into(),
+                            ));
+                        }
+                    }
+                }
+                Connection::Running(driver) => {
                     let ending = match catch_unwind(AssertUnwindSafe(|| driver.poll(cx))) {
                         Ok(Poll::Pending) => return Poll::Pending,
                         Ok(Poll::Ready(ending)) => ending,
@@ -167,19 +273,17 @@ impl<G: Unpin> Future for SocketTask<G> {
                     }
                     let linger = ending.linger;
                     driver.ending = Some(Box::new((ending.code, ending.reason)));
-                    let Stage::Running(mut driver, guard) = std::mem::replace(stage, Stage::Done)
+                    let Connection::Running(mut driver) = std::mem::replace(self, Connection::Done)
                     else {
                         unreachable!("matched above")
                     };
-                    if linger {
-                        driver.start_linger();
-                        *stage = Stage::Lingering(driver, guard);
-                    } else {
-                        driver.finish(guard, None);
-                        return Poll::Ready(());
+                    if !linger {
+                        return Poll::Ready(driver.end(None));
                     }
+                    driver.start_linger();
+                    *self = Connection::Lingering(driver);
                 }
-                Stage::Lingering(driver, _) => {
+                Connection::Lingering(driver) => {
                     let lingered = catch_unwind(AssertUnwindSafe(|| {
                         #[cfg(test)]
                         tests::fault_point(driver.socket(), "linger");
@@ -193,28 +297,15 @@ impl<G: Unpin> Future for SocketTask<G> {
                             Some((close_code::INTERNAL_ERROR, INTERNAL.to_owned()))
                         }
                     };
-                    let Stage::Lingering(driver, guard) = std::mem::replace(stage, Stage::Done)
+                    let Connection::Lingering(driver) = std::mem::replace(self, Connection::Done)
                     else {
                         unreachable!("matched above")
                     };
-                    driver.finish(guard, panicked);
-                    return Poll::Ready(());
+                    return Poll::Ready(driver.end(panicked));
                 }
-                Stage::Done => return Poll::Ready(()),
+                // Not polled again once it has returned its end.
+                Connection::Done => return Poll::Pending,
             }
-        }
-    }
-}
-
-impl<G> Drop for SocketTask<G> {
-    /// Dropped before its end (its runtime shut down): the guard goes first, then the driver,
-    /// whose registration reports the socket closed.
-    fn drop(&mut self) {
-        if let Stage::Running(driver, guard) | Stage::Lingering(driver, guard) =
-            std::mem::replace(&mut self.stage, Stage::Done)
-        {
-            drop(guard);
-            drop(driver);
         }
     }
 }
@@ -233,9 +324,9 @@ fn report_panic(socket: &Socket, panic: &(dyn std::any::Any + Send)) {
 /// A socket task's state: held for as long as the socket lives, so kept small (an idle
 /// connection's memory is mostly this, in its task): settings are read from the shared
 /// configuration rather than copied, and what only some sockets use is boxed.
-struct Driver {
+pub(crate) struct Driver<O> {
     /// The socket and the connector's state.
-    registration: Registration,
+    owner: O,
     wire: Wire,
     /// The idle timeout has asked for the close: it applies no more.
     idle_closed: bool,
@@ -283,15 +374,15 @@ thread_local! {
     static POLL_EVENTS: RefCell<Vec<(Event, usize)>> = const { RefCell::new(Vec::new()) };
 }
 
-impl Driver {
-    fn new(registration: Registration, wire: Wire) -> Self {
-        let config = &registration.shared().config.socket;
+impl<O: Owner> Driver<O> {
+    fn new(owner: O, wire: Wire) -> Self {
+        let config = &owner.shared().config.socket;
         let now = Instant::now();
         let rate = config
             .message_rate_limit
             .map(|limit| Box::new(RateLimit::new(limit, config.message_rate_policy, now)));
         let mut driver = Driver {
-            registration,
+            owner,
             wire,
             idle_closed: false,
             rate,
@@ -319,17 +410,16 @@ impl Driver {
     }
 
     fn socket(&self) -> &Socket {
-        self.registration.socket()
+        self.owner.socket()
     }
 
-    /// Releases what the task held (`guard`), then unregisters the socket and reports it
-    /// closed: with the ending it came to, or `panicked`.
-    fn finish<G>(self, guard: G, panicked: Option<(u16, String)>) {
-        drop(guard);
+    /// The owner back, with the close code and reason: the ending the connection came to,
+    /// or `panicked`.
+    fn end(self, panicked: Option<(u16, String)>) -> (O, u16, String) {
         let (code, reason) = panicked
             .or(self.ending.map(|ending| *ending))
             .unwrap_or((close_code::ABNORMAL, String::new()));
-        self.registration.finish(code, reason);
+        (self.owner, code, reason)
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Ending> {
@@ -344,7 +434,7 @@ impl Driver {
         POLL_EVENTS.with(|events| {
             let mut events = events.borrow_mut();
             if !events.is_empty() {
-                self.registration.shared().events.push_all(&mut events);
+                self.owner.shared().events.push_all(&mut events);
             }
         });
     }
@@ -359,7 +449,7 @@ impl Driver {
         let mut read_blocked = false;
         self.queue_waker_set = false;
         loop {
-            if self.registration.socket().queue().is_killed() {
+            if self.owner.socket().queue().is_killed() {
                 return Poll::Ready(
                     self.end_abruptly("the connector stopped before the close handshake finished"),
                 );
@@ -369,7 +459,7 @@ impl Driver {
             // Read, unless the application is behind (the event queue wakes us when it has
             // room) or the peer has not read the pong it is owed (the write wakes us).
             while read_work < WORK_PER_POLL && !read_blocked && !self.pong_blocked() {
-                let shared = self.registration.shared();
+                let shared = self.owner.shared();
                 if shared.inline.is_none()
                     && shared
                         .events
@@ -410,7 +500,7 @@ impl Driver {
             // again after an inline handler), so a close request or a kill reaches a task that
             // is waiting on a full socket.
             if !self.queue_waker_set {
-                self.registration.socket().queue().register(cx);
+                self.owner.socket().queue().register(cx);
                 self.queue_waker_set = true;
             }
             if !self.close_sent {
@@ -428,7 +518,7 @@ impl Driver {
                 if room == 0 && self.close_deadline.is_none() {
                     // The peer is not reading: a close asked for now cannot leave yet, but must
                     // still finish in time.
-                    if let Some(request) = self.registration.socket().queue().pending_close() {
+                    if let Some(request) = self.owner.socket().queue().pending_close() {
                         self.ending
                             .get_or_insert_with(|| Box::new((request.code, request.reason)));
                         self.set_close_deadline();
@@ -437,7 +527,7 @@ impl Driver {
                 if room > 0 && write_work < WORK_PER_POLL {
                     let wire = &mut self.wire;
                     let (count, close) =
-                        self.registration
+                        self.owner
                             .socket()
                             .queue()
                             .take(room, |outgoing| match outgoing {
@@ -459,8 +549,7 @@ impl Driver {
                     // All written: the queue may have more for the room this made, and reads
                     // held back by an owed pong may go on.
                     Poll::Ready(Ok(())) => {
-                        progressed |=
-                            self.registration.socket().queue().has_work() || self.pong.is_some()
+                        progressed |= self.owner.socket().queue().has_work() || self.pong.is_some()
                     }
                     Poll::Ready(Err(e)) => {
                         return Poll::Ready(self.end_abruptly(&format!("write failed: {e}")))
@@ -504,7 +593,7 @@ impl Driver {
 
     /// The socket settings (pings, timeouts).
     fn config(&self) -> &SocketConfig {
-        &self.registration.shared().config.socket
+        &self.owner.shared().config.socket
     }
 
     /// The idle timeout of this socket's side, until it has asked for the close.
@@ -512,16 +601,9 @@ impl Driver {
         if self.idle_closed {
             return None;
         }
-        match self.registration.socket().socket_type() {
-            SocketType::Inbound => {
-                self.registration
-                    .shared()
-                    .config
-                    .listener
-                    .as_ref()?
-                    .idle_timeout
-            }
-            SocketType::Outbound => self.registration.shared().config.client.idle_timeout,
+        match self.owner.socket().socket_type() {
+            SocketType::Inbound => self.owner.shared().config.listener.as_ref()?.idle_timeout,
+            SocketType::Outbound => self.owner.shared().config.client.idle_timeout,
         }
     }
 
@@ -585,7 +667,7 @@ impl Driver {
             Incoming::Message { message, retained } => {
                 self.last_activity = now;
                 // Once we close, or the application asked to, nothing more is delivered.
-                if self.close_sent || self.registration.socket().is_close_requested() {
+                if self.close_sent || self.owner.socket().is_close_requested() {
                     return None;
                 }
                 if let Some(rate) = &mut self.rate {
@@ -603,18 +685,18 @@ impl Driver {
                 if message.as_text() == Some(tests::PANIC_TRIGGER) {
                     panic!("injected fault");
                 }
-                let socket = self.registration.socket().clone();
+                let socket = self.owner.socket().clone();
                 let event = match socket.socket_type() {
                     SocketType::Inbound => Event::InboundMessage { socket, message },
                     SocketType::Outbound => Event::OutboundMessage { socket, message },
                 };
-                let shared = self.registration.shared();
+                let shared = self.owner.shared();
                 if let Some(inline) = &shared.inline {
                     // Inline dispatch: the handler runs here, now; what it sends to this
                     // socket is written by this same poll: its first reply straight away, the
                     // others through the queue (whose waker this poll registers again before
                     // it takes: its own replies need not wake it).
-                    let queue = self.registration.socket().queue();
+                    let queue = self.owner.socket().queue();
                     queue.unregister();
                     self.queue_waker_set = false;
                     if let Some(reply) = reply::collect(queue, || inline.handle(shared, event)) {
@@ -646,10 +728,7 @@ impl Driver {
                             .clone()
                             .unwrap_or((close_code::NO_STATUS, String::new())),
                     ));
-                    self.registration
-                        .socket()
-                        .queue()
-                        .seal(Sealed::ClosedByPeer);
+                    self.owner.socket().queue().seal(Sealed::ClosedByPeer);
                 }
                 if !self.close_sent {
                     // Answer with the same code, as RFC 6455 suggests.
@@ -698,13 +777,10 @@ impl Driver {
         if let Some(idle) = self.idle_timeout() {
             if now >= after(self.last_activity, idle) {
                 self.idle_closed = true;
-                self.registration
-                    .socket()
-                    .queue()
-                    .request_close(CloseRequest {
-                        code: close_code::GOING_AWAY,
-                        reason: "idle timeout".into(),
-                    });
+                self.owner.socket().queue().request_close(CloseRequest {
+                    code: close_code::GOING_AWAY,
+                    reason: "idle timeout".into(),
+                });
             }
         }
         if let Some(interval) = self.config().ping_interval {
@@ -957,7 +1033,7 @@ mod tests {
                 Event::InboundConnection { .. } => "connection".to_owned(),
                 Event::InboundMessage { message, .. } => message.as_text().unwrap().to_owned(),
                 Event::SocketClosed { code, .. } => code.to_string(),
-                Event::OutboundMessage { .. } => "outbound".to_owned(),
+                other => format!("{:?}", other.trigger()),
             });
         }
         assert_eq!(

@@ -1,6 +1,7 @@
 //! The operations: a cheap, cloneable handle on a running connector, usable from any thread.
 
-use crate::broadcast::{broadcast, BroadcastResult};
+use crate::broadcast::{check, deliver, BroadcastResult};
+use crate::cluster::{Cluster, RemoteOp};
 use crate::config::{validate_groups, MAX_DURATION};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventBatch};
@@ -18,20 +19,13 @@ use std::time::Duration;
 /// A cheap, cloneable handle to a running connector: every operation, callable from any
 /// thread, including from inside an event handler.
 #[derive(Clone)]
-#[repr(transparent)]
 pub struct ConnectorHandle {
     pub(crate) shared: Arc<Shared>,
+    /// The cluster this connector is a node of, if it has one.
+    pub(crate) cluster: Option<Arc<Cluster>>,
 }
 
 impl ConnectorHandle {
-    /// The connector's state seen as a handle, without a new reference (an inline handler's
-    /// handle, made for every event).
-    pub(crate) fn from_shared(shared: &Arc<Shared>) -> &ConnectorHandle {
-        // SAFETY: `ConnectorHandle` is `repr(transparent)` over `Arc<Shared>`, its one field:
-        // the two have the same layout, and the reference keeps the borrow's lifetime.
-        unsafe { &*(shared as *const Arc<Shared>).cast::<ConnectorHandle>() }
-    }
-
     /// The address the listener is bound to (with the OS-chosen port when the port was 0).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.shared.local_addr
@@ -42,9 +36,11 @@ impl ConnectorHandle {
         self.shared.is_running()
     }
 
-    /// Opens an outbound socket to a `ws://` or `wss://` URL and returns its ID once the
-    /// handshake is done. Blocks the calling thread; from async code use
-    /// [`ConnectorHandle::open_outbound_async`]. From an inline handler (see
+    /// Opens an outbound socket to a `ws://` or `wss://` URL (or to a path on the client base,
+    /// `ClientConfig::host`...) and returns its ID once the handshake is done. The first
+    /// connection is not retried: its failure is the open's error, whatever the socket's
+    /// reconnect policy (which applies once it is up). Blocks the calling thread; from async
+    /// code use [`ConnectorHandle::open_outbound_async`]. From an inline handler (see
     /// [`ConnectorBuilder::on_event_inline`]) it fails with `InvalidState` rather than block
     /// an I/O thread: spawn `open_outbound_async` there.
     ///
@@ -96,21 +92,51 @@ impl ConnectorHandle {
         }
     }
 
-    /// Queues a message for one socket. Messages to one socket leave in the order sent.
+    /// Queues a message for one socket. Messages to one socket leave in the order sent. With a
+    /// cluster, a socket held by another node gets it through that node (waiting at most the
+    /// cluster's timeout for its outcome). An outbound socket that reconnects takes it as its
+    /// policy says: [`Delivery::Buffered`], or `ErrorKind::Reconnecting`.
     pub fn send(&self, socket_id: &str, message: impl Into<Message>) -> Result<Delivery> {
         self.shared.check_running()?;
-        let socket = self.shared.registry.get(socket_id)?;
-        socket
-            .queue()
-            .push(socket_id, Outgoing::Message(message.into()))
+        match self.shared.registry.get(socket_id) {
+            Ok(socket) => socket
+                .queue()
+                .push(socket_id, Outgoing::Message(message.into())),
+            Err(missing) => {
+                let cluster = self.remote(missing)?;
+                let message = message.into();
+                cluster.check_size(message.len())?;
+                cluster.send(&self.shared, socket_id, message)
+            }
+        }
+    }
+
+    /// The cluster, to reach a socket this node does not hold; `missing` without one.
+    fn remote(&self, missing: Error) -> Result<&Arc<Cluster>> {
+        self.cluster.as_ref().ok_or(missing)
     }
 
     /// Subscribes a socket to groups; groups it already has are ignored. ([`Socket::subscribe`]
-    /// does the same on a socket at hand.)
+    /// does the same on a socket at hand.) With a cluster, it returns once broadcasts from
+    /// every node to those groups reach the socket (at most the cluster's timeout), where
+    /// `Socket::subscribe` does not wait for the other nodes to learn of a new group.
     pub fn subscribe<S: AsRef<str>>(&self, socket_id: &str, groups: &[S]) -> Result<()> {
         self.shared.check_running()?;
-        let socket = self.shared.registry.get(socket_id)?;
-        self.shared.registry.subscribe(&socket, groups)
+        match self.shared.registry.get(socket_id) {
+            Ok(socket) => {
+                self.shared.registry.subscribe(&socket, groups)?;
+                if let Some(cluster) = &self.cluster {
+                    cluster.settled_blocking(&self.shared);
+                }
+                Ok(())
+            }
+            Err(missing) => {
+                validate_groups(groups)?;
+                let groups = groups.iter().map(|g| g.as_ref().to_owned()).collect();
+                self.remote(missing)?
+                    .apply(&self.shared, socket_id, RemoteOp::Subscribe(groups))
+            }
+        }
     }
 
     /// Unsubscribes a socket from groups; groups it does not have are ignored.
@@ -118,55 +144,97 @@ impl ConnectorHandle {
     pub fn unsubscribe<S: AsRef<str>>(&self, socket_id: &str, groups: &[S]) -> Result<()> {
         self.shared.check_running()?;
         validate_groups(groups)?;
-        let socket = self.shared.registry.get(socket_id)?;
-        self.shared.registry.unsubscribe(&socket, groups)
+        match self.shared.registry.get(socket_id) {
+            Ok(socket) => self.shared.registry.unsubscribe(&socket, groups),
+            Err(missing) => {
+                let groups = groups.iter().map(|g| g.as_ref().to_owned()).collect();
+                self.remote(missing)?
+                    .apply(&self.shared, socket_id, RemoteOp::Unsubscribe(groups))
+            }
+        }
     }
 
     /// Sends one message to every socket that matches `filter`; says how many got it and
     /// which did not. A message larger than the send queue's byte bound
     /// (`SocketConfig::send_queue_bytes`) fits no socket: `LimitExceeded`, sent to none.
+    ///
+    /// With a cluster, every node delivers it to its own matching sockets, and the result adds
+    /// up the counts of the nodes that answered within the cluster's timeout. When the message
+    /// cannot be published (the backplane is unreachable: at once), it fails with
+    /// `Connectivity`, delivered to none; this node delivers once Redis has taken it.
     pub fn broadcast(
         &self,
         message: impl Into<Message>,
         filter: &SocketFilter,
     ) -> Result<BroadcastResult> {
+        self.broadcast_waiting(message.into(), filter, true)
+    }
+
+    /// [`ConnectorHandle::broadcast`] without waiting for the other nodes: delivered here,
+    /// queued for the backplane, and the result counts this node's sockets only. Without a
+    /// cluster, the same as `broadcast`.
+    pub fn publish(
+        &self,
+        message: impl Into<Message>,
+        filter: &SocketFilter,
+    ) -> Result<BroadcastResult> {
+        self.broadcast_waiting(message.into(), filter, false)
+    }
+
+    /// A broadcast here, and with a cluster on every node, waiting for their counts or not.
+    fn broadcast_waiting(
+        &self,
+        message: Message,
+        filter: &SocketFilter,
+        wait: bool,
+    ) -> Result<BroadcastResult> {
         self.shared.check_running()?;
-        broadcast(&self.shared, message.into(), filter)
+        check(&self.shared, &message, filter)?;
+        match &self.cluster {
+            None => Ok(deliver(&self.shared, &message, filter)),
+            Some(cluster) => cluster.broadcast(&self.shared, message, filter, wait),
+        }
     }
 
     /// Closes one socket with a close code (1000-1003, 1007-1014, 3000-4999) and a reason of
     /// at most 123 bytes. Messages queued before leave first; messages that arrive from the
     /// peer afterwards are not delivered. Closing a socket that is already closing is a no-op.
-    /// ([`Socket::close`] does the same on a socket at hand.)
+    /// An outbound socket that is reconnecting (or waiting to, in lazy mode) closes at once:
+    /// it has no connection to send a close frame on. ([`Socket::close`] does the same on a
+    /// socket at hand.)
     pub fn close(&self, socket_id: &str, code: u16, reason: &str) -> Result<()> {
         self.shared.check_running()?;
         validate_close(code, reason)?;
-        self.shared
-            .registry
-            .get(socket_id)?
-            .close_validated(code, reason)
+        match self.shared.registry.get(socket_id) {
+            Ok(socket) => socket.close_validated(code, reason),
+            Err(missing) => self.remote(missing)?.apply(
+                &self.shared,
+                socket_id,
+                RemoteOp::Close { code, reason },
+            ),
+        }
     }
 
-    /// Closes every socket that matches `filter`; returns how many it began to close.
+    /// Closes every socket that matches `filter`; returns how many it began to close (a
+    /// reconnecting outbound socket among them closes at once, see
+    /// [`ConnectorHandle::close`]). With a cluster, on every node (the count adds up those that
+    /// answered in time).
     pub fn bulk_close(&self, filter: &SocketFilter, code: u16, reason: &str) -> Result<usize> {
         self.shared.check_running()?;
         validate_close(code, reason)?;
         validate_groups(&filter.groups)?;
-        Ok(self
-            .shared
-            .registry
-            .select(filter)
-            .iter()
-            .filter(|socket| socket.request_close(code, reason))
-            .count())
+        match &self.cluster {
+            None => Ok(self.shared.registry.close_matching(filter, code, reason)),
+            Some(cluster) => cluster.bulk_close(&self.shared, filter, code, reason),
+        }
     }
 
-    /// The open socket with this ID.
+    /// The open socket with this ID, on this node.
     pub fn socket(&self, socket_id: &str) -> Result<Socket> {
         self.shared.registry.get(socket_id)
     }
 
-    /// The open sockets that match `filter`.
+    /// The open sockets that match `filter`, on this node.
     pub fn sockets(&self, filter: &SocketFilter) -> Result<Vec<Socket>> {
         validate_groups(&filter.groups)?;
         Ok(self.shared.registry.select(filter))

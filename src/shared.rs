@@ -4,13 +4,17 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventQueue};
+use crate::outbound::proxy::Proxies;
+use crate::outbound::refresh::HeaderRefresher;
 use crate::protocol::close::close_code;
 use crate::queue::{Sealed, SendQueue};
 use crate::registry::Registry;
-use crate::socket::{Socket, SocketType};
+use crate::socket::{Socket, SocketId, SocketState, SocketType};
 use std::cell::Cell;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::ThreadId;
 use tokio::runtime::Handle;
@@ -20,6 +24,13 @@ use tokio_util::task::TaskTracker;
 const RUNNING: u8 = 0;
 const STOPPING: u8 = 1;
 const STOPPED: u8 = 2;
+
+/// What outbound sockets need of a connector besides its settings, made at start.
+pub(crate) struct ClientParts {
+    pub tls: Arc<rustls::ClientConfig>,
+    pub proxies: Proxies,
+    pub header_refresher: Option<Arc<dyn HeaderRefresher>>,
+}
 
 /// State shared by the connector, its handles, and its tasks.
 pub(crate) struct Shared {
@@ -35,6 +46,13 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     pub runtime: Handle,
     pub client_tls: Arc<rustls::ClientConfig>,
+    /// The proxies of outbound sockets.
+    pub proxies: Proxies,
+    /// Outbound sockets, reconnecting ones and opens in progress included (for
+    /// `max_outbound_connections`).
+    pub outbound_sockets: AtomicUsize,
+    /// Gives outbound sockets fresh handshake headers before each reconnect attempt.
+    pub header_refresher: Option<Arc<dyn HeaderRefresher>>,
     /// The listener's address (with the port the OS chose), when there is a listener.
     pub local_addr: Option<SocketAddr>,
     /// The dispatcher thread, when events go to a handler: the one thread that may not stop
@@ -45,6 +63,8 @@ pub(crate) struct Shared {
     /// The handler that takes events where they happen, on the I/O thread (inline dispatch),
     /// instead of the dispatcher thread.
     pub inline: Option<Arc<dyn InlineHandler>>,
+    /// The cluster's socket directory, when the connector is a node of one.
+    pub directory: Option<Arc<dyn SocketDirectory>>,
 }
 
 /// An event handler called on the I/O thread where each event happens (inline dispatch, see
@@ -60,15 +80,61 @@ thread_local! {
     static INLINE_HANDLER_OF: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
 }
 
+/// A future of the socket directory.
+pub(crate) type DirectoryFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where the sockets of several connectors are known by ID (a cluster's directory): told of
+/// each socket that joins or leaves this connector's registry.
+pub(crate) trait SocketDirectory: Send + Sync {
+    /// A socket joined; the future ends once it can be reached from every node (bounded).
+    fn added<'a>(&'a self, id: &'a SocketId) -> DirectoryFuture<'a, ()>;
+    /// A socket left, or a claimed ID was not used after all.
+    fn removed(&self, id: &SocketId);
+    /// Claims a caller-chosen ID before its socket opens: `NonUniqueSocketId` when another
+    /// connector holds it. Released by [`SocketDirectory::removed`].
+    fn claim<'a>(&'a self, id: &'a SocketId) -> DirectoryFuture<'a, Result<()>>;
+}
+
+/// A claimed socket ID, released when dropped unless its socket registered.
+pub(crate) struct Claim {
+    directory: Arc<dyn SocketDirectory>,
+    id: Option<SocketId>,
+}
+
+impl Claim {
+    /// Claims `id` in `directory`.
+    pub(crate) async fn new(directory: &Arc<dyn SocketDirectory>, id: &SocketId) -> Result<Self> {
+        directory.claim(id).await?;
+        Ok(Claim {
+            directory: directory.clone(),
+            id: Some(id.clone()),
+        })
+    }
+
+    /// The socket registered: its claim now lasts as long as the socket.
+    pub(crate) fn keep(mut self) {
+        self.id = None;
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.directory.removed(&id);
+        }
+    }
+}
+
 impl Shared {
     /// The state of a connector that starts running.
     pub(crate) fn new(
         config: Config,
         runtime: Handle,
-        client_tls: Arc<rustls::ClientConfig>,
+        client: ClientParts,
         local_addr: Option<SocketAddr>,
         has_handler: bool,
         inline: Option<Arc<dyn InlineHandler>>,
+        directory: Option<Arc<dyn SocketDirectory>>,
     ) -> Self {
         Shared {
             registry: Arc::default(),
@@ -80,11 +146,15 @@ impl Shared {
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             runtime,
-            client_tls,
+            client_tls: client.tls,
+            proxies: client.proxies,
+            outbound_sockets: AtomicUsize::new(0),
+            header_refresher: client.header_refresher,
             local_addr,
             dispatcher_thread: OnceLock::new(),
             has_handler,
             inline,
+            directory,
             config,
         }
     }
@@ -125,20 +195,25 @@ impl Shared {
     }
 
     /// Registers a socket whose handshake is done, with its initial groups; the registration
-    /// takes it out of the registry again however it ends.
-    pub(crate) fn register(
+    /// takes it out of the registry again however it ends. With a socket directory, it returns
+    /// once the socket can be reached from every node.
+    pub(crate) async fn register(
         self: &Arc<Self>,
         socket: &Socket,
         groups: &[String],
     ) -> Result<Registration> {
         self.check_running()?;
         self.registry.insert(socket, groups)?;
-        Ok(Registration {
+        let registration = Registration {
             shared: self.clone(),
             socket: socket.clone(),
             announced: false,
             ended: false,
-        })
+        };
+        if let Some(directory) = &self.directory {
+            directory.added(socket.id()).await;
+        }
+        Ok(registration)
     }
 
     /// An empty send queue with the configured bounds and policy.
@@ -229,7 +304,11 @@ impl Registration {
             return;
         }
         self.shared.registry.remove(&self.socket);
+        if let Some(directory) = &self.shared.directory {
+            directory.removed(self.socket.id());
+        }
         self.socket.queue().seal(Sealed::Ended);
+        self.socket.set_state(SocketState::Closed, None);
         if self.announced {
             self.shared.deliver(Event::SocketClosed {
                 socket: self.socket.clone(),

@@ -7,13 +7,15 @@
 //! could wait for it while we wait for the GIL). A call that only queues or updates one socket
 //! (send, subscribe, unsubscribe, close, `socket`) keeps the GIL: it never waits (the core's
 //! threads never take the GIL, so no lock it takes is held by a thread waiting for the GIL),
-//! and releasing and retaking the GIL would cost more than the call.
+//! and releasing and retaking the GIL would cost more than the call; with a cluster, it may
+//! wait for another node, and releases the GIL (`by_id`).
 
 use crate::args::{opt_seconds, opt_strings, pairs, strings};
 use crate::auth::PyAuthorizer;
-use crate::broadcast::{filter, BroadcastResult};
+use crate::broadcast::{filter, BroadcastResult, ClusterSocket};
 use crate::errors::{invalid_state, OrRaise};
 use crate::events::{run_dispatcher, SocketObjects, Triggers};
+use crate::reconnect::{self, PyHeaderRefresher};
 use crate::socket::{address, PySocket};
 use crate::{asyncio, config, events, logging, payload};
 use pyo3::exceptions::PyTypeError;
@@ -30,6 +32,7 @@ use wsconnector::{Config, ConnectorHandle, EventBatch, OutboundOptions};
 struct Hooks {
     triggers: Triggers,
     authorize: Option<Py<PyAny>>,
+    refresh_headers: Option<Py<PyAny>>,
 }
 
 /// A started core connector and the dispatcher thread that calls the triggers.
@@ -64,6 +67,20 @@ impl Running {
 
 /// Running connectors, for `_stop_all` at interpreter exit.
 static STARTED: Mutex<Vec<Weak<Running>>> = Mutex::new(Vec::new());
+
+/// An operation by socket ID: with the GIL held (it never waits), except with a cluster, where
+/// it may wait for the node that holds the socket.
+fn by_id<T: Send>(
+    py: Python<'_>,
+    handle: ConnectorHandle,
+    operation: impl FnOnce(&ConnectorHandle) -> wsconnector::Result<T> + Send,
+) -> wsconnector::Result<T> {
+    if handle.node_name().is_some() {
+        py.detach(|| operation(&handle))
+    } else {
+        operation(&handle)
+    }
+}
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
@@ -142,16 +159,20 @@ impl PyConnector {
     /// Starts the core connector with the authorizer, and the dispatcher if any trigger has a
     /// callback (else events wait for `next_events`).
     fn launch(&self, py: Python<'_>) -> PyResult<Running> {
-        let (triggers, authorize) = {
+        let (triggers, authorize, refresh_headers) = {
             let hooks = lock(&self.hooks);
             (
                 hooks.triggers.clone_ref(py),
                 hooks.authorize.as_ref().map(|a| a.clone_ref(py)),
+                hooks.refresh_headers.as_ref().map(|r| r.clone_ref(py)),
             )
         };
         let mut builder = wsconnector::Connector::builder(self.config.clone());
         if let Some(hook) = authorize {
             builder = builder.authorizer(PyAuthorizer(hook));
+        }
+        if let Some(hook) = refresh_headers {
+            builder = builder.header_refresher(PyHeaderRefresher(hook));
         }
         let connector = py.detach(move || builder.start()).or_raise(py)?;
         let (dispatcher, dispatcher_thread) = if triggers.any() {
@@ -184,22 +205,31 @@ impl PyConnector {
     }
 }
 
-/// The options of one outbound socket, from the keyword arguments of `open_outbound`.
-fn outbound_options(
-    headers: Option<&Bound<'_, PyAny>>,
-    query: Option<&Bound<'_, PyAny>>,
-    subprotocols: Option<&Bound<'_, PyAny>>,
-    groups: Option<&Bound<'_, PyAny>>,
+/// The keyword arguments of `open_outbound` (and its asyncio twin), as given.
+struct OpenArgs<'a, 'py> {
+    headers: Option<&'a Bound<'py, PyAny>>,
+    query: Option<&'a Bound<'py, PyAny>>,
+    subprotocols: Option<&'a Bound<'py, PyAny>>,
+    groups: Option<&'a Bound<'py, PyAny>>,
     socket_id: Option<String>,
-    timeout: Option<&Bound<'_, PyAny>>,
-) -> PyResult<OutboundOptions> {
+    timeout: Option<&'a Bound<'py, PyAny>>,
+    reconnect: Option<&'a Bound<'py, PyAny>>,
+    uri_params: Option<&'a Bound<'py, PyAny>>,
+}
+
+/// The options of one outbound socket, from the keyword arguments of `open_outbound`.
+fn outbound_options(args: OpenArgs<'_, '_>) -> PyResult<OutboundOptions> {
     let mut options = OutboundOptions::new();
-    options.headers = pairs("headers", headers)?;
-    options.query = pairs("query", query)?;
-    options.subprotocols = opt_strings("subprotocols", subprotocols)?;
-    options.groups = opt_strings("groups", groups)?;
-    options.socket_id = socket_id;
-    options.connect_timeout = opt_seconds("timeout", timeout)?;
+    options.headers = pairs("headers", args.headers)?;
+    options.query = pairs("query", args.query)?;
+    options.subprotocols = opt_strings("subprotocols", args.subprotocols)?;
+    options.groups = opt_strings("groups", args.groups)?;
+    options.socket_id = args.socket_id;
+    options.connect_timeout = opt_seconds("timeout", args.timeout)?;
+    options.uri_params = pairs("uri_params", args.uri_params)?;
+    if let Some(reconnect) = args.reconnect {
+        options.reconnect = reconnect::option(reconnect)?;
+    }
     Ok(options)
 }
 
@@ -262,16 +292,23 @@ impl PyConnector {
         on_inbound_message=None,
         on_outbound_message=None,
         on_socket_closed=None,
+        on_outbound_reconnecting=None,
+        on_outbound_reconnected=None,
         authorize=None,
+        refresh_headers=None,
         **settings
     ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         on_inbound_connection: Option<Py<PyAny>>,
         on_inbound_message: Option<Py<PyAny>>,
         on_outbound_message: Option<Py<PyAny>>,
         on_socket_closed: Option<Py<PyAny>>,
+        on_outbound_reconnecting: Option<Py<PyAny>>,
+        on_outbound_reconnected: Option<Py<PyAny>>,
         authorize: Option<Py<PyAny>>,
+        refresh_headers: Option<Py<PyAny>>,
         settings: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let connector = PyConnector {
@@ -292,8 +329,17 @@ impl PyConnector {
         if let Some(f) = on_socket_closed {
             connector.on_socket_closed(py, f)?;
         }
+        if let Some(f) = on_outbound_reconnecting {
+            connector.on_outbound_reconnecting(py, f)?;
+        }
+        if let Some(f) = on_outbound_reconnected {
+            connector.on_outbound_reconnected(py, f)?;
+        }
         if let Some(f) = authorize {
             connector.authorize(py, f)?;
+        }
+        if let Some(f) = refresh_headers {
+            connector.refresh_headers(py, f)?;
         }
         Ok(connector)
     }
@@ -328,6 +374,33 @@ impl PyConnector {
         self.register(py, "on_socket_closed", callback, |h| {
             &mut h.triggers.socket_closed
         })
+    }
+
+    /// Registers the callback of a reconnecting outbound socket's attempts:
+    /// `callback(socket, attempt, delay, error)` before each attempt (from 1), made after
+    /// `delay` seconds; `error` (a `WebSocketError`) says why the connection or the previous
+    /// attempt failed. In order with the socket's other triggers. Usable as a decorator.
+    fn on_outbound_reconnecting(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.register(py, "on_outbound_reconnecting", callback, |h| {
+            &mut h.triggers.outbound_reconnecting
+        })
+    }
+
+    /// Registers the callback of a reconnected outbound socket: `callback(socket, attempts)`,
+    /// before the messages of its new connection. Usable as a decorator.
+    fn on_outbound_reconnected(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.register(py, "on_outbound_reconnected", callback, |h| {
+            &mut h.triggers.outbound_reconnected
+        })
+    }
+
+    /// Registers the header refresher: `hook(socket, attempt)` runs before each reconnect
+    /// attempt of an outbound socket and returns headers (a mapping or `(name, value)` pairs)
+    /// that replace the socket's own of those names, e.g. a fresh
+    /// `{"Authorization": "Bearer ..."}`. It runs on a worker thread of the connector, not the
+    /// dispatcher; if it raises, the attempt fails (and counts). Usable as a decorator.
+    fn refresh_headers(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.register(py, "refresh_headers", hook, |h| &mut h.refresh_headers)
     }
 
     /// Registers the authorization hook: `hook(request: AuthRequest)` decides on each inbound
@@ -436,13 +509,16 @@ impl PyConnector {
         self.current()?.connector.local_addr().map(address)
     }
 
-    /// Opens an outbound socket to a `ws://` or `wss://` URL and returns its ID once the
-    /// handshake is done; blocks meanwhile (without the GIL). `headers` and `query` are a
-    /// mapping or `(name, value)` pairs; `groups` the groups it starts in; `socket_id` your
-    /// own ID (else a UUID); `timeout` in seconds overrides `connect_timeout`. A `Host` header
-    /// replaces the URL's; the handshake's own headers (`Upgrade`, `Connection`,
-    /// `Sec-WebSocket-*`) raise `InvalidArgument` (offer subprotocols with `subprotocols`).
-    #[pyo3(signature = (url, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None))]
+    /// Opens an outbound socket to a `ws://` or `wss://` URL, or to a path on the client base
+    /// (`client_host`...), and returns its ID once the handshake is done; blocks meanwhile
+    /// (without the GIL). `headers`, `query` and `uri_params` (values of the URL's `{name}`
+    /// templates) are a mapping or `(name, value)` pairs; `groups` the groups it starts in;
+    /// `socket_id` your own ID (else a UUID); `timeout` in seconds overrides `connect_timeout`;
+    /// `reconnect` is `True` (the connector's `reconnect=` policy, or the default one), `False`,
+    /// a `Reconnect`, or `None` (the connector's setting decides). A `Host` header replaces the
+    /// URL's; the handshake's own headers (`Upgrade`, `Connection`, `Sec-WebSocket-*`) raise
+    /// `InvalidArgument` (offer subprotocols with `subprotocols`).
+    #[pyo3(signature = (url, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None, reconnect=None, uri_params=None))]
     #[allow(clippy::too_many_arguments)]
     fn open_outbound(
         &self,
@@ -454,8 +530,19 @@ impl PyConnector {
         groups: Option<&Bound<'_, PyAny>>,
         socket_id: Option<String>,
         timeout: Option<&Bound<'_, PyAny>>,
+        reconnect: Option<&Bound<'_, PyAny>>,
+        uri_params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<String> {
-        let options = outbound_options(headers, query, subprotocols, groups, socket_id, timeout)?;
+        let options = outbound_options(OpenArgs {
+            headers,
+            query,
+            subprotocols,
+            groups,
+            socket_id,
+            timeout,
+            reconnect,
+            uri_params,
+        })?;
         let handle = self.handle(py)?;
         py.detach(move || handle.open_outbound(&url, options))
             .map(|id| id.to_string())
@@ -465,7 +552,7 @@ impl PyConnector {
     /// `open_outbound` for asyncio: returns at once, and calls `on_done(socket_id, None)` or
     /// `on_done(None, exception)` from another thread when the connect ends. The returned
     /// `Pending` abandons the connect when cancelled. Used by `AsyncConnector`.
-    #[pyo3(signature = (url, on_done, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None))]
+    #[pyo3(signature = (url, on_done, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None, reconnect=None, uri_params=None))]
     #[allow(clippy::too_many_arguments)]
     fn _open_outbound_async(
         &self,
@@ -478,8 +565,19 @@ impl PyConnector {
         groups: Option<&Bound<'_, PyAny>>,
         socket_id: Option<String>,
         timeout: Option<&Bound<'_, PyAny>>,
+        reconnect: Option<&Bound<'_, PyAny>>,
+        uri_params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<asyncio::Pending> {
-        let options = outbound_options(headers, query, subprotocols, groups, socket_id, timeout)?;
+        let options = outbound_options(OpenArgs {
+            headers,
+            query,
+            subprotocols,
+            groups,
+            socket_id,
+            timeout,
+            reconnect,
+            uri_params,
+        })?;
         let handle = self.handle(py)?;
         let connect = async move {
             handle
@@ -497,10 +595,11 @@ impl PyConnector {
     /// trigger callback, `socket.send(data)` does the same without looking the ID up.
     fn send(&self, py: Python<'_>, socket_id: &str, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         let message = payload::from_py(data)?;
-        self.handle(py)?
-            .send(socket_id, message)
-            .map(|delivery| delivery.is_queued())
-            .or_raise(py)
+        by_id(py, self.handle(py)?, move |handle| {
+            handle.send(socket_id, message)
+        })
+        .map(|delivery| delivery.is_queued())
+        .or_raise(py)
     }
 
     /// Adds groups (one name or a list) to a socket; groups it has already are ignored.
@@ -511,7 +610,10 @@ impl PyConnector {
         groups: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let groups = strings("groups", groups)?;
-        self.handle(py)?.subscribe(socket_id, &groups).or_raise(py)
+        by_id(py, self.handle(py)?, |handle| {
+            handle.subscribe(socket_id, &groups)
+        })
+        .or_raise(py)
     }
 
     /// Removes groups (one name or a list) from a socket; groups it does not have are ignored.
@@ -522,16 +624,22 @@ impl PyConnector {
         groups: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let groups = strings("groups", groups)?;
-        self.handle(py)?
-            .unsubscribe(socket_id, &groups)
-            .or_raise(py)
+        by_id(py, self.handle(py)?, |handle| {
+            handle.unsubscribe(socket_id, &groups)
+        })
+        .or_raise(py)
     }
 
     /// Sends one message to every socket that matches the filter: `path` (full path, exact or
-    /// with `*`), `socket_type` (`"inbound"`, `"outbound"` or `"all"`) and `groups` (member of
-    /// any). Returns how many got it and which matching sockets did not. Raises
-    /// `LimitExceededError`, sending to none, when the message is larger than `send_queue_bytes`.
-    #[pyo3(signature = (data, *, path=None, socket_type=None, groups=None))]
+    /// with `*`), `socket_type` (`"inbound"`, `"outbound"` or `"all"`), `groups` (member of
+    /// any) and `exclude` (socket IDs left out). Returns how many got it and which matching
+    /// sockets did not. Raises `LimitExceededError`, sending to none, when the message is
+    /// larger than `send_queue_bytes`. With a cluster, every node's matching sockets get it and
+    /// the result adds up the nodes that answered within `cluster_timeout`; `wait=False`
+    /// returns once it is published, with this node's counts only. Raises `ConnectivityError`,
+    /// sending to none, while the backplane is unreachable.
+    #[pyo3(signature = (data, *, path=None, socket_type=None, groups=None, exclude=None, wait=true))]
+    #[allow(clippy::too_many_arguments)]
     fn broadcast(
         &self,
         py: Python<'_>,
@@ -539,12 +647,20 @@ impl PyConnector {
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
+        exclude: Option<&Bound<'_, PyAny>>,
+        wait: bool,
     ) -> PyResult<BroadcastResult> {
         let message = payload::from_py(data)?;
-        let filter = filter(py, path, socket_type, groups)?;
+        let filter = filter(py, path, socket_type, groups, exclude)?;
         let handle = self.handle(py)?;
         let result = py
-            .detach(move || handle.broadcast(message, &filter))
+            .detach(move || {
+                if wait {
+                    handle.broadcast(message, &filter)
+                } else {
+                    handle.publish(message, &filter)
+                }
+            })
             .or_raise(py)?;
         BroadcastResult::from_core(py, result)
     }
@@ -554,23 +670,28 @@ impl PyConnector {
     /// already closing does nothing.
     #[pyo3(signature = (socket_id, code=1000, reason=""))]
     fn close(&self, py: Python<'_>, socket_id: &str, code: u16, reason: &str) -> PyResult<()> {
-        self.handle(py)?.close(socket_id, code, reason).or_raise(py)
+        by_id(py, self.handle(py)?, |handle| {
+            handle.close(socket_id, code, reason)
+        })
+        .or_raise(py)
     }
 
     /// Closes every socket that matches the filter (as for `broadcast`); returns how many it
     /// began to close.
-    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, code=1000, reason=""))]
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None, code=1000, reason=""))]
+    #[allow(clippy::too_many_arguments)]
     fn bulk_close(
         &self,
         py: Python<'_>,
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
+        exclude: Option<&Bound<'_, PyAny>>,
         code: u16,
         reason: &str,
     ) -> PyResult<usize> {
         let reason = reason.to_owned();
-        let filter = filter(py, path, socket_type, groups)?;
+        let filter = filter(py, path, socket_type, groups, exclude)?;
         let handle = self.handle(py)?;
         py.detach(move || handle.bulk_close(&filter, code, &reason))
             .or_raise(py)
@@ -584,19 +705,81 @@ impl PyConnector {
             .or_raise(py)
     }
 
-    /// The open sockets that match the filter (as for `broadcast`).
-    #[pyo3(signature = (*, path=None, socket_type=None, groups=None))]
+    /// The open sockets of this node that match the filter (as for `broadcast`).
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None))]
     fn sockets(
         &self,
         py: Python<'_>,
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
+        exclude: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<PySocket>> {
-        let filter = filter(py, path, socket_type, groups)?;
+        let filter = filter(py, path, socket_type, groups, exclude)?;
         let handle = self.handle(py)?;
         let sockets = py.detach(move || handle.sockets(&filter)).or_raise(py)?;
         Ok(sockets.into_iter().map(PySocket::new).collect())
+    }
+
+    /// This node's name in its cluster, or `None` without a cluster.
+    #[getter]
+    fn node_name(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        Ok(self.handle(py)?.node_name().map(str::to_owned))
+    }
+
+    /// The open socket with this ID on whichever node holds it (this node alone without a
+    /// cluster); raises `NoSuchSocketError` when no live node does.
+    fn cluster_socket(&self, py: Python<'_>, socket_id: &str) -> PyResult<ClusterSocket> {
+        let handle = self.handle(py)?;
+        let socket_id = socket_id.to_owned();
+        py.detach(move || handle.cluster_socket(&socket_id))
+            .map(ClusterSocket::from)
+            .or_raise(py)
+    }
+
+    /// The open sockets that match the filter (as for `broadcast`) on every node that answers
+    /// within `cluster_timeout` (this node alone without a cluster).
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None))]
+    fn cluster_sockets(
+        &self,
+        py: Python<'_>,
+        path: Option<&str>,
+        socket_type: Option<&str>,
+        groups: Option<&Bound<'_, PyAny>>,
+        exclude: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<ClusterSocket>> {
+        let filter = filter(py, path, socket_type, groups, exclude)?;
+        let handle = self.handle(py)?;
+        let sockets = py
+            .detach(move || handle.cluster_sockets(&filter))
+            .or_raise(py)?;
+        Ok(sockets.into_iter().map(ClusterSocket::from).collect())
+    }
+
+    /// How many open sockets match the filter (as for `broadcast`) on every node that answers
+    /// within `cluster_timeout` (this node alone without a cluster).
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None))]
+    fn cluster_socket_count(
+        &self,
+        py: Python<'_>,
+        path: Option<&str>,
+        socket_type: Option<&str>,
+        groups: Option<&Bound<'_, PyAny>>,
+        exclude: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<usize> {
+        let filter = filter(py, path, socket_type, groups, exclude)?;
+        let handle = self.handle(py)?;
+        py.detach(move || handle.cluster_socket_count(&filter))
+            .or_raise(py)
+    }
+
+    /// Waits up to `timeout` seconds for the cluster's backplane to be reachable (at once
+    /// while it is, and without a cluster); raises `TimeoutError` if it does not come back.
+    fn wait_for_cluster(&self, py: Python<'_>, timeout: &Bound<'_, PyAny>) -> PyResult<()> {
+        let timeout = crate::args::seconds("timeout", timeout)?;
+        let handle = self.handle(py)?;
+        py.detach(move || handle.wait_for_cluster(timeout))
+            .or_raise(py)
     }
 
     /// Takes every event that is ready, waiting up to `timeout` seconds (forever with `None`)
@@ -673,7 +856,9 @@ impl PyConnector {
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         if let Ok(hooks) = self.hooks.try_lock() {
-            for callback in hooks.triggers.all().chain(hooks.authorize.as_ref()) {
+            let hooks_of_their_own = [&hooks.authorize, &hooks.refresh_headers];
+            let others = hooks_of_their_own.into_iter().flatten();
+            for callback in hooks.triggers.all().chain(others) {
                 visit.call(callback)?;
             }
         }

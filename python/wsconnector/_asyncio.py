@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import functools
 import inspect
 import logging
 import signal
@@ -35,6 +36,7 @@ from typing import (
     Optional,
     Set,
     Tuple,
+    TypeVar,
     Union,
 )
 
@@ -45,11 +47,17 @@ from ._native import (
     InboundMessage,
     InvalidStateError,
     OutboundMessage,
+    OutboundReconnected,
+    OutboundReconnecting,
+    Reconnect,
     Socket,
     SocketClosed,
     StoppedError,
+    WebSocketError,
 )
 from ._types import Event, Groups, Pairs
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -67,6 +75,8 @@ _HANDLER_NAMES: Dict[type, str] = {
     InboundMessage: "on_inbound_message",
     OutboundMessage: "on_outbound_message",
     SocketClosed: "on_socket_closed",
+    OutboundReconnecting: "on_outbound_reconnecting",
+    OutboundReconnected: "on_outbound_reconnected",
 }
 
 
@@ -77,7 +87,8 @@ class AsyncConnector:
 
     Takes the same keyword settings as ``Connector``, the trigger handlers
     (``on_inbound_connection``, ``on_inbound_message``, ``on_outbound_message``,
-    ``on_socket_closed``, also as decorators) and an ``authorize`` hook. With trigger handlers,
+    ``on_socket_closed``, ``on_outbound_reconnecting``, ``on_outbound_reconnected``, also as
+    decorators), an ``authorize`` hook and a ``refresh_headers`` hook. With trigger handlers,
     events go to them on the loop: the handlers of one socket run one after another, in order
     (connection first, closed last), those of different sockets concurrently as tasks; an
     event whose trigger has no handler is dropped, and ``events()`` is not available. Without
@@ -92,9 +103,14 @@ class AsyncConnector:
         on_inbound_message: Optional[Callable[[Socket, Union[str, bytes]], object]] = None,
         on_outbound_message: Optional[Callable[[Socket, Union[str, bytes]], object]] = None,
         on_socket_closed: Optional[Callable[[Socket, int, str], object]] = None,
+        on_outbound_reconnecting: Optional[
+            Callable[[Socket, int, float, WebSocketError], object]
+        ] = None,
+        on_outbound_reconnected: Optional[Callable[[Socket, int], object]] = None,
         authorize: Optional[
             Callable[[AuthRequest], Union[_AuthAnswer, Awaitable[_AuthAnswer]]]
         ] = None,
+        refresh_headers: Optional[Callable[[Socket, int], Pairs]] = None,
         **settings: Unpack[Settings],
     ) -> None:
         self.connector = Connector(**settings)
@@ -111,11 +127,15 @@ class AsyncConnector:
             (InboundMessage, on_inbound_message),
             (OutboundMessage, on_outbound_message),
             (SocketClosed, on_socket_closed),
+            (OutboundReconnecting, on_outbound_reconnecting),
+            (OutboundReconnected, on_outbound_reconnected),
         ):
             if handler is not None:
                 self._register(event_type, handler)
         if authorize is not None:
             self.authorize(authorize)
+        if refresh_headers is not None:
+            self.refresh_headers(refresh_headers)
 
     def on_inbound_connection(self, handler: _F) -> _F:
         """Registers ``handler(socket)`` for the inbound-connection trigger (a decorator)."""
@@ -132,6 +152,24 @@ class AsyncConnector:
     def on_socket_closed(self, handler: _F) -> _F:
         """Registers ``handler(socket, code, reason)`` for the socket-closed trigger (a decorator)."""
         return self._register(SocketClosed, handler)
+
+    def on_outbound_reconnecting(self, handler: _F) -> _F:
+        """Registers ``handler(socket, attempt, delay, error)`` for a reconnecting outbound
+        socket's attempts (a decorator)."""
+        return self._register(OutboundReconnecting, handler)
+
+    def on_outbound_reconnected(self, handler: _F) -> _F:
+        """Registers ``handler(socket, attempts)`` for a reconnected outbound socket (a
+        decorator)."""
+        return self._register(OutboundReconnected, handler)
+
+    def refresh_headers(self, hook: _F) -> _F:
+        """Registers the header refresher (see ``Connector.refresh_headers``); a decorator. It
+        runs on a worker thread of the connector, so it must not be ``async def``."""
+        if inspect.iscoroutinefunction(hook):
+            raise TypeError("refresh_headers needs a plain function: it runs on a worker thread")
+        self.connector.refresh_headers(hook)
+        return hook
 
     def authorize(self, hook: _F) -> _F:
         """Registers the authorization hook (see ``Connector.authorize``); a decorator. An
@@ -283,9 +321,12 @@ class AsyncConnector:
         groups: Optional[Groups] = None,
         socket_id: Optional[str] = None,
         timeout: Optional[float] = None,
+        reconnect: Union[bool, Reconnect, None] = None,
+        uri_params: Optional[Pairs] = None,
     ) -> str:
-        """Connects to a ``ws://`` or ``wss://`` URL and returns the new socket's ID
-        (see ``Connector.open_outbound``). Cancelling the await abandons the connect."""
+        """Connects to a ``ws://`` or ``wss://`` URL (or a path on the client base) and returns
+        the new socket's ID (see ``Connector.open_outbound``). Cancelling the await abandons
+        the connect."""
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[str] = loop.create_future()
 
@@ -305,6 +346,8 @@ class AsyncConnector:
             groups=groups,
             socket_id=socket_id,
             timeout=timeout,
+            reconnect=reconnect,
+            uri_params=uri_params,
         )
         try:
             return await outcome
@@ -327,17 +370,25 @@ class AsyncConnector:
         else:
             outcome.set_result(socket_id)  # type: ignore[arg-type]
 
+    async def _run(self, operation: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Runs an operation: on the loop (it never waits), except with a cluster, where it
+        may wait for other nodes and runs in the loop's executor."""
+        if self.connector.node_name is None:
+            return operation(*args, **kwargs)
+        call = functools.partial(operation, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(None, call)
+
     async def send(self, socket_id: str, data: _Data) -> bool:
         """Queues a message for one socket (see ``Connector.send``)."""
-        return self.connector.send(socket_id, data)
+        return await self._run(self.connector.send, socket_id, data)
 
     async def subscribe(self, socket_id: str, groups: Groups) -> None:
         """Adds groups to a socket (see ``Connector.subscribe``)."""
-        self.connector.subscribe(socket_id, groups)
+        await self._run(self.connector.subscribe, socket_id, groups)
 
     async def unsubscribe(self, socket_id: str, groups: Groups) -> None:
         """Removes groups from a socket (see ``Connector.unsubscribe``)."""
-        self.connector.unsubscribe(socket_id, groups)
+        await self._run(self.connector.unsubscribe, socket_id, groups)
 
     async def broadcast(
         self,
@@ -346,13 +397,23 @@ class AsyncConnector:
         path: Optional[str] = None,
         socket_type: Optional[_SocketTypeFilter] = None,
         groups: Optional[Groups] = None,
+        exclude: Optional[Groups] = None,
+        wait: bool = True,
     ) -> BroadcastResult:
         """Sends one message to every matching socket (see ``Connector.broadcast``)."""
-        return self.connector.broadcast(data, path=path, socket_type=socket_type, groups=groups)
+        return await self._run(
+            self.connector.broadcast,
+            data,
+            path=path,
+            socket_type=socket_type,
+            groups=groups,
+            exclude=exclude,
+            wait=wait,
+        )
 
     async def close(self, socket_id: str, code: int = 1000, reason: str = "") -> None:
         """Closes one socket (see ``Connector.close``)."""
-        self.connector.close(socket_id, code, reason)
+        await self._run(self.connector.close, socket_id, code, reason)
 
     async def bulk_close(
         self,
@@ -360,12 +421,19 @@ class AsyncConnector:
         path: Optional[str] = None,
         socket_type: Optional[_SocketTypeFilter] = None,
         groups: Optional[Groups] = None,
+        exclude: Optional[Groups] = None,
         code: int = 1000,
         reason: str = "",
     ) -> int:
         """Closes every matching socket; returns how many (see ``Connector.bulk_close``)."""
-        return self.connector.bulk_close(
-            path=path, socket_type=socket_type, groups=groups, code=code, reason=reason
+        return await self._run(
+            self.connector.bulk_close,
+            path=path,
+            socket_type=socket_type,
+            groups=groups,
+            exclude=exclude,
+            code=code,
+            reason=reason,
         )
 
     def socket(self, socket_id: str) -> Socket:
@@ -378,9 +446,12 @@ class AsyncConnector:
         path: Optional[str] = None,
         socket_type: Optional[_SocketTypeFilter] = None,
         groups: Optional[Groups] = None,
+        exclude: Optional[Groups] = None,
     ) -> List[Socket]:
         """The open sockets that match the filter (see ``Connector.sockets``)."""
-        return self.connector.sockets(path=path, socket_type=socket_type, groups=groups)
+        return self.connector.sockets(
+            path=path, socket_type=socket_type, groups=groups, exclude=exclude
+        )
 
 
 async def _awaited(answer: Awaitable[Any]) -> Any:
@@ -585,6 +656,10 @@ class _Handlers:
             args = (event.socket,)
         elif isinstance(event, SocketClosed):
             args = (event.socket, event.code, event.reason)
+        elif isinstance(event, OutboundReconnecting):
+            args = (event.socket, event.attempt, event.delay, event.error)
+        elif isinstance(event, OutboundReconnected):
+            args = (event.socket, event.attempts)
         elif event.socket.is_close_requested:
             return  # the application closed the socket before its message was handed over
         else:

@@ -12,7 +12,7 @@ use crate::protocol::handshake::{
     accept_key, is_valid_key, parse_query, status_text, HeadScanner, HeaderLines, NotHttp,
 };
 use crate::shared::{Registration, Shared};
-use crate::socket::{Attributes, Socket, SocketId, SocketType};
+use crate::socket::{Attributes, Link, Socket, SocketId, SocketType};
 use crate::tls::{IoStream, PeerCertificate};
 use crate::wire::{Role, Wire};
 use std::net::SocketAddr;
@@ -169,12 +169,14 @@ pub(super) async fn upgrade(
                 secure,
                 headers,
                 subprotocol: accept.subprotocol.clone(),
+            };
+            let link = Link {
                 local_addr,
                 remote_addr,
-                peer_certificate,
+                peer_certificate: peer_certificate.map(Box::new),
             };
-            let socket = Socket::new(attrs, shared.send_queue());
-            let registration = match shared.register(&socket, &accept.groups) {
+            let socket = Socket::new(attrs, link, shared.send_queue());
+            let registration = match shared.register(&socket, &accept.groups).await {
                 Ok(registration) => registration,
                 Err(e) if e.kind() == ErrorKind::Stopped => {
                     return refuse(stream, Refusal::new(503, "server is stopping")).await
