@@ -545,6 +545,7 @@ mod tests {
             local_addr: "127.0.0.1:1".parse().unwrap(),
             remote_addr: "127.0.0.1:2".parse().unwrap(),
             peer_certificate: None,
+            compression: None,
         };
         let queue = crate::queue::SendQueue::new(1, 1, crate::SlowConsumerPolicy::Fail);
         Event::InboundMessage {

@@ -58,9 +58,9 @@ mod wire;
 
 pub use broadcast::{BroadcastFailure, BroadcastResult, Undelivered};
 pub use config::{
-    config_fields, duration_from_secs, ClientConfig, Config, Identity, InboundPath, ListenerConfig,
-    MessageRateLimit, MessageRatePolicy, ServerTls, SlowConsumerPolicy, SocketConfig, MAX_DURATION,
-    MAX_GROUP_LEN, SETTINGS,
+    config_fields, duration_from_secs, ClientConfig, Compression, Config, Identity, InboundPath,
+    ListenerConfig, MessageRateLimit, MessageRatePolicy, ServerTls, SlowConsumerPolicy,
+    SocketConfig, MAX_DURATION, MAX_GROUP_LEN, SETTINGS,
 };
 pub use connector::{Connector, ConnectorBuilder};
 pub use dispatch::{prefer_batched_wakeups, EventHandler};
@@ -72,6 +72,7 @@ pub use outbound::OutboundOptions;
 pub use path::PathPattern;
 pub use pem::Pem;
 pub use protocol::close::{close_code, MAX_CLOSE_REASON_LEN};
+pub use protocol::extensions::PerMessageDeflate;
 pub use protocol::message::{Message, MessageKind};
 pub use queue::Delivery;
 pub use registry::SocketFilter;

@@ -3,6 +3,9 @@
 
 use crate::config::{check_duration, validate_groups};
 use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::close::{close_code, truncate_reason};
+use crate::protocol::extensions::{check_response, client_offer, PerMessageDeflate};
+use crate::protocol::frame::{close_payload, opcode, put_frame};
 use crate::protocol::handshake::{
     accept_key, has_token, header, new_key, owned_headers, parse_query, validate_client_headers,
     validate_token, HeadScanner, NotHttp,
@@ -37,6 +40,9 @@ pub struct OutboundOptions {
     pub socket_id: Option<String>,
     /// Overrides the connector's connect timeout.
     pub connect_timeout: Option<Duration>,
+    /// Whether to offer permessage-deflate, replacing
+    /// [`Compression::outbound`](crate::Compression::outbound) when set.
+    pub compression: Option<bool>,
 }
 
 impl OutboundOptions {
@@ -78,6 +84,13 @@ impl OutboundOptions {
     /// Sets the connect timeout for this socket.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Offers permessage-deflate, or not, whatever the connector's
+    /// [`Compression::outbound`](crate::Compression::outbound) says.
+    pub fn compression(mut self, on: bool) -> Self {
+        self.compression = Some(on);
         self
     }
 }
@@ -231,9 +244,19 @@ async fn connect(
     let peer_certificate = PeerCertificate::of(&stream);
 
     let key = new_key();
-    let headers = request_headers(shared, target, options, &key);
-    let (subprotocol, rest) =
-        handshake(&mut stream, target, &headers, &key, &options.subprotocols).await?;
+    let compression = &shared.config.compression;
+    let offer = options
+        .compression
+        .unwrap_or(compression.outbound)
+        .then_some(&compression.preferred);
+    let headers = request_headers(shared, target, options, &key, offer);
+    let offered = Offered {
+        key: &key,
+        subprotocols: &options.subprotocols,
+        compression: offer,
+    };
+    let (subprotocol, negotiated, rest) =
+        handshake(&mut stream, target, &headers, &offered).await?;
     let attrs = Attributes {
         id,
         socket_type: SocketType::Outbound,
@@ -246,13 +269,17 @@ async fn connect(
         local_addr,
         remote_addr,
         peer_certificate,
+        compression: negotiated,
     };
-    let wire = Wire::new(
+    let mut wire = Wire::new(
         stream,
         Role::Client,
         &rest,
         shared.config.socket.max_message_size,
     );
+    if let Some(params) = &negotiated {
+        wire = wire.with_compression(params, compression);
+    }
     Ok((Socket::new(attrs, shared.send_queue()), wire))
 }
 
@@ -296,6 +323,7 @@ fn request_headers(
     target: &Target,
     options: &OutboundOptions,
     key: &str,
+    compression: Option<&PerMessageDeflate>,
 ) -> Vec<(String, String)> {
     let mut headers = vec![
         ("Host".to_owned(), target.authority.clone()),
@@ -308,6 +336,12 @@ fn request_headers(
         headers.push((
             "Sec-WebSocket-Protocol".to_owned(),
             options.subprotocols.join(", "),
+        ));
+    }
+    if let Some(preferred) = compression {
+        headers.push((
+            "Sec-WebSocket-Extensions".to_owned(),
+            client_offer(preferred),
         ));
     }
     for (name, value) in shared
@@ -330,15 +364,22 @@ fn request_headers(
 const MAX_RESPONSE_HEAD: usize = 16 * 1024;
 const MAX_ERROR_BODY: usize = 1024;
 
-/// Sends the upgrade request and checks the 101; returns the negotiated subprotocol and the
-/// bytes that followed the response (the server's first frames).
+/// What the handshake request offers, which the 101 must answer within.
+struct Offered<'a> {
+    key: &'a str,
+    subprotocols: &'a [String],
+    /// permessage-deflate with these preferred parameters.
+    compression: Option<&'a PerMessageDeflate>,
+}
+
+/// Sends the upgrade request and checks the 101; returns the negotiated subprotocol and
+/// permessage-deflate, and the bytes that followed the response (the server's first frames).
 async fn handshake(
     stream: &mut IoStream,
     target: &Target,
     headers: &[(String, String)],
-    key: &str,
-    offered: &[String],
-) -> Result<(Option<String>, Vec<u8>)> {
+    offered: &Offered<'_>,
+) -> Result<(Option<String>, Option<PerMessageDeflate>, Vec<u8>)> {
     let mut request = format!("GET {} HTTP/1.1\r\n", target.path_and_query);
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
@@ -438,28 +479,47 @@ async fn handshake(
             "the 101 response does not upgrade to websocket",
         ));
     }
-    if field("sec-websocket-accept") != Some(accept_key(key).as_str()) {
+    if field("sec-websocket-accept") != Some(accept_key(offered.key).as_str()) {
         return Err(Error::new(
             ErrorKind::Protocol,
             "the 101 response has a wrong Sec-WebSocket-Accept",
         ));
     }
-    if field("sec-websocket-extensions").is_some() {
-        return Err(Error::new(
-            ErrorKind::Protocol,
-            "the server chose an extension that was not offered",
-        ));
-    }
     let subprotocol = field("sec-websocket-protocol").map(str::to_owned);
     if let Some(chosen) = &subprotocol {
-        if !offered.contains(chosen) {
+        if !offered.subprotocols.contains(chosen) {
             return Err(Error::new(
                 ErrorKind::Protocol,
                 format!("the server chose subprotocol {chosen:?}, which was not offered"),
             ));
         }
     }
-    Ok((subprotocol, buf.split_off(head_len)))
+    let extensions = response_headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-extensions"))
+        .map(|(_, v)| v.as_str());
+    let compression = match check_response(extensions, offered.compression) {
+        Ok(compression) => compression,
+        Err(why) => {
+            let why = format!("the server's extensions cannot be accepted: {why}");
+            fail_with_1010(stream, &why).await;
+            return Err(Error::new(ErrorKind::Protocol, why));
+        }
+    };
+    Ok((subprotocol, compression, buf.split_off(head_len)))
+}
+
+/// Fails a connection whose 101 negotiated extensions the client must refuse: the WebSocket
+/// connection exists, so it ends with a close frame of 1010 (RFC 6455 section 7.4.1), then the
+/// end of the stream; the server's answer is not waited for.
+async fn fail_with_1010(stream: &mut IoStream, why: &str) {
+    let reason = truncate_reason(why.to_owned());
+    let mut frame = bytes::BytesMut::new();
+    let mask = rand::random::<[u8; 4]>();
+    let payload = close_payload(close_code::MANDATORY_EXTENSION, &reason);
+    put_frame(&mut frame, opcode::CLOSE, &payload, Some(mask));
+    let _ = stream.write_all(&frame).await;
+    let _ = stream.shutdown().await;
 }
 
 /// Reads once more into `buf`; false at end of stream.

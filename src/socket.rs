@@ -4,6 +4,7 @@
 use crate::config::validate_groups;
 use crate::error::{Error, Result};
 use crate::protocol::close::validate_close;
+use crate::protocol::extensions::PerMessageDeflate;
 use crate::queue::{CloseRequest, SendQueue};
 use crate::tls::PeerCertificate;
 use std::borrow::Borrow;
@@ -115,6 +116,8 @@ pub(crate) struct Attributes {
     pub local_addr: SocketAddr,
     pub remote_addr: SocketAddr,
     pub peer_certificate: Option<PeerCertificate>,
+    /// permessage-deflate, when negotiated.
+    pub compression: Option<PerMessageDeflate>,
 }
 
 /// The groups of a socket, whether it has left the registry (then nothing may join), and the
@@ -295,6 +298,17 @@ impl Socket {
     /// The negotiated subprotocol, if any.
     pub fn subprotocol(&self) -> Option<&str> {
         self.0.attrs.subprotocol.as_deref()
+    }
+
+    /// permessage-deflate's parameters, when the handshake negotiated it.
+    pub fn compression(&self) -> Option<PerMessageDeflate> {
+        self.0.attrs.compression
+    }
+
+    /// The negotiated extensions as the handshake's `Sec-WebSocket-Extensions` response states
+    /// them (e.g. `permessage-deflate; client_max_window_bits=12`); `None` when none was.
+    pub fn extensions(&self) -> Option<String> {
+        self.0.attrs.compression.map(|c| c.header_value())
     }
 
     /// Our end of the connection.

@@ -411,6 +411,7 @@ mod tests {
             local_addr: addr,
             remote_addr: addr,
             peer_certificate: None,
+            compression: None,
         };
         Socket::new(attrs, SendQueue::new(16, 1 << 20, Default::default()))
     }
