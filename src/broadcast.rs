@@ -146,3 +146,92 @@ impl<'a> SharedFrames<'a> {
         frame
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::SendQueue;
+    use crate::socket::Attributes;
+    use crate::SlowConsumerPolicy;
+
+    fn socket(socket_type: SocketType, compression: Option<PerMessageDeflate>) -> Socket {
+        let attrs = Attributes {
+            id: SocketId::generate(),
+            socket_type,
+            path: "/".into(),
+            uri: "ws://x/".into(),
+            secure: false,
+            headers: Vec::new(),
+            query: Vec::new(),
+            subprotocol: None,
+            local_addr: "127.0.0.1:1".parse().unwrap(),
+            remote_addr: "127.0.0.1:2".parse().unwrap(),
+            peer_certificate: None,
+            compression,
+        };
+        Socket::new(attrs, SendQueue::new(1, 1, SlowConsumerPolicy::Fail))
+    }
+
+    fn no_server_context(bits: Option<u8>) -> Option<PerMessageDeflate> {
+        Some(PerMessageDeflate {
+            server_no_context_takeover: true,
+            server_max_window_bits: bits,
+            ..PerMessageDeflate::default()
+        })
+    }
+
+    /// The frame's allocation, to tell one shared frame from two equal ones.
+    fn frame(outgoing: Outgoing) -> (*const u8, Bytes) {
+        match outgoing {
+            Outgoing::Frame(frame) => (frame.as_ptr(), frame),
+            Outgoing::Message(_) => panic!("a message, not a shared frame"),
+        }
+    }
+
+    #[test]
+    fn sockets_without_server_context_share_one_compressed_frame_per_window_size() {
+        let text: String = (0..200)
+            .map(|i| format!("{{\"seq\":{i},\"p\":1.5}},"))
+            .collect();
+        let message = Message::text(text);
+        let mut frames = SharedFrames::new(&message, &Compression::on());
+        let mut next = |compression| frames.for_socket(&socket(SocketType::Inbound, compression));
+        let (a, a_bytes) = frame(next(no_server_context(None)));
+        let (b, _) = frame(next(no_server_context(Some(15))));
+        let (c, c_bytes) = frame(next(no_server_context(Some(10))));
+        let (d, _) = frame(next(no_server_context(Some(10))));
+        assert_eq!(a, b, "one compression for the default window");
+        assert_eq!(c, d, "one for 10 bits");
+        assert_ne!(a, c);
+        assert_eq!(a_bytes[0], 0xc1, "RSV1 on a final text frame");
+        assert!(a_bytes.len() * 3 < message.len() && c_bytes.len() * 3 < message.len());
+        let (plain, plain_bytes) = frame(next(None));
+        assert_eq!(plain_bytes[0], 0x81);
+        assert_eq!(
+            frame(next(no_server_context(Some(8)))).0,
+            plain,
+            "8 bits: sent plain"
+        );
+        let takeover = Some(PerMessageDeflate::default());
+        assert!(
+            matches!(next(takeover), Outgoing::Message(_)),
+            "its own compressor"
+        );
+        let outbound = frames.for_socket(&socket(SocketType::Outbound, None));
+        assert!(
+            matches!(outbound, Outgoing::Message(_)),
+            "masked by its task"
+        );
+    }
+
+    #[test]
+    fn a_message_below_the_threshold_is_one_plain_frame_for_all() {
+        let message = Message::text("short");
+        let mut frames = SharedFrames::new(&message, &Compression::on());
+        let plain = frame(frames.for_socket(&socket(SocketType::Inbound, None))).0;
+        for compression in [no_server_context(None), Some(PerMessageDeflate::default())] {
+            let outgoing = frames.for_socket(&socket(SocketType::Inbound, compression));
+            assert_eq!(frame(outgoing).0, plain);
+        }
+    }
+}

@@ -116,6 +116,12 @@ fn deflate(compress: &mut Compress, mut input: &[u8]) -> Option<Vec<u8>> {
     }
     if out.ends_with(&TAIL) {
         out.truncate(out.len() - TAIL.len());
+    } else if out.is_empty() {
+        // Nothing to flush (an empty message after another): zlib wrote no empty block, so
+        // the message is one (section 7.2.3.6), whose length the left-out tail holds.
+        out.push(0x00);
+    } else {
+        return None;
     }
     Some(out)
 }
@@ -362,6 +368,22 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// zlib writes nothing for an empty message after another (nothing to flush): it is sent
+    /// as one empty block (section 7.2.3.6), and the shared window carries on.
+    #[test]
+    fn empty_messages_in_a_row_keep_the_stream_whole() {
+        let mut deflater = Deflater::new(15, true, 0, 2);
+        let mut inflater = Inflater::new(15, true);
+        for payload in [&b""[..], b"", b"Hello", b"", b"", b"Hello"] {
+            let compressed = deflater.compress(payload).unwrap();
+            assert!(!compressed.is_empty());
+            assert_eq!(
+                inflate_all(&mut inflater, &[&compressed], 100).unwrap(),
+                payload
+            );
         }
     }
 

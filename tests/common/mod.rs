@@ -286,9 +286,19 @@ pub fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
 /// A raw-TCP WebSocket client: the upgrade request and `frames` go out in one write; returns
 /// the stream positioned after the server's 101 response head.
 pub fn raw_ws(addr: SocketAddr, path: &str, frames: &[Vec<u8>]) -> std::net::TcpStream {
+    raw_ws_with(addr, path, "", frames)
+}
+
+/// [`raw_ws`] with `extra` header lines in the upgrade request.
+pub fn raw_ws_with(
+    addr: SocketAddr,
+    path: &str,
+    extra: &str,
+    frames: &[Vec<u8>],
+) -> std::net::TcpStream {
     let mut tcp = std::net::TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(WAIT)).unwrap();
-    let mut bytes = upgrade_request(path, "");
+    let mut bytes = upgrade_request(path, extra);
     for frame in frames {
         bytes.extend_from_slice(frame);
     }
