@@ -122,6 +122,19 @@ pub extern "C" fn wsc_outbound_options_set_connect_timeout_ms(
     }
 }
 
+/// Offers permessage-deflate (RFC 7692) on this socket, or not, whatever the connector's
+/// "compression" and "outbound_compression" settings say. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_outbound_options_set_compression(
+    options: *mut wsc_outbound_options,
+    on: bool,
+) -> wsc_result {
+    ffi! {
+        arg_mut!(options).compression = Some(on);
+        Ok(())
+    }
+}
+
 /// Frees options; NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn wsc_outbound_options_free(options: *mut wsc_outbound_options) {

@@ -27,10 +27,12 @@ impl Opaque for wsc_socket {
     type Rust = SocketView;
 }
 
-/// A socket and, once asked for, a snapshot of its groups (so that count and index agree).
+/// A socket and, once asked for, a snapshot of its groups (so that count and index agree) and
+/// its extensions as text.
 pub(crate) struct SocketView {
     pub socket: Socket,
     groups: OnceLock<Vec<String>>,
+    extensions: OnceLock<Option<String>>,
 }
 
 impl SocketView {
@@ -38,11 +40,18 @@ impl SocketView {
         SocketView {
             socket,
             groups: OnceLock::new(),
+            extensions: OnceLock::new(),
         }
     }
 
     fn groups(&self) -> &[String] {
         self.groups.get_or_init(|| self.socket.groups())
+    }
+
+    fn extensions(&self) -> Option<&str> {
+        self.extensions
+            .get_or_init(|| self.socket.extensions())
+            .as_deref()
     }
 }
 
@@ -114,6 +123,21 @@ pub extern "C" fn wsc_socket_subprotocol(
     subprotocol_out: *mut wsc_str,
 ) -> wsc_result {
     string_attr(socket, subprotocol_out, Socket::subprotocol)
+}
+
+/// The extensions the handshake negotiated, as its Sec-WebSocket-Extensions response states
+/// them: permessage-deflate and its parameters, e.g. "permessage-deflate;
+/// server_no_context_takeover; client_max_window_bits=12"; absent (data NULL) when none was.
+/// Borrowed from the socket handle, like wsc_socket_peer_certificate(). Errors:
+/// WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_extensions(
+    socket: *const wsc_socket,
+    extensions_out: *mut wsc_str,
+) -> wsc_result {
+    accessor!(socket, extensions_out, |socket| Ok(wsc_str::from_opt(
+        socket.extensions()
+    )))
 }
 
 /// The certificate the peer presented, as DER (the leaf of its chain), for an X.509 library to
