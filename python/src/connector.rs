@@ -192,6 +192,7 @@ fn outbound_options(
     groups: Option<&Bound<'_, PyAny>>,
     socket_id: Option<String>,
     timeout: Option<&Bound<'_, PyAny>>,
+    compression: Option<bool>,
 ) -> PyResult<OutboundOptions> {
     let mut options = OutboundOptions::new();
     options.headers = pairs("headers", headers)?;
@@ -200,6 +201,7 @@ fn outbound_options(
     options.groups = opt_strings("groups", groups)?;
     options.socket_id = socket_id;
     options.connect_timeout = opt_seconds("timeout", timeout)?;
+    options.compression = compression;
     Ok(options)
 }
 
@@ -439,10 +441,11 @@ impl PyConnector {
     /// Opens an outbound socket to a `ws://` or `wss://` URL and returns its ID once the
     /// handshake is done; blocks meanwhile (without the GIL). `headers` and `query` are a
     /// mapping or `(name, value)` pairs; `groups` the groups it starts in; `socket_id` your
-    /// own ID (else a UUID); `timeout` in seconds overrides `connect_timeout`. A `Host` header
-    /// replaces the URL's; the handshake's own headers (`Upgrade`, `Connection`,
+    /// own ID (else a UUID); `timeout` in seconds overrides `connect_timeout`; `compression`
+    /// offers permessage-deflate, or not, whatever the connector's `compression` says. A `Host`
+    /// header replaces the URL's; the handshake's own headers (`Upgrade`, `Connection`,
     /// `Sec-WebSocket-*`) raise `InvalidArgument` (offer subprotocols with `subprotocols`).
-    #[pyo3(signature = (url, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None))]
+    #[pyo3(signature = (url, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None, compression=None))]
     #[allow(clippy::too_many_arguments)]
     fn open_outbound(
         &self,
@@ -454,8 +457,17 @@ impl PyConnector {
         groups: Option<&Bound<'_, PyAny>>,
         socket_id: Option<String>,
         timeout: Option<&Bound<'_, PyAny>>,
+        compression: Option<bool>,
     ) -> PyResult<String> {
-        let options = outbound_options(headers, query, subprotocols, groups, socket_id, timeout)?;
+        let options = outbound_options(
+            headers,
+            query,
+            subprotocols,
+            groups,
+            socket_id,
+            timeout,
+            compression,
+        )?;
         let handle = self.handle(py)?;
         py.detach(move || handle.open_outbound(&url, options))
             .map(|id| id.to_string())
@@ -465,7 +477,7 @@ impl PyConnector {
     /// `open_outbound` for asyncio: returns at once, and calls `on_done(socket_id, None)` or
     /// `on_done(None, exception)` from another thread when the connect ends. The returned
     /// `Pending` abandons the connect when cancelled. Used by `AsyncConnector`.
-    #[pyo3(signature = (url, on_done, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None))]
+    #[pyo3(signature = (url, on_done, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None, compression=None))]
     #[allow(clippy::too_many_arguments)]
     fn _open_outbound_async(
         &self,
@@ -478,8 +490,17 @@ impl PyConnector {
         groups: Option<&Bound<'_, PyAny>>,
         socket_id: Option<String>,
         timeout: Option<&Bound<'_, PyAny>>,
+        compression: Option<bool>,
     ) -> PyResult<asyncio::Pending> {
-        let options = outbound_options(headers, query, subprotocols, groups, socket_id, timeout)?;
+        let options = outbound_options(
+            headers,
+            query,
+            subprotocols,
+            groups,
+            socket_id,
+            timeout,
+            compression,
+        )?;
         let handle = self.handle(py)?;
         let connect = async move {
             handle

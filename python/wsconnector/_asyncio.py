@@ -283,6 +283,7 @@ class AsyncConnector:
         groups: Optional[Groups] = None,
         socket_id: Optional[str] = None,
         timeout: Optional[float] = None,
+        compression: Optional[bool] = None,
     ) -> str:
         """Connects to a ``ws://`` or ``wss://`` URL and returns the new socket's ID
         (see ``Connector.open_outbound``). Cancelling the await abandons the connect."""
@@ -305,6 +306,7 @@ class AsyncConnector:
             groups=groups,
             socket_id=socket_id,
             timeout=timeout,
+            compression=compression,
         )
         try:
             return await outcome

@@ -168,6 +168,16 @@ class Socket:
     def subprotocol(self) -> str | None:
         """The negotiated subprotocol, or `None`."""
     @property
+    def extensions(self) -> str | None:
+        """The negotiated extensions as the handshake's `Sec-WebSocket-Extensions` response states
+        them (e.g. `"permessage-deflate; client_max_window_bits=12"`), or `None`."""
+    @property
+    def compression(self) -> dict[str, bool | int | None] | None:
+        """permessage-deflate's negotiated parameters as a dict (`server_no_context_takeover`,
+        `client_no_context_takeover`: bool; `server_max_window_bits`,
+        `client_max_window_bits`: int, or `None` when not stated, which means 15), or `None`
+        when the socket is not compressed."""
+    @property
     def groups(self) -> list[str]:
         """The groups the socket is subscribed to now, sorted (empty once it has closed)."""
     @property
@@ -409,10 +419,12 @@ class Connector:
         groups: _Groups | None = None,
         socket_id: str | None = None,
         timeout: float | None = None,
+        compression: bool | None = None,
     ) -> str:
         """Connects to a `ws://` or `wss://` URL and returns the new socket's ID. A `Host`
         header replaces the URL's; the handshake's own headers (`Upgrade`, `Connection`,
-        `Sec-WebSocket-*`) raise `InvalidArgument`."""
+        `Sec-WebSocket-*`) raise `InvalidArgument`. `compression` offers permessage-deflate, or
+        not, whatever the connector's `compression` says."""
     def _open_outbound_async(
         self,
         url: str,
@@ -424,6 +436,7 @@ class Connector:
         groups: _Groups | None = None,
         socket_id: str | None = None,
         timeout: float | None = None,
+        compression: bool | None = None,
     ) -> Pending: ...
     def send(self, socket_id: str, data: _Data) -> bool:
         """Queues a message (str: text; bytes-like: binary); False if the policy dropped it."""
