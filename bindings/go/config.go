@@ -102,6 +102,16 @@ type Config struct {
 	PongTimeout       time.Duration      // a ping unanswered this long closes the socket (20 s)
 	CloseTimeout      time.Duration      // time the peer has to answer our close frame (5 s)
 
+	// permessage-deflate (RFC 7692), off by default: Compression turns it on for the listener
+	// and outbound sockets; the rest are the parameters this end asks for.
+	Compression             bool // on the listener and outbound sockets (false)
+	ServerNoContextTakeover bool // the server compresses each message alone (false)
+	ClientNoContextTakeover bool // the client compresses each message alone (false)
+	ServerMaxWindowBits     int  // the server's window, 8-15 bits (15)
+	ClientMaxWindowBits     int  // the client's window, 8-15 bits (15)
+	CompressionThreshold    int  // shorter messages go uncompressed (64 bytes)
+	CompressionLevel        int  // zlib's level, 1 (fastest) to 9 (smallest) (2)
+
 	WorkerThreads      int           // I/O threads (default: the CPU count, at most 4)
 	StopTimeout        time.Duration // how long Stop waits for sends and close handshakes (5 s)
 	EventQueueCapacity int           // events waiting for Events(); past it sockets stop reading (65536)
@@ -124,10 +134,13 @@ const (
 	pemPairValue                        // with its partner field: (source, text, partner text)
 	pairsValue                          // http.Header or url.Values: one call per value, names sorted
 	pathsValue                          // []Path: one call per path
+	namedBoolValue                      // bool, applied when true, by its C setting name
+	namedSizeValue                      // int, by its C setting name
 )
 
 // setting is one row of the table: a Config field, its value type, and the C function that
-// applies it (for a pem pair, the partner field).
+// applies it (for a pem pair, the partner field; for a named value, the setting's name in the
+// C API's table, set with wsc_config_set_bool or wsc_config_set_int).
 type setting struct {
 	field   string
 	kind    valueType
@@ -166,6 +179,13 @@ var settings = []setting{
 	{"PingInterval", durationOrOffValue, C.wsc_config_set_ping_interval_ms, ""},
 	{"PongTimeout", durationValue, C.wsc_config_set_pong_timeout_ms, ""},
 	{"CloseTimeout", durationValue, C.wsc_config_set_close_timeout_ms, ""},
+	{"Compression", boolValue, C.wsc_config_set_compression, ""},
+	{"ServerNoContextTakeover", namedBoolValue, nil, "server_no_context_takeover"},
+	{"ClientNoContextTakeover", namedBoolValue, nil, "client_no_context_takeover"},
+	{"ServerMaxWindowBits", namedSizeValue, nil, "server_max_window_bits"},
+	{"ClientMaxWindowBits", namedSizeValue, nil, "client_max_window_bits"},
+	{"CompressionThreshold", namedSizeValue, nil, "compression_threshold"},
+	{"CompressionLevel", namedSizeValue, nil, "compression_level"},
 	{"WorkerThreads", sizeValue, C.wsc_config_set_worker_threads, ""},
 	{"StopTimeout", durationValue, C.wsc_config_set_stop_timeout_ms, ""},
 	{"EventQueueCapacity", sizeValue, C.wsc_config_set_event_queue_capacity, ""},
@@ -251,6 +271,16 @@ func (row setting) apply(config *C.wsc_config, cfg *Config, v reflect.Value) err
 		return ok(C.wscgo_ms(f, config, C.uint64_t(d.Milliseconds())))
 	case boolValue:
 		return ok(C.wscgo_bool(f, config, C.bool(v.Bool())))
+	case namedBoolValue, namedSizeValue:
+		name := C.CString(row.partner)
+		defer C.free(unsafe.Pointer(name))
+		if row.kind == namedBoolValue {
+			return ok(C.wsc_config_set_bool(config, name, C.bool(v.Bool())))
+		}
+		if v.Int() < 0 {
+			return invalid("%s must not be negative", row.field)
+		}
+		return ok(C.wsc_config_set_int(config, name, C.uint64_t(v.Int())))
 	case stringValue:
 		s := C.CString(v.String())
 		defer C.free(unsafe.Pointer(s))

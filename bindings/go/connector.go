@@ -138,6 +138,9 @@ type OutboundOptions struct {
 	Groups       []string      // the socket starts in these
 	SocketID     string        // the socket's ID (else a random UUID)
 	Timeout      time.Duration // connect timeout (else ConnectTimeout, or ctx's deadline if sooner)
+	// Compression offers permessage-deflate (true) or not (false) whatever Config.Compression
+	// says; nil follows it.
+	Compression *bool
 }
 
 // OpenOutbound connects to a ws:// or wss:// URL and returns the new socket's ID. ctx's
@@ -211,6 +214,9 @@ func (c *Connector) openOutbound(rawURL string, opts OutboundOptions, timeout ti
 	}
 	if opts.SocketID != "" {
 		C.wsc_outbound_options_set_socket_id(options, cs(opts.SocketID))
+	}
+	if opts.Compression != nil {
+		C.wsc_outbound_options_set_compression(options, C.bool(*opts.Compression))
 	}
 	if timeout > 0 {
 		ms := timeout.Milliseconds()

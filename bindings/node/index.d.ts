@@ -52,6 +52,13 @@ export interface Settings {
   stopTimeout?: number | null; // how long stop waits for sends and close handshakes (5 s)
   eventQueueCapacity?: number | null; // events waiting for listeners; past it sockets stop reading
   eventQueueBytes?: number | null; // payload bytes in those events; past it too (64 MiB)
+  compression?: boolean | null; // permessage-deflate on the listener and outbound sockets (false)
+  serverNoContextTakeover?: boolean | null; // the server compresses each message alone (false)
+  clientNoContextTakeover?: boolean | null; // the client compresses each message alone (false)
+  serverMaxWindowBits?: number | null; // the server's window, 8-15 bits (15)
+  clientMaxWindowBits?: number | null; // the client's window, 8-15 bits (15)
+  compressionThreshold?: number | null; // shorter messages go uncompressed (64 bytes)
+  compressionLevel?: number | null; // zlib's level, 1 (fastest) to 9 (smallest) (2)
 }
 
 /** Options of `openOutbound`. */
@@ -64,6 +71,8 @@ export interface OutboundOptions {
   socketId?: string | null;
   /** Connect timeout in milliseconds (else the connector's `connectTimeout`). */
   timeout?: number | null;
+  /** Offer permessage-deflate (or not) whatever the connector's `compression` says. */
+  compression?: boolean | null;
 }
 
 /** Which sockets a broadcast, bulk close or listing is for; the parts combine with AND. */
@@ -101,6 +110,8 @@ export class Socket {
   readonly uri: string;
   readonly scheme: 'ws' | 'wss';
   readonly subprotocol: string | null;
+  /** The negotiated extensions ("permessage-deflate; ..."), or null. */
+  readonly extensions: string | null;
   readonly headers: ReadonlyArray<[string, string]>;
   readonly query: ReadonlyArray<[string, string]>;
   readonly localAddress: string | null;

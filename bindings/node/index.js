@@ -50,6 +50,8 @@ class Socket {
     /** The full request URI. */ this.uri = attributes.uri;
     /** 'ws' or 'wss'. */ this.scheme = attributes.scheme;
     /** The negotiated subprotocol, or null. */ this.subprotocol = attributes.subprotocol;
+    /** The negotiated extensions ("permessage-deflate; ..."), or null. */
+    this.extensions = attributes.extensions;
     /** The handshake's headers as [name, value] pairs, in order (outbound: those sent). */
     this.headers = attributes.headers;
     /** The query parameters as [name, value] pairs, decoded, in order. */
@@ -201,7 +203,11 @@ class Connector extends EventEmitter {
       groups: groupList(options.groups ?? []),
       socketId: options.socketId === undefined || options.socketId === null ? null : stringArg('socketId', options.socketId),
       timeout: timeout === null ? null : Math.max(1, Math.round(timeout)),
+      compression: options.compression ?? null,
     };
+    if (args.compression !== null && typeof args.compression !== 'boolean') {
+      throw new TypeError('compression must be true or false');
+    }
     return this.#blocking('open', [url, args]);
   }
 

@@ -28,6 +28,7 @@ const OPERATIONS = {
       for (const group of options.groups) add('wsc_outbound_options_add_group', group);
       if (options.socketId !== null) add('wsc_outbound_options_set_socket_id', options.socketId);
       if (options.timeout !== null) add('wsc_outbound_options_set_connect_timeout_ms', options.timeout);
+      if (options.compression !== null) add('wsc_outbound_options_set_compression', options.compression);
       const id = Buffer.alloc(native.WSC_SOCKET_ID_SIZE);
       result = fns.wsc_connector_open_outbound(conn, url, handle, id, id.length);
       if (result !== native.WSC_OK) throw result;

@@ -19,6 +19,8 @@ const { invalidArgument } = require('./errors');
  *                 is applied together with its partner setting named in `extra`
  *   pairs         name/value pairs: an object or an array of [name, value]
  *   paths         path patterns: an object {pattern: groups} or an array of patterns
+ *   boolByName, sizeByName   a boolean, a non-negative integer (null keeps the default), set
+ *                 through the generic C setter under the setting's name in `extra`
  */
 const SETTINGS = {
   host: ['wsc_config_set_listener', 'listener'],
@@ -54,6 +56,13 @@ const SETTINGS = {
   stopTimeout: ['wsc_config_set_stop_timeout_ms', 'duration'],
   eventQueueCapacity: ['wsc_config_set_event_queue_capacity', 'size'],
   eventQueueBytes: ['wsc_config_set_event_queue_bytes', 'size'],
+  compression: ['wsc_config_set_compression', 'bool'],
+  serverNoContextTakeover: ['wsc_config_set_bool', 'boolByName', 'server_no_context_takeover'],
+  clientNoContextTakeover: ['wsc_config_set_bool', 'boolByName', 'client_no_context_takeover'],
+  serverMaxWindowBits: ['wsc_config_set_int', 'sizeByName', 'server_max_window_bits'],
+  clientMaxWindowBits: ['wsc_config_set_int', 'sizeByName', 'client_max_window_bits'],
+  compressionThreshold: ['wsc_config_set_int', 'sizeByName', 'compression_threshold'],
+  compressionLevel: ['wsc_config_set_int', 'sizeByName', 'compression_level'],
 };
 
 const MAX_DURATION_MS = 31536000000;
@@ -103,6 +112,10 @@ function calls(name, value, type, extra, all) {
       return [[value]];
     case 'size':
       return [[integer(name, value, Number.MAX_SAFE_INTEGER)]];
+    case 'boolByName':
+      return calls(name, value, 'bool').map((args) => [extra, ...args]);
+    case 'sizeByName':
+      return value === null ? [] : [[extra, integer(name, value, Number.MAX_SAFE_INTEGER)]];
     case 'duration':
     case 'durationOrOff':
       if (value === null) return type === 'durationOrOff' ? [[0]] : [];
