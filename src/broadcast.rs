@@ -1,6 +1,6 @@
 //! Broadcast: one message queued for every socket that matches a filter, encoded once for the
 //! inbound ones (compressed once per window size for those whose permessage-deflate keeps no
-//! server context), and what became of it for each.
+//! server context), and what became of it for each; with a cluster, on every node.
 
 use crate::config::{validate_groups, Compression};
 use crate::error::{Error, Result};
@@ -34,27 +34,55 @@ pub struct BroadcastFailure {
     pub what: Undelivered,
 }
 
-/// The outcome of a broadcast.
+/// One broadcast failure on another node of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFailure {
+    /// The node that holds the socket.
+    pub node: String,
+    /// The socket, and what happened instead.
+    pub failure: BroadcastFailure,
+}
+
+/// The outcome of a broadcast. With a cluster, the counts are every node's that answered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BroadcastResult {
     /// How many sockets the message was queued for.
     pub delivered: usize,
     /// How many older queued messages the drop-oldest policy discarded to make room.
     pub dropped_oldest: usize,
-    /// The matching sockets that did not get it.
+    /// The matching sockets of this node that did not get it.
     pub failures: Vec<BroadcastFailure>,
+    /// How many nodes' counts are in the result, this one included (1 without a cluster, or
+    /// from [`ConnectorHandle::publish`](crate::ConnectorHandle::publish)).
+    pub nodes_answered: usize,
+    /// Every node that got the message answered within the cluster's timeout (always true
+    /// without a cluster; false from `publish`, which waits for none).
+    pub complete: bool,
+    /// The matching sockets of other nodes that did not get it, at most 100 per node.
+    pub remote_failures: Vec<RemoteFailure>,
+    /// Failures on other nodes left out of `remote_failures`.
+    pub remote_failures_omitted: usize,
 }
 
-/// Queues `message` for every socket of the connector that matches `filter`.
-pub(crate) fn broadcast(
-    shared: &Shared,
-    message: Message,
-    filter: &SocketFilter,
-) -> Result<BroadcastResult> {
+/// Checks a broadcast's filter and message: valid groups, and a message that fits a send
+/// queue (`LimitExceeded` otherwise: it would reach no socket).
+pub(crate) fn check(shared: &Shared, message: &Message, filter: &SocketFilter) -> Result<()> {
     validate_groups(&filter.groups)?;
-    check_fits(message.len(), shared.send_queue_bytes())?;
-    let mut result = BroadcastResult::default();
-    let mut frames = SharedFrames::new(&message, &shared.config.compression);
+    check_fits(message.len(), shared.send_queue_bytes())
+}
+
+/// Queues `message` for this node's sockets that match `filter` (checked by the caller).
+pub(crate) fn deliver(
+    shared: &Shared,
+    message: &Message,
+    filter: &SocketFilter,
+) -> BroadcastResult {
+    let mut result = BroadcastResult {
+        nodes_answered: 1,
+        complete: true,
+        ..BroadcastResult::default()
+    };
+    let mut frames = SharedFrames::new(message, &shared.config.compression);
     shared.registry.for_each_match(filter, |socket| {
         let item = frames.for_socket(socket);
         let undelivered = match socket.queue().push(socket.id().as_str(), item) {
@@ -75,7 +103,7 @@ pub(crate) fn broadcast(
             }),
         }
     });
-    Ok(result)
+    result
 }
 
 /// The frames a broadcast shares among its inbound recipients (server frames are unmasked, so

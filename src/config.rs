@@ -1,5 +1,6 @@
 //! Every setting of a connector, its default, and its validation.
 
+use crate::cluster::config::ClusterConfig;
 use crate::error::{Error, Result};
 use crate::origin::AllowedOrigins;
 use crate::path::{normalize_base_path, PathPattern};
@@ -367,6 +368,8 @@ pub struct Config {
     /// counts that buffer); past it too, sockets stop reading, so a slow application makes the
     /// connector hold at most about this much received data.
     pub event_queue_bytes: usize,
+    /// The cluster this connector is a node of (a Redis backplane); `None`: a connector alone.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for Config {
@@ -380,6 +383,7 @@ impl Default for Config {
             stop_timeout: Duration::from_secs(5),
             event_queue_capacity: 64 * 1024,
             event_queue_bytes: 64 << 20,
+            cluster: None,
         }
     }
 }
@@ -470,6 +474,11 @@ impl Config {
                 "compression_level must be 1-9, not {}",
                 self.compression.level
             )));
+        }
+        if let Some(cluster) = &self.cluster {
+            check_duration("cluster_timeout", cluster.timeout)?;
+            check_duration("cluster_node_expiry", cluster.node_expiry)?;
+            cluster.validate()?;
         }
         Ok(())
     }
@@ -573,6 +582,8 @@ settings! {
     event_queue_capacity: Connector, Count, |c| c.event_queue_capacity;
     /// Most payload bytes in events waiting for the application; past it too (64 MiB).
     event_queue_bytes: Connector, Bytes, |c| c.event_queue_bytes;
+    /// A node of a cluster through a Redis backplane: URL, names, password, timeouts (none).
+    cluster: Connector, Custom;
 }
 
 /// A window size as a setting gives it; one past a byte fails validation as one past 15 does.
@@ -615,6 +626,7 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
         stop_timeout,
         event_queue_capacity,
         event_queue_bytes,
+        cluster,
     } = config;
     let ClientConfig {
         default_headers,
@@ -701,6 +713,24 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
             format!("{message_rate_policy:?}"),
         ),
     ];
+    if let Some(ClusterConfig {
+        url,
+        password,
+        name,
+        node_name,
+        timeout,
+        node_expiry,
+    }) = cluster
+    {
+        fields.extend([
+            ("cluster.url", format!("{url:?}")),
+            ("cluster.password", format!("{password:?}")),
+            ("cluster.name", format!("{name:?}")),
+            ("cluster.node_name", format!("{node_name:?}")),
+            ("cluster.timeout", format!("{timeout:?}")),
+            ("cluster.node_expiry", format!("{node_expiry:?}")),
+        ]);
+    }
     if let Some(MessageRateLimit { per_second, burst }) = message_rate_limit {
         fields.push((
             "socket.message_rate_limit.per_second",

@@ -26,6 +26,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod broadcast;
+mod cluster;
 mod config;
 mod connector;
 mod dispatch;
@@ -56,7 +57,8 @@ mod tcp;
 mod tls;
 mod wire;
 
-pub use broadcast::{BroadcastFailure, BroadcastResult, Undelivered};
+pub use broadcast::{BroadcastFailure, BroadcastResult, RemoteFailure, Undelivered};
+pub use cluster::{ClusterConfig, ClusterSocket, MAX_CLUSTER_NAME_LEN};
 pub use config::{
     config_fields, duration_from_secs, ClientConfig, Compression, Config, Identity, InboundPath,
     ListenerConfig, MessageRateLimit, MessageRatePolicy, ServerTls, SlowConsumerPolicy,

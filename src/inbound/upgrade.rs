@@ -179,7 +179,7 @@ pub(super) async fn upgrade(
                 compression: accept.compression,
             };
             let socket = Socket::new(attrs, shared.send_queue());
-            let registration = match shared.register(&socket, &accept.groups) {
+            let registration = match shared.register(&socket, &accept.groups).await {
                 Ok(registration) => registration,
                 Err(e) if e.kind() == ErrorKind::Stopped => {
                     return refuse(stream, Refusal::new(503, "server is stopping")).await
