@@ -102,8 +102,18 @@ pub mod fuzzing {
     /// Feeds `chunks` to a frame decoder one after the other, decoding everything it can
     /// after each, until the stream breaks a rule. Returns what came out, each item as text,
     /// the violation last if there was one: the same bytes cut otherwise must give the same.
-    pub fn decode(chunks: &[&[u8]], masked: bool, max_message: usize) -> Vec<String> {
+    /// With `deflate` (the peer's window bits, 8-15, and whether it keeps its context),
+    /// permessage-deflate is negotiated: compressed messages are inflated within the limit.
+    pub fn decode(
+        chunks: &[&[u8]],
+        masked: bool,
+        max_message: usize,
+        deflate: Option<(u8, bool)>,
+    ) -> Vec<String> {
         let mut decoder = Decoder::new(masked, max_message, &[]);
+        if let Some((window_bits, takeover)) = deflate {
+            decoder.inflate(window_bits, takeover);
+        }
         let mut items = Vec::new();
         for chunk in chunks {
             decoder.feed(chunk);
