@@ -99,8 +99,9 @@ pub(crate) struct Wire {
     io: IoStream,
     role: Role,
     decoder: Decoder,
-    /// Size of the next read allocation: doubles while reads fill the buffer.
-    read_size: usize,
+    /// Size of the next read allocation: doubles while reads fill the buffer (at most
+    /// 64 KiB: 32 bits, so that the compressor's pointer below costs a plain socket nothing).
+    read_size: u32,
     /// Small frames gathered for the next write.
     write: BytesMut,
     /// Large payloads and shared frames, written from where they are (no copy), in order
@@ -122,7 +123,7 @@ impl Wire {
             io,
             role,
             decoder: Decoder::new(role == Role::Server, max_message, already_read),
-            read_size: MIN_READ,
+            read_size: MIN_READ as u32,
             write: BytesMut::new(),
             chunks: VecDeque::new(),
             chunk_bytes: 0,
@@ -189,7 +190,7 @@ impl Wire {
                 Poll::Ready(Ok(0)) => self.eof = true,
                 Poll::Ready(Ok(n)) => {
                     if n == spare {
-                        self.read_size = (self.read_size * 2).min(MAX_READ);
+                        self.read_size = (self.read_size * 2).min(MAX_READ as u32);
                     }
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(WireError::Io(e))),
@@ -197,7 +198,7 @@ impl Wire {
                     if buf.is_empty() {
                         // Nothing more to read: the connection holds no buffer while it waits.
                         read_buffers::give_back(std::mem::take(buf));
-                        self.read_size = MIN_READ;
+                        self.read_size = MIN_READ as u32;
                     }
                     return Poll::Pending;
                 }
@@ -213,7 +214,7 @@ impl Wire {
     fn make_room(&mut self) {
         let decoder = &mut self.decoder;
         let len = decoder.buf.len();
-        let mut wanted = self.read_size;
+        let mut wanted = self.read_size as usize;
         if let Some(total) = decoder.front_len() {
             if total > len + wanted {
                 wanted = (total - len).min(len.max(MAX_READ));
