@@ -184,18 +184,8 @@ mod tests {
 
     fn socket(socket_type: SocketType, compression: Option<PerMessageDeflate>) -> Socket {
         let attrs = Attributes {
-            id: SocketId::generate(),
-            socket_type,
-            path: "/".into(),
-            uri: "ws://x/".into(),
-            secure: false,
-            headers: Vec::new(),
-            query: Vec::new(),
-            subprotocol: None,
-            local_addr: "127.0.0.1:1".parse().unwrap(),
-            remote_addr: "127.0.0.1:2".parse().unwrap(),
-            peer_certificate: None,
             compression,
+            ..Attributes::for_test(socket_type)
         };
         Socket::new(attrs, SendQueue::new(1, 1, SlowConsumerPolicy::Fail))
     }

@@ -533,20 +533,7 @@ mod tests {
     }
 
     fn message_event(len: usize) -> Event {
-        let attrs = crate::socket::Attributes {
-            id: crate::SocketId::new("s").unwrap(),
-            socket_type: crate::SocketType::Inbound,
-            path: "/".into(),
-            uri: "ws://x/".into(),
-            secure: false,
-            headers: Vec::new(),
-            query: Vec::new(),
-            subprotocol: None,
-            local_addr: "127.0.0.1:1".parse().unwrap(),
-            remote_addr: "127.0.0.1:2".parse().unwrap(),
-            peer_certificate: None,
-            compression: None,
-        };
+        let attrs = crate::socket::Attributes::for_test(crate::SocketType::Inbound);
         let queue = crate::queue::SendQueue::new(1, 1, crate::SlowConsumerPolicy::Fail);
         Event::InboundMessage {
             socket: Socket::new(attrs, queue),

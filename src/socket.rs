@@ -120,6 +120,28 @@ pub(crate) struct Attributes {
     pub compression: Option<PerMessageDeflate>,
 }
 
+#[cfg(test)]
+impl Attributes {
+    /// The attributes of a socket for unit tests: ID "s", on "/", between two loopback
+    /// addresses, nothing negotiated.
+    pub(crate) fn for_test(socket_type: SocketType) -> Self {
+        Attributes {
+            id: SocketId::new("s").expect("a valid ID"),
+            socket_type,
+            path: "/".into(),
+            uri: "ws://127.0.0.1:1/".into(),
+            secure: false,
+            headers: Vec::new(),
+            query: Vec::new(),
+            subprotocol: None,
+            local_addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+            remote_addr: SocketAddr::from(([127, 0, 0, 1], 2)),
+            peer_certificate: None,
+            compression: None,
+        }
+    }
+}
+
 /// The groups of a socket, whether it has left the registry (then nothing may join), and the
 /// group index of the registry that holds it.
 #[derive(Default)]

@@ -223,33 +223,10 @@ fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
-/// One frame from the server: its first byte (FIN, RSV bits, opcode) and payload.
-fn read_raw(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
-    let mut head = [0u8; 2];
-    tcp.read_exact(&mut head).expect("a frame");
-    assert_eq!(head[1] & 0x80, 0, "server frames are not masked");
-    let len = match head[1] {
-        126 => {
-            let mut b = [0u8; 2];
-            tcp.read_exact(&mut b).unwrap();
-            u16::from_be_bytes(b) as usize
-        }
-        127 => {
-            let mut b = [0u8; 8];
-            tcp.read_exact(&mut b).unwrap();
-            u64::from_be_bytes(b) as usize
-        }
-        n => n as usize,
-    };
-    let mut payload = vec![0u8; len];
-    tcp.read_exact(&mut payload).unwrap();
-    (head[0], payload)
-}
-
 /// The close code of the server's close frame.
 fn read_close_code(tcp: &mut TcpStream) -> u16 {
     loop {
-        let (first, payload) = read_raw(tcp);
+        let (first, payload) = read_server_frame_whole(tcp);
         if first & 0x0f == CLOSE {
             return u16::from_be_bytes([payload[0], payload[1]]);
         }
@@ -316,12 +293,12 @@ fn the_rfc_frames_byte_for_byte() {
         assert_eq!(events.text(Trigger::InboundMessage), "Hello");
     }
     // The echoes: the first compressed alone, the next ones sharing the window.
-    assert_eq!(read_raw(&mut tcp), (0xc1, HELLO.to_vec()));
+    assert_eq!(read_server_frame_whole(&mut tcp), (0xc1, HELLO.to_vec()));
     assert_eq!(
-        read_raw(&mut tcp),
+        read_server_frame_whole(&mut tcp),
         (0xc1, vec![0xf2, 0x00, 0x11, 0x00, 0x00])
     );
-    let (first, third) = read_raw(&mut tcp);
+    let (first, third) = read_server_frame_whole(&mut tcp);
     assert_eq!(first, 0xc1);
     assert!(third.len() < HELLO.len(), "{third:02x?}");
     let mut decompress = Decompress::new(false);
@@ -363,27 +340,14 @@ fn a_compressed_stream_that_breaks_the_rules_is_closed_with_its_code() {
     }
 }
 
-/// A raw server whose 101 answers the offer with `answer`.
+/// A raw server whose 101 answers the offer with `answer`; reports the request and the close
+/// code the client sent.
 fn answering_server(answer: &'static str) -> (SocketAddr, std::thread::JoinHandle<(String, u16)>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let thread = std::thread::spawn(move || {
-        let (mut tcp, _) = listener.accept().unwrap();
-        tcp.set_read_timeout(Some(WAIT)).unwrap();
-        let mut request = Vec::new();
-        let mut byte = [0u8; 1];
-        while !request.ends_with(b"\r\n\r\n") {
-            tcp.read_exact(&mut byte).unwrap();
-            request.push(byte[0]);
-        }
-        let request = String::from_utf8(request).unwrap();
-        let key = request
-            .lines()
-            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-            .unwrap();
-        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-        let response = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Extensions: {answer}\r\n\r\n");
-        tcp.write_all(response.as_bytes()).unwrap();
+        let extra = format!("Sec-WebSocket-Extensions: {answer}\r\n");
+        let (mut tcp, request) = raw_ws_accept_with(&listener, &extra);
         let (opcode, payload) = read_client_frame(&mut tcp);
         assert_eq!(opcode, CLOSE);
         (request, u16::from_be_bytes([payload[0], payload[1]]))
@@ -459,7 +423,7 @@ fn a_broadcast_reaches_sockets_of_every_kind_of_compression() {
         assert_eq!(short.delivered, offers.len());
         let mut shared = Vec::new();
         for ((tcp, decompress), offer) in clients.iter_mut().zip(offers) {
-            let (first, payload) = read_raw(tcp);
+            let (first, payload) = read_server_frame_whole(tcp);
             let got = if first & 0x40 != 0 {
                 inflate(decompress, &payload)
             } else {
@@ -472,7 +436,7 @@ fn a_broadcast_reaches_sockets_of_every_kind_of_compression() {
             }
             shared.push(payload);
             // Below the threshold: plain for all.
-            assert_eq!(read_raw(tcp), (0x81, b"short".to_vec()));
+            assert_eq!(read_server_frame_whole(tcp), (0x81, b"short".to_vec()));
         }
         assert!(shared[1] == shared[2], "one frame for one window size");
         assert!(shared[1] != shared[3], "another for another window size");

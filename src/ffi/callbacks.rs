@@ -373,7 +373,7 @@ mod tests {
     use crate::ffi::socket::wsc_socket_send;
     use crate::ffi::wsc_result;
     use crate::queue::{Outgoing, SendQueue};
-    use crate::socket::{Attributes, SocketId, SocketType};
+    use crate::socket::{Attributes, SocketType};
     use std::sync::atomic::{AtomicU32, Ordering};
 
     static RESULT: AtomicU32 = AtomicU32::new(u32::MAX);
@@ -398,21 +398,7 @@ mod tests {
     }
 
     fn socket() -> Socket {
-        let addr = "127.0.0.1:1".parse().unwrap();
-        let attrs = Attributes {
-            id: SocketId::new("s").unwrap(),
-            socket_type: SocketType::Inbound,
-            path: "/".into(),
-            uri: "ws://127.0.0.1:1/".into(),
-            secure: false,
-            headers: Vec::new(),
-            query: Vec::new(),
-            subprotocol: None,
-            local_addr: addr,
-            remote_addr: addr,
-            peer_certificate: None,
-            compression: None,
-        };
+        let attrs = Attributes::for_test(SocketType::Inbound);
         Socket::new(attrs, SendQueue::new(16, 1 << 20, Default::default()))
     }
 

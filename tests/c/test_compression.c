@@ -4,16 +4,6 @@
  * and a window size the RFC does not allow refused at start by name. Pull mode. */
 #include "testing.h"
 
-static wsc_event *expect_event(wsc_connector *conn, wsc_trigger trigger) {
-    wsc_event *event = NULL;
-    OK(wsc_connector_next_event(conn, WAIT_SECONDS * 1000, &event));
-    CHECK(event != NULL);
-    wsc_trigger got;
-    OK(wsc_event_trigger(event, &got));
-    CHECK(got == trigger);
-    return event;
-}
-
 /* The next message's payload must be `want`. */
 static void expect_message(wsc_connector *conn, wsc_trigger trigger, const char *want) {
     wsc_event *event = expect_event(conn, trigger);
