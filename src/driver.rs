@@ -83,19 +83,25 @@ impl Ending {
 /// in its task reports it closed with 1011: one in a poll answers the peer with a close frame
 /// first (see `run`), one in the set-up before or the flush after drops the connection.
 pub(crate) async fn drive(shared: Arc<Shared>, registration: Registration, wire: Wire) {
-    let socket = registration.socket().clone();
+    let (code, reason) = serve(shared, registration.socket().clone(), wire).await;
+    registration.finish(code, reason);
+}
+
+/// Runs one connection of a socket until it ends; returns the close code and reason. What
+/// comes next is the caller's: the socket's end ([`drive`]), or a reconnect.
+pub(crate) async fn serve(shared: Arc<Shared>, socket: Socket, wire: Wire) -> (u16, String) {
+    let id = socket.id().clone();
     let ran = AssertUnwindSafe(run(shared, socket, wire))
         .catch_unwind()
         .await;
-    let (code, reason) = ran.unwrap_or_else(|panic| {
+    ran.unwrap_or_else(|panic| {
         tracing::error!(
-            socket = %registration.socket().id(),
+            socket = %id,
             panic = crate::panic_message(&*panic),
             "a socket task panicked; closing that socket with 1011"
         );
         (close_code::INTERNAL_ERROR, "internal error".to_owned())
-    });
-    registration.finish(code, reason);
+    })
 }
 
 /// Runs a socket until it closes; returns the close code and reason to report.
@@ -758,7 +764,7 @@ mod tests {
                 Event::InboundConnection { .. } => "connection".to_owned(),
                 Event::InboundMessage { message, .. } => message.as_text().unwrap().to_owned(),
                 Event::SocketClosed { code, .. } => code.to_string(),
-                Event::OutboundMessage { .. } => "outbound".to_owned(),
+                other => format!("{:?}", other.trigger()),
             });
         }
         assert_eq!(

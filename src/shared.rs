@@ -4,14 +4,16 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventQueue};
+use crate::outbound::proxy::Proxies;
+use crate::outbound::refresh::HeaderRefresher;
 use crate::protocol::close::close_code;
 use crate::queue::{Sealed, SendQueue};
 use crate::registry::Registry;
-use crate::socket::{Socket, SocketId, SocketType};
+use crate::socket::{Socket, SocketId, SocketState, SocketType};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::ThreadId;
 use tokio::runtime::Handle;
@@ -21,6 +23,13 @@ use tokio_util::task::TaskTracker;
 const RUNNING: u8 = 0;
 const STOPPING: u8 = 1;
 const STOPPED: u8 = 2;
+
+/// What outbound sockets need of a connector besides its settings, made at start.
+pub(crate) struct ClientParts {
+    pub tls: Arc<rustls::ClientConfig>,
+    pub proxies: Proxies,
+    pub header_refresher: Option<Arc<dyn HeaderRefresher>>,
+}
 
 /// State shared by the connector, its handles, and its tasks.
 pub(crate) struct Shared {
@@ -36,6 +45,13 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     pub runtime: Handle,
     pub client_tls: Arc<rustls::ClientConfig>,
+    /// The proxies of outbound sockets.
+    pub proxies: Proxies,
+    /// Outbound sockets, reconnecting ones and opens in progress included (for
+    /// `max_outbound_connections`).
+    pub outbound_sockets: AtomicUsize,
+    /// Gives outbound sockets fresh handshake headers before each reconnect attempt.
+    pub header_refresher: Option<Arc<dyn HeaderRefresher>>,
     /// The listener's address (with the port the OS chose), when there is a listener.
     pub local_addr: Option<SocketAddr>,
     /// The dispatcher thread, when events go to a handler: the one thread that may not stop
@@ -97,7 +113,7 @@ impl Shared {
     pub(crate) fn new(
         config: Config,
         runtime: Handle,
-        client_tls: Arc<rustls::ClientConfig>,
+        client: ClientParts,
         local_addr: Option<SocketAddr>,
         has_handler: bool,
         directory: Option<Arc<dyn SocketDirectory>>,
@@ -112,7 +128,10 @@ impl Shared {
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             runtime,
-            client_tls,
+            client_tls: client.tls,
+            proxies: client.proxies,
+            outbound_sockets: AtomicUsize::new(0),
+            header_refresher: client.header_refresher,
             local_addr,
             dispatcher_thread: OnceLock::new(),
             has_handler,
@@ -243,6 +262,7 @@ impl Registration {
             directory.removed(self.socket.id());
         }
         self.socket.queue().seal(Sealed::Ended);
+        self.socket.set_state(SocketState::Closed, None);
         self.held = None;
         if self.announced {
             self.shared.events.push(Event::SocketClosed {

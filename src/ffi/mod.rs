@@ -19,6 +19,7 @@ mod log;
 mod macros;
 mod options;
 mod payload;
+mod reconnect;
 mod socket;
 
 pub use abi::WSC_ABI_VERSION;

@@ -61,7 +61,10 @@ static void every_setting_by_name(void) {
             OK(wsc_config_set_duration_ms(config, name, 5000));
             break;
         case WSC_SETTING_TEXT:
-            OK(wsc_config_set_string(config, name, "/api"));
+            /* Paths, names and credentials take "/api"; a proxy takes a URL. */
+            OK(wsc_config_set_string(config, name, strcmp(name, "proxy") == 0 ? "http://127.0.0.1:1"
+                                                   : strstr(name, "host") ? "localhost"
+                                                                          : "/api"));
             break;
         case WSC_SETTING_TEXT_LIST:
             OK(wsc_config_add_string(config, name, "*"));
