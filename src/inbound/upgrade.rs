@@ -4,10 +4,11 @@
 //! hook's status).
 
 use super::auth::{AuthDecision, AuthRequest, Authorizer};
-use crate::config::{validate_groups, InboundPath, ListenerConfig};
+use crate::config::{validate_groups, Compression, InboundPath, ListenerConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::origin::AllowedOrigins;
 use crate::path::{decode_request_path, normalize_base_path, strip_base, PathPattern};
+use crate::protocol::extensions::{accept_offer, PerMessageDeflate};
 use crate::protocol::handshake::{
     accept_key, is_valid_key, parse_query, status_text, HeadScanner, HeaderLines, NotHttp,
 };
@@ -25,6 +26,8 @@ struct ServedPath {
     default_groups: Vec<String>,
     /// The path's own origins, or the listener's.
     origins: AllowedOrigins,
+    /// Whether its sockets accept permessage-deflate.
+    compression: bool,
 }
 
 /// What an upgrade request must satisfy, fixed at start: the served paths, the origin
@@ -38,12 +41,16 @@ pub(super) struct Rules {
     subprotocols: Vec<String>,
     authorizer: Option<Arc<dyn Authorizer>>,
     max_handshake_bytes: usize,
+    /// permessage-deflate: whether every path accepts it (when no path is declared), and the
+    /// parameters asked for.
+    compression: Compression,
 }
 
 impl Rules {
     /// The listener's rules, checked (every path pattern, group and origin).
     pub(super) fn new(
         config: &ListenerConfig,
+        compression: &Compression,
         authorizer: Option<Arc<dyn Authorizer>>,
     ) -> Result<Self> {
         let origins = AllowedOrigins::parse("listener allowed_origins", &config.allowed_origins)?;
@@ -55,6 +62,7 @@ impl Rules {
                      pattern,
                      default_groups,
                      allowed_origins,
+                     compression: path_compression,
                  }| {
                     validate_groups(default_groups)?;
                     let own = AllowedOrigins::parse(
@@ -65,6 +73,7 @@ impl Rules {
                         pattern: PathPattern::new(pattern)?,
                         default_groups: default_groups.clone(),
                         origins: if own.is_empty() { origins.clone() } else { own },
+                        compression: path_compression.unwrap_or(compression.inbound),
                     })
                 },
             )
@@ -77,6 +86,7 @@ impl Rules {
             subprotocols: config.subprotocols.clone(),
             authorizer,
             max_handshake_bytes: config.max_handshake_bytes,
+            compression: compression.clone(),
         })
     }
 }
@@ -174,6 +184,7 @@ pub(super) async fn upgrade(
                 local_addr,
                 remote_addr,
                 peer_certificate: peer_certificate.map(Box::new),
+                compression: accept.compression,
             };
             let socket = Socket::new(attrs, link, shared.send_queue());
             let registration = match shared.register(&socket, &accept.groups).await {
@@ -184,21 +195,25 @@ pub(super) async fn upgrade(
                 Err(e) => return refuse(stream, Refusal::new(500, e.message().to_owned())).await,
             };
             let response = format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{}\r\n",
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{}{}\r\n",
                 accept.accept_key,
                 accept.subprotocol.as_ref().map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n")).unwrap_or_default(),
+                accept.compression.map(|c| format!("Sec-WebSocket-Extensions: {}\r\n", c.header_value())).unwrap_or_default(),
             );
             // Failing here drops the registration: the socket leaves the registry unannounced.
             stream
                 .write_all(response.as_bytes())
                 .await
                 .map_err(|e| Error::new(ErrorKind::Connectivity, e.to_string()))?;
-            let wire = Wire::new(
+            let mut wire = Wire::new(
                 stream,
                 Role::Server,
                 &rest,
                 shared.config.socket.max_message_size,
             );
+            if let Some(params) = &accept.compression {
+                wire = wire.with_compression(params, &rules.compression);
+            }
             Ok(Some((registration, wire)))
         }
     }
@@ -209,6 +224,8 @@ struct Acceptance {
     accept_key: String,
     subprotocol: Option<String>,
     groups: Vec<String>,
+    /// permessage-deflate, when the path takes it and an offer could be accepted.
+    compression: Option<PerMessageDeflate>,
 }
 
 /// Checks an upgrade request against the protocol, the served paths, the origin policy and the
@@ -246,13 +263,13 @@ async fn accept(
         return Err(Refusal::new(404, "no WebSocket endpoint at this path"));
     };
     let mut groups = Vec::new();
-    let origins = if rules.paths.is_empty() {
-        &rules.origins
+    let (origins, compression) = if rules.paths.is_empty() {
+        (&rules.origins, rules.compression.inbound)
     } else {
         match rules.paths.iter().find(|p| p.pattern.matches(relative)) {
             Some(served) => {
                 groups.extend(served.default_groups.iter().cloned());
-                &served.origins
+                (&served.origins, served.compression)
             }
             None => return Err(Refusal::new(404, "no WebSocket endpoint at this path")),
         }
@@ -316,10 +333,19 @@ async fn accept(
             }
         }
     }
+    let compression = compression
+        .then(|| {
+            accept_offer(
+                headers.all("sec-websocket-extensions"),
+                &rules.compression.preferred,
+            )
+        })
+        .flatten();
     Ok(Acceptance {
         accept_key: accept_key(key),
         subprotocol,
         groups,
+        compression,
     })
 }
 
