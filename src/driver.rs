@@ -19,7 +19,7 @@ use crate::shared::{Registration, Shared};
 use crate::socket::{Socket, SocketType};
 use crate::wire::{Incoming, Role, Wire, WireError};
 use bytes::Bytes;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -362,9 +362,8 @@ pub(crate) struct Driver<O> {
     timer: Pin<Box<Sleep>>,
     /// The timer was polled since it was last reset, so it will wake the task.
     timer_registered: bool,
-    room_round: Option<u64>,
-    /// Memory kept by the events read in this poll and not yet handed over.
-    poll_event_bytes: usize,
+    /// See [`EventQueue::poll_room`](crate::events::EventQueue::poll_room).
+    room_round: u64,
 }
 
 thread_local! {
@@ -372,6 +371,9 @@ thread_local! {
     /// each keeps, handed over together at its end (one lock, one wake-up); empty between
     /// polls.
     static POLL_EVENTS: RefCell<Vec<(Event, usize)>> = const { RefCell::new(Vec::new()) };
+    /// The memory kept by the events in `POLL_EVENTS` (here rather than in every socket's
+    /// task, which would keep it between polls too).
+    static POLL_EVENT_BYTES: Cell<usize> = const { Cell::new(0) };
 }
 
 impl<O: Owner> Driver<O> {
@@ -402,8 +404,7 @@ impl<O: Owner> Driver<O> {
             close_deadline: None,
             timer: Box::pin(tokio::time::sleep_until(now)),
             timer_registered: false,
-            room_round: None,
-            poll_event_bytes: 0,
+            room_round: 0,
         };
         driver.arm_timer();
         driver
@@ -430,7 +431,7 @@ impl<O: Owner> Driver<O> {
 
     /// Hands the events of this poll to the application's queue.
     fn flush_events(&mut self) {
-        self.poll_event_bytes = 0;
+        POLL_EVENT_BYTES.set(0);
         POLL_EVENTS.with(|events| {
             let mut events = events.borrow_mut();
             if !events.is_empty() {
@@ -709,8 +710,9 @@ impl<O: Owner> Driver<O> {
                     return None;
                 }
                 POLL_EVENTS.with(|events| events.borrow_mut().push((event, retained)));
-                self.poll_event_bytes += retained;
-                if self.poll_event_bytes >= EVENT_HANDOVER_BYTES {
+                let poll_event_bytes = POLL_EVENT_BYTES.get() + retained;
+                POLL_EVENT_BYTES.set(poll_event_bytes);
+                if poll_event_bytes >= EVENT_HANDOVER_BYTES {
                     self.flush_events();
                 }
             }

@@ -272,3 +272,21 @@ async fn handshake(
     };
     upgrade(shared, &settings.rules, stream, local_addr, remote_addr).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every idle connection keeps its task. Tokio allocates a task as one cell aligned to
+    /// 128 bytes (on x86-64), with 104 bytes of its own beside the future, which the task
+    /// tracker wraps in 8 more: a socket task of at most 400 bytes takes a 512-byte cell, one
+    /// of 401 a 640-byte cell.
+    #[test]
+    fn an_inbound_socket_task_fits_a_512_byte_task_cell() {
+        let size = std::mem::size_of::<SocketTask<Slot>>();
+        assert!(
+            size <= 400,
+            "{size} bytes: every connection's task would take 640 bytes, not 512"
+        );
+    }
+}
