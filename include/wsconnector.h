@@ -1104,11 +1104,10 @@ wsc_result wsc_config_setting_alias(size_t index, size_t alias_index, struct wsc
 /**
  * Sets the WSC_SETTING_BOOL setting `name` (see wsc_config_setting()).
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (no such setting, one of
- * another kind, or one given before under its other name), WSC_INVALID_STATE (a listener setting before wsc_config_set_listener()).
+ * another kind, or one given before under its other name), WSC_INVALID_STATE (a listener
+ * setting before wsc_config_set_listener()).
  */
-wsc_result wsc_config_set_bool(struct wsc_config *config,
-                               const char *name,
-                               bool value);
+wsc_result wsc_config_set_bool(struct wsc_config *config, const char *name, bool value);
 
 /**
  * Sets the WSC_SETTING_COUNT, WSC_SETTING_OPTIONAL_COUNT (0: none) or WSC_SETTING_BYTES

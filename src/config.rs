@@ -235,8 +235,8 @@ pub struct ListenerConfig {
     pub max_inbound_connections: usize,
     /// Most inbound sockets (and handshakes in progress) from one client IP address at once;
     /// `None` (the default): no such limit. Past it a connection is refused at accept like one
-    /// past `max_inbound_connections`, with 429 instead of 503 on a plain listener. Clients behind one
-    /// NAT or proxy share an address, and an IPv6 client may hold many addresses.
+    /// past `max_inbound_connections`, with 429 instead of 503 on a plain listener. Clients
+    /// behind one NAT or proxy share an address, and an IPv6 client may hold many addresses.
     pub max_connections_per_ip: Option<usize>,
     /// Origins whose browser pages may open sockets here: exact origins
     /// (`https://app.example.com`, `http://localhost:3000`), subdomain patterns

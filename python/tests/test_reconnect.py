@@ -181,7 +181,9 @@ def test_the_fail_policy_raises_reconnecting(feed: Feed) -> None:
 
 def test_bulk_close_counts_reconnecting_sockets_like_the_others(feed: Feed) -> None:
     # Long delays: the socket stays between attempts while it is closed.
-    connector = wsconnector.Connector(reconnect=wsconnector.Reconnect(initial_delay=30, max_delay=30))
+    connector = wsconnector.Connector(
+        reconnect=wsconnector.Reconnect(initial_delay=30, max_delay=30)
+    )
     events = Events(connector)
     up = Feed()
     try:

@@ -375,7 +375,8 @@ fn setting_at(index: usize) -> FfiResult<&'static SettingInfo> {
 
 /// Sets the WSC_SETTING_BOOL setting `name` (see wsc_config_setting()).
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (no such setting, one of
-/// another kind, or one given before under its other name), WSC_INVALID_STATE (a listener setting before wsc_config_set_listener()).
+/// another kind, or one given before under its other name), WSC_INVALID_STATE (a listener
+/// setting before wsc_config_set_listener()).
 #[no_mangle]
 pub extern "C" fn wsc_config_set_bool(
     config: *mut wsc_config,

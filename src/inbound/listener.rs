@@ -125,9 +125,9 @@ impl Listener {
     }
 }
 
-/// One unit of `max_inbound_connections` (and of the client address's `max_connections_per_ip`), held
-/// from accept until the socket or its failed handshake ends (a socket's before its closed
-/// event is queued).
+/// One unit of `max_inbound_connections` (and of the client address's
+/// `max_connections_per_ip`), held from accept until the socket or its failed handshake ends
+/// (a socket's before its closed event is queued).
 struct Slot {
     settings: Arc<Settings>,
     ip: IpAddr,

@@ -200,8 +200,10 @@ const ALIASES = Object.fromEntries(Object.entries(SETTINGS)
 function canonical(settings) {
   const out = {};
   for (const [given, value] of Object.entries(settings)) {
+    if (!Object.hasOwn(SETTINGS, given) && !Object.hasOwn(ALIASES, given)) {
+      throw invalidArgument(`unknown setting ${given}`);
+    }
     const name = Object.hasOwn(SETTINGS, given) ? given : ALIASES[given];
-    if (name === undefined) throw invalidArgument(`unknown setting ${given}`);
     if (value === undefined || value === null) {
       if (!Object.hasOwn(out, name)) out[name] = value;
       continue;
@@ -209,7 +211,8 @@ function canonical(settings) {
     const [earlier] = Object.keys(settings).filter((other) => other !== given
       && (other === name || ALIASES[other] === name) && settings[other] != null);
     if (earlier !== undefined) {
-      throw invalidArgument(`${earlier} and ${given} are one setting (${name}, deprecated alias ${SETTINGS[name][3].join(', ')}): give it once`);
+      const aliases = SETTINGS[name][3].join(', ');
+      throw invalidArgument(`${earlier} and ${given} are one setting (${name}, deprecated alias ${aliases}): give it once`);
     }
     out[name] = value;
   }
