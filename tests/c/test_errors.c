@@ -229,6 +229,9 @@ static void operations(void) {
     /* Outbound failures: bad URL, refused handshake (404 for a path not served), bad ID. */
     char url[128];
     EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_open_outbound(conn, "http://x", NULL, NULL, 0));
+    /* A port outside 1-65535 is refused, naming the URL, not replaced by 80. */
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_open_outbound(conn, "ws://127.0.0.1:99999/", NULL, NULL, 0));
+    CHECK(last_error_contains("ws://127.0.0.1:99999/") && last_error_contains("1-65535"));
     snprintf(url, sizeof url, "ws://127.0.0.1:%u/elsewhere", port);
     EXPECT(WSC_HANDSHAKE, wsc_connector_open_outbound(conn, url, NULL, NULL, 0));
     CHECK(wsc_last_error_http_status() == 404);
