@@ -80,7 +80,9 @@ fn percent_encode_segment(value: &str) -> impl Iterator<Item = String> + '_ {
 /// gives `None` for a port that does not fit 16 bits, which would silently mean the default.
 fn explicit_port(uri: &Uri) -> Option<&str> {
     let authority = uri.authority()?.as_str();
-    let host_and_port = authority.rsplit_once('@').map_or(authority, |(_, rest)| rest);
+    let host_and_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, rest)| rest);
     host_and_port
         .rsplit_once(':')
         .map(|(_, port)| port)
@@ -108,7 +110,9 @@ impl Target {
             .map_err(|e| invalid(&format!("is not a valid URL: {e}")))?;
         if url.contains('#') {
             // The parser would drop it; RFC 6455 section 3 says WebSocket URLs carry none.
-            return Err(invalid("has a fragment (#...), which a WebSocket URL cannot carry"));
+            return Err(invalid(
+                "has a fragment (#...), which a WebSocket URL cannot carry",
+            ));
         }
         let secure = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
             Some("ws") => false,
