@@ -31,11 +31,11 @@ test-python: lint-python $(VENV_TOOLS) examples-c
 	cd python && WSC_REQUIRE_EXAMPLES=1 ../$(VENV_PYTHON) -m pytest
 	$(MAKE) --no-print-directory test-python-oldest
 
-# The oldest Python the package supports (requires-python in python/pyproject.toml): python3.9
-# on PATH, or pyenv's. The extension is abi3, so the build above (in python/python/wsconnector,
+# The oldest Python the package supports (requires-python in python/pyproject.toml): pyenv's
+# 3.9, or python3.9 on PATH. The extension is abi3, so the build above (in python/python/wsconnector,
 # where maturin develop put it) loads there as it is; this venv only gets the test tools.
-PYTHON_OLDEST ?= $(firstword $(shell command -v python3.9) \
-	$(wildcard $(shell pyenv root 2>/dev/null)/versions/3.9*/bin/python3.9))
+PYTHON_OLDEST ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.9*/bin/python3.9) \
+	$(shell command -v python3.9))
 VENV_OLDEST := .venv-py39
 test-python-oldest:
 	@test -n "$(PYTHON_OLDEST)" || { echo "test-python-oldest: no Python 3.9 found: install one \

@@ -146,10 +146,20 @@ static inline void chat_on_message(void *userdata, wsc_connector *conn, const ws
     wsc_filter_free(filter);
 }
 
+static inline void chat_on_closed(void *userdata, wsc_connector *conn, const wsc_socket *socket, uint16_t code,
+                                  wsc_str reason) {
+    (void)userdata, (void)conn, (void)reason;
+    wsc_str id;
+    wsc_socket_id(socket, &id);
+    printf("%.*s left (close code %u)\n", (int)id.len, id.data, code);
+    fflush(stdout);
+}
+
 /* Registers the chat server's callbacks on a config. */
 static inline void chat_configure(wsc_config *config) {
     chat_failed(wsc_config_on_inbound_connection(config, chat_on_connection, NULL, NULL), "config");
     chat_failed(wsc_config_on_inbound_message(config, chat_on_message, NULL, NULL), "config");
+    chat_failed(wsc_config_on_socket_closed(config, chat_on_closed, NULL, NULL), "config");
 }
 
 #endif

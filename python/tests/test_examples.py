@@ -39,21 +39,24 @@ def command_of(example: str, language: str) -> List[str]:
 
 
 class Example:
-    """An example running in its own process, with the ws:// URL its first line prints."""
+    """An example running in its own process, with the ws:// URL its first line prints and the
+    lines that say what to type (its greeting, up to "Ctrl-C stops")."""
 
     def __init__(self, command: List[str], address: str) -> None:
         self.process = subprocess.Popen(
             [*command, address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         assert self.process.stdout is not None
-        self.first_line = self.process.stdout.readline()
-        match = re.search(r"ws://\S+", self.first_line)
-        assert match, f"no URL in the first line {self.first_line!r}: {self.stop_output()}"
+        self.greeting = [self.process.stdout.readline()]
+        match = re.search(r"ws://\S+", self.greeting[0])
+        assert match, f"no URL in the first line {self.greeting[0]!r}: {self.stop_output()}"
+        while "Ctrl-C stops" not in self.greeting[-1] and len(self.greeting) < 10:
+            self.greeting.append(self.process.stdout.readline())
         self.url = match.group(0)
         self.port = int(re.search(r":(\d+)/", self.url).group(1))  # type: ignore[union-attr]
 
     def stop(self) -> str:
-        """Stops it as `kill` would (SIGTERM); returns all it printed after the first line."""
+        """Stops it as `kill` would (SIGTERM); returns what it printed after its greeting."""
         self.process.send_signal(signal.SIGTERM)
         out, err = self.process.communicate(timeout=WAIT)
         assert self.process.returncode == 0, err
@@ -136,9 +139,9 @@ def test_chat(start: Start, language: str) -> None:
         ann.send("ann again")
         assert text(ann) == "[ann] ann again"  # bob's kitchen line never reached ann
     refuses_a_busy_port(command, chat.port)
-    out = chat.stop()
-    assert "python3 -m websockets" in out and "/join ROOM" in out
-    assert "left (close code 1000)" in out
+    greeting = "".join(chat.greeting)
+    assert f"python3 -m websockets '{chat.url}?name=ann'" in greeting and "/join ROOM" in greeting
+    assert "left (close code 1000)" in chat.stop()
 
 
 def answer(client: websockets.sync.client.ClientConnection, quotes: List[str]) -> str:
@@ -177,5 +180,6 @@ def test_quotes(start: Start, language: str) -> None:
         after = [text(client) for _ in range(2)]
         assert all(q.startswith("GLOBEX ") and QUOTE.match(q) for q in after), after
     refuses_a_busy_port(command, feed.port)
-    out = feed.stop()
-    assert "python3 -m websockets" in out and "/sub ACME" in out
+    greeting = "".join(feed.greeting)
+    assert f"python3 -m websockets {feed.url}" in greeting and "/sub ACME" in greeting
+    feed.stop()

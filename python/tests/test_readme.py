@@ -131,3 +131,23 @@ def test_the_c_program_builds_with_the_readme_line_from_any_folder(tmp_path: pat
         program.stop()
     finally:
         program.kill()
+
+
+def test_the_test_certificate_recipe(tmp_path: pathlib.Path) -> None:
+    """The openssl recipe makes a CA and a leaf that a wss:// client trusts through extra_ca;
+    without it, the error says to add the CA with extra_ca."""
+    made = subprocess.run(["sh", str(SNIPPETS / "test-certs.sh")], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    import wsconnector
+
+    server = wsconnector.Connector(host="127.0.0.1", port=0, tls_cert=str(tmp_path / "cert.pem"),
+                                   tls_key=str(tmp_path / "key.pem"), on_inbound_message=lambda s, m: s.send(m))
+    with server:
+        url = f"wss://localhost:{server.port}/"
+        with wsconnector.Connector() as untrusting:
+            with pytest.raises(wsconnector.TlsError, match="add that CA's certificate with the extra_ca setting"):
+                untrusting.open_outbound(url)
+        with wsconnector.Connector(extra_ca=str(tmp_path / "ca.pem")) as trusting:
+            socket_id = trusting.open_outbound(url)
+            assert trusting.socket(socket_id).scheme == "wss"
