@@ -150,6 +150,12 @@ impl Error {
         )
     }
 
+    /// The same error, its message prefixed with where it belongs (a setting, a path).
+    pub(crate) fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
     pub(crate) fn stopped() -> Self {
         Error::new(ErrorKind::Stopped, "the connector is stopped")
     }

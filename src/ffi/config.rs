@@ -361,7 +361,8 @@ pub extern "C" fn wsc_config_set_int(
 }
 
 /// Sets the WSC_SETTING_DURATION or WSC_SETTING_OPTIONAL_DURATION (0: none) setting `name`, in
-/// milliseconds, at most WSC_MAX_DURATION_MS. Checked at start. Errors: as wsc_config_set_bool().
+/// milliseconds, at most WSC_MAX_DURATION_MS (a longer one is refused at once, WSC_INVALID_ARGUMENT;
+/// the rest is checked at start). Errors: as wsc_config_set_bool().
 #[no_mangle]
 pub extern "C" fn wsc_config_set_duration_ms(
     config: *mut wsc_config,
@@ -472,7 +473,8 @@ pub extern "C" fn wsc_config_set_base_path(
 /// percent-decoded once before matching (the socket's path is the decoded one); one with a
 /// dot-segment ("/chat/../admin"), an encoded slash (%2F), a control character or malformed
 /// encoding is refused with 400.
-/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE, WSC_INVALID_ARGUMENT (a bad
+/// pattern, or an empty or too long group: the message names the path).
 #[no_mangle]
 pub extern "C" fn wsc_config_add_path(
     config: *mut wsc_config,
@@ -481,10 +483,9 @@ pub extern "C" fn wsc_config_add_path(
     count: usize,
 ) -> wsc_result {
     with_listener(config, |l| {
-        l.paths.push(InboundPath::with_groups(
-            arg_str!(pattern),
-            arg_strs!(groups, count),
-        ));
+        let path = InboundPath::with_groups(arg_str!(pattern), arg_strs!(groups, count));
+        path.validate()?;
+        l.paths.push(path);
         Ok(())
     })
 }

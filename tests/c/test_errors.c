@@ -138,14 +138,13 @@ static void bad_settings(void) {
 
     /* Durations up to a year: a huge ping interval once panicked in every socket's task. */
     config = listener_config();
-    OK(wsc_config_set_ping_interval_ms(config, UINT64_MAX));
-    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_ping_interval_ms(config, UINT64_MAX));
     CHECK(last_error_contains("ping_interval") && last_error_contains("one year"));
-    config = listener_config();
     OK(wsc_config_set_ping_interval_ms(config, WSC_MAX_DURATION_MS));
-    OK(wsc_config_set_stop_timeout_ms(config, WSC_MAX_DURATION_MS + 1));
-    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_stop_timeout_ms(config, WSC_MAX_DURATION_MS + 1));
     CHECK(last_error_contains("stop_timeout"));
+    OK(wsc_connector_start(config, &conn));
+    OK(wsc_connector_free(conn));
 
     config = listener_config();
     OK(wsc_config_set_server_tls(config, WSC_PEM_FILE, "/nonexistent/cert.pem", "/nonexistent/key.pem"));
