@@ -1181,7 +1181,7 @@ mod tests {
         CString::new(text).unwrap()
     }
 
-    /// A config whose every optional part is present (a listener with TLS and one path, a
+    /// A config whose every optional part is present (a listener with TLS and the path "/", a
     /// client identity, a message rate limit, a reconnect policy), each at its default or empty, so that a field inside one of them is
     /// reached only when a setting changes it.
     fn baseline() -> *mut wsc_config {
@@ -1194,7 +1194,7 @@ mod tests {
             wsc_config_set_listener(config, host.as_ptr(), 0),
             wsc_config_set_server_tls(config, inline, empty.as_ptr(), empty.as_ptr()),
             wsc_config_set_client_identity(config, inline, empty.as_ptr(), empty.as_ptr()),
-            wsc_config_add_path(config, empty.as_ptr(), std::ptr::null(), 0),
+            wsc_config_add_path(config, c"/".as_ptr(), std::ptr::null(), 0),
             wsc_config_set_message_rate_limit(config, 1, 1),
             with_policy(|_| {}, |policy| wsc_config_set_reconnect(config, policy)),
             wsc_config_set_cluster(config, empty.as_ptr()),
