@@ -236,6 +236,7 @@ pub(crate) mod convert {
     use super::{mismatch, Choice, SettingInfo, SettingValue};
     use crate::error::{Error, Result};
     use crate::pem::Pem;
+    use crate::settings::{too_long, MAX_DURATION};
     use std::time::Duration;
 
     pub(crate) fn bool(info: &SettingInfo, value: SettingValue) -> Result<bool> {
@@ -264,13 +265,11 @@ pub(crate) mod convert {
         }
     }
 
-    /// Refuses a duration past [`MAX_DURATION`](super::MAX_DURATION) at once: that check needs
-    /// nothing else of the config (whether 0 is allowed is checked at start).
+    /// Refuses a duration past [`MAX_DURATION`] at once: that check needs nothing else of
+    /// the config (whether 0 is allowed is checked at start).
     pub(crate) fn duration(info: &SettingInfo, value: SettingValue) -> Result<Duration> {
         match value {
-            SettingValue::Duration(d) if d > super::MAX_DURATION => {
-                Err(super::too_long(info.name, d.as_secs()))
-            }
+            SettingValue::Duration(d) if d > MAX_DURATION => Err(too_long(info.name, d.as_secs())),
             SettingValue::Duration(d) => Ok(d),
             other => Err(mismatch(info, &other)),
         }
