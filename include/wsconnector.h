@@ -91,7 +91,8 @@ enum wsc_result
   WSC_TLS = 7,
   /**
    * The peer answered the WebSocket handshake with an HTTP status other than 101. (See
-   * wsc_last_error_http_status().)
+   * wsc_last_error_http_status(), wsc_http_status_name(), and for an outbound handshake
+   * wsc_last_error_response_body() and wsc_last_error_response_header().)
    */
   WSC_HANDSHAKE = 8,
   /**
@@ -643,9 +644,10 @@ typedef struct wsc_connector wsc_connector;
 typedef struct wsc_event wsc_event;
 
 /**
- * A socket filter: full path (exact or `*` pattern), socket type, groups (member of any) and
- * excluded socket IDs, combined with AND; a new filter matches every socket. Owned by the caller, freed with
- * wsc_filter_free(); reusable; one thread at a time.
+ * A socket filter: full path (exact or `*` pattern), socket type, groups (member of any, and
+ * member of all), and the sockets left out (by ID, by group), combined with AND; a new filter
+ * matches every socket. Owned by the caller, freed with wsc_filter_free(); reusable; one
+ * thread at a time.
  */
 typedef struct wsc_filter wsc_filter;
 
@@ -1734,6 +1736,38 @@ wsc_result wsc_last_error(char *buf, size_t capacity, size_t *len_out);
 uint16_t wsc_last_error_http_status(void);
 
 /**
+ * The static, NUL-terminated name of an HTTP status as Mule names a refused handshake:
+ * "unauthorized" (401), "forbidden" (403), "not_found" (404), "internal_server_error" (500),
+ * "service_unavailable" (503), else its class: "client_error" (4xx), "server_error" (5xx) or
+ * "other". For WSC_HANDSHAKE errors: wsc_http_status_name(wsc_last_error_http_status()).
+ * Never NULL; never freed. Any thread.
+ */
+const char *wsc_http_status_name(uint16_t status);
+
+/**
+ * Copies the first bytes of the body of the response that refused the calling thread's last
+ * failed outbound handshake (WSC_HANDSHAKE; at most 1024 bytes, not NUL-terminated) into `buf`
+ * of `capacity` bytes, and their number into `*len_out`; 0 bytes when the last error carries
+ * no response. Never changes the last error.
+ * Errors: WSC_NULL_POINTER (`len_out`, or `buf` with a nonzero capacity), WSC_BUFFER_TOO_SMALL
+ * (then `*len_out` holds the length needed). Any thread.
+ */
+wsc_result wsc_last_error_response_body(uint8_t *buf, size_t capacity, size_t *len_out);
+
+/**
+ * Copies the first header named `name` (case-insensitive) of the response that refused the
+ * calling thread's last failed outbound handshake (WSC_HANDSHAKE), NUL-terminated, into `buf`
+ * of `capacity` bytes and its length into `*len_out`. Never changes the last error.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (no such header, or no
+ * response), WSC_BUFFER_TOO_SMALL (then `*len_out` holds the length needed, without the
+ * NUL). Any thread.
+ */
+wsc_result wsc_last_error_response_header(const char *name,
+                                          char *buf,
+                                          size_t capacity,
+                                          size_t *len_out);
+
+/**
  * Pull mode: takes the next event of a connector that was started with no trigger callback,
  * waiting up to `timeout_ms` milliseconds (0: do not wait; negative: wait as long as it takes).
  * On success `*event_out` is the event (free it with wsc_event_free()), or NULL when the time
@@ -1821,10 +1855,30 @@ wsc_result wsc_filter_set_type(struct wsc_filter *filter, uint32_t socket_type);
 wsc_result wsc_filter_add_group(struct wsc_filter *filter, const char *group);
 
 /**
- * Leaves out the socket with this ID ("everyone in the room but the sender"); may be called
- * again for more. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_SOCKET_ID.
+ * Adds a required group: the filter then keeps only sockets in every one of its required
+ * groups (all-of, beside wsc_filter_add_group()'s any-of).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8. (Group names are checked where the filter is used.)
+ */
+wsc_result wsc_filter_require_group(struct wsc_filter *filter, const char *group);
+
+/**
+ * Leaves out the socket with this ID whatever else it matches ("the room but not the
+ * sender"); may be called again for more. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_SOCKET_ID.
+ */
+wsc_result wsc_filter_except_socket_id(struct wsc_filter *filter, const char *socket_id);
+
+/**
+ * The former name of wsc_filter_except_socket_id(), kept for the ABI; same behaviour.
  */
 wsc_result wsc_filter_exclude(struct wsc_filter *filter, const char *socket_id);
+
+/**
+ * Leaves out the sockets in this group whatever else they match; may be called again for
+ * more (a socket in any of them is left out).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8. (Group names are checked where the filter is used.)
+ */
+wsc_result wsc_filter_except_group(struct wsc_filter *filter, const char *group);
 
 /**
  * Frees a filter; NULL is a no-op.

@@ -66,7 +66,7 @@ pub use config::{
 };
 pub use connector::{Connector, ConnectorBuilder};
 pub use dispatch::{prefer_batched_wakeups, EventHandler};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, HandshakeResponse, HandshakeStatus, Result};
 pub use events::{Event, EventBatch, Trigger};
 pub use handle::ConnectorHandle;
 pub use inbound::auth::{AuthDecision, AuthRequest, Authorizer};

@@ -12,7 +12,7 @@
 
 use crate::args::{opt_seconds, opt_strings, pairs, strings};
 use crate::auth::PyAuthorizer;
-use crate::broadcast::{filter, BroadcastResult, ClusterSocket};
+use crate::broadcast::{filter, BroadcastResult, ClusterSocket, Selection};
 use crate::errors::{invalid_state, OrRaise};
 use crate::events::{run_dispatcher, SocketObjects, Triggers};
 use crate::reconnect::{self, PyHeaderRefresher};
@@ -639,13 +639,14 @@ impl PyConnector {
 
     /// Sends one message to every socket that matches the filter: `path` (full path, exact or
     /// with `*`), `socket_type` (`"inbound"`, `"outbound"` or `"all"`), `groups` (member of
-    /// any) and `exclude` (socket IDs left out). Returns how many got it and which matching
+    /// any), `all_groups` (member of every one), `except_socket_ids` and `except_groups` (sockets
+    /// left out by ID, or for being in any of these groups). Returns how many got it and which matching
     /// sockets did not. Raises `LimitExceededError`, sending to none, when the message is
     /// larger than `send_queue_bytes`. With a cluster, every node's matching sockets get it and
     /// the result adds up the nodes that answered within `cluster_timeout`; `wait=False`
     /// returns once it is published, with this node's counts only. Raises `ConnectivityError`,
     /// sending to none, while the backplane is unreachable.
-    #[pyo3(signature = (data, *, path=None, socket_type=None, groups=None, exclude=None, wait=true))]
+    #[pyo3(signature = (data, *, path=None, socket_type=None, groups=None, all_groups=None, except_socket_ids=None, except_groups=None, wait=true))]
     #[allow(clippy::too_many_arguments)]
     fn broadcast(
         &self,
@@ -654,11 +655,23 @@ impl PyConnector {
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
-        exclude: Option<&Bound<'_, PyAny>>,
+        all_groups: Option<&Bound<'_, PyAny>>,
+        except_socket_ids: Option<&Bound<'_, PyAny>>,
+        except_groups: Option<&Bound<'_, PyAny>>,
         wait: bool,
     ) -> PyResult<BroadcastResult> {
         let message = payload::from_py(data)?;
-        let filter = filter(py, path, socket_type, groups, exclude)?;
+        let filter = filter(
+            py,
+            path,
+            socket_type,
+            Selection {
+                groups,
+                all_groups,
+                except_socket_ids,
+                except_groups,
+            },
+        )?;
         let handle = self.handle(py)?;
         let result = py
             .detach(move || {
@@ -685,7 +698,7 @@ impl PyConnector {
 
     /// Closes every socket that matches the filter (as for `broadcast`); returns how many it
     /// began to close.
-    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None, code=1000, reason=""))]
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, all_groups=None, except_socket_ids=None, except_groups=None, code=1000, reason=""))]
     #[allow(clippy::too_many_arguments)]
     fn bulk_close(
         &self,
@@ -693,12 +706,24 @@ impl PyConnector {
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
-        exclude: Option<&Bound<'_, PyAny>>,
+        all_groups: Option<&Bound<'_, PyAny>>,
+        except_socket_ids: Option<&Bound<'_, PyAny>>,
+        except_groups: Option<&Bound<'_, PyAny>>,
         code: u16,
         reason: &str,
     ) -> PyResult<usize> {
         let reason = reason.to_owned();
-        let filter = filter(py, path, socket_type, groups, exclude)?;
+        let filter = filter(
+            py,
+            path,
+            socket_type,
+            Selection {
+                groups,
+                all_groups,
+                except_socket_ids,
+                except_groups,
+            },
+        )?;
         let handle = self.handle(py)?;
         py.detach(move || handle.bulk_close(&filter, code, &reason))
             .or_raise(py)
@@ -713,16 +738,29 @@ impl PyConnector {
     }
 
     /// The open sockets of this node that match the filter (as for `broadcast`).
-    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None))]
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, all_groups=None, except_socket_ids=None, except_groups=None))]
+    #[allow(clippy::too_many_arguments)]
     fn sockets(
         &self,
         py: Python<'_>,
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
-        exclude: Option<&Bound<'_, PyAny>>,
+        all_groups: Option<&Bound<'_, PyAny>>,
+        except_socket_ids: Option<&Bound<'_, PyAny>>,
+        except_groups: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<PySocket>> {
-        let filter = filter(py, path, socket_type, groups, exclude)?;
+        let filter = filter(
+            py,
+            path,
+            socket_type,
+            Selection {
+                groups,
+                all_groups,
+                except_socket_ids,
+                except_groups,
+            },
+        )?;
         let handle = self.handle(py)?;
         let sockets = py.detach(move || handle.sockets(&filter)).or_raise(py)?;
         Ok(sockets.into_iter().map(PySocket::new).collect())
@@ -746,16 +784,29 @@ impl PyConnector {
 
     /// The open sockets that match the filter (as for `broadcast`) on every node that answers
     /// within `cluster_timeout` (this node alone without a cluster).
-    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None))]
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, all_groups=None, except_socket_ids=None, except_groups=None))]
+    #[allow(clippy::too_many_arguments)]
     fn cluster_sockets(
         &self,
         py: Python<'_>,
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
-        exclude: Option<&Bound<'_, PyAny>>,
+        all_groups: Option<&Bound<'_, PyAny>>,
+        except_socket_ids: Option<&Bound<'_, PyAny>>,
+        except_groups: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<ClusterSocket>> {
-        let filter = filter(py, path, socket_type, groups, exclude)?;
+        let filter = filter(
+            py,
+            path,
+            socket_type,
+            Selection {
+                groups,
+                all_groups,
+                except_socket_ids,
+                except_groups,
+            },
+        )?;
         let handle = self.handle(py)?;
         let sockets = py
             .detach(move || handle.cluster_sockets(&filter))
@@ -765,16 +816,29 @@ impl PyConnector {
 
     /// How many open sockets match the filter (as for `broadcast`) on every node that answers
     /// within `cluster_timeout` (this node alone without a cluster).
-    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None))]
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, all_groups=None, except_socket_ids=None, except_groups=None))]
+    #[allow(clippy::too_many_arguments)]
     fn cluster_socket_count(
         &self,
         py: Python<'_>,
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
-        exclude: Option<&Bound<'_, PyAny>>,
+        all_groups: Option<&Bound<'_, PyAny>>,
+        except_socket_ids: Option<&Bound<'_, PyAny>>,
+        except_groups: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<usize> {
-        let filter = filter(py, path, socket_type, groups, exclude)?;
+        let filter = filter(
+            py,
+            path,
+            socket_type,
+            Selection {
+                groups,
+                all_groups,
+                except_socket_ids,
+                except_groups,
+            },
+        )?;
         let handle = self.handle(py)?;
         py.detach(move || handle.cluster_socket_count(&filter))
             .or_raise(py)

@@ -399,7 +399,9 @@ class AsyncConnector:
         path: Optional[str] = None,
         socket_type: Optional[_SocketTypeFilter] = None,
         groups: Optional[Groups] = None,
-        exclude: Optional[Groups] = None,
+        all_groups: Optional[Groups] = None,
+        except_socket_ids: Optional[Groups] = None,
+        except_groups: Optional[Groups] = None,
         wait: bool = True,
     ) -> BroadcastResult:
         """Sends one message to every matching socket (see ``Connector.broadcast``)."""
@@ -409,7 +411,9 @@ class AsyncConnector:
             path=path,
             socket_type=socket_type,
             groups=groups,
-            exclude=exclude,
+            all_groups=all_groups,
+            except_socket_ids=except_socket_ids,
+            except_groups=except_groups,
             wait=wait,
         )
 
@@ -423,7 +427,9 @@ class AsyncConnector:
         path: Optional[str] = None,
         socket_type: Optional[_SocketTypeFilter] = None,
         groups: Optional[Groups] = None,
-        exclude: Optional[Groups] = None,
+        all_groups: Optional[Groups] = None,
+        except_socket_ids: Optional[Groups] = None,
+        except_groups: Optional[Groups] = None,
         code: int = 1000,
         reason: str = "",
     ) -> int:
@@ -433,7 +439,9 @@ class AsyncConnector:
             path=path,
             socket_type=socket_type,
             groups=groups,
-            exclude=exclude,
+            all_groups=all_groups,
+            except_socket_ids=except_socket_ids,
+            except_groups=except_groups,
             code=code,
             reason=reason,
         )
@@ -448,11 +456,18 @@ class AsyncConnector:
         path: Optional[str] = None,
         socket_type: Optional[_SocketTypeFilter] = None,
         groups: Optional[Groups] = None,
-        exclude: Optional[Groups] = None,
+        all_groups: Optional[Groups] = None,
+        except_socket_ids: Optional[Groups] = None,
+        except_groups: Optional[Groups] = None,
     ) -> List[Socket]:
         """The open sockets that match the filter (see ``Connector.sockets``)."""
         return self.connector.sockets(
-            path=path, socket_type=socket_type, groups=groups, exclude=exclude
+            path=path,
+            socket_type=socket_type,
+            groups=groups,
+            all_groups=all_groups,
+            except_socket_ids=except_socket_ids,
+            except_groups=except_groups,
         )
 
 

@@ -26,6 +26,11 @@ __all__ = [
     "DnsError",
     "TlsError",
     "HandshakeError",
+    "Unauthorized",
+    "Forbidden",
+    "NotFound",
+    "InternalServerError",
+    "ServiceUnavailable",
     "TimeoutError",
     "RemotelyClosedError",
     "LimitExceededError",
@@ -101,6 +106,26 @@ class HandshakeError(WebSocketError):
 
     status: int | None
     """The HTTP status the peer answered with."""
+    body: bytes | None
+    """The first bytes (at most 1024) of the body of the response that refused an outbound
+    handshake."""
+    headers: list[tuple[str, str]] | None
+    """The headers of the response that refused an outbound handshake."""
+
+class Unauthorized(HandshakeError):
+    """The peer refused the handshake with HTTP 401."""
+
+class Forbidden(HandshakeError):
+    """The peer refused the handshake with HTTP 403."""
+
+class NotFound(HandshakeError):
+    """The peer refused the handshake with HTTP 404."""
+
+class InternalServerError(HandshakeError):
+    """The peer refused the handshake with HTTP 500."""
+
+class ServiceUnavailable(HandshakeError):
+    """The peer refused the handshake with HTTP 503."""
 
 class TimeoutError(WebSocketError, builtins.TimeoutError):
     """A connect, handshake or stop did not finish in time (`wsconnector.TimeoutError`: left out
@@ -615,7 +640,9 @@ class Connector:
         path: str | None = None,
         socket_type: _SocketTypeFilter | None = None,
         groups: _Groups | None = None,
-        exclude: _Groups | None = None,
+        all_groups: _Groups | None = None,
+        except_socket_ids: _Groups | None = None,
+        except_groups: _Groups | None = None,
         wait: bool = True,
     ) -> BroadcastResult:
         """Sends one message to every socket that matches the filter (on every node of the
@@ -631,7 +658,9 @@ class Connector:
         path: str | None = None,
         socket_type: _SocketTypeFilter | None = None,
         groups: _Groups | None = None,
-        exclude: _Groups | None = None,
+        all_groups: _Groups | None = None,
+        except_socket_ids: _Groups | None = None,
+        except_groups: _Groups | None = None,
         code: int = 1000,
         reason: str = "",
     ) -> int:
@@ -644,7 +673,9 @@ class Connector:
         path: str | None = None,
         socket_type: _SocketTypeFilter | None = None,
         groups: _Groups | None = None,
-        exclude: _Groups | None = None,
+        all_groups: _Groups | None = None,
+        except_socket_ids: _Groups | None = None,
+        except_groups: _Groups | None = None,
     ) -> list[Socket]:
         """The open sockets of this node that match the filter."""
     @property
@@ -658,7 +689,9 @@ class Connector:
         path: str | None = None,
         socket_type: _SocketTypeFilter | None = None,
         groups: _Groups | None = None,
-        exclude: _Groups | None = None,
+        all_groups: _Groups | None = None,
+        except_socket_ids: _Groups | None = None,
+        except_groups: _Groups | None = None,
     ) -> list[ClusterSocket]:
         """The open sockets that match the filter on every node that answers in time."""
     def cluster_socket_count(
@@ -667,7 +700,9 @@ class Connector:
         path: str | None = None,
         socket_type: _SocketTypeFilter | None = None,
         groups: _Groups | None = None,
-        exclude: _Groups | None = None,
+        all_groups: _Groups | None = None,
+        except_socket_ids: _Groups | None = None,
+        except_groups: _Groups | None = None,
     ) -> int:
         """How many open sockets match the filter on every node that answers in time."""
     def wait_for_cluster(self, timeout: float) -> None:
