@@ -1120,8 +1120,10 @@ wsc_result wsc_config_set_base_path(struct wsc_config *config, const char *base_
 
 /**
  * Serves a path (exact or `*` pattern, relative to the base path, e.g. "/chat/room*", each `*`
- * matching any run of characters); its sockets start in `groups` (`count` strings; NULL when
- * 0). With no path added, every path under the base path is served. A request's path is
+ * matching any run of characters; a whole segment `{name}` matches one segment and its value
+ * becomes the socket's URI parameter `name`, see wsc_socket_uri_param()); its sockets start in
+ * `groups` (`count` strings; NULL when 0). With no path added, every path under the base path
+ * is served (the first added path that matches serves a request). A request's path is
  * percent-decoded once before matching (the socket's path is the decoded one); one with a
  * dot-segment ("/chat/../admin"), an encoded slash (%2F), a control character or malformed
  * encoding is refused with 400.
@@ -1431,12 +1433,46 @@ wsc_result wsc_config_on_inbound_connection(struct wsc_config *config,
                                             wsc_userdata_free_fn userdata_free);
 
 /**
+ * Registers the inbound-connection trigger's callback for sockets whose full path matches `pattern`
+ * (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+ * Mule flow declares its trigger's path; otherwise like wsc_config_on_inbound_connection(), and a NULL
+ * `callback` removes the pattern's. An event goes to the most specific matching pattern of
+ * its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+ * "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+ * none matches: the callback registered without a pattern. On an error nothing is kept and
+ * `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_ARGUMENT (a bad pattern).
+ */
+wsc_result wsc_config_on_inbound_connection_at(struct wsc_config *config,
+                                               const char *pattern,
+                                               wsc_connection_fn callback,
+                                               void *userdata,
+                                               wsc_userdata_free_fn userdata_free);
+
+/**
  * Registers the inbound-message trigger, like wsc_config_on_inbound_connection().
  */
 wsc_result wsc_config_on_inbound_message(struct wsc_config *config,
                                          wsc_message_fn callback,
                                          void *userdata,
                                          wsc_userdata_free_fn userdata_free);
+
+/**
+ * Registers the inbound-message trigger's callback for sockets whose full path matches `pattern`
+ * (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+ * Mule flow declares its trigger's path; otherwise like wsc_config_on_inbound_message(), and a NULL
+ * `callback` removes the pattern's. An event goes to the most specific matching pattern of
+ * its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+ * "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+ * none matches: the callback registered without a pattern. On an error nothing is kept and
+ * `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_ARGUMENT (a bad pattern).
+ */
+wsc_result wsc_config_on_inbound_message_at(struct wsc_config *config,
+                                            const char *pattern,
+                                            wsc_message_fn callback,
+                                            void *userdata,
+                                            wsc_userdata_free_fn userdata_free);
 
 /**
  * Registers the outbound-message trigger, like wsc_config_on_inbound_connection().
@@ -1447,12 +1483,46 @@ wsc_result wsc_config_on_outbound_message(struct wsc_config *config,
                                           wsc_userdata_free_fn userdata_free);
 
 /**
+ * Registers the outbound-message trigger's callback for sockets whose full path matches `pattern`
+ * (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+ * Mule flow declares its trigger's path; otherwise like wsc_config_on_outbound_message(), and a NULL
+ * `callback` removes the pattern's. An event goes to the most specific matching pattern of
+ * its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+ * "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+ * none matches: the callback registered without a pattern. On an error nothing is kept and
+ * `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_ARGUMENT (a bad pattern).
+ */
+wsc_result wsc_config_on_outbound_message_at(struct wsc_config *config,
+                                             const char *pattern,
+                                             wsc_message_fn callback,
+                                             void *userdata,
+                                             wsc_userdata_free_fn userdata_free);
+
+/**
  * Registers the socket-closed trigger, like wsc_config_on_inbound_connection().
  */
 wsc_result wsc_config_on_socket_closed(struct wsc_config *config,
                                        wsc_closed_fn callback,
                                        void *userdata,
                                        wsc_userdata_free_fn userdata_free);
+
+/**
+ * Registers the socket-closed trigger's callback for sockets whose full path matches `pattern`
+ * (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+ * Mule flow declares its trigger's path; otherwise like wsc_config_on_socket_closed(), and a NULL
+ * `callback` removes the pattern's. An event goes to the most specific matching pattern of
+ * its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+ * "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+ * none matches: the callback registered without a pattern. On an error nothing is kept and
+ * `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_ARGUMENT (a bad pattern).
+ */
+wsc_result wsc_config_on_socket_closed_at(struct wsc_config *config,
+                                          const char *pattern,
+                                          wsc_closed_fn callback,
+                                          void *userdata,
+                                          wsc_userdata_free_fn userdata_free);
 
 /**
  * Registers the callback of a reconnecting outbound socket's changes of state (see
@@ -2168,6 +2238,47 @@ wsc_result wsc_socket_query_at(const struct wsc_socket *socket,
                                size_t index,
                                struct wsc_str *name_out,
                                struct wsc_str *value_out);
+
+/**
+ * The query string of the handshake request as sent (still percent-encoded, without the
+ * `?`; empty when none): Mule's `queryString`. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_query_string(const struct wsc_socket *socket, struct wsc_str *query_out);
+
+/**
+ * The handshake request's method, "GET": Mule's `method`. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_method(const struct wsc_socket *socket, struct wsc_str *method_out);
+
+/**
+ * The handshake's HTTP version, "HTTP/1.1". Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_http_version(const struct wsc_socket *socket, struct wsc_str *version_out);
+
+/**
+ * The URI parameter named `name` (case-sensitive): for an inbound socket, the value a
+ * `{name}` segment of the served path pattern matched ("/chat/{room}" serving "/chat/lobby":
+ * "room" is "lobby"), decoded; for an outbound socket, one that filled its URL's template
+ * (wsc_outbound_options_add_uri_param()). Mule's `uriParams`. Absent (data NULL) when none.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+ */
+wsc_result wsc_socket_uri_param(const struct wsc_socket *socket,
+                                const char *name,
+                                struct wsc_str *value_out);
+
+/**
+ * How many URI parameters there are. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_uri_param_count(const struct wsc_socket *socket, size_t *count_out);
+
+/**
+ * The URI parameter at `index` (0 to count - 1), in the pattern's order.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (index out of range).
+ */
+wsc_result wsc_socket_uri_param_at(const struct wsc_socket *socket,
+                                   size_t index,
+                                   struct wsc_str *name_out,
+                                   struct wsc_str *value_out);
 
 /**
  * Our end of the connection as text ("127.0.0.1:8080", "[::1]:8080"), copied with a NUL into
