@@ -69,6 +69,15 @@ impl<H> Routes<H> {
         self.at.is_empty() && self.any.is_none()
     }
 
+    /// The same registrations with each handler mapped by `f` (a binding's copy of its
+    /// callbacks for the dispatcher).
+    pub fn map<G>(&self, mut f: impl FnMut(&H) -> G) -> Routes<G> {
+        Routes {
+            at: self.at.iter().map(|(p, h)| (p.clone(), f(h))).collect(),
+            any: self.any.as_ref().map(f),
+        }
+    }
+
     /// Every handler registered (for releasing or traversing them).
     pub fn handlers(&self) -> impl Iterator<Item = &H> {
         self.at.iter().map(|(_, h)| h).chain(self.any.as_ref())

@@ -167,30 +167,36 @@ const SPECS: &[Spec] = &[
 ];
 
 /// The subclasses of `HandshakeError` for the statuses Mule names (`WEBSOCKETS:UNAUTHORIZED`
-/// ...): name, status, docstring. A refusal with another status is a plain `HandshakeError`.
-const HANDSHAKE_STATUSES: &[(&str, u16, &str)] = &[
+/// ...): name, Mule's name as an alias where it differs, status, docstring. A refusal with
+/// another status is a plain `HandshakeError`.
+const HANDSHAKE_STATUSES: &[(&str, Option<&str>, u16, &str)] = &[
     (
-        "Unauthorized",
+        "UnauthorizedError",
+        Some("Unauthorized"),
         401,
         "The peer refused the handshake with HTTP 401.",
     ),
     (
-        "Forbidden",
+        "ForbiddenError",
+        Some("Forbidden"),
         403,
         "The peer refused the handshake with HTTP 403.",
     ),
     (
-        "NotFound",
+        "NotFoundError",
+        Some("NotFound"),
         404,
         "The peer refused the handshake with HTTP 404.",
     ),
     (
         "InternalServerError",
+        None,
         500,
         "The peer refused the handshake with HTTP 500.",
     ),
     (
-        "ServiceUnavailable",
+        "ServiceUnavailableError",
+        Some("ServiceUnavailable"),
         503,
         "The peer refused the handshake with HTTP 503.",
     ),
@@ -234,7 +240,7 @@ fn classes(py: Python<'_>) -> PyResult<&Vec<Py<PyType>>> {
             .position(|spec| spec.kind == Some(ErrorKind::Handshake))
             .map(|at| made[at].clone_ref(py))
             .ok_or_else(|| PySystemError::new_err("no HandshakeError class"))?;
-        for (name, _, doc) in HANDSHAKE_STATUSES {
+        for (name, _, _, doc) in HANDSHAKE_STATUSES {
             let namespace = PyDict::new(py);
             namespace.set_item("__doc__", doc)?;
             namespace.set_item("__module__", "wsconnector")?;
@@ -265,8 +271,12 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
             module.add(alias, class.bind(py))?;
         }
     }
-    for ((name, _, _), class) in HANDSHAKE_STATUSES.iter().zip(&classes[SPECS.len()..]) {
+    let statuses = HANDSHAKE_STATUSES.iter().zip(&classes[SPECS.len()..]);
+    for ((name, alias, _, _), class) in statuses {
         module.add(*name, class.bind(py))?;
+        if let Some(alias) = alias {
+            module.add(*alias, class.bind(py))?;
+        }
     }
     module.add(
         "PanicException",
@@ -290,7 +300,7 @@ fn exception(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
     let by_status = match (error.kind(), error.http_status()) {
         (ErrorKind::Handshake, Some(status)) => HANDSHAKE_STATUSES
             .iter()
-            .position(|(_, s, _)| *s == status)
+            .position(|(_, _, s, _)| *s == status)
             .map(|at| SPECS.len() + at),
         _ => None,
     };

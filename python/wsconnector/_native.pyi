@@ -3,7 +3,7 @@
 import builtins
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, Literal, TypeVar, Union, final
+from typing import Any, Final, Literal, TypeVar, Union, final, overload
 
 from typing_extensions import Self, Unpack
 
@@ -26,10 +26,14 @@ __all__ = [
     "DnsError",
     "TlsError",
     "HandshakeError",
+    "UnauthorizedError",
     "Unauthorized",
+    "ForbiddenError",
     "Forbidden",
+    "NotFoundError",
     "NotFound",
     "InternalServerError",
+    "ServiceUnavailableError",
     "ServiceUnavailable",
     "TimeoutError",
     "RemotelyClosedError",
@@ -72,6 +76,7 @@ __all__ = [
     "_config_fields",
     "SETTINGS",
     "VERSION",
+    "_Routes",
 ]
 
 VERSION: Final[str]
@@ -112,20 +117,26 @@ class HandshakeError(WebSocketError):
     headers: list[tuple[str, str]] | None
     """The headers of the response that refused an outbound handshake."""
 
-class Unauthorized(HandshakeError):
+class UnauthorizedError(HandshakeError):
     """The peer refused the handshake with HTTP 401."""
 
-class Forbidden(HandshakeError):
+class ForbiddenError(HandshakeError):
     """The peer refused the handshake with HTTP 403."""
 
-class NotFound(HandshakeError):
+class NotFoundError(HandshakeError):
     """The peer refused the handshake with HTTP 404."""
 
 class InternalServerError(HandshakeError):
     """The peer refused the handshake with HTTP 500."""
 
-class ServiceUnavailable(HandshakeError):
+class ServiceUnavailableError(HandshakeError):
     """The peer refused the handshake with HTTP 503."""
+
+# Mule's names for them.
+Unauthorized = UnauthorizedError
+Forbidden = ForbiddenError
+NotFound = NotFoundError
+ServiceUnavailable = ServiceUnavailableError
 
 class TimeoutError(WebSocketError, builtins.TimeoutError):
     """A connect, handshake or stop did not finish in time (`wsconnector.TimeoutError`: left out
@@ -179,6 +190,14 @@ class PanicException(BaseException):
     """A panic in the binding itself (PyO3's exception; derives from BaseException)."""
 
 @final
+class _Routes:
+    """One trigger's handlers for `AsyncConnector`, per path pattern and a catch-all."""
+
+    def __init__(self) -> None: ...
+    def set(self, handler: Callable[..., object], path: str | None = None) -> None: ...
+    def handler_for(self, path: str) -> Callable[..., object] | None: ...
+
+@final
 class Socket:
     """A socket: its attributes, read-only (`groups` is read when asked), and the operations on
     it (`send`, `close`, `subscribe`, `unsubscribe`), which need no ID lookup.
@@ -207,6 +226,19 @@ class Socket:
     @property
     def query(self) -> list[tuple[str, str]]:
         """The handshake's query parameters as decoded `(name, value)` pairs, in order."""
+    @property
+    def query_string(self) -> str:
+        """The query string of the handshake request as sent (percent-encoded, no `?`)."""
+    @property
+    def uri_params(self) -> list[tuple[str, str]]:
+        """The URI parameters: what the `{name}` segments of the served path pattern matched
+        (inbound), or those that filled the URL's template (outbound)."""
+    @property
+    def method(self) -> str:
+        """The handshake request's method, `"GET"`."""
+    @property
+    def http_version(self) -> str:
+        """The handshake's HTTP version, `"HTTP/1.1"`."""
     @property
     def subprotocol(self) -> str | None:
         """The negotiated subprotocol, or `None`."""
@@ -259,6 +291,8 @@ class Socket:
         """The first handshake header called `name` (case-insensitive), or `None`."""
     def query_param(self, name: str) -> str | None:
         """The first query parameter called `name` (case-sensitive), or `None`."""
+    def uri_param(self, name: str) -> str | None:
+        """The URI parameter called `name` (case-sensitive), or `None`."""
     def send(self, data: _Data) -> bool:
         """Queues a message for this socket, like `Connector.send` with its ID but without
         looking the ID up: the way to reply from a trigger callback.
@@ -556,14 +590,33 @@ class Connector:
         """Configures a connector with keyword settings (see `wsconnector.Settings`): a
         listener when `host` or `port` is given, else client-only; the trigger callbacks and
         the authorization hook may be given here or registered with the decorators."""
+    @overload
     def on_inbound_connection(self, callback: _F) -> _F:
-        """Registers `callback(socket)` for the inbound-connection trigger (a decorator)."""
+        """Registers `callback(socket)` for the inbound-connection trigger (a decorator, bare or
+        with a path pattern: `@conn.on_inbound_connection("/chat/{room}")`)."""
+    @overload
+    def on_inbound_connection(self, callback: str) -> Callable[[_F], _F]: ...
+    @overload
     def on_inbound_message(self, callback: _F) -> _F:
-        """Registers `callback(socket, message)` for the inbound-message trigger (a decorator)."""
+        """Registers `callback(socket, message)` for the inbound-message trigger (a decorator,
+        bare or with a full path pattern, `@conn.on_inbound_message("/chat/*")`: exact paths,
+        `*`, `{name}` segments). An event goes to the most specific matching pattern (exact
+        first, then more literal characters, then fewer `*`, then the first registered), else
+        to the bare registration."""
+    @overload
+    def on_inbound_message(self, callback: str) -> Callable[[_F], _F]: ...
+    @overload
     def on_outbound_message(self, callback: _F) -> _F:
-        """Registers `callback(socket, message)` for the outbound-message trigger (a decorator)."""
+        """Registers `callback(socket, message)` for the outbound-message trigger (a decorator,
+        bare or with a path pattern)."""
+    @overload
+    def on_outbound_message(self, callback: str) -> Callable[[_F], _F]: ...
+    @overload
     def on_socket_closed(self, callback: _F) -> _F:
-        """Registers `callback(socket, code, reason)` for the socket-closed trigger (a decorator)."""
+        """Registers `callback(socket, code, reason)` for the socket-closed trigger (a
+        decorator, bare or with a path pattern)."""
+    @overload
+    def on_socket_closed(self, callback: str) -> Callable[[_F], _F]: ...
     def on_outbound_reconnecting(self, callback: _F) -> _F:
         """Registers `callback(socket, attempt, delay, error)`, called before each reconnect
         attempt of an outbound socket (a decorator)."""
