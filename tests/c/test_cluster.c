@@ -241,6 +241,7 @@ int main(void) {
     EXPECT(WSC_INVALID_UTF8, wsc_filter_except_group(in_both, "\xff"));
     wsc_filter_free(in_both);
     wsc_filter_free(g1_not_g2);
+    OK(wsc_connector_unsubscribe(a, b_state.id, both, 2));
 
     OK(wsc_connector_publish(a, NULL, WSC_TEXT, (const uint8_t *)"fire", 4, &result));
     OK(wsc_broadcast_result_nodes_answered(result, &nodes));
