@@ -91,7 +91,8 @@ enum wsc_result
   WSC_TLS = 7,
   /**
    * The peer answered the WebSocket handshake with an HTTP status other than 101. (See
-   * wsc_last_error_http_status().)
+   * wsc_last_error_http_status(), wsc_http_status_name(), and for an outbound handshake
+   * wsc_last_error_response_body() and wsc_last_error_response_header().)
    */
   WSC_HANDSHAKE = 8,
   /**
@@ -191,6 +192,31 @@ enum wsc_undelivered
 typedef enum wsc_undelivered wsc_undelivered;
 #else
 typedef uint32_t wsc_undelivered;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Which side opened a socket.
+ */
+enum wsc_socket_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Accepted by the listener.
+   */
+  WSC_INBOUND = 1,
+  /**
+   * Opened with wsc_connector_open_outbound().
+   */
+  WSC_OUTBOUND = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wsc_socket_type wsc_socket_type;
+#else
+typedef uint32_t wsc_socket_type;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -474,31 +500,6 @@ typedef uint32_t wsc_log_level;
 #endif // __cplusplus
 
 /**
- * Which side opened a socket.
- */
-enum wsc_socket_type
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /**
-   * Accepted by the listener.
-   */
-  WSC_INBOUND = 1,
-  /**
-   * Opened with wsc_connector_open_outbound().
-   */
-  WSC_OUTBOUND = 2,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum wsc_socket_type wsc_socket_type;
-#else
-typedef uint32_t wsc_socket_type;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
  * Where PEM text comes from.
  */
 enum wsc_pem_source
@@ -624,6 +625,14 @@ typedef struct wsc_auth_request wsc_auth_request;
 typedef struct wsc_broadcast_result wsc_broadcast_result;
 
 /**
+ * Sockets listed by wsc_connector_cluster_sockets(), from every node that answered; owned by
+ * the caller, freed with wsc_cluster_socket_list_free(); read it from any thread. Unlike a
+ * wsc_socket_list it holds plain attributes (a socket of another node has no handle here):
+ * use the ID with the by-ID operations, which reach the node that holds it.
+ */
+typedef struct wsc_cluster_socket_list wsc_cluster_socket_list;
+
+/**
  * A connector's configuration: made by wsc_config_new(), changed by the wsc_config_* calls,
  * consumed by wsc_connector_start() (or freed with wsc_config_free()). One thread at a time.
  */
@@ -643,9 +652,10 @@ typedef struct wsc_connector wsc_connector;
 typedef struct wsc_event wsc_event;
 
 /**
- * A socket filter: full path (exact or `*` pattern), socket type, groups (member of any) and
- * excluded socket IDs, combined with AND; a new filter matches every socket. Owned by the caller, freed with
- * wsc_filter_free(); reusable; one thread at a time.
+ * A socket filter: full path (exact or `*` pattern), socket type, groups (member of any, and
+ * member of all), and the sockets left out (by ID, by group), combined with AND; a new filter
+ * matches every socket. Owned by the caller, freed with wsc_filter_free(); reusable; one
+ * thread at a time.
  */
 typedef struct wsc_filter wsc_filter;
 
@@ -1022,6 +1032,48 @@ wsc_result wsc_broadcast_result_remote_failure_at(const struct wsc_broadcast_res
 void wsc_broadcast_result_free(struct wsc_broadcast_result *result);
 
 /**
+ * How many sockets the list holds. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_cluster_socket_list_len(const struct wsc_cluster_socket_list *list, size_t *len_out);
+
+/**
+ * The socket at `index` (0 to len - 1): the node that holds it (empty without a cluster), its
+ * ID, its type and its full path, the strings borrowed from the list (valid until
+ * wsc_cluster_socket_list_free(), not NUL-terminated). Each out pointer may be NULL when that
+ * part is not wanted. Errors: WSC_NULL_POINTER (`list`), WSC_INVALID_ARGUMENT (out of range).
+ */
+wsc_result wsc_cluster_socket_list_get(const struct wsc_cluster_socket_list *list,
+                                       size_t index,
+                                       struct wsc_str *node_out,
+                                       struct wsc_str *socket_id_out,
+                                       wsc_socket_type *type_out,
+                                       struct wsc_str *path_out);
+
+/**
+ * How many groups the socket at `index` is in. Errors: WSC_NULL_POINTER,
+ * WSC_INVALID_ARGUMENT (`index` out of range).
+ */
+wsc_result wsc_cluster_socket_list_group_count(const struct wsc_cluster_socket_list *list,
+                                               size_t index,
+                                               size_t *count_out);
+
+/**
+ * The group at `group_index` of the socket at `index`, borrowed from the list (valid until
+ * wsc_cluster_socket_list_free(), not NUL-terminated). Errors: WSC_NULL_POINTER,
+ * WSC_INVALID_ARGUMENT (either index out of range).
+ */
+wsc_result wsc_cluster_socket_list_group(const struct wsc_cluster_socket_list *list,
+                                         size_t index,
+                                         size_t group_index,
+                                         struct wsc_str *group_out);
+
+/**
+ * Frees a list from wsc_connector_cluster_sockets() and the strings borrowed from it; NULL is
+ * a no-op.
+ */
+void wsc_cluster_socket_list_free(struct wsc_cluster_socket_list *list);
+
+/**
  * How many settings there are: wsc_config_setting() describes each, by index from 0. A
  * binding can set every one by its name with the generic setters (wsc_config_set_bool() and
  * the others, chosen by the setting's kind) and needs no new function for a new setting.
@@ -1032,7 +1084,9 @@ size_t wsc_config_setting_count(void);
 /**
  * Describes the setting at `index` (0 to wsc_config_setting_count() - 1): its name (what the
  * generic setters take; static), its kind (which setter), its scope, and one line on what it
- * does (static). Each out pointer may be NULL when that part is not wanted.
+ * does (static). Each out pointer may be NULL when that part is not wanted. A setting may also
+ * answer to an older name (wsc_config_setting_alias()); the generic setters take either, and
+ * refuse (WSC_INVALID_ARGUMENT) one setting given under both.
  * Errors: WSC_INVALID_ARGUMENT (`index` past the end). Any thread.
  */
 wsc_result wsc_config_setting(size_t index,
@@ -1042,9 +1096,18 @@ wsc_result wsc_config_setting(size_t index,
                               struct wsc_str *doc_out);
 
 /**
+ * The alias at `alias_index` (from 0) of the setting at `index`: another name the generic
+ * setters take for it (static), e.g. "max_connections" for "max_inbound_connections".
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (`index` past the end, or the setting has no
+ * alias at `alias_index`: most have none). Any thread.
+ */
+wsc_result wsc_config_setting_alias(size_t index, size_t alias_index, struct wsc_str *alias_out);
+
+/**
  * Sets the WSC_SETTING_BOOL setting `name` (see wsc_config_setting()).
- * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (no such setting, or one
- * of another kind), WSC_INVALID_STATE (a listener setting before wsc_config_set_listener()).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (no such setting, one of
+ * another kind, or one given before under its other name), WSC_INVALID_STATE (a listener
+ * setting before wsc_config_set_listener()).
  */
 wsc_result wsc_config_set_bool(struct wsc_config *config, const char *name, bool value);
 
@@ -1119,8 +1182,10 @@ wsc_result wsc_config_set_base_path(struct wsc_config *config, const char *base_
 
 /**
  * Serves a path (exact or `*` pattern, relative to the base path, e.g. "/chat/room*", each `*`
- * matching any run of characters); its sockets start in `groups` (`count` strings; NULL when
- * 0). With no path added, every path under the base path is served. A request's path is
+ * matching any run of characters; a whole segment `{name}` matches one segment and its value
+ * becomes the socket's URI parameter `name`, see wsc_socket_uri_param()); its sockets start in
+ * `groups` (`count` strings; NULL when 0). With no path added, every path under the base path
+ * is served (the first added path that matches serves a request). A request's path is
  * percent-decoded once before matching (the socket's path is the decoded one); one with a
  * dot-segment ("/chat/../admin"), an encoded slash (%2F), a control character or malformed
  * encoding is refused with 400.
@@ -1139,18 +1204,28 @@ wsc_result wsc_config_add_path(struct wsc_config *config,
 wsc_result wsc_config_add_subprotocol(struct wsc_config *config, const char *protocol);
 
 /**
- * Most inbound sockets and handshakes at once (default 10000). A connection past it is
- * refused at accept, before anything is read: a plain listener answers 503 at once; a TLS
- * listener resets the connection without a TLS handshake (the client sees a connection reset,
- * as it could read a 503 only after a full handshake, the cost the limit avoids).
- * Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
+ * Most inbound sockets and handshakes at once (default 10000; the setting
+ * "max_inbound_connections"; outbound sockets have "max_outbound_connections"). A connection
+ * past it is refused at accept, before anything is read: a plain listener answers 503 at
+ * once; a TLS listener resets the connection without a TLS handshake (the client sees a
+ * connection reset, as it could read a 503 only after a full handshake, the cost the limit
+ * avoids). Errors: WSC_NULL_POINTER, WSC_INVALID_STATE, WSC_INVALID_ARGUMENT (set before
+ * under its other name, "max_connections").
+ */
+wsc_result wsc_config_set_max_inbound_connections(struct wsc_config *config, size_t max);
+
+/**
+ * Deprecated: wsc_config_set_max_inbound_connections() under its first name (the setting's
+ * deprecated alias "max_connections"), kept for compatibility. The same setting, so a config
+ * takes it under one of the two names only (else WSC_INVALID_ARGUMENT naming both).
+ * Errors: as wsc_config_set_max_inbound_connections().
  */
 wsc_result wsc_config_set_max_connections(struct wsc_config *config, size_t max);
 
 /**
  * Most inbound sockets and handshakes at once from one client IP address (0: no such limit,
  * the default). Past it a connection is refused at accept like one past
- * wsc_config_set_max_connections(), with 429 instead of 503 on a plain listener. Clients
+ * wsc_config_set_max_inbound_connections(), with 429 instead of 503 on a plain listener. Clients
  * behind one NAT or proxy share an address. Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
  */
 wsc_result wsc_config_set_max_connections_per_ip(struct wsc_config *config, size_t max);
@@ -1431,12 +1506,46 @@ wsc_result wsc_config_on_inbound_connection(struct wsc_config *config,
                                             wsc_userdata_free_fn userdata_free);
 
 /**
+ * Registers the inbound-connection trigger's callback for sockets whose full path matches `pattern`
+ * (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+ * Mule flow declares its trigger's path; otherwise like wsc_config_on_inbound_connection(), and a NULL
+ * `callback` removes the pattern's. An event goes to the most specific matching pattern of
+ * its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+ * "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+ * none matches: the callback registered without a pattern. On an error nothing is kept and
+ * `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_ARGUMENT (a bad pattern).
+ */
+wsc_result wsc_config_on_inbound_connection_at(struct wsc_config *config,
+                                               const char *pattern,
+                                               wsc_connection_fn callback,
+                                               void *userdata,
+                                               wsc_userdata_free_fn userdata_free);
+
+/**
  * Registers the inbound-message trigger, like wsc_config_on_inbound_connection().
  */
 wsc_result wsc_config_on_inbound_message(struct wsc_config *config,
                                          wsc_message_fn callback,
                                          void *userdata,
                                          wsc_userdata_free_fn userdata_free);
+
+/**
+ * Registers the inbound-message trigger's callback for sockets whose full path matches `pattern`
+ * (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+ * Mule flow declares its trigger's path; otherwise like wsc_config_on_inbound_message(), and a NULL
+ * `callback` removes the pattern's. An event goes to the most specific matching pattern of
+ * its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+ * "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+ * none matches: the callback registered without a pattern. On an error nothing is kept and
+ * `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_ARGUMENT (a bad pattern).
+ */
+wsc_result wsc_config_on_inbound_message_at(struct wsc_config *config,
+                                            const char *pattern,
+                                            wsc_message_fn callback,
+                                            void *userdata,
+                                            wsc_userdata_free_fn userdata_free);
 
 /**
  * Registers the outbound-message trigger, like wsc_config_on_inbound_connection().
@@ -1447,12 +1556,46 @@ wsc_result wsc_config_on_outbound_message(struct wsc_config *config,
                                           wsc_userdata_free_fn userdata_free);
 
 /**
+ * Registers the outbound-message trigger's callback for sockets whose full path matches `pattern`
+ * (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+ * Mule flow declares its trigger's path; otherwise like wsc_config_on_outbound_message(), and a NULL
+ * `callback` removes the pattern's. An event goes to the most specific matching pattern of
+ * its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+ * "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+ * none matches: the callback registered without a pattern. On an error nothing is kept and
+ * `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_ARGUMENT (a bad pattern).
+ */
+wsc_result wsc_config_on_outbound_message_at(struct wsc_config *config,
+                                             const char *pattern,
+                                             wsc_message_fn callback,
+                                             void *userdata,
+                                             wsc_userdata_free_fn userdata_free);
+
+/**
  * Registers the socket-closed trigger, like wsc_config_on_inbound_connection().
  */
 wsc_result wsc_config_on_socket_closed(struct wsc_config *config,
                                        wsc_closed_fn callback,
                                        void *userdata,
                                        wsc_userdata_free_fn userdata_free);
+
+/**
+ * Registers the socket-closed trigger's callback for sockets whose full path matches `pattern`
+ * (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+ * Mule flow declares its trigger's path; otherwise like wsc_config_on_socket_closed(), and a NULL
+ * `callback` removes the pattern's. An event goes to the most specific matching pattern of
+ * its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+ * "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+ * none matches: the callback registered without a pattern. On an error nothing is kept and
+ * `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_ARGUMENT (a bad pattern).
+ */
+wsc_result wsc_config_on_socket_closed_at(struct wsc_config *config,
+                                          const char *pattern,
+                                          wsc_closed_fn callback,
+                                          void *userdata,
+                                          wsc_userdata_free_fn userdata_free);
 
 /**
  * Registers the callback of a reconnecting outbound socket's changes of state (see
@@ -1647,6 +1790,17 @@ wsc_result wsc_connector_cluster_socket_count(const struct wsc_connector *conn,
                                               size_t *count_out);
 
 /**
+ * Lists the open sockets that match `filter` (NULL: every socket) on every node of the
+ * cluster that answers within its timeout (this node alone without a cluster; each node lists
+ * at most 10,000); free the list with wsc_cluster_socket_list_free().
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (a group name), WSC_CONNECTIVITY (the
+ * backplane is unreachable), WSC_STOPPED. Any thread; may wait up to the cluster's timeout.
+ */
+wsc_result wsc_connector_cluster_sockets(const struct wsc_connector *conn,
+                                         const struct wsc_filter *filter,
+                                         struct wsc_cluster_socket_list **list_out);
+
+/**
  * This node's name in its cluster, copied with a NUL into `buf` of `capacity` bytes; its length
  * without the NUL goes to `*len_out`. Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (no
  * cluster), WSC_BUFFER_TOO_SMALL (`*len_out` is then the length needed). Any thread.
@@ -1676,7 +1830,9 @@ wsc_result wsc_connector_close(const struct wsc_connector *conn,
 
 /**
  * Closes every socket that matches `filter` (NULL: every socket) like wsc_connector_close();
- * `count_out` (may be NULL) receives how many began to close.
+ * `count_out` (may be NULL) receives how many began to close, outbound sockets that are
+ * reconnecting (or waiting to, in lazy mode) among them: they close at once and count like the
+ * others. With a cluster, on every node that answers within its timeout.
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT, WSC_STOPPED. Any thread.
  */
 wsc_result wsc_connector_bulk_close(const struct wsc_connector *conn,
@@ -1734,6 +1890,38 @@ wsc_result wsc_last_error(char *buf, size_t capacity, size_t *len_out);
  * (WSC_HANDSHAKE: 401, 403, 404, ...), else 0. Any thread.
  */
 uint16_t wsc_last_error_http_status(void);
+
+/**
+ * The static, NUL-terminated name of an HTTP status as Mule names a refused handshake:
+ * "unauthorized" (401), "forbidden" (403), "not_found" (404), "internal_server_error" (500),
+ * "service_unavailable" (503), else its class: "client_error" (4xx), "server_error" (5xx) or
+ * "other". For WSC_HANDSHAKE errors: wsc_http_status_name(wsc_last_error_http_status()).
+ * Never NULL; never freed. Any thread.
+ */
+const char *wsc_http_status_name(uint16_t status);
+
+/**
+ * Copies the first bytes of the body of the response that refused the calling thread's last
+ * failed outbound handshake (WSC_HANDSHAKE; at most 1024 bytes, not NUL-terminated) into `buf`
+ * of `capacity` bytes, and their number into `*len_out`; 0 bytes when the last error carries
+ * no response. Never changes the last error.
+ * Errors: WSC_NULL_POINTER (`len_out`, or `buf` with a nonzero capacity), WSC_BUFFER_TOO_SMALL
+ * (then `*len_out` holds the length needed). Any thread.
+ */
+wsc_result wsc_last_error_response_body(uint8_t *buf, size_t capacity, size_t *len_out);
+
+/**
+ * Copies the first header named `name` (case-insensitive) of the response that refused the
+ * calling thread's last failed outbound handshake (WSC_HANDSHAKE), NUL-terminated, into `buf`
+ * of `capacity` bytes and its length into `*len_out`. Never changes the last error.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (no such header, or no
+ * response), WSC_BUFFER_TOO_SMALL (then `*len_out` holds the length needed, without the
+ * NUL). Any thread.
+ */
+wsc_result wsc_last_error_response_header(const char *name,
+                                          char *buf,
+                                          size_t capacity,
+                                          size_t *len_out);
 
 /**
  * Pull mode: takes the next event of a connector that was started with no trigger callback,
@@ -1823,10 +2011,30 @@ wsc_result wsc_filter_set_type(struct wsc_filter *filter, uint32_t socket_type);
 wsc_result wsc_filter_add_group(struct wsc_filter *filter, const char *group);
 
 /**
- * Leaves out the socket with this ID ("everyone in the room but the sender"); may be called
- * again for more. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_SOCKET_ID.
+ * Adds a required group: the filter then keeps only sockets in every one of its required
+ * groups (all-of, beside wsc_filter_add_group()'s any-of).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8. (Group names are checked where the filter is used.)
+ */
+wsc_result wsc_filter_require_group(struct wsc_filter *filter, const char *group);
+
+/**
+ * Leaves out the socket with this ID whatever else it matches ("the room but not the
+ * sender"); may be called again for more. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_SOCKET_ID.
+ */
+wsc_result wsc_filter_except_socket_id(struct wsc_filter *filter, const char *socket_id);
+
+/**
+ * The former name of wsc_filter_except_socket_id(), kept for the ABI; same behaviour.
  */
 wsc_result wsc_filter_exclude(struct wsc_filter *filter, const char *socket_id);
+
+/**
+ * Leaves out the sockets in this group whatever else they match; may be called again for
+ * more (a socket in any of them is left out).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8. (Group names are checked where the filter is used.)
+ */
+wsc_result wsc_filter_except_group(struct wsc_filter *filter, const char *group);
 
 /**
  * Frees a filter; NULL is a no-op.
@@ -2116,6 +2324,47 @@ wsc_result wsc_socket_query_at(const struct wsc_socket *socket,
                                size_t index,
                                struct wsc_str *name_out,
                                struct wsc_str *value_out);
+
+/**
+ * The query string of the handshake request as sent (still percent-encoded, without the
+ * `?`; empty when none): Mule's `queryString`. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_query_string(const struct wsc_socket *socket, struct wsc_str *query_out);
+
+/**
+ * The handshake request's method, "GET": Mule's `method`. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_method(const struct wsc_socket *socket, struct wsc_str *method_out);
+
+/**
+ * The handshake's HTTP version, "HTTP/1.1". Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_http_version(const struct wsc_socket *socket, struct wsc_str *version_out);
+
+/**
+ * The URI parameter named `name` (case-sensitive): for an inbound socket, the value a
+ * `{name}` segment of the served path pattern matched ("/chat/{room}" serving "/chat/lobby":
+ * "room" is "lobby"), decoded; for an outbound socket, one that filled its URL's template
+ * (wsc_outbound_options_add_uri_param()). Mule's `uriParams`. Absent (data NULL) when none.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+ */
+wsc_result wsc_socket_uri_param(const struct wsc_socket *socket,
+                                const char *name,
+                                struct wsc_str *value_out);
+
+/**
+ * How many URI parameters there are. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_uri_param_count(const struct wsc_socket *socket, size_t *count_out);
+
+/**
+ * The URI parameter at `index` (0 to count - 1), in the pattern's order.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (index out of range).
+ */
+wsc_result wsc_socket_uri_param_at(const struct wsc_socket *socket,
+                                   size_t index,
+                                   struct wsc_str *name_out,
+                                   struct wsc_str *value_out);
 
 /**
  * Our end of the connection as text ("127.0.0.1:8080", "[::1]:8080"), copied with a NUL into

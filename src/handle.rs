@@ -203,14 +203,14 @@ impl ConnectorHandle {
         }
     }
 
-    /// Closes every socket that matches `filter`; returns how many it began to close (a
-    /// reconnecting outbound socket among them closes at once, see
-    /// [`ConnectorHandle::close`]). With a cluster, on every node (the count adds up those that
-    /// answered in time).
+    /// Closes every socket that matches `filter`; returns how many it began to close, outbound
+    /// sockets that are reconnecting (or waiting to, in lazy mode) counted like the others:
+    /// they close at once, see [`ConnectorHandle::close`]. With a cluster, on every node (the
+    /// count adds up those that answered in time).
     pub fn bulk_close(&self, filter: &SocketFilter, code: u16, reason: &str) -> Result<usize> {
         self.shared.check_running()?;
         validate_close(code, reason)?;
-        validate_groups(&filter.groups)?;
+        filter.validate()?;
         match &self.cluster {
             None => Ok(self.shared.registry.close_matching(filter, code, reason)),
             Some(cluster) => cluster.bulk_close(&self.shared, filter, code, reason),
@@ -224,7 +224,7 @@ impl ConnectorHandle {
 
     /// The open sockets that match `filter`, on this node.
     pub fn sockets(&self, filter: &SocketFilter) -> Result<Vec<Socket>> {
-        validate_groups(&filter.groups)?;
+        filter.validate()?;
         Ok(self.shared.registry.select(filter))
     }
 

@@ -9,7 +9,8 @@ chat = wsconnector.Connector(host="127.0.0.1", port=8080, paths={"/chat/*": ["lo
 def relay(socket: wsconnector.Socket, message: Union[str, bytes]) -> None:
     if message == "/join vip":
         socket.subscribe("vip")  # on the socket at hand: no ID lookup
-    chat.broadcast(message, groups=socket.groups)  # str goes out as text, bytes as binary
+    # str goes out as text, bytes as binary; socket_type defaults to "all" (outbound feeds too)
+    chat.broadcast(message, groups=socket.groups, except_socket_ids=[socket.id])
     socket.send("sent")  # a reply, likewise
 
 

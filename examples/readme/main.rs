@@ -34,7 +34,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         })
         .on_event(|conn: &ConnectorHandle, event: Event| match event {
             Event::InboundMessage { socket, message } => {
-                let room = SocketFilter::all().with_groups(socket.groups());
+                // The socket type defaults to all, as in Mule: a broadcast without `with_type`
+                // also reaches outbound sockets (the upstream feeds). Not back to the sender.
+                let room = SocketFilter::all()
+                    .with_groups(socket.groups())
+                    .except_socket_ids([socket.id().clone()]);
                 if let Err(e) = conn.broadcast(message, &room) {
                     eprintln!("broadcast: {e}");
                 }
