@@ -115,6 +115,9 @@ pub(crate) struct Attributes {
     pub query_at: Option<usize>,
     pub secure: bool,
     pub headers: HeaderLines,
+    /// The values of the `{name}` segments of the served path pattern that matched (inbound),
+    /// or that filled the URL's template (outbound).
+    pub uri_params: Vec<(String, String)>,
     pub subprotocol: Option<String>,
 }
 
@@ -146,6 +149,8 @@ struct Facts {
     query_at: Option<u32>,
     headers_end: u32,
     has_subprotocol: bool,
+    /// Boxed slice: most sockets have none, and then it allocates nothing.
+    uri_params: Box<[(String, String)]>,
     pairs: OnceLock<Box<Pairs>>,
 }
 
@@ -167,6 +172,7 @@ impl Facts {
             query_at,
             secure,
             headers,
+            uri_params,
             subprotocol,
         } = attrs;
         let subprotocol = subprotocol.unwrap_or_default();
@@ -204,6 +210,7 @@ impl Facts {
             headers_end: offset(headers_end),
             has_subprotocol: !subprotocol.is_empty(),
             text: text.into_boxed_str(),
+            uri_params: uri_params.into_boxed_slice(),
             pairs: OnceLock::new(),
         }
     }
@@ -369,6 +376,7 @@ impl Socket {
             query_at: None,
             secure: false,
             headers: HeaderLines::default(),
+            uri_params: Vec::new(),
             subprotocol: None,
         };
         let link = Link {
@@ -551,6 +559,39 @@ impl Socket {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The query string of the handshake request as sent (still percent-encoded, without the
+    /// `?`); empty when there is none. Mule's `queryString`.
+    pub fn query_string(&self) -> &str {
+        self.0.attrs.query_string().unwrap_or_default()
+    }
+
+    /// The URI parameters: for an inbound socket, the values of the `{name}` segments of the
+    /// served path pattern that matched (`/chat/{room}` served `/chat/lobby`: `room` =
+    /// `lobby`), decoded; for an outbound socket, those that filled its URL's template. Mule's
+    /// `uriParams`.
+    pub fn uri_params(&self) -> &[(String, String)] {
+        &self.0.attrs.uri_params
+    }
+
+    /// The URI parameter named `name` (case-sensitive).
+    pub fn uri_param(&self, name: &str) -> Option<&str> {
+        self.uri_params()
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The handshake request's method: always `"GET"` (an upgrade is a GET). Mule's `method`.
+    pub fn method(&self) -> &'static str {
+        "GET"
+    }
+
+    /// The handshake's HTTP version: always `"HTTP/1.1"` (WebSocket upgrades need it). Mule's
+    /// HTTP version attribute.
+    pub fn http_version(&self) -> &'static str {
+        "HTTP/1.1"
+    }
+
     /// The negotiated subprotocol, if any.
     pub fn subprotocol(&self) -> Option<&str> {
         self.0.attrs.subprotocol()
@@ -661,6 +702,7 @@ mod tests {
             query_at,
             secure: false,
             headers: HeaderLines::from_pairs(&headers),
+            uri_params: Vec::new(),
             subprotocol: subprotocol.map(Into::into),
         };
         let link = Link {

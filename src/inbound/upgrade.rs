@@ -108,6 +108,9 @@ pub(super) struct Refusal {
     /// Why, the body of the answer.
     pub(super) reason: String,
     extra_headers: &'static str,
+    /// The `Connection` header's tokens: the connection always closes after a refusal, and a
+    /// 426 that names the protocol to upgrade to lists `Upgrade` too (one header, RFC 9110 7.6.1).
+    connection: &'static str,
 }
 
 impl Refusal {
@@ -117,6 +120,7 @@ impl Refusal {
             status,
             reason: reason.into(),
             extra_headers: "",
+            connection: "close",
         }
     }
 
@@ -125,9 +129,10 @@ impl Refusal {
         let reason = self.reason.replace(['\r', '\n'], " ");
         let phrase = status_text(self.status);
         format!(
-            "HTTP/1.1 {} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{reason}",
+            "HTTP/1.1 {} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: {}\r\n{}\r\n{reason}",
             self.status,
             reason.len(),
+            self.connection,
             self.extra_headers,
         )
         .into_bytes()
@@ -178,6 +183,7 @@ pub(super) async fn upgrade(
                 path,
                 secure,
                 headers,
+                uri_params: accept.uri_params,
                 subprotocol: accept.subprotocol.clone(),
             };
             let link = Link {
@@ -226,6 +232,8 @@ struct Acceptance {
     groups: Vec<String>,
     /// permessage-deflate, when the path takes it and an offer could be accepted.
     compression: Option<PerMessageDeflate>,
+    /// The served path's `{name}` segments and what they matched.
+    uri_params: Vec<(String, String)>,
 }
 
 /// Checks an upgrade request against the protocol, the served paths, the origin policy and the
@@ -242,7 +250,8 @@ async fn accept(
         return Err(Refusal {
             status: 426,
             reason: "this endpoint only speaks WebSocket".into(),
-            extra_headers: "Upgrade: websocket\r\nConnection: Upgrade\r\n",
+            extra_headers: "Upgrade: websocket\r\n",
+            connection: "Upgrade, close",
         });
     }
     if single_header(headers, "host")?.is_none_or(str::is_empty) {
@@ -253,6 +262,7 @@ async fn accept(
             status: 426,
             reason: "unsupported WebSocket version".into(),
             extra_headers: "Sec-WebSocket-Version: 13\r\n",
+            connection: "close",
         });
     }
     let key = single_header(headers, "sec-websocket-key")?.unwrap_or_default();
@@ -263,12 +273,18 @@ async fn accept(
         return Err(Refusal::new(404, "no WebSocket endpoint at this path"));
     };
     let mut groups = Vec::new();
+    let mut uri_params = Vec::new();
     let (origins, compression) = if rules.paths.is_empty() {
         (&rules.origins, rules.compression.inbound)
     } else {
-        match rules.paths.iter().find(|p| p.pattern.matches(relative)) {
-            Some(served) => {
+        let served = rules
+            .paths
+            .iter()
+            .find_map(|p| p.pattern.captures(relative).map(|params| (p, params)));
+        match served {
+            Some((served, params)) => {
                 groups.extend(served.default_groups.iter().cloned());
+                uri_params = params;
                 (&served.origins, served.compression)
             }
             None => return Err(Refusal::new(404, "no WebSocket endpoint at this path")),
@@ -346,6 +362,7 @@ async fn accept(
         subprotocol,
         groups,
         compression,
+        uri_params,
     })
 }
 
