@@ -274,3 +274,37 @@ fn stop_delivers_every_closed_event_inline_before_it_returns() {
     }
     assert!(!late.load(Ordering::SeqCst), "no call after stop returned");
 }
+
+/// The per-path triggers run inline too: a message on `/rooms/{room}` goes to its pattern's
+/// handler, on an I/O thread, and the socket carries the served path's URI parameter.
+#[test]
+fn per_path_triggers_run_inline() {
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let mut config = Config::with_listener("127.0.0.1", 0);
+    if let Some(listener) = config.listener.as_mut() {
+        listener.paths = vec![wsconnector::InboundPath::new("/rooms/{room}")];
+    }
+    let server = Connector::builder(config)
+        .on_trigger_at(
+            Trigger::InboundMessage,
+            "/rooms/{room}",
+            move |_: &ConnectorHandle, event: Event| {
+                let thread = std::thread::current().name().unwrap_or("").to_owned();
+                let room = event.socket().uri_param("room").map(str::to_owned);
+                let _ = tx.lock().unwrap().send((thread, room));
+            },
+        )
+        .on_event_inline(|_: &ConnectorHandle, _: Event| {})
+        .start()
+        .unwrap();
+    let url = url(&server, "/rooms/red");
+    runtime().block_on(async {
+        let mut client = connect(&url).await;
+        send_text(&mut client, "hi").await;
+        let (thread, room) = rx.recv_timeout(WAIT).unwrap();
+        assert_eq!(thread, "wsc-io");
+        assert_eq!(room.as_deref(), Some("red"));
+    });
+    server.stop().unwrap();
+}
