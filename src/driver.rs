@@ -516,15 +516,6 @@ impl<O: Owner> Driver<O> {
                     }
                 }
                 let room = WRITE_BATCH.saturating_sub(self.wire.buffered());
-                if room == 0 && self.close_deadline.is_none() {
-                    // The peer is not reading: a close asked for now cannot leave yet, but must
-                    // still finish in time.
-                    if let Some(request) = self.owner.socket().queue().pending_close() {
-                        self.ending
-                            .get_or_insert_with(|| Box::new((request.code, request.reason)));
-                        self.set_close_deadline();
-                    }
-                }
                 if room > 0 && write_work < WORK_PER_POLL {
                     let wire = &mut self.wire;
                     let (count, close) =
@@ -542,6 +533,16 @@ impl<O: Owner> Driver<O> {
                     if let Some(request) = close {
                         self.send_close(request);
                         progressed = true;
+                    }
+                }
+                if self.wire.buffered() >= WRITE_BATCH && self.close_deadline.is_none() {
+                    // The peer is not reading: a close asked for now cannot leave yet, but must
+                    // still finish in time. Checked after the take, whose room may have just
+                    // filled: this poll may end here, waiting for a write that never comes.
+                    if let Some(request) = self.owner.socket().queue().pending_close() {
+                        self.ending
+                            .get_or_insert_with(|| Box::new((request.code, request.reason)));
+                        self.set_close_deadline();
                     }
                 }
             }
