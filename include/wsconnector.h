@@ -9,10 +9,19 @@
  * NUL-terminated; data NULL means "absent") borrowed from the object they came from.
  *
  * Threading: every operation on a wsc_connector may be called from any thread, including from
- * inside a callback. Trigger callbacks run on the connector's dispatcher thread, one at a time,
- * in order for each socket. The authorization hook and the header refresher run on pool threads.
- * Stopping or freeing a connector from inside one of its own callbacks fails with
- * WSC_INVALID_STATE.
+ * inside a callback. Trigger callbacks (inbound connection, inbound message, outbound message,
+ * socket closed, outbound state) run on the connector's dispatcher threads, a pool of
+ * `dispatcher_threads` (wsc_config_set_int(); default: the CPU count, at least 2, at most 8).
+ * For one socket they run one at a time, in order: connection, messages in arrival order,
+ * closed last and exactly once; the next one starts after the previous one returned, maybe on
+ * another thread. For different sockets they may run at the same time, any trigger beside any
+ * other (two message callbacks, a connection callback beside a closed callback...), so data
+ * they share needs a lock; a callback that blocks delays only its own socket while another
+ * dispatcher thread is free. With dispatcher_threads 1, no two trigger callbacks ever run at
+ * the same time. The authorization hook and the header refresher run on other pool threads,
+ * at the same time as trigger callbacks and as each other. The log callback runs on whichever
+ * thread logs. Stopping or freeing a connector from inside one of its own callbacks fails with
+ * WSC_INVALID_STATE. Each userdata_free runs once, after the last call of its callback.
  */
 
 #ifndef WSCONNECTOR_H
@@ -723,12 +732,15 @@ typedef struct wsc_bytes {
 /**
  * The inbound-connection trigger: a client finished the handshake on the listener.
  * `socket` is borrowed until the callback returns. Trigger callbacks run on the connector's
- * dispatcher thread, one at a time, in order for each socket (connection, messages, closed);
- * they may call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free()
- * on their own connector fail with WSC_INVALID_STATE. A slow callback delays later events.
- * On Linux the dispatcher thread runs with the SCHED_BATCH policy: the I/O thread that queues
- * an event is not preempted by it, so events arrive in batches (a callback that needs the
- * default policy may set it back with sched_setscheduler()).
+ * dispatcher threads (see "Threading" at the top): for one socket one at a time, in order
+ * (connection, messages, closed); for different sockets possibly at the same time. They may
+ * call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free() on their
+ * own connector fail with WSC_INVALID_STATE. A slow callback delays its socket's later events,
+ * and others' only when every dispatcher thread is busy. To refuse the socket when the
+ * connection's handling fails, register a wsc_refusable_connection_fn instead. On Linux the
+ * dispatcher threads run with the SCHED_BATCH policy: the I/O thread that queues an event is
+ * not preempted by them, so events arrive in batches (a callback that needs the default
+ * policy may set it back with sched_setscheduler()).
  */
 typedef void (*wsc_connection_fn)(void *userdata,
                                   struct wsc_connector *conn,
@@ -738,6 +750,18 @@ typedef void (*wsc_connection_fn)(void *userdata,
  * Frees a callback's userdata; runs exactly once, after the callback's last call.
  */
 typedef void (*wsc_userdata_free_fn)(void *userdata);
+
+/**
+ * The inbound-connection trigger, able to refuse the socket: returns 0 to keep it, or a close
+ * code to refuse it (its handling failed, as a Mule connection flow that fails): the socket is
+ * closed with that code (1011, internal error, when it is not one that may be sent, such as
+ * 1 or 1005), the messages that arrived meanwhile are dropped without reaching a callback, and
+ * the socket-closed callback runs once as for any close. A socket the callback closed itself
+ * keeps that close's code. Otherwise as wsc_connection_fn (threading included).
+ */
+typedef uint16_t (*wsc_refusable_connection_fn)(void *userdata,
+                                                struct wsc_connector *conn,
+                                                const struct wsc_socket *socket);
 
 /**
  * The inbound-message and outbound-message triggers: `socket` received a message of `kind`
@@ -1427,6 +1451,17 @@ wsc_result wsc_config_on_inbound_connection(struct wsc_config *config,
                                             wsc_connection_fn callback,
                                             void *userdata,
                                             wsc_userdata_free_fn userdata_free);
+
+/**
+ * Registers the inbound-connection trigger as a callback that may refuse the socket (see
+ * wsc_refusable_connection_fn), like wsc_config_on_inbound_connection(), in its place: the
+ * two share one slot, and registering either replaces (and releases) the other.
+ * Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_config_on_inbound_connection_refusable(struct wsc_config *config,
+                                                      wsc_refusable_connection_fn callback,
+                                                      void *userdata,
+                                                      wsc_userdata_free_fn userdata_free);
 
 /**
  * Registers the inbound-message trigger, like wsc_config_on_inbound_connection().

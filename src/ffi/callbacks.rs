@@ -20,18 +20,35 @@ pub type wsc_userdata_free_fn = Option<unsafe extern "C" fn(userdata: *mut c_voi
 
 /// The inbound-connection trigger: a client finished the handshake on the listener.
 /// `socket` is borrowed until the callback returns. Trigger callbacks run on the connector's
-/// dispatcher thread, one at a time, in order for each socket (connection, messages, closed);
-/// they may call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free()
-/// on their own connector fail with WSC_INVALID_STATE. A slow callback delays later events.
-/// On Linux the dispatcher thread runs with the SCHED_BATCH policy: the I/O thread that queues
-/// an event is not preempted by it, so events arrive in batches (a callback that needs the
-/// default policy may set it back with sched_setscheduler()).
+/// dispatcher threads (see "Threading" at the top): for one socket one at a time, in order
+/// (connection, messages, closed); for different sockets possibly at the same time. They may
+/// call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free() on their
+/// own connector fail with WSC_INVALID_STATE. A slow callback delays its socket's later events,
+/// and others' only when every dispatcher thread is busy. To refuse the socket when the
+/// connection's handling fails, register a wsc_refusable_connection_fn instead. On Linux the
+/// dispatcher threads run with the SCHED_BATCH policy: the I/O thread that queues an event is
+/// not preempted by them, so events arrive in batches (a callback that needs the default
+/// policy may set it back with sched_setscheduler()).
 pub type wsc_connection_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
         conn: *mut wsc_connector,
         socket: *const wsc_socket,
     ),
+>;
+
+/// The inbound-connection trigger, able to refuse the socket: returns 0 to keep it, or a close
+/// code to refuse it (its handling failed, as a Mule connection flow that fails): the socket is
+/// closed with that code (1011, internal error, when it is not one that may be sent, such as
+/// 1 or 1005), the messages that arrived meanwhile are dropped without reaching a callback, and
+/// the socket-closed callback runs once as for any close. A socket the callback closed itself
+/// keeps that close's code. Otherwise as wsc_connection_fn (threading included).
+pub type wsc_refusable_connection_fn = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        conn: *mut wsc_connector,
+        socket: *const wsc_socket,
+    ) -> u16,
 >;
 
 /// The inbound-message and outbound-message triggers: `socket` received a message of `kind`
@@ -178,7 +195,12 @@ pub(crate) struct Callbacks {
     hook_fence: Fence,
 }
 
-type ConnectionFn = unsafe extern "C" fn(*mut c_void, *mut wsc_connector, *const wsc_socket);
+/// The inbound-connection callback, of either kind.
+#[derive(Clone, Copy)]
+pub(crate) enum ConnectionFn {
+    Plain(unsafe extern "C" fn(*mut c_void, *mut wsc_connector, *const wsc_socket)),
+    Refusable(unsafe extern "C" fn(*mut c_void, *mut wsc_connector, *const wsc_socket) -> u16),
+}
 type MessageFn = unsafe extern "C" fn(
     *mut c_void,
     *mut wsc_connector,
@@ -284,11 +306,23 @@ impl Callbacks {
         THREAD.with(|thread| match event {
             Event::InboundConnection { socket } => {
                 if let Some(cb) = &self.inbound_connection {
-                    let view = SocketView::new(socket);
+                    let view = SocketView::new(socket.clone());
                     let _current = Current::enter(thread, self, None);
+                    let handle = as_handle::<wsc_socket>(&view);
                     // SAFETY: a C function registered for this trigger; the views outlive the
                     // call.
-                    unsafe { (cb.f)(cb.userdata.0, conn, as_handle::<wsc_socket>(&view)) }
+                    let refused = unsafe {
+                        match cb.f {
+                            ConnectionFn::Plain(f) => {
+                                f(cb.userdata.0, conn, handle);
+                                0
+                            }
+                            ConnectionFn::Refusable(f) => f(cb.userdata.0, conn, handle),
+                        }
+                    };
+                    if refused != 0 {
+                        socket.refuse(Some(refused));
+                    }
                 }
             }
             Event::InboundMessage { socket, message } => {

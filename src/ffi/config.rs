@@ -6,7 +6,8 @@
 
 use super::callbacks::{
     wsc_auth_fn, wsc_closed_fn, wsc_connection_fn, wsc_message_fn, wsc_outbound_state_fn,
-    wsc_refresh_headers_fn, wsc_userdata_free_fn, Callback, Callbacks,
+    wsc_refresh_headers_fn, wsc_refusable_connection_fn, wsc_userdata_free_fn, Callback, Callbacks,
+    ConnectionFn,
 };
 use super::error::{FfiError, FfiResult};
 use super::macros::{
@@ -1037,7 +1038,27 @@ pub extern "C" fn wsc_config_on_inbound_connection(
     register(
         config,
         |c| &mut c.inbound_connection,
-        callback,
+        callback.map(ConnectionFn::Plain),
+        userdata,
+        userdata_free,
+    )
+}
+
+/// Registers the inbound-connection trigger as a callback that may refuse the socket (see
+/// wsc_refusable_connection_fn), like wsc_config_on_inbound_connection(), in its place: the
+/// two share one slot, and registering either replaces (and releases) the other.
+/// Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_config_on_inbound_connection_refusable(
+    config: *mut wsc_config,
+    callback: wsc_refusable_connection_fn,
+    userdata: *mut c_void,
+    userdata_free: wsc_userdata_free_fn,
+) -> wsc_result {
+    register(
+        config,
+        |c| &mut c.inbound_connection,
+        callback.map(ConnectionFn::Refusable),
         userdata,
         userdata_free,
     )
