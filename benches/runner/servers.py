@@ -167,6 +167,14 @@ SERVERS = [
         _wsc_python_unavailable,
     ),
     Server(
+        "wsc-python-1-dispatcher",
+        "wsconnector, Python package, 1 dispatcher thread (no pool)",
+        [str(VENV_PYTHON), str(ROOT / "benches" / "python" / "server.py"),
+         "--dispatcher-threads", "1"],
+        _wsc_python_unavailable,
+        POOL_COMPARED,
+    ),
+    Server(
         PICOWS,
         "picows on uvloop (Python)",
         [str(VENV_PYTHON), str(ROOT / "benches" / "python" / "picows_server.py")],
