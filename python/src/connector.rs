@@ -869,7 +869,7 @@ impl Drop for PyConnector {
         let Some(running) = lock(&self.running).take() else {
             return;
         };
-        // Stopping waits for socket tasks and the dispatcher, which may need the GIL.
+        // Stopping waits for socket tasks and the dispatcher threads, which may need the GIL.
         let stopped = Python::try_attach(|py| py.detach(|| running.stop()));
         if stopped.is_none() {
             let _ = running.stop();

@@ -306,7 +306,7 @@ impl Triggers {
             || self.outbound_reconnected.is_some()
     }
 
-    /// A copy sharing the callbacks, for the dispatcher thread.
+    /// A copy sharing the callbacks, for the dispatcher threads.
     pub(crate) fn clone_ref(&self, py: Python<'_>) -> Triggers {
         let copy = |c: &Option<Py<PyAny>>| c.as_ref().map(|c| c.clone_ref(py));
         Triggers {

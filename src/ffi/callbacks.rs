@@ -103,7 +103,7 @@ pub type wsc_outbound_state_fn = Option<
 /// The header refresher: before reconnect attempt `attempt` (from 1) of the outbound `socket`,
 /// gives the headers to send in place of the socket's own of the same names (a fresh bearer
 /// token) with wsc_headers_add(), or fails the attempt with wsc_headers_fail(). Both are
-/// borrowed until the callback returns. It runs on a pool thread, never on the dispatcher
+/// borrowed until the callback returns. It runs on a pool thread, never on a dispatcher
 /// thread; it may block briefly (not past the connect timeout); wsc_connector_free() waits for
 /// calls under way.
 pub type wsc_refresh_headers_fn = Option<
@@ -118,7 +118,7 @@ pub type wsc_refresh_headers_fn = Option<
 /// The authorization hook: decides on an upgrade request before the 101 by filling `decision`
 /// (wsc_auth_decision_accept() or wsc_auth_decision_reject(); left alone it rejects with 403).
 /// Both are borrowed until the callback returns. It runs on a pool thread, possibly several at
-/// once, never on the dispatcher thread; wsc_connector_free() waits for calls under way.
+/// once, never on a dispatcher thread; wsc_connector_free() waits for calls under way.
 pub type wsc_auth_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
@@ -300,7 +300,7 @@ impl Callbacks {
         THREAD.with(|t| std::ptr::eq(t.running.get().callbacks, self))
     }
 
-    /// Hands an event to its trigger's callback (on the dispatcher thread). A message event's
+    /// Hands an event to its trigger's callback (on a dispatcher thread). A message event's
     /// message goes along (see `payload`), for sends from the callback to pass on.
     pub(crate) fn dispatch(&self, conn: *mut wsc_connector, event: Event) {
         THREAD.with(|thread| match event {
