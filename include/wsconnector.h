@@ -818,7 +818,7 @@ typedef void (*wsc_outbound_state_fn)(void *userdata,
  * The header refresher: before reconnect attempt `attempt` (from 1) of the outbound `socket`,
  * gives the headers to send in place of the socket's own of the same names (a fresh bearer
  * token) with wsc_headers_add(), or fails the attempt with wsc_headers_fail(). Both are
- * borrowed until the callback returns. It runs on a pool thread, never on the dispatcher
+ * borrowed until the callback returns. It runs on a pool thread, never on a dispatcher
  * thread; it may block briefly (not past the connect timeout); wsc_connector_free() waits for
  * calls under way.
  */
@@ -831,7 +831,7 @@ typedef void (*wsc_refresh_headers_fn)(void *userdata,
  * The authorization hook: decides on an upgrade request before the 101 by filling `decision`
  * (wsc_auth_decision_accept() or wsc_auth_decision_reject(); left alone it rejects with 403).
  * Both are borrowed until the callback returns. It runs on a pool thread, possibly several at
- * once, never on the dispatcher thread; wsc_connector_free() waits for calls under way.
+ * once, never on a dispatcher thread; wsc_connector_free() waits for calls under way.
  */
 typedef void (*wsc_auth_fn)(void *userdata,
                             const struct wsc_auth_request *request,
@@ -840,7 +840,7 @@ typedef void (*wsc_auth_fn)(void *userdata,
 /**
  * Receives one log record: its level, its target (the module, e.g. "wsconnector::inbound")
  * and its message, both borrowed until the callback returns. Runs on the thread that logged
- * (an I/O thread, the dispatcher, a caller's): it must be thread-safe, quick, and must not
+ * (an I/O thread, a dispatcher thread, a caller's): it must be thread-safe, quick, and must not
  * call back into the library.
  */
 typedef void (*wsc_log_fn)(void *userdata,
@@ -1599,7 +1599,7 @@ wsc_result wsc_config_set_authorizer(struct wsc_config *config,
 /**
  * Starts a connector from `config`, which is consumed in every case (on failure its userdata
  * free functions have run). With trigger callbacks, events go to them on the connector's
- * dispatcher thread (the first may arrive before this returns); with none, take them with
+ * dispatcher threads (the first may arrive before this returns); with none, take them with
  * wsc_connector_next_event(). On success `*conn_out` is the connector: stop it with
  * wsc_connector_stop() and free it with wsc_connector_free().
  * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (a setting; the message names it), WSC_TLS
