@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
-use wsconnector::{ConnectorHandle, Error, Event, EventBatch, EventHandler};
+use wsconnector::{ConnectorHandle, Error, Event, EventBatch, EventHandler, Routes, Trigger};
 
 /// Most events taken from the core per batch.
 pub(crate) const BATCH: usize = 256;
@@ -283,14 +283,15 @@ pub(crate) fn take_batch(
     handle.next_events(batch, BATCH, timeout)
 }
 
-/// The callbacks of the four triggers and of a reconnecting socket's changes of state, fixed
-/// when the connector starts.
+/// The callbacks of the four triggers (each per path pattern and catch-all, see
+/// `wsconnector::Routes`) and of a reconnecting socket's changes of state, fixed when the
+/// connector starts.
 #[derive(Default)]
 pub(crate) struct Triggers {
-    pub inbound_connection: Option<Py<PyAny>>,
-    pub inbound_message: Option<Py<PyAny>>,
-    pub outbound_message: Option<Py<PyAny>>,
-    pub socket_closed: Option<Py<PyAny>>,
+    pub inbound_connection: Routes<Py<PyAny>>,
+    pub inbound_message: Routes<Py<PyAny>>,
+    pub outbound_message: Routes<Py<PyAny>>,
+    pub socket_closed: Routes<Py<PyAny>>,
     pub outbound_reconnecting: Option<Py<PyAny>>,
     pub outbound_reconnected: Option<Py<PyAny>>,
 }
@@ -298,22 +299,29 @@ pub(crate) struct Triggers {
 impl Triggers {
     /// Whether any trigger has a callback (else events wait for `next_events`).
     pub(crate) fn any(&self) -> bool {
-        self.inbound_connection.is_some()
-            || self.inbound_message.is_some()
-            || self.outbound_message.is_some()
-            || self.socket_closed.is_some()
-            || self.outbound_reconnecting.is_some()
-            || self.outbound_reconnected.is_some()
+        self.all().next().is_some()
+    }
+
+    /// The routes of a trigger that takes paths (`None` for the others).
+    pub(crate) fn routes(&mut self, trigger: Trigger) -> Option<&mut Routes<Py<PyAny>>> {
+        match trigger {
+            Trigger::InboundConnection => Some(&mut self.inbound_connection),
+            Trigger::InboundMessage => Some(&mut self.inbound_message),
+            Trigger::OutboundMessage => Some(&mut self.outbound_message),
+            Trigger::SocketClosed => Some(&mut self.socket_closed),
+            _ => None,
+        }
     }
 
     /// A copy sharing the callbacks, for the dispatcher threads.
     pub(crate) fn clone_ref(&self, py: Python<'_>) -> Triggers {
         let copy = |c: &Option<Py<PyAny>>| c.as_ref().map(|c| c.clone_ref(py));
+        let routes = |r: &Routes<Py<PyAny>>| r.map(|c| c.clone_ref(py));
         Triggers {
-            inbound_connection: copy(&self.inbound_connection),
-            inbound_message: copy(&self.inbound_message),
-            outbound_message: copy(&self.outbound_message),
-            socket_closed: copy(&self.socket_closed),
+            inbound_connection: routes(&self.inbound_connection),
+            inbound_message: routes(&self.inbound_message),
+            outbound_message: routes(&self.outbound_message),
+            socket_closed: routes(&self.socket_closed),
             outbound_reconnecting: copy(&self.outbound_reconnecting),
             outbound_reconnected: copy(&self.outbound_reconnected),
         }
@@ -321,16 +329,18 @@ impl Triggers {
 
     /// The callbacks, for the garbage collector.
     pub(crate) fn all(&self) -> impl Iterator<Item = &Py<PyAny>> {
-        [
+        let routed = [
             &self.inbound_connection,
             &self.inbound_message,
             &self.outbound_message,
             &self.socket_closed,
-            &self.outbound_reconnecting,
-            &self.outbound_reconnected,
         ]
         .into_iter()
-        .flatten()
+        .flat_map(Routes::handlers);
+        let others = [&self.outbound_reconnecting, &self.outbound_reconnected]
+            .into_iter()
+            .flatten();
+        routed.chain(others)
     }
 
     /// Calls the callback of one event's trigger, if it has one: the socket first, then the
@@ -340,17 +350,30 @@ impl Triggers {
     /// with 1011, or the code the callback closed it with; the messages that waited for it are
     /// dropped). `sockets` is locked only to look the socket's object up, never across a call.
     fn deliver(&self, py: Python<'_>, sockets: &Mutex<SocketObjects>, event: Event) {
+        let path = event.socket().path();
         let (callback, name) = match &event {
-            Event::InboundConnection { .. } => (&self.inbound_connection, "on_inbound_connection"),
-            Event::InboundMessage { .. } => (&self.inbound_message, "on_inbound_message"),
-            Event::OutboundMessage { .. } => (&self.outbound_message, "on_outbound_message"),
-            Event::SocketClosed { .. } => (&self.socket_closed, "on_socket_closed"),
-            Event::OutboundReconnecting { .. } => {
-                (&self.outbound_reconnecting, "on_outbound_reconnecting")
+            Event::InboundConnection { .. } => (
+                self.inbound_connection.handler_for(path),
+                "on_inbound_connection",
+            ),
+            Event::InboundMessage { .. } => {
+                (self.inbound_message.handler_for(path), "on_inbound_message")
             }
-            Event::OutboundReconnected { .. } => {
-                (&self.outbound_reconnected, "on_outbound_reconnected")
+            Event::OutboundMessage { .. } => (
+                self.outbound_message.handler_for(path),
+                "on_outbound_message",
+            ),
+            Event::SocketClosed { .. } => {
+                (self.socket_closed.handler_for(path), "on_socket_closed")
             }
+            Event::OutboundReconnecting { .. } => (
+                self.outbound_reconnecting.as_ref(),
+                "on_outbound_reconnecting",
+            ),
+            Event::OutboundReconnected { .. } => (
+                self.outbound_reconnected.as_ref(),
+                "on_outbound_reconnected",
+            ),
         };
         let lock = || {
             sockets
@@ -447,5 +470,51 @@ impl EventHandler for PyTriggers {
             }
         });
         Python::try_attach(|py| self.triggers.deliver(py, &self.sockets, event));
+    }
+}
+
+/// One trigger's handlers for `AsyncConnector`: per path pattern and a catch-all, selected as
+/// the connector selects its own callbacks (`wsconnector::Routes`).
+#[pyclass(module = "wsconnector._native", name = "_Routes")]
+#[derive(Default)]
+pub(crate) struct PyRoutes(Routes<Py<PyAny>>);
+
+#[pymethods]
+impl PyRoutes {
+    #[new]
+    fn new() -> Self {
+        PyRoutes::default()
+    }
+
+    /// Registers `handler` for paths that match `path` (a pattern), or for every path.
+    #[pyo3(signature = (handler, path=None))]
+    fn set(&mut self, py: Python<'_>, handler: Py<PyAny>, path: Option<&str>) -> PyResult<()> {
+        match path {
+            Some(path) => {
+                let pattern =
+                    wsconnector::PathPattern::new(path).map_err(|e| errors::to_py(py, &e))?;
+                self.0.set_at(pattern, Some(handler));
+            }
+            None => {
+                self.0.set_catch_all(Some(handler));
+            }
+        }
+        Ok(())
+    }
+
+    /// The handler for an event on a socket whose full path is `path`, or `None`.
+    fn handler_for(&self, py: Python<'_>, path: &str) -> Option<Py<PyAny>> {
+        self.0.handler_for(path).map(|h| h.clone_ref(py))
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        for handler in self.0.handlers() {
+            visit.call(handler)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.0 = Routes::default();
     }
 }

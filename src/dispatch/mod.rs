@@ -51,8 +51,9 @@ pub fn prefer_batched_wakeups() {
     }
 }
 
-/// Hands one event to the application's handler, catching a panic (logged; the connector
-/// carries on). This is the one place that decides which handler takes an event. A handler
+/// Hands one event to the application's handler (the connector's `handlers::Router`, which
+/// picks the registration for the event's trigger and path), catching a panic (logged; the
+/// connector carries on): every dispatcher thread delivers through here. A handler
 /// that fails on an inbound connection refuses the socket: it is closed with 1011 (unless the
 /// handler closed it with a code of its own before failing), and the messages that waited for
 /// the handler are dropped.

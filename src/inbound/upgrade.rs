@@ -172,6 +172,7 @@ pub(super) async fn upgrade(
                 secure,
                 query: parse_query(&request.target),
                 headers: request.headers.clone(),
+                uri_params: accept.uri_params,
                 subprotocol: accept.subprotocol.clone(),
             };
             let link = Link {
@@ -220,6 +221,8 @@ struct Acceptance {
     groups: Vec<String>,
     /// permessage-deflate, when the path takes it and an offer could be accepted.
     compression: Option<PerMessageDeflate>,
+    /// The served path's `{name}` segments and what they matched.
+    uri_params: Vec<(String, String)>,
 }
 
 /// Checks an upgrade request against the protocol, the served paths, the origin policy and the
@@ -257,12 +260,18 @@ async fn accept(
         return Err(Refusal::new(404, "no WebSocket endpoint at this path"));
     };
     let mut groups = Vec::new();
+    let mut uri_params = Vec::new();
     let (origins, compression) = if rules.paths.is_empty() {
         (&rules.origins, rules.compression.inbound)
     } else {
-        match rules.paths.iter().find(|p| p.pattern.matches(relative)) {
-            Some(served) => {
+        let served = rules
+            .paths
+            .iter()
+            .find_map(|p| p.pattern.captures(relative).map(|params| (p, params)));
+        match served {
+            Some((served, params)) => {
                 groups.extend(served.default_groups.iter().cloned());
+                uri_params = params;
                 (&served.origins, served.compression)
             }
             None => return Err(Refusal::new(404, "no WebSocket endpoint at this path")),
@@ -342,6 +351,7 @@ async fn accept(
         subprotocol,
         groups,
         compression,
+        uri_params,
     })
 }
 
