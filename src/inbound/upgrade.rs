@@ -109,6 +109,9 @@ pub(super) struct Refusal {
     /// Why, the body of the answer.
     pub(super) reason: String,
     extra_headers: &'static str,
+    /// The `Connection` header's tokens: the connection always closes after a refusal, and a
+    /// 426 that names the protocol to upgrade to lists `Upgrade` too (one header, RFC 9110 7.6.1).
+    connection: &'static str,
 }
 
 impl Refusal {
@@ -118,6 +121,7 @@ impl Refusal {
             status,
             reason: reason.into(),
             extra_headers: "",
+            connection: "close",
         }
     }
 
@@ -126,9 +130,10 @@ impl Refusal {
         let reason = self.reason.replace(['\r', '\n'], " ");
         let phrase = status_text(self.status);
         format!(
-            "HTTP/1.1 {} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{reason}",
+            "HTTP/1.1 {} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: {}\r\n{}\r\n{reason}",
             self.status,
             reason.len(),
+            self.connection,
             self.extra_headers,
         )
         .into_bytes()
@@ -239,7 +244,8 @@ async fn accept(
         return Err(Refusal {
             status: 426,
             reason: "this endpoint only speaks WebSocket".into(),
-            extra_headers: "Upgrade: websocket\r\nConnection: Upgrade\r\n",
+            extra_headers: "Upgrade: websocket\r\n",
+            connection: "Upgrade, close",
         });
     }
     if single_header(headers, "host")?.is_none_or(str::is_empty) {
@@ -250,6 +256,7 @@ async fn accept(
             status: 426,
             reason: "unsupported WebSocket version".into(),
             extra_headers: "Sec-WebSocket-Version: 13\r\n",
+            connection: "close",
         });
     }
     let key = single_header(headers, "sec-websocket-key")?.unwrap_or_default();
