@@ -9,10 +9,19 @@
  * NUL-terminated; data NULL means "absent") borrowed from the object they came from.
  *
  * Threading: every operation on a wsc_connector may be called from any thread, including from
- * inside a callback. Trigger callbacks run on the connector's dispatcher thread, one at a time,
- * in order for each socket. The authorization hook and the header refresher run on pool threads.
- * Stopping or freeing a connector from inside one of its own callbacks fails with
- * WSC_INVALID_STATE.
+ * inside a callback. Trigger callbacks (inbound connection, inbound message, outbound message,
+ * socket closed, outbound state) run on the connector's dispatcher threads, a pool of
+ * `dispatcher_threads` (wsc_config_set_int(); default: the CPU count, at least 2, at most 8).
+ * For one socket they run one at a time, in order: connection, messages in arrival order,
+ * closed last and exactly once; the next one starts after the previous one returned, maybe on
+ * another thread. For different sockets they may run at the same time, any trigger beside any
+ * other (two message callbacks, a connection callback beside a closed callback...), so data
+ * they share needs a lock; a callback that blocks delays only its own socket while another
+ * dispatcher thread is free. With dispatcher_threads 1, no two trigger callbacks ever run at
+ * the same time. The authorization hook and the header refresher run on other pool threads,
+ * at the same time as trigger callbacks and as each other. The log callback runs on whichever
+ * thread logs. Stopping or freeing a connector from inside one of its own callbacks fails with
+ * WSC_INVALID_STATE. Each userdata_free runs once, after the last call of its callback.
  */
 
 #ifndef WSCONNECTOR_H
@@ -733,12 +742,15 @@ typedef struct wsc_bytes {
 /**
  * The inbound-connection trigger: a client finished the handshake on the listener.
  * `socket` is borrowed until the callback returns. Trigger callbacks run on the connector's
- * dispatcher thread, one at a time, in order for each socket (connection, messages, closed);
- * they may call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free()
- * on their own connector fail with WSC_INVALID_STATE. A slow callback delays later events.
- * On Linux the dispatcher thread runs with the SCHED_BATCH policy: the I/O thread that queues
- * an event is not preempted by it, so events arrive in batches (a callback that needs the
- * default policy may set it back with sched_setscheduler()).
+ * dispatcher threads (see "Threading" at the top): for one socket one at a time, in order
+ * (connection, messages, closed); for different sockets possibly at the same time. They may
+ * call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free() on their
+ * own connector fail with WSC_INVALID_STATE. A slow callback delays its socket's later events,
+ * and others' only when every dispatcher thread is busy. To refuse the socket when the
+ * connection's handling fails, register a wsc_refusable_connection_fn instead. On Linux the
+ * dispatcher threads run with the SCHED_BATCH policy: the I/O thread that queues an event is
+ * not preempted by them, so events arrive in batches (a callback that needs the default
+ * policy may set it back with sched_setscheduler()).
  */
 typedef void (*wsc_connection_fn)(void *userdata,
                                   struct wsc_connector *conn,
@@ -748,6 +760,18 @@ typedef void (*wsc_connection_fn)(void *userdata,
  * Frees a callback's userdata; runs exactly once, after the callback's last call.
  */
 typedef void (*wsc_userdata_free_fn)(void *userdata);
+
+/**
+ * The inbound-connection trigger, able to refuse the socket: returns 0 to keep it, or a close
+ * code to refuse it (its handling failed, as a Mule connection flow that fails): the socket is
+ * closed with that code (1011, internal error, when it is not one that may be sent, such as
+ * 1 or 1005), the messages that arrived meanwhile are dropped without reaching a callback, and
+ * the socket-closed callback runs once as for any close. A socket the callback closed itself
+ * keeps that close's code. Otherwise as wsc_connection_fn (threading included).
+ */
+typedef uint16_t (*wsc_refusable_connection_fn)(void *userdata,
+                                                struct wsc_connector *conn,
+                                                const struct wsc_socket *socket);
 
 /**
  * The inbound-message and outbound-message triggers: `socket` received a message of `kind`
@@ -796,7 +820,7 @@ typedef void (*wsc_outbound_state_fn)(void *userdata,
  * The header refresher: before reconnect attempt `attempt` (from 1) of the outbound `socket`,
  * gives the headers to send in place of the socket's own of the same names (a fresh bearer
  * token) with wsc_headers_add(), or fails the attempt with wsc_headers_fail(). Both are
- * borrowed until the callback returns. It runs on a pool thread, never on the dispatcher
+ * borrowed until the callback returns. It runs on a pool thread, never on a dispatcher
  * thread; it may block briefly (not past the connect timeout); wsc_connector_free() waits for
  * calls under way.
  */
@@ -809,7 +833,7 @@ typedef void (*wsc_refresh_headers_fn)(void *userdata,
  * The authorization hook: decides on an upgrade request before the 101 by filling `decision`
  * (wsc_auth_decision_accept() or wsc_auth_decision_reject(); left alone it rejects with 403).
  * Both are borrowed until the callback returns. It runs on a pool thread, possibly several at
- * once, never on the dispatcher thread; wsc_connector_free() waits for calls under way.
+ * once, never on a dispatcher thread; wsc_connector_free() waits for calls under way.
  */
 typedef void (*wsc_auth_fn)(void *userdata,
                             const struct wsc_auth_request *request,
@@ -818,7 +842,7 @@ typedef void (*wsc_auth_fn)(void *userdata,
 /**
  * Receives one log record: its level, its target (the module, e.g. "wsconnector::inbound")
  * and its message, both borrowed until the callback returns. Runs on the thread that logged
- * (an I/O thread, the dispatcher, a caller's): it must be thread-safe, quick, and must not
+ * (an I/O thread, a dispatcher thread, a caller's): it must be thread-safe, quick, and must not
  * call back into the library.
  */
 typedef void (*wsc_log_fn)(void *userdata,
@@ -1506,6 +1530,17 @@ wsc_result wsc_config_on_inbound_connection(struct wsc_config *config,
                                             wsc_userdata_free_fn userdata_free);
 
 /**
+ * Registers the inbound-connection trigger as a callback that may refuse the socket (see
+ * wsc_refusable_connection_fn), like wsc_config_on_inbound_connection(), in its place: the
+ * two share one slot, and registering either replaces (and releases) the other.
+ * Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_config_on_inbound_connection_refusable(struct wsc_config *config,
+                                                      wsc_refusable_connection_fn callback,
+                                                      void *userdata,
+                                                      wsc_userdata_free_fn userdata_free);
+
+/**
  * Registers the inbound-connection trigger's callback for sockets whose full path matches `pattern`
  * (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
  * Mule flow declares its trigger's path; otherwise like wsc_config_on_inbound_connection(), and a NULL
@@ -1521,6 +1556,17 @@ wsc_result wsc_config_on_inbound_connection_at(struct wsc_config *config,
                                                wsc_connection_fn callback,
                                                void *userdata,
                                                wsc_userdata_free_fn userdata_free);
+
+/**
+ * wsc_config_on_inbound_connection_refusable() for sockets whose full path matches `pattern`,
+ * as wsc_config_on_inbound_connection_at() (one slot per pattern, either kind).
+ * Errors: as wsc_config_on_inbound_connection_at().
+ */
+wsc_result wsc_config_on_inbound_connection_refusable_at(struct wsc_config *config,
+                                                         const char *pattern,
+                                                         wsc_refusable_connection_fn callback,
+                                                         void *userdata,
+                                                         wsc_userdata_free_fn userdata_free);
 
 /**
  * Registers the inbound-message trigger, like wsc_config_on_inbound_connection().
@@ -1638,7 +1684,7 @@ wsc_result wsc_config_set_authorizer(struct wsc_config *config,
 /**
  * Starts a connector from `config`, which is consumed in every case (on failure its userdata
  * free functions have run). With trigger callbacks, events go to them on the connector's
- * dispatcher thread (the first may arrive before this returns); with none, take them with
+ * dispatcher threads (the first may arrive before this returns); with none, take them with
  * wsc_connector_next_event(). On success `*conn_out` is the connector: stop it with
  * wsc_connector_stop() and free it with wsc_connector_free().
  * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (a setting; the message names it), WSC_TLS

@@ -536,6 +536,11 @@ pub struct Config {
     pub compression: Compression,
     /// Tokio worker threads of the connector's own runtime (default: the CPU count, at most 4).
     pub worker_threads: Option<usize>,
+    /// Threads that run the event handler (default: the CPU count, at least 2 and at most 8;
+    /// see [`Config::dispatcher_threads`]). Events of one socket run one at a time and in
+    /// order; events of different sockets run side by side, so a handler that blocks delays
+    /// only its own socket while a thread is free. 1 makes one thread handle every event.
+    pub dispatcher_threads: Option<usize>,
     /// How long stop waits for queued sends to drain and close handshakes to finish.
     pub stop_timeout: Duration,
     /// Most events waiting for the application, with those its dispatcher (or an
@@ -558,6 +563,7 @@ impl Default for Config {
             socket: SocketConfig::default(),
             compression: Compression::default(),
             worker_threads: None,
+            dispatcher_threads: None,
             stop_timeout: Duration::from_secs(5),
             event_queue_capacity: 64 * 1024,
             event_queue_bytes: 64 << 20,
@@ -573,6 +579,15 @@ impl Config {
             listener: Some(ListenerConfig::new(host, port)),
             ..Config::default()
         }
+    }
+
+    /// The dispatcher threads to start: the setting, or by default the CPU count, at least 2
+    /// (so that one handler that blocks does not hold up every other socket, even on one core)
+    /// and at most 8 (short handlers gain little from more, and each thread costs a stack).
+    pub fn dispatcher_threads(&self) -> usize {
+        self.dispatcher_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
+        })
     }
 
     /// Checks every setting (every duration greater than 0, except `stop_timeout`, and at most
@@ -630,6 +645,9 @@ impl Config {
         }
         if self.worker_threads == Some(0) {
             return Err(Error::invalid("worker_threads must be at least 1"));
+        }
+        if self.dispatcher_threads == Some(0) {
+            return Err(Error::invalid("dispatcher_threads must be at least 1"));
         }
         positive("event_queue_capacity", self.event_queue_capacity)?;
         positive("event_queue_bytes", self.event_queue_bytes)?;
@@ -782,6 +800,8 @@ settings! {
     };
     /// I/O threads of the connector's runtime (default none: the CPU count, at most 4).
     worker_threads: Connector, OptionalCount, |c| c.worker_threads;
+    /// Threads running event handlers, one socket on one at a time (default: CPUs, 2 to 8).
+    dispatcher_threads: Connector, OptionalCount, |c| c.dispatcher_threads;
     /// How long stop waits for queued sends and close handshakes (default 5 s).
     stop_timeout: Connector, Duration, |c| c.stop_timeout;
     /// Most events waiting for the application; past it, sockets stop reading (65,536).
@@ -864,6 +884,7 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
         socket,
         compression,
         worker_threads,
+        dispatcher_threads,
         stop_timeout,
         event_queue_capacity,
         event_queue_bytes,
@@ -943,6 +964,7 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
         ),
         ("compression.level", format!("{compression_level:?}")),
         ("worker_threads", format!("{worker_threads:?}")),
+        ("dispatcher_threads", format!("{dispatcher_threads:?}")),
         ("stop_timeout", format!("{stop_timeout:?}")),
         ("event_queue_capacity", format!("{event_queue_capacity:?}")),
         ("event_queue_bytes", format!("{event_queue_bytes:?}")),

@@ -3,7 +3,7 @@
 
 use crate::cluster::Cluster;
 use crate::config::Config;
-use crate::dispatch::{run_dispatcher, EventHandler};
+use crate::dispatch::{pool, EventHandler};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::Trigger;
 use crate::handle::ConnectorHandle;
@@ -32,7 +32,7 @@ pub struct ConnectorBuilder {
 }
 
 impl ConnectorBuilder {
-    /// Delivers events to `handler` on the connector's dispatcher thread: every event that no
+    /// Delivers events to `handler` on the connector's dispatcher threads: every event that no
     /// [`on_trigger`](Self::on_trigger) or [`on_trigger_at`](Self::on_trigger_at) registration
     /// takes. Without any handler, the application takes events with
     /// [`ConnectorHandle::next_event`].
@@ -192,41 +192,33 @@ impl ConnectorBuilder {
                 .tasks
                 .spawn_on(listener.run(shared.clone()), &runtime);
         }
-        let dispatcher = match handler {
+        let dispatchers = match handler {
             Some(handler) => {
                 let handle = ConnectorHandle {
                     shared: shared.clone(),
                     cluster: cluster.clone(),
                 };
-                let thread = std::thread::Builder::new()
-                    .name("wsc-dispatch".into())
-                    .spawn(move || run_dispatcher(handle, handler))
-                    .map_err(|e| {
-                        Error::new(
-                            ErrorKind::Internal,
-                            format!("cannot start the dispatcher thread: {e}"),
-                        )
-                    })?;
-                let _ = shared.dispatcher_thread.set(thread.thread().id());
-                Some(thread)
+                let threads = shared.config.dispatcher_threads();
+                pool::start(handle, handler, threads)?
             }
-            None => None,
+            None => Vec::new(),
         };
         Ok(Connector {
             handle: ConnectorHandle { shared, cluster },
             runtime: Mutex::new(owned),
-            dispatcher: Mutex::new(dispatcher),
+            dispatchers: Mutex::new(dispatchers),
             stop_lock: Mutex::new(()),
         })
     }
 }
 
-/// A running connector: its listener, its outbound sockets, its runtime and its dispatcher.
+/// A running connector: its listener, its outbound sockets, its runtime and its dispatcher
+/// threads.
 /// Every operation is on the [`ConnectorHandle`] it dereferences to. Dropping it stops it.
 pub struct Connector {
     handle: ConnectorHandle,
     runtime: Mutex<Option<Runtime>>,
-    dispatcher: Mutex<Option<JoinHandle<()>>>,
+    dispatchers: Mutex<Vec<JoinHandle<()>>>,
     stop_lock: Mutex<()>,
 }
 
@@ -293,14 +285,11 @@ impl Connector {
             ));
         }
         close_everything(&shared).await;
-        let dispatcher = self
-            .dispatcher
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let dispatchers = std::mem::take(&mut *lock(&self.dispatchers));
         shared.events.close();
-        if let Some(thread) = dispatcher {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        if !dispatchers.is_empty() {
+            let join_all = move || dispatchers.into_iter().for_each(|t| drop(t.join()));
+            let _ = tokio::task::spawn_blocking(join_all).await;
         }
         self.finish_stop();
         Ok(())
@@ -309,12 +298,7 @@ impl Connector {
     fn finish_stop(&self) {
         let shared = &self.handle.shared;
         shared.events.close();
-        if let Some(thread) = self
-            .dispatcher
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        for thread in std::mem::take(&mut *lock(&self.dispatchers)) {
             let _ = thread.join();
         }
         if let Some(runtime) = self
@@ -366,7 +350,7 @@ async fn close_everything(shared: &Arc<Shared>) {
 impl Drop for Connector {
     fn drop(&mut self) {
         if self.handle.shared.on_dispatcher_thread() {
-            // Dropped from its own handler: the dispatcher cannot join itself, so the rest of
+            // Dropped from its own handler: a dispatcher cannot join itself, so the rest of
             // the stop runs on a thread of its own.
             let shared = self.handle.shared.clone();
             let runtime = self
@@ -389,4 +373,8 @@ impl Drop for Connector {
         }
         let _ = self.stop();
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

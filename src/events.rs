@@ -1,7 +1,7 @@
-//! The triggers as one `Event` type, the queue that carries them off the I/O threads, and
-//! the dispatcher thread that hands them to the application.
+//! The triggers as one `Event` type, and the queue that carries them off the I/O threads to
+//! the dispatcher pool (`dispatch`) or the application.
 //!
-//! Socket tasks push events; the dispatcher (or a caller of `next_event`) takes them in
+//! Socket tasks push events; the dispatcher pool (or a caller of `next_event`) takes them in
 //! batches, so a burst of messages costs one wake-up. The queue is bounded: when it is full,
 //! sockets stop reading until the application catches up. Its bounds count what the events
 //! really keep in memory (a payload left in its read buffer counts that buffer), and a batch
@@ -63,7 +63,8 @@ pub enum Event {
     },
     /// A socket closed, whoever closed it. Fires exactly once per socket, last.
     SocketClosed {
-        /// The socket, no longer registered.
+        /// The socket, no longer registered, with its attributes and groups as they were when
+        /// it closed.
         socket: Socket,
         /// The close code: the peer's or ours; 1005 when the peer gave none, 1006 when the
         /// connection ended without a close handshake.
@@ -278,6 +279,15 @@ impl Batch {
         self.events.len()
     }
 
+    /// Takes every event out, each with the memory it keeps, and the duty to release their
+    /// counts with [`EventQueue::release_held`] once done with them: the dispatcher pool sorts
+    /// them into per-socket mailboxes, where they keep counting against the queue's bounds.
+    pub(crate) fn hand_over(&mut self) -> std::collections::vec_deque::Drain<'_, (Event, usize)> {
+        self.held = 0;
+        self.bytes = 0;
+        self.events.drain(..)
+    }
+
     /// The events not popped, to drop after the queue's lock; the batch keeps its (empty)
     /// allocation for the next take when there are none.
     fn take_left_over(&mut self) -> VecDeque<(Event, usize)> {
@@ -416,6 +426,20 @@ impl EventQueue {
         Self::unhold(&mut state, batch);
         self.after_take(state);
         drop(left_over);
+    }
+
+    /// Stops counting `count` events keeping `bytes` of memory, handed over by
+    /// [`Batch::hand_over`] and now done with.
+    pub(crate) fn release_held(&self, count: usize, bytes: usize) {
+        let mut state = self.lock();
+        state.held -= count;
+        state.held_bytes -= bytes;
+        self.after_take(state);
+    }
+
+    /// Whether the queue is at either bound (read without the lock).
+    pub(crate) fn is_full_now(&self) -> bool {
+        self.full.load(Ordering::Relaxed)
     }
 
     /// Takes the counts of `batch` off the queue's.

@@ -36,6 +36,12 @@ impl ConnectorHandle {
         self.shared.is_running()
     }
 
+    /// Whether the calling thread is one of the connector's dispatcher threads (its event
+    /// handler runs there), where stopping the connector fails with `InvalidState`.
+    pub fn on_dispatcher_thread(&self) -> bool {
+        self.shared.on_dispatcher_thread()
+    }
+
     /// Opens an outbound socket to a `ws://` or `wss://` URL (or to a path on the client base,
     /// `ClientConfig::host`...) and returns its ID once the handshake is done. The first
     /// connection is not retried: its failure is the open's error, whatever the socket's

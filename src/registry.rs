@@ -152,8 +152,10 @@ impl Registry {
             return false;
         }
         membership.removed = true;
-        for group in std::mem::take(&mut membership.groups) {
-            self.leave_index(&group, socket.id());
+        // The socket keeps its groups as they were (its closed event shows them); it leaves
+        // the index, and nothing may join or leave any more.
+        for group in &membership.groups {
+            self.leave_index(group, socket.id());
         }
         drop(membership);
         self.sockets.remove_if(socket.id(), |_, s| s == socket);

@@ -10,15 +10,21 @@ use crate::protocol::close::close_code;
 use crate::queue::{Sealed, SendQueue};
 use crate::registry::Registry;
 use crate::socket::{Socket, SocketId, SocketState, SocketType};
+use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::thread::ThreadId;
+use std::sync::Arc;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+thread_local! {
+    /// The connector whose dispatcher pool the calling thread belongs to (its `Shared`'s
+    /// address; null on every other thread).
+    static DISPATCHING_FOR: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
+}
 
 const RUNNING: u8 = 0;
 const STOPPING: u8 = 1;
@@ -54,9 +60,6 @@ pub(crate) struct Shared {
     pub header_refresher: Option<Arc<dyn HeaderRefresher>>,
     /// The listener's address (with the port the OS chose), when there is a listener.
     pub local_addr: Option<SocketAddr>,
-    /// The dispatcher thread, when events go to a handler: the one thread that may not stop
-    /// the connector (it would wait for itself).
-    pub dispatcher_thread: OnceLock<ThreadId>,
     /// Events go to a handler; without one the application pulls them.
     pub has_handler: bool,
     /// The cluster's socket directory, when the connector is a node of one.
@@ -133,7 +136,6 @@ impl Shared {
             outbound_sockets: AtomicUsize::new(0),
             header_refresher: client.header_refresher,
             local_addr,
-            dispatcher_thread: OnceLock::new(),
             has_handler,
             directory,
             config,
@@ -188,9 +190,15 @@ impl Shared {
         self.config.socket.send_queue_bytes
     }
 
-    /// Whether the calling thread is the connector's dispatcher.
+    /// Marks the calling thread, for its whole life, as one of this connector's dispatcher
+    /// threads: the threads that may not stop the connector (they would wait for themselves).
+    pub(crate) fn enter_dispatcher(&self) {
+        DISPATCHING_FOR.with(|d| d.set(self));
+    }
+
+    /// Whether the calling thread is one of the connector's dispatcher threads.
     pub(crate) fn on_dispatcher_thread(&self) -> bool {
-        self.dispatcher_thread.get() == Some(&std::thread::current().id())
+        DISPATCHING_FOR.with(|d| std::ptr::eq(d.get(), self))
     }
 
     /// Moves from running to stopping; false when a stop had begun already.

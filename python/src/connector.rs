@@ -1,5 +1,5 @@
-//! `Connector`: settings and callbacks before start, then the running core connector, its
-//! dispatcher thread and the operations.
+//! `Connector`: settings and callbacks before start, then the running core connector (whose
+//! dispatcher threads call the triggers) and the operations.
 //!
 //! GIL rules: a call that may wait (connect, stop, waiting for events) or whose work grows
 //! with the number of sockets (broadcast, bulk close, `sockets`) runs inside `py.detach` with
@@ -14,7 +14,7 @@ use crate::args::{opt_seconds, opt_strings, pairs, strings};
 use crate::auth::PyAuthorizer;
 use crate::broadcast::{filter, BroadcastResult, ClusterSocket, Selection};
 use crate::errors::{invalid_state, OrRaise};
-use crate::events::{run_dispatcher, SocketObjects, Triggers};
+use crate::events::{PyTriggers, SocketObjects, Triggers};
 use crate::reconnect::{self, PyHeaderRefresher};
 use crate::socket::{address, PySocket};
 use crate::{asyncio, config, events, logging, payload};
@@ -24,8 +24,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyList, PyTuple};
 use pyo3::PyTraverseError;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::thread::{JoinHandle, ThreadId};
 use wsconnector::{Config, ConnectorHandle, EventBatch, OutboundOptions, PathPattern, Trigger};
+
+/// Dispatcher threads unless `dispatcher_threads` says otherwise: callbacks hold the GIL, so
+/// more threads add no CPU parallelism; four let three callbacks wait on I/O (the GIL
+/// released) while a fourth runs, without the GIL hand-offs of a larger pool.
+const DISPATCHER_THREADS: usize = 4;
 
 /// The callbacks, registered before start.
 #[derive(Default)]
@@ -35,33 +39,25 @@ struct Hooks {
     refresh_headers: Option<Py<PyAny>>,
 }
 
-/// A started core connector and the dispatcher thread that calls the triggers.
+/// A started core connector; its dispatcher threads call the triggers.
 struct Running {
     connector: wsconnector::Connector,
-    dispatcher: Mutex<Option<JoinHandle<()>>>,
-    dispatcher_thread: Option<ThreadId>,
-    /// The sockets' Python objects, for `next_events` (the dispatcher keeps its own).
+    /// Events go to the trigger callbacks (else the application takes them with `next_events`).
+    has_triggers: bool,
+    /// The sockets' Python objects, for `next_events` (the trigger callbacks have their own).
     sockets: Mutex<SocketObjects>,
 }
 
 impl Running {
     fn on_dispatcher_thread(&self) -> bool {
-        self.dispatcher_thread == Some(std::thread::current().id())
+        self.connector.on_dispatcher_thread()
     }
 
-    /// Stops the core connector (which delivers every remaining event) and waits for the
-    /// dispatcher to hand the last of them to the triggers. One stop at a time: each returns
-    /// once the dispatcher has finished, whichever thread joined it. Call without the GIL.
+    /// Stops the core connector, which delivers every remaining event to the triggers on its
+    /// dispatcher threads and waits for them. `InvalidState` from one of those threads. Call
+    /// without the GIL.
     fn stop(&self) -> wsconnector::Result<()> {
-        if self.on_dispatcher_thread() {
-            return self.connector.stop();
-        }
-        let mut dispatcher = lock(&self.dispatcher);
-        self.connector.stop()?;
-        if let Some(thread) = dispatcher.take() {
-            let _ = thread.join();
-        }
-        Ok(())
+        self.connector.stop()
     }
 }
 
@@ -107,8 +103,11 @@ pub(crate) fn _stop_all(py: Python<'_>) {
 /// Configure it with keyword settings (see the stubs for the full list; a listener when
 /// `host` or `port` is given, else client-only), register the triggers as decorators or
 /// keyword callbacks, then `start()` (or use it as a context manager). Trigger callbacks run
-/// on the connector's dispatcher thread, in order for each socket, and may call any
-/// operation; an exception in one is logged (logger `wsconnector`), never raised.
+/// on the connector's dispatcher threads (`dispatcher_threads`, default 4): one at a time and
+/// in order for each socket, different sockets' side by side (a callback waiting on I/O
+/// releases the GIL), and may call any operation; an exception in one is logged (logger
+/// `wsconnector`), never raised, and one in `on_inbound_connection` refuses the socket
+/// (closed with 1011, or the code the callback closed it with; its waiting messages dropped).
 #[pyclass(module = "wsconnector", name = "Connector", frozen, weakref)]
 pub(crate) struct PyConnector {
     config: Config,
@@ -175,8 +174,8 @@ impl PyConnector {
         })
     }
 
-    /// Starts the core connector with the authorizer, and the dispatcher if any trigger has a
-    /// callback (else events wait for `next_events`).
+    /// Starts the core connector with the authorizer, and the triggers as its event handler if
+    /// any has a callback (else events wait for `next_events`).
     fn launch(&self, py: Python<'_>) -> PyResult<Running> {
         let (triggers, authorize, refresh_headers) = {
             let hooks = lock(&self.hooks);
@@ -186,39 +185,23 @@ impl PyConnector {
                 hooks.refresh_headers.as_ref().map(|r| r.clone_ref(py)),
             )
         };
-        let mut builder = wsconnector::Connector::builder(self.config.clone());
+        let mut config = self.config.clone();
+        config.dispatcher_threads = config.dispatcher_threads.or(Some(DISPATCHER_THREADS));
+        let mut builder = wsconnector::Connector::builder(config);
         if let Some(hook) = authorize {
             builder = builder.authorizer(PyAuthorizer(hook));
         }
         if let Some(hook) = refresh_headers {
             builder = builder.header_refresher(PyHeaderRefresher(hook));
         }
+        let has_triggers = triggers.any();
+        if has_triggers {
+            builder = builder.on_event(PyTriggers::new(triggers));
+        }
         let connector = py.detach(move || builder.start()).or_raise(py)?;
-        let (dispatcher, dispatcher_thread) = if triggers.any() {
-            let handle = connector.handle();
-            let thread = std::thread::Builder::new()
-                .name("wsc-py-dispatch".into())
-                .spawn(move || run_dispatcher(handle, triggers));
-            match thread {
-                Ok(thread) => {
-                    let id = thread.thread().id();
-                    (Some(thread), Some(id))
-                }
-                Err(e) => {
-                    py.detach(|| connector.stop()).or_raise(py)?;
-                    return Err(invalid_state(
-                        py,
-                        format!("cannot start the dispatcher thread: {e}"),
-                    ));
-                }
-            }
-        } else {
-            (None, None)
-        };
         Ok(Running {
             connector,
-            dispatcher: Mutex::new(dispatcher),
-            dispatcher_thread,
+            has_triggers,
             sockets: Mutex::default(),
         })
     }
@@ -901,7 +884,7 @@ impl PyConnector {
         let running = self
             .current()
             .ok_or_else(|| invalid_state(py, "the connector is not started: call start() first"))?;
-        if running.dispatcher_thread.is_some() {
+        if running.has_triggers {
             return Err(invalid_state(
                 py,
                 "this connector delivers events to its trigger callbacks; next_events is for connectors without them",
@@ -981,7 +964,7 @@ impl Drop for PyConnector {
         let Some(running) = lock(&self.running).take() else {
             return;
         };
-        // Stopping waits for socket tasks and the dispatcher, which may need the GIL.
+        // Stopping waits for socket tasks and the dispatcher threads, which may need the GIL.
         let stopped = Python::try_attach(|py| py.detach(|| running.stop()));
         if stopped.is_none() {
             let _ = running.stop();

@@ -6,7 +6,8 @@
 
 use super::callbacks::{
     wsc_auth_fn, wsc_closed_fn, wsc_connection_fn, wsc_message_fn, wsc_outbound_state_fn,
-    wsc_refresh_headers_fn, wsc_userdata_free_fn, Callback, Callbacks,
+    wsc_refresh_headers_fn, wsc_refusable_connection_fn, wsc_userdata_free_fn, Callback, Callbacks,
+    ConnectionFn,
 };
 use super::error::{FfiError, FfiResult};
 use super::macros::{
@@ -1122,7 +1123,28 @@ pub extern "C" fn wsc_config_on_inbound_connection(
         config,
         |c| &mut c.inbound_connection,
         None,
-        callback,
+        callback.map(ConnectionFn::Plain),
+        userdata,
+        userdata_free,
+    )
+}
+
+/// Registers the inbound-connection trigger as a callback that may refuse the socket (see
+/// wsc_refusable_connection_fn), like wsc_config_on_inbound_connection(), in its place: the
+/// two share one slot, and registering either replaces (and releases) the other.
+/// Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_config_on_inbound_connection_refusable(
+    config: *mut wsc_config,
+    callback: wsc_refusable_connection_fn,
+    userdata: *mut c_void,
+    userdata_free: wsc_userdata_free_fn,
+) -> wsc_result {
+    route(
+        config,
+        |c| &mut c.inbound_connection,
+        None,
+        callback.map(ConnectionFn::Refusable),
         userdata,
         userdata_free,
     )
@@ -1149,7 +1171,28 @@ pub extern "C" fn wsc_config_on_inbound_connection_at(
         config,
         |c| &mut c.inbound_connection,
         Some(pattern),
-        callback,
+        callback.map(ConnectionFn::Plain),
+        userdata,
+        userdata_free,
+    )
+}
+
+/// wsc_config_on_inbound_connection_refusable() for sockets whose full path matches `pattern`,
+/// as wsc_config_on_inbound_connection_at() (one slot per pattern, either kind).
+/// Errors: as wsc_config_on_inbound_connection_at().
+#[no_mangle]
+pub extern "C" fn wsc_config_on_inbound_connection_refusable_at(
+    config: *mut wsc_config,
+    pattern: *const c_char,
+    callback: wsc_refusable_connection_fn,
+    userdata: *mut c_void,
+    userdata_free: wsc_userdata_free_fn,
+) -> wsc_result {
+    route(
+        config,
+        |c| &mut c.inbound_connection,
+        Some(pattern),
+        callback.map(ConnectionFn::Refusable),
         userdata,
         userdata_free,
     )

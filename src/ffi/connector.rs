@@ -58,11 +58,11 @@ impl ConnectorState {
     }
 }
 
-/// The connector's address for the dispatcher thread.
+/// The connector's address for the dispatcher threads.
 struct ConnectorPtr(*mut wsc_connector);
 
-// SAFETY: the connector outlives its dispatcher thread (wsc_connector_free stops the core, which
-// joins that thread, before it frees the connector), and `ConnectorState` is `Sync`.
+// SAFETY: the connector outlives its dispatcher threads (wsc_connector_free stops the core, which
+// joins them, before it frees the connector), and `ConnectorState` is `Sync`.
 unsafe impl Send for ConnectorPtr {}
 // SAFETY: as above.
 unsafe impl Sync for ConnectorPtr {}
@@ -70,7 +70,7 @@ unsafe impl Sync for ConnectorPtr {}
 impl ConnectorPtr {
     /// Hands an event to the callbacks, once the connector is fully started.
     fn dispatch(&self, callbacks: &Callbacks, event: Event) {
-        // SAFETY: alive for as long as the dispatcher runs (see the `Send` impl).
+        // SAFETY: alive for as long as the dispatcher threads run (see the `Send` impl).
         let state = unsafe { &*self.0.cast::<ConnectorState>() };
         if state.core.get().is_none() {
             drop(state.starting.lock());
@@ -81,7 +81,7 @@ impl ConnectorPtr {
 
 /// Starts a connector from `config`, which is consumed in every case (on failure its userdata
 /// free functions have run). With trigger callbacks, events go to them on the connector's
-/// dispatcher thread (the first may arrive before this returns); with none, take them with
+/// dispatcher threads (the first may arrive before this returns); with none, take them with
 /// wsc_connector_next_event(). On success `*conn_out` is the connector: stop it with
 /// wsc_connector_stop() and free it with wsc_connector_free().
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (a setting; the message names it), WSC_TLS

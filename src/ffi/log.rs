@@ -62,7 +62,7 @@ impl From<LogLevel> for wsc_log_level {
 
 /// Receives one log record: its level, its target (the module, e.g. "wsconnector::inbound")
 /// and its message, both borrowed until the callback returns. Runs on the thread that logged
-/// (an I/O thread, the dispatcher, a caller's): it must be thread-safe, quick, and must not
+/// (an I/O thread, a dispatcher thread, a caller's): it must be thread-safe, quick, and must not
 /// call back into the library.
 pub type wsc_log_fn = Option<
     unsafe extern "C" fn(

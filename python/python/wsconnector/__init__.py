@@ -15,7 +15,8 @@ through four triggers: inbound connection, inbound message, outbound message, so
 
     chat.serve_forever()  # until stop(), Ctrl-C or SIGTERM
 
-Trigger callbacks run on the connector's dispatcher thread; operations that wait (connect,
+Trigger callbacks run on the connector's dispatcher threads (``dispatcher_threads``, default
+4), each socket's in order, different sockets' side by side; operations that wait (connect,
 stop, broadcast, waiting for events) release the GIL while the Rust core works.
 ``AsyncConnector`` is the asyncio front: ``async def`` trigger handlers run on the loop, or
 ``async for event in connector.events()``. Errors derive from ``WebSocketError``, one class per

@@ -256,7 +256,8 @@ class Socket:
         when the socket is not compressed."""
     @property
     def groups(self) -> list[str]:
-        """The groups the socket is subscribed to now, sorted (empty once it has closed)."""
+        """The groups the socket is subscribed to now, sorted; once it has closed, those it had
+        when it closed (the socket-closed callback shows them)."""
     @property
     def local_address(self) -> tuple[str, int]:
         """This end of the connection as `(host, port)`."""

@@ -240,6 +240,9 @@ class Settings(TypedDict, total=False):
     compression_level: Optional[int]  # zlib's level, 1 (fastest) to 9 (smallest) (2)
     # The connector.
     worker_threads: Optional[int]  # I/O threads (default: the CPU count, at most 4)
+    # threads running trigger callbacks, each socket's in order on one at a time (default 4:
+    # callbacks hold the GIL; more threads only help callbacks that wait on I/O)
+    dispatcher_threads: Optional[int]
     stop_timeout: Optional[float]  # how long stop waits for sends and close handshakes (5 s)
     event_queue_capacity: Optional[int]  # events waiting for the application (or held by a
     # batch being delivered); past it, sockets stop reading until it catches up (65536)
