@@ -49,6 +49,7 @@ pub(crate) fn broadcast(
 ) -> Result<BroadcastResult> {
     validate_groups(&filter.groups)?;
     check_fits(message.len(), shared.send_queue_bytes())?;
+    let started = std::time::Instant::now();
     let mut result = BroadcastResult::default();
     // Server frames are unmasked and identical: encoded once for every inbound recipient.
     let mut server_frame = None;
@@ -79,5 +80,8 @@ pub(crate) fn broadcast(
             }),
         }
     });
+    shared
+        .metrics
+        .broadcast(result.delivered, started.elapsed());
     Ok(result)
 }

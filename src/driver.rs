@@ -12,7 +12,7 @@
 use crate::config::{MessageRatePolicy, MAX_DURATION};
 use crate::events::Event;
 use crate::protocol::close::{close_code, truncate_reason};
-use crate::protocol::frame::{close_payload, opcode};
+use crate::protocol::frame::{close_payload, opcode, server_frame_payload};
 use crate::queue::{CloseRequest, Outgoing, Sealed};
 use crate::rate::RateLimit;
 use crate::shared::{Registration, Shared};
@@ -236,7 +236,9 @@ impl Driver {
         POLL_EVENTS.with(|events| {
             let mut events = events.borrow_mut();
             if !events.is_empty() {
-                self.shared.events.push_all(&mut events);
+                self.shared
+                    .events
+                    .push_all(&mut events, self.now.into_std());
             }
         });
     }
@@ -278,10 +280,19 @@ impl Driver {
                 }
                 if room > 0 && work < WORK_PER_POLL {
                     let wire = &mut self.wire;
+                    let metrics = &*self.shared.metrics;
                     let (count, close) =
                         self.socket.queue().take(room, |outgoing| match outgoing {
-                            Outgoing::Message(message) => wire.buffer_message(&message),
-                            Outgoing::Frame(frame) => wire.buffer_encoded(frame),
+                            Outgoing::Message(message) => {
+                                metrics.message_out(message.kind(), message.len());
+                                wire.buffer_message(&message)
+                            }
+                            Outgoing::Frame(frame) => {
+                                if let Some((kind, len)) = server_frame_payload(&frame) {
+                                    metrics.message_out(kind, len);
+                                }
+                                wire.buffer_encoded(frame)
+                            }
                         });
                     if count > 0 {
                         self.last_activity = self.now;
@@ -408,6 +419,9 @@ impl Driver {
         self.last_received = now;
         match incoming {
             Incoming::Message { message, retained } => {
+                self.shared
+                    .metrics
+                    .message_in(message.kind(), message.len());
                 self.last_activity = now;
                 // Once we close, or the application asked to, nothing more is delivered.
                 if self.close_sent || self.socket.is_close_requested() {
@@ -493,6 +507,7 @@ impl Driver {
         }
         if let Some(sent) = self.ping_sent {
             if now >= after(sent, self.pong_timeout) {
+                self.shared.metrics.pong_timeout();
                 return Some(Ending::dropped(
                     close_code::ABNORMAL,
                     "no pong within the pong timeout: peer is unresponsive",
@@ -512,6 +527,7 @@ impl Driver {
             if self.ping_sent.is_none() && now >= after(self.last_received, interval) {
                 self.ping_due = true;
                 self.ping_sent = Some(now);
+                self.shared.metrics.ping_sent();
             }
         }
         None

@@ -8,6 +8,7 @@
 //! taken keeps counting until its taker releases it, so a slow application holds at most
 //! the bounds.
 
+use crate::metrics::Metrics;
 use crate::protocol::message::Message;
 use crate::socket::Socket;
 use std::collections::VecDeque;
@@ -191,10 +192,18 @@ impl std::fmt::Debug for EventBatch {
     }
 }
 
+/// An event in the queue: the memory it keeps, and when its socket read it (a timestamp of
+/// the connector's figures), for the time it waits.
+pub(crate) struct Queued {
+    event: Event,
+    bytes: usize,
+    stamp: u64,
+}
+
 #[derive(Default)]
 struct State {
-    /// Queued events, each with the bytes of memory it keeps.
-    items: VecDeque<(Event, usize)>,
+    /// Queued events.
+    items: VecDeque<Queued>,
     /// No more events will come: the connector has stopped.
     closed: bool,
     /// Socket tasks waiting for room in the queue.
@@ -224,17 +233,20 @@ impl State {
 /// until the batch is released (by the next take into it, or [`EventQueue::release`]).
 #[derive(Default)]
 pub(crate) struct Batch {
-    events: VecDeque<(Event, usize)>,
+    events: VecDeque<Queued>,
     /// Events and bytes this batch counts in the queue.
     held: usize,
     bytes: usize,
+    /// When the batch was taken, and how long each of its events had waited by then.
+    taken_at: u64,
+    waited: Vec<u64>,
 }
 
 impl Batch {
     /// The next event, skipping those the application no longer wants (their socket was
     /// closed by the application meanwhile).
     pub(crate) fn pop(&mut self) -> Option<Event> {
-        while let Some((event, _)) = self.events.pop_front() {
+        while let Some(Queued { event, .. }) = self.events.pop_front() {
             if !event.is_stale() {
                 return Some(event);
             }
@@ -249,7 +261,7 @@ impl Batch {
 
     /// The events not popped, to drop after the queue's lock; the batch keeps its (empty)
     /// allocation for the next take when there are none.
-    fn take_left_over(&mut self) -> VecDeque<(Event, usize)> {
+    fn take_left_over(&mut self) -> VecDeque<Queued> {
         if self.events.is_empty() {
             VecDeque::new()
         } else {
@@ -266,26 +278,40 @@ pub(crate) struct EventQueue {
     full: AtomicBool,
     capacity: usize,
     max_bytes: usize,
+    /// Where the time events wait and the backpressure episodes are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl EventQueue {
     /// A queue bounded at `capacity` events and `max_bytes` bytes of memory kept by them.
-    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
+    pub(crate) fn new(capacity: usize, max_bytes: usize, metrics: Arc<Metrics>) -> Self {
         EventQueue {
             state: Mutex::new(State::default()),
             available: Condvar::new(),
             full: AtomicBool::new(false),
             capacity,
             max_bytes,
+            metrics,
         }
     }
 
-    /// Records the bounds' state after a change made under the lock.
+    /// Records the bounds' state after a change made under the lock; a queue that becomes
+    /// full begins a backpressure episode.
     fn update_full(&self, state: &State) {
-        self.full.store(
-            state.is_full(self.capacity, self.max_bytes),
-            Ordering::Relaxed,
-        );
+        let full = state.is_full(self.capacity, self.max_bytes);
+        if full && !self.full.load(Ordering::Relaxed) {
+            self.metrics.backpressure_episode();
+        }
+        self.full.store(full, Ordering::Relaxed);
+    }
+
+    /// Events waiting or held by takers, and the memory they keep.
+    pub(crate) fn waiting(&self) -> (usize, usize) {
+        let state = self.lock();
+        (
+            state.items.len() + state.held,
+            state.bytes + state.held_bytes,
+        )
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -295,21 +321,36 @@ impl EventQueue {
     /// Adds an event that keeps no payload. Never blocks on the consumer: producers that must
     /// respect the bound call [`EventQueue::poll_room`] first.
     pub(crate) fn push(&self, event: Event) {
-        self.append(0, |items| items.push_back((event, 0)));
+        let stamp = self.metrics.now();
+        self.append(0, |items| {
+            items.push_back(Queued {
+                event,
+                bytes: 0,
+                stamp,
+            })
+        });
     }
 
     /// Adds the events of one socket's poll, each with the memory it keeps, together (one
-    /// lock, at most one wake-up), leaving `events` empty.
-    pub(crate) fn push_all(&self, events: &mut Vec<(Event, usize)>) {
+    /// lock, at most one wake-up), leaving `events` empty. `read_at` is when the socket read
+    /// them (the start of its poll: one clock read for them all).
+    pub(crate) fn push_all(&self, events: &mut Vec<(Event, usize)>, read_at: std::time::Instant) {
+        let stamp = self.metrics.stamp(read_at);
         let bytes = events.iter().map(|(_, bytes)| bytes).sum();
-        self.append(bytes, |items| items.extend(events.drain(..)));
+        self.append(bytes, |items| {
+            items.extend(events.drain(..).map(|(event, bytes)| Queued {
+                event,
+                bytes,
+                stamp,
+            }))
+        });
     }
 
     /// Adds under the lock, and wakes a taker only if one is asleep and none has been
     /// signalled yet: a busy consumer is never signalled, and a burst that arrives before the
     /// signalled one runs (it does not preempt the producer: `prefer_batched_wakeups`) costs
     /// one wake-up in all.
-    fn append(&self, bytes: usize, add: impl FnOnce(&mut VecDeque<(Event, usize)>)) {
+    fn append(&self, bytes: usize, add: impl FnOnce(&mut VecDeque<Queued>)) {
         let mut state = self.lock();
         add(&mut state.items);
         state.bytes += bytes;
@@ -349,6 +390,7 @@ impl EventQueue {
         max: usize,
         timeout: Option<Duration>,
     ) -> bool {
+        let released_at = self.record_waits(batch);
         let left_over = batch.take_left_over();
         let mut state = self.lock();
         Self::unhold(&mut state, batch);
@@ -359,6 +401,7 @@ impl EventQueue {
             state = self.lock();
         }
         drop(left_over); // events the taker did not pop, dropped without the lock held
+        let waits = state.items.is_empty();
         let mut state = self.wait_for_items(state, timeout);
         if state.items.is_empty() {
             return !state.closed;
@@ -368,18 +411,51 @@ impl EventQueue {
             batch.bytes = std::mem::take(&mut state.bytes);
         } else {
             batch.events.extend(state.items.drain(..max));
-            batch.bytes = batch.events.iter().map(|(_, bytes)| bytes).sum();
+            batch.bytes = batch.events.iter().map(|queued| queued.bytes).sum();
             state.bytes -= batch.bytes;
         }
         batch.held = batch.events.len();
         state.held += batch.held;
         state.held_bytes += batch.bytes;
         self.after_take(state);
+        // The clock read at the release serves as the take's when no wait came between.
+        batch.taken_at = match released_at {
+            Some(at) if !waits => at,
+            _ => self.metrics.now(),
+        };
+        let taken_at = batch.taken_at;
+        batch.waited.clear();
+        batch.waited.extend(
+            batch
+                .events
+                .iter()
+                .map(|queued| taken_at.saturating_sub(queued.stamp)),
+        );
         true
+    }
+
+    /// Records how long each event of a batch being released waited before its handler got
+    /// it: its wait until the take, plus its share of the time the batch was in hand (the
+    /// handlers of the events before it, taken as equal: exact for the first event, and off
+    /// by less than the batch's handling time for the others). One clock read per batch,
+    /// returned for the next take.
+    fn record_waits(&self, batch: &mut Batch) -> Option<u64> {
+        if batch.waited.is_empty() {
+            return None;
+        }
+        let now = self.metrics.now();
+        let in_hand = u128::from(now.saturating_sub(batch.taken_at));
+        let n = batch.waited.len() as u128;
+        for (i, waited) in batch.waited.drain(..).enumerate() {
+            let share = (in_hand * i as u128 / n) as u64;
+            self.metrics.event_waited(waited.saturating_add(share));
+        }
+        Some(now)
     }
 
     /// Stops counting the events of `batch`, dropping any it still holds.
     pub(crate) fn release(&self, batch: &mut Batch) {
+        self.record_waits(batch);
         let left_over = batch.take_left_over();
         let mut state = self.lock();
         Self::unhold(&mut state, batch);
@@ -402,13 +478,19 @@ impl EventQueue {
     pub(crate) fn take_one(&self, timeout: Option<Duration>) -> Result<Option<Event>, ()> {
         let mut state = self.wait_for_items(self.lock(), timeout);
         match state.items.pop_front() {
-            Some((event, bytes)) => {
+            Some(Queued {
+                event,
+                bytes,
+                stamp,
+            }) => {
                 state.bytes -= bytes;
                 let more = !state.items.is_empty();
                 self.after_take(state);
                 if more {
                     self.available.notify_one();
                 }
+                self.metrics
+                    .event_waited(self.metrics.now().saturating_sub(stamp));
                 Ok(Some(event))
             }
             None if state.closed => Err(()),
@@ -476,9 +558,13 @@ impl EventQueue {
 mod tests {
     use super::*;
 
+    fn metrics() -> Arc<Metrics> {
+        Arc::new(Metrics::new(Vec::new()))
+    }
+
     #[test]
     fn take_one_times_out_then_sees_the_end() {
-        let q = EventQueue::new(4, 1024);
+        let q = EventQueue::new(4, 1024, metrics());
         assert_eq!(
             q.take_one(Some(Duration::from_millis(10)))
                 .map(|e| e.is_none()),
@@ -493,7 +579,7 @@ mod tests {
     /// Takers asleep with these timeouts (`None`: none), events pushed in bursts: one
     /// signal per burst must still get every event taken, and no taker may sleep past one.
     fn bursts_reach_sleeping_takers(timeouts: &[Option<Duration>]) {
-        let q = std::sync::Arc::new(EventQueue::new(1024, 1 << 20));
+        let q = std::sync::Arc::new(EventQueue::new(1024, 1 << 20, metrics()));
         let (tx, rx) = std::sync::mpsc::channel();
         let takers: Vec<_> = timeouts
             .iter()
@@ -546,7 +632,7 @@ mod tests {
             remote_addr: "127.0.0.1:2".parse().unwrap(),
             peer_certificate: None,
         };
-        let queue = crate::queue::SendQueue::new(1, 1, crate::SlowConsumerPolicy::Fail);
+        let queue = crate::queue::SendQueue::standalone(1, 1, crate::SlowConsumerPolicy::Fail);
         Event::InboundMessage {
             socket: Socket::new(attrs, queue),
             message: Message::binary(vec![0u8; len]),
@@ -559,10 +645,10 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         let mut round = None;
         // Bounded in bytes: events keeping 1,000 bytes fill it.
-        let q = EventQueue::new(100, 1000);
-        q.push_all(&mut vec![(message_event(1), 600)]);
+        let q = EventQueue::new(100, 1000, metrics());
+        q.push_all(&mut vec![(message_event(1), 600)], Instant::now());
         assert!(q.poll_room(&mut cx, &mut round).is_ready());
-        q.push_all(&mut vec![(message_event(1), 400)]);
+        q.push_all(&mut vec![(message_event(1), 400)], Instant::now());
         assert!(q.poll_room(&mut cx, &mut round).is_pending());
         assert!(q.take_one(None).unwrap().is_some());
         assert!(
@@ -570,7 +656,7 @@ mod tests {
             "600 bytes were taken"
         );
         // Bounded in events.
-        let q = EventQueue::new(2, 1 << 20);
+        let q = EventQueue::new(2, 1 << 20, metrics());
         q.push(message_event(1));
         q.push(message_event(1));
         assert!(q.poll_room(&mut cx, &mut round).is_pending());
@@ -583,8 +669,11 @@ mod tests {
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         let mut round = None;
-        let q = EventQueue::new(100, 1000);
-        q.push_all(&mut vec![(message_event(1), 600), (message_event(1), 400)]);
+        let q = EventQueue::new(100, 1000, metrics());
+        q.push_all(
+            &mut vec![(message_event(1), 600), (message_event(1), 400)],
+            Instant::now(),
+        );
         let mut batch = Batch::default();
         assert!(q.take_batch(&mut batch, 1, None));
         assert_eq!(batch.len(), 1, "at most the number asked for");
@@ -596,12 +685,12 @@ mod tests {
         // Taking again releases the first batch: the second one alone now counts.
         assert!(q.take_batch(&mut batch, 1, None));
         assert!(q.poll_room(&mut cx, &mut round).is_ready());
-        q.push_all(&mut vec![(message_event(1), 600)]);
+        q.push_all(&mut vec![(message_event(1), 600)], Instant::now());
         assert!(q.poll_room(&mut cx, &mut round).is_pending());
         q.release(&mut batch);
         assert!(q.poll_room(&mut cx, &mut round).is_ready());
         // Bounded in events, taken and held ones included.
-        let q = EventQueue::new(2, 1 << 20);
+        let q = EventQueue::new(2, 1 << 20, metrics());
         q.push(message_event(1));
         q.push(message_event(1));
         assert!(q.take_batch(&mut batch, usize::MAX, None));

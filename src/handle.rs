@@ -4,6 +4,7 @@ use crate::broadcast::{broadcast, BroadcastResult};
 use crate::config::{validate_groups, MAX_DURATION};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventBatch};
+use crate::metrics::MetricsSnapshot;
 use crate::outbound::OutboundOptions;
 use crate::protocol::close::validate_close;
 use crate::protocol::message::Message;
@@ -159,6 +160,13 @@ impl ConnectorHandle {
     /// How many groups have at least one member.
     pub fn group_count(&self) -> usize {
         self.shared.registry.group_count()
+    }
+
+    /// The connector's figures now: counters since start and gauges (see [`MetricsSnapshot`];
+    /// [`MetricsSnapshot::to_prometheus`] renders them). Cheap enough to read every second;
+    /// any thread; also after stop.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.shared.metrics()
     }
 
     /// Takes the next event when no handler was given at start (pull mode). Waits up to

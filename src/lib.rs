@@ -37,6 +37,7 @@ mod handle;
 #[cfg(feature = "capi")]
 pub mod ffi;
 mod inbound;
+mod metrics;
 // The process-wide capture of the library's `tracing` records, with the `log-sink` feature only
 // (the C API and the Python package turn it on; a Rust application has its own subscriber).
 #[cfg(any(feature = "log-sink", test))]
@@ -68,6 +69,10 @@ pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventBatch, Trigger};
 pub use handle::ConnectorHandle;
 pub use inbound::auth::{AuthDecision, AuthRequest, Authorizer};
+pub use metrics::{
+    Bucket, ByKind, BySocketType, CloseCodeCount, Histogram, MetricsSnapshot, PathFigures,
+    RefusalCount, RefusalReason, PROMETHEUS_CONTENT_TYPE,
+};
 pub use outbound::OutboundOptions;
 pub use path::PathPattern;
 pub use pem::Pem;

@@ -198,7 +198,7 @@ pub(crate) async fn open(
         })??,
     };
     let (socket, ws) = socket_and_stream;
-    let mut registration = shared.register(&socket, &options.groups)?;
+    let mut registration = shared.register(&socket, &options.groups, None)?;
     registration.announce();
     shared
         .tasks

@@ -6,12 +6,13 @@
 
 use crate::config::SlowConsumerPolicy;
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::Metrics;
 use crate::protocol::message::Message;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::Context;
 
 /// What a send did with the message.
@@ -80,6 +81,31 @@ struct State {
     sealed: Option<Sealed>,
 }
 
+/// The bounds and policy every send queue of a connector follows, and the figures where the
+/// policy's drops are counted: one copy shared by all its sockets.
+pub(crate) struct QueueLimits {
+    max_messages: usize,
+    max_bytes: usize,
+    policy: SlowConsumerPolicy,
+    metrics: Arc<Metrics>,
+}
+
+impl QueueLimits {
+    pub(crate) fn new(
+        max_messages: usize,
+        max_bytes: usize,
+        policy: SlowConsumerPolicy,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
+        Arc::new(QueueLimits {
+            max_messages,
+            max_bytes,
+            policy,
+            metrics,
+        })
+    }
+}
+
 pub(crate) struct SendQueue {
     state: Mutex<State>,
     waker: AtomicWaker,
@@ -88,9 +114,7 @@ pub(crate) struct SendQueue {
     /// Set once a close has been requested, so the task can start its close deadline before
     /// the close frame can even be written.
     closing: AtomicBool,
-    max_messages: usize,
-    max_bytes: usize,
-    policy: SlowConsumerPolicy,
+    limits: Arc<QueueLimits>,
 }
 
 /// Fails with `LimitExceeded` when a message of `len` bytes is larger than a send queue of
@@ -106,16 +130,25 @@ pub(crate) fn check_fits(len: usize, max_bytes: usize) -> Result<()> {
 }
 
 impl SendQueue {
-    pub(crate) fn new(max_messages: usize, max_bytes: usize, policy: SlowConsumerPolicy) -> Self {
+    pub(crate) fn new(limits: Arc<QueueLimits>) -> Self {
         SendQueue {
             state: Mutex::new(State::default()),
             waker: AtomicWaker::new(),
             killed: AtomicBool::new(false),
             closing: AtomicBool::new(false),
-            max_messages,
-            max_bytes,
-            policy,
+            limits,
         }
+    }
+
+    /// A queue with bounds of its own and figures nobody reads (for tests).
+    #[cfg(test)]
+    pub(crate) fn standalone(
+        max_messages: usize,
+        max_bytes: usize,
+        policy: SlowConsumerPolicy,
+    ) -> Self {
+        let metrics = Arc::new(Metrics::new(Vec::new()));
+        SendQueue::new(QueueLimits::new(max_messages, max_bytes, policy, metrics))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -127,13 +160,14 @@ impl SendQueue {
     /// length against it before reading the bytes.)
     #[cfg(feature = "capi")]
     pub(crate) fn max_bytes(&self) -> usize {
-        self.max_bytes
+        self.limits.max_bytes
     }
 
     /// Queues a message for the socket `id`, applying the slow-consumer policy when full.
     pub(crate) fn push(&self, id: &str, message: Outgoing) -> Result<Delivery> {
+        let limits = &*self.limits;
         let len = message.len();
-        check_fits(len, self.max_bytes)?;
+        check_fits(len, limits.max_bytes)?;
         let mut state = self.lock();
         match state.sealed {
             None => {}
@@ -151,10 +185,11 @@ impl SendQueue {
             }
             Some(Sealed::Ended) => return Err(Error::no_such_socket(id)),
         }
-        let full = |s: &State| s.items.len() >= self.max_messages || s.bytes + len > self.max_bytes;
+        let full =
+            |s: &State| s.items.len() >= limits.max_messages || s.bytes + len > limits.max_bytes;
         let mut delivery = Delivery::Queued;
         if full(&state) {
-            match self.policy {
+            match limits.policy {
                 SlowConsumerPolicy::Fail => {
                     return Err(Error::new(
                         ErrorKind::QueueFull,
@@ -165,7 +200,11 @@ impl SendQueue {
                         ),
                     ))
                 }
-                SlowConsumerPolicy::DropNewest => return Ok(Delivery::DroppedNewest),
+                SlowConsumerPolicy::DropNewest => {
+                    drop(state);
+                    limits.metrics.dropped(1);
+                    return Ok(Delivery::DroppedNewest);
+                }
                 SlowConsumerPolicy::DropOldest => {
                     let mut dropped = 0;
                     while full(&state) {
@@ -175,6 +214,7 @@ impl SendQueue {
                         state.bytes -= old.len();
                         dropped += 1;
                     }
+                    limits.metrics.dropped(dropped);
                     delivery = Delivery::QueuedDroppingOldest(dropped);
                 }
                 SlowConsumerPolicy::Close => {
@@ -187,6 +227,7 @@ impl SendQueue {
                     });
                     self.closing.store(true, Ordering::Release);
                     drop(state);
+                    limits.metrics.closed_slow_consumer();
                     self.waker.wake();
                     return Ok(Delivery::ClosedSlowConsumer);
                 }
@@ -200,6 +241,12 @@ impl SendQueue {
             self.waker.wake();
         }
         Ok(delivery)
+    }
+
+    /// Messages and payload bytes waiting now.
+    pub(crate) fn depth(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.items.len(), state.bytes)
     }
 
     /// Asks the socket to close after what is already queued; later pushes fail.
@@ -311,7 +358,7 @@ mod tests {
 
     #[test]
     fn fail_policy_refuses_when_full_and_keeps_what_was_queued() {
-        let q = SendQueue::new(2, 1000, SlowConsumerPolicy::Fail);
+        let q = SendQueue::standalone(2, 1000, SlowConsumerPolicy::Fail);
         assert_eq!(q.push("s", text("a")).unwrap(), Delivery::Queued);
         assert_eq!(q.push("s", text("b")).unwrap(), Delivery::Queued);
         assert_eq!(
@@ -323,7 +370,7 @@ mod tests {
 
     #[test]
     fn byte_bound_counts_payloads() {
-        let q = SendQueue::new(100, 5, SlowConsumerPolicy::Fail);
+        let q = SendQueue::standalone(100, 5, SlowConsumerPolicy::Fail);
         q.push("s", text("abc")).unwrap();
         assert_eq!(
             q.push("s", text("def")).unwrap_err().kind(),
@@ -339,13 +386,13 @@ mod tests {
 
     #[test]
     fn drop_policies() {
-        let q = SendQueue::new(2, 1000, SlowConsumerPolicy::DropNewest);
+        let q = SendQueue::standalone(2, 1000, SlowConsumerPolicy::DropNewest);
         q.push("s", text("a")).unwrap();
         q.push("s", text("b")).unwrap();
         assert_eq!(q.push("s", text("c")).unwrap(), Delivery::DroppedNewest);
         assert_eq!(drain(&q), ["a", "b"]);
 
-        let q = SendQueue::new(2, 1000, SlowConsumerPolicy::DropOldest);
+        let q = SendQueue::standalone(2, 1000, SlowConsumerPolicy::DropOldest);
         q.push("s", text("a")).unwrap();
         q.push("s", text("b")).unwrap();
         assert_eq!(
@@ -357,7 +404,7 @@ mod tests {
 
     #[test]
     fn close_policy_discards_and_closes_with_1013() {
-        let q = SendQueue::new(1, 1000, SlowConsumerPolicy::Close);
+        let q = SendQueue::standalone(1, 1000, SlowConsumerPolicy::Close);
         q.push("s", text("a")).unwrap();
         assert_eq!(
             q.push("s", text("b")).unwrap(),
@@ -372,7 +419,7 @@ mod tests {
 
     #[test]
     fn close_request_leaves_after_queued_messages() {
-        let q = SendQueue::new(10, 1000, SlowConsumerPolicy::Fail);
+        let q = SendQueue::standalone(10, 1000, SlowConsumerPolicy::Fail);
         q.push("s", text("a")).unwrap();
         assert!(q.request_close(CloseRequest {
             code: 1000,

@@ -224,6 +224,12 @@ impl Registry {
         }
     }
 
+    /// Calls `each` for every open socket, without collecting them first. `each` must not
+    /// touch the registry.
+    pub(crate) fn for_each(&self, mut each: impl FnMut(&Socket)) {
+        self.sockets.iter().for_each(|entry| each(entry.value()));
+    }
+
     /// Every open socket.
     pub(crate) fn all(&self) -> Vec<Socket> {
         self.sockets.iter().map(|e| e.value().clone()).collect()

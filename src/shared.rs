@@ -4,15 +4,18 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventQueue};
+use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
+use crate::path::{full_pattern, normalize_base_path};
 use crate::protocol::close::close_code;
-use crate::queue::{Sealed, SendQueue};
+use crate::queue::{QueueLimits, Sealed, SendQueue};
 use crate::registry::Registry;
 use crate::socket::{Socket, SocketType};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::ThreadId;
 use tokio::runtime::Handle;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -41,6 +44,14 @@ pub(crate) struct Shared {
     pub dispatcher_thread: OnceLock<ThreadId>,
     /// Events go to a handler; without one the application pulls them.
     pub has_handler: bool,
+    /// The connector's figures.
+    pub metrics: Arc<Metrics>,
+    /// The send queues' bounds and policy, shared by every socket.
+    queue_limits: Arc<QueueLimits>,
+    /// A drain has begun: new handshakes are refused (503) and the health path says 503.
+    draining: AtomicBool,
+    /// Woken when a socket leaves while the connector drains (a drain waits for its sockets).
+    pub socket_left: Notify,
 }
 
 impl Shared {
@@ -52,11 +63,20 @@ impl Shared {
         local_addr: Option<SocketAddr>,
         has_handler: bool,
     ) -> Self {
+        let metrics = Arc::new(Metrics::new(path_labels(&config)));
+        let s = &config.socket;
+        let queue_limits = QueueLimits::new(
+            s.send_queue_messages,
+            s.send_queue_bytes,
+            s.slow_consumer,
+            metrics.clone(),
+        );
         Shared {
             registry: Arc::default(),
             events: Arc::new(EventQueue::new(
                 config.event_queue_capacity,
                 config.event_queue_bytes,
+                metrics.clone(),
             )),
             state: AtomicU8::new(RUNNING),
             tasks: TaskTracker::new(),
@@ -67,7 +87,35 @@ impl Shared {
             dispatcher_thread: OnceLock::new(),
             has_handler,
             config,
+            metrics,
+            queue_limits,
+            draining: AtomicBool::new(false),
+            socket_left: Notify::new(),
         }
+    }
+
+    /// Whether a drain has begun (it lasts until the connector stops).
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// The connector's figures now: its counters, and the gauges read from the sockets' send
+    /// queues (each visited once), the event queue and the connector's state.
+    pub(crate) fn metrics(&self) -> MetricsSnapshot {
+        let mut gauges = Gauges {
+            draining: self.is_draining(),
+            ..Gauges::default()
+        };
+        self.registry.for_each(|socket| {
+            let (messages, bytes) = socket.queue().depth();
+            gauges.send_queue_messages += messages as u64;
+            gauges.send_queue_bytes += bytes as u64;
+            gauges.send_queue_largest = gauges.send_queue_largest.max(messages as u64);
+        });
+        let (events, bytes) = self.events.waiting();
+        gauges.events_waiting = events as u64;
+        gauges.event_bytes_waiting = bytes as u64;
+        self.metrics.snapshot(gauges)
     }
 
     /// Whether the connector runs (is not stopping or stopped).
@@ -84,18 +132,24 @@ impl Shared {
         }
     }
 
-    /// Registers a socket whose handshake is done, with its initial groups; the registration
-    /// takes it out of the registry again however it ends.
+    /// Registers a socket whose handshake is done, with its initial groups (an inbound one on
+    /// the listener's served path number `path`); the registration takes it out of the
+    /// registry again however it ends.
     pub(crate) fn register(
         self: &Arc<Self>,
         socket: &Socket,
         groups: &[String],
+        path: Option<usize>,
     ) -> Result<Registration> {
         self.check_running()?;
         self.registry.insert(socket, groups)?;
+        let path = path.and_then(|p| u16::try_from(p).ok());
+        self.metrics
+            .socket_opened(socket.socket_type(), path.map(usize::from));
         Ok(Registration {
             shared: self.clone(),
             socket: socket.clone(),
+            path,
             announced: false,
             ended: false,
         })
@@ -103,8 +157,7 @@ impl Shared {
 
     /// An empty send queue with the configured bounds and policy.
     pub(crate) fn send_queue(&self) -> SendQueue {
-        let s = &self.config.socket;
-        SendQueue::new(s.send_queue_messages, s.send_queue_bytes, s.slow_consumer)
+        SendQueue::new(self.queue_limits.clone())
     }
 
     /// The send queue's byte bound of every socket (`SocketConfig::send_queue_bytes`).
@@ -142,6 +195,8 @@ impl Shared {
 pub(crate) struct Registration {
     shared: Arc<Shared>,
     socket: Socket,
+    /// The served path an inbound socket came in on (its figures are counted by path).
+    path: Option<u16>,
     /// The application knows of the socket: its end must be reported.
     announced: bool,
     /// The socket has left the registry.
@@ -175,6 +230,13 @@ impl Registration {
         }
         self.shared.registry.remove(&self.socket);
         self.socket.queue().seal(Sealed::Ended);
+        let path = self.path.map(usize::from);
+        self.shared
+            .metrics
+            .socket_closed(self.socket.socket_type(), path, code);
+        if self.shared.is_draining() {
+            self.shared.socket_left.notify_waiters();
+        }
         if self.announced {
             self.shared.events.push(Event::SocketClosed {
                 socket: self.socket.clone(),
@@ -183,6 +245,24 @@ impl Registration {
             });
         }
     }
+}
+
+/// The full path patterns of the listener's served paths, in their order (the labels of the
+/// by-path figures): one for the whole base path when none is declared.
+fn path_labels(config: &Config) -> Vec<String> {
+    let Some(listener) = &config.listener else {
+        return Vec::new();
+    };
+    let base =
+        normalize_base_path(&listener.base_path).unwrap_or_else(|_| listener.base_path.clone());
+    if listener.paths.is_empty() {
+        return vec![full_pattern(&base, "*")];
+    }
+    listener
+        .paths
+        .iter()
+        .map(|path| full_pattern(&base, &path.pattern))
+        .collect()
 }
 
 impl Drop for Registration {

@@ -412,7 +412,10 @@ mod tests {
             remote_addr: addr,
             peer_certificate: None,
         };
-        Socket::new(attrs, SendQueue::new(16, 1 << 20, Default::default()))
+        Socket::new(
+            attrs,
+            SendQueue::standalone(16, 1 << 20, Default::default()),
+        )
     }
 
     /// The message a callback's send queued: passed on, not copied, whatever its size.

@@ -204,6 +204,22 @@ pub(crate) fn encode_server_frame(message: &crate::Message) -> bytes::Bytes {
     out.freeze()
 }
 
+/// The kind and payload length of a frame made by [`encode_server_frame`] (read from its
+/// header, for the figures); `None` for anything else.
+pub(crate) fn server_frame_payload(frame: &[u8]) -> Option<(crate::MessageKind, usize)> {
+    let kind = match frame.first()? & 0x0f {
+        opcode::TEXT => crate::MessageKind::Text,
+        opcode::BINARY => crate::MessageKind::Binary,
+        _ => return None,
+    };
+    let header = match frame.get(1)? & 0x7f {
+        126 => 4,
+        127 => 10,
+        _ => 2,
+    };
+    Some((kind, frame.len().saturating_sub(header)))
+}
+
 /// The payload of a close frame with `code` and `reason`.
 pub(crate) fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     let mut payload = Vec::with_capacity(2 + reason.len());
@@ -238,6 +254,23 @@ mod tests {
         let mut out = BytesMut::new();
         put_frame(&mut out, opcode, payload, mask);
         out
+    }
+
+    #[test]
+    fn a_server_frame_tells_its_kind_and_payload_length() {
+        for len in [0, 125, 126, 65_535, 65_536] {
+            let text = encode_server_frame(&crate::Message::text("a".repeat(len)));
+            assert_eq!(
+                server_frame_payload(&text),
+                Some((crate::MessageKind::Text, len))
+            );
+            let binary = encode_server_frame(&crate::Message::binary(vec![0u8; len]));
+            assert_eq!(
+                server_frame_payload(&binary),
+                Some((crate::MessageKind::Binary, len))
+            );
+        }
+        assert_eq!(server_frame_payload(&[]), None);
     }
 
     #[test]

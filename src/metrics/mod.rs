@@ -1,0 +1,444 @@
+//! A connector's figures: what is recorded where it happens, cheaply, and read together as a
+//! [`MetricsSnapshot`] (rendered as Prometheus text by `prometheus.rs`).
+//!
+//! The counters of the per-message path (messages and bytes, slow-consumer drops, broadcasts,
+//! the two latency histograms) live on per-thread slots (`slots.rs`): a thread adds to its own
+//! cache lines with a plain load and store, no lock and no locked instruction. The counters of
+//! rarer things (sockets opened and closed, refusals, pings) are shared atomics. Gauges (open
+//! sockets, queue depths, events waiting) are read when the snapshot is taken. Every counter in
+//! a snapshot is a sum of values that only grow: read again, it never goes backwards.
+
+mod prometheus;
+mod slots;
+mod snapshot;
+
+pub use prometheus::PROMETHEUS_CONTENT_TYPE;
+pub use snapshot::{
+    Bucket, ByKind, BySocketType, CloseCodeCount, Histogram, MetricsSnapshot, PathFigures,
+    RefusalCount, RefusalReason,
+};
+
+use crate::protocol::message::MessageKind;
+use crate::socket::SocketType;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Upper bounds of the latency histograms' buckets (and +Inf after them), in nanoseconds.
+pub(crate) const LATENCY_BOUNDS_NS: [u64; 22] = [
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    10_000_000_000,
+];
+/// Buckets of a latency histogram: one per bound, and +Inf.
+const BUCKETS: usize = LATENCY_BOUNDS_NS.len() + 1;
+
+/// The close codes that have a label of their own; every other code counts as "other".
+pub(crate) const CLOSE_CODES: [u16; 15] = [
+    1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015,
+];
+
+/// Where each counter of the per-message path sits in a slot.
+mod hot {
+    use super::BUCKETS;
+    /// Messages received; + 0 for text, + 1 for binary (also for the three below).
+    pub const MESSAGES_IN: usize = 0;
+    pub const BYTES_IN: usize = 2;
+    pub const MESSAGES_OUT: usize = 4;
+    pub const BYTES_OUT: usize = 6;
+    pub const DROPPED: usize = 8;
+    pub const BROADCASTS: usize = 9;
+    pub const DELIVERIES: usize = 10;
+    /// The event wait histogram: its buckets, then its sum in nanoseconds.
+    pub const EVENT_WAIT: usize = 11;
+    pub const EVENT_WAIT_SUM: usize = EVENT_WAIT + BUCKETS;
+    /// The broadcast fan-out histogram, likewise.
+    pub const FANOUT: usize = EVENT_WAIT_SUM + 1;
+    pub const FANOUT_SUM: usize = FANOUT + BUCKETS;
+    pub const COUNT: usize = FANOUT_SUM + 1;
+}
+
+/// One thread's counters, on cache lines of their own.
+#[repr(align(128))]
+struct Slot([AtomicU64; hot::COUNT]);
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+/// Everything a connector records, shared by its tasks, queues and handles.
+pub(crate) struct Metrics {
+    slots: Box<[Slot]>,
+    /// Event timestamps are nanoseconds since this instant.
+    epoch: Instant,
+    /// Sockets registered and unregistered, by type (inbound, outbound).
+    opened: [AtomicU64; 2],
+    closed: [AtomicU64; 2],
+    /// Sockets closed by code: one per [`CLOSE_CODES`], then "other".
+    closed_by_code: [AtomicU64; CLOSE_CODES.len() + 1],
+    /// The listener's served path patterns (full paths), and the inbound sockets of each.
+    path_labels: Box<[String]>,
+    path_opened: Box<[AtomicU64]>,
+    path_closed: Box<[AtomicU64]>,
+    /// Refused handshakes by reason and status: a handful of pairs, one lock per refusal.
+    refusals: Mutex<Vec<RefusalCount>>,
+    slow_consumer_closed: AtomicU64,
+    backpressure_episodes: AtomicU64,
+    pings_sent: AtomicU64,
+    pong_timeouts: AtomicU64,
+}
+
+/// A socket type's index in the by-type counters.
+fn type_index(socket_type: SocketType) -> usize {
+    match socket_type {
+        SocketType::Inbound => 0,
+        SocketType::Outbound => 1,
+    }
+}
+
+/// A message kind's offset in the by-kind counters.
+fn kind_index(kind: MessageKind) -> usize {
+    match kind {
+        MessageKind::Text => 0,
+        MessageKind::Binary => 1,
+    }
+}
+
+/// The bucket of a latency: the first whose bound it does not exceed, or +Inf.
+fn bucket(ns: u64) -> usize {
+    LATENCY_BOUNDS_NS.partition_point(|&bound| bound < ns)
+}
+
+/// The by-code counter of a close code.
+fn code_index(code: u16) -> usize {
+    CLOSE_CODES
+        .iter()
+        .position(|&c| c == code)
+        .unwrap_or(CLOSE_CODES.len())
+}
+
+impl Metrics {
+    /// Figures for a connector whose listener serves `path_labels` (full path patterns; empty
+    /// without a listener).
+    pub(crate) fn new(path_labels: Vec<String>) -> Self {
+        let zeros = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect();
+        Metrics {
+            slots: (0..slots::SLOTS).map(|_| Slot::default()).collect(),
+            epoch: Instant::now(),
+            opened: Default::default(),
+            closed: Default::default(),
+            closed_by_code: Default::default(),
+            path_opened: zeros(path_labels.len()),
+            path_closed: zeros(path_labels.len()),
+            path_labels: path_labels.into_boxed_slice(),
+            refusals: Mutex::new(Vec::new()),
+            slow_consumer_closed: AtomicU64::new(0),
+            backpressure_episodes: AtomicU64::new(0),
+            pings_sent: AtomicU64::new(0),
+            pong_timeouts: AtomicU64::new(0),
+        }
+    }
+
+    /// Adds to counter `index` of the calling thread's slot.
+    #[inline]
+    fn add(&self, index: usize, n: u64) {
+        let slot = slots::current();
+        slots::add(slot, &self.slots[slot].0[index], n);
+    }
+
+    /// A message of `len` payload bytes arrived from a peer.
+    #[inline]
+    pub(crate) fn message_in(&self, kind: MessageKind, len: usize) {
+        let slot = slots::current();
+        let counters = &self.slots[slot].0;
+        let k = kind_index(kind);
+        slots::add(slot, &counters[hot::MESSAGES_IN + k], 1);
+        slots::add(slot, &counters[hot::BYTES_IN + k], len as u64);
+    }
+
+    /// A message of `len` payload bytes went to the wire.
+    #[inline]
+    pub(crate) fn message_out(&self, kind: MessageKind, len: usize) {
+        let slot = slots::current();
+        let counters = &self.slots[slot].0;
+        let k = kind_index(kind);
+        slots::add(slot, &counters[hot::MESSAGES_OUT + k], 1);
+        slots::add(slot, &counters[hot::BYTES_OUT + k], len as u64);
+    }
+
+    /// The slow-consumer policy dropped `n` messages (the new one, or older ones for room).
+    pub(crate) fn dropped(&self, n: usize) {
+        self.add(hot::DROPPED, n as u64);
+    }
+
+    /// The slow-consumer policy closed a socket.
+    pub(crate) fn closed_slow_consumer(&self) {
+        self.slow_consumer_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A broadcast reached `deliveries` sockets in `took`.
+    pub(crate) fn broadcast(&self, deliveries: usize, took: Duration) {
+        let slot = slots::current();
+        let counters = &self.slots[slot].0;
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        slots::add(slot, &counters[hot::BROADCASTS], 1);
+        slots::add(slot, &counters[hot::DELIVERIES], deliveries as u64);
+        slots::add(slot, &counters[hot::FANOUT + bucket(ns)], 1);
+        slots::add(slot, &counters[hot::FANOUT_SUM], ns);
+    }
+
+    /// An event waited `ns` nanoseconds before the application's handler got it.
+    #[inline]
+    pub(crate) fn event_waited(&self, ns: u64) {
+        let slot = slots::current();
+        let counters = &self.slots[slot].0;
+        slots::add(slot, &counters[hot::EVENT_WAIT + bucket(ns)], 1);
+        slots::add(slot, &counters[hot::EVENT_WAIT_SUM], ns);
+    }
+
+    /// `at` as an event timestamp: nanoseconds since the connector started.
+    #[inline]
+    pub(crate) fn stamp(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The event timestamp of now.
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        self.stamp(Instant::now())
+    }
+
+    /// A socket was registered; an inbound one on served path `path` (an index of the labels).
+    pub(crate) fn socket_opened(&self, socket_type: SocketType, path: Option<usize>) {
+        self.opened[type_index(socket_type)].fetch_add(1, Ordering::Relaxed);
+        if let Some(opened) = path.and_then(|p| self.path_opened.get(p)) {
+            opened.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A registered socket ended with `code`. (Release: a snapshot that sees the close sees
+    /// the open before it, so an open gauge never reads below zero.)
+    pub(crate) fn socket_closed(&self, socket_type: SocketType, path: Option<usize>, code: u16) {
+        self.closed_by_code[code_index(code)].fetch_add(1, Ordering::Relaxed);
+        if let Some(closed) = path.and_then(|p| self.path_closed.get(p)) {
+            closed.fetch_add(1, Ordering::Release);
+        }
+        self.closed[type_index(socket_type)].fetch_add(1, Ordering::Release);
+    }
+
+    /// A handshake was refused, with an HTTP status or without an answer.
+    pub(crate) fn refused(&self, reason: RefusalReason, status: Option<u16>) {
+        let mut refusals = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+        match refusals
+            .iter_mut()
+            .find(|r| r.reason == reason && r.status == status)
+        {
+            Some(known) => known.count += 1,
+            None => refusals.push(RefusalCount {
+                reason,
+                status,
+                count: 1,
+            }),
+        }
+    }
+
+    /// The event queue became full: sockets stop reading until the application catches up.
+    pub(crate) fn backpressure_episode(&self) {
+        self.backpressure_episodes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A keepalive ping was sent.
+    pub(crate) fn ping_sent(&self) {
+        self.pings_sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A peer did not answer a ping in time.
+    pub(crate) fn pong_timeout(&self) {
+        self.pong_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counter `index` summed over every thread's slot.
+    fn sum(&self, index: usize) -> u64 {
+        self.slots
+            .iter()
+            .map(|slot| slot.0[index].load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+
+    fn by_kind(&self, index: usize) -> ByKind {
+        ByKind {
+            text: self.sum(index),
+            binary: self.sum(index + 1),
+        }
+    }
+
+    fn histogram(&self, buckets: usize, sum: usize) -> Histogram {
+        let mut cumulative = 0;
+        let buckets = (0..BUCKETS)
+            .map(|i| {
+                cumulative += self.sum(buckets + i);
+                Bucket {
+                    le: LATENCY_BOUNDS_NS.get(i).map(|&ns| Duration::from_nanos(ns)),
+                    count: cumulative,
+                }
+            })
+            .collect();
+        Histogram {
+            count: cumulative,
+            sum: Duration::from_nanos(self.sum(sum)),
+            buckets,
+        }
+    }
+
+    /// The counters read now, with the gauges the caller read.
+    pub(crate) fn snapshot(&self, gauges: Gauges) -> MetricsSnapshot {
+        // Each closed count is read before its opened count (Acquire, against the Release of
+        // `socket_closed`), so an open gauge is never negative.
+        let closed = [0, 1].map(|t| self.closed[t].load(Ordering::Acquire));
+        let opened = [0, 1].map(|t| self.opened[t].load(Ordering::Relaxed));
+        let paths = self
+            .path_labels
+            .iter()
+            .zip(self.path_opened.iter().zip(self.path_closed.iter()))
+            .map(|(pattern, (path_opened, path_closed))| {
+                let closed = path_closed.load(Ordering::Acquire);
+                let opened = path_opened.load(Ordering::Relaxed);
+                PathFigures {
+                    pattern: pattern.clone(),
+                    open: opened.saturating_sub(closed),
+                    opened,
+                }
+            })
+            .collect();
+        let closed_by_code = self
+            .closed_by_code
+            .iter()
+            .enumerate()
+            .map(|(i, count)| CloseCodeCount {
+                code: CLOSE_CODES.get(i).copied(),
+                count: count.load(Ordering::Relaxed),
+            })
+            .collect();
+        let mut handshakes_refused = self
+            .refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        handshakes_refused.sort_by_key(|r| (r.reason, r.status));
+        MetricsSnapshot {
+            sockets_open: BySocketType {
+                inbound: opened[0].saturating_sub(closed[0]),
+                outbound: opened[1].saturating_sub(closed[1]),
+            },
+            sockets_opened: BySocketType {
+                inbound: opened[0],
+                outbound: opened[1],
+            },
+            paths,
+            sockets_closed: closed_by_code,
+            handshakes_refused,
+            messages_in: self.by_kind(hot::MESSAGES_IN),
+            bytes_in: self.by_kind(hot::BYTES_IN),
+            messages_out: self.by_kind(hot::MESSAGES_OUT),
+            bytes_out: self.by_kind(hot::BYTES_OUT),
+            send_queue_messages: gauges.send_queue_messages,
+            send_queue_bytes: gauges.send_queue_bytes,
+            send_queue_largest: gauges.send_queue_largest,
+            slow_consumer_dropped: self.sum(hot::DROPPED),
+            slow_consumer_closed: self.slow_consumer_closed.load(Ordering::Relaxed),
+            broadcasts: self.sum(hot::BROADCASTS),
+            broadcast_deliveries: self.sum(hot::DELIVERIES),
+            events_waiting: gauges.events_waiting,
+            event_bytes_waiting: gauges.event_bytes_waiting,
+            backpressure_episodes: self.backpressure_episodes.load(Ordering::Relaxed),
+            pings_sent: self.pings_sent.load(Ordering::Relaxed),
+            pong_timeouts: self.pong_timeouts.load(Ordering::Relaxed),
+            event_wait: self.histogram(hot::EVENT_WAIT, hot::EVENT_WAIT_SUM),
+            broadcast_fanout: self.histogram(hot::FANOUT, hot::FANOUT_SUM),
+            draining: gauges.draining,
+        }
+    }
+}
+
+/// The gauges a snapshot reads from the parts that own them (the sockets' send queues, the
+/// event queue, the connector's state).
+#[derive(Debug, Default)]
+pub(crate) struct Gauges {
+    pub send_queue_messages: u64,
+    pub send_queue_bytes: u64,
+    pub send_queue_largest: u64,
+    pub events_waiting: u64,
+    pub event_bytes_waiting: u64,
+    pub draining: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_fall_in_the_first_bucket_they_do_not_exceed() {
+        assert_eq!(bucket(0), 0);
+        assert_eq!(bucket(1_000), 0);
+        assert_eq!(bucket(1_001), 1);
+        assert_eq!(bucket(10_000_000_000), BUCKETS - 2);
+        assert_eq!(bucket(u64::MAX), BUCKETS - 1);
+    }
+
+    /// Threads past the owned slots share the last one: nothing recorded is lost either way.
+    #[test]
+    fn counts_from_many_threads_add_up_exactly() {
+        let metrics = std::sync::Arc::new(Metrics::new(Vec::new()));
+        let threads: Vec<_> = (0..slots::SLOTS + 8)
+            .map(|_| {
+                let metrics = metrics.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        metrics.message_in(MessageKind::Text, 3);
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let snapshot = metrics.snapshot(Gauges::default());
+        let threads = (slots::SLOTS + 8) as u64;
+        assert_eq!(snapshot.messages_in.text, 1000 * threads);
+        assert_eq!(snapshot.bytes_in.text, 3000 * threads);
+    }
+
+    #[test]
+    fn histograms_are_cumulative_with_a_sum() {
+        let metrics = Metrics::new(Vec::new());
+        metrics.event_waited(500);
+        metrics.event_waited(2_000);
+        metrics.event_waited(u64::MAX / 4);
+        let h = metrics.snapshot(Gauges::default()).event_wait;
+        assert_eq!(h.count, 3);
+        assert_eq!(h.buckets[0].count, 1);
+        assert_eq!(h.buckets[1].count, 2);
+        assert_eq!(h.buckets[BUCKETS - 2].count, 2);
+        assert_eq!(h.buckets[BUCKETS - 1].le, None);
+        assert_eq!(h.buckets[BUCKETS - 1].count, 3);
+    }
+}
