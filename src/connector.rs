@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::dispatch::{run_dispatcher, EventHandler};
+use crate::drain::{DrainOptions, DrainProgress};
 use crate::error::{Error, ErrorKind, Result};
 use crate::handle::ConnectorHandle;
 use crate::inbound::auth::Authorizer;
@@ -13,6 +14,7 @@ use crate::shared::Shared;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
 
 /// Configures and starts a connector.
@@ -165,13 +167,8 @@ impl Connector {
     /// Blocks until done; calling it again is a no-op. From the connector's own event handler
     /// it fails with `InvalidState` (it would wait for itself).
     pub fn stop(&self) -> Result<()> {
+        self.check_not_own_handler()?;
         let shared = &self.handle.shared;
-        if shared.on_dispatcher_thread() {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "a connector cannot be stopped from its own event handler",
-            ));
-        }
         let _one_at_a_time = self.stop_lock.lock().unwrap_or_else(|e| e.into_inner());
         if shared.is_stopped() {
             return Ok(());
@@ -188,15 +185,58 @@ impl Connector {
         Ok(())
     }
 
-    /// Stops the connector like [`Connector::stop`], from async code.
-    pub async fn stop_async(&self) -> Result<()> {
-        let shared = self.handle.shared.clone();
-        if shared.on_dispatcher_thread() {
+    /// Drains the connector (see [`ConnectorHandle::drain`]), waits up to `deadline` for the
+    /// drain to finish, then stops it as [`Connector::stop`] does (the sockets still open then
+    /// are closed with 1001). Returns the drain's progress at the deadline. From the
+    /// connector's own event handler it fails with `InvalidState`.
+    pub fn drain_and_stop(
+        &self,
+        options: DrainOptions,
+        deadline: Duration,
+    ) -> Result<DrainProgress> {
+        self.check_not_own_handler()?;
+        let progress = match self.handle.drain(options) {
+            Ok(drain) => drain.wait(Some(deadline)),
+            Err(e) if e.kind() == ErrorKind::Stopped => DrainProgress::default(),
+            Err(e) => return Err(e),
+        };
+        self.stop()?;
+        Ok(progress)
+    }
+
+    /// [`Connector::drain_and_stop`] from async code.
+    pub async fn drain_and_stop_async(
+        &self,
+        options: DrainOptions,
+        deadline: Duration,
+    ) -> Result<DrainProgress> {
+        self.check_not_own_handler()?;
+        let progress = match self.handle.drain(options) {
+            Ok(drain) => tokio::time::timeout(deadline, drain.finished())
+                .await
+                .unwrap_or_else(|_| drain.progress()),
+            Err(e) if e.kind() == ErrorKind::Stopped => DrainProgress::default(),
+            Err(e) => return Err(e),
+        };
+        self.stop_async().await?;
+        Ok(progress)
+    }
+
+    /// `InvalidState` on the connector's own dispatcher thread, which a stop would wait for.
+    fn check_not_own_handler(&self) -> Result<()> {
+        if self.handle.shared.on_dispatcher_thread() {
             return Err(Error::new(
                 ErrorKind::InvalidState,
                 "a connector cannot be stopped from its own event handler",
             ));
         }
+        Ok(())
+    }
+
+    /// Stops the connector like [`Connector::stop`], from async code.
+    pub async fn stop_async(&self) -> Result<()> {
+        self.check_not_own_handler()?;
+        let shared = self.handle.shared.clone();
         close_everything(&shared).await;
         let dispatcher = self
             .dispatcher

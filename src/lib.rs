@@ -25,10 +25,12 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod allow;
 mod broadcast;
 mod config;
 mod connector;
 mod dispatch;
+mod drain;
 mod driver;
 mod error;
 mod events;
@@ -65,6 +67,7 @@ pub use config::{
 };
 pub use connector::{Connector, ConnectorBuilder};
 pub use dispatch::{prefer_batched_wakeups, EventHandler};
+pub use drain::{Drain, DrainOptions, DrainProgress};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventBatch, Trigger};
 pub use handle::ConnectorHandle;

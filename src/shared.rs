@@ -11,9 +11,10 @@ use crate::queue::{QueueLimits, Sealed, SendQueue};
 use crate::registry::Registry;
 use crate::socket::{Socket, SocketType};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::ThreadId;
+use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -50,6 +51,8 @@ pub(crate) struct Shared {
     queue_limits: Arc<QueueLimits>,
     /// A drain has begun: new handshakes are refused (503) and the health path says 503.
     draining: AtomicBool,
+    /// The `Retry-After` (seconds) of the refusals while draining.
+    retry_after_secs: AtomicU64,
     /// Woken when a socket leaves while the connector drains (a drain waits for its sockets).
     pub socket_left: Notify,
 }
@@ -90,6 +93,7 @@ impl Shared {
             metrics,
             queue_limits,
             draining: AtomicBool::new(false),
+            retry_after_secs: AtomicU64::new(0),
             socket_left: Notify::new(),
         }
     }
@@ -97,6 +101,19 @@ impl Shared {
     /// Whether a drain has begun (it lasts until the connector stops).
     pub(crate) fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Acquire)
+    }
+
+    /// Begins draining: from now on new handshakes get 503 with `Retry-After: retry_after`
+    /// (whole seconds, rounded up).
+    pub(crate) fn begin_draining(&self, retry_after: Duration) {
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        self.retry_after_secs.store(secs, Ordering::Relaxed);
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// The `Retry-After` of the refusals while draining, in seconds.
+    pub(crate) fn retry_after_secs(&self) -> u64 {
+        self.retry_after_secs.load(Ordering::Relaxed)
     }
 
     /// The connector's figures now: its counters, and the gauges read from the sockets' send
@@ -144,8 +161,8 @@ impl Shared {
         self.check_running()?;
         self.registry.insert(socket, groups)?;
         let path = path.and_then(|p| u16::try_from(p).ok());
-        self.metrics
-            .socket_opened(socket.socket_type(), path.map(usize::from));
+        let inbound = socket.socket_type() == SocketType::Inbound;
+        self.metrics.socket_opened(inbound, path.map(usize::from));
         Ok(Registration {
             shared: self.clone(),
             socket: socket.clone(),
@@ -231,9 +248,8 @@ impl Registration {
         self.shared.registry.remove(&self.socket);
         self.socket.queue().seal(Sealed::Ended);
         let path = self.path.map(usize::from);
-        self.shared
-            .metrics
-            .socket_closed(self.socket.socket_type(), path, code);
+        let inbound = self.socket.socket_type() == SocketType::Inbound;
+        self.shared.metrics.socket_closed(inbound, path, code);
         if self.shared.is_draining() {
             self.shared.socket_left.notify_waiters();
         }

@@ -124,6 +124,12 @@ class Settings(TypedDict, total=False):
     # ("https://app.example.com"), "*.example.com" patterns (with or without a scheme), "null"
     # or "*"; others get 403 before the authorization hook (default: any origin)
     require_origin: Optional[bool]  # refuse (403) requests without an Origin header (False)
+    metrics_path: Optional[str]  # plain HTTP GET path on the listener serving the figures as
+    # Prometheus text, e.g. "/metrics" (default: none); never a declared WebSocket path
+    metrics_allowed_addresses: Optional[Groups]  # client addresses or CIDR blocks ("10.0.0.0/8")
+    # that may read metrics_path, or "*"; others get 403 (default: loopback only)
+    health_path: Optional[str]  # plain HTTP health path for load balancers, e.g. "/health":
+    # 200 while running, 503 once draining (default: none)
     # Outbound sockets.
     default_headers: Optional[Pairs]  # headers of every outbound handshake
     default_query: Optional[Pairs]  # query parameters added to every outbound URL

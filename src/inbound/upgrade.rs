@@ -4,6 +4,7 @@
 //! hook's status).
 
 use super::auth::{AuthDecision, AuthRequest, Authorizer};
+use super::endpoints::Endpoints;
 use crate::config::{validate_groups, InboundPath, ListenerConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::RefusalReason;
@@ -41,6 +42,8 @@ pub(super) struct Rules {
     subprotocols: Vec<String>,
     authorizer: Option<Arc<dyn Authorizer>>,
     max_handshake_bytes: usize,
+    /// The plain HTTP endpoints (health, metrics), answered before any upgrade check.
+    endpoints: Endpoints,
 }
 
 impl Rules {
@@ -80,12 +83,16 @@ impl Rules {
             subprotocols: config.subprotocols.clone(),
             authorizer,
             max_handshake_bytes: config.max_handshake_bytes,
+            endpoints: Endpoints::new(config)?,
         })
     }
 }
 
 /// A parsed upgrade request.
 struct Request {
+    method: String,
+    /// The HTTP minor version (1 for HTTP/1.1).
+    version: u8,
     /// The target's path, percent-decoded (see `decode_request_path`).
     path: String,
     /// The request target as sent.
@@ -158,6 +165,24 @@ pub(super) async fn upgrade(
         Ok(None) => return Ok(None),
         Err(refusal) => return refuse(shared, stream, refusal).await,
     };
+    if let Some(endpoint) = rules.endpoints.at(&request.path) {
+        let client = remote_addr.ip();
+        rules
+            .endpoints
+            .serve(shared, stream, endpoint, &request.method, client)
+            .await;
+        return Ok(None);
+    }
+    if let Err(refusal) = check_method_and_version(&request) {
+        return refuse(shared, stream, refusal).await;
+    }
+    if shared.is_draining() {
+        let refusal = Refusal {
+            extra_headers: Cow::Owned(format!("Retry-After: {}\r\n", shared.retry_after_secs())),
+            ..Refusal::new(RefusalReason::Draining, 503, "server is draining")
+        };
+        return refuse(shared, stream, refusal).await;
+    }
     let peer = peer_certificate.as_ref();
     match accept(shared, rules, &request, remote_addr, peer).await {
         Err(refusal) => refuse(shared, stream, refusal).await,
@@ -425,18 +450,6 @@ async fn read_request(
         }
         Err(e) => return Err(Refusal::bad_request(400, format!("malformed request: {e}"))),
     }
-    if parsed.method != Some("GET") {
-        return Err(Refusal::bad_request(
-            405,
-            "a WebSocket upgrade must be a GET",
-        ));
-    }
-    if parsed.version != Some(1) {
-        return Err(Refusal::bad_request(
-            400,
-            "a WebSocket upgrade needs HTTP/1.1",
-        ));
-    }
     let target = parsed.path.unwrap_or("/").to_owned();
     if !target.starts_with('/') {
         return Err(Refusal::bad_request(
@@ -448,11 +461,30 @@ async fn read_request(
     let path = decode_request_path(raw_path).map_err(|why| Refusal::bad_request(400, why))?;
     let headers = owned_headers(parsed.headers);
     Ok(Some(Request {
+        method: parsed.method.unwrap_or_default().to_owned(),
+        version: parsed.version.unwrap_or_default(),
         path,
         target,
         headers,
         rest: buf[len..].to_vec(),
     }))
+}
+
+/// An upgrade must be a GET in HTTP/1.1.
+fn check_method_and_version(request: &Request) -> std::result::Result<(), Refusal> {
+    if request.method != "GET" {
+        return Err(Refusal::bad_request(
+            405,
+            "a WebSocket upgrade must be a GET",
+        ));
+    }
+    if request.version != 1 {
+        return Err(Refusal::bad_request(
+            400,
+            "a WebSocket upgrade needs HTTP/1.1",
+        ));
+    }
+    Ok(())
 }
 
 /// Answers with an HTTP error and closes the connection; no socket is created.

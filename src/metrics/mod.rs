@@ -19,7 +19,6 @@ pub use snapshot::{
 };
 
 use crate::protocol::message::MessageKind;
-use crate::socket::SocketType;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -109,12 +108,9 @@ pub(crate) struct Metrics {
     pong_timeouts: AtomicU64,
 }
 
-/// A socket type's index in the by-type counters.
-fn type_index(socket_type: SocketType) -> usize {
-    match socket_type {
-        SocketType::Inbound => 0,
-        SocketType::Outbound => 1,
-    }
+/// A socket's index in the by-type counters: inbound, outbound.
+fn type_index(inbound: bool) -> usize {
+    usize::from(!inbound)
 }
 
 /// A message kind's offset in the by-kind counters.
@@ -229,9 +225,10 @@ impl Metrics {
         self.stamp(Instant::now())
     }
 
-    /// A socket was registered; an inbound one on served path `path` (an index of the labels).
-    pub(crate) fn socket_opened(&self, socket_type: SocketType, path: Option<usize>) {
-        self.opened[type_index(socket_type)].fetch_add(1, Ordering::Relaxed);
+    /// A socket was registered (an inbound one, or outbound); an inbound one on served path
+    /// `path` (an index of the labels).
+    pub(crate) fn socket_opened(&self, inbound: bool, path: Option<usize>) {
+        self.opened[type_index(inbound)].fetch_add(1, Ordering::Relaxed);
         if let Some(opened) = path.and_then(|p| self.path_opened.get(p)) {
             opened.fetch_add(1, Ordering::Relaxed);
         }
@@ -239,12 +236,12 @@ impl Metrics {
 
     /// A registered socket ended with `code`. (Release: a snapshot that sees the close sees
     /// the open before it, so an open gauge never reads below zero.)
-    pub(crate) fn socket_closed(&self, socket_type: SocketType, path: Option<usize>, code: u16) {
+    pub(crate) fn socket_closed(&self, inbound: bool, path: Option<usize>, code: u16) {
         self.closed_by_code[code_index(code)].fetch_add(1, Ordering::Relaxed);
         if let Some(closed) = path.and_then(|p| self.path_closed.get(p)) {
             closed.fetch_add(1, Ordering::Release);
         }
-        self.closed[type_index(socket_type)].fetch_add(1, Ordering::Release);
+        self.closed[type_index(inbound)].fetch_add(1, Ordering::Release);
     }
 
     /// A handshake was refused, with an HTTP status or without an answer.
