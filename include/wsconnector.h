@@ -670,7 +670,9 @@ typedef void (*wsc_auth_fn)(void *userdata,
 
 /**
  * Receives one log record: its level, its target (the module, e.g. "wsconnector::inbound")
- * and its message, both borrowed until the callback returns. Runs on the thread that logged
+ * and its message, both borrowed until the callback returns. The message ends with the
+ * record's fields as ` key=value`, and those of the spans it was made in: everything a
+ * socket's task logs carries ` socket_id=<its ID> socket_type=... socket_path=...`. Runs on the thread that logged
  * (an I/O thread, the dispatcher, a caller's): it must be thread-safe, quick, and must not
  * call back into the library.
  */

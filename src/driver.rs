@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
+use tracing::Instrument;
 
 /// Most frames read or written in one poll before the task yields to others.
 const WORK_PER_POLL: usize = 64;
@@ -82,19 +83,41 @@ impl Ending {
 /// Runs a socket until it closes, then unregisters it and reports it closed. A panic anywhere
 /// in its task reports it closed with 1011: one in a poll answers the peer with a close frame
 /// first (see `run`), one in the set-up before or the flush after drops the connection.
+///
+/// Everything the task logs is in the socket's span (`socket_id`, `socket_type`,
+/// `socket_path`), a debug one: it exists only while debug records are wanted, and costs an
+/// idle socket nothing otherwise. (Its warnings and errors name the socket themselves.)
 pub(crate) async fn drive(shared: Arc<Shared>, registration: Registration, wire: Wire) {
+    let socket = registration.socket();
+    let span = tracing::debug_span!(
+        "socket",
+        socket_id = %socket.id(),
+        socket_type = socket.socket_type().as_str(),
+        socket_path = socket.path(),
+    );
+    if span.is_disabled() {
+        drop(span);
+        drive_socket(shared, registration, wire).await;
+    } else {
+        Box::pin(drive_socket(shared, registration, wire).instrument(span)).await;
+    }
+}
+
+async fn drive_socket(shared: Arc<Shared>, registration: Registration, wire: Wire) {
     let socket = registration.socket().clone();
+    tracing::debug!("socket opened");
     let ran = AssertUnwindSafe(run(shared, socket, wire))
         .catch_unwind()
         .await;
     let (code, reason) = ran.unwrap_or_else(|panic| {
         tracing::error!(
-            socket = %registration.socket().id(),
+            socket_id = %registration.socket().id(),
             panic = crate::panic_message(&*panic),
             "a socket task panicked; closing that socket with 1011"
         );
         (close_code::INTERNAL_ERROR, "internal error".to_owned())
     });
+    tracing::debug!(code, reason = %reason, "socket closed");
     registration.finish(code, reason);
 }
 
@@ -143,7 +166,7 @@ async fn run(shared: Arc<Shared>, socket: Socket, wire: Wire) -> (u16, String) {
             Ok(poll) => poll,
             Err(panic) => {
                 tracing::error!(
-                    socket = %driver.socket.id(),
+                    socket_id = %driver.socket.id(),
                     panic = crate::panic_message(&*panic),
                     "a socket task panicked; closing that socket with 1011"
                 );
@@ -609,9 +632,9 @@ mod tests {
         let logged = Arc::new(Mutex::new(Vec::new()));
         let sink_logged = logged.clone();
         log::set_log_sink(
-            Some(Arc::new(move |_, target: &str, message: &str| {
-                if target == "wsconnector::driver" {
-                    sink_logged.lock().unwrap().push(message.to_owned());
+            Some(Arc::new(move |record: &log::LogRecord<'_>| {
+                if record.target == "wsconnector::driver" {
+                    sink_logged.lock().unwrap().push(record.message.to_owned());
                 }
             })),
             log::LogLevel::Error,
@@ -660,6 +683,75 @@ mod tests {
                 .any(|m| m.contains("panicked") && m.contains("injected fault")),
             "{logged:?}"
         );
+    }
+
+    /// With debug records on, everything a socket's task logs carries the socket's span fields:
+    /// filtering the records by its ID shows its whole life, from opened to closed.
+    #[test]
+    fn a_sockets_records_carry_its_id_from_open_to_close() {
+        let _one_at_a_time = log::tests::SINK_TESTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let logged = Arc::new(Mutex::new(Vec::new()));
+        let sink_logged = logged.clone();
+        log::set_log_sink(
+            Some(Arc::new(move |record: &log::LogRecord<'_>| {
+                if record.target == "wsconnector::driver" {
+                    let fields = record.span_fields.to_vec();
+                    sink_logged
+                        .lock()
+                        .unwrap()
+                        .push((record.message.to_owned(), fields));
+                }
+            })),
+            log::LogLevel::Debug,
+        )
+        .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let server = Connector::builder(Config::with_listener("127.0.0.1", 0))
+            .on_event(move |_: &ConnectorHandle, event: Event| {
+                let _ = tx.lock().unwrap().send(event);
+            })
+            .start()
+            .unwrap();
+        let url = format!("ws://{}/traced", server.local_addr().unwrap());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let (mut client, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+            client.close(None).await.unwrap();
+            while let Some(Ok(_)) = client.next().await {}
+        });
+        let id = loop {
+            if let Event::SocketClosed { socket, .. } =
+                rx.recv_timeout(Duration::from_secs(10)).unwrap()
+            {
+                break socket.id().to_string();
+            }
+        };
+        server.stop().unwrap();
+        log::set_log_sink(None, log::LogLevel::Debug).unwrap();
+        let logged = logged.lock().unwrap();
+        let own: Vec<_> = logged
+            .iter()
+            .filter(|(message, _)| message.contains(&format!("socket_id={id}")))
+            .collect();
+        assert!(
+            own.iter().any(|(m, _)| m.starts_with("socket opened")),
+            "{logged:?}"
+        );
+        assert!(
+            own.iter()
+                .any(|(m, _)| m.starts_with("socket closed code=1005")),
+            "{logged:?}"
+        );
+        for (message, fields) in own {
+            assert!(
+                message.contains("socket_type=inbound socket_path=/traced"),
+                "{message}"
+            );
+            assert_eq!(fields[0], ("socket_id", id.clone()), "{message}");
+        }
     }
 
     /// A panic outside the poll's own guard (in the set-up before the first poll, in the flush
