@@ -169,6 +169,7 @@ impl Shared {
             path,
             announced: false,
             ended: false,
+            held: None,
         })
     }
 
@@ -218,6 +219,9 @@ pub(crate) struct Registration {
     announced: bool,
     /// The socket has left the registry.
     ended: bool,
+    /// What the socket holds until it ends (the listener's connection slot), released before
+    /// its closed event is queued: an application that reconnects on that event finds room.
+    held: Option<Box<dyn Send>>,
 }
 
 impl Registration {
@@ -236,6 +240,11 @@ impl Registration {
         }
     }
 
+    /// Keeps `resource` until the socket ends, then releases it before the closed event.
+    pub(crate) fn hold(&mut self, resource: impl Send + 'static) {
+        self.held = Some(Box::new(resource));
+    }
+
     /// The socket ended with `code` and `reason`: unregister, refuse sends, report closed.
     pub(crate) fn finish(mut self, code: u16, reason: String) {
         self.end(code, reason);
@@ -247,6 +256,7 @@ impl Registration {
         }
         self.shared.registry.remove(&self.socket);
         self.socket.queue().seal(Sealed::Ended);
+        self.held = None;
         let path = self.path.map(usize::from);
         let inbound = self.socket.socket_type() == SocketType::Inbound;
         self.shared.metrics.socket_closed(inbound, path, code);

@@ -18,7 +18,19 @@ from conftest import WAIT, Recorder, connect
 
 import wsconnector
 
-SYNC_SERVER = """
+ANNOUNCE = """
+import signal, threading, time
+
+def announce(port):
+    # "serving" once serve_forever has put its signal handlers in place (bounded wait).
+    deadline = time.monotonic() + 10
+    while (signal.getsignal(signal.SIGINT) is signal.default_int_handler
+           or signal.getsignal(signal.SIGTERM) is signal.SIG_DFL) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    print("serving", port, flush=True)
+"""
+
+SYNC_SERVER = ANNOUNCE + """
 import wsconnector
 
 server = wsconnector.Connector(host="127.0.0.1", port=0)
@@ -28,12 +40,12 @@ def closed(socket, code, reason):
     print("closed", code, flush=True)
 
 server.start()
-print("serving", server.port, flush=True)
+threading.Thread(target=announce, args=(server.port,)).start()
 server.serve_forever()
 print("served", flush=True)
 """
 
-ASYNC_SERVER = """
+ASYNC_SERVER = ANNOUNCE + """
 import asyncio
 import wsconnector
 
@@ -46,7 +58,7 @@ async def main():
         print("closed", code, flush=True)
 
     await server.start()
-    print("serving", server.port, flush=True)
+    threading.Thread(target=announce, args=(server.port,)).start()
     await server.serve_forever()
     print("served", flush=True)
 

@@ -130,7 +130,8 @@ impl Listener {
 }
 
 /// One unit of `max_connections` (and of the client address's `max_connections_per_ip`), held
-/// from accept until the socket or its failed handshake ends.
+/// from accept until the socket or its failed handshake ends (a socket's before its closed
+/// event is queued).
 struct Slot {
     settings: Arc<Settings>,
     ip: IpAddr,
@@ -249,9 +250,9 @@ async fn serve(
             return;
         }
     };
+    registration.hold(slot);
     registration.announce();
     crate::driver::drive(shared, registration, ws).await;
-    drop(slot);
 }
 
 /// A connection's handshake: TLS on a wss:// listener, then the upgrade.
