@@ -74,7 +74,7 @@ pub use handle::ConnectorHandle;
 pub use inbound::auth::{AuthDecision, AuthRequest, Authorizer};
 pub use metrics::{
     Bucket, ByKind, BySocketType, CloseCodeCount, Histogram, MetricsSnapshot, PathFigures,
-    RefusalCount, RefusalReason, PROMETHEUS_CONTENT_TYPE,
+    RefusalCount, RefusalReason, Sample, PROMETHEUS_CONTENT_TYPE,
 };
 pub use outbound::OutboundOptions;
 pub use path::PathPattern;

@@ -143,6 +143,11 @@ impl<T> Out<T> {
         NonNull::new(ptr).map(Out)
     }
 
+    /// The pointer, for a caller that reads it first (a sized struct's `struct_size`).
+    pub(crate) fn as_ptr(&self) -> *mut T {
+        self.0.as_ptr()
+    }
+
     /// Writes the value (without reading or dropping what was there).
     pub(crate) fn set(self, value: T) {
         // SAFETY: non-NULL and writable for a `T`, per the header's contract for out pointers.

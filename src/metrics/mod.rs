@@ -12,7 +12,7 @@ mod prometheus;
 mod slots;
 mod snapshot;
 
-pub use prometheus::PROMETHEUS_CONTENT_TYPE;
+pub use prometheus::{Sample, PROMETHEUS_CONTENT_TYPE};
 pub use snapshot::{
     Bucket, ByKind, BySocketType, CloseCodeCount, Histogram, MetricsSnapshot, PathFigures,
     RefusalCount, RefusalReason,

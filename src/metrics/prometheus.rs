@@ -251,3 +251,90 @@ impl Collector for Families {
         )
     }
 }
+
+/// One sample of the Prometheus text: a name (`wsconnector_sockets_closed_total`), its labels
+/// and its value. A histogram is its `_bucket` (with label `le`), `_sum` and `_count` samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The sample's name, with its `wsconnector_` prefix and its suffix.
+    pub name: String,
+    /// Its labels, in order, values unescaped.
+    pub labels: Vec<(String, String)>,
+    /// Its value (a count, a gauge, or seconds for a histogram's sum).
+    pub value: f64,
+}
+
+impl MetricsSnapshot {
+    /// The samples of [`MetricsSnapshot::to_prometheus`] one by one, as a consumer that wants
+    /// every figure without reading text gets them (the C API iterates over them): the same
+    /// names, labels and values, read back from the text.
+    pub fn samples(&self) -> Vec<Sample> {
+        self.to_prometheus()
+            .lines()
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .filter_map(sample)
+            .collect()
+    }
+}
+
+/// A sample line: `name{a="x",b="y"} value` or `name value`.
+fn sample(line: &str) -> Option<Sample> {
+    let (series, value) = line.rsplit_once(' ')?;
+    let value = value.parse().ok()?;
+    let (name, labels) = match series.split_once('{') {
+        Some((name, labels)) => (name, parse_labels(labels.strip_suffix('}')?)?),
+        None => (series, Vec::new()),
+    };
+    Some(Sample {
+        name: name.to_owned(),
+        labels,
+        value,
+    })
+}
+
+/// `a="x",b="y"` with the text format's escapes (`\\`, `\"`, `\n`) undone.
+fn parse_labels(mut text: &str) -> Option<Vec<(String, String)>> {
+    let mut labels = Vec::new();
+    while !text.is_empty() {
+        let (name, rest) = text.split_once("=\"")?;
+        let mut value = String::new();
+        let mut chars = rest.char_indices();
+        let end = loop {
+            match chars.next()? {
+                (i, '"') => break i,
+                (_, '\\') => match chars.next()?.1 {
+                    'n' => value.push('\n'),
+                    other => value.push(other),
+                },
+                (_, c) => value.push(c),
+            }
+        };
+        labels.push((name.to_owned(), value));
+        text = rest[end + 1..].trim_start_matches(',');
+    }
+    Some(labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_read_back_names_labels_and_values() {
+        let line = r#"wsconnector_path_sockets_open{path="/a\"b\\c",x="1"} 3"#;
+        let s = sample(line).unwrap();
+        assert_eq!(s.name, "wsconnector_path_sockets_open");
+        assert_eq!(
+            s.labels,
+            [("path".into(), "/a\"b\\c".into()), ("x".into(), "1".into())]
+        );
+        assert_eq!(s.value, 3.0);
+        let s = sample("wsconnector_draining 0").unwrap();
+        assert!(s.labels.is_empty() && s.value == 0.0);
+        let snapshot = MetricsSnapshot::default();
+        let samples = snapshot.samples();
+        assert!(samples
+            .iter()
+            .any(|s| s.name == "wsconnector_event_wait_seconds_count" && s.value == 0.0));
+    }
+}

@@ -59,9 +59,12 @@ static void every_setting_by_name(void) {
         case WSC_SETTING_OPTIONAL_DURATION:
             OK(wsc_config_set_duration_ms(config, name, 5000));
             break;
-        case WSC_SETTING_TEXT:
-            OK(wsc_config_set_string(config, name, "/api"));
+        case WSC_SETTING_TEXT: {
+            char path[160]; /* a path of its own per setting: the paths may not coincide */
+            snprintf(path, sizeof path, "/%s", name);
+            OK(wsc_config_set_string(config, name, path));
             break;
+        }
         case WSC_SETTING_TEXT_LIST:
             OK(wsc_config_add_string(config, name, "*"));
             break;
