@@ -259,9 +259,7 @@ impl Driver {
         POLL_EVENTS.with(|events| {
             let mut events = events.borrow_mut();
             if !events.is_empty() {
-                self.shared
-                    .events
-                    .push_all(&mut events, self.now.into_std());
+                self.shared.events.push_all(&mut events);
             }
         });
     }

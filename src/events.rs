@@ -332,10 +332,9 @@ impl EventQueue {
     }
 
     /// Adds the events of one socket's poll, each with the memory it keeps, together (one
-    /// lock, at most one wake-up), leaving `events` empty. `read_at` is when the socket read
-    /// them (the start of its poll: one clock read for them all).
-    pub(crate) fn push_all(&self, events: &mut Vec<(Event, usize)>, read_at: std::time::Instant) {
-        let stamp = self.metrics.stamp(read_at);
+    /// lock, at most one wake-up, one clock read for their timestamp), leaving `events` empty.
+    pub(crate) fn push_all(&self, events: &mut Vec<(Event, usize)>) {
+        let stamp = self.metrics.now();
         let bytes = events.iter().map(|(_, bytes)| bytes).sum();
         self.append(bytes, |items| {
             items.extend(events.drain(..).map(|(event, bytes)| Queued {
@@ -435,21 +434,23 @@ impl EventQueue {
     }
 
     /// Records how long each event of a batch being released waited before its handler got
-    /// it: its wait until the take, plus its share of the time the batch was in hand (the
-    /// handlers of the events before it, taken as equal: exact for the first event, and off
-    /// by less than the batch's handling time for the others). One clock read per batch,
-    /// returned for the next take.
+    /// it: its wait until the take, plus the time the handlers of the events before it took
+    /// (the batch's time in hand shared equally among its events: exact for the first event,
+    /// and off by less than the batch's handling time for the others). One clock read per
+    /// batch, returned for the next take.
     fn record_waits(&self, batch: &mut Batch) -> Option<u64> {
         if batch.waited.is_empty() {
             return None;
         }
         let now = self.metrics.now();
-        let in_hand = u128::from(now.saturating_sub(batch.taken_at));
-        let n = batch.waited.len() as u128;
-        for (i, waited) in batch.waited.drain(..).enumerate() {
-            let share = (in_hand * i as u128 / n) as u64;
-            self.metrics.event_waited(waited.saturating_add(share));
-        }
+        let share = now.saturating_sub(batch.taken_at) / batch.waited.len() as u64;
+        let mut before = 0;
+        self.metrics
+            .events_waited(batch.waited.drain(..).map(|waited| {
+                let wait = waited.saturating_add(before);
+                before += share;
+                wait
+            }));
         Some(now)
     }
 
@@ -489,8 +490,8 @@ impl EventQueue {
                 if more {
                     self.available.notify_one();
                 }
-                self.metrics
-                    .event_waited(self.metrics.now().saturating_sub(stamp));
+                let waited = self.metrics.now().saturating_sub(stamp);
+                self.metrics.events_waited([waited]);
                 Ok(Some(event))
             }
             None if state.closed => Err(()),
@@ -646,9 +647,9 @@ mod tests {
         let mut round = None;
         // Bounded in bytes: events keeping 1,000 bytes fill it.
         let q = EventQueue::new(100, 1000, metrics());
-        q.push_all(&mut vec![(message_event(1), 600)], Instant::now());
+        q.push_all(&mut vec![(message_event(1), 600)]);
         assert!(q.poll_room(&mut cx, &mut round).is_ready());
-        q.push_all(&mut vec![(message_event(1), 400)], Instant::now());
+        q.push_all(&mut vec![(message_event(1), 400)]);
         assert!(q.poll_room(&mut cx, &mut round).is_pending());
         assert!(q.take_one(None).unwrap().is_some());
         assert!(
@@ -670,10 +671,7 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         let mut round = None;
         let q = EventQueue::new(100, 1000, metrics());
-        q.push_all(
-            &mut vec![(message_event(1), 600), (message_event(1), 400)],
-            Instant::now(),
-        );
+        q.push_all(&mut vec![(message_event(1), 600), (message_event(1), 400)]);
         let mut batch = Batch::default();
         assert!(q.take_batch(&mut batch, 1, None));
         assert_eq!(batch.len(), 1, "at most the number asked for");
@@ -685,7 +683,7 @@ mod tests {
         // Taking again releases the first batch: the second one alone now counts.
         assert!(q.take_batch(&mut batch, 1, None));
         assert!(q.poll_room(&mut cx, &mut round).is_ready());
-        q.push_all(&mut vec![(message_event(1), 600)], Instant::now());
+        q.push_all(&mut vec![(message_event(1), 600)]);
         assert!(q.poll_room(&mut cx, &mut round).is_pending());
         q.release(&mut batch);
         assert!(q.poll_room(&mut cx, &mut round).is_ready());

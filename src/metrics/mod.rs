@@ -21,7 +21,7 @@ pub use snapshot::{
 use crate::protocol::message::MessageKind;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Upper bounds of the latency histograms' buckets (and +Inf after them), in nanoseconds.
 pub(crate) const LATENCY_BOUNDS_NS: [u64; 22] = [
@@ -89,8 +89,6 @@ impl Default for Slot {
 /// Everything a connector records, shared by its tasks, queues and handles.
 pub(crate) struct Metrics {
     slots: Box<[Slot]>,
-    /// Event timestamps are nanoseconds since this instant.
-    epoch: Instant,
     /// Sockets registered and unregistered, by type (inbound, outbound).
     opened: [AtomicU64; 2],
     closed: [AtomicU64; 2],
@@ -121,6 +119,29 @@ fn kind_index(kind: MessageKind) -> usize {
     }
 }
 
+/// The monotonic clock in nanoseconds, read directly: the clock `Instant` reads, without the
+/// arithmetic of turning an `Instant` into a number (a timestamp per batch of events).
+#[cfg(unix)]
+fn clock_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes one timespec through a valid pointer; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    (now.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(now.tv_nsec as u64)
+}
+
+/// The monotonic clock in nanoseconds since the first reading.
+#[cfg(not(unix))]
+fn clock_ns() -> u64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(std::time::Instant::now);
+    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// The bucket of a latency: the first whose bound it does not exceed, or +Inf.
 fn bucket(ns: u64) -> usize {
     LATENCY_BOUNDS_NS.partition_point(|&bound| bound < ns)
@@ -141,7 +162,6 @@ impl Metrics {
         let zeros = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect();
         Metrics {
             slots: (0..slots::SLOTS).map(|_| Slot::default()).collect(),
-            epoch: Instant::now(),
             opened: Default::default(),
             closed: Default::default(),
             closed_by_code: Default::default(),
@@ -204,25 +224,24 @@ impl Metrics {
         slots::add(slot, &counters[hot::FANOUT_SUM], ns);
     }
 
-    /// An event waited `ns` nanoseconds before the application's handler got it.
+    /// Events waited these many nanoseconds each before the application's handler got them
+    /// (a batch's: one look-up of the thread's slot for them all).
     #[inline]
-    pub(crate) fn event_waited(&self, ns: u64) {
+    pub(crate) fn events_waited(&self, waits: impl IntoIterator<Item = u64>) {
         let slot = slots::current();
         let counters = &self.slots[slot].0;
-        slots::add(slot, &counters[hot::EVENT_WAIT + bucket(ns)], 1);
-        slots::add(slot, &counters[hot::EVENT_WAIT_SUM], ns);
+        let mut sum = 0u64;
+        for ns in waits {
+            slots::add(slot, &counters[hot::EVENT_WAIT + bucket(ns)], 1);
+            sum = sum.wrapping_add(ns);
+        }
+        slots::add(slot, &counters[hot::EVENT_WAIT_SUM], sum);
     }
 
-    /// `at` as an event timestamp: nanoseconds since the connector started.
-    #[inline]
-    pub(crate) fn stamp(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    /// The event timestamp of now.
+    /// An event timestamp: the monotonic clock in nanoseconds.
     #[inline]
     pub(crate) fn now(&self) -> u64 {
-        self.stamp(Instant::now())
+        clock_ns()
     }
 
     /// A socket was registered (an inbound one, or outbound); an inbound one on served path
@@ -427,9 +446,8 @@ mod tests {
     #[test]
     fn histograms_are_cumulative_with_a_sum() {
         let metrics = Metrics::new(Vec::new());
-        metrics.event_waited(500);
-        metrics.event_waited(2_000);
-        metrics.event_waited(u64::MAX / 4);
+        metrics.events_waited([500, 2_000]);
+        metrics.events_waited([u64::MAX / 4]);
         let h = metrics.snapshot(Gauges::default()).event_wait;
         assert_eq!(h.count, 3);
         assert_eq!(h.buckets[0].count, 1);
