@@ -1,5 +1,6 @@
 # wsconnector: the commands the README gives. Each part of the project has its fragment in mk/.
 #   make demo    the chat server (Rust) on 127.0.0.1:8080
+#   make demo-cluster   two chat servers (8080, 8081) sharing rooms through a redis-server
 #   make test    every check and every test; installs what it needs by itself
 #   make dist    the release artifacts in dist/: Python wheel and sdist, C archive, npm package
 #   make bench   the benchmarks (about 10 minutes; BENCH_QUICK=1 for a short run)
@@ -8,13 +9,30 @@
 #   make import-graph   the core's modules with what each imports, lowest first (no cycle:
 #                the test tests/import_graph.rs, part of make test-rust, fails on one)
 
-.PHONY: demo test lint test-rust test-node test-browser chromium soak fuzz import-graph
+.PHONY: demo demo-cluster test lint test-rust test-node test-browser chromium redis-server soak \
+	fuzz import-graph
 .DEFAULT_GOAL := test
 
 CARGO ?= cargo
 
 demo:
 	$(CARGO) run --release --example chat
+
+# The chat on two ports, nodes of one cluster through a redis-server of the demo's own (on
+# 127.0.0.1:DEMO_REDIS_PORT, in a temporary directory, no persistence). Ctrl-C stops all three.
+DEMO_REDIS_PORT ?= 6399
+demo-cluster: redis-server
+	$(CARGO) build --release --example chat
+	@dir=$$(mktemp -d); url=redis://127.0.0.1:$(DEMO_REDIS_PORT)/0; \
+	redis-server --port $(DEMO_REDIS_PORT) --bind 127.0.0.1 --save '' --appendonly no \
+		--dir $$dir > $$dir/redis.log 2>&1 & redis=$$!; \
+	trap 'kill $$a $$b $$redis 2>/dev/null; wait; rm -rf $$dir' EXIT INT TERM; \
+	until grep -q 'Ready to accept' $$dir/redis.log 2>/dev/null; do \
+		kill -0 $$redis 2>/dev/null || { cat $$dir/redis.log; exit 1; }; sleep 0.1; done; \
+	echo "redis-server on $$url"; \
+	target/release/examples/chat 127.0.0.1:8080 $$url & a=$$!; \
+	target/release/examples/chat 127.0.0.1:8081 $$url & b=$$!; \
+	wait $$a $$b
 
 test: lint test-rust test-c test-abi test-python test-node test-browser test-node-binding test-go \
 	test-dist
@@ -31,8 +49,9 @@ lint:
 		fi; \
 	done
 
-# The core's tests with the C API's own (its unit tests, the header's version check).
-test-rust:
+# The core's tests with the C API's own (its unit tests, the header's version check); the
+# cluster's tests start redis-servers of their own.
+test-rust: redis-server
 	$(CARGO) test --features capi
 
 import-graph:
@@ -56,6 +75,14 @@ chromium:
 		echo "installing chromium"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's redis-server (the cluster's backplane in the tests, the demo and the benchmark),
+# installed with apt-get only when the machine has none.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "installing redis-server"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
 soak:
 	WSC_SOAK=1 $(CARGO) test --release --test churn -- --nocapture

@@ -40,7 +40,7 @@ def measure(server: servers.Server, scenario: scenarios.Scenario, cpus) -> dict:
             command = servers.pinned(
                 cpus[1],
                 [str(LOAD), "--load", scenario.load, "--port", str(running.port),
-                 "--server-pid", str(running.pid)] + scenario.args,
+                 "--server-pid", str(running.pid)] + scenario.args + running.load_args,
             )
             load = servers.spawn(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
@@ -55,6 +55,13 @@ def measure(server: servers.Server, scenario: scenarios.Scenario, cpus) -> dict:
             return json.loads(lines[-1])
     except RuntimeError as e:
         return {"error": str(e)}
+
+
+def measured_under(server: servers.Server, scenario: scenarios.Scenario) -> bool:
+    """Whether the server has a row in the scenario's table."""
+    return (server.scenarios is None or scenario.key in server.scenarios) and (
+        scenario.servers is None or server.key in scenario.servers
+    )
 
 
 def headline(scenario: scenarios.Scenario, result: dict) -> str:
@@ -106,13 +113,17 @@ def main() -> int:
           f"{len(running)} servers x {len(plan.scenarios)} loads x {plan.repeats} repeats")
 
     runs: List[dict] = []
-    total = len(running) * len(plan.scenarios) * plan.repeats
+    total = plan.repeats * sum(
+        measured_under(server, scenario) for server in running for scenario in plan.scenarios
+    )
     started = time.monotonic()
     for repeat in range(plan.repeats):
         for scenario in plan.scenarios:
             # Interleaved: each repeat starts with another server, so drift hits all alike.
             shift = repeat % max(len(running), 1)
             for server in running[shift:] + running[:shift]:
+                if not measured_under(server, scenario):
+                    continue
                 result = measure(server, scenario, cpus)
                 runs.append({"scenario": scenario.key, "server": server.key,
                              "repeat": repeat, "result": result})

@@ -238,7 +238,8 @@ enum wsc_setting_kind
    * wsc_config_set_listener(), "paths" with wsc_config_add_path() and
    * wsc_config_add_path_allowed_origin(), "tls" with wsc_config_set_server_tls(),
    * "client_identity" with wsc_config_set_client_identity(), "message_rate_limit" with
-   * wsc_config_set_message_rate_limit().
+   * wsc_config_set_message_rate_limit(), "cluster" with wsc_config_set_cluster() and the
+   * wsc_config_set_cluster_*() and wsc_config_set_node_name() after it.
    */
   WSC_SETTING_CUSTOM = 12,
 };
@@ -568,8 +569,8 @@ typedef struct wsc_drain_options wsc_drain_options;
 typedef struct wsc_event wsc_event;
 
 /**
- * A socket filter: full path (exact or `*` pattern), socket type and groups (member of any),
- * combined with AND; a new filter matches every socket. Owned by the caller, freed with
+ * A socket filter: full path (exact or `*` pattern), socket type, groups (member of any) and
+ * excluded socket IDs, combined with AND; a new filter matches every socket. Owned by the caller, freed with
  * wsc_filter_free(); reusable; one thread at a time.
  */
 typedef struct wsc_filter wsc_filter;
@@ -1029,6 +1030,40 @@ wsc_result wsc_broadcast_result_failure_at(const struct wsc_broadcast_result *re
                                            wsc_result *error_out);
 
 /**
+ * How many nodes' counts the result adds up, this one included (1 without a cluster, and from
+ * wsc_connector_publish()). Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_broadcast_result_nodes_answered(const struct wsc_broadcast_result *result,
+                                               size_t *count_out);
+
+/**
+ * Whether every node that got the message answered within the cluster's timeout (true
+ * without a cluster; false from wsc_connector_publish(), which waits for none).
+ * Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_broadcast_result_complete(const struct wsc_broadcast_result *result,
+                                         bool *complete_out);
+
+/**
+ * How many matching sockets of other nodes did not get the message (at most 100 reported per
+ * node). Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_broadcast_result_remote_failure_count(const struct wsc_broadcast_result *result,
+                                                     size_t *count_out);
+
+/**
+ * The failure at `index` on another node: as wsc_broadcast_result_failure_at(), plus the node
+ * that holds the socket (borrowed from the result).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (index out of range).
+ */
+wsc_result wsc_broadcast_result_remote_failure_at(const struct wsc_broadcast_result *result,
+                                                  size_t index,
+                                                  struct wsc_str *node_out,
+                                                  struct wsc_str *socket_id_out,
+                                                  wsc_undelivered *what_out,
+                                                  wsc_result *error_out);
+
+/**
  * Frees a broadcast result; NULL is a no-op.
  */
 void wsc_broadcast_result_free(struct wsc_broadcast_result *result);
@@ -1380,6 +1415,46 @@ wsc_result wsc_config_set_worker_threads(struct wsc_config *config, size_t threa
 wsc_result wsc_config_set_stop_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
 
 /**
+ * Makes the connector a node of a cluster whose backplane is the Redis at `url`
+ * ("redis://[user:password@]host:port/db", or "rediss://" for TLS): broadcast and bulk close
+ * reach every node's sockets, operations by socket ID reach the node that holds the socket.
+ * The cluster's other settings follow it (the `cluster` setting of the table, custom).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+ */
+wsc_result wsc_config_set_cluster(struct wsc_config *config, const char *url);
+
+/**
+ * The cluster's name, the prefix of its Redis keys and channels (default "wsconnector").
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no cluster yet).
+ */
+wsc_result wsc_config_set_cluster_name(struct wsc_config *config, const char *name);
+
+/**
+ * This node's name, unique in the cluster (default: generated).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no cluster yet).
+ */
+wsc_result wsc_config_set_node_name(struct wsc_config *config, const char *name);
+
+/**
+ * The Redis password, when it is not in the URL.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no cluster yet).
+ */
+wsc_result wsc_config_set_cluster_password(struct wsc_config *config, const char *password);
+
+/**
+ * How long an operation waits for the other nodes and for Redis (default 2 s; at most
+ * WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (no cluster yet).
+ */
+wsc_result wsc_config_set_cluster_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
+
+/**
+ * How long a dead node's socket IDs keep resolving: its liveness key's expiry, refreshed
+ * every third of it (default 10 s). Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (no cluster
+ * yet).
+ */
+wsc_result wsc_config_set_cluster_node_expiry_ms(struct wsc_config *config, uint64_t expiry_ms);
+
+/**
  * Most events waiting for the application, counting those a callback or a pull-mode caller
  * still holds (see wsc_connector_next_event()); past it sockets stop reading (default 65536).
  * Errors: WSC_NULL_POINTER.
@@ -1552,10 +1627,13 @@ wsc_result wsc_connector_unsubscribe(const struct wsc_connector *conn,
 /**
  * Queues one message (made as by wsc_connector_send()) for every socket that matches `filter`
  * (NULL: every socket). When `result_out` is not NULL it receives the outcome (delivered count
- * and failures); free it with wsc_broadcast_result_free().
+ * and failures); free it with wsc_broadcast_result_free(). With a cluster, every node's
+ * matching sockets get it, and the result adds up the nodes that answered within the
+ * cluster's timeout (wsc_broadcast_result_nodes_answered()).
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind, a group name),
  * WSC_LIMIT_EXCEEDED (larger than the send queue's byte bound, so it fits no socket: sent to
- * none; checked before `data` is read), WSC_STOPPED. Any thread.
+ * none; checked before `data` is read), WSC_CONNECTIVITY (the cluster's backplane is
+ * unreachable: sent to none), WSC_STOPPED. Any thread.
  */
 wsc_result wsc_connector_broadcast(const struct wsc_connector *conn,
                                    const struct wsc_filter *filter,
@@ -1563,6 +1641,44 @@ wsc_result wsc_connector_broadcast(const struct wsc_connector *conn,
                                    const uint8_t *data,
                                    size_t len,
                                    struct wsc_broadcast_result **result_out);
+
+/**
+ * Like wsc_connector_broadcast(), without waiting for the cluster's other nodes: delivered here
+ * and queued for the backplane; the result counts this node's sockets. Without a cluster, the
+ * same as wsc_connector_broadcast(). Errors: as wsc_connector_broadcast(). Any thread.
+ */
+wsc_result wsc_connector_publish(const struct wsc_connector *conn,
+                                 const struct wsc_filter *filter,
+                                 uint32_t kind,
+                                 const uint8_t *data,
+                                 size_t len,
+                                 struct wsc_broadcast_result **result_out);
+
+/**
+ * How many open sockets match `filter` (NULL: every socket) on every node of the cluster that
+ * answers within its timeout (this node alone without a cluster).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (a group name), WSC_CONNECTIVITY (the
+ * backplane is unreachable), WSC_STOPPED. Any thread; may wait up to the cluster's timeout.
+ */
+wsc_result wsc_connector_cluster_socket_count(const struct wsc_connector *conn,
+                                              const struct wsc_filter *filter,
+                                              size_t *count_out);
+
+/**
+ * This node's name in its cluster, copied with a NUL into `buf` of `capacity` bytes; its length
+ * without the NUL goes to `*len_out`. Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (no
+ * cluster), WSC_BUFFER_TOO_SMALL (`*len_out` is then the length needed). Any thread.
+ */
+wsc_result wsc_connector_node_name(const struct wsc_connector *conn,
+                                   char *buf,
+                                   size_t capacity,
+                                   size_t *len_out);
+
+/**
+ * Waits up to `timeout_ms` for the cluster's backplane to be reachable (at once while it is,
+ * and without a cluster). Errors: WSC_NULL_POINTER, WSC_TIMEOUT, WSC_STOPPED. Any thread.
+ */
+wsc_result wsc_connector_wait_for_cluster(const struct wsc_connector *conn, uint64_t timeout_ms);
 
 /**
  * Closes one socket with `code` (1000-1003, 1007-1014, 3000-4999) and `reason` (at most 123
@@ -1796,6 +1912,12 @@ wsc_result wsc_filter_set_type(struct wsc_filter *filter, uint32_t socket_type);
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8. (Group names are checked where the filter is used.)
  */
 wsc_result wsc_filter_add_group(struct wsc_filter *filter, const char *group);
+
+/**
+ * Leaves out the socket with this ID ("everyone in the room but the sender"); may be called
+ * again for more. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_SOCKET_ID.
+ */
+wsc_result wsc_filter_exclude(struct wsc_filter *filter, const char *socket_id);
 
 /**
  * Frees a filter; NULL is a no-op.

@@ -14,7 +14,7 @@ BENCH_PICOWS := picows==2.3.1 uvloop==0.23.0
 BENCH_MATURIN := maturin>=1.9.4,<2
 PYTHON3 ?= python3
 
-bench: bench-rust bench-c bench-python
+bench: bench-rust bench-c bench-python redis-server
 	$(PYTHON3) benches/run.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
 
 bench-rust:

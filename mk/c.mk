@@ -72,7 +72,7 @@ $(C_OUT)/test_%: tests/c/test_%.c tests/c/testing.h examples/c/chat_rooms.h incl
 	$(CC) -std=c11 $(C_WARN) $(C_SANITIZE) $$($(C_PC) --cflags wsconnector) $< -o $@ \
 		$$($(C_PC) --libs wsconnector) -lpthread
 
-c-tests: c-lib $(C_TESTS)
+c-tests: c-lib redis-server $(C_TESTS)
 	@for t in $(C_TESTS); do \
 		echo "== $$t"; \
 		$(C_TEST_ENV) timeout 120 $$t || { echo "FAILED: $$t"; echo "c-tests: 0 passed, 1 failed"; exit 1; }; \

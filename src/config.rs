@@ -1,6 +1,7 @@
 //! Every setting of a connector, its default, and its validation.
 
 use crate::allow::AddressList;
+use crate::cluster::config::ClusterConfig;
 use crate::error::{Error, Result};
 use crate::origin::AllowedOrigins;
 use crate::path::{normalize_base_path, strip_base, PathPattern};
@@ -364,6 +365,8 @@ pub struct Config {
     /// counts that buffer); past it too, sockets stop reading, so a slow application makes the
     /// connector hold at most about this much received data.
     pub event_queue_bytes: usize,
+    /// The cluster this connector is a node of (a Redis backplane); `None`: a connector alone.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for Config {
@@ -376,6 +379,7 @@ impl Default for Config {
             stop_timeout: Duration::from_secs(5),
             event_queue_capacity: 64 * 1024,
             event_queue_bytes: 64 << 20,
+            cluster: None,
         }
     }
 }
@@ -453,6 +457,11 @@ impl Config {
         }
         positive("event_queue_capacity", self.event_queue_capacity)?;
         positive("event_queue_bytes", self.event_queue_bytes)?;
+        if let Some(cluster) = &self.cluster {
+            check_duration("cluster_timeout", cluster.timeout)?;
+            check_duration("cluster_node_expiry", cluster.node_expiry)?;
+            cluster.validate()?;
+        }
         Ok(())
     }
 }
@@ -534,6 +543,8 @@ settings! {
     event_queue_capacity: Connector, Count, |c| c.event_queue_capacity;
     /// Most payload bytes in events waiting for the application; past it too (64 MiB).
     event_queue_bytes: Connector, Bytes, |c| c.event_queue_bytes;
+    /// A node of a cluster through a Redis backplane: URL, names, password, timeouts (none).
+    cluster: Connector, Custom;
 }
 
 /// The listener, for a listener setting (`Config::set` has checked that there is one).
@@ -570,6 +581,7 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
         stop_timeout,
         event_queue_capacity,
         event_queue_bytes,
+        cluster,
     } = config;
     let ClientConfig {
         default_headers,
@@ -620,6 +632,24 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
             format!("{message_rate_policy:?}"),
         ),
     ];
+    if let Some(ClusterConfig {
+        url,
+        password,
+        name,
+        node_name,
+        timeout,
+        node_expiry,
+    }) = cluster
+    {
+        fields.extend([
+            ("cluster.url", format!("{url:?}")),
+            ("cluster.password", format!("{password:?}")),
+            ("cluster.name", format!("{name:?}")),
+            ("cluster.node_name", format!("{node_name:?}")),
+            ("cluster.timeout", format!("{timeout:?}")),
+            ("cluster.node_expiry", format!("{node_expiry:?}")),
+        ]);
+    }
     if let Some(MessageRateLimit { per_second, burst }) = message_rate_limit {
         fields.push((
             "socket.message_rate_limit.per_second",

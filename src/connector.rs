@@ -1,6 +1,7 @@
 //! The connector's life: configured by its builder, started on a runtime of its own or the
 //! caller's, stopped once, every socket closed and every task and thread ended.
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::dispatch::{run_dispatcher, EventHandler};
 use crate::drain::{DrainOptions, DrainProgress};
@@ -10,7 +11,7 @@ use crate::inbound::auth::Authorizer;
 use crate::inbound::listener::Listener;
 use crate::protocol::close::close_code;
 use crate::queue::CloseRequest;
-use crate::shared::Shared;
+use crate::shared::{Shared, SocketDirectory};
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -90,13 +91,31 @@ impl ConnectorBuilder {
             }
             None => None,
         };
+        let cluster = match &config.cluster {
+            Some(cluster) => Some(Cluster::new(
+                cluster.clone(),
+                config.socket.max_message_size,
+            )?),
+            None => None,
+        };
         let shared = Arc::new(Shared::new(
             config,
             runtime.clone(),
             client_tls,
             listener.as_ref().map(Listener::local_addr),
             self.handler.is_some(),
+            cluster
+                .clone()
+                .map(|cluster| cluster as Arc<dyn SocketDirectory>),
         ));
+        if let Some(cluster) = &cluster {
+            cluster.start(&shared);
+            // The node starts with the backplane if it can be had within the cluster's timeout;
+            // without it, it keeps trying in the background.
+            if let Err(e) = cluster.wait_up(&shared, cluster.timeout()) {
+                tracing::warn!(node = cluster.node(), error = %e, "starting without the cluster's backplane");
+            }
+        }
         if let Some(listener) = listener {
             shared
                 .tasks
@@ -106,6 +125,7 @@ impl ConnectorBuilder {
             Some(handler) => {
                 let handle = ConnectorHandle {
                     shared: shared.clone(),
+                    cluster: cluster.clone(),
                 };
                 let thread = std::thread::Builder::new()
                     .name("wsc-dispatch".into())
@@ -122,7 +142,7 @@ impl ConnectorBuilder {
             None => None,
         };
         Ok(Connector {
-            handle: ConnectorHandle { shared },
+            handle: ConnectorHandle { shared, cluster },
             runtime: Mutex::new(owned),
             dispatcher: Mutex::new(dispatcher),
             stop_lock: Mutex::new(()),

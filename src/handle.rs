@@ -1,6 +1,7 @@
 //! The operations: a cheap, cloneable handle on a running connector, usable from any thread.
 
-use crate::broadcast::{broadcast, BroadcastResult};
+use crate::broadcast::{check, deliver, BroadcastResult};
+use crate::cluster::{Cluster, RemoteOp};
 use crate::config::{validate_groups, MAX_DURATION};
 use crate::drain::{Drain, DrainOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -22,6 +23,8 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct ConnectorHandle {
     pub(crate) shared: Arc<Shared>,
+    /// The cluster this connector is a node of, if it has one.
+    pub(crate) cluster: Option<Arc<Cluster>>,
 }
 
 impl ConnectorHandle {
@@ -77,21 +80,50 @@ impl ConnectorHandle {
         }
     }
 
-    /// Queues a message for one socket. Messages to one socket leave in the order sent.
+    /// Queues a message for one socket. Messages to one socket leave in the order sent. With a
+    /// cluster, a socket held by another node gets it through that node (waiting at most the
+    /// cluster's timeout for its outcome).
     pub fn send(&self, socket_id: &str, message: impl Into<Message>) -> Result<Delivery> {
         self.shared.check_running()?;
-        let socket = self.shared.registry.get(socket_id)?;
-        socket
-            .queue()
-            .push(socket_id, Outgoing::Message(message.into()))
+        match self.shared.registry.get(socket_id) {
+            Ok(socket) => socket
+                .queue()
+                .push(socket_id, Outgoing::Message(message.into())),
+            Err(missing) => {
+                let cluster = self.remote(missing)?;
+                let message = message.into();
+                cluster.check_size(message.len())?;
+                cluster.send(&self.shared, socket_id, message)
+            }
+        }
+    }
+
+    /// The cluster, to reach a socket this node does not hold; `missing` without one.
+    fn remote(&self, missing: Error) -> Result<&Arc<Cluster>> {
+        self.cluster.as_ref().ok_or(missing)
     }
 
     /// Subscribes a socket to groups; groups it already has are ignored. ([`Socket::subscribe`]
-    /// does the same on a socket at hand.)
+    /// does the same on a socket at hand.) With a cluster, it returns once broadcasts from
+    /// every node to those groups reach the socket (at most the cluster's timeout), where
+    /// `Socket::subscribe` does not wait for the other nodes to learn of a new group.
     pub fn subscribe<S: AsRef<str>>(&self, socket_id: &str, groups: &[S]) -> Result<()> {
         self.shared.check_running()?;
-        let socket = self.shared.registry.get(socket_id)?;
-        self.shared.registry.subscribe(&socket, groups)
+        match self.shared.registry.get(socket_id) {
+            Ok(socket) => {
+                self.shared.registry.subscribe(&socket, groups)?;
+                if let Some(cluster) = &self.cluster {
+                    cluster.settled_blocking(&self.shared);
+                }
+                Ok(())
+            }
+            Err(missing) => {
+                validate_groups(groups)?;
+                let groups = groups.iter().map(|g| g.as_ref().to_owned()).collect();
+                self.remote(missing)?
+                    .apply(&self.shared, socket_id, RemoteOp::Subscribe(groups))
+            }
+        }
     }
 
     /// Unsubscribes a socket from groups; groups it does not have are ignored.
@@ -99,20 +131,56 @@ impl ConnectorHandle {
     pub fn unsubscribe<S: AsRef<str>>(&self, socket_id: &str, groups: &[S]) -> Result<()> {
         self.shared.check_running()?;
         validate_groups(groups)?;
-        let socket = self.shared.registry.get(socket_id)?;
-        self.shared.registry.unsubscribe(&socket, groups)
+        match self.shared.registry.get(socket_id) {
+            Ok(socket) => self.shared.registry.unsubscribe(&socket, groups),
+            Err(missing) => {
+                let groups = groups.iter().map(|g| g.as_ref().to_owned()).collect();
+                self.remote(missing)?
+                    .apply(&self.shared, socket_id, RemoteOp::Unsubscribe(groups))
+            }
+        }
     }
 
     /// Sends one message to every socket that matches `filter`; says how many got it and
     /// which did not. A message larger than the send queue's byte bound
     /// (`SocketConfig::send_queue_bytes`) fits no socket: `LimitExceeded`, sent to none.
+    ///
+    /// With a cluster, every node delivers it to its own matching sockets, and the result adds
+    /// up the counts of the nodes that answered within the cluster's timeout. When the message
+    /// cannot be published (the backplane is unreachable: at once), it fails with
+    /// `Connectivity`, delivered to none; this node delivers once Redis has taken it.
     pub fn broadcast(
         &self,
         message: impl Into<Message>,
         filter: &SocketFilter,
     ) -> Result<BroadcastResult> {
+        self.broadcast_waiting(message.into(), filter, true)
+    }
+
+    /// [`ConnectorHandle::broadcast`] without waiting for the other nodes: delivered here,
+    /// queued for the backplane, and the result counts this node's sockets only. Without a
+    /// cluster, the same as `broadcast`.
+    pub fn publish(
+        &self,
+        message: impl Into<Message>,
+        filter: &SocketFilter,
+    ) -> Result<BroadcastResult> {
+        self.broadcast_waiting(message.into(), filter, false)
+    }
+
+    /// A broadcast here, and with a cluster on every node, waiting for their counts or not.
+    fn broadcast_waiting(
+        &self,
+        message: Message,
+        filter: &SocketFilter,
+        wait: bool,
+    ) -> Result<BroadcastResult> {
         self.shared.check_running()?;
-        broadcast(&self.shared, message.into(), filter)
+        check(&self.shared, &message, filter)?;
+        match &self.cluster {
+            None => Ok(deliver(&self.shared, &message, filter)),
+            Some(cluster) => cluster.broadcast(&self.shared, message, filter, wait),
+        }
     }
 
     /// Closes one socket with a close code (1000-1003, 1007-1014, 3000-4999) and a reason of
@@ -122,32 +190,34 @@ impl ConnectorHandle {
     pub fn close(&self, socket_id: &str, code: u16, reason: &str) -> Result<()> {
         self.shared.check_running()?;
         validate_close(code, reason)?;
-        self.shared
-            .registry
-            .get(socket_id)?
-            .close_validated(code, reason)
+        match self.shared.registry.get(socket_id) {
+            Ok(socket) => socket.close_validated(code, reason),
+            Err(missing) => self.remote(missing)?.apply(
+                &self.shared,
+                socket_id,
+                RemoteOp::Close { code, reason },
+            ),
+        }
     }
 
-    /// Closes every socket that matches `filter`; returns how many it began to close.
+    /// Closes every socket that matches `filter`; returns how many it began to close. With a
+    /// cluster, on every node (the count adds up those that answered in time).
     pub fn bulk_close(&self, filter: &SocketFilter, code: u16, reason: &str) -> Result<usize> {
         self.shared.check_running()?;
         validate_close(code, reason)?;
         validate_groups(&filter.groups)?;
-        Ok(self
-            .shared
-            .registry
-            .select(filter)
-            .iter()
-            .filter(|socket| socket.request_close(code, reason))
-            .count())
+        match &self.cluster {
+            None => Ok(self.shared.registry.close_matching(filter, code, reason)),
+            Some(cluster) => cluster.bulk_close(&self.shared, filter, code, reason),
+        }
     }
 
-    /// The open socket with this ID.
+    /// The open socket with this ID, on this node.
     pub fn socket(&self, socket_id: &str) -> Result<Socket> {
         self.shared.registry.get(socket_id)
     }
 
-    /// The open sockets that match `filter`.
+    /// The open sockets that match `filter`, on this node.
     pub fn sockets(&self, filter: &SocketFilter) -> Result<Vec<Socket>> {
         validate_groups(&filter.groups)?;
         Ok(self.shared.registry.select(filter))

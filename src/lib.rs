@@ -27,6 +27,7 @@
 
 mod allow;
 mod broadcast;
+mod cluster;
 mod config;
 mod connector;
 mod dispatch;
@@ -59,7 +60,8 @@ mod tcp;
 mod tls;
 mod wire;
 
-pub use broadcast::{BroadcastFailure, BroadcastResult, Undelivered};
+pub use broadcast::{BroadcastFailure, BroadcastResult, RemoteFailure, Undelivered};
+pub use cluster::{ClusterConfig, ClusterSocket, MAX_CLUSTER_NAME_LEN};
 pub use config::{
     config_fields, duration_from_secs, ClientConfig, Config, Identity, InboundPath, ListenerConfig,
     MessageRateLimit, MessageRatePolicy, ServerTls, SlowConsumerPolicy, SocketConfig, MAX_DURATION,

@@ -7,7 +7,7 @@ use crate::protocol::handshake::{
     accept_key, has_token, header, new_key, owned_headers, parse_query, validate_client_headers,
     validate_token, HeadScanner, NotHttp,
 };
-use crate::shared::Shared;
+use crate::shared::{Claim, Shared};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use crate::tcp::Tcp;
 use crate::tls::{IoStream, PeerCertificate};
@@ -190,6 +190,11 @@ pub(crate) async fn open(
     let timeout = options
         .connect_timeout
         .unwrap_or_else(|| client.effective_connect_timeout());
+    // A caller-chosen ID is claimed in the whole cluster first (generated ones are UUIDs).
+    let claim = match (&shared.directory, &options.socket_id) {
+        (Some(directory), Some(_)) => Some(Claim::new(directory, &id).await?),
+        _ => None,
+    };
     let connecting = tokio::time::timeout(timeout, connect(&shared, &target, &options, id.clone()));
     let socket_and_stream = tokio::select! {
         _ = shared.shutdown.cancelled() => return Err(Error::stopped()),
@@ -198,7 +203,10 @@ pub(crate) async fn open(
         })??,
     };
     let (socket, ws) = socket_and_stream;
-    let mut registration = shared.register(&socket, &options.groups, None)?;
+    let mut registration = shared.register(&socket, &options.groups, None).await?;
+    if let Some(claim) = claim {
+        claim.keep();
+    }
     registration.announce();
     shared
         .tasks

@@ -9,11 +9,14 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-/// Selects sockets by full path, socket type and groups; every part is optional and the parts
-/// combine with AND (a socket in any one of `groups` matches that part).
-#[derive(Debug, Clone, Default)]
+/// Told the name of each group that appears or disappears.
+pub(crate) type GroupWatch = Box<dyn Fn(Arc<str>) + Send + Sync>;
+
+/// Selects sockets by full path, socket type, groups and exclusions; every part is optional and
+/// the parts combine with AND (a socket in any one of `groups` matches that part).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SocketFilter {
     /// Full path, exact or `*` pattern; `None` matches every path.
     pub path: Option<PathPattern>,
@@ -21,6 +24,8 @@ pub struct SocketFilter {
     pub socket_type: Option<SocketType>,
     /// Member of at least one of these groups; empty matches every socket.
     pub groups: Vec<String>,
+    /// Sockets left out whatever else they match ("everyone in the room but the sender").
+    pub exclude: Vec<SocketId>,
 }
 
 impl SocketFilter {
@@ -47,10 +52,18 @@ impl SocketFilter {
         self
     }
 
-    /// Whether `socket` passes the path and type parts (groups are checked by the index).
-    fn matches_path_and_type(&self, socket: &Socket) -> bool {
+    /// Leaves out the sockets with these IDs.
+    pub fn excluding(mut self, ids: impl IntoIterator<Item = SocketId>) -> Self {
+        self.exclude = ids.into_iter().collect();
+        self
+    }
+
+    /// Whether `socket` passes the path, type and exclusion parts (groups are checked by the
+    /// index).
+    fn matches_attributes(&self, socket: &Socket) -> bool {
         self.socket_type.is_none_or(|t| t == socket.socket_type())
             && self.path.as_ref().is_none_or(|p| p.matches(socket.path()))
+            && (self.exclude.is_empty() || !self.exclude.contains(socket.id()))
     }
 }
 
@@ -62,6 +75,9 @@ pub(crate) struct Registry {
     sockets: DashMap<SocketId, Socket, FxBuildHasher>,
     /// Group names may come from peers (a chat room's name): the default, flood-resistant hash.
     groups: DashMap<Arc<str>, HashMap<SocketId, Socket, FxBuildHasher>>,
+    /// Told the name of a group that gained its first member or lost its last one (the
+    /// cluster follows the groups this node holds).
+    group_watch: OnceLock<GroupWatch>,
 }
 
 impl Registry {
@@ -135,12 +151,41 @@ impl Registry {
                 None => Arc::from(group),
             };
             membership.groups.insert(name.clone());
+            let mut created = false;
             self.groups
-                .entry(name)
-                .or_default()
+                .entry(name.clone())
+                .or_insert_with(|| {
+                    created = true;
+                    HashMap::default()
+                })
                 .insert(socket.id().clone(), socket.clone());
+            if created {
+                self.group_changed(name);
+            }
         }
         Ok(())
+    }
+
+    /// Tells the watcher, if any, that `group` appeared or disappeared.
+    fn group_changed(&self, group: Arc<str>) {
+        if let Some(watch) = self.group_watch.get() {
+            watch(group);
+        }
+    }
+
+    /// Sends the watcher every group that gains its first member or loses its last one.
+    pub(crate) fn watch_groups(&self, watch: GroupWatch) {
+        let _ = self.group_watch.set(watch);
+    }
+
+    /// Whether `group` has at least one member.
+    pub(crate) fn has_group(&self, group: &str) -> bool {
+        self.groups.contains_key(group)
+    }
+
+    /// The groups that have at least one member.
+    pub(crate) fn group_names(&self) -> Vec<Arc<str>> {
+        self.groups.iter().map(|e| e.key().clone()).collect()
     }
 
     /// Removes groups (validated by the caller) from a socket; groups it does not have are
@@ -162,8 +207,12 @@ impl Registry {
         if let Some(mut members) = self.groups.get_mut(group) {
             members.remove(id);
         }
-        self.groups
-            .remove_if(group, |_, members| members.is_empty());
+        if let Some((name, _)) = self
+            .groups
+            .remove_if(group, |_, members| members.is_empty())
+        {
+            self.group_changed(name);
+        }
     }
 
     /// Calls `each` for every open socket that matches `filter`, once per socket, without
@@ -172,7 +221,7 @@ impl Registry {
         match filter.groups.as_slice() {
             [] => {
                 for entry in self.sockets.iter() {
-                    if filter.matches_path_and_type(entry.value()) {
+                    if filter.matches_attributes(entry.value()) {
                         each(entry.value());
                     }
                 }
@@ -181,7 +230,7 @@ impl Registry {
                 if let Some(members) = self.groups.get(group.as_str()) {
                     members
                         .values()
-                        .filter(|s| filter.matches_path_and_type(s))
+                        .filter(|s| filter.matches_attributes(s))
                         .for_each(each);
                 }
             }
@@ -195,7 +244,7 @@ impl Registry {
         match filter.groups.as_slice() {
             [] => {
                 for entry in self.sockets.iter() {
-                    if filter.matches_path_and_type(entry.value()) {
+                    if filter.matches_attributes(entry.value()) {
                         out.push(entry.value().clone());
                     }
                 }
@@ -218,7 +267,7 @@ impl Registry {
             out.extend(
                 members
                     .values()
-                    .filter(|s| filter.matches_path_and_type(s))
+                    .filter(|s| filter.matches_attributes(s))
                     .cloned(),
             );
         }
@@ -228,6 +277,15 @@ impl Registry {
     /// touch the registry.
     pub(crate) fn for_each(&self, mut each: impl FnMut(&Socket)) {
         self.sockets.iter().for_each(|entry| each(entry.value()));
+    }
+
+    /// Begins to close the open sockets that match `filter` (code and reason checked by the
+    /// caller); how many it began to close (bulk close).
+    pub(crate) fn close_matching(&self, filter: &SocketFilter, code: u16, reason: &str) -> usize {
+        self.select(filter)
+            .iter()
+            .filter(|socket| socket.request_close(code, reason))
+            .count()
     }
 
     /// Every open socket.

@@ -9,8 +9,10 @@ use crate::path::{full_pattern, normalize_base_path};
 use crate::protocol::close::close_code;
 use crate::queue::{QueueLimits, Sealed, SendQueue};
 use crate::registry::Registry;
-use crate::socket::{Socket, SocketType};
+use crate::socket::{Socket, SocketId, SocketType};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::ThreadId;
@@ -55,6 +57,53 @@ pub(crate) struct Shared {
     retry_after_secs: AtomicU64,
     /// Woken when a socket leaves while the connector drains (a drain waits for its sockets).
     pub socket_left: Notify,
+    /// The cluster's socket directory, when the connector is a node of one.
+    pub directory: Option<Arc<dyn SocketDirectory>>,
+}
+
+/// A future of the socket directory.
+pub(crate) type DirectoryFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where the sockets of several connectors are known by ID (a cluster's directory): told of
+/// each socket that joins or leaves this connector's registry.
+pub(crate) trait SocketDirectory: Send + Sync {
+    /// A socket joined; the future ends once it can be reached from every node (bounded).
+    fn added<'a>(&'a self, id: &'a SocketId) -> DirectoryFuture<'a, ()>;
+    /// A socket left, or a claimed ID was not used after all.
+    fn removed(&self, id: &SocketId);
+    /// Claims a caller-chosen ID before its socket opens: `NonUniqueSocketId` when another
+    /// connector holds it. Released by [`SocketDirectory::removed`].
+    fn claim<'a>(&'a self, id: &'a SocketId) -> DirectoryFuture<'a, Result<()>>;
+}
+
+/// A claimed socket ID, released when dropped unless its socket registered.
+pub(crate) struct Claim {
+    directory: Arc<dyn SocketDirectory>,
+    id: Option<SocketId>,
+}
+
+impl Claim {
+    /// Claims `id` in `directory`.
+    pub(crate) async fn new(directory: &Arc<dyn SocketDirectory>, id: &SocketId) -> Result<Self> {
+        directory.claim(id).await?;
+        Ok(Claim {
+            directory: directory.clone(),
+            id: Some(id.clone()),
+        })
+    }
+
+    /// The socket registered: its claim now lasts as long as the socket.
+    pub(crate) fn keep(mut self) {
+        self.id = None;
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.directory.removed(&id);
+        }
+    }
 }
 
 impl Shared {
@@ -65,6 +114,7 @@ impl Shared {
         client_tls: Arc<rustls::ClientConfig>,
         local_addr: Option<SocketAddr>,
         has_handler: bool,
+        directory: Option<Arc<dyn SocketDirectory>>,
     ) -> Self {
         let metrics = Arc::new(Metrics::new(path_labels(&config)));
         let s = &config.socket;
@@ -89,6 +139,7 @@ impl Shared {
             local_addr,
             dispatcher_thread: OnceLock::new(),
             has_handler,
+            directory,
             config,
             metrics,
             queue_limits,
@@ -151,8 +202,9 @@ impl Shared {
 
     /// Registers a socket whose handshake is done, with its initial groups (an inbound one on
     /// the listener's served path number `path`); the registration takes it out of the
-    /// registry again however it ends.
-    pub(crate) fn register(
+    /// registry again however it ends. With a socket directory, it returns once the socket can
+    /// be reached from every node.
+    pub(crate) async fn register(
         self: &Arc<Self>,
         socket: &Socket,
         groups: &[String],
@@ -163,14 +215,18 @@ impl Shared {
         let path = path.and_then(|p| u16::try_from(p).ok());
         let inbound = socket.socket_type() == SocketType::Inbound;
         self.metrics.socket_opened(inbound, path.map(usize::from));
-        Ok(Registration {
+        let registration = Registration {
             shared: self.clone(),
             socket: socket.clone(),
             path,
             announced: false,
             ended: false,
             held: None,
-        })
+        };
+        if let Some(directory) = &self.directory {
+            directory.added(socket.id()).await;
+        }
+        Ok(registration)
     }
 
     /// An empty send queue with the configured bounds and policy.
@@ -255,6 +311,9 @@ impl Registration {
             return;
         }
         self.shared.registry.remove(&self.socket);
+        if let Some(directory) = &self.shared.directory {
+            directory.removed(self.socket.id());
+        }
         self.socket.queue().seal(Sealed::Ended);
         self.held = None;
         let path = self.path.map(usize::from);

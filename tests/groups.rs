@@ -5,8 +5,8 @@ mod common;
 use common::*;
 use std::collections::BTreeSet;
 use wsconnector::{
-    Connector, ErrorKind, InboundPath, OutboundOptions, SocketFilter, SocketType, Trigger,
-    Undelivered, MAX_GROUP_LEN,
+    Connector, ErrorKind, InboundPath, OutboundOptions, SocketFilter, SocketId, SocketType,
+    Trigger, Undelivered, MAX_GROUP_LEN,
 };
 
 /// A listener serving `/chat/*` (default group `chat`) and `/feed`, plus a client-side
@@ -193,6 +193,35 @@ fn broadcast_filters_by_path_type_and_groups_and_their_combination() {
     }
     // Sent on the outbound socket out-chat, it arrives at that socket's inbound twin.
     assert_eq!(w.hub_events.text(Trigger::InboundMessage), "vip only");
+}
+
+/// Exclusions leave sockets out whatever else they match ("everyone in the room but the
+/// sender"), with one group, several groups, or none.
+#[test]
+fn broadcast_and_bulk_close_leave_out_excluded_sockets() {
+    let mut w = World::new();
+    let a = w.inbound("/chat/1");
+    let b = w.inbound("/chat/2");
+    let c = w.inbound("/feed");
+    w.hub.subscribe(&c, &["chat", "other"]).unwrap();
+    let id = |s: &String| SocketId::new(s).unwrap();
+    for filter in [
+        SocketFilter::all(),
+        SocketFilter::all().with_groups(["chat"]),
+        SocketFilter::all().with_groups(["chat", "other"]),
+    ] {
+        let but_a = filter.clone().excluding([id(&a)]);
+        assert_eq!(w.matching(&but_a), set(&[&b, &c]));
+        assert_eq!(w.hub.broadcast("not a", &but_a).unwrap().delivered, 2);
+        let neither = filter.excluding([id(&a), id(&c)]);
+        assert_eq!(w.matching(&neither), set(&[&b]));
+    }
+    let closed = w
+        .hub
+        .bulk_close(&SocketFilter::all().excluding([id(&b)]), 4000, "")
+        .unwrap();
+    assert_eq!(closed, 2);
+    assert!(w.hub.socket(&b).unwrap().is_open());
 }
 
 #[test]

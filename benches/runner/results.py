@@ -108,6 +108,8 @@ def _rate_table(scenario: Scenario, servers: List[Server], rows: Dict[str, dict]
     ]
     for server in servers:
         row = rows[server.key]
+        if not row["runs"] and not row["errors"] and server.key not in skipped:
+            continue  # not measured under this scenario
         lines.append(
             f"| {server.label} | {_num(_median(row, 'rate'))} | {_span(row, 'rate')}"
             f" | {_ratios(rows, server.key, 'rate')}"

@@ -1,7 +1,7 @@
 """The loads each server is measured with, and their sizes for a full and a quick run."""
 
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional, Tuple
 
 # Idle connections wanted; the hard fd limit of this machine may allow fewer (see `plan`).
 IDLE_FULL = 100_000
@@ -21,6 +21,8 @@ class Scenario:
     args: List[str]  # the rest of its command line
     unit: str  # what the rate counts
     note: str = ""
+    # The only servers measured under it (keys), or None for all.
+    servers: Optional[Tuple[str, ...]] = None
 
     @property
     def is_idle(self) -> bool:
@@ -76,6 +78,16 @@ def plan(quick: bool, fd_limit: int) -> Plan:
         echo("echo-32B-x16", 32, 16, "32 B"),
         echo("echo-16KiB", 16384, 1, "16 KiB"),
         fanout("fanout-1k", 1_000),
+        Scenario(
+            "latency-2",
+            "one broadcast at a time to 2 receivers (one per node in the cluster row):"
+            " what the backplane adds to one message's latency",
+            "1 broadcast, 2 receivers",
+            "fanout",
+            ["--receivers", "2", "--in-flight", "1", "--payload", "32"] + timing,
+            "deliveries/s",
+            servers=("wsc-rust", "wsc-cluster"),
+        ),
         fanout("fanout-10k", 10_000),
         Scenario(
             "idle",

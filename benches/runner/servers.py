@@ -1,18 +1,20 @@
 """The servers measured, side by side, and how to start and stop one pinned to a core.
 
 Every server takes `--port 0`, prints the port it bound on its first line of stdout once it
-accepts connections, and serves until it is ended. A server that cannot be built here (the C
+accepts connections (followed, for a server of two nodes, by `--second-port P` for the load
+client), and serves until it is ended. A server that cannot be built here (the C
 API or the Python package not on this branch yet, no network for PyPI) is skipped with a note.
 """
 
 import os
 import resource
+import shutil
 import select
 import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE = ROOT / "target" / "release"
@@ -34,6 +36,8 @@ class Server:
     command: List[str]
     # Why the server cannot run here, or None when it can.
     unavailable: Callable[[], Optional[str]]
+    # The only scenarios it runs (keys), or None for all.
+    scenarios: Optional[Tuple[str, ...]] = None
 
 
 def _missing_file(path: Path, reason: str) -> Callable[[], Optional[str]]:
@@ -70,8 +74,18 @@ def _wsc_python_unavailable() -> Optional[str]:
     )()
 
 
+def _wsc_cluster_unavailable() -> Optional[str]:
+    if not (RELEASE / "wsc-server").exists():
+        return "wsc-server is not built"
+    if shutil.which("redis-server") is None:
+        return "no redis-server on PATH (apt-get install redis-server)"
+    return None
+
+
 RAW_DEFAULT = "raw-default"
 RAW_4K = "raw-4k"
+WSC_RUST = "wsc-rust"
+WSC_CLUSTER = "wsc-cluster"
 WSC_PYTHON = "wsc-python"
 PICOWS = "picows"
 
@@ -89,10 +103,17 @@ SERVERS = [
         _missing_file(RELEASE / "raw-server", "raw-server is not built"),
     ),
     Server(
-        "wsc-rust",
+        WSC_RUST,
         "wsconnector, Rust API",
         [str(RELEASE / "wsc-server")],
         _missing_file(RELEASE / "wsc-server", "wsc-server is not built"),
+    ),
+    Server(
+        WSC_CLUSTER,
+        "wsconnector, Rust API, 2 nodes through Redis",
+        [str(RELEASE / "wsc-server"), "--nodes", "2"],
+        _wsc_cluster_unavailable,
+        ("fanout-1k", "latency-2"),
     ),
     Server(
         "wsc-c",
@@ -152,19 +173,21 @@ class Running:
             stderr=self._log,
         )
         self.pid = self.process.pid
-        self.port = self._read_port()
+        self.port, self.load_args = self._read_port()
 
-    def _read_port(self) -> int:
+    def _read_port(self) -> Tuple[int, List[str]]:
+        """The port, and the load client's arguments that follow it on the line."""
         stdout = self.process.stdout
         assert stdout is not None
         ready, _, _ = select.select([stdout], [], [], START_TIMEOUT_S)
         line = stdout.readline().decode(errors="replace").strip() if ready else ""
-        if not line.isdigit():
+        words = line.split()
+        if not words or not words[0].isdigit():
             self.stop()
             raise RuntimeError(
                 f"{self.server.key} did not start (printed {line!r}); see its log in target/bench/logs/"
             )
-        return int(line)
+        return int(words[0]), words[1:]
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -1,20 +1,29 @@
-//! Selecting sockets (path, socket type, groups) for broadcast, bulk close and `sockets()`, and
-//! what a broadcast reports back.
+//! Selecting sockets (path, socket type, groups, exclusions) for broadcast, bulk close and
+//! `sockets()`, and what a broadcast reports back; a socket as the cluster describes it.
 
 use crate::args::opt_strings;
 use crate::errors::{self, invalid, OrRaise};
 use pyo3::prelude::*;
-use wsconnector::{SocketFilter, SocketType, Undelivered};
+use wsconnector::{SocketFilter, SocketId, SocketType, Undelivered};
 
-/// The filter of `path=`, `socket_type=` and `groups=`; every part is optional and the parts
-/// combine with AND (a socket in any one of the groups matches that part).
+/// The filter of `path=`, `socket_type=`, `groups=` and `exclude=` (socket IDs left out);
+/// every part is optional and the parts combine with AND (a socket in any one of the groups
+/// matches that part).
 pub(crate) fn filter(
     py: Python<'_>,
     path: Option<&str>,
     socket_type: Option<&str>,
     groups: Option<&Bound<'_, PyAny>>,
+    exclude: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<SocketFilter> {
-    let mut filter = SocketFilter::all().with_groups(opt_strings("groups", groups)?);
+    let excluded = opt_strings("exclude", exclude)?
+        .iter()
+        .map(|id| SocketId::new(id))
+        .collect::<wsconnector::Result<Vec<_>>>()
+        .or_raise(py)?;
+    let mut filter = SocketFilter::all()
+        .with_groups(opt_strings("groups", groups)?)
+        .excluding(excluded);
     if let Some(path) = path {
         filter = filter.with_path(path).or_raise(py)?;
     }
@@ -43,14 +52,42 @@ pub(crate) struct BroadcastFailure {
     /// For `"failed"`: the error (`QueueFullError` under the fail policy, `NoSuchSocketError` if it
     /// closed meanwhile); else `None`.
     error: Option<Py<PyAny>>,
+    /// The cluster node that holds the socket, for a failure on another node; else `None`.
+    node: Option<String>,
 }
 
 #[pymethods]
 impl BroadcastFailure {
     fn __repr__(&self) -> String {
         format!(
-            "BroadcastFailure(socket_id={:?}, reason={:?})",
-            self.socket_id, self.reason
+            "BroadcastFailure(socket_id={:?}, reason={:?}, node={:?})",
+            self.socket_id, self.reason, self.node
+        )
+    }
+}
+
+impl BroadcastFailure {
+    fn from_core(
+        py: Python<'_>,
+        failure: wsconnector::BroadcastFailure,
+        node: Option<String>,
+    ) -> PyResult<Py<Self>> {
+        let (reason, error) = match failure.what {
+            Undelivered::Dropped => ("dropped", None),
+            Undelivered::Closed => ("closed", None),
+            Undelivered::Failed(error) => (
+                "failed",
+                Some(errors::to_py(py, &error).into_value(py).into_any()),
+            ),
+        };
+        Py::new(
+            py,
+            BroadcastFailure {
+                socket_id: failure.socket_id.to_string(),
+                reason,
+                error,
+                node,
+            },
         )
     }
 }
@@ -62,17 +99,29 @@ pub(crate) struct BroadcastResult {
     delivered: usize,
     /// How many older queued messages the drop_oldest policy discarded to make room.
     dropped_oldest: usize,
-    /// The matching sockets that did not get the message.
+    /// The matching sockets of this node that did not get the message.
     failures: Vec<Py<BroadcastFailure>>,
+    /// How many nodes' counts are in `delivered`, this one included (1 without a cluster, or
+    /// with `wait=False`).
+    nodes_answered: usize,
+    /// Every node that got the message answered within `cluster_timeout` (always True without
+    /// a cluster; False with `wait=False`, which waits for none).
+    complete: bool,
+    /// The matching sockets of other nodes that did not get it (at most 100 per node), each
+    /// with its `node`.
+    remote_failures: Vec<Py<BroadcastFailure>>,
+    /// Failures on other nodes left out of `remote_failures`.
+    remote_failures_omitted: usize,
 }
 
 #[pymethods]
 impl BroadcastResult {
     fn __repr__(&self) -> String {
         format!(
-            "BroadcastResult(delivered={}, failures={})",
+            "BroadcastResult(delivered={}, failures={}, nodes_answered={})",
             self.delivered,
-            self.failures.len()
+            self.failures.len(),
+            self.nodes_answered
         )
     }
 }
@@ -86,29 +135,58 @@ impl BroadcastResult {
         let failures = result
             .failures
             .into_iter()
-            .map(|failure| {
-                let (reason, error) = match failure.what {
-                    Undelivered::Dropped => ("dropped", None),
-                    Undelivered::Closed => ("closed", None),
-                    Undelivered::Failed(error) => (
-                        "failed",
-                        Some(errors::to_py(py, &error).into_value(py).into_any()),
-                    ),
-                };
-                Py::new(
-                    py,
-                    BroadcastFailure {
-                        socket_id: failure.socket_id.to_string(),
-                        reason,
-                        error,
-                    },
-                )
-            })
+            .map(|failure| BroadcastFailure::from_core(py, failure, None))
+            .collect::<PyResult<_>>()?;
+        let remote_failures = result
+            .remote_failures
+            .into_iter()
+            .map(|remote| BroadcastFailure::from_core(py, remote.failure, Some(remote.node)))
             .collect::<PyResult<_>>()?;
         Ok(BroadcastResult {
             delivered: result.delivered,
             dropped_oldest: result.dropped_oldest,
             failures,
+            nodes_answered: result.nodes_answered,
+            complete: result.complete,
+            remote_failures,
+            remote_failures_omitted: result.remote_failures_omitted,
         })
+    }
+}
+
+/// An open socket on some node of the cluster, as that node describes it.
+#[pyclass(module = "wsconnector", frozen, get_all)]
+pub(crate) struct ClusterSocket {
+    /// The node that holds it (empty without a cluster).
+    node: String,
+    /// Its ID.
+    socket_id: String,
+    /// `"inbound"` or `"outbound"`.
+    socket_type: &'static str,
+    /// Its full path.
+    path: String,
+    /// Its groups.
+    groups: Vec<String>,
+}
+
+#[pymethods]
+impl ClusterSocket {
+    fn __repr__(&self) -> String {
+        format!(
+            "ClusterSocket(node={:?}, socket_id={:?}, path={:?})",
+            self.node, self.socket_id, self.path
+        )
+    }
+}
+
+impl From<wsconnector::ClusterSocket> for ClusterSocket {
+    fn from(socket: wsconnector::ClusterSocket) -> Self {
+        ClusterSocket {
+            node: socket.node,
+            socket_id: socket.id.to_string(),
+            socket_type: socket.socket_type.as_str(),
+            path: socket.path,
+            groups: socket.groups,
+        }
     }
 }

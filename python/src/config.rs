@@ -11,8 +11,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
 use std::path::PathBuf;
 use wsconnector::{
-    config_fields, Config, ErrorKind, Identity, InboundPath, ListenerConfig, MessageRateLimit, Pem,
-    ServerTls, SettingInfo, SettingKind, SettingScope, SettingValue, SETTINGS,
+    config_fields, ClusterConfig, Config, ErrorKind, Identity, InboundPath, ListenerConfig,
+    MessageRateLimit, Pem, ServerTls, SettingInfo, SettingKind, SettingScope, SettingValue,
+    SETTINGS,
 };
 
 /// The keywords of the custom settings (several values that go together), with the kind each
@@ -40,6 +41,17 @@ const CUSTOM: &[(&str, &[(&str, SettingKind)])] = &[
     (
         "message_rate_limit",
         &[("message_rate_limit", SettingKind::Custom)],
+    ),
+    (
+        "cluster",
+        &[
+            ("cluster", SettingKind::Text),
+            ("cluster_name", SettingKind::Text),
+            ("node_name", SettingKind::Text),
+            ("cluster_password", SettingKind::Text),
+            ("cluster_timeout", SettingKind::Duration),
+            ("cluster_node_expiry", SettingKind::Duration),
+        ],
     ),
 ];
 
@@ -227,6 +239,35 @@ fn custom(
             if let Some((_, limit)) = value(0) {
                 config.socket.message_rate_limit = Some(rate_limit(limit)?);
             }
+        }
+        "cluster" => {
+            let Some((name, url)) = value(0) else {
+                let (given, _) = values
+                    .iter()
+                    .find(|(_, v)| v.is_some())
+                    .unwrap_or(&values[0]);
+                return Err(invalid(
+                    py,
+                    format!("{given} is a cluster setting: give cluster= (the backplane's redis:// URL)"),
+                ));
+            };
+            let mut cluster = ClusterConfig::new(string(name, url)?);
+            if let Some((name, v)) = value(1) {
+                cluster.name = string(name, v)?;
+            }
+            if let Some((name, v)) = value(2) {
+                cluster.node_name = string(name, v)?;
+            }
+            if let Some((name, v)) = value(3) {
+                cluster.password = string(name, v)?;
+            }
+            if let Some((name, v)) = value(4) {
+                cluster.timeout = seconds(name, v)?;
+            }
+            if let Some((name, v)) = value(5) {
+                cluster.node_expiry = seconds(name, v)?;
+            }
+            config.cluster = Some(cluster);
         }
         other => {
             return Err(invalid(

@@ -7,11 +7,12 @@
 //! could wait for it while we wait for the GIL). A call that only queues or updates one socket
 //! (send, subscribe, unsubscribe, close, `socket`) keeps the GIL: it never waits (the core's
 //! threads never take the GIL, so no lock it takes is held by a thread waiting for the GIL),
-//! and releasing and retaking the GIL would cost more than the call.
+//! and releasing and retaking the GIL would cost more than the call; with a cluster, it may
+//! wait for another node, and releases the GIL (`by_id`).
 
 use crate::args::{opt_seconds, opt_strings, pairs, strings};
 use crate::auth::PyAuthorizer;
-use crate::broadcast::{filter, BroadcastResult};
+use crate::broadcast::{filter, BroadcastResult, ClusterSocket};
 use crate::errors::{invalid_state, OrRaise};
 use crate::events::{run_dispatcher, SocketObjects, Triggers};
 use crate::metrics::{drain_options, seconds, DrainProgress, Metrics};
@@ -65,6 +66,20 @@ impl Running {
 
 /// Running connectors, for `_stop_all` at interpreter exit.
 static STARTED: Mutex<Vec<Weak<Running>>> = Mutex::new(Vec::new());
+
+/// An operation by socket ID: with the GIL held (it never waits), except with a cluster, where
+/// it may wait for the node that holds the socket.
+fn by_id<T: Send>(
+    py: Python<'_>,
+    handle: ConnectorHandle,
+    operation: impl FnOnce(&ConnectorHandle) -> wsconnector::Result<T> + Send,
+) -> wsconnector::Result<T> {
+    if handle.node_name().is_some() {
+        py.detach(|| operation(&handle))
+    } else {
+        operation(&handle)
+    }
+}
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
@@ -522,10 +537,11 @@ impl PyConnector {
     /// trigger callback, `socket.send(data)` does the same without looking the ID up.
     fn send(&self, py: Python<'_>, socket_id: &str, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         let message = payload::from_py(data)?;
-        self.handle(py)?
-            .send(socket_id, message)
-            .map(|delivery| delivery.is_queued())
-            .or_raise(py)
+        by_id(py, self.handle(py)?, move |handle| {
+            handle.send(socket_id, message)
+        })
+        .map(|delivery| delivery.is_queued())
+        .or_raise(py)
     }
 
     /// Adds groups (one name or a list) to a socket; groups it has already are ignored.
@@ -536,7 +552,10 @@ impl PyConnector {
         groups: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let groups = strings("groups", groups)?;
-        self.handle(py)?.subscribe(socket_id, &groups).or_raise(py)
+        by_id(py, self.handle(py)?, |handle| {
+            handle.subscribe(socket_id, &groups)
+        })
+        .or_raise(py)
     }
 
     /// Removes groups (one name or a list) from a socket; groups it does not have are ignored.
@@ -547,16 +566,22 @@ impl PyConnector {
         groups: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let groups = strings("groups", groups)?;
-        self.handle(py)?
-            .unsubscribe(socket_id, &groups)
-            .or_raise(py)
+        by_id(py, self.handle(py)?, |handle| {
+            handle.unsubscribe(socket_id, &groups)
+        })
+        .or_raise(py)
     }
 
     /// Sends one message to every socket that matches the filter: `path` (full path, exact or
-    /// with `*`), `socket_type` (`"inbound"`, `"outbound"` or `"all"`) and `groups` (member of
-    /// any). Returns how many got it and which matching sockets did not. Raises
-    /// `LimitExceededError`, sending to none, when the message is larger than `send_queue_bytes`.
-    #[pyo3(signature = (data, *, path=None, socket_type=None, groups=None))]
+    /// with `*`), `socket_type` (`"inbound"`, `"outbound"` or `"all"`), `groups` (member of
+    /// any) and `exclude` (socket IDs left out). Returns how many got it and which matching
+    /// sockets did not. Raises `LimitExceededError`, sending to none, when the message is
+    /// larger than `send_queue_bytes`. With a cluster, every node's matching sockets get it and
+    /// the result adds up the nodes that answered within `cluster_timeout`; `wait=False`
+    /// returns once it is published, with this node's counts only. Raises `ConnectivityError`,
+    /// sending to none, while the backplane is unreachable.
+    #[pyo3(signature = (data, *, path=None, socket_type=None, groups=None, exclude=None, wait=true))]
+    #[allow(clippy::too_many_arguments)]
     fn broadcast(
         &self,
         py: Python<'_>,
@@ -564,12 +589,20 @@ impl PyConnector {
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
+        exclude: Option<&Bound<'_, PyAny>>,
+        wait: bool,
     ) -> PyResult<BroadcastResult> {
         let message = payload::from_py(data)?;
-        let filter = filter(py, path, socket_type, groups)?;
+        let filter = filter(py, path, socket_type, groups, exclude)?;
         let handle = self.handle(py)?;
         let result = py
-            .detach(move || handle.broadcast(message, &filter))
+            .detach(move || {
+                if wait {
+                    handle.broadcast(message, &filter)
+                } else {
+                    handle.publish(message, &filter)
+                }
+            })
             .or_raise(py)?;
         BroadcastResult::from_core(py, result)
     }
@@ -579,23 +612,28 @@ impl PyConnector {
     /// already closing does nothing.
     #[pyo3(signature = (socket_id, code=1000, reason=""))]
     fn close(&self, py: Python<'_>, socket_id: &str, code: u16, reason: &str) -> PyResult<()> {
-        self.handle(py)?.close(socket_id, code, reason).or_raise(py)
+        by_id(py, self.handle(py)?, |handle| {
+            handle.close(socket_id, code, reason)
+        })
+        .or_raise(py)
     }
 
     /// Closes every socket that matches the filter (as for `broadcast`); returns how many it
     /// began to close.
-    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, code=1000, reason=""))]
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None, code=1000, reason=""))]
+    #[allow(clippy::too_many_arguments)]
     fn bulk_close(
         &self,
         py: Python<'_>,
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
+        exclude: Option<&Bound<'_, PyAny>>,
         code: u16,
         reason: &str,
     ) -> PyResult<usize> {
         let reason = reason.to_owned();
-        let filter = filter(py, path, socket_type, groups)?;
+        let filter = filter(py, path, socket_type, groups, exclude)?;
         let handle = self.handle(py)?;
         py.detach(move || handle.bulk_close(&filter, code, &reason))
             .or_raise(py)
@@ -609,19 +647,81 @@ impl PyConnector {
             .or_raise(py)
     }
 
-    /// The open sockets that match the filter (as for `broadcast`).
-    #[pyo3(signature = (*, path=None, socket_type=None, groups=None))]
+    /// The open sockets of this node that match the filter (as for `broadcast`).
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None))]
     fn sockets(
         &self,
         py: Python<'_>,
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
+        exclude: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<PySocket>> {
-        let filter = filter(py, path, socket_type, groups)?;
+        let filter = filter(py, path, socket_type, groups, exclude)?;
         let handle = self.handle(py)?;
         let sockets = py.detach(move || handle.sockets(&filter)).or_raise(py)?;
         Ok(sockets.into_iter().map(PySocket::new).collect())
+    }
+
+    /// This node's name in its cluster, or `None` without a cluster.
+    #[getter]
+    fn node_name(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        Ok(self.handle(py)?.node_name().map(str::to_owned))
+    }
+
+    /// The open socket with this ID on whichever node holds it (this node alone without a
+    /// cluster); raises `NoSuchSocketError` when no live node does.
+    fn cluster_socket(&self, py: Python<'_>, socket_id: &str) -> PyResult<ClusterSocket> {
+        let handle = self.handle(py)?;
+        let socket_id = socket_id.to_owned();
+        py.detach(move || handle.cluster_socket(&socket_id))
+            .map(ClusterSocket::from)
+            .or_raise(py)
+    }
+
+    /// The open sockets that match the filter (as for `broadcast`) on every node that answers
+    /// within `cluster_timeout` (this node alone without a cluster).
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None))]
+    fn cluster_sockets(
+        &self,
+        py: Python<'_>,
+        path: Option<&str>,
+        socket_type: Option<&str>,
+        groups: Option<&Bound<'_, PyAny>>,
+        exclude: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<ClusterSocket>> {
+        let filter = filter(py, path, socket_type, groups, exclude)?;
+        let handle = self.handle(py)?;
+        let sockets = py
+            .detach(move || handle.cluster_sockets(&filter))
+            .or_raise(py)?;
+        Ok(sockets.into_iter().map(ClusterSocket::from).collect())
+    }
+
+    /// How many open sockets match the filter (as for `broadcast`) on every node that answers
+    /// within `cluster_timeout` (this node alone without a cluster).
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None))]
+    fn cluster_socket_count(
+        &self,
+        py: Python<'_>,
+        path: Option<&str>,
+        socket_type: Option<&str>,
+        groups: Option<&Bound<'_, PyAny>>,
+        exclude: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<usize> {
+        let filter = filter(py, path, socket_type, groups, exclude)?;
+        let handle = self.handle(py)?;
+        py.detach(move || handle.cluster_socket_count(&filter))
+            .or_raise(py)
+    }
+
+    /// Waits up to `timeout` seconds for the cluster's backplane to be reachable (at once
+    /// while it is, and without a cluster); raises `TimeoutError` if it does not come back.
+    fn wait_for_cluster(&self, py: Python<'_>, timeout: &Bound<'_, PyAny>) -> PyResult<()> {
+        let timeout = crate::args::seconds("timeout", timeout)?;
+        let handle = self.handle(py)?;
+        py.detach(move || handle.wait_for_cluster(timeout))
+            .or_raise(py)
     }
 
     /// Takes every event that is ready, waiting up to `timeout` seconds (forever with `None`)

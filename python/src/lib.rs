@@ -40,6 +40,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<events::SocketClosed>()?;
     module.add_class::<broadcast::BroadcastResult>()?;
     module.add_class::<broadcast::BroadcastFailure>()?;
+    module.add_class::<broadcast::ClusterSocket>()?;
     module.add_class::<asyncio::Pending>()?;
     module.add_class::<metrics::Metrics>()?;
     module.add_class::<metrics::DrainProgress>()?;

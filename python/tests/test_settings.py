@@ -57,6 +57,12 @@ GOOD: dict[str, Any] = {
     "stop_timeout": 2,
     "event_queue_capacity": 100,
     "event_queue_bytes": 1 << 20,
+    "cluster": "redis://127.0.0.1:6379/0",
+    "cluster_name": "chat",
+    "node_name": "node-1",
+    "cluster_password": "secret",
+    "cluster_timeout": 1.5,
+    "cluster_node_expiry": 5.0,
 }
 
 
@@ -113,6 +119,7 @@ BASE: dict[str, Any] = {
     "client_cert": "a.pem",
     "client_key": "a.key",
     "message_rate_limit": (1, 1),
+    "cluster": "redis://127.0.0.1:6379/0",
 }
 # Values of each kind that no setting has by default and that pass the core's checks.
 SAMPLES: dict[str, list[Any]] = {
@@ -136,6 +143,10 @@ CUSTOM_SAMPLES: dict[str, list[Any]] = {
     "client_cert": ["b.pem"],
     "client_key": ["b.key"],
     "message_rate_limit": [(5, 3)],
+    "cluster": ["redis://h:1/0"],
+    "cluster_name": ["c1"],
+    "node_name": ["n1"],
+    "cluster_password": ["pw"],
 }
 
 

@@ -36,6 +36,7 @@ from typing import (
     Optional,
     Set,
     Tuple,
+    TypeVar,
     Union,
 )
 
@@ -51,6 +52,8 @@ from ._native import (
     StoppedError,
 )
 from ._types import Event, Groups, Pairs
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -344,17 +347,25 @@ class AsyncConnector:
         else:
             outcome.set_result(socket_id)  # type: ignore[arg-type]
 
+    async def _run(self, operation: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Runs an operation: on the loop (it never waits), except with a cluster, where it
+        may wait for other nodes and runs in the loop's executor."""
+        if self.connector.node_name is None:
+            return operation(*args, **kwargs)
+        call = functools.partial(operation, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(None, call)
+
     async def send(self, socket_id: str, data: _Data) -> bool:
         """Queues a message for one socket (see ``Connector.send``)."""
-        return self.connector.send(socket_id, data)
+        return await self._run(self.connector.send, socket_id, data)
 
     async def subscribe(self, socket_id: str, groups: Groups) -> None:
         """Adds groups to a socket (see ``Connector.subscribe``)."""
-        self.connector.subscribe(socket_id, groups)
+        await self._run(self.connector.subscribe, socket_id, groups)
 
     async def unsubscribe(self, socket_id: str, groups: Groups) -> None:
         """Removes groups from a socket (see ``Connector.unsubscribe``)."""
-        self.connector.unsubscribe(socket_id, groups)
+        await self._run(self.connector.unsubscribe, socket_id, groups)
 
     async def broadcast(
         self,
@@ -363,13 +374,23 @@ class AsyncConnector:
         path: Optional[str] = None,
         socket_type: Optional[_SocketTypeFilter] = None,
         groups: Optional[Groups] = None,
+        exclude: Optional[Groups] = None,
+        wait: bool = True,
     ) -> BroadcastResult:
         """Sends one message to every matching socket (see ``Connector.broadcast``)."""
-        return self.connector.broadcast(data, path=path, socket_type=socket_type, groups=groups)
+        return await self._run(
+            self.connector.broadcast,
+            data,
+            path=path,
+            socket_type=socket_type,
+            groups=groups,
+            exclude=exclude,
+            wait=wait,
+        )
 
     async def close(self, socket_id: str, code: int = 1000, reason: str = "") -> None:
         """Closes one socket (see ``Connector.close``)."""
-        self.connector.close(socket_id, code, reason)
+        await self._run(self.connector.close, socket_id, code, reason)
 
     async def bulk_close(
         self,
@@ -377,12 +398,19 @@ class AsyncConnector:
         path: Optional[str] = None,
         socket_type: Optional[_SocketTypeFilter] = None,
         groups: Optional[Groups] = None,
+        exclude: Optional[Groups] = None,
         code: int = 1000,
         reason: str = "",
     ) -> int:
         """Closes every matching socket; returns how many (see ``Connector.bulk_close``)."""
-        return self.connector.bulk_close(
-            path=path, socket_type=socket_type, groups=groups, code=code, reason=reason
+        return await self._run(
+            self.connector.bulk_close,
+            path=path,
+            socket_type=socket_type,
+            groups=groups,
+            exclude=exclude,
+            code=code,
+            reason=reason,
         )
 
     def metrics(self) -> Metrics:
@@ -428,9 +456,12 @@ class AsyncConnector:
         path: Optional[str] = None,
         socket_type: Optional[_SocketTypeFilter] = None,
         groups: Optional[Groups] = None,
+        exclude: Optional[Groups] = None,
     ) -> List[Socket]:
         """The open sockets that match the filter (see ``Connector.sockets``)."""
-        return self.connector.sockets(path=path, socket_type=socket_type, groups=groups)
+        return self.connector.sockets(
+            path=path, socket_type=socket_type, groups=groups, exclude=exclude
+        )
 
 
 async def _awaited(answer: Awaitable[Any]) -> Any:

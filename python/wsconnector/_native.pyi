@@ -55,6 +55,7 @@ __all__ = [
     "SocketClosed",
     "BroadcastResult",
     "BroadcastFailure",
+    "ClusterSocket",
     "Pending",
     "Metrics",
     "DrainProgress",
@@ -335,6 +336,9 @@ class BroadcastFailure:
     @property
     def error(self) -> WebSocketError | None:
         """For `"failed"`: the error; else `None`."""
+    @property
+    def node(self) -> str | None:
+        """The cluster node that holds the socket, for a failure on another node; else `None`."""
 
 @final
 class BroadcastResult:
@@ -348,7 +352,39 @@ class BroadcastResult:
         """How many older queued messages the drop_oldest policy discarded."""
     @property
     def failures(self) -> list[BroadcastFailure]:
-        """The matching sockets that did not get the message."""
+        """The matching sockets of this node that did not get the message."""
+    @property
+    def nodes_answered(self) -> int:
+        """How many nodes' counts are in `delivered`, this one included."""
+    @property
+    def complete(self) -> bool:
+        """Every node that got the message answered within `cluster_timeout`."""
+    @property
+    def remote_failures(self) -> list[BroadcastFailure]:
+        """The matching sockets of other nodes that did not get it (at most 100 per node)."""
+    @property
+    def remote_failures_omitted(self) -> int:
+        """Failures on other nodes left out of `remote_failures`."""
+
+@final
+class ClusterSocket:
+    """An open socket on some node of the cluster, as that node describes it."""
+
+    @property
+    def node(self) -> str:
+        """The node that holds it (empty without a cluster)."""
+    @property
+    def socket_id(self) -> str:
+        """Its ID."""
+    @property
+    def socket_type(self) -> Literal["inbound", "outbound"]:
+        """Inbound or outbound."""
+    @property
+    def path(self) -> str:
+        """Its full path."""
+    @property
+    def groups(self) -> list[str]:
+        """Its groups."""
 
 @final
 class Pending:
@@ -549,11 +585,14 @@ class Connector:
         path: str | None = None,
         socket_type: _SocketTypeFilter | None = None,
         groups: _Groups | None = None,
+        exclude: _Groups | None = None,
+        wait: bool = True,
     ) -> BroadcastResult:
-        """Sends one message to every socket that matches the filter.
+        """Sends one message to every socket that matches the filter (on every node of the
+        cluster; `wait=False` returns once it is published).
 
         Raises `LimitExceededError`, sending to none, when the message is larger than
-        `send_queue_bytes`."""
+        `send_queue_bytes`; `ConnectivityError` while the cluster's backplane is unreachable."""
     def close(self, socket_id: str, code: int = 1000, reason: str = "") -> None:
         """Closes one socket with a close code and reason."""
     def bulk_close(
@@ -562,6 +601,7 @@ class Connector:
         path: str | None = None,
         socket_type: _SocketTypeFilter | None = None,
         groups: _Groups | None = None,
+        exclude: _Groups | None = None,
         code: int = 1000,
         reason: str = "",
     ) -> int:
@@ -574,8 +614,9 @@ class Connector:
         path: str | None = None,
         socket_type: _SocketTypeFilter | None = None,
         groups: _Groups | None = None,
+        exclude: _Groups | None = None,
     ) -> list[Socket]:
-        """The open sockets that match the filter."""
+        """The open sockets of this node that match the filter."""
     def metrics(self) -> Metrics:
         """The connector's figures now."""
     def drain(
@@ -590,6 +631,31 @@ class Connector:
     @property
     def is_draining(self) -> bool:
         """Whether a drain has begun."""
+    @property
+    def node_name(self) -> str | None:
+        """This node's name in its cluster, or `None` without a cluster."""
+    def cluster_socket(self, socket_id: str) -> ClusterSocket:
+        """The open socket with this ID on whichever node of the cluster holds it."""
+    def cluster_sockets(
+        self,
+        *,
+        path: str | None = None,
+        socket_type: _SocketTypeFilter | None = None,
+        groups: _Groups | None = None,
+        exclude: _Groups | None = None,
+    ) -> list[ClusterSocket]:
+        """The open sockets that match the filter on every node that answers in time."""
+    def cluster_socket_count(
+        self,
+        *,
+        path: str | None = None,
+        socket_type: _SocketTypeFilter | None = None,
+        groups: _Groups | None = None,
+        exclude: _Groups | None = None,
+    ) -> int:
+        """How many open sockets match the filter on every node that answers in time."""
+    def wait_for_cluster(self, timeout: float) -> None:
+        """Waits up to `timeout` seconds for the cluster's backplane to be reachable."""
     def next_events(self, timeout: float | None = None) -> list[_Event]:
         """Takes every event that is ready (pull mode: connectors without trigger callbacks)."""
     @property

@@ -161,6 +161,13 @@ class Settings(TypedDict, total=False):
     # batch being delivered); past it, sockets stop reading until it catches up (65536)
     event_queue_bytes: Optional[int]  # memory their payloads keep; past it too, sockets stop
     # reading (64 MiB)
+    # The cluster: several connector processes acting as one through Redis (default: none).
+    cluster: Optional[str]  # the backplane, "redis://[user:password@]host:port/db" or rediss://
+    cluster_name: Optional[str]  # prefix of its keys and channels ("wsconnector")
+    node_name: Optional[str]  # this node's name, unique in the cluster (default: generated)
+    cluster_password: Optional[str]  # the Redis password, when not in the URL
+    cluster_timeout: Optional[float]  # wait for the other nodes and for Redis (2 s)
+    cluster_node_expiry: Optional[float]  # a dead node's IDs stop resolving after this (10 s)
 
 
 class DrainOptions(TypedDict, total=False):

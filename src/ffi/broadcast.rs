@@ -1,9 +1,10 @@
 //! `wsc_broadcast_result`: how many sockets a broadcast reached, and which it did not.
 
+use super::error::FfiResult;
 use super::macros::{accessor, arg_out, arg_ref, ffi, ffi_value, take_handle, Opaque, Out};
 use super::socket::out_of_range;
 use super::{wsc_result, wsc_str};
-use crate::{BroadcastResult, Undelivered};
+use crate::{BroadcastFailure, BroadcastResult, Undelivered};
 
 /// The outcome of wsc_connector_broadcast(). Owned by the caller, freed with
 /// wsc_broadcast_result_free(); read it from any thread.
@@ -68,21 +69,85 @@ pub extern "C" fn wsc_broadcast_result_failure_at(
 ) -> wsc_result {
     ffi! {
         let result = arg_ref!(result);
-        let socket_id_out = arg_out!(socket_id_out);
-        let what_out = arg_out!(what_out);
         let failure = result.failures.get(index).ok_or_else(|| out_of_range(index))?;
-        let (what, error) = match &failure.what {
-            Undelivered::Dropped => (wsc_undelivered::WSC_UNDELIVERED_DROPPED, wsc_result::WSC_OK),
-            Undelivered::Closed => (wsc_undelivered::WSC_UNDELIVERED_CLOSED, wsc_result::WSC_OK),
-            Undelivered::Failed(e) => (wsc_undelivered::WSC_UNDELIVERED_FAILED, e.kind().into()),
-        };
-        socket_id_out.set(wsc_str::from(failure.socket_id.as_str()));
-        what_out.set(what);
-        if let Some(error_out) = Out::optional(error_out) {
-            error_out.set(error);
-        }
+        write_failure(failure, socket_id_out, what_out, error_out)
+    }
+}
+
+/// How many nodes' counts the result adds up, this one included (1 without a cluster, and from
+/// wsc_connector_publish()). Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_broadcast_result_nodes_answered(
+    result: *const wsc_broadcast_result,
+    count_out: *mut usize,
+) -> wsc_result {
+    accessor!(result, count_out, |result| Ok(result.nodes_answered))
+}
+
+/// Whether every node that got the message answered within the cluster's timeout (true
+/// without a cluster; false from wsc_connector_publish(), which waits for none).
+/// Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_broadcast_result_complete(
+    result: *const wsc_broadcast_result,
+    complete_out: *mut bool,
+) -> wsc_result {
+    accessor!(result, complete_out, |result| Ok(result.complete))
+}
+
+/// How many matching sockets of other nodes did not get the message (at most 100 reported per
+/// node). Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_broadcast_result_remote_failure_count(
+    result: *const wsc_broadcast_result,
+    count_out: *mut usize,
+) -> wsc_result {
+    accessor!(result, count_out, |result| Ok(result.remote_failures.len()))
+}
+
+/// The failure at `index` on another node: as wsc_broadcast_result_failure_at(), plus the node
+/// that holds the socket (borrowed from the result).
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (index out of range).
+#[no_mangle]
+pub extern "C" fn wsc_broadcast_result_remote_failure_at(
+    result: *const wsc_broadcast_result,
+    index: usize,
+    node_out: *mut wsc_str,
+    socket_id_out: *mut wsc_str,
+    what_out: *mut wsc_undelivered,
+    error_out: *mut wsc_result,
+) -> wsc_result {
+    ffi! {
+        let result = arg_ref!(result);
+        let node_out = arg_out!(node_out);
+        let remote = result.remote_failures.get(index).ok_or_else(|| out_of_range(index))?;
+        write_failure(&remote.failure, socket_id_out, what_out, error_out)?;
+        node_out.set(wsc_str::from(remote.node.as_str()));
         Ok(())
     }
+}
+
+/// Writes a failure's socket ID (borrowed from the result), its kind and, for
+/// WSC_UNDELIVERED_FAILED, its error code (`error_out` may be NULL).
+fn write_failure(
+    failure: &BroadcastFailure,
+    socket_id_out: *mut wsc_str,
+    what_out: *mut wsc_undelivered,
+    error_out: *mut wsc_result,
+) -> FfiResult {
+    let socket_id_out = arg_out!(socket_id_out);
+    let what_out = arg_out!(what_out);
+    let (what, error) = match &failure.what {
+        Undelivered::Dropped => (wsc_undelivered::WSC_UNDELIVERED_DROPPED, wsc_result::WSC_OK),
+        Undelivered::Closed => (wsc_undelivered::WSC_UNDELIVERED_CLOSED, wsc_result::WSC_OK),
+        Undelivered::Failed(e) => (wsc_undelivered::WSC_UNDELIVERED_FAILED, e.kind().into()),
+    };
+    socket_id_out.set(wsc_str::from(failure.socket_id.as_str()));
+    what_out.set(what);
+    if let Some(error_out) = Out::optional(error_out) {
+        error_out.set(error);
+    }
+    Ok(())
 }
 
 /// Frees a broadcast result; NULL is a no-op.

@@ -14,8 +14,9 @@ use super::macros::{
 };
 use super::{wsc_pem_source, wsc_result, wsc_str, FromRaw};
 use crate::{
-    Config, Identity, InboundPath, ListenerConfig, MessageRateLimit, MessageRatePolicy, Pem,
-    ServerTls, SettingKind, SettingScope, SettingValue, SlowConsumerPolicy, SETTINGS,
+    ClusterConfig, Config, Identity, InboundPath, ListenerConfig, MessageRateLimit,
+    MessageRatePolicy, Pem, ServerTls, SettingKind, SettingScope, SettingValue, SlowConsumerPolicy,
+    SETTINGS,
 };
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
@@ -238,7 +239,8 @@ pub enum wsc_setting_kind {
     /// wsc_config_set_listener(), "paths" with wsc_config_add_path() and
     /// wsc_config_add_path_allowed_origin(), "tls" with wsc_config_set_server_tls(),
     /// "client_identity" with wsc_config_set_client_identity(), "message_rate_limit" with
-    /// wsc_config_set_message_rate_limit().
+    /// wsc_config_set_message_rate_limit(), "cluster" with wsc_config_set_cluster() and the
+    /// wsc_config_set_cluster_*() and wsc_config_set_node_name() after it.
     WSC_SETTING_CUSTOM = 12,
 }
 
@@ -895,6 +897,108 @@ pub extern "C" fn wsc_config_set_stop_timeout_ms(
     with_config(config, |b| set_ms(b, "stop_timeout", timeout_ms))
 }
 
+/// Makes the connector a node of a cluster whose backplane is the Redis at `url`
+/// ("redis://[user:password@]host:port/db", or "rediss://" for TLS): broadcast and bulk close
+/// reach every node's sockets, operations by socket ID reach the node that holds the socket.
+/// The cluster's other settings follow it (the `cluster` setting of the table, custom).
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+#[no_mangle]
+pub extern "C" fn wsc_config_set_cluster(
+    config: *mut wsc_config,
+    url: *const c_char,
+) -> wsc_result {
+    with_config(config, |b| {
+        let url = arg_str!(url);
+        match b.config.cluster.as_mut() {
+            Some(cluster) => cluster.url = url.to_owned(),
+            None => b.config.cluster = Some(ClusterConfig::new(url)),
+        }
+        Ok(())
+    })
+}
+
+/// Changes a setting of the cluster; the cluster must have been set.
+fn with_cluster(
+    config: *mut wsc_config,
+    change: impl FnOnce(&mut ClusterConfig) -> FfiResult,
+) -> wsc_result {
+    with_config(config, |b| {
+        let cluster = b.config.cluster.as_mut().ok_or_else(|| {
+            FfiError::new(
+                wsc_result::WSC_INVALID_STATE,
+                "no cluster: call wsc_config_set_cluster() first",
+            )
+        })?;
+        change(cluster)
+    })
+}
+
+/// The cluster's name, the prefix of its Redis keys and channels (default "wsconnector").
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no cluster yet).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_cluster_name(
+    config: *mut wsc_config,
+    name: *const c_char,
+) -> wsc_result {
+    with_cluster(config, |c| {
+        c.name = arg_str!(name).to_owned();
+        Ok(())
+    })
+}
+
+/// This node's name, unique in the cluster (default: generated).
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no cluster yet).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_node_name(
+    config: *mut wsc_config,
+    name: *const c_char,
+) -> wsc_result {
+    with_cluster(config, |c| {
+        c.node_name = arg_str!(name).to_owned();
+        Ok(())
+    })
+}
+
+/// The Redis password, when it is not in the URL.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no cluster yet).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_cluster_password(
+    config: *mut wsc_config,
+    password: *const c_char,
+) -> wsc_result {
+    with_cluster(config, |c| {
+        c.password = arg_str!(password).to_owned();
+        Ok(())
+    })
+}
+
+/// How long an operation waits for the other nodes and for Redis (default 2 s; at most
+/// WSC_MAX_DURATION_MS). Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (no cluster yet).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_cluster_timeout_ms(
+    config: *mut wsc_config,
+    timeout_ms: u64,
+) -> wsc_result {
+    with_cluster(config, |c| {
+        c.timeout = Duration::from_millis(timeout_ms);
+        Ok(())
+    })
+}
+
+/// How long a dead node's socket IDs keep resolving: its liveness key's expiry, refreshed
+/// every third of it (default 10 s). Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (no cluster
+/// yet).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_cluster_node_expiry_ms(
+    config: *mut wsc_config,
+    expiry_ms: u64,
+) -> wsc_result {
+    with_cluster(config, |c| {
+        c.node_expiry = Duration::from_millis(expiry_ms);
+        Ok(())
+    })
+}
+
 /// Most events waiting for the application, counting those a callback or a pull-mode caller
 /// still holds (see wsc_connector_next_event()); past it sockets stop reading (default 65536).
 /// Errors: WSC_NULL_POINTER.
@@ -1043,6 +1147,7 @@ mod tests {
             wsc_config_set_client_identity(config, inline, empty.as_ptr(), empty.as_ptr()),
             wsc_config_add_path(config, empty.as_ptr(), std::ptr::null(), 0),
             wsc_config_set_message_rate_limit(config, 1, 1),
+            wsc_config_set_cluster(config, empty.as_ptr()),
         ] {
             assert_eq!(code, wsc_result::WSC_OK);
         }
@@ -1125,6 +1230,14 @@ mod tests {
             "message_rate_limit" => {
                 vec![Box::new(|cfg| wsc_config_set_message_rate_limit(cfg, 5, 3))]
             }
+            "cluster" => vec![
+                Box::new(|cfg| wsc_config_set_cluster(cfg, c"redis://h/".as_ptr())),
+                Box::new(|cfg| wsc_config_set_cluster_name(cfg, c"c".as_ptr())),
+                Box::new(|cfg| wsc_config_set_node_name(cfg, c"n".as_ptr())),
+                Box::new(|cfg| wsc_config_set_cluster_password(cfg, c"p".as_ptr())),
+                Box::new(|cfg| wsc_config_set_cluster_timeout_ms(cfg, 1234)),
+                Box::new(|cfg| wsc_config_set_cluster_node_expiry_ms(cfg, 4321)),
+            ],
             other => panic!("no C function sets the custom setting {other}: add one"),
         }
     }

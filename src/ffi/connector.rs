@@ -375,10 +375,13 @@ fn filter_or_all(filter: Option<&SocketFilter>) -> Cow<'_, SocketFilter> {
 
 /// Queues one message (made as by wsc_connector_send()) for every socket that matches `filter`
 /// (NULL: every socket). When `result_out` is not NULL it receives the outcome (delivered count
-/// and failures); free it with wsc_broadcast_result_free().
+/// and failures); free it with wsc_broadcast_result_free(). With a cluster, every node's
+/// matching sockets get it, and the result adds up the nodes that answered within the
+/// cluster's timeout (wsc_broadcast_result_nodes_answered()).
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (kind, a group name),
 /// WSC_LIMIT_EXCEEDED (larger than the send queue's byte bound, so it fits no socket: sent to
-/// none; checked before `data` is read), WSC_STOPPED. Any thread.
+/// none; checked before `data` is read), WSC_CONNECTIVITY (the cluster's backplane is
+/// unreachable: sent to none), WSC_STOPPED. Any thread.
 #[no_mangle]
 pub extern "C" fn wsc_connector_broadcast(
     conn: *const wsc_connector,
@@ -388,16 +391,107 @@ pub extern "C" fn wsc_connector_broadcast(
     len: usize,
     result_out: *mut *mut wsc_broadcast_result,
 ) -> wsc_result {
+    // SAFETY: the header requires `len` readable bytes at `data`.
+    unsafe { broadcast_from_c(conn, filter, kind, data, len, result_out, true) }
+}
+
+/// wsc_connector_broadcast() (`wait`) and wsc_connector_publish().
+///
+/// # Safety
+/// `len` readable bytes at `data`, as the header requires of both.
+unsafe fn broadcast_from_c(
+    conn: *const wsc_connector,
+    filter: *const wsc_filter,
+    kind: u32,
+    data: *const u8,
+    len: usize,
+    result_out: *mut *mut wsc_broadcast_result,
+    wait: bool,
+) -> wsc_result {
     ffi! {
         let conn = arg_ref!(conn);
         let filter = filter_or_all(arg_opt_ref!(filter));
         let core = conn.core()?;
-        // SAFETY: the header requires `len` readable bytes at `data`.
+        // SAFETY: the caller passes `len` readable bytes at `data`.
         let message = unsafe { payload::from_c(kind, data, len, core.shared.send_queue_bytes()) }?;
-        let result = core.broadcast(message, &filter)?;
+        let result = if wait {
+            core.broadcast(message, &filter)
+        } else {
+            core.publish(message, &filter)
+        }?;
         if let Some(out) = Out::optional(result_out) {
             out.set(into_handle::<wsc_broadcast_result>(result));
         }
+        Ok(())
+    }
+}
+
+/// Like wsc_connector_broadcast(), without waiting for the cluster's other nodes: delivered here
+/// and queued for the backplane; the result counts this node's sockets. Without a cluster, the
+/// same as wsc_connector_broadcast(). Errors: as wsc_connector_broadcast(). Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_connector_publish(
+    conn: *const wsc_connector,
+    filter: *const wsc_filter,
+    kind: u32,
+    data: *const u8,
+    len: usize,
+    result_out: *mut *mut wsc_broadcast_result,
+) -> wsc_result {
+    // SAFETY: the header requires `len` readable bytes at `data`.
+    unsafe { broadcast_from_c(conn, filter, kind, data, len, result_out, false) }
+}
+
+/// How many open sockets match `filter` (NULL: every socket) on every node of the cluster that
+/// answers within its timeout (this node alone without a cluster).
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (a group name), WSC_CONNECTIVITY (the
+/// backplane is unreachable), WSC_STOPPED. Any thread; may wait up to the cluster's timeout.
+#[no_mangle]
+pub extern "C" fn wsc_connector_cluster_socket_count(
+    conn: *const wsc_connector,
+    filter: *const wsc_filter,
+    count_out: *mut usize,
+) -> wsc_result {
+    ffi! {
+        let conn = arg_ref!(conn);
+        let filter = filter_or_all(arg_opt_ref!(filter));
+        let count_out = arg_out!(count_out);
+        count_out.set(conn.core()?.cluster_socket_count(&filter)?);
+        Ok(())
+    }
+}
+
+/// This node's name in its cluster, copied with a NUL into `buf` of `capacity` bytes; its length
+/// without the NUL goes to `*len_out`. Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (no
+/// cluster), WSC_BUFFER_TOO_SMALL (`*len_out` is then the length needed). Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_connector_node_name(
+    conn: *const wsc_connector,
+    buf: *mut c_char,
+    capacity: usize,
+    len_out: *mut usize,
+) -> wsc_result {
+    ffi! {
+        let conn = arg_ref!(conn);
+        let len_out = arg_out!(len_out);
+        let core = conn.core()?;
+        let node = core.node_name().ok_or_else(|| {
+            FfiError::new(wsc_result::WSC_INVALID_STATE, "the connector has no cluster")
+        })?;
+        copy_to_buffer(node, buf, capacity, len_out)
+    }
+}
+
+/// Waits up to `timeout_ms` for the cluster's backplane to be reachable (at once while it is,
+/// and without a cluster). Errors: WSC_NULL_POINTER, WSC_TIMEOUT, WSC_STOPPED. Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_connector_wait_for_cluster(
+    conn: *const wsc_connector,
+    timeout_ms: u64,
+) -> wsc_result {
+    ffi! {
+        let conn = arg_ref!(conn);
+        conn.core()?.wait_for_cluster(std::time::Duration::from_millis(timeout_ms))?;
         Ok(())
     }
 }

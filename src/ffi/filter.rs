@@ -2,11 +2,11 @@
 
 use super::macros::{arg_mut, arg_out, arg_str, ffi, ffi_value, into_handle, take_handle, Opaque};
 use super::{wsc_result, wsc_socket_type, FromRaw};
-use crate::{PathPattern, SocketFilter};
+use crate::{PathPattern, SocketFilter, SocketId};
 use std::ffi::c_char;
 
-/// A socket filter: full path (exact or `*` pattern), socket type and groups (member of any),
-/// combined with AND; a new filter matches every socket. Owned by the caller, freed with
+/// A socket filter: full path (exact or `*` pattern), socket type, groups (member of any) and
+/// excluded socket IDs, combined with AND; a new filter matches every socket. Owned by the caller, freed with
 /// wsc_filter_free(); reusable; one thread at a time.
 pub struct wsc_filter {
     _private: [u8; 0],
@@ -62,6 +62,20 @@ pub extern "C" fn wsc_filter_add_group(
     ffi! {
         let filter = arg_mut!(filter);
         filter.groups.push(arg_str!(group).to_owned());
+        Ok(())
+    }
+}
+
+/// Leaves out the socket with this ID ("everyone in the room but the sender"); may be called
+/// again for more. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_SOCKET_ID.
+#[no_mangle]
+pub extern "C" fn wsc_filter_exclude(
+    filter: *mut wsc_filter,
+    socket_id: *const c_char,
+) -> wsc_result {
+    ffi! {
+        let filter = arg_mut!(filter);
+        filter.exclude.push(SocketId::new(arg_str!(socket_id))?);
         Ok(())
     }
 }

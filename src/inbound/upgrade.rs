@@ -208,7 +208,10 @@ pub(super) async fn upgrade(
                 peer_certificate,
             };
             let socket = Socket::new(attrs, shared.send_queue());
-            let registration = match shared.register(&socket, &accept.groups, Some(accept.path)) {
+            let registration = match shared
+                .register(&socket, &accept.groups, Some(accept.path))
+                .await
+            {
                 Ok(registration) => registration,
                 Err(e) if e.kind() == ErrorKind::Stopped => {
                     let refusal = Refusal::new(RefusalReason::Draining, 503, "server is stopping");

@@ -141,6 +141,9 @@ static void with_callbacks(void) {
     CHECK(raw_ws_recv(&ws, frame, sizeof frame) == 8);
     CHECK(((unsigned char)frame[0] << 8 | (unsigned char)frame[1]) == 4001);
     CHECK(strcmp(frame + 2, "by the socket view") == 0);
+    /* The socket stays open until the handshake's answer: the callback's second close meets a
+       closing socket, never a closed one. */
+    WAIT_UNTIL(&s.m, s.messages == 2);
     raw_ws_send(&ws, 8, frame, 2); /* the close handshake's answer, with the code */
     WAIT_UNTIL(&s.m, s.closed == 1);
     for (int i = 0; i < 3; i++) CHECK(s.when_closed[i] == WSC_NO_SUCH_SOCKET);

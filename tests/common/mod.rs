@@ -3,6 +3,8 @@
 //! and certificates made at test time.
 #![allow(dead_code)]
 
+pub mod backplane;
+
 use futures_util::{SinkExt, StreamExt};
 use std::io::{Read, Write};
 use std::net::SocketAddr;

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! load --load echo   --port P --server-pid PID [--connections 100] [--in-flight 1] [--payload 32] [--warmup 1] [--window 3]
-//! load --load fanout --port P --server-pid PID [--receivers 1000] [--in-flight 8] [--payload 32] [--warmup 1] [--window 3]
+//! load --load fanout --port P --server-pid PID [--receivers 1000] [--in-flight 8] [--payload 32] [--warmup 1] [--window 3] [--second-port Q]
 //! load --load idle   --port P --server-pid PID [--connections 10000] [--memory-cap-mib M]
 //! ```
 //!
@@ -63,9 +63,13 @@ fn run(args: &Args) -> Result<Report, String> {
                 warmup: seconds("warmup", 1.0)?,
                 window: seconds("window", 3.0)?,
             };
+            // A server of two nodes: every other receiver on the second one.
+            let second = args
+                .optional::<u16>("second-port")?
+                .map(|port| Target::new(port, shape.receivers / 2));
             args.finish()?;
             let target = Target::new(port, shape.receivers + 1);
-            local.block_on(&runtime, fanout::run(target, server, &shape))
+            local.block_on(&runtime, fanout::run(target, second, server, &shape))
         }
         "idle" => {
             let shape = idle::Idle {

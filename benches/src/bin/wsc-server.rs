@@ -3,14 +3,22 @@
 //! replies), a fan-out group, broadcast from the trigger path.
 //!
 //! ```text
-//! wsc-server [--port 0]
+//! wsc-server [--port 0] [--nodes 1|2]
 //! ```
 //!
 //! Settings are the library's defaults except the connection limit, raised so that the idle
 //! load can hold as many sockets as the machine allows. Receivers join the group through the
 //! served path's default groups, before their 101 is sent.
+//!
+//! With `--nodes 2`, the process is two nodes of one cluster (two connectors, each with its
+//! listener) and the redis-server they share, started here on a free loopback port and ended
+//! with the process. Node A serves `--port` and broadcasts; node B's port follows A's on the
+//! first line, as `--second-port B`, for the load client to spread the receivers over both.
 
-use wsconnector::{Config, Connector, ConnectorHandle, Event, InboundPath, SocketFilter};
+use std::process::{Child, Command, Stdio};
+use wsconnector::{
+    ClusterConfig, Config, Connector, ConnectorHandle, Event, InboundPath, SocketFilter,
+};
 use wsconnector_bench::args::Args;
 use wsconnector_bench::{FANOUT_GROUP, FANOUT_RECV_PATH, FANOUT_TRIGGER_PATH};
 
@@ -24,17 +32,41 @@ fn main() {
 fn run() -> Result<(), String> {
     let args = Args::from_env()?;
     let port: u16 = args.get("port", 0)?;
+    let cluster = match args.get("nodes", 1)? {
+        1 => false,
+        2 => true,
+        n => return Err(format!("--nodes {n}: 1 or 2")),
+    };
     args.finish()?;
-    let mut config = Config::with_listener("127.0.0.1", port);
-    if let Some(listener) = config.listener.as_mut() {
-        listener.paths = vec![
-            InboundPath::with_groups(FANOUT_RECV_PATH, [FANOUT_GROUP]),
-            InboundPath::new("*"),
-        ];
-        listener.max_connections = 1 << 20;
-    }
+    let config = |port: u16| {
+        let mut config = Config::with_listener("127.0.0.1", port);
+        if let Some(listener) = config.listener.as_mut() {
+            listener.paths = vec![
+                InboundPath::with_groups(FANOUT_RECV_PATH, [FANOUT_GROUP]),
+                InboundPath::new("*"),
+            ];
+            listener.max_connections = 1 << 20;
+        }
+        config
+    };
+    let mut second = None;
+    let mut node_a = config(port);
+    let _redis = if cluster {
+        let (redis, url) = start_redis()?;
+        node_a.cluster = Some(ClusterConfig::new(&url).with_node_name("a"));
+        let mut node_b = config(0);
+        node_b.cluster = Some(ClusterConfig::new(&url).with_node_name("b"));
+        let node_b = Connector::builder(node_b)
+            .on_event(|_: &ConnectorHandle, _: Event| {})
+            .start()
+            .map_err(|e| e.to_string())?;
+        second = Some(node_b);
+        Some(redis)
+    } else {
+        None
+    };
     let fan = SocketFilter::all().with_groups([FANOUT_GROUP]);
-    let connector = Connector::builder(config)
+    let connector = Connector::builder(node_a)
         .on_event(move |conn: &ConnectorHandle, event: Event| {
             if let Event::InboundMessage { socket, message } = event {
                 if socket.path() == FANOUT_TRIGGER_PATH {
@@ -50,9 +82,54 @@ fn run() -> Result<(), String> {
         .local_addr()
         .map(|a| a.port())
         .ok_or("the connector has no listener")?;
-    println!("{port}");
+    match second.as_ref().and_then(|node_b| node_b.local_addr()) {
+        Some(b) => println!("{port} --second-port {}", b.port()),
+        None => println!("{port}"),
+    }
     // Serve until the runner ends the process.
     loop {
         std::thread::park();
     }
+}
+
+/// A redis-server on a free loopback port, without persistence, killed when this process
+/// ends (however it ends: PR_SET_PDEATHSIG); and its URL.
+fn start_redis() -> Result<(Child, String), String> {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    // Nothing is written there: no snapshots, no append-only file.
+    let dir = std::env::temp_dir();
+    let mut command = Command::new("redis-server");
+    command
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot run redis-server: {e}"))?;
+    let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+    if !lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.contains("Ready to accept connections"))
+    {
+        return Err("redis-server did not start".into());
+    }
+    // Its log keeps coming: read and dropped, so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok((child, format!("redis://127.0.0.1:{port}/0")))
 }

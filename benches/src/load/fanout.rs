@@ -40,23 +40,41 @@ pub struct Fanout {
     pub window: Duration,
 }
 
-/// Runs the fan-out load against `target` and reports the window.
-pub async fn run(target: Target, server: Process, fanout: &Fanout) -> Result<Report, String> {
+/// Runs the fan-out load against `target` and reports the window; with a `second` node, every
+/// other receiver connects there (the trigger stays on `target`).
+pub async fn run(
+    target: Target,
+    second: Option<Target>,
+    server: Process,
+    fanout: &Fanout,
+) -> Result<Report, String> {
     if fanout.payload < 8 || fanout.in_flight == 0 || fanout.in_flight > SLOTS / 2 {
         return Err(format!(
             "fan-out needs a payload of at least 8 bytes and 1 to {} broadcasts in flight",
             SLOTS / 2
         ));
     }
-    let receivers: Vec<Conn> = target
+    let on_second = if second.is_some() {
+        fanout.receivers / 2
+    } else {
+        0
+    };
+    let mut receivers: Vec<Conn> = target
         .open_many(
             crate::FANOUT_RECV_PATH,
             1,
-            fanout.receivers,
+            fanout.receivers - on_second,
             CONNECT_CONCURRENCY,
         )
         .try_collect()
         .await?;
+    if let Some(second) = second {
+        let more: Vec<Conn> = second
+            .open_many(crate::FANOUT_RECV_PATH, 1, on_second, CONNECT_CONCURRENCY)
+            .try_collect()
+            .await?;
+        receivers.extend(more);
+    }
     let mut trigger = Trigger::new(
         target.open(crate::FANOUT_TRIGGER_PATH, 0).await?,
         fanout.payload,

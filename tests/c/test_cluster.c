@@ -1,0 +1,170 @@
+/* The cluster through the C API: two connectors, nodes of one cluster on a redis-server this
+ * test starts on a free loopback port (and kills at the end); broadcast, publish, exclusions,
+ * send by ID and the cluster-wide count from node A reach the raw client of node B; the
+ * broadcast result's cluster accessors; the cluster settings' errors. */
+#include "testing.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+typedef struct {
+    monitor m;
+    int connections;
+    char id[WSC_SOCKET_ID_SIZE];
+} node_state;
+
+static void on_connection(void *userdata, wsc_connector *conn, const wsc_socket *socket) {
+    (void)conn;
+    node_state *s = userdata;
+    wsc_str id;
+    OK(wsc_socket_id(socket, &id));
+    UNDER_LOCK(&s->m, (str_copy(id, s->id, sizeof s->id), s->connections++));
+}
+
+/* Starts redis-server on a free loopback port; its pid, and the port in `*port`. */
+static pid_t start_redis(uint16_t *port, char *dir) {
+    int probe = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    CHECK(bind(probe, (struct sockaddr *)&addr, sizeof addr) == 0);
+    CHECK(getsockname(probe, (struct sockaddr *)&addr, &len) == 0);
+    *port = ntohs(addr.sin_port);
+    close(probe);
+    CHECK(mkdtemp(dir) != NULL);
+    int out[2];
+    CHECK(pipe(out) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char port_text[8];
+        snprintf(port_text, sizeof port_text, "%u", *port);
+        dup2(out[1], STDOUT_FILENO);
+        execlp("redis-server", "redis-server", "--port", port_text, "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no", "--dir", dir, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    /* Ready once it says so; its later log goes to a pipe nobody reads, which is fine for
+     * a few lines. */
+    static char seen[8192];
+    size_t have = 0;
+    while (!strstr(seen, "Ready to accept connections")) {
+        struct pollfd p = {.fd = out[0], .events = POLLIN};
+        CHECK(poll(&p, 1, WAIT_SECONDS * 1000) == 1);
+        ssize_t n = read(out[0], seen + have, sizeof seen - 1 - have);
+        CHECK(n > 0);
+        have += (size_t)n;
+        seen[have] = 0;
+    }
+    close(out[0]);
+    return pid;
+}
+
+static wsc_connector *node(const char *url, const char *name, node_state *s) {
+    wsc_config *config = listener_config();
+    OK(wsc_config_set_cluster(config, url));
+    OK(wsc_config_set_cluster_name(config, "c-test"));
+    OK(wsc_config_set_node_name(config, name));
+    OK(wsc_config_set_cluster_timeout_ms(config, 2000));
+    OK(wsc_config_set_cluster_node_expiry_ms(config, 3000));
+    OK(wsc_config_on_inbound_connection(config, on_connection, s, NULL));
+    wsc_connector *conn = NULL;
+    OK(wsc_connector_start(config, &conn));
+    OK(wsc_connector_wait_for_cluster(conn, WAIT_SECONDS * 1000));
+    return conn;
+}
+
+static void settings_errors(void) {
+    wsc_config *config = NULL;
+    OK(wsc_config_new(&config));
+    EXPECT(WSC_INVALID_STATE, wsc_config_set_cluster_name(config, "x"));
+    CHECK(last_error_contains("wsc_config_set_cluster"));
+    wsc_connector *conn = NULL;
+    EXPECT(WSC_NULL_POINTER, wsc_config_set_cluster(config, NULL));
+    EXPECT(WSC_INVALID_UTF8, wsc_config_set_cluster(config, "\xff"));
+    OK(wsc_config_set_cluster(config, "http://127.0.0.1/"));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
+    CHECK(last_error_contains("cluster URL"));
+    OK(wsc_config_new(&config));
+    OK(wsc_config_set_cluster(config, "redis://127.0.0.1:1/0"));
+    OK(wsc_config_set_node_name(config, "no spaces"));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
+    CHECK(last_error_contains("node_name"));
+}
+
+int main(void) {
+    settings_errors();
+    char dir[] = "/tmp/wsc-c-redis-XXXXXX";
+    uint16_t redis_port = 0;
+    pid_t redis = start_redis(&redis_port, dir);
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u/0", redis_port);
+
+    static node_state a_state, b_state;
+    monitor_init(&a_state.m);
+    monitor_init(&b_state.m);
+    wsc_connector *a = node(url, "a", &a_state);
+    wsc_connector *b = node(url, "b", &b_state);
+    char name[16];
+    size_t name_len = 0;
+    OK(wsc_connector_node_name(a, name, sizeof name, &name_len));
+    CHECK(strcmp(name, "a") == 0 && name_len == 1);
+
+    raw_ws ws = raw_ws_open(port_of(b), "/c");
+    CHECK(ws.status == 101);
+    WAIT_UNTIL(&b_state.m, b_state.connections == 1);
+    static char frame[256];
+
+    wsc_broadcast_result *result = NULL;
+    OK(wsc_connector_broadcast(a, NULL, WSC_TEXT, (const uint8_t *)"hello", 5, &result));
+    size_t delivered = 0, nodes = 0, remote_failures = 1;
+    bool complete = false;
+    OK(wsc_broadcast_result_delivered(result, &delivered));
+    OK(wsc_broadcast_result_nodes_answered(result, &nodes));
+    OK(wsc_broadcast_result_complete(result, &complete));
+    OK(wsc_broadcast_result_remote_failure_count(result, &remote_failures));
+    CHECK(delivered == 1 && nodes == 2 && complete && remote_failures == 0);
+    wsc_str node_name, socket_id;
+    wsc_undelivered what;
+    EXPECT(WSC_INVALID_ARGUMENT,
+           wsc_broadcast_result_remote_failure_at(result, 0, &node_name, &socket_id, &what, NULL));
+    wsc_broadcast_result_free(result);
+    CHECK(raw_ws_recv(&ws, frame, sizeof frame) == 1 && strcmp(frame, "hello") == 0);
+
+    size_t count = 0;
+    OK(wsc_connector_cluster_socket_count(a, NULL, &count));
+    CHECK(count == 1);
+    OK(wsc_connector_send(a, b_state.id, WSC_TEXT, (const uint8_t *)"by id", 5, NULL, NULL));
+    CHECK(raw_ws_recv(&ws, frame, sizeof frame) == 1 && strcmp(frame, "by id") == 0);
+
+    wsc_filter *but_b = NULL;
+    OK(wsc_filter_new(&but_b));
+    OK(wsc_filter_exclude(but_b, b_state.id));
+    EXPECT(WSC_INVALID_SOCKET_ID, wsc_filter_exclude(but_b, ""));
+    OK(wsc_connector_broadcast(a, but_b, WSC_TEXT, (const uint8_t *)"not you", 7, &result));
+    OK(wsc_broadcast_result_delivered(result, &delivered));
+    OK(wsc_broadcast_result_nodes_answered(result, &nodes));
+    CHECK(delivered == 0 && nodes == 2);
+    wsc_broadcast_result_free(result);
+    wsc_filter_free(but_b);
+
+    OK(wsc_connector_publish(a, NULL, WSC_TEXT, (const uint8_t *)"fire", 4, &result));
+    OK(wsc_broadcast_result_nodes_answered(result, &nodes));
+    OK(wsc_broadcast_result_complete(result, &complete));
+    CHECK(nodes == 1 && !complete);
+    wsc_broadcast_result_free(result);
+    CHECK(raw_ws_recv(&ws, frame, sizeof frame) == 1 && strcmp(frame, "fire") == 0);
+    raw_ws_close(&ws);
+
+    OK(wsc_connector_free(a));
+    OK(wsc_connector_free(b));
+    monitor_destroy(&a_state.m);
+    monitor_destroy(&b_state.m);
+    kill(redis, SIGKILL);
+    waitpid(redis, NULL, 0);
+    rmdir(dir);
+    printf("test_cluster: ok\n");
+    return 0;
+}
