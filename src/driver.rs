@@ -11,6 +11,7 @@
 
 use crate::config::{MessageRatePolicy, MAX_DURATION};
 use crate::events::Event;
+use crate::metrics::Traffic;
 use crate::protocol::close::{close_code, truncate_reason};
 use crate::protocol::frame::{close_payload, opcode, server_frame_payload};
 use crate::queue::{CloseRequest, Outgoing, Sealed};
@@ -248,7 +249,9 @@ thread_local! {
 
 impl Driver {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Ending> {
-        let result = self.poll_inner(cx);
+        let mut traffic = Traffic::default();
+        let result = self.poll_inner(cx, &mut traffic);
+        self.shared.metrics.traffic(&traffic);
         self.flush_events();
         result
     }
@@ -264,7 +267,9 @@ impl Driver {
         });
     }
 
-    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Ending> {
+    /// One poll; what it reads and writes is counted in `traffic` (added to the figures once,
+    /// at the end of the poll).
+    fn poll_inner(&mut self, cx: &mut Context<'_>, traffic: &mut Traffic) -> Poll<Ending> {
         self.now = Instant::now();
         let mut work = 0;
         loop {
@@ -301,16 +306,15 @@ impl Driver {
                 }
                 if room > 0 && work < WORK_PER_POLL {
                     let wire = &mut self.wire;
-                    let metrics = &*self.shared.metrics;
                     let (count, close) =
                         self.socket.queue().take(room, |outgoing| match outgoing {
                             Outgoing::Message(message) => {
-                                metrics.message_out(message.kind(), message.len());
+                                traffic.sent(message.kind(), message.len());
                                 wire.buffer_message(&message)
                             }
                             Outgoing::Frame(frame) => {
                                 if let Some((kind, len)) = server_frame_payload(&frame) {
-                                    metrics.message_out(kind, len);
+                                    traffic.sent(kind, len);
                                 }
                                 wire.buffer_encoded(frame)
                             }
@@ -362,7 +366,7 @@ impl Driver {
                     Poll::Ready(Ok(incoming)) => {
                         work += 1;
                         progressed = true;
-                        if let Some(ending) = self.on_incoming(incoming) {
+                        if let Some(ending) = self.on_incoming(incoming, traffic) {
                             return Poll::Ready(ending);
                         }
                         if self.close_received {
@@ -435,14 +439,12 @@ impl Driver {
     }
 
     /// Acts on what the peer sent; returns an ending when the socket must end now.
-    fn on_incoming(&mut self, incoming: Incoming) -> Option<Ending> {
+    fn on_incoming(&mut self, incoming: Incoming, traffic: &mut Traffic) -> Option<Ending> {
         let now = self.now;
         self.last_received = now;
         match incoming {
             Incoming::Message { message, retained } => {
-                self.shared
-                    .metrics
-                    .message_in(message.kind(), message.len());
+                traffic.received(message.kind(), message.len());
                 self.last_activity = now;
                 // Once we close, or the application asked to, nothing more is delivered.
                 if self.close_sent || self.socket.is_close_requested() {

@@ -56,6 +56,30 @@ pub(crate) const CLOSE_CODES: [u16; 15] = [
     1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015,
 ];
 
+/// What one poll of a socket read and wrote, counted in its own variables as it goes and
+/// added to the figures once at the end: messages in (text, binary), bytes in, messages out,
+/// bytes out, in the order of the slot's first counters (the four of a direction together).
+#[derive(Debug, Default)]
+pub(crate) struct Traffic([u64; 8]);
+
+impl Traffic {
+    /// A message of `len` payload bytes arrived from the peer.
+    #[inline]
+    pub(crate) fn received(&mut self, kind: MessageKind, len: usize) {
+        let k = kind_index(kind);
+        self.0[hot::MESSAGES_IN + k] += 1;
+        self.0[hot::BYTES_IN + k] += len as u64;
+    }
+
+    /// A message of `len` payload bytes went to the wire.
+    #[inline]
+    pub(crate) fn sent(&mut self, kind: MessageKind, len: usize) {
+        let k = kind_index(kind);
+        self.0[hot::MESSAGES_OUT + k] += 1;
+        self.0[hot::BYTES_OUT + k] += len as u64;
+    }
+}
+
 /// Where each counter of the per-message path sits in a slot.
 mod hot {
     use super::BUCKETS;
@@ -142,9 +166,39 @@ fn clock_ns() -> u64 {
     u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// The bucket of a latency: the first whose bound it does not exceed, or +Inf.
+/// For each power of two 2^k: how many bounds are below it, and the one bound in
+/// [2^k, 2^(k+1)) (u64::MAX when there is none; the bounds are at least twice apart, so there
+/// is never more than one).
+const BUCKET_TABLES: ([u8; 64], [u64; 64]) = {
+    let (mut below, mut within) = ([0u8; 64], [u64::MAX; 64]);
+    let mut k = 0;
+    while k < 64 {
+        let low = 1u64 << k;
+        let mut i = 0;
+        while i < LATENCY_BOUNDS_NS.len() {
+            let bound = LATENCY_BOUNDS_NS[i];
+            if bound < low {
+                below[k] += 1;
+            } else if k == 63 || bound < low << 1 {
+                within[k] = bound;
+                break;
+            }
+            i += 1;
+        }
+        k += 1;
+    }
+    (below, within)
+};
+
+/// The bucket of a latency: the first whose bound it does not exceed, or +Inf (the number of
+/// bounds below it, found from its highest bit rather than by a search).
+#[inline]
 fn bucket(ns: u64) -> usize {
-    LATENCY_BOUNDS_NS.partition_point(|&bound| bound < ns)
+    if ns == 0 {
+        return 0;
+    }
+    let k = (63 - ns.leading_zeros()) as usize;
+    usize::from(BUCKET_TABLES.0[k]) + usize::from(ns > BUCKET_TABLES.1[k])
 }
 
 /// The by-code counter of a close code.
@@ -183,24 +237,29 @@ impl Metrics {
         slots::add(slot, &self.slots[slot].0[index], n);
     }
 
-    /// A message of `len` payload bytes arrived from a peer.
+    /// Adds what one poll of a socket read and wrote (one look-up of the thread's slot; the
+    /// direction that saw no message is left alone).
     #[inline]
-    pub(crate) fn message_in(&self, kind: MessageKind, len: usize) {
+    pub(crate) fn traffic(&self, traffic: &Traffic) {
+        let t = &traffic.0;
+        let received = t[hot::MESSAGES_IN] + t[hot::MESSAGES_IN + 1] > 0;
+        let sent = t[hot::MESSAGES_OUT] + t[hot::MESSAGES_OUT + 1] > 0;
+        if !received && !sent {
+            return;
+        }
         let slot = slots::current();
         let counters = &self.slots[slot].0;
-        let k = kind_index(kind);
-        slots::add(slot, &counters[hot::MESSAGES_IN + k], 1);
-        slots::add(slot, &counters[hot::BYTES_IN + k], len as u64);
-    }
-
-    /// A message of `len` payload bytes went to the wire.
-    #[inline]
-    pub(crate) fn message_out(&self, kind: MessageKind, len: usize) {
-        let slot = slots::current();
-        let counters = &self.slots[slot].0;
-        let k = kind_index(kind);
-        slots::add(slot, &counters[hot::MESSAGES_OUT + k], 1);
-        slots::add(slot, &counters[hot::BYTES_OUT + k], len as u64);
+        let add = |from: usize| {
+            for i in from..from + 4 {
+                slots::add(slot, &counters[i], t[i]);
+            }
+        };
+        if received {
+            add(hot::MESSAGES_IN);
+        }
+        if sent {
+            add(hot::MESSAGES_OUT);
+        }
     }
 
     /// The slow-consumer policy dropped `n` messages (the new one, or older ones for room).
@@ -415,6 +474,25 @@ mod tests {
 
     #[test]
     fn latencies_fall_in_the_first_bucket_they_do_not_exceed() {
+        let search = |ns: u64| LATENCY_BOUNDS_NS.partition_point(|&bound| bound < ns);
+        for &bound in &LATENCY_BOUNDS_NS {
+            for ns in [
+                bound - 1,
+                bound,
+                bound + 1,
+                bound / 2,
+                bound * 2,
+                bound * 3 / 2,
+            ] {
+                assert_eq!(bucket(ns), search(ns), "{ns}");
+            }
+        }
+        for k in 0..64 {
+            let ns = 1u64 << k;
+            for ns in [ns, ns - 1, ns.wrapping_add(ns - 1)] {
+                assert_eq!(bucket(ns), search(ns), "{ns}");
+            }
+        }
         assert_eq!(bucket(0), 0);
         assert_eq!(bucket(1_000), 0);
         assert_eq!(bucket(1_001), 1);
@@ -431,7 +509,9 @@ mod tests {
                 let metrics = metrics.clone();
                 std::thread::spawn(move || {
                     for _ in 0..1000 {
-                        metrics.message_in(MessageKind::Text, 3);
+                        let mut traffic = Traffic::default();
+                        traffic.received(MessageKind::Text, 3);
+                        metrics.traffic(&traffic);
                     }
                 })
             })
