@@ -251,7 +251,7 @@ impl Driver {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Ending> {
         let mut traffic = Traffic::default();
         let result = self.poll_inner(cx, &mut traffic);
-        self.shared.metrics.traffic(&traffic);
+        self.shared.metrics.add_received(&mut traffic);
         self.flush_events();
         result
     }
@@ -267,8 +267,9 @@ impl Driver {
         });
     }
 
-    /// One poll; what it reads and writes is counted in `traffic` (added to the figures once,
-    /// at the end of the poll).
+    /// One poll; what it reads and writes is counted in `traffic`, and added to the figures
+    /// before the events are handed over (received) and before the write (sent): a message is
+    /// in the figures by the time the application or the peer can see it.
     fn poll_inner(&mut self, cx: &mut Context<'_>, traffic: &mut Traffic) -> Poll<Ending> {
         self.now = Instant::now();
         let mut work = 0;
@@ -320,6 +321,7 @@ impl Driver {
                             }
                         });
                     if count > 0 {
+                        self.shared.metrics.add_sent(traffic);
                         self.last_activity = self.now;
                         work += count;
                         progressed = true;
@@ -473,6 +475,7 @@ impl Driver {
                 POLL_EVENTS.with(|events| events.borrow_mut().push((event, retained)));
                 self.poll_event_bytes += retained;
                 if self.poll_event_bytes >= EVENT_HANDOVER_BYTES {
+                    self.shared.metrics.add_received(traffic);
                     self.flush_events();
                 }
             }

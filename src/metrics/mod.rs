@@ -56,8 +56,8 @@ pub(crate) const CLOSE_CODES: [u16; 15] = [
     1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015,
 ];
 
-/// What one poll of a socket read and wrote, counted in its own variables as it goes and
-/// added to the figures once at the end: messages in (text, binary), bytes in, messages out,
+/// What one poll of a socket read and wrote, counted in its own variables as it goes and added
+/// to the figures a direction at a time: messages in (text, binary), bytes in, messages out,
 /// bytes out, in the order of the slot's first counters (the four of a direction together).
 #[derive(Debug, Default)]
 pub(crate) struct Traffic([u64; 8]);
@@ -237,28 +237,30 @@ impl Metrics {
         slots::add(slot, &self.slots[slot].0[index], n);
     }
 
-    /// Adds what one poll of a socket read and wrote (one look-up of the thread's slot; the
-    /// direction that saw no message is left alone).
+    /// Adds the messages received that `traffic` counted (if any), and counts them no more.
     #[inline]
-    pub(crate) fn traffic(&self, traffic: &Traffic) {
-        let t = &traffic.0;
-        let received = t[hot::MESSAGES_IN] + t[hot::MESSAGES_IN + 1] > 0;
-        let sent = t[hot::MESSAGES_OUT] + t[hot::MESSAGES_OUT + 1] > 0;
-        if !received && !sent {
+    pub(crate) fn add_received(&self, traffic: &mut Traffic) {
+        self.add_traffic(traffic, hot::MESSAGES_IN);
+    }
+
+    /// Adds the messages sent that `traffic` counted (if any), and counts them no more.
+    #[inline]
+    pub(crate) fn add_sent(&self, traffic: &mut Traffic) {
+        self.add_traffic(traffic, hot::MESSAGES_OUT);
+    }
+
+    /// Adds one direction of `traffic` (its four counters from `from`) with one look-up of the
+    /// thread's slot, and zeroes them.
+    #[inline]
+    fn add_traffic(&self, traffic: &mut Traffic, from: usize) {
+        let counts = &mut traffic.0[from..from + 4];
+        if counts[0] + counts[1] == 0 {
             return;
         }
         let slot = slots::current();
-        let counters = &self.slots[slot].0;
-        let add = |from: usize| {
-            for i in from..from + 4 {
-                slots::add(slot, &counters[i], t[i]);
-            }
-        };
-        if received {
-            add(hot::MESSAGES_IN);
-        }
-        if sent {
-            add(hot::MESSAGES_OUT);
+        let counters = &self.slots[slot].0[from..from + 4];
+        for (cell, count) in counters.iter().zip(counts.iter_mut()) {
+            slots::add(slot, cell, std::mem::take(count));
         }
     }
 
@@ -511,7 +513,7 @@ mod tests {
                     for _ in 0..1000 {
                         let mut traffic = Traffic::default();
                         traffic.received(MessageKind::Text, 3);
-                        metrics.traffic(&traffic);
+                        metrics.add_received(&mut traffic);
                     }
                 })
             })
