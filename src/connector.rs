@@ -4,7 +4,7 @@
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::dispatch::{run_dispatcher, EventHandler};
-use crate::drain::{DrainOptions, DrainProgress};
+use crate::drain::{Drain, DrainOptions, DrainProgress};
 use crate::error::{Error, ErrorKind, Result};
 use crate::handle::ConnectorHandle;
 use crate::inbound::auth::Authorizer;
@@ -214,11 +214,9 @@ impl Connector {
         options: DrainOptions,
         deadline: Duration,
     ) -> Result<DrainProgress> {
-        self.check_not_own_handler()?;
-        let progress = match self.handle.drain(options) {
-            Ok(drain) => drain.wait(Some(deadline)),
-            Err(e) if e.kind() == ErrorKind::Stopped => DrainProgress::default(),
-            Err(e) => return Err(e),
+        let progress = match self.begin_final_drain(options)? {
+            Some(drain) => drain.wait(Some(deadline)),
+            None => DrainProgress::default(),
         };
         self.stop()?;
         Ok(progress)
@@ -230,16 +228,25 @@ impl Connector {
         options: DrainOptions,
         deadline: Duration,
     ) -> Result<DrainProgress> {
-        self.check_not_own_handler()?;
-        let progress = match self.handle.drain(options) {
-            Ok(drain) => tokio::time::timeout(deadline, drain.finished())
+        let progress = match self.begin_final_drain(options)? {
+            Some(drain) => tokio::time::timeout(deadline, drain.finished())
                 .await
                 .unwrap_or_else(|_| drain.progress()),
-            Err(e) if e.kind() == ErrorKind::Stopped => DrainProgress::default(),
-            Err(e) => return Err(e),
+            None => DrainProgress::default(),
         };
         self.stop_async().await?;
         Ok(progress)
+    }
+
+    /// The drain before a stop: `None` when the connector stopped already (the stop is then a
+    /// no-op); `InvalidState` from its own handler, which the stop would wait for.
+    fn begin_final_drain(&self, options: DrainOptions) -> Result<Option<Drain>> {
+        self.check_not_own_handler()?;
+        match self.handle.drain(options) {
+            Ok(drain) => Ok(Some(drain)),
+            Err(e) if e.kind() == ErrorKind::Stopped => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// `InvalidState` on the connector's own dispatcher thread, which a stop would wait for.

@@ -620,6 +620,42 @@ mod tests {
     /// A text message that makes the receiving socket's task panic (tests only).
     pub(super) const PANIC_TRIGGER: &str = "\u{0}wsc-test-panic\u{0}";
 
+    /// A connector listening on 127.0.0.1 whose events go to the returned channel.
+    fn recording(config: Config) -> (Connector, mpsc::Receiver<Event>) {
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let connector = Connector::builder(config)
+            .on_event(move |_: &ConnectorHandle, event: Event| {
+                let _ = tx.lock().unwrap().send(event);
+            })
+            .start()
+            .unwrap();
+        (connector, rx)
+    }
+
+    /// Records kept by a test's sink: each one's message and span fields.
+    type Records = Arc<Mutex<Vec<(String, Vec<(&'static str, String)>)>>>;
+
+    /// Installs a log sink (up to `level`) that keeps this module's records.
+    fn driver_records(level: log::LogLevel) -> Records {
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let sink_records = records.clone();
+        log::set_log_sink(
+            Some(Arc::new(move |record: &log::LogRecord<'_>| {
+                if record.target == "wsconnector::driver" {
+                    let fields = record.span_fields.to_vec();
+                    sink_records
+                        .lock()
+                        .unwrap()
+                        .push((record.message.to_owned(), fields));
+                }
+            })),
+            level,
+        )
+        .unwrap();
+        records
+    }
+
     /// Panics at `point` of the task of a socket whose path is `/wsc-test-fault/<point>`.
     pub(super) fn fault_point(socket: &Socket, point: &str) {
         if socket.path().strip_prefix("/wsc-test-fault/") == Some(point) {
@@ -632,25 +668,8 @@ mod tests {
         let _one_at_a_time = log::tests::SINK_TESTS
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let logged = Arc::new(Mutex::new(Vec::new()));
-        let sink_logged = logged.clone();
-        log::set_log_sink(
-            Some(Arc::new(move |record: &log::LogRecord<'_>| {
-                if record.target == "wsconnector::driver" {
-                    sink_logged.lock().unwrap().push(record.message.to_owned());
-                }
-            })),
-            log::LogLevel::Error,
-        )
-        .unwrap();
-        let (tx, rx) = mpsc::channel();
-        let tx = Mutex::new(tx);
-        let server = Connector::builder(Config::with_listener("127.0.0.1", 0))
-            .on_event(move |_: &ConnectorHandle, event: Event| {
-                let _ = tx.lock().unwrap().send(event);
-            })
-            .start()
-            .unwrap();
+        let logged = driver_records(log::LogLevel::Error);
+        let (server, rx) = recording(Config::with_listener("127.0.0.1", 0));
         let url = format!("ws://{}/", server.local_addr().unwrap());
         let wait = Duration::from_secs(10);
         let rt = tokio::runtime::Runtime::new().unwrap();
@@ -681,9 +700,9 @@ mod tests {
         assert_eq!(server.socket_count(), 1);
         let logged = logged.lock().unwrap();
         assert!(
-            logged
-                .iter()
-                .any(|m| m.contains("panicked") && m.contains("injected fault")),
+            logged.iter().any(|(m, _)| m.contains("panicked")
+                && m.contains("injected fault")
+                && m.contains("socket_id=")),
             "{logged:?}"
         );
     }
@@ -695,29 +714,8 @@ mod tests {
         let _one_at_a_time = log::tests::SINK_TESTS
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let logged = Arc::new(Mutex::new(Vec::new()));
-        let sink_logged = logged.clone();
-        log::set_log_sink(
-            Some(Arc::new(move |record: &log::LogRecord<'_>| {
-                if record.target == "wsconnector::driver" {
-                    let fields = record.span_fields.to_vec();
-                    sink_logged
-                        .lock()
-                        .unwrap()
-                        .push((record.message.to_owned(), fields));
-                }
-            })),
-            log::LogLevel::Debug,
-        )
-        .unwrap();
-        let (tx, rx) = mpsc::channel();
-        let tx = Mutex::new(tx);
-        let server = Connector::builder(Config::with_listener("127.0.0.1", 0))
-            .on_event(move |_: &ConnectorHandle, event: Event| {
-                let _ = tx.lock().unwrap().send(event);
-            })
-            .start()
-            .unwrap();
+        let logged = driver_records(log::LogLevel::Debug);
+        let (server, rx) = recording(Config::with_listener("127.0.0.1", 0));
         let url = format!("ws://{}/traced", server.local_addr().unwrap());
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
@@ -762,14 +760,7 @@ mod tests {
     /// once, with 1011; other sockets carry on.
     #[test]
     fn a_panic_before_or_after_the_poll_still_unregisters_the_socket_and_reports_1011_once() {
-        let (tx, rx) = mpsc::channel();
-        let tx = Mutex::new(tx);
-        let server = Connector::builder(Config::with_listener("127.0.0.1", 0))
-            .on_event(move |_: &ConnectorHandle, event: Event| {
-                let _ = tx.lock().unwrap().send(event);
-            })
-            .start()
-            .unwrap();
+        let (server, rx) = recording(Config::with_listener("127.0.0.1", 0));
         let addr = server.local_addr().unwrap();
         let wait = Duration::from_secs(10);
         let rt = tokio::runtime::Runtime::new().unwrap();
@@ -847,14 +838,7 @@ mod tests {
         config.socket.pong_timeout = longest;
         config.socket.close_timeout = longest;
         config.stop_timeout = longest;
-        let (tx, rx) = mpsc::channel();
-        let tx = Mutex::new(tx);
-        let server = Connector::builder(config)
-            .on_event(move |_: &ConnectorHandle, event: Event| {
-                let _ = tx.lock().unwrap().send(event);
-            })
-            .start()
-            .unwrap();
+        let (server, rx) = recording(config);
         let url = format!("ws://{}/", server.local_addr().unwrap());
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {

@@ -2,11 +2,10 @@
 //! or wait on, and stop after a drain.
 
 use super::connector::wsc_connector;
-use super::error::{FfiError, FfiResult};
 use super::filter::wsc_filter;
 use super::macros::{
     arg_mut, arg_opt_ref, arg_opt_str, arg_out, arg_ref, ffi, ffi_value, into_handle, take_handle,
-    Opaque, Out,
+    write_sized, Opaque, Out,
 };
 use super::wsc_result;
 use crate::{Drain, DrainOptions, DrainProgress};
@@ -53,36 +52,16 @@ pub struct wsc_drain_progress {
     pub finished: u32,
 }
 
-impl wsc_drain_progress {
-    /// Writes `progress` into the caller's struct, as far as its `struct_size` goes.
-    fn write(progress: DrainProgress, out: *mut wsc_drain_progress) -> FfiResult {
-        let out = Out::new(out, "progress_out")?;
-        let ptr = out.as_ptr();
-        // SAFETY: non-NULL; the caller set the first field to the struct's size.
-        let wanted = unsafe { ptr.cast::<usize>().read_unaligned() };
-        if wanted < std::mem::size_of::<usize>() {
-            return Err(FfiError::invalid(format!(
-                "progress_out->struct_size is {wanted}: set it to sizeof(wsc_drain_progress)"
-            )));
-        }
-        let size = wanted.min(std::mem::size_of::<wsc_drain_progress>());
-        let filled = wsc_drain_progress {
-            struct_size: size,
+impl From<DrainProgress> for wsc_drain_progress {
+    fn from(progress: DrainProgress) -> Self {
+        wsc_drain_progress {
+            struct_size: std::mem::size_of::<wsc_drain_progress>(),
             matched: progress.matched,
             requested: progress.requested,
             closed: progress.closed,
             batches: progress.batches,
             finished: u32::from(progress.finished),
-        };
-        // SAFETY: the caller's struct has at least `size` writable bytes; `filled` is a local.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                (&filled as *const wsc_drain_progress).cast::<u8>(),
-                ptr.cast::<u8>(),
-                size,
-            );
         }
-        Ok(())
     }
 }
 
@@ -201,7 +180,7 @@ pub extern "C" fn wsc_drain_progress_get(
 ) -> wsc_result {
     ffi! {
         let drain = arg_ref!(drain);
-        wsc_drain_progress::write(drain.progress(), progress_out)
+        write_sized(&drain.progress().into(), progress_out, "progress_out")
     }
 }
 
@@ -216,7 +195,8 @@ pub extern "C" fn wsc_drain_wait(
     ffi! {
         let drain = arg_ref!(drain);
         Out::new(progress_out, "progress_out")?;
-        wsc_drain_progress::write(drain.wait(timeout(timeout_ms)), progress_out)
+        let progress = drain.wait(timeout(timeout_ms));
+        write_sized(&progress.into(), progress_out, "progress_out")
     }
 }
 
@@ -249,7 +229,7 @@ pub extern "C" fn wsc_connector_drain_and_stop(
             .core()?
             .drain_and_stop(options, Duration::from_millis(deadline_ms))?;
         if !progress_out.is_null() {
-            wsc_drain_progress::write(progress, progress_out)?;
+            write_sized(&progress.into(), progress_out, "progress_out")?;
         }
         Ok(())
     }

@@ -4,7 +4,9 @@
 
 use super::connector::wsc_connector;
 use super::error::{copy_to_buffer, FfiError, FfiResult};
-use super::macros::{arg_out, arg_ref, ffi, ffi_value, into_handle, take_handle, Opaque, Out};
+use super::macros::{
+    arg_out, arg_ref, ffi, ffi_value, into_handle, take_handle, write_sized, Opaque, Out,
+};
 use super::{wsc_result, wsc_str};
 use crate::{MetricsSnapshot, Sample};
 use std::ffi::c_char;
@@ -121,34 +123,6 @@ impl wsc_metrics {
             draining: u32::from(m.draining),
         }
     }
-
-    /// Writes the fields that fit in the caller's `struct_size`, and the size written.
-    fn write_to(&self, out: *mut wsc_metrics) -> FfiResult {
-        let out = Out::new(out, "metrics_out")?;
-        let ptr = out.as_ptr();
-        // SAFETY: `out` is non-NULL and points at a struct whose first field the caller set.
-        let wanted = unsafe { ptr.cast::<usize>().read_unaligned() };
-        if wanted < std::mem::size_of::<usize>() {
-            return Err(FfiError::invalid(format!(
-                "metrics_out->struct_size is {wanted}: set it to sizeof(wsc_metrics)"
-            )));
-        }
-        let size = wanted.min(std::mem::size_of::<wsc_metrics>());
-        let filled = wsc_metrics {
-            struct_size: size,
-            ..*self
-        };
-        // SAFETY: the caller's struct has `wanted` >= `size` writable bytes (its own size), and
-        // cannot overlap `filled`, a local.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                (&filled as *const wsc_metrics).cast::<u8>(),
-                ptr.cast::<u8>(),
-                size,
-            );
-        }
-        Ok(())
-    }
 }
 
 /// The figures of a connector read at one time, every one of them as a sample (the
@@ -181,7 +155,7 @@ pub extern "C" fn wsc_connector_metrics(
     ffi! {
         let conn = arg_ref!(conn);
         let snapshot = conn.core()?.metrics();
-        wsc_metrics::of(&snapshot).write_to(metrics_out)
+        write_sized(&wsc_metrics::of(&snapshot), metrics_out, "metrics_out")
     }
 }
 
@@ -219,7 +193,7 @@ pub extern "C" fn wsc_metrics_snapshot_get(
 ) -> wsc_result {
     ffi! {
         let snapshot = arg_ref!(snapshot);
-        wsc_metrics::of(&snapshot.snapshot).write_to(metrics_out)
+        write_sized(&wsc_metrics::of(&snapshot.snapshot), metrics_out, "metrics_out")
     }
 }
 
