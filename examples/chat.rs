@@ -54,7 +54,10 @@ pub fn on_event(chat: &ConnectorHandle, event: Event) {
         Event::SocketClosed { socket, code, .. } => {
             println!("{} left (close code {code})", socket.id());
         }
-        Event::OutboundMessage { .. } => {}
+        // The chat server opens no outbound socket.
+        Event::OutboundMessage { .. }
+        | Event::OutboundReconnecting { .. }
+        | Event::OutboundReconnected { .. } => {}
     }
 }
 

@@ -10,8 +10,9 @@
  *
  * Threading: every operation on a wsc_connector may be called from any thread, including from
  * inside a callback. Trigger callbacks run on the connector's dispatcher thread, one at a time,
- * in order for each socket. The authorization hook runs on a pool thread. Stopping or freeing a
- * connector from inside one of its own callbacks fails with WSC_INVALID_STATE.
+ * in order for each socket. The authorization hook and the header refresher run on pool threads.
+ * Stopping or freeing a connector from inside one of its own callbacks fails with
+ * WSC_INVALID_STATE.
  */
 
 #ifndef WSCONNECTOR_H
@@ -47,7 +48,7 @@
 #define WSC_MAX_DURATION_MS 31536000000
 
 /**
- * The outcome of a call: `WSC_OK` (0) or what went wrong. Codes 1-16 are the core's error
+ * The outcome of a call: `WSC_OK` (0) or what went wrong. Codes 1-19 are the core's error
  * kinds one to one; 100 and up belong to the C API. Numbers are never reused.
  */
 enum wsc_result
@@ -127,6 +128,18 @@ enum wsc_result
    */
   WSC_INTERNAL = 16,
   /**
+   * An outbound socket's reconnect attempts ran out (its policy's maximum) and it closed.
+   */
+  WSC_RETRY_EXHAUSTED = 17,
+  /**
+   * The server refused the handshake's basic authentication (HTTP 401 to our credentials).
+   */
+  WSC_BASIC_AUTHENTICATION = 18,
+  /**
+   * The outbound socket is reconnecting and its policy fails sends meanwhile.
+   */
+  WSC_RECONNECTING = 19,
+  /**
    * A required pointer argument was NULL.
    */
   WSC_NULL_POINTER = 100,
@@ -168,7 +181,8 @@ enum wsc_undelivered
    */
   WSC_UNDELIVERED_CLOSED = 2,
   /**
-   * The send failed (queue full under the fail policy, or the socket closed meanwhile).
+   * The send failed (queue full under the fail policy, the socket closed meanwhile, or it
+   * is reconnecting and its policy fails sends).
    */
   WSC_UNDELIVERED_FAILED = 3,
 };
@@ -310,6 +324,40 @@ typedef uint32_t wsc_message_kind;
 #endif // __cplusplus
 
 /**
+ * Where a socket stands (see wsc_socket_get_state()).
+ */
+enum wsc_socket_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Its connection is up.
+   */
+  WSC_SOCKET_CONNECTED = 1,
+  /**
+   * Its connection ended; it is waiting for, or making, an attempt to reconnect (an outbound
+   * socket with a reconnect policy).
+   */
+  WSC_SOCKET_RECONNECTING = 2,
+  /**
+   * Its connection ended and, in lazy mode, it reconnects when a message is next sent to it.
+   */
+  WSC_SOCKET_DISCONNECTED = 3,
+  /**
+   * It has closed and left the connector.
+   */
+  WSC_SOCKET_CLOSED = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wsc_socket_state wsc_socket_state;
+#else
+typedef uint32_t wsc_socket_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * What a send did with the message.
  */
 enum wsc_delivery
@@ -333,6 +381,11 @@ enum wsc_delivery
    * The queue was full: the socket is closing with 1013 (close policy).
    */
   WSC_DELIVERY_CLOSED_SLOW_CONSUMER = 4,
+  /**
+   * The socket is reconnecting (or, in lazy mode, waits for a message to reconnect): the
+   * message waits in its queue and leaves, in order, once it has reconnected.
+   */
+  WSC_DELIVERY_BUFFERED = 5,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -366,6 +419,14 @@ enum wsc_trigger
    * A socket closed (exactly once per socket, last).
    */
   WSC_TRIGGER_SOCKET_CLOSED = 4,
+  /**
+   * A reconnecting outbound socket is about to make an attempt (see wsc_event_reconnect()).
+   */
+  WSC_TRIGGER_OUTBOUND_RECONNECTING = 5,
+  /**
+   * A reconnecting outbound socket reconnected (see wsc_event_reconnect()).
+   */
+  WSC_TRIGGER_OUTBOUND_RECONNECTED = 6,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -521,6 +582,32 @@ typedef uint32_t wsc_message_rate_policy;
 #endif // __cplusplus
 
 /**
+ * What a send to an outbound socket does while it reconnects.
+ */
+enum wsc_reconnect_send_policy
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The message waits in the socket's send queue (within its bounds) and leaves, in order,
+   * once it has reconnected; the send reports WSC_DELIVERY_BUFFERED (the default).
+   */
+  WSC_RECONNECT_BUFFER = 1,
+  /**
+   * The send fails at once with WSC_RECONNECTING.
+   */
+  WSC_RECONNECT_FAIL = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wsc_reconnect_send_policy wsc_reconnect_send_policy;
+#else
+typedef uint32_t wsc_reconnect_send_policy;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The hook's answer, filled during its call: it starts as "reject with 403".
  */
 typedef struct wsc_auth_decision wsc_auth_decision;
@@ -576,6 +663,12 @@ typedef struct wsc_event wsc_event;
 typedef struct wsc_filter wsc_filter;
 
 /**
+ * What the header refresher answers (see wsc_refresh_headers_fn): headers to send, or a
+ * failure. Borrowed by the refresher for the duration of its call.
+ */
+typedef struct wsc_headers wsc_headers;
+
+/**
  * The figures of a connector read at one time, every one of them as a sample (the
  * Prometheus text's: name, labels, value), in a handle owned by the caller; freed with
  * wsc_metrics_snapshot_free(). Read-only: any thread.
@@ -587,6 +680,17 @@ typedef struct wsc_metrics_snapshot wsc_metrics_snapshot;
  * wsc_outbound_options_free(); reusable; one thread at a time.
  */
 typedef struct wsc_outbound_options wsc_outbound_options;
+
+/**
+ * A reconnect policy: exponential backoff with full jitter (before attempt n a random delay
+ * up to min(max_delay, initial_delay * multiplier^(n-1))), the most attempts, Mule's lazy
+ * mode, what sends do meanwhile, and the server's close codes that end the socket instead.
+ * Made by wsc_reconnect_new() with the defaults (500 ms doubling up to 30 s, forever, sends
+ * buffered, 1000 final), owned by the caller, freed with wsc_reconnect_free(); the functions
+ * that take one copy it. One thread at a time. Values are checked where it is used (at start
+ * or at the open), with WSC_INVALID_ARGUMENT naming the field.
+ */
+typedef struct wsc_reconnect wsc_reconnect;
 
 /**
  * A socket's attributes, and the operations on it: wsc_socket_send(), wsc_socket_close(),
@@ -678,6 +782,38 @@ typedef void (*wsc_closed_fn)(void *userdata,
                               const struct wsc_socket *socket,
                               uint16_t code,
                               struct wsc_str reason);
+
+/**
+ * A reconnecting outbound socket changed state. WSC_SOCKET_RECONNECTING: its connection (or
+ * its last attempt) failed, with `error` and `message` saying why, and attempt number
+ * `attempt` (the first is 1) starts after `delay_ms`; one such call before each attempt.
+ * WSC_SOCKET_CONNECTED: it
+ * reconnected after `attempt` attempts (`delay_ms` 0, `error` WSC_OK, `message` empty); the new
+ * connection's messages come after this call. `socket` and `message` are borrowed until the
+ * callback returns. Comes in order with the socket's triggers (its closed trigger, once, after
+ * any of these). Threading as for wsc_connection_fn.
+ */
+typedef void (*wsc_outbound_state_fn)(void *userdata,
+                                      struct wsc_connector *conn,
+                                      const struct wsc_socket *socket,
+                                      wsc_socket_state state,
+                                      uint32_t attempt,
+                                      uint64_t delay_ms,
+                                      wsc_result error,
+                                      struct wsc_str message);
+
+/**
+ * The header refresher: before reconnect attempt `attempt` (from 1) of the outbound `socket`,
+ * gives the headers to send in place of the socket's own of the same names (a fresh bearer
+ * token) with wsc_headers_add(), or fails the attempt with wsc_headers_fail(). Both are
+ * borrowed until the callback returns. It runs on a pool thread, never on the dispatcher
+ * thread; it may block briefly (not past the connect timeout); wsc_connector_free() waits for
+ * calls under way.
+ */
+typedef void (*wsc_refresh_headers_fn)(void *userdata,
+                                       const struct wsc_socket *socket,
+                                       uint32_t attempt,
+                                       struct wsc_headers *headers);
 
 /**
  * The authorization hook: decides on an upgrade request before the 101 by filling `decision`
@@ -1011,6 +1147,14 @@ wsc_result wsc_broadcast_result_delivered(const struct wsc_broadcast_result *res
  */
 wsc_result wsc_broadcast_result_dropped_oldest(const struct wsc_broadcast_result *result,
                                                size_t *count_out);
+
+/**
+ * How many of the delivered went to reconnecting outbound sockets whose policy buffers sends:
+ * they leave once each has reconnected. (Those whose policy fails sends are failures with
+ * WSC_RECONNECTING.) Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_broadcast_result_buffered(const struct wsc_broadcast_result *result,
+                                         size_t *count_out);
 
 /**
  * How many matching sockets did not get the message. Errors: WSC_NULL_POINTER.
@@ -1507,6 +1651,34 @@ wsc_result wsc_config_on_socket_closed(struct wsc_config *config,
                                        wsc_userdata_free_fn userdata_free);
 
 /**
+ * Registers the callback of a reconnecting outbound socket's changes of state (see
+ * wsc_outbound_state_fn), like wsc_config_on_inbound_connection(). In pull mode the same
+ * changes come as WSC_TRIGGER_OUTBOUND_RECONNECTING and WSC_TRIGGER_OUTBOUND_RECONNECTED
+ * events. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_config_on_outbound_state(struct wsc_config *config,
+                                        wsc_outbound_state_fn callback,
+                                        void *userdata,
+                                        wsc_userdata_free_fn userdata_free);
+
+/**
+ * Registers the header refresher (see wsc_refresh_headers_fn), like
+ * wsc_config_on_inbound_connection(); it does not affect pull mode. wsc_connector_free() waits
+ * for calls under way before it releases the userdata. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_config_on_refresh_headers(struct wsc_config *config,
+                                         wsc_refresh_headers_fn callback,
+                                         void *userdata,
+                                         wsc_userdata_free_fn userdata_free);
+
+/**
+ * Sets the reconnect policy (copied) of outbound sockets whose open chooses none (see
+ * wsc_reconnect); NULL (the default): they do not reconnect. Checked at start.
+ * Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_config_set_reconnect(struct wsc_config *config, const struct wsc_reconnect *policy);
+
+/**
  * Registers the pre-upgrade authorization hook (see wsc_auth_fn), like
  * wsc_config_on_inbound_connection(); it does not affect pull mode. wsc_connector_free()
  * waits for hook calls under way before it releases the userdata.
@@ -1568,13 +1740,18 @@ wsc_result wsc_connector_local_addr(const struct wsc_connector *conn,
 wsc_result wsc_connector_is_running(const struct wsc_connector *conn, bool *running_out);
 
 /**
- * Opens an outbound socket to a "ws://" or "wss://" `url` with `options` (NULL for none; not
- * consumed) and blocks until the handshake is done or failed. When `id_buf` is not NULL it
- * must hold `capacity` >= WSC_SOCKET_ID_SIZE bytes and receives the socket's ID with a NUL.
+ * Opens an outbound socket to a "ws://" or "wss://" `url` (or a path on the client base, the
+ * "client_host" setting and its kin; `{name}` templates are filled from the options' URI
+ * parameters) with `options` (NULL for none; not consumed) and blocks until the handshake is
+ * done or failed (redirects followed, through the proxy if one applies). The first connection
+ * is not retried: a reconnect policy applies once the socket is up. When `id_buf` is not NULL
+ * it must hold `capacity` >= WSC_SOCKET_ID_SIZE bytes and receives the socket's ID with a NUL.
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_BUFFER_TOO_SMALL (checked before
- * connecting), WSC_INVALID_ARGUMENT (URL, header), WSC_INVALID_SOCKET_ID,
- * WSC_NON_UNIQUE_SOCKET_ID, WSC_DNS, WSC_CONNECTIVITY, WSC_TLS, WSC_HANDSHAKE (the HTTP status
- * is in wsc_last_error_http_status()), WSC_TIMEOUT, WSC_STOPPED.
+ * connecting), WSC_INVALID_ARGUMENT (URL, header, template, policy), WSC_INVALID_SOCKET_ID,
+ * WSC_NON_UNIQUE_SOCKET_ID, WSC_DNS, WSC_CONNECTIVITY (also a proxy's refusal, with its
+ * status), WSC_TLS, WSC_HANDSHAKE (the HTTP status is in wsc_last_error_http_status()),
+ * WSC_BASIC_AUTHENTICATION (401 to the basic credentials of the settings), WSC_LIMIT_EXCEEDED
+ * (max_outbound_connections), WSC_TIMEOUT, WSC_STOPPED.
  * Any thread, including a callback (which then waits for the connect).
  */
 wsc_result wsc_connector_open_outbound(const struct wsc_connector *conn,
@@ -1595,7 +1772,8 @@ wsc_result wsc_connector_open_outbound(const struct wsc_connector *conn,
  * (no open socket has this ID, or it is closing), WSC_REMOTELY_CLOSED (the peer is closing
  * it), WSC_QUEUE_FULL (fail policy), WSC_LIMIT_EXCEEDED (larger than the send queue's byte
  * bound: checked before `data` is read, so a wrong huge `len` is refused, not read past),
- * WSC_STOPPED. Any thread.
+ * WSC_RECONNECTING (an outbound socket reconnecting under the fail policy; under the buffer
+ * policy the send succeeds with WSC_DELIVERY_BUFFERED), WSC_STOPPED. Any thread.
  */
 wsc_result wsc_connector_send(const struct wsc_connector *conn,
                               const char *socket_id,
@@ -1884,6 +2062,19 @@ wsc_result wsc_event_close(const struct wsc_event *event,
                            struct wsc_str *reason_out);
 
 /**
+ * The reconnect of a WSC_TRIGGER_OUTBOUND_RECONNECTING event: the attempt about to be made
+ * (from 1), its delay, and why the connection or the previous attempt failed (code and
+ * message, borrowed from the event); of a WSC_TRIGGER_OUTBOUND_RECONNECTED event: the attempts
+ * it took (delay 0, WSC_OK, empty message), as wsc_outbound_state_fn has them. Each out pointer
+ * may be NULL. Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (another event). Any thread.
+ */
+wsc_result wsc_event_reconnect(const struct wsc_event *event,
+                               uint32_t *attempt_out,
+                               uint64_t *delay_ms_out,
+                               wsc_result *error_out,
+                               struct wsc_str *message_out);
+
+/**
  * Frees an event from wsc_connector_next_event(); NULL is a no-op. Views taken from it die
  * with it. Any thread.
  */
@@ -2065,9 +2256,101 @@ wsc_result wsc_outbound_options_set_connect_timeout_ms(struct wsc_outbound_optio
                                                        uint64_t timeout_ms);
 
 /**
+ * Gives the URI parameter `name`: the URL or path of the open may hold `{name}`, replaced by
+ * `value` percent-encoded (one path segment). A template without its parameter fails the open
+ * with WSC_INVALID_ARGUMENT. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+ */
+wsc_result wsc_outbound_options_add_uri_param(struct wsc_outbound_options *options,
+                                              const char *name,
+                                              const char *value);
+
+/**
+ * The socket reconnects with `policy` (copied) when its connection ends; NULL: it does not,
+ * whatever the client-wide default (wsc_config_set_reconnect()). Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_outbound_options_set_reconnect(struct wsc_outbound_options *options,
+                                              const struct wsc_reconnect *policy);
+
+/**
+ * The socket reconnects (`enabled` true) with the client-wide policy, or the default policy
+ * when there is none; or does not (false). Without this call or
+ * wsc_outbound_options_set_reconnect(), the client-wide policy decides.
+ * Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_outbound_options_set_reconnect_enabled(struct wsc_outbound_options *options,
+                                                      bool enabled);
+
+/**
  * Frees options; NULL is a no-op.
  */
 void wsc_outbound_options_free(struct wsc_outbound_options *options);
+
+/**
+ * Makes a policy with the defaults. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_reconnect_new(struct wsc_reconnect **policy_out);
+
+/**
+ * Sets the first delay's bound, the largest bound (milliseconds, at least 1, at most
+ * WSC_MAX_DURATION_MS) and the growth of the bound from one attempt to the next (at least 1).
+ * Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_reconnect_set_delays(struct wsc_reconnect *policy,
+                                    uint64_t initial_delay_ms,
+                                    uint64_t max_delay_ms,
+                                    double multiplier);
+
+/**
+ * Sets the most attempts before the socket closes with WSC_RETRY_EXHAUSTED; 0: forever (the
+ * default). Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_reconnect_set_max_attempts(struct wsc_reconnect *policy, uint32_t max_attempts);
+
+/**
+ * Mule's lazy mode: the socket does not reconnect when its connection ends, but when a message
+ * is next sent to it (by ID, on the socket, or by a broadcast); that message waits and leaves
+ * once it has reconnected. Default false. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_reconnect_set_lazy(struct wsc_reconnect *policy, bool lazy);
+
+/**
+ * What sends do while the socket reconnects (a wsc_reconnect_send_policy).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT.
+ */
+wsc_result wsc_reconnect_set_send_policy(struct wsc_reconnect *policy, uint32_t send_policy);
+
+/**
+ * Adds the close codes `first` to `last` (1000-4999) to those that end the socket when the
+ * server closes with one, instead of reconnecting (the default: 1000 alone; clear it with
+ * wsc_reconnect_clear_final_close_codes()). Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_reconnect_add_final_close_codes(struct wsc_reconnect *policy,
+                                               uint16_t first,
+                                               uint16_t last);
+
+/**
+ * Removes every final close code: every close from the server is followed by a reconnect.
+ * Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_reconnect_clear_final_close_codes(struct wsc_reconnect *policy);
+
+/**
+ * Frees a policy; NULL is a no-op.
+ */
+void wsc_reconnect_free(struct wsc_reconnect *policy);
+
+/**
+ * Adds a header to send on this attempt, replacing the socket's own of that name (all of
+ * them); names may repeat. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8 (a reserved or malformed
+ * header fails the attempt with WSC_INVALID_ARGUMENT).
+ */
+wsc_result wsc_headers_add(struct wsc_headers *headers, const char *name, const char *value);
+
+/**
+ * Fails this attempt with `message` (it counts as an attempt; the next one follows after its
+ * delay). Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+ */
+wsc_result wsc_headers_fail(struct wsc_headers *headers, const char *message);
 
 /**
  * The socket's unique ID. Errors: WSC_NULL_POINTER.
@@ -2101,8 +2384,26 @@ wsc_result wsc_socket_scheme(const struct wsc_socket *socket, struct wsc_str *sc
 wsc_result wsc_socket_subprotocol(const struct wsc_socket *socket, struct wsc_str *subprotocol_out);
 
 /**
+ * Where the socket stands now: connected, reconnecting, disconnected (lazy mode) or closed.
+ * Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_get_state(const struct wsc_socket *socket, wsc_socket_state *state_out);
+
+/**
+ * Why the socket's last connection or reconnect attempt failed: while it reconnects (or waits
+ * to, in lazy mode) the failure's code and message; once it closed because its attempts ran
+ * out, WSC_RETRY_EXHAUSTED with a message naming the last failure; WSC_OK and an empty
+ * message otherwise. Read once per handle (a snapshot); the message is borrowed like
+ * wsc_socket_peer_certificate(). `message_out` may be NULL. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_last_error(const struct wsc_socket *socket,
+                                 wsc_result *code_out,
+                                 struct wsc_str *message_out);
+
+/**
  * The certificate the peer presented, as DER (the leaf of its chain), for an X.509 library to
- * read: a client's with mutual TLS (inbound sockets), the server's (outbound wss sockets).
+ * read: a client's with mutual TLS (inbound sockets), the server's (outbound wss sockets; of
+ * the connection the handle first read it from, for one that reconnects).
  * Absent (data NULL, len 0) without TLS or when the client presented none. The bytes are
  * borrowed from the socket handle: valid as long as it is (a callback's view: until the
  * callback returns; an event's: until wsc_event_free(); a list's: until wsc_socket_list_free();

@@ -17,7 +17,8 @@ pub enum Undelivered {
     Dropped,
     /// Its queue was full and the policy closed the socket (1013).
     Closed,
-    /// The send failed (queue full under the fail policy, or the socket closed meanwhile).
+    /// The send failed (queue full under the fail policy, the socket closed meanwhile, or it
+    /// is reconnecting and its policy fails sends).
     Failed(Error),
 }
 
@@ -46,6 +47,10 @@ pub struct BroadcastResult {
     pub delivered: usize,
     /// How many older queued messages the drop-oldest policy discarded to make room.
     pub dropped_oldest: usize,
+    /// How many of the `delivered` went to this node's reconnecting outbound sockets, whose
+    /// policy buffers sends: they leave once each has reconnected. (Reconnecting sockets whose policy fails
+    /// sends are among the `failures`, with `ErrorKind::Reconnecting`.)
+    pub buffered: usize,
     /// The matching sockets of this node that did not get it.
     pub failures: Vec<BroadcastFailure>,
     /// How many nodes' counts are in the result, this one included (1 without a cluster, or
@@ -92,6 +97,10 @@ pub(crate) fn deliver(
         };
         let undelivered = match socket.queue().push(socket.id().as_str(), item) {
             Ok(Delivery::Queued) => None,
+            Ok(Delivery::Buffered) => {
+                result.buffered += 1;
+                None
+            }
             Ok(Delivery::QueuedDroppingOldest(n)) => {
                 result.dropped_oldest += n;
                 None

@@ -4,6 +4,7 @@ use crate::allow::AddressList;
 use crate::cluster::config::ClusterConfig;
 use crate::error::{Error, Result};
 use crate::origin::AllowedOrigins;
+use crate::outbound::policy::Reconnect;
 use crate::path::{normalize_base_path, strip_base, PathPattern};
 use crate::pem::Pem;
 use crate::protocol::handshake::{validate_client_headers, validate_token};
@@ -273,8 +274,60 @@ impl ListenerConfig {
     }
 }
 
+/// The scheme of the client base ([`ClientConfig::scheme`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientScheme {
+    /// `ws://`, plain.
+    #[default]
+    Ws,
+    /// `wss://`, over TLS.
+    Wss,
+}
+
+impl ClientScheme {
+    /// "ws" or "wss".
+    pub fn name(self) -> &'static str {
+        crate::settings::choice_name(self)
+    }
+}
+
+impl Choice for ClientScheme {
+    const NAMES: &'static [&'static str] = &["ws", "wss"];
+    const ALL: &'static [Self] = &[ClientScheme::Ws, ClientScheme::Wss];
+}
+
+/// Which certificate authorities outbound `wss://` sockets trust, besides
+/// [`ClientConfig::extra_ca`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrustedRoots {
+    /// The web's public roots bundled with the library (Mozilla's, from `webpki-roots`).
+    #[default]
+    Bundled,
+    /// The operating system's certificate store (on Linux the distribution's CA bundle;
+    /// `SSL_CERT_FILE` and `SSL_CERT_DIR` override where it is read from).
+    System,
+    /// None: only `extra_ca` (a private CA), which must then be set.
+    ExtraCaOnly,
+}
+
+impl TrustedRoots {
+    /// "bundled", "system" or "extra_ca_only".
+    pub fn name(self) -> &'static str {
+        crate::settings::choice_name(self)
+    }
+}
+
+impl Choice for TrustedRoots {
+    const NAMES: &'static [&'static str] = &["bundled", "system", "extra_ca_only"];
+    const ALL: &'static [Self] = &[
+        TrustedRoots::Bundled,
+        TrustedRoots::System,
+        TrustedRoots::ExtraCaOnly,
+    ];
+}
+
 /// Settings for outbound sockets (WebSocket clients).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
     /// Headers sent with every outbound handshake (per-call headers come after them). A `Host`
@@ -283,22 +336,132 @@ pub struct ClientConfig {
     pub default_headers: Vec<(String, String)>,
     /// Query parameters added to every outbound URL.
     pub default_query: Vec<(String, String)>,
-    /// Time allowed for DNS, TCP, TLS and the upgrade together (default 30 s).
+    /// Time allowed for DNS, TCP, proxy, TLS, redirects and the upgrade together (default 30 s).
     pub connect_timeout: Option<Duration>,
     /// Outbound sockets idle this long are closed; none by default.
     pub idle_timeout: Option<Duration>,
-    /// Extra trusted CA certificates (PEM) besides the bundled web roots.
+    /// Extra trusted CA certificates (PEM) besides the [`trusted_roots`](Self::trusted_roots).
     pub extra_ca: Option<Pem>,
+    /// Which roots `wss://` trusts besides `extra_ca` (default: the bundled web roots).
+    pub trusted_roots: TrustedRoots,
     /// A client certificate to present to servers that ask for one (mutual TLS).
     pub identity: Option<Identity>,
     /// Accepts any server certificate: no authenticity at all. Only for tests.
     pub dangerous_skip_certificate_verification: bool,
+    /// The client base's scheme: an open that gives a path (not a full URL) connects to
+    /// `scheme://host[:port]base_path/path` (Mule's client settings).
+    pub scheme: ClientScheme,
+    /// The client base's host; empty (the default): an open must give a full URL.
+    pub host: String,
+    /// The client base's port; `None`: the scheme's (80 or 443).
+    pub port: Option<usize>,
+    /// The client base's path, which an open's path goes under (default `/`).
+    pub base_path: String,
+    /// Follows the handshake's redirects (301, 302, 303, 307, 308), never from `wss://` to
+    /// `ws://`; credentials go only to the origin the open named (default true, as in Mule).
+    pub follow_redirects: bool,
+    /// Most redirects one handshake follows (default 5).
+    pub max_redirects: usize,
+    /// An HTTP proxy (`http://host:port`) that outbound sockets tunnel through with CONNECT,
+    /// for `ws://` and `wss://` alike; empty (the default): none.
+    pub proxy: String,
+    /// The proxy's basic credentials (user name); empty: none.
+    pub proxy_username: String,
+    /// The proxy's basic credentials (password).
+    pub proxy_password: String,
+    /// Hosts reached without the proxy: a host name (its subdomains too; a leading dot
+    /// optional), an IP address, or `*` for all.
+    pub no_proxy: Vec<String>,
+    /// Reads the proxy from `HTTPS_PROXY` (`wss://`) or `HTTP_PROXY` (`ws://`) and adds
+    /// `NO_PROXY` to [`no_proxy`](Self::no_proxy) when [`proxy`](Self::proxy) is empty
+    /// (lower-case names too), read once at start. Default false: the environment is ignored.
+    pub proxy_from_environment: bool,
+    /// User name for basic authentication on the handshake; empty (the default): none.
+    pub basic_auth_username: String,
+    /// Password for basic authentication on the handshake.
+    pub basic_auth_password: String,
+    /// Most outbound sockets at once (reconnecting ones and opens in progress included); past
+    /// it an open fails with `LimitExceeded`. `None` (the default): no limit. (The listener's
+    /// `max_connections` counts inbound sockets only.)
+    pub max_outbound_connections: Option<usize>,
+    /// The reconnect policy of outbound sockets whose open does not choose one; `None` (the
+    /// default): they do not reconnect.
+    pub reconnect: Option<Reconnect>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            default_headers: Vec::new(),
+            default_query: Vec::new(),
+            connect_timeout: None,
+            idle_timeout: None,
+            extra_ca: None,
+            trusted_roots: TrustedRoots::Bundled,
+            identity: None,
+            dangerous_skip_certificate_verification: false,
+            scheme: ClientScheme::Ws,
+            host: String::new(),
+            port: None,
+            base_path: "/".into(),
+            follow_redirects: true,
+            max_redirects: 5,
+            proxy: String::new(),
+            proxy_username: String::new(),
+            proxy_password: String::new(),
+            no_proxy: Vec::new(),
+            proxy_from_environment: false,
+            basic_auth_username: String::new(),
+            basic_auth_password: String::new(),
+            max_outbound_connections: None,
+            reconnect: None,
+        }
+    }
 }
 
 impl ClientConfig {
     /// The connect timeout in force.
     pub(crate) fn effective_connect_timeout(&self) -> Duration {
         self.connect_timeout.unwrap_or(Duration::from_secs(30))
+    }
+
+    /// Checks the client settings; the error names the one that is wrong.
+    fn validate(&self) -> Result<()> {
+        validate_client_headers(&self.default_headers)
+            .map_err(|e| Error::invalid(format!("client default_headers: {}", e.message())))?;
+        if let Some(t) = self.connect_timeout {
+            check_duration("client connect_timeout", t)?;
+        }
+        if let Some(t) = self.idle_timeout {
+            check_duration("client idle_timeout", t)?;
+        }
+        if self.trusted_roots == TrustedRoots::ExtraCaOnly && self.extra_ca.is_none() {
+            return Err(Error::invalid(
+                "trusted_roots \"extra_ca_only\" needs extra_ca (the private CA to trust)",
+            ));
+        }
+        if !self.host.is_empty() && (self.host.trim() != self.host || self.host.contains('/')) {
+            return Err(Error::invalid(format!(
+                "client_host {:?} is not a host name or address",
+                self.host
+            )));
+        }
+        if let Some(port) = self.port {
+            if port == 0 || port > usize::from(u16::MAX) {
+                return Err(Error::invalid(format!(
+                    "client_port must be between 1 and 65535, not {port}"
+                )));
+            }
+        }
+        normalize_base_path(&self.base_path)
+            .map_err(|e| Error::invalid(format!("client_base_path: {}", e.message())))?;
+        if let Some(max) = self.max_outbound_connections {
+            positive("max_outbound_connections", max)?;
+        }
+        if let Some(policy) = &self.reconnect {
+            policy.validate()?;
+        }
+        Ok(())
     }
 }
 
@@ -428,14 +591,7 @@ impl Config {
             }
             listener.validate_endpoints()?;
         }
-        validate_client_headers(&self.client.default_headers)
-            .map_err(|e| Error::invalid(format!("client default_headers: {}", e.message())))?;
-        if let Some(t) = self.client.connect_timeout {
-            check_duration("client connect_timeout", t)?;
-        }
-        if let Some(t) = self.client.idle_timeout {
-            check_duration("client idle_timeout", t)?;
-        }
+        self.client.validate()?;
         let s = &self.socket;
         positive("max_message_size", s.max_message_size)?;
         positive("send_queue_messages", s.send_queue_messages)?;
@@ -482,7 +638,7 @@ settings! {
     tls: Listener, Custom;
     /// CAs whose client certificates the listener requires (mutual TLS; needs `tls` first).
     tls_client_ca: Listener, Pem, |c| server_tls(c)?.client_ca;
-    /// Most inbound sockets and handshakes at once (default 10,000).
+    /// Most inbound sockets and handshakes at once (default 10,000; outbound: another setting).
     max_connections: Listener, Count, |c| listener(c)?.max_connections;
     /// Most inbound sockets and handshakes at once from one client IP address (default: none).
     max_connections_per_ip: Listener, OptionalCount, |c| listener(c)?.max_connections_per_ip;
@@ -510,13 +666,45 @@ settings! {
     connect_timeout: Client, OptionalDuration, |c| c.client.connect_timeout;
     /// Outbound sockets idle this long are closed (default none: never).
     client_idle_timeout: Client, OptionalDuration, |c| c.client.idle_timeout;
-    /// CA certificates trusted for wss:// besides the bundled web roots.
+    /// CA certificates trusted for wss:// besides the trusted_roots.
     extra_ca: Client, Pem, |c| c.client.extra_ca;
+    /// Roots wss:// trusts besides extra_ca: "bundled", "system" or "extra_ca_only" (bundled).
+    trusted_roots: Client, Choice(TrustedRoots), |c| c.client.trusted_roots;
     /// A client certificate chain and key presented to servers that ask (mutual TLS).
     client_identity: Client, Custom;
     /// Outbound sockets accept any server certificate: no authenticity at all; tests only.
     dangerous_skip_certificate_verification: Client, Bool,
         |c| c.client.dangerous_skip_certificate_verification;
+    /// The client base's scheme, "ws" or "wss", for opens that give a path (default "ws").
+    client_scheme: Client, Choice(ClientScheme), |c| c.client.scheme;
+    /// The client base's host, for opens that give a path (default none: a full URL is needed).
+    client_host: Client, Text, |c| c.client.host;
+    /// The client base's port (default none: the scheme's).
+    client_port: Client, OptionalCount, |c| c.client.port;
+    /// The client base's path, which an open's path goes under (default "/").
+    client_base_path: Client, Text, |c| c.client.base_path;
+    /// Follows the handshake's redirects, never from wss:// to ws:// (default true).
+    follow_redirects: Client, Bool, |c| c.client.follow_redirects;
+    /// Most redirects one handshake follows (default 5).
+    max_redirects: Client, Count, |c| c.client.max_redirects;
+    /// An HTTP proxy, http://host:port, tunnelled through with CONNECT (default none).
+    proxy: Client, Text, |c| c.client.proxy;
+    /// The proxy's basic-authentication user name (default none).
+    proxy_username: Client, Text, |c| c.client.proxy_username;
+    /// The proxy's basic-authentication password.
+    proxy_password: Client, Text, |c| c.client.proxy_password;
+    /// Hosts (and their subdomains), addresses, or "*", reached without the proxy.
+    no_proxy: Client, TextList, |c| c.client.no_proxy;
+    /// Reads HTTPS_PROXY, HTTP_PROXY and NO_PROXY when proxy is empty (default false).
+    proxy_from_environment: Client, Bool, |c| c.client.proxy_from_environment;
+    /// User name for basic authentication on outbound handshakes (default none).
+    basic_auth_username: Client, Text, |c| c.client.basic_auth_username;
+    /// Password for basic authentication on outbound handshakes.
+    basic_auth_password: Client, Text, |c| c.client.basic_auth_password;
+    /// Most outbound sockets at once; past it an open fails with LimitExceeded (default none).
+    max_outbound_connections: Client, OptionalCount, |c| c.client.max_outbound_connections;
+    /// The reconnect policy of outbound sockets whose open does not choose one (default none).
+    reconnect: Client, Custom;
     /// Largest message accepted from a peer; larger closes the socket with 1009 (16 MiB).
     max_message_size: Socket, Bytes, |c| c.socket.max_message_size;
     /// Most messages waiting in one socket's send queue (default 1,024).
@@ -545,6 +733,41 @@ settings! {
     event_queue_bytes: Connector, Bytes, |c| c.event_queue_bytes;
     /// A node of a cluster through a Redis backplane: URL, names, password, timeouts (none).
     cluster: Connector, Custom;
+}
+
+// Checked here, with the other settings: the policy's module sits below this one.
+impl Reconnect {
+    /// Checks the policy; the error names the field that is wrong.
+    pub fn validate(&self) -> Result<()> {
+        check_duration("reconnect initial_delay", self.initial_delay)?;
+        check_duration("reconnect max_delay", self.max_delay)?;
+        if self.max_delay < self.initial_delay {
+            return Err(Error::invalid(
+                "reconnect max_delay must not be shorter than initial_delay",
+            ));
+        }
+        if !(self.multiplier.is_finite() && self.multiplier >= 1.0) {
+            return Err(Error::invalid(format!(
+                "reconnect multiplier must be a number of at least 1, not {}",
+                self.multiplier
+            )));
+        }
+        if self.max_attempts == Some(0) {
+            return Err(Error::invalid(
+                "reconnect max_attempts must be at least 1 (or none: forever)",
+            ));
+        }
+        for codes in &self.final_close_codes {
+            if codes.start() > codes.end() || *codes.start() < 1000 || *codes.end() > 4999 {
+                return Err(Error::invalid(format!(
+                    "reconnect final_close_codes: {}-{} is not a range of close codes (1000-4999)",
+                    codes.start(),
+                    codes.end()
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The listener, for a listener setting (`Config::set` has checked that there is one).
@@ -589,8 +812,24 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
         connect_timeout,
         idle_timeout: client_idle_timeout,
         extra_ca,
+        trusted_roots,
         identity: client_identity,
         dangerous_skip_certificate_verification,
+        scheme,
+        host: client_host,
+        port: client_port,
+        base_path: client_base_path,
+        follow_redirects,
+        max_redirects,
+        proxy,
+        proxy_username,
+        proxy_password,
+        no_proxy,
+        proxy_from_environment,
+        basic_auth_username,
+        basic_auth_password,
+        max_outbound_connections,
+        reconnect,
     } = client;
     let SocketConfig {
         max_message_size,
@@ -617,6 +856,33 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
             "client.dangerous_skip_certificate_verification",
             format!("{dangerous_skip_certificate_verification:?}"),
         ),
+        ("client.trusted_roots", format!("{trusted_roots:?}")),
+        ("client.scheme", format!("{scheme:?}")),
+        ("client.host", format!("{client_host:?}")),
+        ("client.port", format!("{client_port:?}")),
+        ("client.base_path", format!("{client_base_path:?}")),
+        ("client.follow_redirects", format!("{follow_redirects:?}")),
+        ("client.max_redirects", format!("{max_redirects:?}")),
+        ("client.proxy", format!("{proxy:?}")),
+        ("client.proxy_username", format!("{proxy_username:?}")),
+        ("client.proxy_password", format!("{proxy_password:?}")),
+        ("client.no_proxy", format!("{no_proxy:?}")),
+        (
+            "client.proxy_from_environment",
+            format!("{proxy_from_environment:?}"),
+        ),
+        (
+            "client.basic_auth_username",
+            format!("{basic_auth_username:?}"),
+        ),
+        (
+            "client.basic_auth_password",
+            format!("{basic_auth_password:?}"),
+        ),
+        (
+            "client.max_outbound_connections",
+            format!("{max_outbound_connections:?}"),
+        ),
         ("socket.max_message_size", format!("{max_message_size:?}")),
         (
             "socket.send_queue_messages",
@@ -632,6 +898,32 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
             format!("{message_rate_policy:?}"),
         ),
     ];
+    if let Some(Reconnect {
+        initial_delay,
+        max_delay,
+        multiplier,
+        max_attempts,
+        lazy,
+        send_policy,
+        final_close_codes,
+    }) = reconnect
+    {
+        fields.extend([
+            (
+                "client.reconnect.initial_delay",
+                format!("{initial_delay:?}"),
+            ),
+            ("client.reconnect.max_delay", format!("{max_delay:?}")),
+            ("client.reconnect.multiplier", format!("{multiplier:?}")),
+            ("client.reconnect.max_attempts", format!("{max_attempts:?}")),
+            ("client.reconnect.lazy", format!("{lazy:?}")),
+            ("client.reconnect.send_policy", format!("{send_policy:?}")),
+            (
+                "client.reconnect.final_close_codes",
+                format!("{final_close_codes:?}"),
+            ),
+        ]);
+    }
     if let Some(ClusterConfig {
         url,
         password,

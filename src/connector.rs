@@ -9,9 +9,11 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::handle::ConnectorHandle;
 use crate::inbound::auth::Authorizer;
 use crate::inbound::listener::Listener;
+use crate::outbound::proxy::Proxies;
+use crate::outbound::refresh::HeaderRefresher;
 use crate::protocol::close::close_code;
 use crate::queue::CloseRequest;
-use crate::shared::{Shared, SocketDirectory};
+use crate::shared::{ClientParts, Shared, SocketDirectory};
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -23,6 +25,7 @@ pub struct ConnectorBuilder {
     config: Config,
     handler: Option<Arc<dyn EventHandler>>,
     authorizer: Option<Arc<dyn Authorizer>>,
+    header_refresher: Option<Arc<dyn HeaderRefresher>>,
 }
 
 impl ConnectorBuilder {
@@ -49,6 +52,19 @@ impl ConnectorBuilder {
     /// Same as [`ConnectorBuilder::authorizer`] with a shared authorizer.
     pub fn authorizer_arc(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
         self.authorizer = Some(authorizer);
+        self
+    }
+
+    /// Gives outbound sockets that reconnect fresh handshake headers (a new bearer token...)
+    /// before each attempt. It runs on a blocking-pool thread, never on an I/O thread.
+    pub fn header_refresher(mut self, refresher: impl HeaderRefresher) -> Self {
+        self.header_refresher = Some(Arc::new(refresher));
+        self
+    }
+
+    /// Same as [`ConnectorBuilder::header_refresher`] with a shared refresher.
+    pub fn header_refresher_arc(mut self, refresher: Arc<dyn HeaderRefresher>) -> Self {
+        self.header_refresher = Some(refresher);
         self
     }
 
@@ -83,7 +99,11 @@ impl ConnectorBuilder {
 
     fn start_with(self, runtime: Handle, owned: Option<Runtime>) -> Result<Connector> {
         let config = self.config;
-        let client_tls = crate::tls::client_config(&config.client)?;
+        let client = ClientParts {
+            tls: crate::tls::client_config(&config.client)?,
+            proxies: Proxies::new(&config.client)?,
+            header_refresher: self.header_refresher,
+        };
         let listener = match &config.listener {
             Some(listener_config) => {
                 let _guard = runtime.enter();
@@ -101,7 +121,7 @@ impl ConnectorBuilder {
         let shared = Arc::new(Shared::new(
             config,
             runtime.clone(),
-            client_tls,
+            client,
             listener.as_ref().map(Listener::local_addr),
             self.handler.is_some(),
             cluster
@@ -173,6 +193,7 @@ impl Connector {
             config,
             handler: None,
             authorizer: None,
+            header_refresher: None,
         }
     }
 

@@ -20,6 +20,7 @@ use crate::shared::{Registration, Shared};
 use crate::socket::{Socket, SocketType};
 use crate::wire::{Incoming, Role, Wire, WireError};
 use bytes::Bytes;
+use futures_util::future::Either;
 use futures_util::FutureExt;
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
@@ -29,6 +30,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
+use tracing::instrument::Instrumented;
 use tracing::Instrument;
 
 /// Most frames read or written in one poll before the task yields to others.
@@ -84,42 +86,54 @@ impl Ending {
 /// Runs a socket until it closes, then unregisters it and reports it closed. A panic anywhere
 /// in its task reports it closed with 1011: one in a poll answers the peer with a close frame
 /// first (see `run`), one in the set-up before or the flush after drops the connection.
-///
-/// Everything the task logs is in the socket's span (`socket_id`, `socket_type`,
-/// `socket_path`), a debug one: it exists only while debug records are wanted, and costs an
-/// idle socket nothing otherwise. (Its warnings and errors name the socket themselves.)
 pub(crate) async fn drive(shared: Arc<Shared>, registration: Registration, wire: Wire) {
-    let socket = registration.socket();
+    let life = {
+        let socket = registration.socket().clone();
+        in_socket_span(&socket, async move {
+            let (code, reason) = serve(shared, registration.socket().clone(), wire).await;
+            registration.finish(code, reason);
+        })
+    };
+    life.await
+}
+
+/// A socket's whole life (`life`, which ends with its registration's end) in the socket's
+/// span (`socket_id`, `socket_type`, `socket_path`), so that everything its task logs names
+/// it. A debug span: made only while debug records are wanted, it costs an idle socket nothing
+/// otherwise (the task's warnings and errors name the socket themselves).
+pub(crate) fn in_socket_span<F: Future<Output = ()>>(
+    socket: &Socket,
+    life: F,
+) -> Either<F, Pin<Box<Instrumented<F>>>> {
     let span = tracing::debug_span!(
         "socket",
         socket_id = %socket.id(),
         socket_type = socket.socket_type().as_str(),
         socket_path = socket.path(),
     );
+    span.in_scope(|| tracing::debug!("socket opened"));
     if span.is_disabled() {
-        drop(span);
-        drive_socket(shared, registration, wire).await;
+        Either::Left(life)
     } else {
-        Box::pin(drive_socket(shared, registration, wire).instrument(span)).await;
+        Either::Right(Box::pin(life.instrument(span)))
     }
 }
 
-async fn drive_socket(shared: Arc<Shared>, registration: Registration, wire: Wire) {
-    let socket = registration.socket().clone();
-    tracing::debug!("socket opened");
+/// Runs one connection of a socket until it ends; returns the close code and reason. What
+/// comes next is the caller's: the socket's end ([`drive`]), or a reconnect.
+pub(crate) async fn serve(shared: Arc<Shared>, socket: Socket, wire: Wire) -> (u16, String) {
+    let id = socket.id().clone();
     let ran = AssertUnwindSafe(run(shared, socket, wire))
         .catch_unwind()
         .await;
-    let (code, reason) = ran.unwrap_or_else(|panic| {
+    ran.unwrap_or_else(|panic| {
         tracing::error!(
-            socket_id = %registration.socket().id(),
+            socket_id = %id,
             panic = crate::panic_message(&*panic),
             "a socket task panicked; closing that socket with 1011"
         );
         (close_code::INTERNAL_ERROR, "internal error".to_owned())
-    });
-    tracing::debug!(code, reason = %reason, "socket closed");
-    registration.finish(code, reason);
+    })
 }
 
 /// Runs a socket until it closes; returns the close code and reason to report.
@@ -636,13 +650,14 @@ mod tests {
     /// Records kept by a test's sink: each one's message and span fields.
     type Records = Arc<Mutex<Vec<(String, Vec<(&'static str, String)>)>>>;
 
-    /// Installs a log sink (up to `level`) that keeps this module's records.
-    fn driver_records(level: log::LogLevel) -> Records {
+    /// Installs a log sink that keeps the library's records at `level` and above (a socket's
+    /// life spans modules: it opens in the driver and closes in its registration).
+    fn library_records(level: log::LogLevel) -> Records {
         let records = Arc::new(Mutex::new(Vec::new()));
         let sink_records = records.clone();
         log::set_log_sink(
             Some(Arc::new(move |record: &log::LogRecord<'_>| {
-                if record.target == "wsconnector::driver" {
+                if record.target.starts_with("wsconnector::") {
                     let fields = record.span_fields.to_vec();
                     sink_records
                         .lock()
@@ -668,7 +683,7 @@ mod tests {
         let _one_at_a_time = log::tests::SINK_TESTS
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let logged = driver_records(log::LogLevel::Error);
+        let logged = library_records(log::LogLevel::Error);
         let (server, rx) = recording(Config::with_listener("127.0.0.1", 0));
         let url = format!("ws://{}/", server.local_addr().unwrap());
         let wait = Duration::from_secs(10);
@@ -714,7 +729,7 @@ mod tests {
         let _one_at_a_time = log::tests::SINK_TESTS
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let logged = driver_records(log::LogLevel::Debug);
+        let logged = library_records(log::LogLevel::Debug);
         let (server, rx) = recording(Config::with_listener("127.0.0.1", 0));
         let url = format!("ws://{}/traced", server.local_addr().unwrap());
         let rt = tokio::runtime::Runtime::new().unwrap();
@@ -853,7 +868,7 @@ mod tests {
                 Event::InboundConnection { .. } => "connection".to_owned(),
                 Event::InboundMessage { message, .. } => message.as_text().unwrap().to_owned(),
                 Event::SocketClosed { code, .. } => code.to_string(),
-                Event::OutboundMessage { .. } => "outbound".to_owned(),
+                other => format!("{:?}", other.trigger()),
             });
         }
         assert_eq!(

@@ -69,6 +69,12 @@ error_kinds! {
     Protocol = 15, "protocol";
     /// A bug inside the library (a caught panic); the connector keeps running.
     Internal = 16, "internal";
+    /// An outbound socket's reconnect attempts ran out (its policy's maximum) and it closed.
+    RetryExhausted = 17, "retry_exhausted";
+    /// The server refused the handshake's basic authentication (HTTP 401 to our credentials).
+    BasicAuthentication = 18, "basic_authentication";
+    /// The outbound socket is reconnecting and its policy fails sends meanwhile.
+    Reconnecting = 19, "reconnecting";
 }
 
 impl fmt::Display for ErrorKind {
@@ -118,9 +124,19 @@ impl Error {
         &self.message
     }
 
-    /// The HTTP status of a refused handshake (401, 403, 404, 503, ...), if any.
+    /// The HTTP status of a refused handshake (401, 403, 404, 503, ...) or of a proxy's
+    /// refusal, if any.
     pub fn http_status(&self) -> Option<u16> {
         self.http_status
+    }
+
+    /// An error of `kind` that came with an HTTP status (a proxy's refusal, a 401).
+    pub(crate) fn with_status(kind: ErrorKind, status: u16, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            http_status: Some(status),
+        }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {

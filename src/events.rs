@@ -1,4 +1,4 @@
-//! The four triggers as one `Event` type, the queue that carries them off the I/O threads, and
+//! The triggers as one `Event` type, the queue that carries them off the I/O threads, and
 //! the dispatcher thread that hands them to the application.
 //!
 //! Socket tasks push events; the dispatcher (or a caller of `next_event`) takes them in
@@ -8,6 +8,7 @@
 //! taken keeps counting until its taker releases it, so a slow application holds at most
 //! the bounds.
 
+use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::protocol::message::Message;
 use crate::socket::Socket;
@@ -17,7 +18,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-/// Something that happened on a socket: one of the four triggers.
+/// Something that happened on a socket: one of the four triggers, or a reconnecting outbound
+/// socket's change of state.
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A client finished the handshake on the listener.
@@ -38,6 +40,27 @@ pub enum Event {
         socket: Socket,
         /// The message.
         message: Message,
+    },
+    /// An outbound socket with a reconnect policy lost its connection (or its last attempt
+    /// failed) and attempt `attempt` (1, 2, ...) starts after `delay`. It keeps its ID, groups
+    /// and attributes meanwhile; its state is
+    /// [`SocketState::Reconnecting`](crate::SocketState::Reconnecting).
+    OutboundReconnecting {
+        /// The socket.
+        socket: Socket,
+        /// The attempt about to be made, from 1.
+        attempt: u32,
+        /// How long it waits before it (a random part of the policy's bound: full jitter).
+        delay: Duration,
+        /// Why the connection ended, or why the previous attempt failed.
+        error: Error,
+    },
+    /// An outbound socket reconnected. Messages of its new connection come after this event.
+    OutboundReconnected {
+        /// The socket.
+        socket: Socket,
+        /// How many attempts it took.
+        attempts: u32,
     },
     /// A socket closed, whoever closed it. Fires exactly once per socket, last.
     SocketClosed {
@@ -62,6 +85,10 @@ pub enum Trigger {
     OutboundMessage,
     /// [`Event::SocketClosed`]
     SocketClosed,
+    /// [`Event::OutboundReconnecting`]
+    OutboundReconnecting,
+    /// [`Event::OutboundReconnected`]
+    OutboundReconnected,
 }
 
 impl Event {
@@ -71,7 +98,9 @@ impl Event {
             Event::InboundConnection { socket }
             | Event::InboundMessage { socket, .. }
             | Event::OutboundMessage { socket, .. }
-            | Event::SocketClosed { socket, .. } => socket,
+            | Event::SocketClosed { socket, .. }
+            | Event::OutboundReconnecting { socket, .. }
+            | Event::OutboundReconnected { socket, .. } => socket,
         }
     }
 
@@ -82,6 +111,8 @@ impl Event {
             Event::InboundMessage { .. } => Trigger::InboundMessage,
             Event::OutboundMessage { .. } => Trigger::OutboundMessage,
             Event::SocketClosed { .. } => Trigger::SocketClosed,
+            Event::OutboundReconnecting { .. } => Trigger::OutboundReconnecting,
+            Event::OutboundReconnected { .. } => Trigger::OutboundReconnected,
         }
     }
 
@@ -620,22 +651,9 @@ mod tests {
     }
 
     fn message_event(len: usize) -> Event {
-        let attrs = crate::socket::Attributes {
-            id: crate::SocketId::new("s").unwrap(),
-            socket_type: crate::SocketType::Inbound,
-            path: "/".into(),
-            uri: "ws://x/".into(),
-            secure: false,
-            headers: Vec::new(),
-            query: Vec::new(),
-            subprotocol: None,
-            local_addr: "127.0.0.1:1".parse().unwrap(),
-            remote_addr: "127.0.0.1:2".parse().unwrap(),
-            peer_certificate: None,
-        };
         let queue = crate::queue::SendQueue::standalone(1, 1, crate::SlowConsumerPolicy::Fail);
         Event::InboundMessage {
-            socket: Socket::new(attrs, queue),
+            socket: Socket::for_tests(queue),
             message: Message::binary(vec![0u8; len]),
         }
     }

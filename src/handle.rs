@@ -38,9 +38,11 @@ impl ConnectorHandle {
         self.shared.is_running()
     }
 
-    /// Opens an outbound socket to a `ws://` or `wss://` URL and returns its ID once the
-    /// handshake is done. Blocks the calling thread; from async code use
-    /// [`ConnectorHandle::open_outbound_async`].
+    /// Opens an outbound socket to a `ws://` or `wss://` URL (or to a path on the client base,
+    /// `ClientConfig::host`...) and returns its ID once the handshake is done. The first
+    /// connection is not retried: its failure is the open's error, whatever the socket's
+    /// reconnect policy (which applies once it is up). Blocks the calling thread; from async
+    /// code use [`ConnectorHandle::open_outbound_async`].
     pub fn open_outbound(&self, url: &str, options: OutboundOptions) -> Result<SocketId> {
         self.shared.check_running()?;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
@@ -82,7 +84,8 @@ impl ConnectorHandle {
 
     /// Queues a message for one socket. Messages to one socket leave in the order sent. With a
     /// cluster, a socket held by another node gets it through that node (waiting at most the
-    /// cluster's timeout for its outcome).
+    /// cluster's timeout for its outcome). An outbound socket that reconnects takes it as its
+    /// policy says: [`Delivery::Buffered`], or `ErrorKind::Reconnecting`.
     pub fn send(&self, socket_id: &str, message: impl Into<Message>) -> Result<Delivery> {
         self.shared.check_running()?;
         match self.shared.registry.get(socket_id) {
@@ -186,7 +189,9 @@ impl ConnectorHandle {
     /// Closes one socket with a close code (1000-1003, 1007-1014, 3000-4999) and a reason of
     /// at most 123 bytes. Messages queued before leave first; messages that arrive from the
     /// peer afterwards are not delivered. Closing a socket that is already closing is a no-op.
-    /// ([`Socket::close`] does the same on a socket at hand.)
+    /// An outbound socket that is reconnecting (or waiting to, in lazy mode) closes at once:
+    /// it has no connection to send a close frame on. ([`Socket::close`] does the same on a
+    /// socket at hand.)
     pub fn close(&self, socket_id: &str, code: u16, reason: &str) -> Result<()> {
         self.shared.check_running()?;
         validate_close(code, reason)?;
@@ -200,8 +205,10 @@ impl ConnectorHandle {
         }
     }
 
-    /// Closes every socket that matches `filter`; returns how many it began to close. With a
-    /// cluster, on every node (the count adds up those that answered in time).
+    /// Closes every socket that matches `filter`; returns how many it began to close (a
+    /// reconnecting outbound socket among them closes at once, see
+    /// [`ConnectorHandle::close`]). With a cluster, on every node (the count adds up those that
+    /// answered in time).
     pub fn bulk_close(&self, filter: &SocketFilter, code: u16, reason: &str) -> Result<usize> {
         self.shared.check_running()?;
         validate_close(code, reason)?;

@@ -63,9 +63,9 @@ mod wire;
 pub use broadcast::{BroadcastFailure, BroadcastResult, RemoteFailure, Undelivered};
 pub use cluster::{ClusterConfig, ClusterSocket, MAX_CLUSTER_NAME_LEN};
 pub use config::{
-    config_fields, duration_from_secs, ClientConfig, Config, Identity, InboundPath, ListenerConfig,
-    MessageRateLimit, MessageRatePolicy, ServerTls, SlowConsumerPolicy, SocketConfig, MAX_DURATION,
-    MAX_GROUP_LEN, SETTINGS,
+    config_fields, duration_from_secs, ClientConfig, ClientScheme, Config, Identity, InboundPath,
+    ListenerConfig, MessageRateLimit, MessageRatePolicy, ServerTls, SlowConsumerPolicy,
+    SocketConfig, TrustedRoots, MAX_DURATION, MAX_GROUP_LEN, SETTINGS,
 };
 pub use connector::{Connector, ConnectorBuilder};
 pub use dispatch::{prefer_batched_wakeups, EventHandler};
@@ -78,7 +78,9 @@ pub use metrics::{
     Bucket, ByKind, BySocketType, CloseCodeCount, Histogram, MetricsSnapshot, PathFigures,
     RefusalCount, RefusalReason, Sample, PROMETHEUS_CONTENT_TYPE,
 };
-pub use outbound::OutboundOptions;
+pub use outbound::{
+    HeaderRefresher, OutboundOptions, Reconnect, ReconnectOption, ReconnectSendPolicy,
+};
 pub use path::PathPattern;
 pub use pem::Pem;
 pub use protocol::close::{close_code, MAX_CLOSE_REASON_LEN};
@@ -86,7 +88,7 @@ pub use protocol::message::{Message, MessageKind};
 pub use queue::Delivery;
 pub use registry::SocketFilter;
 pub use settings::{SettingInfo, SettingKind, SettingScope, SettingValue};
-pub use socket::{Socket, SocketId, SocketType, MAX_SOCKET_ID_LEN};
+pub use socket::{Socket, SocketId, SocketState, SocketType, MAX_SOCKET_ID_LEN};
 
 /// The library version, from Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -26,12 +26,18 @@ pub enum Delivery {
     DroppedNewest,
     /// The queue was full: the socket is being closed with 1013 and the message was dropped.
     ClosedSlowConsumer,
+    /// The socket is reconnecting (or, in lazy mode, waits for a message to reconnect): the
+    /// message waits in its queue and leaves, in order, once it has reconnected.
+    Buffered,
 }
 
 impl Delivery {
     /// Whether the message will be sent.
     pub fn is_queued(self) -> bool {
-        matches!(self, Delivery::Queued | Delivery::QueuedDroppingOldest(_))
+        matches!(
+            self,
+            Delivery::Queued | Delivery::QueuedDroppingOldest(_) | Delivery::Buffered
+        )
     }
 }
 
@@ -72,6 +78,15 @@ pub(crate) enum Sealed {
     Ended,
 }
 
+/// What a push does while the socket has no connection (an outbound socket reconnecting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Offline {
+    /// The message waits in the queue for the next connection.
+    Buffer,
+    /// The push fails with `Reconnecting`.
+    Fail,
+}
+
 #[derive(Default)]
 struct State {
     items: VecDeque<Outgoing>,
@@ -79,6 +94,8 @@ struct State {
     close: Option<CloseRequest>,
     /// Set once no more pushes are taken, with the reason.
     sealed: Option<Sealed>,
+    /// Set while the socket has no connection.
+    offline: Option<Offline>,
 }
 
 /// The bounds and policy every send queue of a connector follows, and the figures where the
@@ -185,6 +202,12 @@ impl SendQueue {
             }
             Some(Sealed::Ended) => return Err(Error::no_such_socket(id)),
         }
+        if state.offline == Some(Offline::Fail) {
+            return Err(Error::new(
+                ErrorKind::Reconnecting,
+                format!("socket {id:?} is reconnecting, and its policy fails sends meanwhile"),
+            ));
+        }
         let full =
             |s: &State| s.items.len() >= limits.max_messages || s.bytes + len > limits.max_bytes;
         let mut delivery = Delivery::Queued;
@@ -232,6 +255,9 @@ impl SendQueue {
                     return Ok(Delivery::ClosedSlowConsumer);
                 }
             }
+        }
+        if delivery == Delivery::Queued && state.offline == Some(Offline::Buffer) {
+            delivery = Delivery::Buffered;
         }
         let was_empty = state.items.is_empty();
         state.bytes += len;
@@ -294,6 +320,38 @@ impl SendQueue {
             state.items.clear();
             state.bytes = 0;
         }
+    }
+
+    /// The socket lost its connection and will get another: a push does what `offline` says,
+    /// and a close frame from the old connection no longer refuses pushes. Messages still
+    /// queued stay, for the next connection.
+    pub(crate) fn go_offline(&self, offline: Offline) {
+        let mut state = self.lock();
+        if state.sealed == Some(Sealed::ClosedByPeer) {
+            state.sealed = None;
+        }
+        state.offline = Some(offline);
+    }
+
+    /// The socket has a connection again: pushes are queued for it.
+    pub(crate) fn go_online(&self) {
+        self.lock().offline = None;
+    }
+
+    /// Why the queue takes no more messages, if it does not.
+    pub(crate) fn sealed(&self) -> Option<Sealed> {
+        self.lock().sealed
+    }
+
+    /// Whether no message is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().items.is_empty()
+    }
+
+    /// Takes the close request, whatever is still queued (a socket with no connection closes
+    /// at once: there is nothing to send its messages on).
+    pub(crate) fn take_close(&self) -> Option<CloseRequest> {
+        self.lock().close.take()
     }
 
     /// Registers the task to be woken by the next push, close request or kill. A push wakes
@@ -415,6 +473,30 @@ mod tests {
             ErrorKind::NoSuchSocket
         );
         assert_eq!(drain(&q), ["close 1013"]);
+    }
+
+    #[test]
+    fn offline_pushes_wait_or_fail_and_a_peer_close_no_longer_refuses_them() {
+        let q = SendQueue::standalone(10, 1000, SlowConsumerPolicy::Fail);
+        q.push("s", text("before")).unwrap();
+        q.seal(Sealed::ClosedByPeer);
+        q.go_offline(Offline::Fail);
+        assert_eq!(
+            q.push("s", text("x")).unwrap_err().kind(),
+            ErrorKind::Reconnecting
+        );
+        q.go_offline(Offline::Buffer);
+        assert_eq!(q.push("s", text("during")).unwrap(), Delivery::Buffered);
+        q.go_online();
+        q.push("s", text("after")).unwrap();
+        assert_eq!(drain(&q), ["before", "during", "after"]);
+        q.request_close(CloseRequest {
+            code: 1000,
+            reason: String::new(),
+        });
+        q.go_offline(Offline::Buffer);
+        assert_eq!(q.sealed(), Some(Sealed::Closing), "a close asked for stays");
+        assert_eq!(q.take_close().map(|c| c.code), Some(1000));
     }
 
     #[test]

@@ -5,15 +5,17 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventQueue};
 use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
+use crate::outbound::proxy::Proxies;
+use crate::outbound::refresh::HeaderRefresher;
 use crate::path::{full_pattern, normalize_base_path};
 use crate::protocol::close::close_code;
 use crate::queue::{QueueLimits, Sealed, SendQueue};
 use crate::registry::Registry;
-use crate::socket::{Socket, SocketId, SocketType};
+use crate::socket::{Socket, SocketId, SocketState, SocketType};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::ThreadId;
 use std::time::Duration;
@@ -25,6 +27,13 @@ use tokio_util::task::TaskTracker;
 const RUNNING: u8 = 0;
 const STOPPING: u8 = 1;
 const STOPPED: u8 = 2;
+
+/// What outbound sockets need of a connector besides its settings, made at start.
+pub(crate) struct ClientParts {
+    pub tls: Arc<rustls::ClientConfig>,
+    pub proxies: Proxies,
+    pub header_refresher: Option<Arc<dyn HeaderRefresher>>,
+}
 
 /// State shared by the connector, its handles, and its tasks.
 pub(crate) struct Shared {
@@ -40,6 +49,13 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     pub runtime: Handle,
     pub client_tls: Arc<rustls::ClientConfig>,
+    /// The proxies of outbound sockets.
+    pub proxies: Proxies,
+    /// Outbound sockets, reconnecting ones and opens in progress included (for
+    /// `max_outbound_connections`).
+    pub outbound_sockets: AtomicUsize,
+    /// Gives outbound sockets fresh handshake headers before each reconnect attempt.
+    pub header_refresher: Option<Arc<dyn HeaderRefresher>>,
     /// The listener's address (with the port the OS chose), when there is a listener.
     pub local_addr: Option<SocketAddr>,
     /// The dispatcher thread, when events go to a handler: the one thread that may not stop
@@ -111,7 +127,7 @@ impl Shared {
     pub(crate) fn new(
         config: Config,
         runtime: Handle,
-        client_tls: Arc<rustls::ClientConfig>,
+        client: ClientParts,
         local_addr: Option<SocketAddr>,
         has_handler: bool,
         directory: Option<Arc<dyn SocketDirectory>>,
@@ -135,7 +151,10 @@ impl Shared {
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             runtime,
-            client_tls,
+            client_tls: client.tls,
+            proxies: client.proxies,
+            outbound_sockets: AtomicUsize::new(0),
+            header_refresher: client.header_refresher,
             local_addr,
             dispatcher_thread: OnceLock::new(),
             has_handler,
@@ -315,10 +334,12 @@ impl Registration {
             directory.removed(self.socket.id());
         }
         self.socket.queue().seal(Sealed::Ended);
+        self.socket.set_state(SocketState::Closed, None);
         self.held = None;
         let path = self.path.map(usize::from);
         let inbound = self.socket.socket_type() == SocketType::Inbound;
         self.shared.metrics.socket_closed(inbound, path, code);
+        tracing::debug!(code, reason = %reason, "socket closed");
         if self.shared.is_draining() {
             self.shared.socket_left.notify_waiters();
         }

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::protocol::close::validate_close;
 use crate::queue::{CloseRequest, SendQueue};
 use crate::tls::PeerCertificate;
+use bytes::Bytes;
 use std::borrow::Borrow;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -112,9 +113,50 @@ pub(crate) struct Attributes {
     pub headers: Vec<(String, String)>,
     pub query: Vec<(String, String)>,
     pub subprotocol: Option<String>,
+}
+
+/// The connection a socket runs on: its two ends and the peer's certificate. An outbound
+/// socket that reconnects gets a new one with each connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
     pub local_addr: SocketAddr,
     pub remote_addr: SocketAddr,
     pub peer_certificate: Option<PeerCertificate>,
+}
+
+/// Where a socket stands: connected, reconnecting (an outbound socket whose connection ended,
+/// with a reconnect policy), disconnected (one in lazy mode, waiting for the next send to
+/// reconnect), or closed for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SocketState {
+    /// Its connection is up.
+    Connected,
+    /// Its connection ended; it is waiting for, or making, an attempt to reconnect.
+    Reconnecting,
+    /// Its connection ended and, in lazy mode, it reconnects when a message is next sent to it.
+    Disconnected,
+    /// It has closed and left the connector.
+    Closed,
+}
+
+impl SocketState {
+    /// `"connected"`, `"reconnecting"`, `"disconnected"` or `"closed"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SocketState::Connected => "connected",
+            SocketState::Reconnecting => "reconnecting",
+            SocketState::Disconnected => "disconnected",
+            SocketState::Closed => "closed",
+        }
+    }
+}
+
+/// What changes over a socket's life besides its groups: its connection, its state, and why
+/// its last connection or attempt failed.
+struct Status {
+    link: Link,
+    state: SocketState,
+    last_error: Option<Error>,
 }
 
 /// The groups of a socket, whether it has left the registry (then nothing may join), and the
@@ -139,6 +181,7 @@ pub(crate) trait GroupIndex: Send + Sync {
 
 pub(crate) struct SocketInner {
     pub attrs: Attributes,
+    status: Mutex<Status>,
     pub membership: Mutex<Membership>,
     pub queue: SendQueue,
     /// The application asked to close it: messages still in flight are not delivered.
@@ -151,13 +194,40 @@ pub(crate) struct SocketInner {
 pub struct Socket(pub(crate) Arc<SocketInner>);
 
 impl Socket {
-    pub(crate) fn new(attrs: Attributes, queue: SendQueue) -> Self {
+    pub(crate) fn new(attrs: Attributes, link: Link, queue: SendQueue) -> Self {
         Socket(Arc::new(SocketInner {
             attrs,
+            status: Mutex::new(Status {
+                link,
+                state: SocketState::Connected,
+                last_error: None,
+            }),
             membership: Mutex::new(Membership::default()),
             queue,
             close_requested: AtomicBool::new(false),
         }))
+    }
+
+    /// An inbound socket `s` on `/` that no connector holds, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(queue: SendQueue) -> Self {
+        let addr: SocketAddr = ([127, 0, 0, 1], 1).into();
+        let attrs = Attributes {
+            id: SocketId::new("s").expect("a valid ID"),
+            socket_type: SocketType::Inbound,
+            path: "/".into(),
+            uri: "ws://127.0.0.1:1/".into(),
+            secure: false,
+            headers: Vec::new(),
+            query: Vec::new(),
+            subprotocol: None,
+        };
+        let link = Link {
+            local_addr: addr,
+            remote_addr: addr,
+            peer_certificate: None,
+        };
+        Socket::new(attrs, link, queue)
     }
 
     pub(crate) fn membership(&self) -> MutexGuard<'_, Membership> {
@@ -166,6 +236,40 @@ impl Socket {
 
     pub(crate) fn queue(&self) -> &SendQueue {
         &self.0.queue
+    }
+
+    fn status(&self) -> MutexGuard<'_, Status> {
+        self.0.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a change of state and, when the change comes from a failure, why.
+    pub(crate) fn set_state(&self, state: SocketState, error: Option<Error>) {
+        let mut status = self.status();
+        status.state = state;
+        if error.is_some() || state == SocketState::Connected {
+            status.last_error = error;
+        }
+    }
+
+    /// The socket runs on a new connection.
+    pub(crate) fn relink(&self, link: Link) {
+        let mut status = self.status();
+        status.link = link;
+        status.state = SocketState::Connected;
+        status.last_error = None;
+    }
+
+    /// Where the socket stands: connected, reconnecting, disconnected (lazy mode) or closed.
+    pub fn state(&self) -> SocketState {
+        self.status().state
+    }
+
+    /// Why the socket's last connection or reconnect attempt failed, while it reconnects (or
+    /// waits to, in lazy mode); once it closed because its attempts ran out, a
+    /// [`RetryExhausted`](crate::ErrorKind::RetryExhausted) error naming the last failure.
+    /// `None` while connected.
+    pub fn last_error(&self) -> Option<Error> {
+        self.status().last_error.clone()
     }
 
     /// Asks the socket to close (queued messages leave first; messages that arrive from the
@@ -297,28 +401,40 @@ impl Socket {
         self.0.attrs.subprotocol.as_deref()
     }
 
-    /// Our end of the connection.
+    /// Our end of the connection (of an outbound socket that reconnected: of the latest).
     pub fn local_addr(&self) -> SocketAddr {
-        self.0.attrs.local_addr
+        self.status().link.local_addr
     }
 
-    /// The peer's end of the connection.
+    /// The peer's end of the connection (through a proxy: the proxy's).
     pub fn remote_addr(&self) -> SocketAddr {
-        self.0.attrs.remote_addr
+        self.status().link.remote_addr
     }
 
     /// The certificate the peer presented, as DER, for an X.509 library to read: a client's
-    /// with mutual TLS (inbound sockets), the server's (outbound `wss` sockets); the leaf of
-    /// its chain. `None` without TLS, or when the client presented none.
-    pub fn peer_certificate(&self) -> Option<&[u8]> {
-        self.0.attrs.peer_certificate.as_ref().map(|c| &c.der[..])
+    /// with mutual TLS (inbound sockets), the server's (outbound `wss` sockets; of the latest
+    /// connection); the leaf of its chain. `None` without TLS, or when the client presented
+    /// none.
+    pub fn peer_certificate(&self) -> Option<Bytes> {
+        Some(self.status().link.peer_certificate.as_ref()?.der.clone())
     }
 
     /// The subject of [`Socket::peer_certificate`] as an RFC 4514 string, last RDN first,
     /// values escaped (e.g. `CN=alice\,O=Admins` for one CN, `O=Admins,CN=alice` for a CN
     /// and an O); `None` when there is no certificate.
-    pub fn peer_certificate_subject(&self) -> Option<&str> {
-        self.0.attrs.peer_certificate.as_ref()?.subject.as_deref()
+    pub fn peer_certificate_subject(&self) -> Option<String> {
+        self.status()
+            .link
+            .peer_certificate
+            .as_ref()?
+            .subject
+            .clone()
+    }
+
+    /// The connection the socket runs on now (the C API lends its parts out).
+    #[cfg(feature = "capi")]
+    pub(crate) fn link(&self) -> Link {
+        self.status().link.clone()
     }
 
     /// The groups the socket is subscribed to now, sorted.

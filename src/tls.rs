@@ -1,6 +1,6 @@
 //! rustls configurations built from PEM, and the stream type that is plain TCP or TLS.
 
-use crate::config::{ClientConfig, Identity, ServerTls};
+use crate::config::{ClientConfig, Identity, ServerTls, TrustedRoots};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pem::Pem;
 use crate::tcp::Tcp;
@@ -52,10 +52,30 @@ fn load_identity(
     ))
 }
 
-fn root_store(extra: Option<&Pem>, with_web_roots: bool) -> Result<RootCertStore> {
+/// The roots a verifier trusts: `trusted` (none: no public roots, for the listener's client CA)
+/// and the `extra` CAs.
+fn root_store(extra: Option<&Pem>, trusted: Option<TrustedRoots>) -> Result<RootCertStore> {
     let mut roots = RootCertStore::empty();
-    if with_web_roots {
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    match trusted {
+        Some(TrustedRoots::Bundled) => {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        Some(TrustedRoots::System) => {
+            let system = rustls_native_certs::load_native_certs();
+            if system.certs.is_empty() {
+                return Err(tls_error(format!(
+                    "trusted_roots \"system\": the operating system's certificate store has no \
+                     certificate{}",
+                    system
+                        .errors
+                        .first()
+                        .map_or(String::new(), |e| format!(" ({e})"))
+                )));
+            }
+            // Certificates the store holds that rustls cannot use are skipped, as browsers do.
+            roots.add_parsable_certificates(system.certs);
+        }
+        Some(TrustedRoots::ExtraCaOnly) | None => {}
     }
     if let Some(pem) = extra {
         for cert in load_certs(pem, "CA certificates")? {
@@ -77,7 +97,7 @@ pub(crate) fn server_config(tls: &ServerTls) -> Result<Arc<rustls::ServerConfig>
     let builder = match &tls.client_ca {
         None => builder.with_no_client_auth(),
         Some(ca) => {
-            let roots = Arc::new(root_store(Some(ca), false)?);
+            let roots = Arc::new(root_store(Some(ca), None)?);
             let verifier =
                 rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider)
                     .build()
@@ -105,7 +125,10 @@ pub(crate) fn client_config(client: &ClientConfig) -> Result<Arc<rustls::ClientC
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
     } else {
-        builder.with_root_certificates(root_store(client.extra_ca.as_ref(), true)?)
+        builder.with_root_certificates(root_store(
+            client.extra_ca.as_ref(),
+            Some(client.trusted_roots),
+        )?)
     };
     let mut config = match &client.identity {
         None => builder.with_no_client_auth(),
@@ -406,7 +429,22 @@ mod rfc4514 {
 #[cfg(test)]
 mod tests {
     use super::rfc4514::{escape, text};
+    use super::{root_store, TrustedRoots};
+    use crate::Pem;
     use x509_parser::asn1_rs::{Any, Header, Tag};
+
+    /// `extra_ca_only` trusts the private CA and nothing else; `bundled` adds the web's roots.
+    #[test]
+    fn only_the_extra_ca_is_trusted_when_asked() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = Pem::Inline(params.self_signed(&key).unwrap().pem());
+        let only = root_store(Some(&ca), Some(TrustedRoots::ExtraCaOnly)).unwrap();
+        assert_eq!(only.len(), 1);
+        let bundled = root_store(Some(&ca), Some(TrustedRoots::Bundled)).unwrap();
+        assert_eq!(bundled.len(), webpki_roots::TLS_SERVER_ROOTS.len() + 1);
+    }
 
     #[test]
     fn values_are_escaped_as_rfc_4514_asks() {

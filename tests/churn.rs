@@ -93,7 +93,7 @@ fn start(counts: Arc<Counts>, reports: std::sync::mpsc::Sender<Report>) -> Conne
             Event::SocketClosed { .. } => {
                 let _ = reports.lock().unwrap().send(Report::Closed);
             }
-            Event::OutboundMessage { .. } => {}
+            _ => {}
         })
         .start()
         .unwrap()

@@ -14,18 +14,23 @@ fn wsc_threads() -> Vec<String> {
         .collect()
 }
 
-/// The `wsc-` threads still listed once every joined thread has left `/proc`. A joined thread
-/// can stay listed for a moment: `pthread_join` returns when the thread's ID is released,
-/// before the kernel has finished its exit. No event marks that end, so this polls, bounded.
-fn wsc_threads_after_exits() -> Vec<String> {
+/// The `wsc-` threads once `done` holds for them, or after 5 s. Threads name themselves when
+/// they first run, and a joined thread can stay listed for a moment (`pthread_join` returns
+/// when its ID is released, before the kernel has finished its exit): no event marks either,
+/// so this polls, bounded.
+fn wsc_threads_once(done: impl Fn(&[String]) -> bool) -> Vec<String> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         let threads = wsc_threads();
-        if threads.is_empty() || std::time::Instant::now() > deadline {
+        if done(&threads) || std::time::Instant::now() > deadline {
             return threads;
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+fn named(threads: &[String], name: &str) -> usize {
+    threads.iter().filter(|t| *t == name).count()
 }
 
 #[test]
@@ -37,14 +42,12 @@ fn stop_ends_every_thread_and_task() {
         .open_outbound(&url(&server, "/"), OutboundOptions::new())
         .unwrap();
     events.expect(Trigger::InboundConnection);
-    let threads = wsc_threads();
-    // Worker threads name themselves as they start; at least one per runtime has by now.
-    assert!(
-        threads.iter().filter(|t| *t == "wsc-io").count() >= 2,
-        "{threads:?}"
-    );
-    assert_eq!(threads.iter().filter(|t| *t == "wsc-dispatch").count(), 2);
+    // The client's dispatcher has had no event yet: it may not have named itself.
+    let threads = wsc_threads_once(|t| named(t, "wsc-io") >= 2 && named(t, "wsc-dispatch") == 2);
+    // At least one worker per runtime has started by now.
+    assert!(named(&threads, "wsc-io") >= 2, "{threads:?}");
+    assert_eq!(named(&threads, "wsc-dispatch"), 2, "{threads:?}");
     server.stop().unwrap();
     client.stop().unwrap();
-    assert_eq!(wsc_threads_after_exits(), Vec::<String>::new());
+    assert_eq!(wsc_threads_once(<[String]>::is_empty), Vec::<String>::new());
 }

@@ -109,6 +109,25 @@ type Config struct {
 	StopTimeout        time.Duration // how long Stop waits for sends and close handshakes (5 s)
 	EventQueueCapacity int           // events waiting for Events(); past it sockets stop reading (65536)
 	EventQueueBytes    int           // payload bytes in those events; past it too (64 MiB)
+
+	TrustedRoots   string // roots wss:// trusts besides ExtraCA: "bundled" (default), "system", "extra_ca_only"
+	ClientScheme   string // the client base, for opens that give a path: "ws" (default) or "wss"
+	ClientHost     string
+	ClientPort     int
+	ClientBasePath string
+	// NoFollowRedirects: the handshake's redirects are errors (they are followed by default,
+	// never from wss:// to ws://); MaxRedirects bounds them (5).
+	NoFollowRedirects      bool
+	MaxRedirects           int
+	Proxy                  string // an HTTP proxy, "http://host:port", tunnelled through with CONNECT
+	ProxyUsername          string // its basic credentials
+	ProxyPassword          string
+	NoProxy                []string // hosts (and subdomains), addresses or "*" reached directly
+	ProxyFromEnvironment   bool     // read HTTPS_PROXY, HTTP_PROXY and NO_PROXY when Proxy is ""
+	BasicAuthUsername      string   // basic authentication on outbound handshakes
+	BasicAuthPassword      string
+	MaxOutboundConnections int        // most outbound sockets at once (default: no limit)
+	Reconnect              *Reconnect // outbound sockets' policy unless their open says otherwise
 }
 
 // valueType says how a setting's Go value becomes the arguments of its C function.
@@ -127,10 +146,16 @@ const (
 	pemPairValue                        // with its partner field: (source, text, partner text)
 	pairsValue                          // http.Header or url.Values: one call per value, names sorted
 	pathsValue                          // []Path: one call per path
+	namedStringValue                    // string, through wsc_config_set_string by name
+	namedStringsValue                   // []string, through wsc_config_add_string by name
+	namedIntValue                       // int, through wsc_config_set_int by name
+	namedBoolValue                      // bool, through wsc_config_set_bool by name
+	negatedBoolValue                    // bool, its negation through wsc_config_set_bool by name
+	reconnectValue                      // *Reconnect, through wsc_config_set_reconnect
 )
 
 // setting is one row of the table: a Config field, its value type, and the C function that
-// applies it (for a pem pair, the partner field).
+// applies it (for a pem pair, the partner field; for the named kinds, the setting's name).
 type setting struct {
 	field   string
 	kind    valueType
@@ -176,6 +201,22 @@ var settings = []setting{
 	{"StopTimeout", durationValue, C.wsc_config_set_stop_timeout_ms, ""},
 	{"EventQueueCapacity", sizeValue, C.wsc_config_set_event_queue_capacity, ""},
 	{"EventQueueBytes", sizeValue, C.wsc_config_set_event_queue_bytes, ""},
+	{"TrustedRoots", namedStringValue, nil, "trusted_roots"},
+	{"ClientScheme", namedStringValue, nil, "client_scheme"},
+	{"ClientHost", namedStringValue, nil, "client_host"},
+	{"ClientPort", namedIntValue, nil, "client_port"},
+	{"ClientBasePath", namedStringValue, nil, "client_base_path"},
+	{"NoFollowRedirects", negatedBoolValue, nil, "follow_redirects"},
+	{"MaxRedirects", namedIntValue, nil, "max_redirects"},
+	{"Proxy", namedStringValue, nil, "proxy"},
+	{"ProxyUsername", namedStringValue, nil, "proxy_username"},
+	{"ProxyPassword", namedStringValue, nil, "proxy_password"},
+	{"NoProxy", namedStringsValue, nil, "no_proxy"},
+	{"ProxyFromEnvironment", namedBoolValue, nil, "proxy_from_environment"},
+	{"BasicAuthUsername", namedStringValue, nil, "basic_auth_username"},
+	{"BasicAuthPassword", namedStringValue, nil, "basic_auth_password"},
+	{"MaxOutboundConnections", namedIntValue, nil, "max_outbound_connections"},
+	{"Reconnect", reconnectValue, nil, ""},
 }
 
 var slowConsumerPolicies = map[SlowConsumerPolicy]C.uint32_t{
@@ -330,6 +371,42 @@ func (row setting) apply(config *C.wsc_config, cfg *Config, v reflect.Value) err
 			}
 		}
 		return nil
+	}
+	return row.applyNamed(config, v, ok)
+}
+
+// applyNamed makes the C calls of a setting set by its name (the generic setters) or of the
+// reconnect policy.
+func (row setting) applyNamed(config *C.wsc_config, v reflect.Value, ok func(C.wsc_result) error) error {
+	name := C.CString(row.partner)
+	defer C.free(unsafe.Pointer(name))
+	switch row.kind {
+	case namedStringValue:
+		s := C.CString(v.String())
+		defer C.free(unsafe.Pointer(s))
+		return ok(C.wsc_config_set_string(config, name, s))
+	case namedStringsValue:
+		for _, item := range v.Interface().([]string) {
+			s := C.CString(item)
+			err := ok(C.wsc_config_add_string(config, name, s))
+			C.free(unsafe.Pointer(s))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	case namedIntValue:
+		if v.Int() < 0 {
+			return invalid("%s must not be negative", row.field)
+		}
+		return ok(C.wsc_config_set_int(config, name, C.uint64_t(v.Int())))
+	case namedBoolValue, negatedBoolValue:
+		return ok(C.wsc_config_set_bool(config, name, C.bool(v.Bool() == (row.kind == namedBoolValue))))
+	case reconnectValue:
+		policy := v.Interface().(*Reconnect)
+		return ok(policy.withPolicy(func(p *C.wsc_reconnect) C.wsc_result {
+			return C.wsc_config_set_reconnect(config, p)
+		}))
 	}
 	return invalid("%s has no value type", row.field)
 }

@@ -132,12 +132,16 @@ func (c *Connector) Port() int {
 
 // OutboundOptions are the options of OpenOutbound; the zero value is none.
 type OutboundOptions struct {
-	Headers      http.Header   // besides the connector's DefaultHeaders
-	Query        url.Values    // added to the URL, besides DefaultQuery
-	Subprotocols []string      // offered, in order of preference
-	Groups       []string      // the socket starts in these
-	SocketID     string        // the socket's ID (else a random UUID)
-	Timeout      time.Duration // connect timeout (else ConnectTimeout, or ctx's deadline if sooner)
+	Headers      http.Header       // besides the connector's DefaultHeaders
+	Query        url.Values        // added to the URL, besides DefaultQuery
+	Subprotocols []string          // offered, in order of preference
+	Groups       []string          // the socket starts in these
+	SocketID     string            // the socket's ID (else a random UUID)
+	Timeout      time.Duration     // connect timeout (else ConnectTimeout, or ctx's deadline if sooner)
+	URIParams    map[string]string // values of the URL's (or path's) {name} templates
+	// Reconnect: the socket's policy (else Config.Reconnect decides); NoReconnect: none at all.
+	Reconnect   *Reconnect
+	NoReconnect bool
 }
 
 // OpenOutbound connects to a ws:// or wss:// URL and returns the new socket's ID. ctx's
@@ -219,6 +223,21 @@ func (c *Connector) openOutbound(rawURL string, opts OutboundOptions, timeout ti
 		}
 		C.wsc_outbound_options_set_connect_timeout_ms(options, C.uint64_t(ms))
 	}
+	for _, name := range sortedNames(opts.URIParams) {
+		C.wsc_outbound_options_add_uri_param(options, cs(name), cs(opts.URIParams[name]))
+	}
+	switch {
+	case opts.NoReconnect:
+		C.wsc_outbound_options_set_reconnect(options, nil)
+	case opts.Reconnect != nil:
+		if err := call(func() C.wsc_result {
+			return opts.Reconnect.withPolicy(func(policy *C.wsc_reconnect) C.wsc_result {
+				return C.wsc_outbound_options_set_reconnect(options, policy)
+			})
+		}); err != nil {
+			return "", err
+		}
+	}
 	var id [C.WSC_SOCKET_ID_SIZE]C.char
 	err := c.with(func(h *C.wsc_connector) C.wsc_result {
 		return C.wsc_connector_open_outbound(h, cs(rawURL), options, &id[0], C.size_t(len(id)))
@@ -227,6 +246,15 @@ func (c *Connector) openOutbound(rawURL string, opts OutboundOptions, timeout ti
 		return "", err
 	}
 	return C.GoString(&id[0]), nil
+}
+
+func sortedNames(m map[string]string) []string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func sortedKeys(m map[string][]string) []string {
@@ -269,7 +297,8 @@ func (c *Connector) Send(socketID string, m Message) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return delivery == C.WSC_DELIVERY_QUEUED || delivery == C.WSC_DELIVERY_QUEUED_DROPPING_OLDEST, nil
+	return delivery == C.WSC_DELIVERY_QUEUED || delivery == C.WSC_DELIVERY_QUEUED_DROPPING_OLDEST ||
+		delivery == C.WSC_DELIVERY_BUFFERED, nil
 }
 
 // Subscribe adds groups to a socket; groups it has already are ignored.
@@ -354,6 +383,7 @@ type BroadcastFailure struct {
 type BroadcastReport struct {
 	Delivered     int // sockets the message was queued for
 	DroppedOldest int // older queued messages the drop-oldest policy discarded
+	Buffered      int // of Delivered, reconnecting sockets' (they get it once reconnected)
 	Failures      []BroadcastFailure
 }
 
@@ -367,11 +397,12 @@ func (c *Connector) Broadcast(m Message, filter Filter) (BroadcastReport, error)
 		return BroadcastReport{}, err
 	}
 	defer C.wsc_broadcast_result_free(result)
-	var delivered, dropped, failures C.size_t
+	var delivered, dropped, buffered, failures C.size_t
 	C.wsc_broadcast_result_delivered(result, &delivered)
 	C.wsc_broadcast_result_dropped_oldest(result, &dropped)
+	C.wsc_broadcast_result_buffered(result, &buffered)
 	C.wsc_broadcast_result_failure_count(result, &failures)
-	report := BroadcastReport{Delivered: int(delivered), DroppedOldest: int(dropped)}
+	report := BroadcastReport{Delivered: int(delivered), DroppedOldest: int(dropped), Buffered: int(buffered)}
 	for i := C.size_t(0); i < failures; i++ {
 		var id C.wsc_str
 		var what C.wsc_undelivered

@@ -16,31 +16,34 @@ import (
 //	if errors.Is(err, wsconnector.ErrNoSuchSocket) { ... }
 type Kind uint32
 
-// The error kinds (codes 1-16 are the core's kinds; 100 and up the C API's own).
+// The error kinds (codes 1-19 are the core's kinds; 100 and up the C API's own).
 const (
-	ErrInvalidArgument   Kind = 1   // an argument or setting was malformed (the message names it)
-	ErrNoSuchSocket      Kind = 2   // no open socket has the given ID
-	ErrInvalidSocketID   Kind = 3   // a caller-chosen socket ID is empty, blank or too long
-	ErrNonUniqueSocketID Kind = 4   // a caller-chosen socket ID is already used by an open socket
-	ErrConnectivity      Kind = 5   // the TCP connection could not be made or broke
-	ErrDNS               Kind = 6   // a host name did not resolve
-	ErrTLS               Kind = 7   // TLS failed: certificate, PEM or handshake
-	ErrHandshake         Kind = 8   // the peer answered the upgrade with a status other than 101
-	ErrTimeout           Kind = 9   // a connect, handshake or stop did not finish in time
-	ErrRemotelyClosed    Kind = 10  // the peer closed (or is closing) the socket
-	ErrLimitExceeded     Kind = 11  // a configured limit was reached
-	ErrQueueFull         Kind = 12  // the socket's send queue is full under the fail policy
-	ErrInvalidState      Kind = 13  // not allowed in the current state
-	ErrStopped           Kind = 14  // the connector is stopped or stopping
-	ErrProtocol          Kind = 15  // the peer broke the WebSocket protocol
-	ErrInternal          Kind = 16  // a bug inside the library (a caught panic)
-	ErrPanic             Kind = 103 // a panic caught at the C boundary (a bug in the library)
+	ErrInvalidArgument     Kind = 1   // an argument or setting was malformed (the message names it)
+	ErrNoSuchSocket        Kind = 2   // no open socket has the given ID
+	ErrInvalidSocketID     Kind = 3   // a caller-chosen socket ID is empty, blank or too long
+	ErrNonUniqueSocketID   Kind = 4   // a caller-chosen socket ID is already used by an open socket
+	ErrConnectivity        Kind = 5   // the TCP connection could not be made or broke
+	ErrDNS                 Kind = 6   // a host name did not resolve
+	ErrTLS                 Kind = 7   // TLS failed: certificate, PEM or handshake
+	ErrHandshake           Kind = 8   // the peer answered the upgrade with a status other than 101
+	ErrTimeout             Kind = 9   // a connect, handshake or stop did not finish in time
+	ErrRemotelyClosed      Kind = 10  // the peer closed (or is closing) the socket
+	ErrLimitExceeded       Kind = 11  // a configured limit was reached
+	ErrQueueFull           Kind = 12  // the socket's send queue is full under the fail policy
+	ErrInvalidState        Kind = 13  // not allowed in the current state
+	ErrStopped             Kind = 14  // the connector is stopped or stopping
+	ErrProtocol            Kind = 15  // the peer broke the WebSocket protocol
+	ErrInternal            Kind = 16  // a bug inside the library (a caught panic)
+	ErrRetryExhausted      Kind = 17  // an outbound socket's reconnect attempts ran out; it closed
+	ErrBasicAuthentication Kind = 18  // the server refused the handshake's basic authentication
+	ErrReconnecting        Kind = 19  // the outbound socket is reconnecting; its policy fails sends
+	ErrPanic               Kind = 103 // a panic caught at the C boundary (a bug in the library)
 )
 
 // Error returns the kind's name in the C API ("no_such_socket").
 func (k Kind) Error() string { return C.GoString(C.wsc_result_name(C.uint32_t(k))) }
 
-// Error is a failed call: its kind, the library's message, and for ErrHandshake the HTTP status.
+// Error is a failed call: its kind, the library's message, and for ErrHandshake and ErrBasicAuthentication the HTTP status.
 type Error struct {
 	Kind       Kind
 	Message    string

@@ -5,7 +5,10 @@ package wsconnector
 */
 import "C"
 
-// Trigger says which of the four triggers an event is.
+import "time"
+
+// Trigger says which of the four triggers, or which change of a reconnecting socket, an
+// event is.
 type Trigger int
 
 // The triggers.
@@ -14,15 +17,23 @@ const (
 	InboundMessage    Trigger = C.WSC_TRIGGER_INBOUND_MESSAGE    // an inbound socket received a message
 	OutboundMessage   Trigger = C.WSC_TRIGGER_OUTBOUND_MESSAGE   // an outbound socket received a message
 	SocketClosed      Trigger = C.WSC_TRIGGER_SOCKET_CLOSED      // a socket closed (exactly once, last)
+	// OutboundReconnecting: a reconnecting outbound socket's attempt Attempt starts after Delay;
+	// Err says why its connection or previous attempt failed.
+	OutboundReconnecting Trigger = C.WSC_TRIGGER_OUTBOUND_RECONNECTING
+	// OutboundReconnected: it reconnected after Attempt attempts; its new messages follow.
+	OutboundReconnected Trigger = C.WSC_TRIGGER_OUTBOUND_RECONNECTED
 )
 
 // Event is one trigger: the socket it is about, and its message or its close.
 type Event struct {
 	Trigger Trigger
 	Socket  Socket
-	Message Message // InboundMessage and OutboundMessage
-	Code    uint16  // SocketClosed: the close code (1005: none given, 1006: no close handshake)
-	Reason  string  // SocketClosed: the close reason
+	Message Message       // InboundMessage and OutboundMessage
+	Code    uint16        // SocketClosed: the close code (1005: none given, 1006: no close handshake)
+	Reason  string        // SocketClosed: the close reason
+	Attempt int           // OutboundReconnecting: the attempt (from 1); OutboundReconnected: how many
+	Delay   time.Duration // OutboundReconnecting: the wait before the attempt
+	Err     error         // OutboundReconnecting: why the connection or previous attempt failed
 }
 
 // pump takes the connector's events with the pull API and hands them to Events one at a time,
@@ -63,6 +74,7 @@ func readEvent(handle *C.wsc_event, known map[string]Socket) Event {
 	socket, ok := known[goString(id)]
 	if ok {
 		socket.Groups = readGroups(sock)
+		socket.State, socket.LastError = readStatus(sock)
 	} else {
 		socket = readSocket(sock)
 		known[socket.ID] = socket
@@ -80,6 +92,16 @@ func readEvent(handle *C.wsc_event, known map[string]Socket) Event {
 		C.wsc_event_close(handle, &code, &reason)
 		event.Code, event.Reason = uint16(code), goString(reason)
 		delete(known, socket.ID)
+	case OutboundReconnecting, OutboundReconnected:
+		var attempt C.uint32_t
+		var delay C.uint64_t
+		var code C.wsc_result
+		var message C.wsc_str
+		C.wsc_event_reconnect(handle, &attempt, &delay, &code, &message)
+		event.Attempt, event.Delay = int(attempt), time.Duration(delay)*time.Millisecond
+		if code != C.WSC_OK {
+			event.Err = &Error{Kind: Kind(code), Message: goString(message)}
+		}
 	}
 	return event
 }

@@ -36,6 +36,32 @@ type Socket struct {
 	PeerCertificate        []byte // DER; nil without TLS or when the peer presented none
 	PeerCertificateSubject string // RFC 4514 text; "" when there is no certificate
 	Groups                 []string
+	State                  SocketState // when the event was read
+	LastError              error       // why its last connection or attempt failed; nil when up
+}
+
+// SocketState is where a socket stands.
+type SocketState int
+
+// The states of a socket.
+const (
+	StateConnected    SocketState = C.WSC_SOCKET_CONNECTED    // its connection is up
+	StateReconnecting SocketState = C.WSC_SOCKET_RECONNECTING // waiting for, or making, an attempt
+	StateDisconnected SocketState = C.WSC_SOCKET_DISCONNECTED // lazy mode: reconnects at the next send
+	StateClosed       SocketState = C.WSC_SOCKET_CLOSED       // it has closed
+)
+
+// readStatus is a socket's state and last error (ErrRetryExhausted once its attempts ran out).
+func readStatus(h *C.wsc_socket) (SocketState, error) {
+	var state C.wsc_socket_state
+	C.wsc_socket_get_state(h, &state)
+	var code C.wsc_result
+	var message C.wsc_str
+	C.wsc_socket_last_error(h, &code, &message)
+	if code == C.WSC_OK {
+		return SocketState(state), nil
+	}
+	return SocketState(state), &Error{Kind: Kind(code), Message: goString(message)}
 }
 
 // Header is the first handshake header called name (case-insensitive), or "".
@@ -70,6 +96,7 @@ func readSocket(h *C.wsc_socket) Socket {
 	C.wsc_socket_get_type(h, &kind)
 	var certificate C.wsc_bytes
 	C.wsc_socket_peer_certificate(h, &certificate)
+	state, lastError := readStatus(h)
 	return Socket{
 		ID:                     str(func(h *C.wsc_socket, s *C.wsc_str) C.wsc_result { return C.wsc_socket_id(h, s) }),
 		Type:                   SocketType(kind),
@@ -84,6 +111,8 @@ func readSocket(h *C.wsc_socket) Socket {
 		PeerCertificate:        goBytes(certificate),
 		PeerCertificateSubject: str(func(h *C.wsc_socket, s *C.wsc_str) C.wsc_result { return C.wsc_socket_peer_certificate_subject(h, s) }),
 		Groups:                 readGroups(h),
+		State:                  state,
+		LastError:              lastError,
 	}
 }
 

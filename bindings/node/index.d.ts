@@ -12,6 +12,23 @@ export type Pairs = Readonly<Record<string, string>> | ReadonlyArray<readonly [s
 export type Pem = string | Buffer;
 export type SocketType = 'inbound' | 'outbound';
 export type SlowConsumerPolicy = 'fail' | 'drop_newest' | 'drop_oldest' | 'close';
+export type SocketState = 'connected' | 'reconnecting' | 'disconnected' | 'closed';
+
+/** How an outbound socket reconnects once its connection ends: exponential backoff with full
+ *  jitter (before attempt n a random delay up to min(maxDelayMs, initialDelayMs *
+ *  multiplier^(n-1))), at most `maxAttempts` (null: forever) before it closes with
+ *  RetryExhaustedError; `lazy`: only when a message is next sent (Mule's lazy mode);
+ *  `sendPolicy`: what sends do meanwhile; `finalCloseCodes`: the server's close codes
+ *  (codes or [first, last] ranges) that end it instead (default 1000). */
+export interface ReconnectPolicy {
+  initialDelayMs?: number; // 500
+  maxDelayMs?: number; // 30000
+  multiplier?: number; // 2
+  maxAttempts?: number | null;
+  lazy?: boolean;
+  sendPolicy?: 'buffer' | 'fail';
+  finalCloseCodes?: ReadonlyArray<number | readonly [number, number]>;
+}
 
 /**
  * Every setting of `new Connector(settings)`: the Python package's settings in camelCase.
@@ -55,6 +72,22 @@ export interface Settings {
   stopTimeout?: number | null; // how long stop waits for sends and close handshakes (5 s)
   eventQueueCapacity?: number | null; // events waiting for listeners; past it sockets stop reading
   eventQueueBytes?: number | null; // payload bytes in those events; past it too (64 MiB)
+  trustedRoots?: 'bundled' | 'system' | 'extra_ca_only' | null; // roots wss:// trusts besides extraCa
+  clientScheme?: 'ws' | 'wss' | null; // the client base, for opens that give a path
+  clientHost?: string | null;
+  clientPort?: number | null;
+  clientBasePath?: string | null;
+  followRedirects?: boolean | null; // follow the handshake's redirects, never wss to ws (true)
+  maxRedirects?: number | null; // (5)
+  proxy?: string | null; // an HTTP proxy, "http://host:port", tunnelled through with CONNECT
+  proxyUsername?: string | null;
+  proxyPassword?: string | null;
+  noProxy?: Groups | null; // hosts (and subdomains), addresses or "*" reached directly
+  proxyFromEnvironment?: boolean | null; // read HTTPS_PROXY, HTTP_PROXY, NO_PROXY (false)
+  basicAuthUsername?: string | null; // basic authentication on outbound handshakes
+  basicAuthPassword?: string | null;
+  maxOutboundConnections?: number | null; // most outbound sockets at once (default: no limit)
+  reconnect?: boolean | ReconnectPolicy | null; // outbound sockets' default policy (none)
 }
 
 /** Options of `openOutbound`. */
@@ -67,6 +100,11 @@ export interface OutboundOptions {
   socketId?: string | null;
   /** Connect timeout in milliseconds (else the connector's `connectTimeout`). */
   timeout?: number | null;
+  /** Values of the URL's (or path's) `{name}` templates. */
+  uriParams?: Readonly<Record<string, string>>;
+  /** true (the connector's policy or the default one), false, a policy, or null (the
+   *  connector's `reconnect` setting decides). */
+  reconnect?: boolean | ReconnectPolicy | null;
 }
 
 /** Which sockets a broadcast, bulk close or listing is for; the parts combine with AND. */
@@ -84,6 +122,8 @@ export interface BroadcastReport {
   delivered: number;
   /** How many older queued messages the drop_oldest policy discarded. */
   droppedOldest: number;
+  /** How many of the delivered wait for reconnecting sockets (the buffer policy). */
+  buffered: number;
   /** The matching sockets that did not get the message. */
   failures: BroadcastFailure[];
 }
@@ -111,6 +151,8 @@ export class Socket {
   readonly peerCertificate: Buffer | null;
   readonly peerCertificateSubject: string | null;
   readonly groups: readonly string[];
+  readonly state: SocketState;
+  readonly lastError: WebSocketError | null;
   header(name: string): string | null;
   queryParam(name: string): string | null;
   send(data: Data): boolean;
@@ -124,6 +166,8 @@ export interface ConnectorEvents {
   inboundMessage: [socket: Socket, message: string | Buffer];
   outboundMessage: [socket: Socket, message: string | Buffer];
   socketClosed: [socket: Socket, code: number, reason: string];
+  outboundReconnecting: [socket: Socket, info: { attempt: number; delayMs: number; error: WebSocketError }];
+  outboundReconnected: [socket: Socket, info: { attempts: number }];
   error: [error: unknown];
 }
 
@@ -208,6 +252,12 @@ export class InvalidState extends WebSocketError {}
 export class Stopped extends WebSocketError {}
 export class ProtocolError extends WebSocketError {}
 export class InternalError extends WebSocketError {}
+export class RetryExhaustedError extends WebSocketError {}
+export class BasicAuthenticationError extends WebSocketError {
+  /** The HTTP status the server answered with (401). */
+  readonly status: number | null;
+}
+export class ReconnectingError extends WebSocketError {}
 
 /** Close codes with names (RFC 6455 section 7.4). */
 export const CloseCode: {

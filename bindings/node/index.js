@@ -62,6 +62,12 @@ class Socket {
     this.peerCertificateSubject = attributes.peerCertificateSubject;
     /** The socket's groups when its latest event was read (sorted). */
     this.groups = attributes.groups;
+    /** 'connected', 'reconnecting', 'disconnected' (lazy mode) or 'closed', when its latest
+     *  event was read. */
+    this.state = attributes.state;
+    /** Why its last connection or reconnect attempt failed (a WebSocketError: once its
+     *  attempts ran out, RetryExhaustedError), when its latest event was read; else null. */
+    this.lastError = attributes.lastError ? errors.toError(attributes.lastError) : null;
   }
 
   /** The first handshake header called `name` (case-insensitive), or null. */
@@ -94,7 +100,9 @@ class Socket {
  * A connector: an optional listener (when `host` or `port` is set) and outbound sockets.
  * Events: 'inboundConnection' (socket), 'inboundMessage' (socket, message),
  * 'outboundMessage' (socket, message), 'socketClosed' (socket, code, reason); a message is a
- * string (text) or a Buffer (binary). An exception thrown by a listener goes to 'error'
+ * string (text) or a Buffer (binary). An outbound socket that reconnects also emits
+ * 'outboundReconnecting' (socket, {attempt, delayMs, error}) before each attempt and
+ * 'outboundReconnected' (socket, {attempts}) once back, before its new connection's messages. An exception thrown by a listener goes to 'error'
  * listeners when there are some, else it is thrown as an uncaught exception.
  */
 class Connector extends EventEmitter {
@@ -184,7 +192,10 @@ class Connector extends EventEmitter {
   }
 
   /**
-   * Connects to a ws:// or wss:// URL; resolves to the new socket's ID.
+   * Connects to a ws:// or wss:// URL (or a path on the client base, its {name} templates
+   * filled from `uriParams`); resolves to the new socket's ID. `reconnect`: true (the
+   * connector's policy or the default one), false, a policy object, or null (the connector's
+   * `reconnect` setting decides).
    * @param {string} url
    * @param {import('./index').OutboundOptions} [options]
    */
@@ -201,7 +212,12 @@ class Connector extends EventEmitter {
       groups: groupList(options.groups ?? []),
       socketId: options.socketId === undefined || options.socketId === null ? null : stringArg('socketId', options.socketId),
       timeout: timeout === null ? null : Math.max(1, Math.round(timeout)),
+      uriParams: Object.entries(options.uriParams ?? {}).map(([k, v]) => [k, stringArg('uriParams', v)]),
+      reconnect: options.reconnect ?? null,
     };
+    if (args.reconnect !== null && typeof args.reconnect !== 'boolean' && typeof args.reconnect !== 'object') {
+      throw new TypeError('reconnect is true, false, null or a policy object');
+    }
     return this.#blocking('open', [url, args]);
   }
 
@@ -212,7 +228,7 @@ class Connector extends EventEmitter {
     const delivery = [0];
     const dropped = [0];
     this.#call('wsc_connector_send', stringArg('socketId', socketId), kind, bytes, bytes.length, delivery, dropped);
-    return delivery[0] === 1 || delivery[0] === 2;
+    return delivery[0] === 1 || delivery[0] === 2 || delivery[0] === 5; // 5: buffered for a reconnect
   }
 
   /** Adds groups to a socket; groups it has already are ignored. */
@@ -445,7 +461,7 @@ class Connector extends EventEmitter {
     }
   }
 
-  /** A broadcast result as {delivered, droppedOldest, failures}; frees it. */
+  /** A broadcast result as {delivered, droppedOldest, buffered, failures}; frees it. */
   #report(handle) {
     const fns = this.#fns;
     try {
@@ -454,6 +470,8 @@ class Connector extends EventEmitter {
       const count = [0];
       fns.wsc_broadcast_result_delivered(handle, delivered);
       fns.wsc_broadcast_result_dropped_oldest(handle, droppedOldest);
+      const buffered = [0];
+      fns.wsc_broadcast_result_buffered(handle, buffered);
       fns.wsc_broadcast_result_failure_count(handle, count);
       const failures = [];
       for (let i = 0; i < Number(count[0]); i++) {
@@ -468,7 +486,12 @@ class Connector extends EventEmitter {
           error: error[0] === native.WSC_OK ? null : errors.toError({ code: error[0], kind, message: kind, status: 0 }),
         });
       }
-      return { delivered: Number(delivered[0]), droppedOldest: Number(droppedOldest[0]), failures };
+      return {
+        delivered: Number(delivered[0]),
+        droppedOldest: Number(droppedOldest[0]),
+        buffered: Number(buffered[0]),
+        failures,
+      };
     } finally {
       fns.wsc_broadcast_result_free(handle);
     }
@@ -479,6 +502,8 @@ class Connector extends EventEmitter {
     const known = this.#sockets.get(attributes.id);
     if (known) {
       known.groups = attributes.groups;
+      known.state = attributes.state;
+      known.lastError = attributes.lastError ? errors.toError(attributes.lastError) : null;
       return known;
     }
     return new Socket(this, attributes);
@@ -492,6 +517,8 @@ class Connector extends EventEmitter {
       this.#sockets.set(event.id, socket);
     } else {
       socket.groups = event.groups;
+      socket.state = event.state;
+      socket.lastError = event.lastError ? errors.toError(event.lastError) : null;
     }
     const message = typeof event.message === 'string' || event.message === undefined
       ? event.message : Buffer.from(event.message);
@@ -503,6 +530,16 @@ class Connector extends EventEmitter {
         case 'socketClosed':
           this.#sockets.delete(event.id);
           this.emit('socketClosed', socket, event.code, event.reason);
+          break;
+        case 'outboundReconnecting':
+          this.emit('outboundReconnecting', socket, {
+            attempt: event.attempt,
+            delayMs: event.delayMs,
+            error: errors.toError(event.error),
+          });
+          break;
+        case 'outboundReconnected':
+          this.emit('outboundReconnected', socket, { attempts: event.attempt });
           break;
         default: break;
       }

@@ -50,7 +50,8 @@ pub(crate) struct BroadcastFailure {
     /// the socket is closing with 1013) or `"failed"` (see `error`).
     reason: &'static str,
     /// For `"failed"`: the error (`QueueFullError` under the fail policy, `NoSuchSocketError` if it
-    /// closed meanwhile); else `None`.
+    /// closed meanwhile, `ReconnectingError` while it reconnects under the fail policy); else
+    /// `None`.
     error: Option<Py<PyAny>>,
     /// The cluster node that holds the socket, for a failure on another node; else `None`.
     node: Option<String>,
@@ -99,6 +100,10 @@ pub(crate) struct BroadcastResult {
     delivered: usize,
     /// How many older queued messages the drop_oldest policy discarded to make room.
     dropped_oldest: usize,
+    /// How many of the `delivered` went to this node's reconnecting outbound sockets whose
+    /// policy buffers sends: they leave once each has reconnected (those whose policy fails
+    /// sends are `failures` with `ReconnectingError`).
+    buffered: usize,
     /// The matching sockets of this node that did not get the message.
     failures: Vec<Py<BroadcastFailure>>,
     /// How many nodes' counts are in `delivered`, this one included (1 without a cluster, or
@@ -145,6 +150,7 @@ impl BroadcastResult {
         Ok(BroadcastResult {
             delivered: result.delivered,
             dropped_oldest: result.dropped_oldest,
+            buffered: result.buffered,
             failures,
             nodes_answered: result.nodes_answered,
             complete: result.complete,

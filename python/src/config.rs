@@ -42,6 +42,7 @@ const CUSTOM: &[(&str, &[(&str, SettingKind)])] = &[
         "message_rate_limit",
         &[("message_rate_limit", SettingKind::Custom)],
     ),
+    ("reconnect", &[("reconnect", SettingKind::Custom)]),
     (
         "cluster",
         &[
@@ -197,7 +198,7 @@ fn value_of(setting: &SettingInfo, value: &Bound<'_, PyAny>) -> PyResult<Setting
 }
 
 /// The custom settings: the listener's address, its paths, its TLS identity, the client's,
-/// and the message rate limit. `values` are the setting's keywords with what was given for
+/// the message rate limit and the reconnect policy. `values` are the setting's keywords with what was given for
 /// them (at least one). `config` has a listener while the settings are read.
 fn custom(
     py: Python<'_>,
@@ -238,6 +239,11 @@ fn custom(
         "message_rate_limit" => {
             if let Some((_, limit)) = value(0) {
                 config.socket.message_rate_limit = Some(rate_limit(limit)?);
+            }
+        }
+        "reconnect" => {
+            if let Some((_, policy)) = value(0) {
+                config.client.reconnect = crate::reconnect::client_policy(policy)?;
             }
         }
         "cluster" => {

@@ -16,6 +16,7 @@ use crate::broadcast::{filter, BroadcastResult, ClusterSocket};
 use crate::errors::{invalid_state, OrRaise};
 use crate::events::{run_dispatcher, SocketObjects, Triggers};
 use crate::metrics::{drain_options, seconds, DrainProgress, Metrics};
+use crate::reconnect::{self, PyHeaderRefresher};
 use crate::socket::{address, PySocket};
 use crate::{asyncio, config, events, logging, payload};
 use pyo3::exceptions::PyTypeError;
@@ -32,6 +33,7 @@ use wsconnector::{Config, ConnectorHandle, EventBatch, OutboundOptions};
 struct Hooks {
     triggers: Triggers,
     authorize: Option<Py<PyAny>>,
+    refresh_headers: Option<Py<PyAny>>,
 }
 
 /// A started core connector and the dispatcher thread that calls the triggers.
@@ -158,16 +160,20 @@ impl PyConnector {
     /// Starts the core connector with the authorizer, and the dispatcher if any trigger has a
     /// callback (else events wait for `next_events`).
     fn launch(&self, py: Python<'_>) -> PyResult<Running> {
-        let (triggers, authorize) = {
+        let (triggers, authorize, refresh_headers) = {
             let hooks = lock(&self.hooks);
             (
                 hooks.triggers.clone_ref(py),
                 hooks.authorize.as_ref().map(|a| a.clone_ref(py)),
+                hooks.refresh_headers.as_ref().map(|r| r.clone_ref(py)),
             )
         };
         let mut builder = wsconnector::Connector::builder(self.config.clone());
         if let Some(hook) = authorize {
             builder = builder.authorizer(PyAuthorizer(hook));
+        }
+        if let Some(hook) = refresh_headers {
+            builder = builder.header_refresher(PyHeaderRefresher(hook));
         }
         let connector = py.detach(move || builder.start()).or_raise(py)?;
         let (dispatcher, dispatcher_thread) = if triggers.any() {
@@ -200,22 +206,31 @@ impl PyConnector {
     }
 }
 
-/// The options of one outbound socket, from the keyword arguments of `open_outbound`.
-fn outbound_options(
-    headers: Option<&Bound<'_, PyAny>>,
-    query: Option<&Bound<'_, PyAny>>,
-    subprotocols: Option<&Bound<'_, PyAny>>,
-    groups: Option<&Bound<'_, PyAny>>,
+/// The keyword arguments of `open_outbound` (and its asyncio twin), as given.
+struct OpenArgs<'a, 'py> {
+    headers: Option<&'a Bound<'py, PyAny>>,
+    query: Option<&'a Bound<'py, PyAny>>,
+    subprotocols: Option<&'a Bound<'py, PyAny>>,
+    groups: Option<&'a Bound<'py, PyAny>>,
     socket_id: Option<String>,
-    timeout: Option<&Bound<'_, PyAny>>,
-) -> PyResult<OutboundOptions> {
+    timeout: Option<&'a Bound<'py, PyAny>>,
+    reconnect: Option<&'a Bound<'py, PyAny>>,
+    uri_params: Option<&'a Bound<'py, PyAny>>,
+}
+
+/// The options of one outbound socket, from the keyword arguments of `open_outbound`.
+fn outbound_options(args: OpenArgs<'_, '_>) -> PyResult<OutboundOptions> {
     let mut options = OutboundOptions::new();
-    options.headers = pairs("headers", headers)?;
-    options.query = pairs("query", query)?;
-    options.subprotocols = opt_strings("subprotocols", subprotocols)?;
-    options.groups = opt_strings("groups", groups)?;
-    options.socket_id = socket_id;
-    options.connect_timeout = opt_seconds("timeout", timeout)?;
+    options.headers = pairs("headers", args.headers)?;
+    options.query = pairs("query", args.query)?;
+    options.subprotocols = opt_strings("subprotocols", args.subprotocols)?;
+    options.groups = opt_strings("groups", args.groups)?;
+    options.socket_id = args.socket_id;
+    options.connect_timeout = opt_seconds("timeout", args.timeout)?;
+    options.uri_params = pairs("uri_params", args.uri_params)?;
+    if let Some(reconnect) = args.reconnect {
+        options.reconnect = reconnect::option(reconnect)?;
+    }
     Ok(options)
 }
 
@@ -278,16 +293,23 @@ impl PyConnector {
         on_inbound_message=None,
         on_outbound_message=None,
         on_socket_closed=None,
+        on_outbound_reconnecting=None,
+        on_outbound_reconnected=None,
         authorize=None,
+        refresh_headers=None,
         **settings
     ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         on_inbound_connection: Option<Py<PyAny>>,
         on_inbound_message: Option<Py<PyAny>>,
         on_outbound_message: Option<Py<PyAny>>,
         on_socket_closed: Option<Py<PyAny>>,
+        on_outbound_reconnecting: Option<Py<PyAny>>,
+        on_outbound_reconnected: Option<Py<PyAny>>,
         authorize: Option<Py<PyAny>>,
+        refresh_headers: Option<Py<PyAny>>,
         settings: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let connector = PyConnector {
@@ -308,8 +330,17 @@ impl PyConnector {
         if let Some(f) = on_socket_closed {
             connector.on_socket_closed(py, f)?;
         }
+        if let Some(f) = on_outbound_reconnecting {
+            connector.on_outbound_reconnecting(py, f)?;
+        }
+        if let Some(f) = on_outbound_reconnected {
+            connector.on_outbound_reconnected(py, f)?;
+        }
         if let Some(f) = authorize {
             connector.authorize(py, f)?;
+        }
+        if let Some(f) = refresh_headers {
+            connector.refresh_headers(py, f)?;
         }
         Ok(connector)
     }
@@ -344,6 +375,33 @@ impl PyConnector {
         self.register(py, "on_socket_closed", callback, |h| {
             &mut h.triggers.socket_closed
         })
+    }
+
+    /// Registers the callback of a reconnecting outbound socket's attempts:
+    /// `callback(socket, attempt, delay, error)` before each attempt (from 1), made after
+    /// `delay` seconds; `error` (a `WebSocketError`) says why the connection or the previous
+    /// attempt failed. In order with the socket's other triggers. Usable as a decorator.
+    fn on_outbound_reconnecting(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.register(py, "on_outbound_reconnecting", callback, |h| {
+            &mut h.triggers.outbound_reconnecting
+        })
+    }
+
+    /// Registers the callback of a reconnected outbound socket: `callback(socket, attempts)`,
+    /// before the messages of its new connection. Usable as a decorator.
+    fn on_outbound_reconnected(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.register(py, "on_outbound_reconnected", callback, |h| {
+            &mut h.triggers.outbound_reconnected
+        })
+    }
+
+    /// Registers the header refresher: `hook(socket, attempt)` runs before each reconnect
+    /// attempt of an outbound socket and returns headers (a mapping or `(name, value)` pairs)
+    /// that replace the socket's own of those names, e.g. a fresh
+    /// `{"Authorization": "Bearer ..."}`. It runs on a worker thread of the connector, not the
+    /// dispatcher; if it raises, the attempt fails (and counts). Usable as a decorator.
+    fn refresh_headers(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.register(py, "refresh_headers", hook, |h| &mut h.refresh_headers)
     }
 
     /// Registers the authorization hook: `hook(request: AuthRequest)` decides on each inbound
@@ -476,13 +534,16 @@ impl PyConnector {
         self.current()?.connector.local_addr().map(address)
     }
 
-    /// Opens an outbound socket to a `ws://` or `wss://` URL and returns its ID once the
-    /// handshake is done; blocks meanwhile (without the GIL). `headers` and `query` are a
-    /// mapping or `(name, value)` pairs; `groups` the groups it starts in; `socket_id` your
-    /// own ID (else a UUID); `timeout` in seconds overrides `connect_timeout`. A `Host` header
-    /// replaces the URL's; the handshake's own headers (`Upgrade`, `Connection`,
-    /// `Sec-WebSocket-*`) raise `InvalidArgument` (offer subprotocols with `subprotocols`).
-    #[pyo3(signature = (url, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None))]
+    /// Opens an outbound socket to a `ws://` or `wss://` URL, or to a path on the client base
+    /// (`client_host`...), and returns its ID once the handshake is done; blocks meanwhile
+    /// (without the GIL). `headers`, `query` and `uri_params` (values of the URL's `{name}`
+    /// templates) are a mapping or `(name, value)` pairs; `groups` the groups it starts in;
+    /// `socket_id` your own ID (else a UUID); `timeout` in seconds overrides `connect_timeout`;
+    /// `reconnect` is `True` (the connector's `reconnect=` policy, or the default one), `False`,
+    /// a `Reconnect`, or `None` (the connector's setting decides). A `Host` header replaces the
+    /// URL's; the handshake's own headers (`Upgrade`, `Connection`, `Sec-WebSocket-*`) raise
+    /// `InvalidArgument` (offer subprotocols with `subprotocols`).
+    #[pyo3(signature = (url, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None, reconnect=None, uri_params=None))]
     #[allow(clippy::too_many_arguments)]
     fn open_outbound(
         &self,
@@ -494,8 +555,19 @@ impl PyConnector {
         groups: Option<&Bound<'_, PyAny>>,
         socket_id: Option<String>,
         timeout: Option<&Bound<'_, PyAny>>,
+        reconnect: Option<&Bound<'_, PyAny>>,
+        uri_params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<String> {
-        let options = outbound_options(headers, query, subprotocols, groups, socket_id, timeout)?;
+        let options = outbound_options(OpenArgs {
+            headers,
+            query,
+            subprotocols,
+            groups,
+            socket_id,
+            timeout,
+            reconnect,
+            uri_params,
+        })?;
         let handle = self.handle(py)?;
         py.detach(move || handle.open_outbound(&url, options))
             .map(|id| id.to_string())
@@ -505,7 +577,7 @@ impl PyConnector {
     /// `open_outbound` for asyncio: returns at once, and calls `on_done(socket_id, None)` or
     /// `on_done(None, exception)` from another thread when the connect ends. The returned
     /// `Pending` abandons the connect when cancelled. Used by `AsyncConnector`.
-    #[pyo3(signature = (url, on_done, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None))]
+    #[pyo3(signature = (url, on_done, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None, reconnect=None, uri_params=None))]
     #[allow(clippy::too_many_arguments)]
     fn _open_outbound_async(
         &self,
@@ -518,8 +590,19 @@ impl PyConnector {
         groups: Option<&Bound<'_, PyAny>>,
         socket_id: Option<String>,
         timeout: Option<&Bound<'_, PyAny>>,
+        reconnect: Option<&Bound<'_, PyAny>>,
+        uri_params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<asyncio::Pending> {
-        let options = outbound_options(headers, query, subprotocols, groups, socket_id, timeout)?;
+        let options = outbound_options(OpenArgs {
+            headers,
+            query,
+            subprotocols,
+            groups,
+            socket_id,
+            timeout,
+            reconnect,
+            uri_params,
+        })?;
         let handle = self.handle(py)?;
         let connect = async move {
             handle
@@ -856,7 +939,9 @@ impl PyConnector {
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         if let Ok(hooks) = self.hooks.try_lock() {
-            for callback in hooks.triggers.all().chain(hooks.authorize.as_ref()) {
+            let hooks_of_their_own = [&hooks.authorize, &hooks.refresh_headers];
+            let others = hooks_of_their_own.into_iter().flatten();
+            for callback in hooks.triggers.all().chain(others) {
                 visit.call(callback)?;
             }
         }

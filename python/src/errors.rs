@@ -143,6 +143,27 @@ const SPECS: &[Spec] = &[
         builtin: None,
         doc: "A panic inside the library, caught; the connector keeps running.",
     },
+    Spec {
+        name: "RetryExhaustedError",
+        alias: None,
+        kind: Some(ErrorKind::RetryExhausted),
+        builtin: Some("ConnectionError"),
+        doc: "An outbound socket's reconnect attempts ran out (its policy's maximum) and it closed.",
+    },
+    Spec {
+        name: "BasicAuthenticationError",
+        alias: None,
+        kind: Some(ErrorKind::BasicAuthentication),
+        builtin: None,
+        doc: "The server refused the handshake's basic authentication (HTTP 401); `.status` holds it.",
+    },
+    Spec {
+        name: "ReconnectingError",
+        alias: None,
+        kind: Some(ErrorKind::Reconnecting),
+        builtin: None,
+        doc: "The outbound socket is reconnecting and its policy fails sends meanwhile.",
+    },
 ];
 
 /// The classes made from `SPECS`, in the same order, once per process.
@@ -164,7 +185,10 @@ fn classes(py: Python<'_>) -> PyResult<&Vec<Py<PyType>>> {
             let namespace = PyDict::new(py);
             namespace.set_item("__doc__", spec.doc)?;
             namespace.set_item("__module__", "wsconnector")?;
-            if spec.kind == Some(ErrorKind::Handshake) {
+            if matches!(
+                spec.kind,
+                Some(ErrorKind::Handshake | ErrorKind::BasicAuthentication)
+            ) {
                 namespace.set_item("status", py.None())?;
             }
             let class = type_.call1((spec.name, PyTuple::new(py, bases)?, namespace))?;

@@ -1,10 +1,11 @@
-//! The four triggers as Python objects, and the dispatcher thread that calls the trigger
-//! callbacks.
+//! The four triggers and a reconnecting socket's changes of state as Python objects, and the
+//! dispatcher thread that calls their callbacks.
 //!
 //! The dispatcher waits for events without the GIL, takes every event that is ready in one
 //! batch (the core's `ConnectorHandle::next_events`), and takes the GIL once to deliver the
 //! whole batch, so a burst of messages costs one GIL hand-over rather than one per message.
 
+use crate::errors;
 use crate::logging::log_exception;
 use crate::payload;
 use crate::socket::PySocket;
@@ -52,6 +53,65 @@ pub(crate) struct SocketClosed {
     code: u16,
     /// The close reason.
     reason: String,
+}
+
+/// An outbound socket with a reconnect policy lost its connection (or its last attempt
+/// failed), and attempt `attempt` (from 1) starts after `delay` seconds. Its `state` is
+/// `"reconnecting"` meanwhile; it keeps its ID and groups.
+#[pyclass(module = "wsconnector", frozen, get_all)]
+pub(crate) struct OutboundReconnecting {
+    /// The socket.
+    socket: Py<PySocket>,
+    /// The attempt about to be made, from 1.
+    attempt: u32,
+    /// Seconds it waits before the attempt (a random part of the policy's bound).
+    delay: f64,
+    /// Why the connection or the previous attempt failed: a `WebSocketError`.
+    error: Py<PyAny>,
+}
+
+/// An outbound socket reconnected after `attempts` attempts; the messages of its new
+/// connection come after this event.
+#[pyclass(module = "wsconnector", frozen, get_all)]
+pub(crate) struct OutboundReconnected {
+    /// The socket.
+    socket: Py<PySocket>,
+    /// How many attempts it took.
+    attempts: u32,
+}
+
+#[pymethods]
+impl OutboundReconnecting {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str, &'static str, &'static str) {
+        ("socket", "attempt", "delay", "error")
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "OutboundReconnecting({}, {}, {}, {})",
+            self.socket.get().__repr__(),
+            self.attempt,
+            self.delay,
+            self.error.bind(py).repr()?
+        ))
+    }
+}
+
+#[pymethods]
+impl OutboundReconnected {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str) {
+        ("socket", "attempts")
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "OutboundReconnected({}, {})",
+            self.socket.get().__repr__(),
+            self.attempts
+        )
+    }
 }
 
 #[pymethods]
@@ -186,6 +246,24 @@ pub(crate) fn to_py(
             },
         )?
         .into_any(),
+        Event::OutboundReconnecting {
+            attempt,
+            delay,
+            error,
+            ..
+        } => Py::new(
+            py,
+            OutboundReconnecting {
+                socket,
+                attempt,
+                delay: delay.as_secs_f64(),
+                error: errors::to_py(py, &error).into_value(py).into_any(),
+            },
+        )?
+        .into_any(),
+        Event::OutboundReconnected { attempts, .. } => {
+            Py::new(py, OutboundReconnected { socket, attempts })?.into_any()
+        }
     })
 }
 
@@ -202,13 +280,16 @@ pub(crate) fn take_batch(
     handle.next_events(batch, BATCH, timeout)
 }
 
-/// The callbacks of the four triggers, fixed when the connector starts.
+/// The callbacks of the four triggers and of a reconnecting socket's changes of state, fixed
+/// when the connector starts.
 #[derive(Default)]
 pub(crate) struct Triggers {
     pub inbound_connection: Option<Py<PyAny>>,
     pub inbound_message: Option<Py<PyAny>>,
     pub outbound_message: Option<Py<PyAny>>,
     pub socket_closed: Option<Py<PyAny>>,
+    pub outbound_reconnecting: Option<Py<PyAny>>,
+    pub outbound_reconnected: Option<Py<PyAny>>,
 }
 
 impl Triggers {
@@ -218,6 +299,8 @@ impl Triggers {
             || self.inbound_message.is_some()
             || self.outbound_message.is_some()
             || self.socket_closed.is_some()
+            || self.outbound_reconnecting.is_some()
+            || self.outbound_reconnected.is_some()
     }
 
     /// A copy sharing the callbacks, for the dispatcher thread.
@@ -228,6 +311,8 @@ impl Triggers {
             inbound_message: copy(&self.inbound_message),
             outbound_message: copy(&self.outbound_message),
             socket_closed: copy(&self.socket_closed),
+            outbound_reconnecting: copy(&self.outbound_reconnecting),
+            outbound_reconnected: copy(&self.outbound_reconnected),
         }
     }
 
@@ -238,6 +323,8 @@ impl Triggers {
             &self.inbound_message,
             &self.outbound_message,
             &self.socket_closed,
+            &self.outbound_reconnecting,
+            &self.outbound_reconnected,
         ]
         .into_iter()
         .flatten()
@@ -253,6 +340,12 @@ impl Triggers {
             Event::InboundMessage { .. } => (&self.inbound_message, "on_inbound_message"),
             Event::OutboundMessage { .. } => (&self.outbound_message, "on_outbound_message"),
             Event::SocketClosed { .. } => (&self.socket_closed, "on_socket_closed"),
+            Event::OutboundReconnecting { .. } => {
+                (&self.outbound_reconnecting, "on_outbound_reconnecting")
+            }
+            Event::OutboundReconnected { .. } => {
+                (&self.outbound_reconnected, "on_outbound_reconnected")
+            }
         };
         let Some(callback) = callback else {
             // No callback: only the closed event matters, to forget the socket's object.
@@ -267,6 +360,16 @@ impl Triggers {
                 callback.call1(py, (socket, payload::to_py(py, &message)))
             }
             Event::SocketClosed { code, reason, .. } => callback.call1(py, (socket, code, reason)),
+            Event::OutboundReconnecting {
+                attempt,
+                delay,
+                error,
+                ..
+            } => {
+                let error = errors::to_py(py, &error).into_value(py);
+                callback.call1(py, (socket, attempt, delay.as_secs_f64(), error))
+            }
+            Event::OutboundReconnected { attempts, .. } => callback.call1(py, (socket, attempts)),
         });
         if let Err(error) = called {
             log_exception(py, &format!("the {name} callback raised"), &error);

@@ -5,8 +5,8 @@
 //! Threads and the GIL: the core's I/O threads never take the GIL. Three threads of ours
 //! do, each only to call Python: the dispatcher (trigger callbacks, once per batch of events),
 //! the asyncio bridge (completions of awaited operations) and the logging thread (records to
-//! `logging`); the core also calls the authorization hook on a blocking-pool thread. Every
-//! call from Python that waits for Rust work releases the GIL.
+//! `logging`); the core also calls the authorization hook and the header refresher on
+//! blocking-pool threads. Every call from Python that waits for Rust work releases the GIL.
 
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -22,6 +22,7 @@ mod events;
 mod logging;
 mod metrics;
 mod payload;
+mod reconnect;
 mod socket;
 
 use pyo3::prelude::*;
@@ -38,6 +39,9 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<events::InboundMessage>()?;
     module.add_class::<events::OutboundMessage>()?;
     module.add_class::<events::SocketClosed>()?;
+    module.add_class::<events::OutboundReconnecting>()?;
+    module.add_class::<events::OutboundReconnected>()?;
+    module.add_class::<reconnect::PyReconnect>()?;
     module.add_class::<broadcast::BroadcastResult>()?;
     module.add_class::<broadcast::BroadcastFailure>()?;
     module.add_class::<broadcast::ClusterSocket>()?;

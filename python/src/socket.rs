@@ -15,8 +15,9 @@ pub(crate) fn address(addr: SocketAddr) -> (String, u16) {
     (addr.ip().to_string(), addr.port())
 }
 
-/// A socket: its attributes, fixed at the handshake except `groups` (read when asked), and
-/// the operations on it. Stays readable after the socket has closed. The triggers hand out one
+/// A socket: its attributes, fixed at the handshake except `groups`, `state`, `last_error`
+/// and (for an outbound socket that reconnects) its connection's addresses and certificate,
+/// read when asked; and the operations on it. Stays readable after the socket has closed. The triggers hand out one
 /// object per socket, the same for each of its events.
 #[pyclass(module = "wsconnector", name = "Socket", frozen)]
 pub(crate) struct PySocket {
@@ -120,15 +121,32 @@ impl PySocket {
     fn peer_certificate<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
         self.socket
             .peer_certificate()
-            .map(|der| PyBytes::new(py, der))
+            .map(|der| PyBytes::new(py, &der))
     }
 
     /// The subject of `peer_certificate` as RFC 4514 text, or `None`: the last RDN first,
     /// special characters escaped (`CN=alice\,O=Admins` is one CN, `O=Admins,CN=alice` a CN
     /// and an O), as `cryptography`'s `Name.rfc4514_string()` writes it.
     #[getter]
-    fn peer_certificate_subject(&self) -> Option<&str> {
+    fn peer_certificate_subject(&self) -> Option<String> {
         self.socket.peer_certificate_subject()
+    }
+
+    /// Where the socket stands now: `"connected"`, `"reconnecting"` (an outbound socket with a
+    /// reconnect policy whose connection ended), `"disconnected"` (one in lazy mode, waiting for
+    /// a message to send) or `"closed"`.
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.socket.state().as_str()
+    }
+
+    /// Why its last connection or reconnect attempt failed, as a `WebSocketError`, while it
+    /// reconnects; once it closed because its attempts ran out, a `RetryExhaustedError`
+    /// naming the last failure; `None` while connected.
+    #[getter]
+    fn last_error(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let error = self.socket.last_error()?;
+        Some(crate::errors::to_py(py, &error).into_value(py).into_any())
     }
 
     /// Whether the socket is still open (registered with its connector).

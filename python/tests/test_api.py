@@ -67,7 +67,7 @@ def test_exception_names_end_in_error_and_the_old_names_are_aliases() -> None:
         for obj in vars(wsconnector).values()
         if inspect.isclass(obj) and issubclass(obj, wsconnector.WebSocketError)
     }
-    assert len(errors) == 17
+    assert len(errors) == 20  # the base and one per error kind
     assert all(error.__name__.endswith("Error") for error in errors)
     assert all(error.__module__ == "wsconnector" for error in errors)
 

@@ -109,7 +109,7 @@ def test_the_typeddict_gives_each_setting_the_type_of_its_kind() -> None:
 
 
 # A configuration with every optional part present (a listener with TLS and a path, a client
-# certificate), so that a field inside one is reached only when a setting changes it.
+# certificate, a reconnect policy), so that a field inside one is reached only when a setting changes it.
 BASE: dict[str, Any] = {
     "host": "127.0.0.1",
     "port": 0,
@@ -119,6 +119,8 @@ BASE: dict[str, Any] = {
     "client_cert": "a.pem",
     "client_key": "a.key",
     "message_rate_limit": (1, 1),
+    "reconnect": True,
+    "extra_ca": "a.pem",  # trusted_roots="extra_ca_only" needs one
     "cluster": "redis://127.0.0.1:6379/0",
 }
 # Values of each kind that no setting has by default and that pass the core's checks.
@@ -143,6 +145,20 @@ CUSTOM_SAMPLES: dict[str, list[Any]] = {
     "client_cert": ["b.pem"],
     "client_key": ["b.key"],
     "message_rate_limit": [(5, 3)],
+    "reconnect": [
+        wsconnector.Reconnect(
+            initial_delay=1,
+            max_delay=2,
+            multiplier=3,
+            max_attempts=4,
+            lazy=True,
+            send_policy="fail",
+            final_close_codes=[(4000, 4099)],
+        )
+    ],
+    # Text settings whose value is a host or a URL.
+    "client_host": ["feed.example"],
+    "proxy": ["http://127.0.0.1:3128"],
     "cluster": ["redis://h:1/0"],
     "cluster_name": ["c1"],
     "node_name": ["n1"],
@@ -303,6 +319,9 @@ def test_exceptions_form_one_hierarchy() -> None:
         wsconnector.StoppedError,
         wsconnector.ProtocolError,
         wsconnector.InternalError,
+        wsconnector.RetryExhaustedError,
+        wsconnector.BasicAuthenticationError,
+        wsconnector.ReconnectingError,
     ]
     for kind in kinds:
         assert issubclass(kind, wsconnector.WebSocketError), kind

@@ -47,9 +47,13 @@ from ._native import (
     InboundMessage,
     InvalidStateError,
     OutboundMessage,
+    OutboundReconnected,
+    OutboundReconnecting,
+    Reconnect,
     Socket,
     SocketClosed,
     StoppedError,
+    WebSocketError,
 )
 from ._types import Event, Groups, Pairs
 
@@ -79,6 +83,8 @@ _HANDLER_NAMES: Dict[type, str] = {
     InboundMessage: "on_inbound_message",
     OutboundMessage: "on_outbound_message",
     SocketClosed: "on_socket_closed",
+    OutboundReconnecting: "on_outbound_reconnecting",
+    OutboundReconnected: "on_outbound_reconnected",
 }
 
 
@@ -89,7 +95,8 @@ class AsyncConnector:
 
     Takes the same keyword settings as ``Connector``, the trigger handlers
     (``on_inbound_connection``, ``on_inbound_message``, ``on_outbound_message``,
-    ``on_socket_closed``, also as decorators) and an ``authorize`` hook. With trigger handlers,
+    ``on_socket_closed``, ``on_outbound_reconnecting``, ``on_outbound_reconnected``, also as
+    decorators), an ``authorize`` hook and a ``refresh_headers`` hook. With trigger handlers,
     events go to them on the loop: the handlers of one socket run one after another, in order
     (connection first, closed last), those of different sockets concurrently as tasks; an
     event whose trigger has no handler is dropped, and ``events()`` is not available. Without
@@ -104,9 +111,14 @@ class AsyncConnector:
         on_inbound_message: Optional[Callable[[Socket, Union[str, bytes]], object]] = None,
         on_outbound_message: Optional[Callable[[Socket, Union[str, bytes]], object]] = None,
         on_socket_closed: Optional[Callable[[Socket, int, str], object]] = None,
+        on_outbound_reconnecting: Optional[
+            Callable[[Socket, int, float, WebSocketError], object]
+        ] = None,
+        on_outbound_reconnected: Optional[Callable[[Socket, int], object]] = None,
         authorize: Optional[
             Callable[[AuthRequest], Union[_AuthAnswer, Awaitable[_AuthAnswer]]]
         ] = None,
+        refresh_headers: Optional[Callable[[Socket, int], Pairs]] = None,
         **settings: Unpack[Settings],
     ) -> None:
         self.connector = Connector(**settings)
@@ -123,11 +135,15 @@ class AsyncConnector:
             (InboundMessage, on_inbound_message),
             (OutboundMessage, on_outbound_message),
             (SocketClosed, on_socket_closed),
+            (OutboundReconnecting, on_outbound_reconnecting),
+            (OutboundReconnected, on_outbound_reconnected),
         ):
             if handler is not None:
                 self._register(event_type, handler)
         if authorize is not None:
             self.authorize(authorize)
+        if refresh_headers is not None:
+            self.refresh_headers(refresh_headers)
 
     def on_inbound_connection(self, handler: _F) -> _F:
         """Registers ``handler(socket)`` for the inbound-connection trigger (a decorator)."""
@@ -144,6 +160,24 @@ class AsyncConnector:
     def on_socket_closed(self, handler: _F) -> _F:
         """Registers ``handler(socket, code, reason)`` for the socket-closed trigger (a decorator)."""
         return self._register(SocketClosed, handler)
+
+    def on_outbound_reconnecting(self, handler: _F) -> _F:
+        """Registers ``handler(socket, attempt, delay, error)`` for a reconnecting outbound
+        socket's attempts (a decorator)."""
+        return self._register(OutboundReconnecting, handler)
+
+    def on_outbound_reconnected(self, handler: _F) -> _F:
+        """Registers ``handler(socket, attempts)`` for a reconnected outbound socket (a
+        decorator)."""
+        return self._register(OutboundReconnected, handler)
+
+    def refresh_headers(self, hook: _F) -> _F:
+        """Registers the header refresher (see ``Connector.refresh_headers``); a decorator. It
+        runs on a worker thread of the connector, so it must not be ``async def``."""
+        if inspect.iscoroutinefunction(hook):
+            raise TypeError("refresh_headers needs a plain function: it runs on a worker thread")
+        self.connector.refresh_headers(hook)
+        return hook
 
     def authorize(self, hook: _F) -> _F:
         """Registers the authorization hook (see ``Connector.authorize``); a decorator. An
@@ -303,9 +337,12 @@ class AsyncConnector:
         groups: Optional[Groups] = None,
         socket_id: Optional[str] = None,
         timeout: Optional[float] = None,
+        reconnect: Union[bool, Reconnect, None] = None,
+        uri_params: Optional[Pairs] = None,
     ) -> str:
-        """Connects to a ``ws://`` or ``wss://`` URL and returns the new socket's ID
-        (see ``Connector.open_outbound``). Cancelling the await abandons the connect."""
+        """Connects to a ``ws://`` or ``wss://`` URL (or a path on the client base) and returns
+        the new socket's ID (see ``Connector.open_outbound``). Cancelling the await abandons
+        the connect."""
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[str] = loop.create_future()
 
@@ -325,6 +362,8 @@ class AsyncConnector:
             groups=groups,
             socket_id=socket_id,
             timeout=timeout,
+            reconnect=reconnect,
+            uri_params=uri_params,
         )
         try:
             return await outcome
@@ -666,6 +705,10 @@ class _Handlers:
             args = (event.socket,)
         elif isinstance(event, SocketClosed):
             args = (event.socket, event.code, event.reason)
+        elif isinstance(event, OutboundReconnecting):
+            args = (event.socket, event.attempt, event.delay, event.error)
+        elif isinstance(event, OutboundReconnected):
+            args = (event.socket, event.attempts)
         elif event.socket.is_close_requested:
             return  # the application closed the socket before its message was handed over
         else:

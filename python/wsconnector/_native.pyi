@@ -34,6 +34,9 @@ __all__ = [
     "StoppedError",
     "ProtocolError",
     "InternalError",
+    "RetryExhaustedError",
+    "BasicAuthenticationError",
+    "ReconnectingError",
     "InvalidArgument",
     "NoSuchSocket",
     "InvalidSocketId",
@@ -53,6 +56,9 @@ __all__ = [
     "InboundMessage",
     "OutboundMessage",
     "SocketClosed",
+    "OutboundReconnecting",
+    "OutboundReconnected",
+    "Reconnect",
     "BroadcastResult",
     "BroadcastFailure",
     "ClusterSocket",
@@ -123,6 +129,17 @@ class ProtocolError(WebSocketError):
 class InternalError(WebSocketError):
     """A panic inside the library, caught; the connector keeps running."""
 
+class RetryExhaustedError(WebSocketError, ConnectionError):
+    """An outbound socket's reconnect attempts ran out (its policy's maximum) and it closed."""
+
+class BasicAuthenticationError(WebSocketError):
+    """The server refused the handshake's basic authentication (HTTP 401); `.status` holds it."""
+
+    status: int | None
+
+class ReconnectingError(WebSocketError):
+    """The outbound socket is reconnecting and its policy fails sends meanwhile."""
+
 # The earlier names, kept as aliases of the same classes.
 InvalidArgument = InvalidArgumentError
 NoSuchSocket = NoSuchSocketError
@@ -189,6 +206,15 @@ class Socket:
         """The subject of `peer_certificate` as RFC 4514 text, or `None`: the last RDN first,
         special characters escaped (`CN=alice\\,O=Admins` is one CN, `O=Admins,CN=alice` a CN
         and an O), as `cryptography`'s `Name.rfc4514_string()` writes it."""
+    @property
+    def state(self) -> Literal["connected", "reconnecting", "disconnected", "closed"]:
+        """Where the socket stands now: `"reconnecting"` (an outbound socket with a reconnect
+        policy whose connection ended), `"disconnected"` (one in lazy mode, waiting for a
+        message to send), else `"connected"` or `"closed"`."""
+    @property
+    def last_error(self) -> WebSocketError | None:
+        """Why its last connection or reconnect attempt failed, while it reconnects; once it
+        closed because its attempts ran out, a `RetryExhaustedError`; `None` while connected."""
     @property
     def is_open(self) -> bool:
         """Whether the socket is still open."""
@@ -319,7 +345,86 @@ class SocketClosed:
     def reason(self) -> str:
         """The close reason."""
 
-_Event = Union[InboundConnection, InboundMessage, OutboundMessage, SocketClosed]
+@final
+class OutboundReconnecting:
+    """An outbound socket with a reconnect policy lost its connection (or its last attempt
+    failed), and attempt `attempt` starts after `delay` seconds."""
+
+    __match_args__: Final = ("socket", "attempt", "delay", "error")
+    @property
+    def socket(self) -> Socket:
+        """The socket (its `state` is `"reconnecting"`)."""
+    @property
+    def attempt(self) -> int:
+        """The attempt about to be made, from 1."""
+    @property
+    def delay(self) -> float:
+        """Seconds it waits before the attempt (a random part of the policy's bound)."""
+    @property
+    def error(self) -> WebSocketError:
+        """Why the connection or the previous attempt failed."""
+
+@final
+class OutboundReconnected:
+    """An outbound socket reconnected; the messages of its new connection come after this."""
+
+    __match_args__: Final = ("socket", "attempts")
+    @property
+    def socket(self) -> Socket:
+        """The socket, connected again (same ID, groups and attributes)."""
+    @property
+    def attempts(self) -> int:
+        """How many attempts it took."""
+
+@final
+class Reconnect:
+    """How an outbound socket reconnects once its connection ends: exponential backoff with
+    full jitter, at most `max_attempts` attempts (`None`: forever), Mule's `lazy` mode, what
+    sends do meanwhile (`"buffer"` or `"fail"`), and the server's close codes that end it."""
+
+    def __new__(
+        cls,
+        *,
+        initial_delay: float = 0.5,
+        max_delay: float = 30.0,
+        multiplier: float = 2.0,
+        max_attempts: int | None = None,
+        lazy: bool = False,
+        send_policy: Literal["buffer", "fail"] = "buffer",
+        final_close_codes: Iterable[int | tuple[int, int]] | None = None,
+    ) -> Self: ...
+    @property
+    def initial_delay(self) -> float:
+        """The first delay's bound, in seconds."""
+    @property
+    def max_delay(self) -> float:
+        """The largest bound of any delay, in seconds."""
+    @property
+    def multiplier(self) -> float:
+        """How much the bound grows from one attempt to the next."""
+    @property
+    def max_attempts(self) -> int | None:
+        """The most attempts, or `None`: forever."""
+    @property
+    def lazy(self) -> bool:
+        """Whether it reconnects only when a message is next sent (Mule's lazy mode)."""
+    @property
+    def send_policy(self) -> Literal["buffer", "fail"]:
+        """What sends do while it reconnects."""
+    @property
+    def final_close_codes(self) -> list[tuple[int, int]]:
+        """The server's close codes that end the socket, as `(first, last)` ranges."""
+    def delay_bound(self, attempt: int) -> float:
+        """The bound of the delay before attempt `attempt` (from 1), in seconds."""
+
+_Event = Union[
+    InboundConnection,
+    InboundMessage,
+    OutboundMessage,
+    SocketClosed,
+    OutboundReconnecting,
+    OutboundReconnected,
+]
 _AuthAnswer = Union[bool, Sequence[str], Reject]
 _AuthorizeHook = Callable[[AuthRequest], _AuthAnswer]
 
@@ -350,6 +455,9 @@ class BroadcastResult:
     @property
     def dropped_oldest(self) -> int:
         """How many older queued messages the drop_oldest policy discarded."""
+    @property
+    def buffered(self) -> int:
+        """How many of the `delivered` wait for reconnecting sockets (the buffer policy)."""
     @property
     def failures(self) -> list[BroadcastFailure]:
         """The matching sockets of this node that did not get the message."""
@@ -511,7 +619,11 @@ class Connector:
         on_inbound_message: Callable[[Socket, str | bytes], object] | None = None,
         on_outbound_message: Callable[[Socket, str | bytes], object] | None = None,
         on_socket_closed: Callable[[Socket, int, str], object] | None = None,
+        on_outbound_reconnecting: Callable[[Socket, int, float, WebSocketError], object]
+        | None = None,
+        on_outbound_reconnected: Callable[[Socket, int], object] | None = None,
         authorize: _AuthorizeHook | None = None,
+        refresh_headers: Callable[[Socket, int], _Pairs] | None = None,
         **settings: Unpack[Settings],
     ) -> Self:
         """Configures a connector with keyword settings (see `wsconnector.Settings`): a
@@ -525,8 +637,17 @@ class Connector:
         """Registers `callback(socket, message)` for the outbound-message trigger (a decorator)."""
     def on_socket_closed(self, callback: _F) -> _F:
         """Registers `callback(socket, code, reason)` for the socket-closed trigger (a decorator)."""
+    def on_outbound_reconnecting(self, callback: _F) -> _F:
+        """Registers `callback(socket, attempt, delay, error)`, called before each reconnect
+        attempt of an outbound socket (a decorator)."""
+    def on_outbound_reconnected(self, callback: _F) -> _F:
+        """Registers `callback(socket, attempts)`, called once an outbound socket reconnected,
+        before its new connection's messages (a decorator)."""
     def authorize(self, hook: _F) -> _F:
         """Registers the authorization hook `hook(request) -> True | False | [groups] | Reject`."""
+    def refresh_headers(self, hook: _F) -> _F:
+        """Registers `hook(socket, attempt) -> headers`, run on a worker thread before each
+        reconnect attempt: its headers replace the socket's own of those names (a decorator)."""
     def start(self) -> None:
         """Starts the listener (if any), the I/O threads and the dispatcher."""
     def stop(
@@ -556,10 +677,15 @@ class Connector:
         groups: _Groups | None = None,
         socket_id: str | None = None,
         timeout: float | None = None,
+        reconnect: bool | Reconnect | None = None,
+        uri_params: _Pairs | None = None,
     ) -> str:
-        """Connects to a `ws://` or `wss://` URL and returns the new socket's ID. A `Host`
-        header replaces the URL's; the handshake's own headers (`Upgrade`, `Connection`,
-        `Sec-WebSocket-*`) raise `InvalidArgument`."""
+        """Connects to a `ws://` or `wss://` URL, or a path on the client base (its `{name}`
+        templates filled from `uri_params`), and returns the new socket's ID. `reconnect`:
+        `True` (the connector's policy or the default one), `False`, a `Reconnect`, or `None`
+        (the connector's `reconnect=` decides). A `Host` header replaces the URL's; the
+        handshake's own headers (`Upgrade`, `Connection`, `Sec-WebSocket-*`) raise
+        `InvalidArgument`."""
     def _open_outbound_async(
         self,
         url: str,
@@ -571,6 +697,8 @@ class Connector:
         groups: _Groups | None = None,
         socket_id: str | None = None,
         timeout: float | None = None,
+        reconnect: bool | Reconnect | None = None,
+        uri_params: _Pairs | None = None,
     ) -> Pending: ...
     def send(self, socket_id: str, data: _Data) -> bool:
         """Queues a message (str: text; bytes-like: binary); False if the policy dropped it."""

@@ -11,7 +11,15 @@ import enum
 import os
 from typing import Iterable, Literal, Mapping, Optional, Tuple, TypedDict, Union
 
-from ._native import InboundConnection, InboundMessage, OutboundMessage, SocketClosed
+from ._native import (
+    InboundConnection,
+    InboundMessage,
+    OutboundMessage,
+    OutboundReconnected,
+    OutboundReconnecting,
+    Reconnect,
+    SocketClosed,
+)
 
 
 class SocketType(str, enum.Enum):
@@ -46,6 +54,40 @@ class MessageRatePolicy(str, enum.Enum):
     """The message is dropped (no trigger fires for it); the socket stays open."""
 
 
+class TrustedRoots(str, enum.Enum):
+    """Which certificate authorities ``wss://`` trusts besides ``extra_ca`` (the
+    ``trusted_roots=`` setting)."""
+
+    BUNDLED = "bundled"
+    """The web's public roots bundled with the library (the default)."""
+    SYSTEM = "system"
+    """The operating system's certificate store (``SSL_CERT_FILE``/``SSL_CERT_DIR`` override it)."""
+    EXTRA_CA_ONLY = "extra_ca_only"
+    """None: only ``extra_ca``, a private CA, which must then be given."""
+
+
+class ClientScheme(str, enum.Enum):
+    """The client base's scheme (the ``client_scheme=`` setting)."""
+
+    WS = "ws"
+    """Plain ``ws://`` (the default)."""
+    WSS = "wss"
+    """``wss://``, over TLS."""
+
+
+class SocketState(str, enum.Enum):
+    """Where a socket stands: ``Socket.state``."""
+
+    CONNECTED = "connected"
+    """Its connection is up."""
+    RECONNECTING = "reconnecting"
+    """Its connection ended; it waits for, or makes, an attempt to reconnect."""
+    DISCONNECTED = "disconnected"
+    """Its connection ended; in lazy mode it reconnects when a message is next sent to it."""
+    CLOSED = "closed"
+    """It has closed."""
+
+
 class CloseCode(enum.IntEnum):
     """Close codes with names (RFC 6455 section 7.4); 3000-4999 are the application's own."""
 
@@ -75,8 +117,16 @@ class CloseCode(enum.IntEnum):
     """Overloaded (here: a slow consumer's queue was full); try again later."""
 
 
-Event = Union[InboundConnection, InboundMessage, OutboundMessage, SocketClosed]
-"""Any of the four trigger events, as ``AsyncConnector.events()`` and ``next_events`` give them."""
+Event = Union[
+    InboundConnection,
+    InboundMessage,
+    OutboundMessage,
+    SocketClosed,
+    OutboundReconnecting,
+    OutboundReconnected,
+]
+"""Any of the four trigger events or a reconnecting socket's change, as
+``AsyncConnector.events()`` and ``next_events`` give them."""
 
 PemSource = Union[str, bytes, "os.PathLike[str]"]
 """PEM text (str or bytes containing ``-----BEGIN``) or the path of a PEM file."""
@@ -113,8 +163,9 @@ class Settings(TypedDict, total=False):
     tls_cert: Optional[PemSource]  # certificate chain (leaf first): serves wss://
     tls_key: Optional[PemSource]  # its private key
     tls_client_ca: Optional[PemSource]  # CAs whose client certificates are required (mTLS)
-    max_connections: Optional[int]  # most inbound sockets at once (10000); past it a
-    # connection is refused at accept: 503 at once, or over TLS a reset before any handshake
+    max_connections: Optional[int]  # most inbound sockets at once (10000; outbound ones:
+    # max_outbound_connections); past it a connection is refused at accept: 503 at once, or
+    # over TLS a reset before any handshake
     max_connections_per_ip: Optional[int]  # most of them from one client address, refused
     # past it like max_connections but with 429 (default None: no limit)
     handshake_timeout: Optional[float]  # TCP accept to end of upgrade, TLS included (10 s)
@@ -133,12 +184,34 @@ class Settings(TypedDict, total=False):
     # Outbound sockets.
     default_headers: Optional[Pairs]  # headers of every outbound handshake
     default_query: Optional[Pairs]  # query parameters added to every outbound URL
-    connect_timeout: Optional[float]  # DNS, TCP, TLS and upgrade together (30 s)
+    connect_timeout: Optional[float]  # DNS, TCP, proxy, TLS, redirects, upgrade together (30 s)
     client_idle_timeout: Optional[float]  # outbound sockets idle this long are closed (never)
-    extra_ca: Optional[PemSource]  # CAs trusted besides the bundled web roots
+    extra_ca: Optional[PemSource]  # CAs trusted besides the trusted_roots
+    trusted_roots: Union[  # roots wss:// trusts besides extra_ca (default "bundled")
+        Literal["bundled", "system", "extra_ca_only"], TrustedRoots, None
+    ]
     client_cert: Optional[PemSource]  # certificate chain presented to servers that ask (mTLS)
     client_key: Optional[PemSource]  # its private key
     dangerous_skip_certificate_verification: Optional[bool]  # trust any server: tests only
+    client_scheme: Union[  # the client base's scheme, for opens given a path ("ws")
+        Literal["ws", "wss"], ClientScheme, None
+    ]
+    client_host: Optional[str]  # the client base's host (default none: opens need full URLs)
+    client_port: Optional[int]  # the client base's port (default: the scheme's)
+    client_base_path: Optional[str]  # the client base's path, above an open's path ("/")
+    follow_redirects: Optional[bool]  # follow the handshake's redirects, never wss->ws (True)
+    max_redirects: Optional[int]  # most redirects one handshake follows (5)
+    proxy: Optional[str]  # an HTTP proxy, "http://host:port", tunnelled through with CONNECT
+    proxy_username: Optional[str]  # the proxy's basic credentials (default none)
+    proxy_password: Optional[str]
+    no_proxy: Optional[Groups]  # hosts (and subdomains), addresses or "*" reached directly
+    proxy_from_environment: Optional[bool]  # read HTTPS_PROXY/HTTP_PROXY/NO_PROXY (False)
+    basic_auth_username: Optional[str]  # basic authentication on outbound handshakes
+    basic_auth_password: Optional[str]
+    max_outbound_connections: Optional[int]  # most outbound sockets at once; past it an open
+    # raises LimitExceededError (default None: no limit)
+    reconnect: Union[bool, Reconnect, None]  # how outbound sockets reconnect unless their
+    # open says otherwise: True (the default policy), a Reconnect, or None/False: they do not
     # Every socket.
     max_message_size: Optional[int]  # largest message accepted; larger closes with 1009 (16 MiB)
     send_queue_messages: Optional[int]  # most messages waiting in a socket's send queue (1024)

@@ -544,6 +544,7 @@ impl Cluster {
                 0 => Delivery::Queued,
                 1 => Delivery::QueuedDroppingOldest(dropped as usize),
                 2 => Delivery::DroppedNewest,
+                4 => Delivery::Buffered,
                 _ => Delivery::ClosedSlowConsumer,
             }),
             other => Err(unexpected(&other)),

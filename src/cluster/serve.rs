@@ -217,6 +217,10 @@ fn answer(shared: &Shared, body: Body) -> Result<Reply> {
                         code: 3,
                         dropped: 0,
                     },
+                    Delivery::Buffered => Reply::Delivered {
+                        code: 4,
+                        dropped: 0,
+                    },
                 },
                 DirectOp::Close { code, reason } => {
                     socket.close(code, &reason)?;

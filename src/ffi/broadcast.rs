@@ -24,7 +24,8 @@ pub enum wsc_undelivered {
     WSC_UNDELIVERED_DROPPED = 1,
     /// Its queue was full and the close policy closed the socket (1013).
     WSC_UNDELIVERED_CLOSED = 2,
-    /// The send failed (queue full under the fail policy, or the socket closed meanwhile).
+    /// The send failed (queue full under the fail policy, the socket closed meanwhile, or it
+    /// is reconnecting and its policy fails sends).
     WSC_UNDELIVERED_FAILED = 3,
 }
 
@@ -45,6 +46,17 @@ pub extern "C" fn wsc_broadcast_result_dropped_oldest(
     count_out: *mut usize,
 ) -> wsc_result {
     accessor!(result, count_out, |result| Ok(result.dropped_oldest))
+}
+
+/// How many of the delivered went to reconnecting outbound sockets whose policy buffers sends:
+/// they leave once each has reconnected. (Those whose policy fails sends are failures with
+/// WSC_RECONNECTING.) Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_broadcast_result_buffered(
+    result: *const wsc_broadcast_result,
+    count_out: *mut usize,
+) -> wsc_result {
+    accessor!(result, count_out, |result| Ok(result.buffered))
 }
 
 /// How many matching sockets did not get the message. Errors: WSC_NULL_POINTER.

@@ -7,8 +7,9 @@ use super::auth::{wsc_auth_decision, wsc_auth_request};
 use super::connector::wsc_connector;
 use super::macros::as_handle;
 use super::payload::{self, Handed};
-use super::socket::{wsc_socket, SocketView};
-use super::{wsc_bytes, wsc_message_kind, wsc_str};
+use super::reconnect::{wsc_headers, HeaderAnswer};
+use super::socket::{wsc_socket, wsc_socket_state, SocketView};
+use super::{wsc_bytes, wsc_message_kind, wsc_result, wsc_str};
 use crate::{AuthDecision, AuthRequest, Event, Message, Socket};
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
@@ -58,6 +59,42 @@ pub type wsc_closed_fn = Option<
         socket: *const wsc_socket,
         code: u16,
         reason: wsc_str,
+    ),
+>;
+
+/// A reconnecting outbound socket changed state. WSC_SOCKET_RECONNECTING: its connection (or
+/// its last attempt) failed, with `error` and `message` saying why, and attempt number
+/// `attempt` (the first is 1) starts after `delay_ms`; one such call before each attempt.
+/// WSC_SOCKET_CONNECTED: it
+/// reconnected after `attempt` attempts (`delay_ms` 0, `error` WSC_OK, `message` empty); the new
+/// connection's messages come after this call. `socket` and `message` are borrowed until the
+/// callback returns. Comes in order with the socket's triggers (its closed trigger, once, after
+/// any of these). Threading as for wsc_connection_fn.
+pub type wsc_outbound_state_fn = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        conn: *mut wsc_connector,
+        socket: *const wsc_socket,
+        state: wsc_socket_state,
+        attempt: u32,
+        delay_ms: u64,
+        error: wsc_result,
+        message: wsc_str,
+    ),
+>;
+
+/// The header refresher: before reconnect attempt `attempt` (from 1) of the outbound `socket`,
+/// gives the headers to send in place of the socket's own of the same names (a fresh bearer
+/// token) with wsc_headers_add(), or fails the attempt with wsc_headers_fail(). Both are
+/// borrowed until the callback returns. It runs on a pool thread, never on the dispatcher
+/// thread; it may block briefly (not past the connect timeout); wsc_connector_free() waits for
+/// calls under way.
+pub type wsc_refresh_headers_fn = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        socket: *const wsc_socket,
+        attempt: u32,
+        headers: *mut wsc_headers,
     ),
 >;
 
@@ -134,8 +171,11 @@ pub(crate) struct Callbacks {
     pub inbound_message: Option<Callback<MessageFn>>,
     pub outbound_message: Option<Callback<MessageFn>>,
     pub socket_closed: Option<Callback<ClosedFn>>,
+    pub outbound_state: Option<Callback<OutboundStateFn>>,
     pub authorizer: Option<Callback<AuthFn>>,
-    auth_fence: Fence,
+    pub header_refresher: Option<Callback<RefreshHeadersFn>>,
+    /// The hooks (authorizer, header refresher) run on pool threads: free waits for them.
+    hook_fence: Fence,
 }
 
 type ConnectionFn = unsafe extern "C" fn(*mut c_void, *mut wsc_connector, *const wsc_socket);
@@ -148,7 +188,18 @@ type MessageFn = unsafe extern "C" fn(
 );
 type ClosedFn =
     unsafe extern "C" fn(*mut c_void, *mut wsc_connector, *const wsc_socket, u16, wsc_str);
+type OutboundStateFn = unsafe extern "C" fn(
+    *mut c_void,
+    *mut wsc_connector,
+    *const wsc_socket,
+    wsc_socket_state,
+    u32,
+    u64,
+    wsc_result,
+    wsc_str,
+);
 type AuthFn = unsafe extern "C" fn(*mut c_void, *const wsc_auth_request, *mut wsc_auth_decision);
+type RefreshHeadersFn = unsafe extern "C" fn(*mut c_void, *const wsc_socket, u32, *mut wsc_headers);
 
 /// What this thread is running: a callback of which set, and the message it was handed.
 #[derive(Clone, Copy)]
@@ -219,6 +270,7 @@ impl Callbacks {
             || self.inbound_message.is_some()
             || self.outbound_message.is_some()
             || self.socket_closed.is_some()
+            || self.outbound_state.is_some()
     }
 
     /// Whether the calling thread is inside one of these callbacks.
@@ -258,7 +310,57 @@ impl Callbacks {
                     unsafe { (cb.f)(cb.userdata.0, conn, socket, code, wsc_str::from(&reason)) }
                 }
             }
+            Event::OutboundReconnecting {
+                socket,
+                attempt,
+                delay,
+                error,
+            } => {
+                let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                let state = wsc_socket_state::WSC_SOCKET_RECONNECTING;
+                let why = (error.kind().into(), error.message());
+                self.outbound_state(thread, conn, socket, state, attempt, delay_ms, why)
+            }
+            Event::OutboundReconnected { socket, attempts } => {
+                let state = wsc_socket_state::WSC_SOCKET_CONNECTED;
+                let why = (wsc_result::WSC_OK, "");
+                self.outbound_state(thread, conn, socket, state, attempts, 0, why)
+            }
         })
+    }
+
+    /// Hands a reconnecting socket's change of state to its callback.
+    #[allow(clippy::too_many_arguments)] // the C callback's own arguments, passed through
+    fn outbound_state(
+        &self,
+        thread: &ThreadState,
+        conn: *mut wsc_connector,
+        socket: Socket,
+        state: wsc_socket_state,
+        attempt: u32,
+        delay_ms: u64,
+        (error, message): (wsc_result, &str),
+    ) {
+        let Some(cb) = &self.outbound_state else {
+            return;
+        };
+        let view = SocketView::new(socket);
+        let _current = Current::enter(thread, self, None);
+        let socket = as_handle::<wsc_socket>(&view);
+        let message = wsc_str::from(message);
+        // SAFETY: a C function registered for this event; the views outlive the call.
+        unsafe {
+            (cb.f)(
+                cb.userdata.0,
+                conn,
+                socket,
+                state,
+                attempt,
+                delay_ms,
+                error,
+                message,
+            )
+        }
     }
 
     /// Hands a message event to `cb`, with its message for the sends the callback makes.
@@ -289,7 +391,7 @@ impl Callbacks {
         let Some(cb) = &self.authorizer else {
             return AuthDecision::accept();
         };
-        let Some(_running) = self.auth_fence.enter() else {
+        let Some(_running) = self.hook_fence.enter() else {
             return AuthDecision::reject(503, "the connector is shutting down");
         };
         let mut decision = AuthDecision::reject(403, "the authorization hook made no decision");
@@ -307,10 +409,47 @@ impl Callbacks {
         decision
     }
 
+    /// Asks the header refresher (on a pool thread) for the headers of reconnect attempt
+    /// `attempt`; none when there is no refresher, an error when it failed the attempt or the
+    /// connector is being freed.
+    pub(crate) fn refresh_headers(
+        &self,
+        socket: &Socket,
+        attempt: u32,
+    ) -> crate::Result<Vec<(String, String)>> {
+        let Some(cb) = &self.header_refresher else {
+            return Ok(Vec::new());
+        };
+        let Some(_running) = self.hook_fence.enter() else {
+            return Err(crate::Error::stopped());
+        };
+        let view = SocketView::new(socket.clone());
+        let mut answer = HeaderAnswer::default();
+        THREAD.with(|thread| {
+            let _current = Current::enter(thread, self, None);
+            // SAFETY: a C function registered as the refresher; the views outlive the call.
+            unsafe {
+                (cb.f)(
+                    cb.userdata.0,
+                    as_handle::<wsc_socket>(&view),
+                    attempt,
+                    (&mut answer as *mut HeaderAnswer).cast(),
+                )
+            }
+        });
+        match answer.failure {
+            Some(why) => Err(crate::Error::new(
+                crate::ErrorKind::InvalidArgument,
+                format!("the header refresher failed the attempt: {why}"),
+            )),
+            None => Ok(answer.headers),
+        }
+    }
+
     /// After the connector stopped: waits for hooks still running, then frees every userdata.
     /// No callback runs afterwards.
     pub(crate) fn close(&self) {
-        self.auth_fence.close();
+        self.hook_fence.close();
         if let Some(cb) = &self.inbound_connection {
             cb.release();
         }
@@ -323,7 +462,13 @@ impl Callbacks {
         if let Some(cb) = &self.socket_closed {
             cb.release();
         }
+        if let Some(cb) = &self.outbound_state {
+            cb.release();
+        }
         if let Some(cb) = &self.authorizer {
+            cb.release();
+        }
+        if let Some(cb) = &self.header_refresher {
             cb.release();
         }
     }
@@ -373,7 +518,6 @@ mod tests {
     use crate::ffi::socket::wsc_socket_send;
     use crate::ffi::wsc_result;
     use crate::queue::{Outgoing, SendQueue};
-    use crate::socket::{Attributes, SocketId, SocketType};
     use std::sync::atomic::{AtomicU32, Ordering};
 
     static RESULT: AtomicU32 = AtomicU32::new(u32::MAX);
@@ -398,24 +542,7 @@ mod tests {
     }
 
     fn socket() -> Socket {
-        let addr = "127.0.0.1:1".parse().unwrap();
-        let attrs = Attributes {
-            id: SocketId::new("s").unwrap(),
-            socket_type: SocketType::Inbound,
-            path: "/".into(),
-            uri: "ws://127.0.0.1:1/".into(),
-            secure: false,
-            headers: Vec::new(),
-            query: Vec::new(),
-            subprotocol: None,
-            local_addr: addr,
-            remote_addr: addr,
-            peer_certificate: None,
-        };
-        Socket::new(
-            attrs,
-            SendQueue::standalone(16, 1 << 20, Default::default()),
-        )
+        Socket::for_tests(SendQueue::standalone(16, 1 << 20, Default::default()))
     }
 
     /// The message a callback's send queued: passed on, not copied, whatever its size.

@@ -5,13 +5,15 @@
 //! with a message that names the setting; durations in milliseconds up to WSC_MAX_DURATION_MS.
 
 use super::callbacks::{
-    wsc_auth_fn, wsc_closed_fn, wsc_connection_fn, wsc_message_fn, wsc_userdata_free_fn, Callback,
-    Callbacks,
+    wsc_auth_fn, wsc_closed_fn, wsc_connection_fn, wsc_message_fn, wsc_outbound_state_fn,
+    wsc_refresh_headers_fn, wsc_userdata_free_fn, Callback, Callbacks,
 };
 use super::error::{FfiError, FfiResult};
 use super::macros::{
-    arg_mut, arg_out, arg_str, arg_strs, ffi, ffi_value, into_handle, take_handle, Opaque, Out,
+    arg_mut, arg_opt_ref, arg_out, arg_str, arg_strs, ffi, ffi_value, into_handle, take_handle,
+    Opaque, Out,
 };
+use super::reconnect::wsc_reconnect;
 use super::{wsc_pem_source, wsc_result, wsc_str, FromRaw};
 use crate::{
     ClusterConfig, Config, Identity, InboundPath, ListenerConfig, MessageRateLimit,
@@ -1099,6 +1101,59 @@ pub extern "C" fn wsc_config_on_socket_closed(
     )
 }
 
+/// Registers the callback of a reconnecting outbound socket's changes of state (see
+/// wsc_outbound_state_fn), like wsc_config_on_inbound_connection(). In pull mode the same
+/// changes come as WSC_TRIGGER_OUTBOUND_RECONNECTING and WSC_TRIGGER_OUTBOUND_RECONNECTED
+/// events. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_config_on_outbound_state(
+    config: *mut wsc_config,
+    callback: wsc_outbound_state_fn,
+    userdata: *mut c_void,
+    userdata_free: wsc_userdata_free_fn,
+) -> wsc_result {
+    register(
+        config,
+        |c| &mut c.outbound_state,
+        callback,
+        userdata,
+        userdata_free,
+    )
+}
+
+/// Registers the header refresher (see wsc_refresh_headers_fn), like
+/// wsc_config_on_inbound_connection(); it does not affect pull mode. wsc_connector_free() waits
+/// for calls under way before it releases the userdata. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_config_on_refresh_headers(
+    config: *mut wsc_config,
+    callback: wsc_refresh_headers_fn,
+    userdata: *mut c_void,
+    userdata_free: wsc_userdata_free_fn,
+) -> wsc_result {
+    register(
+        config,
+        |c| &mut c.header_refresher,
+        callback,
+        userdata,
+        userdata_free,
+    )
+}
+
+/// Sets the reconnect policy (copied) of outbound sockets whose open chooses none (see
+/// wsc_reconnect); NULL (the default): they do not reconnect. Checked at start.
+/// Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_config_set_reconnect(
+    config: *mut wsc_config,
+    policy: *const wsc_reconnect,
+) -> wsc_result {
+    with_config(config, |b| {
+        b.config.client.reconnect = arg_opt_ref!(policy).cloned();
+        Ok(())
+    })
+}
+
 /// Registers the pre-upgrade authorization hook (see wsc_auth_fn), like
 /// wsc_config_on_inbound_connection(); it does not affect pull mode. wsc_connector_free()
 /// waits for hook calls under way before it releases the userdata.
@@ -1133,7 +1188,7 @@ mod tests {
     }
 
     /// A config whose every optional part is present (a listener with TLS and one path, a
-    /// client identity, a message rate limit), each at its default or empty, so that a field inside one of them is
+    /// client identity, a message rate limit, a reconnect policy), each at its default or empty, so that a field inside one of them is
     /// reached only when a setting changes it.
     fn baseline() -> *mut wsc_config {
         let mut config = null_mut();
@@ -1147,11 +1202,26 @@ mod tests {
             wsc_config_set_client_identity(config, inline, empty.as_ptr(), empty.as_ptr()),
             wsc_config_add_path(config, empty.as_ptr(), std::ptr::null(), 0),
             wsc_config_set_message_rate_limit(config, 1, 1),
+            with_policy(|_| {}, |policy| wsc_config_set_reconnect(config, policy)),
             wsc_config_set_cluster(config, empty.as_ptr()),
         ] {
             assert_eq!(code, wsc_result::WSC_OK);
         }
         config
+    }
+
+    /// Makes a reconnect policy, changes it with `change`, hands it to `apply`, frees it.
+    fn with_policy(
+        change: impl FnOnce(*mut wsc_reconnect),
+        apply: impl FnOnce(*const wsc_reconnect) -> wsc_result,
+    ) -> wsc_result {
+        use crate::ffi::reconnect::{wsc_reconnect_free, wsc_reconnect_new};
+        let mut policy = null_mut();
+        assert_eq!(wsc_reconnect_new(&mut policy), wsc_result::WSC_OK);
+        change(policy);
+        let result = apply(policy);
+        wsc_reconnect_free(policy);
+        result
     }
 
     fn fields(config: *mut wsc_config) -> BTreeMap<&'static str, String> {
@@ -1230,6 +1300,22 @@ mod tests {
             "message_rate_limit" => {
                 vec![Box::new(|cfg| wsc_config_set_message_rate_limit(cfg, 5, 3))]
             }
+            "reconnect" => vec![Box::new(|cfg| {
+                use crate::ffi::reconnect::*;
+                let change = |policy| {
+                    let fail = wsc_reconnect_send_policy::WSC_RECONNECT_FAIL as u32;
+                    for code in [
+                        wsc_reconnect_set_delays(policy, 1, 2, 3.0),
+                        wsc_reconnect_set_max_attempts(policy, 4),
+                        wsc_reconnect_set_lazy(policy, true),
+                        wsc_reconnect_set_send_policy(policy, fail),
+                        wsc_reconnect_add_final_close_codes(policy, 4000, 4099),
+                    ] {
+                        assert_eq!(code, wsc_result::WSC_OK);
+                    }
+                };
+                with_policy(change, |policy| wsc_config_set_reconnect(cfg, policy))
+            })],
             "cluster" => vec![
                 Box::new(|cfg| wsc_config_set_cluster(cfg, c"redis://h/".as_ptr())),
                 Box::new(|cfg| wsc_config_set_cluster_name(cfg, c"c".as_ptr())),

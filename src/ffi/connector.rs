@@ -117,6 +117,12 @@ pub extern "C" fn wsc_connector_start(
             builder = builder
                 .authorizer(move |request: &crate::AuthRequest| for_auth.authorize(request));
         }
+        if callbacks.header_refresher.is_some() {
+            let for_refresh = callbacks.clone();
+            builder = builder.header_refresher(move |socket: &crate::Socket, attempt: u32| {
+                for_refresh.refresh_headers(socket, attempt)
+            });
+        }
         drop(callbacks);
         match builder.start() {
             Ok(connector) => {
@@ -217,13 +223,18 @@ pub extern "C" fn wsc_connector_is_running(
     accessor!(conn, running_out, |conn| Ok(conn.core()?.is_running()))
 }
 
-/// Opens an outbound socket to a "ws://" or "wss://" `url` with `options` (NULL for none; not
-/// consumed) and blocks until the handshake is done or failed. When `id_buf` is not NULL it
-/// must hold `capacity` >= WSC_SOCKET_ID_SIZE bytes and receives the socket's ID with a NUL.
+/// Opens an outbound socket to a "ws://" or "wss://" `url` (or a path on the client base, the
+/// "client_host" setting and its kin; `{name}` templates are filled from the options' URI
+/// parameters) with `options` (NULL for none; not consumed) and blocks until the handshake is
+/// done or failed (redirects followed, through the proxy if one applies). The first connection
+/// is not retried: a reconnect policy applies once the socket is up. When `id_buf` is not NULL
+/// it must hold `capacity` >= WSC_SOCKET_ID_SIZE bytes and receives the socket's ID with a NUL.
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_BUFFER_TOO_SMALL (checked before
-/// connecting), WSC_INVALID_ARGUMENT (URL, header), WSC_INVALID_SOCKET_ID,
-/// WSC_NON_UNIQUE_SOCKET_ID, WSC_DNS, WSC_CONNECTIVITY, WSC_TLS, WSC_HANDSHAKE (the HTTP status
-/// is in wsc_last_error_http_status()), WSC_TIMEOUT, WSC_STOPPED.
+/// connecting), WSC_INVALID_ARGUMENT (URL, header, template, policy), WSC_INVALID_SOCKET_ID,
+/// WSC_NON_UNIQUE_SOCKET_ID, WSC_DNS, WSC_CONNECTIVITY (also a proxy's refusal, with its
+/// status), WSC_TLS, WSC_HANDSHAKE (the HTTP status is in wsc_last_error_http_status()),
+/// WSC_BASIC_AUTHENTICATION (401 to the basic credentials of the settings), WSC_LIMIT_EXCEEDED
+/// (max_outbound_connections), WSC_TIMEOUT, WSC_STOPPED.
 /// Any thread, including a callback (which then waits for the connect).
 #[no_mangle]
 pub extern "C" fn wsc_connector_open_outbound(
@@ -267,6 +278,9 @@ pub enum wsc_delivery {
     WSC_DELIVERY_DROPPED_NEWEST = 3,
     /// The queue was full: the socket is closing with 1013 (close policy).
     WSC_DELIVERY_CLOSED_SLOW_CONSUMER = 4,
+    /// The socket is reconnecting (or, in lazy mode, waits for a message to reconnect): the
+    /// message waits in its queue and leaves, in order, once it has reconnected.
+    WSC_DELIVERY_BUFFERED = 5,
 }
 
 /// Writes what a send did to the caller's optional out pointers.
@@ -280,6 +294,7 @@ pub(crate) fn set_delivery(
         Delivery::QueuedDroppingOldest(n) => (wsc_delivery::WSC_DELIVERY_QUEUED_DROPPING_OLDEST, n),
         Delivery::DroppedNewest => (wsc_delivery::WSC_DELIVERY_DROPPED_NEWEST, 0),
         Delivery::ClosedSlowConsumer => (wsc_delivery::WSC_DELIVERY_CLOSED_SLOW_CONSUMER, 0),
+        Delivery::Buffered => (wsc_delivery::WSC_DELIVERY_BUFFERED, 0),
     };
     if let Some(out) = Out::optional(delivery_out) {
         out.set(delivery);
@@ -300,7 +315,8 @@ pub(crate) fn set_delivery(
 /// (no open socket has this ID, or it is closing), WSC_REMOTELY_CLOSED (the peer is closing
 /// it), WSC_QUEUE_FULL (fail policy), WSC_LIMIT_EXCEEDED (larger than the send queue's byte
 /// bound: checked before `data` is read, so a wrong huge `len` is refused, not read past),
-/// WSC_STOPPED. Any thread.
+/// WSC_RECONNECTING (an outbound socket reconnecting under the fail policy; under the buffer
+/// policy the send succeeds with WSC_DELIVERY_BUFFERED), WSC_STOPPED. Any thread.
 #[no_mangle]
 pub extern "C" fn wsc_connector_send(
     conn: *const wsc_connector,

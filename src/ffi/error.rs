@@ -7,7 +7,7 @@ use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
-/// The outcome of a call: `WSC_OK` (0) or what went wrong. Codes 1-16 are the core's error
+/// The outcome of a call: `WSC_OK` (0) or what went wrong. Codes 1-19 are the core's error
 /// kinds one to one; 100 and up belong to the C API. Numbers are never reused.
 // Written out because cbindgen cannot see a macro's output: the core's table of error kinds
 // (src/error.rs) gives the numbers, names and descriptions, and the tests below hold this enum
@@ -52,6 +52,12 @@ pub enum wsc_result {
     WSC_PROTOCOL = 15,
     /// A bug inside the library (a caught panic); the connector keeps running.
     WSC_INTERNAL = 16,
+    /// An outbound socket's reconnect attempts ran out (its policy's maximum) and it closed.
+    WSC_RETRY_EXHAUSTED = 17,
+    /// The server refused the handshake's basic authentication (HTTP 401 to our credentials).
+    WSC_BASIC_AUTHENTICATION = 18,
+    /// The outbound socket is reconnecting and its policy fails sends meanwhile.
+    WSC_RECONNECTING = 19,
     /// A required pointer argument was NULL.
     WSC_NULL_POINTER = 100,
     /// A string argument was not valid UTF-8.
@@ -82,6 +88,9 @@ impl From<ErrorKind> for wsc_result {
             ErrorKind::Stopped => WSC_STOPPED,
             ErrorKind::Protocol => WSC_PROTOCOL,
             ErrorKind::Internal => WSC_INTERNAL,
+            ErrorKind::RetryExhausted => WSC_RETRY_EXHAUSTED,
+            ErrorKind::BasicAuthentication => WSC_BASIC_AUTHENTICATION,
+            ErrorKind::Reconnecting => WSC_RECONNECTING,
         }
     }
 }

@@ -4,7 +4,7 @@
 use super::connector::wsc_connector;
 use super::error::FfiError;
 use super::macros::{
-    accessor, arg_out, arg_ref, as_handle, ffi, ffi_value, into_handle, take_handle, Opaque,
+    accessor, arg_out, arg_ref, as_handle, ffi, ffi_value, into_handle, take_handle, Opaque, Out,
 };
 use super::socket::{wsc_socket, SocketView};
 use super::{wsc_bytes, wsc_message_kind, wsc_result, wsc_str};
@@ -23,6 +23,10 @@ pub enum wsc_trigger {
     WSC_TRIGGER_OUTBOUND_MESSAGE = 3,
     /// A socket closed (exactly once per socket, last).
     WSC_TRIGGER_SOCKET_CLOSED = 4,
+    /// A reconnecting outbound socket is about to make an attempt (see wsc_event_reconnect()).
+    WSC_TRIGGER_OUTBOUND_RECONNECTING = 5,
+    /// A reconnecting outbound socket reconnected (see wsc_event_reconnect()).
+    WSC_TRIGGER_OUTBOUND_RECONNECTED = 6,
 }
 
 /// An event taken with wsc_connector_next_event(); owned by the caller, freed with
@@ -35,62 +39,78 @@ impl Opaque for wsc_event {
     type Rust = EventData;
 }
 
-/// One event, flattened for C: the trigger, the socket, and the message or the close.
+/// One event, flattened for C: the trigger, the socket, and the message, the close, or the
+/// reconnect.
 pub(crate) struct EventData {
     pub trigger: wsc_trigger,
     pub socket: SocketView,
     pub message: Option<Message>,
     pub code: u16,
     pub reason: String,
+    /// A reconnecting socket's change: the attempt, its delay, and why.
+    pub reconnect: Option<Reconnect>,
     /// Keeps the event counted against the connector's event queue bounds until it is freed.
     _held: EventBatch,
+}
+
+/// What wsc_event_reconnect() reads.
+pub(crate) struct Reconnect {
+    attempt: u32,
+    delay_ms: u64,
+    error: wsc_result,
+    message: String,
 }
 
 impl EventData {
     /// The event popped from `held`, which keeps counting it.
     fn new(event: Event, held: EventBatch) -> Self {
-        let (trigger, socket, message, code, reason) = match event {
-            Event::InboundConnection { socket } => (
-                wsc_trigger::WSC_TRIGGER_INBOUND_CONNECTION,
-                socket,
-                None,
-                0,
-                String::new(),
-            ),
-            Event::InboundMessage { socket, message } => (
-                wsc_trigger::WSC_TRIGGER_INBOUND_MESSAGE,
-                socket,
-                Some(message),
-                0,
-                String::new(),
-            ),
-            Event::OutboundMessage { socket, message } => (
-                wsc_trigger::WSC_TRIGGER_OUTBOUND_MESSAGE,
-                socket,
-                Some(message),
-                0,
-                String::new(),
-            ),
-            Event::SocketClosed {
-                socket,
-                code,
-                reason,
-            } => (
-                wsc_trigger::WSC_TRIGGER_SOCKET_CLOSED,
-                socket,
-                None,
-                code,
-                reason,
-            ),
+        use wsc_trigger::*;
+        let trigger = match &event {
+            Event::InboundConnection { .. } => WSC_TRIGGER_INBOUND_CONNECTION,
+            Event::InboundMessage { .. } => WSC_TRIGGER_INBOUND_MESSAGE,
+            Event::OutboundMessage { .. } => WSC_TRIGGER_OUTBOUND_MESSAGE,
+            Event::SocketClosed { .. } => WSC_TRIGGER_SOCKET_CLOSED,
+            Event::OutboundReconnecting { .. } => WSC_TRIGGER_OUTBOUND_RECONNECTING,
+            Event::OutboundReconnected { .. } => WSC_TRIGGER_OUTBOUND_RECONNECTED,
         };
-        EventData {
+        let mut data = EventData {
             trigger,
-            socket: SocketView::new(socket),
-            message,
-            code,
-            reason,
+            socket: SocketView::new(event.socket().clone()),
+            message: None,
+            code: 0,
+            reason: String::new(),
+            reconnect: None,
             _held: held,
+        };
+        match event {
+            Event::InboundConnection { .. } => {}
+            Event::InboundMessage { message, .. } | Event::OutboundMessage { message, .. } => {
+                data.message = Some(message)
+            }
+            Event::SocketClosed { code, reason, .. } => (data.code, data.reason) = (code, reason),
+            Event::OutboundReconnecting {
+                attempt,
+                delay,
+                error,
+                ..
+            } => {
+                data.reconnect = Some(Reconnect {
+                    attempt,
+                    delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    error: error.kind().into(),
+                    message: error.message().to_owned(),
+                })
+            }
+            Event::OutboundReconnected { attempts, .. } => {
+                data.reconnect = Some(Reconnect {
+                    attempt: attempts,
+                    delay_ms: 0,
+                    error: wsc_result::WSC_OK,
+                    message: String::new(),
+                })
+            }
         }
+        data
     }
 }
 
@@ -194,6 +214,38 @@ pub extern "C" fn wsc_event_close(
         }
         code_out.set(event.code);
         reason_out.set(wsc_str::from(&event.reason));
+        Ok(())
+    }
+}
+
+/// The reconnect of a WSC_TRIGGER_OUTBOUND_RECONNECTING event: the attempt about to be made
+/// (from 1), its delay, and why the connection or the previous attempt failed (code and
+/// message, borrowed from the event); of a WSC_TRIGGER_OUTBOUND_RECONNECTED event: the attempts
+/// it took (delay 0, WSC_OK, empty message), as wsc_outbound_state_fn has them. Each out pointer
+/// may be NULL. Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (another event). Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_event_reconnect(
+    event: *const wsc_event,
+    attempt_out: *mut u32,
+    delay_ms_out: *mut u64,
+    error_out: *mut wsc_result,
+    message_out: *mut wsc_str,
+) -> wsc_result {
+    ffi! {
+        let event = arg_ref!(event);
+        let reconnect = event.reconnect.as_ref().ok_or_else(|| not_a("reconnect"))?;
+        if let Some(out) = Out::optional(attempt_out) {
+            out.set(reconnect.attempt);
+        }
+        if let Some(out) = Out::optional(delay_ms_out) {
+            out.set(reconnect.delay_ms);
+        }
+        if let Some(out) = Out::optional(error_out) {
+            out.set(reconnect.error);
+        }
+        if let Some(out) = Out::optional(message_out) {
+            out.set(wsc_str::from(&reconnect.message));
+        }
         Ok(())
     }
 }

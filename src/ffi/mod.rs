@@ -21,6 +21,7 @@ mod macros;
 mod metrics;
 mod options;
 mod payload;
+mod reconnect;
 mod socket;
 
 pub use abi::WSC_ABI_VERSION;

@@ -1,9 +1,12 @@
 //! `wsc_outbound_options`: the options of one outbound socket, built call by call so that new
 //! options never change a struct the caller allocates.
 
-use super::macros::{arg_mut, arg_out, arg_str, ffi, ffi_value, into_handle, take_handle, Opaque};
+use super::macros::{
+    arg_mut, arg_opt_ref, arg_out, arg_str, ffi, ffi_value, into_handle, take_handle, Opaque,
+};
+use super::reconnect::wsc_reconnect;
 use super::wsc_result;
-use crate::OutboundOptions;
+use crate::{OutboundOptions, ReconnectOption};
 use std::ffi::c_char;
 use std::time::Duration;
 
@@ -118,6 +121,50 @@ pub extern "C" fn wsc_outbound_options_set_connect_timeout_ms(
     ffi! {
         let options = arg_mut!(options);
         options.connect_timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
+        Ok(())
+    }
+}
+
+/// Gives the URI parameter `name`: the URL or path of the open may hold `{name}`, replaced by
+/// `value` percent-encoded (one path segment). A template without its parameter fails the open
+/// with WSC_INVALID_ARGUMENT. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+#[no_mangle]
+pub extern "C" fn wsc_outbound_options_add_uri_param(
+    options: *mut wsc_outbound_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> wsc_result {
+    push_pair(options, name, value, |o| &mut o.uri_params)
+}
+
+/// The socket reconnects with `policy` (copied) when its connection ends; NULL: it does not,
+/// whatever the client-wide default (wsc_config_set_reconnect()). Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_outbound_options_set_reconnect(
+    options: *mut wsc_outbound_options,
+    policy: *const wsc_reconnect,
+) -> wsc_result {
+    ffi! {
+        let options = arg_mut!(options);
+        options.reconnect = match arg_opt_ref!(policy) {
+            Some(policy) => ReconnectOption::With(policy.clone()),
+            None => ReconnectOption::Off,
+        };
+        Ok(())
+    }
+}
+
+/// The socket reconnects (`enabled` true) with the client-wide policy, or the default policy
+/// when there is none; or does not (false). Without this call or
+/// wsc_outbound_options_set_reconnect(), the client-wide policy decides.
+/// Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_outbound_options_set_reconnect_enabled(
+    options: *mut wsc_outbound_options,
+    enabled: bool,
+) -> wsc_result {
+    ffi! {
+        arg_mut!(options).reconnect = ReconnectOption::from(enabled);
         Ok(())
     }
 }

@@ -7,10 +7,11 @@ use super::connector::{set_delivery, wsc_delivery};
 use super::error::{copy_to_buffer, FfiError};
 use super::macros::{
     accessor, arg_opt_str, arg_out, arg_ref, arg_str, arg_strs, as_handle, ffi, ffi_value,
-    take_handle, Opaque,
+    take_handle, Opaque, Out,
 };
 use super::{pair_at, payload, wsc_bytes, wsc_result, wsc_socket_type, wsc_str};
-use crate::Socket;
+use crate::socket::Link;
+use crate::{Error, Socket, SocketState};
 use std::ffi::c_char;
 use std::sync::OnceLock;
 
@@ -27,10 +28,14 @@ impl Opaque for wsc_socket {
     type Rust = SocketView;
 }
 
-/// A socket and, once asked for, a snapshot of its groups (so that count and index agree).
+/// A socket and, once asked for, snapshots of what changes (so that count and index agree, and
+/// what an accessor lends out lives as long as the view): its groups, its connection (of an
+/// outbound socket that reconnects), its last error.
 pub(crate) struct SocketView {
     pub socket: Socket,
     groups: OnceLock<Vec<String>>,
+    link: OnceLock<Link>,
+    last_error: OnceLock<Option<Error>>,
 }
 
 impl SocketView {
@@ -38,11 +43,49 @@ impl SocketView {
         SocketView {
             socket,
             groups: OnceLock::new(),
+            link: OnceLock::new(),
+            last_error: OnceLock::new(),
         }
     }
 
     fn groups(&self) -> &[String] {
         self.groups.get_or_init(|| self.socket.groups())
+    }
+
+    fn link(&self) -> &Link {
+        self.link.get_or_init(|| self.socket.link())
+    }
+
+    fn last_error(&self) -> Option<&Error> {
+        self.last_error
+            .get_or_init(|| self.socket.last_error())
+            .as_ref()
+    }
+}
+
+/// Where a socket stands (see wsc_socket_get_state()).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wsc_socket_state {
+    /// Its connection is up.
+    WSC_SOCKET_CONNECTED = 1,
+    /// Its connection ended; it is waiting for, or making, an attempt to reconnect (an outbound
+    /// socket with a reconnect policy).
+    WSC_SOCKET_RECONNECTING = 2,
+    /// Its connection ended and, in lazy mode, it reconnects when a message is next sent to it.
+    WSC_SOCKET_DISCONNECTED = 3,
+    /// It has closed and left the connector.
+    WSC_SOCKET_CLOSED = 4,
+}
+
+impl From<SocketState> for wsc_socket_state {
+    fn from(state: SocketState) -> Self {
+        match state {
+            SocketState::Connected => wsc_socket_state::WSC_SOCKET_CONNECTED,
+            SocketState::Reconnecting => wsc_socket_state::WSC_SOCKET_RECONNECTING,
+            SocketState::Disconnected => wsc_socket_state::WSC_SOCKET_DISCONNECTED,
+            SocketState::Closed => wsc_socket_state::WSC_SOCKET_CLOSED,
+        }
     }
 }
 
@@ -116,8 +159,42 @@ pub extern "C" fn wsc_socket_subprotocol(
     string_attr(socket, subprotocol_out, Socket::subprotocol)
 }
 
+/// Where the socket stands now: connected, reconnecting, disconnected (lazy mode) or closed.
+/// Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_get_state(
+    socket: *const wsc_socket,
+    state_out: *mut wsc_socket_state,
+) -> wsc_result {
+    accessor!(socket, state_out, |socket| Ok(socket.socket.state().into()))
+}
+
+/// Why the socket's last connection or reconnect attempt failed: while it reconnects (or waits
+/// to, in lazy mode) the failure's code and message; once it closed because its attempts ran
+/// out, WSC_RETRY_EXHAUSTED with a message naming the last failure; WSC_OK and an empty
+/// message otherwise. Read once per handle (a snapshot); the message is borrowed like
+/// wsc_socket_peer_certificate(). `message_out` may be NULL. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_last_error(
+    socket: *const wsc_socket,
+    code_out: *mut wsc_result,
+    message_out: *mut wsc_str,
+) -> wsc_result {
+    ffi! {
+        let socket = arg_ref!(socket);
+        let code_out = arg_out!(code_out);
+        let error = socket.last_error();
+        code_out.set(error.map_or(wsc_result::WSC_OK, |e| e.kind().into()));
+        if let Some(out) = Out::optional(message_out) {
+            out.set(wsc_str::from(error.map_or("", Error::message)));
+        }
+        Ok(())
+    }
+}
+
 /// The certificate the peer presented, as DER (the leaf of its chain), for an X.509 library to
-/// read: a client's with mutual TLS (inbound sockets), the server's (outbound wss sockets).
+/// read: a client's with mutual TLS (inbound sockets), the server's (outbound wss sockets; of
+/// the connection the handle first read it from, for one that reconnects).
 /// Absent (data NULL, len 0) without TLS or when the client presented none. The bytes are
 /// borrowed from the socket handle: valid as long as it is (a callback's view: until the
 /// callback returns; an event's: until wsc_event_free(); a list's: until wsc_socket_list_free();
@@ -128,7 +205,7 @@ pub extern "C" fn wsc_socket_peer_certificate(
     certificate_out: *mut wsc_bytes,
 ) -> wsc_result {
     accessor!(socket, certificate_out, |socket| Ok(wsc_bytes::from_opt(
-        socket.socket.peer_certificate()
+        socket.link().peer_certificate.as_ref().map(|c| &c.der[..])
     )))
 }
 
@@ -140,7 +217,13 @@ pub extern "C" fn wsc_socket_peer_certificate_subject(
     socket: *const wsc_socket,
     subject_out: *mut wsc_str,
 ) -> wsc_result {
-    string_attr(socket, subject_out, Socket::peer_certificate_subject)
+    accessor!(socket, subject_out, |socket| Ok(wsc_str::from_opt(
+        socket
+            .link()
+            .peer_certificate
+            .as_ref()
+            .and_then(|c| c.subject.as_deref())
+    )))
 }
 
 /// The first handshake header named `name` (case-insensitive); absent when there is none.
@@ -239,7 +322,7 @@ pub extern "C" fn wsc_socket_local_addr(
     ffi! {
         let socket = arg_ref!(socket);
         let len_out = arg_out!(len_out);
-        copy_to_buffer(&socket.socket.local_addr().to_string(), buf, capacity, len_out)
+        copy_to_buffer(&socket.link().local_addr.to_string(), buf, capacity, len_out)
     }
 }
 
@@ -254,7 +337,7 @@ pub extern "C" fn wsc_socket_remote_addr(
     ffi! {
         let socket = arg_ref!(socket);
         let len_out = arg_out!(len_out);
-        copy_to_buffer(&socket.socket.remote_addr().to_string(), buf, capacity, len_out)
+        copy_to_buffer(&socket.link().remote_addr.to_string(), buf, capacity, len_out)
     }
 }
 

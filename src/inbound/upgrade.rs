@@ -15,7 +15,7 @@ use crate::protocol::handshake::{
     HeadScanner, NotHttp,
 };
 use crate::shared::{Registration, Shared};
-use crate::socket::{Attributes, Socket, SocketId, SocketType};
+use crate::socket::{Attributes, Link, Socket, SocketId, SocketType};
 use crate::tls::{IoStream, PeerCertificate};
 use crate::wire::{Role, Wire};
 use std::borrow::Cow;
@@ -203,11 +203,13 @@ pub(super) async fn upgrade(
                 query: parse_query(&request.target),
                 headers: request.headers.clone(),
                 subprotocol: accept.subprotocol.clone(),
+            };
+            let link = Link {
                 local_addr,
                 remote_addr,
                 peer_certificate,
             };
-            let socket = Socket::new(attrs, shared.send_queue());
+            let socket = Socket::new(attrs, link, shared.send_queue());
             let registration = match shared
                 .register(&socket, &accept.groups, Some(accept.path))
                 .await

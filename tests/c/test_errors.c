@@ -21,7 +21,10 @@ static void result_names(void) {
     CHECK(strcmp(wsc_result_name(WSC_INVALID_UTF8), "invalid_utf8") == 0);
     CHECK(strcmp(wsc_result_name(WSC_BUFFER_TOO_SMALL), "buffer_too_small") == 0);
     CHECK(strcmp(wsc_result_name(WSC_PANIC), "panic") == 0);
-    CHECK(strcmp(wsc_result_name(17), "unknown") == 0);
+    CHECK(strcmp(wsc_result_name(WSC_RETRY_EXHAUSTED), "retry_exhausted") == 0);
+    CHECK(strcmp(wsc_result_name(WSC_BASIC_AUTHENTICATION), "basic_authentication") == 0);
+    CHECK(strcmp(wsc_result_name(WSC_RECONNECTING), "reconnecting") == 0);
+    CHECK(strcmp(wsc_result_name(20), "unknown") == 0);
     CHECK(strcmp(wsc_result_name(0xffffffffu), "unknown") == 0);
 }
 
@@ -265,21 +268,6 @@ static void unbounded_lengths(void) {
     OK(wsc_connector_free(conn));
 }
 
-/* A TCP listener on 127.0.0.1 that never answers; its port. */
-static int silent_listener(uint16_t *port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(fd >= 0);
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
-    CHECK(listen(fd, 4) == 0);
-    socklen_t len = sizeof addr;
-    CHECK(getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
-    *port = ntohs(addr.sin_port);
-    return fd;
-}
-
 /* Network failures: a port already taken, a refused connection, a peer that never answers. */
 static void network(void) {
     wsc_connector *first = NULL, *second = NULL, *client = NULL;
@@ -293,7 +281,7 @@ static void network(void) {
     OK(wsc_config_new(&config));
     OK(wsc_connector_start(config, &client));
     uint16_t port = 0;
-    int fd = silent_listener(&port);
+    int fd = raw_listener(&port);
     char url[64];
     snprintf(url, sizeof url, "ws://127.0.0.1:%u/", port);
     wsc_outbound_options *options = NULL;

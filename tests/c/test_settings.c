@@ -60,9 +60,13 @@ static void every_setting_by_name(void) {
             OK(wsc_config_set_duration_ms(config, name, 5000));
             break;
         case WSC_SETTING_TEXT: {
-            char path[160]; /* a path of its own per setting: the paths may not coincide */
+            /* Paths, names and credentials take a path of their own ("/<name>": the endpoint
+             * paths may not coincide); a proxy takes a URL, a host a host name. */
+            char path[160];
             snprintf(path, sizeof path, "/%s", name);
-            OK(wsc_config_set_string(config, name, path));
+            OK(wsc_config_set_string(config, name, strcmp(name, "proxy") == 0 ? "http://127.0.0.1:1"
+                                                   : strstr(name, "host") ? "localhost"
+                                                                          : path));
             break;
         }
         case WSC_SETTING_TEXT_LIST:

@@ -147,6 +147,22 @@ static inline int raw_tcp(uint16_t port) {
     return fd;
 }
 
+/* A TCP listener on 127.0.0.1 and an OS-chosen port (written to `port`), which answers
+ * nothing by itself: the test accepts on it, or leaves its connections waiting. */
+static inline int raw_listener(uint16_t *port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    CHECK(listen(fd, 4) == 0);
+    socklen_t len = sizeof addr;
+    CHECK(getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
+    *port = ntohs(addr.sin_port);
+    return fd;
+}
+
 /* Opens a WebSocket to ws://127.0.0.1:port<target>; `ws.status` is the answer's status (101
  * when upgraded). */
 static inline raw_ws raw_ws_open(uint16_t port, const char *target) {

@@ -16,7 +16,7 @@ class WebSocketError extends Error {
   }
 }
 
-/** The error kinds by wsc_result code (1-16 are the core's kinds one to one). */
+/** The error kinds by wsc_result code (1-19 are the core's kinds one to one). */
 const KINDS = [
   [1, 'InvalidArgument', 'An argument or setting was malformed (the message names it).'],
   [2, 'NoSuchSocket', 'No open socket has the given ID (it never existed, or it has closed).'],
@@ -34,6 +34,9 @@ const KINDS = [
   [14, 'Stopped', 'The connector is stopped or stopping.'],
   [15, 'ProtocolError', 'The peer broke the WebSocket protocol.'],
   [16, 'InternalError', 'A bug inside the library (a caught panic, or a C API misuse).'],
+  [17, 'RetryExhaustedError', "An outbound socket's reconnect attempts ran out and it closed."],
+  [18, 'BasicAuthenticationError', "The server refused the handshake's basic authentication."],
+  [19, 'ReconnectingError', 'The outbound socket is reconnecting and its policy fails sends.'],
 ];
 
 const classes = { WebSocketError };
@@ -47,12 +50,15 @@ for (const [code, name] of KINDS) {
 
 /** HandshakeError carries the HTTP status the peer answered with. */
 classes.HandshakeError.prototype.status = null;
+classes.BasicAuthenticationError.prototype.status = null;
 
 /** The error for a failed call: `{code, kind, message, status}` from native.lastError. */
 function toError({ code, kind, message, status }) {
   const cls = byCode.get(code) || classes.InternalError;
   const error = new cls(message || kind, code, kind);
-  if (cls === classes.HandshakeError && status) error.status = status;
+  if ((cls === classes.HandshakeError || cls === classes.BasicAuthenticationError) && status) {
+    error.status = status;
+  }
   return error;
 }
 

@@ -12,7 +12,8 @@ const native = require('./native');
 const WSC_STOPPED = 14;
 const MAX_EVENTS = 256; // per batch
 const MAX_BYTES = 1 << 20; // of payload per batch; a larger message goes alone
-const TRIGGERS = [null, 'inboundConnection', 'inboundMessage', 'outboundMessage', 'socketClosed'];
+const TRIGGERS = [null, 'inboundConnection', 'inboundMessage', 'outboundMessage', 'socketClosed',
+  'outboundReconnecting', 'outboundReconnected'];
 
 const fns = native.api();
 const { conn } = workerData;
@@ -31,6 +32,7 @@ function read(event, transfer) {
   const data = { trigger: TRIGGERS[trigger[0]], id, bytes: 0 };
   if (known.has(id)) {
     data.groups = native.readGroups(fns, handle[0]);
+    Object.assign(data, native.readStatus(fns, handle[0]));
   } else {
     data.socket = native.readSocket(fns, handle[0]);
     known.add(id);
@@ -46,6 +48,16 @@ function read(event, transfer) {
       data.message = native.bytes(payload);
       transfer.push(data.message);
     }
+  } else if (data.trigger === 'outboundReconnecting' || data.trigger === 'outboundReconnected') {
+    const attempt = [0];
+    const delayMs = [0];
+    const error = [0];
+    const message = {};
+    fns.wsc_event_reconnect(event, attempt, delayMs, error, message);
+    data.attempt = attempt[0];
+    data.delayMs = Number(delayMs[0]);
+    data.error = error[0] === native.WSC_OK
+      ? null : { code: error[0], kind: fns.wsc_result_name(error[0]), message: native.str(message), status: 0 };
   } else if (data.trigger === 'socketClosed') {
     const code = [0];
     const reason = {};

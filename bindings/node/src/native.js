@@ -67,6 +67,19 @@ const PROTOTYPES = [
   'uint32_t wsc_config_set_metrics_path(wsc_config *config, const char *path)',
   'uint32_t wsc_config_add_metrics_allowed_address(wsc_config *config, const char *address)',
   'uint32_t wsc_config_set_health_path(wsc_config *config, const char *path)',
+  'uint32_t wsc_config_set_bool(wsc_config *config, const char *name, bool value)',
+  'uint32_t wsc_config_set_int(wsc_config *config, const char *name, uint64_t value)',
+  'uint32_t wsc_config_set_string(wsc_config *config, const char *name, const char *value)',
+  'uint32_t wsc_config_add_string(wsc_config *config, const char *name, const char *value)',
+  'uint32_t wsc_config_set_reconnect(wsc_config *config, wsc_reconnect *policy)',
+  'uint32_t wsc_reconnect_new(_Out_ wsc_reconnect **policy_out)',
+  'uint32_t wsc_reconnect_set_delays(wsc_reconnect *policy, uint64_t initial_delay_ms, uint64_t max_delay_ms, double multiplier)',
+  'uint32_t wsc_reconnect_set_max_attempts(wsc_reconnect *policy, uint32_t max_attempts)',
+  'uint32_t wsc_reconnect_set_lazy(wsc_reconnect *policy, bool lazy)',
+  'uint32_t wsc_reconnect_set_send_policy(wsc_reconnect *policy, uint32_t send_policy)',
+  'uint32_t wsc_reconnect_add_final_close_codes(wsc_reconnect *policy, uint16_t first, uint16_t last)',
+  'uint32_t wsc_reconnect_clear_final_close_codes(wsc_reconnect *policy)',
+  'void wsc_reconnect_free(wsc_reconnect *policy)',
   'uint32_t wsc_connector_start(wsc_config *config, _Out_ wsc_connector **conn_out)',
   'uint32_t wsc_connector_stop(wsc_connector *conn)',
   'uint32_t wsc_connector_free(wsc_connector *conn)',
@@ -103,6 +116,7 @@ const PROTOTYPES = [
   'uint32_t wsc_event_socket(wsc_event *event, _Out_ wsc_socket **socket_out)',
   'uint32_t wsc_event_message(wsc_event *event, _Out_ uint32_t *kind_out, _Out_ wsc_bytes *payload_out)',
   'uint32_t wsc_event_close(wsc_event *event, _Out_ uint16_t *code_out, _Out_ wsc_str *reason_out)',
+  'uint32_t wsc_event_reconnect(wsc_event *event, _Out_ uint32_t *attempt_out, _Out_ uint64_t *delay_ms_out, _Out_ uint32_t *error_out, _Out_ wsc_str *message_out)',
   'void wsc_event_free(wsc_event *event)',
   'uint32_t wsc_filter_new(_Out_ wsc_filter **filter_out)',
   'uint32_t wsc_filter_set_path(wsc_filter *filter, const char *pattern)',
@@ -111,6 +125,7 @@ const PROTOTYPES = [
   'void wsc_filter_free(wsc_filter *filter)',
   'uint32_t wsc_broadcast_result_delivered(wsc_broadcast_result *result, _Out_ size_t *count_out)',
   'uint32_t wsc_broadcast_result_dropped_oldest(wsc_broadcast_result *result, _Out_ size_t *count_out)',
+  'uint32_t wsc_broadcast_result_buffered(wsc_broadcast_result *result, _Out_ size_t *count_out)',
   'uint32_t wsc_broadcast_result_failure_count(wsc_broadcast_result *result, _Out_ size_t *count_out)',
   'uint32_t wsc_broadcast_result_failure_at(wsc_broadcast_result *result, size_t index, _Out_ wsc_str *socket_id_out, _Out_ uint32_t *what_out, _Out_ uint32_t *error_out)',
   'void wsc_broadcast_result_free(wsc_broadcast_result *result)',
@@ -121,9 +136,14 @@ const PROTOTYPES = [
   'uint32_t wsc_outbound_options_add_group(wsc_outbound_options *options, const char *group)',
   'uint32_t wsc_outbound_options_set_socket_id(wsc_outbound_options *options, const char *socket_id)',
   'uint32_t wsc_outbound_options_set_connect_timeout_ms(wsc_outbound_options *options, uint64_t timeout_ms)',
+  'uint32_t wsc_outbound_options_add_uri_param(wsc_outbound_options *options, const char *name, const char *value)',
+  'uint32_t wsc_outbound_options_set_reconnect(wsc_outbound_options *options, wsc_reconnect *policy)',
+  'uint32_t wsc_outbound_options_set_reconnect_enabled(wsc_outbound_options *options, bool enabled)',
   'void wsc_outbound_options_free(wsc_outbound_options *options)',
   'uint32_t wsc_socket_id(wsc_socket *socket, _Out_ wsc_str *id_out)',
   'uint32_t wsc_socket_get_type(wsc_socket *socket, _Out_ uint32_t *type_out)',
+  'uint32_t wsc_socket_get_state(wsc_socket *socket, _Out_ uint32_t *state_out)',
+  'uint32_t wsc_socket_last_error(wsc_socket *socket, _Out_ uint32_t *code_out, _Out_ wsc_str *message_out)',
   'uint32_t wsc_socket_path(wsc_socket *socket, _Out_ wsc_str *path_out)',
   'uint32_t wsc_socket_uri(wsc_socket *socket, _Out_ wsc_str *uri_out)',
   'uint32_t wsc_socket_scheme(wsc_socket *socket, _Out_ wsc_str *scheme_out)',
@@ -153,7 +173,7 @@ function api() {
   const lib = koffi.load(file);
   for (const name of ['wsc_config', 'wsc_connector', 'wsc_event', 'wsc_filter',
     'wsc_broadcast_result', 'wsc_outbound_options', 'wsc_socket', 'wsc_socket_list',
-    'wsc_metrics_snapshot', 'wsc_drain_options', 'wsc_drain']) {
+    'wsc_reconnect', 'wsc_metrics_snapshot', 'wsc_drain_options', 'wsc_drain']) {
     koffi.opaque(name);
   }
   koffi.struct('wsc_drain_progress', {
@@ -246,6 +266,58 @@ function readGroups(fns, handle) {
   return groups;
 }
 
+const STATES = [null, 'connected', 'reconnecting', 'disconnected', 'closed'];
+
+/** What changes over a socket's life besides its groups: its state, and why its last
+ *  connection or reconnect attempt failed ({code, kind, message}, or null). */
+function readStatus(fns, handle) {
+  const state = [0];
+  fns.wsc_socket_get_state(handle, state);
+  const code = [0];
+  const message = {};
+  fns.wsc_socket_last_error(handle, code, message);
+  const lastError = code[0] === WSC_OK
+    ? null : { code: code[0], kind: fns.wsc_result_name(code[0]), message: str(message), status: 0 };
+  return { state: STATES[state[0]], lastError };
+}
+
+/** Makes a wsc_reconnect from {initialDelayMs, maxDelayMs, multiplier, maxAttempts, lazy,
+ *  sendPolicy, finalCloseCodes}; `use(handle)` gets it, then it is freed. Returns use's value;
+ *  a failed C call's code is thrown. */
+function withReconnect(fns, policy, use) {
+  const out = [null];
+  let result = fns.wsc_reconnect_new(out);
+  if (result !== WSC_OK) throw result;
+  const handle = out[0];
+  const check = (code) => {
+    if (code !== WSC_OK) throw code;
+  };
+  try {
+    if (policy.initialDelayMs !== undefined || policy.maxDelayMs !== undefined || policy.multiplier !== undefined) {
+      check(fns.wsc_reconnect_set_delays(handle, policy.initialDelayMs ?? 500,
+        policy.maxDelayMs ?? 30000, policy.multiplier ?? 2));
+    }
+    if (policy.maxAttempts !== undefined && policy.maxAttempts !== null) {
+      check(fns.wsc_reconnect_set_max_attempts(handle, policy.maxAttempts));
+    }
+    if (policy.lazy !== undefined) check(fns.wsc_reconnect_set_lazy(handle, Boolean(policy.lazy)));
+    if (policy.sendPolicy !== undefined) {
+      check(fns.wsc_reconnect_set_send_policy(handle, { buffer: 1, fail: 2 }[policy.sendPolicy] ?? 0));
+    }
+    if (policy.finalCloseCodes !== undefined) {
+      check(fns.wsc_reconnect_clear_final_close_codes(handle));
+      for (const codes of policy.finalCloseCodes) {
+        const [first, last] = Array.isArray(codes) ? codes : [codes, codes];
+        check(fns.wsc_reconnect_add_final_close_codes(handle, first, last));
+      }
+    }
+    result = use(handle);
+  } finally {
+    fns.wsc_reconnect_free(handle);
+  }
+  return result;
+}
+
 /** Every attribute of a socket handle as plain data (structured-cloneable for postMessage). */
 function readSocket(fns, handle) {
   const type = [0];
@@ -266,6 +338,7 @@ function readSocket(fns, handle) {
     peerCertificate: bytes(certificate),
     peerCertificateSubject: readStr(fns.wsc_socket_peer_certificate_subject, handle),
     groups: readGroups(fns, handle),
+    ...readStatus(fns, handle),
   };
 }
 
@@ -284,4 +357,6 @@ module.exports = {
   bytes,
   readGroups,
   readSocket,
+  readStatus,
+  withReconnect,
 };

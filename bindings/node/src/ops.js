@@ -29,6 +29,12 @@ const OPERATIONS = {
       for (const group of options.groups) add('wsc_outbound_options_add_group', group);
       if (options.socketId !== null) add('wsc_outbound_options_set_socket_id', options.socketId);
       if (options.timeout !== null) add('wsc_outbound_options_set_connect_timeout_ms', options.timeout);
+      for (const [name, value] of options.uriParams) add('wsc_outbound_options_add_uri_param', name, value);
+      if (options.reconnect === false) add('wsc_outbound_options_set_reconnect', null);
+      else if (options.reconnect === true) add('wsc_outbound_options_set_reconnect_enabled', true);
+      else if (options.reconnect) {
+        native.withReconnect(fns, options.reconnect, (policy) => add('wsc_outbound_options_set_reconnect', policy));
+      }
       const id = Buffer.alloc(native.WSC_SOCKET_ID_SIZE);
       result = fns.wsc_connector_open_outbound(conn, url, handle, id, id.length);
       if (result !== native.WSC_OK) throw result;

@@ -4,7 +4,7 @@
 // its value. Everything else here is generic per value type, so moving to name-keyed C setters
 // is a change of this table only.
 
-const { PEM_FILE, PEM_INLINE, WSC_OK } = require('./native');
+const { PEM_FILE, PEM_INLINE, WSC_OK, withReconnect } = require('./native');
 const { invalidArgument } = require('./errors');
 
 /**
@@ -19,6 +19,9 @@ const { invalidArgument } = require('./errors');
  *                 is applied together with its partner setting named in `extra`
  *   pairs         name/value pairs: an object or an array of [name, value]
  *   paths         path patterns: an object {pattern: groups} or an array of patterns
+ *   named*        through the C API's generic setters, by the setting's name in `extra`:
+ *                 namedString, namedBool, namedSize (null keeps the default), namedStrings
+ *   reconnect     true (the default policy), false or null (none), or a policy object
  */
 const SETTINGS = {
   host: ['wsc_config_set_listener', 'listener'],
@@ -57,6 +60,22 @@ const SETTINGS = {
   stopTimeout: ['wsc_config_set_stop_timeout_ms', 'duration'],
   eventQueueCapacity: ['wsc_config_set_event_queue_capacity', 'size'],
   eventQueueBytes: ['wsc_config_set_event_queue_bytes', 'size'],
+  trustedRoots: ['wsc_config_set_string', 'namedString', 'trusted_roots'],
+  clientScheme: ['wsc_config_set_string', 'namedString', 'client_scheme'],
+  clientHost: ['wsc_config_set_string', 'namedString', 'client_host'],
+  clientPort: ['wsc_config_set_int', 'namedSize', 'client_port'],
+  clientBasePath: ['wsc_config_set_string', 'namedString', 'client_base_path'],
+  followRedirects: ['wsc_config_set_bool', 'namedBool', 'follow_redirects'],
+  maxRedirects: ['wsc_config_set_int', 'namedSize', 'max_redirects'],
+  proxy: ['wsc_config_set_string', 'namedString', 'proxy'],
+  proxyUsername: ['wsc_config_set_string', 'namedString', 'proxy_username'],
+  proxyPassword: ['wsc_config_set_string', 'namedString', 'proxy_password'],
+  noProxy: ['wsc_config_add_string', 'namedStrings', 'no_proxy'],
+  proxyFromEnvironment: ['wsc_config_set_bool', 'namedBool', 'proxy_from_environment'],
+  basicAuthUsername: ['wsc_config_set_string', 'namedString', 'basic_auth_username'],
+  basicAuthPassword: ['wsc_config_set_string', 'namedString', 'basic_auth_password'],
+  maxOutboundConnections: ['wsc_config_set_int', 'namedSize', 'max_outbound_connections'],
+  reconnect: ['wsc_config_set_reconnect', 'reconnect'],
 };
 
 const MAX_DURATION_MS = 31536000000;
@@ -132,6 +151,15 @@ function calls(name, value, type, extra, all) {
     }
     case 'pairs':
       return pairs(name, value);
+    case 'namedString':
+      return [[extra, text(name, value)]];
+    case 'namedStrings':
+      return list(name, value).map((item) => [extra, item]);
+    case 'namedBool':
+      if (typeof value !== 'boolean') throw invalidArgument(`${name} must be true or false`);
+      return [[extra, value]];
+    case 'namedSize':
+      return [[extra, integer(name, value, Number.MAX_SAFE_INTEGER)]];
     case 'paths': {
       const entries = typeof value === 'string' || Array.isArray(value)
         ? list(name, value).map((pattern) => [pattern, []])
@@ -140,6 +168,20 @@ function calls(name, value, type, extra, all) {
     }
     default:
       throw new Error(`unknown value type ${type}`);
+  }
+}
+
+/** Hands `use` a wsc_reconnect made from `true` (the defaults) or a policy object; returns
+ *  use's result, or a failed C call's code. */
+function reconnectPolicy(fns, name, value, use) {
+  if (value !== true && (typeof value !== 'object' || Array.isArray(value))) {
+    throw invalidArgument(`${name} must be true, false, null or a policy object`);
+  }
+  try {
+    return withReconnect(fns, value === true ? {} : value, use);
+  } catch (code) {
+    if (typeof code !== 'number') throw code;
+    return code;
   }
 }
 
@@ -167,6 +209,12 @@ function buildConfig(fns, settings, fail) {
     for (const [name, [fn, type, extra]] of Object.entries(SETTINGS)) {
       const value = settings[name];
       if (type === 'listener' || value === undefined || (value === null && type !== 'durationOrOff')) continue;
+      if (type === 'reconnect') {
+        if (value === false) continue;
+        result = reconnectPolicy(fns, name, value, (policy) => fns[fn](config, policy));
+        if (result !== WSC_OK) throw fail(result);
+        continue;
+      }
       for (const args of calls(name, value, type, extra, settings)) {
         result = fns[fn](config, ...args);
         if (result !== WSC_OK) throw fail(result);
@@ -179,4 +227,4 @@ function buildConfig(fns, settings, fail) {
   return config;
 }
 
-module.exports = { SETTINGS, buildConfig };
+module.exports = { SETTINGS, buildConfig, reconnectPolicy };

@@ -54,6 +54,7 @@ test('every error class is named after its kind and carries the C code', () => {
     'InvalidArgument', 'NoSuchSocket', 'InvalidSocketId', 'NonUniqueSocketId', 'ConnectivityError',
     'DnsError', 'TlsError', 'HandshakeError', 'Timeout', 'RemotelyClosed', 'LimitExceeded',
     'QueueFull', 'InvalidState', 'Stopped', 'ProtocolError', 'InternalError',
+    'RetryExhaustedError', 'BasicAuthenticationError', 'ReconnectingError',
   ];
   for (const kind of kinds) assert.equal(wsc[kind].name, kind);
 });

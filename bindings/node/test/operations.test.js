@@ -108,7 +108,7 @@ test('subscribe, unsubscribe, broadcast with filters and its report', async (t) 
   assert.deepEqual(connector.socket(bobSocket.id).groups, []);
 
   let report = connector.broadcast('to the lobby', { groups: 'lobby' });
-  assert.deepEqual(report, { delivered: 2, droppedOldest: 0, failures: [] });
+  assert.deepEqual(report, { delivered: 2, droppedOldest: 0, buffered: 0, failures: [] });
   assert.equal(await ann.inbox.next(), 'to the lobby');
   assert.equal(await server.received.next(), 'to the lobby');
 
