@@ -57,13 +57,6 @@ def measure(server: servers.Server, scenario: scenarios.Scenario, cpus) -> dict:
         return {"error": str(e)}
 
 
-def measured_under(server: servers.Server, scenario: scenarios.Scenario) -> bool:
-    """Whether the server has a row in the scenario's table."""
-    return (server.scenarios is None or scenario.key in server.scenarios) and (
-        scenario.servers is None or server.key in scenario.servers
-    )
-
-
 def headline(scenario: scenarios.Scenario, result: dict) -> str:
     if "error" in result:
         return "FAILED: " + result["error"]
@@ -114,7 +107,7 @@ def main() -> int:
 
     runs: List[dict] = []
     total = plan.repeats * sum(
-        measured_under(server, scenario) for server in running for scenario in plan.scenarios
+        results.measured_under(server, scenario) for server in running for scenario in plan.scenarios
     )
     started = time.monotonic()
     for repeat in range(plan.repeats):
@@ -122,7 +115,7 @@ def main() -> int:
             # Interleaved: each repeat starts with another server, so drift hits all alike.
             shift = repeat % max(len(running), 1)
             for server in running[shift:] + running[:shift]:
-                if not measured_under(server, scenario):
+                if not results.measured_under(server, scenario):
                     continue
                 result = measure(server, scenario, cpus)
                 runs.append({"scenario": scenario.key, "server": server.key,

@@ -1368,6 +1368,24 @@ wsc_result wsc_config_add_path_allowed_origin(struct wsc_config *config,
                                               const char *origin);
 
 /**
+ * permessage-deflate (RFC 7692) on the listener and outbound sockets (default false: off).
+ * The same as wsc_config_set_bool(config, "compression", on); the finer settings
+ * ("server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits",
+ * "client_max_window_bits", "compression_threshold", "compression_level",
+ * "inbound_compression", "outbound_compression") are set by name, and
+ * wsc_config_set_path_compression() and wsc_outbound_options_set_compression() decide per
+ * path and per socket. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_config_set_compression(struct wsc_config *config, bool on);
+
+/**
+ * Whether sockets on the served path `pattern`, added before with wsc_config_add_path(),
+ * accept permessage-deflate, whatever the listener's setting. Errors: WSC_NULL_POINTER,
+ * WSC_INVALID_UTF8, WSC_INVALID_STATE (no listener, or no path `pattern`).
+ */
+wsc_result wsc_config_set_path_compression(struct wsc_config *config, const char *pattern, bool on);
+
+/**
  * Refuses (403) upgrade requests that carry no Origin header, that is, clients other than
  * browsers (default false). Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
  */
@@ -2256,6 +2274,12 @@ wsc_result wsc_outbound_options_set_connect_timeout_ms(struct wsc_outbound_optio
                                                        uint64_t timeout_ms);
 
 /**
+ * Offers permessage-deflate (RFC 7692) on this socket, or not, whatever the connector's
+ * "compression" and "outbound_compression" settings say. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_outbound_options_set_compression(struct wsc_outbound_options *options, bool on);
+
+/**
  * Gives the URI parameter `name`: the URL or path of the open may hold `{name}`, replaced by
  * `value` percent-encoded (one path segment). A template without its parameter fails the open
  * with WSC_INVALID_ARGUMENT. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
@@ -2382,6 +2406,15 @@ wsc_result wsc_socket_scheme(const struct wsc_socket *socket, struct wsc_str *sc
  * The negotiated subprotocol; absent (data NULL) when none. Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_socket_subprotocol(const struct wsc_socket *socket, struct wsc_str *subprotocol_out);
+
+/**
+ * The extensions the handshake negotiated, as its Sec-WebSocket-Extensions response states
+ * them: permessage-deflate and its parameters, e.g. "permessage-deflate;
+ * server_no_context_takeover; client_max_window_bits=12"; absent (data NULL) when none was.
+ * Borrowed from the socket handle, like wsc_socket_peer_certificate(). Errors:
+ * WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_extensions(const struct wsc_socket *socket, struct wsc_str *extensions_out);
 
 /**
  * Where the socket stands now: connected, reconnecting, disconnected (lazy mode) or closed.

@@ -10,7 +10,7 @@
 
 BENCH_OUT := target/bench
 BENCH_VENV := $(BENCH_OUT)/venv
-BENCH_PICOWS := picows==2.3.1 uvloop==0.23.0
+BENCH_PICOWS := picows==2.3.1 uvloop==0.23.0 websockets==17.4
 BENCH_MATURIN := maturin>=1.9.4,<2
 PYTHON3 ?= python3
 

@@ -1,14 +1,18 @@
 //! Broadcast: one message queued for every socket that matches a filter, encoded once for the
-//! inbound ones, and what became of it for each; with a cluster, on every node.
+//! inbound ones (compressed once per window size for those whose permessage-deflate keeps no
+//! server context), and what became of it for each; with a cluster, on every node.
 
-use crate::config::validate_groups;
+use crate::config::{validate_groups, Compression};
 use crate::error::{Error, Result};
+use crate::protocol::deflate::compress_once;
+use crate::protocol::extensions::{PerMessageDeflate, WINDOW_BITS};
 use crate::protocol::frame::encode_server_frame;
 use crate::protocol::message::Message;
 use crate::queue::{check_fits, Delivery, Outgoing};
 use crate::registry::SocketFilter;
 use crate::shared::Shared;
-use crate::socket::{SocketId, SocketType};
+use crate::socket::{Socket, SocketId, SocketType};
+use bytes::Bytes;
 
 /// What broadcast did for one socket that did not get the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,17 +88,9 @@ pub(crate) fn deliver(
         complete: true,
         ..BroadcastResult::default()
     };
-    // Server frames are unmasked and identical: encoded once for every inbound recipient.
-    let mut server_frame = None;
+    let mut frames = SharedFrames::new(message, &shared.config.compression);
     shared.registry.for_each_match(filter, |socket| {
-        let item = match socket.socket_type() {
-            SocketType::Inbound => Outgoing::Frame(
-                server_frame
-                    .get_or_insert_with(|| encode_server_frame(message))
-                    .clone(),
-            ),
-            SocketType::Outbound => Outgoing::Message(message.clone()),
-        };
+        let item = frames.for_socket(socket);
         let undelivered = match socket.queue().push(socket.id().as_str(), item) {
             Ok(Delivery::Queued) => None,
             Ok(Delivery::Buffered) => {
@@ -121,4 +117,148 @@ pub(crate) fn deliver(
         .metrics
         .broadcast(result.delivered, started.elapsed());
     result
+}
+
+/// The frames a broadcast shares among its inbound recipients (server frames are unmasked, so
+/// identical), each encoded once, when first needed: the plain frame, and a compressed one per
+/// window size for the sockets whose permessage-deflate keeps no server context (their frames
+/// depend on the message alone).
+struct SharedFrames<'a> {
+    message: &'a Message,
+    /// Shorter messages go uncompressed to every socket.
+    threshold: usize,
+    /// zlib's compression level.
+    level: u8,
+    plain: Option<Bytes>,
+    /// By window size, 8-15 bits.
+    compressed: [Option<Bytes>; 8],
+}
+
+impl<'a> SharedFrames<'a> {
+    fn new(message: &'a Message, settings: &Compression) -> Self {
+        SharedFrames {
+            message,
+            threshold: settings.threshold,
+            level: settings.level,
+            plain: None,
+            compressed: Default::default(),
+        }
+    }
+
+    /// What `socket` is queued: a shared frame, or the message itself when the socket frames
+    /// it (outbound sockets mask it, and compressors with context takeover are per socket).
+    fn for_socket(&mut self, socket: &Socket) -> Outgoing {
+        let compression = match socket.socket_type() {
+            SocketType::Outbound => return Outgoing::Message(self.message.clone()),
+            SocketType::Inbound => socket.compression(),
+        };
+        match compression {
+            Some(params) if self.message.len() >= self.threshold => {
+                if !params.server_no_context_takeover {
+                    return Outgoing::Message(self.message.clone());
+                }
+                Outgoing::Frame(self.compressed(&params))
+            }
+            _ => Outgoing::Frame(self.plain()),
+        }
+    }
+
+    fn plain(&mut self) -> Bytes {
+        self.plain
+            .get_or_insert_with(|| encode_server_frame(self.message, None))
+            .clone()
+    }
+
+    /// The message compressed with the server's window of `params`; the plain frame where the
+    /// window cannot be kept to (8 bits).
+    fn compressed(&mut self, params: &PerMessageDeflate) -> Bytes {
+        let bits = params.server_window_bits();
+        let slot = usize::from(bits.saturating_sub(*WINDOW_BITS.start()));
+        if let Some(Some(frame)) = self.compressed.get(slot) {
+            return frame.clone();
+        }
+        let frame = match compress_once(bits, self.message.as_bytes(), self.level) {
+            Some(payload) => encode_server_frame(self.message, Some(&payload)),
+            None => self.plain(),
+        };
+        if let Some(cached) = self.compressed.get_mut(slot) {
+            *cached = Some(frame.clone());
+        }
+        frame
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::SendQueue;
+    use crate::SlowConsumerPolicy;
+
+    fn socket(socket_type: SocketType, compression: Option<PerMessageDeflate>) -> Socket {
+        let queue = SendQueue::standalone(1, 1, SlowConsumerPolicy::Fail);
+        Socket::for_tests_of(socket_type, compression, queue)
+    }
+
+    fn no_server_context(bits: Option<u8>) -> Option<PerMessageDeflate> {
+        Some(PerMessageDeflate {
+            server_no_context_takeover: true,
+            server_max_window_bits: bits,
+            ..PerMessageDeflate::default()
+        })
+    }
+
+    /// The frame's allocation, to tell one shared frame from two equal ones.
+    fn frame(outgoing: Outgoing) -> (*const u8, Bytes) {
+        match outgoing {
+            Outgoing::Frame(frame) => (frame.as_ptr(), frame),
+            Outgoing::Message(_) => panic!("a message, not a shared frame"),
+        }
+    }
+
+    #[test]
+    fn sockets_without_server_context_share_one_compressed_frame_per_window_size() {
+        let text: String = (0..200)
+            .map(|i| format!("{{\"seq\":{i},\"p\":1.5}},"))
+            .collect();
+        let message = Message::text(text);
+        let mut frames = SharedFrames::new(&message, &Compression::on());
+        let mut next = |compression| frames.for_socket(&socket(SocketType::Inbound, compression));
+        let (a, a_bytes) = frame(next(no_server_context(None)));
+        let (b, _) = frame(next(no_server_context(Some(15))));
+        let (c, c_bytes) = frame(next(no_server_context(Some(10))));
+        let (d, _) = frame(next(no_server_context(Some(10))));
+        assert_eq!(a, b, "one compression for the default window");
+        assert_eq!(c, d, "one for 10 bits");
+        assert_ne!(a, c);
+        assert_eq!(a_bytes[0], 0xc1, "RSV1 on a final text frame");
+        assert!(a_bytes.len() * 3 < message.len() && c_bytes.len() * 3 < message.len());
+        let (plain, plain_bytes) = frame(next(None));
+        assert_eq!(plain_bytes[0], 0x81);
+        assert_eq!(
+            frame(next(no_server_context(Some(8)))).0,
+            plain,
+            "8 bits: sent plain"
+        );
+        let takeover = Some(PerMessageDeflate::default());
+        assert!(
+            matches!(next(takeover), Outgoing::Message(_)),
+            "its own compressor"
+        );
+        let outbound = frames.for_socket(&socket(SocketType::Outbound, None));
+        assert!(
+            matches!(outbound, Outgoing::Message(_)),
+            "masked by its task"
+        );
+    }
+
+    #[test]
+    fn a_message_below_the_threshold_is_one_plain_frame_for_all() {
+        let message = Message::text("short");
+        let mut frames = SharedFrames::new(&message, &Compression::on());
+        let plain = frame(frames.for_socket(&socket(SocketType::Inbound, None))).0;
+        for compression in [no_server_context(None), Some(PerMessageDeflate::default())] {
+            let outgoing = frames.for_socket(&socket(SocketType::Inbound, compression));
+            assert_eq!(frame(outgoing).0, plain);
+        }
+    }
 }

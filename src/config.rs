@@ -7,6 +7,7 @@ use crate::origin::AllowedOrigins;
 use crate::outbound::policy::Reconnect;
 use crate::path::{normalize_base_path, strip_base, PathPattern};
 use crate::pem::Pem;
+use crate::protocol::extensions::{PerMessageDeflate, WINDOW_BITS};
 use crate::protocol::handshake::{validate_client_headers, validate_token};
 use crate::settings::{settings, Choice};
 use std::time::Duration;
@@ -117,6 +118,9 @@ pub struct InboundPath {
     /// Origins allowed on this path, replacing the listener's
     /// [`allowed_origins`](ListenerConfig::allowed_origins) when not empty (same forms).
     pub allowed_origins: Vec<String>,
+    /// Whether sockets on this path accept permessage-deflate, replacing
+    /// [`Compression::inbound`] when set.
+    pub compression: Option<bool>,
 }
 
 impl InboundPath {
@@ -126,6 +130,7 @@ impl InboundPath {
             pattern: pattern.into(),
             default_groups: Vec::new(),
             allowed_origins: Vec::new(),
+            compression: None,
         }
     }
 
@@ -144,6 +149,61 @@ impl InboundPath {
     pub fn allow_origins<S: Into<String>>(mut self, origins: impl IntoIterator<Item = S>) -> Self {
         self.allowed_origins = origins.into_iter().map(Into::into).collect();
         self
+    }
+
+    /// The same path, accepting permessage-deflate or not whatever [`Compression::inbound`]
+    /// says.
+    pub fn compression(mut self, on: bool) -> Self {
+        self.compression = Some(on);
+        self
+    }
+}
+
+/// permessage-deflate (RFC 7692): whether sockets negotiate it, the parameters this endpoint
+/// asks for, and which messages it compresses. Off by default on both sides: each compressed
+/// socket costs CPU per message and, with context takeover, memory for as long as it lives
+/// (see the README), which only a deployment knows whether it pays for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Compression {
+    /// The listener accepts a client's offer (default false); a path's
+    /// [`InboundPath::compression`] overrides it.
+    pub inbound: bool,
+    /// Outbound sockets offer it (default false); an open's
+    /// [`OutboundOptions::compression`](crate::OutboundOptions::compression) overrides it.
+    pub outbound: bool,
+    /// The parameters asked for: as a server, in its answer to an offer, within what the offer
+    /// allows; as a client, in its offer (which a server may decline). Default: none, both
+    /// sides keep their context with 32 KiB windows.
+    pub preferred: PerMessageDeflate,
+    /// Messages shorter than this many bytes are sent uncompressed (default 64).
+    pub threshold: usize,
+    /// zlib's compression level, 1 (fastest) to 9 (smallest); default 2, which on JSON comes
+    /// within a few percent of zlib's default 6 for about a quarter less CPU.
+    pub level: u8,
+}
+
+impl Default for Compression {
+    fn default() -> Self {
+        Compression {
+            inbound: false,
+            outbound: false,
+            preferred: PerMessageDeflate::default(),
+            threshold: 64,
+            level: 2,
+        }
+    }
+}
+
+impl Compression {
+    /// permessage-deflate on both sides (the listener and outbound sockets), with the default
+    /// parameters.
+    pub fn on() -> Self {
+        Compression {
+            inbound: true,
+            outbound: true,
+            ..Compression::default()
+        }
     }
 }
 
@@ -516,6 +576,8 @@ pub struct Config {
     pub client: ClientConfig,
     /// Per-socket limits and liveness.
     pub socket: SocketConfig,
+    /// permessage-deflate, inbound and outbound (off by default).
+    pub compression: Compression,
     /// Tokio worker threads of the connector's own runtime (default: the CPU count, at most 4).
     pub worker_threads: Option<usize>,
     /// How long stop waits for queued sends to drain and close handshakes to finish.
@@ -538,6 +600,7 @@ impl Default for Config {
             listener: None,
             client: ClientConfig::default(),
             socket: SocketConfig::default(),
+            compression: Compression::default(),
             worker_threads: None,
             stop_timeout: Duration::from_secs(5),
             event_queue_capacity: 64 * 1024,
@@ -613,6 +676,21 @@ impl Config {
         }
         positive("event_queue_capacity", self.event_queue_capacity)?;
         positive("event_queue_bytes", self.event_queue_bytes)?;
+        let preferred = &self.compression.preferred;
+        for (name, bits) in [
+            ("server_max_window_bits", preferred.server_max_window_bits),
+            ("client_max_window_bits", preferred.client_max_window_bits),
+        ] {
+            if let Some(bits) = bits.filter(|bits| !WINDOW_BITS.contains(bits)) {
+                return Err(Error::invalid(format!("{name} must be 8-15, not {bits}")));
+            }
+        }
+        if !(1..=9).contains(&self.compression.level) {
+            return Err(Error::invalid(format!(
+                "compression_level must be 1-9, not {}",
+                self.compression.level
+            )));
+        }
         if let Some(cluster) = &self.cluster {
             check_duration("cluster_timeout", cluster.timeout)?;
             check_duration("cluster_node_expiry", cluster.node_expiry)?;
@@ -723,6 +801,33 @@ settings! {
     message_rate_limit: Socket, Custom;
     /// What a message past the rate limit does (default "close": the socket closes with 1008).
     message_rate_policy: Socket, Choice(MessageRatePolicy), |c| c.socket.message_rate_policy;
+    /// permessage-deflate on the listener and outbound sockets (default false: off).
+    compression: Socket, Bool, set |c, on| {
+        c.compression.inbound = on;
+        c.compression.outbound = on;
+    };
+    /// The listener accepts permessage-deflate (default false; a path's own setting wins).
+    inbound_compression: Listener, Bool, |c| c.compression.inbound;
+    /// Outbound sockets offer permessage-deflate (default false; an open's own setting wins).
+    outbound_compression: Client, Bool, |c| c.compression.outbound;
+    /// permessage-deflate: the server compresses each message on its own (default false).
+    server_no_context_takeover: Socket, Bool, |c| c.compression.preferred.server_no_context_takeover;
+    /// permessage-deflate: the client compresses each message on its own (default false).
+    client_no_context_takeover: Socket, Bool, |c| c.compression.preferred.client_no_context_takeover;
+    /// permessage-deflate: the server's compression window, 8-15 bits (default none: 15).
+    server_max_window_bits: Socket, OptionalCount, set |c, bits| {
+        c.compression.preferred.server_max_window_bits = bits.map(window_bits);
+    };
+    /// permessage-deflate: the client's compression window, 8-15 bits (default none: 15).
+    client_max_window_bits: Socket, OptionalCount, set |c, bits| {
+        c.compression.preferred.client_max_window_bits = bits.map(window_bits);
+    };
+    /// Messages shorter than this are sent uncompressed (default 64 bytes).
+    compression_threshold: Socket, Bytes, |c| c.compression.threshold;
+    /// zlib's compression level, 1 (fastest) to 9 (smallest) (default 2).
+    compression_level: Socket, Count, set |c, level| {
+        c.compression.level = u8::try_from(level).unwrap_or(u8::MAX);
+    };
     /// I/O threads of the connector's runtime (default none: the CPU count, at most 4).
     worker_threads: Connector, OptionalCount, |c| c.worker_threads;
     /// How long stop waits for queued sends and close handshakes (default 5 s).
@@ -733,6 +838,11 @@ settings! {
     event_queue_bytes: Connector, Bytes, |c| c.event_queue_bytes;
     /// A node of a cluster through a Redis backplane: URL, names, password, timeouts (none).
     cluster: Connector, Custom;
+}
+
+/// A window size as a setting gives it; one past a byte fails validation as one past 15 does.
+fn window_bits(bits: usize) -> u8 {
+    u8::try_from(bits).unwrap_or(u8::MAX)
 }
 
 // Checked here, with the other settings: the policy's module sits below this one.
@@ -800,6 +910,7 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
         listener,
         client,
         socket,
+        compression,
         worker_threads,
         stop_timeout,
         event_queue_capacity,
@@ -842,7 +953,43 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
         message_rate_limit,
         message_rate_policy,
     } = socket;
+    let Compression {
+        inbound: inbound_compression,
+        outbound: outbound_compression,
+        preferred:
+            PerMessageDeflate {
+                server_no_context_takeover,
+                client_no_context_takeover,
+                server_max_window_bits,
+                client_max_window_bits,
+            },
+        threshold: compression_threshold,
+        level: compression_level,
+    } = compression;
     let mut fields = vec![
+        ("compression.inbound", format!("{inbound_compression:?}")),
+        ("compression.outbound", format!("{outbound_compression:?}")),
+        (
+            "compression.preferred.server_no_context_takeover",
+            format!("{server_no_context_takeover:?}"),
+        ),
+        (
+            "compression.preferred.client_no_context_takeover",
+            format!("{client_no_context_takeover:?}"),
+        ),
+        (
+            "compression.preferred.server_max_window_bits",
+            format!("{server_max_window_bits:?}"),
+        ),
+        (
+            "compression.preferred.client_max_window_bits",
+            format!("{client_max_window_bits:?}"),
+        ),
+        (
+            "compression.threshold",
+            format!("{compression_threshold:?}"),
+        ),
+        ("compression.level", format!("{compression_level:?}")),
         ("worker_threads", format!("{worker_threads:?}")),
         ("stop_timeout", format!("{stop_timeout:?}")),
         ("event_queue_capacity", format!("{event_queue_capacity:?}")),
@@ -1009,19 +1156,23 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
     let mut patterns = Vec::new();
     let mut groups = Vec::new();
     let mut origins = Vec::new();
+    let mut compressions = Vec::new();
     for InboundPath {
         pattern,
         default_groups,
         allowed_origins,
+        compression,
     } in paths
     {
         patterns.push(pattern);
         groups.push(default_groups);
         origins.push(allowed_origins);
+        compressions.push(compression);
     }
     fields.push(("listener.paths.pattern", format!("{patterns:?}")));
     fields.push(("listener.paths.default_groups", format!("{groups:?}")));
     fields.push(("listener.paths.allowed_origins", format!("{origins:?}")));
+    fields.push(("listener.paths.compression", format!("{compressions:?}")));
     if let Some(ServerTls {
         identity: Identity {
             cert_chain,

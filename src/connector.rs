@@ -107,7 +107,11 @@ impl ConnectorBuilder {
         let listener = match &config.listener {
             Some(listener_config) => {
                 let _guard = runtime.enter();
-                Some(Listener::bind(listener_config, self.authorizer.clone())?)
+                Some(Listener::bind(
+                    listener_config,
+                    &config.compression,
+                    self.authorizer.clone(),
+                )?)
             }
             None => None,
         };

@@ -63,9 +63,9 @@ mod wire;
 pub use broadcast::{BroadcastFailure, BroadcastResult, RemoteFailure, Undelivered};
 pub use cluster::{ClusterConfig, ClusterSocket, MAX_CLUSTER_NAME_LEN};
 pub use config::{
-    config_fields, duration_from_secs, ClientConfig, ClientScheme, Config, Identity, InboundPath,
-    ListenerConfig, MessageRateLimit, MessageRatePolicy, ServerTls, SlowConsumerPolicy,
-    SocketConfig, TrustedRoots, MAX_DURATION, MAX_GROUP_LEN, SETTINGS,
+    config_fields, duration_from_secs, ClientConfig, ClientScheme, Compression, Config, Identity,
+    InboundPath, ListenerConfig, MessageRateLimit, MessageRatePolicy, ServerTls,
+    SlowConsumerPolicy, SocketConfig, TrustedRoots, MAX_DURATION, MAX_GROUP_LEN, SETTINGS,
 };
 pub use connector::{Connector, ConnectorBuilder};
 pub use dispatch::{prefer_batched_wakeups, EventHandler};
@@ -84,6 +84,7 @@ pub use outbound::{
 pub use path::PathPattern;
 pub use pem::Pem;
 pub use protocol::close::{close_code, MAX_CLOSE_REASON_LEN};
+pub use protocol::extensions::PerMessageDeflate;
 pub use protocol::message::{Message, MessageKind};
 pub use queue::Delivery;
 pub use registry::SocketFilter;
@@ -111,8 +112,18 @@ pub mod fuzzing {
     /// Feeds `chunks` to a frame decoder one after the other, decoding everything it can
     /// after each, until the stream breaks a rule. Returns what came out, each item as text,
     /// the violation last if there was one: the same bytes cut otherwise must give the same.
-    pub fn decode(chunks: &[&[u8]], masked: bool, max_message: usize) -> Vec<String> {
+    /// With `deflate` (the peer's window bits, 8-15, and whether it keeps its context),
+    /// permessage-deflate is negotiated: compressed messages are inflated within the limit.
+    pub fn decode(
+        chunks: &[&[u8]],
+        masked: bool,
+        max_message: usize,
+        deflate: Option<(u8, bool)>,
+    ) -> Vec<String> {
         let mut decoder = Decoder::new(masked, max_message, &[]);
+        if let Some((window_bits, takeover)) = deflate {
+            decoder.inflate(window_bits, takeover);
+        }
         let mut items = Vec::new();
         for chunk in chunks {
             decoder.feed(chunk);

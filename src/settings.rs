@@ -330,12 +330,14 @@ fn quoted(names: &[&str]) -> String {
 }
 
 /// The settings table: one row per setting, `name: Scope, Kind, |config| place;` under its
-/// one-line doc, where `place` is the field the setting sets (a `Custom` row has none). Makes
+/// one-line doc, where `place` is the field the setting sets (a `Custom` row has none), or
+/// `name: Scope, Kind, set |config, value| { ... };` for one that sets more than a field. Makes
 /// `SETTINGS` and `Config::set`/`Config::add`. Used once, in `config.rs`.
 macro_rules! settings {
     ($(
         #[doc = $doc:literal]
-        $name:ident: $scope:ident, $kind:ident $(($choice:ty))? $(, |$c:ident| $place:expr)?;
+        $name:ident: $scope:ident, $kind:ident $(($choice:ty))?
+            $(, |$c:ident| $place:expr)? $(, set |$sc:ident, $sv:ident| $set:block)?;
     )*) => {
         /// Every setting of [`Config`], in the order the documentation gives them: its name,
         /// kind, scope and one-line doc. [`Config::set`] and [`Config::add`] take these names;
@@ -364,7 +366,10 @@ macro_rules! settings {
                 let config = self;
                 match info.name {
                     $(stringify!($name) => {
-                        settings!(@set config, info, value, $kind $(($choice))? $(, |$c| $place)?)
+                        settings!(
+                            @set config, info, value, $kind $(($choice))?
+                                $(, |$c| $place)? $(, set |$sc, $sv| $set)?
+                        )
                     })*
                     _ => Err($crate::settings::mismatch(info, &value)),
                 }
@@ -384,7 +389,10 @@ macro_rules! settings {
                 let config = self;
                 match info.name {
                     $(stringify!($name) => {
-                        settings!(@add config, info, item, $kind $(, |$c| $place)?)
+                        settings!(
+                            @add config, info, item, $kind
+                                $(, |$c| $place)? $(, set |$sc, $sv| $set)?
+                        )
                     })*
                     _ => Err($crate::settings::not_a_list(info)),
                 }
@@ -406,6 +414,12 @@ macro_rules! settings {
         let value = settings!(@convert $kind $(($choice))?, $info, $value)?;
         let $c = $config;
         $place = value;
+        Ok(())
+    }};
+    (@set $config:ident, $info:ident, $value:ident, $kind:ident $(($choice:ty))?, set |$c:ident, $v:ident| $set:block) => {{
+        let $v = settings!(@convert $kind $(($choice))?, $info, $value)?;
+        let $c = $config;
+        $set
         Ok(())
     }};
 
@@ -437,7 +451,8 @@ macro_rules! settings {
         $place.push(item);
         Ok(())
     }};
-    (@add $config:ident, $info:ident, $item:ident, $kind:ident $(, |$c:ident| $place:expr)?) => {{
+    (@add $config:ident, $info:ident, $item:ident, $kind:ident
+        $(, |$c:ident| $place:expr)? $(, set |$sc:ident, $sv:ident| $set:block)?) => {{
         let _ = ($config, $item);
         Err($crate::settings::not_a_list($info))
     }};

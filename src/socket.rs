@@ -4,6 +4,7 @@
 use crate::config::validate_groups;
 use crate::error::{Error, Result};
 use crate::protocol::close::validate_close;
+use crate::protocol::extensions::PerMessageDeflate;
 use crate::queue::{CloseRequest, SendQueue};
 use crate::tls::PeerCertificate;
 use bytes::Bytes;
@@ -122,6 +123,8 @@ pub(crate) struct Link {
     pub local_addr: SocketAddr,
     pub remote_addr: SocketAddr,
     pub peer_certificate: Option<PeerCertificate>,
+    /// permessage-deflate, when negotiated.
+    pub compression: Option<PerMessageDeflate>,
 }
 
 /// Where a socket stands: connected, reconnecting (an outbound socket whose connection ended,
@@ -211,10 +214,21 @@ impl Socket {
     /// An inbound socket `s` on `/` that no connector holds, for unit tests.
     #[cfg(test)]
     pub(crate) fn for_tests(queue: SendQueue) -> Self {
+        Socket::for_tests_of(SocketType::Inbound, None, queue)
+    }
+
+    /// A socket `s` of `socket_type` on `/` with `compression` negotiated, that no connector
+    /// holds, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests_of(
+        socket_type: SocketType,
+        compression: Option<PerMessageDeflate>,
+        queue: SendQueue,
+    ) -> Self {
         let addr: SocketAddr = ([127, 0, 0, 1], 1).into();
         let attrs = Attributes {
             id: SocketId::new("s").expect("a valid ID"),
-            socket_type: SocketType::Inbound,
+            socket_type,
             path: "/".into(),
             uri: "ws://127.0.0.1:1/".into(),
             secure: false,
@@ -226,6 +240,7 @@ impl Socket {
             local_addr: addr,
             remote_addr: addr,
             peer_certificate: None,
+            compression,
         };
         Socket::new(attrs, link, queue)
     }
@@ -399,6 +414,18 @@ impl Socket {
     /// The negotiated subprotocol, if any.
     pub fn subprotocol(&self) -> Option<&str> {
         self.0.attrs.subprotocol.as_deref()
+    }
+
+    /// permessage-deflate's parameters, when the handshake negotiated it (of an outbound
+    /// socket that reconnected: the latest handshake's).
+    pub fn compression(&self) -> Option<PerMessageDeflate> {
+        self.status().link.compression
+    }
+
+    /// The negotiated extensions as the handshake's `Sec-WebSocket-Extensions` response states
+    /// them (e.g. `permessage-deflate; client_max_window_bits=12`); `None` when none was.
+    pub fn extensions(&self) -> Option<String> {
+        self.compression().map(|c| c.header_value())
     }
 
     /// Our end of the connection (of an outbound socket that reconnected: of the latest).

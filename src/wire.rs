@@ -5,8 +5,15 @@
 //! released as soon as everything in it has been handed out; the write buffer is released
 //! once flushed. An idle connection holds no buffer at all. A received payload that fills
 //! most of its read buffer is split off without copying; smaller ones are copied out.
+//!
+//! With permessage-deflate negotiated, messages are compressed as they are framed and inflated
+//! as their frames complete (within the message limit); without it, a socket carries no
+//! compression state.
 
-use crate::protocol::frame::{self, opcode, Violation};
+use crate::config::Compression;
+use crate::protocol::deflate::{Deflater, Inflater};
+use crate::protocol::extensions::PerMessageDeflate;
+use crate::protocol::frame::{self, opcode, Violation, RSV1};
 use crate::protocol::message::Message;
 use crate::protocol::utf8::Utf8Check;
 use crate::tls::IoStream;
@@ -61,10 +68,12 @@ const MAX_SLICES: usize = 32;
 const MIN_READ: usize = 2048;
 const MAX_READ: usize = 64 * 1024;
 
-/// A fragmented message being put together.
+/// A fragmented (or compressed) message being put together.
 struct Fragments {
     text: bool,
-    data: BytesMut,
+    /// Its frames are compressed: `data` holds what they inflated to.
+    compressed: bool,
+    data: Vec<u8>,
 }
 
 /// Turns received bytes into messages: frame parsing, unmasking, reassembly, limits. Kept
@@ -82,14 +91,17 @@ pub(crate) struct Decoder {
     front_done: usize,
     /// The text message being received, checked as its pieces arrive.
     utf8: Utf8Check,
+    /// permessage-deflate's inflater, when it was negotiated.
+    inflater: Option<Box<Inflater>>,
 }
 
 pub(crate) struct Wire {
     io: IoStream,
     role: Role,
     decoder: Decoder,
-    /// Size of the next read allocation: doubles while reads fill the buffer.
-    read_size: usize,
+    /// Size of the next read allocation: doubles while reads fill the buffer (at most
+    /// 64 KiB: 32 bits, so that the compressor's pointer below costs a plain socket nothing).
+    read_size: u32,
     /// Small frames gathered for the next write.
     write: BytesMut,
     /// Large payloads and shared frames, written from where they are (no copy), in order
@@ -99,6 +111,8 @@ pub(crate) struct Wire {
     /// Bytes written to the stream so far.
     written: u64,
     eof: bool,
+    /// permessage-deflate's compressor, when it was negotiated.
+    deflater: Option<Box<Deflater>>,
 }
 
 impl Wire {
@@ -109,13 +123,53 @@ impl Wire {
             io,
             role,
             decoder: Decoder::new(role == Role::Server, max_message, already_read),
-            read_size: MIN_READ,
+            read_size: MIN_READ as u32,
             write: BytesMut::new(),
             chunks: VecDeque::new(),
             chunk_bytes: 0,
             written: 0,
             eof: false,
+            deflater: None,
         }
+    }
+
+    /// The same wire with permessage-deflate, as negotiated: messages from the settings'
+    /// threshold on are compressed, and compressed ones are inflated.
+    pub(crate) fn with_compression(
+        mut self,
+        params: &PerMessageDeflate,
+        settings: &Compression,
+    ) -> Self {
+        let (ours, theirs) = match self.role {
+            Role::Server => (
+                (
+                    params.server_window_bits(),
+                    params.server_no_context_takeover,
+                ),
+                (
+                    params.client_window_bits(),
+                    params.client_no_context_takeover,
+                ),
+            ),
+            Role::Client => (
+                (
+                    params.client_window_bits(),
+                    params.client_no_context_takeover,
+                ),
+                (
+                    params.server_window_bits(),
+                    params.server_no_context_takeover,
+                ),
+            ),
+        };
+        self.deflater = Some(Box::new(Deflater::new(
+            ours.0,
+            !ours.1,
+            settings.threshold,
+            settings.level,
+        )));
+        self.decoder.inflate(theirs.0, !theirs.1);
+        self
     }
 
     /// The next thing the peer sent; reads as needed.
@@ -136,7 +190,7 @@ impl Wire {
                 Poll::Ready(Ok(0)) => self.eof = true,
                 Poll::Ready(Ok(n)) => {
                     if n == spare {
-                        self.read_size = (self.read_size * 2).min(MAX_READ);
+                        self.read_size = (self.read_size * 2).min(MAX_READ as u32);
                     }
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(WireError::Io(e))),
@@ -144,7 +198,7 @@ impl Wire {
                     if buf.is_empty() {
                         // Nothing more to read: the connection holds no buffer while it waits.
                         read_buffers::give_back(std::mem::take(buf));
-                        self.read_size = MIN_READ;
+                        self.read_size = MIN_READ as u32;
                     }
                     return Poll::Pending;
                 }
@@ -160,7 +214,7 @@ impl Wire {
     fn make_room(&mut self) {
         let decoder = &mut self.decoder;
         let len = decoder.buf.len();
-        let mut wanted = self.read_size;
+        let mut wanted = self.read_size as usize;
         if let Some(total) = decoder.front_len() {
             if total > len + wanted {
                 wanted = (total - len).min(len.max(MAX_READ));
@@ -188,15 +242,25 @@ impl Wire {
         }
     }
 
-    /// Appends a data message as one frame. Server frames keep large payloads where they
-    /// are; client frames are masked, so they are copied.
+    /// Appends a data message as one frame, compressed when permessage-deflate says so. Server
+    /// frames keep large payloads where they are; client frames are masked, so they are copied.
     pub(crate) fn buffer_message(&mut self, message: &Message) {
-        let code = if message.is_text() {
-            opcode::TEXT
-        } else {
-            opcode::BINARY
-        };
+        let code = frame::message_opcode(message);
         let payload = message.as_bytes();
+        let compressed = self
+            .deflater
+            .as_mut()
+            .and_then(|deflater| deflater.compress(payload));
+        if let Some(compressed) = compressed {
+            match self.next_mask() {
+                None if compressed.len() >= ZERO_COPY_MIN => {
+                    frame::put_header(&mut self.write, code | RSV1, compressed.len(), None);
+                    self.push_chunk(Bytes::from(compressed));
+                }
+                mask => frame::put_frame(&mut self.write, code | RSV1, &compressed, mask),
+            }
+            return;
+        }
         match self.next_mask() {
             None if payload.len() >= ZERO_COPY_MIN => {
                 frame::put_header(&mut self.write, code, payload.len(), None);
@@ -318,7 +382,14 @@ impl Decoder {
             fragments: None,
             front_done: 0,
             utf8: Utf8Check::default(),
+            inflater: None,
         }
+    }
+
+    /// Inflates compressed messages from now on (permessage-deflate was negotiated): the peer
+    /// compresses with a window of `window_bits`, keeping its context when `takeover`.
+    pub(crate) fn inflate(&mut self, window_bits: u8, takeover: bool) {
+        self.inflater = Some(Box::new(Inflater::new(window_bits, takeover)));
     }
 
     /// Appends received bytes as a read would (for the fuzz targets, which have no stream):
@@ -335,7 +406,7 @@ impl Decoder {
     /// The whole length (header and payload) of the frame at the front, once its header has
     /// arrived.
     fn front_len(&self) -> Option<usize> {
-        match frame::parse_header(&self.buf, self.masked, usize::MAX) {
+        match frame::parse_header(&self.buf, self.masked, usize::MAX, true) {
             Ok(Some(header)) => Some(header.header_len.saturating_add(header.payload_len)),
             _ => None,
         }
@@ -343,15 +414,18 @@ impl Decoder {
 
     /// Takes the next complete message, control frame or close from the buffer. The part of a
     /// data frame that has arrived is unmasked and, for text, checked as it comes, so invalid
-    /// text fails before the rest of its frame or message is waited for.
+    /// text fails before the rest of its frame or message is waited for; a compressed frame is
+    /// inflated (and its text checked) once it is whole.
     pub(crate) fn decode(&mut self) -> Result<Option<Incoming>, Violation> {
         loop {
-            let Some(header) = frame::parse_header(&self.buf, self.masked, self.max_message)?
+            let deflate = self.inflater.is_some();
+            let Some(header) =
+                frame::parse_header(&self.buf, self.masked, self.max_message, deflate)?
             else {
                 return Ok(None);
             };
             let data = header.opcode <= opcode::BINARY;
-            let text = match (header.opcode, &self.fragments) {
+            let (text, compressed) = match (header.opcode, &self.fragments) {
                 (opcode::TEXT | opcode::BINARY, Some(_)) => {
                     return Err(Violation::Protocol(
                         "a new message began before the fragmented one ended",
@@ -363,18 +437,22 @@ impl Decoder {
                     ))
                 }
                 (opcode::CONTINUATION, Some(fragments)) => {
-                    if fragments.data.len() + header.payload_len > self.max_message {
+                    // A compressed message's size is known as it inflates.
+                    if !fragments.compressed
+                        && fragments.data.len() + header.payload_len > self.max_message
+                    {
                         return Err(Violation::TooBig);
                     }
-                    fragments.text
+                    (fragments.text, fragments.compressed)
                 }
-                (code, _) => code == opcode::TEXT,
+                (code, _) => (code == opcode::TEXT, header.compressed),
             };
             let total = header.header_len + header.payload_len;
             let arrived = self.buf.len().min(total) - header.header_len;
             // A final text frame that arrived whole, alone, is checked once it is a message;
-            // anything else is checked piece by piece.
+            // anything else is checked piece by piece (compressed text as it inflates).
             let piecewise = text
+                && !compressed
                 && (!header.fin
                     || self.fragments.is_some()
                     || arrived < header.payload_len
@@ -406,6 +484,14 @@ impl Decoder {
                     _ => frame::parse_close(&payload).map(|close| Some(Incoming::Close(close))),
                 };
             }
+            if compressed {
+                if let Some(incoming) =
+                    self.inflate_front(text, header.fin, header.header_len, total)?
+                {
+                    return Ok(Some(incoming));
+                }
+                continue;
+            }
             if piecewise && header.fin {
                 self.utf8.finish().map_err(|_| Violation::InvalidUtf8)?;
             }
@@ -418,21 +504,62 @@ impl Decoder {
                 (fragments, fin) => {
                     let mut fragments = fragments.unwrap_or(Fragments {
                         text,
-                        data: BytesMut::new(),
+                        compressed: false,
+                        data: Vec::new(),
                     });
                     fragments
                         .data
                         .extend_from_slice(&self.buf[header.header_len..total]);
                     self.buf.advance(total);
                     if fin {
-                        let retained = fragments.data.capacity();
-                        return message(text, fragments.data.freeze())
-                            .map(|message| Some(Incoming::Message { message, retained }));
+                        return Ok(Some(whole(fragments)?));
                     }
                     self.fragments = Some(fragments);
                 }
             }
         }
+    }
+
+    /// Inflates the complete compressed frame at the front onto its message (a text one checked
+    /// as it inflates); the message once this was its last frame.
+    fn inflate_front(
+        &mut self,
+        text: bool,
+        fin: bool,
+        header_len: usize,
+        total: usize,
+    ) -> Result<Option<Incoming>, Violation> {
+        let first = self.fragments.is_none();
+        let mut fragments = self.fragments.take().unwrap_or(Fragments {
+            text,
+            compressed: true,
+            data: Vec::new(),
+        });
+        let inflater = self.inflater.as_mut().ok_or(Violation::Protocol(
+            "reserved bits set without an extension",
+        ))?;
+        let before = fragments.data.len();
+        inflater.inflate(
+            &self.buf[header_len..total],
+            fin,
+            &mut fragments.data,
+            self.max_message,
+        )?;
+        self.buf.advance(total);
+        // A message of one frame is checked whole, as it becomes a message.
+        if text && !(first && fin) {
+            self.utf8
+                .feed(&fragments.data[before..])
+                .map_err(|_| Violation::InvalidUtf8)?;
+            if fin {
+                self.utf8.finish().map_err(|_| Violation::InvalidUtf8)?;
+            }
+        }
+        if fin {
+            return whole(fragments).map(Some);
+        }
+        self.fragments = Some(fragments);
+        Ok(None)
     }
 
     /// The payload of the complete frame at the front, and the memory it keeps. It stays
@@ -495,11 +622,188 @@ mod read_buffers {
     }
 }
 
+/// The message a fragmented (or compressed) one put together makes, and the memory it keeps.
+fn whole(fragments: Fragments) -> Result<Incoming, Violation> {
+    let retained = fragments.data.capacity();
+    message(fragments.text, Bytes::from(fragments.data))
+        .map(|message| Incoming::Message { message, retained })
+}
+
 /// A complete received message, its text checked for UTF-8.
 fn message(text: bool, payload: Bytes) -> Result<Message, Violation> {
     if text {
         Message::text_from_bytes(payload).map_err(|_| Violation::InvalidUtf8)
     } else {
         Ok(Message::binary(payload))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client's decoder (unmasked frames) with permessage-deflate, context kept.
+    fn deflating(max_message: usize) -> Decoder {
+        let mut decoder = Decoder::new(false, max_message, &[]);
+        decoder.inflate(15, true);
+        decoder
+    }
+
+    /// Everything `bytes` decode to, the violation last if there is one.
+    fn decode_all(decoder: &mut Decoder, bytes: &[u8]) -> Vec<Result<String, Violation>> {
+        decoder.buf.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        loop {
+            match decoder.decode() {
+                Ok(Some(Incoming::Message { message, .. })) => {
+                    out.push(Ok(match message.as_text() {
+                        Some(text) => text.to_owned(),
+                        None => format!("binary {:?}", message.as_bytes()),
+                    }))
+                }
+                Ok(Some(other)) => out.push(Ok(format!("{other:?}"))),
+                Ok(None) => return out,
+                Err(violation) => {
+                    out.push(Err(violation));
+                    return out;
+                }
+            }
+        }
+    }
+
+    fn texts(items: &[&str]) -> Vec<Result<String, Violation>> {
+        items.iter().map(|t| Ok((*t).to_owned())).collect()
+    }
+
+    /// The frames of RFC 7692 section 7.2.3, byte for byte.
+    #[test]
+    fn the_rfc_frames_decode() {
+        let hello = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let fragmented = [
+            0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00,
+        ];
+        let second = [0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00];
+        let stored = [
+            0xc1, 0x0b, 0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+        ];
+        let bfinal = [0xc1, 0x08, 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+        let two_blocks = [
+            0xc1, 0x0d, 0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07,
+            0x00,
+        ];
+        let empty = [0xc1, 0x01, 0x00];
+        let plain = [0x81, 0x05, b'H', b'e', b'l', b'l', b'o'];
+        let mut decoder = deflating(1000);
+        let stream = [
+            &hello[..],
+            &fragmented,
+            &second,
+            &stored,
+            &two_blocks,
+            &empty,
+            &plain,
+            &bfinal,
+        ]
+        .concat();
+        assert_eq!(
+            decode_all(&mut decoder, &stream),
+            texts(&["Hello", "Hello", "Hello", "Hello", "Hello", "", "Hello", "Hello"])
+        );
+        // The same bytes one at a time.
+        let mut decoder = deflating(1000);
+        let mut got = Vec::new();
+        for byte in &stream {
+            got.extend(decode_all(&mut decoder, &[*byte]));
+        }
+        assert_eq!(
+            got,
+            texts(&["Hello", "Hello", "Hello", "Hello", "Hello", "", "Hello", "Hello"])
+        );
+    }
+
+    #[test]
+    fn control_frames_may_come_between_compressed_fragments() {
+        let frames = [
+            &[0x41, 0x03, 0xf2, 0x48, 0xcd][..],
+            &[0x89, 0x01, b'p'],
+            &[0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00],
+        ]
+        .concat();
+        let got = decode_all(&mut deflating(1000), &frames);
+        assert_eq!(got, [Ok("Ping(b\"p\")".to_owned()), Ok("Hello".to_owned())]);
+    }
+
+    #[test]
+    fn rsv1_is_only_for_the_first_frame_of_a_message() {
+        let protocol = |why| vec![Err(Violation::Protocol(why))];
+        let rsv1_on_continuation = [
+            0x41, 0x03, 0xf2, 0x48, 0xcd, 0xc0, 0x04, 0xc9, 0xc9, 0x07, 0x00,
+        ];
+        assert_eq!(
+            decode_all(&mut deflating(1000), &rsv1_on_continuation),
+            protocol("RSV1 set on a continuation frame")
+        );
+        assert_eq!(
+            decode_all(&mut deflating(1000), &[0xc9, 0x00]),
+            protocol("RSV1 set on a control frame")
+        );
+        // Not negotiated: a compressed message is a protocol error (1002).
+        let hello = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let got = decode_all(&mut Decoder::new(false, 1000, &[]), &hello);
+        assert_eq!(got, protocol("reserved bits set without an extension"));
+        assert_eq!(Violation::Protocol("").close_code(), 1002);
+    }
+
+    #[test]
+    fn compressed_text_is_checked_once_inflated() {
+        let mut deflater = Deflater::new(15, false, 0, 2);
+        let bad = deflater.compress(b"ok \xff not utf-8").unwrap();
+        let mut frame = BytesMut::new();
+        frame::put_frame(&mut frame, opcode::TEXT | RSV1, &bad, None);
+        assert_eq!(
+            decode_all(&mut deflating(1000), &frame),
+            [Err(Violation::InvalidUtf8)]
+        );
+        // Fragmented, it fails at the fragment that shows it, before the message ends.
+        let mut first = BytesMut::new();
+        frame::put_frame(&mut first, opcode::TEXT | RSV1, &bad, None);
+        first[0] &= 0x7f;
+        assert_eq!(
+            decode_all(&mut deflating(1000), &first),
+            [Err(Violation::InvalidUtf8)]
+        );
+        // Binary is not checked.
+        let mut binary = BytesMut::new();
+        frame::put_frame(&mut binary, opcode::BINARY | RSV1, &bad, None);
+        assert_eq!(decode_all(&mut deflating(1000), &binary).len(), 1);
+    }
+
+    /// The limit applies to the inflated size, also across fragments.
+    #[test]
+    fn the_message_limit_applies_once_inflated() {
+        let zeros = vec![0u8; 64 * 1024];
+        let mut deflater = Deflater::new(15, true, 0, 9);
+        let compressed = deflater.compress(&zeros).unwrap();
+        assert!(compressed.len() < 1024, "{}", compressed.len());
+        let mut frame = BytesMut::new();
+        frame::put_frame(&mut frame, opcode::BINARY | RSV1, &compressed, None);
+        assert_eq!(
+            decode_all(&mut deflating(64 * 1024 - 1), &frame),
+            [Err(Violation::TooBig)]
+        );
+        assert_eq!(decode_all(&mut deflating(64 * 1024), &frame).len(), 1);
+        // Fragments each within the limit, the message past it.
+        let more = Deflater::new(15, false, 0, 9)
+            .compress(&[0u8; 80 * 1024])
+            .unwrap();
+        let (head, tail) = more.split_at(more.len() / 2);
+        let mut first = BytesMut::new();
+        frame::put_frame(&mut first, opcode::BINARY | RSV1, head, None);
+        first[0] &= 0x7f;
+        let mut decoder = deflating(64 * 1024);
+        assert!(decode_all(&mut decoder, &first).is_empty());
+        let mut last = BytesMut::new();
+        frame::put_frame(&mut last, opcode::CONTINUATION, tail, None);
+        assert_eq!(decode_all(&mut decoder, &last), [Err(Violation::TooBig)]);
     }
 }

@@ -1,5 +1,6 @@
 //! A real browser as the peer: headless Chromium connects to the listener from a page,
-//! receives a server push, exchanges text and binary, and sees the server close. Needs
+//! receives a server push, exchanges text and binary, and sees the server close, without and
+//! with permessage-deflate (which every browser offers). Needs
 //! Chromium and playwright-core (make test-browser installs both), so a plain `cargo test`
 //! ignores it; make test runs it.
 
@@ -7,15 +8,41 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use wsconnector::{Config, Connector, ConnectorHandle, Event};
+use wsconnector::{Compression, Config, Connector, ConnectorHandle, Event, Socket};
 
 #[test]
 #[ignore = "needs Chromium and tests/node/node_modules: run by make test-browser"]
 fn chromium_receives_pushes_and_echoes() {
+    let (line, socket) = push_and_echo(Compression::default());
+    let expected = r#"{"seen":["text:welcome, browser","text:hello from the browser","binary:1,2,3,250"],"code":4003,"reason":"bye, browser","protocol":"push.v1","extensions":""}"#;
+    assert_eq!(line.trim(), expected);
+    assert_eq!(socket.compression(), None);
+}
+
+/// The page sees the extension negotiated (`WebSocket.extensions`), and every message, each
+/// compressed both ways, arrives intact.
+#[test]
+#[ignore = "needs Chromium and tests/node/node_modules: run by make test-browser"]
+fn chromium_negotiates_permessage_deflate() {
+    let mut compression = Compression::on();
+    compression.threshold = 0;
+    let (line, socket) = push_and_echo(compression);
+    let expected = r#"{"seen":["text:welcome, browser","text:hello from the browser","binary:1,2,3,250"],"code":4003,"reason":"bye, browser","protocol":"push.v1","extensions":"permessage-deflate"}"#;
+    assert_eq!(line.trim(), expected);
+    assert_eq!(socket.extensions().as_deref(), Some("permessage-deflate"));
+    assert!(socket
+        .header("sec-websocket-extensions")
+        .is_some_and(|offer| offer.contains("permessage-deflate")));
+}
+
+/// Serves one page's socket with `compression`: a push, echoes, then a close from the server;
+/// returns the page's report and the socket.
+fn push_and_echo(compression: Compression) -> (String, Socket) {
     let (tx, rx) = std::sync::mpsc::channel();
     let tx = std::sync::Mutex::new(tx);
     let mut config = Config::with_listener("127.0.0.1", 0);
     config.listener.as_mut().unwrap().subprotocols = vec!["push.v1".into()];
+    config.compression = compression;
     let server = Connector::builder(config)
         .on_event(move |_: &ConnectorHandle, event: Event| match &event {
             // Server push: the browser hears from us first.
@@ -58,6 +85,5 @@ fn chromium_receives_pushes_and_echoes() {
         .read_line(&mut line)
         .unwrap();
     assert!(browser.wait().unwrap().success(), "{line}");
-    let expected = r#"{"seen":["text:welcome, browser","text:hello from the browser","binary:1,2,3,250"],"code":4003,"reason":"bye, browser","protocol":"push.v1","extensions":""}"#;
-    assert_eq!(line.trim(), expected);
+    (line, socket)
 }

@@ -271,3 +271,91 @@ fn a_frame_header_alone_reserves_no_room_for_its_payload() {
     );
     drop(peers);
 }
+
+/// `inflated` bytes of zeros (a multiple of 1 MiB) compressed as one permessage-deflate message:
+/// the first MiB, then the next one (which refers back to the first) over and over, so that a
+/// frame of about a thousandth of the size (DEFLATE's best ratio) is made from 2 MiB of work.
+fn compression_bomb(inflated: usize) -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress};
+    let zeros = vec![0u8; MIB];
+    let mut compress = Compress::new(Compression::best(), false);
+    let mut block = |out: &mut Vec<u8>| {
+        out.clear();
+        out.reserve(MIB);
+        compress
+            .compress_vec(&zeros, out, FlushCompress::Sync)
+            .unwrap();
+    };
+    let (mut first, mut next) = (Vec::new(), Vec::new());
+    block(&mut first);
+    block(&mut next);
+    let mut bomb = first;
+    for _ in 1..inflated / MIB {
+        bomb.extend_from_slice(&next);
+    }
+    // The sync flush's tail is left out of a message (RFC 7692 section 7.2.1).
+    bomb.truncate(bomb.len() - 4);
+    bomb
+}
+
+/// Resets the process's peak resident memory to what it holds now (Linux's clear_refs).
+fn reset_peak() {
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+}
+
+/// The process's peak resident memory since [`reset_peak`], in bytes (VmHWM).
+fn peak_resident() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        .unwrap();
+    kib * 1024
+}
+
+/// A frame of about 1 MiB that inflates to 1 GiB (a compression bomb), against the default
+/// 16 MiB message limit: the socket closes with 1009 once the inflated size passes the limit,
+/// and the process's peak memory grows by about the limit, never by the bomb's size.
+#[test]
+fn a_compression_bomb_closes_with_1009_within_the_message_limit() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let bomb = compression_bomb(1 << 30);
+    let mut frame = client_frame(BINARY, &bomb);
+    frame[0] |= 0x40;
+    let (server, events) = start_server(|c| {
+        c.worker_threads = Some(1);
+        c.socket.ping_interval = None;
+        c.compression = wsconnector::Compression::on();
+    });
+    let limit = wsconnector::SocketConfig::default().max_message_size;
+    let before = memory();
+    reset_peak();
+    let mut tcp = raw_ws_with(
+        server.local_addr().unwrap(),
+        "/bomb",
+        "Sec-WebSocket-Extensions: permessage-deflate\r\n",
+        &[frame],
+    );
+    let (opcode, payload) = read_server_frame(&mut tcp);
+    assert_eq!(
+        (opcode, payload.get(..2)),
+        (CLOSE, Some(&[0x03, 0xf1][..])),
+        "1009"
+    );
+    events.expect(Trigger::InboundConnection);
+    let (_, code, reason) = events.closed();
+    assert_eq!(code, wsconnector::close_code::MESSAGE_TOO_BIG, "{reason}");
+    let peak = peak_resident().saturating_sub(before.1);
+    let grown = resident_growth(before);
+    eprintln!(
+        "a {} KiB frame inflating to 1 GiB: peak {} KiB, then {} KiB resident growth (limit {} MiB)",
+        bomb.len() / 1024,
+        peak / 1024,
+        grown / 1024,
+        limit / MIB
+    );
+    assert!(bomb.len() < 2 * MIB, "{}", bomb.len());
+    assert!(peak <= limit + 2 * MIB + SLACK, "peak {peak} bytes");
+    assert!(grown <= SLACK, "{grown} bytes held after");
+}

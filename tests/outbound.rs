@@ -348,23 +348,7 @@ fn sends_after_the_peer_closed_are_remotely_closed_errors() {
     let (replied_tx, replied_rx) = mpsc::channel::<()>();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     std::thread::spawn(move || {
-        let (mut tcp, _) = listener.accept().unwrap();
-        let mut request = Vec::new();
-        let mut byte = [0u8; 1];
-        while !request.ends_with(b"\r\n\r\n") {
-            tcp.read_exact(&mut byte).unwrap();
-            request.push(byte[0]);
-        }
-        let request = String::from_utf8(request).unwrap();
-        let key = request
-            .lines()
-            .find(|l| l.to_ascii_lowercase().starts_with("sec-websocket-key:"))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, key)| key.trim())
-            .unwrap();
-        let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-        let response = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
-        tcp.write_all(response.as_bytes()).unwrap();
+        let mut tcp = raw_ws_accept(&listener);
         assert_eq!(read_client_frame(&mut tcp), (1, b"first".to_vec()));
         tcp.write_all(&[0x88, 0x02, 0x0f, 0xa0]).unwrap(); // close 4000
         assert_eq!(read_client_frame(&mut tcp).0, 8, "the close reply");

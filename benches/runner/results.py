@@ -9,7 +9,17 @@ from typing import Dict, List, Optional
 
 from . import machine as machine_info
 from .scenarios import Plan, Scenario
-from .servers import PICOWS, RAW_4K, RAW_DEFAULT, WSC_PYTHON, Server
+from .servers import (
+    PICOWS,
+    RAW_4K,
+    RAW_DEFAULT,
+    WEBSOCKETS_DEFLATE,
+    WSC_DEFLATE,
+    WSC_DEFLATE_NCT,
+    WSC_PYTHON,
+    WSC_RUST,
+    Server,
+)
 
 # The figures kept per scenario kind: (field of the load's report, what it is).
 RATE_METRICS = [
@@ -20,6 +30,7 @@ RATE_METRICS = [
     "server_cpu_pct",
     "client_cpu_pct",
     "other_cpu_pct",
+    "wire_bytes_per_msg",
 ]
 IDLE_METRICS = [
     "connections",
@@ -122,6 +133,77 @@ def _rate_table(scenario: Scenario, servers: List[Server], rows: Dict[str, dict]
     return lines
 
 
+def measured_under(server: Server, scenario: Scenario) -> bool:
+    """Whether the server has a row in the scenario's table."""
+    return (server.scenarios is None or scenario.key in server.scenarios) and (
+        scenario.servers is None or server.key in scenario.servers
+    )
+
+
+def _measured(server: Server, rows: Dict[str, dict], skipped) -> bool:
+    row = rows[server.key]
+    return bool(row["runs"] or row["errors"] or server.key in skipped)
+
+
+def _plain(rows: Dict[str, dict], key: str, metric: str) -> str:
+    """The row's median over the same load uncompressed (wsconnector without compression)."""
+    return _ratio(rows, key, metric, WSC_RUST)
+
+
+def _compression_table(scenario: Scenario, servers: List[Server], rows: Dict[str, dict],
+                       skipped) -> List[str]:
+    """A permessage-deflate table: rate, server CPU and bytes on the wire per message, each
+    beside its ratio to the same load uncompressed."""
+    if scenario.is_idle:
+        lines = [
+            "| server | held | RSS KiB/conn | min–max | × uncompressed | handshakes/s | note |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        ]
+        for server in [s for s in servers if _measured(s, rows, skipped)]:
+            row = rows[server.key]
+            held = row.get("connections")
+            lines.append(
+                f"| {server.label} | {_num(held['min']) if held else '–'}"
+                f" | {_num(_median(row, 'rss_per_conn_kib'))} | {_span(row, 'rss_per_conn_kib')}"
+                f" | {_plain(rows, server.key, 'rss_per_conn_kib')}"
+                f" | {_num(_median(row, 'handshakes_per_s'))}"
+                f" | {_note(row, skipped.get(server.key))} |"
+            )
+        return lines
+    lines = [
+        f"| server | {scenario.unit} | min–max | server CPU µs/msg | × uncompressed"
+        " | wire B/msg | × uncompressed | p50 µs | p99 µs | server CPU % | client CPU % | note |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for server in [s for s in servers if _measured(s, rows, skipped)]:
+        row = rows[server.key]
+        lines.append(
+            f"| {server.label} | {_num(_median(row, 'rate'))} | {_span(row, 'rate')}"
+            f" | {_num(_median(row, 'server_cpu_us_per_msg'))}"
+            f" | {_plain(rows, server.key, 'server_cpu_us_per_msg')}"
+            f" | {_num(_median(row, 'wire_bytes_per_msg'))}"
+            f" | {_plain(rows, server.key, 'wire_bytes_per_msg')}"
+            f" | {_num(_median(row, 'p50_us'))} | {_num(_median(row, 'p99_us'))}"
+            f" | {_num(_median(row, 'server_cpu_pct'))} | {_num(_median(row, 'client_cpu_pct'))}"
+            f" | {_note(row, skipped.get(server.key))} |"
+        )
+    return lines
+
+
+def _websockets_line(scenario: Scenario, rows: Dict[str, dict]) -> str:
+    """wsconnector compressing next to Python's websockets compressing, when both ran."""
+    metric = "rss_per_conn_kib" if scenario.is_idle else "server_cpu_us_per_msg"
+    what = "memory per connection" if scenario.is_idle else "server CPU per message"
+    parts = []
+    for key, label in ((WSC_DEFLATE, "context kept"), (WSC_DEFLATE_NCT, "no server context")):
+        ratio = _ratio(rows, key, metric, WEBSOCKETS_DEFLATE)
+        if ratio != "–":
+            parts.append(f"×{ratio} ({label})")
+    if not parts:
+        return ""
+    return f"wsconnector / websockets, both compressing, {what}: {', '.join(parts)}."
+
+
 def _idle_table(servers: List[Server], rows: Dict[str, dict], skipped) -> List[str]:
     lines = [
         "| server | held | RSS KiB/conn | min–max | × raw (default / 4 KiB) | handshakes/s"
@@ -189,12 +271,16 @@ def markdown(plan: Plan, servers: List[Server], skipped: Dict[str, str], runs: L
         lines += [f"## {scenario.title}", ""]
         if scenario.note:
             lines += [scenario.note + ".", ""]
-        if scenario.is_idle:
+        if scenario.compression:
+            lines += _compression_table(scenario, servers, rows, skipped)
+            comparison = _websockets_line(scenario, rows)
+        elif scenario.is_idle:
             lines += _idle_table(servers, rows, skipped)
+            comparison = _python_line(scenario, rows)
         else:
             lines += _rate_table(scenario, servers, rows, skipped)
-        python = _python_line(scenario, rows)
-        lines += ["", python, ""] if python else [""]
+            comparison = _python_line(scenario, rows)
+        lines += ["", comparison, ""] if comparison else [""]
     lines += [
         "## Reading the tables",
         "",
@@ -209,6 +295,9 @@ def markdown(plan: Plan, servers: List[Server], skipped: Dict[str, str], runs: L
         " delivery (fan-out: trigger sent to receiver read), as the load client sees it.",
         "- **server / client CPU %**: CPU time over the window in percent of one core; 100 %"
         " means that process was the bottleneck.",
+        "- **wire B/msg** (permessage-deflate tables): bytes the load client read per echo or"
+        " delivery, frame headers included; **× uncompressed**: the row's median over"
+        " wsconnector's under the same JSON-like load without compression.",
         "- **RSS KiB/conn**: growth of the server's resident memory from before the first"
         " connection to when all were held (each having carried one echoed message), divided by"
         " the connections held. **handshakes/s**: connections opened (TCP and upgrade, 64 at a"
@@ -222,35 +311,44 @@ def markdown(plan: Plan, servers: List[Server], skipped: Dict[str, str], runs: L
 
 def readme_section(plan: Plan, servers: List[Server], skipped: Dict[str, str],
                    summary: Dict[str, Dict[str, dict]], machine: dict) -> str:
-    """The README's performance summary: one row per server, one column per scenario."""
-    header = "| server | " + " | ".join(s.short for s in plan.scenarios) + " |"
+    """The README's performance summary: one row per server, one column per scenario; the
+    permessage-deflate scenarios in a table of their own."""
     lines = [
         README_BEGIN,
         f"Measured {machine['date']} on {machine_info.summary_line(machine)} (server and load"
         " client each pinned to one core; medians; full tables in"
         " [benches/results/results.md](benches/results/results.md)). Each cell: rate, and the"
-        " server's CPU time per message; idle: memory per held connection, and handshakes/s.",
-        "",
-        header,
-        "| --- |" + " ---: |" * len(plan.scenarios),
+        " server's CPU time per message; idle: memory per held connection, and handshakes/s;"
+        " with permessage-deflate, also the bytes on the wire per message.",
     ]
-    for server in servers:
-        cells = []
-        for scenario in plan.scenarios:
-            row = summary[scenario.key][server.key]
-            if server.key in skipped or not row["runs"]:
-                cells.append("–")
-            elif scenario.is_idle:
-                cells.append(
-                    f"{_num(_median(row, 'rss_per_conn_kib'))} KiB, "
-                    f"{_num(_median(row, 'handshakes_per_s'))}/s"
-                )
-            else:
-                cells.append(
-                    f"{_num(_median(row, 'rate'))}/s, "
-                    f"{_num(_median(row, 'server_cpu_us_per_msg'))} µs"
-                )
-        lines.append(f"| {server.label} | " + " | ".join(cells) + " |")
+    for compression in (False, True):
+        chosen = [s for s in plan.scenarios if s.compression == compression]
+        rows = [s for s in servers if any(measured_under(s, sc) for sc in chosen)]
+        if not chosen or not rows:
+            continue
+        lines += [
+            "",
+            "| server | " + " | ".join(s.short for s in chosen) + " |",
+            "| --- |" + " ---: |" * len(chosen),
+        ]
+        for server in rows:
+            cells = []
+            for scenario in chosen:
+                row = summary[scenario.key][server.key]
+                if server.key in skipped or not row["runs"]:
+                    cells.append("–")
+                elif scenario.is_idle:
+                    cells.append(
+                        f"{_num(_median(row, 'rss_per_conn_kib'))} KiB, "
+                        f"{_num(_median(row, 'handshakes_per_s'))}/s"
+                    )
+                else:
+                    cell = (f"{_num(_median(row, 'rate'))}/s, "
+                            f"{_num(_median(row, 'server_cpu_us_per_msg'))} µs")
+                    if compression:
+                        cell += f", {_num(_median(row, 'wire_bytes_per_msg'))} B"
+                    cells.append(cell)
+            lines.append(f"| {server.label} | " + " | ".join(cells) + " |")
     lines.append(README_END)
     return "\n".join(lines)
 

@@ -6,6 +6,12 @@ from typing import List, Optional, Tuple
 # Idle connections wanted; the hard fd limit of this machine may allow fewer (see `plan`).
 IDLE_FULL = 100_000
 IDLE_QUICK = 5_000
+# Idle compressed connections: fewer, as a compressed socket may hold hundreds of KiB.
+IDLE_JSON_FULL = 10_000
+IDLE_JSON_QUICK = 2_000
+# The rows of the permessage-deflate tables: the same JSON-like load uncompressed, then
+# compressed by wsconnector (server context kept, or not) and by Python's websockets.
+COMPRESSION_ROWS = ("wsc-rust", "wsc-deflate", "wsc-deflate-nct", "websockets-deflate")
 # File descriptors a process keeps for itself besides the connections.
 FD_MARGIN = 200
 
@@ -23,6 +29,8 @@ class Scenario:
     note: str = ""
     # The only servers measured under it (keys), or None for all.
     servers: Optional[Tuple[str, ...]] = None
+    # A permessage-deflate table: JSON-like text, compared with the same load uncompressed.
+    compression: bool = False
 
     @property
     def is_idle(self) -> bool:
@@ -73,6 +81,34 @@ def plan(quick: bool, fd_limit: int) -> Plan:
             "deliveries/s",
         )
 
+    def json_echo(key: str, payload: int, label: str) -> Scenario:
+        return Scenario(
+            key,
+            f"permessage-deflate: echo, {label} JSON-like text, 100 connections, 1 in flight each",
+            f"echo {label} JSON",
+            "echo",
+            ["--connections", "100", "--in-flight", "1", "--payload", str(payload), "--json", "1"]
+            + timing,
+            "round trips/s",
+            servers=COMPRESSION_ROWS,
+            compression=True,
+        )
+
+    def json_fanout(key: str, payload: int, label: str, receivers: int) -> Scenario:
+        return Scenario(
+            key,
+            f"permessage-deflate: fan-out, {label} JSON-like text, {receivers:,} receivers,"
+            " 8 broadcasts in flight",
+            f"fan-out {label} JSON to {receivers:,}",
+            "fanout",
+            ["--receivers", str(receivers), "--in-flight", "8", "--payload", str(payload),
+             "--json", "1"] + timing,
+            "deliveries/s",
+            servers=COMPRESSION_ROWS,
+            compression=True,
+        )
+
+    idle_json = min(IDLE_JSON_QUICK if quick else IDLE_JSON_FULL, fd_limit - FD_MARGIN)
     scenarios = [
         echo("echo-32B", 32, 1, "32 B"),
         echo("echo-32B-x16", 32, 16, "32 B"),
@@ -97,6 +133,21 @@ def plan(quick: bool, fd_limit: int) -> Plan:
             ["--connections", str(idle)],
             "handshakes/s",
             idle_note,
+        ),
+        json_echo("echo-2KiB-json", 2048, "2 KiB"),
+        json_echo("echo-16KiB-json", 16384, "16 KiB"),
+        json_fanout("fanout-1k-2KiB-json", 2048, "2 KiB", 1_000),
+        json_fanout("fanout-100-16KiB-json", 16384, "16 KiB", 100),
+        Scenario(
+            "idle-json",
+            f"permessage-deflate: idle, {idle_json:,} connections, one 2 KiB JSON-like message"
+            " each (compressed both ways where negotiated)",
+            f"{idle_json:,} idle after 2 KiB JSON",
+            "idle",
+            ["--connections", str(idle_json), "--payload", "2048", "--json", "1"],
+            "handshakes/s",
+            servers=COMPRESSION_ROWS,
+            compression=True,
         ),
     ]
     return Plan(scenarios, repeats, warmup, window)

@@ -88,6 +88,17 @@ WSC_RUST = "wsc-rust"
 WSC_CLUSTER = "wsc-cluster"
 WSC_PYTHON = "wsc-python"
 PICOWS = "picows"
+WSC_DEFLATE = "wsc-deflate"
+WSC_DEFLATE_NCT = "wsc-deflate-nct"
+WEBSOCKETS_DEFLATE = "websockets-deflate"
+# The scenarios of the compressed rows: the permessage-deflate tables.
+COMPRESSION_SCENARIOS = (
+    "echo-2KiB-json",
+    "echo-16KiB-json",
+    "fanout-1k-2KiB-json",
+    "fanout-100-16KiB-json",
+    "idle-json",
+)
 
 SERVERS = [
     Server(
@@ -134,6 +145,29 @@ SERVERS = [
         _python_unavailable(
             "picows, uvloop", "picows/uvloop are not installed: see target/bench/python-deps.log"
         ),
+    ),
+    Server(
+        WSC_DEFLATE,
+        "wsconnector, Rust API, permessage-deflate",
+        [str(RELEASE / "wsc-server"), "--compression", "context"],
+        _missing_file(RELEASE / "wsc-server", "wsc-server is not built"),
+        COMPRESSION_SCENARIOS,
+    ),
+    Server(
+        WSC_DEFLATE_NCT,
+        "wsconnector, Rust API, permessage-deflate, server_no_context_takeover",
+        [str(RELEASE / "wsc-server"), "--compression", "no-context"],
+        _missing_file(RELEASE / "wsc-server", "wsc-server is not built"),
+        COMPRESSION_SCENARIOS,
+    ),
+    Server(
+        WEBSOCKETS_DEFLATE,
+        "websockets (Python asyncio), permessage-deflate",
+        [str(VENV_PYTHON), str(ROOT / "benches" / "python" / "websockets_server.py")],
+        _python_unavailable(
+            "websockets", "websockets is not installed: see target/bench/python-deps.log"
+        ),
+        COMPRESSION_SCENARIOS,
     ),
 ]
 

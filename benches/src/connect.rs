@@ -24,6 +24,9 @@ pub struct Conn {
     pub stream: TcpStream,
     /// Frame bytes read together with the upgrade answer.
     pub leftover: Vec<u8>,
+    /// permessage-deflate was negotiated with `server_no_context_takeover`: each of the
+    /// server's compressed messages inflates on its own.
+    pub server_no_context_takeover: bool,
 }
 
 /// The server under test, and how the client spreads its source addresses.
@@ -31,6 +34,8 @@ pub struct Conn {
 pub struct Target {
     port: u16,
     sources: usize,
+    /// Connections offer permessage-deflate, and fail if the server declines it.
+    deflate: bool,
 }
 
 impl Target {
@@ -39,7 +44,13 @@ impl Target {
         Target {
             port,
             sources: connections.div_ceil(PER_SOURCE).clamp(1, 250),
+            deflate: false,
         }
+    }
+
+    /// The same server, with connections that negotiate permessage-deflate when `deflate`.
+    pub fn with_deflate(self, deflate: bool) -> Self {
+        Target { deflate, ..self }
     }
 
     /// Opens connection number `i` on `path` and upgrades it.
@@ -63,7 +74,7 @@ impl Target {
             .map_err(|e| format!("connect: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
         stream
-            .write_all(wire::upgrade_request(self.port, path).as_bytes())
+            .write_all(wire::upgrade_request(self.port, path, self.deflate).as_bytes())
             .await
             .map_err(|e| format!("upgrade request: {e}"))?;
         let mut received = Vec::with_capacity(256);
@@ -78,10 +89,15 @@ impl Target {
             }
             received.extend_from_slice(&chunk[..n]);
             if let Some(head) = wire::upgrade_response_len(&received)? {
+                let answer = String::from_utf8_lossy(&received[..head]).to_ascii_lowercase();
+                if self.deflate && !answer.contains("permessage-deflate") {
+                    return Err("the server did not negotiate permessage-deflate".into());
+                }
                 received.drain(..head);
                 return Ok(Conn {
                     stream,
                     leftover: received,
+                    server_no_context_takeover: answer.contains("server_no_context_takeover"),
                 });
             }
         }

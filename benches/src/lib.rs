@@ -15,6 +15,7 @@ pub mod connect;
 pub mod histogram;
 pub mod load;
 pub mod measure;
+pub mod payload;
 pub mod procfs;
 pub mod report;
 pub mod wire;

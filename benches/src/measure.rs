@@ -21,6 +21,8 @@ pub enum Phase {
 pub struct Tally {
     phase: Cell<Phase>,
     count: Cell<u64>,
+    /// Bytes read from the server in the window.
+    received: Cell<u64>,
     latencies: RefCell<Histogram>,
 }
 
@@ -29,6 +31,7 @@ impl Default for Tally {
         Tally {
             phase: Cell::new(Phase::Warmup),
             count: Cell::new(0),
+            received: Cell::new(0),
             latencies: RefCell::new(Histogram::default()),
         }
     }
@@ -41,6 +44,18 @@ impl Tally {
             self.count.set(self.count.get() + 1);
             self.latencies.borrow_mut().record(latency);
         }
+    }
+
+    /// Records `bytes` read from the server, if the window is open.
+    pub fn received(&self, bytes: usize) {
+        if self.phase.get() == Phase::Measure {
+            self.received.set(self.received.get() + bytes as u64);
+        }
+    }
+
+    /// Bytes read from the server in the window.
+    pub fn received_bytes(&self) -> u64 {
+        self.received.get()
     }
 
     /// The current phase.

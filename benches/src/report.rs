@@ -39,7 +39,16 @@ impl Report {
     /// Adds what a measured window saw: `count` completions (round trips, deliveries) in
     /// `span`, their rate, the CPU time each cost the server, the CPU load of server, client
     /// and other processes, and the median and 99th-percentile latency.
-    pub fn window(&mut self, count: u64, span: &Span, latencies: &Histogram) -> &mut Self {
+    /// `received`: the bytes read from the server in the window, which make
+    /// `wire_bytes_per_msg`: what one echo or one delivery took on the wire (frame headers
+    /// and the odd ping included).
+    pub fn window(
+        &mut self,
+        count: u64,
+        received: u64,
+        span: &Span,
+        latencies: &Histogram,
+    ) -> &mut Self {
         let secs = span.elapsed.as_secs_f64();
         let per_message = |cpu: std::time::Duration| cpu.as_secs_f64() * 1e6 / count as f64;
         let micros = |q| {
@@ -54,6 +63,7 @@ impl Report {
             .cpu_load(span)
             .float("p50_us", micros(0.5))
             .float("p99_us", micros(0.99))
+            .float("wire_bytes_per_msg", received as f64 / count as f64)
     }
 
     /// Adds the CPU load of server, client and other processes over `span`, in percent of

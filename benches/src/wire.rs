@@ -10,6 +10,8 @@ const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 /// Longest upgrade answer the client reads before giving up.
 const MAX_RESPONSE_HEAD: usize = 8192;
 
+/// Opcode of a text data frame.
+pub const OP_TEXT: u8 = 0x1;
 /// Opcode of a binary data frame.
 pub const OP_BINARY: u8 = 0x2;
 /// Opcode of a close frame.
@@ -19,10 +21,22 @@ pub const OP_PING: u8 = 0x9;
 /// Opcode of a pong frame.
 pub const OP_PONG: u8 = 0xA;
 
-/// The HTTP upgrade request for `path` on `127.0.0.1:port`.
-pub fn upgrade_request(port: u16, path: &str) -> String {
+/// The permessage-deflate offer of a compressing client: it compresses each message on its
+/// own with a 4 KiB window (so its frames can be made once and sent many times); the server
+/// chooses its own side.
+pub const DEFLATE_OFFER: &str =
+    "permessage-deflate; client_no_context_takeover; client_max_window_bits=12";
+
+/// The HTTP upgrade request for `path` on `127.0.0.1:port`, offering permessage-deflate when
+/// `deflate`.
+pub fn upgrade_request(port: u16, path: &str, deflate: bool) -> String {
+    let offer = if deflate {
+        format!("Sec-WebSocket-Extensions: {DEFLATE_OFFER}\r\n")
+    } else {
+        String::new()
+    };
     format!(
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
     )
 }
 
@@ -72,6 +86,13 @@ pub fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
+/// One complete client frame of a compressed message (RSV1 set), as [`client_frame`] makes.
+pub fn client_frame_compressed(opcode: u8, compressed: &[u8]) -> Vec<u8> {
+    let mut frame = client_frame(opcode, compressed);
+    frame[0] |= 0x40;
+    frame
+}
+
 /// What the reader found in the server's byte stream.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame<'a> {
@@ -85,6 +106,9 @@ pub enum Frame<'a> {
     Ping(&'a [u8]),
     /// A close frame: the server is ending the connection.
     Close,
+    /// A compressed data message, whole (only from a reader made with
+    /// [`FrameReader::keeping_compressed`]; otherwise such a message is `Data`).
+    Compressed(&'a [u8]),
 }
 
 /// A streaming reader of server frames: feed it bytes as they arrive, in any chunks.
@@ -101,9 +125,23 @@ pub struct FrameReader {
     /// The head of a fragmented message, kept until its final frame.
     message_head: Option<u64>,
     control: Vec<u8>,
+    /// Compressed messages are kept whole and handed out as [`Frame::Compressed`].
+    keep_compressed: bool,
+    /// The message being read is compressed (RSV1 on its first frame).
+    compressed: bool,
+    /// A kept compressed message so far.
+    message: Vec<u8>,
 }
 
 impl FrameReader {
+    /// A reader that hands out compressed messages whole, for the client to inflate.
+    pub fn keeping_compressed() -> Self {
+        FrameReader {
+            keep_compressed: true,
+            ..FrameReader::default()
+        }
+    }
+
     /// Reads `input`, calling `on_frame` for each complete message and control frame. Fails on
     /// a masked server frame or an oversized control frame (a broken server).
     pub fn feed(
@@ -134,6 +172,8 @@ impl FrameReader {
                 let chunk = &input[..take];
                 if self.opcode & 0x8 != 0 {
                     self.control.extend_from_slice(chunk);
+                } else if self.compressed && self.keep_compressed {
+                    self.message.extend_from_slice(chunk);
                 } else if self.head_len < self.head.len() {
                     let n = (self.head.len() - self.head_len).min(take);
                     self.head[self.head_len..self.head_len + n].copy_from_slice(&chunk[..n]);
@@ -155,6 +195,10 @@ impl FrameReader {
         }
         self.fin = h[0] & 0x80 != 0;
         self.opcode = h[0] & 0x0F;
+        if matches!(self.opcode, 0x1 | 0x2) {
+            self.compressed = h[0] & 0x40 != 0;
+            self.message.clear();
+        }
         self.remaining = match h[1] & 0x7F {
             126 => u64::from(u16::from_be_bytes([h[2], h[3]])),
             127 => u64::from_be_bytes([h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9]]),
@@ -174,6 +218,12 @@ impl FrameReader {
         self.in_payload = false;
         self.header_len = 0;
         let head = u64::from_le_bytes(self.head);
+        if self.compressed && self.keep_compressed && self.opcode & 0x8 == 0 {
+            if self.fin {
+                on_frame(Frame::Compressed(&self.message));
+            }
+            return;
+        }
         match self.opcode {
             0x1 | 0x2 if self.fin => on_frame(Frame::Data { head }),
             0x1 | 0x2 => self.message_head = Some(head),
@@ -248,6 +298,7 @@ mod tests {
             Frame::Data { head } => format!("data {head}"),
             Frame::Ping(p) => format!("ping {p:?}"),
             Frame::Close => "close".into(),
+            Frame::Compressed(m) => format!("compressed {m:?}"),
         }
     }
 
@@ -261,6 +312,23 @@ mod tests {
                 reader.feed(piece, |f| seen.push(describe(f))).unwrap();
             }
             assert_eq!(seen, expected, "chunks of {chunk}");
+        }
+    }
+
+    #[test]
+    fn compressed_messages_are_kept_whole_when_asked() {
+        let mut bytes = server_frame(0xc1, &[1, 2, 3]);
+        bytes.extend(server_frame(0x89, b"p"));
+        bytes.extend(server_frame(0x82, &5u64.to_le_bytes()));
+        for (mut reader, first) in [
+            (FrameReader::keeping_compressed(), "compressed [1, 2, 3]"),
+            (FrameReader::default(), "data 197121"),
+        ] {
+            let mut seen = Vec::new();
+            for piece in bytes.chunks(2) {
+                reader.feed(piece, |f| seen.push(describe(f))).unwrap();
+            }
+            assert_eq!(seen, [first, "ping [112]", "data 5"]);
         }
     }
 

@@ -126,6 +126,8 @@ public:
     std::string_view uri() const { return str(wsc_socket_uri); }
     std::string_view scheme() const { return str(wsc_socket_scheme); }
     std::optional<std::string_view> subprotocol() const { return detail::optional(raw(wsc_socket_subprotocol)); }
+    // The negotiated extensions (permessage-deflate and its parameters), as the 101 states them.
+    std::optional<std::string_view> extensions() const { return detail::optional(raw(wsc_socket_extensions)); }
     // The peer's certificate (DER): a client's with mutual TLS, the server's for wss outbound.
     std::optional<Bytes> peer_certificate() const {
         wsc_bytes b;
@@ -274,6 +276,7 @@ public:
     OutboundOptions &subprotocol(const std::string &p) { return apply(wsc_outbound_options_add_subprotocol(options_.get(), p.c_str())); }
     OutboundOptions &group(const std::string &g) { return apply(wsc_outbound_options_add_group(options_.get(), g.c_str())); }
     OutboundOptions &socket_id(const std::string &id) { return apply(wsc_outbound_options_set_socket_id(options_.get(), id.c_str())); }
+    OutboundOptions &compression(bool on) { return apply(wsc_outbound_options_set_compression(options_.get(), on)); }
     OutboundOptions &connect_timeout(std::chrono::milliseconds t) {
         return apply(wsc_outbound_options_set_connect_timeout_ms(options_.get(), static_cast<uint64_t>(t.count())));
     }
@@ -537,6 +540,11 @@ public:
         return apply(wsc_config_add_path(get(), pattern.c_str(), c.data(), c.size()));
     }
     Config &subprotocol(const std::string &p) { return apply(wsc_config_add_subprotocol(get(), p.c_str())); }
+    // permessage-deflate on the listener and outbound sockets; finer settings by name with raw().
+    Config &compression(bool on) { return apply(wsc_config_set_compression(get(), on)); }
+    Config &path_compression(const std::string &pattern, bool on) {
+        return apply(wsc_config_set_path_compression(get(), pattern.c_str(), on));
+    }
     Config &server_tls(wsc_pem_source source, const std::string &cert, const std::string &key) {
         return apply(wsc_config_set_server_tls(get(), source, cert.c_str(), key.c_str()));
     }

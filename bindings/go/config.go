@@ -105,6 +105,16 @@ type Config struct {
 	PongTimeout       time.Duration      // a ping unanswered this long closes the socket (20 s)
 	CloseTimeout      time.Duration      // time the peer has to answer our close frame (5 s)
 
+	// permessage-deflate (RFC 7692), off by default: Compression turns it on for the listener
+	// and outbound sockets; the rest are the parameters this end asks for.
+	Compression             bool // on the listener and outbound sockets (false)
+	ServerNoContextTakeover bool // the server compresses each message alone (false)
+	ClientNoContextTakeover bool // the client compresses each message alone (false)
+	ServerMaxWindowBits     int  // the server's window, 8-15 bits (15)
+	ClientMaxWindowBits     int  // the client's window, 8-15 bits (15)
+	CompressionThreshold    int  // shorter messages go uncompressed (64 bytes)
+	CompressionLevel        int  // zlib's level, 1 (fastest) to 9 (smallest) (2)
+
 	WorkerThreads      int           // I/O threads (default: the CPU count, at most 4)
 	StopTimeout        time.Duration // how long Stop waits for sends and close handshakes (5 s)
 	EventQueueCapacity int           // events waiting for Events(); past it sockets stop reading (65536)
@@ -197,6 +207,13 @@ var settings = []setting{
 	{"PingInterval", durationOrOffValue, C.wsc_config_set_ping_interval_ms, ""},
 	{"PongTimeout", durationValue, C.wsc_config_set_pong_timeout_ms, ""},
 	{"CloseTimeout", durationValue, C.wsc_config_set_close_timeout_ms, ""},
+	{"Compression", boolValue, C.wsc_config_set_compression, ""},
+	{"ServerNoContextTakeover", namedBoolValue, nil, "server_no_context_takeover"},
+	{"ClientNoContextTakeover", namedBoolValue, nil, "client_no_context_takeover"},
+	{"ServerMaxWindowBits", namedIntValue, nil, "server_max_window_bits"},
+	{"ClientMaxWindowBits", namedIntValue, nil, "client_max_window_bits"},
+	{"CompressionThreshold", namedIntValue, nil, "compression_threshold"},
+	{"CompressionLevel", namedIntValue, nil, "compression_level"},
 	{"WorkerThreads", sizeValue, C.wsc_config_set_worker_threads, ""},
 	{"StopTimeout", durationValue, C.wsc_config_set_stop_timeout_ms, ""},
 	{"EventQueueCapacity", sizeValue, C.wsc_config_set_event_queue_capacity, ""},

@@ -142,6 +142,9 @@ type OutboundOptions struct {
 	// Reconnect: the socket's policy (else Config.Reconnect decides); NoReconnect: none at all.
 	Reconnect   *Reconnect
 	NoReconnect bool
+	// Compression offers permessage-deflate (true) or not (false) whatever Config.Compression
+	// says; nil follows it.
+	Compression *bool
 }
 
 // OpenOutbound connects to a ws:// or wss:// URL and returns the new socket's ID. ctx's
@@ -215,6 +218,9 @@ func (c *Connector) openOutbound(rawURL string, opts OutboundOptions, timeout ti
 	}
 	if opts.SocketID != "" {
 		C.wsc_outbound_options_set_socket_id(options, cs(opts.SocketID))
+	}
+	if opts.Compression != nil {
+		C.wsc_outbound_options_set_compression(options, C.bool(*opts.Compression))
 	}
 	if timeout > 0 {
 		ms := timeout.Milliseconds()

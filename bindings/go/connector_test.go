@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -230,5 +231,51 @@ func TestStopDeliversTheRestOrDropsItWithTheContext(t *testing.T) {
 	}
 	if _, ok := <-server.Events(); ok {
 		t.Fatal("events after a stop that dropped them")
+	}
+}
+
+// permessage-deflate: Compression on both ends, the server's preferred parameters, the
+// extension each end reports, a message that compresses well both ways, and an open that
+// does not offer it.
+func TestCompression(t *testing.T) {
+	server := started(t, Config{Host: "127.0.0.1", Compression: true, ServerNoContextTakeover: true,
+		ServerMaxWindowBits: 10, CompressionLevel: 6})
+	client := started(t, Config{Compression: true})
+	url := fmt.Sprintf("ws://127.0.0.1:%d/", server.Port())
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	id, err := client.OpenOutbound(ctx, url, OutboundOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "permessage-deflate; server_no_context_takeover; server_max_window_bits=10"
+	in := next(t, server, InboundConnection).Socket
+	out, err := client.Socket(id)
+	if err != nil || in.Extensions != want || out.Extensions != want {
+		t.Fatalf("extensions %q and %q, %v", in.Extensions, out.Extensions, err)
+	}
+	text := strings.Repeat(`{"symbol":"ACME","bid":101.25},`, 1000)
+	if _, err := client.Send(id, Text(text)); err != nil {
+		t.Fatal(err)
+	}
+	if event := next(t, server, InboundMessage); string(event.Message.Data) != text {
+		t.Fatalf("%d bytes", len(event.Message.Data))
+	}
+	if _, err := server.Send(in.ID, Text(text)); err != nil {
+		t.Fatal(err)
+	}
+	if event := next(t, client, OutboundMessage); string(event.Message.Data) != text {
+		t.Fatalf("%d bytes", len(event.Message.Data))
+	}
+	off := false
+	if _, err := client.OpenOutbound(ctx, url, OutboundOptions{Compression: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if in := next(t, server, InboundConnection).Socket; in.Extensions != "" {
+		t.Fatalf("extensions %q", in.Extensions)
+	}
+	if _, err := New(Config{ClientMaxWindowBits: 16}); !errors.Is(err, ErrInvalidArgument) ||
+		!strings.Contains(err.Error(), "client_max_window_bits") {
+		t.Fatalf("window of 16: %v", err)
 	}
 }

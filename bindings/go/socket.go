@@ -29,6 +29,7 @@ type Socket struct {
 	URI                    string
 	Scheme                 string // "ws" or "wss"
 	Subprotocol            string // "" when none was negotiated
+	Extensions             string // negotiated, e.g. "permessage-deflate"; "" when none
 	Headers                []Pair // of the handshake (outbound: those sent)
 	Query                  []Pair // decoded
 	LocalAddr              string // "127.0.0.1:8080"
@@ -104,6 +105,7 @@ func readSocket(h *C.wsc_socket) Socket {
 		URI:                    str(func(h *C.wsc_socket, s *C.wsc_str) C.wsc_result { return C.wsc_socket_uri(h, s) }),
 		Scheme:                 str(func(h *C.wsc_socket, s *C.wsc_str) C.wsc_result { return C.wsc_socket_scheme(h, s) }),
 		Subprotocol:            str(func(h *C.wsc_socket, s *C.wsc_str) C.wsc_result { return C.wsc_socket_subprotocol(h, s) }),
+		Extensions:             str(func(h *C.wsc_socket, s *C.wsc_str) C.wsc_result { return C.wsc_socket_extensions(h, s) }),
 		Headers:                readPairs(h, true),
 		Query:                  readPairs(h, false),
 		LocalAddr:              readAddr(h, true),

@@ -88,6 +88,13 @@ export interface Settings {
   basicAuthPassword?: string | null;
   maxOutboundConnections?: number | null; // most outbound sockets at once (default: no limit)
   reconnect?: boolean | ReconnectPolicy | null; // outbound sockets' default policy (none)
+  compression?: boolean | null; // permessage-deflate on the listener and outbound sockets (false)
+  serverNoContextTakeover?: boolean | null; // the server compresses each message alone (false)
+  clientNoContextTakeover?: boolean | null; // the client compresses each message alone (false)
+  serverMaxWindowBits?: number | null; // the server's window, 8-15 bits (15)
+  clientMaxWindowBits?: number | null; // the client's window, 8-15 bits (15)
+  compressionThreshold?: number | null; // shorter messages go uncompressed (64 bytes)
+  compressionLevel?: number | null; // zlib's level, 1 (fastest) to 9 (smallest) (2)
 }
 
 /** Options of `openOutbound`. */
@@ -105,6 +112,8 @@ export interface OutboundOptions {
   /** true (the connector's policy or the default one), false, a policy, or null (the
    *  connector's `reconnect` setting decides). */
   reconnect?: boolean | ReconnectPolicy | null;
+  /** Offer permessage-deflate (or not) whatever the connector's `compression` says. */
+  compression?: boolean | null;
 }
 
 /** Which sockets a broadcast, bulk close or listing is for; the parts combine with AND. */
@@ -144,6 +153,8 @@ export class Socket {
   readonly uri: string;
   readonly scheme: 'ws' | 'wss';
   readonly subprotocol: string | null;
+  /** The negotiated extensions ("permessage-deflate; ..."), or null. */
+  readonly extensions: string | null;
   readonly headers: ReadonlyArray<[string, string]>;
   readonly query: ReadonlyArray<[string, string]>;
   readonly localAddress: string | null;

@@ -50,6 +50,8 @@ class Socket {
     /** The full request URI. */ this.uri = attributes.uri;
     /** 'ws' or 'wss'. */ this.scheme = attributes.scheme;
     /** The negotiated subprotocol, or null. */ this.subprotocol = attributes.subprotocol;
+    /** The negotiated extensions ("permessage-deflate; ..."), or null. */
+    this.extensions = attributes.extensions;
     /** The handshake's headers as [name, value] pairs, in order (outbound: those sent). */
     this.headers = attributes.headers;
     /** The query parameters as [name, value] pairs, decoded, in order. */
@@ -214,7 +216,11 @@ class Connector extends EventEmitter {
       timeout: timeout === null ? null : Math.max(1, Math.round(timeout)),
       uriParams: Object.entries(options.uriParams ?? {}).map(([k, v]) => [k, stringArg('uriParams', v)]),
       reconnect: options.reconnect ?? null,
+      compression: options.compression ?? null,
     };
+    if (args.compression !== null && typeof args.compression !== 'boolean') {
+      throw new TypeError('compression must be true or false');
+    }
     if (args.reconnect !== null && typeof args.reconnect !== 'boolean' && typeof args.reconnect !== 'object') {
       throw new TypeError('reconnect is true, false, null or a policy object');
     }

@@ -381,8 +381,8 @@ fn pem_pair(
     }
 }
 
-/// `paths`: a mapping of pattern to default groups (or to a mapping with `groups` and
-/// `allowed_origins`), or patterns alone.
+/// `paths`: a mapping of pattern to default groups (or to a mapping with `groups`,
+/// `allowed_origins` and `compression`), or patterns alone.
 fn served_paths(value: &Bound<'_, PyAny>) -> PyResult<Vec<InboundPath>> {
     if let Ok(mapping) = value.cast::<PyMapping>() {
         let mut paths = Vec::new();
@@ -404,7 +404,8 @@ fn served_paths(value: &Bound<'_, PyAny>) -> PyResult<Vec<InboundPath>> {
         .collect())
 }
 
-/// A served path given as `{"groups": ..., "allowed_origins": ...}` (both optional).
+/// A served path given as `{"groups": ..., "allowed_origins": ..., "compression": ...}` (each
+/// optional).
 fn path_options(
     name: &str,
     pattern: String,
@@ -417,13 +418,21 @@ fn path_options(
             .map_err(|_| invalid(options.py(), format!("the keys of {name} must be strings")))?;
         let field = format!("{name}[{key:?}]");
         match key.as_str() {
-            "groups" | "allowed_origins" if value.is_none() => {}
+            "groups" | "allowed_origins" | "compression" if value.is_none() => {}
             "groups" => path.default_groups = strings(&field, &value)?,
             "allowed_origins" => path.allowed_origins = strings(&field, &value)?,
+            "compression" => {
+                path.compression =
+                    Some(value.extract::<bool>().map_err(|_| {
+                        invalid(options.py(), format!("{field} must be True or False"))
+                    })?)
+            }
             _ => {
                 return Err(invalid(
                     options.py(),
-                    format!("{name} may hold 'groups' and 'allowed_origins', not {key:?}"),
+                    format!(
+                        "{name} may hold 'groups', 'allowed_origins' and 'compression', not {key:?}"
+                    ),
                 ))
             }
         }

@@ -216,6 +216,7 @@ struct OpenArgs<'a, 'py> {
     timeout: Option<&'a Bound<'py, PyAny>>,
     reconnect: Option<&'a Bound<'py, PyAny>>,
     uri_params: Option<&'a Bound<'py, PyAny>>,
+    compression: Option<bool>,
 }
 
 /// The options of one outbound socket, from the keyword arguments of `open_outbound`.
@@ -231,6 +232,7 @@ fn outbound_options(args: OpenArgs<'_, '_>) -> PyResult<OutboundOptions> {
     if let Some(reconnect) = args.reconnect {
         options.reconnect = reconnect::option(reconnect)?;
     }
+    options.compression = args.compression;
     Ok(options)
 }
 
@@ -540,10 +542,11 @@ impl PyConnector {
     /// templates) are a mapping or `(name, value)` pairs; `groups` the groups it starts in;
     /// `socket_id` your own ID (else a UUID); `timeout` in seconds overrides `connect_timeout`;
     /// `reconnect` is `True` (the connector's `reconnect=` policy, or the default one), `False`,
-    /// a `Reconnect`, or `None` (the connector's setting decides). A `Host` header replaces the
-    /// URL's; the handshake's own headers (`Upgrade`, `Connection`, `Sec-WebSocket-*`) raise
-    /// `InvalidArgument` (offer subprotocols with `subprotocols`).
-    #[pyo3(signature = (url, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None, reconnect=None, uri_params=None))]
+    /// a `Reconnect`, or `None` (the connector's setting decides); `compression` offers
+    /// permessage-deflate, or not, whatever the connector's `compression` says. A `Host` header
+    /// replaces the URL's; the handshake's own headers (`Upgrade`, `Connection`,
+    /// `Sec-WebSocket-*`) raise `InvalidArgument` (offer subprotocols with `subprotocols`).
+    #[pyo3(signature = (url, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None, reconnect=None, uri_params=None, compression=None))]
     #[allow(clippy::too_many_arguments)]
     fn open_outbound(
         &self,
@@ -557,6 +560,7 @@ impl PyConnector {
         timeout: Option<&Bound<'_, PyAny>>,
         reconnect: Option<&Bound<'_, PyAny>>,
         uri_params: Option<&Bound<'_, PyAny>>,
+        compression: Option<bool>,
     ) -> PyResult<String> {
         let options = outbound_options(OpenArgs {
             headers,
@@ -567,6 +571,7 @@ impl PyConnector {
             timeout,
             reconnect,
             uri_params,
+            compression,
         })?;
         let handle = self.handle(py)?;
         py.detach(move || handle.open_outbound(&url, options))
@@ -577,7 +582,7 @@ impl PyConnector {
     /// `open_outbound` for asyncio: returns at once, and calls `on_done(socket_id, None)` or
     /// `on_done(None, exception)` from another thread when the connect ends. The returned
     /// `Pending` abandons the connect when cancelled. Used by `AsyncConnector`.
-    #[pyo3(signature = (url, on_done, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None, reconnect=None, uri_params=None))]
+    #[pyo3(signature = (url, on_done, *, headers=None, query=None, subprotocols=None, groups=None, socket_id=None, timeout=None, reconnect=None, uri_params=None, compression=None))]
     #[allow(clippy::too_many_arguments)]
     fn _open_outbound_async(
         &self,
@@ -592,6 +597,7 @@ impl PyConnector {
         timeout: Option<&Bound<'_, PyAny>>,
         reconnect: Option<&Bound<'_, PyAny>>,
         uri_params: Option<&Bound<'_, PyAny>>,
+        compression: Option<bool>,
     ) -> PyResult<asyncio::Pending> {
         let options = outbound_options(OpenArgs {
             headers,
@@ -602,6 +608,7 @@ impl PyConnector {
             timeout,
             reconnect,
             uri_params,
+            compression,
         })?;
         let handle = self.handle(py)?;
         let connect = async move {

@@ -6,7 +6,7 @@ use crate::errors::OrRaise;
 use crate::payload;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString};
 use std::net::SocketAddr;
 use wsconnector::Socket;
 
@@ -94,6 +94,36 @@ impl PySocket {
     #[getter]
     fn subprotocol(&self) -> Option<&str> {
         self.socket.subprotocol()
+    }
+
+    /// The negotiated extensions as the handshake's `Sec-WebSocket-Extensions` response states
+    /// them (e.g. `"permessage-deflate; client_max_window_bits=12"`), or `None`.
+    #[getter]
+    fn extensions(&self) -> Option<String> {
+        self.socket.extensions()
+    }
+
+    /// permessage-deflate's negotiated parameters as a dict (`server_no_context_takeover`,
+    /// `client_no_context_takeover`: bool; `server_max_window_bits`,
+    /// `client_max_window_bits`: int, or `None` when not stated, which means 15), or `None`
+    /// when the socket is not compressed.
+    #[getter]
+    fn compression<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(params) = self.socket.compression() else {
+            return Ok(None);
+        };
+        let dict = PyDict::new(py);
+        dict.set_item(
+            "server_no_context_takeover",
+            params.server_no_context_takeover,
+        )?;
+        dict.set_item(
+            "client_no_context_takeover",
+            params.client_no_context_takeover,
+        )?;
+        dict.set_item("server_max_window_bits", params.server_max_window_bits)?;
+        dict.set_item("client_max_window_bits", params.client_max_window_bits)?;
+        Ok(Some(dict))
     }
 
     /// The groups the socket is subscribed to now, sorted (empty once it has closed).

@@ -101,7 +101,7 @@ def test_paths_are_decoded_once_and_tricks_get_400(recorder: Recorder) -> None:
 def test_path_options_are_checked() -> None:
     with pytest.raises(wsconnector.InvalidArgument, match="allowed_origins"):
         wsconnector.Connector(port=0, paths={"/a": {"allowed_origins": ["https://a.com/x"]}})
-    with pytest.raises(wsconnector.InvalidArgument, match="'groups' and 'allowed_origins'"):
+    with pytest.raises(wsconnector.InvalidArgument, match="'groups', 'allowed_origins' and 'compression'"):
         wsconnector.Connector(port=0, paths={"/a": {"group": ["x"]}})
     with pytest.raises(wsconnector.InvalidArgument, match="max_connections_per_ip"):
         wsconnector.Connector(port=0, max_connections_per_ip=0)

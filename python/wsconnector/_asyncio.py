@@ -339,6 +339,7 @@ class AsyncConnector:
         timeout: Optional[float] = None,
         reconnect: Union[bool, Reconnect, None] = None,
         uri_params: Optional[Pairs] = None,
+        compression: Optional[bool] = None,
     ) -> str:
         """Connects to a ``ws://`` or ``wss://`` URL (or a path on the client base) and returns
         the new socket's ID (see ``Connector.open_outbound``). Cancelling the await abandons
@@ -364,6 +365,7 @@ class AsyncConnector:
             timeout=timeout,
             reconnect=reconnect,
             uri_params=uri_params,
+            compression=compression,
         )
         try:
             return await outcome

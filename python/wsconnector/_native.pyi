@@ -188,6 +188,16 @@ class Socket:
     def subprotocol(self) -> str | None:
         """The negotiated subprotocol, or `None`."""
     @property
+    def extensions(self) -> str | None:
+        """The negotiated extensions as the handshake's `Sec-WebSocket-Extensions` response states
+        them (e.g. `"permessage-deflate; client_max_window_bits=12"`), or `None`."""
+    @property
+    def compression(self) -> dict[str, bool | int | None] | None:
+        """permessage-deflate's negotiated parameters as a dict (`server_no_context_takeover`,
+        `client_no_context_takeover`: bool; `server_max_window_bits`,
+        `client_max_window_bits`: int, or `None` when not stated, which means 15), or `None`
+        when the socket is not compressed."""
+    @property
     def groups(self) -> list[str]:
         """The groups the socket is subscribed to now, sorted (empty once it has closed)."""
     @property
@@ -679,13 +689,15 @@ class Connector:
         timeout: float | None = None,
         reconnect: bool | Reconnect | None = None,
         uri_params: _Pairs | None = None,
+        compression: bool | None = None,
     ) -> str:
         """Connects to a `ws://` or `wss://` URL, or a path on the client base (its `{name}`
         templates filled from `uri_params`), and returns the new socket's ID. `reconnect`:
         `True` (the connector's policy or the default one), `False`, a `Reconnect`, or `None`
         (the connector's `reconnect=` decides). A `Host` header replaces the URL's; the
         handshake's own headers (`Upgrade`, `Connection`, `Sec-WebSocket-*`) raise
-        `InvalidArgument`."""
+        `InvalidArgument`. `compression` offers permessage-deflate, or not, whatever the
+        connector's `compression` says."""
     def _open_outbound_async(
         self,
         url: str,
@@ -699,6 +711,7 @@ class Connector:
         timeout: float | None = None,
         reconnect: bool | Reconnect | None = None,
         uri_params: _Pairs | None = None,
+        compression: bool | None = None,
     ) -> Pending: ...
     def send(self, socket_id: str, data: _Data) -> bool:
         """Queues a message (str: text; bytes-like: binary); False if the policy dropped it."""

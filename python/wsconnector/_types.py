@@ -109,6 +109,9 @@ class CloseCode(enum.IntEnum):
     """A message broke the endpoint's policy."""
     MESSAGE_TOO_BIG = 1009
     """A message was larger than the endpoint accepts."""
+    MANDATORY_EXTENSION = 1010
+    """Sent by a client whose handshake did not negotiate an extension as it needs (here: a
+    permessage-deflate answer that RFC 7692 says to refuse)."""
     INTERNAL_ERROR = 1011
     """The server hit an unexpected condition."""
     SERVICE_RESTART = 1012
@@ -142,6 +145,7 @@ class PathOptions(TypedDict, total=False):
 
     groups: Optional[Groups]  # groups its sockets start in
     allowed_origins: Optional[Groups]  # origins allowed on this path instead of the listener's
+    compression: Optional[bool]  # accept permessage-deflate here, whatever the listener says
 
 
 class Settings(TypedDict, total=False):
@@ -227,6 +231,17 @@ class Settings(TypedDict, total=False):
     message_rate_policy: Union[  # what a message past the limit does (default "close": 1008)
         Literal["close", "drop"], MessageRatePolicy, None
     ]
+    # permessage-deflate (RFC 7692); off by default.
+    compression: Optional[bool]  # on the listener and outbound sockets (False)
+    inbound_compression: Optional[bool]  # on the listener only (False; per path: PathOptions)
+    outbound_compression: Optional[bool]  # outbound sockets only (False; per open too)
+    server_no_context_takeover: Optional[bool]  # the server compresses each message alone:
+    # less memory per socket, one compressed frame per broadcast (False)
+    client_no_context_takeover: Optional[bool]  # the client compresses each message alone (False)
+    server_max_window_bits: Optional[int]  # the server's window, 8-15 bits (None: 15)
+    client_max_window_bits: Optional[int]  # the client's window, 8-15 bits (None: 15)
+    compression_threshold: Optional[int]  # shorter messages go uncompressed (64 bytes)
+    compression_level: Optional[int]  # zlib's level, 1 (fastest) to 9 (smallest) (2)
     # The connector.
     worker_threads: Optional[int]  # I/O threads (default: the CPU count, at most 4)
     stop_timeout: Optional[float]  # how long stop waits for sends and close handshakes (5 s)

@@ -554,20 +554,52 @@ pub extern "C" fn wsc_config_add_path_allowed_origin(
     origin: *const c_char,
 ) -> wsc_result {
     with_listener(config, |l| {
-        let pattern = arg_str!(pattern);
         let origin = arg_str!(origin);
-        let path = l
-            .paths
-            .iter_mut()
-            .rev()
-            .find(|p| p.pattern == pattern)
-            .ok_or_else(|| {
-                FfiError::new(
-                    wsc_result::WSC_INVALID_STATE,
-                    format!("no path {pattern:?}: call wsc_config_add_path() first"),
-                )
-            })?;
-        path.allowed_origins.push(origin.to_owned());
+        path(l, arg_str!(pattern))?
+            .allowed_origins
+            .push(origin.to_owned());
+        Ok(())
+    })
+}
+
+/// The served path `pattern` (the last one added with it).
+fn path<'a>(listener: &'a mut ListenerConfig, pattern: &str) -> FfiResult<&'a mut InboundPath> {
+    listener
+        .paths
+        .iter_mut()
+        .rev()
+        .find(|p| p.pattern == pattern)
+        .ok_or_else(|| {
+            FfiError::new(
+                wsc_result::WSC_INVALID_STATE,
+                format!("no path {pattern:?}: call wsc_config_add_path() first"),
+            )
+        })
+}
+
+/// permessage-deflate (RFC 7692) on the listener and outbound sockets (default false: off).
+/// The same as wsc_config_set_bool(config, "compression", on); the finer settings
+/// ("server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits",
+/// "client_max_window_bits", "compression_threshold", "compression_level",
+/// "inbound_compression", "outbound_compression") are set by name, and
+/// wsc_config_set_path_compression() and wsc_outbound_options_set_compression() decide per
+/// path and per socket. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_config_set_compression(config: *mut wsc_config, on: bool) -> wsc_result {
+    with_config(config, |b| set(b, "compression", SettingValue::Bool(on)))
+}
+
+/// Whether sockets on the served path `pattern`, added before with wsc_config_add_path(),
+/// accept permessage-deflate, whatever the listener's setting. Errors: WSC_NULL_POINTER,
+/// WSC_INVALID_UTF8, WSC_INVALID_STATE (no listener, or no path `pattern`).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_path_compression(
+    config: *mut wsc_config,
+    pattern: *const c_char,
+    on: bool,
+) -> wsc_result {
+    with_listener(config, |l| {
+        path(l, arg_str!(pattern))?.compression = Some(on);
         Ok(())
     })
 }
@@ -1289,6 +1321,8 @@ mod tests {
                 let groups = [c"g".as_ptr()];
                 let added = wsc_config_add_path(cfg, c"/p".as_ptr(), groups.as_ptr(), 1);
                 assert_eq!(added, wsc_result::WSC_OK);
+                let compression = wsc_config_set_path_compression(cfg, c"/p".as_ptr(), true);
+                assert_eq!(compression, wsc_result::WSC_OK);
                 wsc_config_add_path_allowed_origin(cfg, c"/p".as_ptr(), c"*".as_ptr())
             })],
             "tls" => vec![Box::new(move |cfg| {
@@ -1386,6 +1420,8 @@ mod tests {
                 wsc_message_rate_policy::WSC_MESSAGE_RATE_DROP as u32,
             ),
             wsc_config_set_string(generic, c"message_rate_policy".as_ptr(), c"drop".as_ptr()),
+            wsc_config_set_compression(named, true),
+            wsc_config_set_bool(generic, c"compression".as_ptr(), true),
         ];
         assert!(
             results.iter().all(|r| *r == wsc_result::WSC_OK),

@@ -125,6 +125,19 @@ pub extern "C" fn wsc_outbound_options_set_connect_timeout_ms(
     }
 }
 
+/// Offers permessage-deflate (RFC 7692) on this socket, or not, whatever the connector's
+/// "compression" and "outbound_compression" settings say. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_outbound_options_set_compression(
+    options: *mut wsc_outbound_options,
+    on: bool,
+) -> wsc_result {
+    ffi! {
+        arg_mut!(options).compression = Some(on);
+        Ok(())
+    }
+}
+
 /// Gives the URI parameter `name`: the URL or path of the open may hold `{name}`, replaced by
 /// `value` percent-encoded (one path segment). A template without its parameter fails the open
 /// with WSC_INVALID_ARGUMENT. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.

@@ -30,11 +30,12 @@ impl Opaque for wsc_socket {
 
 /// A socket and, once asked for, snapshots of what changes (so that count and index agree, and
 /// what an accessor lends out lives as long as the view): its groups, its connection (of an
-/// outbound socket that reconnects), its last error.
+/// outbound socket that reconnects) and the extensions it negotiated, its last error.
 pub(crate) struct SocketView {
     pub socket: Socket,
     groups: OnceLock<Vec<String>>,
     link: OnceLock<Link>,
+    extensions: OnceLock<Option<String>>,
     last_error: OnceLock<Option<Error>>,
 }
 
@@ -44,6 +45,7 @@ impl SocketView {
             socket,
             groups: OnceLock::new(),
             link: OnceLock::new(),
+            extensions: OnceLock::new(),
             last_error: OnceLock::new(),
         }
     }
@@ -54,6 +56,13 @@ impl SocketView {
 
     fn link(&self) -> &Link {
         self.link.get_or_init(|| self.socket.link())
+    }
+
+    /// The link's extensions as the 101 stated them.
+    fn extensions(&self) -> Option<&str> {
+        self.extensions
+            .get_or_init(|| self.link().compression.map(|c| c.header_value()))
+            .as_deref()
     }
 
     fn last_error(&self) -> Option<&Error> {
@@ -157,6 +166,21 @@ pub extern "C" fn wsc_socket_subprotocol(
     subprotocol_out: *mut wsc_str,
 ) -> wsc_result {
     string_attr(socket, subprotocol_out, Socket::subprotocol)
+}
+
+/// The extensions the handshake negotiated, as its Sec-WebSocket-Extensions response states
+/// them: permessage-deflate and its parameters, e.g. "permessage-deflate;
+/// server_no_context_takeover; client_max_window_bits=12"; absent (data NULL) when none was.
+/// Borrowed from the socket handle, like wsc_socket_peer_certificate(). Errors:
+/// WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_extensions(
+    socket: *const wsc_socket,
+    extensions_out: *mut wsc_str,
+) -> wsc_result {
+    accessor!(socket, extensions_out, |socket| Ok(wsc_str::from_opt(
+        socket.extensions()
+    )))
 }
 
 /// Where the socket stands now: connected, reconnecting, disconnected (lazy mode) or closed.

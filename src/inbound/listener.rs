@@ -3,7 +3,7 @@
 
 use super::auth::Authorizer;
 use super::upgrade::{upgrade, Accepted, Refusal, Rules};
-use crate::config::ListenerConfig;
+use crate::config::{Compression, ListenerConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::RefusalReason;
 use crate::shared::Shared;
@@ -40,6 +40,7 @@ impl Listener {
     /// Binds the listening socket (must run inside the runtime's context).
     pub(crate) fn bind(
         config: &ListenerConfig,
+        compression: &Compression,
         authorizer: Option<Arc<dyn Authorizer>>,
     ) -> Result<Self> {
         let addr = (config.host.as_str(), config.port)
@@ -77,7 +78,7 @@ impl Listener {
             tcp,
             local_addr,
             settings: Arc::new(Settings {
-                rules: Rules::new(config, authorizer)?,
+                rules: Rules::new(config, compression, authorizer)?,
                 tls,
                 max_connections: config.max_connections,
                 max_connections_per_ip: config.max_connections_per_ip,

@@ -5,11 +5,12 @@
 
 use super::auth::{AuthDecision, AuthRequest, Authorizer};
 use super::endpoints::Endpoints;
-use crate::config::{validate_groups, InboundPath, ListenerConfig};
+use crate::config::{validate_groups, Compression, InboundPath, ListenerConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::RefusalReason;
 use crate::origin::AllowedOrigins;
 use crate::path::{decode_request_path, normalize_base_path, strip_base, PathPattern};
+use crate::protocol::extensions::{accept_offer, PerMessageDeflate};
 use crate::protocol::handshake::{
     accept_key, has_token, header, is_valid_key, owned_headers, parse_query, status_text,
     HeadScanner, NotHttp,
@@ -29,6 +30,8 @@ struct ServedPath {
     default_groups: Vec<String>,
     /// The path's own origins, or the listener's.
     origins: AllowedOrigins,
+    /// Whether its sockets accept permessage-deflate.
+    compression: bool,
 }
 
 /// What an upgrade request must satisfy, fixed at start: the served paths, the origin
@@ -44,12 +47,16 @@ pub(super) struct Rules {
     max_handshake_bytes: usize,
     /// The plain HTTP endpoints (health, metrics), answered before any upgrade check.
     endpoints: Endpoints,
+    /// permessage-deflate: whether every path accepts it (when no path is declared), and the
+    /// parameters asked for.
+    compression: Compression,
 }
 
 impl Rules {
     /// The listener's rules, checked (every path pattern, group and origin).
     pub(super) fn new(
         config: &ListenerConfig,
+        compression: &Compression,
         authorizer: Option<Arc<dyn Authorizer>>,
     ) -> Result<Self> {
         let origins = AllowedOrigins::parse("listener allowed_origins", &config.allowed_origins)?;
@@ -61,6 +68,7 @@ impl Rules {
                      pattern,
                      default_groups,
                      allowed_origins,
+                     compression: path_compression,
                  }| {
                     validate_groups(default_groups)?;
                     let own = AllowedOrigins::parse(
@@ -71,6 +79,7 @@ impl Rules {
                         pattern: PathPattern::new(pattern)?,
                         default_groups: default_groups.clone(),
                         origins: if own.is_empty() { origins.clone() } else { own },
+                        compression: path_compression.unwrap_or(compression.inbound),
                     })
                 },
             )
@@ -84,6 +93,7 @@ impl Rules {
             authorizer,
             max_handshake_bytes: config.max_handshake_bytes,
             endpoints: Endpoints::new(config)?,
+            compression: compression.clone(),
         })
     }
 }
@@ -208,6 +218,7 @@ pub(super) async fn upgrade(
                 local_addr,
                 remote_addr,
                 peer_certificate,
+                compression: accept.compression,
             };
             let socket = Socket::new(attrs, link, shared.send_queue());
             let registration = match shared
@@ -225,21 +236,25 @@ pub(super) async fn upgrade(
                 }
             };
             let response = format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{}\r\n",
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{}{}\r\n",
                 accept.accept_key,
                 accept.subprotocol.as_ref().map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n")).unwrap_or_default(),
+                accept.compression.map(|c| format!("Sec-WebSocket-Extensions: {}\r\n", c.header_value())).unwrap_or_default(),
             );
             // Failing here drops the registration: the socket leaves the registry unannounced.
             stream
                 .write_all(response.as_bytes())
                 .await
                 .map_err(|e| Error::new(ErrorKind::Connectivity, e.to_string()))?;
-            let wire = Wire::new(
+            let mut wire = Wire::new(
                 stream,
                 Role::Server,
                 &request.rest,
                 shared.config.socket.max_message_size,
             );
+            if let Some(params) = &accept.compression {
+                wire = wire.with_compression(params, &rules.compression);
+            }
             Ok(Some((registration, wire)))
         }
     }
@@ -252,6 +267,8 @@ struct Acceptance {
     groups: Vec<String>,
     /// The served path it matched (its index; 0 when none is declared).
     path: usize,
+    /// permessage-deflate, when the path takes it and an offer could be accepted.
+    compression: Option<PerMessageDeflate>,
 }
 
 /// Checks an upgrade request against the protocol, the served paths, the origin policy and the
@@ -297,8 +314,8 @@ async fn accept(
         return Err(not_found());
     };
     let mut groups = Vec::new();
-    let (origins, path) = if rules.paths.is_empty() {
-        (&rules.origins, 0)
+    let (origins, path, compression) = if rules.paths.is_empty() {
+        (&rules.origins, 0, rules.compression.inbound)
     } else {
         match rules
             .paths
@@ -308,7 +325,7 @@ async fn accept(
         {
             Some((index, served)) => {
                 groups.extend(served.default_groups.iter().cloned());
-                (&served.origins, index)
+                (&served.origins, index, served.compression)
             }
             None => return Err(not_found()),
         }
@@ -389,11 +406,21 @@ async fn accept(
             }
         }
     }
+    let compression = compression
+        .then(|| {
+            let offers = headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-extensions"))
+                .map(|(_, v)| v.as_str());
+            accept_offer(offers, &rules.compression.preferred)
+        })
+        .flatten();
     Ok(Acceptance {
         accept_key: accept_key(key),
         subprotocol,
         groups,
         path,
+        compression,
     })
 }
 

@@ -38,14 +38,21 @@ pub(super) async fn establish(shared: &Shared, request: &Request) -> Result<Conn
         let peer_certificate = PeerCertificate::of(&stream);
         let key = new_key();
         let headers = request_headers(request, &target, &key);
-        match handshake(&mut stream, &target, &headers, &key, &request.subprotocols).await {
-            Ok(Answer::Upgraded { subprotocol, rest }) => {
-                let wire = Wire::new(
+        match handshake(&mut stream, &target, &headers, &key, request).await {
+            Ok(Answer::Upgraded {
+                subprotocol,
+                compression,
+                rest,
+            }) => {
+                let mut wire = Wire::new(
                     stream,
                     Role::Client,
                     &rest,
                     shared.config.socket.max_message_size,
                 );
+                if let Some(params) = &compression {
+                    wire = wire.with_compression(params, &shared.config.compression);
+                }
                 return Ok(Connection {
                     wire,
                     target,
@@ -55,6 +62,7 @@ pub(super) async fn establish(shared: &Shared, request: &Request) -> Result<Conn
                         local_addr,
                         remote_addr,
                         peer_certificate,
+                        compression,
                     },
                 });
             }

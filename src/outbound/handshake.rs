@@ -3,6 +3,9 @@
 use super::target::Target;
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::close::{close_code, truncate_reason};
+use crate::protocol::extensions::{check_response, client_offer, PerMessageDeflate};
+use crate::protocol::frame::{close_payload, opcode, put_frame};
 use crate::protocol::handshake::{
     accept_key, has_token, header, owned_headers, HeadScanner, NotHttp,
 };
@@ -21,6 +24,8 @@ pub(super) struct Request {
     pub(super) subprotocols: Vec<String>,
     /// The `Authorization` value for the client settings' basic credentials, if any.
     pub(super) basic_auth: Option<String>,
+    /// permessage-deflate offered, with these preferred parameters.
+    pub(super) compression: Option<PerMessageDeflate>,
 }
 
 impl Request {
@@ -44,7 +49,14 @@ impl Request {
                 .collect(),
             subprotocols,
             basic_auth,
+            compression: None,
         }
+    }
+
+    /// The same request, offering permessage-deflate with `preferred` parameters.
+    pub(super) fn offering_compression(mut self, preferred: Option<PerMessageDeflate>) -> Self {
+        self.compression = preferred;
+        self
     }
 
     /// Replaces the headers named in `fresh` (each name's values all at once) and adds the
@@ -97,6 +109,12 @@ pub(super) fn request_headers(
             request.subprotocols.join(", "),
         ));
     }
+    if let Some(preferred) = &request.compression {
+        headers.push((
+            "Sec-WebSocket-Extensions".to_owned(),
+            client_offer(preferred),
+        ));
+    }
     let same_origin = request.target.same_origin(target);
     for (name, value) in &request.headers {
         let credentials =
@@ -124,10 +142,11 @@ const MAX_ERROR_BODY: usize = 1024;
 
 /// How a server answered an upgrade request.
 pub(super) enum Answer {
-    /// 101: the negotiated subprotocol, and the bytes that followed the response (the
-    /// server's first frames).
+    /// 101: the negotiated subprotocol and permessage-deflate, and the bytes that followed
+    /// the response (the server's first frames).
     Upgraded {
         subprotocol: Option<String>,
+        compression: Option<PerMessageDeflate>,
         rest: Vec<u8>,
     },
     /// A redirect (301, 302, 303, 307 or 308 with a `Location`).
@@ -135,13 +154,14 @@ pub(super) enum Answer {
 }
 
 /// Sends the upgrade request and checks the 101 (see [`Answer`]); any other status is a
-/// `Handshake` error with the status and the start of the body.
+/// `Handshake` error with the status and the start of the body. A 101 whose extensions the
+/// request's offer cannot take fails the connection with 1010.
 pub(super) async fn handshake(
     stream: &mut IoStream,
     target: &Target,
     headers: &[(String, String)],
     key: &str,
-    offered: &[String],
+    request: &Request,
 ) -> Result<Answer> {
     let request_line = format!("GET {} HTTP/1.1", target.path_and_query);
     send_head(stream, &request_line, headers).await?;
@@ -181,25 +201,46 @@ pub(super) async fn handshake(
             "the 101 response has a wrong Sec-WebSocket-Accept",
         ));
     }
-    if field("sec-websocket-extensions").is_some() {
-        return Err(Error::new(
-            ErrorKind::Protocol,
-            "the server chose an extension that was not offered",
-        ));
-    }
     let subprotocol = field("sec-websocket-protocol").map(str::to_owned);
     if let Some(chosen) = &subprotocol {
-        if !offered.contains(chosen) {
+        if !request.subprotocols.contains(chosen) {
             return Err(Error::new(
                 ErrorKind::Protocol,
                 format!("the server chose subprotocol {chosen:?}, which was not offered"),
             ));
         }
     }
+    let extensions = response
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-extensions"))
+        .map(|(_, v)| v.as_str());
+    let compression = match check_response(extensions, request.compression.as_ref()) {
+        Ok(compression) => compression,
+        Err(why) => {
+            let why = format!("the server's extensions cannot be accepted: {why}");
+            fail_with_1010(stream, &why).await;
+            return Err(Error::new(ErrorKind::Protocol, why));
+        }
+    };
     Ok(Answer::Upgraded {
         subprotocol,
+        compression,
         rest: buf.split_off(head_len),
     })
+}
+
+/// Fails a connection whose 101 negotiated extensions the client must refuse: the WebSocket
+/// connection exists, so it ends with a close frame of 1010 (RFC 6455 section 7.4.1), then the
+/// end of the stream; the server's answer is not waited for.
+async fn fail_with_1010(stream: &mut IoStream, why: &str) {
+    let reason = truncate_reason(why.to_owned());
+    let mut frame = bytes::BytesMut::new();
+    let mask = rand::random::<[u8; 4]>();
+    let payload = close_payload(close_code::MANDATORY_EXTENSION, &reason);
+    put_frame(&mut frame, opcode::CLOSE, &payload, Some(mask));
+    let _ = stream.write_all(&frame).await;
+    let _ = stream.shutdown().await;
 }
 
 /// The target of a redirect: the `Location` of a 301, 302, 303, 307 or 308.

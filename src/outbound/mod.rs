@@ -66,7 +66,14 @@ pub(crate) async fn open(
         .collect();
     let url = target::resolve(&url, client, &options.uri_params)?;
     let target = Target::parse(&url, &query)?;
-    let request = Request::new(client, target, &options.headers, options.subprotocols);
+    let compression = &shared.config.compression;
+    let request = Request::new(client, target, &options.headers, options.subprotocols)
+        .offering_compression(
+            options
+                .compression
+                .unwrap_or(compression.outbound)
+                .then_some(compression.preferred),
+        );
     let timeout = options
         .connect_timeout
         .unwrap_or_else(|| client.effective_connect_timeout());

@@ -28,12 +28,22 @@ pub struct OutboundOptions {
     /// Whether and how the socket reconnects when its connection ends (default: as the
     /// client settings say).
     pub reconnect: ReconnectOption,
+    /// Whether to offer permessage-deflate, replacing
+    /// [`Compression::outbound`](crate::Compression::outbound) when set.
+    pub compression: Option<bool>,
 }
 
 impl OutboundOptions {
     /// No options: a generated ID, no extra headers, no groups.
     pub fn new() -> Self {
         OutboundOptions::default()
+    }
+
+    /// Offers permessage-deflate, or not, whatever the connector's
+    /// [`Compression::outbound`](crate::Compression::outbound) says.
+    pub fn compression(mut self, on: bool) -> Self {
+        self.compression = Some(on);
+        self
     }
 
     /// Adds a handshake header (see [`headers`](Self::headers)).

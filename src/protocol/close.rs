@@ -24,6 +24,9 @@ pub mod close_code {
     pub const POLICY_VIOLATION: u16 = 1008;
     /// A message was larger than the endpoint accepts.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// Sent by a client whose handshake did not negotiate an extension as it needs (here: a
+    /// permessage-deflate answer that RFC 7692 says to refuse).
+    pub const MANDATORY_EXTENSION: u16 = 1010;
     /// The server hit an unexpected condition.
     pub const INTERNAL_ERROR: u16 = 1011;
     /// The server is restarting.

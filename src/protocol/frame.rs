@@ -16,6 +16,10 @@ pub(crate) mod opcode {
 /// The longest frame header: 2 bytes, 8 bytes of extended length, 4 bytes of mask.
 pub(crate) const MAX_HEADER_LEN: usize = 14;
 
+/// The first byte's RSV1 bit, which permessage-deflate sets on a compressed message's first
+/// frame (RFC 7692 section 6); added to an opcode given to [`put_header`] or [`put_frame`].
+pub(crate) const RSV1: u8 = 0x40;
+
 /// A way the peer broke the protocol, with the close code it earns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Violation {
@@ -23,8 +27,10 @@ pub(crate) enum Violation {
     Protocol(&'static str),
     /// 1007: text that is not UTF-8.
     InvalidUtf8,
-    /// 1009: a frame or message larger than the limit.
+    /// 1009: a frame or message larger than the limit (a compressed one's once inflated).
     TooBig,
+    /// 1007: a compressed message whose data is not DEFLATE.
+    BadCompression,
 }
 
 impl Violation {
@@ -34,6 +40,7 @@ impl Violation {
             Violation::Protocol(_) => crate::protocol::close::close_code::PROTOCOL_ERROR,
             Violation::InvalidUtf8 => crate::protocol::close::close_code::INVALID_PAYLOAD,
             Violation::TooBig => crate::protocol::close::close_code::MESSAGE_TOO_BIG,
+            Violation::BadCompression => crate::protocol::close::close_code::INVALID_PAYLOAD,
         }
     }
 
@@ -43,6 +50,7 @@ impl Violation {
             Violation::Protocol(why) => why,
             Violation::InvalidUtf8 => "text message is not valid UTF-8",
             Violation::TooBig => "message too big",
+            Violation::BadCompression => "compressed message is not valid DEFLATE data",
         }
     }
 }
@@ -51,6 +59,8 @@ impl Violation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Header {
     pub fin: bool,
+    /// RSV1: the first frame of a compressed message (permessage-deflate).
+    pub compressed: bool,
     pub opcode: u8,
     pub mask: Option<[u8; 4]>,
     pub payload_len: usize,
@@ -60,14 +70,18 @@ pub(crate) struct Header {
 
 /// Parses a frame header from the start of `buf`. `Ok(None)` when more bytes are needed.
 /// `masked` says whether frames from this peer must be masked (true for a server reading
-/// client frames) and `max_payload` bounds the payload length.
+/// client frames), `max_payload` bounds the payload length, and `deflate` says whether
+/// permessage-deflate was negotiated: then RSV1 marks a message's first frame as compressed
+/// (and is a violation on any other frame, RFC 7692 section 6.1).
 pub(crate) fn parse_header(
     buf: &[u8],
     masked: bool,
     max_payload: usize,
+    deflate: bool,
 ) -> Result<Option<Header>, Violation> {
     let [b0, b1, ..] = *buf else { return Ok(None) };
-    if b0 & 0x70 != 0 {
+    let compressed = b0 & RSV1 != 0;
+    if b0 & 0x30 != 0 || (compressed && !deflate) {
         return Err(Violation::Protocol(
             "reserved bits set without an extension",
         ));
@@ -75,8 +89,15 @@ pub(crate) fn parse_header(
     let fin = b0 & 0x80 != 0;
     let opcode = b0 & 0x0f;
     match opcode {
-        opcode::CONTINUATION | opcode::TEXT | opcode::BINARY => {}
+        opcode::TEXT | opcode::BINARY => {}
+        opcode::CONTINUATION if compressed => {
+            return Err(Violation::Protocol("RSV1 set on a continuation frame"))
+        }
+        opcode::CONTINUATION => {}
         opcode::CLOSE | opcode::PING | opcode::PONG => {
+            if compressed {
+                return Err(Violation::Protocol("RSV1 set on a control frame"));
+            }
             if !fin {
                 return Err(Violation::Protocol("fragmented control frame"));
             }
@@ -136,6 +157,7 @@ pub(crate) fn parse_header(
     };
     Ok(Some(Header {
         fin,
+        compressed,
         opcode,
         mask,
         payload_len,
@@ -158,7 +180,8 @@ pub(crate) fn apply_mask(data: &mut [u8], mask: [u8; 4], offset: usize) {
     }
 }
 
-/// Appends a final frame's header to `out`; the payload follows separately.
+/// Appends a final frame's header to `out` (`opcode` may carry [`RSV1`]); the payload follows
+/// separately.
 pub(crate) fn put_header(
     out: &mut BytesMut,
     opcode: u8,
@@ -181,7 +204,8 @@ pub(crate) fn put_header(
     }
 }
 
-/// Appends a whole final frame to `out`, masked when `mask` is given.
+/// Appends a whole final frame to `out`, masked when `mask` is given (`opcode` may carry
+/// [`RSV1`]).
 pub(crate) fn put_frame(out: &mut BytesMut, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) {
     out.reserve(MAX_HEADER_LEN + payload.len());
     put_header(out, opcode, payload.len(), mask);
@@ -192,15 +216,27 @@ pub(crate) fn put_frame(out: &mut BytesMut, opcode: u8, payload: &[u8], mask: Op
     }
 }
 
-/// A whole unmasked (server) frame for `message`, encoded once to be shared by many sockets.
-pub(crate) fn encode_server_frame(message: &crate::Message) -> bytes::Bytes {
-    let code = if message.is_text() {
+/// The opcode of a message's (first) frame.
+pub(crate) fn message_opcode(message: &crate::Message) -> u8 {
+    if message.is_text() {
         opcode::TEXT
     } else {
         opcode::BINARY
-    };
+    }
+}
+
+/// A whole unmasked (server) frame for `message`, encoded once to be shared by many sockets;
+/// with `compressed`, the message's payload compressed by permessage-deflate (RSV1 set).
+pub(crate) fn encode_server_frame(
+    message: &crate::Message,
+    compressed: Option<&[u8]>,
+) -> bytes::Bytes {
+    let code = message_opcode(message);
     let mut out = BytesMut::new();
-    put_frame(&mut out, code, message.as_bytes(), None);
+    match compressed {
+        Some(payload) => put_frame(&mut out, code | RSV1, payload, None),
+        None => put_frame(&mut out, code, message.as_bytes(), None),
+    }
     out.freeze()
 }
 
@@ -259,12 +295,12 @@ mod tests {
     #[test]
     fn a_server_frame_tells_its_kind_and_payload_length() {
         for len in [0, 125, 126, 65_535, 65_536] {
-            let text = encode_server_frame(&crate::Message::text("a".repeat(len)));
+            let text = encode_server_frame(&crate::Message::text("a".repeat(len)), None);
             assert_eq!(
                 server_frame_payload(&text),
                 Some((crate::MessageKind::Text, len))
             );
-            let binary = encode_server_frame(&crate::Message::binary(vec![0u8; len]));
+            let binary = encode_server_frame(&crate::Message::binary(vec![0u8; len]), None);
             assert_eq!(
                 server_frame_payload(&binary),
                 Some((crate::MessageKind::Binary, len))
@@ -279,7 +315,7 @@ mod tests {
             let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
             for mask in [None, Some([1, 2, 3, 4])] {
                 let mut bytes = frame(opcode::BINARY, &payload, mask);
-                let header = parse_header(&bytes, mask.is_some(), usize::MAX)
+                let header = parse_header(&bytes, mask.is_some(), usize::MAX, false)
                     .unwrap()
                     .unwrap();
                 assert_eq!(
@@ -295,7 +331,7 @@ mod tests {
                 // Every prefix of a header is "need more".
                 for cut in 0..header.header_len {
                     assert_eq!(
-                        parse_header(&bytes[..cut], mask.is_some(), usize::MAX),
+                        parse_header(&bytes[..cut], mask.is_some(), usize::MAX, false),
                         Ok(None)
                     );
                 }
@@ -318,7 +354,8 @@ mod tests {
 
     #[test]
     fn rejects_what_the_rfc_forbids() {
-        let bad = |bytes: &[u8], masked: bool| parse_header(bytes, masked, 1000).unwrap_err();
+        let bad =
+            |bytes: &[u8], masked: bool| parse_header(bytes, masked, 1000, false).unwrap_err();
         assert_eq!(
             bad(&[0xc1, 0x80, 0, 0, 0, 0], true),
             Violation::Protocol("reserved bits set without an extension")
@@ -356,6 +393,36 @@ mod tests {
             bad(&[0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0], false),
             Violation::Protocol("payload length has its top bit set")
         );
+    }
+
+    #[test]
+    fn rsv1_marks_a_compressed_first_frame_once_deflate_is_negotiated() {
+        let parse = |bytes: &[u8], deflate: bool| parse_header(bytes, false, 1000, deflate);
+        let compressed = parse(&[0xc1, 0x01, 0], true).unwrap().unwrap();
+        assert!(compressed.compressed && compressed.fin);
+        assert!(!parse(&[0x81, 0x01, 0], true).unwrap().unwrap().compressed);
+        assert!(parse(&[0x41, 0x01, 0], true).unwrap().unwrap().compressed);
+        let violation = |bytes: &[u8], deflate: bool| parse(bytes, deflate).unwrap_err();
+        assert_eq!(
+            violation(&[0xc1, 0x01, 0], false),
+            Violation::Protocol("reserved bits set without an extension")
+        );
+        for rsv2_or_3 in [0xa1, 0x91] {
+            assert_eq!(
+                violation(&[rsv2_or_3, 0x01, 0], true),
+                Violation::Protocol("reserved bits set without an extension")
+            );
+        }
+        assert_eq!(
+            violation(&[0xc0, 0x01, 0], true),
+            Violation::Protocol("RSV1 set on a continuation frame")
+        );
+        for control in [0xc8, 0xc9, 0xca] {
+            assert_eq!(
+                violation(&[control, 0x00], true),
+                Violation::Protocol("RSV1 set on a control frame")
+            );
+        }
     }
 
     #[test]

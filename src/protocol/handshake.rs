@@ -124,13 +124,17 @@ pub(crate) fn status_text(status: u16) -> &'static str {
         .unwrap_or("Refused")
 }
 
+/// Whether `text` is an HTTP token (RFC 7230): a header name, a subprotocol, an extension.
+pub(crate) fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// Checks an HTTP token (header name, subprotocol) per RFC 7230.
 pub(crate) fn validate_token(what: &str, token: &str) -> Result<()> {
-    let ok = !token.is_empty()
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if ok {
+    if is_token(token) {
         Ok(())
     } else {
         Err(Error::invalid(format!(

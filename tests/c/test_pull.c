@@ -3,20 +3,6 @@
  * blocked in next_event wakes with WSC_STOPPED; next_event is refused with callbacks. */
 #include "testing.h"
 
-/* The next event, which must be of `trigger`. */
-static wsc_event *expect_event(wsc_connector *conn, wsc_trigger trigger) {
-    wsc_event *event = NULL;
-    OK(wsc_connector_next_event(conn, WAIT_SECONDS * 1000, &event));
-    CHECK(event != NULL);
-    wsc_trigger got;
-    OK(wsc_event_trigger(event, &got));
-    if (got != trigger) {
-        fprintf(stderr, "got trigger %u, expected %u\n", got, trigger);
-        exit(1);
-    }
-    return event;
-}
-
 static void *wait_forever(void *arg) {
     wsc_event *event = NULL;
     wsc_result *result = arg;

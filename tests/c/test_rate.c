@@ -3,17 +3,6 @@
  * dropped. */
 #include "testing.h"
 
-/* Takes the next event (pull mode), which must be of `trigger`; frees it unless kept. */
-static wsc_event *next_of(wsc_connector *server, wsc_trigger trigger) {
-    wsc_event *event = NULL;
-    OK(wsc_connector_next_event(server, WAIT_SECONDS * 1000, &event));
-    CHECK(event != NULL);
-    wsc_trigger got;
-    OK(wsc_event_trigger(event, &got));
-    CHECK(got == trigger);
-    return event;
-}
-
 /* Five messages against a burst of 3 at 1 per second; returns the code the socket closed with
  * once the peer closes (or the server closed it). */
 static uint16_t five_messages(uint32_t policy) {
@@ -25,10 +14,10 @@ static uint16_t five_messages(uint32_t policy) {
     OK(wsc_connector_start(config, &server));
     raw_ws peer = raw_ws_open(port_of(server), "/rate");
     CHECK(peer.status == 101);
-    wsc_event_free(next_of(server, WSC_TRIGGER_INBOUND_CONNECTION));
+    wsc_event_free(expect_event(server, WSC_TRIGGER_INBOUND_CONNECTION));
     for (char digit = '0'; digit < '5'; digit++) raw_ws_send(&peer, 1, &digit, 1);
     for (char digit = '0'; digit < '3'; digit++) {
-        wsc_event *event = next_of(server, WSC_TRIGGER_INBOUND_MESSAGE);
+        wsc_event *event = expect_event(server, WSC_TRIGGER_INBOUND_MESSAGE);
         wsc_message_kind kind;
         wsc_bytes payload;
         OK(wsc_event_message(event, &kind, &payload));
@@ -36,7 +25,7 @@ static uint16_t five_messages(uint32_t policy) {
         wsc_event_free(event);
     }
     if (policy == WSC_MESSAGE_RATE_DROP) raw_ws_send(&peer, 8, "\x03\xe8", 2);
-    wsc_event *closed = next_of(server, WSC_TRIGGER_SOCKET_CLOSED);
+    wsc_event *closed = expect_event(server, WSC_TRIGGER_SOCKET_CLOSED);
     uint16_t code = 0;
     wsc_str reason;
     OK(wsc_event_close(closed, &code, &reason));

@@ -50,7 +50,8 @@ static void every_setting_by_name(void) {
             break;
         case WSC_SETTING_COUNT:
         case WSC_SETTING_OPTIONAL_COUNT:
-            OK(wsc_config_set_int(config, name, 2));
+            /* Valid for every count: a window size (8-15) and a compression level (1-9) too. */
+            OK(wsc_config_set_int(config, name, 9));
             break;
         case WSC_SETTING_BYTES:
             OK(wsc_config_set_int(config, name, 65536));

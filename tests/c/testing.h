@@ -77,6 +77,20 @@ static inline int last_error_contains(const char *needle) {
     return wsc_last_error(message, sizeof message, &len) == WSC_OK && strstr(message, needle);
 }
 
+/* The next event (pull mode), which must be of `trigger`; free it with wsc_event_free(). */
+static inline wsc_event *expect_event(wsc_connector *conn, wsc_trigger trigger) {
+    wsc_event *event = NULL;
+    OK(wsc_connector_next_event(conn, WAIT_SECONDS * 1000, &event));
+    CHECK(event != NULL);
+    wsc_trigger got;
+    OK(wsc_event_trigger(event, &got));
+    if (got != trigger) {
+        fprintf(stderr, "got trigger %u, expected %u\n", got, trigger);
+        exit(1);
+    }
+    return event;
+}
+
 /* A lock and a condition that callbacks signal after changing shared state. */
 typedef struct {
     pthread_mutex_t lock;

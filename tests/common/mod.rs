@@ -288,9 +288,19 @@ pub fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
 /// A raw-TCP WebSocket client: the upgrade request and `frames` go out in one write; returns
 /// the stream positioned after the server's 101 response head.
 pub fn raw_ws(addr: SocketAddr, path: &str, frames: &[Vec<u8>]) -> std::net::TcpStream {
+    raw_ws_with(addr, path, "", frames)
+}
+
+/// [`raw_ws`] with `extra` header lines in the upgrade request.
+pub fn raw_ws_with(
+    addr: SocketAddr,
+    path: &str,
+    extra: &str,
+    frames: &[Vec<u8>],
+) -> std::net::TcpStream {
     let mut tcp = std::net::TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(WAIT)).unwrap();
-    let mut bytes = upgrade_request(path, "");
+    let mut bytes = upgrade_request(path, extra);
     for frame in frames {
         bytes.extend_from_slice(frame);
     }
@@ -311,19 +321,26 @@ pub fn raw_ws(addr: SocketAddr, path: &str, frames: &[Vec<u8>]) -> std::net::Tcp
 
 /// Reads one unmasked server frame from a raw client: (opcode, payload).
 pub fn read_server_frame(tcp: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
-    let (opcode, masked, payload) = read_frame(tcp);
+    let (first, payload) = read_server_frame_whole(tcp);
+    (first & 0x0f, payload)
+}
+
+/// Reads one unmasked server frame from a raw client: (its first byte: FIN, RSV bits and
+/// opcode; payload).
+pub fn read_server_frame_whole(tcp: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
+    let (first, masked, payload) = read_frame(tcp);
     assert!(!masked, "a server frame must not be masked");
-    (opcode, payload)
+    (first, payload)
 }
 
 /// Reads one masked client frame from a raw server: (opcode, unmasked payload).
 pub fn read_client_frame(tcp: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
-    let (opcode, masked, payload) = read_frame(tcp);
+    let (first, masked, payload) = read_frame(tcp);
     assert!(masked, "a client frame must be masked");
-    (opcode, payload)
+    (first & 0x0f, payload)
 }
 
-/// Reads one frame from raw TCP: (opcode, whether it was masked, unmasked payload).
+/// Reads one frame from raw TCP: (its first byte, whether it was masked, unmasked payload).
 fn read_frame(tcp: &mut std::net::TcpStream) -> (u8, bool, Vec<u8>) {
     let mut head = [0u8; 2];
     tcp.read_exact(&mut head).expect("a frame header");
@@ -351,7 +368,7 @@ fn read_frame(tcp: &mut std::net::TcpStream) -> (u8, bool, Vec<u8>) {
         .iter_mut()
         .enumerate()
         .for_each(|(i, b)| *b ^= mask[i % 4]);
-    (head[0] & 0x0f, masked, payload)
+    (head[0], masked, payload)
 }
 
 pub const TEXT: u8 = 1;
@@ -363,6 +380,14 @@ pub const PONG: u8 = 10;
 /// The server end of a raw-TCP WebSocket: accepts one connection on `listener`, reads its
 /// upgrade request and answers 101; returns the stream, positioned after the request.
 pub fn raw_ws_accept(listener: &std::net::TcpListener) -> std::net::TcpStream {
+    raw_ws_accept_with(listener, "").0
+}
+
+/// [`raw_ws_accept`] with `extra` header lines in the 101; returns the request head too.
+pub fn raw_ws_accept_with(
+    listener: &std::net::TcpListener,
+    extra: &str,
+) -> (std::net::TcpStream, String) {
     let (mut tcp, _) = listener.accept().unwrap();
     tcp.set_read_timeout(Some(WAIT)).unwrap();
     let mut request = Vec::new();
@@ -379,9 +404,9 @@ pub fn raw_ws_accept(listener: &std::net::TcpListener) -> std::net::TcpStream {
         .map(|(_, key)| key.trim())
         .expect("a Sec-WebSocket-Key header");
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-    let response = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
+    let response = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{extra}\r\n");
     tcp.write_all(response.as_bytes()).unwrap();
-    tcp
+    (tcp, request)
 }
 
 /// Bytes waiting in `tcp`'s receive buffer (FIONREAD).

@@ -44,6 +44,7 @@ int main() {
         wsc::Config()
             .listener("127.0.0.1", 0)
             .path("/room/*", {"everyone"})
+            .path_compression("/room/*", true)
             .worker_threads(2)
             .raw(wsc_config_set_ping_interval_ms, uint64_t{0})
             .authorizer([](const wsc::AuthRequest &request, wsc::AuthDecision &decision) {
@@ -60,6 +61,7 @@ int main() {
                 CHECK(socket.groups() == (std::vector<std::string_view>{"everyone", "trusted"}));
                 CHECK(socket.remote_addr().rfind("127.0.0.1:", 0) == 0);
                 CHECK(!socket.peer_certificate() && !socket.peer_certificate_subject());
+                CHECK(socket.extensions() == std::optional<std::string_view>("permessage-deflate"));
                 std::string id(socket.id());
                 conn.send_text(id, "hello " + id);
                 shared.update([&] { shared.server_socket = id; });
@@ -95,7 +97,7 @@ int main() {
         CHECK(e.code() == WSC_HANDSHAKE && e.http_status() == 403);
     }
     wsc::OutboundOptions options;
-    options.query("token", "secret").socket_id("cpp-client").connect_timeout(std::chrono::seconds(5));
+    options.query("token", "secret").socket_id("cpp-client").compression(true).connect_timeout(std::chrono::seconds(5));
     CHECK(client.open_outbound(base, &options) == "cpp-client");
     shared.wait([&] { return !shared.server_socket.empty() && shared.client_got.size() == 1; });
     CHECK(shared.client_got[0] == "hello " + shared.server_socket);

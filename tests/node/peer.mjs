@@ -6,14 +6,21 @@
 //                                expects each back, then closes with 4001
 //   node peer.mjs server         listens on 127.0.0.1:0, prints {"port": N}, echoes every
 //                                message, answers "close-me" by closing with 4002
+//   ... deflate                  either, with permessage-deflate on and every message
+//                                compressed (ws compresses each fragment of one message in
+//                                one stream, RSV1 on the first); the client reports the
+//                                negotiated extensions
 import { WebSocket, WebSocketServer } from "ws";
 
-const [mode, url] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const deflate = args.at(-1) === "deflate";
+const [mode, url] = deflate ? args.slice(0, -1) : args;
+const perMessageDeflate = deflate ? { threshold: 0 } : false;
 const fail = (why) => { console.log(JSON.stringify({ error: String(why) })); process.exit(1); };
 setTimeout(() => fail("timed out"), 10_000).unref();
 
 if (mode === "client") {
-  const ws = new WebSocket(url, ["chat.v1"], { headers: { "X-Peer": "node-ws" } });
+  const ws = new WebSocket(url, ["chat.v1"], { headers: { "X-Peer": "node-ws" }, perMessageDeflate });
   const got = [];
   ws.on("open", () => {
     ws.send("héllo from node");
@@ -27,12 +34,14 @@ if (mode === "client") {
     if (got.length === 4) ws.close(4001, "node says bye");
   });
   ws.on("close", (code, reason) => {
-    console.log(JSON.stringify({ got, code, reason: reason.toString(), protocol: ws.protocol }));
+    console.log(JSON.stringify({
+      got, code, reason: reason.toString(), protocol: ws.protocol, extensions: ws.extensions,
+    }));
     process.exit(0);
   });
   ws.on("error", fail);
 } else if (mode === "server") {
-  const server = new WebSocketServer({ host: "127.0.0.1", port: 0 }, () => {
+  const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate }, () => {
     console.log(JSON.stringify({ port: server.address().port }));
   });
   server.on("connection", (ws, request) => {

@@ -3,8 +3,12 @@
 //! ```text
 //! load --load echo   --port P --server-pid PID [--connections 100] [--in-flight 1] [--payload 32] [--warmup 1] [--window 3]
 //! load --load fanout --port P --server-pid PID [--receivers 1000] [--in-flight 8] [--payload 32] [--warmup 1] [--window 3] [--second-port Q]
-//! load --load idle   --port P --server-pid PID [--connections 10000] [--memory-cap-mib M]
+//! load --load idle   --port P --server-pid PID [--connections 10000] [--memory-cap-mib M] [--payload 32]
 //! ```
+//!
+//! Every load also takes `--json 1` (payloads of JSON-like text, each message different) and
+//! `--deflate 1` (negotiate permessage-deflate; a server that compresses prints it after its
+//! port, for the runner to pass on).
 //!
 //! Everything runs on one thread (a current-thread tokio runtime): pin the process to a core
 //! of its own (`taskset -c 1 load ...`), away from the server's. On failure the JSON line has
@@ -14,6 +18,7 @@ use std::time::Duration;
 use wsconnector_bench::args::Args;
 use wsconnector_bench::connect::Target;
 use wsconnector_bench::load::{echo, fanout, idle};
+use wsconnector_bench::payload::Kind;
 use wsconnector_bench::procfs::Process;
 use wsconnector_bench::report::Report;
 
@@ -37,6 +42,10 @@ fn run(args: &Args) -> Result<Report, String> {
     let seconds = |name: &str, default: f64| -> Result<Duration, String> {
         Duration::try_from_secs_f64(args.get(name, default)?).map_err(|e| format!("--{name}: {e}"))
     };
+    let kind = Kind {
+        json: args.get::<u8>("json", 0)? != 0,
+        deflate: args.get::<u8>("deflate", 0)? != 0,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -48,11 +57,12 @@ fn run(args: &Args) -> Result<Report, String> {
                 connections: args.get("connections", 100)?,
                 in_flight: args.get("in-flight", 1)?,
                 payload: args.get("payload", 32)?,
+                kind,
                 warmup: seconds("warmup", 1.0)?,
                 window: seconds("window", 3.0)?,
             };
             args.finish()?;
-            let target = Target::new(port, shape.connections);
+            let target = Target::new(port, shape.connections).with_deflate(kind.deflate);
             local.block_on(&runtime, echo::run(target, server, &shape))
         }
         "fanout" => {
@@ -60,24 +70,27 @@ fn run(args: &Args) -> Result<Report, String> {
                 receivers: args.get("receivers", 1000)?,
                 in_flight: args.get("in-flight", 8)?,
                 payload: args.get("payload", 32)?,
+                kind,
                 warmup: seconds("warmup", 1.0)?,
                 window: seconds("window", 3.0)?,
             };
             // A server of two nodes: every other receiver on the second one.
             let second = args
                 .optional::<u16>("second-port")?
-                .map(|port| Target::new(port, shape.receivers / 2));
+                .map(|port| Target::new(port, shape.receivers / 2).with_deflate(kind.deflate));
             args.finish()?;
-            let target = Target::new(port, shape.receivers + 1);
+            let target = Target::new(port, shape.receivers + 1).with_deflate(kind.deflate);
             local.block_on(&runtime, fanout::run(target, second, server, &shape))
         }
         "idle" => {
             let shape = idle::Idle {
                 connections: args.get("connections", 10_000)?,
                 memory_cap: args.optional::<u64>("memory-cap-mib")?.map(|m| m << 20),
+                payload: args.get("payload", 32)?,
+                kind,
             };
             args.finish()?;
-            let target = Target::new(port, shape.connections);
+            let target = Target::new(port, shape.connections).with_deflate(kind.deflate);
             local.block_on(&runtime, idle::run(target, server, &shape))
         }
         other => Err(format!("unknown load {other:?}: echo, fanout or idle")),

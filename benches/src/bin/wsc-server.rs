@@ -3,8 +3,13 @@
 //! replies), a fan-out group, broadcast from the trigger path.
 //!
 //! ```text
-//! wsc-server [--port 0] [--nodes 1|2]
+//! wsc-server [--port 0] [--nodes 1|2] [--compression off|context|no-context]
 //! ```
+//!
+//! `--compression` turns permessage-deflate on (`compression`, with the default parameters:
+//! `context`), or on with `server_no_context_takeover` asked for (`no-context`: a broadcast
+//! compresses once for every receiver); the first line then says `--deflate 1` after the port,
+//! for the load client to negotiate it.
 //!
 //! Settings are the library's defaults except the connection limit, raised so that the idle
 //! load can hold as many sockets as the machine allows. Receivers join the group through the
@@ -17,7 +22,8 @@
 
 use std::process::{Child, Command, Stdio};
 use wsconnector::{
-    ClusterConfig, Config, Connector, ConnectorHandle, Event, InboundPath, SocketFilter,
+    ClusterConfig, Compression, Config, Connector, ConnectorHandle, Event, InboundPath,
+    SocketFilter,
 };
 use wsconnector_bench::args::Args;
 use wsconnector_bench::{FANOUT_GROUP, FANOUT_RECV_PATH, FANOUT_TRIGGER_PATH};
@@ -37,6 +43,17 @@ fn run() -> Result<(), String> {
         2 => true,
         n => return Err(format!("--nodes {n}: 1 or 2")),
     };
+    let compression = match args.get("compression", "off".to_owned())?.as_str() {
+        "off" => None,
+        "context" => Some(Compression::on()),
+        "no-context" => {
+            let mut compression = Compression::on();
+            compression.preferred.server_no_context_takeover = true;
+            Some(compression)
+        }
+        other => return Err(format!("--compression {other}: off, context or no-context")),
+    };
+    let deflate = compression.is_some();
     args.finish()?;
     let config = |port: u16| {
         let mut config = Config::with_listener("127.0.0.1", port);
@@ -46,6 +63,9 @@ fn run() -> Result<(), String> {
                 InboundPath::new("*"),
             ];
             listener.max_connections = 1 << 20;
+        }
+        if let Some(compression) = &compression {
+            config.compression = compression.clone();
         }
         config
     };
@@ -82,9 +102,10 @@ fn run() -> Result<(), String> {
         .local_addr()
         .map(|a| a.port())
         .ok_or("the connector has no listener")?;
+    let deflate = if deflate { " --deflate 1" } else { "" };
     match second.as_ref().and_then(|node_b| node_b.local_addr()) {
-        Some(b) => println!("{port} --second-port {}", b.port()),
-        None => println!("{port}"),
+        Some(b) => println!("{port} --second-port {}{deflate}", b.port()),
+        None => println!("{port}{deflate}"),
     }
     // Serve until the runner ends the process.
     loop {

@@ -5,6 +5,7 @@
 use super::{CONNECT_CONCURRENCY, READ_CHUNK};
 use crate::connect::{Conn, Target};
 use crate::measure::{Phase, Tally};
+use crate::payload::{self, Kind};
 use crate::procfs::Process;
 use crate::report::Report;
 use crate::wire::{self, Frame, FrameReader};
@@ -23,6 +24,8 @@ pub struct Echo {
     pub in_flight: usize,
     /// Payload bytes per message.
     pub payload: usize,
+    /// What the payloads are: filler or JSON-like text, compressed or not.
+    pub kind: Kind,
     /// Load before the window opens.
     pub warmup: Duration,
     /// The measured window.
@@ -31,7 +34,9 @@ pub struct Echo {
 
 /// Runs the echo load against `target` and reports the window.
 pub async fn run(target: Target, server: Process, echo: &Echo) -> Result<Report, String> {
-    let frame: Rc<[u8]> = wire::client_frame(wire::OP_BINARY, &vec![0xAB; echo.payload]).into();
+    // Messages of JSON differ (64 of them, sent in turn), so that a server compressing with
+    // context finds no copy of a whole message in its window.
+    let frames: Rc<[Vec<u8>]> = payload::client_frames(echo.payload, echo.kind, 64).into();
     let conns: Vec<Conn> = target
         .open_many(crate::ECHO_PATH, 0, echo.connections, CONNECT_CONCURRENCY)
         .try_collect()
@@ -42,7 +47,7 @@ pub async fn run(target: Target, server: Process, echo: &Echo) -> Result<Report,
         .map(|conn| {
             tokio::task::spawn_local(connection(
                 conn,
-                frame.clone(),
+                frames.clone(),
                 echo.in_flight,
                 tally.clone(),
             ))
@@ -56,27 +61,34 @@ pub async fn run(target: Target, server: Process, echo: &Echo) -> Result<Report,
         .int("connections", echo.connections as u64)
         .int("in_flight", echo.in_flight as u64)
         .int("payload", echo.payload as u64)
-        .window(tally.count(), &span, &tally.latencies());
+        .window(
+            tally.count(),
+            tally.received_bytes(),
+            &span,
+            &tally.latencies(),
+        );
     Ok(report)
 }
 
 /// One connection: sends K messages, then one more for each echo, until the window closes.
 async fn connection(
     conn: Conn,
-    frame: Rc<[u8]>,
+    frames: Rc<[Vec<u8>]>,
     in_flight: usize,
     tally: Rc<Tally>,
 ) -> Result<(), String> {
     let Conn {
         mut stream,
         leftover,
+        ..
     } = conn;
     let mut reader = FrameReader::default();
     let mut sent_at = VecDeque::with_capacity(in_flight);
-    let mut out = Vec::with_capacity(frame.len() * in_flight);
+    let mut out = Vec::with_capacity(frames[0].len() * in_flight);
+    let mut next = frames.iter().cycle();
     let start = Instant::now();
-    for _ in 0..in_flight {
-        out.extend_from_slice(&frame);
+    for frame in next.by_ref().take(in_flight) {
+        out.extend_from_slice(frame);
         sent_at.push_back(start);
     }
     let mut buf = vec![0u8; READ_CHUNK];
@@ -101,12 +113,13 @@ async fn connection(
         }
         let now = Instant::now();
         let mut closed = false;
+        tally.received(n);
         reader.feed(&buf[..n], |f| match f {
-            Frame::Data { .. } => {
+            Frame::Data { .. } | Frame::Compressed(_) => {
                 if let Some(sent) = sent_at.pop_front() {
                     tally.complete(now - sent);
                 }
-                out.extend_from_slice(&frame);
+                out.extend_from_slice(next.next().map_or(&[][..], Vec::as_slice));
                 sent_at.push_back(now);
             }
             Frame::Ping(payload) => out.extend(wire::client_frame(wire::OP_PONG, payload)),

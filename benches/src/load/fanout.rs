@@ -6,9 +6,11 @@
 use super::{CONNECT_CONCURRENCY, READ_CHUNK};
 use crate::connect::{Conn, Target};
 use crate::measure::{Phase, Tally};
+use crate::payload::{self, Kind};
 use crate::procfs::Process;
 use crate::report::Report;
 use crate::wire::{self, Frame, FrameReader};
+use flate2::{Decompress, FlushDecompress};
 use futures_util::TryStreamExt;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -34,6 +36,10 @@ pub struct Fanout {
     pub in_flight: usize,
     /// Payload bytes per message (at least 8: the sequence number).
     pub payload: usize,
+    /// What the payloads are after their sequence number: filler or JSON-like text. With
+    /// `deflate`, the receivers negotiate permessage-deflate and inflate each delivery to read
+    /// its number (the trigger sends plain: the server compresses what it broadcasts).
+    pub kind: Kind,
     /// Load before the window opens.
     pub warmup: Duration,
     /// The measured window.
@@ -76,8 +82,12 @@ pub async fn run(
         receivers.extend(more);
     }
     let mut trigger = Trigger::new(
-        target.open(crate::FANOUT_TRIGGER_PATH, 0).await?,
+        target
+            .with_deflate(false)
+            .open(crate::FANOUT_TRIGGER_PATH, 0)
+            .await?,
         fanout.payload,
+        fanout.kind,
     );
     let broadcasts = Rc::new(Broadcasts::new(fanout.receivers));
     let tasks: Vec<_> = receivers
@@ -106,6 +116,7 @@ pub async fn run(
         .int("payload", fanout.payload as u64)
         .window(
             broadcasts.tally.count(),
+            broadcasts.tally.received_bytes(),
             &span,
             &broadcasts.tally.latencies(),
         );
@@ -185,22 +196,33 @@ impl Broadcasts {
     }
 }
 
-/// The trigger socket: sends numbered messages, encoded once and patched with each number.
+/// The trigger socket: sends numbered messages, encoded once and patched with each number
+/// (JSON-like ones differ from one broadcast to the next, in turn among 64).
 struct Trigger {
     stream: TcpStream,
-    frame: Vec<u8>,
+    frames: Vec<Vec<u8>>,
     seq_at: usize,
     next_seq: u64,
     out: Vec<u8>,
 }
 
 impl Trigger {
-    fn new(conn: Conn, payload: usize) -> Self {
-        let frame = wire::client_frame(wire::OP_BINARY, &vec![0xCD; payload]);
+    fn new(conn: Conn, payload: usize, kind: Kind) -> Self {
+        let frames: Vec<Vec<u8>> = if kind.json {
+            (0..64)
+                .map(|variant| {
+                    let mut body = vec![0; 8];
+                    body.extend(payload::json_like(payload - 8, variant));
+                    wire::client_frame(wire::OP_BINARY, &body)
+                })
+                .collect()
+        } else {
+            vec![wire::client_frame(wire::OP_BINARY, &vec![0xCD; payload])]
+        };
         Trigger {
             stream: conn.stream,
-            seq_at: frame.len() - payload,
-            frame,
+            seq_at: frames[0].len() - payload,
+            frames,
             next_seq: 0,
             out: Vec::new(),
         }
@@ -210,8 +232,10 @@ impl Trigger {
         self.out.clear();
         let now = Instant::now();
         for _ in 0..count {
-            self.frame[self.seq_at..self.seq_at + 8].copy_from_slice(&self.next_seq.to_le_bytes());
-            self.out.extend_from_slice(&self.frame);
+            let turn = self.next_seq as usize % self.frames.len();
+            let frame = &mut self.frames[turn];
+            frame[self.seq_at..self.seq_at + 8].copy_from_slice(&self.next_seq.to_le_bytes());
+            self.out.extend_from_slice(frame);
             broadcasts.started(self.next_seq, now);
             self.next_seq += 1;
         }
@@ -269,17 +293,26 @@ async fn receive(conn: Conn, broadcasts: Rc<Broadcasts>) -> Result<(), String> {
     let Conn {
         mut stream,
         leftover,
+        server_no_context_takeover,
     } = conn;
-    let mut reader = FrameReader::default();
+    let mut reader = FrameReader::keeping_compressed();
+    let mut inflater = Inflater::new(server_no_context_takeover);
     let mut pongs = Vec::new();
     let mut closed = false;
     let mut on_bytes = |bytes: &[u8], pongs: &mut Vec<u8>, closed: &mut bool| {
         let now = Instant::now();
+        broadcasts.tally.received(bytes.len());
+        let mut failed = None;
         reader.feed(bytes, |f| match f {
             Frame::Data { head } => broadcasts.delivered(head, now),
+            Frame::Compressed(message) => match inflater.head(message) {
+                Ok(head) => broadcasts.delivered(head, now),
+                Err(e) => failed = Some(e),
+            },
             Frame::Ping(payload) => pongs.extend(wire::client_frame(wire::OP_PONG, payload)),
             Frame::Close => *closed = true,
-        })
+        })?;
+        failed.map_or(Ok(()), Err)
     };
     on_bytes(&leftover, &mut pongs, &mut closed)?;
     loop {
@@ -309,5 +342,51 @@ async fn receive(conn: Conn, broadcasts: Rc<Broadcasts>) -> Result<(), String> {
         if broadcasts.tally.phase() == Phase::Done {
             return Ok(());
         }
+    }
+}
+
+/// A receiver's inflater: reads a compressed delivery's sequence number, inflating all of it
+/// when the server keeps its context (the next delivery refers to this one).
+struct Inflater {
+    decompress: Decompress,
+    alone: bool,
+    out: Vec<u8>,
+}
+
+impl Inflater {
+    fn new(server_no_context_takeover: bool) -> Self {
+        Inflater {
+            decompress: Decompress::new(false),
+            alone: server_no_context_takeover,
+            out: Vec::new(),
+        }
+    }
+
+    /// The first eight bytes of `message` once inflated, as a number.
+    fn head(&mut self, message: &[u8]) -> Result<u64, String> {
+        if self.alone {
+            self.decompress.reset(false);
+        }
+        self.out.clear();
+        let mut input: Vec<u8> = Vec::with_capacity(message.len() + 4);
+        input.extend_from_slice(message);
+        input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+        let mut input = &input[..];
+        while !input.is_empty() {
+            self.out.reserve(64 * 1024);
+            let before = self.decompress.total_in();
+            self.decompress
+                .decompress_vec(input, &mut self.out, FlushDecompress::Sync)
+                .map_err(|e| format!("inflate: {e}"))?;
+            let used = (self.decompress.total_in() - before) as usize;
+            if used == 0 && self.out.len() < self.out.capacity() {
+                break;
+            }
+            input = &input[used..];
+        }
+        let mut head = [0u8; 8];
+        let n = self.out.len().min(8);
+        head[..n].copy_from_slice(&self.out[..n]);
+        Ok(u64::from_le_bytes(head))
     }
 }

@@ -9,9 +9,10 @@
 use super::CONNECT_CONCURRENCY;
 use crate::connect::{Conn, Target};
 use crate::measure::{Mark, Span};
+use crate::payload::{self, Kind};
 use crate::procfs::{self, Process};
 use crate::report::Report;
-use crate::wire::{self, Frame, FrameReader};
+use crate::wire::{Frame, FrameReader};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,8 +26,6 @@ const MEMORY_CHECK_EVERY: usize = 500;
 const SETTLE: Duration = Duration::from_secs(1);
 /// Bytes read at a time while waiting for the echo.
 const ECHO_READ: usize = 4096;
-/// Payload of each connection's one message.
-const MESSAGE: [u8; 32] = [0x5A; 32];
 
 /// The shape of an idle run.
 #[derive(Debug, Clone)]
@@ -35,6 +34,11 @@ pub struct Idle {
     pub connections: usize,
     /// Most server memory growth allowed, in bytes; `None`: the default cap.
     pub memory_cap: Option<u64>,
+    /// Bytes of each connection's one message.
+    pub payload: usize,
+    /// What it is: filler or JSON-like text, compressed or not (a compressed socket's state
+    /// is set up by its first compressed message each way).
+    pub kind: Kind,
 }
 
 /// Runs the idle load against `target` and reports it.
@@ -84,8 +88,9 @@ pub async fn run(target: Target, server: Process, idle: &Idle) -> Result<Report,
     if conns.is_empty() {
         return Err(format!("no connection opened; {stopped}"));
     }
+    let frame = payload::client_frames(idle.payload, idle.kind, 1).remove(0);
     stream::iter(conns.iter_mut().map(Ok))
-        .try_for_each_concurrent(CONNECT_CONCURRENCY, round_trip)
+        .try_for_each_concurrent(CONNECT_CONCURRENCY, |conn| round_trip(conn, &frame))
         .await?;
     tokio::time::sleep(SETTLE).await;
     let rss_after = rss()?;
@@ -114,16 +119,18 @@ pub async fn run(target: Target, server: Process, idle: &Idle) -> Result<Report,
 }
 
 /// Sends one message on `conn` and waits for its echo.
-async fn round_trip(conn: &mut Conn) -> Result<(), String> {
+async fn round_trip(conn: &mut Conn, frame: &[u8]) -> Result<(), String> {
     conn.stream
-        .write_all(&wire::client_frame(wire::OP_BINARY, &MESSAGE))
+        .write_all(frame)
         .await
         .map_err(|e| format!("send: {e}"))?;
     let mut reader = FrameReader::default();
     let mut echoed = false;
     let mut buf = std::mem::take(&mut conn.leftover);
     loop {
-        reader.feed(&buf, |f| echoed |= matches!(f, Frame::Data { .. }))?;
+        reader.feed(&buf, |f| {
+            echoed |= matches!(f, Frame::Data { .. } | Frame::Compressed(_))
+        })?;
         if echoed {
             return Ok(());
         }

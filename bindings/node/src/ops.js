@@ -35,6 +35,7 @@ const OPERATIONS = {
       else if (options.reconnect) {
         native.withReconnect(fns, options.reconnect, (policy) => add('wsc_outbound_options_set_reconnect', policy));
       }
+      if (options.compression !== null) add('wsc_outbound_options_set_compression', options.compression);
       const id = Buffer.alloc(native.WSC_SOCKET_ID_SIZE);
       result = fns.wsc_connector_open_outbound(conn, url, handle, id, id.length);
       if (result !== native.WSC_OK) throw result;

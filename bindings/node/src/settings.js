@@ -76,6 +76,13 @@ const SETTINGS = {
   basicAuthPassword: ['wsc_config_set_string', 'namedString', 'basic_auth_password'],
   maxOutboundConnections: ['wsc_config_set_int', 'namedSize', 'max_outbound_connections'],
   reconnect: ['wsc_config_set_reconnect', 'reconnect'],
+  compression: ['wsc_config_set_compression', 'bool'],
+  serverNoContextTakeover: ['wsc_config_set_bool', 'namedBool', 'server_no_context_takeover'],
+  clientNoContextTakeover: ['wsc_config_set_bool', 'namedBool', 'client_no_context_takeover'],
+  serverMaxWindowBits: ['wsc_config_set_int', 'namedSize', 'server_max_window_bits'],
+  clientMaxWindowBits: ['wsc_config_set_int', 'namedSize', 'client_max_window_bits'],
+  compressionThreshold: ['wsc_config_set_int', 'namedSize', 'compression_threshold'],
+  compressionLevel: ['wsc_config_set_int', 'namedSize', 'compression_level'],
 };
 
 const MAX_DURATION_MS = 31536000000;

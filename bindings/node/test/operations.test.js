@@ -192,3 +192,26 @@ test('metrics count the traffic; a drain closes in batches while new sockets get
   assert.equal(response.statusCode, 503);
   assert.equal(response.headers['retry-after'], '5');
 });
+
+test('compression: permessage-deflate with a ws server, the extension on the socket, per open', async (t) => {
+  const server = new WebSocket.WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true });
+  await bounded(once(server, 'listening'), 'the ws server');
+  server.on('connection', (ws) => ws.on('message', (data, binary) => ws.send(data, { binary })));
+  t.after(() => new Promise((resolve) => {
+    server.close(resolve);
+    for (const ws of server.clients) ws.terminate();
+  }));
+  const url = `ws://127.0.0.1:${server.address().port}`;
+  const [connector, events] = await started(t, { compression: true, compressionLevel: 6 });
+  const id = await connector.openOutbound(url);
+  assert.equal(connector.socket(id).extensions, 'permessage-deflate');
+  const text = '{"symbol":"ACME","bid":101.25},'.repeat(2000);
+  connector.send(id, text);
+  const [, , echoed] = await events.nextOf('outboundMessage');
+  assert.equal(echoed, text);
+  const plain = await connector.openOutbound(url, { compression: false });
+  assert.equal(connector.socket(plain).extensions, null);
+  assert.throws(() => connector.openOutbound(url, { compression: 'yes' }), TypeError);
+  await assert.rejects(new Connector({ serverNoContextTakeover: 1 }).start(), /serverNoContextTakeover/);
+  await assert.rejects(new Connector({ clientMaxWindowBits: 16 }).start(), /client_max_window_bits/);
+});
