@@ -938,6 +938,22 @@ typedef struct wsc_metrics {
    */
   uint64_t bytes_out_binary;
   /**
+   * Counter: messages received compressed (permessage-deflate).
+   */
+  uint64_t compressed_messages_in;
+  /**
+   * Counter: their payload bytes on the wire (inflated, they count in the bytes_in fields).
+   */
+  uint64_t compressed_bytes_in;
+  /**
+   * Counter: messages written compressed (permessage-deflate).
+   */
+  uint64_t compressed_messages_out;
+  /**
+   * Counter: their payload bytes on the wire (before compression, they count in the bytes_out fields).
+   */
+  uint64_t compressed_bytes_out;
+  /**
    * Gauge: messages waiting in every socket's send queue.
    */
   uint64_t send_queue_messages;
@@ -985,6 +1001,18 @@ typedef struct wsc_metrics {
    * Counter: sockets dropped for not answering a ping in time.
    */
   uint64_t pong_timeouts;
+  /**
+   * Counter: reconnect attempts of outbound sockets.
+   */
+  uint64_t reconnect_attempts;
+  /**
+   * Counter: reconnect attempts that connected again.
+   */
+  uint64_t reconnects;
+  /**
+   * Counter: outbound sockets closed because their reconnect attempts ran out.
+   */
+  uint64_t reconnects_exhausted;
   /**
    * Counter: events whose wait for the application was timed (the histogram: the samples).
    */

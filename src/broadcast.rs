@@ -152,14 +152,18 @@ impl<'a> SharedFrames<'a> {
             SocketType::Outbound => return Outgoing::Message(self.message.clone()),
             SocketType::Inbound => socket.compression(),
         };
-        match compression {
+        let frame = match compression {
             Some(params) if self.message.len() >= self.threshold => {
                 if !params.server_no_context_takeover {
                     return Outgoing::Message(self.message.clone());
                 }
-                Outgoing::Frame(self.compressed(&params))
+                self.compressed(&params)
             }
-            _ => Outgoing::Frame(self.plain()),
+            _ => self.plain(),
+        };
+        Outgoing::Frame {
+            frame,
+            message_len: self.message.len(),
         }
     }
 
@@ -210,7 +214,7 @@ mod tests {
     /// The frame's allocation, to tell one shared frame from two equal ones.
     fn frame(outgoing: Outgoing) -> (*const u8, Bytes) {
         match outgoing {
-            Outgoing::Frame(frame) => (frame.as_ptr(), frame),
+            Outgoing::Frame { frame, .. } => (frame.as_ptr(), frame),
             Outgoing::Message(_) => panic!("a message, not a shared frame"),
         }
     }

@@ -325,11 +325,16 @@ impl Driver {
                         self.socket.queue().take(room, |outgoing| match outgoing {
                             Outgoing::Message(message) => {
                                 traffic.sent(message.kind(), message.len());
-                                wire.buffer_message(&message)
+                                if let Some(len) = wire.buffer_message(&message) {
+                                    traffic.compressed_sent(len);
+                                }
                             }
-                            Outgoing::Frame(frame) => {
-                                if let Some((kind, len)) = server_frame_payload(&frame) {
-                                    traffic.sent(kind, len);
+                            Outgoing::Frame { frame, message_len } => {
+                                if let Some(payload) = server_frame_payload(&frame) {
+                                    traffic.sent(payload.kind, message_len);
+                                    if payload.compressed {
+                                        traffic.compressed_sent(payload.len);
+                                    }
                                 }
                                 wire.buffer_encoded(frame)
                             }
@@ -459,8 +464,15 @@ impl Driver {
         let now = self.now;
         self.last_received = now;
         match incoming {
-            Incoming::Message { message, retained } => {
+            Incoming::Message {
+                message,
+                retained,
+                compressed,
+            } => {
                 traffic.received(message.kind(), message.len());
+                if let Some(len) = compressed {
+                    traffic.compressed_received(len);
+                }
                 self.last_activity = now;
                 // Once we close, or the application asked to, nothing more is delivered.
                 if self.close_sent || self.socket.is_close_requested() {

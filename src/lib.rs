@@ -144,7 +144,9 @@ pub mod fuzzing {
     /// An item as text; checks what the decoder promises about it on the way.
     fn describe(incoming: Incoming, max_message: usize) -> String {
         match incoming {
-            Incoming::Message { message, retained } => {
+            Incoming::Message {
+                message, retained, ..
+            } => {
                 assert!(message.len() <= max_message, "a message past the limit");
                 assert!(
                     retained >= message.len(),

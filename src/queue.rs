@@ -53,8 +53,9 @@ pub(crate) struct CloseRequest {
 pub(crate) enum Outgoing {
     /// Framed by the socket's task (outbound sockets mask each frame differently).
     Message(Message),
-    /// A server frame encoded once by a broadcast and shared by all its inbound recipients.
-    Frame(Bytes),
+    /// A server frame encoded once by a broadcast and shared by all its inbound recipients,
+    /// and the length of the message it carries (compressed or not, for the figures).
+    Frame { frame: Bytes, message_len: usize },
 }
 
 impl Outgoing {
@@ -62,7 +63,7 @@ impl Outgoing {
     fn len(&self) -> usize {
         match self {
             Outgoing::Message(message) => message.len(),
-            Outgoing::Frame(frame) => frame.len(),
+            Outgoing::Frame { frame, .. } => frame.len(),
         }
     }
 }
@@ -403,7 +404,7 @@ mod tests {
         loop {
             let (count, close) = q.take(1, |outgoing| match outgoing {
                 Outgoing::Message(m) => out.push(m.as_text().unwrap().to_owned()),
-                Outgoing::Frame(f) => out.push(format!("frame {}", f.len())),
+                Outgoing::Frame { frame, .. } => out.push(format!("frame {}", frame.len())),
             });
             if let Some(c) = close {
                 out.push(format!("close {}", c.code));

@@ -130,6 +130,30 @@ impl Metrics {
         by_kind(py, self.0.bytes_out)
     }
 
+    /// Counter: messages received compressed (permessage-deflate).
+    #[getter]
+    fn compressed_messages_in(&self) -> u64 {
+        self.0.compressed_messages_in
+    }
+
+    /// Counter: their payload bytes on the wire, compressed (inflated: `bytes_in`).
+    #[getter]
+    fn compressed_bytes_in(&self) -> u64 {
+        self.0.compressed_bytes_in
+    }
+
+    /// Counter: messages written compressed (permessage-deflate).
+    #[getter]
+    fn compressed_messages_out(&self) -> u64 {
+        self.0.compressed_messages_out
+    }
+
+    /// Counter: their payload bytes on the wire, compressed (before: `bytes_out`).
+    #[getter]
+    fn compressed_bytes_out(&self) -> u64 {
+        self.0.compressed_bytes_out
+    }
+
     /// Gauge: messages waiting in every socket's send queue.
     #[getter]
     fn send_queue_messages(&self) -> u64 {
@@ -202,6 +226,24 @@ impl Metrics {
         self.0.pong_timeouts
     }
 
+    /// Counter: reconnect attempts of outbound sockets.
+    #[getter]
+    fn reconnect_attempts(&self) -> u64 {
+        self.0.reconnect_attempts
+    }
+
+    /// Counter: reconnect attempts that connected again.
+    #[getter]
+    fn reconnects(&self) -> u64 {
+        self.0.reconnects
+    }
+
+    /// Counter: outbound sockets closed because their reconnect attempts ran out.
+    #[getter]
+    fn reconnects_exhausted(&self) -> u64 {
+        self.0.reconnects_exhausted
+    }
+
     /// Histogram: seconds from when a socket read an event to when its callback got it.
     #[getter]
     fn event_wait<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -259,6 +301,10 @@ const FIGURES: &[&str] = &[
     "bytes_in",
     "messages_out",
     "bytes_out",
+    "compressed_messages_in",
+    "compressed_bytes_in",
+    "compressed_messages_out",
+    "compressed_bytes_out",
     "send_queue_messages",
     "send_queue_bytes",
     "send_queue_largest",
@@ -271,6 +317,9 @@ const FIGURES: &[&str] = &[
     "backpressure_episodes",
     "pings_sent",
     "pong_timeouts",
+    "reconnect_attempts",
+    "reconnects",
+    "reconnects_exhausted",
     "event_wait",
     "broadcast_fanout",
     "draining",

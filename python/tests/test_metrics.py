@@ -87,6 +87,9 @@ def test_counters_are_exact_after_scripted_traffic(recorder: Recorder) -> None:
     everything = m.as_dict()
     assert everything["messages_in"] == {"text": 3, "binary": 3}
     assert set(everything) >= {"sockets_open", "event_wait", "draining", "pong_timeouts"}
+    # Nothing compressed (off by default), no outbound socket to reconnect.
+    assert everything["compressed_messages_in"] == everything["compressed_bytes_out"] == 0
+    assert everything["reconnect_attempts"] == everything["reconnects_exhausted"] == 0
     assert "wsconnector_sockets_closed_total" in m.to_prometheus()
 
 

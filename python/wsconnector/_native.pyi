@@ -547,6 +547,18 @@ class Metrics:
     def bytes_out(self) -> _ByKind:
         """Counter: payload bytes written to peers, by kind."""
     @property
+    def compressed_messages_in(self) -> int:
+        """Counter: messages received compressed (permessage-deflate)."""
+    @property
+    def compressed_bytes_in(self) -> int:
+        """Counter: their payload bytes on the wire, compressed (inflated: `bytes_in`)."""
+    @property
+    def compressed_messages_out(self) -> int:
+        """Counter: messages written compressed (permessage-deflate)."""
+    @property
+    def compressed_bytes_out(self) -> int:
+        """Counter: their payload bytes on the wire, compressed (before: `bytes_out`)."""
+    @property
     def send_queue_messages(self) -> int:
         """Gauge: messages waiting in every socket's send queue."""
     @property
@@ -582,6 +594,15 @@ class Metrics:
     @property
     def pong_timeouts(self) -> int:
         """Counter: sockets dropped for not answering a ping in time."""
+    @property
+    def reconnect_attempts(self) -> int:
+        """Counter: reconnect attempts of outbound sockets."""
+    @property
+    def reconnects(self) -> int:
+        """Counter: reconnect attempts that connected again."""
+    @property
+    def reconnects_exhausted(self) -> int:
+        """Counter: outbound sockets closed because their reconnect attempts ran out."""
     @property
     def event_wait(self) -> _Histogram:
         """Histogram (seconds): from when a socket read an event to when its callback got it."""

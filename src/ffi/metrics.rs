@@ -49,6 +49,14 @@ pub struct wsc_metrics {
     pub bytes_out_text: u64,
     /// Counter: payload bytes of the binary messages written.
     pub bytes_out_binary: u64,
+    /// Counter: messages received compressed (permessage-deflate).
+    pub compressed_messages_in: u64,
+    /// Counter: their payload bytes on the wire (inflated, they count in the bytes_in fields).
+    pub compressed_bytes_in: u64,
+    /// Counter: messages written compressed (permessage-deflate).
+    pub compressed_messages_out: u64,
+    /// Counter: their payload bytes on the wire (before compression, they count in the bytes_out fields).
+    pub compressed_bytes_out: u64,
     /// Gauge: messages waiting in every socket's send queue.
     pub send_queue_messages: u64,
     /// Gauge: payload bytes waiting in every socket's send queue.
@@ -73,6 +81,12 @@ pub struct wsc_metrics {
     pub pings_sent: u64,
     /// Counter: sockets dropped for not answering a ping in time.
     pub pong_timeouts: u64,
+    /// Counter: reconnect attempts of outbound sockets.
+    pub reconnect_attempts: u64,
+    /// Counter: reconnect attempts that connected again.
+    pub reconnects: u64,
+    /// Counter: outbound sockets closed because their reconnect attempts ran out.
+    pub reconnects_exhausted: u64,
     /// Counter: events whose wait for the application was timed (the histogram: the samples).
     pub event_wait_count: u64,
     /// Counter: their waits added up, in nanoseconds.
@@ -104,6 +118,10 @@ impl wsc_metrics {
             messages_out_binary: m.messages_out.binary,
             bytes_out_text: m.bytes_out.text,
             bytes_out_binary: m.bytes_out.binary,
+            compressed_messages_in: m.compressed_messages_in,
+            compressed_bytes_in: m.compressed_bytes_in,
+            compressed_messages_out: m.compressed_messages_out,
+            compressed_bytes_out: m.compressed_bytes_out,
             send_queue_messages: m.send_queue_messages,
             send_queue_bytes: m.send_queue_bytes,
             send_queue_largest: m.send_queue_largest,
@@ -116,6 +134,9 @@ impl wsc_metrics {
             backpressure_episodes: m.backpressure_episodes,
             pings_sent: m.pings_sent,
             pong_timeouts: m.pong_timeouts,
+            reconnect_attempts: m.reconnect_attempts,
+            reconnects: m.reconnects,
+            reconnects_exhausted: m.reconnects_exhausted,
             event_wait_count: m.event_wait.count,
             event_wait_sum_ns: ns(m.event_wait.sum),
             broadcast_fanout_count: m.broadcast_fanout.count,

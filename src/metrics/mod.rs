@@ -57,10 +57,11 @@ pub(crate) const CLOSE_CODES: [u16; 15] = [
 ];
 
 /// What one poll of a socket read and wrote, counted in its own variables as it goes and added
-/// to the figures a direction at a time: messages in (text, binary), bytes in, messages out,
-/// bytes out, in the order of the slot's first counters (the four of a direction together).
+/// to the figures a direction at a time: for each direction messages (text, binary), bytes
+/// (text, binary), compressed messages and their bytes on the wire, in the order of the slot's
+/// first counters (the six of a direction together).
 #[derive(Debug, Default)]
-pub(crate) struct Traffic([u64; 8]);
+pub(crate) struct Traffic([u64; 2 * hot::DIRECTION]);
 
 impl Traffic {
     /// A message of `len` payload bytes arrived from the peer.
@@ -78,21 +79,42 @@ impl Traffic {
         self.0[hot::MESSAGES_OUT + k] += 1;
         self.0[hot::BYTES_OUT + k] += len as u64;
     }
+
+    /// The message just received arrived compressed, in `len` payload bytes on the wire.
+    #[inline]
+    pub(crate) fn compressed_received(&mut self, len: usize) {
+        self.0[hot::COMPRESSED_IN] += 1;
+        self.0[hot::COMPRESSED_BYTES_IN] += len as u64;
+    }
+
+    /// The message just sent went compressed, in `len` payload bytes on the wire.
+    #[inline]
+    pub(crate) fn compressed_sent(&mut self, len: usize) {
+        self.0[hot::COMPRESSED_OUT] += 1;
+        self.0[hot::COMPRESSED_BYTES_OUT] += len as u64;
+    }
 }
 
 /// Where each counter of the per-message path sits in a slot.
 mod hot {
     use super::BUCKETS;
-    /// Messages received; + 0 for text, + 1 for binary (also for the three below).
+    /// Messages received; + 0 for text, + 1 for binary (also for the bytes, and out).
     pub const MESSAGES_IN: usize = 0;
     pub const BYTES_IN: usize = 2;
-    pub const MESSAGES_OUT: usize = 4;
-    pub const BYTES_OUT: usize = 6;
-    pub const DROPPED: usize = 8;
-    pub const BROADCASTS: usize = 9;
-    pub const DELIVERIES: usize = 10;
+    /// Messages received compressed, and their payload bytes on the wire.
+    pub const COMPRESSED_IN: usize = 4;
+    pub const COMPRESSED_BYTES_IN: usize = 5;
+    /// The counters of one direction.
+    pub const DIRECTION: usize = 6;
+    pub const MESSAGES_OUT: usize = DIRECTION;
+    pub const BYTES_OUT: usize = DIRECTION + 2;
+    pub const COMPRESSED_OUT: usize = DIRECTION + 4;
+    pub const COMPRESSED_BYTES_OUT: usize = DIRECTION + 5;
+    pub const DROPPED: usize = 2 * DIRECTION;
+    pub const BROADCASTS: usize = DROPPED + 1;
+    pub const DELIVERIES: usize = DROPPED + 2;
     /// The event wait histogram: its buckets, then its sum in nanoseconds.
-    pub const EVENT_WAIT: usize = 11;
+    pub const EVENT_WAIT: usize = DELIVERIES + 1;
     pub const EVENT_WAIT_SUM: usize = EVENT_WAIT + BUCKETS;
     /// The broadcast fan-out histogram, likewise.
     pub const FANOUT: usize = EVENT_WAIT_SUM + 1;
@@ -128,6 +150,10 @@ pub(crate) struct Metrics {
     backpressure_episodes: AtomicU64,
     pings_sent: AtomicU64,
     pong_timeouts: AtomicU64,
+    /// Outbound reconnects: attempts made, attempts that connected, sockets that gave up.
+    reconnect_attempts: AtomicU64,
+    reconnects: AtomicU64,
+    reconnects_exhausted: AtomicU64,
 }
 
 /// A socket's index in the by-type counters: inbound, outbound.
@@ -227,6 +253,9 @@ impl Metrics {
             backpressure_episodes: AtomicU64::new(0),
             pings_sent: AtomicU64::new(0),
             pong_timeouts: AtomicU64::new(0),
+            reconnect_attempts: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            reconnects_exhausted: AtomicU64::new(0),
         }
     }
 
@@ -249,16 +278,16 @@ impl Metrics {
         self.add_traffic(traffic, hot::MESSAGES_OUT);
     }
 
-    /// Adds one direction of `traffic` (its four counters from `from`) with one look-up of the
+    /// Adds one direction of `traffic` (its counters from `from`) with one look-up of the
     /// thread's slot, and zeroes them.
     #[inline]
     fn add_traffic(&self, traffic: &mut Traffic, from: usize) {
-        let counts = &mut traffic.0[from..from + 4];
+        let counts = &mut traffic.0[from..from + hot::DIRECTION];
         if counts[0] + counts[1] == 0 {
             return;
         }
         let slot = slots::current();
-        let counters = &self.slots[slot].0[from..from + 4];
+        let counters = &self.slots[slot].0[from..from + hot::DIRECTION];
         for (cell, count) in counters.iter().zip(counts.iter_mut()) {
             slots::add(slot, cell, std::mem::take(count));
         }
@@ -355,6 +384,21 @@ impl Metrics {
         self.pong_timeouts.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// An outbound socket tries to connect again (its delay begins).
+    pub(crate) fn reconnect_attempt(&self) {
+        self.reconnect_attempts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An outbound socket connected again.
+    pub(crate) fn reconnected(&self) {
+        self.reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An outbound socket's reconnect attempts ran out: it closes.
+    pub(crate) fn reconnects_exhausted(&self) {
+        self.reconnects_exhausted.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counter `index` summed over every thread's slot.
     fn sum(&self, index: usize) -> u64 {
         self.slots
@@ -439,6 +483,10 @@ impl Metrics {
             bytes_in: self.by_kind(hot::BYTES_IN),
             messages_out: self.by_kind(hot::MESSAGES_OUT),
             bytes_out: self.by_kind(hot::BYTES_OUT),
+            compressed_messages_in: self.sum(hot::COMPRESSED_IN),
+            compressed_bytes_in: self.sum(hot::COMPRESSED_BYTES_IN),
+            compressed_messages_out: self.sum(hot::COMPRESSED_OUT),
+            compressed_bytes_out: self.sum(hot::COMPRESSED_BYTES_OUT),
             send_queue_messages: gauges.send_queue_messages,
             send_queue_bytes: gauges.send_queue_bytes,
             send_queue_largest: gauges.send_queue_largest,
@@ -451,6 +499,9 @@ impl Metrics {
             backpressure_episodes: self.backpressure_episodes.load(Ordering::Relaxed),
             pings_sent: self.pings_sent.load(Ordering::Relaxed),
             pong_timeouts: self.pong_timeouts.load(Ordering::Relaxed),
+            reconnect_attempts: self.reconnect_attempts.load(Ordering::Relaxed),
+            reconnects: self.reconnects.load(Ordering::Relaxed),
+            reconnects_exhausted: self.reconnects_exhausted.load(Ordering::Relaxed),
             event_wait: self.histogram(hot::EVENT_WAIT, hot::EVENT_WAIT_SUM),
             broadcast_fanout: self.histogram(hot::FANOUT, hot::FANOUT_SUM),
             draining: gauges.draining,

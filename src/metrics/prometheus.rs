@@ -182,6 +182,26 @@ impl Collector for Families {
             m.messages_out,
         )?;
         w.by_kind("sent_bytes", "Payload bytes written to peers.", m.bytes_out)?;
+        w.counter(
+            "compressed_messages_received",
+            "Messages received compressed (permessage-deflate).",
+            m.compressed_messages_in,
+        )?;
+        w.counter(
+            "compressed_received_bytes",
+            "Payload bytes on the wire of the messages received compressed.",
+            m.compressed_bytes_in,
+        )?;
+        w.counter(
+            "compressed_messages_sent",
+            "Messages written compressed (permessage-deflate).",
+            m.compressed_messages_out,
+        )?;
+        w.counter(
+            "compressed_sent_bytes",
+            "Payload bytes on the wire of the messages written compressed.",
+            m.compressed_bytes_out,
+        )?;
         w.gauge(
             "send_queue_messages",
             "Messages waiting in the sockets' send queues.",
@@ -233,6 +253,21 @@ impl Collector for Families {
             "pong_timeouts",
             "Sockets dropped for not answering a ping in time.",
             m.pong_timeouts,
+        )?;
+        w.counter(
+            "reconnect_attempts",
+            "Reconnect attempts of outbound sockets.",
+            m.reconnect_attempts,
+        )?;
+        w.counter(
+            "reconnects",
+            "Reconnect attempts that connected again.",
+            m.reconnects,
+        )?;
+        w.counter(
+            "reconnects_exhausted",
+            "Outbound sockets closed because their reconnect attempts ran out.",
+            m.reconnects_exhausted,
         )?;
         w.histogram(
             "event_wait_seconds",

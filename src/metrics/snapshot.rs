@@ -33,6 +33,16 @@ pub struct MetricsSnapshot {
     pub messages_out: ByKind,
     /// Counter: payload bytes written to peers.
     pub bytes_out: ByKind,
+    /// Counter: messages received compressed (permessage-deflate); their inflated payloads
+    /// count in `bytes_in`.
+    pub compressed_messages_in: u64,
+    /// Counter: their payload bytes on the wire, as they arrived compressed.
+    pub compressed_bytes_in: u64,
+    /// Counter: messages written compressed; their payloads before compression count in
+    /// `bytes_out`.
+    pub compressed_messages_out: u64,
+    /// Counter: their payload bytes on the wire, compressed.
+    pub compressed_bytes_out: u64,
     /// Gauge: messages waiting in every socket's send queue.
     pub send_queue_messages: u64,
     /// Gauge: payload bytes waiting in every socket's send queue.
@@ -58,6 +68,13 @@ pub struct MetricsSnapshot {
     pub pings_sent: u64,
     /// Counter: sockets dropped because their peer did not answer a ping in time.
     pub pong_timeouts: u64,
+    /// Counter: reconnect attempts of outbound sockets with a reconnect policy (one per
+    /// `OutboundReconnecting` event).
+    pub reconnect_attempts: u64,
+    /// Counter: attempts that connected again (one per `OutboundReconnected` event).
+    pub reconnects: u64,
+    /// Counter: outbound sockets closed because their reconnect attempts ran out.
+    pub reconnects_exhausted: u64,
     /// Histogram: time from when a socket read an event to when the application's handler got
     /// it (pull mode: when the application took it).
     pub event_wait: Histogram,
