@@ -372,14 +372,15 @@ pub(crate) fn seconds(py: Python<'_>, name: &str, secs: f64) -> PyResult<Duratio
     wsconnector::duration_from_secs(name, secs).map_err(|e| crate::errors::to_py(py, &e))
 }
 
-/// Drain options from keywords (`path`, `socket_type`, `groups`, `batch_size`, `interval`,
-/// `code`, `reason`, `retry_after`), over the core's defaults; any other keyword is an error.
+/// Drain options from keywords (`path`, `socket_type`, `groups`, `exclude`, `batch_size`,
+/// `interval`, `code`, `reason`, `retry_after`), over the core's defaults; any other keyword is an error.
 pub(crate) fn drain_options(
     py: Python<'_>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<wsconnector::DrainOptions> {
     let mut drain = wsconnector::DrainOptions::new();
-    let (mut path, mut socket_type, mut groups) = (None::<String>, None::<String>, None);
+    let (mut path, mut socket_type) = (None::<String>, None::<String>);
+    let (mut groups, mut exclude) = (None, None);
     for (key, value) in options.into_iter().flat_map(|o| o.iter()) {
         let key: String = key.extract()?;
         let wrong = |what: &str| crate::errors::invalid(py, format!("drain {key} must be {what}"));
@@ -387,6 +388,7 @@ pub(crate) fn drain_options(
             "path" => path = Some(value.extract().map_err(|_| wrong("a string"))?),
             "socket_type" => socket_type = Some(value.extract().map_err(|_| wrong("a string"))?),
             "groups" => groups = Some(value),
+            "exclude" => exclude = Some(value),
             "batch_size" => drain.batch_size = value.extract().map_err(|_| wrong("an integer"))?,
             "interval" => {
                 let secs = value.extract().map_err(|_| wrong("a number of seconds"))?;
@@ -406,7 +408,12 @@ pub(crate) fn drain_options(
             }
         }
     }
-    drain.filter =
-        crate::broadcast::filter(py, path.as_deref(), socket_type.as_deref(), groups.as_ref())?;
+    drain.filter = crate::broadcast::filter(
+        py,
+        path.as_deref(),
+        socket_type.as_deref(),
+        groups.as_ref(),
+        exclude.as_ref(),
+    )?;
     Ok(drain)
 }

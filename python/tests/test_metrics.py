@@ -184,6 +184,22 @@ def test_a_drain_closes_sockets_in_batches_while_new_ones_get_503(recorder: Reco
         assert connector.metrics().handshakes_refused["draining"] == {503: 1}
 
 
+def test_a_drain_leaves_the_sockets_its_filter_excludes(recorder: Recorder) -> None:
+    connector = echo_server(recorder)
+    with connector, connect(connector, "/room") as kept, connect(connector, "/room") as gone:
+        recorder.next("connection")
+        recorder.next("connection")
+        kept.send("who")
+        assert kept.recv(timeout=WAIT) == "who"
+        _, socket, _ = recorder.next("inbound")
+        progress = connector.drain(exclude=[socket.id], interval=0.01, timeout=WAIT)
+        assert (progress.matched, progress.closed, progress.finished) == (1, 1, True)
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            gone.recv(timeout=WAIT)
+        kept.send("still here")
+        assert kept.recv(timeout=WAIT) == "still here"
+
+
 def test_stop_drains_first_with_the_drains_code(recorder: Recorder) -> None:
     connector = echo_server(recorder)
     connector.start()

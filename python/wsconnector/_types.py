@@ -260,13 +260,14 @@ class Settings(TypedDict, total=False):
 
 class DrainOptions(TypedDict, total=False):
     """The options of ``Connector.drain()`` and of ``stop(drain={...})``: which sockets (as for
-    ``broadcast``: ``path``, ``socket_type``, ``groups``; default every socket), how many at a
-    time and how far apart, the close code and reason, and the ``Retry-After`` that refused
-    handshakes carry."""
+    ``broadcast``: ``path``, ``socket_type``, ``groups``, ``exclude``; default every socket),
+    how many at a time and how far apart, the close code and reason, and the ``Retry-After``
+    that refused handshakes carry."""
 
     path: str  # full path, exact or "*" pattern
     socket_type: Union[Literal["inbound", "outbound", "all"], SocketType]
     groups: Union[str, Iterable[str]]  # member of any of these groups
+    exclude: Union[str, Iterable[str]]  # socket IDs left out
     batch_size: int  # sockets closed at a time (1000)
     interval: float  # seconds between two batches (1.0)
     code: int  # close code: 1001 going away (the default) or 1012 service restart
