@@ -286,8 +286,14 @@ impl Metrics {
         if counts[0] + counts[1] == 0 {
             return;
         }
+        // The compressed counts (the last two) are only ever set with permessage-deflate on.
+        let used = if counts[hot::COMPRESSED_IN] == 0 {
+            hot::COMPRESSED_IN
+        } else {
+            hot::DIRECTION
+        };
         let slot = slots::current();
-        let counters = &self.slots[slot].0[from..from + hot::DIRECTION];
+        let counters = &self.slots[slot].0[from..from + used];
         for (cell, count) in counters.iter().zip(counts.iter_mut()) {
             slots::add(slot, cell, std::mem::take(count));
         }
