@@ -195,6 +195,31 @@ typedef uint32_t wsc_undelivered;
 #endif // __cplusplus
 
 /**
+ * Which side opened a socket.
+ */
+enum wsc_socket_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Accepted by the listener.
+   */
+  WSC_INBOUND = 1,
+  /**
+   * Opened with wsc_connector_open_outbound().
+   */
+  WSC_OUTBOUND = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wsc_socket_type wsc_socket_type;
+#else
+typedef uint32_t wsc_socket_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * What a setting holds (see wsc_config_setting()), which says the function that sets it.
  */
 enum wsc_setting_kind
@@ -474,31 +499,6 @@ typedef uint32_t wsc_log_level;
 #endif // __cplusplus
 
 /**
- * Which side opened a socket.
- */
-enum wsc_socket_type
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /**
-   * Accepted by the listener.
-   */
-  WSC_INBOUND = 1,
-  /**
-   * Opened with wsc_connector_open_outbound().
-   */
-  WSC_OUTBOUND = 2,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum wsc_socket_type wsc_socket_type;
-#else
-typedef uint32_t wsc_socket_type;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
  * Where PEM text comes from.
  */
 enum wsc_pem_source
@@ -622,6 +622,14 @@ typedef struct wsc_auth_request wsc_auth_request;
  * wsc_broadcast_result_free(); read it from any thread.
  */
 typedef struct wsc_broadcast_result wsc_broadcast_result;
+
+/**
+ * Sockets listed by wsc_connector_cluster_sockets(), from every node that answered; owned by
+ * the caller, freed with wsc_cluster_socket_list_free(); read it from any thread. Unlike a
+ * wsc_socket_list it holds plain attributes (a socket of another node has no handle here):
+ * use the ID with the by-ID operations, which reach the node that holds it.
+ */
+typedef struct wsc_cluster_socket_list wsc_cluster_socket_list;
 
 /**
  * A connector's configuration: made by wsc_config_new(), changed by the wsc_config_* calls,
@@ -1241,6 +1249,48 @@ wsc_result wsc_broadcast_result_remote_failure_at(const struct wsc_broadcast_res
 void wsc_broadcast_result_free(struct wsc_broadcast_result *result);
 
 /**
+ * How many sockets the list holds. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_cluster_socket_list_len(const struct wsc_cluster_socket_list *list, size_t *len_out);
+
+/**
+ * The socket at `index` (0 to len - 1): the node that holds it (empty without a cluster), its
+ * ID, its type and its full path, the strings borrowed from the list (valid until
+ * wsc_cluster_socket_list_free(), not NUL-terminated). Each out pointer may be NULL when that
+ * part is not wanted. Errors: WSC_NULL_POINTER (`list`), WSC_INVALID_ARGUMENT (out of range).
+ */
+wsc_result wsc_cluster_socket_list_get(const struct wsc_cluster_socket_list *list,
+                                       size_t index,
+                                       struct wsc_str *node_out,
+                                       struct wsc_str *socket_id_out,
+                                       wsc_socket_type *type_out,
+                                       struct wsc_str *path_out);
+
+/**
+ * How many groups the socket at `index` is in. Errors: WSC_NULL_POINTER,
+ * WSC_INVALID_ARGUMENT (`index` out of range).
+ */
+wsc_result wsc_cluster_socket_list_group_count(const struct wsc_cluster_socket_list *list,
+                                               size_t index,
+                                               size_t *count_out);
+
+/**
+ * The group at `group_index` of the socket at `index`, borrowed from the list (valid until
+ * wsc_cluster_socket_list_free(), not NUL-terminated). Errors: WSC_NULL_POINTER,
+ * WSC_INVALID_ARGUMENT (either index out of range).
+ */
+wsc_result wsc_cluster_socket_list_group(const struct wsc_cluster_socket_list *list,
+                                         size_t index,
+                                         size_t group_index,
+                                         struct wsc_str *group_out);
+
+/**
+ * Frees a list from wsc_connector_cluster_sockets() and the strings borrowed from it; NULL is
+ * a no-op.
+ */
+void wsc_cluster_socket_list_free(struct wsc_cluster_socket_list *list);
+
+/**
  * How many settings there are: wsc_config_setting() describes each, by index from 0. A
  * binding can set every one by its name with the generic setters (wsc_config_set_bool() and
  * the others, chosen by the setting's kind) and needs no new function for a new setting.
@@ -1251,7 +1301,9 @@ size_t wsc_config_setting_count(void);
 /**
  * Describes the setting at `index` (0 to wsc_config_setting_count() - 1): its name (what the
  * generic setters take; static), its kind (which setter), its scope, and one line on what it
- * does (static). Each out pointer may be NULL when that part is not wanted.
+ * does (static). Each out pointer may be NULL when that part is not wanted. A setting may also
+ * answer to an older name (wsc_config_setting_alias()); the generic setters take either, and
+ * refuse (WSC_INVALID_ARGUMENT) one setting given under both.
  * Errors: WSC_INVALID_ARGUMENT (`index` past the end). Any thread.
  */
 wsc_result wsc_config_setting(size_t index,
@@ -1261,9 +1313,18 @@ wsc_result wsc_config_setting(size_t index,
                               struct wsc_str *doc_out);
 
 /**
+ * The alias at `alias_index` (from 0) of the setting at `index`: another name the generic
+ * setters take for it (static), e.g. "max_connections" for "max_inbound_connections".
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (`index` past the end, or the setting has no
+ * alias at `alias_index`: most have none). Any thread.
+ */
+wsc_result wsc_config_setting_alias(size_t index, size_t alias_index, struct wsc_str *alias_out);
+
+/**
  * Sets the WSC_SETTING_BOOL setting `name` (see wsc_config_setting()).
- * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (no such setting, or one
- * of another kind), WSC_INVALID_STATE (a listener setting before wsc_config_set_listener()).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (no such setting, one of
+ * another kind, or one given before under its other name), WSC_INVALID_STATE (a listener
+ * setting before wsc_config_set_listener()).
  */
 wsc_result wsc_config_set_bool(struct wsc_config *config, const char *name, bool value);
 
@@ -1356,18 +1417,28 @@ wsc_result wsc_config_add_path(struct wsc_config *config,
 wsc_result wsc_config_add_subprotocol(struct wsc_config *config, const char *protocol);
 
 /**
- * Most inbound sockets and handshakes at once (default 10000). A connection past it is
- * refused at accept, before anything is read: a plain listener answers 503 at once; a TLS
- * listener resets the connection without a TLS handshake (the client sees a connection reset,
- * as it could read a 503 only after a full handshake, the cost the limit avoids).
- * Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
+ * Most inbound sockets and handshakes at once (default 10000; the setting
+ * "max_inbound_connections"; outbound sockets have "max_outbound_connections"). A connection
+ * past it is refused at accept, before anything is read: a plain listener answers 503 at
+ * once; a TLS listener resets the connection without a TLS handshake (the client sees a
+ * connection reset, as it could read a 503 only after a full handshake, the cost the limit
+ * avoids). Errors: WSC_NULL_POINTER, WSC_INVALID_STATE, WSC_INVALID_ARGUMENT (set before
+ * under its other name, "max_connections").
+ */
+wsc_result wsc_config_set_max_inbound_connections(struct wsc_config *config, size_t max);
+
+/**
+ * Deprecated: wsc_config_set_max_inbound_connections() under its first name (the setting's
+ * deprecated alias "max_connections"), kept for compatibility. The same setting, so a config
+ * takes it under one of the two names only (else WSC_INVALID_ARGUMENT naming both).
+ * Errors: as wsc_config_set_max_inbound_connections().
  */
 wsc_result wsc_config_set_max_connections(struct wsc_config *config, size_t max);
 
 /**
  * Most inbound sockets and handshakes at once from one client IP address (0: no such limit,
  * the default). Past it a connection is refused at accept like one past
- * wsc_config_set_max_connections(), with 429 instead of 503 on a plain listener. Clients
+ * wsc_config_set_max_inbound_connections(), with 429 instead of 503 on a plain listener. Clients
  * behind one NAT or proxy share an address. Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
  */
 wsc_result wsc_config_set_max_connections_per_ip(struct wsc_config *config, size_t max);
@@ -1889,6 +1960,17 @@ wsc_result wsc_connector_cluster_socket_count(const struct wsc_connector *conn,
                                               size_t *count_out);
 
 /**
+ * Lists the open sockets that match `filter` (NULL: every socket) on every node of the
+ * cluster that answers within its timeout (this node alone without a cluster; each node lists
+ * at most 10,000); free the list with wsc_cluster_socket_list_free().
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (a group name), WSC_CONNECTIVITY (the
+ * backplane is unreachable), WSC_STOPPED. Any thread; may wait up to the cluster's timeout.
+ */
+wsc_result wsc_connector_cluster_sockets(const struct wsc_connector *conn,
+                                         const struct wsc_filter *filter,
+                                         struct wsc_cluster_socket_list **list_out);
+
+/**
  * This node's name in its cluster, copied with a NUL into `buf` of `capacity` bytes; its length
  * without the NUL goes to `*len_out`. Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (no
  * cluster), WSC_BUFFER_TOO_SMALL (`*len_out` is then the length needed). Any thread.
@@ -1918,7 +2000,9 @@ wsc_result wsc_connector_close(const struct wsc_connector *conn,
 
 /**
  * Closes every socket that matches `filter` (NULL: every socket) like wsc_connector_close();
- * `count_out` (may be NULL) receives how many began to close.
+ * `count_out` (may be NULL) receives how many began to close, outbound sockets that are
+ * reconnecting (or waiting to, in lazy mode) among them: they close at once and count like the
+ * others. With a cluster, on every node that answers within its timeout.
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT, WSC_STOPPED. Any thread.
  */
 wsc_result wsc_connector_bulk_close(const struct wsc_connector *conn,

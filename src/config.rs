@@ -226,16 +226,18 @@ pub struct ListenerConfig {
     pub subprotocols: Vec<String>,
     /// TLS (`wss://`); `None` serves plain `ws://`.
     pub tls: Option<ServerTls>,
-    /// Most inbound sockets (and handshakes in progress) at once. A connection past it is
-    /// refused at accept, before anything is read: a plain listener answers 503 at once; a TLS
+    /// Most inbound sockets (and handshakes in progress) at once: the setting
+    /// `max_inbound_connections` (deprecated alias `max_connections`, its first name); outbound
+    /// sockets have [`ClientConfig::max_outbound_connections`]. A connection past it is refused
+    /// at accept, before anything is read: a plain listener answers 503 at once; a TLS
     /// listener closes the connection with a reset (SO_LINGER 0) and no TLS handshake, so the
     /// client sees a connection reset rather than a 503 it could only read after a full
     /// handshake, which is the cost the limit is there to avoid.
-    pub max_connections: usize,
+    pub max_inbound_connections: usize,
     /// Most inbound sockets (and handshakes in progress) from one client IP address at once;
     /// `None` (the default): no such limit. Past it a connection is refused at accept like one
-    /// past `max_connections`, with 429 instead of 503 on a plain listener. Clients behind one
-    /// NAT or proxy share an address, and an IPv6 client may hold many addresses.
+    /// past `max_inbound_connections`, with 429 instead of 503 on a plain listener. Clients
+    /// behind one NAT or proxy share an address, and an IPv6 client may hold many addresses.
     pub max_connections_per_ip: Option<usize>,
     /// Origins whose browser pages may open sockets here: exact origins
     /// (`https://app.example.com`, `http://localhost:3000`), subdomain patterns
@@ -279,7 +281,7 @@ impl ListenerConfig {
             paths: Vec::new(),
             subprotocols: Vec::new(),
             tls: None,
-            max_connections: 10_000,
+            max_inbound_connections: 10_000,
             max_connections_per_ip: None,
             allowed_origins: Vec::new(),
             require_origin: false,
@@ -441,8 +443,8 @@ pub struct ClientConfig {
     /// Password for basic authentication on the handshake.
     pub basic_auth_password: String,
     /// Most outbound sockets at once (reconnecting ones and opens in progress included); past
-    /// it an open fails with `LimitExceeded`. `None` (the default): no limit. (The listener's
-    /// `max_connections` counts inbound sockets only.)
+    /// it an open fails with `LimitExceeded`. `None` (the default): no limit. (Inbound sockets
+    /// have their own limit, [`ListenerConfig::max_inbound_connections`].)
     pub max_outbound_connections: Option<usize>,
     /// The reconnect policy of outbound sockets whose open does not choose one; `None` (the
     /// default): they do not reconnect.
@@ -639,7 +641,10 @@ impl Config {
             for protocol in &listener.subprotocols {
                 validate_token("subprotocol", protocol)?;
             }
-            positive("listener max_connections", listener.max_connections)?;
+            positive(
+                "listener max_inbound_connections (max_connections)",
+                listener.max_inbound_connections,
+            )?;
             if let Some(max) = listener.max_connections_per_ip {
                 positive("listener max_connections_per_ip", max)?;
             }
@@ -716,8 +721,9 @@ settings! {
     tls: Listener, Custom;
     /// CAs whose client certificates the listener requires (mutual TLS; needs `tls` first).
     tls_client_ca: Listener, Pem, |c| server_tls(c)?.client_ca;
-    /// Most inbound sockets and handshakes at once (default 10,000; outbound: another setting).
-    max_connections: Listener, Count, |c| listener(c)?.max_connections;
+    /// Most inbound sockets and handshakes at once (10,000); deprecated alias: max_connections.
+    max_inbound_connections (alias max_connections):
+        Listener, Count, |c| listener(c)?.max_inbound_connections;
     /// Most inbound sockets and handshakes at once from one client IP address (default: none).
     max_connections_per_ip: Listener, OptionalCount, |c| listener(c)?.max_connections_per_ip;
     /// Time a client has from TCP accept to the end of the upgrade, TLS included (default 10 s).
@@ -1111,7 +1117,7 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
         paths,
         subprotocols,
         tls,
-        max_connections,
+        max_inbound_connections,
         max_connections_per_ip,
         allowed_origins,
         require_origin,
@@ -1130,7 +1136,10 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
         ("listener.port", format!("{port:?}")),
         ("listener.base_path", format!("{base_path:?}")),
         ("listener.subprotocols", format!("{subprotocols:?}")),
-        ("listener.max_connections", format!("{max_connections:?}")),
+        (
+            "listener.max_inbound_connections",
+            format!("{max_inbound_connections:?}"),
+        ),
         (
             "listener.max_connections_per_ip",
             format!("{max_connections_per_ip:?}"),
@@ -1268,7 +1277,7 @@ pub(crate) fn validate_groups<S: AsRef<str>>(groups: &[S]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{SettingInfo, SettingKind, SettingScope, SettingValue};
+    use crate::{SettingInfo, SettingKind, SettingNames, SettingScope, SettingValue};
 
     #[test]
     fn defaults_are_valid() {
@@ -1363,35 +1372,81 @@ mod tests {
         }
     }
 
-    /// Sets (or, for a list, adds to) a setting by name.
-    fn set_by_name(config: &mut Config, setting: &SettingInfo) -> Result<()> {
+    /// Sets (or, for a list, adds to) a setting by one of its names.
+    fn set_by_name(config: &mut Config, setting: &SettingInfo, name: &str) -> Result<()> {
         let value = sample(setting.kind);
         match setting.kind {
-            SettingKind::TextList | SettingKind::Pairs => config.add(setting.name, value),
-            _ => config.set(setting.name, value),
+            SettingKind::TextList | SettingKind::Pairs => config.add(name, value),
+            _ => config.set(name, value),
         }
     }
 
-    /// Each row's scope matches the field it sets: a listener setting is refused on a config
-    /// without a listener, with an error naming it; every other one is taken there.
+    /// A configuration with a listener that has TLS: every setting can be set on it.
+    fn full_config() -> Config {
+        let mut full = Config::with_listener("127.0.0.1", 0);
+        full.listener.as_mut().unwrap().tls = Some(ServerTls::new(
+            Pem::Inline(String::new()),
+            Pem::Inline(String::new()),
+        ));
+        full
+    }
+
+    /// Each row's scope matches the field it sets, under each of its names: a listener setting
+    /// is refused on a config without a listener, with an error naming it; every other one is
+    /// taken there.
     #[test]
     fn each_setting_is_in_the_scope_of_its_field() {
         for setting in SETTINGS.iter().filter(|s| s.kind != SettingKind::Custom) {
-            let result = set_by_name(&mut Config::default(), setting);
-            if setting.scope == SettingScope::Listener {
-                let e = result.unwrap_err();
-                assert_eq!(e.kind(), crate::ErrorKind::InvalidState, "{}", setting.name);
-                assert!(e.message().contains(setting.name), "{e}");
-            } else {
-                result.unwrap();
+            for name in setting.names() {
+                let result = set_by_name(&mut Config::default(), setting, name);
+                if setting.scope == SettingScope::Listener {
+                    let e = result.unwrap_err();
+                    assert_eq!(e.kind(), crate::ErrorKind::InvalidState, "{name}");
+                    assert!(e.message().contains(name), "{e}");
+                } else {
+                    result.unwrap();
+                }
+                set_by_name(&mut full_config(), setting, name).unwrap();
             }
-            let mut full = Config::with_listener("127.0.0.1", 0);
-            full.listener.as_mut().unwrap().tls = Some(ServerTls::new(
-                Pem::Inline(String::new()),
-                Pem::Inline(String::new()),
-            ));
-            set_by_name(&mut full, setting).unwrap();
         }
+    }
+
+    /// An alias sets the field its setting's name sets, and its errors name what the caller
+    /// wrote; a binding's `SettingNames` refuses one setting given under two of its names,
+    /// naming both, and takes the same name twice.
+    #[test]
+    fn an_alias_is_the_same_setting_under_another_name() {
+        let aliased: Vec<_> = SETTINGS.iter().filter(|s| !s.aliases.is_empty()).collect();
+        assert!(!aliased.is_empty());
+        for setting in aliased {
+            let mut by_name = full_config();
+            set_by_name(&mut by_name, setting, setting.name).unwrap();
+            for alias in setting.aliases {
+                let mut by_alias = full_config();
+                set_by_name(&mut by_alias, setting, alias).unwrap();
+                assert_eq!(config_fields(&by_alias), config_fields(&by_name), "{alias}");
+                let e = full_config().set(alias, SettingValue::Unset).unwrap_err();
+                assert!(e.message().starts_with(&format!("{alias} takes")), "{e}");
+
+                let mut names = SettingNames::default();
+                names.note(setting.name).unwrap();
+                names.note(setting.name).unwrap();
+                names.note("no_such_setting").unwrap();
+                let e = names.note(alias).unwrap_err();
+                assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+                assert!(
+                    e.message().contains(setting.name) && e.message().contains(alias),
+                    "{e}"
+                );
+                let mut names = SettingNames::default();
+                names.note(alias).unwrap();
+                assert!(names.note(setting.name).is_err());
+            }
+        }
+        let max = SETTINGS
+            .iter()
+            .find(|s| s.name == "max_inbound_connections");
+        assert_eq!(max.map(|s| s.aliases), Some(&["max_connections"][..]));
     }
 
     #[test]

@@ -205,10 +205,10 @@ impl ConnectorHandle {
         }
     }
 
-    /// Closes every socket that matches `filter`; returns how many it began to close (a
-    /// reconnecting outbound socket among them closes at once, see
-    /// [`ConnectorHandle::close`]). With a cluster, on every node (the count adds up those that
-    /// answered in time).
+    /// Closes every socket that matches `filter`; returns how many it began to close, outbound
+    /// sockets that are reconnecting (or waiting to, in lazy mode) counted like the others:
+    /// they close at once, see [`ConnectorHandle::close`]. With a cluster, on every node (the
+    /// count adds up those that answered in time).
     pub fn bulk_close(&self, filter: &SocketFilter, code: u16, reason: &str) -> Result<usize> {
         self.shared.check_running()?;
         validate_close(code, reason)?;

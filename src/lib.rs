@@ -88,7 +88,7 @@ pub use protocol::extensions::PerMessageDeflate;
 pub use protocol::message::{Message, MessageKind};
 pub use queue::Delivery;
 pub use registry::SocketFilter;
-pub use settings::{SettingInfo, SettingKind, SettingScope, SettingValue};
+pub use settings::{SettingInfo, SettingKind, SettingNames, SettingScope, SettingValue};
 pub use socket::{Socket, SocketId, SocketState, SocketType, MAX_SOCKET_ID_LEN};
 
 /// The library version, from Cargo.toml.

@@ -105,12 +105,85 @@ pub enum SettingScope {
 pub struct SettingInfo {
     /// The setting's name: the Python keyword, and the name the C API's generic setters take.
     pub name: &'static str,
+    /// Other names the setting answers to everywhere its name does (an older, less clear name
+    /// kept working); a binding refuses one setting given under two of its names
+    /// ([`SettingNames`]).
+    pub aliases: &'static [&'static str],
     /// What it holds.
     pub kind: SettingKind,
     /// What it configures.
     pub scope: SettingScope,
     /// One line on what it does.
     pub doc: &'static str,
+}
+
+impl SettingInfo {
+    /// The setting's name, then its aliases.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> {
+        std::iter::once(self.name).chain(self.aliases.iter().copied())
+    }
+
+    /// The setting's name or the alias that is `name`, if it answers to it.
+    fn spelled(&self, name: &str) -> Option<&'static str> {
+        self.names().find(|n| *n == name)
+    }
+}
+
+/// The row of `table` that answers to `name` (its name or an alias), with that spelling.
+pub(crate) fn find(
+    table: &'static [SettingInfo],
+    name: &str,
+) -> Option<(&'static SettingInfo, &'static str)> {
+    table
+        .iter()
+        .find_map(|s| s.spelled(name).map(|spelled| (s, spelled)))
+}
+
+/// The names a binding's caller gave settings under, so that one setting given under two of its
+/// names (its name and an alias, say `max_inbound_connections` and `max_connections`) is an
+/// error naming both rather than a guess at which one wins. The C API keeps one per
+/// configuration, the Python package one per `Connector(...)` call; [`Config::set`] itself
+/// takes either name (a later set replaces an earlier one, as for any setting).
+///
+/// [`Config::set`]: crate::Config::set
+#[derive(Debug, Clone, Default)]
+pub struct SettingNames {
+    /// Each setting given so far (by its name) with the name it was given under.
+    given: Vec<(&'static str, &'static str)>,
+}
+
+impl SettingNames {
+    /// The setting of `table` that answers to `name`, with that spelling, when it may be given
+    /// now: `InvalidArgument` naming both names when it was given under another of its names
+    /// before; `None` when no setting answers to `name` (setting it fails on its own).
+    pub(crate) fn check_in(
+        &self,
+        table: &'static [SettingInfo],
+        name: &str,
+    ) -> Result<Option<(&'static str, &'static str)>> {
+        let Some((info, spelled)) = find(table, name) else {
+            return Ok(None);
+        };
+        match self.given.iter().find(|(setting, _)| *setting == info.name) {
+            Some((_, earlier)) if *earlier != spelled => Err(Error::invalid(format!(
+                "{earlier} and {spelled} are one setting ({}): give it once, under one name",
+                both_names(info)
+            ))),
+            _ => Ok(Some((info.name, spelled))),
+        }
+    }
+
+    /// Notes that the setting `setting` was given as `spelled`.
+    pub(crate) fn record(&mut self, (setting, spelled): (&'static str, &'static str)) {
+        if !self.given.iter().any(|(s, _)| *s == setting) {
+            self.given.push((setting, spelled));
+        }
+    }
+}
+
+/// `max_inbound_connections, also named max_connections`.
+fn both_names(info: &SettingInfo) -> String {
+    format!("{}, also named {}", info.name, info.aliases.join(" and "))
 }
 
 /// A value for [`Config::set`](crate::Config::set) or [`Config::add`](crate::Config::add);
@@ -172,16 +245,16 @@ pub(crate) fn choice_name<T: Choice>(value: T) -> &'static str {
         .unwrap_or("")
 }
 
-/// The row of `table` named `name`, when a configuration can take it by name: an error for an
-/// unknown name, a custom setting, or a listener setting on a configuration without a listener.
+/// The row of `table` that answers to `name` (its name or an alias), when a configuration can
+/// take it by name, as the caller spelled it (so that errors name what the caller wrote): an
+/// error for an unknown name, a custom setting, or a listener setting on a configuration
+/// without a listener.
 pub(crate) fn settable(
     table: &'static [SettingInfo],
     name: &str,
     has_listener: bool,
-) -> Result<&'static SettingInfo> {
-    let info = table
-        .iter()
-        .find(|s| s.name == name)
+) -> Result<(&'static SettingInfo, SettingInfo)> {
+    let (info, spelled) = find(table, name)
         .ok_or_else(|| Error::invalid(format!("there is no setting named {name:?}")))?;
     if info.kind == SettingKind::Custom {
         return Err(Error::invalid(format!(
@@ -194,7 +267,13 @@ pub(crate) fn settable(
             format!("{name} is a listener setting, and this configuration has no listener yet"),
         ));
     }
-    Ok(info)
+    Ok((
+        info,
+        SettingInfo {
+            name: spelled,
+            ..*info
+        },
+    ))
 }
 
 /// The error for a value of the wrong kind.
@@ -331,12 +410,13 @@ fn quoted(names: &[&str]) -> String {
 
 /// The settings table: one row per setting, `name: Scope, Kind, |config| place;` under its
 /// one-line doc, where `place` is the field the setting sets (a `Custom` row has none), or
-/// `name: Scope, Kind, set |config, value| { ... };` for one that sets more than a field. Makes
-/// `SETTINGS` and `Config::set`/`Config::add`. Used once, in `config.rs`.
+/// `name: Scope, Kind, set |config, value| { ... };` for one that sets more than a field; and
+/// `name (alias other): ...` for a setting that answers to another name too. Makes `SETTINGS`,
+/// `Config::set`/`Config::add` and `SettingNames::note`. Used once, in `config.rs`.
 macro_rules! settings {
     ($(
         #[doc = $doc:literal]
-        $name:ident: $scope:ident, $kind:ident $(($choice:ty))?
+        $name:ident $((alias $($alias:ident),+))?: $scope:ident, $kind:ident $(($choice:ty))?
             $(, |$c:ident| $place:expr)? $(, set |$sc:ident, $sv:ident| $set:block)?;
     )*) => {
         /// Every setting of [`Config`], in the order the documentation gives them: its name,
@@ -345,6 +425,7 @@ macro_rules! settings {
         pub static SETTINGS: &[$crate::settings::SettingInfo] = &[$(
             $crate::settings::SettingInfo {
                 name: stringify!($name),
+                aliases: &[$($(stringify!($alias)),+)?],
                 kind: settings!(@kind $kind $(($choice))?),
                 scope: $crate::settings::SettingScope::$scope,
                 doc: $doc.trim_ascii(),
@@ -362,9 +443,10 @@ macro_rules! settings {
                 value: $crate::settings::SettingValue,
             ) -> $crate::error::Result<()> {
                 use $crate::settings::convert;
-                let info = $crate::settings::settable(SETTINGS, name, self.listener.is_some())?;
-                let config = self;
-                match info.name {
+                let (row, info) =
+                    $crate::settings::settable(SETTINGS, name, self.listener.is_some())?;
+                let (info, config) = (&info, self);
+                match row.name {
                     $(stringify!($name) => {
                         settings!(
                             @set config, info, value, $kind $(($choice))?
@@ -385,9 +467,10 @@ macro_rules! settings {
                 item: $crate::settings::SettingValue,
             ) -> $crate::error::Result<()> {
                 use $crate::settings::convert;
-                let info = $crate::settings::settable(SETTINGS, name, self.listener.is_some())?;
-                let config = self;
-                match info.name {
+                let (row, info) =
+                    $crate::settings::settable(SETTINGS, name, self.listener.is_some())?;
+                let (info, config) = (&info, self);
+                match row.name {
                     $(stringify!($name) => {
                         settings!(
                             @add config, info, item, $kind
@@ -396,6 +479,24 @@ macro_rules! settings {
                     })*
                     _ => Err($crate::settings::not_a_list(info)),
                 }
+            }
+        }
+
+        impl $crate::settings::SettingNames {
+            /// Notes that a setting of [`SETTINGS`] was given as `name`: `InvalidArgument`
+            /// naming both names when the same setting was given under another of its names
+            /// (its name and an alias) before. A name no setting answers to passes.
+            pub fn note(&mut self, name: &str) -> $crate::error::Result<()> {
+                if let Some(given) = self.check_in(SETTINGS, name)? {
+                    self.record(given);
+                }
+                Ok(())
+            }
+
+            /// [`SettingNames::note`] without noting: whether `name` may be given now (a
+            /// binding checks, sets, then notes, so that a set that fails notes nothing).
+            pub fn check(&self, name: &str) -> $crate::error::Result<()> {
+                self.check_in(SETTINGS, name).map(drop)
             }
         }
     };

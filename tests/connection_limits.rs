@@ -1,5 +1,5 @@
 //! Connections past the listener's limits are refused at accept, before anything is read:
-//! plain listeners answer at once (503 past `max_connections`, 429 past
+//! plain listeners answer at once (503 past `max_inbound_connections`, 429 past
 //! `max_connections_per_ip`), TLS listeners reset the connection without a TLS handshake.
 //! Raw TCP, tokio-rustls and tokio-tungstenite are the peers.
 
@@ -75,7 +75,7 @@ fn eventually(mut retry: impl FnMut() -> bool) -> bool {
 fn a_plain_connection_past_the_limit_gets_503_before_it_sends_anything() {
     let (server, events) = start_server(|c| {
         let l = c.listener.as_mut().unwrap();
-        l.max_connections = 1;
+        l.max_inbound_connections = 1;
         l.handshake_timeout = Duration::from_secs(60);
     });
     let addr = server.local_addr().unwrap();
@@ -105,7 +105,7 @@ fn a_tls_connection_past_the_limit_is_reset_without_a_tls_handshake() {
     let pki = TestPki::new(&["localhost"]);
     let (server, _events) = start_server(|c| {
         let l = c.listener.as_mut().unwrap();
-        l.max_connections = 1;
+        l.max_inbound_connections = 1;
         l.handshake_timeout = Duration::from_secs(60);
         l.tls = Some(ServerTls::new(
             Pem::Inline(pki.cert_pem.clone()),

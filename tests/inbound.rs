@@ -326,7 +326,8 @@ fn authorization_hook_that_panics_refuses_with_500_and_the_listener_carries_on()
 
 #[test]
 fn connections_past_the_limit_get_503() {
-    let (server, events) = start_server(|c| c.listener.as_mut().unwrap().max_connections = 2);
+    let (server, events) =
+        start_server(|c| c.listener.as_mut().unwrap().max_inbound_connections = 2);
     let rt = runtime();
     let a = rt.block_on(connect(&url(&server, "/")));
     let _b = rt.block_on(connect(&url(&server, "/")));

@@ -229,7 +229,7 @@ fn slow_consumer_drops_are_counted_as_the_sends_report_them() {
 #[test]
 fn limits_and_pong_timeouts_are_counted() {
     let (server, events) = start_server(|c| {
-        c.listener.as_mut().unwrap().max_connections = 1;
+        c.listener.as_mut().unwrap().max_inbound_connections = 1;
         c.socket.ping_interval = Some(Duration::from_millis(50));
         c.socket.pong_timeout = Duration::from_millis(100);
     });

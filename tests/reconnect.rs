@@ -551,3 +551,48 @@ fn attempts_wait_for_an_application_that_is_behind() {
     assert_eq!(attempts, [1, 2, 3]);
     conn.stop().unwrap();
 }
+
+#[test]
+fn bulk_close_counts_reconnecting_and_disconnected_sockets_like_connected_ones() {
+    let rt = runtime();
+    let (up, up_seen) = Feed::new(&rt);
+    let (down, down_seen) = Feed::new(&rt);
+    let (conn, events) = client();
+    let slow = Reconnect::new().delays(Duration::from_secs(30), Duration::from_secs(30), 1.0);
+    let feeds = || OutboundOptions::new().group("feeds");
+    let connected = conn.open_outbound(&up.url(), feeds()).unwrap();
+    next_handshake(&up_seen);
+    let between_attempts = conn
+        .open_outbound(&down.url(), feeds().reconnect(slow.clone()))
+        .unwrap();
+    let lazy = conn
+        .open_outbound(&down.url(), feeds().reconnect(slow.lazy(true)))
+        .unwrap();
+    next_handshake(&down_seen);
+    next_handshake(&down_seen);
+    let lazy_socket = conn.socket(lazy.as_str()).unwrap();
+    down.kill(&rt);
+    events.expect(Trigger::OutboundReconnecting);
+    wait_for(|| lazy_socket.state() == SocketState::Disconnected);
+    let reconnecting = conn.socket(between_attempts.as_str()).unwrap();
+    assert_eq!(reconnecting.state(), SocketState::Reconnecting);
+
+    let closed = conn
+        .bulk_close(&SocketFilter::all().with_groups(["feeds"]), 4001, "done")
+        .unwrap();
+    assert_eq!(closed, 3);
+    let mut ids: Vec<String> = (0..3)
+        .map(|_| {
+            let (socket, code, reason) = events.closed();
+            assert_eq!((code, reason.as_str()), (4001, "done"), "{}", socket.id());
+            socket.id().to_string()
+        })
+        .collect();
+    ids.sort();
+    let mut want = [connected, between_attempts, lazy].map(|id| id.to_string());
+    want.sort();
+    assert_eq!(ids, want);
+    assert_eq!(conn.socket_count(), 0);
+    conn.stop().unwrap();
+    events.assert_none(Duration::from_millis(100));
+}

@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
     if (failed(wsc_config_set_listener(config, "127.0.0.1", (uint16_t)port), "listener") ||
         failed(wsc_config_add_path(config, FANOUT_RECV_PATH, groups, 1), "path") ||
         failed(wsc_config_add_path(config, "*", NULL, 0), "path") ||
-        failed(wsc_config_set_max_connections(config, 1u << 20), "max connections") ||
+        failed(wsc_config_set_max_inbound_connections(config, 1u << 20), "max connections") ||
         failed(wsc_config_on_inbound_message(config, on_message, fan, free_filter), "callback")) {
         wsc_config_free(config);
         return 1;

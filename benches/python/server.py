@@ -28,7 +28,7 @@ def main() -> None:
         port=args.port,
         # Receivers join the group through the path's default groups, before their 101.
         paths={FANOUT_RECV_PATH: [FANOUT_GROUP], "*": None},
-        max_connections=1 << 20,
+        max_inbound_connections=1 << 20,
     )
 
     @connector.on_inbound_message

@@ -71,15 +71,17 @@ type Path struct {
 // the OS picks, set Host and leave Port 0. PEM settings hold PEM text (containing "-----BEGIN")
 // or a file path.
 type Config struct {
-	Host              string        // address to bind (default 127.0.0.1 when Port is set)
-	Port              int           // port to bind; 0 with Host set: the OS picks (Connector.Port)
-	BasePath          string        // prefix of every served path (default "/")
-	Paths             []Path        // served paths and their default groups (default: every path)
-	Subprotocols      []string      // accepted, in order of preference
-	TLSCert           string        // certificate chain (leaf first): serves wss://
-	TLSKey            string        // its private key
-	TLSClientCA       string        // CAs whose client certificates are required (mutual TLS)
-	MaxConnections    int           // most inbound sockets at once; more get 503 (10000)
+	Host                  string   // address to bind (default 127.0.0.1 when Port is set)
+	Port                  int      // port to bind; 0 with Host set: the OS picks (Connector.Port)
+	BasePath              string   // prefix of every served path (default "/")
+	Paths                 []Path   // served paths and their default groups (default: every path)
+	Subprotocols          []string // accepted, in order of preference
+	TLSCert               string   // certificate chain (leaf first): serves wss://
+	TLSKey                string   // its private key
+	TLSClientCA           string   // CAs whose client certificates are required (mutual TLS)
+	MaxInboundConnections int      // most inbound sockets at once; more get 503 (10000)
+	// Deprecated: MaxConnections is MaxInboundConnections under its first name (set one).
+	MaxConnections    int
 	HandshakeTimeout  time.Duration // TCP accept to end of upgrade (10 s)
 	IdleTimeout       time.Duration // inbound sockets idle this long are closed (15 min; Disabled: never)
 	MaxHandshakeBytes int           // largest upgrade request; more get 431 (16384)
@@ -184,7 +186,7 @@ var settings = []setting{
 	{"TLSCert", pemPairValue, C.wsc_config_set_server_tls, "TLSKey"},
 	{"TLSKey", pemPairValue, nil, "TLSCert"},
 	{"TLSClientCA", pemValue, C.wsc_config_set_server_client_ca, ""},
-	{"MaxConnections", sizeValue, C.wsc_config_set_max_connections, ""},
+	{"MaxInboundConnections", sizeValue, C.wsc_config_set_max_inbound_connections, ""},
 	{"HandshakeTimeout", durationValue, C.wsc_config_set_handshake_timeout_ms, ""},
 	{"IdleTimeout", durationOrOffValue, C.wsc_config_set_listener_idle_timeout_ms, ""},
 	{"MaxHandshakeBytes", sizeValue, C.wsc_config_set_max_handshake_bytes, ""},
@@ -236,6 +238,9 @@ var settings = []setting{
 	{"Reconnect", reconnectValue, nil, ""},
 }
 
+// aliases maps each deprecated Config field to the row of the setting it also sets.
+var aliases = map[string]string{"MaxConnections": "MaxInboundConnections"}
+
 var slowConsumerPolicies = map[SlowConsumerPolicy]C.uint32_t{
 	SlowConsumerFail:       C.WSC_SLOW_CONSUMER_FAIL,
 	SlowConsumerDropNewest: C.WSC_SLOW_CONSUMER_DROP_NEWEST,
@@ -264,12 +269,32 @@ func (cfg *Config) build() (*C.wsc_config, error) {
 	}
 	value := reflect.ValueOf(cfg).Elem()
 	for _, row := range settings {
-		if err := row.apply(config, cfg, value.FieldByName(row.field)); err != nil {
+		field, err := row.value(value)
+		if err == nil {
+			err = row.apply(config, cfg, field)
+		}
+		if err != nil {
 			C.wsc_config_free(config)
 			return nil, err
 		}
 	}
 	return config, nil
+}
+
+// value is the row's field of cfg, or the deprecated alias field set in its place; both set is
+// an error naming both.
+func (row setting) value(cfg reflect.Value) (reflect.Value, error) {
+	v := cfg.FieldByName(row.field)
+	for alias, field := range aliases {
+		if field != row.field || cfg.FieldByName(alias).IsZero() {
+			continue
+		}
+		if !v.IsZero() {
+			return v, invalid("%s and %s are one setting (%s is deprecated): set one", row.field, alias, alias)
+		}
+		v = cfg.FieldByName(alias)
+	}
+	return v, nil
 }
 
 // apply makes the C calls of one setting; a zero value keeps the default.

@@ -23,6 +23,12 @@ func TestEverySettingHasARow(t *testing.T) {
 		}
 		rows[row.field] = true
 	}
+	for alias, field := range aliases {
+		if _, ok := typ.FieldByName(alias); !ok || !rows[field] {
+			t.Errorf("alias %s names no Config field or no row (%s)", alias, field)
+		}
+		rows[alias] = true
+	}
 	for i := 0; i < typ.NumField(); i++ {
 		if !rows[typ.Field(i).Name] {
 			t.Errorf("Config.%s has no row in the settings table", typ.Field(i).Name)
@@ -277,5 +283,31 @@ func TestCompression(t *testing.T) {
 	if _, err := New(Config{ClientMaxWindowBits: 16}); !errors.Is(err, ErrInvalidArgument) ||
 		!strings.Contains(err.Error(), "client_max_window_bits") {
 		t.Fatalf("window of 16: %v", err)
+	}
+}
+
+// MaxInboundConnections and its deprecated alias MaxConnections set one limit; both set is an
+// error naming both.
+func TestInboundLimitUnderEitherName(t *testing.T) {
+	client := started(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for _, cfg := range []Config{{MaxInboundConnections: 1}, {MaxConnections: 1}} {
+		cfg.Host = "127.0.0.1"
+		server := started(t, cfg)
+		target := fmt.Sprintf("ws://127.0.0.1:%d/", server.Port())
+		if _, err := client.OpenOutbound(ctx, target, OutboundOptions{}); err != nil {
+			t.Fatalf("%+v: %v", cfg, err)
+		}
+		_, err := client.OpenOutbound(ctx, target, OutboundOptions{})
+		var wsErr *Error
+		if !errors.As(err, &wsErr) || wsErr.HTTPStatus != 503 {
+			t.Fatalf("%+v: past the limit: %v", cfg, err)
+		}
+	}
+	_, err := New(Config{Host: "127.0.0.1", MaxInboundConnections: 2, MaxConnections: 3})
+	if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "MaxInboundConnections") ||
+		!strings.Contains(err.Error(), "MaxConnections") {
+		t.Fatalf("both: %v", err)
 	}
 }

@@ -46,7 +46,9 @@ export interface Settings {
   tlsCert?: Pem | null; // certificate chain (leaf first): serves wss://
   tlsKey?: Pem | null; // its private key
   tlsClientCa?: Pem | null; // CAs whose client certificates are required (mutual TLS)
-  maxConnections?: number | null; // most inbound sockets at once; more get 503 (10000)
+  maxInboundConnections?: number | null; // most inbound sockets at once; more get 503 (10000)
+  /** @deprecated maxInboundConnections under its first name (give one of the two). */
+  maxConnections?: number | null;
   handshakeTimeout?: number | null; // TCP accept to end of upgrade (10 s)
   idleTimeout?: number | null; // inbound sockets idle this long are closed (15 min; null: never)
   maxHandshakeBytes?: number | null; // largest upgrade request; more get 431 (16384)

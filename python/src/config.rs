@@ -12,8 +12,8 @@ use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
 use std::path::PathBuf;
 use wsconnector::{
     config_fields, ClusterConfig, Config, ErrorKind, Identity, InboundPath, ListenerConfig,
-    MessageRateLimit, Pem, ServerTls, SettingInfo, SettingKind, SettingScope, SettingValue,
-    SETTINGS,
+    MessageRateLimit, Pem, ServerTls, SettingInfo, SettingKind, SettingNames, SettingScope,
+    SettingValue, SETTINGS,
 };
 
 /// The keywords of the custom settings (several values that go together), with the kind each
@@ -56,22 +56,31 @@ const CUSTOM: &[(&str, &[(&str, SettingKind)])] = &[
     ),
 ];
 
-/// The keywords of a setting, with their kinds.
+/// The keywords of a setting, with their kinds: its name and its aliases (each the same
+/// setting), or a custom setting's own keywords.
 fn keywords(setting: &SettingInfo) -> Vec<(&'static str, SettingKind)> {
     match CUSTOM.iter().find(|(name, _)| *name == setting.name) {
         Some((_, keywords)) => keywords.to_vec(),
-        None => vec![(setting.name, setting.kind)],
+        None => setting.names().map(|name| (name, setting.kind)).collect(),
     }
 }
 
 /// Adds `SETTINGS`: every keyword `from_kwargs` reads, in the table's order, with the name of
-/// its kind (so that the tests can hold the `Settings` TypedDict to it); and `_config_fields`.
+/// its kind (so that the tests can hold the `Settings` TypedDict to it); `SETTING_ALIASES`:
+/// each alias with the name of its setting; and `_config_fields`.
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let settings = PyDict::new(module.py());
     for (keyword, kind) in SETTINGS.iter().flat_map(keywords) {
         settings.set_item(keyword, kind.name())?;
     }
     module.add("SETTINGS", settings)?;
+    let aliases = PyDict::new(module.py());
+    for setting in SETTINGS {
+        for alias in setting.aliases {
+            aliases.set_item(alias, setting.name)?;
+        }
+    }
+    module.add("SETTING_ALIASES", aliases)?;
     module.add_function(wrap_pyfunction!(_config_fields, module)?)
 }
 
@@ -111,6 +120,16 @@ pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) ->
             None => Ok(None),
         }
     };
+    // A setting under two of its names (max_inbound_connections and max_connections): an
+    // error naming both, whichever came first.
+    let mut names = SettingNames::default();
+    for (keyword, _) in SETTINGS.iter().flat_map(keywords) {
+        if given(keyword)?.is_some() {
+            names
+                .note(keyword)
+                .map_err(|e| crate::errors::to_py(py, &e))?;
+        }
+    }
     // Every setting is read into a config with a listener, which stays only if one is asked for.
     let mut config = Config::with_listener("127.0.0.1", 0);
     let mut has_listener = false;
@@ -120,13 +139,18 @@ pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) ->
         for (keyword, _) in keywords(setting) {
             values.push((keyword, given(keyword)?));
         }
-        let Some(&(name, _)) = values.iter().find(|(_, value)| value.is_some()) else {
+        let Some((name, value)) = values
+            .iter()
+            .find_map(|(name, value)| value.as_ref().map(|v| (*name, v)))
+        else {
             let off = matches!(
                 setting.kind,
                 SettingKind::OptionalDuration | SettingKind::OptionalCount
             );
-            if off && given_as_none(kwargs, setting.name)? {
-                set(py, &mut config, setting.name, SettingValue::Unset)?;
+            for (keyword, _) in &values {
+                if off && given_as_none(kwargs, keyword)? {
+                    set(py, &mut config, keyword, SettingValue::Unset)?;
+                }
             }
             continue;
         };
@@ -136,8 +160,8 @@ pub(crate) fn from_kwargs(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) ->
         if setting.kind == SettingKind::Custom {
             custom(py, setting.name, &values, &mut config)?;
             has_listener |= setting.name == "listener";
-        } else if let Some((_, Some(value))) = values.first() {
-            set(py, &mut config, name, value_of(setting, value)?)?;
+        } else {
+            set(py, &mut config, name, value_of(setting, name, value)?)?;
         }
         check_after(py, name, &config)?;
     }
@@ -170,9 +194,8 @@ fn given_as_none(kwargs: Option<&Bound<'_, PyDict>>, keyword: &str) -> PyResult<
     }
 }
 
-/// A Python value as the value of a setting of its kind.
-fn value_of(setting: &SettingInfo, value: &Bound<'_, PyAny>) -> PyResult<SettingValue> {
-    let name = setting.name;
+/// A Python value as the value of a setting of its kind, given as the keyword `name`.
+fn value_of(setting: &SettingInfo, name: &str, value: &Bound<'_, PyAny>) -> PyResult<SettingValue> {
     Ok(match setting.kind {
         SettingKind::Bool => SettingValue::Bool(boolean(name, value)?),
         SettingKind::Count | SettingKind::OptionalCount | SettingKind::Bytes => {

@@ -709,7 +709,9 @@ impl PyConnector {
     }
 
     /// Closes every socket that matches the filter (as for `broadcast`); returns how many it
-    /// began to close.
+    /// began to close: outbound sockets that are reconnecting (or waiting to, in lazy mode)
+    /// close at once and count like the others. With a cluster, on every node that answers in
+    /// time.
     #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None, code=1000, reason=""))]
     #[allow(clippy::too_many_arguments)]
     fn bulk_close(

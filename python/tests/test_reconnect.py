@@ -179,6 +179,32 @@ def test_the_fail_policy_raises_reconnecting(feed: Feed) -> None:
         assert events.next("closed")[2:] == (4001, "done")
 
 
+def test_bulk_close_counts_reconnecting_sockets_like_the_others(feed: Feed) -> None:
+    # Long delays: the socket stays between attempts while it is closed.
+    connector = wsconnector.Connector(
+        reconnect=wsconnector.Reconnect(initial_delay=30, max_delay=30)
+    )
+    events = Events(connector)
+    up = Feed()
+    try:
+        with connector:
+            connected = connector.open_outbound(up.url, groups="feeds")
+            reconnecting = connector.open_outbound(feed.url, groups="feeds")
+            feed.kill()
+            assert events.next("reconnecting")[1].id == reconnecting
+            assert connector.socket(reconnecting).state == "reconnecting"
+            assert connector.bulk_close(groups="feeds", code=4001, reason="done") == 2
+            closed = {events.next("closed")[1:] for _ in range(2)}
+            assert {(s.id, code, reason) for s, code, reason in closed} == {
+                (connected, 4001, "done"),
+                (reconnecting, 4001, "done"),
+            }
+            assert connector.sockets() == []
+        events.none_within(0.1)
+    finally:
+        up.kill()
+
+
 def test_reconnect_arguments_are_checked() -> None:
     with pytest.raises(wsconnector.InvalidArgumentError, match="multiplier"):
         wsconnector.Reconnect(multiplier=0.5)

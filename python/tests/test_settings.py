@@ -30,7 +30,7 @@ GOOD: dict[str, Any] = {
     "tls_cert": PEM,
     "tls_key": pathlib.Path("key.pem"),
     "tls_client_ca": b"-----BEGIN CERTIFICATE-----\n",
-    "max_connections": 10,
+    "max_inbound_connections": 10,
     "max_connections_per_ip": 4,
     "handshake_timeout": 2.5,
     "idle_timeout": None,
@@ -207,10 +207,32 @@ def test_every_config_field_is_reachable_from_python() -> None:
     assert set(before) - set(reached) == set()
 
 
+def test_an_alias_is_its_setting_under_another_name() -> None:
+    """Each alias (max_connections, the first name of max_inbound_connections) reaches what its
+    setting's name reaches; giving a setting under both names raises an error naming both (None
+    is not giving it)."""
+    assert _native.SETTING_ALIASES["max_connections"] == "max_inbound_connections"
+    for alias, name in _native.SETTING_ALIASES.items():
+        assert _native.SETTINGS[alias] == _native.SETTINGS[name]
+        for value in samples(name, _native.SETTINGS[name]):
+            by_alias = _native._config_fields(**{**BASE, alias: value})
+            assert by_alias == _native._config_fields(**{**BASE, name: value})
+            for given in [{name: value, alias: value}, {alias: value, name: value}]:
+                with pytest.raises(wsconnector.InvalidArgumentError) as error:
+                    wsconnector.Connector(port=0, **given)
+                assert name in str(error.value) and alias in str(error.value), error.value
+            wsconnector.Connector(port=0, **{name: value, alias: None})
+            wsconnector.Connector(port=0, **{name: None, alias: value})
+
+
 def test_every_setting_is_accepted() -> None:
     connector = wsconnector.Connector(**GOOD)
     assert not connector.is_running
-    every = {name: samples(name, kind)[0] for name, kind in _native.SETTINGS.items()}
+    every = {
+        name: samples(name, kind)[0]
+        for name, kind in _native.SETTINGS.items()
+        if name not in _native.SETTING_ALIASES
+    }
     wsconnector.Connector(**every)
     wsconnector.Connector(**{name: None for name in _native.SETTINGS})
 
@@ -232,6 +254,7 @@ def test_a_connector_without_host_or_port_is_client_only() -> None:
         ("paths", ["chat"]),
         ("paths", {"/chat": [""]}),
         ("subprotocols", ["has space"]),
+        ("max_inbound_connections", 0),
         ("max_connections", 0),
         ("max_connections_per_ip", 0),
         ("allowed_origins", ["https://app.example.com/"]),

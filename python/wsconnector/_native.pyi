@@ -68,11 +68,13 @@ __all__ = [
     "_stop_all",
     "_config_fields",
     "SETTINGS",
+    "SETTING_ALIASES",
     "VERSION",
 ]
 
 VERSION: Final[str]
 SETTINGS: Final[dict[str, str]]
+SETTING_ALIASES: Final[dict[str, str]]
 
 class WebSocketError(Exception):
     """Base class of every error the connector raises."""
@@ -767,7 +769,9 @@ class Connector:
         code: int = 1000,
         reason: str = "",
     ) -> int:
-        """Closes every socket that matches the filter; returns how many."""
+        """Closes every socket that matches the filter; returns how many (outbound sockets
+        that are reconnecting, or waiting to in lazy mode, are closed at once and counted like
+        the others; with a cluster, on every node that answers in time)."""
     def socket(self, socket_id: str) -> Socket:
         """The open socket with this ID."""
     def sockets(

@@ -167,11 +167,13 @@ class Settings(TypedDict, total=False):
     tls_cert: Optional[PemSource]  # certificate chain (leaf first): serves wss://
     tls_key: Optional[PemSource]  # its private key
     tls_client_ca: Optional[PemSource]  # CAs whose client certificates are required (mTLS)
-    max_connections: Optional[int]  # most inbound sockets at once (10000; outbound ones:
-    # max_outbound_connections); past it a connection is refused at accept: 503 at once, or
-    # over TLS a reset before any handshake
+    max_inbound_connections: Optional[int]  # most inbound sockets at once (10000; outbound
+    # ones: max_outbound_connections); past it a connection is refused at accept: 503 at once,
+    # or over TLS a reset before any handshake
+    max_connections: Optional[int]  # deprecated alias: max_inbound_connections under its first
+    # name, still taken (giving both raises InvalidArgumentError naming both)
     max_connections_per_ip: Optional[int]  # most of them from one client address, refused
-    # past it like max_connections but with 429 (default None: no limit)
+    # past it like max_inbound_connections but with 429 (default None: no limit)
     handshake_timeout: Optional[float]  # TCP accept to end of upgrade, TLS included (10 s)
     idle_timeout: Optional[float]  # inbound sockets idle this long are closed (900 s; None: never)
     max_handshake_bytes: Optional[int]  # largest upgrade request, more get 431 (16384)

@@ -17,8 +17,8 @@ use super::reconnect::wsc_reconnect;
 use super::{wsc_pem_source, wsc_result, wsc_str, FromRaw};
 use crate::{
     ClusterConfig, Config, Identity, InboundPath, ListenerConfig, MessageRateLimit,
-    MessageRatePolicy, Pem, ServerTls, SettingKind, SettingScope, SettingValue, SlowConsumerPolicy,
-    SETTINGS,
+    MessageRatePolicy, Pem, ServerTls, SettingInfo, SettingKind, SettingNames, SettingScope,
+    SettingValue, SlowConsumerPolicy, SETTINGS,
 };
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
@@ -44,6 +44,8 @@ impl Opaque for wsc_config {
 pub(crate) struct ConfigBuilder {
     pub config: Config,
     pub callbacks: Callbacks,
+    /// The names settings were given under: one setting under two names is an error.
+    names: SettingNames,
 }
 
 /// What a socket's send does when its queue is full.
@@ -151,15 +153,19 @@ fn register<F: Copy>(
     })
 }
 
-/// Sets a setting by name through the core's table; every setter of a single value goes
-/// through here.
+/// Sets a setting by name (or alias) through the core's table; every setter of a single value
+/// goes through here. A setting set before under another of its names is an error naming both.
 fn set(b: &mut ConfigBuilder, name: &str, value: SettingValue) -> FfiResult {
-    Ok(b.config.set(name, value)?)
+    b.names.check(name)?;
+    b.config.set(name, value)?;
+    Ok(b.names.note(name)?)
 }
 
-/// Adds an item to a list setting by name through the core's table.
+/// Adds an item to a list setting by name (or alias) through the core's table.
 fn add(b: &mut ConfigBuilder, name: &str, item: SettingValue) -> FfiResult {
-    Ok(b.config.add(name, item)?)
+    b.names.check(name)?;
+    b.config.add(name, item)?;
+    Ok(b.names.note(name)?)
 }
 
 /// A string value (or item).
@@ -176,7 +182,7 @@ fn pair(name: &str, value: &str) -> SettingValue {
 fn zero_is_none(name: &str) -> bool {
     SETTINGS
         .iter()
-        .any(|setting| setting.name == name && setting.kind.is_optional())
+        .any(|setting| setting.kind.is_optional() && setting.names().any(|n| n == name))
 }
 
 /// An integer setting; 0 is none for an optional one.
@@ -302,7 +308,9 @@ pub extern "C" fn wsc_config_setting_count() -> usize {
 
 /// Describes the setting at `index` (0 to wsc_config_setting_count() - 1): its name (what the
 /// generic setters take; static), its kind (which setter), its scope, and one line on what it
-/// does (static). Each out pointer may be NULL when that part is not wanted.
+/// does (static). Each out pointer may be NULL when that part is not wanted. A setting may also
+/// answer to an older name (wsc_config_setting_alias()); the generic setters take either, and
+/// refuse (WSC_INVALID_ARGUMENT) one setting given under both.
 /// Errors: WSC_INVALID_ARGUMENT (`index` past the end). Any thread.
 #[no_mangle]
 pub extern "C" fn wsc_config_setting(
@@ -313,12 +321,7 @@ pub extern "C" fn wsc_config_setting(
     doc_out: *mut wsc_str,
 ) -> wsc_result {
     ffi! {
-        let setting = SETTINGS.get(index).ok_or_else(|| {
-            FfiError::invalid(format!(
-                "there is no setting {index}: there are {}",
-                SETTINGS.len()
-            ))
-        })?;
+        let setting = setting_at(index)?;
         if let Some(out) = Out::optional(name_out) {
             out.set(wsc_str::from(setting.name));
         }
@@ -335,9 +338,45 @@ pub extern "C" fn wsc_config_setting(
     }
 }
 
+/// The alias at `alias_index` (from 0) of the setting at `index`: another name the generic
+/// setters take for it (static), e.g. "max_connections" for "max_inbound_connections".
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (`index` past the end, or the setting has no
+/// alias at `alias_index`: most have none). Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_config_setting_alias(
+    index: usize,
+    alias_index: usize,
+    alias_out: *mut wsc_str,
+) -> wsc_result {
+    ffi! {
+        let alias_out = arg_out!(alias_out);
+        let setting = setting_at(index)?;
+        let alias = setting.aliases.get(alias_index).ok_or_else(|| {
+            FfiError::invalid(format!(
+                "the setting {} has {} aliases, no alias {alias_index}",
+                setting.name,
+                setting.aliases.len()
+            ))
+        })?;
+        alias_out.set(wsc_str::from(alias));
+        Ok(())
+    }
+}
+
+/// The row of the table at `index`.
+fn setting_at(index: usize) -> FfiResult<&'static SettingInfo> {
+    SETTINGS.get(index).ok_or_else(|| {
+        FfiError::invalid(format!(
+            "there is no setting {index}: there are {}",
+            SETTINGS.len()
+        ))
+    })
+}
+
 /// Sets the WSC_SETTING_BOOL setting `name` (see wsc_config_setting()).
-/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (no such setting, or one
-/// of another kind), WSC_INVALID_STATE (a listener setting before wsc_config_set_listener()).
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (no such setting, one of
+/// another kind, or one given before under its other name), WSC_INVALID_STATE (a listener
+/// setting before wsc_config_set_listener()).
 #[no_mangle]
 pub extern "C" fn wsc_config_set_bool(
     config: *mut wsc_config,
@@ -499,11 +538,27 @@ pub extern "C" fn wsc_config_add_subprotocol(
     with_config(config, |b| add(b, "subprotocols", text(arg_str!(protocol))))
 }
 
-/// Most inbound sockets and handshakes at once (default 10000). A connection past it is
-/// refused at accept, before anything is read: a plain listener answers 503 at once; a TLS
-/// listener resets the connection without a TLS handshake (the client sees a connection reset,
-/// as it could read a 503 only after a full handshake, the cost the limit avoids).
-/// Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
+/// Most inbound sockets and handshakes at once (default 10000; the setting
+/// "max_inbound_connections"; outbound sockets have "max_outbound_connections"). A connection
+/// past it is refused at accept, before anything is read: a plain listener answers 503 at
+/// once; a TLS listener resets the connection without a TLS handshake (the client sees a
+/// connection reset, as it could read a 503 only after a full handshake, the cost the limit
+/// avoids). Errors: WSC_NULL_POINTER, WSC_INVALID_STATE, WSC_INVALID_ARGUMENT (set before
+/// under its other name, "max_connections").
+#[no_mangle]
+pub extern "C" fn wsc_config_set_max_inbound_connections(
+    config: *mut wsc_config,
+    max: usize,
+) -> wsc_result {
+    with_config(config, |b| {
+        set_int(b, "max_inbound_connections", max as u64)
+    })
+}
+
+/// Deprecated: wsc_config_set_max_inbound_connections() under its first name (the setting's
+/// deprecated alias "max_connections"), kept for compatibility. The same setting, so a config
+/// takes it under one of the two names only (else WSC_INVALID_ARGUMENT naming both).
+/// Errors: as wsc_config_set_max_inbound_connections().
 #[no_mangle]
 pub extern "C" fn wsc_config_set_max_connections(
     config: *mut wsc_config,
@@ -514,7 +569,7 @@ pub extern "C" fn wsc_config_set_max_connections(
 
 /// Most inbound sockets and handshakes at once from one client IP address (0: no such limit,
 /// the default). Past it a connection is refused at accept like one past
-/// wsc_config_set_max_connections(), with 429 instead of 503 on a plain listener. Clients
+/// wsc_config_set_max_inbound_connections(), with 429 instead of 503 on a plain listener. Clients
 /// behind one NAT or proxy share an address. Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_max_connections_per_ip(
@@ -1208,7 +1263,7 @@ pub extern "C" fn wsc_config_set_authorizer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{config_fields, SettingInfo};
+    use crate::config_fields;
     use std::collections::BTreeMap;
     use std::ffi::CString;
     use std::ptr::null_mut;
@@ -1262,10 +1317,11 @@ mod tests {
         config_fields(&builder.config).into_iter().collect()
     }
 
-    /// The calls that set a setting through the C API, each to a value that differs from the
-    /// baseline (a count of 7 or 9: one of them is not the default).
-    fn c_calls(setting: &SettingInfo) -> Vec<Apply> {
-        let name = c(setting.name);
+    /// The calls that set a setting through the C API under `name` (its name or an alias),
+    /// each to a value that differs from the baseline (a count of 7 or 9: one of them is not
+    /// the default).
+    fn c_calls(setting: &SettingInfo, name: &str) -> Vec<Apply> {
+        let name = c(name);
         let by_name = move |f: Box<dyn Fn(*mut wsc_config, *const c_char) -> wsc_result>| -> Apply {
             let name = name.clone();
             Box::new(move |config| f(config, name.as_ptr()))
@@ -1362,9 +1418,24 @@ mod tests {
         }
     }
 
+    /// The fields a call changes from the baseline, with their new values.
+    fn changed_by(call: &Apply, what: &str) -> BTreeMap<&'static str, String> {
+        let base = baseline();
+        let before = fields(base);
+        wsc_config_free(base);
+        let config = baseline();
+        assert_eq!(call(config), wsc_result::WSC_OK, "{what}");
+        let changed = fields(config)
+            .into_iter()
+            .filter(|(field, value)| before.get(field) != Some(value))
+            .collect();
+        wsc_config_free(config);
+        changed
+    }
+
     /// Every field of `Config` is reached by some setting of the table through the C API's
     /// exported functions (a field added without its row fails here, or does not compile in
-    /// `config_fields`).
+    /// `config_fields`); and each alias of a setting changes exactly what its name changes.
     #[test]
     fn every_config_field_is_reachable_from_c() {
         let base = baseline();
@@ -1372,15 +1443,21 @@ mod tests {
         wsc_config_free(base);
         let mut reached = BTreeMap::new();
         for setting in SETTINGS {
-            for call in c_calls(setting) {
-                let config = baseline();
-                assert_eq!(call(config), wsc_result::WSC_OK, "{}", setting.name);
-                for (field, value) in fields(config) {
-                    if before.get(field) != Some(&value) {
-                        reached.entry(field).or_insert(setting.name);
-                    }
+            let by_name: Vec<_> = c_calls(setting, setting.name)
+                .iter()
+                .map(|call| changed_by(call, setting.name))
+                .collect();
+            for changed in &by_name {
+                for field in changed.keys() {
+                    reached.entry(*field).or_insert(setting.name);
                 }
-                wsc_config_free(config);
+            }
+            for alias in setting.aliases {
+                let by_alias: Vec<_> = c_calls(setting, alias)
+                    .iter()
+                    .map(|call| changed_by(call, alias))
+                    .collect();
+                assert_eq!(by_alias, by_name, "{alias} is not {}", setting.name);
             }
         }
         let missed: Vec<_> = before
@@ -1388,6 +1465,59 @@ mod tests {
             .filter(|f| !reached.contains_key(*f))
             .collect();
         assert!(missed.is_empty(), "no C setting reaches {missed:?}");
+    }
+
+    /// A setting given under two of its names (in either order, by the generic setters or the
+    /// named ones) is an error naming both; under the same name twice, the later value wins.
+    #[test]
+    fn one_setting_under_two_names_is_refused_naming_both() {
+        for setting in SETTINGS.iter().filter(|s| !s.aliases.is_empty()) {
+            for alias in setting.aliases {
+                for (first, second) in [(setting.name, *alias), (alias, setting.name)] {
+                    let config = baseline();
+                    let calls = c_calls(setting, first);
+                    assert_eq!(calls[0](config), wsc_result::WSC_OK);
+                    assert_eq!(calls[0](config), wsc_result::WSC_OK, "{first} twice");
+                    let code = c_calls(setting, second)[0](config);
+                    assert_eq!(code, wsc_result::WSC_INVALID_ARGUMENT, "{first} {second}");
+                    let message = last_error();
+                    assert!(
+                        message.contains(first) && message.contains(second),
+                        "{message}"
+                    );
+                    wsc_config_free(config);
+                }
+            }
+        }
+        let config = baseline();
+        assert_eq!(
+            wsc_config_set_max_connections(config, 5),
+            wsc_result::WSC_OK
+        );
+        let code = wsc_config_set_max_inbound_connections(config, 6);
+        assert_eq!(code, wsc_result::WSC_INVALID_ARGUMENT);
+        assert!(last_error().contains("max_inbound_connections"));
+        wsc_config_free(config);
+        // A set that failed gave nothing: the other name is still free.
+        let config = baseline();
+        let wrong_kind = wsc_config_set_bool(config, c"max_connections".as_ptr(), true);
+        assert_eq!(wrong_kind, wsc_result::WSC_INVALID_ARGUMENT);
+        assert_eq!(
+            wsc_config_set_max_inbound_connections(config, 6),
+            wsc_result::WSC_OK
+        );
+        wsc_config_free(config);
+    }
+
+    /// The calling thread's last error message.
+    fn last_error() -> String {
+        let mut buf = [0 as c_char; 256];
+        let mut len = 0;
+        crate::ffi::error::wsc_last_error(buf.as_mut_ptr(), buf.len(), &mut len);
+        // SAFETY: wsc_last_error wrote a NUL-terminated string into `buf`.
+        unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// The named setters kept for the ABI are one line over the generic path: same effect.
@@ -1401,6 +1531,8 @@ mod tests {
             wsc_config_set_duration_ms(generic, c"ping_interval".as_ptr(), 0),
             wsc_config_set_max_connections_per_ip(named, 0),
             wsc_config_set_int(generic, c"max_connections_per_ip".as_ptr(), 0),
+            wsc_config_set_max_inbound_connections(named, 12),
+            wsc_config_set_int(generic, c"max_inbound_connections".as_ptr(), 12),
             wsc_config_set_slow_consumer(
                 named,
                 wsc_slow_consumer::WSC_SLOW_CONSUMER_DROP_OLDEST as u32,
@@ -1479,11 +1611,7 @@ mod tests {
         ];
         for (call, want, says) in cases {
             assert_eq!(call(), want, "{says}");
-            let mut buf = [0 as c_char; 256];
-            let mut len = 0;
-            crate::ffi::error::wsc_last_error(buf.as_mut_ptr(), buf.len(), &mut len);
-            // SAFETY: wsc_last_error wrote a NUL-terminated string into `buf`.
-            let message = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy();
+            let message = last_error();
             assert!(message.contains(says), "{message}");
         }
         wsc_config_free(config);
@@ -1518,5 +1646,23 @@ mod tests {
         let mut name = wsc_str::from("");
         let name_only = wsc_config_setting(0, &mut name, null_mut(), null_mut(), null_mut());
         assert_eq!(name_only, wsc_result::WSC_OK);
+        for (index, setting) in SETTINGS.iter().enumerate() {
+            for (at, alias) in setting.aliases.iter().enumerate() {
+                let mut out = wsc_str::from("");
+                assert_eq!(
+                    wsc_config_setting_alias(index, at, &mut out),
+                    wsc_result::WSC_OK
+                );
+                assert_eq!((out.data, out.len), (alias.as_ptr().cast(), alias.len()));
+            }
+            let past = wsc_config_setting_alias(index, setting.aliases.len(), &mut name);
+            assert_eq!(past, wsc_result::WSC_INVALID_ARGUMENT);
+        }
+        let no_setting = wsc_config_setting_alias(SETTINGS.len(), 0, &mut name);
+        assert_eq!(no_setting, wsc_result::WSC_INVALID_ARGUMENT);
+        assert_eq!(
+            wsc_config_setting_alias(0, 0, null_mut()),
+            wsc_result::WSC_NULL_POINTER
+        );
     }
 }

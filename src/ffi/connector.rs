@@ -2,6 +2,7 @@
 
 use super::broadcast::wsc_broadcast_result;
 use super::callbacks::Callbacks;
+use super::cluster::wsc_cluster_socket_list;
 use super::config::{wsc_config, ConfigBuilder};
 use super::error::{copy_to_buffer, FfiError, FfiResult};
 use super::filter::wsc_filter;
@@ -94,7 +95,9 @@ pub extern "C" fn wsc_connector_start(
         // SAFETY: the header requires a config from wsc_config_new(), not yet consumed.
         let builder = unsafe { take_handle(config) }.ok_or_else(|| FfiError::null("config"))?;
         let conn_out = arg_out!(conn_out);
-        let ConfigBuilder { config, callbacks } = *builder;
+        let ConfigBuilder {
+            config, callbacks, ..
+        } = *builder;
         let callbacks = Arc::new(callbacks);
         let conn = into_handle::<wsc_connector>(ConnectorState {
             core: OnceLock::new(),
@@ -477,6 +480,27 @@ pub extern "C" fn wsc_connector_cluster_socket_count(
     }
 }
 
+/// Lists the open sockets that match `filter` (NULL: every socket) on every node of the
+/// cluster that answers within its timeout (this node alone without a cluster; each node lists
+/// at most 10,000); free the list with wsc_cluster_socket_list_free().
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (a group name), WSC_CONNECTIVITY (the
+/// backplane is unreachable), WSC_STOPPED. Any thread; may wait up to the cluster's timeout.
+#[no_mangle]
+pub extern "C" fn wsc_connector_cluster_sockets(
+    conn: *const wsc_connector,
+    filter: *const wsc_filter,
+    list_out: *mut *mut wsc_cluster_socket_list,
+) -> wsc_result {
+    ffi! {
+        let conn = arg_ref!(conn);
+        let filter = filter_or_all(arg_opt_ref!(filter));
+        let list_out = arg_out!(list_out);
+        let sockets = conn.core()?.cluster_sockets(&filter)?;
+        list_out.set(into_handle::<wsc_cluster_socket_list>(sockets));
+        Ok(())
+    }
+}
+
 /// This node's name in its cluster, copied with a NUL into `buf` of `capacity` bytes; its length
 /// without the NUL goes to `*len_out`. Errors: WSC_NULL_POINTER, WSC_INVALID_STATE (no
 /// cluster), WSC_BUFFER_TOO_SMALL (`*len_out` is then the length needed). Any thread.
@@ -534,7 +558,9 @@ pub extern "C" fn wsc_connector_close(
 }
 
 /// Closes every socket that matches `filter` (NULL: every socket) like wsc_connector_close();
-/// `count_out` (may be NULL) receives how many began to close.
+/// `count_out` (may be NULL) receives how many began to close, outbound sockets that are
+/// reconnecting (or waiting to, in lazy mode) among them: they close at once and count like the
+/// others. With a cluster, on every node that answers within its timeout.
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT, WSC_STOPPED. Any thread.
 #[no_mangle]
 pub extern "C" fn wsc_connector_bulk_close(

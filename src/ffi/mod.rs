@@ -10,6 +10,7 @@ mod abi;
 mod auth;
 mod broadcast;
 mod callbacks;
+mod cluster;
 mod config;
 mod connector;
 mod drain;

@@ -27,7 +27,7 @@ pub(crate) struct Listener {
 struct Settings {
     rules: Rules,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    max_connections: usize,
+    max_inbound_connections: usize,
     max_connections_per_ip: Option<usize>,
     handshake_timeout: std::time::Duration,
     /// Inbound sockets open plus handshakes under way.
@@ -80,7 +80,7 @@ impl Listener {
             settings: Arc::new(Settings {
                 rules: Rules::new(config, compression, authorizer)?,
                 tls,
-                max_connections: config.max_connections,
+                max_inbound_connections: config.max_inbound_connections,
                 max_connections_per_ip: config.max_connections_per_ip,
                 handshake_timeout: config.handshake_timeout,
                 active: AtomicUsize::new(0),
@@ -130,9 +130,9 @@ impl Listener {
     }
 }
 
-/// One unit of `max_connections` (and of the client address's `max_connections_per_ip`), held
-/// from accept until the socket or its failed handshake ends (a socket's before its closed
-/// event is queued).
+/// One unit of `max_inbound_connections` (and of the client address's
+/// `max_connections_per_ip`), held from accept until the socket or its failed handshake ends
+/// (a socket's before its closed event is queued).
 struct Slot {
     settings: Arc<Settings>,
     ip: IpAddr,
@@ -143,7 +143,7 @@ impl Slot {
     /// accept loop takes slots, so a check and the count that follows it cannot interleave
     /// with another take.
     fn take(settings: &Arc<Settings>, ip: IpAddr) -> std::result::Result<Self, Refusal> {
-        if settings.active.load(Ordering::Acquire) >= settings.max_connections {
+        if settings.active.load(Ordering::Acquire) >= settings.max_inbound_connections {
             return Err(Refusal::new(
                 RefusalReason::Limit,
                 503,

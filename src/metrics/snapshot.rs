@@ -147,7 +147,7 @@ pub enum RefusalReason {
     Origin,
     /// The authorization hook refused it (its status), or failed (500).
     Auth,
-    /// Past `max_connections` (503) or `max_connections_per_ip` (429), at accept.
+    /// Past `max_inbound_connections` (503) or `max_connections_per_ip` (429), at accept.
     Limit,
     /// The handshake did not finish within `handshake_timeout`.
     Timeout,

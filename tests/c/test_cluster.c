@@ -1,6 +1,6 @@
 /* The cluster through the C API: two connectors, nodes of one cluster on a redis-server this
  * test starts on a free loopback port (and kills at the end); broadcast, publish, exclusions,
- * send by ID and the cluster-wide count from node A reach the raw client of node B; the
+ * send by ID, the cluster-wide count and list from node A reach the raw client of node B; the
  * broadcast result's cluster accessors; the cluster settings' errors. */
 #include "testing.h"
 
@@ -94,6 +94,70 @@ static void settings_errors(void) {
     CHECK(last_error_contains("node_name"));
 }
 
+static bool str_eq(wsc_str s, const char *want) {
+    return s.len == strlen(want) && memcmp(s.data, want, s.len) == 0;
+}
+
+/* Node A lists node B's socket (and its own outbound one), with node, ID, type, path and
+ * groups; a filter narrows the list; indexes past the end are errors. */
+static void cluster_sockets_are_listed(wsc_connector *a, wsc_connector *b, node_state *bs) {
+    char b_id[WSC_SOCKET_ID_SIZE];
+    UNDER_LOCK(&bs->m, memcpy(b_id, bs->id, sizeof b_id));
+    OK(wsc_connector_subscribe(b, b_id, (const char *[]){"room"}, 1));
+    char a_id[WSC_SOCKET_ID_SIZE], url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%u/out", port_of(b));
+    OK(wsc_connector_open_outbound(a, url, NULL, a_id, sizeof a_id));
+    WAIT_UNTIL(&bs->m, bs->connections == 2);
+
+    wsc_cluster_socket_list *list = NULL;
+    OK(wsc_connector_cluster_sockets(a, NULL, &list));
+    size_t len = 0;
+    OK(wsc_cluster_socket_list_len(list, &len));
+    /* A's outbound socket and its peer on B, and B's raw client. */
+    CHECK(len == 3);
+    bool saw_b = false, saw_a = false;
+    for (size_t i = 0; i < len; i++) {
+        wsc_str node, id, path;
+        wsc_socket_type type;
+        OK(wsc_cluster_socket_list_get(list, i, &node, &id, &type, &path));
+        size_t groups = 0;
+        OK(wsc_cluster_socket_list_group_count(list, i, &groups));
+        if (str_eq(id, b_id)) {
+            saw_b = true;
+            CHECK(str_eq(node, "b") && type == WSC_INBOUND && str_eq(path, "/c") && groups == 1);
+            wsc_str group;
+            OK(wsc_cluster_socket_list_group(list, i, 0, &group));
+            CHECK(str_eq(group, "room"));
+            EXPECT(WSC_INVALID_ARGUMENT, wsc_cluster_socket_list_group(list, i, 1, &group));
+        } else if (str_eq(id, a_id)) {
+            saw_a = true;
+            CHECK(str_eq(node, "a") && type == WSC_OUTBOUND && groups == 0);
+        } else {
+            CHECK(str_eq(node, "b") && type == WSC_INBOUND && str_eq(path, "/out"));
+        }
+    }
+    CHECK(saw_a && saw_b);
+    OK(wsc_cluster_socket_list_get(list, 0, NULL, NULL, NULL, NULL));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_cluster_socket_list_get(list, len, NULL, NULL, NULL, NULL));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_cluster_socket_list_group_count(list, len, &len));
+    wsc_cluster_socket_list_free(list);
+    wsc_cluster_socket_list_free(NULL);
+
+    wsc_filter *room = NULL;
+    OK(wsc_filter_new(&room));
+    OK(wsc_filter_add_group(room, "room"));
+    OK(wsc_connector_cluster_sockets(a, room, &list));
+    OK(wsc_cluster_socket_list_len(list, &len));
+    wsc_str id;
+    OK(wsc_cluster_socket_list_get(list, 0, NULL, &id, NULL, NULL));
+    CHECK(len == 1 && str_eq(id, b_id));
+    wsc_cluster_socket_list_free(list);
+    OK(wsc_filter_add_group(room, ""));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_cluster_sockets(a, room, &list));
+    wsc_filter_free(room);
+    EXPECT(WSC_NULL_POINTER, wsc_connector_cluster_sockets(a, NULL, NULL));
+}
+
 int main(void) {
     settings_errors();
     char dir[] = "/tmp/wsc-c-redis-XXXXXX";
@@ -156,6 +220,7 @@ int main(void) {
     CHECK(nodes == 1 && !complete);
     wsc_broadcast_result_free(result);
     CHECK(raw_ws_recv(&ws, frame, sizeof frame) == 1 && strcmp(frame, "fire") == 0);
+    cluster_sockets_are_listed(a, b, &b_state);
     raw_ws_close(&ws);
 
     OK(wsc_connector_free(a));

@@ -1,6 +1,7 @@
 /* What the listener lets through, set from C: allowed origins (the listener's and a path's),
- * require-origin, connections per client address; and the handshake headers an outbound
- * socket may not set. Raw sockets are the clients. */
+ * require-origin, inbound connections (under both names of the limit) and connections per
+ * client address; and the handshake headers an outbound socket may not set. Raw sockets are
+ * the clients. */
 #include "testing.h"
 
 /* Sends an upgrade request for `target` with `extra` header lines (each ending in CRLF) and
@@ -72,6 +73,20 @@ static void origins(void) {
     CHECK(last_error_contains("allowed_origins"));
 }
 
+/* The status a connection refused at accept is answered with: the answer comes before any
+ * request is sent. */
+static int refused_at_accept(uint16_t port) {
+    int fd = raw_tcp(port);
+    char answer[64] = {0};
+    size_t len = 0;
+    ssize_t got;
+    while ((got = read(fd, answer + len, sizeof answer - 1 - len)) > 0) len += (size_t)got;
+    close(fd);
+    int status = 0;
+    CHECK(sscanf(answer, "HTTP/1.1 %d", &status) == 1);
+    return status;
+}
+
 static void per_address_limit(void) {
     wsc_config *config = NULL;
     OK(wsc_config_new(&config));
@@ -81,14 +96,7 @@ static void per_address_limit(void) {
     wsc_connector *conn = start(config, &port);
     raw_ws held = raw_ws_open(port, "/");
     CHECK(held.status == 101);
-    /* Refused at accept: the answer comes before any request is sent. */
-    int fd = raw_tcp(port);
-    char answer[64] = {0};
-    size_t len = 0;
-    ssize_t got;
-    while ((got = read(fd, answer + len, sizeof answer - 1 - len)) > 0) len += (size_t)got;
-    CHECK(strncmp(answer, "HTTP/1.1 429 ", 13) == 0);
-    close(fd);
+    CHECK(refused_at_accept(port) == 429);
     close(held.fd);
     OK(wsc_connector_free(conn));
 
@@ -101,6 +109,60 @@ static void per_address_limit(void) {
     close(a.fd);
     close(b.fd);
     OK(wsc_connector_free(conn));
+}
+
+static wsc_result inbound_named(wsc_config *config, size_t max) {
+    return wsc_config_set_max_inbound_connections(config, max);
+}
+static wsc_result inbound_deprecated(wsc_config *config, size_t max) {
+    return wsc_config_set_max_connections(config, max);
+}
+static wsc_result inbound_by_name(wsc_config *config, size_t max) {
+    return wsc_config_set_int(config, "max_inbound_connections", max);
+}
+static wsc_result inbound_by_alias(wsc_config *config, size_t max) {
+    return wsc_config_set_int(config, "max_connections", max);
+}
+
+/* max_inbound_connections and its deprecated alias max_connections, by the named setters and
+ * by the generic one, set the one limit; given under both names, the second is refused with
+ * an error naming both (and the first stays). */
+static void inbound_limit_under_either_name(void) {
+    wsc_result (*const setters[])(wsc_config *, size_t) = {
+        inbound_named, inbound_deprecated, inbound_by_name, inbound_by_alias};
+    const int alias[] = {0, 1, 0, 1};
+    for (size_t i = 0; i < sizeof setters / sizeof setters[0]; i++) {
+        wsc_config *config = NULL;
+        OK(wsc_config_new(&config));
+        OK(wsc_config_set_listener(config, "127.0.0.1", 0));
+        OK(setters[i](config, 5));
+        OK(setters[i](config, 1)); /* the same name again: the later value */
+        for (size_t j = 0; j < sizeof setters / sizeof setters[0]; j++) {
+            if (alias[j] == alias[i]) continue;
+            EXPECT(WSC_INVALID_ARGUMENT, setters[j](config, 7));
+            CHECK(last_error_contains("max_inbound_connections") &&
+                  last_error_contains("max_connections"));
+        }
+        uint16_t port = 0;
+        wsc_connector *conn = start(config, &port);
+        raw_ws held = raw_ws_open(port, "/");
+        CHECK(held.status == 101);
+        CHECK(refused_at_accept(port) == 503);
+        close(held.fd);
+        OK(wsc_connector_free(conn));
+    }
+    /* The setting's one row lists the old name as its alias. */
+    for (size_t index = 0, count = wsc_config_setting_count(); index < count; index++) {
+        wsc_str name, old;
+        OK(wsc_config_setting(index, &name, NULL, NULL, NULL));
+        if (name.len == 23 && memcmp(name.data, "max_inbound_connections", 23) == 0) {
+            OK(wsc_config_setting_alias(index, 0, &old));
+            CHECK(old.len == 15 && memcmp(old.data, "max_connections", 15) == 0);
+            EXPECT(WSC_INVALID_ARGUMENT, wsc_config_setting_alias(index, 1, &old));
+        } else {
+            CHECK(!(name.len == 15 && memcmp(name.data, "max_connections", 15) == 0));
+        }
+    }
 }
 
 static void reserved_headers(void) {
@@ -135,6 +197,7 @@ static void reserved_headers(void) {
 int main(void) {
     origins();
     per_address_limit();
+    inbound_limit_under_either_name();
     reserved_headers();
     printf("test_listener_policy: ok\n");
     return 0;

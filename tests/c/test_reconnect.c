@@ -3,7 +3,7 @@
  * callback sees reconnecting (attempt, delay within the policy's bound, why) then connected,
  * buffered sends arrive once and in order; attempts that run out give WSC_RETRY_EXHAUSTED and
  * one closed callback; the fail policy gives WSC_RECONNECTING; pull mode carries the same
- * events. */
+ * events; a bulk close counts reconnecting sockets. */
 #include "testing.h"
 
 /* The feed: echoes every message back on its socket. */
@@ -225,6 +225,53 @@ static void attempts_that_run_out_give_retry_exhausted_once(void) {
     monitor_destroy(&s.m);
 }
 
+/* A bulk close counts a socket that is between reconnect attempts like a connected one, and
+ * closes it at once with the application's code. */
+static void bulk_close_counts_reconnecting_sockets(void) {
+    wsc_connector *up = start_feed(0), *down = start_feed(0);
+    seen s = {0};
+    wsc_connector *client = start_client(&s);
+    wsc_outbound_options *options = NULL;
+    OK(wsc_outbound_options_new(&options));
+    OK(wsc_outbound_options_add_group(options, "feeds"));
+    wsc_reconnect *slow = NULL; /* long delays: the socket stays between attempts */
+    OK(wsc_reconnect_new(&slow));
+    OK(wsc_reconnect_set_delays(slow, 30000, 30000, 1.0));
+    OK(wsc_outbound_options_set_reconnect(options, slow));
+    wsc_reconnect_free(slow);
+    char url[128], id[WSC_SOCKET_ID_SIZE];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%u/", port_of(up));
+    OK(wsc_connector_open_outbound(client, url, options, id, sizeof id));
+    snprintf(url, sizeof url, "ws://127.0.0.1:%u/", port_of(down));
+    OK(wsc_connector_open_outbound(client, url, options, id, sizeof id));
+    wsc_outbound_options_free(options);
+    OK(wsc_connector_free(down));
+    WAIT_UNTIL(&s.m, s.reconnecting == 1);
+    wsc_socket *socket = NULL;
+    OK(wsc_connector_socket(client, id, &socket));
+    wsc_socket_state state;
+    OK(wsc_socket_get_state(socket, &state));
+    CHECK(state == WSC_SOCKET_RECONNECTING);
+    wsc_socket_free(socket);
+
+    wsc_filter *feeds = NULL;
+    OK(wsc_filter_new(&feeds));
+    OK(wsc_filter_add_group(feeds, "feeds"));
+    size_t closed = 0;
+    OK(wsc_connector_bulk_close(client, feeds, 4001, "done", &closed));
+    CHECK(closed == 2);
+    wsc_filter_free(feeds);
+    WAIT_UNTIL(&s.m, s.closed == 2);
+    CHECK(s.close_code == 4001);
+    size_t count = 1;
+    OK(wsc_connector_socket_count(client, &count));
+    CHECK(count == 0);
+    OK(wsc_connector_free(client));
+    OK(wsc_connector_free(up));
+    CHECK(s.closed == 2);
+    monitor_destroy(&s.m);
+}
+
 /* The fail policy, in pull mode: WSC_RECONNECTING for sends, the events by wsc_event_reconnect(). */
 static void the_fail_policy_in_pull_mode(void) {
     wsc_connector *feed = start_feed(0);
@@ -353,6 +400,7 @@ int main(void) {
     restart_keeps_the_socket_and_delivers_what_was_buffered();
     attempts_that_run_out_give_retry_exhausted_once();
     the_fail_policy_in_pull_mode();
+    bulk_close_counts_reconnecting_sockets();
     printf("test_reconnect: ok\n");
     return 0;
 }

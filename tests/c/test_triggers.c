@@ -227,7 +227,7 @@ static wsc_connector *start_server(server_state *s) {
     const char *groups[] = {"lobby", "everyone"};
     OK(wsc_config_add_path(config, "/chat/*", groups, 2));
     OK(wsc_config_add_subprotocol(config, "chat.v2"));
-    OK(wsc_config_set_max_connections(config, 100));
+    OK(wsc_config_set_max_inbound_connections(config, 100));
     OK(wsc_config_set_handshake_timeout_ms(config, 5000));
     OK(wsc_config_set_listener_idle_timeout_ms(config, 60000));
     OK(wsc_config_set_max_handshake_bytes(config, 8192));

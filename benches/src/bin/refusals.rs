@@ -41,7 +41,7 @@ fn run() -> Result<(), String> {
     let mut config = Config::with_listener("127.0.0.1", 0);
     config.worker_threads = Some(1);
     if let Some(listener) = config.listener.as_mut() {
-        listener.max_connections = 1;
+        listener.max_inbound_connections = 1;
         listener.handshake_timeout = Duration::from_secs(60);
         if tls {
             listener.tls = Some(ServerTls::new(

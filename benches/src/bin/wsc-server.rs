@@ -62,7 +62,7 @@ fn run() -> Result<(), String> {
                 InboundPath::with_groups(FANOUT_RECV_PATH, [FANOUT_GROUP]),
                 InboundPath::new("*"),
             ];
-            listener.max_connections = 1 << 20;
+            listener.max_inbound_connections = 1 << 20;
         }
         if let Some(compression) = &compression {
             config.compression = compression.clone();

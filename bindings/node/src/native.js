@@ -40,7 +40,7 @@ const PROTOTYPES = [
   'uint32_t wsc_config_set_base_path(wsc_config *config, const char *base_path)',
   'uint32_t wsc_config_add_path(wsc_config *config, const char *pattern, const char **groups, size_t count)',
   'uint32_t wsc_config_add_subprotocol(wsc_config *config, const char *protocol)',
-  'uint32_t wsc_config_set_max_connections(wsc_config *config, size_t max)',
+  'uint32_t wsc_config_set_max_inbound_connections(wsc_config *config, size_t max)',
   'uint32_t wsc_config_set_handshake_timeout_ms(wsc_config *config, uint64_t timeout_ms)',
   'uint32_t wsc_config_set_listener_idle_timeout_ms(wsc_config *config, uint64_t timeout_ms)',
   'uint32_t wsc_config_set_max_handshake_bytes(wsc_config *config, size_t max)',

@@ -8,7 +8,9 @@ const { PEM_FILE, PEM_INLINE, WSC_OK, withReconnect } = require('./native');
 const { invalidArgument } = require('./errors');
 
 /**
- * name -> [C function, value type, extra]. Value types:
+ * name -> [C function, value type, extra, aliases]. `aliases` (optional): older names of the
+ * same setting, still taken (deprecated); giving it under two of its names is an error. Value
+ * types:
  *   listener      host and port: one wsc_config_set_listener() call, made first
  *   string        a string; addString: one string or an array, one call per item
  *   bool, size    a boolean; a non-negative integer (size_t)
@@ -32,7 +34,7 @@ const SETTINGS = {
   tlsCert: ['wsc_config_set_server_tls', 'pemPair', 'tlsKey'],
   tlsKey: ['wsc_config_set_server_tls', 'pemPair', 'tlsCert'],
   tlsClientCa: ['wsc_config_set_server_client_ca', 'pem'],
-  maxConnections: ['wsc_config_set_max_connections', 'size'],
+  maxInboundConnections: ['wsc_config_set_max_inbound_connections', 'size', null, ['maxConnections']],
   handshakeTimeout: ['wsc_config_set_handshake_timeout_ms', 'duration'],
   idleTimeout: ['wsc_config_set_listener_idle_timeout_ms', 'durationOrOff'],
   maxHandshakeBytes: ['wsc_config_set_max_handshake_bytes', 'size'],
@@ -192,6 +194,34 @@ function reconnectPolicy(fns, name, value, use) {
   }
 }
 
+/** The row of each deprecated alias. */
+const ALIASES = Object.fromEntries(Object.entries(SETTINGS)
+  .flatMap(([name, [, , , aliases = []]]) => aliases.map((alias) => [alias, name])));
+
+/** `settings` with each alias given under its setting's name: unknown names are an error, and
+ *  so is a setting given (not null) under two of its names. */
+function canonical(settings) {
+  const out = {};
+  for (const [given, value] of Object.entries(settings)) {
+    if (!Object.hasOwn(SETTINGS, given) && !Object.hasOwn(ALIASES, given)) {
+      throw invalidArgument(`unknown setting ${given}`);
+    }
+    const name = Object.hasOwn(SETTINGS, given) ? given : ALIASES[given];
+    if (value === undefined || value === null) {
+      if (!Object.hasOwn(out, name)) out[name] = value;
+      continue;
+    }
+    const [earlier] = Object.keys(settings).filter((other) => other !== given
+      && (other === name || ALIASES[other] === name) && settings[other] != null);
+    if (earlier !== undefined) {
+      const aliases = SETTINGS[name][3].join(', ');
+      throw invalidArgument(`${earlier} and ${given} are one setting (${name}, deprecated alias ${aliases}): give it once`);
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
 /**
  * Makes a wsc_config from settings; returns its handle, or throws (the config then freed).
  * @param {object} fns the C functions (native.api())
@@ -199,9 +229,7 @@ function reconnectPolicy(fns, name, value, use) {
  * @param {(code: number) => Error} fail the error for a failed C call
  */
 function buildConfig(fns, settings, fail) {
-  for (const name of Object.keys(settings)) {
-    if (!Object.hasOwn(SETTINGS, name)) throw invalidArgument(`unknown setting ${name}`);
-  }
+  settings = canonical(settings);
   const out = [null];
   let result = fns.wsc_config_new(out);
   if (result !== WSC_OK) throw fail(result);
@@ -234,4 +262,4 @@ function buildConfig(fns, settings, fail) {
   return config;
 }
 
-module.exports = { SETTINGS, buildConfig, reconnectPolicy };
+module.exports = { SETTINGS, ALIASES, buildConfig, reconnectPolicy };

@@ -7,6 +7,7 @@ const crypto = require('node:crypto');
 const net = require('node:net');
 const { once } = require('node:events');
 const wsc = require('..');
+const WebSocket = require('ws');
 const { bounded, connect, record } = require('./helpers');
 
 const { Connector } = wsc;
@@ -164,4 +165,25 @@ test('InvalidState and Stopped: calls before start, without a listener, after st
   await fails(() => connector.send('x', 'y'), wsc.Stopped);
   await fails(() => connector.openOutbound('ws://127.0.0.1:1/'), wsc.Stopped);
   assert.equal(connector.running, false);
+});
+
+test('maxInboundConnections and its deprecated alias maxConnections set one limit', async (t) => {
+  for (const name of ['maxInboundConnections', 'maxConnections']) {
+    const [connector] = await started(t, { host: '127.0.0.1', port: 0, [name]: 1 });
+    const held = await connect(`ws://127.0.0.1:${connector.port}/`);
+    const refused = new WebSocket(`ws://127.0.0.1:${connector.port}/`);
+    const [, response] = await bounded(once(refused, 'unexpected-response'), `${name}: the refusal`);
+    assert.equal(response.statusCode, 503, name);
+    refused.on('error', () => {}); // terminate() reports the aborted handshake
+    refused.terminate();
+    held.terminate();
+  }
+  for (const both of [{ maxConnections: 2, maxInboundConnections: 3 }, { maxInboundConnections: 3, maxConnections: 3 }]) {
+    const error = await fails(() => new Connector({ port: 0, ...both }).start(), wsc.InvalidArgument);
+    assert.match(error.message, /maxConnections/);
+    assert.match(error.message, /maxInboundConnections/);
+  }
+  // null is not giving it.
+  const [connector] = await started(t, { port: 0, maxConnections: null, maxInboundConnections: 1 });
+  assert.ok(connector.port > 0);
 });
