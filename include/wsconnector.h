@@ -91,7 +91,8 @@ enum wsc_result
   WSC_TLS = 7,
   /**
    * The peer answered the WebSocket handshake with an HTTP status other than 101. (See
-   * wsc_last_error_http_status().)
+   * wsc_last_error_http_status(), wsc_http_status_name(), and for an outbound handshake
+   * wsc_last_error_response_body() and wsc_last_error_response_header().)
    */
   WSC_HANDSHAKE = 8,
   /**
@@ -664,9 +665,10 @@ typedef struct wsc_drain_options wsc_drain_options;
 typedef struct wsc_event wsc_event;
 
 /**
- * A socket filter: full path (exact or `*` pattern), socket type, groups (member of any) and
- * excluded socket IDs, combined with AND; a new filter matches every socket. Owned by the caller, freed with
- * wsc_filter_free(); reusable; one thread at a time.
+ * A socket filter: full path (exact or `*` pattern), socket type, groups (member of any, and
+ * member of all), and the sockets left out (by ID, by group), combined with AND; a new filter
+ * matches every socket. Owned by the caller, freed with wsc_filter_free(); reusable; one
+ * thread at a time.
  */
 typedef struct wsc_filter wsc_filter;
 
@@ -1398,8 +1400,10 @@ wsc_result wsc_config_set_base_path(struct wsc_config *config, const char *base_
 
 /**
  * Serves a path (exact or `*` pattern, relative to the base path, e.g. "/chat/room*", each `*`
- * matching any run of characters); its sockets start in `groups` (`count` strings; NULL when
- * 0). With no path added, every path under the base path is served. A request's path is
+ * matching any run of characters; a whole segment `{name}` matches one segment and its value
+ * becomes the socket's URI parameter `name`, see wsc_socket_uri_param()); its sockets start in
+ * `groups` (`count` strings; NULL when 0). With no path added, every path under the base path
+ * is served (the first added path that matches serves a request). A request's path is
  * percent-decoded once before matching (the socket's path is the decoded one); one with a
  * dot-segment ("/chat/../admin"), an encoded slash (%2F), a control character or malformed
  * encoding is refused with 400.
@@ -1744,12 +1748,46 @@ wsc_result wsc_config_on_inbound_connection(struct wsc_config *config,
                                             wsc_userdata_free_fn userdata_free);
 
 /**
+ * Registers the inbound-connection trigger's callback for sockets whose full path matches `pattern`
+ * (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+ * Mule flow declares its trigger's path; otherwise like wsc_config_on_inbound_connection(), and a NULL
+ * `callback` removes the pattern's. An event goes to the most specific matching pattern of
+ * its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+ * "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+ * none matches: the callback registered without a pattern. On an error nothing is kept and
+ * `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_ARGUMENT (a bad pattern).
+ */
+wsc_result wsc_config_on_inbound_connection_at(struct wsc_config *config,
+                                               const char *pattern,
+                                               wsc_connection_fn callback,
+                                               void *userdata,
+                                               wsc_userdata_free_fn userdata_free);
+
+/**
  * Registers the inbound-message trigger, like wsc_config_on_inbound_connection().
  */
 wsc_result wsc_config_on_inbound_message(struct wsc_config *config,
                                          wsc_message_fn callback,
                                          void *userdata,
                                          wsc_userdata_free_fn userdata_free);
+
+/**
+ * Registers the inbound-message trigger's callback for sockets whose full path matches `pattern`
+ * (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+ * Mule flow declares its trigger's path; otherwise like wsc_config_on_inbound_message(), and a NULL
+ * `callback` removes the pattern's. An event goes to the most specific matching pattern of
+ * its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+ * "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+ * none matches: the callback registered without a pattern. On an error nothing is kept and
+ * `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_ARGUMENT (a bad pattern).
+ */
+wsc_result wsc_config_on_inbound_message_at(struct wsc_config *config,
+                                            const char *pattern,
+                                            wsc_message_fn callback,
+                                            void *userdata,
+                                            wsc_userdata_free_fn userdata_free);
 
 /**
  * Registers the outbound-message trigger, like wsc_config_on_inbound_connection().
@@ -1760,12 +1798,46 @@ wsc_result wsc_config_on_outbound_message(struct wsc_config *config,
                                           wsc_userdata_free_fn userdata_free);
 
 /**
+ * Registers the outbound-message trigger's callback for sockets whose full path matches `pattern`
+ * (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+ * Mule flow declares its trigger's path; otherwise like wsc_config_on_outbound_message(), and a NULL
+ * `callback` removes the pattern's. An event goes to the most specific matching pattern of
+ * its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+ * "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+ * none matches: the callback registered without a pattern. On an error nothing is kept and
+ * `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_ARGUMENT (a bad pattern).
+ */
+wsc_result wsc_config_on_outbound_message_at(struct wsc_config *config,
+                                             const char *pattern,
+                                             wsc_message_fn callback,
+                                             void *userdata,
+                                             wsc_userdata_free_fn userdata_free);
+
+/**
  * Registers the socket-closed trigger, like wsc_config_on_inbound_connection().
  */
 wsc_result wsc_config_on_socket_closed(struct wsc_config *config,
                                        wsc_closed_fn callback,
                                        void *userdata,
                                        wsc_userdata_free_fn userdata_free);
+
+/**
+ * Registers the socket-closed trigger's callback for sockets whose full path matches `pattern`
+ * (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+ * Mule flow declares its trigger's path; otherwise like wsc_config_on_socket_closed(), and a NULL
+ * `callback` removes the pattern's. An event goes to the most specific matching pattern of
+ * its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+ * "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+ * none matches: the callback registered without a pattern. On an error nothing is kept and
+ * `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_ARGUMENT (a bad pattern).
+ */
+wsc_result wsc_config_on_socket_closed_at(struct wsc_config *config,
+                                          const char *pattern,
+                                          wsc_closed_fn callback,
+                                          void *userdata,
+                                          wsc_userdata_free_fn userdata_free);
 
 /**
  * Registers the callback of a reconnecting outbound socket's changes of state (see
@@ -2148,6 +2220,38 @@ wsc_result wsc_last_error(char *buf, size_t capacity, size_t *len_out);
 uint16_t wsc_last_error_http_status(void);
 
 /**
+ * The static, NUL-terminated name of an HTTP status as Mule names a refused handshake:
+ * "unauthorized" (401), "forbidden" (403), "not_found" (404), "internal_server_error" (500),
+ * "service_unavailable" (503), else its class: "client_error" (4xx), "server_error" (5xx) or
+ * "other". For WSC_HANDSHAKE errors: wsc_http_status_name(wsc_last_error_http_status()).
+ * Never NULL; never freed. Any thread.
+ */
+const char *wsc_http_status_name(uint16_t status);
+
+/**
+ * Copies the first bytes of the body of the response that refused the calling thread's last
+ * failed outbound handshake (WSC_HANDSHAKE; at most 1024 bytes, not NUL-terminated) into `buf`
+ * of `capacity` bytes, and their number into `*len_out`; 0 bytes when the last error carries
+ * no response. Never changes the last error.
+ * Errors: WSC_NULL_POINTER (`len_out`, or `buf` with a nonzero capacity), WSC_BUFFER_TOO_SMALL
+ * (then `*len_out` holds the length needed). Any thread.
+ */
+wsc_result wsc_last_error_response_body(uint8_t *buf, size_t capacity, size_t *len_out);
+
+/**
+ * Copies the first header named `name` (case-insensitive) of the response that refused the
+ * calling thread's last failed outbound handshake (WSC_HANDSHAKE), NUL-terminated, into `buf`
+ * of `capacity` bytes and its length into `*len_out`. Never changes the last error.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (no such header, or no
+ * response), WSC_BUFFER_TOO_SMALL (then `*len_out` holds the length needed, without the
+ * NUL). Any thread.
+ */
+wsc_result wsc_last_error_response_header(const char *name,
+                                          char *buf,
+                                          size_t capacity,
+                                          size_t *len_out);
+
+/**
  * Pull mode: takes the next event of a connector that was started with no trigger callback,
  * waiting up to `timeout_ms` milliseconds (0: do not wait; negative: wait as long as it takes).
  * On success `*event_out` is the event (free it with wsc_event_free()), or NULL when the time
@@ -2235,10 +2339,30 @@ wsc_result wsc_filter_set_type(struct wsc_filter *filter, uint32_t socket_type);
 wsc_result wsc_filter_add_group(struct wsc_filter *filter, const char *group);
 
 /**
- * Leaves out the socket with this ID ("everyone in the room but the sender"); may be called
- * again for more. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_SOCKET_ID.
+ * Adds a required group: the filter then keeps only sockets in every one of its required
+ * groups (all-of, beside wsc_filter_add_group()'s any-of).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8. (Group names are checked where the filter is used.)
+ */
+wsc_result wsc_filter_require_group(struct wsc_filter *filter, const char *group);
+
+/**
+ * Leaves out the socket with this ID whatever else it matches ("the room but not the
+ * sender"); may be called again for more. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+ * WSC_INVALID_SOCKET_ID.
+ */
+wsc_result wsc_filter_except_socket_id(struct wsc_filter *filter, const char *socket_id);
+
+/**
+ * The former name of wsc_filter_except_socket_id(), kept for the ABI; same behaviour.
  */
 wsc_result wsc_filter_exclude(struct wsc_filter *filter, const char *socket_id);
+
+/**
+ * Leaves out the sockets in this group whatever else they match; may be called again for
+ * more (a socket in any of them is left out).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8. (Group names are checked where the filter is used.)
+ */
+wsc_result wsc_filter_except_group(struct wsc_filter *filter, const char *group);
 
 /**
  * Frees a filter; NULL is a no-op.
@@ -2608,6 +2732,47 @@ wsc_result wsc_socket_query_at(const struct wsc_socket *socket,
                                size_t index,
                                struct wsc_str *name_out,
                                struct wsc_str *value_out);
+
+/**
+ * The query string of the handshake request as sent (still percent-encoded, without the
+ * `?`; empty when none): Mule's `queryString`. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_query_string(const struct wsc_socket *socket, struct wsc_str *query_out);
+
+/**
+ * The handshake request's method, "GET": Mule's `method`. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_method(const struct wsc_socket *socket, struct wsc_str *method_out);
+
+/**
+ * The handshake's HTTP version, "HTTP/1.1". Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_http_version(const struct wsc_socket *socket, struct wsc_str *version_out);
+
+/**
+ * The URI parameter named `name` (case-sensitive): for an inbound socket, the value a
+ * `{name}` segment of the served path pattern matched ("/chat/{room}" serving "/chat/lobby":
+ * "room" is "lobby"), decoded; for an outbound socket, one that filled its URL's template
+ * (wsc_outbound_options_add_uri_param()). Mule's `uriParams`. Absent (data NULL) when none.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+ */
+wsc_result wsc_socket_uri_param(const struct wsc_socket *socket,
+                                const char *name,
+                                struct wsc_str *value_out);
+
+/**
+ * How many URI parameters there are. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_socket_uri_param_count(const struct wsc_socket *socket, size_t *count_out);
+
+/**
+ * The URI parameter at `index` (0 to count - 1), in the pattern's order.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (index out of range).
+ */
+wsc_result wsc_socket_uri_param_at(const struct wsc_socket *socket,
+                                   size_t index,
+                                   struct wsc_str *name_out,
+                                   struct wsc_str *value_out);
 
 /**
  * Our end of the connection as text ("127.0.0.1:8080", "[::1]:8080"), copied with a NUL into

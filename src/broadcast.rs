@@ -2,7 +2,7 @@
 //! inbound ones (compressed once per window size for those whose permessage-deflate keeps no
 //! server context), and what became of it for each; with a cluster, on every node.
 
-use crate::config::{validate_groups, Compression};
+use crate::config::Compression;
 use crate::error::{Error, Result};
 use crate::protocol::deflate::compress_once;
 use crate::protocol::extensions::{PerMessageDeflate, WINDOW_BITS};
@@ -72,7 +72,7 @@ pub struct BroadcastResult {
 /// Checks a broadcast's filter and message: valid groups, and a message that fits a send
 /// queue (`LimitExceeded` otherwise: it would reach no socket).
 pub(crate) fn check(shared: &Shared, message: &Message, filter: &SocketFilter) -> Result<()> {
-    validate_groups(&filter.groups)?;
+    filter.validate()?;
     check_fits(message.len(), shared.send_queue_bytes())
 }
 

@@ -392,7 +392,8 @@ impl Choice for TrustedRoots {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
-    /// Headers sent with every outbound handshake (per-call headers come after them). A `Host`
+    /// Headers sent with every outbound handshake (per-call headers come after them, and one
+    /// replaces every default header of its name, case-insensitive). A `Host`
     /// header replaces the URL's `host[:port]`; the handshake's own headers (`Upgrade`,
     /// `Connection`, `Sec-WebSocket-*`) cannot be set.
     pub default_headers: Vec<(String, String)>,
@@ -713,7 +714,7 @@ settings! {
     listener: Listener, Custom;
     /// Prefix of every served path (default "/").
     base_path: Listener, Text, |c| listener(c)?.base_path;
-    /// Served paths (exact or `*` patterns) with their default groups and allowed origins.
+    /// Served paths (exact, `*` or `{name}` patterns, with default groups and allowed origins); none: every path.
     paths: Listener, Custom;
     /// Subprotocols the server accepts, in order of preference.
     subprotocols: Listener, TextList, |c| listener(c)?.subprotocols;
@@ -742,7 +743,7 @@ settings! {
     metrics_allowed_addresses: Listener, TextList, |c| listener(c)?.metrics_allowed_addresses;
     /// Path of the health endpoint: 200 running, 503 draining, e.g. "/health" (default "": none).
     health_path: Listener, Text, |c| listener(c)?.health_path;
-    /// Headers sent with every outbound handshake.
+    /// Headers sent with every outbound handshake; an open's header of the same name replaces them.
     default_headers: Client, Pairs, |c| c.client.default_headers;
     /// Query parameters added to every outbound URL.
     default_query: Client, Pairs, |c| c.client.default_query;

@@ -6,11 +6,14 @@ use crate::config::Config;
 use crate::dispatch::{run_dispatcher, EventHandler};
 use crate::drain::{Drain, DrainOptions, DrainProgress};
 use crate::error::{Error, ErrorKind, Result};
+use crate::events::Trigger;
 use crate::handle::ConnectorHandle;
+use crate::handlers::Router;
 use crate::inbound::auth::Authorizer;
 use crate::inbound::listener::Listener;
 use crate::outbound::proxy::Proxies;
 use crate::outbound::refresh::HeaderRefresher;
+use crate::path::PathPattern;
 use crate::protocol::close::close_code;
 use crate::queue::CloseRequest;
 use crate::shared::{ClientParts, Shared, SocketDirectory};
@@ -23,22 +26,59 @@ use tokio::runtime::{Handle, Runtime};
 /// Configures and starts a connector.
 pub struct ConnectorBuilder {
     config: Config,
-    handler: Option<Arc<dyn EventHandler>>,
+    handlers: Router,
+    /// The first bad pattern given to `on_trigger_at`, reported by `start`.
+    bad_pattern: Option<Error>,
     authorizer: Option<Arc<dyn Authorizer>>,
     header_refresher: Option<Arc<dyn HeaderRefresher>>,
 }
 
 impl ConnectorBuilder {
-    /// Delivers events to `handler` on the connector's dispatcher thread. Without a handler,
-    /// the application takes events with [`ConnectorHandle::next_event`].
-    pub fn on_event(mut self, handler: impl EventHandler) -> Self {
-        self.handler = Some(Arc::new(handler));
-        self
+    /// Delivers events to `handler` on the connector's dispatcher thread: every event that no
+    /// [`on_trigger`](Self::on_trigger) or [`on_trigger_at`](Self::on_trigger_at) registration
+    /// takes. Without any handler, the application takes events with
+    /// [`ConnectorHandle::next_event`].
+    pub fn on_event(self, handler: impl EventHandler) -> Self {
+        self.on_event_arc(Arc::new(handler))
     }
 
     /// Same as [`ConnectorBuilder::on_event`] with a shared handler.
     pub fn on_event_arc(mut self, handler: Arc<dyn EventHandler>) -> Self {
-        self.handler = Some(handler);
+        self.handlers.set_fallback(handler);
+        self
+    }
+
+    /// Delivers the events of `trigger` to `handler`, unless a registration of the trigger for
+    /// a path pattern takes them (see [`on_trigger_at`](Self::on_trigger_at)). Replaces an
+    /// earlier one.
+    pub fn on_trigger(mut self, trigger: Trigger, handler: impl EventHandler) -> Self {
+        let handler: Arc<dyn EventHandler> = Arc::new(handler);
+        self.handlers.routes(trigger).set_catch_all(Some(handler));
+        self
+    }
+
+    /// Delivers the events of `trigger` on sockets whose full path matches `pattern` (an exact
+    /// path, `*` wildcards, `{name}` segments: `/chat/*`, `/chat/{room}`) to `handler`, as a
+    /// Mule flow declares its trigger's path. An event goes to the most specific matching
+    /// pattern of its trigger (exact first, then more literal characters, then fewer `*`,
+    /// then the first registered), else to the trigger's [`on_trigger`](Self::on_trigger)
+    /// handler, else to [`on_event`](Self::on_event)'s. A bad pattern fails
+    /// [`start`](Self::start) with `InvalidArgument`.
+    pub fn on_trigger_at(
+        mut self,
+        trigger: Trigger,
+        pattern: &str,
+        handler: impl EventHandler,
+    ) -> Self {
+        match PathPattern::new(pattern) {
+            Ok(pattern) => {
+                let handler: Arc<dyn EventHandler> = Arc::new(handler);
+                self.handlers.routes(trigger).set_at(pattern, Some(handler));
+            }
+            Err(e) => {
+                self.bad_pattern.get_or_insert(e);
+            }
+        }
         self
     }
 
@@ -70,7 +110,7 @@ impl ConnectorBuilder {
 
     /// Starts the connector on a runtime of its own.
     pub fn start(self) -> Result<Connector> {
-        self.config.validate()?;
+        self.check()?;
         let threads = self
             .config
             .worker_threads
@@ -93,12 +133,21 @@ impl ConnectorBuilder {
     /// Starts the connector on the caller's multi-threaded tokio runtime. Stop it with
     /// [`Connector::stop_async`] from async code.
     pub fn start_on(self, runtime: Handle) -> Result<Connector> {
-        self.config.validate()?;
+        self.check()?;
         self.start_with(runtime, None)
+    }
+
+    /// The settings and the trigger patterns, checked.
+    fn check(&self) -> Result<()> {
+        if let Some(e) = &self.bad_pattern {
+            return Err(e.clone());
+        }
+        self.config.validate()
     }
 
     fn start_with(self, runtime: Handle, owned: Option<Runtime>) -> Result<Connector> {
         let config = self.config;
+        let handler = self.handlers.into_handler();
         let client = ClientParts {
             tls: crate::tls::client_config(&config.client)?,
             proxies: Proxies::new(&config.client)?,
@@ -127,7 +176,7 @@ impl ConnectorBuilder {
             runtime.clone(),
             client,
             listener.as_ref().map(Listener::local_addr),
-            self.handler.is_some(),
+            handler.is_some(),
             cluster
                 .clone()
                 .map(|cluster| cluster as Arc<dyn SocketDirectory>),
@@ -145,7 +194,7 @@ impl ConnectorBuilder {
                 .tasks
                 .spawn_on(listener.run(shared.clone()), &runtime);
         }
-        let dispatcher = match self.handler {
+        let dispatcher = match handler {
             Some(handler) => {
                 let handle = ConnectorHandle {
                     shared: shared.clone(),
@@ -195,7 +244,8 @@ impl Connector {
     pub fn builder(config: Config) -> ConnectorBuilder {
         ConnectorBuilder {
             config,
-            handler: None,
+            handlers: Router::default(),
+            bad_pattern: None,
             authorizer: None,
             header_refresher: None,
         }

@@ -84,12 +84,86 @@ impl fmt::Display for ErrorKind {
 }
 
 /// An error from the connector: a kind, a message for humans, and for handshake
-/// refusals the HTTP status the peer answered with.
+/// refusals the HTTP status the peer answered with (and, for an outbound handshake, the
+/// start of the response's body and its headers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
     http_status: Option<u16>,
+    /// Boxed: most errors carry none, and errors travel by value.
+    response: Option<Box<HandshakeResponse>>,
+}
+
+/// What a server answered when it refused an outbound handshake, kept for the application
+/// to read (a JSON error body, a `Retry-After` or `WWW-Authenticate` header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeResponse {
+    /// The first bytes of the body, at most [`HandshakeResponse::MAX_BODY`] (up to its
+    /// `Content-Length`).
+    pub body: Vec<u8>,
+    /// The response's headers, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl HandshakeResponse {
+    /// Most bytes of a refusal's body kept (the rest is not read).
+    pub const MAX_BODY: usize = 1024;
+}
+
+/// A refused handshake's HTTP status as Mule's WebSockets connector names its errors; the
+/// statuses it names have their own variant, the others their class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HandshakeStatus {
+    /// 401
+    Unauthorized,
+    /// 403
+    Forbidden,
+    /// 404
+    NotFound,
+    /// 500
+    InternalServerError,
+    /// 503
+    ServiceUnavailable,
+    /// Another 4xx.
+    ClientError,
+    /// Another 5xx.
+    ServerError,
+    /// Any other status (1xx, 2xx, 3xx without a usable redirect).
+    Other,
+}
+
+impl HandshakeStatus {
+    /// The name of `status`'s variant.
+    pub fn of(status: u16) -> Self {
+        match status {
+            401 => HandshakeStatus::Unauthorized,
+            403 => HandshakeStatus::Forbidden,
+            404 => HandshakeStatus::NotFound,
+            500 => HandshakeStatus::InternalServerError,
+            503 => HandshakeStatus::ServiceUnavailable,
+            _ if (400..500).contains(&status) => HandshakeStatus::ClientError,
+            _ if (500..600).contains(&status) => HandshakeStatus::ServerError,
+            _ => HandshakeStatus::Other,
+        }
+    }
+
+    /// A short stable name: `"unauthorized"`, `"forbidden"`, `"not_found"`,
+    /// `"internal_server_error"`, `"service_unavailable"`, `"client_error"`, `"server_error"`
+    /// or `"other"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HandshakeStatus::Unauthorized => "unauthorized",
+            HandshakeStatus::Forbidden => "forbidden",
+            HandshakeStatus::NotFound => "not_found",
+            HandshakeStatus::InternalServerError => "internal_server_error",
+            HandshakeStatus::ServiceUnavailable => "service_unavailable",
+            HandshakeStatus::ClientError => "client_error",
+            HandshakeStatus::ServerError => "server_error",
+            HandshakeStatus::Other => "other",
+        }
+    }
 }
 
 /// Shorthand for results of this crate.
@@ -102,16 +176,19 @@ impl Error {
             kind,
             message: message.into(),
             http_status: None,
+            response: None,
         }
     }
 
     /// A handshake refused by the peer with an HTTP status.
     pub fn handshake(status: u16, message: impl Into<String>) -> Self {
-        Error {
-            kind: ErrorKind::Handshake,
-            message: message.into(),
-            http_status: Some(status),
-        }
+        Error::with_status(ErrorKind::Handshake, status, message)
+    }
+
+    /// The same error carrying what the server answered (an outbound handshake's refusal).
+    pub(crate) fn with_response(mut self, response: HandshakeResponse) -> Self {
+        self.response = Some(Box::new(response));
+        self
     }
 
     /// Which kind of failure this is.
@@ -130,12 +207,28 @@ impl Error {
         self.http_status
     }
 
+    /// For a refused handshake (kind `Handshake`), its status as Mule names it: match on
+    /// `Some(HandshakeStatus::Unauthorized)` as a Mule flow on `WEBSOCKETS:UNAUTHORIZED`.
+    pub fn handshake_status(&self) -> Option<HandshakeStatus> {
+        match (self.kind, self.http_status) {
+            (ErrorKind::Handshake, Some(status)) => Some(HandshakeStatus::of(status)),
+            _ => None,
+        }
+    }
+
+    /// What the server answered when it refused an outbound handshake: the start of the body
+    /// and the headers.
+    pub fn handshake_response(&self) -> Option<&HandshakeResponse> {
+        self.response.as_deref()
+    }
+
     /// An error of `kind` that came with an HTTP status (a proxy's refusal, a 401).
     pub(crate) fn with_status(kind: ErrorKind, status: u16, message: impl Into<String>) -> Self {
         Error {
             kind,
             message: message.into(),
             http_status: Some(status),
+            response: None,
         }
     }
 

@@ -212,7 +212,7 @@ impl ConnectorHandle {
     pub fn bulk_close(&self, filter: &SocketFilter, code: u16, reason: &str) -> Result<usize> {
         self.shared.check_running()?;
         validate_close(code, reason)?;
-        validate_groups(&filter.groups)?;
+        filter.validate()?;
         match &self.cluster {
             None => Ok(self.shared.registry.close_matching(filter, code, reason)),
             Some(cluster) => cluster.bulk_close(&self.shared, filter, code, reason),
@@ -226,7 +226,7 @@ impl ConnectorHandle {
 
     /// The open sockets that match `filter`, on this node.
     pub fn sockets(&self, filter: &SocketFilter) -> Result<Vec<Socket>> {
-        validate_groups(&filter.groups)?;
+        filter.validate()?;
         Ok(self.shared.registry.select(filter))
     }
 

@@ -36,6 +36,7 @@ mod driver;
 mod error;
 mod events;
 mod handle;
+mod handlers;
 // The C API (`wsc_*`): the C build's layer on this crate, compiled with the `capi` feature only.
 #[cfg(feature = "capi")]
 pub mod ffi;
@@ -70,9 +71,10 @@ pub use config::{
 pub use connector::{Connector, ConnectorBuilder};
 pub use dispatch::{prefer_batched_wakeups, EventHandler};
 pub use drain::{Drain, DrainOptions, DrainProgress};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, HandshakeResponse, HandshakeStatus, Result};
 pub use events::{Event, EventBatch, Trigger};
 pub use handle::ConnectorHandle;
+pub use handlers::Routes;
 pub use inbound::auth::{AuthDecision, AuthRequest, Authorizer};
 pub use metrics::{
     Bucket, ByKind, BySocketType, CloseCodeCount, Histogram, MetricsSnapshot, PathFigures,

@@ -15,7 +15,9 @@ use std::sync::{Arc, OnceLock};
 pub(crate) type GroupWatch = Box<dyn Fn(Arc<str>) + Send + Sync>;
 
 /// Selects sockets by full path, socket type, groups and exclusions; every part is optional and
-/// the parts combine with AND (a socket in any one of `groups` matches that part).
+/// the parts combine with AND. `groups` is any-of (a member of one of them matches),
+/// `all_groups` is all-of; `except_socket_ids` and `except_groups` leave sockets out whatever
+/// else they match ("the room but not the sender", "everyone but the muted").
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SocketFilter {
     /// Full path, exact or `*` pattern; `None` matches every path.
@@ -24,8 +26,12 @@ pub struct SocketFilter {
     pub socket_type: Option<SocketType>,
     /// Member of at least one of these groups; empty matches every socket.
     pub groups: Vec<String>,
-    /// Sockets left out whatever else they match ("everyone in the room but the sender").
-    pub exclude: Vec<SocketId>,
+    /// Member of every one of these groups; empty matches every socket.
+    pub all_groups: Vec<String>,
+    /// Sockets left out by ID whatever else they match.
+    pub except_socket_ids: Vec<SocketId>,
+    /// Sockets in any of these groups are left out whatever else they match.
+    pub except_groups: Vec<String>,
 }
 
 impl SocketFilter {
@@ -46,24 +52,62 @@ impl SocketFilter {
         self
     }
 
-    /// Keeps sockets in at least one of `groups`.
+    /// Keeps sockets in at least one of `groups` (any-of).
     pub fn with_groups<S: Into<String>>(mut self, groups: impl IntoIterator<Item = S>) -> Self {
         self.groups = groups.into_iter().map(Into::into).collect();
         self
     }
 
-    /// Leaves out the sockets with these IDs.
-    pub fn excluding(mut self, ids: impl IntoIterator<Item = SocketId>) -> Self {
-        self.exclude = ids.into_iter().collect();
+    /// Keeps sockets in every one of `groups` (all-of).
+    pub fn with_all_groups<S: Into<String>>(mut self, groups: impl IntoIterator<Item = S>) -> Self {
+        self.all_groups = groups.into_iter().map(Into::into).collect();
         self
     }
 
-    /// Whether `socket` passes the path, type and exclusion parts (groups are checked by the
-    /// index).
+    /// Leaves out the sockets with these IDs.
+    pub fn except_socket_ids(mut self, ids: impl IntoIterator<Item = SocketId>) -> Self {
+        self.except_socket_ids = ids.into_iter().collect();
+        self
+    }
+
+    /// Leaves out the sockets in any of `groups`.
+    pub fn except_groups<S: Into<String>>(mut self, groups: impl IntoIterator<Item = S>) -> Self {
+        self.except_groups = groups.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Checks every group name the filter holds (empty or too long is `InvalidArgument`).
+    pub(crate) fn validate(&self) -> Result<()> {
+        validate_groups(&self.groups)?;
+        validate_groups(&self.all_groups)?;
+        validate_groups(&self.except_groups)
+    }
+
+    /// Whether `socket` passes the path, type and ID parts (groups are checked by the index,
+    /// and the all-of and except parts by [`SocketFilter::matches_membership`]).
     fn matches_attributes(&self, socket: &Socket) -> bool {
         self.socket_type.is_none_or(|t| t == socket.socket_type())
             && self.path.as_ref().is_none_or(|p| p.matches(socket.path()))
-            && (self.exclude.is_empty() || !self.exclude.contains(socket.id()))
+            && (self.except_socket_ids.is_empty() || !self.except_socket_ids.contains(socket.id()))
+    }
+
+    /// Whether the filter has group parts that need the socket's own groups.
+    fn reads_membership(&self) -> bool {
+        !self.all_groups.is_empty() || !self.except_groups.is_empty()
+    }
+
+    /// Whether `socket` is in every all-of group and in no except group. Takes the socket's
+    /// membership lock: never called while a group index entry is held (join takes them in the
+    /// other order).
+    fn matches_membership(&self, socket: &Socket) -> bool {
+        let membership = socket.membership();
+        self.all_groups
+            .iter()
+            .all(|g| membership.groups.contains(g.as_str()))
+            && !self
+                .except_groups
+                .iter()
+                .any(|g| membership.groups.contains(g.as_str()))
     }
 }
 
@@ -218,6 +262,9 @@ impl Registry {
     /// Calls `each` for every open socket that matches `filter`, once per socket, without
     /// collecting them first (the broadcast path). `each` must not touch the registry.
     pub(crate) fn for_each_match(&self, filter: &SocketFilter, mut each: impl FnMut(&Socket)) {
+        if filter.reads_membership() {
+            return self.select(filter).iter().for_each(each);
+        }
         match filter.groups.as_slice() {
             [] => {
                 for entry in self.sockets.iter() {
@@ -242,6 +289,10 @@ impl Registry {
     pub(crate) fn select(&self, filter: &SocketFilter) -> Vec<Socket> {
         let mut out = Vec::new();
         match filter.groups.as_slice() {
+            // A socket in every all-of group is in the first: its members are the candidates.
+            [] if !filter.all_groups.is_empty() => {
+                self.collect_group(&filter.all_groups[0], filter, &mut out)
+            }
             [] => {
                 for entry in self.sockets.iter() {
                     if filter.matches_attributes(entry.value()) {
@@ -258,6 +309,10 @@ impl Registry {
                 out.sort_unstable_by_key(|s| Arc::as_ptr(&s.0));
                 out.dedup();
             }
+        }
+        if filter.reads_membership() {
+            // After every index entry is released (see `matches_membership`).
+            out.retain(|socket| filter.matches_membership(socket));
         }
         out
     }

@@ -113,6 +113,9 @@ pub(crate) struct Attributes {
     pub secure: bool,
     pub headers: Vec<(String, String)>,
     pub query: Vec<(String, String)>,
+    /// The values of the `{name}` segments of the served path pattern that matched (inbound),
+    /// or that filled the URL's template (outbound).
+    pub uri_params: Vec<(String, String)>,
     pub subprotocol: Option<String>,
 }
 
@@ -234,6 +237,7 @@ impl Socket {
             secure: false,
             headers: Vec::new(),
             query: Vec::new(),
+            uri_params: Vec::new(),
             subprotocol: None,
         };
         let link = Link {
@@ -409,6 +413,40 @@ impl Socket {
     /// The first query parameter named `name` (case-sensitive).
     pub fn query_param(&self, name: &str) -> Option<&str> {
         find_pair(&self.0.attrs.query, |k| k == name)
+    }
+
+    /// The query string of the handshake request as sent (still percent-encoded, without the
+    /// `?`); empty when there is none. Mule's `queryString`.
+    pub fn query_string(&self) -> &str {
+        let uri = &self.0.attrs.uri;
+        let before_fragment = uri.split('#').next().unwrap_or("");
+        before_fragment
+            .split_once('?')
+            .map_or("", |(_, query)| query)
+    }
+
+    /// The URI parameters: for an inbound socket, the values of the `{name}` segments of the
+    /// served path pattern that matched (`/chat/{room}` served `/chat/lobby`: `room` =
+    /// `lobby`), decoded; for an outbound socket, those that filled its URL's template. Mule's
+    /// `uriParams`.
+    pub fn uri_params(&self) -> &[(String, String)] {
+        &self.0.attrs.uri_params
+    }
+
+    /// The URI parameter named `name` (case-sensitive).
+    pub fn uri_param(&self, name: &str) -> Option<&str> {
+        find_pair(&self.0.attrs.uri_params, |k| k == name)
+    }
+
+    /// The handshake request's method: always `"GET"` (an upgrade is a GET). Mule's `method`.
+    pub fn method(&self) -> &'static str {
+        "GET"
+    }
+
+    /// The handshake's HTTP version: always `"HTTP/1.1"` (WebSocket upgrades need it). Mule's
+    /// HTTP version attribute.
+    pub fn http_version(&self) -> &'static str {
+        "HTTP/1.1"
     }
 
     /// The negotiated subprotocol, if any.

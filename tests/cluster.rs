@@ -88,7 +88,7 @@ fn broadcasts_from_any_node_reach_exactly_the_matching_sockets_once() {
             "m3",
             &SocketFilter::all()
                 .with_groups(["red"])
-                .excluding([SocketId::new(&chat[0].1).unwrap()]),
+                .except_socket_ids([SocketId::new(&chat[0].1).unwrap()]),
         )
         .unwrap();
     assert_eq!((excluded.delivered, excluded.nodes_answered), (2, 3));
@@ -110,6 +110,22 @@ fn broadcasts_from_any_node_reach_exactly_the_matching_sockets_once() {
         .broadcast("m5", &SocketFilter::all().with_groups(["green"]))
         .unwrap();
     assert_eq!((small_room.delivered, small_room.nodes_answered), (1, 2));
+    // All-of groups, evaluated on the node that holds the socket: only feed b is red and blue.
+    let all_of = nodes[2]
+        .0
+        .broadcast("m6", &SocketFilter::all().with_all_groups(["red", "blue"]))
+        .unwrap();
+    assert_eq!(all_of.delivered, 1);
+    // Red or blue but not green: chat c (blue, green) is left out on node c.
+    let but_green = a
+        .broadcast(
+            "m7",
+            &SocketFilter::all()
+                .with_groups(["red", "blue"])
+                .except_groups(["green"]),
+        )
+        .unwrap();
+    assert_eq!(but_green.delivered, 3);
     let end = a
         .broadcast("end", &SocketFilter::all().with_path("/chat/*").unwrap())
         .unwrap();
@@ -118,11 +134,15 @@ fn broadcasts_from_any_node_reach_exactly_the_matching_sockets_once() {
         .unwrap();
 
     let expected_chat = [
-        vec!["m1", "m2", "end"],
-        vec!["m1", "m2", "m3", "end"],
+        vec!["m1", "m2", "m7", "end"],
+        vec!["m1", "m2", "m3", "m7", "end"],
         vec!["m1", "m2", "m5", "end"],
     ];
-    let expected_feed = [vec!["end"], vec!["m2", "m3", "end"], vec!["end"]];
+    let expected_feed = [
+        vec!["end"],
+        vec!["m2", "m3", "m6", "m7", "end"],
+        vec!["end"],
+    ];
     for (i, (client, _)) in chat.iter_mut().enumerate() {
         assert_eq!(
             received(&rt, client),

@@ -210,18 +210,90 @@ fn broadcast_and_bulk_close_leave_out_excluded_sockets() {
         SocketFilter::all().with_groups(["chat"]),
         SocketFilter::all().with_groups(["chat", "other"]),
     ] {
-        let but_a = filter.clone().excluding([id(&a)]);
+        let but_a = filter.clone().except_socket_ids([id(&a)]);
         assert_eq!(w.matching(&but_a), set(&[&b, &c]));
         assert_eq!(w.hub.broadcast("not a", &but_a).unwrap().delivered, 2);
-        let neither = filter.excluding([id(&a), id(&c)]);
+        let neither = filter.except_socket_ids([id(&a), id(&c)]);
         assert_eq!(w.matching(&neither), set(&[&b]));
     }
     let closed = w
         .hub
-        .bulk_close(&SocketFilter::all().excluding([id(&b)]), 4000, "")
+        .bulk_close(&SocketFilter::all().except_socket_ids([id(&b)]), 4000, "")
         .unwrap();
     assert_eq!(closed, 2);
     assert!(w.hub.socket(&b).unwrap().is_open());
+}
+
+/// All-of groups keep only the sockets in every one; except-groups leave out the sockets in
+/// any one, whatever else they match; both combine with any-of groups and with the ID
+/// exclusions, in broadcast, bulk close and the listing alike.
+#[test]
+fn all_of_groups_and_excepted_groups_select_like_the_filter_says() {
+    let mut w = World::new();
+    let a = w.inbound("/chat/1");
+    let b = w.inbound("/chat/2");
+    let c = w.inbound("/feed");
+    w.hub.subscribe(&a, &["red", "blue"]).unwrap();
+    w.hub.subscribe(&b, &["red"]).unwrap();
+    w.hub.subscribe(&c, &["blue", "muted"]).unwrap();
+    let id = |s: &String| SocketId::new(s).unwrap();
+    let cases = [
+        (
+            SocketFilter::all().with_all_groups(["red", "blue"]),
+            set(&[&a]),
+        ),
+        (
+            SocketFilter::all().with_all_groups(["blue"]),
+            set(&[&a, &c]),
+        ),
+        (
+            SocketFilter::all().with_all_groups(["red", "nobody"]),
+            set(&[]),
+        ),
+        (
+            SocketFilter::all()
+                .with_groups(["red", "muted"])
+                .with_all_groups(["blue"]),
+            set(&[&a, &c]),
+        ),
+        (SocketFilter::all().except_groups(["muted"]), set(&[&a, &b])),
+        (
+            SocketFilter::all()
+                .with_groups(["blue"])
+                .except_groups(["muted", "nobody"]),
+            set(&[&a]),
+        ),
+        (
+            SocketFilter::all()
+                .with_path("/chat/*")
+                .unwrap()
+                .except_groups(["blue"])
+                .except_socket_ids([id(&c)]),
+            set(&[&b]),
+        ),
+    ];
+    for (filter, expected) in &cases {
+        assert_eq!(&w.matching(filter), expected, "{filter:?}");
+        let result = w.hub.broadcast("x", filter).unwrap();
+        assert_eq!(result.delivered, expected.len(), "{filter:?}");
+    }
+    let closed = w
+        .hub
+        .bulk_close(&SocketFilter::all().except_groups(["red"]), 4000, "")
+        .unwrap();
+    assert_eq!(closed, 1);
+    assert!(w.hub.socket(&a).unwrap().is_open());
+    assert!(w.hub.socket(&b).unwrap().is_open());
+    let e = w
+        .hub
+        .broadcast("x", &SocketFilter::all().except_groups([""]))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    let e = w
+        .hub
+        .sockets(&SocketFilter::all().with_all_groups(["x".repeat(MAX_GROUP_LEN + 1)]))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
 }
 
 #[test]

@@ -12,7 +12,10 @@ use tokio_tungstenite::tungstenite::{
     self,
     handshake::server::{Request, Response},
 };
-use wsconnector::{Config, Connector, ErrorKind, OutboundOptions, SocketType, Trigger};
+use wsconnector::{
+    Config, Connector, ErrorKind, HandshakeResponse, HandshakeStatus, OutboundOptions, SocketType,
+    Trigger,
+};
 
 /// What the independent server saw of a handshake.
 #[derive(Debug)]
@@ -93,6 +96,10 @@ fn outbound_socket_sends_receives_and_carries_its_attributes() {
         c.client
             .default_headers
             .push(("X-Default".into(), "d".into()));
+        // Replaced by the open's header of the same name, whatever its case.
+        c.client
+            .default_headers
+            .push(("AUTHORIZATION".into(), "Bearer default".into()));
         c.client.default_query.push(("app".into(), "wsc".into()));
     });
     let options = OutboundOptions::new()
@@ -118,6 +125,12 @@ fn outbound_socket_sends_receives_and_carries_its_attributes() {
     };
     assert_eq!(header("x-default").as_deref(), Some("d"));
     assert_eq!(header("authorization").as_deref(), Some("Bearer t"));
+    let authorizations = handshake
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "authorization")
+        .count();
+    assert_eq!(authorizations, 1, "{:?}", handshake.headers);
 
     let socket = client.socket("quotes").unwrap();
     assert_eq!(socket.socket_type(), SocketType::Outbound);
@@ -187,9 +200,10 @@ fn http_server(status: Option<u16>) -> std::net::SocketAddr {
                 Some(status) => {
                     let mut buf = [0u8; 4096];
                     let _ = tcp.read(&mut buf);
-                    let body = format!("status {status}");
+                    // Longer than the part an error keeps.
+                    let body = format!("status {status} {}", "x".repeat(2000));
                     let response = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
+                        "HTTP/1.1 {status} X\r\nRetry-After: 7\r\nContent-Length: {}\r\n\r\n{body}",
                         body.len()
                     );
                     // One write, so that head and body arrive together.
@@ -206,17 +220,35 @@ fn http_server(status: Option<u16>) -> std::net::SocketAddr {
 fn failed_connects_name_their_cause() {
     let (client, _events) =
         client_connector(|c| c.client.connect_timeout = Some(Duration::from_secs(3)));
-    for status in [401u16, 403, 404, 500, 503] {
+    for (status, named) in [
+        (401u16, HandshakeStatus::Unauthorized),
+        (403, HandshakeStatus::Forbidden),
+        (404, HandshakeStatus::NotFound),
+        (500, HandshakeStatus::InternalServerError),
+        (503, HandshakeStatus::ServiceUnavailable),
+        (418, HandshakeStatus::ClientError),
+        (502, HandshakeStatus::ServerError),
+    ] {
         let addr = http_server(Some(status));
         let e = client
             .open_outbound(&format!("ws://{addr}/"), OutboundOptions::new())
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Handshake, "{e}");
         assert_eq!(e.http_status(), Some(status), "{e}");
+        assert_eq!(e.handshake_status(), Some(named), "{e}");
         assert!(
             e.message().contains(&format!("status {status}")),
             "the body is in the message: {e}"
         );
+        let response = e.handshake_response().expect("the refusal's response");
+        assert_eq!(response.body.len(), HandshakeResponse::MAX_BODY);
+        assert!(response
+            .body
+            .starts_with(format!("status {status} x").as_bytes()));
+        assert!(response
+            .headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("retry-after") && v == "7"));
     }
 
     let free_port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -333,9 +333,16 @@ func (c *Connector) groups(socketID string, groups []string, subscribe bool) err
 // Filter chooses sockets by full path (exact or `*` pattern), type and groups (member of
 // any), combined with AND; the zero Filter matches every socket.
 type Filter struct {
-	Path   string
-	Type   SocketType
+	Path string
+	Type SocketType
+	// Groups: member of any of them.
 	Groups []string
+	// AllGroups: member of every one of them.
+	AllGroups []string
+	// ExceptSocketIDs: sockets left out by ID ("the room but not the sender").
+	ExceptSocketIDs []string
+	// ExceptGroups: sockets in any of them are left out.
+	ExceptGroups []string
 }
 
 // withFilter runs f with a wsc_filter made from the filter.
@@ -359,10 +366,24 @@ func (c *Connector) withFilter(filter Filter, f func(h *C.wsc_connector, filter 
 				return result
 			}
 		}
-		for _, group := range filter.Groups {
-			g := C.CString(group)
-			C.wsc_filter_add_group(handle, g)
-			C.free(unsafe.Pointer(g))
+		parts := []struct {
+			items []string
+			add   func(*C.wsc_filter, *C.char) C.wsc_result
+		}{
+			{filter.Groups, func(f *C.wsc_filter, s *C.char) C.wsc_result { return C.wsc_filter_add_group(f, s) }},
+			{filter.AllGroups, func(f *C.wsc_filter, s *C.char) C.wsc_result { return C.wsc_filter_require_group(f, s) }},
+			{filter.ExceptSocketIDs, func(f *C.wsc_filter, s *C.char) C.wsc_result { return C.wsc_filter_except_socket_id(f, s) }},
+			{filter.ExceptGroups, func(f *C.wsc_filter, s *C.char) C.wsc_result { return C.wsc_filter_except_group(f, s) }},
+		}
+		for _, part := range parts {
+			for _, item := range part.items {
+				s := C.CString(item)
+				result := part.add(handle, s)
+				C.free(unsafe.Pointer(s))
+				if result != C.WSC_OK {
+					return result
+				}
+			}
 		}
 		return f(h, handle)
 	})

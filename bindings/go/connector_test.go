@@ -91,6 +91,18 @@ func TestOperations(t *testing.T) {
 	if event := next(t, client, OutboundMessage); string(event.Message.Data) != "to vips" {
 		t.Fatalf("%+v", event)
 	}
+	if report, err := server.Broadcast(Text("not you"), Filter{Groups: []string{"vip"}, ExceptSocketIDs: []string{in.ID}}); err != nil || report.Delivered != 0 {
+		t.Fatalf("%+v %v", report, err)
+	}
+	if report, err := server.Broadcast(Text("vip only"), Filter{AllGroups: []string{"vip"}, ExceptGroups: []string{"muted"}}); err != nil || report.Delivered != 1 {
+		t.Fatalf("%+v %v", report, err)
+	}
+	if event := next(t, client, OutboundMessage); string(event.Message.Data) != "vip only" {
+		t.Fatalf("%+v", event)
+	}
+	if _, err := server.Broadcast(Text("x"), Filter{ExceptSocketIDs: []string{""}}); err == nil {
+		t.Fatal("an empty socket ID is refused")
+	}
 	if report, _ := server.Broadcast(Text("nobody"), Filter{Type: Outbound}); report.Delivered != 0 {
 		t.Fatalf("%+v", report)
 	}

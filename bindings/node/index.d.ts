@@ -125,6 +125,12 @@ export interface Filter {
   socketType?: SocketType | 'all' | null;
   /** Member of any of these groups. */
   groups?: Groups | null;
+  /** Member of every one of these groups. */
+  allGroups?: Groups | null;
+  /** Sockets left out by ID ("the room but not the sender"). */
+  exceptSocketIds?: Groups | null;
+  /** Sockets in any of these groups are left out. */
+  exceptGroups?: Groups | null;
 }
 
 /** What a broadcast did. */

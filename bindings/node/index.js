@@ -443,7 +443,7 @@ class Connector extends EventEmitter {
   }
 
   /** Runs `use` with a wsc_filter made from {path, socketType, groups}, then frees it. */
-  #withFilter({ path: pattern, socketType, groups } = {}, use) {
+  #withFilter({ path: pattern, socketType, groups, allGroups, exceptSocketIds, exceptGroups } = {}, use) {
     const fns = this.#live();
     const out = [null];
     let result = fns.wsc_filter_new(out);
@@ -458,8 +458,17 @@ class Connector extends EventEmitter {
         if (!Object.hasOwn(SOCKET_TYPES, socketType)) throw new TypeError("socketType is 'inbound', 'outbound' or 'all'");
         fns.wsc_filter_set_type(handle, SOCKET_TYPES[socketType]);
       }
-      for (const group of groups === undefined || groups === null ? [] : groupList(groups)) {
-        fns.wsc_filter_add_group(handle, group);
+      const parts = [
+        [groups, 'wsc_filter_add_group'],
+        [allGroups, 'wsc_filter_require_group'],
+        [exceptSocketIds, 'wsc_filter_except_socket_id'],
+        [exceptGroups, 'wsc_filter_except_group'],
+      ];
+      for (const [items, add] of parts) {
+        for (const item of items === undefined || items === null ? [] : groupList(items)) {
+          result = fns[add](handle, item);
+          if (result !== native.WSC_OK) throw this.#error(result);
+        }
       }
       return use(handle);
     } finally {

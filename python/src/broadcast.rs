@@ -6,24 +6,37 @@ use crate::errors::{self, invalid, OrRaise};
 use pyo3::prelude::*;
 use wsconnector::{SocketFilter, SocketId, SocketType, Undelivered};
 
-/// The filter of `path=`, `socket_type=`, `groups=` and `exclude=` (socket IDs left out);
-/// every part is optional and the parts combine with AND (a socket in any one of the groups
-/// matches that part).
+/// The group and exclusion keywords of a filter, as the caller gave them.
+pub(crate) struct Selection<'a, 'py> {
+    /// `groups=`: member of any.
+    pub groups: Option<&'a Bound<'py, PyAny>>,
+    /// `all_groups=`: member of every one.
+    pub all_groups: Option<&'a Bound<'py, PyAny>>,
+    /// `except_socket_ids=`: left out by ID.
+    pub except_socket_ids: Option<&'a Bound<'py, PyAny>>,
+    /// `except_groups=`: left out when in any.
+    pub except_groups: Option<&'a Bound<'py, PyAny>>,
+}
+
+/// The filter of `path=`, `socket_type=`, `groups=` (member of any), `all_groups=` (member of
+/// every one), `except_socket_ids=` and `except_groups=` (sockets left out); every part is
+/// optional and the parts combine with AND.
 pub(crate) fn filter(
     py: Python<'_>,
     path: Option<&str>,
     socket_type: Option<&str>,
-    groups: Option<&Bound<'_, PyAny>>,
-    exclude: Option<&Bound<'_, PyAny>>,
+    selection: Selection<'_, '_>,
 ) -> PyResult<SocketFilter> {
-    let excluded = opt_strings("exclude", exclude)?
+    let excepted = opt_strings("except_socket_ids", selection.except_socket_ids)?
         .iter()
         .map(|id| SocketId::new(id))
         .collect::<wsconnector::Result<Vec<_>>>()
         .or_raise(py)?;
     let mut filter = SocketFilter::all()
-        .with_groups(opt_strings("groups", groups)?)
-        .excluding(excluded);
+        .with_groups(opt_strings("groups", selection.groups)?)
+        .with_all_groups(opt_strings("all_groups", selection.all_groups)?)
+        .except_socket_ids(excepted)
+        .except_groups(opt_strings("except_groups", selection.except_groups)?);
     if let Some(path) = path {
         filter = filter.with_path(path).or_raise(py)?;
     }

@@ -12,7 +12,7 @@
 
 use crate::args::{opt_seconds, opt_strings, pairs, strings};
 use crate::auth::PyAuthorizer;
-use crate::broadcast::{filter, BroadcastResult, ClusterSocket};
+use crate::broadcast::{filter, BroadcastResult, ClusterSocket, Selection};
 use crate::errors::{invalid_state, OrRaise};
 use crate::events::{run_dispatcher, SocketObjects, Triggers};
 use crate::metrics::{drain_options, seconds, DrainProgress, Metrics};
@@ -26,7 +26,7 @@ use pyo3::types::{PyCFunction, PyDict, PyList, PyTuple};
 use pyo3::PyTraverseError;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::{JoinHandle, ThreadId};
-use wsconnector::{Config, ConnectorHandle, EventBatch, OutboundOptions};
+use wsconnector::{Config, ConnectorHandle, EventBatch, OutboundOptions, PathPattern, Trigger};
 
 /// The callbacks, registered before start.
 #[derive(Default)]
@@ -142,7 +142,7 @@ impl PyConnector {
         py: Python<'_>,
         name: &str,
         callback: Py<PyAny>,
-        slot: impl FnOnce(&mut Hooks) -> &mut Option<Py<PyAny>>,
+        store: impl FnOnce(&mut Hooks, Py<PyAny>),
     ) -> PyResult<Py<PyAny>> {
         if !callback.bind(py).is_callable() {
             return Err(PyTypeError::new_err(format!("{name} needs a callable")));
@@ -153,8 +153,27 @@ impl PyConnector {
                 format!("register {name} before start(): callbacks are fixed while running"),
             ));
         }
-        *slot(&mut lock(&self.hooks)) = Some(callback.clone_ref(py));
+        store(&mut lock(&self.hooks), callback.clone_ref(py));
         Ok(callback)
+    }
+
+    /// Stores a trigger's callback: its catch-all without a pattern, else the one for paths that
+    /// match `pattern` (a trigger that takes paths).
+    fn route(
+        &self,
+        py: Python<'_>,
+        trigger: Trigger,
+        pattern: Option<PathPattern>,
+        callback: Py<PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        self.register(py, trigger_name(trigger), callback, |hooks, callback| {
+            if let Some(routes) = hooks.triggers.routes(trigger) {
+                match pattern {
+                    Some(pattern) => routes.set_at(pattern, Some(callback)),
+                    None => routes.set_catch_all(Some(callback)),
+                };
+            }
+        })
     }
 
     /// Starts the core connector with the authorizer, and the dispatcher if any trigger has a
@@ -321,16 +340,16 @@ impl PyConnector {
             serving: Mutex::default(),
         };
         if let Some(f) = on_inbound_connection {
-            connector.on_inbound_connection(py, f)?;
+            connector.route(py, Trigger::InboundConnection, None, f)?;
         }
         if let Some(f) = on_inbound_message {
-            connector.on_inbound_message(py, f)?;
+            connector.route(py, Trigger::InboundMessage, None, f)?;
         }
         if let Some(f) = on_outbound_message {
-            connector.on_outbound_message(py, f)?;
+            connector.route(py, Trigger::OutboundMessage, None, f)?;
         }
         if let Some(f) = on_socket_closed {
-            connector.on_socket_closed(py, f)?;
+            connector.route(py, Trigger::SocketClosed, None, f)?;
         }
         if let Some(f) = on_outbound_reconnecting {
             connector.on_outbound_reconnecting(py, f)?;
@@ -348,35 +367,45 @@ impl PyConnector {
     }
 
     /// Registers the callback of the inbound-connection trigger: `callback(socket)`, when a
-    /// client finished the handshake on the listener. Usable as a decorator.
-    fn on_inbound_connection(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        self.register(py, "on_inbound_connection", callback, |h| {
-            &mut h.triggers.inbound_connection
-        })
+    /// client finished the handshake on the listener. Usable as a decorator, bare or with a
+    /// path pattern (see `on_inbound_message`).
+    fn on_inbound_connection(
+        slf: &Bound<'_, Self>,
+        callback: Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        decorate(slf, Trigger::InboundConnection, callback)
     }
 
     /// Registers the callback of the inbound-message trigger: `callback(socket, message)`
-    /// with `str` for text and `bytes` for binary. Usable as a decorator.
-    fn on_inbound_message(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        self.register(py, "on_inbound_message", callback, |h| {
-            &mut h.triggers.inbound_message
-        })
+    /// with `str` for text and `bytes` for binary. Usable as a decorator: bare
+    /// (`@conn.on_inbound_message`, every path) or with a full path pattern, as a Mule flow
+    /// declares its path (`@conn.on_inbound_message("/chat/*")`, exact paths, `*` wildcards,
+    /// `{name}` segments). An event goes to the most specific matching pattern of its trigger
+    /// (an exact path first, then more literal characters, then fewer `*`, then the first
+    /// registered), else to the bare registration. A bad pattern raises
+    /// `InvalidArgumentError`.
+    fn on_inbound_message(
+        slf: &Bound<'_, Self>,
+        callback: Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        decorate(slf, Trigger::InboundMessage, callback)
     }
 
     /// Registers the callback of the outbound-message trigger: `callback(socket, message)`
-    /// with `str` for text and `bytes` for binary. Usable as a decorator.
-    fn on_outbound_message(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        self.register(py, "on_outbound_message", callback, |h| {
-            &mut h.triggers.outbound_message
-        })
+    /// with `str` for text and `bytes` for binary. Usable as a decorator, bare or with a path
+    /// pattern (see `on_inbound_message`).
+    fn on_outbound_message(
+        slf: &Bound<'_, Self>,
+        callback: Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        decorate(slf, Trigger::OutboundMessage, callback)
     }
 
     /// Registers the callback of the socket-closed trigger: `callback(socket, code, reason)`,
-    /// once per socket, last, whoever closed it. Usable as a decorator.
-    fn on_socket_closed(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        self.register(py, "on_socket_closed", callback, |h| {
-            &mut h.triggers.socket_closed
-        })
+    /// once per socket, last, whoever closed it. Usable as a decorator, bare or with a path
+    /// pattern (see `on_inbound_message`).
+    fn on_socket_closed(slf: &Bound<'_, Self>, callback: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        decorate(slf, Trigger::SocketClosed, callback)
     }
 
     /// Registers the callback of a reconnecting outbound socket's attempts:
@@ -384,16 +413,16 @@ impl PyConnector {
     /// `delay` seconds; `error` (a `WebSocketError`) says why the connection or the previous
     /// attempt failed. In order with the socket's other triggers. Usable as a decorator.
     fn on_outbound_reconnecting(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        self.register(py, "on_outbound_reconnecting", callback, |h| {
-            &mut h.triggers.outbound_reconnecting
+        self.register(py, "on_outbound_reconnecting", callback, |h, c| {
+            h.triggers.outbound_reconnecting = Some(c)
         })
     }
 
     /// Registers the callback of a reconnected outbound socket: `callback(socket, attempts)`,
     /// before the messages of its new connection. Usable as a decorator.
     fn on_outbound_reconnected(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        self.register(py, "on_outbound_reconnected", callback, |h| {
-            &mut h.triggers.outbound_reconnected
+        self.register(py, "on_outbound_reconnected", callback, |h, c| {
+            h.triggers.outbound_reconnected = Some(c)
         })
     }
 
@@ -403,7 +432,9 @@ impl PyConnector {
     /// `{"Authorization": "Bearer ..."}`. It runs on a worker thread of the connector, not the
     /// dispatcher; if it raises, the attempt fails (and counts). Usable as a decorator.
     fn refresh_headers(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        self.register(py, "refresh_headers", hook, |h| &mut h.refresh_headers)
+        self.register(py, "refresh_headers", hook, |h, c| {
+            h.refresh_headers = Some(c)
+        })
     }
 
     /// Registers the authorization hook: `hook(request: AuthRequest)` decides on each inbound
@@ -412,7 +443,7 @@ impl PyConnector {
     /// the connector, not the dispatcher; if it raises or returns anything else, the client
     /// gets 500. Usable as a decorator.
     fn authorize(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        self.register(py, "authorize", hook, |h| &mut h.authorize)
+        self.register(py, "authorize", hook, |h, c| h.authorize = Some(c))
     }
 
     /// Starts the listener (if any), the I/O threads and the dispatcher. A stopped connector
@@ -664,13 +695,14 @@ impl PyConnector {
 
     /// Sends one message to every socket that matches the filter: `path` (full path, exact or
     /// with `*`), `socket_type` (`"inbound"`, `"outbound"` or `"all"`), `groups` (member of
-    /// any) and `exclude` (socket IDs left out). Returns how many got it and which matching
+    /// any), `all_groups` (member of every one), `except_socket_ids` and `except_groups` (sockets
+    /// left out by ID, or for being in any of these groups). Returns how many got it and which matching
     /// sockets did not. Raises `LimitExceededError`, sending to none, when the message is
     /// larger than `send_queue_bytes`. With a cluster, every node's matching sockets get it and
     /// the result adds up the nodes that answered within `cluster_timeout`; `wait=False`
     /// returns once it is published, with this node's counts only. Raises `ConnectivityError`,
     /// sending to none, while the backplane is unreachable.
-    #[pyo3(signature = (data, *, path=None, socket_type=None, groups=None, exclude=None, wait=true))]
+    #[pyo3(signature = (data, *, path=None, socket_type=None, groups=None, all_groups=None, except_socket_ids=None, except_groups=None, wait=true))]
     #[allow(clippy::too_many_arguments)]
     fn broadcast(
         &self,
@@ -679,11 +711,23 @@ impl PyConnector {
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
-        exclude: Option<&Bound<'_, PyAny>>,
+        all_groups: Option<&Bound<'_, PyAny>>,
+        except_socket_ids: Option<&Bound<'_, PyAny>>,
+        except_groups: Option<&Bound<'_, PyAny>>,
         wait: bool,
     ) -> PyResult<BroadcastResult> {
         let message = payload::from_py(data)?;
-        let filter = filter(py, path, socket_type, groups, exclude)?;
+        let filter = filter(
+            py,
+            path,
+            socket_type,
+            Selection {
+                groups,
+                all_groups,
+                except_socket_ids,
+                except_groups,
+            },
+        )?;
         let handle = self.handle(py)?;
         let result = py
             .detach(move || {
@@ -712,7 +756,7 @@ impl PyConnector {
     /// began to close: outbound sockets that are reconnecting (or waiting to, in lazy mode)
     /// close at once and count like the others. With a cluster, on every node that answers in
     /// time.
-    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None, code=1000, reason=""))]
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, all_groups=None, except_socket_ids=None, except_groups=None, code=1000, reason=""))]
     #[allow(clippy::too_many_arguments)]
     fn bulk_close(
         &self,
@@ -720,12 +764,24 @@ impl PyConnector {
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
-        exclude: Option<&Bound<'_, PyAny>>,
+        all_groups: Option<&Bound<'_, PyAny>>,
+        except_socket_ids: Option<&Bound<'_, PyAny>>,
+        except_groups: Option<&Bound<'_, PyAny>>,
         code: u16,
         reason: &str,
     ) -> PyResult<usize> {
         let reason = reason.to_owned();
-        let filter = filter(py, path, socket_type, groups, exclude)?;
+        let filter = filter(
+            py,
+            path,
+            socket_type,
+            Selection {
+                groups,
+                all_groups,
+                except_socket_ids,
+                except_groups,
+            },
+        )?;
         let handle = self.handle(py)?;
         py.detach(move || handle.bulk_close(&filter, code, &reason))
             .or_raise(py)
@@ -740,16 +796,29 @@ impl PyConnector {
     }
 
     /// The open sockets of this node that match the filter (as for `broadcast`).
-    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None))]
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, all_groups=None, except_socket_ids=None, except_groups=None))]
+    #[allow(clippy::too_many_arguments)]
     fn sockets(
         &self,
         py: Python<'_>,
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
-        exclude: Option<&Bound<'_, PyAny>>,
+        all_groups: Option<&Bound<'_, PyAny>>,
+        except_socket_ids: Option<&Bound<'_, PyAny>>,
+        except_groups: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<PySocket>> {
-        let filter = filter(py, path, socket_type, groups, exclude)?;
+        let filter = filter(
+            py,
+            path,
+            socket_type,
+            Selection {
+                groups,
+                all_groups,
+                except_socket_ids,
+                except_groups,
+            },
+        )?;
         let handle = self.handle(py)?;
         let sockets = py.detach(move || handle.sockets(&filter)).or_raise(py)?;
         Ok(sockets.into_iter().map(PySocket::new).collect())
@@ -773,16 +842,29 @@ impl PyConnector {
 
     /// The open sockets that match the filter (as for `broadcast`) on every node that answers
     /// within `cluster_timeout` (this node alone without a cluster).
-    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None))]
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, all_groups=None, except_socket_ids=None, except_groups=None))]
+    #[allow(clippy::too_many_arguments)]
     fn cluster_sockets(
         &self,
         py: Python<'_>,
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
-        exclude: Option<&Bound<'_, PyAny>>,
+        all_groups: Option<&Bound<'_, PyAny>>,
+        except_socket_ids: Option<&Bound<'_, PyAny>>,
+        except_groups: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<ClusterSocket>> {
-        let filter = filter(py, path, socket_type, groups, exclude)?;
+        let filter = filter(
+            py,
+            path,
+            socket_type,
+            Selection {
+                groups,
+                all_groups,
+                except_socket_ids,
+                except_groups,
+            },
+        )?;
         let handle = self.handle(py)?;
         let sockets = py
             .detach(move || handle.cluster_sockets(&filter))
@@ -792,16 +874,29 @@ impl PyConnector {
 
     /// How many open sockets match the filter (as for `broadcast`) on every node that answers
     /// within `cluster_timeout` (this node alone without a cluster).
-    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, exclude=None))]
+    #[pyo3(signature = (*, path=None, socket_type=None, groups=None, all_groups=None, except_socket_ids=None, except_groups=None))]
+    #[allow(clippy::too_many_arguments)]
     fn cluster_socket_count(
         &self,
         py: Python<'_>,
         path: Option<&str>,
         socket_type: Option<&str>,
         groups: Option<&Bound<'_, PyAny>>,
-        exclude: Option<&Bound<'_, PyAny>>,
+        all_groups: Option<&Bound<'_, PyAny>>,
+        except_socket_ids: Option<&Bound<'_, PyAny>>,
+        except_groups: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<usize> {
-        let filter = filter(py, path, socket_type, groups, exclude)?;
+        let filter = filter(
+            py,
+            path,
+            socket_type,
+            Selection {
+                groups,
+                all_groups,
+                except_socket_ids,
+                except_groups,
+            },
+        )?;
         let handle = self.handle(py)?;
         py.detach(move || handle.cluster_socket_count(&filter))
             .or_raise(py)
@@ -975,4 +1070,45 @@ impl Drop for PyConnector {
             let _ = running.stop();
         }
     }
+}
+
+/// The name of a trigger's registration method, for messages.
+fn trigger_name(trigger: Trigger) -> &'static str {
+    match trigger {
+        Trigger::InboundConnection => "on_inbound_connection",
+        Trigger::InboundMessage => "on_inbound_message",
+        Trigger::OutboundMessage => "on_outbound_message",
+        Trigger::SocketClosed => "on_socket_closed",
+        Trigger::OutboundReconnecting => "on_outbound_reconnecting",
+        _ => "on_outbound_reconnected",
+    }
+}
+
+/// A trigger's registration as a decorator: given a callable, registers it for every path;
+/// given a path pattern, returns the decorator that registers its callable for that pattern.
+fn decorate(
+    slf: &Bound<'_, PyConnector>,
+    trigger: Trigger,
+    callback_or_path: Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    let Ok(pattern) = callback_or_path.extract::<String>() else {
+        return slf
+            .get()
+            .route(py, trigger, None, callback_or_path.unbind());
+    };
+    let pattern = PathPattern::new(&pattern).or_raise(py)?;
+    let connector = slf.clone().unbind();
+    let decorator = PyCFunction::new_closure(
+        py,
+        Some(c"register_at"),
+        Some(c"Registers the decorated callable for the path pattern."),
+        move |args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>| {
+            let callback = args.get_item(0)?.unbind();
+            connector
+                .get()
+                .route(args.py(), trigger, Some(pattern.clone()), callback)
+        },
+    )?;
+    Ok(decorator.into_any().unbind())
 }

@@ -10,7 +10,7 @@
 use pyo3::exceptions::PySystemError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyTuple, PyType};
 use wsconnector::{Error, ErrorKind};
 
 /// One exception class: its name, its earlier name kept as an alias, the core kind it stands
@@ -166,7 +166,44 @@ const SPECS: &[Spec] = &[
     },
 ];
 
-/// The classes made from `SPECS`, in the same order, once per process.
+/// The subclasses of `HandshakeError` for the statuses Mule names (`WEBSOCKETS:UNAUTHORIZED`
+/// ...): name, Mule's name as an alias where it differs, status, docstring. A refusal with
+/// another status is a plain `HandshakeError`.
+const HANDSHAKE_STATUSES: &[(&str, Option<&str>, u16, &str)] = &[
+    (
+        "UnauthorizedError",
+        Some("Unauthorized"),
+        401,
+        "The peer refused the handshake with HTTP 401.",
+    ),
+    (
+        "ForbiddenError",
+        Some("Forbidden"),
+        403,
+        "The peer refused the handshake with HTTP 403.",
+    ),
+    (
+        "NotFoundError",
+        Some("NotFound"),
+        404,
+        "The peer refused the handshake with HTTP 404.",
+    ),
+    (
+        "InternalServerError",
+        None,
+        500,
+        "The peer refused the handshake with HTTP 500.",
+    ),
+    (
+        "ServiceUnavailableError",
+        Some("ServiceUnavailable"),
+        503,
+        "The peer refused the handshake with HTTP 503.",
+    ),
+];
+
+/// The classes made from `SPECS`, in the same order, then those of `HANDSHAKE_STATUSES`, once
+/// per process.
 static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
 
 fn classes(py: Python<'_>) -> PyResult<&Vec<Py<PyType>>> {
@@ -191,7 +228,24 @@ fn classes(py: Python<'_>) -> PyResult<&Vec<Py<PyType>>> {
             ) {
                 namespace.set_item("status", py.None())?;
             }
+            if spec.kind == Some(ErrorKind::Handshake) {
+                namespace.set_item("body", py.None())?;
+                namespace.set_item("headers", py.None())?;
+            }
             let class = type_.call1((spec.name, PyTuple::new(py, bases)?, namespace))?;
+            made.push(class.cast_into::<PyType>()?.unbind());
+        }
+        let handshake = SPECS
+            .iter()
+            .position(|spec| spec.kind == Some(ErrorKind::Handshake))
+            .map(|at| made[at].clone_ref(py))
+            .ok_or_else(|| PySystemError::new_err("no HandshakeError class"))?;
+        for (name, _, _, doc) in HANDSHAKE_STATUSES {
+            let namespace = PyDict::new(py);
+            namespace.set_item("__doc__", doc)?;
+            namespace.set_item("__module__", "wsconnector")?;
+            let bases = PyTuple::new(py, [handshake.bind(py)])?;
+            let class = type_.call1((name, bases, namespace))?;
             made.push(class.cast_into::<PyType>()?.unbind());
         }
         Ok(made)
@@ -210,10 +264,18 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
             "wsconnector has no exception class for the error kind {kind}"
         )));
     }
-    for (spec, class) in SPECS.iter().zip(classes(py)?) {
+    let classes = classes(py)?;
+    for (spec, class) in SPECS.iter().zip(classes) {
         module.add(spec.name, class.bind(py))?;
         if let Some(alias) = spec.alias {
             module.add(alias, class.bind(py))?;
+        }
+    }
+    let statuses = HANDSHAKE_STATUSES.iter().zip(&classes[SPECS.len()..]);
+    for ((name, alias, _, _), class) in statuses {
+        module.add(*name, class.bind(py))?;
+        if let Some(alias) = alias {
+            module.add(*alias, class.bind(py))?;
         }
     }
     module.add(
@@ -223,8 +285,9 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// The Python exception for a core error: the class of its kind, the core's message, and for
-/// a refused handshake the HTTP status as `.status`.
+/// The Python exception for a core error: the class of its kind (for a refused handshake,
+/// the subclass of its status if it has one), the core's message, and for a refused handshake
+/// the HTTP status as `.status`, and what the server answered as `.body` and `.headers`.
 pub(crate) fn to_py(py: Python<'_>, error: &Error) -> PyErr {
     match exception(py, error) {
         Ok(exception) => exception,
@@ -234,13 +297,26 @@ pub(crate) fn to_py(py: Python<'_>, error: &Error) -> PyErr {
 
 fn exception(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
     let classes = classes(py)?;
-    let index = SPECS
-        .iter()
-        .position(|spec| spec.kind == Some(error.kind()))
-        .unwrap_or(0);
+    let by_status = match (error.kind(), error.http_status()) {
+        (ErrorKind::Handshake, Some(status)) => HANDSHAKE_STATUSES
+            .iter()
+            .position(|(_, _, s, _)| *s == status)
+            .map(|at| SPECS.len() + at),
+        _ => None,
+    };
+    let index = by_status.unwrap_or_else(|| {
+        SPECS
+            .iter()
+            .position(|spec| spec.kind == Some(error.kind()))
+            .unwrap_or(0)
+    });
     let value = classes[index].bind(py).call1((error.message(),))?;
     if let Some(status) = error.http_status() {
         value.setattr("status", status)?;
+    }
+    if let Some(response) = error.handshake_response() {
+        value.setattr("body", PyBytes::new(py, &response.body))?;
+        value.setattr("headers", response.headers.clone())?;
     }
     Ok(PyErr::from_value(value))
 }

@@ -13,7 +13,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use std::collections::HashMap;
 use std::time::Duration;
-use wsconnector::{ConnectorHandle, Error, Event, EventBatch};
+use wsconnector::{ConnectorHandle, Error, Event, EventBatch, Routes, Trigger};
 
 /// Most events taken from the core per batch.
 pub(crate) const BATCH: usize = 256;
@@ -280,14 +280,15 @@ pub(crate) fn take_batch(
     handle.next_events(batch, BATCH, timeout)
 }
 
-/// The callbacks of the four triggers and of a reconnecting socket's changes of state, fixed
-/// when the connector starts.
+/// The callbacks of the four triggers (each per path pattern and catch-all, see
+/// `wsconnector::Routes`) and of a reconnecting socket's changes of state, fixed when the
+/// connector starts.
 #[derive(Default)]
 pub(crate) struct Triggers {
-    pub inbound_connection: Option<Py<PyAny>>,
-    pub inbound_message: Option<Py<PyAny>>,
-    pub outbound_message: Option<Py<PyAny>>,
-    pub socket_closed: Option<Py<PyAny>>,
+    pub inbound_connection: Routes<Py<PyAny>>,
+    pub inbound_message: Routes<Py<PyAny>>,
+    pub outbound_message: Routes<Py<PyAny>>,
+    pub socket_closed: Routes<Py<PyAny>>,
     pub outbound_reconnecting: Option<Py<PyAny>>,
     pub outbound_reconnected: Option<Py<PyAny>>,
 }
@@ -295,22 +296,29 @@ pub(crate) struct Triggers {
 impl Triggers {
     /// Whether any trigger has a callback (else events wait for `next_events`).
     pub(crate) fn any(&self) -> bool {
-        self.inbound_connection.is_some()
-            || self.inbound_message.is_some()
-            || self.outbound_message.is_some()
-            || self.socket_closed.is_some()
-            || self.outbound_reconnecting.is_some()
-            || self.outbound_reconnected.is_some()
+        self.all().next().is_some()
+    }
+
+    /// The routes of a trigger that takes paths (`None` for the others).
+    pub(crate) fn routes(&mut self, trigger: Trigger) -> Option<&mut Routes<Py<PyAny>>> {
+        match trigger {
+            Trigger::InboundConnection => Some(&mut self.inbound_connection),
+            Trigger::InboundMessage => Some(&mut self.inbound_message),
+            Trigger::OutboundMessage => Some(&mut self.outbound_message),
+            Trigger::SocketClosed => Some(&mut self.socket_closed),
+            _ => None,
+        }
     }
 
     /// A copy sharing the callbacks, for the dispatcher thread.
     pub(crate) fn clone_ref(&self, py: Python<'_>) -> Triggers {
         let copy = |c: &Option<Py<PyAny>>| c.as_ref().map(|c| c.clone_ref(py));
+        let routes = |r: &Routes<Py<PyAny>>| r.map(|c| c.clone_ref(py));
         Triggers {
-            inbound_connection: copy(&self.inbound_connection),
-            inbound_message: copy(&self.inbound_message),
-            outbound_message: copy(&self.outbound_message),
-            socket_closed: copy(&self.socket_closed),
+            inbound_connection: routes(&self.inbound_connection),
+            inbound_message: routes(&self.inbound_message),
+            outbound_message: routes(&self.outbound_message),
+            socket_closed: routes(&self.socket_closed),
             outbound_reconnecting: copy(&self.outbound_reconnecting),
             outbound_reconnected: copy(&self.outbound_reconnected),
         }
@@ -318,16 +326,18 @@ impl Triggers {
 
     /// The callbacks, for the garbage collector.
     pub(crate) fn all(&self) -> impl Iterator<Item = &Py<PyAny>> {
-        [
+        let routed = [
             &self.inbound_connection,
             &self.inbound_message,
             &self.outbound_message,
             &self.socket_closed,
-            &self.outbound_reconnecting,
-            &self.outbound_reconnected,
         ]
         .into_iter()
-        .flatten()
+        .flat_map(Routes::handlers);
+        let others = [&self.outbound_reconnecting, &self.outbound_reconnected]
+            .into_iter()
+            .flatten();
+        routed.chain(others)
     }
 
     /// Calls the callback of one event's trigger, if it has one: the socket first, then the
@@ -335,17 +345,30 @@ impl Triggers {
     /// before it was handed over never gets here: the batch leaves it out as it is popped.) An
     /// exception is logged, never raised.
     fn deliver(&self, py: Python<'_>, sockets: &mut SocketObjects, event: Event) {
+        let path = event.socket().path();
         let (callback, name) = match &event {
-            Event::InboundConnection { .. } => (&self.inbound_connection, "on_inbound_connection"),
-            Event::InboundMessage { .. } => (&self.inbound_message, "on_inbound_message"),
-            Event::OutboundMessage { .. } => (&self.outbound_message, "on_outbound_message"),
-            Event::SocketClosed { .. } => (&self.socket_closed, "on_socket_closed"),
-            Event::OutboundReconnecting { .. } => {
-                (&self.outbound_reconnecting, "on_outbound_reconnecting")
+            Event::InboundConnection { .. } => (
+                self.inbound_connection.handler_for(path),
+                "on_inbound_connection",
+            ),
+            Event::InboundMessage { .. } => {
+                (self.inbound_message.handler_for(path), "on_inbound_message")
             }
-            Event::OutboundReconnected { .. } => {
-                (&self.outbound_reconnected, "on_outbound_reconnected")
+            Event::OutboundMessage { .. } => (
+                self.outbound_message.handler_for(path),
+                "on_outbound_message",
+            ),
+            Event::SocketClosed { .. } => {
+                (self.socket_closed.handler_for(path), "on_socket_closed")
             }
+            Event::OutboundReconnecting { .. } => (
+                self.outbound_reconnecting.as_ref(),
+                "on_outbound_reconnecting",
+            ),
+            Event::OutboundReconnected { .. } => (
+                self.outbound_reconnected.as_ref(),
+                "on_outbound_reconnected",
+            ),
         };
         let Some(callback) = callback else {
             // No callback: only the closed event matters, to forget the socket's object.
@@ -420,4 +443,50 @@ pub(crate) fn run_dispatcher(handle: ConnectorHandle, triggers: Triggers) {
     }
     Python::try_attach(|_| drop((triggers, sockets)));
     drop(thread_state);
+}
+
+/// One trigger's handlers for `AsyncConnector`: per path pattern and a catch-all, selected as
+/// the connector selects its own callbacks (`wsconnector::Routes`).
+#[pyclass(module = "wsconnector._native", name = "_Routes")]
+#[derive(Default)]
+pub(crate) struct PyRoutes(Routes<Py<PyAny>>);
+
+#[pymethods]
+impl PyRoutes {
+    #[new]
+    fn new() -> Self {
+        PyRoutes::default()
+    }
+
+    /// Registers `handler` for paths that match `path` (a pattern), or for every path.
+    #[pyo3(signature = (handler, path=None))]
+    fn set(&mut self, py: Python<'_>, handler: Py<PyAny>, path: Option<&str>) -> PyResult<()> {
+        match path {
+            Some(path) => {
+                let pattern =
+                    wsconnector::PathPattern::new(path).map_err(|e| errors::to_py(py, &e))?;
+                self.0.set_at(pattern, Some(handler));
+            }
+            None => {
+                self.0.set_catch_all(Some(handler));
+            }
+        }
+        Ok(())
+    }
+
+    /// The handler for an event on a socket whose full path is `path`, or `None`.
+    fn handler_for(&self, py: Python<'_>, path: &str) -> Option<Py<PyAny>> {
+        self.0.handler_for(path).map(|h| h.clone_ref(py))
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        for handler in self.0.handlers() {
+            visit.call(handler)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.0 = Routes::default();
+    }
 }

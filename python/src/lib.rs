@@ -41,6 +41,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<events::SocketClosed>()?;
     module.add_class::<events::OutboundReconnecting>()?;
     module.add_class::<events::OutboundReconnected>()?;
+    module.add_class::<events::PyRoutes>()?;
     module.add_class::<reconnect::PyReconnect>()?;
     module.add_class::<broadcast::BroadcastResult>()?;
     module.add_class::<broadcast::BroadcastFailure>()?;

@@ -90,6 +90,34 @@ impl PySocket {
         self.socket.query().to_vec()
     }
 
+    /// The query string of the handshake request as sent (still percent-encoded, without the
+    /// `?`; `""` when none): Mule's `queryString`.
+    #[getter]
+    fn query_string(&self) -> &str {
+        self.socket.query_string()
+    }
+
+    /// The URI parameters as `(name, value)` pairs: for an inbound socket, what the `{name}`
+    /// segments of the served path pattern matched (`/chat/{room}` serving `/chat/lobby`:
+    /// `[("room", "lobby")]`), decoded; for an outbound socket, those that filled its URL's
+    /// template. Mule's `uriParams`.
+    #[getter]
+    fn uri_params(&self) -> Vec<(String, String)> {
+        self.socket.uri_params().to_vec()
+    }
+
+    /// The handshake request's method, `"GET"`: Mule's `method`.
+    #[getter]
+    fn method(&self) -> &'static str {
+        self.socket.method()
+    }
+
+    /// The handshake's HTTP version, `"HTTP/1.1"`.
+    #[getter]
+    fn http_version(&self) -> &'static str {
+        self.socket.http_version()
+    }
+
     /// The negotiated subprotocol, or `None`.
     #[getter]
     fn subprotocol(&self) -> Option<&str> {
@@ -240,6 +268,11 @@ impl PySocket {
     /// The first query parameter called `name` (case-sensitive), or `None`.
     fn query_param(&self, name: &str) -> Option<&str> {
         self.socket.query_param(name)
+    }
+
+    /// The URI parameter called `name` (case-sensitive), or `None`.
+    fn uri_param(&self, name: &str) -> Option<&str> {
+        self.socket.uri_param(name)
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {

@@ -56,6 +56,10 @@ RENAMED = {
     "QueueFull": "QueueFullError",
     "InvalidState": "InvalidStateError",
     "Stopped": "StoppedError",
+    "Unauthorized": "UnauthorizedError",
+    "Forbidden": "ForbiddenError",
+    "NotFound": "NotFoundError",
+    "ServiceUnavailable": "ServiceUnavailableError",
 }
 
 
@@ -67,7 +71,8 @@ def test_exception_names_end_in_error_and_the_old_names_are_aliases() -> None:
         for obj in vars(wsconnector).values()
         if inspect.isclass(obj) and issubclass(obj, wsconnector.WebSocketError)
     }
-    assert len(errors) == 20  # the base and one per error kind
+    # The base, one per error kind, and HandshakeError's five for the statuses Mule names.
+    assert len(errors) == 25
     assert all(error.__name__.endswith("Error") for error in errors)
     assert all(error.__module__ == "wsconnector" for error in errors)
 

@@ -66,6 +66,14 @@ def test_async_with_events_and_awaitable_operations() -> None:
                     assert result.delivered == 1
                     assert await bounded(client.recv()) == "all peers"
                     assert [s.id for s in connector.sockets(socket_type="outbound")] == [out]
+                    not_him = await connector.broadcast(
+                        "x", groups="peers", except_socket_ids=[inbound.id], except_groups="nobody"
+                    )
+                    assert not_him.delivered == 1  # the outbound socket only; its peer echoes
+                    event = await next_event(events)
+                    assert isinstance(event, wsconnector.OutboundMessage) and event.message == "x"
+                    both = connector.sockets(all_groups=["peers"], socket_type="inbound")
+                    assert [s.id for s in both] == [inbound.id]
 
                     await connector.close(out, 4001, "done")
                     event = await next_event(events)

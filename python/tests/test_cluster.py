@@ -147,7 +147,7 @@ def test_cluster_settings_results_and_operations_by_id(redis: str) -> None:
             assert (result.delivered, result.nodes_answered, result.complete) == (1, 2, True)
             assert result.remote_failures == [] and result.remote_failures_omitted == 0
             assert text(client) == "hi"
-            assert a.broadcast("all but", exclude=[there.id]).delivered == 0
+            assert a.broadcast("all but", except_socket_ids=[there.id]).delivered == 0
             fired = a.broadcast("fire", wait=False)
             assert (fired.nodes_answered, fired.complete) == (1, False)
             assert text(client) == "fire"

@@ -4,6 +4,8 @@ and servers for outbound sockets."""
 from __future__ import annotations
 
 import contextlib
+import http.server
+import threading
 
 from typing import Any
 
@@ -19,7 +21,7 @@ def test_open_outbound_sends_headers_query_subprotocols_and_exchanges_messages(
     recorder: Recorder,
 ) -> None:
     peer = Peer(subprotocols=["quotes.v1"])
-    connector = wsconnector.Connector(default_headers={"X-Default": "d"}, default_query=[("k", "v")])
+    connector = wsconnector.Connector(default_headers={"X-Default": "d", "x-token": "default"}, default_query=[("k", "v")])
     recorder.register(connector)
     try:
         with connector:
@@ -38,6 +40,8 @@ def test_open_outbound_sends_headers_query_subprotocols_and_exchanges_messages(
             assert request.path == "/feed?x=1&k=v&symbol=ACME"
             assert request.headers["X-Token"] == "secret"
             assert request.headers["X-Default"] == "d"
+            # The open's header replaces the default one of the same name, whatever its case.
+            assert request.headers.get_all("X-Token") == ["secret"]
 
             socket = connector.socket("feed-1")
             assert socket.type == "outbound"
@@ -108,6 +112,53 @@ def test_connect_timeout_raises_timeout() -> None:
             assert isinstance(timed_out.value, TimeoutError)
     finally:
         silent.close()
+
+
+class _Refusing(http.server.BaseHTTPRequestHandler):
+    """Answers GET /STATUS with that status, a header and a body longer than the kept bound."""
+
+    def do_GET(self) -> None:
+        status = int(self.path.strip("/"))
+        body = f"refused {status} ".encode() + b"x" * 2000
+        self.send_response(status)
+        self.send_header("Retry-After", "7")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_handshake_refusals_raise_the_subclass_of_their_status() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    port = server.server_address[1]
+    expected: list[tuple[int, type[wsconnector.HandshakeError]]] = [
+        (401, wsconnector.Unauthorized),
+        (403, wsconnector.Forbidden),
+        (404, wsconnector.NotFound),
+        (500, wsconnector.InternalServerError),
+        (503, wsconnector.ServiceUnavailable),
+        (418, wsconnector.HandshakeError),
+    ]
+    try:
+        with wsconnector.Connector() as connector:
+            for status, kind in expected:
+                with pytest.raises(wsconnector.HandshakeError) as refused:
+                    connector.open_outbound(f"ws://127.0.0.1:{port}/{status}")
+                error = refused.value
+                assert type(error) is kind and error.status == status
+                assert error.body is not None and len(error.body) == 1024
+                assert error.body.startswith(f"refused {status} ".encode())
+                assert error.headers is not None
+                assert ("retry-after", "7") in [(k.lower(), v) for k, v in error.headers]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert issubclass(wsconnector.Unauthorized, wsconnector.HandshakeError)
+    assert wsconnector.Forbidden("x").body is None
 
 
 def test_subscribe_unsubscribe_broadcast_filters_and_sockets(
@@ -185,6 +236,42 @@ def test_close_and_bulk_close(server: wsconnector.Connector, recorder: Recorder)
     with pytest.raises(wsconnector.InvalidArgumentError):
         server.close("whatever", 1000, "x" * 200)
     stack.close()
+
+
+def test_filters_leave_out_ids_and_groups_and_require_every_group(
+    server: wsconnector.Connector, recorder: Recorder
+) -> None:
+    with contextlib.ExitStack() as stack:
+        a, b, c = (stack.enter_context(connect(server, p)) for p in ("/r/a", "/r/b", "/r/c"))
+        for _ in range(3):
+            recorder.next("connection")
+        by_path = {s.path: s.id for s in server.sockets()}
+        ia, ib, ic = by_path["/r/a"], by_path["/r/b"], by_path["/r/c"]
+        server.subscribe(ia, ["room", "vip"])
+        server.subscribe(ib, "room")
+        server.subscribe(ic, ["room", "muted"])
+
+        def ids_of(**filters: Any) -> set[str]:
+            return {s.id for s in server.sockets(**filters)}
+
+        assert ids_of(all_groups=["room", "vip"]) == {ia}
+        assert ids_of(groups="room", except_groups="muted") == {ia, ib}
+        assert ids_of(groups="room", except_socket_ids=[ia], except_groups=["muted"]) == {ib}
+        # The chat relay: the room but not the sender.
+        result = server.broadcast("hi room", groups="room", except_socket_ids=[ia])
+        assert result.delivered == 2
+        assert b.recv(timeout=WAIT) == "hi room" and c.recv(timeout=WAIT) == "hi room"
+        assert server.broadcast("vip", all_groups=["vip", "room"]).delivered == 1
+        assert a.recv(timeout=WAIT) == "vip"
+        assert server.bulk_close(except_groups="room") == 0
+        assert server.bulk_close(groups="room", except_groups=["vip", "muted"], code=4001) == 1
+        with pytest.raises(Exception):
+            b.recv(timeout=WAIT)
+        assert b.close_code == 4001
+        with pytest.raises(wsconnector.InvalidArgumentError):
+            server.broadcast("x", except_groups=[""])
+        with pytest.raises(wsconnector.InvalidSocketIdError):
+            server.broadcast("x", except_socket_ids=[""])
 
 
 def first_failure(connector: wsconnector.Connector, data: bytes) -> wsconnector.BroadcastFailure:

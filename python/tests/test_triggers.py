@@ -156,7 +156,12 @@ def test_triggers_are_fixed_once_running(server: wsconnector.Connector) -> None:
     with pytest.raises(wsconnector.InvalidStateError):
         server.on_inbound_message(lambda s, m: None)
     with pytest.raises(TypeError):
-        wsconnector.Connector().on_socket_closed("not callable")  # type: ignore[type-var]
+        wsconnector.Connector().on_socket_closed(42)  # type: ignore[call-overload]
+    # A string is a path pattern (a decorator for that path), so a bad one is a bad argument.
+    with pytest.raises(wsconnector.InvalidArgumentError):
+        wsconnector.Connector().on_socket_closed("not a path")
+    with pytest.raises(wsconnector.InvalidStateError):
+        server.on_inbound_message("/later")(lambda s, m: None)
     with pytest.raises(wsconnector.InvalidStateError, match="trigger callbacks"):
         server.next_events(timeout=0)
 

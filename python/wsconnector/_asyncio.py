@@ -38,6 +38,7 @@ from typing import (
     Tuple,
     TypeVar,
     Union,
+    overload,
 )
 
 from ._native import (
@@ -54,6 +55,7 @@ from ._native import (
     SocketClosed,
     StoppedError,
     WebSocketError,
+    _Routes,
 )
 from ._types import Event, Groups, Pairs
 
@@ -123,7 +125,7 @@ class AsyncConnector:
     ) -> None:
         self.connector = Connector(**settings)
         """The synchronous connector underneath (its operations do not block the loop)."""
-        self._handlers: Dict[type, Callable[..., object]] = {}
+        self._handlers: Dict[type, _Routes] = {}
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._events: Optional[_EventStream] = None
         self._dispatch: Optional[_Handlers] = None
@@ -145,21 +147,41 @@ class AsyncConnector:
         if refresh_headers is not None:
             self.refresh_headers(refresh_headers)
 
-    def on_inbound_connection(self, handler: _F) -> _F:
-        """Registers ``handler(socket)`` for the inbound-connection trigger (a decorator)."""
-        return self._register(InboundConnection, handler)
+    @overload
+    def on_inbound_connection(self, handler: _F) -> _F: ...
+    @overload
+    def on_inbound_connection(self, handler: str) -> Callable[[_F], _F]: ...
+    def on_inbound_connection(self, handler: Any) -> Any:
+        """Registers ``handler(socket)`` for the inbound-connection trigger (a decorator, bare or
+        with a path pattern, as ``Connector.on_inbound_connection``)."""
+        return self._route(InboundConnection, handler)
 
-    def on_inbound_message(self, handler: _F) -> _F:
-        """Registers ``handler(socket, message)`` for the inbound-message trigger (a decorator)."""
-        return self._register(InboundMessage, handler)
+    @overload
+    def on_inbound_message(self, handler: _F) -> _F: ...
+    @overload
+    def on_inbound_message(self, handler: str) -> Callable[[_F], _F]: ...
+    def on_inbound_message(self, handler: Any) -> Any:
+        """Registers ``handler(socket, message)`` for the inbound-message trigger (a decorator, bare or
+        with a path pattern, as ``Connector.on_inbound_message``)."""
+        return self._route(InboundMessage, handler)
 
-    def on_outbound_message(self, handler: _F) -> _F:
-        """Registers ``handler(socket, message)`` for the outbound-message trigger (a decorator)."""
-        return self._register(OutboundMessage, handler)
+    @overload
+    def on_outbound_message(self, handler: _F) -> _F: ...
+    @overload
+    def on_outbound_message(self, handler: str) -> Callable[[_F], _F]: ...
+    def on_outbound_message(self, handler: Any) -> Any:
+        """Registers ``handler(socket, message)`` for the outbound-message trigger (a decorator, bare or
+        with a path pattern, as ``Connector.on_outbound_message``)."""
+        return self._route(OutboundMessage, handler)
 
-    def on_socket_closed(self, handler: _F) -> _F:
-        """Registers ``handler(socket, code, reason)`` for the socket-closed trigger (a decorator)."""
-        return self._register(SocketClosed, handler)
+    @overload
+    def on_socket_closed(self, handler: _F) -> _F: ...
+    @overload
+    def on_socket_closed(self, handler: str) -> Callable[[_F], _F]: ...
+    def on_socket_closed(self, handler: Any) -> Any:
+        """Registers ``handler(socket, code, reason)`` for the socket-closed trigger (a decorator, bare or
+        with a path pattern, as ``Connector.on_socket_closed``)."""
+        return self._route(SocketClosed, handler)
 
     def on_outbound_reconnecting(self, handler: _F) -> _F:
         """Registers ``handler(socket, attempt, delay, error)`` for a reconnecting outbound
@@ -185,7 +207,16 @@ class AsyncConnector:
         self.connector.authorize(self._authorizer(hook))
         return hook
 
-    def _register(self, event_type: type, handler: _F) -> _F:
+    def _route(self, event_type: type, handler: Any) -> Any:
+        """Registers ``handler`` for every path; given a path pattern instead, returns the
+        decorator that registers its handler for that pattern."""
+        if isinstance(handler, str):
+            pattern = handler
+            return lambda decorated: self._register(event_type, decorated, pattern)
+        return self._register(event_type, handler)
+
+    def _register(self, event_type: type, handler: _F, path: Optional[str] = None) -> _F:
+        """Registers ``handler`` for every path, or for the paths that match ``path``."""
         name = _HANDLER_NAMES[event_type]
         if not callable(handler):
             raise TypeError(f"{name} needs a callable")
@@ -193,7 +224,7 @@ class AsyncConnector:
             raise InvalidStateError(
                 f"register {name} before start(): handlers are fixed while running"
             )
-        self._handlers[event_type] = handler
+        self._handlers.setdefault(event_type, _Routes()).set(handler, path)
         return handler
 
     def _authorizer(self, hook: Callable[[AuthRequest], Any]) -> Callable[[AuthRequest], Any]:
@@ -415,7 +446,9 @@ class AsyncConnector:
         path: Optional[str] = None,
         socket_type: Optional[_SocketTypeFilter] = None,
         groups: Optional[Groups] = None,
-        exclude: Optional[Groups] = None,
+        all_groups: Optional[Groups] = None,
+        except_socket_ids: Optional[Groups] = None,
+        except_groups: Optional[Groups] = None,
         wait: bool = True,
     ) -> BroadcastResult:
         """Sends one message to every matching socket (see ``Connector.broadcast``)."""
@@ -425,7 +458,9 @@ class AsyncConnector:
             path=path,
             socket_type=socket_type,
             groups=groups,
-            exclude=exclude,
+            all_groups=all_groups,
+            except_socket_ids=except_socket_ids,
+            except_groups=except_groups,
             wait=wait,
         )
 
@@ -439,7 +474,9 @@ class AsyncConnector:
         path: Optional[str] = None,
         socket_type: Optional[_SocketTypeFilter] = None,
         groups: Optional[Groups] = None,
-        exclude: Optional[Groups] = None,
+        all_groups: Optional[Groups] = None,
+        except_socket_ids: Optional[Groups] = None,
+        except_groups: Optional[Groups] = None,
         code: int = 1000,
         reason: str = "",
     ) -> int:
@@ -449,7 +486,9 @@ class AsyncConnector:
             path=path,
             socket_type=socket_type,
             groups=groups,
-            exclude=exclude,
+            all_groups=all_groups,
+            except_socket_ids=except_socket_ids,
+            except_groups=except_groups,
             code=code,
             reason=reason,
         )
@@ -497,11 +536,18 @@ class AsyncConnector:
         path: Optional[str] = None,
         socket_type: Optional[_SocketTypeFilter] = None,
         groups: Optional[Groups] = None,
-        exclude: Optional[Groups] = None,
+        all_groups: Optional[Groups] = None,
+        except_socket_ids: Optional[Groups] = None,
+        except_groups: Optional[Groups] = None,
     ) -> List[Socket]:
         """The open sockets that match the filter (see ``Connector.sockets``)."""
         return self.connector.sockets(
-            path=path, socket_type=socket_type, groups=groups, exclude=exclude
+            path=path,
+            socket_type=socket_type,
+            groups=groups,
+            all_groups=all_groups,
+            except_socket_ids=except_socket_ids,
+            except_groups=except_groups,
         )
 
 
@@ -639,7 +685,7 @@ class _Handlers:
 
     def __init__(
         self,
-        handlers: Dict[type, Callable[..., object]],
+        handlers: Dict[type, _Routes],
         bounds: Tuple[int, int],
         pump: _Pump,
         closed: asyncio.Future[None],
@@ -699,7 +745,8 @@ class _Handlers:
         self._ask()
 
     async def _handle(self, event: Event) -> None:
-        handler = self._handlers.get(type(event))
+        routes = self._handlers.get(type(event))
+        handler = routes.handler_for(event.socket.path) if routes is not None else None
         if handler is None:
             return
         args: Tuple[Any, ...]

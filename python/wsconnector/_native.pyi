@@ -3,7 +3,7 @@
 import builtins
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, Literal, TypeVar, Union, final
+from typing import Any, Final, Literal, TypeVar, Union, final, overload
 
 from typing_extensions import Self, Unpack
 
@@ -26,6 +26,15 @@ __all__ = [
     "DnsError",
     "TlsError",
     "HandshakeError",
+    "UnauthorizedError",
+    "Unauthorized",
+    "ForbiddenError",
+    "Forbidden",
+    "NotFoundError",
+    "NotFound",
+    "InternalServerError",
+    "ServiceUnavailableError",
+    "ServiceUnavailable",
     "TimeoutError",
     "RemotelyClosedError",
     "LimitExceededError",
@@ -70,6 +79,7 @@ __all__ = [
     "SETTINGS",
     "SETTING_ALIASES",
     "VERSION",
+    "_Routes",
 ]
 
 VERSION: Final[str]
@@ -105,6 +115,32 @@ class HandshakeError(WebSocketError):
 
     status: int | None
     """The HTTP status the peer answered with."""
+    body: bytes | None
+    """The first bytes (at most 1024) of the body of the response that refused an outbound
+    handshake."""
+    headers: list[tuple[str, str]] | None
+    """The headers of the response that refused an outbound handshake."""
+
+class UnauthorizedError(HandshakeError):
+    """The peer refused the handshake with HTTP 401."""
+
+class ForbiddenError(HandshakeError):
+    """The peer refused the handshake with HTTP 403."""
+
+class NotFoundError(HandshakeError):
+    """The peer refused the handshake with HTTP 404."""
+
+class InternalServerError(HandshakeError):
+    """The peer refused the handshake with HTTP 500."""
+
+class ServiceUnavailableError(HandshakeError):
+    """The peer refused the handshake with HTTP 503."""
+
+# Mule's names for them.
+Unauthorized = UnauthorizedError
+Forbidden = ForbiddenError
+NotFound = NotFoundError
+ServiceUnavailable = ServiceUnavailableError
 
 class TimeoutError(WebSocketError, builtins.TimeoutError):
     """A connect, handshake or stop did not finish in time (`wsconnector.TimeoutError`: left out
@@ -158,6 +194,14 @@ class PanicException(BaseException):
     """A panic in the binding itself (PyO3's exception; derives from BaseException)."""
 
 @final
+class _Routes:
+    """One trigger's handlers for `AsyncConnector`, per path pattern and a catch-all."""
+
+    def __init__(self) -> None: ...
+    def set(self, handler: Callable[..., object], path: str | None = None) -> None: ...
+    def handler_for(self, path: str) -> Callable[..., object] | None: ...
+
+@final
 class Socket:
     """A socket: its attributes, read-only (`groups` is read when asked), and the operations on
     it (`send`, `close`, `subscribe`, `unsubscribe`), which need no ID lookup.
@@ -186,6 +230,19 @@ class Socket:
     @property
     def query(self) -> list[tuple[str, str]]:
         """The handshake's query parameters as decoded `(name, value)` pairs, in order."""
+    @property
+    def query_string(self) -> str:
+        """The query string of the handshake request as sent (percent-encoded, no `?`)."""
+    @property
+    def uri_params(self) -> list[tuple[str, str]]:
+        """The URI parameters: what the `{name}` segments of the served path pattern matched
+        (inbound), or those that filled the URL's template (outbound)."""
+    @property
+    def method(self) -> str:
+        """The handshake request's method, `"GET"`."""
+    @property
+    def http_version(self) -> str:
+        """The handshake's HTTP version, `"HTTP/1.1"`."""
     @property
     def subprotocol(self) -> str | None:
         """The negotiated subprotocol, or `None`."""
@@ -238,6 +295,8 @@ class Socket:
         """The first handshake header called `name` (case-insensitive), or `None`."""
     def query_param(self, name: str) -> str | None:
         """The first query parameter called `name` (case-sensitive), or `None`."""
+    def uri_param(self, name: str) -> str | None:
+        """The URI parameter called `name` (case-sensitive), or `None`."""
     def send(self, data: _Data) -> bool:
         """Queues a message for this socket, like `Connector.send` with its ID but without
         looking the ID up: the way to reply from a trigger callback.
@@ -662,14 +721,33 @@ class Connector:
         """Configures a connector with keyword settings (see `wsconnector.Settings`): a
         listener when `host` or `port` is given, else client-only; the trigger callbacks and
         the authorization hook may be given here or registered with the decorators."""
+    @overload
     def on_inbound_connection(self, callback: _F) -> _F:
-        """Registers `callback(socket)` for the inbound-connection trigger (a decorator)."""
+        """Registers `callback(socket)` for the inbound-connection trigger (a decorator, bare or
+        with a path pattern: `@conn.on_inbound_connection("/chat/{room}")`)."""
+    @overload
+    def on_inbound_connection(self, callback: str) -> Callable[[_F], _F]: ...
+    @overload
     def on_inbound_message(self, callback: _F) -> _F:
-        """Registers `callback(socket, message)` for the inbound-message trigger (a decorator)."""
+        """Registers `callback(socket, message)` for the inbound-message trigger (a decorator,
+        bare or with a full path pattern, `@conn.on_inbound_message("/chat/*")`: exact paths,
+        `*`, `{name}` segments). An event goes to the most specific matching pattern (exact
+        first, then more literal characters, then fewer `*`, then the first registered), else
+        to the bare registration."""
+    @overload
+    def on_inbound_message(self, callback: str) -> Callable[[_F], _F]: ...
+    @overload
     def on_outbound_message(self, callback: _F) -> _F:
-        """Registers `callback(socket, message)` for the outbound-message trigger (a decorator)."""
+        """Registers `callback(socket, message)` for the outbound-message trigger (a decorator,
+        bare or with a path pattern)."""
+    @overload
+    def on_outbound_message(self, callback: str) -> Callable[[_F], _F]: ...
+    @overload
     def on_socket_closed(self, callback: _F) -> _F:
-        """Registers `callback(socket, code, reason)` for the socket-closed trigger (a decorator)."""
+        """Registers `callback(socket, code, reason)` for the socket-closed trigger (a
+        decorator, bare or with a path pattern)."""
+    @overload
+    def on_socket_closed(self, callback: str) -> Callable[[_F], _F]: ...
     def on_outbound_reconnecting(self, callback: _F) -> _F:
         """Registers `callback(socket, attempt, delay, error)`, called before each reconnect
         attempt of an outbound socket (a decorator)."""
@@ -749,7 +827,9 @@ class Connector:
         path: str | None = None,
         socket_type: _SocketTypeFilter | None = None,
         groups: _Groups | None = None,
-        exclude: _Groups | None = None,
+        all_groups: _Groups | None = None,
+        except_socket_ids: _Groups | None = None,
+        except_groups: _Groups | None = None,
         wait: bool = True,
     ) -> BroadcastResult:
         """Sends one message to every socket that matches the filter (on every node of the
@@ -765,7 +845,9 @@ class Connector:
         path: str | None = None,
         socket_type: _SocketTypeFilter | None = None,
         groups: _Groups | None = None,
-        exclude: _Groups | None = None,
+        all_groups: _Groups | None = None,
+        except_socket_ids: _Groups | None = None,
+        except_groups: _Groups | None = None,
         code: int = 1000,
         reason: str = "",
     ) -> int:
@@ -780,7 +862,9 @@ class Connector:
         path: str | None = None,
         socket_type: _SocketTypeFilter | None = None,
         groups: _Groups | None = None,
-        exclude: _Groups | None = None,
+        all_groups: _Groups | None = None,
+        except_socket_ids: _Groups | None = None,
+        except_groups: _Groups | None = None,
     ) -> list[Socket]:
         """The open sockets of this node that match the filter."""
     def metrics(self) -> Metrics:
@@ -808,7 +892,9 @@ class Connector:
         path: str | None = None,
         socket_type: _SocketTypeFilter | None = None,
         groups: _Groups | None = None,
-        exclude: _Groups | None = None,
+        all_groups: _Groups | None = None,
+        except_socket_ids: _Groups | None = None,
+        except_groups: _Groups | None = None,
     ) -> list[ClusterSocket]:
         """The open sockets that match the filter on every node that answers in time."""
     def cluster_socket_count(
@@ -817,7 +903,9 @@ class Connector:
         path: str | None = None,
         socket_type: _SocketTypeFilter | None = None,
         groups: _Groups | None = None,
-        exclude: _Groups | None = None,
+        all_groups: _Groups | None = None,
+        except_socket_ids: _Groups | None = None,
+        except_groups: _Groups | None = None,
     ) -> int:
         """How many open sockets match the filter on every node that answers in time."""
     def wait_for_cluster(self, timeout: float) -> None:

@@ -98,16 +98,13 @@ impl Names {
     fn nodes_key(&self) -> String {
         format!("{}:nodes", self.prefix)
     }
-    /// The channels a request with `filter` goes to: its groups' channels, or the cluster's.
+    /// The channels a request with `filter` goes to: its any-of groups' channels, else the first
+    /// all-of group's (a socket in every one is in that one), else the cluster's.
     fn channels_for(&self, filter: &SocketFilter) -> Vec<String> {
-        if filter.groups.is_empty() {
-            vec![self.all_channel()]
-        } else {
-            filter
-                .groups
-                .iter()
-                .map(|g| self.group_channel(g))
-                .collect()
+        match (filter.groups.as_slice(), filter.all_groups.first()) {
+            ([], None) => vec![self.all_channel()],
+            ([], Some(group)) => vec![self.group_channel(group)],
+            (groups, _) => groups.iter().map(|g| self.group_channel(g)).collect(),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! node alone, so that an application can call them either way.
 
 use super::ClusterSocket;
-use crate::config::{validate_groups, MAX_DURATION};
+use crate::config::MAX_DURATION;
 use crate::error::Result;
 use crate::handle::ConnectorHandle;
 use crate::registry::SocketFilter;
@@ -59,7 +59,7 @@ impl ConnectorHandle {
     /// timeout (this node alone without a cluster).
     pub fn cluster_socket_count(&self, filter: &SocketFilter) -> Result<usize> {
         self.shared.check_running()?;
-        validate_groups(&filter.groups)?;
+        filter.validate()?;
         let here = self.shared.registry.select(filter).len();
         match &self.cluster {
             None => Ok(here),

@@ -260,7 +260,7 @@ fn counts(count: usize) -> Reply {
 
 /// A filter from another node passes the same checks as a local one.
 fn check_filter(filter: &SocketFilter) -> Result<()> {
-    crate::config::validate_groups(&filter.groups)
+    filter.validate()
 }
 
 /// The error kind with this number (an unknown one, from a newer node, is `Internal`).

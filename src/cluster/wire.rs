@@ -16,7 +16,7 @@ use bytes::Bytes;
 
 const MAGIC: &[u8; 4] = b"WSCB";
 /// The version of the format; a node ignores (and logs) any other.
-pub(crate) const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 2;
 /// Bytes an envelope may add to the largest message: names, filter, failures.
 pub(crate) const ENVELOPE_ALLOWANCE: usize = 256 * 1024;
 /// Most failures one node reports back for one broadcast; the rest are only counted.
@@ -327,7 +327,9 @@ impl Writer {
             Some(SocketType::Outbound) => 2,
         });
         self.strs(&filter.groups);
-        self.strs(&filter.exclude);
+        self.strs(&filter.except_socket_ids);
+        self.strs(&filter.all_groups);
+        self.strs(&filter.except_groups);
     }
     fn reply(&mut self, reply: &Reply) {
         match reply {
@@ -453,7 +455,7 @@ impl Reader<'_> {
             other => return Err(format!("unknown socket type {other}")),
         };
         let groups = self.strings()?;
-        let exclude = self
+        let except_socket_ids = self
             .strings()?
             .iter()
             .map(|id| SocketId::new(id).map_err(|e| e.message().to_owned()))
@@ -462,7 +464,9 @@ impl Reader<'_> {
             path,
             socket_type,
             groups,
-            exclude,
+            except_socket_ids,
+            all_groups: self.strings()?,
+            except_groups: self.strings()?,
         })
     }
     fn reply(&mut self) -> Read<Reply> {
@@ -530,7 +534,9 @@ mod tests {
             .unwrap()
             .with_type(SocketType::Inbound)
             .with_groups(["a", "b"])
-            .excluding([SocketId::new("me").unwrap()]);
+            .with_all_groups(["c"])
+            .except_socket_ids([SocketId::new("me").unwrap()])
+            .except_groups(["muted"]);
         let bodies = vec![
             Body::Broadcast {
                 filter: filter.clone(),

@@ -10,7 +10,7 @@ use super::payload::{self, Handed};
 use super::reconnect::{wsc_headers, HeaderAnswer};
 use super::socket::{wsc_socket, wsc_socket_state, SocketView};
 use super::{wsc_bytes, wsc_message_kind, wsc_result, wsc_str};
-use crate::{AuthDecision, AuthRequest, Event, Message, Socket};
+use crate::{AuthDecision, AuthRequest, Event, Message, Routes, Socket};
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::sync::{Condvar, Mutex};
@@ -164,13 +164,14 @@ impl<F> Drop for Callback<F> {
     }
 }
 
-/// Every callback a connector was configured with.
+/// Every callback a connector was configured with; the four triggers' per path pattern and
+/// catch-all (see `crate::Routes` for which one an event goes to).
 #[derive(Default)]
 pub(crate) struct Callbacks {
-    pub inbound_connection: Option<Callback<ConnectionFn>>,
-    pub inbound_message: Option<Callback<MessageFn>>,
-    pub outbound_message: Option<Callback<MessageFn>>,
-    pub socket_closed: Option<Callback<ClosedFn>>,
+    pub inbound_connection: Routes<Callback<ConnectionFn>>,
+    pub inbound_message: Routes<Callback<MessageFn>>,
+    pub outbound_message: Routes<Callback<MessageFn>>,
+    pub socket_closed: Routes<Callback<ClosedFn>>,
     pub outbound_state: Option<Callback<OutboundStateFn>>,
     pub authorizer: Option<Callback<AuthFn>>,
     pub header_refresher: Option<Callback<RefreshHeadersFn>>,
@@ -178,15 +179,16 @@ pub(crate) struct Callbacks {
     hook_fence: Fence,
 }
 
-type ConnectionFn = unsafe extern "C" fn(*mut c_void, *mut wsc_connector, *const wsc_socket);
-type MessageFn = unsafe extern "C" fn(
+pub(crate) type ConnectionFn =
+    unsafe extern "C" fn(*mut c_void, *mut wsc_connector, *const wsc_socket);
+pub(crate) type MessageFn = unsafe extern "C" fn(
     *mut c_void,
     *mut wsc_connector,
     *const wsc_socket,
     wsc_message_kind,
     wsc_bytes,
 );
-type ClosedFn =
+pub(crate) type ClosedFn =
     unsafe extern "C" fn(*mut c_void, *mut wsc_connector, *const wsc_socket, u16, wsc_str);
 type OutboundStateFn = unsafe extern "C" fn(
     *mut c_void,
@@ -266,10 +268,10 @@ pub(crate) fn with_handed<R>(f: impl FnOnce(Option<&Handed>) -> R) -> R {
 impl Callbacks {
     /// Whether any trigger has a callback (else the connector runs in pull mode).
     pub(crate) fn has_triggers(&self) -> bool {
-        self.inbound_connection.is_some()
-            || self.inbound_message.is_some()
-            || self.outbound_message.is_some()
-            || self.socket_closed.is_some()
+        !self.inbound_connection.is_empty()
+            || !self.inbound_message.is_empty()
+            || !self.outbound_message.is_empty()
+            || !self.socket_closed.is_empty()
             || self.outbound_state.is_some()
     }
 
@@ -278,12 +280,13 @@ impl Callbacks {
         THREAD.with(|t| std::ptr::eq(t.running.get().callbacks, self))
     }
 
-    /// Hands an event to its trigger's callback (on the dispatcher thread). A message event's
-    /// message goes along (see `payload`), for sends from the callback to pass on.
+    /// Hands an event to its trigger's callback for the socket's path (on the dispatcher
+    /// thread). A message event's message goes along (see `payload`), for sends from the
+    /// callback to pass on.
     pub(crate) fn dispatch(&self, conn: *mut wsc_connector, event: Event) {
         THREAD.with(|thread| match event {
             Event::InboundConnection { socket } => {
-                if let Some(cb) = &self.inbound_connection {
+                if let Some(cb) = self.inbound_connection.handler_for(socket.path()) {
                     let view = SocketView::new(socket);
                     let _current = Current::enter(thread, self, None);
                     // SAFETY: a C function registered for this trigger; the views outlive the
@@ -292,17 +295,19 @@ impl Callbacks {
                 }
             }
             Event::InboundMessage { socket, message } => {
-                self.message(thread, &self.inbound_message, conn, socket, message)
+                let cb = self.inbound_message.handler_for(socket.path());
+                self.message(thread, cb, conn, socket, message)
             }
             Event::OutboundMessage { socket, message } => {
-                self.message(thread, &self.outbound_message, conn, socket, message)
+                let cb = self.outbound_message.handler_for(socket.path());
+                self.message(thread, cb, conn, socket, message)
             }
             Event::SocketClosed {
                 socket,
                 code,
                 reason,
             } => {
-                if let Some(cb) = &self.socket_closed {
+                if let Some(cb) = self.socket_closed.handler_for(socket.path()) {
                     let view = SocketView::new(socket);
                     let _current = Current::enter(thread, self, None);
                     let socket = as_handle::<wsc_socket>(&view);
@@ -367,7 +372,7 @@ impl Callbacks {
     fn message(
         &self,
         thread: &ThreadState,
-        cb: &Option<Callback<MessageFn>>,
+        cb: Option<&Callback<MessageFn>>,
         conn: *mut wsc_connector,
         socket: Socket,
         message: Message,
@@ -450,18 +455,12 @@ impl Callbacks {
     /// No callback runs afterwards.
     pub(crate) fn close(&self) {
         self.hook_fence.close();
-        if let Some(cb) = &self.inbound_connection {
-            cb.release();
-        }
-        if let Some(cb) = &self.inbound_message {
-            cb.release();
-        }
-        if let Some(cb) = &self.outbound_message {
-            cb.release();
-        }
-        if let Some(cb) = &self.socket_closed {
-            cb.release();
-        }
+        self.inbound_connection
+            .handlers()
+            .for_each(Callback::release);
+        self.inbound_message.handlers().for_each(Callback::release);
+        self.outbound_message.handlers().for_each(Callback::release);
+        self.socket_closed.handlers().for_each(Callback::release);
         if let Some(cb) = &self.outbound_state {
             cb.release();
         }
@@ -548,10 +547,12 @@ mod tests {
     /// The message a callback's send queued: passed on, not copied, whatever its size.
     #[test]
     fn an_echo_from_a_callback_passes_the_message_on() {
-        let callbacks = Callbacks {
-            inbound_message: Callback::new(Some(echo as MessageFn), std::ptr::null_mut(), None),
-            ..Callbacks::default()
-        };
+        let mut callbacks = Callbacks::default();
+        callbacks.inbound_message.set_catch_all(Callback::new(
+            Some(echo as MessageFn),
+            std::ptr::null_mut(),
+            None,
+        ));
         for len in [5, 5000] {
             let socket = socket();
             let message = Message::binary(vec![7u8; len]);

@@ -17,8 +17,8 @@ use super::reconnect::wsc_reconnect;
 use super::{wsc_pem_source, wsc_result, wsc_str, FromRaw};
 use crate::{
     ClusterConfig, Config, Identity, InboundPath, ListenerConfig, MessageRateLimit,
-    MessageRatePolicy, Pem, ServerTls, SettingInfo, SettingKind, SettingNames, SettingScope,
-    SettingValue, SlowConsumerPolicy, SETTINGS,
+    MessageRatePolicy, PathPattern, Pem, Routes, ServerTls, SettingInfo, SettingKind, SettingNames,
+    SettingScope, SettingValue, SlowConsumerPolicy, SETTINGS,
 };
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
@@ -140,6 +140,32 @@ fn with_listener(
 }
 
 /// Replaces one callback of a config (releasing the earlier one's userdata).
+/// Registers (or, with a NULL callback, removes) a trigger's callback: its catch-all without
+/// a pattern, else the one for paths that match `pattern`.
+fn route<F: Copy>(
+    config: *mut wsc_config,
+    routes: impl FnOnce(&mut Callbacks) -> &mut Routes<Callback<F>>,
+    pattern: Option<*const c_char>,
+    callback: Option<F>,
+    userdata: *mut c_void,
+    userdata_free: wsc_userdata_free_fn,
+) -> wsc_result {
+    with_config(config, |b| {
+        let pattern = match pattern {
+            Some(pattern) => Some(PathPattern::new(arg_str!(pattern))?),
+            None => None,
+        };
+        let callback = Callback::new(callback, userdata, userdata_free);
+        let routes = routes(&mut b.callbacks);
+        // The callback it replaces, if any, is dropped here: its userdata's free runs.
+        match pattern {
+            Some(pattern) => routes.set_at(pattern, callback),
+            None => routes.set_catch_all(callback),
+        };
+        Ok(())
+    })
+}
+
 fn register<F: Copy>(
     config: *mut wsc_config,
     slot: impl FnOnce(&mut Callbacks) -> &mut Option<Callback<F>>,
@@ -506,8 +532,10 @@ pub extern "C" fn wsc_config_set_base_path(
 }
 
 /// Serves a path (exact or `*` pattern, relative to the base path, e.g. "/chat/room*", each `*`
-/// matching any run of characters); its sockets start in `groups` (`count` strings; NULL when
-/// 0). With no path added, every path under the base path is served. A request's path is
+/// matching any run of characters; a whole segment `{name}` matches one segment and its value
+/// becomes the socket's URI parameter `name`, see wsc_socket_uri_param()); its sockets start in
+/// `groups` (`count` strings; NULL when 0). With no path added, every path under the base path
+/// is served (the first added path that matches serves a request). A request's path is
 /// percent-decoded once before matching (the socket's path is the decoded one); one with a
 /// dot-segment ("/chat/../admin"), an encoded slash (%2F), a control character or malformed
 /// encoding is refused with 400.
@@ -1128,9 +1156,37 @@ pub extern "C" fn wsc_config_on_inbound_connection(
     userdata: *mut c_void,
     userdata_free: wsc_userdata_free_fn,
 ) -> wsc_result {
-    register(
+    route(
         config,
         |c| &mut c.inbound_connection,
+        None,
+        callback,
+        userdata,
+        userdata_free,
+    )
+}
+
+/// Registers the inbound-connection trigger's callback for sockets whose full path matches `pattern`
+/// (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+/// Mule flow declares its trigger's path; otherwise like wsc_config_on_inbound_connection(), and a NULL
+/// `callback` removes the pattern's. An event goes to the most specific matching pattern of
+/// its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+/// "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+/// none matches: the callback registered without a pattern. On an error nothing is kept and
+/// `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+/// WSC_INVALID_ARGUMENT (a bad pattern).
+#[no_mangle]
+pub extern "C" fn wsc_config_on_inbound_connection_at(
+    config: *mut wsc_config,
+    pattern: *const c_char,
+    callback: wsc_connection_fn,
+    userdata: *mut c_void,
+    userdata_free: wsc_userdata_free_fn,
+) -> wsc_result {
+    route(
+        config,
+        |c| &mut c.inbound_connection,
+        Some(pattern),
         callback,
         userdata,
         userdata_free,
@@ -1145,9 +1201,37 @@ pub extern "C" fn wsc_config_on_inbound_message(
     userdata: *mut c_void,
     userdata_free: wsc_userdata_free_fn,
 ) -> wsc_result {
-    register(
+    route(
         config,
         |c| &mut c.inbound_message,
+        None,
+        callback,
+        userdata,
+        userdata_free,
+    )
+}
+
+/// Registers the inbound-message trigger's callback for sockets whose full path matches `pattern`
+/// (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+/// Mule flow declares its trigger's path; otherwise like wsc_config_on_inbound_message(), and a NULL
+/// `callback` removes the pattern's. An event goes to the most specific matching pattern of
+/// its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+/// "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+/// none matches: the callback registered without a pattern. On an error nothing is kept and
+/// `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+/// WSC_INVALID_ARGUMENT (a bad pattern).
+#[no_mangle]
+pub extern "C" fn wsc_config_on_inbound_message_at(
+    config: *mut wsc_config,
+    pattern: *const c_char,
+    callback: wsc_message_fn,
+    userdata: *mut c_void,
+    userdata_free: wsc_userdata_free_fn,
+) -> wsc_result {
+    route(
+        config,
+        |c| &mut c.inbound_message,
+        Some(pattern),
         callback,
         userdata,
         userdata_free,
@@ -1162,9 +1246,37 @@ pub extern "C" fn wsc_config_on_outbound_message(
     userdata: *mut c_void,
     userdata_free: wsc_userdata_free_fn,
 ) -> wsc_result {
-    register(
+    route(
         config,
         |c| &mut c.outbound_message,
+        None,
+        callback,
+        userdata,
+        userdata_free,
+    )
+}
+
+/// Registers the outbound-message trigger's callback for sockets whose full path matches `pattern`
+/// (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+/// Mule flow declares its trigger's path; otherwise like wsc_config_on_outbound_message(), and a NULL
+/// `callback` removes the pattern's. An event goes to the most specific matching pattern of
+/// its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+/// "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+/// none matches: the callback registered without a pattern. On an error nothing is kept and
+/// `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+/// WSC_INVALID_ARGUMENT (a bad pattern).
+#[no_mangle]
+pub extern "C" fn wsc_config_on_outbound_message_at(
+    config: *mut wsc_config,
+    pattern: *const c_char,
+    callback: wsc_message_fn,
+    userdata: *mut c_void,
+    userdata_free: wsc_userdata_free_fn,
+) -> wsc_result {
+    route(
+        config,
+        |c| &mut c.outbound_message,
+        Some(pattern),
         callback,
         userdata,
         userdata_free,
@@ -1179,9 +1291,37 @@ pub extern "C" fn wsc_config_on_socket_closed(
     userdata: *mut c_void,
     userdata_free: wsc_userdata_free_fn,
 ) -> wsc_result {
-    register(
+    route(
         config,
         |c| &mut c.socket_closed,
+        None,
+        callback,
+        userdata,
+        userdata_free,
+    )
+}
+
+/// Registers the socket-closed trigger's callback for sockets whose full path matches `pattern`
+/// (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
+/// Mule flow declares its trigger's path; otherwise like wsc_config_on_socket_closed(), and a NULL
+/// `callback` removes the pattern's. An event goes to the most specific matching pattern of
+/// its trigger: an exact path first, then more literal characters ("/chat/vip*" before
+/// "/chat*"), then fewer `*` ("/chat/{room}" before "/chat*"), then the first registered;
+/// none matches: the callback registered without a pattern. On an error nothing is kept and
+/// `userdata_free` is not called. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+/// WSC_INVALID_ARGUMENT (a bad pattern).
+#[no_mangle]
+pub extern "C" fn wsc_config_on_socket_closed_at(
+    config: *mut wsc_config,
+    pattern: *const c_char,
+    callback: wsc_closed_fn,
+    userdata: *mut c_void,
+    userdata_free: wsc_userdata_free_fn,
+) -> wsc_result {
+    route(
+        config,
+        |c| &mut c.socket_closed,
+        Some(pattern),
         callback,
         userdata,
         userdata_free,

@@ -1,7 +1,7 @@
 //! Result codes, the per-thread last error, and the copy of a string into a caller's buffer.
 
-use super::macros::{ffi, ffi_value, Out};
-use crate::{Error, ErrorKind};
+use super::macros::{arg_str, ffi, ffi_value, Out};
+use crate::{Error, ErrorKind, HandshakeResponse, HandshakeStatus};
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -33,7 +33,8 @@ pub enum wsc_result {
     /// TLS failed: untrusted or mismatched certificate, bad PEM, handshake failure.
     WSC_TLS = 7,
     /// The peer answered the WebSocket handshake with an HTTP status other than 101. (See
-    /// wsc_last_error_http_status().)
+    /// wsc_last_error_http_status(), wsc_http_status_name(), and for an outbound handshake
+    /// wsc_last_error_response_body() and wsc_last_error_response_header().)
     WSC_HANDSHAKE = 8,
     /// A connect, handshake or stop did not finish in time.
     WSC_TIMEOUT = 9,
@@ -124,12 +125,14 @@ fn code_name(result: u32) -> Option<&'static CStr> {
     names.get(index).map(CString::as_c_str)
 }
 
-/// A failure on its way to the caller: a code, a message, and a handshake's HTTP status.
+/// A failure on its way to the caller: a code, a message, and a handshake's HTTP status and
+/// what the server answered.
 #[derive(Debug)]
 pub(crate) struct FfiError {
     code: wsc_result,
     message: String,
     http_status: Option<u16>,
+    response: Option<HandshakeResponse>,
 }
 
 /// What the body of every export returns.
@@ -142,6 +145,7 @@ impl FfiError {
             code,
             message: message.into(),
             http_status: None,
+            response: None,
         }
     }
 
@@ -170,6 +174,7 @@ impl From<Error> for FfiError {
             code: e.kind().into(),
             message: e.message().to_owned(),
             http_status: e.http_status(),
+            response: e.handshake_response().cloned(),
         }
     }
 }
@@ -277,6 +282,106 @@ pub extern "C" fn wsc_last_error_http_status() -> u16 {
                 .unwrap_or(0)
         })
     })
+}
+
+/// The static, NUL-terminated name of an HTTP status as Mule names a refused handshake:
+/// "unauthorized" (401), "forbidden" (403), "not_found" (404), "internal_server_error" (500),
+/// "service_unavailable" (503), else its class: "client_error" (4xx), "server_error" (5xx) or
+/// "other". For WSC_HANDSHAKE errors: wsc_http_status_name(wsc_last_error_http_status()).
+/// Never NULL; never freed. Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_http_status_name(status: u16) -> *const c_char {
+    /// The names as C strings, by `HandshakeStatus::name`.
+    fn c_name(status: HandshakeStatus) -> &'static CStr {
+        match status {
+            HandshakeStatus::Unauthorized => c"unauthorized",
+            HandshakeStatus::Forbidden => c"forbidden",
+            HandshakeStatus::NotFound => c"not_found",
+            HandshakeStatus::InternalServerError => c"internal_server_error",
+            HandshakeStatus::ServiceUnavailable => c"service_unavailable",
+            HandshakeStatus::ClientError => c"client_error",
+            HandshakeStatus::ServerError => c"server_error",
+            _ => c"other",
+        }
+    }
+    ffi_value!(
+        c"other".as_ptr(),
+        c_name(HandshakeStatus::of(status)).as_ptr()
+    )
+}
+
+/// Copies the first bytes of the body of the response that refused the calling thread's last
+/// failed outbound handshake (WSC_HANDSHAKE; at most 1024 bytes, not NUL-terminated) into `buf`
+/// of `capacity` bytes, and their number into `*len_out`; 0 bytes when the last error carries
+/// no response. Never changes the last error.
+/// Errors: WSC_NULL_POINTER (`len_out`, or `buf` with a nonzero capacity), WSC_BUFFER_TOO_SMALL
+/// (then `*len_out` holds the length needed). Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_last_error_response_body(
+    buf: *mut u8,
+    capacity: usize,
+    len_out: *mut usize,
+) -> wsc_result {
+    ffi! {
+        keep_last_error;
+        let len_out = Out::new(len_out, "len_out")?;
+        LAST_ERROR.with(|last| {
+            let last = last.borrow();
+            let body = last
+                .as_ref()
+                .and_then(|e| e.response.as_ref())
+                .map_or(&[][..], |r| r.body.as_slice());
+            len_out.set(body.len());
+            if capacity < body.len() {
+                return Err(FfiError::new(
+                    wsc_result::WSC_BUFFER_TOO_SMALL,
+                    format!("the buffer holds {capacity} bytes; {} are needed", body.len()),
+                ));
+            }
+            if body.is_empty() {
+                return Ok(());
+            }
+            if buf.is_null() {
+                return Err(FfiError::null("buf"));
+            }
+            // SAFETY: `buf` is non-NULL with `capacity` >= body.len() writable bytes (the
+            // caller's contract), and cannot overlap the body, which the library owns.
+            unsafe { std::ptr::copy_nonoverlapping(body.as_ptr(), buf, body.len()) };
+            Ok(())
+        })
+    }
+}
+
+/// Copies the first header named `name` (case-insensitive) of the response that refused the
+/// calling thread's last failed outbound handshake (WSC_HANDSHAKE), NUL-terminated, into `buf`
+/// of `capacity` bytes and its length into `*len_out`. Never changes the last error.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (no such header, or no
+/// response), WSC_BUFFER_TOO_SMALL (then `*len_out` holds the length needed, without the
+/// NUL). Any thread.
+#[no_mangle]
+pub extern "C" fn wsc_last_error_response_header(
+    name: *const c_char,
+    buf: *mut c_char,
+    capacity: usize,
+    len_out: *mut usize,
+) -> wsc_result {
+    ffi! {
+        keep_last_error;
+        let name = arg_str!(name);
+        let len_out = Out::new(len_out, "len_out")?;
+        LAST_ERROR.with(|last| {
+            let last = last.borrow();
+            let value = last
+                .as_ref()
+                .and_then(|e| e.response.as_ref())
+                .and_then(|r| r.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
+                .map(|(_, value)| value.as_str())
+                .ok_or_else(|| {
+                    FfiError::invalid(format!("the last error carries no header {name:?}"))
+                })?;
+            copy_to_buffer(value, buf, capacity, len_out)
+        })
+    }
 }
 
 #[cfg(test)]

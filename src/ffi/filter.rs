@@ -5,9 +5,10 @@ use super::{wsc_result, wsc_socket_type, FromRaw};
 use crate::{PathPattern, SocketFilter, SocketId};
 use std::ffi::c_char;
 
-/// A socket filter: full path (exact or `*` pattern), socket type, groups (member of any) and
-/// excluded socket IDs, combined with AND; a new filter matches every socket. Owned by the caller, freed with
-/// wsc_filter_free(); reusable; one thread at a time.
+/// A socket filter: full path (exact or `*` pattern), socket type, groups (member of any, and
+/// member of all), and the sockets left out (by ID, by group), combined with AND; a new filter
+/// matches every socket. Owned by the caller, freed with wsc_filter_free(); reusable; one
+/// thread at a time.
 pub struct wsc_filter {
     _private: [u8; 0],
 }
@@ -66,16 +67,56 @@ pub extern "C" fn wsc_filter_add_group(
     }
 }
 
-/// Leaves out the socket with this ID ("everyone in the room but the sender"); may be called
-/// again for more. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_SOCKET_ID.
+/// Adds a required group: the filter then keeps only sockets in every one of its required
+/// groups (all-of, beside wsc_filter_add_group()'s any-of).
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8. (Group names are checked where the filter is used.)
 #[no_mangle]
-pub extern "C" fn wsc_filter_exclude(
+pub extern "C" fn wsc_filter_require_group(
+    filter: *mut wsc_filter,
+    group: *const c_char,
+) -> wsc_result {
+    ffi! {
+        let filter = arg_mut!(filter);
+        filter.all_groups.push(arg_str!(group).to_owned());
+        Ok(())
+    }
+}
+
+/// Leaves out the socket with this ID whatever else it matches ("the room but not the
+/// sender"); may be called again for more. Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8,
+/// WSC_INVALID_SOCKET_ID.
+#[no_mangle]
+pub extern "C" fn wsc_filter_except_socket_id(
     filter: *mut wsc_filter,
     socket_id: *const c_char,
 ) -> wsc_result {
     ffi! {
         let filter = arg_mut!(filter);
-        filter.exclude.push(SocketId::new(arg_str!(socket_id))?);
+        filter.except_socket_ids.push(SocketId::new(arg_str!(socket_id))?);
+        Ok(())
+    }
+}
+
+/// The former name of wsc_filter_except_socket_id(), kept for the ABI; same behaviour.
+#[no_mangle]
+pub extern "C" fn wsc_filter_exclude(
+    filter: *mut wsc_filter,
+    socket_id: *const c_char,
+) -> wsc_result {
+    wsc_filter_except_socket_id(filter, socket_id)
+}
+
+/// Leaves out the sockets in this group whatever else they match; may be called again for
+/// more (a socket in any of them is left out).
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8. (Group names are checked where the filter is used.)
+#[no_mangle]
+pub extern "C" fn wsc_filter_except_group(
+    filter: *mut wsc_filter,
+    group: *const c_char,
+) -> wsc_result {
+    ffi! {
+        let filter = arg_mut!(filter);
+        filter.except_groups.push(arg_str!(group).to_owned());
         Ok(())
     }
 }

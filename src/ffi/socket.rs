@@ -333,6 +333,80 @@ pub extern "C" fn wsc_socket_query_at(
     }
 }
 
+/// The query string of the handshake request as sent (still percent-encoded, without the
+/// `?`; empty when none): Mule's `queryString`. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_query_string(
+    socket: *const wsc_socket,
+    query_out: *mut wsc_str,
+) -> wsc_result {
+    string_attr(socket, query_out, |s| Some(s.query_string()))
+}
+
+/// The handshake request's method, "GET": Mule's `method`. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_method(
+    socket: *const wsc_socket,
+    method_out: *mut wsc_str,
+) -> wsc_result {
+    string_attr(socket, method_out, |s| Some(s.method()))
+}
+
+/// The handshake's HTTP version, "HTTP/1.1". Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_http_version(
+    socket: *const wsc_socket,
+    version_out: *mut wsc_str,
+) -> wsc_result {
+    string_attr(socket, version_out, |s| Some(s.http_version()))
+}
+
+/// The URI parameter named `name` (case-sensitive): for an inbound socket, the value a
+/// `{name}` segment of the served path pattern matched ("/chat/{room}" serving "/chat/lobby":
+/// "room" is "lobby"), decoded; for an outbound socket, one that filled its URL's template
+/// (wsc_outbound_options_add_uri_param()). Mule's `uriParams`. Absent (data NULL) when none.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+#[no_mangle]
+pub extern "C" fn wsc_socket_uri_param(
+    socket: *const wsc_socket,
+    name: *const c_char,
+    value_out: *mut wsc_str,
+) -> wsc_result {
+    ffi! {
+        let socket = arg_ref!(socket);
+        let name = arg_str!(name);
+        arg_out!(value_out).set(wsc_str::from_opt(socket.socket.uri_param(name)));
+        Ok(())
+    }
+}
+
+/// How many URI parameters there are. Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_socket_uri_param_count(
+    socket: *const wsc_socket,
+    count_out: *mut usize,
+) -> wsc_result {
+    accessor!(socket, count_out, |socket| Ok(socket
+        .socket
+        .uri_params()
+        .len()))
+}
+
+/// The URI parameter at `index` (0 to count - 1), in the pattern's order.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (index out of range).
+#[no_mangle]
+pub extern "C" fn wsc_socket_uri_param_at(
+    socket: *const wsc_socket,
+    index: usize,
+    name_out: *mut wsc_str,
+    value_out: *mut wsc_str,
+) -> wsc_result {
+    ffi! {
+        let socket = arg_ref!(socket);
+        pair_at(socket.socket.uri_params(), index, arg_out!(name_out), arg_out!(value_out))
+    }
+}
+
 /// Our end of the connection as text ("127.0.0.1:8080", "[::1]:8080"), copied with a NUL into
 /// `buf` of `capacity` bytes; its length without the NUL goes to `*len_out`.
 /// Errors: WSC_NULL_POINTER, WSC_BUFFER_TOO_SMALL (`*len_out` is then the length needed).

@@ -212,6 +212,7 @@ pub(super) async fn upgrade(
                 secure,
                 query: parse_query(&request.target),
                 headers: request.headers.clone(),
+                uri_params: accept.uri_params,
                 subprotocol: accept.subprotocol.clone(),
             };
             let link = Link {
@@ -269,6 +270,8 @@ struct Acceptance {
     path: usize,
     /// permessage-deflate, when the path takes it and an offer could be accepted.
     compression: Option<PerMessageDeflate>,
+    /// The served path's `{name}` segments and what they matched.
+    uri_params: Vec<(String, String)>,
 }
 
 /// Checks an upgrade request against the protocol, the served paths, the origin policy and the
@@ -314,17 +317,19 @@ async fn accept(
         return Err(not_found());
     };
     let mut groups = Vec::new();
+    let mut uri_params = Vec::new();
     let (origins, path, compression) = if rules.paths.is_empty() {
         (&rules.origins, 0, rules.compression.inbound)
     } else {
-        match rules
+        let served = rules
             .paths
             .iter()
             .enumerate()
-            .find(|(_, p)| p.pattern.matches(relative))
-        {
-            Some((index, served)) => {
+            .find_map(|(i, p)| p.pattern.captures(relative).map(|params| (i, p, params)));
+        match served {
+            Some((index, served, params)) => {
                 groups.extend(served.default_groups.iter().cloned());
+                uri_params = params;
                 (&served.origins, index, served.compression)
             }
             None => return Err(not_found()),
@@ -421,6 +426,7 @@ async fn accept(
         groups,
         path,
         compression,
+        uri_params,
     })
 }
 

@@ -2,7 +2,7 @@
 
 use super::target::Target;
 use crate::config::ClientConfig;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, HandshakeResponse, Result};
 use crate::protocol::close::{close_code, truncate_reason};
 use crate::protocol::extensions::{check_response, client_offer, PerMessageDeflate};
 use crate::protocol::frame::{close_payload, opcode, put_frame};
@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub(super) struct Request {
     /// Where the open pointed (redirects start from here again at each reconnect).
     pub(super) target: Target,
-    /// The connector's default headers, then the open's.
+    /// The connector's default headers (less those the open names), then the open's.
     pub(super) headers: Vec<(String, String)>,
     pub(super) subprotocols: Vec<String>,
     /// The `Authorization` value for the client settings' basic credentials, if any.
@@ -30,7 +30,8 @@ pub(super) struct Request {
 
 impl Request {
     /// The request of an open: the client's default headers and basic credentials with the
-    /// open's own headers and subprotocols.
+    /// open's own headers and subprotocols. An open's header replaces every default header of
+    /// the same name (case-insensitive) instead of being sent beside it.
     pub(super) fn new(
         client: &ClientConfig,
         target: Target,
@@ -44,6 +45,7 @@ impl Request {
             headers: client
                 .default_headers
                 .iter()
+                .filter(|(name, _)| !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
                 .chain(headers)
                 .cloned()
                 .collect(),
@@ -138,7 +140,7 @@ pub(super) fn request_headers(
 
 /// Largest handshake response head accepted, and most of an error body kept.
 const MAX_RESPONSE_HEAD: usize = 16 * 1024;
-const MAX_ERROR_BODY: usize = 1024;
+const MAX_ERROR_BODY: usize = HandshakeResponse::MAX_BODY;
 
 /// How a server answered an upgrade request.
 pub(super) enum Answer {
@@ -174,18 +176,23 @@ pub(super) async fn handshake(
             return Ok(Answer::Redirect { status, location });
         }
         let body = error_body(stream, buf.split_off(head_len), field("content-length")).await;
-        return Err(Error::handshake(
-            status,
-            format!(
-                "the server refused the upgrade with HTTP {status} {}{}",
-                response.reason,
-                if body.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {body}")
-                }
-            ),
-        ));
+        let text = String::from_utf8_lossy(&body);
+        let text = text.trim();
+        let message = format!(
+            "the server refused the upgrade with HTTP {status} {}{}",
+            response.reason,
+            if text.is_empty() {
+                String::new()
+            } else {
+                format!(": {text}")
+            }
+        );
+        return Err(
+            Error::handshake(status, message).with_response(HandshakeResponse {
+                body,
+                headers: response.headers,
+            }),
+        );
     }
     if !has_token(&response.headers, "upgrade", "websocket")
         || !has_token(&response.headers, "connection", "upgrade")
@@ -253,12 +260,12 @@ fn redirect_location(status: u16, headers: &[(String, String)]) -> Option<String
 }
 
 /// The start of an error response's body (up to its `Content-Length`, at most
-/// [`MAX_ERROR_BODY`] bytes), as trimmed text; `body` holds what came with the head.
+/// [`MAX_ERROR_BODY`] bytes); `body` holds what came with the head.
 async fn error_body<S: AsyncRead + Unpin>(
     stream: &mut S,
     mut body: Vec<u8>,
     content_length: Option<&str>,
-) -> String {
+) -> Vec<u8> {
     let announced = content_length
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(0);
@@ -268,7 +275,7 @@ async fn error_body<S: AsyncRead + Unpin>(
         }
     }
     body.truncate(MAX_ERROR_BODY.min(announced.max(body.len())));
-    String::from_utf8_lossy(&body).trim().to_owned()
+    body
 }
 
 /// An HTTP response's head, read and parsed.

@@ -99,6 +99,7 @@ pub(crate) async fn open(
         secure: target.secure,
         headers,
         query: parse_query(&target.uri.to_string()),
+        uri_params: options.uri_params.clone(),
         subprotocol,
     };
     let socket = Socket::new(attrs, link, shared.send_queue());

@@ -269,12 +269,84 @@ static void the_outbound_limit(void) {
     monitor_destroy(&s.m);
 }
 
+/* ---- a refuser: one request, answered with `status`, a header and a long body ---- */
+
+typedef struct {
+    int listener;
+    int status;
+} refuser;
+
+static void *refuse_once(void *arg) {
+    refuser *r = arg;
+    int fd = accept(r->listener, NULL, NULL);
+    CHECK(fd >= 0);
+    raw_timeouts(fd);
+    char request[2048];
+    read_head(fd, request, sizeof request);
+    static char answer[4096];
+    char body[2100];
+    int body_len = snprintf(body, sizeof body, "refused %d ", r->status);
+    memset(body + body_len, 'x', 2000);
+    body_len += 2000;
+    int n = snprintf(answer, sizeof answer,
+                     "HTTP/1.1 %d X\r\nRetry-After: 7\r\nContent-Length: %d\r\n\r\n", r->status, body_len);
+    memcpy(answer + n, body, (size_t)body_len);
+    CHECK(write(fd, answer, (size_t)(n + body_len)) == n + body_len);
+    close(fd);
+    return NULL;
+}
+
+/* A refused handshake: its status named as Mule names it, the start of the body (bounded) and
+   the headers, from the last error. */
+static void handshake_refusals_are_named(void) {
+    struct {
+        int status;
+        const char *name;
+    } cases[] = {{401, "unauthorized"},          {403, "forbidden"},           {404, "not_found"},
+                 {500, "internal_server_error"}, {503, "service_unavailable"}, {418, "client_error"},
+                 {502, "server_error"}};
+    wsc_config *config = NULL;
+    OK(wsc_config_new(&config));
+    wsc_connector *client = start_client(config);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        refuser r = {0};
+        uint16_t port = 0;
+        r.listener = raw_listener(&port);
+        r.status = cases[i].status;
+        pthread_t thread;
+        CHECK(pthread_create(&thread, NULL, refuse_once, &r) == 0);
+        char url[64], id[WSC_SOCKET_ID_SIZE];
+        snprintf(url, sizeof url, "ws://127.0.0.1:%u/", port);
+        EXPECT(WSC_HANDSHAKE, wsc_connector_open_outbound(client, url, NULL, id, sizeof id));
+        CHECK(pthread_join(thread, NULL) == 0);
+        close(r.listener);
+        CHECK(wsc_last_error_http_status() == cases[i].status);
+        CHECK(strcmp(wsc_http_status_name(wsc_last_error_http_status()), cases[i].name) == 0);
+        size_t len = 0;
+        EXPECT(WSC_BUFFER_TOO_SMALL, wsc_last_error_response_body(NULL, 0, &len));
+        CHECK(len == 1024);
+        static uint8_t body[1024];
+        OK(wsc_last_error_response_body(body, sizeof body, &len));
+        char start[32];
+        int start_len = snprintf(start, sizeof start, "refused %d x", cases[i].status);
+        CHECK(len == 1024 && memcmp(body, start, (size_t)start_len) == 0);
+        char value[8];
+        OK(wsc_last_error_response_header("retry-after", value, sizeof value, &len));
+        CHECK(len == 1 && strcmp(value, "7") == 0);
+        EXPECT(WSC_INVALID_ARGUMENT, wsc_last_error_response_header("x-none", value, sizeof value, &len));
+        CHECK(wsc_last_error_http_status() == cases[i].status); /* the last error stays */
+    }
+    CHECK(strcmp(wsc_http_status_name(200), "other") == 0);
+    OK(wsc_connector_free(client));
+}
+
 int main(void) {
     a_path_on_the_client_base_with_uri_parameters();
     a_redirect_is_followed();
     a_connect_proxy_with_credentials();
     basic_authentication_and_its_refusal();
     the_outbound_limit();
+    handshake_refusals_are_named();
     printf("test_client_settings: ok\n");
     return 0;
 }

@@ -205,14 +205,43 @@ int main(void) {
 
     wsc_filter *but_b = NULL;
     OK(wsc_filter_new(&but_b));
-    OK(wsc_filter_exclude(but_b, b_state.id));
-    EXPECT(WSC_INVALID_SOCKET_ID, wsc_filter_exclude(but_b, ""));
+    OK(wsc_filter_except_socket_id(but_b, b_state.id));
+    EXPECT(WSC_INVALID_SOCKET_ID, wsc_filter_except_socket_id(but_b, ""));
+    EXPECT(WSC_INVALID_SOCKET_ID, wsc_filter_exclude(but_b, "")); /* the former name */
     OK(wsc_connector_broadcast(a, but_b, WSC_TEXT, (const uint8_t *)"not you", 7, &result));
     OK(wsc_broadcast_result_delivered(result, &delivered));
     OK(wsc_broadcast_result_nodes_answered(result, &nodes));
     CHECK(delivered == 0 && nodes == 2);
     wsc_broadcast_result_free(result);
     wsc_filter_free(but_b);
+
+    /* All-of groups and excepted groups, evaluated on node b, which holds the socket. */
+    const char *both[] = {"g1", "g2"};
+    OK(wsc_connector_subscribe(a, b_state.id, both, 2));
+    wsc_filter *in_both = NULL, *g1_not_g2 = NULL;
+    OK(wsc_filter_new(&in_both));
+    OK(wsc_filter_require_group(in_both, "g1"));
+    OK(wsc_filter_require_group(in_both, "g2"));
+    OK(wsc_connector_broadcast(a, in_both, WSC_TEXT, (const uint8_t *)"both", 4, &result));
+    OK(wsc_broadcast_result_delivered(result, &delivered));
+    CHECK(delivered == 1);
+    wsc_broadcast_result_free(result);
+    CHECK(raw_ws_recv(&ws, frame, sizeof frame) == 1 && strcmp(frame, "both") == 0);
+    OK(wsc_filter_new(&g1_not_g2));
+    OK(wsc_filter_add_group(g1_not_g2, "g1"));
+    OK(wsc_filter_except_group(g1_not_g2, "g2"));
+    OK(wsc_connector_broadcast(a, g1_not_g2, WSC_TEXT, (const uint8_t *)"not g2", 6, &result));
+    OK(wsc_broadcast_result_delivered(result, &delivered));
+    CHECK(delivered == 0);
+    wsc_broadcast_result_free(result);
+    OK(wsc_filter_except_group(g1_not_g2, ""));
+    EXPECT(WSC_INVALID_ARGUMENT,
+           wsc_connector_broadcast(a, g1_not_g2, WSC_TEXT, (const uint8_t *)"x", 1, &result));
+    EXPECT(WSC_NULL_POINTER, wsc_filter_require_group(NULL, "g"));
+    EXPECT(WSC_INVALID_UTF8, wsc_filter_except_group(in_both, "\xff"));
+    wsc_filter_free(in_both);
+    wsc_filter_free(g1_not_g2);
+    OK(wsc_connector_unsubscribe(a, b_state.id, both, 2));
 
     OK(wsc_connector_publish(a, NULL, WSC_TEXT, (const uint8_t *)"fire", 4, &result));
     OK(wsc_broadcast_result_nodes_answered(result, &nodes));

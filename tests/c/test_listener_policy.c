@@ -175,6 +175,7 @@ static void reserved_headers(void) {
 
     OK(wsc_config_new(&config));
     OK(wsc_config_set_listener(config, "127.0.0.1", 0));
+    OK(wsc_config_add_client_header(config, "x-token", "default"));
     uint16_t port = 0;
     conn = start(config, &port);
     char url[64];
@@ -188,9 +189,28 @@ static void reserved_headers(void) {
     /* A Host of the caller's replaces the URL's: the listener sees one, and upgrades. */
     OK(wsc_outbound_options_new(&options));
     OK(wsc_outbound_options_add_header(options, "Host", "chat.example"));
+    /* The open's header replaces the default one of the same name, whatever its case. */
+    OK(wsc_outbound_options_add_header(options, "X-Token", "mine"));
     char id[WSC_SOCKET_ID_SIZE];
     OK(wsc_connector_open_outbound(conn, url, options, id, sizeof id));
     wsc_outbound_options_free(options);
+    wsc_event *event = NULL;
+    OK(wsc_connector_next_event(conn, WAIT_SECONDS * 1000, &event));
+    CHECK(event != NULL);
+    const wsc_socket *inbound = NULL;
+    OK(wsc_event_socket(event, &inbound));
+    size_t count = 0, tokens = 0;
+    OK(wsc_socket_header_count(inbound, &count));
+    for (size_t i = 0; i < count; i++) {
+        wsc_str name, value;
+        OK(wsc_socket_header_at(inbound, i, &name, &value));
+        if (name.len == 7 && strncasecmp((const char *)name.data, "x-token", 7) == 0) {
+            tokens++;
+            CHECK(value.len == 4 && memcmp(value.data, "mine", 4) == 0);
+        }
+    }
+    CHECK(tokens == 1);
+    wsc_event_free(event);
     OK(wsc_connector_free(conn));
 }
 

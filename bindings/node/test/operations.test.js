@@ -6,7 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { once } = require('node:events');
 const WebSocket = require('ws');
-const { Connector } = require('..');
+const { Connector, InvalidSocketId } = require('..');
 const { WAIT, bounded, connect, record, Queue } = require('./helpers');
 
 /** A `ws` server on a free port that records handshakes, messages and close codes. */
@@ -120,6 +120,16 @@ test('subscribe, unsubscribe, broadcast with filters and its report', async (t) 
   report = connector.broadcast('path b', { path: '/chat/b' });
   assert.equal(report.delivered, 1);
   assert.equal(await bob.inbox.next(), 'path b');
+
+  report = connector.broadcast('not ann', { groups: 'lobby', exceptSocketIds: [annSocket.id], socketType: 'inbound' });
+  assert.equal(report.delivered, 0);
+  report = connector.broadcast('lobby vips', { allGroups: ['lobby', 'vip'] });
+  assert.equal(report.delivered, 1);
+  assert.equal(await ann.inbox.next(), 'lobby vips');
+  report = connector.broadcast('no vips', { socketType: 'inbound', exceptGroups: 'vip' });
+  assert.equal(report.delivered, 1);
+  assert.equal(await bob.inbox.next(), 'no vips');
+  assert.throws(() => connector.broadcast('x', { exceptSocketIds: [''] }), InvalidSocketId);
 
   report = connector.broadcast('outbound', { socketType: 'outbound', groups: ['lobby', 'vip'] });
   assert.equal(report.delivered, 1);
