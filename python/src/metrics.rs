@@ -372,15 +372,17 @@ pub(crate) fn seconds(py: Python<'_>, name: &str, secs: f64) -> PyResult<Duratio
     wsconnector::duration_from_secs(name, secs).map_err(|e| crate::errors::to_py(py, &e))
 }
 
-/// Drain options from keywords (`path`, `socket_type`, `groups`, `exclude`, `batch_size`,
-/// `interval`, `code`, `reason`, `retry_after`), over the core's defaults; any other keyword is an error.
+/// Drain options from keywords (the filter's, as for broadcast: `path`, `socket_type`,
+/// `groups`, `all_groups`, `except_socket_ids`, `except_groups`; `batch_size`, `interval`,
+/// `code`, `reason`, `retry_after`), over the core's defaults; any other keyword is an error.
 pub(crate) fn drain_options(
     py: Python<'_>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<wsconnector::DrainOptions> {
     let mut drain = wsconnector::DrainOptions::new();
     let (mut path, mut socket_type) = (None::<String>, None::<String>);
-    let (mut groups, mut exclude) = (None, None);
+    let (mut groups, mut all_groups, mut except_socket_ids, mut except_groups) =
+        (None, None, None, None);
     for (key, value) in options.into_iter().flat_map(|o| o.iter()) {
         let key: String = key.extract()?;
         let wrong = |what: &str| crate::errors::invalid(py, format!("drain {key} must be {what}"));
@@ -388,7 +390,9 @@ pub(crate) fn drain_options(
             "path" => path = Some(value.extract().map_err(|_| wrong("a string"))?),
             "socket_type" => socket_type = Some(value.extract().map_err(|_| wrong("a string"))?),
             "groups" => groups = Some(value),
-            "exclude" => exclude = Some(value),
+            "all_groups" => all_groups = Some(value),
+            "except_socket_ids" => except_socket_ids = Some(value),
+            "except_groups" => except_groups = Some(value),
             "batch_size" => drain.batch_size = value.extract().map_err(|_| wrong("an integer"))?,
             "interval" => {
                 let secs = value.extract().map_err(|_| wrong("a number of seconds"))?;
@@ -408,12 +412,13 @@ pub(crate) fn drain_options(
             }
         }
     }
-    drain.filter = crate::broadcast::filter(
-        py,
-        path.as_deref(),
-        socket_type.as_deref(),
-        groups.as_ref(),
-        exclude.as_ref(),
-    )?;
+    let selection = crate::broadcast::Selection {
+        groups: groups.as_ref(),
+        all_groups: all_groups.as_ref(),
+        except_socket_ids: except_socket_ids.as_ref(),
+        except_groups: except_groups.as_ref(),
+    };
+    drain.filter =
+        crate::broadcast::filter(py, path.as_deref(), socket_type.as_deref(), selection)?;
     Ok(drain)
 }

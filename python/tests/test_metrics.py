@@ -192,7 +192,7 @@ def test_a_drain_leaves_the_sockets_its_filter_excludes(recorder: Recorder) -> N
         kept.send("who")
         assert kept.recv(timeout=WAIT) == "who"
         _, socket, _ = recorder.next("inbound")
-        progress = connector.drain(exclude=[socket.id], interval=0.01, timeout=WAIT)
+        progress = connector.drain(except_socket_ids=[socket.id], interval=0.01, timeout=WAIT)
         assert (progress.matched, progress.closed, progress.finished) == (1, 1, True)
         with pytest.raises(websockets.exceptions.ConnectionClosed):
             gone.recv(timeout=WAIT)

@@ -262,14 +262,16 @@ class Settings(TypedDict, total=False):
 
 class DrainOptions(TypedDict, total=False):
     """The options of ``Connector.drain()`` and of ``stop(drain={...})``: which sockets (as for
-    ``broadcast``: ``path``, ``socket_type``, ``groups``, ``exclude``; default every socket),
-    how many at a time and how far apart, the close code and reason, and the ``Retry-After``
-    that refused handshakes carry."""
+    ``broadcast``: ``path``, ``socket_type``, ``groups``, ``all_groups``, ``except_socket_ids``,
+    ``except_groups``; default every socket), how many at a time and how far apart, the close
+    code and reason, and the ``Retry-After`` that refused handshakes carry."""
 
     path: str  # full path, exact or "*" pattern
     socket_type: Union[Literal["inbound", "outbound", "all"], SocketType]
     groups: Union[str, Iterable[str]]  # member of any of these groups
-    exclude: Union[str, Iterable[str]]  # socket IDs left out
+    all_groups: Union[str, Iterable[str]]  # member of every one of these groups
+    except_socket_ids: Union[str, Iterable[str]]  # socket IDs left out
+    except_groups: Union[str, Iterable[str]]  # left out when in any of these groups
     batch_size: int  # sockets closed at a time (1000)
     interval: float  # seconds between two batches (1.0)
     code: int  # close code: 1001 going away (the default) or 1012 service restart
