@@ -1,5 +1,6 @@
 # wsconnector: the commands the README gives. Each part of the project has its fragment in mk/.
-#   make demo    the chat server (Rust) on 127.0.0.1:8080
+#   make demo    the chat server (Rust) on 127.0.0.1:8080 (PORT=9000 picks another port)
+#   make demo-quotes   the quote feed (Rust) on 127.0.0.1:8081 (PORT=... likewise)
 #   make demo-cluster   two chat servers (8080, 8081) sharing rooms through a redis-server
 #   make test    every check and every test; installs what it needs by itself
 #   make dist    the release artifacts in dist/: Python wheel and sdist, C archive, npm package
@@ -9,14 +10,21 @@
 #   make import-graph   the core's modules with what each imports, lowest first (no cycle:
 #                the test tests/import_graph.rs, part of make test-rust, fails on one)
 
-.PHONY: demo demo-cluster test lint test-rust test-node test-browser chromium redis-server soak \
+.PHONY: demo demo-quotes demo-cluster test lint test-rust test-node test-browser chromium redis-server soak \
 	fuzz import-graph
 .DEFAULT_GOAL := test
 
 CARGO ?= cargo
 
+# The example says where it listens and what to type; a port it cannot take is its one line of
+# error (not make's too: the recipe succeeds once the example has said why it stopped).
 demo:
-	$(CARGO) run --release --example chat
+	@$(CARGO) build --quiet --release --example chat
+	@target/release/examples/chat 127.0.0.1:$(or $(PORT),8080) || true
+
+demo-quotes:
+	@$(CARGO) build --quiet --release --example quotes
+	@target/release/examples/quotes 127.0.0.1:$(or $(PORT),8081) || true
 
 # The chat on two ports, nodes of one cluster through a redis-server of the demo's own (on
 # 127.0.0.1:DEMO_REDIS_PORT, in a temporary directory, no persistence). Ctrl-C stops all three.

@@ -1338,7 +1338,8 @@ wsc_result wsc_config_set_int(struct wsc_config *config, const char *name, uint6
 
 /**
  * Sets the WSC_SETTING_DURATION or WSC_SETTING_OPTIONAL_DURATION (0: none) setting `name`, in
- * milliseconds, at most WSC_MAX_DURATION_MS. Checked at start. Errors: as wsc_config_set_bool().
+ * milliseconds, at most WSC_MAX_DURATION_MS (a longer one is refused at once, WSC_INVALID_ARGUMENT;
+ * the rest is checked at start). Errors: as wsc_config_set_bool().
  */
 wsc_result wsc_config_set_duration_ms(struct wsc_config *config,
                                       const char *name,
@@ -1407,7 +1408,8 @@ wsc_result wsc_config_set_base_path(struct wsc_config *config, const char *base_
  * percent-decoded once before matching (the socket's path is the decoded one); one with a
  * dot-segment ("/chat/../admin"), an encoded slash (%2F), a control character or malformed
  * encoding is refused with 400.
- * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE, WSC_INVALID_ARGUMENT (a bad
+ * pattern, or an empty or too long group: the message names the path).
  */
 wsc_result wsc_config_add_path(struct wsc_config *config,
                                const char *pattern,

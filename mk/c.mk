@@ -5,10 +5,13 @@
 #   make header        refreshes include/wsconnector.h from src/ffi
 #   make examples-c    builds the C examples into target/c/ (each has a --self-test)
 #   make install-c PREFIX=/usr/local   installs library, header and pkg-config file
+#   make c-lib RELEASE=1   the optimized library, with its pkg-config file, in target/release
 .PHONY: c-lib header check-header test-c examples-c examples-c-self-test install-c c-tests cpp-test \
 	ctypes-test
 
-C_LIBDIR := $(CURDIR)/target/debug
+# RELEASE=1: the optimized build (target/release) instead of the debug one.
+C_PROFILE := $(if $(RELEASE),release,debug)
+C_LIBDIR := $(CURDIR)/target/$(C_PROFILE)
 C_OUT := target/c
 C_ABI := $(shell sed -n 's/^pub const WSC_ABI_VERSION: u32 = \([0-9]*\);/\1/p' src/ffi/abi.rs)
 C_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
@@ -46,12 +49,13 @@ $(C_OUT)/.pkg-config:
 # build tree's pkg-config file.
 c-lib: $(C_OUT)/.pkg-config
 	@mkdir -p $(C_OUT)
-	$(C_LIB_BUILD) --message-format=json-render-diagnostics -- $(C_LIB_LINK) > $(C_OUT)/cargo.json
+	$(C_LIB_BUILD) $(if $(RELEASE),--release) --message-format=json-render-diagnostics -- $(C_LIB_LINK) \
+		> $(C_OUT)/cargo.json
 	@grep '"reason":"build-script-executed"' $(C_OUT)/cargo.json | grep '#wsconnector@' \
 		| sed -n 's/.*"out_dir":"\([^"]*\)".*/\1/p' | tail -n 1 > $(C_OUT)/out_dir
 	@test -s $(C_OUT)/out_dir || { echo "cannot find build.rs's OUT_DIR"; exit 1; }
 	@ln -sf libwsconnector.so $(C_LIBDIR)/libwsconnector.so.$(C_ABI)
-	@sed -e 's|@PREFIX@|$(CURDIR)|; s|@LIBDIR@|$${prefix}/target/debug|; s|@INCLUDEDIR@|$${prefix}/include|' \
+	@sed -e 's|@PREFIX@|$(CURDIR)|; s|@LIBDIR@|$${prefix}/target/$(C_PROFILE)|; s|@INCLUDEDIR@|$${prefix}/include|' \
 		-e 's|@VERSION@|$(C_VERSION)|; s|@RPATH@|-Wl,-rpath,$${libdir} |' \
 		mk/wsconnector.pc.in > $(C_LIBDIR)/wsconnector.pc
 

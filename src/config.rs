@@ -9,7 +9,7 @@ use crate::path::{normalize_base_path, strip_base, PathPattern};
 use crate::pem::Pem;
 use crate::protocol::extensions::{PerMessageDeflate, WINDOW_BITS};
 use crate::protocol::handshake::{validate_client_headers, validate_token};
-use crate::settings::{settings, Choice};
+use crate::settings::{settings, too_long, Choice};
 use std::time::Duration;
 
 /// A certificate chain and its private key, both PEM.
@@ -124,6 +124,18 @@ pub struct InboundPath {
 }
 
 impl InboundPath {
+    /// Checks the pattern and the default groups (needing nothing else of the config, so the
+    /// C API checks them as the path is added); the error names the setting and the path.
+    pub fn validate(&self) -> Result<()> {
+        PathPattern::new(&self.pattern).map_err(|e| e.context("paths"))?;
+        validate_groups(&self.default_groups).map_err(|e| {
+            e.context(format_args!(
+                "paths: the default groups of path {:?}",
+                self.pattern
+            ))
+        })
+    }
+
     /// A served path with no default groups.
     pub fn new(pattern: impl Into<String>) -> Self {
         InboundPath {
@@ -632,8 +644,7 @@ impl Config {
             normalize_base_path(&listener.base_path)?;
             AllowedOrigins::parse("listener allowed_origins", &listener.allowed_origins)?;
             for path in &listener.paths {
-                PathPattern::new(&path.pattern)?;
-                validate_groups(&path.default_groups)?;
+                path.validate()?;
                 AllowedOrigins::parse(
                     &format!("allowed_origins of path {:?}", path.pattern),
                     &path.allowed_origins,
@@ -1211,12 +1222,7 @@ fn positive(name: &str, value: usize) -> Result<()> {
     Ok(())
 }
 
-/// The longest duration any setting or timeout accepts: one year (365 days).
-///
-/// Long enough for every real timeout or interval (a week-long idle timeout included; "never"
-/// has its own spelling: `None`, or 0 in C), short enough that a deadline this far ahead fits
-/// tokio's timer wheel (about 2.2 years) and can never overflow an instant.
-pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+pub use crate::settings::MAX_DURATION;
 
 /// Checks a duration setting: greater than 0 and at most [`MAX_DURATION`].
 pub(crate) fn check_duration(name: &str, value: Duration) -> Result<()> {
@@ -1227,13 +1233,6 @@ pub(crate) fn check_duration(name: &str, value: Duration) -> Result<()> {
         return Err(too_long(name, value.as_secs()));
     }
     Ok(())
-}
-
-fn too_long(name: &str, secs: impl std::fmt::Display) -> Error {
-    Error::invalid(format!(
-        "{name} must be at most {} seconds (one year), not {secs}",
-        MAX_DURATION.as_secs()
-    ))
 }
 
 /// A duration given as a number of seconds (how Python gives them), checked for what
@@ -1279,6 +1278,32 @@ pub(crate) fn validate_groups<S: AsRef<str>>(groups: &[S]) -> Result<()> {
 mod tests {
     use super::*;
     use crate::{SettingInfo, SettingKind, SettingNames, SettingScope, SettingValue};
+
+    #[test]
+    fn errors_name_the_setting_and_the_path_and_long_durations_are_refused_as_set() {
+        let mut config = Config::with_listener("127.0.0.1", 0);
+        let listener = config.listener.as_mut().unwrap();
+        listener
+            .paths
+            .push(InboundPath::with_groups("/chat", ["lobby", ""]));
+        let e = config.validate().unwrap_err();
+        assert_eq!(
+            e.message(),
+            "paths: the default groups of path \"/chat\": a group name must not be empty"
+        );
+        let mut config = Config::default();
+        let e = config
+            .set(
+                "ping_interval",
+                SettingValue::Duration(MAX_DURATION + Duration::from_secs(1)),
+            )
+            .unwrap_err();
+        assert!(e.message().contains("ping_interval must be at most"), "{e}");
+        assert_eq!(
+            config.socket.ping_interval,
+            Config::default().socket.ping_interval
+        );
+    }
 
     #[test]
     fn defaults_are_valid() {

@@ -86,7 +86,7 @@ impl fmt::Display for ErrorKind {
 /// An error from the connector: a kind, a message for humans, and for handshake
 /// refusals the HTTP status the peer answered with (and, for an outbound handshake, the
 /// start of the response's body and its headers).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
@@ -243,6 +243,12 @@ impl Error {
         )
     }
 
+    /// The same error, its message prefixed with where it belongs (a setting, a path).
+    pub(crate) fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
     pub(crate) fn stopped() -> Self {
         Error::new(ErrorKind::Stopped, "the connector is stopped")
     }
@@ -254,4 +260,38 @@ impl fmt::Display for Error {
     }
 }
 
+/// Reads as the message does, unescaped, with the HTTP status when there is one: `fn main()
+/// -> Result<(), wsconnector::Error>` prints it on failure.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)?;
+        match self.http_status {
+            Some(status) => write!(f, " (HTTP status {status})"),
+            None => Ok(()),
+        }
+    }
+}
+
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_reads_as_the_message_with_the_http_status() {
+        let e = Error::invalid(r#"URL "ws://h:99999/" has port "99999": a port is 1-65535"#);
+        assert_eq!(
+            format!("{e:?}"),
+            r#"invalid_argument: URL "ws://h:99999/" has port "99999": a port is 1-65535"#
+        );
+        let refused = Error {
+            http_status: Some(404),
+            ..Error::new(ErrorKind::Handshake, "refused")
+        };
+        assert_eq!(
+            format!("{refused:?}"),
+            "handshake: refused (HTTP status 404)"
+        );
+    }
+}

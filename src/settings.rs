@@ -294,12 +294,28 @@ pub(crate) fn not_a_list(info: &SettingInfo) -> Error {
     ))
 }
 
+/// The longest duration any setting or timeout accepts: one year (365 days).
+///
+/// Long enough for every real timeout or interval (a week-long idle timeout included; "never"
+/// has its own spelling: `None`, or 0 in C), short enough that a deadline this far ahead fits
+/// tokio's timer wheel (about 2.2 years) and can never overflow an instant.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// The error for a duration setting `name` longer than [`MAX_DURATION`].
+pub(crate) fn too_long(name: &str, secs: impl std::fmt::Display) -> Error {
+    Error::invalid(format!(
+        "{name} must be at most {} seconds (one year), not {secs}",
+        MAX_DURATION.as_secs()
+    ))
+}
+
 /// The conversions from a [`SettingValue`] to a field's type, one per kind; a value of the
 /// wrong kind is an error naming the setting.
 pub(crate) mod convert {
     use super::{mismatch, Choice, SettingInfo, SettingValue};
     use crate::error::{Error, Result};
     use crate::pem::Pem;
+    use crate::settings::{too_long, MAX_DURATION};
     use std::time::Duration;
 
     pub(crate) fn bool(info: &SettingInfo, value: SettingValue) -> Result<bool> {
@@ -328,8 +344,11 @@ pub(crate) mod convert {
         }
     }
 
+    /// Refuses a duration past [`MAX_DURATION`] at once: that check needs nothing else of
+    /// the config (whether 0 is allowed is checked at start).
     pub(crate) fn duration(info: &SettingInfo, value: SettingValue) -> Result<Duration> {
         match value {
+            SettingValue::Duration(d) if d > MAX_DURATION => Err(too_long(info.name, d.as_secs())),
             SettingValue::Duration(d) => Ok(d),
             other => Err(mismatch(info, &other)),
         }

@@ -266,7 +266,43 @@ pub(crate) fn describe_tls_failure(e: &io::Error) -> String {
         .get_ref()
         .map(|inner| inner.to_string())
         .unwrap_or_else(|| e.to_string());
-    format!("TLS handshake failed: {inner}")
+    let advice = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .and_then(advice_for);
+    match advice {
+        Some(advice) => format!("TLS handshake failed: {inner}: {advice}"),
+        None => format!("TLS handshake failed: {inner}"),
+    }
+}
+
+/// What to do about the certificate failures a newcomer meets first (a test certificate).
+fn advice_for(error: &rustls::Error) -> Option<&'static str> {
+    use rustls::CertificateError;
+    let rustls::Error::InvalidCertificate(certificate) = error else {
+        return None;
+    };
+    match certificate {
+        CertificateError::UnknownIssuer => Some(
+            "the server's certificate is signed by a CA this client does not trust (self-signed, \
+             or a private CA): add that CA's certificate with the extra_ca setting",
+        ),
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            Some(
+                "connect with a name the certificate holds, or give the server a certificate \
+                 whose subjectAltName holds the name you connect to",
+            )
+        }
+        // rustls reports webpki's CaUsedAsEndEntity as an "other" error.
+        CertificateError::Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+            Some(
+                "the server presents a CA certificate as its own: give it a leaf certificate \
+                 signed by a CA (with basicConstraints=CA:FALSE), and clients that CA in \
+                 extra_ca (the README's test certificates show how)",
+            )
+        }
+        _ => None,
+    }
 }
 
 /// The leaf certificate a TLS peer presented (a client with mutual TLS, or a server), with its

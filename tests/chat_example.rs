@@ -32,8 +32,18 @@ fn chat_rooms_reach_exactly_their_members() {
         let mut bob = connect(&url).await;
         let mut cid = connect(&url).await;
         for client in [&mut ann, &mut bob, &mut cid] {
-            assert!(recv_text(client).await.starts_with("welcome to the lobby"));
+            assert_eq!(
+                recv_text(client).await,
+                "welcome to the lobby; send /join ROOM to change rooms"
+            );
         }
+        send_text(&mut ann, "/join ").await;
+        assert_eq!(recv_text(&mut ann).await, "a room needs a name: /join ROOM");
+        send_text(&mut ann, "/leave").await;
+        assert_eq!(
+            recv_text(&mut ann).await,
+            "unknown command /leave; send /join ROOM, or text for your room"
+        );
         send_text(&mut ann, "/join rust").await;
         assert_eq!(recv_text(&mut ann).await, "you are in room rust");
         send_text(&mut bob, "/join rust").await;

@@ -229,6 +229,15 @@ fn unknown_paths_plain_http_and_malformed_requests_are_refused() {
         head.to_ascii_lowercase().contains("upgrade: websocket"),
         "{head}"
     );
+    let connection: Vec<&str> = head
+        .lines()
+        .filter(|line| line.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    assert_eq!(
+        connection,
+        ["Connection: Upgrade, close"],
+        "one Connection header: {head}"
+    );
     assert_eq!(raw_http(addr, b"NOT HTTP AT ALL\r\n\r\n").0, 400);
     let no_key = b"GET /ws/feed HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n";
     assert_eq!(raw_http(addr, no_key).0, 400);

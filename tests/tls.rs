@@ -153,6 +153,11 @@ fn untrusted_and_mismatched_certificates_are_refused_unless_verification_is_dang
         e.message().to_lowercase().contains("unknownissuer") || e.message().contains("issuer"),
         "{e}"
     );
+    assert!(
+        e.message()
+            .contains("add that CA's certificate with the extra_ca setting"),
+        "the message says what to do: {e}"
+    );
 
     let (trusting, _) = client(|c| c.client.extra_ca = Some(Pem::Inline(pki.ca_pem.clone())));
     let e = trusting
@@ -162,6 +167,10 @@ fn untrusted_and_mismatched_certificates_are_refused_unless_verification_is_dang
         e.kind(),
         ErrorKind::Tls,
         "the certificate is for localhost, not 127.0.0.1: {e}"
+    );
+    assert!(
+        e.message().contains("localhost") && e.message().contains("subjectAltName"),
+        "the message names what the certificate holds, and what to do: {e}"
     );
 
     let (reckless, _) = client(|c| c.client.dangerous_skip_certificate_verification = true);
@@ -179,6 +188,31 @@ fn untrusted_and_mismatched_certificates_are_refused_unless_verification_is_dang
         server.socket_count(),
         1,
         "the refused handshakes made no socket"
+    );
+}
+
+#[test]
+fn a_ca_certificate_used_as_the_servers_own_is_refused_with_advice() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = params.self_signed(&key).unwrap();
+    let (server, _) = start_server(|c| {
+        c.listener.as_mut().unwrap().tls = Some(ServerTls::new(
+            Pem::Inline(ca.pem()),
+            Pem::Inline(key.serialize_pem()),
+        ))
+    });
+    let (trusting, _) = client(|c| c.client.extra_ca = Some(Pem::Inline(ca.pem())));
+    let e = trusting
+        .open_outbound(&wss(&server, "localhost", "/"), OutboundOptions::new())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    assert!(
+        e.message().contains("CaUsedAsEndEntity")
+            && e.message().contains("leaf certificate")
+            && e.message().contains("basicConstraints=CA:FALSE"),
+        "{e}"
     );
 }
 

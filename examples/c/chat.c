@@ -1,9 +1,11 @@
-/* A chat server in C: rooms are groups, "/join ROOM" moves you (see chat_rooms.h).
+/* A chat server in C: rooms are groups, "/join ROOM" moves you (the protocol of every chat
+ * example: see chat_rooms.h).
  *
- *   target/c/example-chat [PORT]      serves ws://127.0.0.1:PORT/ (default 8080) until Ctrl-C
- *   target/c/example-chat --self-test two clients of its own meet in a room, then it exits
+ *   target/c/example-chat [HOST:PORT]  serves ws://HOST:PORT/ (default 127.0.0.1:8080) until
+ *                                      Ctrl-C or SIGTERM
+ *   target/c/example-chat --self-test  two clients of its own meet in a room, then it exits
  *
- * Try it with any WebSocket client, e.g. `websocat ws://127.0.0.1:8080/?name=ann`. */
+ * Try it with any WebSocket client, e.g. `python3 -m websockets 'ws://127.0.0.1:8080/chat?name=ann'`. */
 #define _POSIX_C_SOURCE 200809L
 #include "chat_rooms.h"
 
@@ -60,9 +62,9 @@ static int self_test(uint16_t port) {
         wsc_outbound_options_free(options);
         if (ok) chat_send(clients, names[i], "/join red");
     }
-    ok = ok && wait_to_hear("you are in red; /join ROOM moves you");
+    ok = ok && wait_to_hear("you are in room red");
     if (ok) chat_send(clients, "ann", "hello bob");
-    ok = ok && wait_to_hear("ann: hello bob");
+    ok = ok && wait_to_hear("[ann] hello bob");
     wsc_connector_free(clients);
     printf("chat self-test: %s\n", ok ? "ok" : "FAILED");
     return ok ? 0 : 1;
@@ -70,7 +72,14 @@ static int self_test(uint16_t port) {
 
 int main(int argc, char **argv) {
     int testing = argc > 1 && strcmp(argv[1], "--self-test") == 0;
-    uint16_t port = testing ? 0 : (uint16_t)(argc > 1 ? atoi(argv[1]) : 8080);
+    char host[256] = "127.0.0.1";
+    uint16_t port = 8080;
+    if (testing) {
+        port = 0;
+    } else if (argc > 1 && !chat_parse_address(argv[1], host, sizeof host, &port)) {
+        fprintf(stderr, "chat: \"%s\" is not HOST:PORT (a port is 0-65535)\n", argv[1]);
+        return 1;
+    }
     /* Block SIGINT and SIGTERM in every thread; main waits for them with sigwait. */
     sigset_t signals;
     sigemptyset(&signals);
@@ -81,12 +90,16 @@ int main(int argc, char **argv) {
     wsc_config *config = NULL;
     wsc_connector *server = NULL;
     if (chat_failed(wsc_config_new(&config), "config") ||
-        chat_failed(wsc_config_set_listener(config, "127.0.0.1", port), "config"))
+        chat_failed(wsc_config_set_listener(config, host, port), "config"))
         return 1;
     chat_configure(config);
     if (chat_failed(wsc_connector_start(config, &server), "start")) return 1;
     wsc_connector_local_port(server, &port);
-    printf("chat server on ws://127.0.0.1:%u/ (wsconnector %s)\n", port, wsc_version());
+    printf("chat server on ws://%s:%u/chat (any path works; ?name=ann names you; wsconnector %s)\n", host, port,
+           wsc_version());
+    printf("connect with any WebSocket client, for example (after `pip install websockets`):\n");
+    printf("  python3 -m websockets 'ws://%s:%u/chat?name=ann'\n", host, port);
+    printf("then type a line to talk to your room, '/join ROOM' to change rooms. Ctrl-C stops.\n");
     fflush(stdout);
     int status = 0;
     if (testing) {
@@ -96,5 +109,6 @@ int main(int argc, char **argv) {
         sigwait(&signals, &signal);
     }
     wsc_connector_free(server);
+    printf("stopped\n");
     return status;
 }

@@ -1,10 +1,13 @@
 /* A stock-quote feed in C. The feed keeps one outbound socket to a quote source and sends each
- * update to the subscribers of that symbol (the group "quote:SYM"); clients subscribe with
- * "/sub SYM" and unsubscribe with "/unsub SYM". The quote source is built in: a second
+ * update to the subscribers of that symbol (the group "quote:SYM"). The protocol of every quotes
+ * example (examples/quotes.rs says it in full): "/sub SYM" answers "following SYM" and the
+ * quotes come as "SYM PRICE"; "/unsub SYM" answers "no longer following SYM"; an unknown symbol
+ * or command gets an answer that lists what to send. The quote source is built in: a second
  * connector in this process that sends a random-walk price for ACME, GLOBEX and INITECH to
- * whoever connects, five times a second.
+ * whoever connects, every 200 ms.
  *
- *   target/c/example-quotes [PORT]       feed on ws://127.0.0.1:PORT/ (default 8081) until Ctrl-C
+ *   target/c/example-quotes [HOST:PORT]  feed on ws://HOST:PORT/ (default 127.0.0.1:8081) until
+ *                                        Ctrl-C or SIGTERM
  *   target/c/example-quotes --self-test  a client of its own subscribes to ACME, gets 3 quotes, exits
  */
 #define _POSIX_C_SOURCE 200809L
@@ -12,6 +15,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,10 @@
 
 #define SOURCE_ID "quote-source"
 #define SELF_TEST_ID "self-test"
+#define SYMBOL_COUNT 3
+#define COMMANDS "send /sub SYMBOL or /unsub SYMBOL (symbols: ACME GLOBEX INITECH)"
+
+static const char *const symbols[SYMBOL_COUNT] = {"ACME", "GLOBEX", "INITECH"};
 
 static int failed(wsc_result result, const char *what) {
     if (result == WSC_OK) return 0;
@@ -42,20 +50,20 @@ typedef struct {
 
 static void *publish_quotes(void *arg) {
     quote_source *source = arg;
-    const char *symbols[] = {"ACME", "GLOBEX", "INITECH"};
-    double prices[] = {101.5, 48.25, 12.75};
+    double prices[SYMBOL_COUNT] = {101.5, 48.25, 12.75};
     unsigned seed = 42;
     pthread_mutex_lock(&source->lock);
-    for (unsigned tick = 0; !source->stopping; tick++) {
-        int i = (int)(tick % 3);
-        prices[i] *= 1.0 + ((double)(rand_r(&seed) % 201) - 100.0) / 10000.0;
-        char quote[64];
-        int n = snprintf(quote, sizeof quote, "%s %.2f", symbols[i], prices[i]);
-        failed(wsc_connector_broadcast(source->conn, NULL, WSC_TEXT, (const uint8_t *)quote, (size_t)n, NULL),
-               "publish");
+    while (!source->stopping) {
+        for (int i = 0; i < SYMBOL_COUNT; i++) {
+            prices[i] *= 1.0 + ((double)(rand_r(&seed) % 201) - 100.0) / 10000.0;
+            char quote[64];
+            int n = snprintf(quote, sizeof quote, "%s %.2f", symbols[i], prices[i]);
+            failed(wsc_connector_broadcast(source->conn, NULL, WSC_TEXT, (const uint8_t *)quote, (size_t)n, NULL),
+                   "publish");
+        }
         struct timespec next;
         clock_gettime(CLOCK_REALTIME, &next);
-        next.tv_nsec += 200 * 1000 * 1000 / 3;
+        next.tv_nsec += 200 * 1000 * 1000;
         if (next.tv_nsec >= 1000000000L) next.tv_sec++, next.tv_nsec -= 1000000000L;
         while (!source->stopping && pthread_cond_timedwait(&source->stop, &source->lock, &next) == 0) {
         }
@@ -70,22 +78,30 @@ static pthread_mutex_t received_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t received_changed = PTHREAD_COND_INITIALIZER;
 static int self_test_quotes;
 
-/* Clients: "/sub SYM" and "/unsub SYM". */
+/* A client's command ("/sub SYM", "/unsub SYM"), answered on its socket. */
 static void on_client_message(void *userdata, wsc_connector *conn, const wsc_socket *socket, wsc_message_kind kind,
                               wsc_bytes payload) {
     (void)userdata, (void)conn;
-    char text[128], group[160], answer[200];
+    char text[128], symbol[64] = "", group[80], answer[200];
     snprintf(text, sizeof text, "%.*s", (int)payload.len, (const char *)payload.data);
-    int sub = strncmp(text, "/sub ", 5) == 0, unsub = strncmp(text, "/unsub ", 7) == 0;
-    if (kind != WSC_TEXT || (!sub && !unsub)) {
-        snprintf(answer, sizeof answer, "send /sub SYMBOL or /unsub SYMBOL (ACME, GLOBEX, INITECH)");
+    char *argument = strchr(text, ' ');
+    if (argument) *argument++ = 0;
+    for (size_t i = 0; argument && argument[i] && i + 1 < sizeof symbol; i++)
+        symbol[i] = (char)toupper((unsigned char)argument[i]), symbol[i + 1] = 0;
+    int sub = strcmp(text, "/sub") == 0, unsub = strcmp(text, "/unsub") == 0, known = 0;
+    for (int i = 0; i < SYMBOL_COUNT; i++) known |= strcmp(symbol, symbols[i]) == 0;
+    if (kind != WSC_TEXT) {
+        snprintf(answer, sizeof answer, "text only, please; " COMMANDS);
+    } else if (!sub && !unsub) {
+        snprintf(answer, sizeof answer, "unknown command; " COMMANDS);
+    } else if (!known) {
+        snprintf(answer, sizeof answer, "unknown symbol %s; symbols: ACME GLOBEX INITECH", symbol);
     } else {
-        const char *symbol = text + (sub ? 5 : 7);
         snprintf(group, sizeof group, "quote:%s", symbol);
         const char *groups[] = {group};
         wsc_result r = sub ? wsc_socket_subscribe(socket, groups, 1) : wsc_socket_unsubscribe(socket, groups, 1);
-        snprintf(answer, sizeof answer, "%s %s", failed(r, "subscription") ? "cannot follow" : sub ? "following" : "left",
-                 symbol);
+        snprintf(answer, sizeof answer, "%s %s",
+                 failed(r, "subscription") ? "cannot change" : sub ? "following" : "no longer following", symbol);
     }
     failed(wsc_socket_send(socket, WSC_TEXT, (const uint8_t *)answer, strlen(answer), NULL, NULL), "answer");
 }
@@ -137,10 +153,10 @@ static int self_test(wsc_connector *feed, uint16_t port) {
     return ok ? 0 : 1;
 }
 
-static wsc_connector *start(uint16_t port, int feed) {
+static wsc_connector *start(const char *host, uint16_t port, int feed) {
     wsc_config *config = NULL;
     wsc_connector *conn = NULL;
-    if (failed(wsc_config_new(&config), "config") || failed(wsc_config_set_listener(config, "127.0.0.1", port), "config"))
+    if (failed(wsc_config_new(&config), "config") || failed(wsc_config_set_listener(config, host, port), "config"))
         return NULL;
     if (feed) {
         failed(wsc_config_on_inbound_message(config, on_client_message, NULL, NULL), "config");
@@ -149,9 +165,29 @@ static wsc_connector *start(uint16_t port, int feed) {
     return failed(wsc_connector_start(config, &conn), "start") ? NULL : conn;
 }
 
+/* Reads "HOST:PORT" into host and port; 0 when it is not that. */
+static int parse_address(const char *address, char *host, size_t cap, uint16_t *port) {
+    const char *colon = strrchr(address, ':');
+    char *end = NULL;
+    if (!colon || (size_t)(colon - address) >= cap || colon[1] == 0) return 0;
+    unsigned long value = strtoul(colon + 1, &end, 10);
+    if (*end != 0 || value > 65535) return 0;
+    memcpy(host, address, (size_t)(colon - address));
+    host[colon - address] = 0;
+    *port = (uint16_t)value;
+    return 1;
+}
+
 int main(int argc, char **argv) {
     int testing = argc > 1 && strcmp(argv[1], "--self-test") == 0;
-    uint16_t port = testing ? 0 : (uint16_t)(argc > 1 ? atoi(argv[1]) : 8081), source_port = 0;
+    char host[256] = "127.0.0.1";
+    uint16_t port = 8081, source_port = 0;
+    if (testing) {
+        port = 0;
+    } else if (argc > 1 && !parse_address(argv[1], host, sizeof host, &port)) {
+        fprintf(stderr, "quotes: \"%s\" is not HOST:PORT (a port is 0-65535)\n", argv[1]);
+        return 1;
+    }
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
@@ -159,9 +195,13 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
 
     static quote_source source = {NULL, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-    source.conn = start(0, 0);
-    wsc_connector *feed = start(port, 1);
-    if (!source.conn || !feed) return 1;
+    wsc_connector *feed = start(host, port, 1);
+    if (!feed) return 1;
+    source.conn = start("127.0.0.1", 0, 0);
+    if (!source.conn) {
+        wsc_connector_free(feed);
+        return 1;
+    }
     pthread_t publisher;
     pthread_create(&publisher, NULL, publish_quotes, &source);
     wsc_connector_local_port(source.conn, &source_port);
@@ -175,7 +215,10 @@ int main(int argc, char **argv) {
                  failed(wsc_connector_open_outbound(feed, url, options, NULL, 0), "connect to the source");
     wsc_outbound_options_free(options);
     if (status == 0) {
-        printf("quote feed on ws://127.0.0.1:%u/ (source on port %u); send \"/sub ACME\"\n", port, source_port);
+        printf("quote feed on ws://%s:%u/quotes (any path works; the source is on port %u)\n", host, port, source_port);
+        printf("connect with any WebSocket client, for example (after `pip install websockets`):\n");
+        printf("  python3 -m websockets ws://%s:%u/quotes\n", host, port);
+        printf("then type '/sub ACME' (symbols: ACME GLOBEX INITECH); '/unsub ACME' stops them. Ctrl-C stops.\n");
         fflush(stdout);
         if (testing) {
             status = self_test(feed, port);
@@ -191,5 +234,6 @@ int main(int argc, char **argv) {
     pthread_join(publisher, NULL);
     wsc_connector_free(feed);
     wsc_connector_free(source.conn);
+    printf("stopped\n");
     return status;
 }

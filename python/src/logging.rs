@@ -128,7 +128,10 @@ fn logger<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
 pub(crate) fn log_exception(py: Python<'_>, what: &str, error: &PyErr) {
     let logged = logger(py, "wsconnector").and_then(|log| {
         let kwargs = pyo3::types::PyDict::new(py);
-        kwargs.set_item("exc_info", error.value(py))?;
+        // The (type, value, traceback) triple: before Python 3.12 the exception object does
+        // not carry the traceback PyO3 keeps beside it, so the value alone logs no lines.
+        let exc_info = (error.get_type(py), error.value(py), error.traceback(py));
+        kwargs.set_item("exc_info", exc_info)?;
         log.call_method("error", ("%s", what), Some(&kwargs))
     });
     if logged.is_err() {

@@ -66,3 +66,26 @@ def test_the_logger_level_at_start_sets_the_verbosity(library_logger: logging.Lo
     finally:
         library_logger.removeHandler(waiter)
     assert waiter.records[0].levelno == logging.DEBUG
+
+
+def raise_in_handler(socket: wsconnector.Socket, message: object) -> None:
+    raise ValueError("my handler bug")
+
+
+def test_a_callback_exception_is_logged_with_its_traceback(library_logger: logging.Logger) -> None:
+    """On every supported Python (before 3.12 the exception object alone carries no traceback)."""
+    waiter = Waiter("the on_inbound_message callback raised")
+    library_logger.addHandler(waiter)
+    try:
+        connector = wsconnector.Connector(host="127.0.0.1", port=0, on_inbound_message=raise_in_handler)
+        with connector, connect(connector) as client:
+            client.send("boom")
+            assert waiter.seen.wait(WAIT)
+    finally:
+        library_logger.removeHandler(waiter)
+    record = waiter.records[0]
+    assert record.levelno == logging.ERROR
+    text = logging.Formatter().format(record)
+    assert "Traceback (most recent call last)" in text, text
+    assert f'"{__file__}", line' in text and "in raise_in_handler" in text, text
+    assert "ValueError: my handler bug" in text, text

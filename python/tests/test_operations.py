@@ -91,6 +91,9 @@ def test_connect_failures_raise_their_exceptions() -> None:
             connector.open_outbound(f"ws://127.0.0.1:{refusing.port}/")
         with pytest.raises(wsconnector.InvalidArgumentError):
             connector.open_outbound("http://example.com/")
+        # A port outside 1-65535 is refused naming the URL, not replaced by 80.
+        with pytest.raises(wsconnector.InvalidArgumentError, match="ws://127.0.0.1:99999/"):
+            connector.open_outbound("ws://127.0.0.1:99999/")
         with pytest.raises(wsconnector.DnsError):
             connector.open_outbound("ws://no-such-host.invalid/")
         with pytest.raises(wsconnector.NoSuchSocketError):

@@ -12,16 +12,18 @@ import pytest
 HERE = pathlib.Path(__file__).resolve().parent
 PYTHON_DIR = HERE.parent
 EXAMPLES = PYTHON_DIR.parent / "examples" / "python"
+# The package's source folder (src layout), where mypy finds the package and its stubs.
+PACKAGE_SOURCE = PYTHON_DIR / "python"
 
 
 def mypy(*args: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", *args], capture_output=True, text=True, cwd=PYTHON_DIR
+        [sys.executable, "-m", *args], capture_output=True, text=True, cwd=PACKAGE_SOURCE
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-# mypy starts slowly (typeshed) on a busy machine; its cache in python/.mypy_cache helps later.
+# mypy starts slowly (typeshed) on a busy machine; its cache in python/python/.mypy_cache helps later.
 pytestmark = pytest.mark.timeout(300)
 
 

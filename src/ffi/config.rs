@@ -426,7 +426,8 @@ pub extern "C" fn wsc_config_set_int(
 }
 
 /// Sets the WSC_SETTING_DURATION or WSC_SETTING_OPTIONAL_DURATION (0: none) setting `name`, in
-/// milliseconds, at most WSC_MAX_DURATION_MS. Checked at start. Errors: as wsc_config_set_bool().
+/// milliseconds, at most WSC_MAX_DURATION_MS (a longer one is refused at once, WSC_INVALID_ARGUMENT;
+/// the rest is checked at start). Errors: as wsc_config_set_bool().
 #[no_mangle]
 pub extern "C" fn wsc_config_set_duration_ms(
     config: *mut wsc_config,
@@ -539,7 +540,8 @@ pub extern "C" fn wsc_config_set_base_path(
 /// percent-decoded once before matching (the socket's path is the decoded one); one with a
 /// dot-segment ("/chat/../admin"), an encoded slash (%2F), a control character or malformed
 /// encoding is refused with 400.
-/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE, WSC_INVALID_ARGUMENT (a bad
+/// pattern, or an empty or too long group: the message names the path).
 #[no_mangle]
 pub extern "C" fn wsc_config_add_path(
     config: *mut wsc_config,
@@ -548,10 +550,9 @@ pub extern "C" fn wsc_config_add_path(
     count: usize,
 ) -> wsc_result {
     with_listener(config, |l| {
-        l.paths.push(InboundPath::with_groups(
-            arg_str!(pattern),
-            arg_strs!(groups, count),
-        ));
+        let path = InboundPath::with_groups(arg_str!(pattern), arg_strs!(groups, count));
+        path.validate()?;
+        l.paths.push(path);
         Ok(())
     })
 }
@@ -1414,7 +1415,7 @@ mod tests {
         CString::new(text).unwrap()
     }
 
-    /// A config whose every optional part is present (a listener with TLS and one path, a
+    /// A config whose every optional part is present (a listener with TLS and the path "/", a
     /// client identity, a message rate limit, a reconnect policy), each at its default or empty, so that a field inside one of them is
     /// reached only when a setting changes it.
     fn baseline() -> *mut wsc_config {
@@ -1427,7 +1428,7 @@ mod tests {
             wsc_config_set_listener(config, host.as_ptr(), 0),
             wsc_config_set_server_tls(config, inline, empty.as_ptr(), empty.as_ptr()),
             wsc_config_set_client_identity(config, inline, empty.as_ptr(), empty.as_ptr()),
-            wsc_config_add_path(config, empty.as_ptr(), std::ptr::null(), 0),
+            wsc_config_add_path(config, c"/".as_ptr(), std::ptr::null(), 0),
             wsc_config_set_message_rate_limit(config, 1, 1),
             with_policy(|_| {}, |policy| wsc_config_set_reconnect(config, policy)),
             wsc_config_set_cluster(config, empty.as_ptr()),

@@ -120,6 +120,9 @@ pub(super) struct Refusal {
     /// Why, the body of the answer.
     pub(super) reason: String,
     extra_headers: Cow<'static, str>,
+    /// The `Connection` header's tokens: the connection always closes after a refusal, and a
+    /// 426 that names the protocol to upgrade to lists `Upgrade` too (one header, RFC 9110 7.6.1).
+    connection: &'static str,
 }
 
 impl Refusal {
@@ -130,6 +133,7 @@ impl Refusal {
             status,
             reason: reason.into(),
             extra_headers: Cow::Borrowed(""),
+            connection: "close",
         }
     }
 
@@ -148,9 +152,10 @@ impl Refusal {
         let reason = self.reason.replace(['\r', '\n'], " ");
         let phrase = status_text(self.status);
         format!(
-            "HTTP/1.1 {} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{reason}",
+            "HTTP/1.1 {} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: {}\r\n{}\r\n{reason}",
             self.status,
             reason.len(),
+            self.connection,
             self.extra_headers,
         )
         .into_bytes()
@@ -286,7 +291,8 @@ async fn accept(
     let headers = &request.headers;
     if !has_token(headers, "upgrade", "websocket") || !has_token(headers, "connection", "upgrade") {
         return Err(Refusal {
-            extra_headers: Cow::Borrowed("Upgrade: websocket\r\nConnection: Upgrade\r\n"),
+            extra_headers: Cow::Borrowed("Upgrade: websocket\r\n"),
+            connection: "Upgrade, close",
             ..Refusal::bad_request(426, "this endpoint only speaks WebSocket")
         });
     }

@@ -45,7 +45,7 @@ pub(crate) async fn open(
             format!("socket ID {:?} is already in use", id.as_str()),
         ));
     }
-    validate_groups(&options.groups)?;
+    validate_groups(&options.groups).map_err(|e| e.context("the outbound socket's groups"))?;
     validate_client_headers(&options.headers)?;
     for protocol in &options.subprotocols {
         validate_token("subprotocol", protocol)?;

@@ -76,6 +76,19 @@ fn percent_encode_segment(value: &str) -> impl Iterator<Item = String> + '_ {
     })
 }
 
+/// The port as written in the URL's authority, if it has one. The parser's own `port_u16`
+/// gives `None` for a port that does not fit 16 bits, which would silently mean the default.
+fn explicit_port(uri: &Uri) -> Option<&str> {
+    let authority = uri.authority()?.as_str();
+    let host_and_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, rest)| rest);
+    host_and_port
+        .rsplit_once(':')
+        .map(|(_, port)| port)
+        .filter(|port| !port.contains(']'))
+}
+
 /// A parsed `ws://` or `wss://` URL with the extra query parameters added.
 #[derive(Debug, Clone)]
 pub(super) struct Target {
@@ -95,6 +108,12 @@ impl Target {
         let uri: Uri = url
             .parse()
             .map_err(|e| invalid(&format!("is not a valid URL: {e}")))?;
+        if url.contains('#') {
+            // The parser would drop it; RFC 6455 section 3 says WebSocket URLs carry none.
+            return Err(invalid(
+                "has a fragment (#...), which a WebSocket URL cannot carry",
+            ));
+        }
         let secure = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
             Some("ws") => false,
             Some("wss") => true,
@@ -105,7 +124,20 @@ impl Target {
             .filter(|h| !h.is_empty())
             .ok_or_else(|| invalid("has no host"))?
             .to_owned();
-        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        let port = match explicit_port(&uri) {
+            None => {
+                if secure {
+                    443
+                } else {
+                    80
+                }
+            }
+            Some(text) => text
+                .parse::<u16>()
+                .ok()
+                .filter(|&port| port != 0)
+                .ok_or_else(|| invalid(&format!("has port {text:?}: a port is 1-65535")))?,
+        };
         let mut path_and_query = uri
             .path_and_query()
             .map_or("/".to_owned(), |pq| pq.as_str().to_owned());
@@ -235,6 +267,24 @@ mod tests {
         let e = resolve("/quotes/{symbol}", &client, &[]).unwrap_err();
         assert!(e.message().contains("{symbol}"), "{e}");
         assert!(resolve("/quotes/{symbol", &client, &[]).is_err());
+    }
+
+    #[test]
+    fn a_port_outside_1_to_65535_or_a_fragment_is_refused_naming_the_url() {
+        for url in [
+            "ws://127.0.0.1:99999/",
+            "ws://127.0.0.1:0/",
+            "ws://127.0.0.1:/",
+            "wss://[::1]:65536/x",
+            "ws://h/x#part",
+        ] {
+            let e = Target::parse(url, &[]).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{url}");
+            assert!(e.message().contains(url), "{e}");
+        }
+        assert_eq!(Target::parse("ws://h:65535/", &[]).unwrap().port, 65535);
+        assert_eq!(Target::parse("wss://[::1]/", &[]).unwrap().port, 443);
+        assert_eq!(Target::parse("ws://[::1]:1/", &[]).unwrap().port, 1);
     }
 
     #[test]

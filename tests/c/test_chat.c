@@ -52,9 +52,9 @@ static void raw_expect(raw_ws *ws, const char *want) {
     }
 }
 
-#define IN_LOBBY "you are in lobby; /join ROOM moves you"
-#define IN_RED "you are in red; /join ROOM moves you"
-#define IN_BLUE "you are in blue; /join ROOM moves you"
+#define IN_LOBBY "welcome to the lobby; send /join ROOM to change rooms"
+#define IN_RED "you are in room red"
+#define IN_BLUE "you are in room blue"
 
 int main(void) {
     wsc_config *config = listener_config();
@@ -80,9 +80,9 @@ int main(void) {
     WAIT_UNTIL(&in.m, in.count[0] == 1 && in.count[1] == 1);
     CHECK(strcmp(in.inbox[0][0], IN_LOBBY) == 0 && strcmp(in.inbox[1][0], IN_LOBBY) == 0);
     send_text(client, "A", "hello lobby");
-    raw_expect(&c, "A: hello lobby");
+    raw_expect(&c, "[A] hello lobby");
     WAIT_UNTIL(&in.m, in.count[0] == 2 && in.count[1] == 2);
-    CHECK(strcmp(in.inbox[0][1], "A: hello lobby") == 0 && strcmp(in.inbox[1][1], "A: hello lobby") == 0);
+    CHECK(strcmp(in.inbox[0][1], "[A] hello lobby") == 0 && strcmp(in.inbox[1][1], "[A] hello lobby") == 0);
 
     /* A and B go to red, C to blue. */
     send_text(client, "A", "/join red");
@@ -95,34 +95,47 @@ int main(void) {
     /* A speaks in red: A and B hear it. */
     send_text(client, "A", "hello from A");
     WAIT_UNTIL(&in.m, in.count[0] == 4 && in.count[1] == 4);
-    CHECK(strcmp(in.inbox[0][3], "A: hello from A") == 0);
-    CHECK(strcmp(in.inbox[1][3], "A: hello from A") == 0);
+    CHECK(strcmp(in.inbox[0][3], "[A] hello from A") == 0);
+    CHECK(strcmp(in.inbox[1][3], "[A] hello from A") == 0);
 
     /* C speaks in blue: only C hears it (its next message is its own, not A's). */
     raw_ws_send(&c, 1, "hello from C", 12);
-    raw_expect(&c, "C: hello from C");
+    raw_expect(&c, "[C] hello from C");
 
     /* B speaks in red: A's and B's next message is B's (they never got C's). */
     send_text(client, "B", "hello from B");
     WAIT_UNTIL(&in.m, in.count[0] == 5 && in.count[1] == 5);
-    CHECK(strcmp(in.inbox[0][4], "B: hello from B") == 0);
-    CHECK(strcmp(in.inbox[1][4], "B: hello from B") == 0);
+    CHECK(strcmp(in.inbox[0][4], "[B] hello from B") == 0);
+    CHECK(strcmp(in.inbox[1][4], "[B] hello from B") == 0);
 
     /* A moves to blue: C hears A now, B does not. */
     send_text(client, "A", "/join blue");
     WAIT_UNTIL(&in.m, in.count[0] == 6);
     CHECK(strcmp(in.inbox[0][5], IN_BLUE) == 0);
     raw_ws_send(&c, 1, "welcome A", 9);
-    raw_expect(&c, "C: welcome A");
+    raw_expect(&c, "[C] welcome A");
     WAIT_UNTIL(&in.m, in.count[0] == 7);
-    CHECK(strcmp(in.inbox[0][6], "C: welcome A") == 0);
+    CHECK(strcmp(in.inbox[0][6], "[C] welcome A") == 0);
     send_text(client, "B", "anyone?");
     WAIT_UNTIL(&in.m, in.count[1] == 6);
-    CHECK(strcmp(in.inbox[1][5], "B: anyone?") == 0);
+    CHECK(strcmp(in.inbox[1][5], "[B] anyone?") == 0);
     send_text(client, "A", "bye");
-    raw_expect(&c, "A: bye");
+    raw_expect(&c, "[A] bye");
     WAIT_UNTIL(&in.m, in.count[0] == 8);
-    CHECK(in.count[1] == 6 && strcmp(in.inbox[0][7], "A: bye") == 0);
+    CHECK(in.count[1] == 6 && strcmp(in.inbox[0][7], "[A] bye") == 0);
+
+    /* "/join" without a room is refused with an answer, and C stays in blue; other commands
+     * get an answer too, and reach nobody else. */
+    raw_ws_send(&c, 1, "/join ", 6);
+    raw_expect(&c, "a room needs a name: /join ROOM");
+    raw_ws_send(&c, 1, "/join", 5);
+    raw_expect(&c, "a room needs a name: /join ROOM");
+    raw_ws_send(&c, 1, "/leave now", 10);
+    raw_expect(&c, "unknown command /leave; send /join ROOM, or text for your room");
+    raw_ws_send(&c, 1, "still blue", 10);
+    raw_expect(&c, "[C] still blue");
+    WAIT_UNTIL(&in.m, in.count[0] == 9);
+    CHECK(strcmp(in.inbox[0][8], "[C] still blue") == 0);
 
     raw_ws_close(&c);
     OK(wsc_connector_free(client));

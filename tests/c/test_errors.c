@@ -138,14 +138,13 @@ static void bad_settings(void) {
 
     /* Durations up to a year: a huge ping interval once panicked in every socket's task. */
     config = listener_config();
-    OK(wsc_config_set_ping_interval_ms(config, UINT64_MAX));
-    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_ping_interval_ms(config, UINT64_MAX));
     CHECK(last_error_contains("ping_interval") && last_error_contains("one year"));
-    config = listener_config();
     OK(wsc_config_set_ping_interval_ms(config, WSC_MAX_DURATION_MS));
-    OK(wsc_config_set_stop_timeout_ms(config, WSC_MAX_DURATION_MS + 1));
-    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_stop_timeout_ms(config, WSC_MAX_DURATION_MS + 1));
     CHECK(last_error_contains("stop_timeout"));
+    OK(wsc_connector_start(config, &conn));
+    OK(wsc_connector_free(conn));
 
     config = listener_config();
     OK(wsc_config_set_server_tls(config, WSC_PEM_FILE, "/nonexistent/cert.pem", "/nonexistent/key.pem"));
@@ -229,6 +228,9 @@ static void operations(void) {
     /* Outbound failures: bad URL, refused handshake (404 for a path not served), bad ID. */
     char url[128];
     EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_open_outbound(conn, "http://x", NULL, NULL, 0));
+    /* A port outside 1-65535 is refused, naming the URL, not replaced by 80. */
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_open_outbound(conn, "ws://127.0.0.1:99999/", NULL, NULL, 0));
+    CHECK(last_error_contains("ws://127.0.0.1:99999/") && last_error_contains("1-65535"));
     snprintf(url, sizeof url, "ws://127.0.0.1:%u/elsewhere", port);
     EXPECT(WSC_HANDSHAKE, wsc_connector_open_outbound(conn, url, NULL, NULL, 0));
     CHECK(wsc_last_error_http_status() == 404);

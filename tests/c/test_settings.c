@@ -114,10 +114,18 @@ static void values_reach_the_connector(void) {
     EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
     CHECK(last_error_contains("send_queue_messages must be greater than 0"));
 
+    /* A duration past a year is refused as it is set: that check needs no other setting. */
     config = listener_config();
-    OK(wsc_config_set_duration_ms(config, "pong_timeout", WSC_MAX_DURATION_MS + 1));
-    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_duration_ms(config, "pong_timeout", WSC_MAX_DURATION_MS + 1));
     CHECK(last_error_contains("pong_timeout") && last_error_contains("one year"));
+    /* So is a path whose default groups hold an empty name, naming the path. */
+    const char *empty[] = {"lobby", ""};
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_add_path(config, "/chat", empty, 2));
+    CHECK(last_error_contains("paths: the default groups of path \"/chat\": a group name must not be empty"));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_add_path(config, "chat", NULL, 0));
+    CHECK(last_error_contains("paths: path pattern \"chat\" must start with"));
+    OK(wsc_connector_start(config, &conn)); /* nothing bad was kept */
+    OK(wsc_connector_free(conn));
 }
 
 /* A wrong name, a value of another kind, a listener setting before the listener, a list

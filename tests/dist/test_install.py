@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tarfile
 from typing import Dict, Iterator, List
 
@@ -69,22 +70,24 @@ class Chat:
         self.url = match.group(0)
 
     def scenario(self) -> None:
-        """Two clients: the lobby, then a room of one's own."""
+        """Two clients: the lobby, then a room of one's own (the chat protocol of the README's
+        Examples)."""
         connect = websockets.sync.client.connect
-        with connect(self.url + "chat", proxy=None, open_timeout=WAIT) as ann, connect(
-            self.url + "chat", proxy=None, open_timeout=WAIT
+        with connect(self.url + "?name=ann", proxy=None, open_timeout=WAIT) as ann, connect(
+            self.url, proxy=None, open_timeout=WAIT
         ) as bob:
-            assert "lobby" in ann.recv(timeout=WAIT)
-            assert "lobby" in bob.recv(timeout=WAIT)
+            welcome = "welcome to the lobby; send /join ROOM to change rooms"
+            assert ann.recv(timeout=WAIT) == welcome
+            assert bob.recv(timeout=WAIT) == welcome
             ann.send("hello lobby")
-            assert str(ann.recv(timeout=WAIT)).endswith("hello lobby")
-            assert str(bob.recv(timeout=WAIT)).endswith("hello lobby")
+            assert ann.recv(timeout=WAIT) == "[ann] hello lobby"
+            assert bob.recv(timeout=WAIT) == "[ann] hello lobby"
             bob.send("/join kitchen")
             assert bob.recv(timeout=WAIT) == "you are in room kitchen"
             ann.send("only the lobby")
-            assert str(ann.recv(timeout=WAIT)).endswith("only the lobby")
+            assert ann.recv(timeout=WAIT) == "[ann] only the lobby"
             bob.send("kitchen")
-            assert str(bob.recv(timeout=WAIT)).endswith("kitchen")
+            assert str(bob.recv(timeout=WAIT)).endswith("] kitchen")
 
     def stop(self) -> str:
         self.process.send_signal(signal.SIGTERM)
@@ -135,6 +138,14 @@ def test_wheel_in_a_fresh_venv(tmp_path: pathlib.Path, env: Dict[str, str], chat
     run([python, "-m", "pip", "install", "--quiet", "--no-index", str(artifact("wsconnector-*.whl"))], env)
     where = run([python, "-c", "import wsconnector; print(wsconnector.__file__)"], env, cwd=tmp_path)
     assert where.startswith(str(venv)), where
+    # The package's tests run against the installed package from python/ and from the root: the
+    # source folder (python/python/wsconnector, a src layout) never shadows it. pytest and
+    # websockets come from this test's own environment.
+    tools = dict(env, PYTHONPATH=sysconfig.get_paths()["purelib"])
+    for folder, tests in [(ROOT / "python", "tests/test_api.py"), (ROOT, "python/tests/test_api.py")]:
+        where = run([python, "-c", "import wsconnector; print(wsconnector.__file__)"], tools, cwd=folder)
+        assert where.startswith(str(venv)), f"from {folder}: {where}"
+        run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", tests], tools, cwd=folder)
     chat = Chat([python, str(ROOT / "examples/python/chat.py"), "127.0.0.1:0"], env, tmp_path)
     chats.append(chat)
     chat.scenario()

@@ -1,6 +1,8 @@
 'use strict';
-// Chat server: rooms are groups. A client joins a room by sending "/join ROOM"; every other
-// message goes to everyone in the sender's room.
+// Chat server: rooms are groups. The protocol of every chat example (the README's Examples):
+// "welcome to the lobby; send /join ROOM to change rooms" on connecting; "/join ROOM" answers
+// "you are in room ROOM"; other text goes to everyone in the sender's room as "[NAME] text"
+// (NAME: the "name" query parameter, or the first 8 characters of the socket ID).
 //
 // Run: node examples/chat.js [HOST:PORT] (default 127.0.0.1:8080), then connect with any
 // WebSocket client. Ctrl-C stops.
@@ -18,15 +20,26 @@ function makeChat(settings) {
     socket.send('welcome to the lobby; send /join ROOM to change rooms');
   });
   chat.on('inboundMessage', (socket, message) => {
-    if (typeof message !== 'string') return;
+    if (typeof message !== 'string') {
+      socket.send('text only, please');
+      return;
+    }
     const rooms = socket.groups.filter((group) => group.startsWith(ROOM_PREFIX));
-    const room = message.startsWith('/join ') ? message.slice('/join '.length).trim() : '';
-    if (room) {
-      if (rooms.length > 0) socket.unsubscribe(rooms);
-      socket.subscribe(ROOM_PREFIX + room);
-      socket.send(`you are in room ${room}`);
+    if (message.startsWith('/')) {
+      const [verb, ...rest] = message.split(' ');
+      const room = rest.join(' ').trim();
+      if (verb !== '/join') {
+        socket.send(`unknown command ${verb}; send /join ROOM, or text for your room`);
+      } else if (!room) {
+        socket.send('a room needs a name: /join ROOM');
+      } else {
+        if (rooms.length > 0) socket.unsubscribe(rooms);
+        socket.subscribe(ROOM_PREFIX + room);
+        socket.send(`you are in room ${room}`);
+      }
     } else {
-      chat.broadcast(`[${socket.id.slice(0, 8)}] ${message}`, { socketType: 'inbound', groups: rooms });
+      const name = socket.queryParam('name') || socket.id.slice(0, 8);
+      chat.broadcast(`[${name}] ${message}`, { socketType: 'inbound', groups: rooms });
     }
   });
   chat.on('socketClosed', (socket, code) => console.log(`${socket.id} left (close code ${code})`));
@@ -38,7 +51,11 @@ async function main() {
   const at = address.lastIndexOf(':');
   const chat = makeChat({ host: address.slice(0, at), port: Number(address.slice(at + 1)) });
   await chat.start();
-  console.log(`chat server on ws://${address.slice(0, at)}:${chat.port}/  (any path works)`);
+  const url = `ws://${address.slice(0, at)}:${chat.port}/chat`;
+  console.log(`chat server on ${url} (any path works; ?name=ann names you)`);
+  console.log('connect with any WebSocket client, for example (after `pip install websockets`):');
+  console.log(`  python3 -m websockets '${url}?name=ann'`);
+  console.log("then type a line to talk to your room, '/join ROOM' to change rooms. Ctrl-C stops.");
   const stop = () => chat.stop().then(() => console.log('stopped'));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

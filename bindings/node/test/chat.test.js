@@ -12,14 +12,19 @@ test('chat: rooms are groups, messages reach the sender room only', async (t) =>
   await chat.start();
   t.after(() => chat.stop());
   const url = `ws://127.0.0.1:${chat.port}/chat`;
-  const ann = await connect(url);
+  const ann = await connect(`${url}?name=ann`);
   const bob = await connect(url);
-  assert.match(await ann.inbox.next(), /lobby/);
-  assert.match(await bob.inbox.next(), /lobby/);
+  const welcome = 'welcome to the lobby; send /join ROOM to change rooms';
+  assert.equal(await ann.inbox.next(), welcome);
+  assert.equal(await bob.inbox.next(), welcome);
 
   ann.send('hello lobby');
-  assert.match(await ann.inbox.next(), /hello lobby$/);
-  assert.match(await bob.inbox.next(), /hello lobby$/);
+  assert.equal(await ann.inbox.next(), '[ann] hello lobby');
+  assert.equal(await bob.inbox.next(), '[ann] hello lobby');
+  bob.send('/join ');
+  assert.equal(await bob.inbox.next(), 'a room needs a name: /join ROOM');
+  bob.send('/leave');
+  assert.equal(await bob.inbox.next(), 'unknown command /leave; send /join ROOM, or text for your room');
 
   bob.send('/join kitchen');
   assert.equal(await bob.inbox.next(), 'you are in room kitchen');
