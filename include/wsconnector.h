@@ -655,6 +655,19 @@ typedef struct wsc_config wsc_config;
 typedef struct wsc_connector wsc_connector;
 
 /**
+ * A drain under way, owned by the caller and freed with wsc_drain_free() (the drain goes on).
+ * Any thread.
+ */
+typedef struct wsc_drain wsc_drain;
+
+/**
+ * How a drain closes its sockets (see wsc_connector_drain()): a filter, batches, a close code
+ * and reason, the Retry-After of refused handshakes. Owned by the caller, freed with
+ * wsc_drain_options_free(); reusable; one thread at a time.
+ */
+typedef struct wsc_drain_options wsc_drain_options;
+
+/**
  * An event taken with wsc_connector_next_event(); owned by the caller, freed with
  * wsc_event_free(). Read it from any thread, one at a time.
  */
@@ -673,6 +686,13 @@ typedef struct wsc_filter wsc_filter;
  * failure. Borrowed by the refresher for the duration of its call.
  */
 typedef struct wsc_headers wsc_headers;
+
+/**
+ * The figures of a connector read at one time, every one of them as a sample (the
+ * Prometheus text's: name, labels, value), in a handle owned by the caller; freed with
+ * wsc_metrics_snapshot_free(). Read-only: any thread.
+ */
+typedef struct wsc_metrics_snapshot wsc_metrics_snapshot;
 
 /**
  * Options for wsc_connector_open_outbound(). Owned by the caller, freed with
@@ -840,8 +860,41 @@ typedef void (*wsc_auth_fn)(void *userdata,
                             struct wsc_auth_decision *decision);
 
 /**
+ * Where a drain stands. Versioned by size like wsc_metrics: set `struct_size` to
+ * `sizeof(wsc_drain_progress)` before a call that fills it.
+ */
+typedef struct wsc_drain_progress {
+  /**
+   * In: `sizeof(wsc_drain_progress)` as the caller knows it; out: the bytes filled.
+   */
+  size_t struct_size;
+  /**
+   * Sockets that matched the filter when the drain began.
+   */
+  size_t matched;
+  /**
+   * Sockets the drain asked to close.
+   */
+  size_t requested;
+  /**
+   * Matched sockets that have closed.
+   */
+  size_t closed;
+  /**
+   * Batches of close requests sent.
+   */
+  size_t batches;
+  /**
+   * 1 once every matched socket has closed (or the connector stopped), else 0.
+   */
+  uint32_t finished;
+} wsc_drain_progress;
+
+/**
  * Receives one log record: its level, its target (the module, e.g. "wsconnector::inbound")
- * and its message, both borrowed until the callback returns. Runs on the thread that logged
+ * and its message, both borrowed until the callback returns. The message ends with the
+ * record's fields as ` key=value`, and those of the spans it was made in: everything a
+ * socket's task logs carries ` socket_id=<its ID> socket_type=... socket_path=...`. Runs on the thread that logged
  * (an I/O thread, a dispatcher thread, a caller's): it must be thread-safe, quick, and must not
  * call back into the library.
  */
@@ -849,6 +902,172 @@ typedef void (*wsc_log_fn)(void *userdata,
                            wsc_log_level level,
                            struct wsc_str target,
                            struct wsc_str message);
+
+/**
+ * The connector's main figures, read at one time: counters (totals since start, which never
+ * go backwards) and gauges (values now). Versioned by size: set `struct_size` to
+ * `sizeof(wsc_metrics)` before the call; the library fills the fields that fit in that size
+ * (a program built against an older header gets the fields it knows) and writes back the size
+ * it filled. New fields are only ever added at the end.
+ */
+typedef struct wsc_metrics {
+  /**
+   * In: `sizeof(wsc_metrics)` as the caller knows it; out: the bytes filled.
+   */
+  size_t struct_size;
+  /**
+   * Gauge: inbound sockets open.
+   */
+  uint64_t sockets_open_inbound;
+  /**
+   * Gauge: outbound sockets open.
+   */
+  uint64_t sockets_open_outbound;
+  /**
+   * Counter: inbound sockets opened (handshake done).
+   */
+  uint64_t sockets_opened_inbound;
+  /**
+   * Counter: outbound sockets opened.
+   */
+  uint64_t sockets_opened_outbound;
+  /**
+   * Counter: sockets closed, every close code (by code: the samples).
+   */
+  uint64_t sockets_closed;
+  /**
+   * Counter: handshakes refused, every reason (by reason and status: the samples).
+   */
+  uint64_t handshakes_refused;
+  /**
+   * Counter: text messages received from peers.
+   */
+  uint64_t messages_in_text;
+  /**
+   * Counter: binary messages received from peers.
+   */
+  uint64_t messages_in_binary;
+  /**
+   * Counter: payload bytes of the text messages received.
+   */
+  uint64_t bytes_in_text;
+  /**
+   * Counter: payload bytes of the binary messages received.
+   */
+  uint64_t bytes_in_binary;
+  /**
+   * Counter: text messages written to peers.
+   */
+  uint64_t messages_out_text;
+  /**
+   * Counter: binary messages written to peers.
+   */
+  uint64_t messages_out_binary;
+  /**
+   * Counter: payload bytes of the text messages written.
+   */
+  uint64_t bytes_out_text;
+  /**
+   * Counter: payload bytes of the binary messages written.
+   */
+  uint64_t bytes_out_binary;
+  /**
+   * Counter: messages received compressed (permessage-deflate).
+   */
+  uint64_t compressed_messages_in;
+  /**
+   * Counter: their payload bytes on the wire (inflated, they count in the bytes_in fields).
+   */
+  uint64_t compressed_bytes_in;
+  /**
+   * Counter: messages written compressed (permessage-deflate).
+   */
+  uint64_t compressed_messages_out;
+  /**
+   * Counter: their payload bytes on the wire (before compression, they count in the bytes_out fields).
+   */
+  uint64_t compressed_bytes_out;
+  /**
+   * Gauge: messages waiting in every socket's send queue.
+   */
+  uint64_t send_queue_messages;
+  /**
+   * Gauge: payload bytes waiting in every socket's send queue.
+   */
+  uint64_t send_queue_bytes;
+  /**
+   * Gauge: messages waiting in the fullest send queue.
+   */
+  uint64_t send_queue_largest;
+  /**
+   * Counter: messages dropped by the slow-consumer policy.
+   */
+  uint64_t slow_consumer_dropped;
+  /**
+   * Counter: sockets closed (1013) by the slow-consumer policy.
+   */
+  uint64_t slow_consumer_closed;
+  /**
+   * Counter: broadcasts.
+   */
+  uint64_t broadcasts;
+  /**
+   * Counter: sockets broadcasts queued their message for.
+   */
+  uint64_t broadcast_deliveries;
+  /**
+   * Gauge: events waiting for the application, or held by it.
+   */
+  uint64_t events_waiting;
+  /**
+   * Gauge: memory those events keep, in bytes.
+   */
+  uint64_t event_bytes_waiting;
+  /**
+   * Counter: times the event queue filled up and sockets stopped reading.
+   */
+  uint64_t backpressure_episodes;
+  /**
+   * Counter: keepalive pings sent.
+   */
+  uint64_t pings_sent;
+  /**
+   * Counter: sockets dropped for not answering a ping in time.
+   */
+  uint64_t pong_timeouts;
+  /**
+   * Counter: reconnect attempts of outbound sockets.
+   */
+  uint64_t reconnect_attempts;
+  /**
+   * Counter: reconnect attempts that connected again.
+   */
+  uint64_t reconnects;
+  /**
+   * Counter: outbound sockets closed because their reconnect attempts ran out.
+   */
+  uint64_t reconnects_exhausted;
+  /**
+   * Counter: events whose wait for the application was timed (the histogram: the samples).
+   */
+  uint64_t event_wait_count;
+  /**
+   * Counter: their waits added up, in nanoseconds.
+   */
+  uint64_t event_wait_sum_ns;
+  /**
+   * Counter: broadcasts whose fan-out was timed.
+   */
+  uint64_t broadcast_fanout_count;
+  /**
+   * Counter: their fan-out times added up, in nanoseconds.
+   */
+  uint64_t broadcast_fanout_sum_ns;
+  /**
+   * Gauge: 1 while the connector drains, else 0.
+   */
+  uint32_t draining;
+} wsc_metrics;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1319,6 +1538,31 @@ wsc_result wsc_config_set_listener_idle_timeout_ms(struct wsc_config *config, ui
  * Errors: WSC_NULL_POINTER, WSC_INVALID_STATE.
  */
 wsc_result wsc_config_set_max_handshake_bytes(struct wsc_config *config, size_t max);
+
+/**
+ * Serves the connector's figures as Prometheus text at `path` on the listener (plain HTTP
+ * GET, e.g. "/metrics"; "" turns it off), to the client addresses of
+ * wsc_config_add_metrics_allowed_address() (default: loopback only). An exact path that no
+ * declared WebSocket path matches (checked at start). The setting "metrics_path".
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no listener).
+ */
+wsc_result wsc_config_set_metrics_path(struct wsc_config *config, const char *path);
+
+/**
+ * Lets clients at `address` (an IP address, a CIDR block such as "10.0.0.0/8", or "*") read
+ * the metrics path; the first one replaces the default, loopback only. The setting
+ * "metrics_allowed_addresses". Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE
+ * (no listener); a malformed address fails wsc_connector_start() with WSC_INVALID_ARGUMENT.
+ */
+wsc_result wsc_config_add_metrics_allowed_address(struct wsc_config *config, const char *address);
+
+/**
+ * Answers plain HTTP GET at `path` on the listener (e.g. "/health"; "" turns it off) with 200
+ * while the connector runs and 503 once it drains, for load balancers; open to every client.
+ * Same path rules as wsc_config_set_metrics_path(). The setting "health_path".
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no listener).
+ */
+wsc_result wsc_config_set_health_path(struct wsc_config *config, const char *path);
 
 /**
  * Serves `wss://` with a certificate chain (leaf first) and its private key, both PEM from
@@ -1916,6 +2160,92 @@ wsc_result wsc_connector_socket_count(const struct wsc_connector *conn, size_t *
 wsc_result wsc_connector_group_count(const struct wsc_connector *conn, size_t *count_out);
 
 /**
+ * Makes drain options: every socket, 1,000 at a time, 1 s apart, closed with 1001 "server
+ * draining"; refused handshakes say Retry-After: 5. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_drain_options_new(struct wsc_drain_options **options_out);
+
+/**
+ * Closes only the sockets that `filter` matches (copied; the filter stays the caller's).
+ * Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_drain_options_set_filter(struct wsc_drain_options *options,
+                                        const struct wsc_filter *filter);
+
+/**
+ * Closes `batch_size` sockets at a time (at least 1), `interval_ms` apart.
+ * Errors: WSC_NULL_POINTER (checked at wsc_connector_drain(): WSC_INVALID_ARGUMENT).
+ */
+wsc_result wsc_drain_options_set_batches(struct wsc_drain_options *options,
+                                         size_t batch_size,
+                                         uint64_t interval_ms);
+
+/**
+ * Closes with `code` (1001 going away, 1012 service restart, or another sendable code) and
+ * `reason` (NULL: none; at most 123 bytes). Checked at wsc_connector_drain().
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+ */
+wsc_result wsc_drain_options_set_close(struct wsc_drain_options *options,
+                                       uint16_t code,
+                                       const char *reason);
+
+/**
+ * Refused handshakes tell clients to retry after `retry_after_ms` (sent in whole seconds,
+ * rounded up). Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_drain_options_set_retry_after_ms(struct wsc_drain_options *options,
+                                                uint64_t retry_after_ms);
+
+/**
+ * Frees drain options; NULL is a no-op.
+ */
+void wsc_drain_options_free(struct wsc_drain_options *options);
+
+/**
+ * Drains the connector: from now on new handshakes get 503 with Retry-After (and the health
+ * path 503); then the sockets that `options` (NULL: the defaults) match are closed in batches.
+ * Returns at once with `*drain_out`, to poll with wsc_drain_progress() or wait on with
+ * wsc_drain_wait(); free it with wsc_drain_free(). The connector drains until it stops.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (an option), WSC_STOPPED. Any thread,
+ * callbacks included.
+ */
+wsc_result wsc_connector_drain(const struct wsc_connector *conn,
+                               const struct wsc_drain_options *options,
+                               struct wsc_drain **drain_out);
+
+/**
+ * The drain's progress now, into `*progress_out` (its `struct_size` set by the caller).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (`struct_size`).
+ */
+wsc_result wsc_drain_progress_get(const struct wsc_drain *drain,
+                                  struct wsc_drain_progress *progress_out);
+
+/**
+ * Waits up to `timeout_ms` (negative: as long as it takes) for the drain to finish, then
+ * writes its progress (check `finished`). Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT.
+ */
+wsc_result wsc_drain_wait(const struct wsc_drain *drain,
+                          int64_t timeout_ms,
+                          struct wsc_drain_progress *progress_out);
+
+/**
+ * Frees a drain handle; the drain goes on. NULL is a no-op.
+ */
+void wsc_drain_free(struct wsc_drain *drain);
+
+/**
+ * Drains the connector with `options` (NULL: the defaults), waits up to `deadline_ms` for the
+ * drain to finish, then stops it as wsc_connector_stop() does (sockets still open then close
+ * with 1001). `progress_out` (may be NULL; else its `struct_size` set) gets the drain's
+ * progress at the end. Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT, WSC_INVALID_STATE
+ * (from one of the connector's own callbacks).
+ */
+wsc_result wsc_connector_drain_and_stop(const struct wsc_connector *conn,
+                                        const struct wsc_drain_options *options,
+                                        uint64_t deadline_ms,
+                                        struct wsc_drain_progress *progress_out);
+
+/**
  * The static, NUL-terminated name of a result code (e.g. "no_such_socket"), or "unknown" for
  * a number that is not a code. Never NULL; never freed. Any thread.
  */
@@ -2096,6 +2426,86 @@ void wsc_filter_free(struct wsc_filter *filter);
  * has a global Rust tracing subscriber, which then receives the records).
  */
 wsc_result wsc_set_log_callback(wsc_log_fn callback, void *userdata, uint32_t max_level);
+
+/**
+ * Reads the connector's main figures into `*metrics_out`, whose `struct_size` the caller set
+ * to `sizeof(wsc_metrics)`. Cheap enough to call every second (visits each open socket once).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (`struct_size` smaller than a size_t).
+ * Any thread, also after the connector stopped.
+ */
+wsc_result wsc_connector_metrics(const struct wsc_connector *conn, struct wsc_metrics *metrics_out);
+
+/**
+ * Takes a snapshot of every figure: read its main ones with wsc_metrics_snapshot_get(), each
+ * sample with wsc_metrics_snapshot_sample() (the labelled figures, by close code, served path,
+ * refusal reason and status, and the histograms' buckets), or the whole as Prometheus text
+ * with wsc_metrics_snapshot_prometheus(). Free it with wsc_metrics_snapshot_free().
+ * Errors: WSC_NULL_POINTER. Any thread.
+ */
+wsc_result wsc_connector_metrics_snapshot(const struct wsc_connector *conn,
+                                          struct wsc_metrics_snapshot **snapshot_out);
+
+/**
+ * The snapshot's main figures, as wsc_connector_metrics() gives them.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (`struct_size`).
+ */
+wsc_result wsc_metrics_snapshot_get(const struct wsc_metrics_snapshot *snapshot,
+                                    struct wsc_metrics *metrics_out);
+
+/**
+ * How many samples the snapshot has (0 for NULL).
+ */
+size_t wsc_metrics_snapshot_sample_count(const struct wsc_metrics_snapshot *snapshot);
+
+/**
+ * Sample `index` (0 to wsc_metrics_snapshot_sample_count() - 1): its name (e.g.
+ * "wsconnector_sockets_closed_total"), how many labels it has (read each with
+ * wsc_metrics_snapshot_sample_label()), and its value. The views live as long as the snapshot.
+ * Each out pointer may be NULL. Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (`index`).
+ */
+wsc_result wsc_metrics_snapshot_sample(const struct wsc_metrics_snapshot *snapshot,
+                                       size_t index,
+                                       struct wsc_str *name_out,
+                                       size_t *label_count_out,
+                                       double *value_out);
+
+/**
+ * Label `label` of sample `index`: its name (e.g. "code") and value (e.g. "1000"), views that
+ * live as long as the snapshot. Each out pointer may be NULL.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (`index` or `label` past the end).
+ */
+wsc_result wsc_metrics_snapshot_sample_label(const struct wsc_metrics_snapshot *snapshot,
+                                             size_t index,
+                                             size_t label,
+                                             struct wsc_str *name_out,
+                                             struct wsc_str *value_out);
+
+/**
+ * Copies the snapshot as Prometheus text (exposition format 0.0.4: serve it with Content-Type
+ * "text/plain; version=0.0.4; charset=utf-8") into `buf` with a NUL; `*len_out` is its length
+ * without the NUL, also when the buffer is too small (WSC_BUFFER_TOO_SMALL: call again with
+ * `*len_out` + 1 bytes). Errors: WSC_NULL_POINTER, WSC_BUFFER_TOO_SMALL.
+ */
+wsc_result wsc_metrics_snapshot_prometheus(const struct wsc_metrics_snapshot *snapshot,
+                                           char *buf,
+                                           size_t capacity,
+                                           size_t *len_out);
+
+/**
+ * The connector's figures now as Prometheus text, copied into `buf` as
+ * wsc_metrics_snapshot_prometheus() does (the text's length changes between calls: a buffer
+ * of the length reported, plus some, fits the next call).
+ * Errors: WSC_NULL_POINTER, WSC_BUFFER_TOO_SMALL. Any thread.
+ */
+wsc_result wsc_connector_metrics_prometheus(const struct wsc_connector *conn,
+                                            char *buf,
+                                            size_t capacity,
+                                            size_t *len_out);
+
+/**
+ * Frees a snapshot; NULL is a no-op. Views taken from it die with it.
+ */
+void wsc_metrics_snapshot_free(struct wsc_metrics_snapshot *snapshot);
 
 /**
  * Makes empty options: a generated socket ID, no extra headers, no groups.

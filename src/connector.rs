@@ -4,6 +4,7 @@
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::dispatch::{pool, EventHandler};
+use crate::drain::{Drain, DrainOptions, DrainProgress};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::Trigger;
 use crate::handle::ConnectorHandle;
@@ -19,6 +20,7 @@ use crate::shared::{ClientParts, Shared, SocketDirectory};
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
 
 /// Configures and starts a connector.
@@ -252,13 +254,8 @@ impl Connector {
     /// Blocks until done; calling it again is a no-op. From the connector's own event handler
     /// it fails with `InvalidState` (it would wait for itself).
     pub fn stop(&self) -> Result<()> {
+        self.check_not_own_handler()?;
         let shared = &self.handle.shared;
-        if shared.on_dispatcher_thread() {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "a connector cannot be stopped from its own event handler",
-            ));
-        }
         let _one_at_a_time = self.stop_lock.lock().unwrap_or_else(|e| e.into_inner());
         if shared.is_stopped() {
             return Ok(());
@@ -275,15 +272,65 @@ impl Connector {
         Ok(())
     }
 
-    /// Stops the connector like [`Connector::stop`], from async code.
-    pub async fn stop_async(&self) -> Result<()> {
-        let shared = self.handle.shared.clone();
-        if shared.on_dispatcher_thread() {
+    /// Drains the connector (see [`ConnectorHandle::drain`]), waits up to `deadline` for the
+    /// drain to finish, then stops it as [`Connector::stop`] does (the sockets still open then
+    /// are closed with 1001). Returns the drain's progress at the deadline. From the
+    /// connector's own event handler it fails with `InvalidState`.
+    pub fn drain_and_stop(
+        &self,
+        options: DrainOptions,
+        deadline: Duration,
+    ) -> Result<DrainProgress> {
+        let progress = match self.begin_final_drain(options)? {
+            Some(drain) => drain.wait(Some(deadline)),
+            None => DrainProgress::default(),
+        };
+        self.stop()?;
+        Ok(progress)
+    }
+
+    /// [`Connector::drain_and_stop`] from async code.
+    pub async fn drain_and_stop_async(
+        &self,
+        options: DrainOptions,
+        deadline: Duration,
+    ) -> Result<DrainProgress> {
+        let progress = match self.begin_final_drain(options)? {
+            Some(drain) => tokio::time::timeout(deadline, drain.finished())
+                .await
+                .unwrap_or_else(|_| drain.progress()),
+            None => DrainProgress::default(),
+        };
+        self.stop_async().await?;
+        Ok(progress)
+    }
+
+    /// The drain before a stop: `None` when the connector stopped already (the stop is then a
+    /// no-op); `InvalidState` from its own handler, which the stop would wait for.
+    fn begin_final_drain(&self, options: DrainOptions) -> Result<Option<Drain>> {
+        self.check_not_own_handler()?;
+        match self.handle.drain(options) {
+            Ok(drain) => Ok(Some(drain)),
+            Err(e) if e.kind() == ErrorKind::Stopped => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `InvalidState` on the connector's own dispatcher thread, which a stop would wait for.
+    fn check_not_own_handler(&self) -> Result<()> {
+        if self.handle.shared.on_dispatcher_thread() {
             return Err(Error::new(
                 ErrorKind::InvalidState,
                 "a connector cannot be stopped from its own event handler",
             ));
         }
+        Ok(())
+    }
+
+    /// Stops the connector like [`Connector::stop`], from async code.
+    pub async fn stop_async(&self) -> Result<()> {
+        self.check_not_own_handler()?;
+        let shared = self.handle.shared.clone();
         close_everything(&shared).await;
         let dispatchers = std::mem::take(&mut *lock(&self.dispatchers));
         shared.events.close();

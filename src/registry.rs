@@ -330,6 +330,12 @@ impl Registry {
         }
     }
 
+    /// Calls `each` for every open socket, without collecting them first. `each` must not
+    /// touch the registry.
+    pub(crate) fn for_each(&self, mut each: impl FnMut(&Socket)) {
+        self.sockets.iter().for_each(|entry| each(entry.value()));
+    }
+
     /// Begins to close the open sockets that match `filter` (code and reason checked by the
     /// caller); how many it began to close (bulk close).
     pub(crate) fn close_matching(&self, filter: &SocketFilter, code: u16, reason: &str) -> usize {

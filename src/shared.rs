@@ -4,19 +4,23 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventQueue};
+use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
 use crate::outbound::proxy::Proxies;
 use crate::outbound::refresh::HeaderRefresher;
+use crate::path::{full_pattern, normalize_base_path};
 use crate::protocol::close::close_code;
-use crate::queue::{Sealed, SendQueue};
+use crate::queue::{QueueLimits, Sealed, SendQueue};
 use crate::registry::Registry;
 use crate::socket::{Socket, SocketId, SocketState, SocketType};
 use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::runtime::Handle;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -62,6 +66,16 @@ pub(crate) struct Shared {
     pub local_addr: Option<SocketAddr>,
     /// Events go to a handler; without one the application pulls them.
     pub has_handler: bool,
+    /// The connector's figures.
+    pub metrics: Arc<Metrics>,
+    /// The send queues' bounds and policy, shared by every socket.
+    queue_limits: Arc<QueueLimits>,
+    /// A drain has begun: new handshakes are refused (503) and the health path says 503.
+    draining: AtomicBool,
+    /// The `Retry-After` (seconds) of the refusals while draining.
+    retry_after_secs: AtomicU64,
+    /// Woken when a socket leaves while the connector drains (a drain waits for its sockets).
+    pub socket_left: Notify,
     /// The cluster's socket directory, when the connector is a node of one.
     pub directory: Option<Arc<dyn SocketDirectory>>,
 }
@@ -121,11 +135,20 @@ impl Shared {
         has_handler: bool,
         directory: Option<Arc<dyn SocketDirectory>>,
     ) -> Self {
+        let metrics = Arc::new(Metrics::new(path_labels(&config)));
+        let s = &config.socket;
+        let queue_limits = QueueLimits::new(
+            s.send_queue_messages,
+            s.send_queue_bytes,
+            s.slow_consumer,
+            metrics.clone(),
+        );
         Shared {
             registry: Arc::default(),
             events: Arc::new(EventQueue::new(
                 config.event_queue_capacity,
                 config.event_queue_bytes,
+                metrics.clone(),
             )),
             state: AtomicU8::new(RUNNING),
             tasks: TaskTracker::new(),
@@ -139,7 +162,49 @@ impl Shared {
             has_handler,
             directory,
             config,
+            metrics,
+            queue_limits,
+            draining: AtomicBool::new(false),
+            retry_after_secs: AtomicU64::new(0),
+            socket_left: Notify::new(),
         }
+    }
+
+    /// Whether a drain has begun (it lasts until the connector stops).
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Begins draining: from now on new handshakes get 503 with `Retry-After: retry_after`
+    /// (whole seconds, rounded up).
+    pub(crate) fn begin_draining(&self, retry_after: Duration) {
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        self.retry_after_secs.store(secs, Ordering::Relaxed);
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// The `Retry-After` of the refusals while draining, in seconds.
+    pub(crate) fn retry_after_secs(&self) -> u64 {
+        self.retry_after_secs.load(Ordering::Relaxed)
+    }
+
+    /// The connector's figures now: its counters, and the gauges read from the sockets' send
+    /// queues (each visited once), the event queue and the connector's state.
+    pub(crate) fn metrics(&self) -> MetricsSnapshot {
+        let mut gauges = Gauges {
+            draining: self.is_draining(),
+            ..Gauges::default()
+        };
+        self.registry.for_each(|socket| {
+            let (messages, bytes) = socket.queue().depth();
+            gauges.send_queue_messages += messages as u64;
+            gauges.send_queue_bytes += bytes as u64;
+            gauges.send_queue_largest = gauges.send_queue_largest.max(messages as u64);
+        });
+        let (events, bytes) = self.events.waiting();
+        gauges.events_waiting = events as u64;
+        gauges.event_bytes_waiting = bytes as u64;
+        self.metrics.snapshot(gauges)
     }
 
     /// Whether the connector runs (is not stopping or stopped).
@@ -156,19 +221,25 @@ impl Shared {
         }
     }
 
-    /// Registers a socket whose handshake is done, with its initial groups; the registration
-    /// takes it out of the registry again however it ends. With a socket directory, it returns
-    /// once the socket can be reached from every node.
+    /// Registers a socket whose handshake is done, with its initial groups (an inbound one on
+    /// the listener's served path number `path`); the registration takes it out of the
+    /// registry again however it ends. With a socket directory, it returns once the socket can
+    /// be reached from every node.
     pub(crate) async fn register(
         self: &Arc<Self>,
         socket: &Socket,
         groups: &[String],
+        path: Option<usize>,
     ) -> Result<Registration> {
         self.check_running()?;
         self.registry.insert(socket, groups)?;
+        let path = path.and_then(|p| u16::try_from(p).ok());
+        let inbound = socket.socket_type() == SocketType::Inbound;
+        self.metrics.socket_opened(inbound, path.map(usize::from));
         let registration = Registration {
             shared: self.clone(),
             socket: socket.clone(),
+            path,
             announced: false,
             ended: false,
             held: None,
@@ -181,8 +252,7 @@ impl Shared {
 
     /// An empty send queue with the configured bounds and policy.
     pub(crate) fn send_queue(&self) -> SendQueue {
-        let s = &self.config.socket;
-        SendQueue::new(s.send_queue_messages, s.send_queue_bytes, s.slow_consumer)
+        SendQueue::new(self.queue_limits.clone())
     }
 
     /// The send queue's byte bound of every socket (`SocketConfig::send_queue_bytes`).
@@ -226,6 +296,8 @@ impl Shared {
 pub(crate) struct Registration {
     shared: Arc<Shared>,
     socket: Socket,
+    /// The served path an inbound socket came in on (its figures are counted by path).
+    path: Option<u16>,
     /// The application knows of the socket: its end must be reported.
     announced: bool,
     /// The socket has left the registry.
@@ -272,6 +344,13 @@ impl Registration {
         self.socket.queue().seal(Sealed::Ended);
         self.socket.set_state(SocketState::Closed, None);
         self.held = None;
+        let path = self.path.map(usize::from);
+        let inbound = self.socket.socket_type() == SocketType::Inbound;
+        self.shared.metrics.socket_closed(inbound, path, code);
+        tracing::debug!(code, reason = %reason, "socket closed");
+        if self.shared.is_draining() {
+            self.shared.socket_left.notify_waiters();
+        }
         if self.announced {
             self.shared.events.push(Event::SocketClosed {
                 socket: self.socket.clone(),
@@ -280,6 +359,24 @@ impl Registration {
             });
         }
     }
+}
+
+/// The full path patterns of the listener's served paths, in their order (the labels of the
+/// by-path figures): one for the whole base path when none is declared.
+fn path_labels(config: &Config) -> Vec<String> {
+    let Some(listener) = &config.listener else {
+        return Vec::new();
+    };
+    let base =
+        normalize_base_path(&listener.base_path).unwrap_or_else(|_| listener.base_path.clone());
+    if listener.paths.is_empty() {
+        return vec![full_pattern(&base, "*")];
+    }
+    listener
+        .paths
+        .iter()
+        .map(|path| full_pattern(&base, &path.pattern))
+        .collect()
 }
 
 impl Drop for Registration {

@@ -15,6 +15,7 @@ use crate::auth::PyAuthorizer;
 use crate::broadcast::{filter, BroadcastResult, ClusterSocket, Selection};
 use crate::errors::{invalid_state, OrRaise};
 use crate::events::{PyTriggers, SocketObjects, Triggers};
+use crate::metrics::{drain_options, seconds, DrainProgress, Metrics};
 use crate::reconnect::{self, PyHeaderRefresher};
 use crate::socket::{address, PySocket};
 use crate::{asyncio, config, events, logging, payload};
@@ -452,10 +453,17 @@ impl PyConnector {
 
     /// Stops: no new sockets, every socket closed with 1001 (going away), queued sends and
     /// close handshakes given up to `stop_timeout`, every remaining event delivered (each
-    /// socket's closed event included). Blocks until done, without the GIL; calling it again,
-    /// or before start, does nothing. From a trigger callback it raises `InvalidStateError` (it
-    /// would wait for itself).
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+    /// socket's closed event included). With `drain` (`True`, or a dict of `drain()`'s
+    /// options), drains first, for up to `deadline` seconds (default 30), then stops. Blocks
+    /// until done, without the GIL; calling it again, or before start, does nothing. From a
+    /// trigger callback it raises `InvalidStateError` (it would wait for itself).
+    #[pyo3(signature = (*, drain=None, deadline=None))]
+    fn stop(
+        &self,
+        py: Python<'_>,
+        drain: Option<&Bound<'_, PyAny>>,
+        deadline: Option<f64>,
+    ) -> PyResult<()> {
         let Some(running) = self.current() else {
             return Ok(());
         };
@@ -464,6 +472,23 @@ impl PyConnector {
                 py,
                 "a connector cannot be stopped from its own trigger callback",
             ));
+        }
+        let options = match drain {
+            Some(d) if d.is_truthy()? => match d.cast::<PyDict>() {
+                Ok(options) => Some(drain_options(py, Some(options))?),
+                Err(_) => Some(drain_options(py, None)?),
+            },
+            _ => None,
+        };
+        if let Some(options) = options {
+            let deadline = seconds(py, "deadline", deadline.unwrap_or(30.0))?;
+            match running.connector.drain(options) {
+                Ok(drain) => {
+                    py.detach(|| drain.wait(Some(deadline)));
+                }
+                Err(e) if e.kind() == wsconnector::ErrorKind::Stopped => {}
+                Err(e) => return Err(crate::errors::to_py(py, &e)),
+            }
         }
         py.detach(move || running.stop()).or_raise(py)?;
         let serving = std::mem::take(&mut *lock(&self.serving));
@@ -502,7 +527,7 @@ impl PyConnector {
         };
         lock(&self.serving).retain(|listed| !listed.is(&stopped));
         let restored = handlers.restore(py);
-        self.stop(py)?;
+        self.stop(py, None, None)?;
         waited.and(restored)
     }
 
@@ -904,6 +929,64 @@ impl PyConnector {
         PyList::new(py, events)
     }
 
+    /// The connector's figures now (see `Metrics`): cheap enough to read every second; works
+    /// after stop too. Raises `InvalidStateError` before the first start.
+    fn metrics(&self, py: Python<'_>) -> PyResult<Metrics> {
+        let handle = self.handle(py)?;
+        Ok(Metrics(py.detach(move || handle.metrics())))
+    }
+
+    /// Drains the connector: from now on new handshakes get 503 with `Retry-After` (and the
+    /// health path 503), then the sockets that match `path`, `socket_type` and `groups` (as
+    /// for `broadcast`; default every socket) are closed `batch_size` at a time (1000),
+    /// `interval` seconds apart (1.0), with `code` (1001; 1012 says "service restart") and
+    /// `reason`; refused handshakes say `Retry-After: retry_after` (5 s, in whole seconds).
+    /// Blocks without the GIL until every matched socket has closed or `timeout` seconds have
+    /// passed, calling `on_progress(progress)` whenever the progress changes; returns the last
+    /// `DrainProgress`. The connector drains until it stops. Raises `InvalidStateError` from a
+    /// trigger callback (the drain waits for events that callback holds up).
+    #[pyo3(signature = (*, timeout=None, on_progress=None, **options))]
+    fn drain(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+        on_progress: Option<Py<PyAny>>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<DrainProgress> {
+        if self.current().is_some_and(|r| r.on_dispatcher_thread()) {
+            return Err(invalid_state(
+                py,
+                "drain cannot wait from the connector's own trigger callback",
+            ));
+        }
+        let options = drain_options(py, options)?;
+        let deadline = match timeout {
+            Some(secs) => Some(std::time::Instant::now() + seconds(py, "timeout", secs)?),
+            None => None,
+        };
+        let drain = self.handle(py)?.drain(options).or_raise(py)?;
+        let mut seen = wsconnector::DrainProgress::default();
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            let progress = py.detach(|| drain.wait_for_change(&seen, left));
+            if progress != seen {
+                seen = progress;
+                if let Some(callback) = &on_progress {
+                    callback.call1(py, (DrainProgress::from(progress),))?;
+                }
+            }
+            if progress.finished || left.is_some_and(|l| l.is_zero()) {
+                return Ok(progress.into());
+            }
+        }
+    }
+
+    /// Whether a drain has begun (it lasts until the connector stops).
+    #[getter]
+    fn is_draining(&self) -> bool {
+        self.current().is_some_and(|r| r.connector.is_draining())
+    }
+
     /// The bounds of the core's event queue, `(event_queue_capacity, event_queue_bytes)`: the
     /// asyncio front holds no more events than these in its own handlers' queues.
     #[getter]
@@ -930,7 +1013,7 @@ impl PyConnector {
         _exc: Option<&Bound<'_, PyAny>>,
         _traceback: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.stop(py)
+        self.stop(py, None, None)
     }
 
     fn __repr__(&self) -> String {

@@ -20,6 +20,7 @@ mod connector;
 mod errors;
 mod events;
 mod logging;
+mod metrics;
 mod payload;
 mod reconnect;
 mod socket;
@@ -46,6 +47,8 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<broadcast::BroadcastFailure>()?;
     module.add_class::<broadcast::ClusterSocket>()?;
     module.add_class::<asyncio::Pending>()?;
+    module.add_class::<metrics::Metrics>()?;
+    module.add_class::<metrics::DrainProgress>()?;
     module.add_function(wrap_pyfunction!(connector::_stop_all, module)?)?;
     config::register(module)?;
     module.add("VERSION", wsconnector::VERSION)?;

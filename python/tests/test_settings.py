@@ -142,7 +142,6 @@ SAMPLES: dict[str, list[Any]] = {
     "bytes": [300],
     "duration": [1.5],
     "optional_duration": [1.5],
-    "text": ["/x"],
     "text_list": [["*"]],
     "pairs": [[("X-A", "1")]],
     "pem": ["b.pem"],
@@ -185,6 +184,8 @@ CUSTOM_SAMPLES: dict[str, list[Any]] = {
 def samples(name: str, kind: str) -> list[Any]:
     if name in CUSTOM_SAMPLES:
         return CUSTOM_SAMPLES[name]
+    if kind == "text":
+        return [f"/{name}"]  # a path of its own per setting: the endpoint paths may not coincide
     if kind == "choice":
         return list(choices(name))
     assert kind in SAMPLES, f"{name}: no sample value for the kind {kind!r}"

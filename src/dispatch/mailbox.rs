@@ -90,7 +90,7 @@ mod tests {
     use crate::queue::SendQueue;
 
     fn socket() -> Socket {
-        Socket::for_tests(SendQueue::new(1, 1, crate::SlowConsumerPolicy::Fail))
+        Socket::for_tests(SendQueue::standalone(1, 1, crate::SlowConsumerPolicy::Fail))
     }
 
     fn message(socket: &Socket, text: &str) -> Event {

@@ -574,7 +574,7 @@ mod tests {
     }
 
     fn socket() -> Socket {
-        Socket::for_tests(SendQueue::new(16, 1 << 20, Default::default()))
+        Socket::for_tests(SendQueue::standalone(16, 1 << 20, Default::default()))
     }
 
     /// The message a callback's send queued: passed on, not copied, whatever its size.

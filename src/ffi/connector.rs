@@ -47,7 +47,7 @@ impl ConnectorState {
     }
 
     /// Fails when called from one of this connector's own callbacks (it would wait for itself).
-    fn not_from_own_callback(&self, what: &str) -> FfiResult {
+    pub(crate) fn not_from_own_callback(&self, what: &str) -> FfiResult {
         if self.callbacks.is_current() {
             return Err(FfiError::new(
                 wsc_result::WSC_INVALID_STATE,

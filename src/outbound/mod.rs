@@ -19,6 +19,7 @@ pub use policy::{Reconnect, ReconnectOption, ReconnectSendPolicy};
 pub use refresh::HeaderRefresher;
 
 use crate::config::{check_duration, validate_groups};
+use crate::driver::in_socket_span;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::handshake::{parse_query, validate_client_headers, validate_token};
 use crate::shared::{Claim, Shared};
@@ -102,19 +103,20 @@ pub(crate) async fn open(
         subprotocol,
     };
     let socket = Socket::new(attrs, link, shared.send_queue());
-    let mut registration = shared.register(&socket, &options.groups).await?;
+    let mut registration = shared.register(&socket, &options.groups, None).await?;
     if let Some(claim) = claim {
         claim.keep();
     }
     registration.announce();
     match policy {
         None => {
-            let serving = crate::driver::serve(shared.clone(), socket, wire);
-            shared.tasks.spawn(async move {
+            let serving = crate::driver::serve(shared.clone(), socket.clone(), wire);
+            let life = async move {
                 let (code, reason) = serving.await;
                 drop(slot);
                 registration.finish(code, reason);
-            });
+            };
+            shared.tasks.spawn(in_socket_span(&socket, life));
         }
         Some(policy) => {
             let reconnecting = reconnect::Reconnecting {
@@ -124,7 +126,8 @@ pub(crate) async fn open(
                 timeout,
                 slot,
             };
-            shared.tasks.spawn(reconnecting.run(registration, wire));
+            let life = reconnecting.run(registration, wire);
+            shared.tasks.spawn(in_socket_span(&socket, life));
         }
     }
     Ok(id)
