@@ -9,10 +9,19 @@
  * NUL-terminated; data NULL means "absent") borrowed from the object they came from.
  *
  * Threading: every operation on a wsc_connector may be called from any thread, including from
- * inside a callback. Trigger callbacks run on the connector's dispatcher thread, one at a time,
- * in order for each socket. The authorization hook and the header refresher run on pool threads.
- * Stopping or freeing a connector from inside one of its own callbacks fails with
- * WSC_INVALID_STATE.
+ * inside a callback. Trigger callbacks (inbound connection, inbound message, outbound message,
+ * socket closed, outbound state) run on the connector's dispatcher threads, a pool of
+ * `dispatcher_threads` (wsc_config_set_int(); default: the CPU count, at least 2, at most 8).
+ * For one socket they run one at a time, in order: connection, messages in arrival order,
+ * closed last and exactly once; the next one starts after the previous one returned, maybe on
+ * another thread. For different sockets they may run at the same time, any trigger beside any
+ * other (two message callbacks, a connection callback beside a closed callback...), so data
+ * they share needs a lock; a callback that blocks delays only its own socket while another
+ * dispatcher thread is free. With dispatcher_threads 1, no two trigger callbacks ever run at
+ * the same time. The authorization hook and the header refresher run on other pool threads,
+ * at the same time as trigger callbacks and as each other. The log callback runs on whichever
+ * thread logs. Stopping or freeing a connector from inside one of its own callbacks fails with
+ * WSC_INVALID_STATE. Each userdata_free runs once, after the last call of its callback.
  */
 
 #ifndef WSCONNECTOR_H
@@ -646,6 +655,19 @@ typedef struct wsc_config wsc_config;
 typedef struct wsc_connector wsc_connector;
 
 /**
+ * A drain under way, owned by the caller and freed with wsc_drain_free() (the drain goes on).
+ * Any thread.
+ */
+typedef struct wsc_drain wsc_drain;
+
+/**
+ * How a drain closes its sockets (see wsc_connector_drain()): a filter, batches, a close code
+ * and reason, the Retry-After of refused handshakes. Owned by the caller, freed with
+ * wsc_drain_options_free(); reusable; one thread at a time.
+ */
+typedef struct wsc_drain_options wsc_drain_options;
+
+/**
  * An event taken with wsc_connector_next_event(); owned by the caller, freed with
  * wsc_event_free(). Read it from any thread, one at a time.
  */
@@ -664,6 +686,13 @@ typedef struct wsc_filter wsc_filter;
  * failure. Borrowed by the refresher for the duration of its call.
  */
 typedef struct wsc_headers wsc_headers;
+
+/**
+ * The figures of a connector read at one time, every one of them as a sample (the
+ * Prometheus text's: name, labels, value), in a handle owned by the caller; freed with
+ * wsc_metrics_snapshot_free(). Read-only: any thread.
+ */
+typedef struct wsc_metrics_snapshot wsc_metrics_snapshot;
 
 /**
  * Options for wsc_connector_open_outbound(). Owned by the caller, freed with
@@ -733,14 +762,17 @@ typedef struct wsc_bytes {
 /**
  * The inbound-connection trigger: a client finished the handshake on the listener.
  * `socket` is borrowed until the callback returns. Trigger callbacks run on the connector's
- * dispatcher thread, one at a time, in order for each socket (connection, messages, closed);
- * they may call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free()
- * on their own connector fail with WSC_INVALID_STATE. A slow callback delays later events.
- * On Linux the dispatcher thread runs with the SCHED_BATCH policy: the I/O thread that queues
- * an event is not preempted by it, so events arrive in batches (a callback that needs the
- * default policy may set it back with sched_setscheduler()). With
- * wsc_config_set_inline_dispatch() they run on the I/O threads instead, in the same order for
- * each socket, those of different I/O threads at the same time: see there.
+ * dispatcher threads (see "Threading" at the top): for one socket one at a time, in order
+ * (connection, messages, closed); for different sockets possibly at the same time. They may
+ * call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free() on their
+ * own connector fail with WSC_INVALID_STATE. A slow callback delays its socket's later events,
+ * and others' only when every dispatcher thread is busy. To refuse the socket when the
+ * connection's handling fails, register a wsc_refusable_connection_fn instead. On Linux the
+ * dispatcher threads run with the SCHED_BATCH policy: the I/O thread that queues an event is
+ * not preempted by them, so events arrive in batches (a callback that needs the default
+ * policy may set it back with sched_setscheduler()). With wsc_config_set_inline_dispatch()
+ * they run on the I/O threads instead, in the same order for each socket, those of different
+ * I/O threads at the same time: see there.
  */
 typedef void (*wsc_connection_fn)(void *userdata,
                                   struct wsc_connector *conn,
@@ -750,6 +782,18 @@ typedef void (*wsc_connection_fn)(void *userdata,
  * Frees a callback's userdata; runs exactly once, after the callback's last call.
  */
 typedef void (*wsc_userdata_free_fn)(void *userdata);
+
+/**
+ * The inbound-connection trigger, able to refuse the socket: returns 0 to keep it, or a close
+ * code to refuse it (its handling failed, as a Mule connection flow that fails): the socket is
+ * closed with that code (1011, internal error, when it is not one that may be sent, such as
+ * 1 or 1005), the messages that arrived meanwhile are dropped without reaching a callback, and
+ * the socket-closed callback runs once as for any close. A socket the callback closed itself
+ * keeps that close's code. Otherwise as wsc_connection_fn (threading included).
+ */
+typedef uint16_t (*wsc_refusable_connection_fn)(void *userdata,
+                                                struct wsc_connector *conn,
+                                                const struct wsc_socket *socket);
 
 /**
  * The inbound-message and outbound-message triggers: `socket` received a message of `kind`
@@ -798,7 +842,7 @@ typedef void (*wsc_outbound_state_fn)(void *userdata,
  * The header refresher: before reconnect attempt `attempt` (from 1) of the outbound `socket`,
  * gives the headers to send in place of the socket's own of the same names (a fresh bearer
  * token) with wsc_headers_add(), or fails the attempt with wsc_headers_fail(). Both are
- * borrowed until the callback returns. It runs on a pool thread, never on the dispatcher
+ * borrowed until the callback returns. It runs on a pool thread, never on a dispatcher
  * thread; it may block briefly (not past the connect timeout); wsc_connector_free() waits for
  * calls under way.
  */
@@ -811,22 +855,221 @@ typedef void (*wsc_refresh_headers_fn)(void *userdata,
  * The authorization hook: decides on an upgrade request before the 101 by filling `decision`
  * (wsc_auth_decision_accept() or wsc_auth_decision_reject(); left alone it rejects with 403).
  * Both are borrowed until the callback returns. It runs on a pool thread, possibly several at
- * once, never on the dispatcher thread; wsc_connector_free() waits for calls under way.
+ * once, never on a dispatcher thread; wsc_connector_free() waits for calls under way.
  */
 typedef void (*wsc_auth_fn)(void *userdata,
                             const struct wsc_auth_request *request,
                             struct wsc_auth_decision *decision);
 
 /**
+ * Where a drain stands. Versioned by size like wsc_metrics: set `struct_size` to
+ * `sizeof(wsc_drain_progress)` before a call that fills it.
+ */
+typedef struct wsc_drain_progress {
+  /**
+   * In: `sizeof(wsc_drain_progress)` as the caller knows it; out: the bytes filled.
+   */
+  size_t struct_size;
+  /**
+   * Sockets that matched the filter when the drain began.
+   */
+  size_t matched;
+  /**
+   * Sockets the drain asked to close.
+   */
+  size_t requested;
+  /**
+   * Matched sockets that have closed.
+   */
+  size_t closed;
+  /**
+   * Batches of close requests sent.
+   */
+  size_t batches;
+  /**
+   * 1 once every matched socket has closed (or the connector stopped), else 0.
+   */
+  uint32_t finished;
+} wsc_drain_progress;
+
+/**
  * Receives one log record: its level, its target (the module, e.g. "wsconnector::inbound")
- * and its message, both borrowed until the callback returns. Runs on the thread that logged
- * (an I/O thread, the dispatcher, a caller's): it must be thread-safe, quick, and must not
+ * and its message, both borrowed until the callback returns. The message ends with the
+ * record's fields as ` key=value`, and those of the spans it was made in: everything a
+ * socket's task logs carries ` socket_id=<its ID> socket_type=... socket_path=...`. Runs on the thread that logged
+ * (an I/O thread, a dispatcher thread, a caller's): it must be thread-safe, quick, and must not
  * call back into the library.
  */
 typedef void (*wsc_log_fn)(void *userdata,
                            wsc_log_level level,
                            struct wsc_str target,
                            struct wsc_str message);
+
+/**
+ * The connector's main figures, read at one time: counters (totals since start, which never
+ * go backwards) and gauges (values now). Versioned by size: set `struct_size` to
+ * `sizeof(wsc_metrics)` before the call; the library fills the fields that fit in that size
+ * (a program built against an older header gets the fields it knows) and writes back the size
+ * it filled. New fields are only ever added at the end.
+ */
+typedef struct wsc_metrics {
+  /**
+   * In: `sizeof(wsc_metrics)` as the caller knows it; out: the bytes filled.
+   */
+  size_t struct_size;
+  /**
+   * Gauge: inbound sockets open.
+   */
+  uint64_t sockets_open_inbound;
+  /**
+   * Gauge: outbound sockets open.
+   */
+  uint64_t sockets_open_outbound;
+  /**
+   * Counter: inbound sockets opened (handshake done).
+   */
+  uint64_t sockets_opened_inbound;
+  /**
+   * Counter: outbound sockets opened.
+   */
+  uint64_t sockets_opened_outbound;
+  /**
+   * Counter: sockets closed, every close code (by code: the samples).
+   */
+  uint64_t sockets_closed;
+  /**
+   * Counter: handshakes refused, every reason (by reason and status: the samples).
+   */
+  uint64_t handshakes_refused;
+  /**
+   * Counter: text messages received from peers.
+   */
+  uint64_t messages_in_text;
+  /**
+   * Counter: binary messages received from peers.
+   */
+  uint64_t messages_in_binary;
+  /**
+   * Counter: payload bytes of the text messages received.
+   */
+  uint64_t bytes_in_text;
+  /**
+   * Counter: payload bytes of the binary messages received.
+   */
+  uint64_t bytes_in_binary;
+  /**
+   * Counter: text messages written to peers.
+   */
+  uint64_t messages_out_text;
+  /**
+   * Counter: binary messages written to peers.
+   */
+  uint64_t messages_out_binary;
+  /**
+   * Counter: payload bytes of the text messages written.
+   */
+  uint64_t bytes_out_text;
+  /**
+   * Counter: payload bytes of the binary messages written.
+   */
+  uint64_t bytes_out_binary;
+  /**
+   * Counter: messages received compressed (permessage-deflate).
+   */
+  uint64_t compressed_messages_in;
+  /**
+   * Counter: their payload bytes on the wire (inflated, they count in the bytes_in fields).
+   */
+  uint64_t compressed_bytes_in;
+  /**
+   * Counter: messages written compressed (permessage-deflate).
+   */
+  uint64_t compressed_messages_out;
+  /**
+   * Counter: their payload bytes on the wire (before compression, they count in the bytes_out fields).
+   */
+  uint64_t compressed_bytes_out;
+  /**
+   * Gauge: messages waiting in every socket's send queue.
+   */
+  uint64_t send_queue_messages;
+  /**
+   * Gauge: payload bytes waiting in every socket's send queue.
+   */
+  uint64_t send_queue_bytes;
+  /**
+   * Gauge: messages waiting in the fullest send queue.
+   */
+  uint64_t send_queue_largest;
+  /**
+   * Counter: messages dropped by the slow-consumer policy.
+   */
+  uint64_t slow_consumer_dropped;
+  /**
+   * Counter: sockets closed (1013) by the slow-consumer policy.
+   */
+  uint64_t slow_consumer_closed;
+  /**
+   * Counter: broadcasts.
+   */
+  uint64_t broadcasts;
+  /**
+   * Counter: sockets broadcasts queued their message for.
+   */
+  uint64_t broadcast_deliveries;
+  /**
+   * Gauge: events waiting for the application, or held by it.
+   */
+  uint64_t events_waiting;
+  /**
+   * Gauge: memory those events keep, in bytes.
+   */
+  uint64_t event_bytes_waiting;
+  /**
+   * Counter: times the event queue filled up and sockets stopped reading.
+   */
+  uint64_t backpressure_episodes;
+  /**
+   * Counter: keepalive pings sent.
+   */
+  uint64_t pings_sent;
+  /**
+   * Counter: sockets dropped for not answering a ping in time.
+   */
+  uint64_t pong_timeouts;
+  /**
+   * Counter: reconnect attempts of outbound sockets.
+   */
+  uint64_t reconnect_attempts;
+  /**
+   * Counter: reconnect attempts that connected again.
+   */
+  uint64_t reconnects;
+  /**
+   * Counter: outbound sockets closed because their reconnect attempts ran out.
+   */
+  uint64_t reconnects_exhausted;
+  /**
+   * Counter: events whose wait for the application was timed (the histogram: the samples).
+   */
+  uint64_t event_wait_count;
+  /**
+   * Counter: their waits added up, in nanoseconds.
+   */
+  uint64_t event_wait_sum_ns;
+  /**
+   * Counter: broadcasts whose fan-out was timed.
+   */
+  uint64_t broadcast_fanout_count;
+  /**
+   * Counter: their fan-out times added up, in nanoseconds.
+   */
+  uint64_t broadcast_fanout_sum_ns;
+  /**
+   * Gauge: 1 while the connector drains, else 0.
+   */
+  uint32_t draining;
+} wsc_metrics;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1299,6 +1542,31 @@ wsc_result wsc_config_set_listener_idle_timeout_ms(struct wsc_config *config, ui
 wsc_result wsc_config_set_max_handshake_bytes(struct wsc_config *config, size_t max);
 
 /**
+ * Serves the connector's figures as Prometheus text at `path` on the listener (plain HTTP
+ * GET, e.g. "/metrics"; "" turns it off), to the client addresses of
+ * wsc_config_add_metrics_allowed_address() (default: loopback only). An exact path that no
+ * declared WebSocket path matches (checked at start). The setting "metrics_path".
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no listener).
+ */
+wsc_result wsc_config_set_metrics_path(struct wsc_config *config, const char *path);
+
+/**
+ * Lets clients at `address` (an IP address, a CIDR block such as "10.0.0.0/8", or "*") read
+ * the metrics path; the first one replaces the default, loopback only. The setting
+ * "metrics_allowed_addresses". Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE
+ * (no listener); a malformed address fails wsc_connector_start() with WSC_INVALID_ARGUMENT.
+ */
+wsc_result wsc_config_add_metrics_allowed_address(struct wsc_config *config, const char *address);
+
+/**
+ * Answers plain HTTP GET at `path` on the listener (e.g. "/health"; "" turns it off) with 200
+ * while the connector runs and 503 once it drains, for load balancers; open to every client.
+ * Same path rules as wsc_config_set_metrics_path(). The setting "health_path".
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no listener).
+ */
+wsc_result wsc_config_set_health_path(struct wsc_config *config, const char *path);
+
+/**
  * Serves `wss://` with a certificate chain (leaf first) and its private key, both PEM from
  * `source` (a wsc_pem_source: file paths or the text). Files are read at start.
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (source), WSC_INVALID_STATE.
@@ -1508,6 +1776,17 @@ wsc_result wsc_config_on_inbound_connection(struct wsc_config *config,
                                             wsc_userdata_free_fn userdata_free);
 
 /**
+ * Registers the inbound-connection trigger as a callback that may refuse the socket (see
+ * wsc_refusable_connection_fn), like wsc_config_on_inbound_connection(), in its place: the
+ * two share one slot, and registering either replaces (and releases) the other.
+ * Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_config_on_inbound_connection_refusable(struct wsc_config *config,
+                                                      wsc_refusable_connection_fn callback,
+                                                      void *userdata,
+                                                      wsc_userdata_free_fn userdata_free);
+
+/**
  * Registers the inbound-connection trigger's callback for sockets whose full path matches `pattern`
  * (an exact path, `*` wildcards as in "/chat*", `{name}` segments as in "/chat/{room}"), as a
  * Mule flow declares its trigger's path; otherwise like wsc_config_on_inbound_connection(), and a NULL
@@ -1523,6 +1802,17 @@ wsc_result wsc_config_on_inbound_connection_at(struct wsc_config *config,
                                                wsc_connection_fn callback,
                                                void *userdata,
                                                wsc_userdata_free_fn userdata_free);
+
+/**
+ * wsc_config_on_inbound_connection_refusable() for sockets whose full path matches `pattern`,
+ * as wsc_config_on_inbound_connection_at() (one slot per pattern, either kind).
+ * Errors: as wsc_config_on_inbound_connection_at().
+ */
+wsc_result wsc_config_on_inbound_connection_refusable_at(struct wsc_config *config,
+                                                         const char *pattern,
+                                                         wsc_refusable_connection_fn callback,
+                                                         void *userdata,
+                                                         wsc_userdata_free_fn userdata_free);
 
 /**
  * Registers the inbound-message trigger, like wsc_config_on_inbound_connection().
@@ -1658,7 +1948,7 @@ wsc_result wsc_config_set_authorizer(struct wsc_config *config,
 /**
  * Starts a connector from `config`, which is consumed in every case (on failure its userdata
  * free functions have run). With trigger callbacks, events go to them on the connector's
- * dispatcher thread (the first may arrive before this returns); with none, take them with
+ * dispatcher threads (the first may arrive before this returns); with none, take them with
  * wsc_connector_next_event(). On success `*conn_out` is the connector: stop it with
  * wsc_connector_stop() and free it with wsc_connector_free().
  * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (a setting; the message names it), WSC_TLS
@@ -1891,6 +2181,92 @@ wsc_result wsc_connector_socket_count(const struct wsc_connector *conn, size_t *
 wsc_result wsc_connector_group_count(const struct wsc_connector *conn, size_t *count_out);
 
 /**
+ * Makes drain options: every socket, 1,000 at a time, 1 s apart, closed with 1001 "server
+ * draining"; refused handshakes say Retry-After: 5. Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_drain_options_new(struct wsc_drain_options **options_out);
+
+/**
+ * Closes only the sockets that `filter` matches (copied; the filter stays the caller's).
+ * Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_drain_options_set_filter(struct wsc_drain_options *options,
+                                        const struct wsc_filter *filter);
+
+/**
+ * Closes `batch_size` sockets at a time (at least 1), `interval_ms` apart.
+ * Errors: WSC_NULL_POINTER (checked at wsc_connector_drain(): WSC_INVALID_ARGUMENT).
+ */
+wsc_result wsc_drain_options_set_batches(struct wsc_drain_options *options,
+                                         size_t batch_size,
+                                         uint64_t interval_ms);
+
+/**
+ * Closes with `code` (1001 going away, 1012 service restart, or another sendable code) and
+ * `reason` (NULL: none; at most 123 bytes). Checked at wsc_connector_drain().
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8.
+ */
+wsc_result wsc_drain_options_set_close(struct wsc_drain_options *options,
+                                       uint16_t code,
+                                       const char *reason);
+
+/**
+ * Refused handshakes tell clients to retry after `retry_after_ms` (sent in whole seconds,
+ * rounded up). Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_drain_options_set_retry_after_ms(struct wsc_drain_options *options,
+                                                uint64_t retry_after_ms);
+
+/**
+ * Frees drain options; NULL is a no-op.
+ */
+void wsc_drain_options_free(struct wsc_drain_options *options);
+
+/**
+ * Drains the connector: from now on new handshakes get 503 with Retry-After (and the health
+ * path 503); then the sockets that `options` (NULL: the defaults) match are closed in batches.
+ * Returns at once with `*drain_out`, to poll with wsc_drain_progress() or wait on with
+ * wsc_drain_wait(); free it with wsc_drain_free(). The connector drains until it stops.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (an option), WSC_STOPPED. Any thread,
+ * callbacks included.
+ */
+wsc_result wsc_connector_drain(const struct wsc_connector *conn,
+                               const struct wsc_drain_options *options,
+                               struct wsc_drain **drain_out);
+
+/**
+ * The drain's progress now, into `*progress_out` (its `struct_size` set by the caller).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (`struct_size`).
+ */
+wsc_result wsc_drain_progress_get(const struct wsc_drain *drain,
+                                  struct wsc_drain_progress *progress_out);
+
+/**
+ * Waits up to `timeout_ms` (negative: as long as it takes) for the drain to finish, then
+ * writes its progress (check `finished`). Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT.
+ */
+wsc_result wsc_drain_wait(const struct wsc_drain *drain,
+                          int64_t timeout_ms,
+                          struct wsc_drain_progress *progress_out);
+
+/**
+ * Frees a drain handle; the drain goes on. NULL is a no-op.
+ */
+void wsc_drain_free(struct wsc_drain *drain);
+
+/**
+ * Drains the connector with `options` (NULL: the defaults), waits up to `deadline_ms` for the
+ * drain to finish, then stops it as wsc_connector_stop() does (sockets still open then close
+ * with 1001). `progress_out` (may be NULL; else its `struct_size` set) gets the drain's
+ * progress at the end. Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT, WSC_INVALID_STATE
+ * (from one of the connector's own callbacks).
+ */
+wsc_result wsc_connector_drain_and_stop(const struct wsc_connector *conn,
+                                        const struct wsc_drain_options *options,
+                                        uint64_t deadline_ms,
+                                        struct wsc_drain_progress *progress_out);
+
+/**
  * The static, NUL-terminated name of a result code (e.g. "no_such_socket"), or "unknown" for
  * a number that is not a code. Never NULL; never freed. Any thread.
  */
@@ -2071,6 +2447,86 @@ void wsc_filter_free(struct wsc_filter *filter);
  * has a global Rust tracing subscriber, which then receives the records).
  */
 wsc_result wsc_set_log_callback(wsc_log_fn callback, void *userdata, uint32_t max_level);
+
+/**
+ * Reads the connector's main figures into `*metrics_out`, whose `struct_size` the caller set
+ * to `sizeof(wsc_metrics)`. Cheap enough to call every second (visits each open socket once).
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (`struct_size` smaller than a size_t).
+ * Any thread, also after the connector stopped.
+ */
+wsc_result wsc_connector_metrics(const struct wsc_connector *conn, struct wsc_metrics *metrics_out);
+
+/**
+ * Takes a snapshot of every figure: read its main ones with wsc_metrics_snapshot_get(), each
+ * sample with wsc_metrics_snapshot_sample() (the labelled figures, by close code, served path,
+ * refusal reason and status, and the histograms' buckets), or the whole as Prometheus text
+ * with wsc_metrics_snapshot_prometheus(). Free it with wsc_metrics_snapshot_free().
+ * Errors: WSC_NULL_POINTER. Any thread.
+ */
+wsc_result wsc_connector_metrics_snapshot(const struct wsc_connector *conn,
+                                          struct wsc_metrics_snapshot **snapshot_out);
+
+/**
+ * The snapshot's main figures, as wsc_connector_metrics() gives them.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (`struct_size`).
+ */
+wsc_result wsc_metrics_snapshot_get(const struct wsc_metrics_snapshot *snapshot,
+                                    struct wsc_metrics *metrics_out);
+
+/**
+ * How many samples the snapshot has (0 for NULL).
+ */
+size_t wsc_metrics_snapshot_sample_count(const struct wsc_metrics_snapshot *snapshot);
+
+/**
+ * Sample `index` (0 to wsc_metrics_snapshot_sample_count() - 1): its name (e.g.
+ * "wsconnector_sockets_closed_total"), how many labels it has (read each with
+ * wsc_metrics_snapshot_sample_label()), and its value. The views live as long as the snapshot.
+ * Each out pointer may be NULL. Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (`index`).
+ */
+wsc_result wsc_metrics_snapshot_sample(const struct wsc_metrics_snapshot *snapshot,
+                                       size_t index,
+                                       struct wsc_str *name_out,
+                                       size_t *label_count_out,
+                                       double *value_out);
+
+/**
+ * Label `label` of sample `index`: its name (e.g. "code") and value (e.g. "1000"), views that
+ * live as long as the snapshot. Each out pointer may be NULL.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (`index` or `label` past the end).
+ */
+wsc_result wsc_metrics_snapshot_sample_label(const struct wsc_metrics_snapshot *snapshot,
+                                             size_t index,
+                                             size_t label,
+                                             struct wsc_str *name_out,
+                                             struct wsc_str *value_out);
+
+/**
+ * Copies the snapshot as Prometheus text (exposition format 0.0.4: serve it with Content-Type
+ * "text/plain; version=0.0.4; charset=utf-8") into `buf` with a NUL; `*len_out` is its length
+ * without the NUL, also when the buffer is too small (WSC_BUFFER_TOO_SMALL: call again with
+ * `*len_out` + 1 bytes). Errors: WSC_NULL_POINTER, WSC_BUFFER_TOO_SMALL.
+ */
+wsc_result wsc_metrics_snapshot_prometheus(const struct wsc_metrics_snapshot *snapshot,
+                                           char *buf,
+                                           size_t capacity,
+                                           size_t *len_out);
+
+/**
+ * The connector's figures now as Prometheus text, copied into `buf` as
+ * wsc_metrics_snapshot_prometheus() does (the text's length changes between calls: a buffer
+ * of the length reported, plus some, fits the next call).
+ * Errors: WSC_NULL_POINTER, WSC_BUFFER_TOO_SMALL. Any thread.
+ */
+wsc_result wsc_connector_metrics_prometheus(const struct wsc_connector *conn,
+                                            char *buf,
+                                            size_t capacity,
+                                            size_t *len_out);
+
+/**
+ * Frees a snapshot; NULL is a no-op. Views taken from it die with it.
+ */
+void wsc_metrics_snapshot_free(struct wsc_metrics_snapshot *snapshot);
 
 /**
  * Makes empty options: a generated socket ID, no extra headers, no groups.

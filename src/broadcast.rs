@@ -82,6 +82,7 @@ pub(crate) fn deliver(
     message: &Message,
     filter: &SocketFilter,
 ) -> BroadcastResult {
+    let started = std::time::Instant::now();
     let mut result = BroadcastResult {
         nodes_answered: 1,
         complete: true,
@@ -112,6 +113,9 @@ pub(crate) fn deliver(
             }),
         }
     });
+    shared
+        .metrics
+        .broadcast(result.delivered, started.elapsed());
     result
 }
 
@@ -148,14 +152,18 @@ impl<'a> SharedFrames<'a> {
             SocketType::Outbound => return Outgoing::Message(self.message.clone()),
             SocketType::Inbound => socket.compression(),
         };
-        match compression {
+        let frame = match compression {
             Some(params) if self.message.len() >= self.threshold => {
                 if !params.server_no_context_takeover {
                     return Outgoing::Message(self.message.clone());
                 }
-                Outgoing::Frame(self.compressed(&params))
+                self.compressed(&params)
             }
-            _ => Outgoing::Frame(self.plain()),
+            _ => self.plain(),
+        };
+        Outgoing::Frame {
+            frame,
+            message_len: self.message.len(),
         }
     }
 
@@ -191,7 +199,7 @@ mod tests {
     use crate::SlowConsumerPolicy;
 
     fn socket(socket_type: SocketType, compression: Option<PerMessageDeflate>) -> Socket {
-        let queue = SendQueue::new(1, 1, SlowConsumerPolicy::Fail);
+        let queue = SendQueue::standalone(1, 1, SlowConsumerPolicy::Fail);
         Socket::for_tests_of(socket_type, compression, queue)
     }
 
@@ -206,7 +214,7 @@ mod tests {
     /// The frame's allocation, to tell one shared frame from two equal ones.
     fn frame(outgoing: Outgoing) -> (*const u8, Bytes) {
         match outgoing {
-            Outgoing::Frame(frame) => (frame.as_ptr(), frame),
+            Outgoing::Frame { frame, .. } => (frame.as_ptr(), frame),
             Outgoing::Message(_) => panic!("a message, not a shared frame"),
         }
     }

@@ -1,10 +1,11 @@
 //! Every setting of a connector, its default, and its validation.
 
+use crate::allow::AddressList;
 use crate::cluster::config::ClusterConfig;
 use crate::error::{Error, Result};
 use crate::origin::AllowedOrigins;
 use crate::outbound::policy::Reconnect;
-use crate::path::{normalize_base_path, PathPattern};
+use crate::path::{normalize_base_path, strip_base, PathPattern};
 use crate::pem::Pem;
 use crate::protocol::extensions::{PerMessageDeflate, WINDOW_BITS};
 use crate::protocol::handshake::{validate_client_headers, validate_token};
@@ -266,6 +267,20 @@ pub struct ListenerConfig {
     pub idle_timeout: Option<Duration>,
     /// Largest accepted handshake request (request line and headers), in bytes; more gets 431.
     pub max_handshake_bytes: usize,
+    /// Path of a plain HTTP endpoint on the listener that serves the connector's figures as
+    /// Prometheus text (`GET /metrics`), to the clients in
+    /// [`metrics_allowed_addresses`](Self::metrics_allowed_addresses); empty (the default):
+    /// none. An exact path, outside every declared WebSocket path (checked at start); when no
+    /// path is declared, it is simply not a WebSocket path.
+    pub metrics_path: String,
+    /// Client addresses that may read [`metrics_path`](Self::metrics_path): IP addresses, CIDR
+    /// blocks (`10.0.0.0/8`) or `*`; others get 403. Empty (the default): loopback only. The
+    /// address is the TCP peer's: behind a proxy, the proxy's.
+    pub metrics_allowed_addresses: Vec<String>,
+    /// Path of a plain HTTP health endpoint on the listener, for load balancers: 200 while the
+    /// connector runs, 503 once it drains; open to every client; empty (the default): none.
+    /// Same rules as [`metrics_path`](Self::metrics_path).
+    pub health_path: String,
 }
 
 impl ListenerConfig {
@@ -285,7 +300,51 @@ impl ListenerConfig {
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Some(Duration::from_secs(15 * 60)),
             max_handshake_bytes: 16 * 1024,
+            metrics_path: String::new(),
+            metrics_allowed_addresses: Vec::new(),
+            health_path: String::new(),
         }
+    }
+}
+
+impl ListenerConfig {
+    /// The plain HTTP endpoints, by setting name, that are configured.
+    pub(crate) fn endpoints(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("metrics_path", self.metrics_path.as_str()),
+            ("health_path", self.health_path.as_str()),
+        ]
+        .into_iter()
+        .filter(|(_, path)| !path.is_empty())
+    }
+
+    /// Checks the endpoints: exact paths, distinct, and never a declared WebSocket path.
+    fn validate_endpoints(&self) -> Result<()> {
+        AddressList::parse("metrics_allowed_addresses", &self.metrics_allowed_addresses)?;
+        let base = normalize_base_path(&self.base_path)?;
+        for (setting, path) in self.endpoints() {
+            let pattern = PathPattern::new(path)?;
+            if !pattern.is_exact() || !path.starts_with('/') {
+                return Err(Error::invalid(format!(
+                    "{setting} {path:?} must be an exact path starting with '/'"
+                )));
+            }
+            let relative = strip_base(&base, path);
+            if let Some(served) = self.paths.iter().find(|p| {
+                relative.is_some_and(|r| PathPattern::new(&p.pattern).is_ok_and(|p| p.matches(r)))
+            }) {
+                return Err(Error::invalid(format!(
+                    "{setting} {path:?} is a WebSocket path (it matches {:?}): choose another",
+                    served.pattern
+                )));
+            }
+        }
+        if !self.metrics_path.is_empty() && self.metrics_path == self.health_path {
+            return Err(Error::invalid(
+                "metrics_path and health_path must be different paths",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -536,6 +595,11 @@ pub struct Config {
     pub compression: Compression,
     /// Tokio worker threads of the connector's own runtime (default: the CPU count, at most 4).
     pub worker_threads: Option<usize>,
+    /// Threads that run the event handler (default: the CPU count, at least 2 and at most 8;
+    /// see [`Config::dispatcher_threads`]). Events of one socket run one at a time and in
+    /// order; events of different sockets run side by side, so a handler that blocks delays
+    /// only its own socket while a thread is free. 1 makes one thread handle every event.
+    pub dispatcher_threads: Option<usize>,
     /// How long stop waits for queued sends to drain and close handshakes to finish.
     pub stop_timeout: Duration,
     /// Most events waiting for the application, with those its dispatcher (or an
@@ -558,6 +622,7 @@ impl Default for Config {
             socket: SocketConfig::default(),
             compression: Compression::default(),
             worker_threads: None,
+            dispatcher_threads: None,
             stop_timeout: Duration::from_secs(5),
             event_queue_capacity: 64 * 1024,
             event_queue_bytes: 64 << 20,
@@ -573,6 +638,15 @@ impl Config {
             listener: Some(ListenerConfig::new(host, port)),
             ..Config::default()
         }
+    }
+
+    /// The dispatcher threads to start: the setting, or by default the CPU count, at least 2
+    /// (so that one handler that blocks does not hold up every other socket, even on one core)
+    /// and at most 8 (short handlers gain little from more, and each thread costs a stack).
+    pub fn dispatcher_threads(&self) -> usize {
+        self.dispatcher_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
+        })
     }
 
     /// Checks every setting (every duration greater than 0, except `stop_timeout`, and at most
@@ -610,6 +684,7 @@ impl Config {
             if let Some(idle) = listener.idle_timeout {
                 check_duration("listener idle_timeout", idle)?;
             }
+            listener.validate_endpoints()?;
         }
         self.client.validate()?;
         let s = &self.socket;
@@ -630,6 +705,9 @@ impl Config {
         }
         if self.worker_threads == Some(0) {
             return Err(Error::invalid("worker_threads must be at least 1"));
+        }
+        if self.dispatcher_threads == Some(0) {
+            return Err(Error::invalid("dispatcher_threads must be at least 1"));
         }
         positive("event_queue_capacity", self.event_queue_capacity)?;
         positive("event_queue_bytes", self.event_queue_bytes)?;
@@ -688,6 +766,12 @@ settings! {
     allowed_origins: Listener, TextList, |c| listener(c)?.allowed_origins;
     /// Refuses (403) upgrade requests without an Origin header (default false).
     require_origin: Listener, Bool, |c| listener(c)?.require_origin;
+    /// Path of the Prometheus endpoint on the listener, e.g. "/metrics" (default "": none).
+    metrics_path: Listener, Text, |c| listener(c)?.metrics_path;
+    /// Client addresses or CIDR blocks that may read metrics_path, or "*" (default: loopback).
+    metrics_allowed_addresses: Listener, TextList, |c| listener(c)?.metrics_allowed_addresses;
+    /// Path of the health endpoint: 200 running, 503 draining, e.g. "/health" (default "": none).
+    health_path: Listener, Text, |c| listener(c)?.health_path;
     /// Headers sent with every outbound handshake; an open's header of the same name replaces them.
     default_headers: Client, Pairs, |c| c.client.default_headers;
     /// Query parameters added to every outbound URL.
@@ -782,6 +866,8 @@ settings! {
     };
     /// I/O threads of the connector's runtime (default none: the CPU count, at most 4).
     worker_threads: Connector, OptionalCount, |c| c.worker_threads;
+    /// Threads running event handlers, one socket on one at a time (default: CPUs, 2 to 8).
+    dispatcher_threads: Connector, OptionalCount, |c| c.dispatcher_threads;
     /// How long stop waits for queued sends and close handshakes (default 5 s).
     stop_timeout: Connector, Duration, |c| c.stop_timeout;
     /// Most events waiting for the application; past it, sockets stop reading (65,536).
@@ -864,6 +950,7 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
         socket,
         compression,
         worker_threads,
+        dispatcher_threads,
         stop_timeout,
         event_queue_capacity,
         event_queue_bytes,
@@ -943,6 +1030,7 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
         ),
         ("compression.level", format!("{compression_level:?}")),
         ("worker_threads", format!("{worker_threads:?}")),
+        ("dispatcher_threads", format!("{dispatcher_threads:?}")),
         ("stop_timeout", format!("{stop_timeout:?}")),
         ("event_queue_capacity", format!("{event_queue_capacity:?}")),
         ("event_queue_bytes", format!("{event_queue_bytes:?}")),
@@ -1070,6 +1158,9 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
         handshake_timeout,
         idle_timeout,
         max_handshake_bytes,
+        metrics_path,
+        metrics_allowed_addresses,
+        health_path,
     }) = listener
     else {
         return fields;
@@ -1098,6 +1189,12 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
             "listener.max_handshake_bytes",
             format!("{max_handshake_bytes:?}"),
         ),
+        ("listener.metrics_path", format!("{metrics_path:?}")),
+        (
+            "listener.metrics_allowed_addresses",
+            format!("{metrics_allowed_addresses:?}"),
+        ),
+        ("listener.health_path", format!("{health_path:?}")),
     ]);
     let mut patterns = Vec::new();
     let mut groups = Vec::new();

@@ -3,7 +3,8 @@
 
 use crate::cluster::Cluster;
 use crate::config::Config;
-use crate::dispatch::{run_dispatcher, EventHandler, Inline};
+use crate::dispatch::{pool, EventHandler, Inline};
+use crate::drain::{Drain, DrainOptions, DrainProgress};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::Trigger;
 use crate::handle::ConnectorHandle;
@@ -19,6 +20,7 @@ use crate::shared::{ClientParts, Shared, SocketDirectory};
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
 
 /// Configures and starts a connector.
@@ -34,7 +36,7 @@ pub struct ConnectorBuilder {
 }
 
 impl ConnectorBuilder {
-    /// Delivers events to `handler` on the connector's dispatcher thread: every event that no
+    /// Delivers events to `handler` on the connector's dispatcher threads: every event that no
     /// [`on_trigger`](Self::on_trigger) or [`on_trigger_at`](Self::on_trigger_at) registration
     /// takes. Without any handler, the application takes events with
     /// [`ConnectorHandle::next_event`].
@@ -236,41 +238,33 @@ impl ConnectorBuilder {
                 .tasks
                 .spawn_on(listener.run(shared.clone()), &runtime);
         }
-        let dispatcher = match handler {
+        let dispatchers = match handler {
             Some(handler) if !inline_dispatch => {
                 let handle = ConnectorHandle {
                     shared: shared.clone(),
                     cluster: cluster.clone(),
                 };
-                let thread = std::thread::Builder::new()
-                    .name("wsc-dispatch".into())
-                    .spawn(move || run_dispatcher(handle, handler))
-                    .map_err(|e| {
-                        Error::new(
-                            ErrorKind::Internal,
-                            format!("cannot start the dispatcher thread: {e}"),
-                        )
-                    })?;
-                let _ = shared.dispatcher_thread.set(thread.thread().id());
-                Some(thread)
+                let threads = shared.config.dispatcher_threads();
+                pool::start(handle, handler, threads)?
             }
-            _ => None,
+            _ => Vec::new(),
         };
         Ok(Connector {
             handle: ConnectorHandle { shared, cluster },
             runtime: Mutex::new(owned),
-            dispatcher: Mutex::new(dispatcher),
+            dispatchers: Mutex::new(dispatchers),
             stop_lock: Mutex::new(()),
         })
     }
 }
 
-/// A running connector: its listener, its outbound sockets, its runtime and its dispatcher.
+/// A running connector: its listener, its outbound sockets, its runtime and its dispatcher
+/// threads.
 /// Every operation is on the [`ConnectorHandle`] it dereferences to. Dropping it stops it.
 pub struct Connector {
     handle: ConnectorHandle,
     runtime: Mutex<Option<Runtime>>,
-    dispatcher: Mutex<Option<JoinHandle<()>>>,
+    dispatchers: Mutex<Vec<JoinHandle<()>>>,
     stop_lock: Mutex<()>,
 }
 
@@ -305,13 +299,8 @@ impl Connector {
     /// Blocks until done; calling it again is a no-op. From the connector's own event handler
     /// it fails with `InvalidState` (it would wait for itself).
     pub fn stop(&self) -> Result<()> {
+        self.check_not_own_handler()?;
         let shared = &self.handle.shared;
-        if shared.in_own_handler() {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "a connector cannot be stopped from its own event handler",
-            ));
-        }
         let _one_at_a_time = self.stop_lock.lock().unwrap_or_else(|e| e.into_inner());
         if shared.is_stopped() {
             return Ok(());
@@ -328,24 +317,72 @@ impl Connector {
         Ok(())
     }
 
-    /// Stops the connector like [`Connector::stop`], from async code.
-    pub async fn stop_async(&self) -> Result<()> {
-        let shared = self.handle.shared.clone();
-        if shared.in_own_handler() {
+    /// Drains the connector (see [`ConnectorHandle::drain`]), waits up to `deadline` for the
+    /// drain to finish, then stops it as [`Connector::stop`] does (the sockets still open then
+    /// are closed with 1001). Returns the drain's progress at the deadline. From the
+    /// connector's own event handler it fails with `InvalidState`.
+    pub fn drain_and_stop(
+        &self,
+        options: DrainOptions,
+        deadline: Duration,
+    ) -> Result<DrainProgress> {
+        let progress = match self.begin_final_drain(options)? {
+            Some(drain) => drain.wait(Some(deadline)),
+            None => DrainProgress::default(),
+        };
+        self.stop()?;
+        Ok(progress)
+    }
+
+    /// [`Connector::drain_and_stop`] from async code.
+    pub async fn drain_and_stop_async(
+        &self,
+        options: DrainOptions,
+        deadline: Duration,
+    ) -> Result<DrainProgress> {
+        let progress = match self.begin_final_drain(options)? {
+            Some(drain) => tokio::time::timeout(deadline, drain.finished())
+                .await
+                .unwrap_or_else(|_| drain.progress()),
+            None => DrainProgress::default(),
+        };
+        self.stop_async().await?;
+        Ok(progress)
+    }
+
+    /// The drain before a stop: `None` when the connector stopped already (the stop is then a
+    /// no-op); `InvalidState` from its own handler, which the stop would wait for.
+    fn begin_final_drain(&self, options: DrainOptions) -> Result<Option<Drain>> {
+        self.check_not_own_handler()?;
+        match self.handle.drain(options) {
+            Ok(drain) => Ok(Some(drain)),
+            Err(e) if e.kind() == ErrorKind::Stopped => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `InvalidState` on the connector's own dispatcher thread or in its inline handler, which
+    /// a stop would wait for.
+    fn check_not_own_handler(&self) -> Result<()> {
+        if self.handle.shared.in_own_handler() {
             return Err(Error::new(
                 ErrorKind::InvalidState,
                 "a connector cannot be stopped from its own event handler",
             ));
         }
+        Ok(())
+    }
+
+    /// Stops the connector like [`Connector::stop`], from async code.
+    pub async fn stop_async(&self) -> Result<()> {
+        self.check_not_own_handler()?;
+        let shared = self.handle.shared.clone();
         close_everything(&shared).await;
-        let dispatcher = self
-            .dispatcher
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let dispatchers = std::mem::take(&mut *lock(&self.dispatchers));
         shared.events.close();
-        if let Some(thread) = dispatcher {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        if !dispatchers.is_empty() {
+            let join_all = move || dispatchers.into_iter().for_each(|t| drop(t.join()));
+            let _ = tokio::task::spawn_blocking(join_all).await;
         }
         self.finish_stop();
         Ok(())
@@ -354,12 +391,7 @@ impl Connector {
     fn finish_stop(&self) {
         let shared = &self.handle.shared;
         shared.events.close();
-        if let Some(thread) = self
-            .dispatcher
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        for thread in std::mem::take(&mut *lock(&self.dispatchers)) {
             let _ = thread.join();
         }
         if let Some(runtime) = self
@@ -411,7 +443,7 @@ async fn close_everything(shared: &Arc<Shared>) {
 impl Drop for Connector {
     fn drop(&mut self) {
         if self.handle.shared.in_own_handler() {
-            // Dropped from its own handler: the dispatcher cannot join itself, so the rest of
+            // Dropped from its own handler: a dispatcher cannot join itself, so the rest of
             // the stop runs on a thread of its own.
             let shared = self.handle.shared.clone();
             let runtime = self
@@ -434,4 +466,8 @@ impl Drop for Connector {
         }
         let _ = self.stop();
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -11,8 +11,9 @@
 
 use crate::config::{MessageRatePolicy, SocketConfig, MAX_DURATION};
 use crate::events::Event;
+use crate::metrics::Traffic;
 use crate::protocol::close::{close_code, truncate_reason};
-use crate::protocol::frame::{close_payload, opcode};
+use crate::protocol::frame::{close_payload, opcode, server_frame_payload};
 use crate::queue::{reply, CloseRequest, Outgoing, Sealed};
 use crate::rate::RateLimit;
 use crate::shared::{Registration, Shared};
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
+use tracing::Instrument;
 
 /// Most frames read or written in one poll before the task yields to others.
 const WORK_PER_POLL: usize = 64;
@@ -100,6 +102,9 @@ pub(crate) type Setup<G> = Pin<Box<dyn Future<Output = Option<(Registration, Wir
 enum Stage<G> {
     Setup(Setup<G>),
     Connected(Connection<Registration>, G),
+    /// Connected, driven inside the socket's debug span: only while debug records are wanted
+    /// (see [`socket_span`]), so a socket costs an allocation for it only then.
+    Traced(Pin<Box<dyn Future<Output = ()> + Send>>),
     Done,
 }
 
@@ -114,13 +119,31 @@ impl<G> SocketTask<G> {
 
 /// The task of a socket whose handshake is done: it runs the connection, then releases
 /// `guard` and reports the socket closed.
-pub(crate) fn drive<G>(registration: Registration, wire: Wire, guard: G) -> SocketTask<G> {
+pub(crate) fn drive<G: Unpin + Send + 'static>(
+    registration: Registration,
+    wire: Wire,
+    guard: G,
+) -> SocketTask<G> {
     SocketTask {
-        stage: Stage::Connected(Connection::Start(registration, wire), guard),
+        stage: connected(registration, wire, guard),
     }
 }
 
-impl<G: Unpin> Future for SocketTask<G> {
+/// The stage of a socket whose handshake is done: in its span when debug records are wanted.
+fn connected<G: Unpin + Send + 'static>(
+    registration: Registration,
+    wire: Wire,
+    guard: G,
+) -> Stage<G> {
+    let span = socket_span(registration.socket());
+    let stage = Stage::Connected(Connection::Start(registration, wire), guard);
+    match span {
+        None => stage,
+        Some(span) => Stage::Traced(Box::pin(SocketTask { stage }.instrument(span))),
+    }
+}
+
+impl<G: Unpin + Send + 'static> Future for SocketTask<G> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -134,9 +157,14 @@ impl<G: Unpin> Future for SocketTask<G> {
                         return Poll::Ready(());
                     }
                     Poll::Ready(Some((registration, wire, guard))) => {
-                        *stage = Stage::Connected(Connection::Start(registration, wire), guard);
+                        *stage = connected(registration, wire, guard);
                     }
                 },
+                Stage::Traced(task) => {
+                    ready!(task.as_mut().poll(cx));
+                    *stage = Stage::Done;
+                    return Poll::Ready(());
+                }
                 Stage::Connected(connection, _) => {
                     let (registration, code, reason) = ready!(connection.poll(cx));
                     if let Stage::Connected(_, guard) = std::mem::replace(stage, Stage::Done) {
@@ -161,6 +189,36 @@ impl<G> Drop for SocketTask<G> {
             drop(connection);
         }
     }
+}
+
+/// A socket's whole life (`life`, which ends with its registration's end) in the socket's
+/// span (see [`socket_span`]).
+pub(crate) fn in_socket_span<F: Future<Output = ()>>(
+    socket: &Socket,
+    life: F,
+) -> impl Future<Output = ()> {
+    let span = socket_span(socket);
+    async move {
+        match span {
+            None => life.await,
+            Some(span) => Box::pin(life.instrument(span)).await,
+        }
+    }
+}
+
+/// The socket's span (`socket_id`, `socket_type`, `socket_path`), so that everything its task
+/// logs names it. A debug span: made only while debug records are wanted (`None` otherwise),
+/// it costs an idle socket nothing then (the task's warnings and errors name the socket
+/// themselves), and a busy one no extra layer of polling.
+fn socket_span(socket: &Socket) -> Option<tracing::Span> {
+    let span = tracing::debug_span!(
+        "socket",
+        socket_id = %socket.id(),
+        socket_type = socket.socket_type().as_str(),
+        socket_path = socket.path(),
+    );
+    span.in_scope(|| tracing::debug!("socket opened"));
+    (!span.is_disabled()).then_some(span)
 }
 
 /// Runs one connection of a socket whose registration is held elsewhere (an outbound socket
@@ -315,7 +373,7 @@ const INTERNAL: &str = "internal error";
 
 fn report_panic(socket: &Socket, panic: &(dyn std::any::Any + Send)) {
     tracing::error!(
-        socket = %socket.id(),
+        socket_id = %socket.id(),
         panic = crate::panic_message(panic),
         "a socket task panicked; closing that socket with 1011"
     );
@@ -424,7 +482,9 @@ impl<O: Owner> Driver<O> {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Ending> {
-        let result = self.poll_inner(cx);
+        let mut traffic = Traffic::default();
+        let result = self.poll_inner(cx, &mut traffic);
+        self.owner.shared().metrics.add_received(&mut traffic);
         self.flush_events();
         result
     }
@@ -440,7 +500,10 @@ impl<O: Owner> Driver<O> {
         });
     }
 
-    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Ending> {
+    /// One poll; what it reads and writes is counted in `traffic`, and added to the figures
+    /// before the events are handed over (received) and before the write (sent): a message is
+    /// in the figures by the time the application or the peer can see it.
+    fn poll_inner(&mut self, cx: &mut Context<'_>, traffic: &mut Traffic) -> Poll<Ending> {
         self.now = Instant::now();
         // Frames read and messages taken this poll, each bounded apart: neither side starves
         // the other, and the task yields once either has done its share.
@@ -475,7 +538,7 @@ impl<O: Owner> Driver<O> {
                     Poll::Ready(Ok(incoming)) => {
                         // What the message led to (replies, a close, a pong) is written below.
                         read_work += 1;
-                        if let Some(ending) = self.on_incoming(incoming) {
+                        if let Some(ending) = self.on_incoming(incoming, traffic) {
                             return Poll::Ready(ending);
                         }
                         if self.close_received {
@@ -518,14 +581,11 @@ impl<O: Owner> Driver<O> {
                 let room = WRITE_BATCH.saturating_sub(self.wire.buffered());
                 if room > 0 && write_work < WORK_PER_POLL {
                     let wire = &mut self.wire;
-                    let (count, close) =
-                        self.owner
-                            .socket()
-                            .queue()
-                            .take(room, |outgoing| match outgoing {
-                                Outgoing::Message(message) => wire.buffer_message(&message),
-                                Outgoing::Frame(frame) => wire.buffer_encoded(frame),
-                            });
+                    let (count, close) = self
+                        .owner
+                        .socket()
+                        .queue()
+                        .take(room, |outgoing| buffer_outgoing(wire, outgoing, traffic));
                     if count > 0 {
                         self.last_activity = self.now;
                         write_work += count;
@@ -547,6 +607,9 @@ impl<O: Owner> Driver<O> {
                 }
             }
             if self.wire.buffered() > 0 {
+                // What is sent (taken above, or an inline handler's reply) is counted before
+                // the peer can see it.
+                self.owner.shared().metrics.add_sent(traffic);
                 match self.wire.poll_flush(cx) {
                     // All written: the queue may have more for the room this made, and reads
                     // held back by an owed pong may go on.
@@ -662,11 +725,19 @@ impl<O: Owner> Driver<O> {
     }
 
     /// Acts on what the peer sent; returns an ending when the socket must end now.
-    fn on_incoming(&mut self, incoming: Incoming) -> Option<Ending> {
+    fn on_incoming(&mut self, incoming: Incoming, traffic: &mut Traffic) -> Option<Ending> {
         let now = self.now;
         self.last_received = now;
         match incoming {
-            Incoming::Message { message, retained } => {
+            Incoming::Message {
+                message,
+                retained,
+                compressed,
+            } => {
+                traffic.received(message.kind(), message.len());
+                if let Some(len) = compressed {
+                    traffic.compressed_received(len);
+                }
                 self.last_activity = now;
                 // Once we close, or the application asked to, nothing more is delivered.
                 if self.close_sent || self.owner.socket().is_close_requested() {
@@ -701,12 +772,11 @@ impl<O: Owner> Driver<O> {
                     let queue = self.owner.socket().queue();
                     queue.unregister();
                     self.queue_waker_set = false;
+                    // The message is counted before the handler sees it.
+                    shared.metrics.add_received(traffic);
                     if let Some(reply) = reply::collect(queue, || inline.handle(shared, event)) {
                         self.last_activity = now;
-                        match reply {
-                            Outgoing::Message(message) => self.wire.buffer_message(&message),
-                            Outgoing::Frame(frame) => self.wire.buffer_encoded(frame),
-                        }
+                        buffer_outgoing(&mut self.wire, reply, traffic);
                     }
                     return None;
                 }
@@ -714,6 +784,7 @@ impl<O: Owner> Driver<O> {
                 let poll_event_bytes = POLL_EVENT_BYTES.get() + retained;
                 POLL_EVENT_BYTES.set(poll_event_bytes);
                 if poll_event_bytes >= EVENT_HANDOVER_BYTES {
+                    self.owner.shared().metrics.add_received(traffic);
                     self.flush_events();
                 }
             }
@@ -771,6 +842,7 @@ impl<O: Owner> Driver<O> {
         }
         if let Some(sent) = self.ping_sent {
             if now >= after(sent, self.config().pong_timeout) {
+                self.owner.shared().metrics.pong_timeout();
                 return Some(Ending::dropped(
                     close_code::ABNORMAL,
                     "no pong within the pong timeout: peer is unresponsive",
@@ -790,6 +862,7 @@ impl<O: Owner> Driver<O> {
             if self.ping_sent.is_none() && now >= after(self.last_received, interval) {
                 self.ping_due = true;
                 self.ping_sent = Some(now);
+                self.owner.shared().metrics.ping_sent();
             }
         }
         None
@@ -839,6 +912,28 @@ impl<O: Owner> Driver<O> {
     }
 }
 
+/// Buffers a message taken for the peer, counted in `traffic` (written to the figures before
+/// the flush).
+fn buffer_outgoing(wire: &mut Wire, outgoing: Outgoing, traffic: &mut Traffic) {
+    match outgoing {
+        Outgoing::Message(message) => {
+            traffic.sent(message.kind(), message.len());
+            if let Some(len) = wire.buffer_message(&message) {
+                traffic.compressed_sent(len);
+            }
+        }
+        Outgoing::Frame { frame, message_len } => {
+            if let Some(payload) = server_frame_payload(&frame) {
+                traffic.sent(payload.kind, message_len);
+                if payload.compressed {
+                    traffic.compressed_sent(payload.len);
+                }
+            }
+            wire.buffer_encoded(frame)
+        }
+    }
+}
+
 /// `at + by`, with `by` capped at [`MAX_DURATION`] as validation already caps every setting:
 /// whatever reaches the driver, its deadline arithmetic cannot overflow.
 fn after(at: Instant, by: Duration) -> Instant {
@@ -856,6 +951,43 @@ mod tests {
     /// A text message that makes the receiving socket's task panic (tests only).
     pub(super) const PANIC_TRIGGER: &str = "\u{0}wsc-test-panic\u{0}";
 
+    /// A connector listening on 127.0.0.1 whose events go to the returned channel.
+    fn recording(config: Config) -> (Connector, mpsc::Receiver<Event>) {
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let connector = Connector::builder(config)
+            .on_event(move |_: &ConnectorHandle, event: Event| {
+                let _ = tx.lock().unwrap().send(event);
+            })
+            .start()
+            .unwrap();
+        (connector, rx)
+    }
+
+    /// Records kept by a test's sink: each one's message and span fields.
+    type Records = Arc<Mutex<Vec<(String, Vec<(&'static str, String)>)>>>;
+
+    /// Installs a log sink that keeps the library's records at `level` and above (a socket's
+    /// life spans modules: it opens in the driver and closes in its registration).
+    fn library_records(level: log::LogLevel) -> Records {
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let sink_records = records.clone();
+        log::set_log_sink(
+            Some(Arc::new(move |record: &log::LogRecord<'_>| {
+                if record.target.starts_with("wsconnector::") {
+                    let fields = record.span_fields.to_vec();
+                    sink_records
+                        .lock()
+                        .unwrap()
+                        .push((record.message.to_owned(), fields));
+                }
+            })),
+            level,
+        )
+        .unwrap();
+        records
+    }
+
     /// Panics at `point` of the task of a socket whose path is `/wsc-test-fault/<point>`.
     pub(super) fn fault_point(socket: &Socket, point: &str) {
         if socket.path().strip_prefix("/wsc-test-fault/") == Some(point) {
@@ -868,25 +1000,8 @@ mod tests {
         let _one_at_a_time = log::tests::SINK_TESTS
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let logged = Arc::new(Mutex::new(Vec::new()));
-        let sink_logged = logged.clone();
-        log::set_log_sink(
-            Some(Arc::new(move |_, target: &str, message: &str| {
-                if target == "wsconnector::driver" {
-                    sink_logged.lock().unwrap().push(message.to_owned());
-                }
-            })),
-            log::LogLevel::Error,
-        )
-        .unwrap();
-        let (tx, rx) = mpsc::channel();
-        let tx = Mutex::new(tx);
-        let server = Connector::builder(Config::with_listener("127.0.0.1", 0))
-            .on_event(move |_: &ConnectorHandle, event: Event| {
-                let _ = tx.lock().unwrap().send(event);
-            })
-            .start()
-            .unwrap();
+        let logged = library_records(log::LogLevel::Error);
+        let (server, rx) = recording(Config::with_listener("127.0.0.1", 0));
         let url = format!("ws://{}/", server.local_addr().unwrap());
         let wait = Duration::from_secs(10);
         let rt = tokio::runtime::Runtime::new().unwrap();
@@ -917,11 +1032,59 @@ mod tests {
         assert_eq!(server.socket_count(), 1);
         let logged = logged.lock().unwrap();
         assert!(
-            logged
-                .iter()
-                .any(|m| m.contains("panicked") && m.contains("injected fault")),
+            logged.iter().any(|(m, _)| m.contains("panicked")
+                && m.contains("injected fault")
+                && m.contains("socket_id=")),
             "{logged:?}"
         );
+    }
+
+    /// With debug records on, everything a socket's task logs carries the socket's span fields:
+    /// filtering the records by its ID shows its whole life, from opened to closed.
+    #[test]
+    fn a_sockets_records_carry_its_id_from_open_to_close() {
+        let _one_at_a_time = log::tests::SINK_TESTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let logged = library_records(log::LogLevel::Debug);
+        let (server, rx) = recording(Config::with_listener("127.0.0.1", 0));
+        let url = format!("ws://{}/traced", server.local_addr().unwrap());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let (mut client, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+            client.close(None).await.unwrap();
+            while let Some(Ok(_)) = client.next().await {}
+        });
+        let id = loop {
+            if let Event::SocketClosed { socket, .. } =
+                rx.recv_timeout(Duration::from_secs(10)).unwrap()
+            {
+                break socket.id().to_string();
+            }
+        };
+        server.stop().unwrap();
+        log::set_log_sink(None, log::LogLevel::Debug).unwrap();
+        let logged = logged.lock().unwrap();
+        let own: Vec<_> = logged
+            .iter()
+            .filter(|(message, _)| message.contains(&format!("socket_id={id}")))
+            .collect();
+        assert!(
+            own.iter().any(|(m, _)| m.starts_with("socket opened")),
+            "{logged:?}"
+        );
+        assert!(
+            own.iter()
+                .any(|(m, _)| m.starts_with("socket closed code=1005")),
+            "{logged:?}"
+        );
+        for (message, fields) in own {
+            assert!(
+                message.contains("socket_type=inbound socket_path=/traced"),
+                "{message}"
+            );
+            assert_eq!(fields[0], ("socket_id", id.clone()), "{message}");
+        }
     }
 
     /// A panic outside the poll's own guard (in the set-up before the first poll, in the flush
@@ -929,14 +1092,7 @@ mod tests {
     /// once, with 1011; other sockets carry on.
     #[test]
     fn a_panic_before_or_after_the_poll_still_unregisters_the_socket_and_reports_1011_once() {
-        let (tx, rx) = mpsc::channel();
-        let tx = Mutex::new(tx);
-        let server = Connector::builder(Config::with_listener("127.0.0.1", 0))
-            .on_event(move |_: &ConnectorHandle, event: Event| {
-                let _ = tx.lock().unwrap().send(event);
-            })
-            .start()
-            .unwrap();
+        let (server, rx) = recording(Config::with_listener("127.0.0.1", 0));
         let addr = server.local_addr().unwrap();
         let wait = Duration::from_secs(10);
         let rt = tokio::runtime::Runtime::new().unwrap();
@@ -1014,14 +1170,7 @@ mod tests {
         config.socket.pong_timeout = longest;
         config.socket.close_timeout = longest;
         config.stop_timeout = longest;
-        let (tx, rx) = mpsc::channel();
-        let tx = Mutex::new(tx);
-        let server = Connector::builder(config)
-            .on_event(move |_: &ConnectorHandle, event: Event| {
-                let _ = tx.lock().unwrap().send(event);
-            })
-            .start()
-            .unwrap();
+        let (server, rx) = recording(config);
         let url = format!("ws://{}/", server.local_addr().unwrap());
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {

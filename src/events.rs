@@ -1,7 +1,7 @@
-//! The triggers as one `Event` type, the queue that carries them off the I/O threads, and
-//! the dispatcher thread that hands them to the application.
+//! The triggers as one `Event` type, and the queue that carries them off the I/O threads to
+//! the dispatcher pool (`dispatch`) or the application.
 //!
-//! Socket tasks push events; the dispatcher (or a caller of `next_event`) takes them in
+//! Socket tasks push events; the dispatcher pool (or a caller of `next_event`) takes them in
 //! batches, so a burst of messages costs one wake-up. The queue is bounded: when it is full,
 //! sockets stop reading until the application catches up. Its bounds count what the events
 //! really keep in memory (a payload left in its read buffer counts that buffer), and a batch
@@ -9,6 +9,7 @@
 //! the bounds.
 
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::protocol::message::Message;
 use crate::socket::Socket;
 use std::collections::VecDeque;
@@ -63,7 +64,8 @@ pub enum Event {
     },
     /// A socket closed, whoever closed it. Fires exactly once per socket, last.
     SocketClosed {
-        /// The socket, no longer registered.
+        /// The socket, no longer registered, with its attributes and groups as they were when
+        /// it closed.
         socket: Socket,
         /// The close code: the peer's or ours; 1005 when the peer gave none, 1006 when the
         /// connection ended without a close handshake.
@@ -222,10 +224,18 @@ impl std::fmt::Debug for EventBatch {
     }
 }
 
+/// An event in the queue: the memory it keeps, and when its socket read it (a timestamp of
+/// the connector's figures), for the time it waits.
+pub(crate) struct Queued {
+    event: Event,
+    bytes: usize,
+    stamp: u64,
+}
+
 #[derive(Default)]
 struct State {
-    /// Queued events, each with the bytes of memory it keeps.
-    items: VecDeque<(Event, usize)>,
+    /// Queued events.
+    items: VecDeque<Queued>,
     /// No more events will come: the connector has stopped.
     closed: bool,
     /// Socket tasks waiting for room in the queue.
@@ -255,17 +265,20 @@ impl State {
 /// until the batch is released (by the next take into it, or [`EventQueue::release`]).
 #[derive(Default)]
 pub(crate) struct Batch {
-    events: VecDeque<(Event, usize)>,
+    events: VecDeque<Queued>,
     /// Events and bytes this batch counts in the queue.
     held: usize,
     bytes: usize,
+    /// When the batch was taken, and how long each of its events had waited by then.
+    taken_at: u64,
+    waited: Vec<u64>,
 }
 
 impl Batch {
     /// The next event, skipping those the application no longer wants (their socket was
     /// closed by the application meanwhile).
     pub(crate) fn pop(&mut self) -> Option<Event> {
-        while let Some((event, _)) = self.events.pop_front() {
+        while let Some(Queued { event, .. }) = self.events.pop_front() {
             if !event.is_stale() {
                 return Some(event);
             }
@@ -278,9 +291,20 @@ impl Batch {
         self.events.len()
     }
 
+    /// Takes every event out, each with the memory it keeps, and the duty to release their
+    /// counts with [`EventQueue::release_held`] once done with them: the dispatcher pool sorts
+    /// them into per-socket mailboxes, where they keep counting against the queue's bounds.
+    pub(crate) fn hand_over(&mut self) -> impl Iterator<Item = (Event, usize)> + '_ {
+        self.held = 0;
+        self.bytes = 0;
+        self.events
+            .drain(..)
+            .map(|Queued { event, bytes, .. }| (event, bytes))
+    }
+
     /// The events not popped, to drop after the queue's lock; the batch keeps its (empty)
     /// allocation for the next take when there are none.
-    fn take_left_over(&mut self) -> VecDeque<(Event, usize)> {
+    fn take_left_over(&mut self) -> VecDeque<Queued> {
         if self.events.is_empty() {
             VecDeque::new()
         } else {
@@ -297,26 +321,40 @@ pub(crate) struct EventQueue {
     full: AtomicBool,
     capacity: usize,
     max_bytes: usize,
+    /// Where the time events wait and the backpressure episodes are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl EventQueue {
     /// A queue bounded at `capacity` events and `max_bytes` bytes of memory kept by them.
-    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
+    pub(crate) fn new(capacity: usize, max_bytes: usize, metrics: Arc<Metrics>) -> Self {
         EventQueue {
             state: Mutex::new(State::default()),
             available: Condvar::new(),
             full: AtomicBool::new(false),
             capacity,
             max_bytes,
+            metrics,
         }
     }
 
-    /// Records the bounds' state after a change made under the lock.
+    /// Records the bounds' state after a change made under the lock; a queue that becomes
+    /// full begins a backpressure episode.
     fn update_full(&self, state: &State) {
-        self.full.store(
-            state.is_full(self.capacity, self.max_bytes),
-            Ordering::Relaxed,
-        );
+        let full = state.is_full(self.capacity, self.max_bytes);
+        if full && !self.full.load(Ordering::Relaxed) {
+            self.metrics.backpressure_episode();
+        }
+        self.full.store(full, Ordering::Relaxed);
+    }
+
+    /// Events waiting or held by takers, and the memory they keep.
+    pub(crate) fn waiting(&self) -> (usize, usize) {
+        let state = self.lock();
+        (
+            state.items.len() + state.held,
+            state.bytes + state.held_bytes,
+        )
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -326,21 +364,35 @@ impl EventQueue {
     /// Adds an event that keeps no payload. Never blocks on the consumer: producers that must
     /// respect the bound call [`EventQueue::poll_room`] first.
     pub(crate) fn push(&self, event: Event) {
-        self.append(0, |items| items.push_back((event, 0)));
+        let stamp = self.metrics.now();
+        self.append(0, |items| {
+            items.push_back(Queued {
+                event,
+                bytes: 0,
+                stamp,
+            })
+        });
     }
 
     /// Adds the events of one socket's poll, each with the memory it keeps, together (one
-    /// lock, at most one wake-up), leaving `events` empty.
+    /// lock, at most one wake-up, one clock read for their timestamp), leaving `events` empty.
     pub(crate) fn push_all(&self, events: &mut Vec<(Event, usize)>) {
+        let stamp = self.metrics.now();
         let bytes = events.iter().map(|(_, bytes)| bytes).sum();
-        self.append(bytes, |items| items.extend(events.drain(..)));
+        self.append(bytes, |items| {
+            items.extend(events.drain(..).map(|(event, bytes)| Queued {
+                event,
+                bytes,
+                stamp,
+            }))
+        });
     }
 
     /// Adds under the lock, and wakes a taker only if one is asleep and none has been
     /// signalled yet: a busy consumer is never signalled, and a burst that arrives before the
     /// signalled one runs (it does not preempt the producer: `prefer_batched_wakeups`) costs
     /// one wake-up in all.
-    fn append(&self, bytes: usize, add: impl FnOnce(&mut VecDeque<(Event, usize)>)) {
+    fn append(&self, bytes: usize, add: impl FnOnce(&mut VecDeque<Queued>)) {
         let mut state = self.lock();
         add(&mut state.items);
         state.bytes += bytes;
@@ -382,6 +434,7 @@ impl EventQueue {
         max: usize,
         timeout: Option<Duration>,
     ) -> bool {
+        let released_at = self.record_waits(batch);
         let left_over = batch.take_left_over();
         let mut state = self.lock();
         Self::unhold(&mut state, batch);
@@ -392,6 +445,7 @@ impl EventQueue {
             state = self.lock();
         }
         drop(left_over); // events the taker did not pop, dropped without the lock held
+        let waits = state.items.is_empty();
         let mut state = self.wait_for_items(state, timeout);
         if state.items.is_empty() {
             return !state.closed;
@@ -401,23 +455,72 @@ impl EventQueue {
             batch.bytes = std::mem::take(&mut state.bytes);
         } else {
             batch.events.extend(state.items.drain(..max));
-            batch.bytes = batch.events.iter().map(|(_, bytes)| bytes).sum();
+            batch.bytes = batch.events.iter().map(|queued| queued.bytes).sum();
             state.bytes -= batch.bytes;
         }
         batch.held = batch.events.len();
         state.held += batch.held;
         state.held_bytes += batch.bytes;
         self.after_take(state);
+        // The clock read at the release serves as the take's when no wait came between.
+        batch.taken_at = match released_at {
+            Some(at) if !waits => at,
+            _ => self.metrics.now(),
+        };
+        let taken_at = batch.taken_at;
+        batch.waited.clear();
+        batch.waited.extend(
+            batch
+                .events
+                .iter()
+                .map(|queued| taken_at.saturating_sub(queued.stamp)),
+        );
         true
+    }
+
+    /// Records how long each event of a batch being released waited before its handler got
+    /// it: its wait until the take, plus the time the handlers of the events before it took
+    /// (the batch's time in hand shared equally among its events: exact for the first event,
+    /// and off by less than the batch's handling time for the others). One clock read per
+    /// batch, returned for the next take.
+    fn record_waits(&self, batch: &mut Batch) -> Option<u64> {
+        if batch.waited.is_empty() {
+            return None;
+        }
+        let now = self.metrics.now();
+        let share = now.saturating_sub(batch.taken_at) / batch.waited.len() as u64;
+        let mut before = 0;
+        self.metrics
+            .events_waited(batch.waited.drain(..).map(|waited| {
+                let wait = waited.saturating_add(before);
+                before += share;
+                wait
+            }));
+        Some(now)
     }
 
     /// Stops counting the events of `batch`, dropping any it still holds.
     pub(crate) fn release(&self, batch: &mut Batch) {
+        self.record_waits(batch);
         let left_over = batch.take_left_over();
         let mut state = self.lock();
         Self::unhold(&mut state, batch);
         self.after_take(state);
         drop(left_over);
+    }
+
+    /// Stops counting `count` events keeping `bytes` of memory, handed over by
+    /// [`Batch::hand_over`] and now done with.
+    pub(crate) fn release_held(&self, count: usize, bytes: usize) {
+        let mut state = self.lock();
+        state.held -= count;
+        state.held_bytes -= bytes;
+        self.after_take(state);
+    }
+
+    /// Whether the queue is at either bound (read without the lock).
+    pub(crate) fn is_full_now(&self) -> bool {
+        self.full.load(Ordering::Relaxed)
     }
 
     /// Takes the counts of `batch` off the queue's.
@@ -435,13 +538,19 @@ impl EventQueue {
     pub(crate) fn take_one(&self, timeout: Option<Duration>) -> Result<Option<Event>, ()> {
         let mut state = self.wait_for_items(self.lock(), timeout);
         match state.items.pop_front() {
-            Some((event, bytes)) => {
+            Some(Queued {
+                event,
+                bytes,
+                stamp,
+            }) => {
                 state.bytes -= bytes;
                 let more = !state.items.is_empty();
                 self.after_take(state);
                 if more {
                     self.available.notify_one();
                 }
+                let waited = self.metrics.now().saturating_sub(stamp);
+                self.metrics.events_waited([waited]);
                 Ok(Some(event))
             }
             None if state.closed => Err(()),
@@ -509,9 +618,13 @@ impl EventQueue {
 mod tests {
     use super::*;
 
+    fn metrics() -> Arc<Metrics> {
+        Arc::new(Metrics::new(Vec::new()))
+    }
+
     #[test]
     fn take_one_times_out_then_sees_the_end() {
-        let q = EventQueue::new(4, 1024);
+        let q = EventQueue::new(4, 1024, metrics());
         assert_eq!(
             q.take_one(Some(Duration::from_millis(10)))
                 .map(|e| e.is_none()),
@@ -526,7 +639,7 @@ mod tests {
     /// Takers asleep with these timeouts (`None`: none), events pushed in bursts: one
     /// signal per burst must still get every event taken, and no taker may sleep past one.
     fn bursts_reach_sleeping_takers(timeouts: &[Option<Duration>]) {
-        let q = std::sync::Arc::new(EventQueue::new(1024, 1 << 20));
+        let q = std::sync::Arc::new(EventQueue::new(1024, 1 << 20, metrics()));
         let (tx, rx) = std::sync::mpsc::channel();
         let takers: Vec<_> = timeouts
             .iter()
@@ -566,7 +679,7 @@ mod tests {
     }
 
     fn message_event(len: usize) -> Event {
-        let queue = crate::queue::SendQueue::new(1, 1, crate::SlowConsumerPolicy::Fail);
+        let queue = crate::queue::SendQueue::standalone(1, 1, crate::SlowConsumerPolicy::Fail);
         Event::InboundMessage {
             socket: Socket::for_tests(queue),
             message: Message::binary(vec![0u8; len]),
@@ -579,7 +692,7 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         let mut round = 0;
         // Bounded in bytes: events keeping 1,000 bytes fill it.
-        let q = EventQueue::new(100, 1000);
+        let q = EventQueue::new(100, 1000, metrics());
         q.push_all(&mut vec![(message_event(1), 600)]);
         assert!(q.poll_room(&mut cx, &mut round).is_ready());
         q.push_all(&mut vec![(message_event(1), 400)]);
@@ -590,7 +703,7 @@ mod tests {
             "600 bytes were taken"
         );
         // Bounded in events.
-        let q = EventQueue::new(2, 1 << 20);
+        let q = EventQueue::new(2, 1 << 20, metrics());
         q.push(message_event(1));
         q.push(message_event(1));
         assert!(q.poll_room(&mut cx, &mut round).is_pending());
@@ -603,7 +716,7 @@ mod tests {
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         let mut round = 0;
-        let q = EventQueue::new(100, 1000);
+        let q = EventQueue::new(100, 1000, metrics());
         q.push_all(&mut vec![(message_event(1), 600), (message_event(1), 400)]);
         let mut batch = Batch::default();
         assert!(q.take_batch(&mut batch, 1, None));
@@ -621,7 +734,7 @@ mod tests {
         q.release(&mut batch);
         assert!(q.poll_room(&mut cx, &mut round).is_ready());
         // Bounded in events, taken and held ones included.
-        let q = EventQueue::new(2, 1 << 20);
+        let q = EventQueue::new(2, 1 << 20, metrics());
         q.push(message_event(1));
         q.push(message_event(1));
         assert!(q.take_batch(&mut batch, usize::MAX, None));

@@ -3,8 +3,10 @@
 use crate::broadcast::{check, deliver, BroadcastResult};
 use crate::cluster::{Cluster, RemoteOp};
 use crate::config::{validate_groups, MAX_DURATION};
+use crate::drain::{Drain, DrainOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventBatch};
+use crate::metrics::MetricsSnapshot;
 use crate::outbound::OutboundOptions;
 use crate::protocol::close::validate_close;
 use crate::protocol::message::Message;
@@ -34,6 +36,12 @@ impl ConnectorHandle {
     /// Whether the connector is running (not stopping or stopped).
     pub fn is_running(&self) -> bool {
         self.shared.is_running()
+    }
+
+    /// Whether the calling thread is one of the connector's dispatcher threads (its event
+    /// handler runs there), where stopping the connector fails with `InvalidState`.
+    pub fn on_dispatcher_thread(&self) -> bool {
+        self.shared.on_dispatcher_thread()
     }
 
     /// Opens an outbound socket to a `ws://` or `wss://` URL (or to a path on the client base,
@@ -248,6 +256,27 @@ impl ConnectorHandle {
     /// How many groups have at least one member.
     pub fn group_count(&self) -> usize {
         self.shared.registry.group_count()
+    }
+
+    /// Drains the connector: from now on new handshakes get 503 with `Retry-After` (and the
+    /// health path 503), then the sockets that match the options' filter are closed in
+    /// batches, an interval apart, with the options' close code and reason. Returns at once;
+    /// the [`Drain`] tells the progress and waits for the end. The connector keeps draining
+    /// until it stops. Errors: `InvalidArgument` (an option), `Stopped`.
+    pub fn drain(&self, options: DrainOptions) -> Result<Drain> {
+        crate::drain::start(&self.shared, options)
+    }
+
+    /// Whether a drain has begun.
+    pub fn is_draining(&self) -> bool {
+        self.shared.is_draining()
+    }
+
+    /// The connector's figures now: counters since start and gauges (see [`MetricsSnapshot`];
+    /// [`MetricsSnapshot::to_prometheus`] renders them). Cheap enough to read every second;
+    /// any thread; also after stop.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.shared.metrics()
     }
 
     /// Takes the next event when no handler was given at start (pull mode). Waits up to

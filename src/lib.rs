@@ -25,11 +25,13 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod allow;
 mod broadcast;
 mod cluster;
 mod config;
 mod connector;
 mod dispatch;
+mod drain;
 mod driver;
 mod error;
 mod events;
@@ -39,6 +41,7 @@ mod handlers;
 #[cfg(feature = "capi")]
 pub mod ffi;
 mod inbound;
+mod metrics;
 // The process-wide capture of the library's `tracing` records, with the `log-sink` feature only
 // (the C API and the Python package turn it on; a Rust application has its own subscriber).
 #[cfg(any(feature = "log-sink", test))]
@@ -67,11 +70,16 @@ pub use config::{
 };
 pub use connector::{Connector, ConnectorBuilder};
 pub use dispatch::{prefer_batched_wakeups, EventHandler};
+pub use drain::{Drain, DrainOptions, DrainProgress};
 pub use error::{Error, ErrorKind, HandshakeResponse, HandshakeStatus, Result};
 pub use events::{Event, EventBatch, Trigger};
 pub use handle::ConnectorHandle;
 pub use handlers::Routes;
 pub use inbound::auth::{AuthDecision, AuthRequest, Authorizer};
+pub use metrics::{
+    Bucket, ByKind, BySocketType, CloseCodeCount, Histogram, MetricsSnapshot, PathFigures,
+    RefusalCount, RefusalReason, Sample, PROMETHEUS_CONTENT_TYPE,
+};
 pub use outbound::{
     HeaderRefresher, OutboundOptions, Reconnect, ReconnectOption, ReconnectSendPolicy,
 };
@@ -138,7 +146,9 @@ pub mod fuzzing {
     /// An item as text; checks what the decoder promises about it on the way.
     fn describe(incoming: Incoming, max_message: usize) -> String {
         match incoming {
-            Incoming::Message { message, retained } => {
+            Incoming::Message {
+                message, retained, ..
+            } => {
                 assert!(message.len() <= max_message, "a message past the limit");
                 assert!(
                     retained >= message.len(),

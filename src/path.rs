@@ -265,6 +265,15 @@ pub(crate) fn normalize_base_path(base: &str) -> Result<String> {
     })
 }
 
+/// The full path pattern of `pattern` (a served path, relative to the normalised `base`).
+pub(crate) fn full_pattern(base: &str, pattern: &str) -> String {
+    match (base, pattern.starts_with('/')) {
+        ("/", _) => pattern.to_owned(),
+        (_, true) => format!("{base}{pattern}"),
+        (_, false) => format!("{base}/{pattern}"),
+    }
+}
+
 /// The part of `full` below `base` (always starting with `/`), or `None` when `full` is not
 /// under `base`.
 pub(crate) fn strip_base<'a>(base: &str, full: &'a str) -> Option<&'a str> {

@@ -6,12 +6,13 @@
 
 use crate::config::SlowConsumerPolicy;
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::Metrics;
 use crate::protocol::message::Message;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::Context;
 
 /// What a send did with the message.
@@ -52,8 +53,9 @@ pub(crate) struct CloseRequest {
 pub(crate) enum Outgoing {
     /// Framed by the socket's task (outbound sockets mask each frame differently).
     Message(Message),
-    /// A server frame encoded once by a broadcast and shared by all its inbound recipients.
-    Frame(Bytes),
+    /// A server frame encoded once by a broadcast and shared by all its inbound recipients,
+    /// and the length of the message it carries (compressed or not, for the figures).
+    Frame { frame: Bytes, message_len: usize },
 }
 
 impl Outgoing {
@@ -61,7 +63,7 @@ impl Outgoing {
     fn len(&self) -> usize {
         match self {
             Outgoing::Message(message) => message.len(),
-            Outgoing::Frame(frame) => frame.len(),
+            Outgoing::Frame { frame, .. } => frame.len(),
         }
     }
 }
@@ -98,6 +100,31 @@ struct State {
     offline: Option<Offline>,
 }
 
+/// The bounds and policy every send queue of a connector follows, and the figures where the
+/// policy's drops are counted: one copy shared by all its sockets.
+pub(crate) struct QueueLimits {
+    max_messages: usize,
+    max_bytes: usize,
+    policy: SlowConsumerPolicy,
+    metrics: Arc<Metrics>,
+}
+
+impl QueueLimits {
+    pub(crate) fn new(
+        max_messages: usize,
+        max_bytes: usize,
+        policy: SlowConsumerPolicy,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
+        Arc::new(QueueLimits {
+            max_messages,
+            max_bytes,
+            policy,
+            metrics,
+        })
+    }
+}
+
 pub(crate) struct SendQueue {
     state: Mutex<State>,
     waker: AtomicWaker,
@@ -109,9 +136,7 @@ pub(crate) struct SendQueue {
     /// Set once a close has been requested, so the task can start its close deadline before
     /// the close frame can even be written.
     closing: AtomicBool,
-    max_messages: usize,
-    max_bytes: usize,
-    policy: SlowConsumerPolicy,
+    limits: Arc<QueueLimits>,
 }
 
 /// Fails with `LimitExceeded` when a message of `len` bytes is larger than a send queue of
@@ -127,17 +152,26 @@ pub(crate) fn check_fits(len: usize, max_bytes: usize) -> Result<()> {
 }
 
 impl SendQueue {
-    pub(crate) fn new(max_messages: usize, max_bytes: usize, policy: SlowConsumerPolicy) -> Self {
+    pub(crate) fn new(limits: Arc<QueueLimits>) -> Self {
         SendQueue {
             state: Mutex::new(State::default()),
             waker: AtomicWaker::new(),
             queued: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             closing: AtomicBool::new(false),
-            max_messages,
-            max_bytes,
-            policy,
+            limits,
         }
+    }
+
+    /// A queue with bounds of its own and figures nobody reads (for tests).
+    #[cfg(test)]
+    pub(crate) fn standalone(
+        max_messages: usize,
+        max_bytes: usize,
+        policy: SlowConsumerPolicy,
+    ) -> Self {
+        let metrics = Arc::new(Metrics::new(Vec::new()));
+        SendQueue::new(QueueLimits::new(max_messages, max_bytes, policy, metrics))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -149,13 +183,14 @@ impl SendQueue {
     /// length against it before reading the bytes.)
     #[cfg(feature = "capi")]
     pub(crate) fn max_bytes(&self) -> usize {
-        self.max_bytes
+        self.limits.max_bytes
     }
 
     /// Queues a message for the socket `id`, applying the slow-consumer policy when full.
     pub(crate) fn push(&self, id: &str, message: Outgoing) -> Result<Delivery> {
+        let limits = &*self.limits;
         let len = message.len();
-        check_fits(len, self.max_bytes)?;
+        check_fits(len, limits.max_bytes)?;
         let Some(message) = reply::offer(self, message) else {
             return Ok(Delivery::Queued);
         };
@@ -182,10 +217,11 @@ impl SendQueue {
                 format!("socket {id:?} is reconnecting, and its policy fails sends meanwhile"),
             ));
         }
-        let full = |s: &State| s.items.len() >= self.max_messages || s.bytes + len > self.max_bytes;
+        let full =
+            |s: &State| s.items.len() >= limits.max_messages || s.bytes + len > limits.max_bytes;
         let mut delivery = Delivery::Queued;
         if full(&state) {
-            match self.policy {
+            match limits.policy {
                 SlowConsumerPolicy::Fail => {
                     return Err(Error::new(
                         ErrorKind::QueueFull,
@@ -196,7 +232,11 @@ impl SendQueue {
                         ),
                     ))
                 }
-                SlowConsumerPolicy::DropNewest => return Ok(Delivery::DroppedNewest),
+                SlowConsumerPolicy::DropNewest => {
+                    drop(state);
+                    limits.metrics.dropped(1);
+                    return Ok(Delivery::DroppedNewest);
+                }
                 SlowConsumerPolicy::DropOldest => {
                     let mut dropped = 0;
                     while full(&state) {
@@ -206,6 +246,7 @@ impl SendQueue {
                         state.bytes -= old.len();
                         dropped += 1;
                     }
+                    limits.metrics.dropped(dropped);
                     delivery = Delivery::QueuedDroppingOldest(dropped);
                 }
                 SlowConsumerPolicy::Close => {
@@ -218,6 +259,7 @@ impl SendQueue {
                     }));
                     self.closing.store(true, Ordering::Release);
                     drop(state);
+                    limits.metrics.closed_slow_consumer();
                     self.waker.wake();
                     return Ok(Delivery::ClosedSlowConsumer);
                 }
@@ -238,6 +280,12 @@ impl SendQueue {
             self.waker.wake();
         }
         Ok(delivery)
+    }
+
+    /// Messages and payload bytes waiting now.
+    pub(crate) fn depth(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.items.len(), state.bytes)
     }
 
     /// Asks the socket to close after what is already queued; later pushes fail.
@@ -478,7 +526,7 @@ mod tests {
         loop {
             let (count, close) = q.take(1, |outgoing| match outgoing {
                 Outgoing::Message(m) => out.push(m.as_text().unwrap().to_owned()),
-                Outgoing::Frame(f) => out.push(format!("frame {}", f.len())),
+                Outgoing::Frame { frame, .. } => out.push(format!("frame {}", frame.len())),
             });
             if let Some(c) = close {
                 out.push(format!("close {}", c.code));
@@ -491,7 +539,7 @@ mod tests {
 
     #[test]
     fn fail_policy_refuses_when_full_and_keeps_what_was_queued() {
-        let q = SendQueue::new(2, 1000, SlowConsumerPolicy::Fail);
+        let q = SendQueue::standalone(2, 1000, SlowConsumerPolicy::Fail);
         assert_eq!(q.push("s", text("a")).unwrap(), Delivery::Queued);
         assert_eq!(q.push("s", text("b")).unwrap(), Delivery::Queued);
         assert_eq!(
@@ -503,7 +551,7 @@ mod tests {
 
     #[test]
     fn byte_bound_counts_payloads() {
-        let q = SendQueue::new(100, 5, SlowConsumerPolicy::Fail);
+        let q = SendQueue::standalone(100, 5, SlowConsumerPolicy::Fail);
         q.push("s", text("abc")).unwrap();
         assert_eq!(
             q.push("s", text("def")).unwrap_err().kind(),
@@ -519,13 +567,13 @@ mod tests {
 
     #[test]
     fn drop_policies() {
-        let q = SendQueue::new(2, 1000, SlowConsumerPolicy::DropNewest);
+        let q = SendQueue::standalone(2, 1000, SlowConsumerPolicy::DropNewest);
         q.push("s", text("a")).unwrap();
         q.push("s", text("b")).unwrap();
         assert_eq!(q.push("s", text("c")).unwrap(), Delivery::DroppedNewest);
         assert_eq!(drain(&q), ["a", "b"]);
 
-        let q = SendQueue::new(2, 1000, SlowConsumerPolicy::DropOldest);
+        let q = SendQueue::standalone(2, 1000, SlowConsumerPolicy::DropOldest);
         q.push("s", text("a")).unwrap();
         q.push("s", text("b")).unwrap();
         assert_eq!(
@@ -537,7 +585,7 @@ mod tests {
 
     #[test]
     fn close_policy_discards_and_closes_with_1013() {
-        let q = SendQueue::new(1, 1000, SlowConsumerPolicy::Close);
+        let q = SendQueue::standalone(1, 1000, SlowConsumerPolicy::Close);
         q.push("s", text("a")).unwrap();
         assert_eq!(
             q.push("s", text("b")).unwrap(),
@@ -554,8 +602,8 @@ mod tests {
     /// to other sockets, and any while something is queued or the socket closing, do not.
     #[test]
     fn only_the_first_reply_from_its_own_inline_handler_skips_the_queue() {
-        let own = SendQueue::new(10, 1000, SlowConsumerPolicy::Fail);
-        let other = SendQueue::new(10, 1000, SlowConsumerPolicy::Fail);
+        let own = SendQueue::standalone(10, 1000, SlowConsumerPolicy::Fail);
+        let other = SendQueue::standalone(10, 1000, SlowConsumerPolicy::Fail);
         let reply = reply::collect(&own, || {
             own.push("s", text("first")).unwrap();
             own.push("s", text("second")).unwrap();
@@ -584,7 +632,7 @@ mod tests {
 
     #[test]
     fn offline_pushes_wait_or_fail_and_a_peer_close_no_longer_refuses_them() {
-        let q = SendQueue::new(10, 1000, SlowConsumerPolicy::Fail);
+        let q = SendQueue::standalone(10, 1000, SlowConsumerPolicy::Fail);
         q.push("s", text("before")).unwrap();
         q.seal(Sealed::ClosedByPeer);
         q.go_offline(Offline::Fail);
@@ -608,7 +656,7 @@ mod tests {
 
     #[test]
     fn close_request_leaves_after_queued_messages() {
-        let q = SendQueue::new(10, 1000, SlowConsumerPolicy::Fail);
+        let q = SendQueue::standalone(10, 1000, SlowConsumerPolicy::Fail);
         q.push("s", text("a")).unwrap();
         assert!(q.request_close(CloseRequest {
             code: 1000,

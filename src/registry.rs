@@ -152,8 +152,10 @@ impl Registry {
             return false;
         }
         membership.removed = true;
-        for group in std::mem::take(&mut membership.groups) {
-            self.leave_index(&group, socket.id());
+        // The socket keeps its groups as they were (its closed event shows them); it leaves
+        // the index, and nothing may join or leave any more.
+        for group in &membership.groups {
+            self.leave_index(group, socket.id());
         }
         drop(membership);
         self.sockets.remove_if(socket.id(), |_, s| s == socket);
@@ -326,6 +328,12 @@ impl Registry {
                     .cloned(),
             );
         }
+    }
+
+    /// Calls `each` for every open socket, without collecting them first. `each` must not
+    /// touch the registry.
+    pub(crate) fn for_each(&self, mut each: impl FnMut(&Socket)) {
+        self.sockets.iter().for_each(|entry| each(entry.value()));
     }
 
     /// Begins to close the open sockets that match `filter` (code and reason checked by the

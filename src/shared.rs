@@ -4,22 +4,31 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventQueue};
+use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
 use crate::outbound::proxy::Proxies;
 use crate::outbound::refresh::HeaderRefresher;
+use crate::path::{full_pattern, normalize_base_path};
 use crate::protocol::close::close_code;
-use crate::queue::{Sealed, SendQueue};
+use crate::queue::{QueueLimits, Sealed, SendQueue};
 use crate::registry::Registry;
 use crate::socket::{Socket, SocketId, SocketState, SocketType};
 use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::thread::ThreadId;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::runtime::Handle;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+thread_local! {
+    /// The connector whose dispatcher pool the calling thread belongs to (its `Shared`'s
+    /// address; null on every other thread).
+    static DISPATCHING_FOR: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
+}
 
 const RUNNING: u8 = 0;
 const STOPPING: u8 = 1;
@@ -55,14 +64,21 @@ pub(crate) struct Shared {
     pub header_refresher: Option<Arc<dyn HeaderRefresher>>,
     /// The listener's address (with the port the OS chose), when there is a listener.
     pub local_addr: Option<SocketAddr>,
-    /// The dispatcher thread, when events go to a handler: the one thread that may not stop
-    /// the connector (it would wait for itself).
-    pub dispatcher_thread: OnceLock<ThreadId>,
     /// Events go to a handler; without one the application pulls them.
     pub has_handler: bool,
     /// The handler that takes events where they happen, on the I/O thread (inline dispatch),
     /// instead of the dispatcher thread.
     pub inline: Option<Arc<dyn InlineHandler>>,
+    /// The connector's figures.
+    pub metrics: Arc<Metrics>,
+    /// The send queues' bounds and policy, shared by every socket.
+    queue_limits: Arc<QueueLimits>,
+    /// A drain has begun: new handshakes are refused (503) and the health path says 503.
+    draining: AtomicBool,
+    /// The `Retry-After` (seconds) of the refusals while draining.
+    retry_after_secs: AtomicU64,
+    /// Woken when a socket leaves while the connector drains (a drain waits for its sockets).
+    pub socket_left: Notify,
     /// The cluster's socket directory, when the connector is a node of one.
     pub directory: Option<Arc<dyn SocketDirectory>>,
 }
@@ -136,11 +152,20 @@ impl Shared {
         inline: Option<Arc<dyn InlineHandler>>,
         directory: Option<Arc<dyn SocketDirectory>>,
     ) -> Self {
+        let metrics = Arc::new(Metrics::new(path_labels(&config)));
+        let s = &config.socket;
+        let queue_limits = QueueLimits::new(
+            s.send_queue_messages,
+            s.send_queue_bytes,
+            s.slow_consumer,
+            metrics.clone(),
+        );
         Shared {
             registry: Arc::default(),
             events: Arc::new(EventQueue::new(
                 config.event_queue_capacity,
                 config.event_queue_bytes,
+                metrics.clone(),
             )),
             state: AtomicU8::new(RUNNING),
             tasks: TaskTracker::new(),
@@ -151,11 +176,15 @@ impl Shared {
             outbound_sockets: AtomicUsize::new(0),
             header_refresher: client.header_refresher,
             local_addr,
-            dispatcher_thread: OnceLock::new(),
             has_handler,
             inline,
             directory,
             config,
+            metrics,
+            queue_limits,
+            draining: AtomicBool::new(false),
+            retry_after_secs: AtomicU64::new(0),
+            socket_left: Notify::new(),
         }
     }
 
@@ -180,6 +209,43 @@ impl Shared {
         f()
     }
 
+    /// Whether a drain has begun (it lasts until the connector stops).
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Begins draining: from now on new handshakes get 503 with `Retry-After: retry_after`
+    /// (whole seconds, rounded up).
+    pub(crate) fn begin_draining(&self, retry_after: Duration) {
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        self.retry_after_secs.store(secs, Ordering::Relaxed);
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// The `Retry-After` of the refusals while draining, in seconds.
+    pub(crate) fn retry_after_secs(&self) -> u64 {
+        self.retry_after_secs.load(Ordering::Relaxed)
+    }
+
+    /// The connector's figures now: its counters, and the gauges read from the sockets' send
+    /// queues (each visited once), the event queue and the connector's state.
+    pub(crate) fn metrics(&self) -> MetricsSnapshot {
+        let mut gauges = Gauges {
+            draining: self.is_draining(),
+            ..Gauges::default()
+        };
+        self.registry.for_each(|socket| {
+            let (messages, bytes) = socket.queue().depth();
+            gauges.send_queue_messages += messages as u64;
+            gauges.send_queue_bytes += bytes as u64;
+            gauges.send_queue_largest = gauges.send_queue_largest.max(messages as u64);
+        });
+        let (events, bytes) = self.events.waiting();
+        gauges.events_waiting = events as u64;
+        gauges.event_bytes_waiting = bytes as u64;
+        self.metrics.snapshot(gauges)
+    }
+
     /// Whether the connector runs (is not stopping or stopped).
     pub(crate) fn is_running(&self) -> bool {
         self.state.load(Ordering::Acquire) == RUNNING
@@ -194,19 +260,25 @@ impl Shared {
         }
     }
 
-    /// Registers a socket whose handshake is done, with its initial groups; the registration
-    /// takes it out of the registry again however it ends. With a socket directory, it returns
-    /// once the socket can be reached from every node.
+    /// Registers a socket whose handshake is done, with its initial groups (an inbound one on
+    /// the listener's served path number `path`); the registration takes it out of the
+    /// registry again however it ends. With a socket directory, it returns once the socket can
+    /// be reached from every node.
     pub(crate) async fn register(
         self: &Arc<Self>,
         socket: &Socket,
         groups: &[String],
+        path: Option<usize>,
     ) -> Result<Registration> {
         self.check_running()?;
         self.registry.insert(socket, groups)?;
+        let path = path.and_then(|p| u16::try_from(p).ok());
+        let inbound = socket.socket_type() == SocketType::Inbound;
+        self.metrics.socket_opened(inbound, path.map(usize::from));
         let registration = Registration {
             shared: self.clone(),
             socket: socket.clone(),
+            path,
             announced: false,
             ended: false,
         };
@@ -218,8 +290,7 @@ impl Shared {
 
     /// An empty send queue with the configured bounds and policy.
     pub(crate) fn send_queue(&self) -> SendQueue {
-        let s = &self.config.socket;
-        SendQueue::new(s.send_queue_messages, s.send_queue_bytes, s.slow_consumer)
+        SendQueue::new(self.queue_limits.clone())
     }
 
     /// The send queue's byte bound of every socket (`SocketConfig::send_queue_bytes`).
@@ -227,19 +298,29 @@ impl Shared {
         self.config.socket.send_queue_bytes
     }
 
-    /// Whether the calling thread runs this connector's event handler: it is the dispatcher
-    /// thread, or an I/O thread inside an inline handler. Such a thread may not wait for the
+    /// Whether the calling thread runs this connector's event handler: one of its dispatcher
+    /// threads, or an I/O thread inside an inline handler. Such a thread may not wait for the
     /// connector (stop it, or open an outbound socket and wait for it): it would wait for
     /// itself.
     pub(crate) fn in_own_handler(&self) -> bool {
-        self.in_inline_handler()
-            || self.dispatcher_thread.get() == Some(&std::thread::current().id())
+        self.in_inline_handler() || self.on_dispatcher_thread()
     }
 
     /// Whether the calling thread is an I/O thread inside this connector's inline handler,
     /// which must not block.
     pub(crate) fn in_inline_handler(&self) -> bool {
         INLINE_HANDLER_OF.with(|running| std::ptr::eq(running.get(), self))
+    }
+
+    /// Marks the calling thread, for its whole life, as one of this connector's dispatcher
+    /// threads: the threads that may not stop the connector (they would wait for themselves).
+    pub(crate) fn enter_dispatcher(&self) {
+        DISPATCHING_FOR.with(|d| d.set(self));
+    }
+
+    /// Whether the calling thread is one of the connector's dispatcher threads.
+    pub(crate) fn on_dispatcher_thread(&self) -> bool {
+        DISPATCHING_FOR.with(|d| std::ptr::eq(d.get(), self))
     }
 
     /// Moves from running to stopping; false when a stop had begun already.
@@ -267,6 +348,8 @@ impl Shared {
 pub(crate) struct Registration {
     shared: Arc<Shared>,
     socket: Socket,
+    /// The served path an inbound socket came in on (its figures are counted by path).
+    path: Option<u16>,
     /// The application knows of the socket: its end must be reported.
     announced: bool,
     /// The socket has left the registry.
@@ -309,6 +392,13 @@ impl Registration {
         }
         self.socket.queue().seal(Sealed::Ended);
         self.socket.set_state(SocketState::Closed, None);
+        let path = self.path.map(usize::from);
+        let inbound = self.socket.socket_type() == SocketType::Inbound;
+        self.shared.metrics.socket_closed(inbound, path, code);
+        tracing::debug!(code, reason = %reason, "socket closed");
+        if self.shared.is_draining() {
+            self.shared.socket_left.notify_waiters();
+        }
         if self.announced {
             self.shared.deliver(Event::SocketClosed {
                 socket: self.socket.clone(),
@@ -317,6 +407,24 @@ impl Registration {
             });
         }
     }
+}
+
+/// The full path patterns of the listener's served paths, in their order (the labels of the
+/// by-path figures): one for the whole base path when none is declared.
+fn path_labels(config: &Config) -> Vec<String> {
+    let Some(listener) = &config.listener else {
+        return Vec::new();
+    };
+    let base =
+        normalize_base_path(&listener.base_path).unwrap_or_else(|_| listener.base_path.clone());
+    if listener.paths.is_empty() {
+        return vec![full_pattern(&base, "*")];
+    }
+    listener
+        .paths
+        .iter()
+        .map(|path| full_pattern(&base, &path.pattern))
+        .collect()
 }
 
 impl Drop for Registration {

@@ -466,6 +466,21 @@ impl Socket {
         self.close_validated(code, reason)
     }
 
+    /// Refuses the socket after its inbound-connection handler failed (Mule discards the
+    /// socket when its connection flow fails): closes it with `code`, or 1011 (internal error)
+    /// when `code` is `None` or not a code one may send, unless the handler had already closed
+    /// it with a code of its own. The messages that waited for the handler are not delivered;
+    /// the closed event comes as for any close. The dispatcher does this when a Rust handler
+    /// panics on an inbound connection, the C and Python layers when a callback refuses or
+    /// raises.
+    pub fn refuse(&self, code: Option<u16>) {
+        const REASON: &str = "the connection handler failed";
+        let code = code
+            .filter(|&code| validate_close(code, REASON).is_ok())
+            .unwrap_or(crate::protocol::close::close_code::INTERNAL_ERROR);
+        self.request_close(code, REASON);
+    }
+
     /// Subscribes this socket to groups (groups it has already are ignored): what
     /// `ConnectorHandle::subscribe` does with its ID, without looking the ID up. A bad group
     /// name is `InvalidArgument`; `NoSuchSocket` once the socket has closed.
@@ -645,7 +660,8 @@ impl Socket {
         self.status().link.clone()
     }
 
-    /// The groups the socket is subscribed to now, sorted.
+    /// The groups the socket is subscribed to now, sorted; once it has closed, those it had
+    /// when it closed (its closed event shows them: "who left room X").
     pub fn groups(&self) -> Vec<String> {
         self.membership()
             .groups
@@ -654,7 +670,7 @@ impl Socket {
             .collect()
     }
 
-    /// Whether the socket is subscribed to `group`.
+    /// Whether the socket is subscribed to `group` (once closed: was, when it closed).
     pub fn in_group(&self, group: &str) -> bool {
         self.membership().groups.contains(group)
     }
@@ -711,7 +727,7 @@ mod tests {
             peer_certificate: None,
             compression: None,
         };
-        Socket::new(attrs, link, SendQueue::new(1, 1, Default::default()))
+        Socket::new(attrs, link, SendQueue::standalone(1, 1, Default::default()))
     }
 
     /// The attributes kept in one text read back as they were given: the path (whether the

@@ -37,10 +37,12 @@ pub(crate) enum Role {
 #[derive(Debug)]
 pub(crate) enum Incoming {
     /// A data message, and the bytes of memory its payload keeps (its read buffer's, when it
-    /// was not copied out of it).
+    /// was not copied out of it); when it arrived compressed, its payload's length on the
+    /// wire (for the figures).
     Message {
         message: Message,
         retained: usize,
+        compressed: Option<usize>,
     },
     Ping(Bytes),
     Pong,
@@ -107,6 +109,8 @@ struct Fragments {
     /// Its frames are compressed: `data` holds what they inflated to.
     compressed: bool,
     data: Vec<u8>,
+    /// Compressed payload bytes its frames carried (counted for compressed ones only).
+    wire_len: usize,
 }
 
 /// Turns received bytes into messages: frame parsing, unmasking, reassembly, limits. Kept
@@ -289,9 +293,10 @@ impl Wire {
         &mut self.write
     }
 
-    /// Appends a data message as one frame, compressed when permessage-deflate says so. Server
-    /// frames keep large payloads where they are; client frames are masked, so they are copied.
-    pub(crate) fn buffer_message(&mut self, message: &Message) {
+    /// Appends a data message as one frame, compressed when permessage-deflate says so (then
+    /// returns the compressed payload's length, for the figures). Server frames keep large
+    /// payloads where they are; client frames are masked, so they are copied.
+    pub(crate) fn buffer_message(&mut self, message: &Message) -> Option<usize> {
         let code = frame::message_opcode(message);
         let payload = message.as_bytes();
         let compressed = self
@@ -299,14 +304,15 @@ impl Wire {
             .as_mut()
             .and_then(|deflater| deflater.compress(payload));
         if let Some(compressed) = compressed {
+            let len = compressed.len();
             match self.next_mask() {
-                None if compressed.len() >= ZERO_COPY_MIN => {
-                    frame::put_header(self.write_buffer(), code | RSV1, compressed.len(), None);
+                None if len >= ZERO_COPY_MIN => {
+                    frame::put_header(self.write_buffer(), code | RSV1, len, None);
                     self.push_chunk(Bytes::from(compressed));
                 }
                 mask => frame::put_frame(self.write_buffer(), code | RSV1, &compressed, mask),
             }
-            return;
+            return Some(len);
         }
         match self.next_mask() {
             None if payload.len() >= ZERO_COPY_MIN => {
@@ -315,6 +321,7 @@ impl Wire {
             }
             mask => frame::put_frame(self.write_buffer(), code, payload, mask),
         }
+        None
     }
 
     /// Appends a frame encoded once for many server-side sockets (unmasked).
@@ -537,8 +544,13 @@ impl Decoder {
             match (self.fragments.take(), header.fin) {
                 (None, true) => {
                     let (payload, retained) = self.take_payload(header.header_len, total);
-                    return message(text, payload)
-                        .map(|message| Some(Incoming::Message { message, retained }));
+                    return message(text, payload).map(|message| {
+                        Some(Incoming::Message {
+                            message,
+                            retained,
+                            compressed: None,
+                        })
+                    });
                 }
                 (fragments, fin) => {
                     let mut fragments = fragments.unwrap_or_else(|| {
@@ -546,6 +558,7 @@ impl Decoder {
                             text,
                             compressed: false,
                             data: Vec::new(),
+                            wire_len: 0,
                         })
                     });
                     fragments
@@ -586,6 +599,7 @@ impl Decoder {
                 text,
                 compressed: true,
                 data: Vec::new(),
+                wire_len: 0,
             })
         });
         let inflater = self.inflater.as_mut().ok_or(Violation::Protocol(
@@ -598,6 +612,7 @@ impl Decoder {
             &mut fragments.data,
             self.max_message,
         )?;
+        fragments.wire_len += total - header_len;
         self.consume(total);
         // A message of one frame is checked whole, as it becomes a message.
         if text && !(first && fin) {
@@ -680,8 +695,12 @@ mod buffers {
 /// The message a fragmented (or compressed) one put together makes, and the memory it keeps.
 fn whole(fragments: Fragments) -> Result<Incoming, Violation> {
     let retained = fragments.data.capacity();
-    message(fragments.text, Bytes::from(fragments.data))
-        .map(|message| Incoming::Message { message, retained })
+    let compressed = fragments.compressed.then_some(fragments.wire_len);
+    message(fragments.text, Bytes::from(fragments.data)).map(|message| Incoming::Message {
+        message,
+        retained,
+        compressed,
+    })
 }
 
 /// A complete received message, its text checked for UTF-8.

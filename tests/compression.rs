@@ -414,6 +414,7 @@ fn a_broadcast_reaches_sockets_of_every_kind_of_compression() {
         })
         .collect();
     let text = json_like(20_000);
+    let mut compressed_lens = Vec::new();
     for round in 0..3 {
         let reached = server
             .broadcast(text.as_str(), &SocketFilter::all())
@@ -440,5 +441,49 @@ fn a_broadcast_reaches_sockets_of_every_kind_of_compression() {
         }
         assert!(shared[1] == shared[2], "one frame for one window size");
         assert!(shared[1] != shared[3], "another for another window size");
+        compressed_lens.extend(shared[1..].iter().map(Vec::len));
     }
+    // A shared compressed frame counts the message's own length as payload sent, and its
+    // compressed length as what went on the wire.
+    let figures = server.metrics();
+    assert_eq!(figures.messages_out.text, 3 * 2 * offers.len() as u64);
+    let plain = text.len() + "short".len();
+    assert_eq!(figures.bytes_out.text, (3 * offers.len() * plain) as u64);
+    assert_eq!(figures.compressed_messages_out, 3 * 4);
+    let compressed: usize = compressed_lens.iter().sum();
+    assert_eq!(figures.compressed_bytes_out, compressed as u64);
+}
+
+/// Compressed messages count in both directions at both ends: their own lengths as payload
+/// bytes, their compressed lengths as bytes on the wire, the same at the sender and the
+/// receiver.
+#[test]
+fn compressed_traffic_is_counted_at_both_ends() {
+    let (server, _server_events) = echo_server(preferring(PerMessageDeflate::default()));
+    let (client, events) = client(preferring(PerMessageDeflate::default()));
+    let id = client
+        .open_outbound(&url(&server, "/"), OutboundOptions::new())
+        .unwrap();
+    let text = json_like(4096);
+    for _ in 0..3 {
+        client.send(id.as_str(), text.as_str()).unwrap();
+        assert!(events.text(Trigger::OutboundMessage) == text);
+    }
+    let (ours, theirs) = (client.metrics(), server.metrics());
+    for (figures, side) in [(&ours, "client"), (&theirs, "server")] {
+        assert_eq!(figures.messages_in.text, 3, "{side}");
+        assert_eq!(figures.messages_out.text, 3, "{side}");
+        assert_eq!(figures.bytes_in.text, 3 * 4096, "{side}");
+        assert_eq!(figures.bytes_out.text, 3 * 4096, "{side}");
+        assert_eq!(figures.compressed_messages_in, 3, "{side}");
+        assert_eq!(figures.compressed_messages_out, 3, "{side}");
+        assert!(
+            figures.compressed_bytes_out * 3 < 3 * 4096,
+            "{side}: {figures:?}"
+        );
+    }
+    assert_eq!(ours.compressed_bytes_out, theirs.compressed_bytes_in);
+    assert_eq!(theirs.compressed_bytes_out, ours.compressed_bytes_in);
+    client.stop().unwrap();
+    server.stop().unwrap();
 }

@@ -153,6 +153,7 @@ fn a_stalled_application_holds_at_most_the_event_queue_bound() {
     let queue_bytes = MIB;
     let (server, events, gate) = stalled_server(|c| {
         c.event_queue_bytes = queue_bytes;
+        c.dispatcher_threads = Some(4); // events sorted into mailboxes count as well
         c.socket.ping_interval = None;
     });
     let mut tcp = raw_ws(server.local_addr().unwrap(), "/pinned", &[]);

@@ -236,6 +236,16 @@ fn a_feed_that_restarts_gets_the_same_socket_back_with_its_groups_and_buffered_m
     };
     assert_eq!(reconnected.0.id().as_str(), "quotes");
     assert!(reconnected.1 >= 5);
+    let figures = conn.metrics();
+    assert_eq!(
+        (figures.reconnect_attempts, figures.reconnects),
+        (u64::from(reconnected.1), 1)
+    );
+    assert_eq!(figures.reconnects_exhausted, 0);
+    assert_eq!(
+        figures.sockets_opened.outbound, 1,
+        "a reconnect opens no socket"
+    );
     assert_eq!(socket.state(), SocketState::Connected);
     assert_eq!(socket.last_error(), None);
     assert_eq!(socket.groups(), ["feeds"]);
@@ -285,6 +295,16 @@ fn attempts_that_run_out_close_the_socket_once_with_retry_exhausted() {
     let error = socket.last_error().unwrap();
     assert_eq!(error.kind(), ErrorKind::RetryExhausted);
     assert!(error.message().contains("connection refused"), "{error}");
+    let figures = conn.metrics();
+    assert_eq!(
+        (
+            figures.reconnect_attempts,
+            figures.reconnects,
+            figures.reconnects_exhausted
+        ),
+        (3, 0, 1)
+    );
+    assert_eq!(figures.closed_with(Some(1006)), 1);
     assert_eq!(
         conn.send(id.as_str(), "late").unwrap_err().kind(),
         ErrorKind::NoSuchSocket

@@ -3,9 +3,10 @@ server measured shares (see benches/README.md): a message is echoed to its sende
 /fanout/recv is in group "fan"; a message on /fanout/trigger is broadcast to that group. Prints
 its port once it accepts connections, then serves until the process is ended.
 
-    python server.py [--port 0]
+    python server.py [--port 0] [--dispatcher-threads N]
 
-Settings are the package's defaults except the connection limit, raised for the idle load.
+Settings are the package's defaults except the connection limit, raised for the idle load, and
+`--dispatcher-threads` (default: the package's, 4; 1: one thread calls every callback).
 """
 
 import argparse
@@ -21,7 +22,9 @@ FANOUT_GROUP = "fan"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--dispatcher-threads", type=int, default=None)
     args = parser.parse_args()
+    pool = {} if args.dispatcher_threads is None else {"dispatcher_threads": args.dispatcher_threads}
 
     connector = wsconnector.Connector(
         host="127.0.0.1",

@@ -126,6 +126,16 @@ def plan(quick: bool, fd_limit: int) -> Plan:
         ),
         fanout("fanout-10k", 10_000),
         Scenario(
+            "echo-sleep-1ms",
+            "echo, 32 B messages, 100 connections, 1 in flight each, the handler sleeping 1 ms"
+            " per message: throughput grows with the dispatcher pool (1 thread: at most 1,000/s)",
+            "echo, handler sleeps 1 ms",
+            "echo",
+            ["--connections", "100", "--in-flight", "1", "--payload", "32"] + timing,
+            "round trips/s",
+            servers=("wsc-sleep-1", "wsc-sleep-4", "wsc-sleep-16"),
+        ),
+        Scenario(
             "idle",
             f"idle, {idle:,} connections, one 32 B message each",
             f"{idle:,} idle",

@@ -106,6 +106,26 @@ COMPRESSION_SCENARIOS = (
     "idle-json",
 )
 
+# The single dispatcher thread of before the pool, for the echo and fan-out tables.
+WSC_RUST_ONE_DISPATCHER = "wsc-rust-1-dispatcher"
+POOL_COMPARED = ("echo-32B", "echo-32B-x16", "echo-16KiB", "fanout-1k", "fanout-10k")
+# A handler sleeping 1 ms per message, with pools of these sizes.
+SLEEPING_POOLS = (1, 4, 16)
+SLEEPING_HANDLER = "echo-sleep-1ms"
+
+
+def _sleeping(threads: int) -> "Server":
+    return Server(
+        f"wsc-sleep-{threads}",
+        f"wsconnector, Rust API, handler sleeping 1 ms, {threads} dispatcher thread"
+        + ("s" if threads > 1 else ""),
+        [str(RELEASE / "wsc-server"), "--handler-sleep-us", "1000",
+         "--dispatcher-threads", str(threads)],
+        _missing_file(RELEASE / "wsc-server", "wsc-server is not built"),
+        (SLEEPING_HANDLER,),
+    )
+
+
 SERVERS = [
     Server(
         RAW_DEFAULT,
@@ -137,6 +157,13 @@ SERVERS = [
         [str(RELEASE / "wsc-server"), "--inline", "1"],
         _missing_file(RELEASE / "wsc-server", "wsc-server is not built"),
     ),
+        WSC_RUST_ONE_DISPATCHER,
+        "wsconnector, Rust API, 1 dispatcher thread (no pool)",
+        [str(RELEASE / "wsc-server"), "--dispatcher-threads", "1"],
+        _missing_file(RELEASE / "wsc-server", "wsc-server is not built"),
+        POOL_COMPARED,
+    ),
+    *(_sleeping(threads) for threads in SLEEPING_POOLS),
     Server(
         WSC_CLUSTER,
         "wsconnector, Rust API, 2 nodes through Redis",
@@ -161,6 +188,14 @@ SERVERS = [
         "wsconnector, Python package",
         [str(VENV_PYTHON), str(ROOT / "benches" / "python" / "server.py")],
         _wsc_python_unavailable,
+    ),
+    Server(
+        "wsc-python-1-dispatcher",
+        "wsconnector, Python package, 1 dispatcher thread (no pool)",
+        [str(VENV_PYTHON), str(ROOT / "benches" / "python" / "server.py"),
+         "--dispatcher-threads", "1"],
+        _wsc_python_unavailable,
+        POOL_COMPARED,
     ),
     Server(
         PICOWS,

@@ -80,16 +80,18 @@ std::string read_buffer(F read) {
     return std::string(buf, len);
 }
 
-// Runs a callback body, keeping exceptions on this side of the C boundary.
+// Runs a callback body, keeping exceptions on this side of the C boundary; false if it threw.
 template <typename F>
-void guarded(const char *what, F body) noexcept {
+bool guarded(const char *what, F body) noexcept {
     try {
         body();
+        return true;
     } catch (const std::exception &e) {
         std::fprintf(stderr, "wsconnector: %s callback threw: %s\n", what, e.what());
     } catch (...) {
         std::fprintf(stderr, "wsconnector: %s callback threw\n", what);
     }
+    return false;
 }
 
 template <typename T>
@@ -565,9 +567,12 @@ public:
     template <typename... A>
     Config &raw(wsc_result (*setter)(wsc_config *, A...), A... args) { return apply(setter(get(), args...)); }
 
+    // A handler that throws refuses the socket: closed with 1011 (or the code it closed it with
+    // before throwing), the messages that waited for it dropped.
     Config &on_inbound_connection(ConnectionHandler h) {
-        return apply(wsc_config_on_inbound_connection(get(), &on_connection, new ConnectionHandler(std::move(h)),
-                                                      &detail::delete_userdata<ConnectionHandler>));
+        return apply(wsc_config_on_inbound_connection_refusable(get(), &on_connection,
+                                                                new ConnectionHandler(std::move(h)),
+                                                                &detail::delete_userdata<ConnectionHandler>));
     }
     Config &on_inbound_message(MessageHandler h) {
         return apply(wsc_config_on_inbound_message(get(), &on_message, new MessageHandler(std::move(h)),
@@ -593,8 +598,10 @@ private:
         detail::check(r);
         return *this;
     }
-    static void on_connection(void *u, wsc_connector *c, const wsc_socket *s) {
-        detail::guarded("inbound connection", [&] { (*static_cast<ConnectionHandler *>(u))(ConnectorRef(c), SocketRef(s)); });
+    static uint16_t on_connection(void *u, wsc_connector *c, const wsc_socket *s) {
+        bool handled = detail::guarded("inbound connection",
+                                       [&] { (*static_cast<ConnectionHandler *>(u))(ConnectorRef(c), SocketRef(s)); });
+        return handled ? 0 : 1011;
     }
     static void on_message(void *u, wsc_connector *c, const wsc_socket *s, wsc_message_kind k, wsc_bytes p) {
         detail::guarded("message", [&] {

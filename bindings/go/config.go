@@ -85,6 +85,9 @@ type Config struct {
 	HandshakeTimeout  time.Duration // TCP accept to end of upgrade (10 s)
 	IdleTimeout       time.Duration // inbound sockets idle this long are closed (15 min; Disabled: never)
 	MaxHandshakeBytes int           // largest upgrade request; more get 431 (16384)
+	MetricsPath       string        // plain HTTP path serving the figures as Prometheus text (none)
+	MetricsAllowed    []string      // clients (IPs, CIDR blocks, "*") that may read it (loopback)
+	HealthPath        string        // plain HTTP health path: 200 running, 503 draining (none)
 
 	DefaultHeaders    http.Header   // headers of every outbound handshake
 	DefaultQuery      url.Values    // query parameters added to every outbound URL
@@ -187,6 +190,9 @@ var settings = []setting{
 	{"HandshakeTimeout", durationValue, C.wsc_config_set_handshake_timeout_ms, ""},
 	{"IdleTimeout", durationOrOffValue, C.wsc_config_set_listener_idle_timeout_ms, ""},
 	{"MaxHandshakeBytes", sizeValue, C.wsc_config_set_max_handshake_bytes, ""},
+	{"MetricsPath", stringValue, C.wsc_config_set_metrics_path, ""},
+	{"MetricsAllowed", addStringValue, C.wsc_config_add_metrics_allowed_address, ""},
+	{"HealthPath", stringValue, C.wsc_config_set_health_path, ""},
 	{"DefaultHeaders", pairsValue, C.wsc_config_add_client_header, ""},
 	{"DefaultQuery", pairsValue, C.wsc_config_add_client_query, ""},
 	{"ConnectTimeout", durationValue, C.wsc_config_set_client_connect_timeout_ms, ""},

@@ -52,6 +52,9 @@ export interface Settings {
   handshakeTimeout?: number | null; // TCP accept to end of upgrade (10 s)
   idleTimeout?: number | null; // inbound sockets idle this long are closed (15 min; null: never)
   maxHandshakeBytes?: number | null; // largest upgrade request; more get 431 (16384)
+  metricsPath?: string | null; // plain HTTP path serving the figures as Prometheus text ("/metrics")
+  metricsAllowedAddresses?: Groups | null; // clients (IPs, CIDR blocks, "*") that may read it (loopback)
+  healthPath?: string | null; // plain HTTP health path: 200 running, 503 draining ("/health")
   defaultHeaders?: Pairs | null; // headers of every outbound handshake
   defaultQuery?: Pairs | null; // query parameters added to every outbound URL
   connectTimeout?: number | null; // DNS, TCP, TLS and upgrade of an outbound socket (30 s)
@@ -209,6 +212,38 @@ export class Connector extends EventEmitter {
   socket(socketId: string): Socket;
   sockets(filter?: Filter): Socket[];
   socketCount(): number;
+  /** The connector's figures now, by Prometheus sample name (wsconnector_sockets_open...). */
+  metrics(): Record<string, MetricSample[]>;
+  /** The connector's figures now as Prometheus text (exposition format 0.0.4). */
+  metricsText(): string;
+  /** Refuses new handshakes (503, Retry-After), closes the matching sockets in batches;
+   *  resolves once they have all closed (or `timeout` ms passed). */
+  drain(options?: DrainOptions): Promise<DrainProgress>;
+}
+
+/** One sample of the figures: its labels and its value. */
+export interface MetricSample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** How a drain closes its sockets (milliseconds for durations). */
+export interface DrainOptions extends Filter {
+  batchSize?: number; // sockets closed at a time (1000)
+  interval?: number; // between two batches (1000 ms)
+  code?: number; // 1001 going away (the default) or 1012 service restart
+  reason?: string; // close reason ("server draining")
+  retryAfter?: number; // what refused handshakes are told to wait (5000 ms, sent in seconds)
+  timeout?: number; // most time to wait for the sockets to close (-1, the default: no limit)
+}
+
+/** Where a drain stands. */
+export interface DrainProgress {
+  matched: number;
+  requested: number;
+  closed: number;
+  batches: number;
+  finished: boolean;
 }
 
 /** Base class of every error of the connector; `code` is the C API's result code. */

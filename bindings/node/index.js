@@ -305,6 +305,96 @@ class Connector extends EventEmitter {
     });
   }
 
+  /** The connector's figures now, by name as in the Prometheus text
+   *  (`wsconnector_sockets_open`...): each an array of `{labels, value}`. */
+  metrics() {
+    return this.#withSnapshot((fns, snapshot) => {
+      const figures = {};
+      const count = Number(fns.wsc_metrics_snapshot_sample_count(snapshot));
+      for (let i = 0; i < count; i++) {
+        const name = {};
+        const labelCount = [0];
+        const value = [0];
+        fns.wsc_metrics_snapshot_sample(snapshot, i, name, labelCount, value);
+        const labels = {};
+        for (let l = 0; l < Number(labelCount[0]); l++) {
+          const key = {};
+          const text = {};
+          fns.wsc_metrics_snapshot_sample_label(snapshot, i, l, key, text);
+          labels[native.str(key)] = native.str(text);
+        }
+        (figures[native.str(name)] ??= []).push({ labels, value: value[0] });
+      }
+      return figures;
+    });
+  }
+
+  /** The connector's figures now as Prometheus text (exposition format 0.0.4). */
+  metricsText() {
+    return this.#withSnapshot((fns, snapshot) => {
+      const len = [0];
+      fns.wsc_metrics_snapshot_prometheus(snapshot, null, 0, len);
+      const buf = Buffer.alloc(Number(len[0]) + 1);
+      const result = fns.wsc_metrics_snapshot_prometheus(snapshot, buf, buf.length, len);
+      if (result !== native.WSC_OK) throw this.#error(result);
+      return buf.toString('utf8', 0, Number(len[0]));
+    });
+  }
+
+  /**
+   * Drains: new handshakes get 503 (Retry-After), then the sockets that match the filter close
+   * in batches; resolves to the progress once they have all closed (or `timeout` ms passed).
+   * @param {import('./index').DrainOptions} [options]
+   */
+  drain({
+    batchSize = 1000, interval = 1000, code = 1001, reason = 'server draining',
+    retryAfter = 5000, timeout = -1, ...filter
+  } = {}) {
+    let drain;
+    try {
+      drain = this.#withFilter(filter, (handle) => {
+        const fns = this.#fns;
+        const out = [null];
+        let result = fns.wsc_drain_options_new(out);
+        if (result !== native.WSC_OK) throw this.#error(result);
+        const options = out[0];
+        try {
+          for (const [fn, ...args] of [
+            ['wsc_drain_options_set_filter', handle],
+            ['wsc_drain_options_set_batches', batchSize, interval],
+            ['wsc_drain_options_set_close', code, stringArg('reason', reason)],
+            ['wsc_drain_options_set_retry_after_ms', retryAfter],
+          ]) {
+            result = fns[fn](options, ...args);
+            if (result !== native.WSC_OK) throw this.#error(result);
+          }
+          const started = [null];
+          this.#call('wsc_connector_drain', options, started);
+          return started[0];
+        } finally {
+          fns.wsc_drain_options_free(options);
+        }
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const fns = this.#fns;
+    return this.#blocking('drainWait', [drain, timeout]).finally(() => fns.wsc_drain_free(drain));
+  }
+
+  /** Runs `use` with a snapshot of the figures, then frees it. */
+  #withSnapshot(use) {
+    const fns = this.#live();
+    const out = [null];
+    const result = fns.wsc_connector_metrics_snapshot(this.#conn, out);
+    if (result !== native.WSC_OK) throw this.#error(result);
+    try {
+      return use(fns, out[0]);
+    } finally {
+      fns.wsc_metrics_snapshot_free(out[0]);
+    }
+  }
+
   /** How many sockets are open. */
   socketCount() {
     const count = [0];

@@ -3,7 +3,8 @@
  * "room:NAME"; a socket starts in the lobby ("welcome to the lobby; send /join ROOM to change
  * rooms"); "/join ROOM" moves it ("you are in room ROOM"); any other text goes to everyone in
  * the sender's room as "[NAME] text" (NAME: the "name" query parameter, or the first 8
- * characters of the socket ID). Callbacks run on the connector's dispatcher thread. */
+ * characters of the socket ID). Callbacks run on the connector's dispatcher threads,
+ * each socket's in order; they keep no state of their own (the groups hold it). */
 #ifndef CHAT_ROOMS_H
 #define CHAT_ROOMS_H
 

@@ -1,5 +1,5 @@
-//! `Connector`: settings and callbacks before start, then the running core connector, its
-//! dispatcher thread and the operations.
+//! `Connector`: settings and callbacks before start, then the running core connector (whose
+//! dispatcher threads call the triggers) and the operations.
 //!
 //! GIL rules: a call that may wait (connect, stop, waiting for events) or whose work grows
 //! with the number of sockets (broadcast, bulk close, `sockets`) runs inside `py.detach` with
@@ -14,7 +14,8 @@ use crate::args::{opt_seconds, opt_strings, pairs, strings};
 use crate::auth::PyAuthorizer;
 use crate::broadcast::{filter, BroadcastResult, ClusterSocket, Selection};
 use crate::errors::{invalid_state, OrRaise};
-use crate::events::{run_dispatcher, SocketObjects, Triggers};
+use crate::events::{PyTriggers, SocketObjects, Triggers};
+use crate::metrics::{drain_options, seconds, DrainProgress, Metrics};
 use crate::reconnect::{self, PyHeaderRefresher};
 use crate::socket::{address, PySocket};
 use crate::{asyncio, config, events, logging, payload};
@@ -24,8 +25,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyList, PyTuple};
 use pyo3::PyTraverseError;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::thread::{JoinHandle, ThreadId};
 use wsconnector::{Config, ConnectorHandle, EventBatch, OutboundOptions, PathPattern, Trigger};
+
+/// Dispatcher threads unless `dispatcher_threads` says otherwise: callbacks hold the GIL, so
+/// more threads add no CPU parallelism; four let three callbacks wait on I/O (the GIL
+/// released) while a fourth runs, without the GIL hand-offs of a larger pool.
+const DISPATCHER_THREADS: usize = 4;
 
 /// The callbacks, registered before start.
 #[derive(Default)]
@@ -35,33 +40,25 @@ struct Hooks {
     refresh_headers: Option<Py<PyAny>>,
 }
 
-/// A started core connector and the dispatcher thread that calls the triggers.
+/// A started core connector; its dispatcher threads call the triggers.
 struct Running {
     connector: wsconnector::Connector,
-    dispatcher: Mutex<Option<JoinHandle<()>>>,
-    dispatcher_thread: Option<ThreadId>,
-    /// The sockets' Python objects, for `next_events` (the dispatcher keeps its own).
+    /// Events go to the trigger callbacks (else the application takes them with `next_events`).
+    has_triggers: bool,
+    /// The sockets' Python objects, for `next_events` (the trigger callbacks have their own).
     sockets: Mutex<SocketObjects>,
 }
 
 impl Running {
     fn on_dispatcher_thread(&self) -> bool {
-        self.dispatcher_thread == Some(std::thread::current().id())
+        self.connector.on_dispatcher_thread()
     }
 
-    /// Stops the core connector (which delivers every remaining event) and waits for the
-    /// dispatcher to hand the last of them to the triggers. One stop at a time: each returns
-    /// once the dispatcher has finished, whichever thread joined it. Call without the GIL.
+    /// Stops the core connector, which delivers every remaining event to the triggers on its
+    /// dispatcher threads and waits for them. `InvalidState` from one of those threads. Call
+    /// without the GIL.
     fn stop(&self) -> wsconnector::Result<()> {
-        if self.on_dispatcher_thread() {
-            return self.connector.stop();
-        }
-        let mut dispatcher = lock(&self.dispatcher);
-        self.connector.stop()?;
-        if let Some(thread) = dispatcher.take() {
-            let _ = thread.join();
-        }
-        Ok(())
+        self.connector.stop()
     }
 }
 
@@ -107,8 +104,11 @@ pub(crate) fn _stop_all(py: Python<'_>) {
 /// Configure it with keyword settings (see the stubs for the full list; a listener when
 /// `host` or `port` is given, else client-only), register the triggers as decorators or
 /// keyword callbacks, then `start()` (or use it as a context manager). Trigger callbacks run
-/// on the connector's dispatcher thread, in order for each socket, and may call any
-/// operation; an exception in one is logged (logger `wsconnector`), never raised.
+/// on the connector's dispatcher threads (`dispatcher_threads`, default 4): one at a time and
+/// in order for each socket, different sockets' side by side (a callback waiting on I/O
+/// releases the GIL), and may call any operation; an exception in one is logged (logger
+/// `wsconnector`), never raised, and one in `on_inbound_connection` refuses the socket
+/// (closed with 1011, or the code the callback closed it with; its waiting messages dropped).
 #[pyclass(module = "wsconnector", name = "Connector", frozen, weakref)]
 pub(crate) struct PyConnector {
     config: Config,
@@ -175,8 +175,8 @@ impl PyConnector {
         })
     }
 
-    /// Starts the core connector with the authorizer, and the dispatcher if any trigger has a
-    /// callback (else events wait for `next_events`).
+    /// Starts the core connector with the authorizer, and the triggers as its event handler if
+    /// any has a callback (else events wait for `next_events`).
     fn launch(&self, py: Python<'_>) -> PyResult<Running> {
         let (triggers, authorize, refresh_headers) = {
             let hooks = lock(&self.hooks);
@@ -186,39 +186,23 @@ impl PyConnector {
                 hooks.refresh_headers.as_ref().map(|r| r.clone_ref(py)),
             )
         };
-        let mut builder = wsconnector::Connector::builder(self.config.clone());
+        let mut config = self.config.clone();
+        config.dispatcher_threads = config.dispatcher_threads.or(Some(DISPATCHER_THREADS));
+        let mut builder = wsconnector::Connector::builder(config);
         if let Some(hook) = authorize {
             builder = builder.authorizer(PyAuthorizer(hook));
         }
         if let Some(hook) = refresh_headers {
             builder = builder.header_refresher(PyHeaderRefresher(hook));
         }
+        let has_triggers = triggers.any();
+        if has_triggers {
+            builder = builder.on_event(PyTriggers::new(triggers));
+        }
         let connector = py.detach(move || builder.start()).or_raise(py)?;
-        let (dispatcher, dispatcher_thread) = if triggers.any() {
-            let handle = connector.handle();
-            let thread = std::thread::Builder::new()
-                .name("wsc-py-dispatch".into())
-                .spawn(move || run_dispatcher(handle, triggers));
-            match thread {
-                Ok(thread) => {
-                    let id = thread.thread().id();
-                    (Some(thread), Some(id))
-                }
-                Err(e) => {
-                    py.detach(|| connector.stop()).or_raise(py)?;
-                    return Err(invalid_state(
-                        py,
-                        format!("cannot start the dispatcher thread: {e}"),
-                    ));
-                }
-            }
-        } else {
-            (None, None)
-        };
         Ok(Running {
             connector,
-            dispatcher: Mutex::new(dispatcher),
-            dispatcher_thread,
+            has_triggers,
             sockets: Mutex::default(),
         })
     }
@@ -469,10 +453,17 @@ impl PyConnector {
 
     /// Stops: no new sockets, every socket closed with 1001 (going away), queued sends and
     /// close handshakes given up to `stop_timeout`, every remaining event delivered (each
-    /// socket's closed event included). Blocks until done, without the GIL; calling it again,
-    /// or before start, does nothing. From a trigger callback it raises `InvalidStateError` (it
-    /// would wait for itself).
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+    /// socket's closed event included). With `drain` (`True`, or a dict of `drain()`'s
+    /// options), drains first, for up to `deadline` seconds (default 30), then stops. Blocks
+    /// until done, without the GIL; calling it again, or before start, does nothing. From a
+    /// trigger callback it raises `InvalidStateError` (it would wait for itself).
+    #[pyo3(signature = (*, drain=None, deadline=None))]
+    fn stop(
+        &self,
+        py: Python<'_>,
+        drain: Option<&Bound<'_, PyAny>>,
+        deadline: Option<f64>,
+    ) -> PyResult<()> {
         let Some(running) = self.current() else {
             return Ok(());
         };
@@ -481,6 +472,23 @@ impl PyConnector {
                 py,
                 "a connector cannot be stopped from its own trigger callback",
             ));
+        }
+        let options = match drain {
+            Some(d) if d.is_truthy()? => match d.cast::<PyDict>() {
+                Ok(options) => Some(drain_options(py, Some(options))?),
+                Err(_) => Some(drain_options(py, None)?),
+            },
+            _ => None,
+        };
+        if let Some(options) = options {
+            let deadline = seconds(py, "deadline", deadline.unwrap_or(30.0))?;
+            match running.connector.drain(options) {
+                Ok(drain) => {
+                    py.detach(|| drain.wait(Some(deadline)));
+                }
+                Err(e) if e.kind() == wsconnector::ErrorKind::Stopped => {}
+                Err(e) => return Err(crate::errors::to_py(py, &e)),
+            }
         }
         py.detach(move || running.stop()).or_raise(py)?;
         let serving = std::mem::take(&mut *lock(&self.serving));
@@ -519,7 +527,7 @@ impl PyConnector {
         };
         lock(&self.serving).retain(|listed| !listed.is(&stopped));
         let restored = handlers.restore(py);
-        self.stop(py)?;
+        self.stop(py, None, None)?;
         waited.and(restored)
     }
 
@@ -901,7 +909,7 @@ impl PyConnector {
         let running = self
             .current()
             .ok_or_else(|| invalid_state(py, "the connector is not started: call start() first"))?;
-        if running.dispatcher_thread.is_some() {
+        if running.has_triggers {
             return Err(invalid_state(
                 py,
                 "this connector delivers events to its trigger callbacks; next_events is for connectors without them",
@@ -919,6 +927,64 @@ impl PyConnector {
             .map(|event| events::to_py(py, &mut sockets, event))
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, events)
+    }
+
+    /// The connector's figures now (see `Metrics`): cheap enough to read every second; works
+    /// after stop too. Raises `InvalidStateError` before the first start.
+    fn metrics(&self, py: Python<'_>) -> PyResult<Metrics> {
+        let handle = self.handle(py)?;
+        Ok(Metrics(py.detach(move || handle.metrics())))
+    }
+
+    /// Drains the connector: from now on new handshakes get 503 with `Retry-After` (and the
+    /// health path 503), then the sockets that match `path`, `socket_type` and `groups` (as
+    /// for `broadcast`; default every socket) are closed `batch_size` at a time (1000),
+    /// `interval` seconds apart (1.0), with `code` (1001; 1012 says "service restart") and
+    /// `reason`; refused handshakes say `Retry-After: retry_after` (5 s, in whole seconds).
+    /// Blocks without the GIL until every matched socket has closed or `timeout` seconds have
+    /// passed, calling `on_progress(progress)` whenever the progress changes; returns the last
+    /// `DrainProgress`. The connector drains until it stops. Raises `InvalidStateError` from a
+    /// trigger callback (the drain waits for events that callback holds up).
+    #[pyo3(signature = (*, timeout=None, on_progress=None, **options))]
+    fn drain(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+        on_progress: Option<Py<PyAny>>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<DrainProgress> {
+        if self.current().is_some_and(|r| r.on_dispatcher_thread()) {
+            return Err(invalid_state(
+                py,
+                "drain cannot wait from the connector's own trigger callback",
+            ));
+        }
+        let options = drain_options(py, options)?;
+        let deadline = match timeout {
+            Some(secs) => Some(std::time::Instant::now() + seconds(py, "timeout", secs)?),
+            None => None,
+        };
+        let drain = self.handle(py)?.drain(options).or_raise(py)?;
+        let mut seen = wsconnector::DrainProgress::default();
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            let progress = py.detach(|| drain.wait_for_change(&seen, left));
+            if progress != seen {
+                seen = progress;
+                if let Some(callback) = &on_progress {
+                    callback.call1(py, (DrainProgress::from(progress),))?;
+                }
+            }
+            if progress.finished || left.is_some_and(|l| l.is_zero()) {
+                return Ok(progress.into());
+            }
+        }
+    }
+
+    /// Whether a drain has begun (it lasts until the connector stops).
+    #[getter]
+    fn is_draining(&self) -> bool {
+        self.current().is_some_and(|r| r.connector.is_draining())
     }
 
     /// The bounds of the core's event queue, `(event_queue_capacity, event_queue_bytes)`: the
@@ -947,7 +1013,7 @@ impl PyConnector {
         _exc: Option<&Bound<'_, PyAny>>,
         _traceback: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.stop(py)
+        self.stop(py, None, None)
     }
 
     fn __repr__(&self) -> String {
@@ -981,7 +1047,7 @@ impl Drop for PyConnector {
         let Some(running) = lock(&self.running).take() else {
             return;
         };
-        // Stopping waits for socket tasks and the dispatcher, which may need the GIL.
+        // Stopping waits for socket tasks and the dispatcher threads, which may need the GIL.
         let stopped = Python::try_attach(|py| py.detach(|| running.stop()));
         if stopped.is_none() {
             let _ = running.stop();

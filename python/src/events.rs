@@ -1,9 +1,9 @@
 //! The four triggers and a reconnecting socket's changes of state as Python objects, and the
-//! dispatcher thread that calls their callbacks.
+//! event handler that calls their callbacks on the core's dispatcher threads.
 //!
-//! The dispatcher waits for events without the GIL, takes every event that is ready in one
-//! batch (the core's `ConnectorHandle::next_events`), and takes the GIL once to deliver the
-//! whole batch, so a burst of messages costs one GIL hand-over rather than one per message.
+//! The core's dispatcher pool waits for events without the GIL and hands each socket's events
+//! to one thread at a time, in order; the handler takes the GIL only to call back, so a
+//! callback that waits on I/O (releasing the GIL) lets the other threads' callbacks run.
 
 use crate::errors;
 use crate::logging::log_exception;
@@ -11,9 +11,12 @@ use crate::payload;
 use crate::socket::PySocket;
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
-use wsconnector::{ConnectorHandle, Error, Event, EventBatch, Routes, Trigger};
+use wsconnector::{ConnectorHandle, Error, Event, EventBatch, EventHandler, Routes, Trigger};
 
 /// Most events taken from the core per batch.
 pub(crate) const BATCH: usize = 256;
@@ -310,7 +313,7 @@ impl Triggers {
         }
     }
 
-    /// A copy sharing the callbacks, for the dispatcher thread.
+    /// A copy sharing the callbacks, for the dispatcher threads.
     pub(crate) fn clone_ref(&self, py: Python<'_>) -> Triggers {
         let copy = |c: &Option<Py<PyAny>>| c.as_ref().map(|c| c.clone_ref(py));
         let routes = |r: &Routes<Py<PyAny>>| r.map(|c| c.clone_ref(py));
@@ -342,9 +345,11 @@ impl Triggers {
 
     /// Calls the callback of one event's trigger, if it has one: the socket first, then the
     /// message, or the close code and reason. (A message whose socket the application closed
-    /// before it was handed over never gets here: the batch leaves it out as it is popped.) An
-    /// exception is logged, never raised.
-    fn deliver(&self, py: Python<'_>, sockets: &mut SocketObjects, event: Event) {
+    /// before it was handed over never gets here: the core leaves it out.) An exception is
+    /// logged, never raised; one raised by on_inbound_connection refuses the socket (closed
+    /// with 1011, or the code the callback closed it with; the messages that waited for it are
+    /// dropped). `sockets` is locked only to look the socket's object up, never across a call.
+    fn deliver(&self, py: Python<'_>, sockets: &Mutex<SocketObjects>, event: Event) {
         let path = event.socket().path();
         let (callback, name) = match &event {
             Event::InboundConnection { .. } => (
@@ -370,14 +375,22 @@ impl Triggers {
                 "on_outbound_reconnected",
             ),
         };
+        let lock = || {
+            sockets
+                .lock_py_attached(py)
+                .unwrap_or_else(|e| e.into_inner())
+        };
         let Some(callback) = callback else {
             // No callback: only the closed event matters, to forget the socket's object.
             if matches!(event, Event::SocketClosed { .. }) {
-                sockets.forget(event.socket());
+                lock().forget(event.socket());
             }
             return;
         };
-        let called = sockets.of(py, &event).and_then(|socket| match event {
+        let connecting =
+            matches!(event, Event::InboundConnection { .. }).then(|| event.socket().clone());
+        let socket = lock().of(py, &event);
+        let called = socket.and_then(|socket| match event {
             Event::InboundConnection { .. } => callback.call1(py, (socket,)),
             Event::InboundMessage { message, .. } | Event::OutboundMessage { message, .. } => {
                 callback.call1(py, (socket, payload::to_py(py, &message)))
@@ -396,6 +409,9 @@ impl Triggers {
         });
         if let Err(error) = called {
             log_exception(py, &format!("the {name} callback raised"), &error);
+            if let Some(socket) = connecting {
+                socket.refuse(None);
+            }
         }
     }
 }
@@ -422,27 +438,39 @@ impl Drop for KeptThreadState {
     }
 }
 
-/// The dispatcher thread's loop: waits for events without the GIL, then delivers each batch
-/// under one GIL hold, until the connector has stopped and every event has been delivered.
-pub(crate) fn run_dispatcher(handle: ConnectorHandle, triggers: Triggers) {
-    wsconnector::prefer_batched_wakeups();
-    let Some(thread_state) = KeptThreadState::new() else {
-        return; // the interpreter is shutting down
-    };
-    let mut sockets = SocketObjects::default();
-    let mut batch = EventBatch::new();
-    while take_batch(&handle, &mut batch, None).is_ok() {
-        let delivered = Python::try_attach(|py| {
-            for event in &mut batch {
-                triggers.deliver(py, &mut sockets, event);
-            }
-        });
-        if delivered.is_none() {
-            return; // the interpreter is shutting down
+thread_local! {
+    /// The Python thread state of a dispatcher thread, kept from its first event to its end.
+    static KEPT: RefCell<Option<KeptThreadState>> = const { RefCell::new(None) };
+}
+
+/// The trigger callbacks as the core's event handler, called on its dispatcher threads.
+pub(crate) struct PyTriggers {
+    triggers: Triggers,
+    /// The Python object of each socket, shared by the dispatcher threads.
+    sockets: Mutex<SocketObjects>,
+}
+
+impl PyTriggers {
+    pub(crate) fn new(triggers: Triggers) -> Self {
+        PyTriggers {
+            triggers,
+            sockets: Mutex::default(),
         }
     }
-    Python::try_attach(|_| drop((triggers, sockets)));
-    drop(thread_state);
+}
+
+impl EventHandler for PyTriggers {
+    /// Takes the GIL (keeping the thread's Python state for the next time) and calls back;
+    /// nothing once the interpreter is shutting down.
+    fn on_event(&self, _connector: &ConnectorHandle, event: Event) {
+        KEPT.with(|kept| {
+            let mut kept = kept.borrow_mut();
+            if kept.is_none() {
+                *kept = KeptThreadState::new();
+            }
+        });
+        Python::try_attach(|py| self.triggers.deliver(py, &self.sockets, event));
+    }
 }
 
 /// One trigger's handlers for `AsyncConnector`: per path pattern and a catch-all, selected as

@@ -2,8 +2,8 @@
 //! core's Rust API. The pure-Python package `wsconnector` re-exports it and adds the asyncio
 //! front.
 //!
-//! Threads and the GIL: the core's I/O threads never take the GIL. Three threads of ours
-//! do, each only to call Python: the dispatcher (trigger callbacks, once per batch of events),
+//! Threads and the GIL: the core's I/O threads never take the GIL. These threads do, each only
+//! to call Python: the core's dispatcher threads (trigger callbacks, each socket's in order),
 //! the asyncio bridge (completions of awaited operations) and the logging thread (records to
 //! `logging`); the core also calls the authorization hook and the header refresher on
 //! blocking-pool threads. Every call from Python that waits for Rust work releases the GIL.
@@ -20,6 +20,7 @@ mod connector;
 mod errors;
 mod events;
 mod logging;
+mod metrics;
 mod payload;
 mod reconnect;
 mod socket;
@@ -46,6 +47,8 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<broadcast::BroadcastFailure>()?;
     module.add_class::<broadcast::ClusterSocket>()?;
     module.add_class::<asyncio::Pending>()?;
+    module.add_class::<metrics::Metrics>()?;
+    module.add_class::<metrics::DrainProgress>()?;
     module.add_function(wrap_pyfunction!(connector::_stop_all, module)?)?;
     config::register(module)?;
     module.add("VERSION", wsconnector::VERSION)?;

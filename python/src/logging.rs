@@ -2,6 +2,10 @@
 //! under the logger `wsconnector` (core module `wsconnector::inbound` logs to
 //! `wsconnector.inbound`).
 //!
+//! A record made in a socket's task carries the socket's span fields both in its message and
+//! as attributes of the `LogRecord` (`record.socket_id`, `record.socket_type`,
+//! `record.socket_path`), for a `logging.Filter` to select one socket's records.
+//!
 //! Records are made on any thread, tokio workers included, where the GIL must not be taken:
 //! the sink only queues them (bounded; a full queue drops and counts), and one thread of ours
 //! takes the GIL once per batch to hand them to `logging`.
@@ -10,7 +14,7 @@ use pyo3::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, OnceLock};
-use wsconnector::log::{set_log_sink, LogLevel, LogSink};
+use wsconnector::log::{set_log_sink, LogLevel, LogRecord, LogSink};
 
 /// Records waiting for the logging thread; more are dropped (and counted) until it catches up.
 const QUEUE: usize = 4096;
@@ -21,6 +25,8 @@ struct Record {
     level: LogLevel,
     target: String,
     message: String,
+    /// The fields of the spans it was made in, for `extra`.
+    span_fields: Vec<(&'static str, String)>,
 }
 
 static QUEUED: OnceLock<SyncSender<Record>> = OnceLock::new();
@@ -49,11 +55,12 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
             tx
         })
         .clone();
-    let sink: LogSink = Arc::new(move |level, target, message| {
+    let sink: LogSink = Arc::new(move |record: &LogRecord<'_>| {
         let record = Record {
-            level,
-            target: target.replace("::", "."),
-            message: message.to_owned(),
+            level: record.level,
+            target: record.target.replace("::", "."),
+            message: record.message.to_owned(),
+            span_fields: record.span_fields.to_vec(),
         };
         if queue.try_send(record).is_err() {
             DROPPED.fetch_add(1, Ordering::Relaxed);
@@ -82,7 +89,17 @@ fn forward(records: Receiver<Record>) {
             }
             for record in batch.drain(..) {
                 let _ = logger(py, &record.target).and_then(|log| {
-                    log.call_method1("log", (python_level(record.level), "%s", record.message))
+                    let args = (python_level(record.level), "%s", record.message);
+                    if record.span_fields.is_empty() {
+                        return log.call_method1("log", args);
+                    }
+                    let extra = pyo3::types::PyDict::new(py);
+                    for (name, value) in record.span_fields {
+                        extra.set_item(name, value)?;
+                    }
+                    let kwargs = pyo3::types::PyDict::new(py);
+                    kwargs.set_item("extra", extra)?;
+                    log.call_method("log", args, Some(&kwargs))
                 });
             }
         });

@@ -154,7 +154,8 @@ impl PySocket {
         Ok(Some(dict))
     }
 
-    /// The groups the socket is subscribed to now, sorted (empty once it has closed).
+    /// The groups the socket is subscribed to now, sorted; once it has closed, those it had
+    /// when it closed (the socket-closed callback shows them).
     #[getter]
     fn groups(&self) -> Vec<String> {
         self.socket.groups()

@@ -74,6 +74,16 @@ def test_a_websockets_client_negotiates_compression_with_the_listener(
             assert client.recv(timeout=WAIT) == text
             client.send(text.encode())
             assert client.recv(timeout=WAIT) == text.encode()
+        # The figures: payload bytes as sent, what compression left of them on the wire.
+        figures = server.metrics()
+        sent = sum(len(json_text(size)) for size in (10, 2048, 16 * 1024, 200_000))
+        assert figures.bytes_out == {"text": sent, "binary": sent}
+        assert figures.bytes_in == figures.bytes_out
+        # Below the threshold (64 bytes) our 10-byte messages leave plain.
+        assert figures.compressed_messages_out == 6
+        assert 0 < figures.compressed_bytes_out < sent // 3
+        assert figures.compressed_messages_in >= 6
+        assert 0 < figures.compressed_bytes_in < sent // 3
 
 
 def test_compression_is_off_by_default(server: wsconnector.Connector, recorder: Recorder) -> None:

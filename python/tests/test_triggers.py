@@ -54,7 +54,7 @@ def test_keyword_callbacks_and_path_default_groups_and_subprotocol() -> None:
 
     def on_connection(socket: wsconnector.Socket) -> None:
         seen.append(socket)
-        groups.append(socket.groups)  # read now: a closed socket has left its groups
+        groups.append(socket.groups)
         connected.set()
 
     connector = wsconnector.Connector(
@@ -74,7 +74,8 @@ def test_keyword_callbacks_and_path_default_groups_and_subprotocol() -> None:
         assert refused.value.response.status_code == 404
     socket = seen[0]
     assert socket.path == "/app/chat/x"
-    assert groups == [["chat", "lobby"]] and socket.groups == []
+    assert groups == [["chat", "lobby"]]
+    assert socket.groups == ["chat", "lobby"], "a closed socket shows the groups it had"
     assert socket.subprotocol == "chat.v1"
 
 

@@ -20,20 +20,37 @@ pub type wsc_userdata_free_fn = Option<unsafe extern "C" fn(userdata: *mut c_voi
 
 /// The inbound-connection trigger: a client finished the handshake on the listener.
 /// `socket` is borrowed until the callback returns. Trigger callbacks run on the connector's
-/// dispatcher thread, one at a time, in order for each socket (connection, messages, closed);
-/// they may call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free()
-/// on their own connector fail with WSC_INVALID_STATE. A slow callback delays later events.
-/// On Linux the dispatcher thread runs with the SCHED_BATCH policy: the I/O thread that queues
-/// an event is not preempted by it, so events arrive in batches (a callback that needs the
-/// default policy may set it back with sched_setscheduler()). With
-/// wsc_config_set_inline_dispatch() they run on the I/O threads instead, in the same order for
-/// each socket, those of different I/O threads at the same time: see there.
+/// dispatcher threads (see "Threading" at the top): for one socket one at a time, in order
+/// (connection, messages, closed); for different sockets possibly at the same time. They may
+/// call every operation on `conn`, but wsc_connector_stop() and wsc_connector_free() on their
+/// own connector fail with WSC_INVALID_STATE. A slow callback delays its socket's later events,
+/// and others' only when every dispatcher thread is busy. To refuse the socket when the
+/// connection's handling fails, register a wsc_refusable_connection_fn instead. On Linux the
+/// dispatcher threads run with the SCHED_BATCH policy: the I/O thread that queues an event is
+/// not preempted by them, so events arrive in batches (a callback that needs the default
+/// policy may set it back with sched_setscheduler()). With wsc_config_set_inline_dispatch()
+/// they run on the I/O threads instead, in the same order for each socket, those of different
+/// I/O threads at the same time: see there.
 pub type wsc_connection_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
         conn: *mut wsc_connector,
         socket: *const wsc_socket,
     ),
+>;
+
+/// The inbound-connection trigger, able to refuse the socket: returns 0 to keep it, or a close
+/// code to refuse it (its handling failed, as a Mule connection flow that fails): the socket is
+/// closed with that code (1011, internal error, when it is not one that may be sent, such as
+/// 1 or 1005), the messages that arrived meanwhile are dropped without reaching a callback, and
+/// the socket-closed callback runs once as for any close. A socket the callback closed itself
+/// keeps that close's code. Otherwise as wsc_connection_fn (threading included).
+pub type wsc_refusable_connection_fn = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        conn: *mut wsc_connector,
+        socket: *const wsc_socket,
+    ) -> u16,
 >;
 
 /// The inbound-message and outbound-message triggers: `socket` received a message of `kind`
@@ -88,7 +105,7 @@ pub type wsc_outbound_state_fn = Option<
 /// The header refresher: before reconnect attempt `attempt` (from 1) of the outbound `socket`,
 /// gives the headers to send in place of the socket's own of the same names (a fresh bearer
 /// token) with wsc_headers_add(), or fails the attempt with wsc_headers_fail(). Both are
-/// borrowed until the callback returns. It runs on a pool thread, never on the dispatcher
+/// borrowed until the callback returns. It runs on a pool thread, never on a dispatcher
 /// thread; it may block briefly (not past the connect timeout); wsc_connector_free() waits for
 /// calls under way.
 pub type wsc_refresh_headers_fn = Option<
@@ -103,7 +120,7 @@ pub type wsc_refresh_headers_fn = Option<
 /// The authorization hook: decides on an upgrade request before the 101 by filling `decision`
 /// (wsc_auth_decision_accept() or wsc_auth_decision_reject(); left alone it rejects with 403).
 /// Both are borrowed until the callback returns. It runs on a pool thread, possibly several at
-/// once, never on the dispatcher thread; wsc_connector_free() waits for calls under way.
+/// once, never on a dispatcher thread; wsc_connector_free() waits for calls under way.
 pub type wsc_auth_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
@@ -181,8 +198,12 @@ pub(crate) struct Callbacks {
     hook_fence: Fence,
 }
 
-pub(crate) type ConnectionFn =
-    unsafe extern "C" fn(*mut c_void, *mut wsc_connector, *const wsc_socket);
+/// The inbound-connection callback, of either kind.
+#[derive(Clone, Copy)]
+pub(crate) enum ConnectionFn {
+    Plain(unsafe extern "C" fn(*mut c_void, *mut wsc_connector, *const wsc_socket)),
+    Refusable(unsafe extern "C" fn(*mut c_void, *mut wsc_connector, *const wsc_socket) -> u16),
+}
 pub(crate) type MessageFn = unsafe extern "C" fn(
     *mut c_void,
     *mut wsc_connector,
@@ -282,18 +303,30 @@ impl Callbacks {
         THREAD.with(|t| std::ptr::eq(t.running.get().callbacks, self))
     }
 
-    /// Hands an event to its trigger's callback for the socket's path (on the dispatcher
+    /// Hands an event to its trigger's callback for the socket's path (on a dispatcher
     /// thread). A message event's message goes along (see `payload`), for sends from the
     /// callback to pass on.
     pub(crate) fn dispatch(&self, conn: *mut wsc_connector, event: Event) {
         THREAD.with(|thread| match event {
             Event::InboundConnection { socket } => {
                 if let Some(cb) = self.inbound_connection.handler_for(socket.path()) {
-                    let view = SocketView::new(socket);
+                    let view = SocketView::new(socket.clone());
                     let _current = Current::enter(thread, self, None);
+                    let handle = as_handle::<wsc_socket>(&view);
                     // SAFETY: a C function registered for this trigger; the views outlive the
                     // call.
-                    unsafe { (cb.f)(cb.userdata.0, conn, as_handle::<wsc_socket>(&view)) }
+                    let refused = unsafe {
+                        match cb.f {
+                            ConnectionFn::Plain(f) => {
+                                f(cb.userdata.0, conn, handle);
+                                0
+                            }
+                            ConnectionFn::Refusable(f) => f(cb.userdata.0, conn, handle),
+                        }
+                    };
+                    if refused != 0 {
+                        socket.refuse(Some(refused));
+                    }
                 }
             }
             Event::InboundMessage { socket, message } => {
@@ -543,7 +576,7 @@ mod tests {
     }
 
     fn socket() -> Socket {
-        Socket::for_tests(SendQueue::new(16, 1 << 20, Default::default()))
+        Socket::for_tests(SendQueue::standalone(16, 1 << 20, Default::default()))
     }
 
     /// The message a callback's send queued: passed on, not copied, whatever its size.

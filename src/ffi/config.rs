@@ -6,7 +6,8 @@
 
 use super::callbacks::{
     wsc_auth_fn, wsc_closed_fn, wsc_connection_fn, wsc_message_fn, wsc_outbound_state_fn,
-    wsc_refresh_headers_fn, wsc_userdata_free_fn, Callback, Callbacks,
+    wsc_refresh_headers_fn, wsc_refusable_connection_fn, wsc_userdata_free_fn, Callback, Callbacks,
+    ConnectionFn,
 };
 use super::error::{FfiError, FfiResult};
 use super::macros::{
@@ -733,6 +734,45 @@ pub extern "C" fn wsc_config_set_max_handshake_bytes(
     with_config(config, |b| set_int(b, "max_handshake_bytes", max as u64))
 }
 
+/// Serves the connector's figures as Prometheus text at `path` on the listener (plain HTTP
+/// GET, e.g. "/metrics"; "" turns it off), to the client addresses of
+/// wsc_config_add_metrics_allowed_address() (default: loopback only). An exact path that no
+/// declared WebSocket path matches (checked at start). The setting "metrics_path".
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no listener).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_metrics_path(
+    config: *mut wsc_config,
+    path: *const c_char,
+) -> wsc_result {
+    with_config(config, |b| set(b, "metrics_path", text(arg_str!(path))))
+}
+
+/// Lets clients at `address` (an IP address, a CIDR block such as "10.0.0.0/8", or "*") read
+/// the metrics path; the first one replaces the default, loopback only. The setting
+/// "metrics_allowed_addresses". Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE
+/// (no listener); a malformed address fails wsc_connector_start() with WSC_INVALID_ARGUMENT.
+#[no_mangle]
+pub extern "C" fn wsc_config_add_metrics_allowed_address(
+    config: *mut wsc_config,
+    address: *const c_char,
+) -> wsc_result {
+    with_config(config, |b| {
+        add(b, "metrics_allowed_addresses", text(arg_str!(address)))
+    })
+}
+
+/// Answers plain HTTP GET at `path` on the listener (e.g. "/health"; "" turns it off) with 200
+/// while the connector runs and 503 once it drains, for load balancers; open to every client.
+/// Same path rules as wsc_config_set_metrics_path(). The setting "health_path".
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no listener).
+#[no_mangle]
+pub extern "C" fn wsc_config_set_health_path(
+    config: *mut wsc_config,
+    path: *const c_char,
+) -> wsc_result {
+    with_config(config, |b| set(b, "health_path", text(arg_str!(path))))
+}
+
 /// Serves `wss://` with a certificate chain (leaf first) and its private key, both PEM from
 /// `source` (a wsc_pem_source: file paths or the text). Files are read at start.
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT (source), WSC_INVALID_STATE.
@@ -1124,7 +1164,28 @@ pub extern "C" fn wsc_config_on_inbound_connection(
         config,
         |c| &mut c.inbound_connection,
         None,
-        callback,
+        callback.map(ConnectionFn::Plain),
+        userdata,
+        userdata_free,
+    )
+}
+
+/// Registers the inbound-connection trigger as a callback that may refuse the socket (see
+/// wsc_refusable_connection_fn), like wsc_config_on_inbound_connection(), in its place: the
+/// two share one slot, and registering either replaces (and releases) the other.
+/// Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_config_on_inbound_connection_refusable(
+    config: *mut wsc_config,
+    callback: wsc_refusable_connection_fn,
+    userdata: *mut c_void,
+    userdata_free: wsc_userdata_free_fn,
+) -> wsc_result {
+    route(
+        config,
+        |c| &mut c.inbound_connection,
+        None,
+        callback.map(ConnectionFn::Refusable),
         userdata,
         userdata_free,
     )
@@ -1151,7 +1212,28 @@ pub extern "C" fn wsc_config_on_inbound_connection_at(
         config,
         |c| &mut c.inbound_connection,
         Some(pattern),
-        callback,
+        callback.map(ConnectionFn::Plain),
+        userdata,
+        userdata_free,
+    )
+}
+
+/// wsc_config_on_inbound_connection_refusable() for sockets whose full path matches `pattern`,
+/// as wsc_config_on_inbound_connection_at() (one slot per pattern, either kind).
+/// Errors: as wsc_config_on_inbound_connection_at().
+#[no_mangle]
+pub extern "C" fn wsc_config_on_inbound_connection_refusable_at(
+    config: *mut wsc_config,
+    pattern: *const c_char,
+    callback: wsc_refusable_connection_fn,
+    userdata: *mut c_void,
+    userdata_free: wsc_userdata_free_fn,
+) -> wsc_result {
+    route(
+        config,
+        |c| &mut c.inbound_connection,
+        Some(pattern),
+        callback.map(ConnectionFn::Refusable),
         userdata,
         userdata_free,
     )

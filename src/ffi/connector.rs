@@ -47,7 +47,7 @@ impl ConnectorState {
     }
 
     /// Fails when called from one of this connector's own callbacks (it would wait for itself).
-    fn not_from_own_callback(&self, what: &str) -> FfiResult {
+    pub(crate) fn not_from_own_callback(&self, what: &str) -> FfiResult {
         if self.callbacks.is_current() {
             return Err(FfiError::new(
                 wsc_result::WSC_INVALID_STATE,
@@ -58,12 +58,12 @@ impl ConnectorState {
     }
 }
 
-/// The connector's address for the threads that call back: the dispatcher thread, or the I/O
-/// threads with inline dispatch.
+/// The connector's address for the threads that call back: the dispatcher threads, or the
+/// I/O threads with inline dispatch.
 struct ConnectorPtr(*mut wsc_connector);
 
 // SAFETY: the connector outlives every callback (wsc_connector_free stops the core, which joins
-// the dispatcher thread and waits for every socket task, before it frees the connector), and
+// the dispatcher threads and waits for every socket task, before it frees the connector), and
 // `ConnectorState` is `Sync`.
 unsafe impl Send for ConnectorPtr {}
 // SAFETY: as above.
@@ -72,7 +72,7 @@ unsafe impl Sync for ConnectorPtr {}
 impl ConnectorPtr {
     /// Hands an event to the callbacks, once the connector is fully started.
     fn dispatch(&self, callbacks: &Callbacks, event: Event) {
-        // SAFETY: alive for as long as the dispatcher runs (see the `Send` impl).
+        // SAFETY: alive for as long as the dispatcher threads run (see the `Send` impl).
         let state = unsafe { &*self.0.cast::<ConnectorState>() };
         if state.core.get().is_none() {
             drop(state.starting.lock());
@@ -83,7 +83,7 @@ impl ConnectorPtr {
 
 /// Starts a connector from `config`, which is consumed in every case (on failure its userdata
 /// free functions have run). With trigger callbacks, events go to them on the connector's
-/// dispatcher thread (the first may arrive before this returns); with none, take them with
+/// dispatcher threads (the first may arrive before this returns); with none, take them with
 /// wsc_connector_next_event(). On success `*conn_out` is the connector: stop it with
 /// wsc_connector_stop() and free it with wsc_connector_free().
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_ARGUMENT (a setting; the message names it), WSC_TLS

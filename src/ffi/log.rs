@@ -2,7 +2,7 @@
 
 use super::macros::ffi;
 use super::{wsc_result, wsc_str, FromRaw};
-use crate::log::{set_log_sink, LogLevel, LogSink};
+use crate::log::{set_log_sink, LogLevel, LogRecord, LogSink};
 use std::ffi::c_void;
 use std::sync::Arc;
 
@@ -61,8 +61,10 @@ impl From<LogLevel> for wsc_log_level {
 }
 
 /// Receives one log record: its level, its target (the module, e.g. "wsconnector::inbound")
-/// and its message, both borrowed until the callback returns. Runs on the thread that logged
-/// (an I/O thread, the dispatcher, a caller's): it must be thread-safe, quick, and must not
+/// and its message, both borrowed until the callback returns. The message ends with the
+/// record's fields as ` key=value`, and those of the spans it was made in: everything a
+/// socket's task logs carries ` socket_id=<its ID> socket_type=... socket_path=...`. Runs on the thread that logged
+/// (an I/O thread, a dispatcher thread, a caller's): it must be thread-safe, quick, and must not
 /// call back into the library.
 pub type wsc_log_fn = Option<
     unsafe extern "C" fn(
@@ -114,8 +116,8 @@ pub extern "C" fn wsc_set_log_callback(
         let level = wsc_log_level::from_raw(max_level)?;
         let sink = callback.map(|f| {
             let cb = LogCallback { f, userdata };
-            let sink = move |level: LogLevel, target: &str, message: &str| {
-                cb.call(level, target, message)
+            let sink = move |record: &LogRecord<'_>| {
+                cb.call(record.level, record.target, record.message)
             };
             Arc::new(sink) as LogSink
         });

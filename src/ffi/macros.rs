@@ -143,11 +143,40 @@ impl<T> Out<T> {
         NonNull::new(ptr).map(Out)
     }
 
+    /// The pointer, for a caller that reads it first (a sized struct's `struct_size`).
+    pub(crate) fn as_ptr(&self) -> *mut T {
+        self.0.as_ptr()
+    }
+
     /// Writes the value (without reading or dropping what was there).
     pub(crate) fn set(self, value: T) {
         // SAFETY: non-NULL and writable for a `T`, per the header's contract for out pointers.
         unsafe { self.0.as_ptr().write(value) }
     }
+}
+
+/// Writes `value`, a `#[repr(C)]` struct whose first field is its size (`struct_size`), into
+/// the caller's `*out` as far as the size the caller set there goes, and writes back the size
+/// written: a caller built against an older, shorter struct gets the fields it knows. A size
+/// smaller than the size field itself is `WSC_INVALID_ARGUMENT`.
+pub(crate) fn write_sized<T: Copy>(value: &T, out: *mut T, name: &str) -> FfiResult {
+    let out = Out::new(out, name)?;
+    let ptr = out.as_ptr().cast::<u8>();
+    // SAFETY: non-NULL, and the caller set the struct's first field (its size) before the call.
+    let wanted = unsafe { ptr.cast::<usize>().read_unaligned() };
+    if wanted < std::mem::size_of::<usize>() {
+        return Err(FfiError::invalid(format!(
+            "{name}->struct_size is {wanted}: set it to the struct's sizeof"
+        )));
+    }
+    let size = wanted.min(std::mem::size_of::<T>());
+    // SAFETY: the caller's struct has `wanted` >= `size` writable bytes (its own size), and
+    // `value` is ours, so they cannot overlap; the size goes into the first field.
+    unsafe {
+        std::ptr::copy_nonoverlapping((value as *const T).cast::<u8>(), ptr, size);
+        ptr.cast::<usize>().write_unaligned(size);
+    }
+    Ok(())
 }
 
 /// The panic boundary of a function that returns a `wsc_result`: runs the body, which returns

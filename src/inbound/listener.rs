@@ -6,6 +6,7 @@ use super::upgrade::{upgrade, Accepted, Refusal, Rules};
 use crate::config::{Compression, ListenerConfig};
 use crate::driver::SocketTask;
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::RefusalReason;
 use crate::shared::Shared;
 use crate::tcp::Tcp;
 use crate::tls::IoStream;
@@ -113,7 +114,11 @@ impl Listener {
                     }
                     Err(refusal) => {
                         tracing::debug!(target: super::LOG_TARGET, %remote_addr, reason = %refusal.reason, "connection refused at accept");
-                        turn_away(tcp, self.settings.tls.is_none().then_some(&refusal));
+                        let answer = self.settings.tls.is_none().then_some(&refusal);
+                        shared
+                            .metrics
+                            .refused(refusal.why, answer.map(Refusal::status));
+                        turn_away(tcp, answer);
                     }
                 },
                 Err(e) => {
@@ -142,7 +147,11 @@ impl Slot {
     /// with another take.
     fn take(settings: &Arc<Settings>, ip: IpAddr) -> std::result::Result<Self, Refusal> {
         if settings.active.load(Ordering::Acquire) >= settings.max_inbound_connections {
-            return Err(Refusal::new(503, "too many connections"));
+            return Err(Refusal::new(
+                RefusalReason::Limit,
+                503,
+                "too many connections",
+            ));
         }
         let mut counted = None;
         if let Some(max) = settings.max_connections_per_ip {
@@ -150,7 +159,11 @@ impl Slot {
             let mut per_ip = lock(&settings.active_per_ip);
             let count = per_ip.entry(ip).or_insert(0);
             if *count >= max {
-                return Err(Refusal::new(429, "too many connections from your address"));
+                return Err(Refusal::new(
+                    RefusalReason::Limit,
+                    429,
+                    "too many connections from your address",
+                ));
             }
             *count += 1;
             counted = Some(Box::new(ip));
@@ -237,10 +250,14 @@ fn serve(
             }
             Ok(Ok(None)) => None,
             Ok(Err(e)) => {
+                if e.kind() == ErrorKind::Tls {
+                    shared.metrics.refused(RefusalReason::Tls, None);
+                }
                 tracing::debug!(target: super::LOG_TARGET, %remote_addr, error = %e, "inbound handshake failed");
                 None
             }
             Err(_) => {
+                shared.metrics.refused(RefusalReason::Timeout, None);
                 tracing::debug!(target: super::LOG_TARGET, %remote_addr, "inbound handshake timed out");
                 None
             }

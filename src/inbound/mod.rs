@@ -2,6 +2,7 @@
 //! the authorization hook's types.
 
 pub(crate) mod auth;
+mod endpoints;
 pub(crate) mod listener;
 mod upgrade;
 

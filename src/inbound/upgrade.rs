@@ -4,8 +4,10 @@
 //! hook's status).
 
 use super::auth::{AuthDecision, AuthRequest, Authorizer};
+use super::endpoints::Endpoints;
 use crate::config::{validate_groups, Compression, InboundPath, ListenerConfig};
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::RefusalReason;
 use crate::origin::AllowedOrigins;
 use crate::path::{decode_request_path, normalize_base_path, strip_base, PathPattern};
 use crate::protocol::extensions::{accept_offer, PerMessageDeflate};
@@ -16,6 +18,7 @@ use crate::shared::{Registration, Shared};
 use crate::socket::{Attributes, Link, Socket, SocketId, SocketType};
 use crate::tls::{IoStream, PeerCertificate};
 use crate::wire::{Role, Wire};
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -41,6 +44,8 @@ pub(super) struct Rules {
     subprotocols: Vec<String>,
     authorizer: Option<Arc<dyn Authorizer>>,
     max_handshake_bytes: usize,
+    /// The plain HTTP endpoints (health, metrics), answered before any upgrade check.
+    endpoints: Endpoints,
     /// permessage-deflate: whether every path accepts it (when no path is declared), and the
     /// parameters asked for.
     compression: Compression,
@@ -86,6 +91,7 @@ impl Rules {
             subprotocols: config.subprotocols.clone(),
             authorizer,
             max_handshake_bytes: config.max_handshake_bytes,
+            endpoints: Endpoints::new(config)?,
             compression: compression.clone(),
         })
     }
@@ -93,6 +99,9 @@ impl Rules {
 
 /// A parsed upgrade request.
 struct Request {
+    method: String,
+    /// The HTTP minor version (1 for HTTP/1.1).
+    version: u8,
     /// The target's path, percent-decoded (see `decode_request_path`).
     path: String,
     /// The request target as sent.
@@ -104,24 +113,37 @@ struct Request {
 
 /// An HTTP answer that ends the handshake without an upgrade.
 pub(super) struct Refusal {
+    /// Why, for the figures.
+    pub(super) why: RefusalReason,
     status: u16,
     /// Why, the body of the answer.
     pub(super) reason: String,
-    extra_headers: &'static str,
+    extra_headers: Cow<'static, str>,
     /// The `Connection` header's tokens: the connection always closes after a refusal, and a
     /// 426 that names the protocol to upgrade to lists `Upgrade` too (one header, RFC 9110 7.6.1).
     connection: &'static str,
 }
 
 impl Refusal {
-    /// A refusal with `status` and `reason`.
-    pub(super) fn new(status: u16, reason: impl Into<String>) -> Self {
+    /// A refusal for `why` with `status` and `reason`.
+    pub(super) fn new(why: RefusalReason, status: u16, reason: impl Into<String>) -> Self {
         Refusal {
+            why,
             status,
             reason: reason.into(),
-            extra_headers: "",
+            extra_headers: Cow::Borrowed(""),
             connection: "close",
         }
+    }
+
+    /// A malformed or unsupported request.
+    pub(super) fn bad_request(status: u16, reason: impl Into<String>) -> Self {
+        Refusal::new(RefusalReason::BadRequest, status, reason)
+    }
+
+    /// The HTTP status answered.
+    pub(super) fn status(&self) -> u16 {
+        self.status
     }
 
     /// The whole HTTP answer: status line, headers, and the reason as a text body.
@@ -155,11 +177,29 @@ pub(super) async fn upgrade(
     let request = match read_request(&mut stream, rules.max_handshake_bytes).await {
         Ok(Some(request)) => request,
         Ok(None) => return Ok(None),
-        Err(refusal) => return refuse(stream, refusal).await,
+        Err(refusal) => return refuse(shared, stream, refusal).await,
     };
+    if let Some(endpoint) = rules.endpoints.at(&request.path) {
+        let client = remote_addr.ip();
+        rules
+            .endpoints
+            .serve(shared, stream, endpoint, &request.method, client)
+            .await;
+        return Ok(None);
+    }
+    if let Err(refusal) = check_method_and_version(&request) {
+        return refuse(shared, stream, refusal).await;
+    }
+    if shared.is_draining() {
+        let refusal = Refusal {
+            extra_headers: Cow::Owned(format!("Retry-After: {}\r\n", shared.retry_after_secs())),
+            ..Refusal::new(RefusalReason::Draining, 503, "server is draining")
+        };
+        return refuse(shared, stream, refusal).await;
+    }
     let peer = peer_certificate.as_ref();
     match accept(shared, rules, &request, remote_addr, peer).await {
-        Err(refusal) => refuse(stream, refusal).await,
+        Err(refusal) => refuse(shared, stream, refusal).await,
         Ok(accept) => {
             let secure = matches!(stream, IoStream::ServerTls(_));
             let host = request.headers.get("host").unwrap_or_default();
@@ -193,12 +233,19 @@ pub(super) async fn upgrade(
                 compression: accept.compression,
             };
             let socket = Socket::new(attrs, link, shared.send_queue());
-            let registration = match shared.register(&socket, &accept.groups).await {
+            let registration = match shared
+                .register(&socket, &accept.groups, Some(accept.path))
+                .await
+            {
                 Ok(registration) => registration,
                 Err(e) if e.kind() == ErrorKind::Stopped => {
-                    return refuse(stream, Refusal::new(503, "server is stopping")).await
+                    let refusal = Refusal::new(RefusalReason::Draining, 503, "server is stopping");
+                    return refuse(shared, stream, refusal).await;
                 }
-                Err(e) => return refuse(stream, Refusal::new(500, e.message().to_owned())).await,
+                Err(e) => {
+                    let refusal = Refusal::new(RefusalReason::Internal, 500, e.message());
+                    return refuse(shared, stream, refusal).await;
+                }
             };
             let response = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{}{}\r\n",
@@ -230,6 +277,8 @@ struct Acceptance {
     accept_key: String,
     subprotocol: Option<String>,
     groups: Vec<String>,
+    /// The served path it matched (its index; 0 when none is declared).
+    path: usize,
     /// permessage-deflate, when the path takes it and an offer could be accepted.
     compression: Option<PerMessageDeflate>,
     /// The served path's `{name}` segments and what they matched.
@@ -248,54 +297,70 @@ async fn accept(
     let headers = &request.headers;
     if !headers.has_token("upgrade", "websocket") || !headers.has_token("connection", "upgrade") {
         return Err(Refusal {
-            status: 426,
-            reason: "this endpoint only speaks WebSocket".into(),
-            extra_headers: "Upgrade: websocket\r\n",
+            extra_headers: Cow::Borrowed("Upgrade: websocket\r\n"),
             connection: "Upgrade, close",
+            ..Refusal::bad_request(426, "this endpoint only speaks WebSocket")
         });
     }
     if single_header(headers, "host")?.is_none_or(str::is_empty) {
-        return Err(Refusal::new(400, "missing Host header"));
+        return Err(Refusal::bad_request(400, "missing Host header"));
     }
     if single_header(headers, "sec-websocket-version")? != Some("13") {
         return Err(Refusal {
-            status: 426,
-            reason: "unsupported WebSocket version".into(),
-            extra_headers: "Sec-WebSocket-Version: 13\r\n",
-            connection: "close",
+            extra_headers: Cow::Borrowed("Sec-WebSocket-Version: 13\r\n"),
+            ..Refusal::bad_request(426, "unsupported WebSocket version")
         });
     }
     let key = single_header(headers, "sec-websocket-key")?.unwrap_or_default();
     if !is_valid_key(key) {
-        return Err(Refusal::new(400, "missing or malformed Sec-WebSocket-Key"));
+        return Err(Refusal::bad_request(
+            400,
+            "missing or malformed Sec-WebSocket-Key",
+        ));
     }
+    let not_found = || {
+        Refusal::new(
+            RefusalReason::NotFound,
+            404,
+            "no WebSocket endpoint at this path",
+        )
+    };
     let Some(relative) = strip_base(&rules.base_path, &request.path) else {
-        return Err(Refusal::new(404, "no WebSocket endpoint at this path"));
+        return Err(not_found());
     };
     let mut groups = Vec::new();
     let mut uri_params = Vec::new();
-    let (origins, compression) = if rules.paths.is_empty() {
-        (&rules.origins, rules.compression.inbound)
+    let (origins, path, compression) = if rules.paths.is_empty() {
+        (&rules.origins, 0, rules.compression.inbound)
     } else {
         let served = rules
             .paths
             .iter()
-            .find_map(|p| p.pattern.captures(relative).map(|params| (p, params)));
+            .enumerate()
+            .find_map(|(i, p)| p.pattern.captures(relative).map(|params| (i, p, params)));
         match served {
-            Some((served, params)) => {
+            Some((index, served, params)) => {
                 groups.extend(served.default_groups.iter().cloned());
                 uri_params = params;
-                (&served.origins, served.compression)
+                (&served.origins, index, served.compression)
             }
-            None => return Err(Refusal::new(404, "no WebSocket endpoint at this path")),
+            None => return Err(not_found()),
         }
     };
     match single_header(headers, "origin")? {
         Some(origin) if !origins.allows(origin) => {
-            return Err(Refusal::new(403, "origin not allowed"));
+            return Err(Refusal::new(
+                RefusalReason::Origin,
+                403,
+                "origin not allowed",
+            ));
         }
         None if rules.require_origin => {
-            return Err(Refusal::new(403, "an Origin header is required"));
+            return Err(Refusal::new(
+                RefusalReason::Origin,
+                403,
+                "an Origin header is required",
+            ));
         }
         _ => {}
     }
@@ -330,7 +395,11 @@ async fn accept(
             Ok(AuthDecision::Accept { groups: extra }) => {
                 if let Err(e) = validate_groups(&extra) {
                     tracing::error!(target: super::LOG_TARGET, error = %e, "the authorization hook returned an invalid group");
-                    return Err(Refusal::new(500, "authorization failed"));
+                    return Err(Refusal::new(
+                        RefusalReason::Auth,
+                        500,
+                        "authorization failed",
+                    ));
                 }
                 groups.extend(extra);
             }
@@ -341,11 +410,15 @@ async fn accept(
                     tracing::error!(target: super::LOG_TARGET, status, "the authorization hook refused with a status outside 400-599; answering 403");
                     403
                 };
-                return Err(Refusal::new(status, reason));
+                return Err(Refusal::new(RefusalReason::Auth, status, reason));
             }
             Err(e) => {
                 tracing::error!(target: super::LOG_TARGET, error = %e, "the authorization hook panicked; refusing with 500");
-                return Err(Refusal::new(500, "authorization failed"));
+                return Err(Refusal::new(
+                    RefusalReason::Auth,
+                    500,
+                    "authorization failed",
+                ));
             }
         }
     }
@@ -361,6 +434,7 @@ async fn accept(
         accept_key: accept_key(key),
         subprotocol,
         groups,
+        path,
         compression,
         uri_params,
     })
@@ -374,7 +448,10 @@ fn single_header<'a>(
     let mut values = headers.all(name);
     let first = values.next();
     if values.next().is_some() {
-        return Err(Refusal::new(400, format!("more than one {name} header")));
+        return Err(Refusal::bad_request(
+            400,
+            format!("more than one {name} header"),
+        ));
     }
     Ok(first)
 }
@@ -386,7 +463,7 @@ async fn read_request(
     stream: &mut IoStream,
     max_bytes: usize,
 ) -> std::result::Result<Option<Request>, Refusal> {
-    let too_large = || Refusal::new(431, "request header fields too large");
+    let too_large = || Refusal::bad_request(431, "request header fields too large");
     let mut buf = Vec::with_capacity(1024);
     let mut head = HeadScanner::default();
     let len = loop {
@@ -396,7 +473,7 @@ async fn read_request(
             Ok(_) => {}
         }
         match head.end(&buf) {
-            Err(NotHttp) => return Err(Refusal::new(400, "not an HTTP request")),
+            Err(NotHttp) => return Err(Refusal::bad_request(400, "not an HTTP request")),
             Ok(Some(len)) if len > max_bytes => return Err(too_large()),
             Ok(Some(len)) => break len,
             Ok(None) if buf.len() > max_bytes => return Err(too_large()),
@@ -408,30 +485,29 @@ async fn read_request(
     match parsed.parse(&buf[..len]) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => {
-            return Err(Refusal::new(400, "malformed request: incomplete head"))
+            return Err(Refusal::bad_request(
+                400,
+                "malformed request: incomplete head",
+            ))
         }
         Err(httparse::Error::TooManyHeaders) => {
-            return Err(Refusal::new(431, "too many request header fields"));
+            return Err(Refusal::bad_request(431, "too many request header fields"));
         }
-        Err(e) => return Err(Refusal::new(400, format!("malformed request: {e}"))),
-    }
-    if parsed.method != Some("GET") {
-        return Err(Refusal::new(405, "a WebSocket upgrade must be a GET"));
-    }
-    if parsed.version != Some(1) {
-        return Err(Refusal::new(400, "a WebSocket upgrade needs HTTP/1.1"));
+        Err(e) => return Err(Refusal::bad_request(400, format!("malformed request: {e}"))),
     }
     let target = parsed.path.unwrap_or("/").to_owned();
     if !target.starts_with('/') {
-        return Err(Refusal::new(
+        return Err(Refusal::bad_request(
             400,
             "the request target must be an absolute path",
         ));
     }
     let raw_path = target.split(['?', '#']).next().unwrap_or("/");
-    let path = decode_request_path(raw_path).map_err(|why| Refusal::new(400, why))?;
+    let path = decode_request_path(raw_path).map_err(|why| Refusal::bad_request(400, why))?;
     let headers = HeaderLines::parsed(parsed.headers);
     Ok(Some(Request {
+        method: parsed.method.unwrap_or_default().to_owned(),
+        version: parsed.version.unwrap_or_default(),
         path,
         target,
         headers,
@@ -439,8 +515,26 @@ async fn read_request(
     }))
 }
 
+/// An upgrade must be a GET in HTTP/1.1.
+fn check_method_and_version(request: &Request) -> std::result::Result<(), Refusal> {
+    if request.method != "GET" {
+        return Err(Refusal::bad_request(
+            405,
+            "a WebSocket upgrade must be a GET",
+        ));
+    }
+    if request.version != 1 {
+        return Err(Refusal::bad_request(
+            400,
+            "a WebSocket upgrade needs HTTP/1.1",
+        ));
+    }
+    Ok(())
+}
+
 /// Answers with an HTTP error and closes the connection; no socket is created.
-async fn refuse(mut stream: IoStream, refusal: Refusal) -> Result<Accepted> {
+async fn refuse(shared: &Shared, mut stream: IoStream, refusal: Refusal) -> Result<Accepted> {
+    shared.metrics.refused(refusal.why, Some(refusal.status));
     let _ = stream.write_all(&refusal.response()).await;
     let _ = stream.shutdown().await;
     Ok(None)

@@ -19,6 +19,7 @@ pub use policy::{Reconnect, ReconnectOption, ReconnectSendPolicy};
 pub use refresh::HeaderRefresher;
 
 use crate::config::{check_duration, validate_groups};
+use crate::driver::in_socket_span;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::handshake::{validate_client_headers, validate_token, HeaderLines};
 use crate::shared::{Claim, Shared};
@@ -103,7 +104,7 @@ pub(crate) async fn open(
         subprotocol,
     };
     let socket = Socket::new(attrs, link, shared.send_queue());
-    let mut registration = shared.register(&socket, &options.groups).await?;
+    let mut registration = shared.register(&socket, &options.groups, None).await?;
     if let Some(claim) = claim {
         claim.keep();
     }
@@ -123,7 +124,8 @@ pub(crate) async fn open(
                 timeout,
                 slot,
             };
-            shared.tasks.spawn(reconnecting.run(registration, wire));
+            let life = reconnecting.run(registration, wire);
+            shared.tasks.spawn(in_socket_span(&socket, life));
         }
     }
     Ok(id)

@@ -114,6 +114,7 @@ impl Reconnecting {
                 );
                 let end = (close_code::ABNORMAL, exhausted.message().to_owned());
                 socket.set_state(SocketState::Reconnecting, Some(exhausted));
+                self.shared.metrics.reconnects_exhausted();
                 return Err(end);
             }
             socket.set_state(SocketState::Reconnecting, Some(error.clone()));
@@ -124,6 +125,7 @@ impl Reconnecting {
                 () = room(&self.shared) => {}
             }
             let delay = self.policy.delay(attempt);
+            self.shared.metrics.reconnect_attempt();
             self.shared.events.push(Event::OutboundReconnecting {
                 socket: socket.clone(),
                 attempt,
@@ -140,6 +142,7 @@ impl Reconnecting {
                     Ok(connection) => {
                         socket.relink(connection.link);
                         queue.go_online();
+                        self.shared.metrics.reconnected();
                         self.shared.events.push(Event::OutboundReconnected {
                             socket: socket.clone(),
                             attempts: attempt,

@@ -240,6 +240,37 @@ pub(crate) fn encode_server_frame(
     out.freeze()
 }
 
+/// What the header of a frame made by [`encode_server_frame`] says of its payload.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ServerPayload {
+    pub kind: crate::MessageKind,
+    /// Its length on the wire (compressed, when it is).
+    pub len: usize,
+    /// Compressed by permessage-deflate (RSV1).
+    pub compressed: bool,
+}
+
+/// The payload of a frame made by [`encode_server_frame`], from its header (for the figures);
+/// `None` for anything else.
+pub(crate) fn server_frame_payload(frame: &[u8]) -> Option<ServerPayload> {
+    let first = *frame.first()?;
+    let kind = match first & 0x0f {
+        opcode::TEXT => crate::MessageKind::Text,
+        opcode::BINARY => crate::MessageKind::Binary,
+        _ => return None,
+    };
+    let header = match frame.get(1)? & 0x7f {
+        126 => 4,
+        127 => 10,
+        _ => 2,
+    };
+    Some(ServerPayload {
+        kind,
+        len: frame.len().saturating_sub(header),
+        compressed: first & RSV1 != 0,
+    })
+}
+
 /// The payload of a close frame with `code` and `reason`.
 pub(crate) fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     let mut payload = Vec::with_capacity(2 + reason.len());
@@ -274,6 +305,31 @@ mod tests {
         let mut out = BytesMut::new();
         put_frame(&mut out, opcode, payload, mask);
         out
+    }
+
+    #[test]
+    fn a_server_frame_tells_its_kind_payload_length_and_compression() {
+        let payload = |kind, len, compressed| {
+            Some(ServerPayload {
+                kind,
+                len,
+                compressed,
+            })
+        };
+        for len in [0, 125, 126, 65_535, 65_536] {
+            let text = encode_server_frame(&crate::Message::text("a".repeat(len)), None);
+            let expected = payload(crate::MessageKind::Text, len, false);
+            assert_eq!(server_frame_payload(&text), expected);
+            let binary = encode_server_frame(&crate::Message::binary(vec![0u8; len]), None);
+            let expected = payload(crate::MessageKind::Binary, len, false);
+            assert_eq!(server_frame_payload(&binary), expected);
+            let squeezed = vec![1u8; len / 3];
+            let message = crate::Message::text("a".repeat(len));
+            let compressed = encode_server_frame(&message, Some(&squeezed));
+            let expected = payload(crate::MessageKind::Text, len / 3, true);
+            assert_eq!(server_frame_payload(&compressed), expected);
+        }
+        assert_eq!(server_frame_payload(&[]), None);
     }
 
     #[test]

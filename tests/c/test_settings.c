@@ -60,12 +60,16 @@ static void every_setting_by_name(void) {
         case WSC_SETTING_OPTIONAL_DURATION:
             OK(wsc_config_set_duration_ms(config, name, 5000));
             break;
-        case WSC_SETTING_TEXT:
-            /* Paths, names and credentials take "/api"; a proxy takes a URL. */
+        case WSC_SETTING_TEXT: {
+            /* Paths, names and credentials take a path of their own ("/<name>": the endpoint
+             * paths may not coincide); a proxy takes a URL, a host a host name. */
+            char path[160];
+            snprintf(path, sizeof path, "/%s", name);
             OK(wsc_config_set_string(config, name, strcmp(name, "proxy") == 0 ? "http://127.0.0.1:1"
                                                    : strstr(name, "host") ? "localhost"
-                                                                          : "/api"));
+                                                                          : path));
             break;
+        }
         case WSC_SETTING_TEXT_LIST:
             OK(wsc_config_add_string(config, name, "*"));
             break;

@@ -84,9 +84,12 @@ pub fn start_builder(builder: ConnectorBuilder) -> (Connector, Events) {
     (connector, Events(rx))
 }
 
-/// A listener on 127.0.0.1 with an OS-chosen port, configured by `configure`.
+/// A listener on 127.0.0.1 with an OS-chosen port, configured by `configure`. One dispatcher
+/// thread unless `configure` says otherwise: the tests read the events of all sockets from one
+/// channel, in the order they happened (several threads keep that order per socket only).
 pub fn start_server(configure: impl FnOnce(&mut Config)) -> (Connector, Events) {
     let mut config = Config::with_listener("127.0.0.1", 0);
+    config.dispatcher_threads = Some(1);
     configure(&mut config);
     start_builder(Connector::builder(config))
 }

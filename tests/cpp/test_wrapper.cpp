@@ -1,12 +1,13 @@
 // The C++ wrapper: a server and a client connector with lambda callbacks, the authorization
-// hook, operations, replies on a socket, lookups, exceptions from result codes, pull mode, and
-// the log handler.
+// hook, operations, replies on a socket, lookups, exceptions from result codes, a throwing
+// connection handler refusing its socket, pull mode, and the log handler.
 #include "wsconnector.hpp"
 
 #include <condition_variable>
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <stdexcept>
 
 #define CHECK(cond)                                                                  \
     do {                                                                             \
@@ -147,6 +148,26 @@ int main() {
         CHECK(e.code() == WSC_NO_SUCH_SOCKET);
     }
     server.reset();
+
+    // A connection handler that throws refuses its socket: the client sees 1011, the server's
+    // closed callback runs once.
+    Shared refusal;
+    wsc::Connector refuser(
+        wsc::Config()
+            .listener("127.0.0.1", 0)
+            .on_inbound_connection([](wsc::ConnectorRef, const wsc::SocketRef &) {
+                throw std::runtime_error("the connection flow failed");
+            })
+            .on_socket_closed([&](wsc::ConnectorRef, const wsc::SocketRef &, uint16_t code, std::string_view) {
+                refusal.update([&] { refusal.closed++, refusal.close_code = code; });
+            }));
+    wsc::Connector refused{wsc::Config().on_socket_closed(
+        [&](wsc::ConnectorRef, const wsc::SocketRef &, uint16_t code, std::string_view) {
+            refusal.update([&] { refusal.client_got.emplace_back(std::to_string(code)); });
+        })};
+    refused.open_outbound("ws://127.0.0.1:" + std::to_string(refuser.port()) + "/");
+    refusal.wait([&] { return refusal.closed == 1 && refusal.client_got.size() == 1; });
+    CHECK(refusal.close_code == 1011 && refusal.client_got[0] == "1011");
 
     // Pull mode through the wrapper.
     wsc::Connector puller(wsc::Config().listener("127.0.0.1", 0));

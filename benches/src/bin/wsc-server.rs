@@ -4,7 +4,13 @@
 //!
 //! ```text
 //! wsc-server [--port 0] [--nodes 1|2] [--inline 0|1] [--compression off|context|no-context]
+//!            [--dispatcher-threads N] [--handler-sleep-us N]
 //! ```
+//!
+//! `--dispatcher-threads` sets the pool that runs the handler (default: the library's; 1 is
+//! the single dispatcher thread of before the pool); `--handler-sleep-us` makes the handler
+//! sleep that long before it answers each message, as a handler that waits on a database
+//! would: its throughput then grows with the pool.
 //!
 //! `--compression` turns permessage-deflate on (`compression`, with the default parameters:
 //! `context`), or on with `server_no_context_takeover` asked for (`no-context`: a broadcast
@@ -56,6 +62,8 @@ fn run() -> Result<(), String> {
         other => return Err(format!("--compression {other}: off, context or no-context")),
     };
     let deflate = compression.is_some();
+    let dispatcher_threads: Option<usize> = args.optional("dispatcher-threads")?;
+    let handler_sleep = std::time::Duration::from_micros(args.get("handler-sleep-us", 0)?);
     args.finish()?;
     let config = |port: u16| {
         let mut config = Config::with_listener("127.0.0.1", port);
@@ -69,6 +77,7 @@ fn run() -> Result<(), String> {
         if let Some(compression) = &compression {
             config.compression = compression.clone();
         }
+        config.dispatcher_threads = dispatcher_threads;
         config
     };
     let mut second = None;
@@ -90,6 +99,9 @@ fn run() -> Result<(), String> {
     let fan = SocketFilter::all().with_groups([FANOUT_GROUP]);
     let handler = move |conn: &ConnectorHandle, event: Event| {
         if let Event::InboundMessage { socket, message } = event {
+            if !handler_sleep.is_zero() {
+                std::thread::sleep(handler_sleep);
+            }
             if socket.path() == FANOUT_TRIGGER_PATH {
                 let _ = conn.broadcast(message, &fan);
             } else {

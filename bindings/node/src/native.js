@@ -64,6 +64,9 @@ const PROTOTYPES = [
   'uint32_t wsc_config_set_stop_timeout_ms(wsc_config *config, uint64_t timeout_ms)',
   'uint32_t wsc_config_set_event_queue_capacity(wsc_config *config, size_t capacity)',
   'uint32_t wsc_config_set_event_queue_bytes(wsc_config *config, size_t max_bytes)',
+  'uint32_t wsc_config_set_metrics_path(wsc_config *config, const char *path)',
+  'uint32_t wsc_config_add_metrics_allowed_address(wsc_config *config, const char *address)',
+  'uint32_t wsc_config_set_health_path(wsc_config *config, const char *path)',
   'uint32_t wsc_config_set_compression(wsc_config *config, bool on)',
   'uint32_t wsc_config_set_bool(wsc_config *config, const char *name, bool value)',
   'uint32_t wsc_config_set_int(wsc_config *config, const char *name, uint64_t value)',
@@ -94,6 +97,21 @@ const PROTOTYPES = [
   'uint32_t wsc_connector_sockets(wsc_connector *conn, wsc_filter *filter, _Out_ wsc_socket_list **list_out)',
   'uint32_t wsc_connector_socket_count(wsc_connector *conn, _Out_ size_t *count_out)',
   'uint32_t wsc_connector_group_count(wsc_connector *conn, _Out_ size_t *count_out)',
+  'uint32_t wsc_connector_metrics_snapshot(wsc_connector *conn, _Out_ wsc_metrics_snapshot **snapshot_out)',
+  'size_t wsc_metrics_snapshot_sample_count(wsc_metrics_snapshot *snapshot)',
+  'uint32_t wsc_metrics_snapshot_sample(wsc_metrics_snapshot *snapshot, size_t index, _Out_ wsc_str *name_out, _Out_ size_t *label_count_out, _Out_ double *value_out)',
+  'uint32_t wsc_metrics_snapshot_sample_label(wsc_metrics_snapshot *snapshot, size_t index, size_t label, _Out_ wsc_str *name_out, _Out_ wsc_str *value_out)',
+  'uint32_t wsc_metrics_snapshot_prometheus(wsc_metrics_snapshot *snapshot, _Out_ uint8_t *buf, size_t capacity, _Out_ size_t *len_out)',
+  'void wsc_metrics_snapshot_free(wsc_metrics_snapshot *snapshot)',
+  'uint32_t wsc_drain_options_new(_Out_ wsc_drain_options **options_out)',
+  'uint32_t wsc_drain_options_set_filter(wsc_drain_options *options, wsc_filter *filter)',
+  'uint32_t wsc_drain_options_set_batches(wsc_drain_options *options, size_t batch_size, uint64_t interval_ms)',
+  'uint32_t wsc_drain_options_set_close(wsc_drain_options *options, uint16_t code, const char *reason)',
+  'uint32_t wsc_drain_options_set_retry_after_ms(wsc_drain_options *options, uint64_t retry_after_ms)',
+  'void wsc_drain_options_free(wsc_drain_options *options)',
+  'uint32_t wsc_connector_drain(wsc_connector *conn, wsc_drain_options *options, _Out_ wsc_drain **drain_out)',
+  'uint32_t wsc_drain_wait(wsc_drain *drain, int64_t timeout_ms, _Inout_ wsc_drain_progress *progress_out)',
+  'void wsc_drain_free(wsc_drain *drain)',
   'uint32_t wsc_connector_next_event(wsc_connector *conn, int64_t timeout_ms, _Out_ wsc_event **event_out)',
   'uint32_t wsc_event_trigger(wsc_event *event, _Out_ uint32_t *trigger_out)',
   'uint32_t wsc_event_socket(wsc_event *event, _Out_ wsc_socket **socket_out)',
@@ -161,9 +179,13 @@ function api() {
   const lib = koffi.load(file);
   for (const name of ['wsc_config', 'wsc_connector', 'wsc_event', 'wsc_filter',
     'wsc_broadcast_result', 'wsc_outbound_options', 'wsc_socket', 'wsc_socket_list',
-    'wsc_reconnect']) {
+    'wsc_reconnect', 'wsc_metrics_snapshot', 'wsc_drain_options', 'wsc_drain']) {
     koffi.opaque(name);
   }
+  koffi.struct('wsc_drain_progress', {
+    struct_size: 'size_t', matched: 'size_t', requested: 'size_t', closed: 'size_t',
+    batches: 'size_t', finished: 'uint32_t',
+  });
   // Views: the pointer stays a number (koffi would read a char * up to a NUL).
   koffi.struct('wsc_str', { data: 'void *', len: 'size_t' });
   koffi.struct('wsc_bytes', { data: 'void *', len: 'size_t' });

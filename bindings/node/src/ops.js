@@ -6,6 +6,7 @@
 
 const path = require('node:path');
 const { Worker, isMainThread, parentPort } = require('node:worker_threads');
+const koffi = require('koffi');
 const native = require('./native');
 
 const MAX_WORKERS = 4;
@@ -42,6 +43,20 @@ const OPERATIONS = {
     } finally {
       fns.wsc_outbound_options_free(handle);
     }
+  },
+  drainWait(fns, conn, drain, timeout) {
+    const progress = {
+      struct_size: koffi.sizeof('wsc_drain_progress'), matched: 0, requested: 0, closed: 0, batches: 0, finished: 0,
+    };
+    const result = fns.wsc_drain_wait(drain, timeout, progress);
+    if (result !== native.WSC_OK) throw result;
+    return {
+      matched: Number(progress.matched),
+      requested: Number(progress.requested),
+      closed: Number(progress.closed),
+      batches: Number(progress.batches),
+      finished: progress.finished === 1,
+    };
   },
   stop(fns, conn) {
     const result = fns.wsc_connector_stop(conn);

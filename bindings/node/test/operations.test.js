@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const { once } = require('node:events');
 const WebSocket = require('ws');
 const { Connector, InvalidSocketId } = require('..');
-const { bounded, connect, record, Queue } = require('./helpers');
+const { WAIT, bounded, connect, record, Queue } = require('./helpers');
 
 /** A `ws` server on a free port that records handshakes, messages and close codes. */
 async function peer(t) {
@@ -168,6 +168,39 @@ test('a broadcast report names the sockets that did not get the message', async 
   assert.equal(report.delivered, 0);
   assert.equal(connector.send(socket.id, 'dropped too'), false);
   ws.terminate();
+});
+
+test('metrics count the traffic; a drain closes in batches while new sockets get 503', async (t) => {
+  const [connector, events] = await started(t, {
+    host: '127.0.0.1', port: 0, metricsPath: '/metrics', healthPath: '/health',
+  });
+  connector.on('inboundMessage', (socket, message) => socket.send(message));
+  const clients = [];
+  for (let i = 0; i < 3; i++) {
+    clients.push(await connect(`ws://127.0.0.1:${connector.port}/room`));
+    await events.nextOf('inboundConnection');
+  }
+  clients[0].send('hello');
+  assert.equal(await clients[0].inbox.next(), 'hello');
+  const figures = connector.metrics();
+  const open = figures.wsconnector_sockets_open.find((s) => s.labels.type === 'inbound');
+  assert.equal(open.value, 3);
+  const received = figures.wsconnector_messages_received_total.find((s) => s.labels.kind === 'text');
+  assert.equal(received.value, 1);
+  assert.match(connector.metricsText(), /^wsconnector_sockets_opened_total\{type="inbound"\} 3$/m);
+  const scraped = await fetch(`http://127.0.0.1:${connector.port}/metrics`);
+  assert.equal(scraped.status, 200);
+  assert.match(await scraped.text(), /^wsconnector_messages_sent_total\{kind="text"\} 1$/m);
+
+  const closed = clients.map((ws) => once(ws, 'close'));
+  const progress = await connector.drain({ batchSize: 2, interval: 10, code: 1012, reason: 'restart', timeout: WAIT });
+  assert.deepEqual(progress, { matched: 3, requested: 3, closed: 3, batches: 2, finished: true });
+  for (const [code] of await Promise.all(closed)) assert.equal(code, 1012);
+  assert.equal((await fetch(`http://127.0.0.1:${connector.port}/health`)).status, 503);
+  const refused = new WebSocket(`ws://127.0.0.1:${connector.port}/room`);
+  const [, response] = await once(refused, 'unexpected-response');
+  assert.equal(response.statusCode, 503);
+  assert.equal(response.headers['retry-after'], '5');
 });
 
 test('compression: permessage-deflate with a ws server, the extension on the socket, per open', async (t) => {

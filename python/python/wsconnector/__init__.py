@@ -15,7 +15,8 @@ through four triggers: inbound connection, inbound message, outbound message, so
 
     chat.serve_forever()  # until stop(), Ctrl-C or SIGTERM
 
-Trigger callbacks run on the connector's dispatcher thread; operations that wait (connect,
+Trigger callbacks run on the connector's dispatcher threads (``dispatcher_threads``, default
+4), each socket's in order, different sockets' side by side; operations that wait (connect,
 stop, broadcast, waiting for events) release the GIL while the Rust core works.
 ``AsyncConnector`` is the asyncio front: ``async def`` trigger handlers run on the loop, or
 ``async for event in connector.events()``. Errors derive from ``WebSocketError``, one class per
@@ -36,6 +37,7 @@ from ._native import (
     ConnectivityError,
     Connector,
     DnsError,
+    DrainProgress,
     Forbidden,
     ForbiddenError,
     HandshakeError,
@@ -58,6 +60,7 @@ from ._native import (
     InvalidStateError,
     LimitExceeded,
     LimitExceededError,
+    Metrics,
     NonUniqueSocketId,
     NonUniqueSocketIdError,
     NoSuchSocket,
@@ -87,6 +90,7 @@ from ._native import (
 from ._types import (
     ClientScheme,
     CloseCode,
+    DrainOptions,
     Event,
     MessageRatePolicy,
     PathOptions,
@@ -119,6 +123,8 @@ __all__ = [
     "ConnectivityError",
     "Connector",
     "DnsError",
+    "DrainOptions",
+    "DrainProgress",
     "Event",
     "Forbidden",
     "ForbiddenError",
@@ -142,6 +148,7 @@ __all__ = [
     "LimitExceeded",
     "LimitExceededError",
     "MessageRatePolicy",
+    "Metrics",
     "NoSuchSocket",
     "NoSuchSocketError",
     "NonUniqueSocketId",

@@ -64,8 +64,16 @@ _T = TypeVar("_T")
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._native import BroadcastResult, _AuthAnswer, _Data, _F, _SocketTypeFilter
-    from ._types import Settings
+    from ._native import (
+        BroadcastResult,
+        DrainProgress,
+        Metrics,
+        _AuthAnswer,
+        _Data,
+        _F,
+        _SocketTypeFilter,
+    )
+    from ._types import DrainOptions, Settings
 
 _Deliver = Callable[[Optional[List[Event]]], None]
 
@@ -273,12 +281,20 @@ class AsyncConnector:
             pump.start(self._events.deliver)
         self._pump = pump
 
-    async def stop(self) -> None:
+    async def stop(
+        self, *, drain: Union[bool, DrainOptions, None] = None, deadline: Optional[float] = None
+    ) -> None:
         """Stops the connector without blocking the loop: every socket closed with 1001, every
         remaining event delivered. With trigger handlers it returns once they have all run,
         each socket's closed handler included (called from a handler, it does not wait for
         them: they wait for that handler). Without, the events still waiting can be iterated
-        afterwards. Authorization hooks still under way are cancelled."""
+        afterwards. Authorization hooks still under way are cancelled. With ``drain`` (``True``
+        or ``drain()``'s options), drains first for up to ``deadline`` seconds (30), as
+        ``Connector.stop`` does."""
+        if drain:
+            options: DrainOptions = {} if drain is True else drain
+            seconds = 30.0 if deadline is None else deadline
+            await self.drain(timeout=seconds, **options)
         for decided in list(self._authorizing):
             decided.cancel()
         pump = self._pump
@@ -476,6 +492,39 @@ class AsyncConnector:
             code=code,
             reason=reason,
         )
+
+    def metrics(self) -> Metrics:
+        """The connector's figures now (see ``Connector.metrics``); quick, it does not block."""
+        return self.connector.metrics()
+
+    async def drain(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        on_progress: Optional[Callable[[DrainProgress], object]] = None,
+        **options: Unpack[DrainOptions],
+    ) -> DrainProgress:
+        """Drains the connector (see ``Connector.drain``) without blocking the loop: new
+        handshakes get 503, the matching sockets close in batches; returns the last progress
+        once they have all closed (or ``timeout`` seconds passed). ``on_progress`` is called on
+        the loop with each change. The handlers keep running meanwhile."""
+        loop = asyncio.get_running_loop()
+        report = None
+        if on_progress is not None:
+            callback = on_progress
+
+            def report(progress: DrainProgress) -> None:
+                loop.call_soon_threadsafe(callback, progress)
+
+        wait = functools.partial(
+            self.connector.drain, timeout=timeout, on_progress=report, **options
+        )
+        return await loop.run_in_executor(None, wait)
+
+    @property
+    def is_draining(self) -> bool:
+        """Whether a drain has begun."""
+        return self.connector.is_draining
 
     def socket(self, socket_id: str) -> Socket:
         """The open socket with this ID (see ``Connector.socket``)."""

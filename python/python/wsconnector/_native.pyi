@@ -7,7 +7,7 @@ from typing import Any, Final, Literal, TypeVar, Union, final, overload
 
 from typing_extensions import Self, Unpack
 
-from ._types import Settings, SocketType
+from ._types import DrainOptions, Settings, SocketType
 
 _PemSource = Union[str, bytes, os.PathLike[str]]
 _Pairs = Union[Mapping[str, str], Iterable[tuple[str, str]]]
@@ -72,6 +72,8 @@ __all__ = [
     "BroadcastFailure",
     "ClusterSocket",
     "Pending",
+    "Metrics",
+    "DrainProgress",
     "_stop_all",
     "_config_fields",
     "SETTINGS",
@@ -256,7 +258,8 @@ class Socket:
         when the socket is not compressed."""
     @property
     def groups(self) -> list[str]:
-        """The groups the socket is subscribed to now, sorted (empty once it has closed)."""
+        """The groups the socket is subscribed to now, sorted; once it has closed, those it had
+        when it closed (the socket-closed callback shows them)."""
     @property
     def local_address(self) -> tuple[str, int]:
         """This end of the connection as `(host, port)`."""
@@ -570,6 +573,133 @@ class Pending:
     def cancel(self) -> None:
         """Abandons the operation; its callback is never called."""
 
+_ByType = dict[Literal["inbound", "outbound"], int]
+_ByKind = dict[Literal["text", "binary"], int]
+_Histogram = dict[str, Any]
+
+@final
+class Metrics:
+    """The connector's figures read at one time: counters (totals since start) and gauges."""
+
+    @property
+    def sockets_open(self) -> _ByType:
+        """Gauge: sockets open now, by type."""
+    @property
+    def sockets_opened(self) -> _ByType:
+        """Counter: sockets opened since start, by type."""
+    @property
+    def paths(self) -> dict[str, dict[str, int]]:
+        """Inbound sockets by served path pattern: `{pattern: {"open": n, "opened": n}}`."""
+    @property
+    def sockets_closed(self) -> dict[int | str, int]:
+        """Counter: sockets closed by close code (`"other"`: codes without a label)."""
+    @property
+    def handshakes_refused(self) -> dict[str, dict[int | None, int]]:
+        """Counter: refused handshakes, `{reason: {status or None: n}}`."""
+    @property
+    def messages_in(self) -> _ByKind:
+        """Counter: messages received from peers, by kind."""
+    @property
+    def bytes_in(self) -> _ByKind:
+        """Counter: payload bytes received from peers, by kind."""
+    @property
+    def messages_out(self) -> _ByKind:
+        """Counter: messages written to peers, by kind."""
+    @property
+    def bytes_out(self) -> _ByKind:
+        """Counter: payload bytes written to peers, by kind."""
+    @property
+    def compressed_messages_in(self) -> int:
+        """Counter: messages received compressed (permessage-deflate)."""
+    @property
+    def compressed_bytes_in(self) -> int:
+        """Counter: their payload bytes on the wire, compressed (inflated: `bytes_in`)."""
+    @property
+    def compressed_messages_out(self) -> int:
+        """Counter: messages written compressed (permessage-deflate)."""
+    @property
+    def compressed_bytes_out(self) -> int:
+        """Counter: their payload bytes on the wire, compressed (before: `bytes_out`)."""
+    @property
+    def send_queue_messages(self) -> int:
+        """Gauge: messages waiting in every socket's send queue."""
+    @property
+    def send_queue_bytes(self) -> int:
+        """Gauge: payload bytes waiting in every socket's send queue."""
+    @property
+    def send_queue_largest(self) -> int:
+        """Gauge: messages waiting in the fullest send queue."""
+    @property
+    def slow_consumer_dropped(self) -> int:
+        """Counter: messages dropped by the slow-consumer policy."""
+    @property
+    def slow_consumer_closed(self) -> int:
+        """Counter: sockets closed (1013) by the slow-consumer policy."""
+    @property
+    def broadcasts(self) -> int:
+        """Counter: broadcasts."""
+    @property
+    def broadcast_deliveries(self) -> int:
+        """Counter: sockets broadcasts queued their message for."""
+    @property
+    def events_waiting(self) -> int:
+        """Gauge: events waiting for the application, or held by it."""
+    @property
+    def event_bytes_waiting(self) -> int:
+        """Gauge: memory those events keep, in bytes."""
+    @property
+    def backpressure_episodes(self) -> int:
+        """Counter: times the event queue filled up and sockets stopped reading."""
+    @property
+    def pings_sent(self) -> int:
+        """Counter: keepalive pings sent."""
+    @property
+    def pong_timeouts(self) -> int:
+        """Counter: sockets dropped for not answering a ping in time."""
+    @property
+    def reconnect_attempts(self) -> int:
+        """Counter: reconnect attempts of outbound sockets."""
+    @property
+    def reconnects(self) -> int:
+        """Counter: reconnect attempts that connected again."""
+    @property
+    def reconnects_exhausted(self) -> int:
+        """Counter: outbound sockets closed because their reconnect attempts ran out."""
+    @property
+    def event_wait(self) -> _Histogram:
+        """Histogram (seconds): from when a socket read an event to when its callback got it."""
+    @property
+    def broadcast_fanout(self) -> _Histogram:
+        """Histogram (seconds): a broadcast's time to queue its message for every socket."""
+    @property
+    def draining(self) -> bool:
+        """Gauge: the connector drains."""
+    def as_dict(self) -> dict[str, Any]:
+        """Every figure in one dict, keyed by the attribute names."""
+    def to_prometheus(self) -> str:
+        """The figures as Prometheus text (exposition format 0.0.4)."""
+
+@final
+class DrainProgress:
+    """Where a drain stands."""
+
+    def __eq__(self, value: object, /) -> bool: ...
+    @property
+    def matched(self) -> int:
+        """Sockets that matched the filter when the drain began."""
+    @property
+    def requested(self) -> int:
+        """Sockets the drain asked to close."""
+    @property
+    def closed(self) -> int:
+        """Matched sockets that have closed."""
+    @property
+    def batches(self) -> int:
+        """Batches of close requests sent."""
+    @property
+    def finished(self) -> bool:
+        """Every matched socket has closed (or the connector stopped)."""
+
 @final
 class Connector:
     """A WebSocket connector: an optional listener and outbound sockets, with socket IDs,
@@ -632,8 +762,11 @@ class Connector:
         reconnect attempt: its headers replace the socket's own of those names (a decorator)."""
     def start(self) -> None:
         """Starts the listener (if any), the I/O threads and the dispatcher."""
-    def stop(self) -> None:
-        """Closes every socket (1001), delivers the remaining events, ends every thread."""
+    def stop(
+        self, *, drain: bool | DrainOptions | None = None, deadline: float | None = None
+    ) -> None:
+        """Closes every socket (1001), delivers the remaining events, ends every thread; with
+        `drain`, drains first for up to `deadline` seconds (30)."""
     def serve_forever(self) -> None:
         """Starts unless running, serves until `stop()` (from another thread) or SIGINT/SIGTERM,
         then stops cleanly. Signal handlers only on the main thread, put back on return."""
@@ -735,6 +868,20 @@ class Connector:
         except_groups: _Groups | None = None,
     ) -> list[Socket]:
         """The open sockets of this node that match the filter."""
+    def metrics(self) -> Metrics:
+        """The connector's figures now."""
+    def drain(
+        self,
+        *,
+        timeout: float | None = None,
+        on_progress: Callable[[DrainProgress], object] | None = None,
+        **options: Unpack[DrainOptions],
+    ) -> DrainProgress:
+        """Refuses new handshakes (503, Retry-After), closes the matching sockets in batches,
+        and waits until they have closed (or `timeout`); returns the last progress."""
+    @property
+    def is_draining(self) -> bool:
+        """Whether a drain has begun."""
     @property
     def node_name(self) -> str | None:
         """This node's name in its cluster, or `None` without a cluster."""

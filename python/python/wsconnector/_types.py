@@ -181,6 +181,12 @@ class Settings(TypedDict, total=False):
     # ("https://app.example.com"), "*.example.com" patterns (with or without a scheme), "null"
     # or "*"; others get 403 before the authorization hook (default: any origin)
     require_origin: Optional[bool]  # refuse (403) requests without an Origin header (False)
+    metrics_path: Optional[str]  # plain HTTP GET path on the listener serving the figures as
+    # Prometheus text, e.g. "/metrics" (default: none); never a declared WebSocket path
+    metrics_allowed_addresses: Optional[Groups]  # client addresses or CIDR blocks ("10.0.0.0/8")
+    # that may read metrics_path, or "*"; others get 403 (default: loopback only)
+    health_path: Optional[str]  # plain HTTP health path for load balancers, e.g. "/health":
+    # 200 while running, 503 once draining (default: none)
     # Outbound sockets.
     default_headers: Optional[Pairs]  # headers of every outbound handshake
     default_query: Optional[Pairs]  # query parameters added to every outbound URL
@@ -240,6 +246,9 @@ class Settings(TypedDict, total=False):
     compression_level: Optional[int]  # zlib's level, 1 (fastest) to 9 (smallest) (2)
     # The connector.
     worker_threads: Optional[int]  # I/O threads (default: the CPU count, at most 4)
+    # threads running trigger callbacks, each socket's in order on one at a time (default 4:
+    # callbacks hold the GIL; more threads only help callbacks that wait on I/O)
+    dispatcher_threads: Optional[int]
     stop_timeout: Optional[float]  # how long stop waits for sends and close handshakes (5 s)
     event_queue_capacity: Optional[int]  # events waiting for the application (or held by a
     # batch being delivered); past it, sockets stop reading until it catches up (65536)
@@ -252,3 +261,22 @@ class Settings(TypedDict, total=False):
     cluster_password: Optional[str]  # the Redis password, when not in the URL
     cluster_timeout: Optional[float]  # wait for the other nodes and for Redis (2 s)
     cluster_node_expiry: Optional[float]  # a dead node's IDs stop resolving after this (10 s)
+
+
+class DrainOptions(TypedDict, total=False):
+    """The options of ``Connector.drain()`` and of ``stop(drain={...})``: which sockets (as for
+    ``broadcast``: ``path``, ``socket_type``, ``groups``, ``all_groups``, ``except_socket_ids``,
+    ``except_groups``; default every socket), how many at a time and how far apart, the close
+    code and reason, and the ``Retry-After`` that refused handshakes carry."""
+
+    path: str  # full path, exact or "*" pattern
+    socket_type: Union[Literal["inbound", "outbound", "all"], SocketType]
+    groups: Union[str, Iterable[str]]  # member of any of these groups
+    all_groups: Union[str, Iterable[str]]  # member of every one of these groups
+    except_socket_ids: Union[str, Iterable[str]]  # socket IDs left out
+    except_groups: Union[str, Iterable[str]]  # left out when in any of these groups
+    batch_size: int  # sockets closed at a time (1000)
+    interval: float  # seconds between two batches (1.0)
+    code: int  # close code: 1001 going away (the default) or 1012 service restart
+    reason: str  # close reason ("server draining")
+    retry_after: float  # seconds refused handshakes are told to wait, rounded up (5.0)

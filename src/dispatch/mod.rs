@@ -1,9 +1,12 @@
-//! The dispatcher: the thread that hands a connector's events to the application's handler,
-//! in batches, in order for each socket; or, with inline dispatch, the handler called on the
-//! I/O thread where each event happens.
+//! The dispatcher: the pool of threads that hands a connector's events to the application's
+//! handler, in order for each socket, different sockets side by side (`pool`, `mailbox`); or,
+//! with inline dispatch, the handler called on the I/O thread where each event happens.
+
+mod mailbox;
+pub(crate) mod pool;
 
 use crate::cluster::Cluster;
-use crate::events::{Batch, Event};
+use crate::events::{Event, Trigger};
 use crate::handle::ConnectorHandle;
 use crate::shared::{InlineHandler, Shared};
 use std::mem::ManuallyDrop;
@@ -13,10 +16,13 @@ use std::sync::Arc;
 /// callback and Python's `logging` show it; applications filter on it).
 const LOG_TARGET: &str = "wsconnector::events";
 
-/// Receives the events of a connector on its dispatcher thread, one at a time, in order for
-/// each socket (or, registered with `ConnectorBuilder::on_event_inline`, on the I/O thread
-/// where each happens, in the same order for each socket). It may call any operation through
-/// `connector` (inline, all but those that wait for the connector).
+/// Receives the events of a connector on its dispatcher threads (the `dispatcher_threads`
+/// setting): one event at a time for each socket, in order (connection, messages, closed last);
+/// events of different sockets may run at the same time on different threads. Registered
+/// with `ConnectorBuilder::on_event_inline`, it is called on the I/O thread where each event
+/// happens instead, in the same order for each socket. It may call any operation through
+/// `connector` (inline, all but those that wait for the connector). A panic while handling
+/// an inbound connection refuses the socket (see [`crate::Socket::refuse`]).
 pub trait EventHandler: Send + Sync + 'static {
     /// Called once per event.
     fn on_event(&self, connector: &ConnectorHandle, event: Event);
@@ -38,7 +44,7 @@ where
 /// core, one switch per batch instead of two per event (measured: server CPU per echoed 32 B
 /// message down by about a quarter, to the raw tokio-tungstenite server's). On an idle core the
 /// consumer runs at once as before; on a core busy with other work it may wait for the end of
-/// that work's time slice. The connector's own dispatcher thread calls it; a binding's or an
+/// that work's time slice. The connector's own dispatcher threads call it; a binding's or an
 /// application's thread that takes events from [`ConnectorHandle::next_event`] may too. A
 /// callback that needs the default policy back can reset it with `sched_setscheduler`.
 pub fn prefer_batched_wakeups() {
@@ -52,26 +58,15 @@ pub fn prefer_batched_wakeups() {
     }
 }
 
-/// The dispatcher thread's loop: takes events in batches and hands each to the handler, until
-/// the connector has stopped and the queue is drained. A panicking handler is logged and the
-/// next event is delivered.
-pub(crate) fn run_dispatcher(connector: ConnectorHandle, handler: Arc<dyn EventHandler>) {
-    prefer_batched_wakeups();
-    let mut batch = Batch::default();
-    while connector
-        .shared
-        .events
-        .take_batch(&mut batch, usize::MAX, None)
-    {
-        while let Some(event) = batch.pop() {
-            call(&*handler, &connector, event);
-        }
-    }
-}
-
-/// Calls the handler with one event; a panic is logged, and the connector carries on.
-fn call(handler: &dyn EventHandler, connector: &ConnectorHandle, event: Event) {
+/// Hands one event to the application's handler (the connector's `handlers::Router`, which
+/// picks the registration for the event's trigger and path), catching a panic (logged; the
+/// connector carries on): every dispatcher thread, and inline dispatch, delivers through here. A handler
+/// that fails on an inbound connection refuses the socket: it is closed with 1011 (unless the
+/// handler closed it with a code of its own before failing), and the messages that waited for
+/// the handler are dropped.
+pub(crate) fn deliver(handler: &dyn EventHandler, connector: &ConnectorHandle, event: Event) {
     let trigger = event.trigger();
+    let connecting = (trigger == Trigger::InboundConnection).then(|| event.socket().clone());
     let call = std::panic::AssertUnwindSafe(|| handler.on_event(connector, event));
     if let Err(panic) = std::panic::catch_unwind(call) {
         tracing::error!(
@@ -80,6 +75,9 @@ fn call(handler: &dyn EventHandler, connector: &ConnectorHandle, event: Event) {
             panic = crate::panic_message(&*panic),
             "an event handler panicked; the connector carries on"
         );
+        if let Some(socket) = connecting {
+            socket.refuse(None);
+        }
     }
 }
 
@@ -106,6 +104,6 @@ impl InlineHandler for Inline {
                 .as_ref()
                 .map(|cluster| unsafe { Arc::from_raw(Arc::as_ptr(cluster)) }),
         });
-        shared.run_as_inline_handler(|| call(&*self.handler, &connector, event));
+        shared.run_as_inline_handler(|| deliver(&*self.handler, &connector, event));
     }
 }
