@@ -227,6 +227,37 @@ fn a_panicking_inline_handler_is_survived_by_its_socket_and_thread() {
     );
 }
 
+/// Inline dispatch delivers through the dispatcher's `deliver`, as the pool does: a handler
+/// that panics on an inbound connection refuses that socket (1011), and only that one.
+#[test]
+fn a_panicking_inline_connection_handler_refuses_its_socket() {
+    let (server, events) = inline_server(
+        |config| config.worker_threads = Some(1),
+        |_, event| {
+            if let Event::InboundConnection { socket } = event {
+                if socket.path() == "/refused" {
+                    panic!("connection handler bug");
+                }
+            }
+        },
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let mut refused = connect(&url(&server, "/refused")).await;
+        assert_eq!(recv_close(&mut refused).await.0, 1011);
+    });
+    let closed = loop {
+        let (_, event) = events.recv_timeout(WAIT).unwrap();
+        if let Event::SocketClosed { socket, code, .. } = event {
+            break (socket.path().to_owned(), code);
+        }
+    };
+    assert_eq!(closed, ("/refused".to_owned(), 1011));
+    let kept = rt.block_on(connect(&url(&server, "/kept")));
+    assert_eq!(server.socket_count(), 1, "only the refused socket closed");
+    drop(kept);
+}
+
 #[test]
 fn stop_delivers_every_closed_event_inline_before_it_returns() {
     let stopped = Arc::new(AtomicBool::new(false));
