@@ -770,7 +770,9 @@ typedef struct wsc_bytes {
  * connection's handling fails, register a wsc_refusable_connection_fn instead. On Linux the
  * dispatcher threads run with the SCHED_BATCH policy: the I/O thread that queues an event is
  * not preempted by them, so events arrive in batches (a callback that needs the default
- * policy may set it back with sched_setscheduler()).
+ * policy may set it back with sched_setscheduler()). With wsc_config_set_inline_dispatch()
+ * they run on the I/O threads instead, in the same order for each socket, those of different
+ * I/O threads at the same time: see there.
  */
 typedef void (*wsc_connection_fn)(void *userdata,
                                   struct wsc_connector *conn,
@@ -1888,6 +1890,24 @@ wsc_result wsc_config_on_socket_closed_at(struct wsc_config *config,
                                           wsc_userdata_free_fn userdata_free);
 
 /**
+ * Inline dispatch (default false), for trigger callbacks that never block: each runs on the
+ * I/O thread that read the message (for a connection, finished the handshake; for a close,
+ * saw the socket end) instead of the dispatcher thread, with no hand-off between threads, and
+ * a reply sent from it leaves in the same write: the cheapest way to answer small messages.
+ * A BLOCKING CALLBACK BLOCKS THAT I/O THREAD: every socket it serves waits, pings and
+ * timeouts included (wsc_config_set_worker_threads() sets how many there are). Callbacks keep
+ * their order for each socket (connection, messages, closed last, exactly once); those of
+ * sockets on different I/O threads may run at the same time. Every operation may be called
+ * from them but the ones that would wait for the connector on that thread:
+ * wsc_connector_open_outbound(), wsc_connector_stop() and wsc_connector_free() fail with
+ * WSC_INVALID_STATE (open outbound sockets from another thread). No event queue is used, so
+ * its bounds do not apply: a slow callback holds back its I/O thread's reads, and TCP holds
+ * back the peers. Needs trigger callbacks (wsc_connector_start() fails with
+ * WSC_INVALID_ARGUMENT without any). Errors: WSC_NULL_POINTER.
+ */
+wsc_result wsc_config_set_inline_dispatch(struct wsc_config *config, bool inline_dispatch);
+
+/**
  * Registers the callback of a reconnecting outbound socket's changes of state (see
  * wsc_outbound_state_fn), like wsc_config_on_inbound_connection(). In pull mode the same
  * changes come as WSC_TRIGGER_OUTBOUND_RECONNECTING and WSC_TRIGGER_OUTBOUND_RECONNECTED
@@ -1988,8 +2008,9 @@ wsc_result wsc_connector_is_running(const struct wsc_connector *conn, bool *runn
  * WSC_NON_UNIQUE_SOCKET_ID, WSC_DNS, WSC_CONNECTIVITY (also a proxy's refusal, with its
  * status), WSC_TLS, WSC_HANDSHAKE (the HTTP status is in wsc_last_error_http_status()),
  * WSC_BASIC_AUTHENTICATION (401 to the basic credentials of the settings), WSC_LIMIT_EXCEEDED
- * (max_outbound_connections), WSC_TIMEOUT, WSC_STOPPED.
- * Any thread, including a callback (which then waits for the connect).
+ * (max_outbound_connections), WSC_TIMEOUT, WSC_STOPPED, WSC_INVALID_STATE (from an inline
+ * callback, see wsc_config_set_inline_dispatch()).
+ * Any thread, including a callback (which then waits for the connect), but an inline one.
  */
 wsc_result wsc_connector_open_outbound(const struct wsc_connector *conn,
                                        const char *url,

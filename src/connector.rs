@@ -3,7 +3,7 @@
 
 use crate::cluster::Cluster;
 use crate::config::Config;
-use crate::dispatch::{pool, EventHandler};
+use crate::dispatch::{pool, EventHandler, Inline};
 use crate::drain::{Drain, DrainOptions, DrainProgress};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::Trigger;
@@ -29,6 +29,8 @@ pub struct ConnectorBuilder {
     handlers: Router,
     /// The first bad pattern given to `on_trigger_at`, reported by `start`.
     bad_pattern: Option<Error>,
+    /// The handlers run inline, on the I/O threads.
+    inline: bool,
     authorizer: Option<Arc<dyn Authorizer>>,
     header_refresher: Option<Arc<dyn HeaderRefresher>>,
 }
@@ -45,6 +47,39 @@ impl ConnectorBuilder {
     /// Same as [`ConnectorBuilder::on_event`] with a shared handler.
     pub fn on_event_arc(mut self, handler: Arc<dyn EventHandler>) -> Self {
         self.handlers.set_fallback(handler);
+        self.inline = false;
+        self
+    }
+
+    /// Inline dispatch, for a handler that never blocks: `handler` runs on the I/O thread
+    /// that read the message (for a connection, finished the handshake; for a close, saw
+    /// the socket end), with no hand-off to a dispatcher thread, and what it sends to that
+    /// socket leaves in the same write. The cheapest way to answer small messages (see the
+    /// README's performance section).
+    ///
+    /// **A blocking handler blocks that I/O thread**: every socket it serves waits, reads and
+    /// writes, pings and timeouts included (`worker_threads` sets how many there are). The
+    /// ordering is the same as with [`ConnectorBuilder::on_event`] (connection, messages in
+    /// order, closed last, exactly once, for each socket), events of sockets on different
+    /// I/O threads run at the same time, and a panic is logged as it is there. The handler
+    /// may call every operation, except those that would wait for the connector on its I/O
+    /// thread: `stop` and `open_outbound` fail with `InvalidState` (spawn
+    /// [`ConnectorHandle::open_outbound_async`] instead: a handler runs inside the
+    /// connector's runtime, so `tokio::spawn` works). Nothing queues events, so the event
+    /// queue's bounds (`event_queue_capacity`, `event_queue_bytes`) do not apply: the handler
+    /// itself is the bound, since its I/O thread reads nothing more while it runs, and the
+    /// peers of a slow one are held back by TCP.
+    ///
+    /// Handlers given with [`on_trigger`](Self::on_trigger) and
+    /// [`on_trigger_at`](Self::on_trigger_at) run inline too.
+    pub fn on_event_inline(self, handler: impl EventHandler) -> Self {
+        self.on_event_inline_arc(Arc::new(handler))
+    }
+
+    /// Same as [`ConnectorBuilder::on_event_inline`] with a shared handler.
+    pub fn on_event_inline_arc(mut self, handler: Arc<dyn EventHandler>) -> Self {
+        self.handlers.set_fallback(handler);
+        self.inline = true;
         self
     }
 
@@ -171,12 +206,21 @@ impl ConnectorBuilder {
             )?),
             None => None,
         };
+        let inline_dispatch = self.inline && handler.is_some();
+        let inline = match (&handler, self.inline) {
+            (Some(handler), true) => Some(Arc::new(Inline {
+                handler: handler.clone(),
+                cluster: cluster.clone(),
+            }) as Arc<dyn crate::shared::InlineHandler>),
+            _ => None,
+        };
         let shared = Arc::new(Shared::new(
             config,
             runtime.clone(),
             client,
             listener.as_ref().map(Listener::local_addr),
             handler.is_some(),
+            inline,
             cluster
                 .clone()
                 .map(|cluster| cluster as Arc<dyn SocketDirectory>),
@@ -195,7 +239,7 @@ impl ConnectorBuilder {
                 .spawn_on(listener.run(shared.clone()), &runtime);
         }
         let dispatchers = match handler {
-            Some(handler) => {
+            Some(handler) if !inline_dispatch => {
                 let handle = ConnectorHandle {
                     shared: shared.clone(),
                     cluster: cluster.clone(),
@@ -203,7 +247,7 @@ impl ConnectorBuilder {
                 let threads = shared.config.dispatcher_threads();
                 pool::start(handle, handler, threads)?
             }
-            None => Vec::new(),
+            _ => Vec::new(),
         };
         Ok(Connector {
             handle: ConnectorHandle { shared, cluster },
@@ -238,6 +282,7 @@ impl Connector {
             config,
             handlers: Router::default(),
             bad_pattern: None,
+            inline: false,
             authorizer: None,
             header_refresher: None,
         }
@@ -316,9 +361,10 @@ impl Connector {
         }
     }
 
-    /// `InvalidState` on the connector's own dispatcher thread, which a stop would wait for.
+    /// `InvalidState` on the connector's own dispatcher thread or in its inline handler, which
+    /// a stop would wait for.
     fn check_not_own_handler(&self) -> Result<()> {
-        if self.handle.shared.on_dispatcher_thread() {
+        if self.handle.shared.in_own_handler() {
             return Err(Error::new(
                 ErrorKind::InvalidState,
                 "a connector cannot be stopped from its own event handler",
@@ -396,7 +442,7 @@ async fn close_everything(shared: &Arc<Shared>) {
 
 impl Drop for Connector {
     fn drop(&mut self) {
-        if self.handle.shared.on_dispatcher_thread() {
+        if self.handle.shared.in_own_handler() {
             // Dropped from its own handler: a dispatcher cannot join itself, so the rest of
             // the stop runs on a thread of its own.
             let shared = self.handle.shared.clone();

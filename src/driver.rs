@@ -9,24 +9,23 @@
 //! pong it made us owe (at most one pong waits: what a peer that never reads can make us hold
 //! stays bounded).
 
-use crate::config::{MessageRatePolicy, MAX_DURATION};
+use crate::config::{MessageRatePolicy, SocketConfig, MAX_DURATION};
 use crate::events::Event;
 use crate::metrics::Traffic;
 use crate::protocol::close::{close_code, truncate_reason};
 use crate::protocol::frame::{close_payload, opcode, server_frame_payload};
-use crate::queue::{CloseRequest, Outgoing, Sealed};
+use crate::queue::{reply, CloseRequest, Outgoing, Sealed};
 use crate::rate::RateLimit;
 use crate::shared::{Registration, Shared};
 use crate::socket::{Socket, SocketType};
 use crate::wire::{Incoming, Role, Wire, WireError};
 use bytes::Bytes;
-use futures_util::FutureExt;
-use std::cell::RefCell;
-use std::future::{poll_fn, Future};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 use tracing::Instrument;
@@ -81,35 +80,124 @@ impl Ending {
     }
 }
 
-/// Runs a socket until it closes, then unregisters it and reports it closed. A panic anywhere
-/// in its task reports it closed with 1011: one in a poll answers the peer with a close frame
-/// first (see `run`), one in the set-up before or the flush after drops the connection.
-pub(crate) async fn drive(shared: Arc<Shared>, registration: Registration, wire: Wire) {
-    let socket = registration.socket().clone();
-    let life = async move {
-        let (code, reason) = serve(shared, registration.socket().clone(), wire).await;
-        registration.finish(code, reason);
-    };
-    in_socket_span(&socket, life).await
+/// A socket's task: its set-up (an inbound handshake, in an allocation of its own that is
+/// freed once it is done), then its connection (see [`Connection`]), then the report of its
+/// end.
+///
+/// Written by hand rather than as an async fn so that the task holds each thing once (an
+/// async fn keeps its arguments beside what it moves them into): an idle connection's memory
+/// is mostly this.
+pub(crate) struct SocketTask<G> {
+    stage: Stage<G>,
+}
+
+/// A socket task's set-up: the socket registered, its wire, and what the task holds until
+/// the socket ends (`G`: an inbound connection's place under the listener's limits, released
+/// before the closed event is queued, so that an application reconnecting on that event finds
+/// room); `None` when there is no socket to drive.
+pub(crate) type Setup<G> = Pin<Box<dyn Future<Output = Option<(Registration, Wire, G)>> + Send>>;
+
+// The task spends its life in `Connected`: boxing it would cost every socket an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Stage<G> {
+    Setup(Setup<G>),
+    Connected(Connection<Registration>, G),
+    /// Connected, driven inside the socket's debug span: only while debug records are wanted
+    /// (see [`socket_span`]), so a socket costs an allocation for it only then.
+    Traced(Pin<Box<dyn Future<Output = ()> + Send>>),
+    Done,
+}
+
+impl<G> SocketTask<G> {
+    /// A task that sets a socket up with `setup`, then drives it.
+    pub(crate) fn after(setup: Setup<G>) -> Self {
+        SocketTask {
+            stage: Stage::Setup(setup),
+        }
+    }
+}
+
+/// The task of a socket whose handshake is done: it runs the connection, then releases
+/// `guard` and reports the socket closed.
+pub(crate) fn drive<G: Unpin + Send + 'static>(
+    registration: Registration,
+    wire: Wire,
+    guard: G,
+) -> SocketTask<G> {
+    SocketTask {
+        stage: connected(registration, wire, guard),
+    }
+}
+
+/// The stage of a socket whose handshake is done: in its span when debug records are wanted.
+fn connected<G: Unpin + Send + 'static>(
+    registration: Registration,
+    wire: Wire,
+    guard: G,
+) -> Stage<G> {
+    let span = socket_span(registration.socket());
+    let stage = Stage::Connected(Connection::Start(registration, wire), guard);
+    match span {
+        None => stage,
+        Some(span) => Stage::Traced(Box::pin(SocketTask { stage }.instrument(span))),
+    }
+}
+
+impl<G: Unpin + Send + 'static> Future for SocketTask<G> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let stage = &mut self.get_mut().stage;
+        loop {
+            match stage {
+                Stage::Setup(setup) => match setup.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(None) => {
+                        *stage = Stage::Done;
+                        return Poll::Ready(());
+                    }
+                    Poll::Ready(Some((registration, wire, guard))) => {
+                        *stage = connected(registration, wire, guard);
+                    }
+                },
+                Stage::Traced(task) => {
+                    ready!(task.as_mut().poll(cx));
+                    *stage = Stage::Done;
+                    return Poll::Ready(());
+                }
+                Stage::Connected(connection, _) => {
+                    let (registration, code, reason) = ready!(connection.poll(cx));
+                    if let Stage::Connected(_, guard) = std::mem::replace(stage, Stage::Done) {
+                        drop(guard);
+                    }
+                    registration.finish(code, reason);
+                    return Poll::Ready(());
+                }
+                Stage::Done => return Poll::Ready(()),
+            }
+        }
+    }
+}
+
+impl<G> Drop for SocketTask<G> {
+    /// Dropped before its end (its runtime shut down): the guard goes first, then the
+    /// connection, whose registration reports the socket closed.
+    fn drop(&mut self) {
+        if let Stage::Connected(connection, guard) = std::mem::replace(&mut self.stage, Stage::Done)
+        {
+            drop(guard);
+            drop(connection);
+        }
+    }
 }
 
 /// A socket's whole life (`life`, which ends with its registration's end) in the socket's
-/// span (`socket_id`, `socket_type`, `socket_path`), so that everything its task logs names
-/// it. A debug span: made only while debug records are wanted, it costs an idle socket nothing
-/// otherwise (the task's warnings and errors name the socket themselves), and a busy one no
-/// extra layer of polling (an `Either` of the two futures cost about 35 instructions a message).
+/// span (see [`socket_span`]).
 pub(crate) fn in_socket_span<F: Future<Output = ()>>(
     socket: &Socket,
     life: F,
 ) -> impl Future<Output = ()> {
-    let span = tracing::debug_span!(
-        "socket",
-        socket_id = %socket.id(),
-        socket_type = socket.socket_type().as_str(),
-        socket_path = socket.path(),
-    );
-    span.in_scope(|| tracing::debug!("socket opened"));
-    let span = (!span.is_disabled()).then_some(span);
+    let span = socket_span(socket);
     async move {
         match span {
             None => life.await,
@@ -118,116 +206,200 @@ pub(crate) fn in_socket_span<F: Future<Output = ()>>(
     }
 }
 
-/// Runs one connection of a socket until it ends; returns the close code and reason. What
-/// comes next is the caller's: the socket's end ([`drive`]), or a reconnect.
-pub(crate) async fn serve(shared: Arc<Shared>, socket: Socket, wire: Wire) -> (u16, String) {
-    let id = socket.id().clone();
-    let ran = AssertUnwindSafe(run(shared, socket, wire))
-        .catch_unwind()
-        .await;
-    ran.unwrap_or_else(|panic| {
-        tracing::error!(
-            socket_id = %id,
-            panic = crate::panic_message(&*panic),
-            "a socket task panicked; closing that socket with 1011"
-        );
-        (close_code::INTERNAL_ERROR, "internal error".to_owned())
-    })
+/// The socket's span (`socket_id`, `socket_type`, `socket_path`), so that everything its task
+/// logs names it. A debug span: made only while debug records are wanted (`None` otherwise),
+/// it costs an idle socket nothing then (the task's warnings and errors name the socket
+/// themselves), and a busy one no extra layer of polling.
+fn socket_span(socket: &Socket) -> Option<tracing::Span> {
+    let span = tracing::debug_span!(
+        "socket",
+        socket_id = %socket.id(),
+        socket_type = socket.socket_type().as_str(),
+        socket_path = socket.path(),
+    );
+    span.in_scope(|| tracing::debug!("socket opened"));
+    (!span.is_disabled()).then_some(span)
 }
 
-/// Runs a socket until it closes; returns the close code and reason to report.
-async fn run(shared: Arc<Shared>, socket: Socket, wire: Wire) -> (u16, String) {
-    #[cfg(test)]
-    tests::fault_point(&socket, "setup");
-    let config = &shared.config;
-    let idle_timeout = match socket.socket_type() {
-        SocketType::Inbound => config.listener.as_ref().and_then(|l| l.idle_timeout),
-        SocketType::Outbound => config.client.idle_timeout,
-    };
-    let now = Instant::now();
-    let mut driver = Driver {
-        shared: shared.clone(),
-        socket: socket.clone(),
-        wire,
-        ping_interval: config.socket.ping_interval,
-        pong_timeout: config.socket.pong_timeout,
-        close_timeout: config.socket.close_timeout,
-        idle_timeout,
-        rate: config
-            .socket
-            .message_rate_limit
-            .map(|limit| RateLimit::new(limit, config.socket.message_rate_policy, now)),
-        close_sent: false,
-        close_received: false,
-        ending: None,
-        now,
-        last_activity: now,
-        last_received: now,
-        ping_due: false,
-        ping_sent: None,
-        pong: None,
-        pong_end: 0,
-        reads_paused_since: None,
-        close_deadline: None,
-        timer: Box::pin(tokio::time::sleep_until(now)),
-        timer_registered: false,
-        room_round: None,
-        poll_event_bytes: 0,
-    };
-    driver.arm_timer();
-    let ending = poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| driver.poll(cx))) {
-            Ok(poll) => poll,
-            Err(panic) => {
-                tracing::error!(
-                    socket_id = %driver.socket.id(),
-                    panic = crate::panic_message(&*panic),
-                    "a socket task panicked; closing that socket with 1011"
-                );
-                // What the poll read before the panic is this socket's: deliver it, and
-                // leave the thread's event buffer empty for the next task.
-                driver.flush_events();
-                Poll::Ready(Ending::failed(close_code::INTERNAL_ERROR, "internal error"))
-            }
-        },
-    )
-    .await;
-    driver.flush_events();
-    if ending.send_close && !driver.close_sent {
-        driver
-            .wire
-            .buffer_control(opcode::CLOSE, &close_payload(ending.code, &ending.reason));
-    }
-    if ending.linger {
-        #[cfg(test)]
-        tests::fault_point(&socket, "linger");
-        // What is still buffered (a close frame or its reply) goes out, then a clean shutdown.
-        let wire = &mut driver.wire;
-        let _ = tokio::time::timeout(driver.close_timeout, async {
-            poll_fn(|cx| wire.poll_flush(cx)).await?;
-            poll_fn(|cx| wire.poll_shutdown(cx)).await
-        })
-        .await;
-    }
-    (ending.code, ending.reason)
+/// Runs one connection of a socket whose registration is held elsewhere (an outbound socket
+/// that reconnects) until it ends; returns the close code and reason. What comes next is the
+/// caller's: the socket's end, or a reconnect.
+pub(crate) fn serve(shared: Arc<Shared>, socket: Socket, wire: Wire) -> Serve {
+    Serve(Connection::Start(Link { shared, socket }, wire))
 }
 
-struct Driver {
+/// The future of [`serve`].
+pub(crate) struct Serve(Connection<Link>);
+
+impl Future for Serve {
+    type Output = (u16, String);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(u16, String)> {
+        self.get_mut()
+            .0
+            .poll(cx)
+            .map(|(_, code, reason)| (code, reason))
+    }
+}
+
+/// What a connection is run for: its socket and the connector's state, held by the socket's
+/// registration, or beside a registration held elsewhere.
+pub(crate) trait Owner {
+    fn socket(&self) -> &Socket;
+    fn shared(&self) -> &Arc<Shared>;
+}
+
+impl Owner for Registration {
+    fn socket(&self) -> &Socket {
+        Registration::socket(self)
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        Registration::shared(self)
+    }
+}
+
+/// A socket and its connector's state, for a connection whose registration is held elsewhere.
+pub(crate) struct Link {
     shared: Arc<Shared>,
     socket: Socket,
+}
+
+impl Owner for Link {
+    fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+/// One connection of a socket: started on its first poll, run until it ends, then lingering
+/// while what is buffered leaves; its owner comes back with the close code and reason. A
+/// panic anywhere in it ends it with 1011: one in a poll answers the peer with a close frame
+/// first, one in the start or the linger drops the connection.
+pub(crate) enum Connection<O> {
+    Start(O, Wire),
+    Running(Driver<O>),
+    Lingering(Driver<O>),
+    Done,
+}
+
+impl<O: Owner> Connection<O> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<(O, u16, String)> {
+        loop {
+            match self {
+                Connection::Start(..) => {
+                    let Connection::Start(owner, wire) = std::mem::replace(self, Connection::Done)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    let started = catch_unwind(AssertUnwindSafe(|| {
+                        #[cfg(test)]
+                        tests::fault_point(owner.socket(), "setup");
+                    }));
+                    match started {
+                        Ok(()) => *self = Connection::Running(Driver::new(owner, wire)),
+                        Err(panic) => {
+                            report_panic(owner.socket(), &*panic);
+                            return Poll::Ready((
+                                owner,
+                                close_code::INTERNAL_ERROR,
+                                INTERNAL.into(),
+                            ));
+                        }
+                    }
+                }
+                Connection::Running(driver) => {
+                    let ending = match catch_unwind(AssertUnwindSafe(|| driver.poll(cx))) {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(ending)) => ending,
+                        Err(panic) => {
+                            report_panic(driver.socket(), &*panic);
+                            Ending::failed(close_code::INTERNAL_ERROR, INTERNAL)
+                        }
+                    };
+                    // What the poll read before it ended (or panicked) is this socket's:
+                    // deliver it, and leave the thread's event buffer empty for the next task.
+                    driver.flush_events();
+                    if ending.send_close && !driver.close_sent {
+                        driver.wire.buffer_control(
+                            opcode::CLOSE,
+                            &close_payload(ending.code, &ending.reason),
+                        );
+                    }
+                    let linger = ending.linger;
+                    driver.ending = Some(Box::new((ending.code, ending.reason)));
+                    let Connection::Running(mut driver) = std::mem::replace(self, Connection::Done)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    if !linger {
+                        return Poll::Ready(driver.end(None));
+                    }
+                    driver.start_linger();
+                    *self = Connection::Lingering(driver);
+                }
+                Connection::Lingering(driver) => {
+                    let lingered = catch_unwind(AssertUnwindSafe(|| {
+                        #[cfg(test)]
+                        tests::fault_point(driver.socket(), "linger");
+                        driver.poll_linger(cx)
+                    }));
+                    let panicked = match lingered {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(())) => None,
+                        Err(panic) => {
+                            report_panic(driver.socket(), &*panic);
+                            Some((close_code::INTERNAL_ERROR, INTERNAL.to_owned()))
+                        }
+                    };
+                    let Connection::Lingering(driver) = std::mem::replace(self, Connection::Done)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    return Poll::Ready(driver.end(panicked));
+                }
+                // Not polled again once it has returned its end.
+                Connection::Done => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// The reason reported for a socket closed by a panic.
+const INTERNAL: &str = "internal error";
+
+fn report_panic(socket: &Socket, panic: &(dyn std::any::Any + Send)) {
+    tracing::error!(
+        socket_id = %socket.id(),
+        panic = crate::panic_message(panic),
+        "a socket task panicked; closing that socket with 1011"
+    );
+}
+
+/// A socket task's state: held for as long as the socket lives, so kept small (an idle
+/// connection's memory is mostly this, in its task): settings are read from the shared
+/// configuration rather than copied, and what only some sockets use is boxed.
+pub(crate) struct Driver<O> {
+    /// The socket and the connector's state.
+    owner: O,
     wire: Wire,
-    ping_interval: Option<Duration>,
-    pong_timeout: Duration,
-    close_timeout: Duration,
-    idle_timeout: Option<Duration>,
+    /// The idle timeout has asked for the close: it applies no more.
+    idle_closed: bool,
     /// The peer's message rate limit, when one is set.
-    rate: Option<RateLimit>,
+    rate: Option<Box<RateLimit>>,
     /// We wrote (or buffered) a close frame: nothing else is written.
     close_sent: bool,
     /// The peer's close frame arrived.
     close_received: bool,
+    /// Lingering, everything buffered was written.
+    flushed: bool,
+    /// The send queue has this poll's waker.
+    queue_waker_set: bool,
     /// The close code and reason to report, once known.
-    ending: Option<(u16, String)>,
+    ending: Option<Box<(u16, String)>>,
     /// When this poll began: one clock read serves every frame it handles.
     now: Instant,
     /// Last data message in either direction (for the idle timeout).
@@ -238,7 +410,7 @@ struct Driver {
     ping_sent: Option<Instant>,
     /// The payload of the pong we owe, not yet buffered: the latest ping's (RFC 6455 section
     /// 5.5.3 allows answering only the latest), buffered once the previous pong has left.
-    pong: Option<Bytes>,
+    pong: Option<Box<Bytes>>,
     /// Where the last pong buffered ends, in bytes written (see [`Wire::written`]).
     pong_end: u64,
     /// Since when reads wait for the application (the peer's liveness clock is stopped).
@@ -248,9 +420,8 @@ struct Driver {
     timer: Pin<Box<Sleep>>,
     /// The timer was polled since it was last reset, so it will wake the task.
     timer_registered: bool,
-    room_round: Option<u64>,
-    /// Memory kept by the events read in this poll and not yet handed over.
-    poll_event_bytes: usize,
+    /// See [`EventQueue::poll_room`](crate::events::EventQueue::poll_room).
+    room_round: u64,
 }
 
 thread_local! {
@@ -258,24 +429,73 @@ thread_local! {
     /// each keeps, handed over together at its end (one lock, one wake-up); empty between
     /// polls.
     static POLL_EVENTS: RefCell<Vec<(Event, usize)>> = const { RefCell::new(Vec::new()) };
+    /// The memory kept by the events in `POLL_EVENTS` (here rather than in every socket's
+    /// task, which would keep it between polls too).
+    static POLL_EVENT_BYTES: Cell<usize> = const { Cell::new(0) };
 }
 
-impl Driver {
+impl<O: Owner> Driver<O> {
+    fn new(owner: O, wire: Wire) -> Self {
+        let config = &owner.shared().config.socket;
+        let now = Instant::now();
+        let rate = config
+            .message_rate_limit
+            .map(|limit| Box::new(RateLimit::new(limit, config.message_rate_policy, now)));
+        let mut driver = Driver {
+            owner,
+            wire,
+            idle_closed: false,
+            rate,
+            close_sent: false,
+            close_received: false,
+            flushed: false,
+            queue_waker_set: false,
+            ending: None,
+            now,
+            last_activity: now,
+            last_received: now,
+            ping_due: false,
+            ping_sent: None,
+            pong: None,
+            pong_end: 0,
+            reads_paused_since: None,
+            close_deadline: None,
+            timer: Box::pin(tokio::time::sleep_until(now)),
+            timer_registered: false,
+            room_round: 0,
+        };
+        driver.arm_timer();
+        driver
+    }
+
+    fn socket(&self) -> &Socket {
+        self.owner.socket()
+    }
+
+    /// The owner back, with the close code and reason: the ending the connection came to,
+    /// or `panicked`.
+    fn end(self, panicked: Option<(u16, String)>) -> (O, u16, String) {
+        let (code, reason) = panicked
+            .or(self.ending.map(|ending| *ending))
+            .unwrap_or((close_code::ABNORMAL, String::new()));
+        (self.owner, code, reason)
+    }
+
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Ending> {
         let mut traffic = Traffic::default();
         let result = self.poll_inner(cx, &mut traffic);
-        self.shared.metrics.add_received(&mut traffic);
+        self.owner.shared().metrics.add_received(&mut traffic);
         self.flush_events();
         result
     }
 
     /// Hands the events of this poll to the application's queue.
     fn flush_events(&mut self) {
-        self.poll_event_bytes = 0;
+        POLL_EVENT_BYTES.set(0);
         POLL_EVENTS.with(|events| {
             let mut events = events.borrow_mut();
             if !events.is_empty() {
-                self.shared.events.push_all(&mut events);
+                self.owner.shared().events.push_all(&mut events);
             }
         });
     }
@@ -285,19 +505,68 @@ impl Driver {
     /// in the figures by the time the application or the peer can see it.
     fn poll_inner(&mut self, cx: &mut Context<'_>, traffic: &mut Traffic) -> Poll<Ending> {
         self.now = Instant::now();
-        let mut work = 0;
+        // Frames read and messages taken this poll, each bounded apart: neither side starves
+        // the other, and the task yields once either has done its share.
+        let (mut read_work, mut write_work) = (0, 0);
+        // The stream had nothing to read: until the reactor wakes the task, it has nothing
+        // this poll either (the waker is registered), so it is not asked again.
+        let mut read_blocked = false;
+        self.queue_waker_set = false;
         loop {
-            if self.socket.queue().is_killed() {
+            if self.owner.socket().queue().is_killed() {
                 return Poll::Ready(
                     self.end_abruptly("the connector stopped before the close handshake finished"),
                 );
             }
             let mut progressed = false;
 
-            // Write: gather queued messages (and a due ping) into one write. The queue's waker
-            // is always registered, so a close request or a kill reaches a task that is
-            // waiting on a full socket.
-            self.socket.queue().register(cx);
+            // Read, unless the application is behind (the event queue wakes us when it has
+            // room) or the peer has not read the pong it is owed (the write wakes us).
+            while read_work < WORK_PER_POLL && !read_blocked && !self.pong_blocked() {
+                let shared = self.owner.shared();
+                if shared.inline.is_none()
+                    && shared
+                        .events
+                        .poll_room(cx, &mut self.room_round)
+                        .is_pending()
+                {
+                    self.reads_paused_since.get_or_insert(self.now);
+                    break;
+                }
+                self.resume_liveness();
+                match self.wire.poll_next(cx) {
+                    Poll::Ready(Ok(incoming)) => {
+                        // What the message led to (replies, a close, a pong) is written below.
+                        read_work += 1;
+                        if let Some(ending) = self.on_incoming(incoming, traffic) {
+                            return Poll::Ready(ending);
+                        }
+                        if self.close_received {
+                            // Nothing after the close is delivered; its reply goes out below,
+                            // and the next round reads to the end of the stream.
+                            progressed = true;
+                            break;
+                        }
+                    }
+                    Poll::Ready(Err(WireError::Eof)) => return Poll::Ready(self.end_of_stream()),
+                    Poll::Ready(Err(WireError::Violation(v))) => {
+                        return Poll::Ready(Ending::failed(v.close_code(), v.describe()))
+                    }
+                    Poll::Ready(Err(WireError::Io(e))) => {
+                        return Poll::Ready(self.end_abruptly(&format!("read failed: {e}")))
+                    }
+                    Poll::Pending => read_blocked = true,
+                }
+            }
+
+            // Write: gather queued messages (and a due ping, a pong, replies to what was just
+            // read) into one write. The queue's waker is always registered (once per poll, and
+            // again after an inline handler), so a close request or a kill reaches a task that
+            // is waiting on a full socket.
+            if !self.queue_waker_set {
+                self.owner.socket().queue().register(cx);
+                self.queue_waker_set = true;
+            }
             if !self.close_sent {
                 if self.ping_due {
                     self.ping_due = false;
@@ -310,50 +579,43 @@ impl Driver {
                     }
                 }
                 let room = WRITE_BATCH.saturating_sub(self.wire.buffered());
-                if room == 0 && self.close_deadline.is_none() {
-                    // The peer is not reading: a close asked for now cannot leave yet, but must
-                    // still finish in time.
-                    if let Some(request) = self.socket.queue().pending_close() {
-                        self.ending.get_or_insert((request.code, request.reason));
-                        self.set_close_deadline();
-                    }
-                }
-                if room > 0 && work < WORK_PER_POLL {
+                if room > 0 && write_work < WORK_PER_POLL {
                     let wire = &mut self.wire;
-                    let (count, close) =
-                        self.socket.queue().take(room, |outgoing| match outgoing {
-                            Outgoing::Message(message) => {
-                                traffic.sent(message.kind(), message.len());
-                                if let Some(len) = wire.buffer_message(&message) {
-                                    traffic.compressed_sent(len);
-                                }
-                            }
-                            Outgoing::Frame { frame, message_len } => {
-                                if let Some(payload) = server_frame_payload(&frame) {
-                                    traffic.sent(payload.kind, message_len);
-                                    if payload.compressed {
-                                        traffic.compressed_sent(payload.len);
-                                    }
-                                }
-                                wire.buffer_encoded(frame)
-                            }
-                        });
+                    let (count, close) = self
+                        .owner
+                        .socket()
+                        .queue()
+                        .take(room, |outgoing| buffer_outgoing(wire, outgoing, traffic));
                     if count > 0 {
-                        self.shared.metrics.add_sent(traffic);
                         self.last_activity = self.now;
-                        work += count;
-                        progressed = true;
+                        write_work += count;
                     }
                     if let Some(request) = close {
                         self.send_close(request);
                         progressed = true;
                     }
                 }
+                if self.wire.buffered() >= WRITE_BATCH && self.close_deadline.is_none() {
+                    // The peer is not reading: a close asked for now cannot leave yet, but must
+                    // still finish in time. Checked after the take, whose room may have just
+                    // filled: this poll may end here, waiting for a write that never comes.
+                    if let Some(request) = self.owner.socket().queue().pending_close() {
+                        self.ending
+                            .get_or_insert_with(|| Box::new((request.code, request.reason)));
+                        self.set_close_deadline();
+                    }
+                }
             }
             if self.wire.buffered() > 0 {
+                // What is sent (taken above, or an inline handler's reply) is counted before
+                // the peer can see it.
+                self.owner.shared().metrics.add_sent(traffic);
                 match self.wire.poll_flush(cx) {
-                    // All written: the queue may have more for the room this made.
-                    Poll::Ready(Ok(())) => progressed = true,
+                    // All written: the queue may have more for the room this made, and reads
+                    // held back by an owed pong may go on.
+                    Poll::Ready(Ok(())) => {
+                        progressed |= self.owner.socket().queue().has_work() || self.pong.is_some()
+                    }
                     Poll::Ready(Err(e)) => {
                         return Poll::Ready(self.end_abruptly(&format!("write failed: {e}")))
                     }
@@ -367,41 +629,6 @@ impl Driver {
             {
                 // Handshake complete: the server closes the TCP connection first.
                 return Poll::Ready(self.end_of_stream());
-            }
-
-            // Read, unless the application is behind (the event queue wakes us when it has
-            // room) or the peer has not read the pong it is owed (the write wakes us).
-            while work < WORK_PER_POLL && !self.pong_blocked() {
-                if self
-                    .shared
-                    .events
-                    .poll_room(cx, &mut self.room_round)
-                    .is_pending()
-                {
-                    self.reads_paused_since.get_or_insert(self.now);
-                    break;
-                }
-                self.resume_liveness();
-                match self.wire.poll_next(cx) {
-                    Poll::Ready(Ok(incoming)) => {
-                        work += 1;
-                        progressed = true;
-                        if let Some(ending) = self.on_incoming(incoming, traffic) {
-                            return Poll::Ready(ending);
-                        }
-                        if self.close_received {
-                            break;
-                        }
-                    }
-                    Poll::Ready(Err(WireError::Eof)) => return Poll::Ready(self.end_of_stream()),
-                    Poll::Ready(Err(WireError::Violation(v))) => {
-                        return Poll::Ready(Ending::failed(v.close_code(), v.describe()))
-                    }
-                    Poll::Ready(Err(WireError::Io(e))) => {
-                        return Poll::Ready(self.end_abruptly(&format!("read failed: {e}")))
-                    }
-                    Poll::Pending => break,
-                }
             }
 
             // The timer is polled once after each reset (so that it wakes the task) and then
@@ -418,7 +645,7 @@ impl Driver {
                 }
             }
 
-            if work >= WORK_PER_POLL {
+            if read_work >= WORK_PER_POLL || write_work >= WORK_PER_POLL {
                 // Let other sockets run; come back right away.
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
@@ -429,12 +656,51 @@ impl Driver {
         }
     }
 
+    /// The socket settings (pings, timeouts).
+    fn config(&self) -> &SocketConfig {
+        &self.owner.shared().config.socket
+    }
+
+    /// The idle timeout of this socket's side, until it has asked for the close.
+    fn idle_timeout(&self) -> Option<Duration> {
+        if self.idle_closed {
+            return None;
+        }
+        match self.owner.socket().socket_type() {
+            SocketType::Inbound => self.owner.shared().config.listener.as_ref()?.idle_timeout,
+            SocketType::Outbound => self.owner.shared().config.client.idle_timeout,
+        }
+    }
+
+    /// After the end, what is still buffered (a close frame or its reply) goes out, then a
+    /// clean shutdown, within the close timeout (on the task's one timer).
+    fn start_linger(&mut self) {
+        let deadline = after(Instant::now(), self.config().close_timeout);
+        self.timer.as_mut().reset(deadline);
+    }
+
+    /// Lingers (see [`Driver::start_linger`]) until done or out of time.
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        if !self.flushed {
+            match self.wire.poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.flushed = true,
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.wire.poll_shutdown(cx).map(|_| ())
+    }
+
     /// Buffers our close frame; from now on nothing else is written.
     fn send_close(&mut self, request: CloseRequest) {
         self.wire
             .buffer_control(opcode::CLOSE, &close_payload(request.code, &request.reason));
         self.close_sent = true;
-        self.ending.get_or_insert((request.code, request.reason));
+        self.ending
+            .get_or_insert_with(|| Box::new((request.code, request.reason)));
         self.set_close_deadline();
     }
 
@@ -474,7 +740,7 @@ impl Driver {
                 }
                 self.last_activity = now;
                 // Once we close, or the application asked to, nothing more is delivered.
-                if self.close_sent || self.socket.is_close_requested() {
+                if self.close_sent || self.owner.socket().is_close_requested() {
                     return None;
                 }
                 if let Some(rate) = &mut self.rate {
@@ -492,33 +758,51 @@ impl Driver {
                 if message.as_text() == Some(tests::PANIC_TRIGGER) {
                     panic!("injected fault");
                 }
-                let socket = self.socket.clone();
+                let socket = self.owner.socket().clone();
                 let event = match socket.socket_type() {
                     SocketType::Inbound => Event::InboundMessage { socket, message },
                     SocketType::Outbound => Event::OutboundMessage { socket, message },
                 };
+                let shared = self.owner.shared();
+                if let Some(inline) = &shared.inline {
+                    // Inline dispatch: the handler runs here, now; what it sends to this
+                    // socket is written by this same poll: its first reply straight away, the
+                    // others through the queue (whose waker this poll registers again before
+                    // it takes: its own replies need not wake it).
+                    let queue = self.owner.socket().queue();
+                    queue.unregister();
+                    self.queue_waker_set = false;
+                    // The message is counted before the handler sees it.
+                    shared.metrics.add_received(traffic);
+                    if let Some(reply) = reply::collect(queue, || inline.handle(shared, event)) {
+                        self.last_activity = now;
+                        buffer_outgoing(&mut self.wire, reply, traffic);
+                    }
+                    return None;
+                }
                 POLL_EVENTS.with(|events| events.borrow_mut().push((event, retained)));
-                self.poll_event_bytes += retained;
-                if self.poll_event_bytes >= EVENT_HANDOVER_BYTES {
-                    self.shared.metrics.add_received(traffic);
+                let poll_event_bytes = POLL_EVENT_BYTES.get() + retained;
+                POLL_EVENT_BYTES.set(poll_event_bytes);
+                if poll_event_bytes >= EVENT_HANDOVER_BYTES {
+                    self.owner.shared().metrics.add_received(traffic);
                     self.flush_events();
                 }
             }
             Incoming::Ping(payload) => {
                 if !self.close_sent {
-                    self.pong = Some(payload);
+                    self.pong = Some(Box::new(payload));
                 }
             }
             Incoming::Pong => self.ping_sent = None,
             Incoming::Close(close) => {
                 self.close_received = true;
                 if self.ending.is_none() {
-                    self.ending = Some(
+                    self.ending = Some(Box::new(
                         close
                             .clone()
                             .unwrap_or((close_code::NO_STATUS, String::new())),
-                    );
-                    self.socket.queue().seal(Sealed::ClosedByPeer);
+                    ));
+                    self.owner.socket().queue().seal(Sealed::ClosedByPeer);
                 }
                 if !self.close_sent {
                     // Answer with the same code, as RFC 6455 suggests.
@@ -536,7 +820,7 @@ impl Driver {
 
     fn set_close_deadline(&mut self) {
         if self.close_deadline.is_none() {
-            let deadline = after(Instant::now(), self.close_timeout);
+            let deadline = after(Instant::now(), self.config().close_timeout);
             self.close_deadline = Some(deadline);
             if deadline < self.timer.deadline() {
                 self.timer.as_mut().reset(deadline);
@@ -557,28 +841,28 @@ impl Driver {
             return None;
         }
         if let Some(sent) = self.ping_sent {
-            if now >= after(sent, self.pong_timeout) {
-                self.shared.metrics.pong_timeout();
+            if now >= after(sent, self.config().pong_timeout) {
+                self.owner.shared().metrics.pong_timeout();
                 return Some(Ending::dropped(
                     close_code::ABNORMAL,
                     "no pong within the pong timeout: peer is unresponsive",
                 ));
             }
         }
-        if let Some(idle) = self.idle_timeout {
+        if let Some(idle) = self.idle_timeout() {
             if now >= after(self.last_activity, idle) {
-                self.idle_timeout = None;
-                self.socket.queue().request_close(CloseRequest {
+                self.idle_closed = true;
+                self.owner.socket().queue().request_close(CloseRequest {
                     code: close_code::GOING_AWAY,
                     reason: "idle timeout".into(),
                 });
             }
         }
-        if let Some(interval) = self.ping_interval {
+        if let Some(interval) = self.config().ping_interval {
             if self.ping_sent.is_none() && now >= after(self.last_received, interval) {
                 self.ping_due = true;
                 self.ping_sent = Some(now);
-                self.shared.metrics.ping_sent();
+                self.owner.shared().metrics.ping_sent();
             }
         }
         None
@@ -594,12 +878,12 @@ impl Driver {
         }
         if !self.close_sent && self.reads_paused_since.is_none() {
             if let Some(sent) = self.ping_sent {
-                consider(after(sent, self.pong_timeout));
+                consider(after(sent, self.config().pong_timeout));
             }
-            if let Some(idle) = self.idle_timeout {
+            if let Some(idle) = self.idle_timeout() {
                 consider(after(self.last_activity, idle));
             }
-            if let (Some(interval), None) = (self.ping_interval, self.ping_sent) {
+            if let (Some(interval), None) = (self.config().ping_interval, self.ping_sent) {
                 consider(after(self.last_received, interval));
             }
         }
@@ -609,7 +893,7 @@ impl Driver {
 
     /// The stream ended: after a close handshake, or without one.
     fn end_of_stream(&mut self) -> Ending {
-        match self.ending.take() {
+        match self.ending.take().map(|ending| *ending) {
             Some((code, reason)) => Ending::closed(code, reason),
             None => Ending::dropped(
                 close_code::ABNORMAL,
@@ -621,9 +905,31 @@ impl Driver {
     /// The connection is dropped without (finishing) the close handshake; a close code
     /// already known (requested or received) is still the one reported.
     fn end_abruptly(&mut self, why: &str) -> Ending {
-        match self.ending.take() {
+        match self.ending.take().map(|ending| *ending) {
             Some((code, reason)) => Ending::dropped(code, reason),
             None => Ending::dropped(close_code::ABNORMAL, why),
+        }
+    }
+}
+
+/// Buffers a message taken for the peer, counted in `traffic` (written to the figures before
+/// the flush).
+fn buffer_outgoing(wire: &mut Wire, outgoing: Outgoing, traffic: &mut Traffic) {
+    match outgoing {
+        Outgoing::Message(message) => {
+            traffic.sent(message.kind(), message.len());
+            if let Some(len) = wire.buffer_message(&message) {
+                traffic.compressed_sent(len);
+            }
+        }
+        Outgoing::Frame { frame, message_len } => {
+            if let Some(payload) = server_frame_payload(&frame) {
+                traffic.sent(payload.kind, message_len);
+                if payload.compressed {
+                    traffic.compressed_sent(payload.len);
+                }
+            }
+            wire.buffer_encoded(frame)
         }
     }
 }

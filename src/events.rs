@@ -406,9 +406,10 @@ impl EventQueue {
     }
 
     /// Ready when the queue has room; otherwise the task is woken once the consumer drains it.
-    /// `registered` remembers the round of the waiting list this task's waker is on, so a task
-    /// polled often while the queue is full is listed once per round.
-    pub(crate) fn poll_room(&self, cx: &mut Context<'_>, registered: &mut Option<u64>) -> Poll<()> {
+    /// `registered` (0 at first) remembers the round of the waiting list this task's waker is
+    /// on, plus one, so a task polled often while the queue is full is listed once per round.
+    /// (A plain number, not an `Option`: every socket task keeps one.)
+    pub(crate) fn poll_room(&self, cx: &mut Context<'_>, registered: &mut u64) -> Poll<()> {
         if !self.full.load(Ordering::Relaxed) {
             return Poll::Ready(());
         }
@@ -416,9 +417,10 @@ impl EventQueue {
         if !state.is_full(self.capacity, self.max_bytes) || state.closed {
             return Poll::Ready(());
         }
-        if *registered != Some(state.room_round) {
+        let round = state.room_round + 1;
+        if *registered != round {
             state.waiting_for_room.push(cx.waker().clone());
-            *registered = Some(state.room_round);
+            *registered = round;
         }
         Poll::Pending
     }
@@ -688,7 +690,7 @@ mod tests {
     fn readers_stop_at_either_bound_and_resume_once_taken() {
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
-        let mut round = None;
+        let mut round = 0;
         // Bounded in bytes: events keeping 1,000 bytes fill it.
         let q = EventQueue::new(100, 1000, metrics());
         q.push_all(&mut vec![(message_event(1), 600)]);
@@ -713,7 +715,7 @@ mod tests {
     fn a_batch_counts_until_released() {
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
-        let mut round = None;
+        let mut round = 0;
         let q = EventQueue::new(100, 1000, metrics());
         q.push_all(&mut vec![(message_event(1), 600), (message_event(1), 400)]);
         let mut batch = Batch::default();

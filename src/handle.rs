@@ -48,9 +48,21 @@ impl ConnectorHandle {
     /// `ClientConfig::host`...) and returns its ID once the handshake is done. The first
     /// connection is not retried: its failure is the open's error, whatever the socket's
     /// reconnect policy (which applies once it is up). Blocks the calling thread; from async
-    /// code use [`ConnectorHandle::open_outbound_async`].
+    /// code use [`ConnectorHandle::open_outbound_async`]. From an inline handler (see
+    /// [`ConnectorBuilder::on_event_inline`]) it fails with `InvalidState` rather than block
+    /// an I/O thread: spawn `open_outbound_async` there.
+    ///
+    /// [`ConnectorBuilder::on_event_inline`]: crate::ConnectorBuilder::on_event_inline
     pub fn open_outbound(&self, url: &str, options: OutboundOptions) -> Result<SocketId> {
         self.shared.check_running()?;
+        if self.shared.in_inline_handler() {
+            // It would block the I/O thread, which may be the one the connect needs.
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "open_outbound waits for the connect, which an inline handler must not do on \
+                 its I/O thread; spawn open_outbound_async instead (tokio::spawn works there)",
+            ));
+        }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let shared = self.shared.clone();
         let url = url.to_owned();

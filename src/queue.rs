@@ -92,7 +92,8 @@ pub(crate) enum Offline {
 struct State {
     items: VecDeque<Outgoing>,
     bytes: usize,
-    close: Option<CloseRequest>,
+    /// Boxed: every socket keeps a queue, few ever hold a close request.
+    close: Option<Box<CloseRequest>>,
     /// Set once no more pushes are taken, with the reason.
     sealed: Option<Sealed>,
     /// Set while the socket has no connection.
@@ -127,6 +128,9 @@ impl QueueLimits {
 pub(crate) struct SendQueue {
     state: Mutex<State>,
     waker: AtomicWaker,
+    /// Set while messages are queued, so that the task looks at an empty queue without its
+    /// lock (it looks several times per poll).
+    queued: AtomicBool,
     /// Set when stop gives up waiting: the socket's task ends at once.
     killed: AtomicBool,
     /// Set once a close has been requested, so the task can start its close deadline before
@@ -152,6 +156,7 @@ impl SendQueue {
         SendQueue {
             state: Mutex::new(State::default()),
             waker: AtomicWaker::new(),
+            queued: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             limits,
@@ -186,6 +191,9 @@ impl SendQueue {
         let limits = &*self.limits;
         let len = message.len();
         check_fits(len, limits.max_bytes)?;
+        let Some(message) = reply::offer(self, message) else {
+            return Ok(Delivery::Queued);
+        };
         let mut state = self.lock();
         match state.sealed {
             None => {}
@@ -245,10 +253,10 @@ impl SendQueue {
                     state.items.clear();
                     state.bytes = 0;
                     state.sealed = Some(Sealed::Closing);
-                    state.close = Some(CloseRequest {
+                    state.close = Some(Box::new(CloseRequest {
                         code: crate::protocol::close::close_code::TRY_AGAIN_LATER,
                         reason: "slow consumer: send queue full".into(),
-                    });
+                    }));
                     self.closing.store(true, Ordering::Release);
                     drop(state);
                     limits.metrics.closed_slow_consumer();
@@ -262,7 +270,11 @@ impl SendQueue {
         }
         let was_empty = state.items.is_empty();
         state.bytes += len;
+        if state.items.capacity() == 0 {
+            state.items = storage::take();
+        }
         state.items.push_back(message);
+        self.queued.store(true, Ordering::Release);
         drop(state);
         if was_empty {
             self.waker.wake();
@@ -284,7 +296,7 @@ impl SendQueue {
             return false;
         }
         state.sealed = Some(Sealed::Closing);
-        state.close = Some(request);
+        state.close = Some(Box::new(request));
         self.closing.store(true, Ordering::Release);
         drop(state);
         self.waker.wake();
@@ -296,7 +308,13 @@ impl SendQueue {
         if !self.closing.load(Ordering::Acquire) {
             return None;
         }
-        self.lock().close.clone()
+        self.lock().close.as_deref().cloned()
+    }
+
+    /// Whether a take would find something: messages queued, or a close requested (cheap: no
+    /// lock).
+    pub(crate) fn has_work(&self) -> bool {
+        self.queued.load(Ordering::Acquire) || self.closing.load(Ordering::Acquire)
     }
 
     /// Tells the socket's task to end now, without waiting for the peer.
@@ -320,6 +338,7 @@ impl SendQueue {
         if why == Sealed::Ended {
             state.items.clear();
             state.bytes = 0;
+            self.queued.store(false, Ordering::Release);
         }
     }
 
@@ -352,7 +371,7 @@ impl SendQueue {
     /// Takes the close request, whatever is still queued (a socket with no connection closes
     /// at once: there is nothing to send its messages on).
     pub(crate) fn take_close(&self) -> Option<CloseRequest> {
-        self.lock().close.take()
+        self.lock().close.take().map(|close| *close)
     }
 
     /// Registers the task to be woken by the next push, close request or kill. A push wakes
@@ -360,6 +379,13 @@ impl SendQueue {
     /// of its own is pending (the stream wakes it) or once its close frame is out.
     pub(crate) fn register(&self, cx: &Context<'_>) {
         self.waker.register(cx.waker());
+    }
+
+    /// Forgets the registered waker: the task, running, looks at the queue again before it
+    /// waits (registering first), so pushes meanwhile (its own inline handler's replies)
+    /// need not wake it into a poll of its own.
+    pub(crate) fn unregister(&self) {
+        drop(self.waker.take());
     }
 
     /// Hands queued messages to `each`, oldest first, until about `max_bytes` were taken
@@ -371,6 +397,9 @@ impl SendQueue {
         max_bytes: usize,
         mut each: impl FnMut(Outgoing),
     ) -> (usize, Option<CloseRequest>) {
+        if !self.has_work() {
+            return (0, None);
+        }
         let mut state = self.lock();
         let (mut count, mut taken) = (0, 0);
         while taken < max_bytes {
@@ -383,11 +412,104 @@ impl SendQueue {
             each(outgoing);
         }
         let close = if state.items.is_empty() {
-            state.close.take()
+            // Drained: the storage goes back (to this thread's spares), so that a socket
+            // between bursts, an idle one included, keeps none.
+            self.queued.store(false, Ordering::Release);
+            if state.items.capacity() > 0 {
+                storage::give_back(std::mem::take(&mut state.items));
+            }
+            state.close.take().map(|close| *close)
         } else {
             None
         };
         (count, close)
+    }
+}
+
+/// The one reply an inline handler may hand its own socket without the queue: the socket's
+/// task, running the handler, writes it as soon as the handler returns, as a take right after
+/// the push would have (no lock, no wake-up: the cheapest echo). Only while nothing is queued
+/// or closing, so that every message still leaves in the order sent; one per handler call,
+/// so that the queue's bounds still hold but for that one message.
+pub(crate) mod reply {
+    use super::{Outgoing, SendQueue};
+    use std::cell::{Cell, RefCell};
+
+    thread_local! {
+        /// The queue whose socket's inline handler this thread runs, if any.
+        static OWNER: Cell<*const SendQueue> = const { Cell::new(std::ptr::null()) };
+        static SLOT: RefCell<Option<Outgoing>> = const { RefCell::new(None) };
+    }
+
+    /// Takes `message` into the slot when it is for `queue`'s socket, from its own inline
+    /// handler, and may skip the queue; gives it back otherwise.
+    pub(super) fn offer(queue: &SendQueue, message: Outgoing) -> Option<Outgoing> {
+        if !OWNER.with(|owner| std::ptr::eq(owner.get(), queue)) || queue.has_work() {
+            return Some(message);
+        }
+        SLOT.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            if slot.is_some() {
+                return Some(message);
+            }
+            *slot = Some(message);
+            None
+        })
+    }
+
+    /// Runs `handle` (an inline handler, on `queue`'s socket's task) with the slot open for
+    /// that socket; returns the reply it left there.
+    pub(crate) fn collect(queue: &SendQueue, handle: impl FnOnce()) -> Option<Outgoing> {
+        struct Close(*const SendQueue);
+        impl Drop for Close {
+            fn drop(&mut self) {
+                OWNER.with(|owner| owner.set(self.0));
+            }
+        }
+        let close = Close(OWNER.with(|owner| owner.replace(queue)));
+        handle();
+        drop(close);
+        SLOT.with(|slot| slot.borrow_mut().take())
+    }
+}
+
+/// Queue storage that drained queues gave back, kept per thread for the next burst's first
+/// push: a socket between bursts holds none, and a burst costs no allocation when the thread
+/// that queues is the one that drains (inline dispatch) or has drained others before.
+mod storage {
+    use super::Outgoing;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    /// Most kept per thread, and the largest kept (in messages).
+    const KEPT: usize = 64;
+    const LARGEST_KEPT: usize = 64;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<VecDeque<Outgoing>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Empty storage: a spare one, or a new one.
+    pub(super) fn take() -> VecDeque<Outgoing> {
+        SPARE
+            .try_with(|spare| spare.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// Keeps emptied storage for a later burst, unless the thread keeps enough already.
+    pub(super) fn give_back(storage: VecDeque<Outgoing>) {
+        debug_assert!(storage.is_empty());
+        if storage.capacity() > LARGEST_KEPT {
+            return;
+        }
+        let _ = SPARE.try_with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < KEPT {
+                spare.push(storage);
+            }
+        });
     }
 }
 
@@ -474,6 +596,38 @@ mod tests {
             ErrorKind::NoSuchSocket
         );
         assert_eq!(drain(&q), ["close 1013"]);
+    }
+
+    /// An inline handler's first reply to its own socket skips the queue; the others, those
+    /// to other sockets, and any while something is queued or the socket closing, do not.
+    #[test]
+    fn only_the_first_reply_from_its_own_inline_handler_skips_the_queue() {
+        let own = SendQueue::standalone(10, 1000, SlowConsumerPolicy::Fail);
+        let other = SendQueue::standalone(10, 1000, SlowConsumerPolicy::Fail);
+        let reply = reply::collect(&own, || {
+            own.push("s", text("first")).unwrap();
+            own.push("s", text("second")).unwrap();
+            other.push("o", text("elsewhere")).unwrap();
+        });
+        assert!(matches!(reply, Some(Outgoing::Message(m)) if m.as_text() == Some("first")));
+        assert_eq!(drain(&own), ["second"]);
+        assert_eq!(drain(&other), ["elsewhere"]);
+        own.push("s", text("queued before")).unwrap();
+        let reply = reply::collect(&own, || own.push("s", text("after")).map(|_| ()).unwrap());
+        assert!(reply.is_none(), "behind a queued message");
+        assert_eq!(drain(&own), ["queued before", "after"]);
+        own.request_close(CloseRequest {
+            code: 1000,
+            reason: String::new(),
+        });
+        let reply = reply::collect(&own, || {
+            assert_eq!(
+                own.push("s", text("late")).unwrap_err().kind(),
+                ErrorKind::NoSuchSocket
+            );
+        });
+        assert!(reply.is_none(), "closing");
+        assert!(own.push("s", text("outside")).is_err());
     }
 
     #[test]

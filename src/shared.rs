@@ -66,6 +66,9 @@ pub(crate) struct Shared {
     pub local_addr: Option<SocketAddr>,
     /// Events go to a handler; without one the application pulls them.
     pub has_handler: bool,
+    /// The handler that takes events where they happen, on the I/O thread (inline dispatch),
+    /// instead of the dispatcher thread.
+    pub inline: Option<Arc<dyn InlineHandler>>,
     /// The connector's figures.
     pub metrics: Arc<Metrics>,
     /// The send queues' bounds and policy, shared by every socket.
@@ -78,6 +81,19 @@ pub(crate) struct Shared {
     pub socket_left: Notify,
     /// The cluster's socket directory, when the connector is a node of one.
     pub directory: Option<Arc<dyn SocketDirectory>>,
+}
+
+/// An event handler called on the I/O thread where each event happens (inline dispatch, see
+/// `ConnectorBuilder::on_event_inline`); it must never block.
+pub(crate) trait InlineHandler: Send + Sync {
+    /// Handles `event` on the calling thread. Runs with the thread marked as inside this
+    /// connector's handler (see [`Shared::in_own_handler`]) and catches the handler's panics.
+    fn handle(&self, shared: &Arc<Shared>, event: Event);
+}
+
+thread_local! {
+    /// The connector whose inline handler this thread is running, if any.
+    static INLINE_HANDLER_OF: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
 }
 
 /// A future of the socket directory.
@@ -133,6 +149,7 @@ impl Shared {
         client: ClientParts,
         local_addr: Option<SocketAddr>,
         has_handler: bool,
+        inline: Option<Arc<dyn InlineHandler>>,
         directory: Option<Arc<dyn SocketDirectory>>,
     ) -> Self {
         let metrics = Arc::new(Metrics::new(path_labels(&config)));
@@ -160,6 +177,7 @@ impl Shared {
             header_refresher: client.header_refresher,
             local_addr,
             has_handler,
+            inline,
             directory,
             config,
             metrics,
@@ -168,6 +186,27 @@ impl Shared {
             retry_after_secs: AtomicU64::new(0),
             socket_left: Notify::new(),
         }
+    }
+
+    /// Hands an event to the application: to its inline handler at once, or to the queue.
+    pub(crate) fn deliver(self: &Arc<Self>, event: Event) {
+        match &self.inline {
+            Some(inline) => inline.handle(self, event),
+            None => self.events.push(event),
+        }
+    }
+
+    /// Runs `f` (an inline handler's call) with the thread marked as inside this connector's
+    /// handler, for [`Shared::in_own_handler`].
+    pub(crate) fn run_as_inline_handler<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore(*const Shared);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                INLINE_HANDLER_OF.with(|running| running.set(self.0));
+            }
+        }
+        let _restore = Restore(INLINE_HANDLER_OF.with(|running| running.replace(self)));
+        f()
     }
 
     /// Whether a drain has begun (it lasts until the connector stops).
@@ -242,7 +281,6 @@ impl Shared {
             path,
             announced: false,
             ended: false,
-            held: None,
         };
         if let Some(directory) = &self.directory {
             directory.added(socket.id()).await;
@@ -258,6 +296,20 @@ impl Shared {
     /// The send queue's byte bound of every socket (`SocketConfig::send_queue_bytes`).
     pub(crate) fn send_queue_bytes(&self) -> usize {
         self.config.socket.send_queue_bytes
+    }
+
+    /// Whether the calling thread runs this connector's event handler: one of its dispatcher
+    /// threads, or an I/O thread inside an inline handler. Such a thread may not wait for the
+    /// connector (stop it, or open an outbound socket and wait for it): it would wait for
+    /// itself.
+    pub(crate) fn in_own_handler(&self) -> bool {
+        self.in_inline_handler() || self.on_dispatcher_thread()
+    }
+
+    /// Whether the calling thread is an I/O thread inside this connector's inline handler,
+    /// which must not block.
+    pub(crate) fn in_inline_handler(&self) -> bool {
+        INLINE_HANDLER_OF.with(|running| std::ptr::eq(running.get(), self))
     }
 
     /// Marks the calling thread, for its whole life, as one of this connector's dispatcher
@@ -302,9 +354,6 @@ pub(crate) struct Registration {
     announced: bool,
     /// The socket has left the registry.
     ended: bool,
-    /// What the socket holds until it ends (the listener's connection slot), released before
-    /// its closed event is queued: an application that reconnects on that event finds room.
-    held: Option<Box<dyn Send>>,
 }
 
 impl Registration {
@@ -312,20 +361,20 @@ impl Registration {
         &self.socket
     }
 
+    /// The state of the connector the socket is registered in.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// The application learns of the socket (an inbound socket's connection event is queued;
     /// an outbound one's open returns its ID): from now on its end is reported.
     pub(crate) fn announce(&mut self) {
         self.announced = true;
         if self.socket.socket_type() == SocketType::Inbound {
-            self.shared.events.push(Event::InboundConnection {
+            self.shared.deliver(Event::InboundConnection {
                 socket: self.socket.clone(),
             });
         }
-    }
-
-    /// Keeps `resource` until the socket ends, then releases it before the closed event.
-    pub(crate) fn hold(&mut self, resource: impl Send + 'static) {
-        self.held = Some(Box::new(resource));
     }
 
     /// The socket ended with `code` and `reason`: unregister, refuse sends, report closed.
@@ -343,7 +392,6 @@ impl Registration {
         }
         self.socket.queue().seal(Sealed::Ended);
         self.socket.set_state(SocketState::Closed, None);
-        self.held = None;
         let path = self.path.map(usize::from);
         let inbound = self.socket.socket_type() == SocketType::Inbound;
         self.shared.metrics.socket_closed(inbound, path, code);
@@ -352,7 +400,7 @@ impl Registration {
             self.shared.socket_left.notify_waiters();
         }
         if self.announced {
-            self.shared.events.push(Event::SocketClosed {
+            self.shared.deliver(Event::SocketClosed {
                 socket: self.socket.clone(),
                 code,
                 reason,

@@ -5,6 +5,7 @@ use crate::config::validate_groups;
 use crate::error::{Error, Result};
 use crate::protocol::close::validate_close;
 use crate::protocol::extensions::PerMessageDeflate;
+use crate::protocol::handshake::{header_lines, HeaderLines};
 use crate::queue::{CloseRequest, SendQueue};
 use crate::tls::PeerCertificate;
 use bytes::Bytes;
@@ -13,7 +14,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 /// Longest socket ID accepted, in bytes.
 pub const MAX_SOCKET_ID_LEN: usize = 256;
@@ -103,16 +104,17 @@ impl SocketType {
     }
 }
 
-/// The fixed facts of a socket, known once its handshake is done.
+/// The fixed facts of a socket, known once its handshake is done (see [`Socket::new`]).
 #[derive(Debug)]
 pub(crate) struct Attributes {
     pub id: SocketId,
     pub socket_type: SocketType,
     pub path: String,
     pub uri: String,
+    /// Where the query string begins in `uri` (just past its `?`), if it has one.
+    pub query_at: Option<usize>,
     pub secure: bool,
-    pub headers: Vec<(String, String)>,
-    pub query: Vec<(String, String)>,
+    pub headers: HeaderLines,
     /// The values of the `{name}` segments of the served path pattern that matched (inbound),
     /// or that filled the URL's template (outbound).
     pub uri_params: Vec<(String, String)>,
@@ -125,9 +127,145 @@ pub(crate) struct Attributes {
 pub(crate) struct Link {
     pub local_addr: SocketAddr,
     pub remote_addr: SocketAddr,
-    pub peer_certificate: Option<PeerCertificate>,
+    /// Boxed: every socket keeps a link, few a certificate.
+    pub peer_certificate: Option<Box<PeerCertificate>>,
     /// permessage-deflate, when negotiated.
     pub compression: Option<PerMessageDeflate>,
+}
+
+/// A socket's [`Attributes`] as it keeps them for its life: every idle connection holds them,
+/// so the text (URI, path, headers, subprotocol) is one allocation, and the headers and query
+/// as pairs are made only when the application first asks for them as slices.
+struct Facts {
+    id: SocketId,
+    socket_type: SocketType,
+    secure: bool,
+    /// The URI, then the decoded path unless the URI holds it as it is, then the header
+    /// lines (see [`HeaderLines`]), then the subprotocol.
+    text: Box<str>,
+    /// Where the pieces of `text` end, and where the path and the query begin.
+    uri_end: u32,
+    path: (u32, u32),
+    query_at: Option<u32>,
+    headers_end: u32,
+    has_subprotocol: bool,
+    /// Boxed slice: most sockets have none, and then it allocates nothing.
+    uri_params: Box<[(String, String)]>,
+    pairs: OnceLock<Box<Pairs>>,
+}
+
+/// The headers and query parameters as pairs, for the accessors that lend slices.
+struct Pairs {
+    headers: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+}
+
+impl Facts {
+    /// Keeps `attrs` compactly. A handshake longer than 4 GiB cannot happen (the request is
+    /// bounded by `max_handshake_bytes`), so its offsets fit in 32 bits.
+    fn new(attrs: Attributes) -> Self {
+        let Attributes {
+            id,
+            socket_type,
+            path,
+            uri,
+            query_at,
+            secure,
+            headers,
+            uri_params,
+            subprotocol,
+        } = attrs;
+        let subprotocol = subprotocol.unwrap_or_default();
+        let lines = headers.into_string();
+        // The decoded path is usually the URI's own, as sent: then it is not kept twice.
+        let path_in_uri = query_at
+            .map_or(uri.len(), |at| at.saturating_sub(1))
+            .checked_sub(path.len())
+            .filter(|&at| {
+                uri.get(at..)
+                    .is_some_and(|rest| rest.starts_with(path.as_str()))
+            });
+        let mut text = String::with_capacity(
+            uri.len()
+                + path.len() * usize::from(path_in_uri.is_none())
+                + lines.len()
+                + subprotocol.len(),
+        );
+        text.push_str(&uri);
+        let path_at = path_in_uri.unwrap_or_else(|| {
+            text.push_str(&path);
+            uri.len()
+        });
+        text.push_str(&lines);
+        let headers_end = text.len();
+        text.push_str(&subprotocol);
+        let offset = |at: usize| u32::try_from(at).unwrap_or(u32::MAX);
+        Facts {
+            id,
+            socket_type,
+            secure,
+            uri_end: offset(uri.len()),
+            path: (offset(path_at), offset(path_at + path.len())),
+            query_at: query_at.map(offset),
+            headers_end: offset(headers_end),
+            has_subprotocol: !subprotocol.is_empty(),
+            text: text.into_boxed_str(),
+            uri_params: uri_params.into_boxed_slice(),
+            pairs: OnceLock::new(),
+        }
+    }
+
+    fn piece(&self, from: u32, to: u32) -> &str {
+        self.text
+            .get(from as usize..to as usize)
+            .unwrap_or_default()
+    }
+
+    fn uri(&self) -> &str {
+        self.piece(0, self.uri_end)
+    }
+
+    fn path(&self) -> &str {
+        self.piece(self.path.0, self.path.1)
+    }
+
+    fn header_lines(&self) -> &str {
+        let start = if self.path.1 > self.uri_end {
+            self.path.1
+        } else {
+            self.uri_end
+        };
+        self.piece(start, self.headers_end)
+    }
+
+    fn subprotocol(&self) -> Option<&str> {
+        self.has_subprotocol
+            .then(|| self.piece(self.headers_end, self.text.len() as u32))
+    }
+
+    /// The query string (without `?` and fragment), if the URI has one.
+    fn query_string(&self) -> Option<&str> {
+        let query = self.piece(self.query_at?, self.uri_end);
+        Some(query.split('#').next().unwrap_or_default())
+    }
+
+    fn pairs(&self) -> &Pairs {
+        self.pairs.get_or_init(|| {
+            Box::new(Pairs {
+                headers: header_lines(self.header_lines())
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+                query: self
+                    .query_string()
+                    .map(|query| {
+                        form_urlencoded::parse(query.as_bytes())
+                            .into_owned()
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+        })
+    }
 }
 
 /// Where a socket stands: connected, reconnecting (an outbound socket whose connection ended,
@@ -162,7 +300,8 @@ impl SocketState {
 struct Status {
     link: Link,
     state: SocketState,
-    last_error: Option<Error>,
+    /// Boxed: every socket keeps a status, few an error.
+    last_error: Option<Box<Error>>,
 }
 
 /// The groups of a socket, whether it has left the registry (then nothing may join), and the
@@ -186,7 +325,7 @@ pub(crate) trait GroupIndex: Send + Sync {
 }
 
 pub(crate) struct SocketInner {
-    pub attrs: Attributes,
+    attrs: Facts,
     status: Mutex<Status>,
     pub membership: Mutex<Membership>,
     pub queue: SendQueue,
@@ -202,7 +341,7 @@ pub struct Socket(pub(crate) Arc<SocketInner>);
 impl Socket {
     pub(crate) fn new(attrs: Attributes, link: Link, queue: SendQueue) -> Self {
         Socket(Arc::new(SocketInner {
-            attrs,
+            attrs: Facts::new(attrs),
             status: Mutex::new(Status {
                 link,
                 state: SocketState::Connected,
@@ -234,9 +373,9 @@ impl Socket {
             socket_type,
             path: "/".into(),
             uri: "ws://127.0.0.1:1/".into(),
+            query_at: None,
             secure: false,
-            headers: Vec::new(),
-            query: Vec::new(),
+            headers: HeaderLines::default(),
             uri_params: Vec::new(),
             subprotocol: None,
         };
@@ -266,7 +405,7 @@ impl Socket {
         let mut status = self.status();
         status.state = state;
         if error.is_some() || state == SocketState::Connected {
-            status.last_error = error;
+            status.last_error = error.map(Box::new);
         }
     }
 
@@ -288,7 +427,7 @@ impl Socket {
     /// [`RetryExhausted`](crate::ErrorKind::RetryExhausted) error naming the last failure.
     /// `None` while connected.
     pub fn last_error(&self) -> Option<Error> {
-        self.status().last_error.clone()
+        self.status().last_error.as_deref().cloned()
     }
 
     /// Asks the socket to close (queued messages leave first; messages that arrive from the
@@ -388,12 +527,12 @@ impl Socket {
     /// The full path of the handshake request (base path included), without the query; for
     /// an inbound socket, percent-decoded: the path the served patterns matched.
     pub fn path(&self) -> &str {
-        &self.0.attrs.path
+        self.0.attrs.path()
     }
 
     /// The full request URI, e.g. `wss://example.com:8443/chat/room1?user=ann`.
     pub fn uri(&self) -> &str {
-        &self.0.attrs.uri
+        self.0.attrs.uri()
     }
 
     /// `"ws"` or `"wss"`.
@@ -412,32 +551,33 @@ impl Socket {
 
     /// The handshake request's headers, in order, as sent (for outbound sockets: the ones we sent).
     pub fn headers(&self) -> &[(String, String)] {
-        &self.0.attrs.headers
+        &self.0.attrs.pairs().headers
     }
 
     /// The first handshake header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        find_pair(&self.0.attrs.headers, |k| k.eq_ignore_ascii_case(name))
+        header_lines(self.0.attrs.header_lines())
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     /// The query parameters of the handshake request, decoded, in order.
     pub fn query(&self) -> &[(String, String)] {
-        &self.0.attrs.query
+        &self.0.attrs.pairs().query
     }
 
     /// The first query parameter named `name` (case-sensitive).
     pub fn query_param(&self, name: &str) -> Option<&str> {
-        find_pair(&self.0.attrs.query, |k| k == name)
+        self.query()
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The query string of the handshake request as sent (still percent-encoded, without the
     /// `?`); empty when there is none. Mule's `queryString`.
     pub fn query_string(&self) -> &str {
-        let uri = &self.0.attrs.uri;
-        let before_fragment = uri.split('#').next().unwrap_or("");
-        before_fragment
-            .split_once('?')
-            .map_or("", |(_, query)| query)
+        self.0.attrs.query_string().unwrap_or_default()
     }
 
     /// The URI parameters: for an inbound socket, the values of the `{name}` segments of the
@@ -450,7 +590,10 @@ impl Socket {
 
     /// The URI parameter named `name` (case-sensitive).
     pub fn uri_param(&self, name: &str) -> Option<&str> {
-        find_pair(&self.0.attrs.uri_params, |k| k == name)
+        self.uri_params()
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The handshake request's method: always `"GET"` (an upgrade is a GET). Mule's `method`.
@@ -466,7 +609,7 @@ impl Socket {
 
     /// The negotiated subprotocol, if any.
     pub fn subprotocol(&self) -> Option<&str> {
-        self.0.attrs.subprotocol.as_deref()
+        self.0.attrs.subprotocol()
     }
 
     /// permessage-deflate's parameters, when the handshake negotiated it (of an outbound
@@ -537,10 +680,6 @@ fn as_strs<S: AsRef<str>>(strings: &[S]) -> Vec<&str> {
     strings.iter().map(AsRef::as_ref).collect()
 }
 
-fn find_pair(pairs: &[(String, String)], key: impl Fn(&str) -> bool) -> Option<&str> {
-    pairs.iter().find(|(k, _)| key(k)).map(|(_, v)| v.as_str())
-}
-
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Socket")
@@ -563,6 +702,69 @@ impl Eq for Socket {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn socket(uri: &str, query_at: Option<usize>, path: &str, subprotocol: Option<&str>) -> Socket {
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let headers = vec![
+            ("Host".to_owned(), "h?x=1".to_owned()),
+            ("X-Two".to_owned(), "a: b".to_owned()),
+            ("x-two".to_owned(), "c".to_owned()),
+        ];
+        let attrs = Attributes {
+            id: SocketId::new("s").unwrap(),
+            socket_type: SocketType::Inbound,
+            path: path.into(),
+            uri: uri.into(),
+            query_at,
+            secure: false,
+            headers: HeaderLines::from_pairs(&headers),
+            uri_params: Vec::new(),
+            subprotocol: subprotocol.map(Into::into),
+        };
+        let link = Link {
+            local_addr: addr,
+            remote_addr: addr,
+            peer_certificate: None,
+            compression: None,
+        };
+        Socket::new(attrs, link, SendQueue::standalone(1, 1, Default::default()))
+    }
+
+    /// The attributes kept in one text read back as they were given: the path (whether the
+    /// URI holds it as it is or not), the query (from the target, never from a `?` in the
+    /// Host), the headers in order, the subprotocol.
+    #[test]
+    fn attributes_kept_compactly_read_back_as_given() {
+        let plain = socket(
+            "ws://h?x=1/chat/a?room=1&b=%20#f",
+            Some(18),
+            "/chat/a",
+            Some("v2"),
+        );
+        assert_eq!(plain.uri(), "ws://h?x=1/chat/a?room=1&b=%20#f");
+        assert_eq!(plain.path(), "/chat/a");
+        assert_eq!(plain.query_param("room"), Some("1"));
+        assert_eq!(plain.query_param("b"), Some(" "));
+        assert_eq!(plain.query_param("x"), None, "a ? in the Host is no query");
+        assert_eq!(plain.query().len(), 2);
+        assert_eq!(plain.header("x-TWO"), Some("a: b"), "the first one");
+        assert_eq!(
+            plain.headers(),
+            [
+                ("Host".to_owned(), "h?x=1".to_owned()),
+                ("X-Two".to_owned(), "a: b".to_owned()),
+                ("x-two".to_owned(), "c".to_owned()),
+            ]
+        );
+        assert_eq!(plain.subprotocol(), Some("v2"));
+        let decoded = socket("wss://h/chat/%61", None, "/chat/a", None);
+        assert_eq!(decoded.uri(), "wss://h/chat/%61");
+        assert_eq!(decoded.path(), "/chat/a");
+        assert!(decoded.query().is_empty());
+        assert_eq!(decoded.header("host"), Some("h?x=1"));
+        assert_eq!(decoded.header("none"), None);
+        assert_eq!(decoded.subprotocol(), None);
+    }
 
     #[test]
     fn socket_ids() {

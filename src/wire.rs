@@ -3,7 +3,8 @@
 //! Buffers are sized to the traffic: the read buffer is allocated when data arrives, grows
 //! while reads fill it (for a frame past 64 KiB, never past twice what has arrived), and is
 //! released as soon as everything in it has been handed out; the write buffer is released
-//! once flushed. An idle connection holds no buffer at all. A received payload that fills
+//! once flushed. An idle connection holds no buffer at all. Released buffers go to a spare
+//! list of the thread, which the next reads and writes take from (no allocation per message). A received payload that fills
 //! most of its read buffer is split off without copying; smaller ones are copied out.
 //!
 //! With permessage-deflate negotiated, messages are compressed as they are framed and inflated
@@ -70,6 +71,38 @@ const MAX_SLICES: usize = 32;
 const MIN_READ: usize = 2048;
 const MAX_READ: usize = 64 * 1024;
 
+/// Buffers written from where they are, in order, and the bytes they hold.
+#[derive(Default)]
+struct Chunks {
+    queue: VecDeque<Bytes>,
+    bytes: usize,
+}
+
+impl Chunks {
+    fn push(&mut self, chunk: Bytes) {
+        self.bytes += chunk.len();
+        self.queue.push_back(chunk);
+    }
+
+    /// Drops the first `n` bytes, which were written.
+    fn consume(&mut self, n: usize) {
+        self.bytes -= n;
+        let mut left = n;
+        while left > 0 {
+            let Some(front) = self.queue.front_mut() else {
+                break;
+            };
+            if front.len() <= left {
+                left -= front.len();
+                self.queue.pop_front();
+            } else {
+                front.advance(left);
+                left = 0;
+            }
+        }
+    }
+}
+
 /// A fragmented (or compressed) message being put together.
 struct Fragments {
     text: bool,
@@ -90,7 +123,9 @@ pub(crate) struct Decoder {
     /// Whether frames must be masked (we are the server).
     masked: bool,
     max_message: usize,
-    fragments: Option<Fragments>,
+    /// Boxed: most sockets never see a fragmented message, and every byte here is kept by
+    /// every connection, idle or not.
+    fragments: Option<Box<Fragments>>,
     /// Payload bytes of the incomplete data frame at the front already unmasked (and checked).
     front_done: usize,
     /// The text message being received, checked as its pieces arrive.
@@ -109,9 +144,8 @@ pub(crate) struct Wire {
     /// Small frames gathered for the next write.
     write: BytesMut,
     /// Large payloads and shared frames, written from where they are (no copy), in order
-    /// before whatever `write` holds when they were queued.
-    chunks: VecDeque<Bytes>,
-    chunk_bytes: usize,
+    /// before whatever `write` holds when they were queued; allocated while there are any.
+    chunks: Option<Box<Chunks>>,
     /// Bytes written to the stream so far.
     written: u64,
     eof: bool,
@@ -129,8 +163,7 @@ impl Wire {
             decoder: Decoder::new(role == Role::Server, max_message, already_read),
             read_size: MIN_READ as u32,
             write: BytesMut::new(),
-            chunks: VecDeque::new(),
-            chunk_bytes: 0,
+            chunks: None,
             written: 0,
             eof: false,
             deflater: None,
@@ -199,14 +232,20 @@ impl Wire {
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(WireError::Io(e))),
                 Poll::Pending => {
-                    if buf.is_empty() {
-                        // Nothing more to read: the connection holds no buffer while it waits.
-                        read_buffers::give_back(std::mem::take(buf));
-                        self.read_size = MIN_READ as u32;
-                    }
+                    self.release_read_buffer();
                     return Poll::Pending;
                 }
             }
+        }
+    }
+
+    /// Nothing more to read for now: unless a frame is half-received, the connection holds no
+    /// read buffer while it waits.
+    fn release_read_buffer(&mut self) {
+        let buf = &mut self.decoder.buf;
+        if buf.is_empty() && buf.capacity() > 0 {
+            buffers::give_back(std::mem::take(buf));
+            self.read_size = MIN_READ as u32;
         }
     }
 
@@ -226,7 +265,7 @@ impl Wire {
         }
         let buf = &mut decoder.buf;
         if buf.capacity() == 0 {
-            *buf = read_buffers::take(wanted);
+            *buf = buffers::take(wanted);
             decoder.alloc = buf.capacity();
         } else if buf.capacity() - len < wanted && !buf.try_reclaim(wanted) {
             let mut grown = BytesMut::with_capacity(len + wanted);
@@ -246,6 +285,14 @@ impl Wire {
         }
     }
 
+    /// The buffer that gathers small frames: a spare one of the thread when it is empty.
+    fn write_buffer(&mut self) -> &mut BytesMut {
+        if self.write.capacity() == 0 {
+            self.write = buffers::take(MIN_READ);
+        }
+        &mut self.write
+    }
+
     /// Appends a data message as one frame, compressed when permessage-deflate says so (then
     /// returns the compressed payload's length, for the figures). Server frames keep large
     /// payloads where they are; client frames are masked, so they are copied.
@@ -260,19 +307,19 @@ impl Wire {
             let len = compressed.len();
             match self.next_mask() {
                 None if len >= ZERO_COPY_MIN => {
-                    frame::put_header(&mut self.write, code | RSV1, len, None);
+                    frame::put_header(self.write_buffer(), code | RSV1, len, None);
                     self.push_chunk(Bytes::from(compressed));
                 }
-                mask => frame::put_frame(&mut self.write, code | RSV1, &compressed, mask),
+                mask => frame::put_frame(self.write_buffer(), code | RSV1, &compressed, mask),
             }
             return Some(len);
         }
         match self.next_mask() {
             None if payload.len() >= ZERO_COPY_MIN => {
-                frame::put_header(&mut self.write, code, payload.len(), None);
+                frame::put_header(self.write_buffer(), code, payload.len(), None);
                 self.push_chunk(message.to_bytes());
             }
-            mask => frame::put_frame(&mut self.write, code, payload, mask),
+            mask => frame::put_frame(self.write_buffer(), code, payload, mask),
         }
         None
     }
@@ -283,25 +330,23 @@ impl Wire {
         if frame.len() >= ZERO_COPY_MIN {
             self.push_chunk(frame);
         } else {
-            self.write.extend_from_slice(&frame);
+            self.write_buffer().extend_from_slice(&frame);
         }
     }
 
     /// Queues `chunk` after everything buffered so far.
     fn push_chunk(&mut self, chunk: Bytes) {
+        let chunks = self.chunks.get_or_insert_with(Box::default);
         if !self.write.is_empty() {
-            let gathered = self.write.split().freeze();
-            self.chunk_bytes += gathered.len();
-            self.chunks.push_back(gathered);
+            chunks.push(self.write.split().freeze());
         }
-        self.chunk_bytes += chunk.len();
-        self.chunks.push_back(chunk);
+        chunks.push(chunk);
     }
 
     /// Appends a ping, pong or close frame.
     pub(crate) fn buffer_control(&mut self, code: u8, payload: &[u8]) {
         let mask = self.next_mask();
-        frame::put_frame(&mut self.write, code, payload, mask);
+        frame::put_frame(self.write_buffer(), code, payload, mask);
     }
 
     /// Whether frames from this end must be pre-encoded per socket (masked client frames).
@@ -311,7 +356,7 @@ impl Wire {
 
     /// Bytes waiting to be written.
     pub(crate) fn buffered(&self) -> usize {
-        self.write.len() + self.chunk_bytes
+        self.write.len() + self.chunks.as_ref().map_or(0, |chunks| chunks.bytes)
     }
 
     /// Bytes written to the stream so far; with [`Wire::buffered`], tells whether something
@@ -322,53 +367,47 @@ impl Wire {
 
     /// Writes everything buffered and flushes the stream (TLS included).
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if !self.chunks.is_empty() && !self.write.is_empty() {
-            let gathered = self.write.split().freeze();
-            self.chunk_bytes += gathered.len();
-            self.chunks.push_back(gathered);
-        }
-        while !self.chunks.is_empty() {
-            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            let count = self.chunks.len().min(MAX_SLICES);
-            for (slice, chunk) in slices.iter_mut().zip(&self.chunks) {
-                *slice = IoSlice::new(chunk);
+        if let Some(chunks) = &mut self.chunks {
+            if !self.write.is_empty() {
+                chunks.push(self.write.split().freeze());
             }
-            let n = match Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => n,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            self.chunk_bytes -= n;
-            self.written += n as u64;
-            let mut left = n;
-            while left > 0 {
-                let Some(front) = self.chunks.front_mut() else {
-                    break;
-                };
-                if front.len() <= left {
-                    left -= front.len();
-                    self.chunks.pop_front();
-                } else {
-                    front.advance(left);
-                    left = 0;
+            while !chunks.queue.is_empty() {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let count = chunks.queue.len().min(MAX_SLICES);
+                for (slice, chunk) in slices.iter_mut().zip(&chunks.queue) {
+                    *slice = IoSlice::new(chunk);
                 }
+                let n = match Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                    Poll::Ready(Ok(n)) => n,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                };
+                self.written += n as u64;
+                chunks.consume(n);
             }
         }
         while !self.write.is_empty() {
             match Pin::new(&mut self.io).poll_write(cx, &self.write) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
-                    self.write.advance(n);
                     self.written += n as u64;
+                    if n == self.write.len() {
+                        // All of it: emptied where it starts, its room kept whole for reuse.
+                        self.write.clear();
+                    } else {
+                        self.write.advance(n);
+                    }
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             }
         }
         // Written out: give the allocations back.
-        self.write = BytesMut::new();
-        self.chunks = VecDeque::new();
+        if self.write.capacity() > 0 {
+            buffers::give_back(std::mem::take(&mut self.write));
+        }
+        self.chunks = None;
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
@@ -484,7 +523,7 @@ impl Decoder {
                     frame::apply_mask(&mut self.buf[header.header_len..total], mask, 0);
                 }
                 let payload = Bytes::copy_from_slice(&self.buf[header.header_len..total]);
-                self.buf.advance(total);
+                self.consume(total);
                 return match header.opcode {
                     opcode::PING => Ok(Some(Incoming::Ping(payload))),
                     opcode::PONG => Ok(Some(Incoming::Pong)),
@@ -514,22 +553,34 @@ impl Decoder {
                     });
                 }
                 (fragments, fin) => {
-                    let mut fragments = fragments.unwrap_or(Fragments {
-                        text,
-                        compressed: false,
-                        data: Vec::new(),
-                        wire_len: 0,
+                    let mut fragments = fragments.unwrap_or_else(|| {
+                        Box::new(Fragments {
+                            text,
+                            compressed: false,
+                            data: Vec::new(),
+                            wire_len: 0,
+                        })
                     });
                     fragments
                         .data
                         .extend_from_slice(&self.buf[header.header_len..total]);
-                    self.buf.advance(total);
+                    self.consume(total);
                     if fin {
-                        return Ok(Some(whole(fragments)?));
+                        return Ok(Some(whole(*fragments)?));
                     }
                     self.fragments = Some(fragments);
                 }
             }
+        }
+    }
+
+    /// Drops the first `n` bytes, decoded. All of them: the buffer is emptied where it starts,
+    /// its room kept whole (it goes back to the thread's spares as it is).
+    fn consume(&mut self, n: usize) {
+        if n == self.buf.len() {
+            self.buf.clear();
+        } else {
+            self.buf.advance(n);
         }
     }
 
@@ -543,11 +594,13 @@ impl Decoder {
         total: usize,
     ) -> Result<Option<Incoming>, Violation> {
         let first = self.fragments.is_none();
-        let mut fragments = self.fragments.take().unwrap_or(Fragments {
-            text,
-            compressed: true,
-            data: Vec::new(),
-            wire_len: 0,
+        let mut fragments = self.fragments.take().unwrap_or_else(|| {
+            Box::new(Fragments {
+                text,
+                compressed: true,
+                data: Vec::new(),
+                wire_len: 0,
+            })
         });
         let inflater = self.inflater.as_mut().ok_or(Violation::Protocol(
             "reserved bits set without an extension",
@@ -560,7 +613,7 @@ impl Decoder {
             self.max_message,
         )?;
         fragments.wire_len += total - header_len;
-        self.buf.advance(total);
+        self.consume(total);
         // A message of one frame is checked whole, as it becomes a message.
         if text && !(first && fin) {
             self.utf8
@@ -571,7 +624,7 @@ impl Decoder {
             }
         }
         if fin {
-            return whole(fragments).map(Some);
+            return whole(*fragments).map(Some);
         }
         self.fragments = Some(fragments);
         Ok(None)
@@ -589,15 +642,15 @@ impl Decoder {
             (frame.freeze(), self.alloc)
         } else {
             let payload = Bytes::copy_from_slice(&self.buf[header_len..total]);
-            self.buf.advance(total);
+            self.consume(total);
             (payload, len)
         }
     }
 }
 
-/// Read buffers of this thread that connections gave back while they wait: reading sockets
-/// borrow one instead of allocating, and waiting ones hold none.
-mod read_buffers {
+/// Buffers of this thread that connections gave back while they wait: reading and writing
+/// sockets borrow one instead of allocating, and waiting ones hold none.
+mod buffers {
     use bytes::BytesMut;
     use std::cell::RefCell;
 
@@ -612,14 +665,16 @@ mod read_buffers {
     /// An empty buffer with room for at least `wanted` bytes: a kept one when one is large
     /// enough, else a new one of exactly that size.
     pub(super) fn take(wanted: usize) -> BytesMut {
-        let kept = KEPT_BUFFERS.with(|kept| {
+        let kept = KEPT_BUFFERS.try_with(|kept| {
             let mut kept = kept.borrow_mut();
             match kept.last() {
                 Some(buf) if buf.capacity() >= wanted => kept.pop(),
                 _ => None,
             }
         });
-        kept.unwrap_or_else(|| BytesMut::with_capacity(wanted))
+        kept.ok()
+            .flatten()
+            .unwrap_or_else(|| BytesMut::with_capacity(wanted))
     }
 
     /// Keeps an emptied buffer for the next reader, unless payloads still share it or the
@@ -628,7 +683,7 @@ mod read_buffers {
         if buf.capacity() > LARGEST_KEPT || !buf.try_reclaim(super::MIN_READ) {
             return;
         }
-        KEPT_BUFFERS.with(|kept| {
+        let _ = KEPT_BUFFERS.try_with(|kept| {
             let mut kept = kept.borrow_mut();
             if kept.len() < KEPT {
                 kept.push(buf);

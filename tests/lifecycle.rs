@@ -574,3 +574,22 @@ fn the_dispatcher_thread_is_woken_without_preempting_io() {
     // SAFETY: as above, on the test's own thread, which keeps the default policy.
     assert_eq!(unsafe { libc::sched_getscheduler(0) }, libc::SCHED_OTHER);
 }
+
+/// Both ends of a close handshake end when it completes, not at the close timeout: the client
+/// end reads on past the server's close frame to the end of the stream, which came with it.
+#[test]
+fn a_close_handshake_between_two_connectors_ends_at_once() {
+    let long = Duration::from_secs(120);
+    let (server, server_events) = start_server(|config| config.socket.close_timeout = long);
+    let mut client_config = Config::default();
+    client_config.socket.close_timeout = long;
+    let (client, client_events) = start_builder(Connector::builder(client_config));
+    let id = client
+        .open_outbound(&url(&server, "/"), OutboundOptions::new())
+        .unwrap();
+    server_events.expect(Trigger::InboundConnection);
+    client.close(id.as_str(), 1000, "done").unwrap();
+    // WAIT is far below the close timeout.
+    assert_eq!(client_events.closed().1, 1000);
+    assert_eq!(server_events.closed().1, 1000);
+}

@@ -3,7 +3,10 @@
  * /fanout/recv is in group "fan"; a message on /fanout/trigger is broadcast to that group.
  * Prints its port once it accepts connections, then serves until SIGTERM or SIGINT.
  *
- *   echo_fanout_server [--port PORT]      (PORT 0, the default: the OS picks)
+ *   echo_fanout_server [--port PORT] [--inline 0|1]   (PORT 0, the default: the OS picks)
+ *
+ * --inline 1 runs the callback on the I/O threads (wsc_config_set_inline_dispatch: it never
+ * blocks) instead of the dispatcher thread.
  *
  * Settings are the library's defaults except the connection limit, raised for the idle load.
  * Receivers join the group through the served path's default groups, before their 101. */
@@ -52,14 +55,18 @@ static int failed(wsc_result result, const char *what) {
 }
 
 int main(int argc, char **argv) {
-    unsigned long port = 0;
+    unsigned long port = 0, inline_dispatch = 0;
     for (int i = 1; i < argc; i++) {
         char *end = NULL;
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
             port = strtoul(argv[++i], &end, 10);
             if (*end == '\0' && port <= 65535) continue;
         }
-        fprintf(stderr, "usage: %s [--port PORT]\n", argv[0]);
+        if (strcmp(argv[i], "--inline") == 0 && i + 1 < argc) {
+            inline_dispatch = strtoul(argv[++i], &end, 10);
+            if (*end == '\0' && inline_dispatch <= 1) continue;
+        }
+        fprintf(stderr, "usage: %s [--port PORT] [--inline 0|1]\n", argv[0]);
         return 2;
     }
 
@@ -82,6 +89,7 @@ int main(int argc, char **argv) {
         failed(wsc_config_add_path(config, FANOUT_RECV_PATH, groups, 1), "path") ||
         failed(wsc_config_add_path(config, "*", NULL, 0), "path") ||
         failed(wsc_config_set_max_inbound_connections(config, 1u << 20), "max connections") ||
+        failed(wsc_config_set_inline_dispatch(config, inline_dispatch == 1), "inline dispatch") ||
         failed(wsc_config_on_inbound_message(config, on_message, fan, free_filter), "callback")) {
         wsc_config_free(config);
         return 1;

@@ -10,12 +10,14 @@ from typing import Dict, List, Optional
 from . import machine as machine_info
 from .scenarios import Plan, Scenario
 from .servers import (
+    FASTWEBSOCKETS,
     PICOWS,
     RAW_4K,
     RAW_DEFAULT,
     WEBSOCKETS_DEFLATE,
     WSC_DEFLATE,
     WSC_DEFLATE_NCT,
+    WSC_NATIVE,
     WSC_PYTHON,
     WSC_RUST,
     Server,
@@ -225,18 +227,33 @@ def _idle_table(servers: List[Server], rows: Dict[str, dict], skipped) -> List[s
     return lines
 
 
-def _python_line(scenario: Scenario, rows: Dict[str, dict]) -> str:
-    """wsconnector's Python package next to picows, when both ran."""
+def _versus(scenario: Scenario, rows: Dict[str, dict], key: str, baseline: str) -> str:
+    """The ratios of one row to another's, when both ran: rate and CPU per message, or memory
+    per connection and handshakes/s."""
     if scenario.is_idle:
         metrics = [("RSS per connection", "rss_per_conn_kib"), ("handshakes/s", "handshakes_per_s")]
     else:
         metrics = [(scenario.unit, "rate"), ("server CPU per message", "server_cpu_us_per_msg")]
     parts = []
     for name, metric in metrics:
-        ratio = _ratio(rows, WSC_PYTHON, metric, PICOWS)
+        ratio = _ratio(rows, key, metric, baseline)
         if ratio != "–":
             parts.append(f"{name} ×{ratio}")
-    return f"wsconnector's Python package / picows: {', '.join(parts)}." if parts else ""
+    return ", ".join(parts)
+
+
+def _comparison_lines(scenario: Scenario, servers: List[Server], rows: Dict[str, dict]) -> List[str]:
+    """wsconnector's native rows next to fastwebsockets, and its Python package next to picows."""
+    labels = {server.key: server.label for server in servers}
+    lines = []
+    for key in WSC_NATIVE:
+        versus = _versus(scenario, rows, key, FASTWEBSOCKETS) if key in labels else ""
+        if versus:
+            lines.append(f"{labels[key]} / fastwebsockets: {versus}.")
+    versus = _versus(scenario, rows, WSC_PYTHON, PICOWS)
+    if versus:
+        lines.append(f"wsconnector's Python package / picows: {versus}.")
+    return lines
 
 
 def noise(runs: List[dict]) -> Optional[float]:
@@ -273,14 +290,14 @@ def markdown(plan: Plan, servers: List[Server], skipped: Dict[str, str], runs: L
             lines += [scenario.note + ".", ""]
         if scenario.compression:
             lines += _compression_table(scenario, servers, rows, skipped)
-            comparison = _websockets_line(scenario, rows)
-        elif scenario.is_idle:
-            lines += _idle_table(servers, rows, skipped)
-            comparison = _python_line(scenario, rows)
+            comparisons = [line for line in [_websockets_line(scenario, rows)] if line]
         else:
-            lines += _rate_table(scenario, servers, rows, skipped)
-            comparison = _python_line(scenario, rows)
-        lines += ["", comparison, ""] if comparison else [""]
+            if scenario.is_idle:
+                lines += _idle_table(servers, rows, skipped)
+            else:
+                lines += _rate_table(scenario, servers, rows, skipped)
+            comparisons = _comparison_lines(scenario, servers, rows)
+        lines += [""] + [f"- {line}" for line in comparisons] + ([""] if comparisons else [])
     lines += [
         "## Reading the tables",
         "",

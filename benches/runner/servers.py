@@ -84,9 +84,15 @@ def _wsc_cluster_unavailable() -> Optional[str]:
 
 RAW_DEFAULT = "raw-default"
 RAW_4K = "raw-4k"
-WSC_RUST = "wsc-rust"
+FASTWEBSOCKETS = "fws"
 WSC_CLUSTER = "wsc-cluster"
 WSC_PYTHON = "wsc-python"
+# The rows of wsconnector's Rust and C APIs, compared with fastwebsockets.
+WSC_RUST = "wsc-rust"
+WSC_RUST_INLINE = "wsc-rust-inline"
+WSC_C = "wsc-c"
+WSC_C_INLINE = "wsc-c-inline"
+WSC_NATIVE = [WSC_RUST, WSC_RUST_INLINE, WSC_C, WSC_C_INLINE]
 PICOWS = "picows"
 WSC_DEFLATE = "wsc-deflate"
 WSC_DEFLATE_NCT = "wsc-deflate-nct"
@@ -134,12 +140,23 @@ SERVERS = [
         _missing_file(RELEASE / "raw-server", "raw-server is not built"),
     ),
     Server(
+        FASTWEBSOCKETS,
+        "fastwebsockets 0.10",
+        [str(RELEASE / "fws-server")],
+        _missing_file(RELEASE / "fws-server", "fws-server is not built"),
+    ),
+    Server(
         WSC_RUST,
         "wsconnector, Rust API",
         [str(RELEASE / "wsc-server")],
         _missing_file(RELEASE / "wsc-server", "wsc-server is not built"),
     ),
     Server(
+        WSC_RUST_INLINE,
+        "wsconnector, Rust API, inline",
+        [str(RELEASE / "wsc-server"), "--inline", "1"],
+        _missing_file(RELEASE / "wsc-server", "wsc-server is not built"),
+    ),
         WSC_RUST_ONE_DISPATCHER,
         "wsconnector, Rust API, 1 dispatcher thread (no pool)",
         [str(RELEASE / "wsc-server"), "--dispatcher-threads", "1"],
@@ -155,9 +172,15 @@ SERVERS = [
         ("fanout-1k", "latency-2"),
     ),
     Server(
-        "wsc-c",
+        WSC_C,
         "wsconnector, C API",
         [str(BENCH_OUT / "c-server")],
+        _c_server_unavailable,
+    ),
+    Server(
+        WSC_C_INLINE,
+        "wsconnector, C API, inline",
+        [str(BENCH_OUT / "c-server"), "--inline", "1"],
         _c_server_unavailable,
     ),
     Server(

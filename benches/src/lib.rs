@@ -1,5 +1,6 @@
 //! wsconnector's benchmark harness: the load client (`load`) and the servers it measures
-//! (`raw-server`, the tokio-tungstenite baseline; `wsc-server`, wsconnector's Rust API). The C
+//! (`raw-server`, the tokio-tungstenite baseline; `fws-server`, the fastwebsockets one;
+//! `wsc-server`, wsconnector's Rust API). The C
 //! and Python servers beside this crate, and the runner `benches/run.py`, speak the same small
 //! protocol, fixed by the constants below:
 //!

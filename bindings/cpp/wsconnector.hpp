@@ -557,6 +557,8 @@ public:
         return apply(wsc_config_add_client_header(get(), name.c_str(), value.c_str()));
     }
     Config &worker_threads(size_t n) { return apply(wsc_config_set_worker_threads(get(), n)); }
+    // Handlers on the I/O threads, for handlers that never block (wsc_config_set_inline_dispatch).
+    Config &inline_dispatch(bool on = true) { return apply(wsc_config_set_inline_dispatch(get(), on)); }
     Config &slow_consumer(wsc_slow_consumer policy) { return apply(wsc_config_set_slow_consumer(get(), policy)); }
     Config &stop_timeout(std::chrono::milliseconds t) {
         return apply(wsc_config_set_stop_timeout_ms(get(), static_cast<uint64_t>(t.count())));

@@ -1,11 +1,16 @@
 //! The dispatcher: the pool of threads that hands a connector's events to the application's
-//! handler, in order for each socket, different sockets side by side (`pool`, `mailbox`).
+//! handler, in order for each socket, different sockets side by side (`pool`, `mailbox`); or,
+//! with inline dispatch, the handler called on the I/O thread where each event happens.
 
 mod mailbox;
 pub(crate) mod pool;
 
+use crate::cluster::Cluster;
 use crate::events::{Event, Trigger};
 use crate::handle::ConnectorHandle;
+use crate::shared::{InlineHandler, Shared};
+use std::mem::ManuallyDrop;
+use std::sync::Arc;
 
 /// The dispatcher's log target: `wsconnector::events`, as when it lived in events.rs (the C log
 /// callback and Python's `logging` show it; applications filter on it).
@@ -13,9 +18,11 @@ const LOG_TARGET: &str = "wsconnector::events";
 
 /// Receives the events of a connector on its dispatcher threads (the `dispatcher_threads`
 /// setting): one event at a time for each socket, in order (connection, messages, closed last);
-/// events of different sockets may run at the same time on different threads. It may call
-/// any operation through `connector`. A panic while handling an inbound connection refuses
-/// the socket (see [`crate::Socket::refuse`]).
+/// events of different sockets may run at the same time on different threads. Registered
+/// with `ConnectorBuilder::on_event_inline`, it is called on the I/O thread where each event
+/// happens instead, in the same order for each socket. It may call any operation through
+/// `connector` (inline, all but those that wait for the connector). A panic while handling
+/// an inbound connection refuses the socket (see [`crate::Socket::refuse`]).
 pub trait EventHandler: Send + Sync + 'static {
     /// Called once per event.
     fn on_event(&self, connector: &ConnectorHandle, event: Event);
@@ -53,7 +60,7 @@ pub fn prefer_batched_wakeups() {
 
 /// Hands one event to the application's handler (the connector's `handlers::Router`, which
 /// picks the registration for the event's trigger and path), catching a panic (logged; the
-/// connector carries on): every dispatcher thread delivers through here. A handler
+/// connector carries on): every dispatcher thread, and inline dispatch, delivers through here. A handler
 /// that fails on an inbound connection refuses the socket: it is closed with 1011 (unless the
 /// handler closed it with a code of its own before failing), and the messages that waited for
 /// the handler are dropped.
@@ -71,5 +78,32 @@ pub(crate) fn deliver(handler: &dyn EventHandler, connector: &ConnectorHandle, e
         if let Some(socket) = connecting {
             socket.refuse(None);
         }
+    }
+}
+
+/// An [`EventHandler`] called inline, on the I/O thread where each event happens, with what
+/// its connector handle needs besides the connector's state.
+pub(crate) struct Inline {
+    pub(crate) handler: Arc<dyn EventHandler>,
+    pub(crate) cluster: Option<Arc<Cluster>>,
+}
+
+impl InlineHandler for Inline {
+    fn handle(&self, shared: &Arc<Shared>, event: Event) {
+        // The handle lent to the handler shares `shared` without counting a reference (no
+        // atomic operation per event on the count every thread touches): never dropped, it
+        // gives back none. A handler that keeps a handle clones it, which counts.
+        let connector = ManuallyDrop::new(ConnectorHandle {
+            // SAFETY: a pointer from `Arc::as_ptr` of a live `Arc`, which outlives this call;
+            // the count is not decremented for this copy (ManuallyDrop), as it was not
+            // incremented.
+            shared: unsafe { Arc::from_raw(Arc::as_ptr(shared)) },
+            // SAFETY: as above, for the cluster this handler keeps.
+            cluster: self
+                .cluster
+                .as_ref()
+                .map(|cluster| unsafe { Arc::from_raw(Arc::as_ptr(cluster)) }),
+        });
+        shared.run_as_inline_handler(|| deliver(&*self.handler, &connector, event));
     }
 }

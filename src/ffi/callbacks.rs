@@ -28,7 +28,9 @@ pub type wsc_userdata_free_fn = Option<unsafe extern "C" fn(userdata: *mut c_voi
 /// connection's handling fails, register a wsc_refusable_connection_fn instead. On Linux the
 /// dispatcher threads run with the SCHED_BATCH policy: the I/O thread that queues an event is
 /// not preempted by them, so events arrive in batches (a callback that needs the default
-/// policy may set it back with sched_setscheduler()).
+/// policy may set it back with sched_setscheduler()). With wsc_config_set_inline_dispatch()
+/// they run on the I/O threads instead, in the same order for each socket, those of different
+/// I/O threads at the same time: see there.
 pub type wsc_connection_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,

@@ -45,6 +45,8 @@ impl Opaque for wsc_config {
 pub(crate) struct ConfigBuilder {
     pub config: Config,
     pub callbacks: Callbacks,
+    /// The trigger callbacks run inline, on the I/O threads.
+    pub inline_dispatch: bool,
     /// The names settings were given under: one setting under two names is an error.
     names: SettingNames,
 }
@@ -1370,6 +1372,31 @@ pub extern "C" fn wsc_config_on_socket_closed_at(
         userdata,
         userdata_free,
     )
+}
+
+/// Inline dispatch (default false), for trigger callbacks that never block: each runs on the
+/// I/O thread that read the message (for a connection, finished the handshake; for a close,
+/// saw the socket end) instead of the dispatcher thread, with no hand-off between threads, and
+/// a reply sent from it leaves in the same write: the cheapest way to answer small messages.
+/// A BLOCKING CALLBACK BLOCKS THAT I/O THREAD: every socket it serves waits, pings and
+/// timeouts included (wsc_config_set_worker_threads() sets how many there are). Callbacks keep
+/// their order for each socket (connection, messages, closed last, exactly once); those of
+/// sockets on different I/O threads may run at the same time. Every operation may be called
+/// from them but the ones that would wait for the connector on that thread:
+/// wsc_connector_open_outbound(), wsc_connector_stop() and wsc_connector_free() fail with
+/// WSC_INVALID_STATE (open outbound sockets from another thread). No event queue is used, so
+/// its bounds do not apply: a slow callback holds back its I/O thread's reads, and TCP holds
+/// back the peers. Needs trigger callbacks (wsc_connector_start() fails with
+/// WSC_INVALID_ARGUMENT without any). Errors: WSC_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn wsc_config_set_inline_dispatch(
+    config: *mut wsc_config,
+    inline_dispatch: bool,
+) -> wsc_result {
+    with_config(config, |b| {
+        b.inline_dispatch = inline_dispatch;
+        Ok(())
+    })
 }
 
 /// Registers the callback of a reconnecting outbound socket's changes of state (see

@@ -58,11 +58,13 @@ impl ConnectorState {
     }
 }
 
-/// The connector's address for the dispatcher threads.
+/// The connector's address for the threads that call back: the dispatcher threads, or the
+/// I/O threads with inline dispatch.
 struct ConnectorPtr(*mut wsc_connector);
 
-// SAFETY: the connector outlives its dispatcher threads (wsc_connector_free stops the core, which
-// joins them, before it frees the connector), and `ConnectorState` is `Sync`.
+// SAFETY: the connector outlives every callback (wsc_connector_free stops the core, which joins
+// the dispatcher threads and waits for every socket task, before it frees the connector), and
+// `ConnectorState` is `Sync`.
 unsafe impl Send for ConnectorPtr {}
 // SAFETY: as above.
 unsafe impl Sync for ConnectorPtr {}
@@ -96,8 +98,17 @@ pub extern "C" fn wsc_connector_start(
         let builder = unsafe { take_handle(config) }.ok_or_else(|| FfiError::null("config"))?;
         let conn_out = arg_out!(conn_out);
         let ConfigBuilder {
-            config, callbacks, ..
+            config,
+            callbacks,
+            inline_dispatch,
+            ..
         } = *builder;
+        if inline_dispatch && !callbacks.has_triggers() {
+            return Err(FfiError::new(
+                wsc_result::WSC_INVALID_ARGUMENT,
+                "inline dispatch needs trigger callbacks (wsc_config_on_*)",
+            ));
+        }
         let callbacks = Arc::new(callbacks);
         let conn = into_handle::<wsc_connector>(ConnectorState {
             core: OnceLock::new(),
@@ -111,9 +122,12 @@ pub extern "C" fn wsc_connector_start(
         if callbacks.has_triggers() {
             let ptr = ConnectorPtr(conn);
             let for_events = callbacks.clone();
-            builder = builder.on_event(move |_: &ConnectorHandle, event: Event| {
-                ptr.dispatch(&for_events, event)
-            });
+            let handler = move |_: &ConnectorHandle, event: Event| ptr.dispatch(&for_events, event);
+            builder = if inline_dispatch {
+                builder.on_event_inline(handler)
+            } else {
+                builder.on_event(handler)
+            };
         }
         if callbacks.authorizer.is_some() {
             let for_auth = callbacks.clone();
@@ -237,8 +251,9 @@ pub extern "C" fn wsc_connector_is_running(
 /// WSC_NON_UNIQUE_SOCKET_ID, WSC_DNS, WSC_CONNECTIVITY (also a proxy's refusal, with its
 /// status), WSC_TLS, WSC_HANDSHAKE (the HTTP status is in wsc_last_error_http_status()),
 /// WSC_BASIC_AUTHENTICATION (401 to the basic credentials of the settings), WSC_LIMIT_EXCEEDED
-/// (max_outbound_connections), WSC_TIMEOUT, WSC_STOPPED.
-/// Any thread, including a callback (which then waits for the connect).
+/// (max_outbound_connections), WSC_TIMEOUT, WSC_STOPPED, WSC_INVALID_STATE (from an inline
+/// callback, see wsc_config_set_inline_dispatch()).
+/// Any thread, including a callback (which then waits for the connect), but an inline one.
 #[no_mangle]
 pub extern "C" fn wsc_connector_open_outbound(
     conn: *const wsc_connector,

@@ -12,8 +12,7 @@ use crate::origin::AllowedOrigins;
 use crate::path::{decode_request_path, normalize_base_path, strip_base, PathPattern};
 use crate::protocol::extensions::{accept_offer, PerMessageDeflate};
 use crate::protocol::handshake::{
-    accept_key, has_token, header, is_valid_key, owned_headers, parse_query, status_text,
-    HeadScanner, NotHttp,
+    accept_key, is_valid_key, parse_query, status_text, HeadScanner, HeaderLines, NotHttp,
 };
 use crate::shared::{Registration, Shared};
 use crate::socket::{Attributes, Link, Socket, SocketId, SocketType};
@@ -107,7 +106,7 @@ struct Request {
     path: String,
     /// The request target as sent.
     target: String,
-    headers: Vec<(String, String)>,
+    headers: HeaderLines,
     /// Bytes received after the request (the client's first frames).
     rest: Vec<u8>,
 }
@@ -203,27 +202,34 @@ pub(super) async fn upgrade(
         Err(refusal) => refuse(shared, stream, refusal).await,
         Ok(accept) => {
             let secure = matches!(stream, IoStream::ServerTls(_));
-            let host = header(&request.headers, "host").unwrap_or_default();
+            let host = request.headers.get("host").unwrap_or_default();
+            let scheme = if secure { "wss://" } else { "ws://" };
+            let uri = [scheme, host, &request.target].concat();
+            let query_at = request
+                .target
+                .find('?')
+                .map(|at| scheme.len() + host.len() + at + 1);
+            let Request {
+                path,
+                headers,
+                rest,
+                ..
+            } = request;
             let attrs = Attributes {
                 id: SocketId::generate(),
                 socket_type: SocketType::Inbound,
-                uri: format!(
-                    "{}://{}{}",
-                    if secure { "wss" } else { "ws" },
-                    host,
-                    request.target
-                ),
-                path: request.path.clone(),
+                uri,
+                query_at,
+                path,
                 secure,
-                query: parse_query(&request.target),
-                headers: request.headers.clone(),
+                headers,
                 uri_params: accept.uri_params,
                 subprotocol: accept.subprotocol.clone(),
             };
             let link = Link {
                 local_addr,
                 remote_addr,
-                peer_certificate,
+                peer_certificate: peer_certificate.map(Box::new),
                 compression: accept.compression,
             };
             let socket = Socket::new(attrs, link, shared.send_queue());
@@ -255,7 +261,7 @@ pub(super) async fn upgrade(
             let mut wire = Wire::new(
                 stream,
                 Role::Server,
-                &request.rest,
+                &rest,
                 shared.config.socket.max_message_size,
             );
             if let Some(params) = &accept.compression {
@@ -289,7 +295,7 @@ async fn accept(
     peer_certificate: Option<&PeerCertificate>,
 ) -> std::result::Result<Acceptance, Refusal> {
     let headers = &request.headers;
-    if !has_token(headers, "upgrade", "websocket") || !has_token(headers, "connection", "upgrade") {
+    if !headers.has_token("upgrade", "websocket") || !headers.has_token("connection", "upgrade") {
         return Err(Refusal {
             extra_headers: Cow::Borrowed("Upgrade: websocket\r\n"),
             connection: "Upgrade, close",
@@ -359,9 +365,8 @@ async fn accept(
         _ => {}
     }
     let offered: Vec<String> = headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-protocol"))
-        .flat_map(|(_, v)| v.split(','))
+        .all("sec-websocket-protocol")
+        .flat_map(|v| v.split(','))
         .map(|p| p.trim().to_owned())
         .filter(|p| !p.is_empty())
         .collect();
@@ -374,7 +379,7 @@ async fn accept(
         let auth_request = AuthRequest {
             path: request.path.clone(),
             uri: request.target.clone(),
-            headers: headers.clone(),
+            headers: headers.to_pairs(),
             query: parse_query(&request.target),
             remote_addr,
             subprotocols: offered,
@@ -419,11 +424,10 @@ async fn accept(
     }
     let compression = compression
         .then(|| {
-            let offers = headers
-                .iter()
-                .filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-extensions"))
-                .map(|(_, v)| v.as_str());
-            accept_offer(offers, &rules.compression.preferred)
+            accept_offer(
+                headers.all("sec-websocket-extensions"),
+                &rules.compression.preferred,
+            )
         })
         .flatten();
     Ok(Acceptance {
@@ -438,13 +442,10 @@ async fn accept(
 
 /// The value of header `name` when it is there once; two or more are a malformed request.
 fn single_header<'a>(
-    headers: &'a [(String, String)],
-    name: &str,
+    headers: &'a HeaderLines,
+    name: &'a str,
 ) -> std::result::Result<Option<&'a str>, Refusal> {
-    let mut values = headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim());
+    let mut values = headers.all(name);
     let first = values.next();
     if values.next().is_some() {
         return Err(Refusal::bad_request(
@@ -503,7 +504,7 @@ async fn read_request(
     }
     let raw_path = target.split(['?', '#']).next().unwrap_or("/");
     let path = decode_request_path(raw_path).map_err(|why| Refusal::bad_request(400, why))?;
-    let headers = owned_headers(parsed.headers);
+    let headers = HeaderLines::parsed(parsed.headers);
     Ok(Some(Request {
         method: parsed.method.unwrap_or_default().to_owned(),
         version: parsed.version.unwrap_or_default(),

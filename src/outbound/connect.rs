@@ -61,7 +61,7 @@ pub(super) async fn establish(shared: &Shared, request: &Request) -> Result<Conn
                     link: Link {
                         local_addr,
                         remote_addr,
-                        peer_certificate,
+                        peer_certificate: peer_certificate.map(Box::new),
                         compression,
                     },
                 });

@@ -6,9 +6,7 @@ use crate::error::{Error, ErrorKind, HandshakeResponse, Result};
 use crate::protocol::close::{close_code, truncate_reason};
 use crate::protocol::extensions::{check_response, client_offer, PerMessageDeflate};
 use crate::protocol::frame::{close_payload, opcode, put_frame};
-use crate::protocol::handshake::{
-    accept_key, has_token, header, owned_headers, HeadScanner, NotHttp,
-};
+use crate::protocol::handshake::{accept_key, HeadScanner, HeaderLines, NotHttp};
 use crate::tls::IoStream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -170,7 +168,7 @@ pub(super) async fn handshake(
     let mut buf = Vec::with_capacity(1024);
     let response = read_response(stream, &mut buf, "server").await?;
     let (status, head_len) = (response.status, response.head_len);
-    let field = |name: &str| header(&response.headers, name);
+    let field = |name: &str| response.headers.get(name);
     if status != 101 {
         if let Some(location) = redirect_location(status, &response.headers) {
             return Ok(Answer::Redirect { status, location });
@@ -190,12 +188,12 @@ pub(super) async fn handshake(
         return Err(
             Error::handshake(status, message).with_response(HandshakeResponse {
                 body,
-                headers: response.headers,
+                headers: response.headers.to_pairs(),
             }),
         );
     }
-    if !has_token(&response.headers, "upgrade", "websocket")
-        || !has_token(&response.headers, "connection", "upgrade")
+    if !response.headers.has_token("upgrade", "websocket")
+        || !response.headers.has_token("connection", "upgrade")
     {
         return Err(Error::new(
             ErrorKind::Protocol,
@@ -217,11 +215,7 @@ pub(super) async fn handshake(
             ));
         }
     }
-    let extensions = response
-        .headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-extensions"))
-        .map(|(_, v)| v.as_str());
+    let extensions = response.headers.all("sec-websocket-extensions");
     let compression = match check_response(extensions, request.compression.as_ref()) {
         Ok(compression) => compression,
         Err(why) => {
@@ -251,9 +245,9 @@ async fn fail_with_1010(stream: &mut IoStream, why: &str) {
 }
 
 /// The target of a redirect: the `Location` of a 301, 302, 303, 307 or 308.
-fn redirect_location(status: u16, headers: &[(String, String)]) -> Option<String> {
+fn redirect_location(status: u16, headers: &HeaderLines) -> Option<String> {
     matches!(status, 301 | 302 | 303 | 307 | 308)
-        .then(|| header(headers, "location"))
+        .then(|| headers.get("location"))
         .flatten()
         .map(|location| location.trim().to_owned())
         .filter(|location| !location.is_empty())
@@ -282,7 +276,7 @@ async fn error_body<S: AsyncRead + Unpin>(
 pub(super) struct Response {
     pub(super) status: u16,
     pub(super) reason: String,
-    pub(super) headers: Vec<(String, String)>,
+    pub(super) headers: HeaderLines,
     /// Where the head ends in the buffer it was read into.
     pub(super) head_len: usize,
 }
@@ -367,7 +361,7 @@ pub(super) async fn read_response<S: AsyncRead + Unpin>(
     Ok(Response {
         status: response.code.unwrap_or(0),
         reason: response.reason.unwrap_or("").to_owned(),
-        headers: owned_headers(response.headers),
+        headers: HeaderLines::parsed(response.headers),
         head_len,
     })
 }

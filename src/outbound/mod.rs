@@ -21,7 +21,7 @@ pub use refresh::HeaderRefresher;
 use crate::config::{check_duration, validate_groups};
 use crate::driver::in_socket_span;
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::handshake::{parse_query, validate_client_headers, validate_token};
+use crate::protocol::handshake::{validate_client_headers, validate_token, HeaderLines};
 use crate::shared::{Claim, Shared};
 use crate::socket::{Attributes, Socket, SocketId, SocketType};
 use connect::{establish_within, Connection, Slot};
@@ -91,14 +91,15 @@ pub(crate) async fn open(
         subprotocol,
         link,
     } = connection;
+    let uri = target.uri.to_string();
     let attrs = Attributes {
         id: id.clone(),
         socket_type: SocketType::Outbound,
         path: target.uri.path().to_owned(),
-        uri: target.uri.to_string(),
+        query_at: uri.find('?').map(|at| at + 1),
+        uri,
         secure: target.secure,
-        headers,
-        query: parse_query(&target.uri.to_string()),
+        headers: HeaderLines::from_pairs(&headers),
         uri_params: options.uri_params.clone(),
         subprotocol,
     };
@@ -109,15 +110,12 @@ pub(crate) async fn open(
     }
     registration.announce();
     match policy {
-        None => {
-            let serving = crate::driver::serve(shared.clone(), socket.clone(), wire);
-            let life = async move {
-                let (code, reason) = serving.await;
-                drop(slot);
-                registration.finish(code, reason);
-            };
-            shared.tasks.spawn(in_socket_span(&socket, life));
-        }
+        // The slot is released before the closed event, as the reconnecting path does.
+        None => drop(
+            shared
+                .tasks
+                .spawn(crate::driver::drive(registration, wire, slot)),
+        ),
         Some(policy) => {
             let reconnecting = reconnect::Reconnecting {
                 shared: shared.clone(),

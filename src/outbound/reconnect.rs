@@ -187,7 +187,7 @@ impl Reconnecting {
 
 /// Resolves when the event queue has room (at once, unless the application is behind).
 async fn room(shared: &Shared) {
-    let mut registered = None;
+    let mut registered = 0;
     poll_fn(|cx| shared.events.poll_room(cx, &mut registered)).await
 }
 

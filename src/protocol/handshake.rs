@@ -45,36 +45,86 @@ impl HeadScanner {
     }
 }
 
-/// Parsed headers as owned name/value pairs, in order (a value that is not UTF-8 is read
-/// lossily).
-pub(crate) fn owned_headers(headers: &[httparse::Header<'_>]) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|h| {
-            (
-                h.name.to_owned(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
-        .collect()
+/// Headers in order, kept in one string as `name:value\n` lines: one allocation however many
+/// there are (a name, an HTTP token, holds no `:`; neither a name nor a value holds a line
+/// break). A value that is not UTF-8 is read lossily.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct HeaderLines(String);
+
+impl HeaderLines {
+    /// The headers of a parsed head.
+    pub(crate) fn parsed(headers: &[httparse::Header<'_>]) -> Self {
+        let len = headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len() + 2)
+            .sum();
+        let mut lines = String::with_capacity(len);
+        for h in headers {
+            lines.push_str(h.name);
+            lines.push(':');
+            lines.push_str(&String::from_utf8_lossy(h.value));
+            lines.push('\n');
+        }
+        HeaderLines(lines)
+    }
+
+    /// Headers given as pairs, each checked already (see [`validate_header`]).
+    pub(crate) fn from_pairs(pairs: &[(String, String)]) -> Self {
+        let mut lines = String::new();
+        for (name, value) in pairs {
+            lines.push_str(name);
+            lines.push(':');
+            lines.push_str(value);
+            lines.push('\n');
+        }
+        HeaderLines(lines)
+    }
+
+    /// The string of lines, to keep elsewhere (see [`header_lines`]).
+    pub(crate) fn into_string(self) -> String {
+        self.0
+    }
+
+    /// Every header as (name, value), in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        header_lines(&self.0)
+    }
+
+    /// The value of the first header called `name` (any case), trimmed.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    }
+
+    /// The values of the headers called `name` (any case), trimmed, in order.
+    pub(crate) fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    }
+
+    /// Whether the headers called `name` (any case) list `token` among their comma-separated
+    /// values (`Connection: keep-alive, Upgrade`).
+    pub(crate) fn has_token(&self, name: &str, token: &str) -> bool {
+        self.all(name)
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+
+    /// The headers as owned pairs.
+    pub(crate) fn to_pairs(&self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
 }
 
-/// The value of the first header called `name` (any case), trimmed.
-pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
-}
-
-/// Whether the headers called `name` (any case) list `token` among their comma-separated
-/// values (`Connection: keep-alive, Upgrade`).
-pub(crate) fn has_token(headers: &[(String, String)], name: &str, token: &str) -> bool {
-    headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-        .flat_map(|(_, v)| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
+/// The (name, value) pairs of lines kept by a [`HeaderLines`].
+pub(crate) fn header_lines(lines: &str) -> impl Iterator<Item = (&str, &str)> {
+    lines
+        .split_terminator('\n')
+        .map(|line| line.split_once(':').unwrap_or((line, "")))
 }
 
 /// A new Sec-WebSocket-Key: the base64 of 16 random bytes.

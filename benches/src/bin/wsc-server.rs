@@ -3,7 +3,7 @@
 //! replies), a fan-out group, broadcast from the trigger path.
 //!
 //! ```text
-//! wsc-server [--port 0] [--nodes 1|2] [--compression off|context|no-context]
+//! wsc-server [--port 0] [--nodes 1|2] [--inline 0|1] [--compression off|context|no-context]
 //!            [--dispatcher-threads N] [--handler-sleep-us N]
 //! ```
 //!
@@ -19,7 +19,8 @@
 //!
 //! Settings are the library's defaults except the connection limit, raised so that the idle
 //! load can hold as many sockets as the machine allows. Receivers join the group through the
-//! served path's default groups, before their 101 is sent.
+//! served path's default groups, before their 101 is sent. `--inline 1` registers the same
+//! handler with `on_event_inline` (it never blocks) instead of `on_event`.
 //!
 //! With `--nodes 2`, the process is two nodes of one cluster (two connectors, each with its
 //! listener) and the redis-server they share, started here on a free loopback port and ended
@@ -49,6 +50,7 @@ fn run() -> Result<(), String> {
         2 => true,
         n => return Err(format!("--nodes {n}: 1 or 2")),
     };
+    let inline: u8 = args.get("inline", 0)?;
     let compression = match args.get("compression", "off".to_owned())?.as_str() {
         "off" => None,
         "context" => Some(Compression::on()),
@@ -95,21 +97,25 @@ fn run() -> Result<(), String> {
         None
     };
     let fan = SocketFilter::all().with_groups([FANOUT_GROUP]);
-    let connector = Connector::builder(node_a)
-        .on_event(move |conn: &ConnectorHandle, event: Event| {
-            if let Event::InboundMessage { socket, message } = event {
-                if !handler_sleep.is_zero() {
-                    std::thread::sleep(handler_sleep);
-                }
-                if socket.path() == FANOUT_TRIGGER_PATH {
-                    let _ = conn.broadcast(message, &fan);
-                } else {
-                    let _ = socket.send(message);
-                }
+    let handler = move |conn: &ConnectorHandle, event: Event| {
+        if let Event::InboundMessage { socket, message } = event {
+            if !handler_sleep.is_zero() {
+                std::thread::sleep(handler_sleep);
             }
-        })
-        .start()
-        .map_err(|e| e.to_string())?;
+            if socket.path() == FANOUT_TRIGGER_PATH {
+                let _ = conn.broadcast(message, &fan);
+            } else {
+                let _ = socket.send(message);
+            }
+        }
+    };
+    let builder = Connector::builder(node_a);
+    let builder = if inline != 0 {
+        builder.on_event_inline(handler)
+    } else {
+        builder.on_event(handler)
+    };
+    let connector = builder.start().map_err(|e| e.to_string())?;
     let port = connector
         .local_addr()
         .map(|a| a.port())
