@@ -127,6 +127,10 @@ impl Pool {
                 continue;
             }
             if state.ended {
+                // The waits of this thread's last batch are recorded at its release, which
+                // no further take does now.
+                drop(state);
+                queue.release(&mut batch);
                 return;
             }
             if !state.taking {
