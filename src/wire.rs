@@ -611,6 +611,7 @@ mod read_buffers {
 
     /// An empty buffer with room for at least `wanted` bytes: a kept one when one is large
     /// enough, else a new one of exactly that size.
+    #[inline]
     pub(super) fn take(wanted: usize) -> BytesMut {
         let kept = KEPT_BUFFERS.with(|kept| {
             let mut kept = kept.borrow_mut();
@@ -624,6 +625,7 @@ mod read_buffers {
 
     /// Keeps an emptied buffer for the next reader, unless payloads still share it or the
     /// thread keeps enough already.
+    #[inline]
     pub(super) fn give_back(mut buf: BytesMut) {
         if buf.capacity() > LARGEST_KEPT || !buf.try_reclaim(super::MIN_READ) {
             return;
