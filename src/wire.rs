@@ -664,6 +664,7 @@ mod buffers {
 
     /// An empty buffer with room for at least `wanted` bytes: a kept one when one is large
     /// enough, else a new one of exactly that size.
+    #[inline]
     pub(super) fn take(wanted: usize) -> BytesMut {
         let kept = KEPT_BUFFERS.try_with(|kept| {
             let mut kept = kept.borrow_mut();
@@ -679,6 +680,7 @@ mod buffers {
 
     /// Keeps an emptied buffer for the next reader, unless payloads still share it or the
     /// thread keeps enough already.
+    #[inline]
     pub(super) fn give_back(mut buf: BytesMut) {
         if buf.capacity() > LARGEST_KEPT || !buf.try_reclaim(super::MIN_READ) {
             return;

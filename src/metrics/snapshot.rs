@@ -75,9 +75,9 @@ pub struct MetricsSnapshot {
     pub reconnects: u64,
     /// Counter: outbound sockets closed because their reconnect attempts ran out.
     pub reconnects_exhausted: u64,
-    /// Histogram: time from when a socket read an event to when a dispatcher thread took it
-    /// for the application's handlers (the wait in its socket's mailbox is not counted), or,
-    /// in pull mode, to when the application took it.
+    /// Histogram: time from when a socket read an event to when it was taken from the event
+    /// queue (by a dispatcher thread, or in pull mode the application), plus its share of the
+    /// batch's handling time; a longer wait in its socket's mailbox is not measured.
     pub event_wait: Histogram,
     /// Histogram: time a broadcast took to queue its message for every matching socket.
     pub broadcast_fanout: Histogram,
