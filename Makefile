@@ -51,6 +51,8 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --features capi -- -D warnings
+	@# The bench harness runs only under make bench: compile it here, so a bad merge shows.
+	python3 -m py_compile benches/run.py benches/runner/*.py benches/python/*.py
 	@for package in wsconnector wsconnector-python; do \
 		if $(CARGO) tree -e features -p $$package | grep -q cbindgen; then \
 			echo "$$package depends on cbindgen: the C API must stay behind the capi feature"; exit 1; \

@@ -157,6 +157,7 @@ SERVERS = [
         [str(RELEASE / "wsc-server"), "--inline", "1"],
         _missing_file(RELEASE / "wsc-server", "wsc-server is not built"),
     ),
+    Server(
         WSC_RUST_ONE_DISPATCHER,
         "wsconnector, Rust API, 1 dispatcher thread (no pool)",
         [str(RELEASE / "wsc-server"), "--dispatcher-threads", "1"],
