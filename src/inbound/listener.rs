@@ -31,6 +31,9 @@ struct Settings {
     max_inbound_connections: usize,
     max_connections_per_ip: Option<usize>,
     handshake_timeout: std::time::Duration,
+    /// The local address of every accepted connection when the listener is bound to one
+    /// address (not the unspecified one): each connection then needs no `getsockname`.
+    bound_addr: Option<SocketAddr>,
     /// Inbound sockets open plus handshakes under way.
     active: AtomicUsize,
     /// The same, by client address (only with `max_connections_per_ip`; no entry at zero).
@@ -86,6 +89,7 @@ impl Listener {
                 max_inbound_connections: config.max_inbound_connections,
                 max_connections_per_ip: config.max_connections_per_ip,
                 handshake_timeout: config.handshake_timeout,
+                bound_addr: (!local_addr.ip().is_unspecified()).then_some(local_addr),
                 active: AtomicUsize::new(0),
                 active_per_ip: Mutex::new(HashMap::new()),
             }),
@@ -315,9 +319,12 @@ async fn handshake(
     tcp: TcpStream,
     remote_addr: SocketAddr,
 ) -> Result<Accepted> {
-    let local_addr = tcp
-        .local_addr()
-        .map_err(|e| Error::new(ErrorKind::Connectivity, e.to_string()))?;
+    let local_addr = match settings.bound_addr {
+        Some(addr) => addr,
+        None => tcp
+            .local_addr()
+            .map_err(|e| Error::new(ErrorKind::Connectivity, e.to_string()))?,
+    };
     let _ = tcp.set_nodelay(true);
     let tcp = Tcp(tcp);
     let stream = match &settings.tls {
