@@ -16,6 +16,7 @@ import pathlib
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ from typing import Dict, List, Tuple
 import pytest
 import websockets.exceptions
 import websockets.sync.client
-from conftest import WAIT
+from conftest import WAIT, Peer
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SNIPPETS = ROOT / "examples" / "readme"
@@ -328,3 +329,53 @@ class NotFound(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+def test_the_rust_program(tmp_path: pathlib.Path) -> None:
+    """examples/readme/main.rs as `cargo run --example readme` builds it, in a folder with the
+    test certificates: members chat over wss:// (others get 401), the feed gets "/sub ACME"
+    with its header and what it sends is printed, and Ctrl-C stops it cleanly."""
+    binary = ROOT / "target" / "debug" / "examples" / "readme"
+    if not binary.exists():
+        if os.environ.get("WSC_REQUIRE_EXAMPLES"):
+            pytest.fail(f"{binary} is missing: cargo build --examples")
+        pytest.skip(f"{binary} is not built (cargo build --examples)")
+    made = subprocess.run(["sh", str(SNIPPETS / "test-certs.sh")], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+
+    def quote_source(connection: websockets.sync.server.ServerConnection) -> None:
+        feed.received.put(connection.recv(timeout=WAIT))
+        connection.send("ACME 101.52")
+        for _ in connection:
+            pass
+
+    feed = Peer(quote_source)
+    process = subprocess.Popen([str(binary), "0", feed.url("/quotes")], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        match = re.search(r"wss://127.0.0.1:(\d+)/ws/chat/ROOM", first)
+        assert match, (first, process.stderr.read() if process.poll() is not None else "")  # type: ignore[union-attr]
+        url = f"wss://localhost:{match.group(1)}/ws/chat/kitchen"
+        trust = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+        member = {"ssl": trust, "proxy": None, "open_timeout": WAIT,
+                  "additional_headers": {"Authorization": "Bearer secret"}}
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            websockets.sync.client.connect(url, ssl=trust, proxy=None, open_timeout=WAIT)
+        assert refused.value.response.status_code == 401
+        with websockets.sync.client.connect(url, **member) as ann, websockets.sync.client.connect(url, **member) as bob:  # type: ignore[arg-type]
+            ann.send("hello")
+            assert bob.recv(timeout=WAIT) == "hello"
+        assert feed.received.get(timeout=WAIT) == "/sub ACME"
+        assert feed.requests.get(timeout=WAIT).headers["Authorization"] == "Bearer t"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=WAIT)
+        assert process.returncode == 0, out + err
+        assert 'feed: Some("ACME 101.52")' in out, out
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(WAIT)
+        feed.close()
