@@ -20,12 +20,14 @@ import ssl
 import subprocess
 import sys
 import threading
+import types
 from typing import Dict, List, Tuple
 
 import pytest
 import websockets.exceptions
 import websockets.sync.client
 from conftest import WAIT, Peer
+from test_cluster import redis  # noqa: F401 (a fixture: a redis-server of the test's own)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SNIPPETS = ROOT / "examples" / "readme"
@@ -275,7 +277,30 @@ def test_the_python_per_path_fragment(tmp_path: pathlib.Path) -> None:
     py_fragment_type_checks("per-path.py", tmp_path)
 
 
-def test_the_python_cluster_fragment(tmp_path: pathlib.Path) -> None:
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server (make test installs it)")
+def test_the_python_cluster_fragment(redis: str, tmp_path: pathlib.Path) -> None:
+    """It runs as a node of a cluster (on the test's redis-server, on a free port) beside another
+    node, which holds the socket it names: its broadcast and its tick reach that socket."""
+    import wsconnector
+
+    fragment = fragments()["cluster.py"]
+    assert "port=8080" in fragment and "redis://10.0.0.5:6379/0" in fragment
+    fragment = fragment.replace("port=8080", "port=0").replace("redis://10.0.0.5:6379/0", redis)
+    other = wsconnector.Connector(host="127.0.0.1", port=0, cluster=redis, cluster_name="chat")
+    with other, websockets.sync.client.connect(f"ws://127.0.0.1:{other.port}/chat", proxy=None,
+                                               open_timeout=WAIT) as client:
+        (held,) = other.sockets()
+        other.subscribe(held.id, "room:x")
+        names = {"wsconnector": wsconnector, "line": "hi", "tick": "tick", "some_id": held.id,
+                 "sender": types.SimpleNamespace(id="someone on this node")}
+        try:
+            exec(compile(fragment, "README.md cluster.py", "exec"), names)
+            assert (names["result"].delivered, names["result"].nodes_answered) == (1, 2)
+            assert client.recv(timeout=WAIT) == "hi"
+            assert client.recv(timeout=WAIT) == "tick"
+        finally:
+            if "chat" in names:
+                names["chat"].stop()
     py_fragment_type_checks("cluster.py", tmp_path)
 
 
