@@ -16,15 +16,22 @@
 
 CARGO ?= cargo
 
-# The example says where it listens and what to type; a port it cannot take is its one line of
-# error (not make's too: the recipe succeeds once the example has said why it stopped).
+# The example says where it listens and what to type. Its port is checked first, before the
+# build: a taken one stops make with one line that says so (make's own "*** ...  Stop.", status 2).
+# Should another program take the port between the check and the start, the example says so in
+# its one line and exits with status 1, and make adds its "Error 1" line.
+free_port = $(if $(shell python3 mk/port_taken.py $(1) 127.0.0.1 $(2)),\
+	$(error $(shell python3 mk/port_taken.py $(1) 127.0.0.1 $(2))))
+
 demo:
+	$(call free_port,chat,$(or $(PORT),8080))
 	@$(CARGO) build --quiet --release --example chat
-	@target/release/examples/chat 127.0.0.1:$(or $(PORT),8080) || true
+	@target/release/examples/chat 127.0.0.1:$(or $(PORT),8080)
 
 demo-quotes:
+	$(call free_port,quotes,$(or $(PORT),8081))
 	@$(CARGO) build --quiet --release --example quotes
-	@target/release/examples/quotes 127.0.0.1:$(or $(PORT),8081) || true
+	@target/release/examples/quotes 127.0.0.1:$(or $(PORT),8081)
 
 # The chat on two ports, nodes of one cluster through a redis-server of the demo's own (on
 # 127.0.0.1:DEMO_REDIS_PORT, in a temporary directory, no persistence). Ctrl-C stops all three.
