@@ -112,8 +112,12 @@ def refuses_a_busy_port(command: List[str], port: int) -> None:
     assert "in use" in lines[0], done.stderr
 
 
-@pytest.mark.parametrize("target", ["demo", "demo-quotes"])
-def test_make_demo_on_a_taken_port_says_so_in_one_line(target: str) -> None:
+@pytest.mark.parametrize("target, hint", [
+    ("demo", "PORT=9000 picks another port"),
+    ("demo-quotes", "PORT=9000 picks another port"),
+    ("demo-cluster", "PORT=9000 picks 9000 and 9001"),
+])
+def test_make_demo_on_a_taken_port_says_so_in_one_line(target: str, hint: str) -> None:
     """`make demo PORT=N` on a taken port: one line naming it, a failing status, and no build
     first (the port is checked before it)."""
     with socket.socket() as taken:
@@ -128,7 +132,7 @@ def test_make_demo_on_a_taken_port_says_so_in_one_line(target: str) -> None:
     assert done.stdout == "", done
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    assert f"cannot listen on 127.0.0.1:{port}: Address already in use; PORT=9000 picks another port" in lines[0]
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use; {hint}" in lines[0]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
