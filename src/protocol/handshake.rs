@@ -97,9 +97,28 @@ impl HeaderLines {
             .map(|(_, v)| v.trim())
     }
 
-    /// The values of the headers called `name` (any case), trimmed, in order.
-    pub(crate) fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+    /// The headers split into (name, value) pairs once, for many lookups.
+    pub(crate) fn split(&self) -> SplitHeaders<'_> {
+        SplitHeaders(self.iter().collect())
+    }
+
+    /// The headers as owned pairs.
+    pub(crate) fn to_pairs(&self) -> Vec<(String, String)> {
         self.iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+}
+
+/// Headers split into (name, value) pairs once: an upgrade request's, which the upgrade
+/// looks up a dozen times (each lookup of [`HeaderLines`] would split every line again).
+pub(crate) struct SplitHeaders<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> SplitHeaders<'a> {
+    /// The values of the headers called `name` (any case), trimmed, in order.
+    pub(crate) fn all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a str> + 's {
+        self.0
+            .iter()
             .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.trim())
     }
@@ -110,13 +129,6 @@ impl HeaderLines {
         self.all(name)
             .flat_map(|v| v.split(','))
             .any(|t| t.trim().eq_ignore_ascii_case(token))
-    }
-
-    /// The headers as owned pairs.
-    pub(crate) fn to_pairs(&self) -> Vec<(String, String)> {
-        self.iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
     }
 }
 
