@@ -913,8 +913,9 @@ impl<O: Owner> Driver<O> {
 }
 
 /// Buffers a message taken for the peer, counted in `traffic` (written to the figures before
-/// the flush).
-#[inline]
+/// the flush). Always inlined: it runs once per message sent, and its few counts cost less
+/// than a call that moves the message.
+#[inline(always)]
 fn buffer_outgoing(wire: &mut Wire, outgoing: Outgoing, traffic: &mut Traffic) {
     match outgoing {
         Outgoing::Message(message) => {
