@@ -242,7 +242,8 @@ pub struct ListenerConfig {
     /// at accept, before anything is read: a plain listener answers 503 at once; a TLS
     /// listener closes the connection with a reset (SO_LINGER 0) and no TLS handshake, so the
     /// client sees a connection reset rather than a 503 it could only read after a full
-    /// handshake, which is the cost the limit is there to avoid.
+    /// handshake, which is the cost the limit is there to avoid. On Linux the process's
+    /// descriptor table is grown for this many sockets when the listener starts (see README).
     pub max_inbound_connections: usize,
     /// Most inbound sockets (and handshakes in progress) from one client IP address at once;
     /// `None` (the default): no such limit. Past it a connection is refused at accept like one

@@ -13,6 +13,7 @@ use crate::path::{decode_request_path, normalize_base_path, strip_base, PathPatt
 use crate::protocol::extensions::{accept_offer, PerMessageDeflate};
 use crate::protocol::handshake::{
     accept_key, is_valid_key, parse_query, status_text, HeadScanner, HeaderLines, NotHttp,
+    SplitHeaders,
 };
 use crate::shared::{Registration, Shared};
 use crate::socket::{Attributes, Link, Socket, SocketId, SocketType};
@@ -294,7 +295,7 @@ async fn accept(
     remote_addr: SocketAddr,
     peer_certificate: Option<&PeerCertificate>,
 ) -> std::result::Result<Acceptance, Refusal> {
-    let headers = &request.headers;
+    let headers = &request.headers.split();
     if !headers.has_token("upgrade", "websocket") || !headers.has_token("connection", "upgrade") {
         return Err(Refusal {
             extra_headers: Cow::Borrowed("Upgrade: websocket\r\n"),
@@ -379,7 +380,7 @@ async fn accept(
         let auth_request = AuthRequest {
             path: request.path.clone(),
             uri: request.target.clone(),
-            headers: headers.to_pairs(),
+            headers: request.headers.to_pairs(),
             query: parse_query(&request.target),
             remote_addr,
             subprotocols: offered,
@@ -442,7 +443,7 @@ async fn accept(
 
 /// The value of header `name` when it is there once; two or more are a malformed request.
 fn single_header<'a>(
-    headers: &'a HeaderLines,
+    headers: &'a SplitHeaders<'a>,
     name: &'a str,
 ) -> std::result::Result<Option<&'a str>, Refusal> {
     let mut values = headers.all(name);

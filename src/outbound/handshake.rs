@@ -192,9 +192,8 @@ pub(super) async fn handshake(
             }),
         );
     }
-    if !response.headers.has_token("upgrade", "websocket")
-        || !response.headers.has_token("connection", "upgrade")
-    {
+    let headers = response.headers.split();
+    if !headers.has_token("upgrade", "websocket") || !headers.has_token("connection", "upgrade") {
         return Err(Error::new(
             ErrorKind::Protocol,
             "the 101 response does not upgrade to websocket",
@@ -215,7 +214,7 @@ pub(super) async fn handshake(
             ));
         }
     }
-    let extensions = response.headers.all("sec-websocket-extensions");
+    let extensions = headers.all("sec-websocket-extensions");
     let compression = match check_response(extensions, request.compression.as_ref()) {
         Ok(compression) => compression,
         Err(why) => {
