@@ -381,6 +381,11 @@ impl SendQueue {
         self.waker.register(cx.waker());
     }
 
+    /// Wakes the task (one of its deadlines passed).
+    pub(crate) fn wake(&self) {
+        self.waker.wake();
+    }
+
     /// Forgets the registered waker: the task, running, looks at the queue again before it
     /// waits (registering first), so pushes meanwhile (its own inline handler's replies)
     /// need not wake it into a poll of its own.

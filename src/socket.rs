@@ -396,6 +396,11 @@ impl Socket {
         &self.0.queue
     }
 
+    /// Where the socket lives: unique among the sockets alive at once.
+    pub(crate) fn address(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
     fn status(&self) -> MutexGuard<'_, Status> {
         self.0.status.lock().unwrap_or_else(|e| e.into_inner())
     }
