@@ -1,7 +1,8 @@
 # wsconnector: the commands the README gives. Each part of the project has its fragment in mk/.
 #   make demo    the chat server (Rust) on 127.0.0.1:8080 (PORT=9000 picks another port)
 #   make demo-quotes   the quote feed (Rust) on 127.0.0.1:8081 (PORT=... likewise)
-#   make demo-cluster   two chat servers (8080, 8081) sharing rooms through a redis-server
+#   make demo-cluster   two chat servers (8080, 8081; PORT=9000 picks 9000, 9001) sharing rooms
+#                through a redis-server
 #   make test    every check and every test; installs what it needs by itself
 #   make dist    the release artifacts in dist/: Python wheel and sdist, C archive, npm package
 #   make bench   the benchmarks (about 10 minutes; BENCH_QUICK=1 for a short run)
@@ -16,20 +17,33 @@
 
 CARGO ?= cargo
 
-# The example says where it listens and what to type; a port it cannot take is its one line of
-# error (not make's too: the recipe succeeds once the example has said why it stopped).
+# The example says where it listens and what to type. Its port is checked first, before the
+# build: a taken one stops make with one line that says so (make's own "*** ...  Stop.", status 2).
+# Should another program take the port between the check and the start, the example says so in
+# its one line and exits with status 1, and make adds its "Error 1" line.
+free_port = $(if $(shell python3 mk/port_taken.py $(1) 127.0.0.1 $(2) $(3)),\
+	$(error $(shell python3 mk/port_taken.py $(1) 127.0.0.1 $(2) $(3))))
+
 demo:
+	$(call free_port,chat,$(or $(PORT),8080))
 	@$(CARGO) build --quiet --release --example chat
-	@target/release/examples/chat 127.0.0.1:$(or $(PORT),8080) || true
+	@target/release/examples/chat 127.0.0.1:$(or $(PORT),8080)
 
 demo-quotes:
+	$(call free_port,quotes,$(or $(PORT),8081))
 	@$(CARGO) build --quiet --release --example quotes
-	@target/release/examples/quotes 127.0.0.1:$(or $(PORT),8081) || true
+	@target/release/examples/quotes 127.0.0.1:$(or $(PORT),8081)
 
-# The chat on two ports, nodes of one cluster through a redis-server of the demo's own (on
-# 127.0.0.1:DEMO_REDIS_PORT, in a temporary directory, no persistence). Ctrl-C stops all three.
+# The chat on two ports (PORT and the next), nodes of one cluster through a redis-server of the
+# demo's own (on 127.0.0.1:DEMO_REDIS_PORT, in a temporary directory, no persistence). Ctrl-C
+# stops all three. Each port is checked first, as for demo.
 DEMO_REDIS_PORT ?= 6399
+CLUSTER_PORT_A = $(or $(PORT),8080)
+CLUSTER_PORT_B = $(shell echo $$(($(CLUSTER_PORT_A) + 1)))
 demo-cluster: redis-server
+	$(call free_port,chat,$(CLUSTER_PORT_A),"PORT=9000 picks 9000 and 9001")
+	$(call free_port,chat,$(CLUSTER_PORT_B),"PORT=9000 picks 9000 and 9001")
+	$(call free_port,redis-server,$(DEMO_REDIS_PORT),"DEMO_REDIS_PORT=6400 picks another port")
 	$(CARGO) build --release --example chat
 	@dir=$$(mktemp -d); url=redis://127.0.0.1:$(DEMO_REDIS_PORT)/0; \
 	redis-server --port $(DEMO_REDIS_PORT) --bind 127.0.0.1 --save '' --appendonly no \
@@ -38,8 +52,8 @@ demo-cluster: redis-server
 	until grep -q 'Ready to accept' $$dir/redis.log 2>/dev/null; do \
 		kill -0 $$redis 2>/dev/null || { cat $$dir/redis.log; exit 1; }; sleep 0.1; done; \
 	echo "redis-server on $$url"; \
-	target/release/examples/chat 127.0.0.1:8080 $$url & a=$$!; \
-	target/release/examples/chat 127.0.0.1:8081 $$url & b=$$!; \
+	target/release/examples/chat 127.0.0.1:$(CLUSTER_PORT_A) $$url & a=$$!; \
+	target/release/examples/chat 127.0.0.1:$(CLUSTER_PORT_B) $$url & b=$$!; \
 	wait $$a $$b
 
 test: lint test-rust test-c test-abi test-python test-node test-browser test-node-binding test-go \

@@ -1358,14 +1358,18 @@ wsc_result wsc_config_set_bool(struct wsc_config *config, const char *name, bool
 
 /**
  * Sets the WSC_SETTING_COUNT, WSC_SETTING_OPTIONAL_COUNT (0: none) or WSC_SETTING_BYTES
- * setting `name`. Checked at start. Errors: as wsc_config_set_bool().
+ * setting `name`. A value that breaks the setting's own rule (a count of 0, a compression
+ * level past 9...) is refused at once, WSC_INVALID_ARGUMENT with wsc_last_error() naming the
+ * setting and the value, and nothing is kept; rules across settings are checked at start.
+ * Errors: as wsc_config_set_bool().
  */
 wsc_result wsc_config_set_int(struct wsc_config *config, const char *name, uint64_t value);
 
 /**
  * Sets the WSC_SETTING_DURATION or WSC_SETTING_OPTIONAL_DURATION (0: none) setting `name`, in
- * milliseconds, at most WSC_MAX_DURATION_MS (a longer one is refused at once, WSC_INVALID_ARGUMENT;
- * the rest is checked at start). Errors: as wsc_config_set_bool().
+ * milliseconds, at most WSC_MAX_DURATION_MS. A value that breaks the setting's own rule (longer,
+ * or 0 for one that has no "none") is refused at once, WSC_INVALID_ARGUMENT naming the setting
+ * and the value. Errors: as wsc_config_set_bool().
  */
 wsc_result wsc_config_set_duration_ms(struct wsc_config *config,
                                       const char *name,
@@ -1373,18 +1377,23 @@ wsc_result wsc_config_set_duration_ms(struct wsc_config *config,
 
 /**
  * Sets the WSC_SETTING_TEXT or WSC_SETTING_CHOICE setting `name` to `value`.
- * Errors: as wsc_config_set_bool() (and WSC_INVALID_ARGUMENT for a name a choice lacks).
+ * Errors: as wsc_config_set_bool(), and WSC_INVALID_ARGUMENT for a name a choice lacks or a
+ * value that breaks the setting's own rule (a base path or endpoint path that is not a path, a
+ * client host with a '/'...), refused at once as wsc_config_set_int() does.
  */
 wsc_result wsc_config_set_string(struct wsc_config *config, const char *name, const char *value);
 
 /**
- * Adds `value` to the WSC_SETTING_TEXT_LIST setting `name`. Errors: as wsc_config_set_bool().
+ * Adds `value` to the WSC_SETTING_TEXT_LIST setting `name`. Errors: as wsc_config_set_bool(),
+ * and WSC_INVALID_ARGUMENT for an item the setting refuses (an origin, subprotocol or address
+ * that is not one), at once, naming the setting and the item.
  */
 wsc_result wsc_config_add_string(struct wsc_config *config, const char *name, const char *value);
 
 /**
  * Adds the pair `key`, `value` to the WSC_SETTING_PAIRS setting `name`.
- * Errors: as wsc_config_set_bool().
+ * Errors: as wsc_config_set_bool(), and WSC_INVALID_ARGUMENT for a pair the setting refuses
+ * (a handshake header of the protocol's own in `default_headers`), at once.
  */
 wsc_result wsc_config_add_pair(struct wsc_config *config,
                                const char *name,
@@ -1483,8 +1492,8 @@ wsc_result wsc_config_set_max_connections_per_ip(struct wsc_config *config, size
  * scheme's default. Once one is added, a handshake
  * whose Origin header matches none is refused with 403 before the authorization hook runs;
  * one without Origin (not from a browser) passes unless wsc_config_set_require_origin() is
- * set. With none added (the default), any origin passes. Checked at start.
- * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE.
+ * set. With none added (the default), any origin passes. Checked as it is added.
+ * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT, WSC_INVALID_STATE.
  */
 wsc_result wsc_config_add_allowed_origin(struct wsc_config *config, const char *origin);
 
@@ -1545,7 +1554,8 @@ wsc_result wsc_config_set_max_handshake_bytes(struct wsc_config *config, size_t 
  * Serves the connector's figures as Prometheus text at `path` on the listener (plain HTTP
  * GET, e.g. "/metrics"; "" turns it off), to the client addresses of
  * wsc_config_add_metrics_allowed_address() (default: loopback only). An exact path that no
- * declared WebSocket path matches (checked at start). The setting "metrics_path".
+ * declared WebSocket path matches (the form checked at once, the paths at start). The setting
+ * "metrics_path".
  * Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no listener).
  */
 wsc_result wsc_config_set_metrics_path(struct wsc_config *config, const char *path);

@@ -24,6 +24,6 @@ go-toolchain:
 # cgo finds the library through the build tree's pkg-config file (its rpath too); the
 # independent clients are Python's websockets from .venv. GOPROXY=off: no module is fetched.
 test-go: c-lib go-toolchain $(VENV_TOOLS)
-	@test -z "$$(gofmt -l bindings/go)" || { echo "gofmt: run gofmt -w bindings/go"; gofmt -l bindings/go; exit 1; }
+	@test -z "$$(gofmt -l bindings/go examples/readme)" || { echo "gofmt: run gofmt -w bindings/go examples/readme"; gofmt -l bindings/go examples/readme; exit 1; }
 	cd bindings/go && PKG_CONFIG_PATH=$(C_LIBDIR) GOPROXY=off GOFLAGS=-mod=mod \
 		WSC_TEST_PYTHON=$(abspath $(VENV_PYTHON)) timeout 600 go test -race -count=1 .

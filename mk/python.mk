@@ -24,7 +24,7 @@ $(VENV_TOOLS): python/requirements-test.txt | $(VENV_PYTHON)
 
 # A debug build without debug info: it compiles in half the time of a release build, and the
 # tests wait on sockets, not on the CPU.
-test-python: lint-python $(VENV_TOOLS) examples-c
+test-python: lint-python $(VENV_TOOLS) examples-c go-toolchain redis-server
 	$(CARGO) build --examples
 	CARGO_PROFILE_DEV_DEBUG=0 VIRTUAL_ENV=$(abspath $(VENV)) \
 		$(VENV)/bin/maturin develop --manifest-path python/Cargo.toml

@@ -1,6 +1,5 @@
 //! Every setting of a connector, its default, and its validation.
 
-use crate::allow::AddressList;
 use crate::cluster::config::ClusterConfig;
 use crate::error::{Error, Result};
 use crate::origin::AllowedOrigins;
@@ -8,7 +7,6 @@ use crate::outbound::policy::Reconnect;
 use crate::path::{normalize_base_path, strip_base, PathPattern};
 use crate::pem::Pem;
 use crate::protocol::extensions::{PerMessageDeflate, WINDOW_BITS};
-use crate::protocol::handshake::{validate_client_headers, validate_token};
 use crate::settings::{settings, too_long, Choice};
 use std::time::Duration;
 
@@ -318,17 +316,11 @@ impl ListenerConfig {
         .filter(|(_, path)| !path.is_empty())
     }
 
-    /// Checks the endpoints: exact paths, distinct, and never a declared WebSocket path.
+    /// Checks what the endpoints' rows cannot alone: distinct paths, never a declared
+    /// WebSocket path (each path's own form is [`rule::endpoint`]'s).
     fn validate_endpoints(&self) -> Result<()> {
-        AddressList::parse("metrics_allowed_addresses", &self.metrics_allowed_addresses)?;
         let base = normalize_base_path(&self.base_path)?;
         for (setting, path) in self.endpoints() {
-            let pattern = PathPattern::new(path)?;
-            if !pattern.is_exact() || !path.starts_with('/') {
-                return Err(Error::invalid(format!(
-                    "{setting} {path:?} must be an exact path starting with '/'"
-                )));
-            }
             let relative = strip_base(&base, path);
             if let Some(served) = self.paths.iter().find(|p| {
                 relative.is_some_and(|r| PathPattern::new(&p.pattern).is_ok_and(|p| p.matches(r)))
@@ -500,38 +492,12 @@ impl ClientConfig {
         self.connect_timeout.unwrap_or(Duration::from_secs(30))
     }
 
-    /// Checks the client settings; the error names the one that is wrong.
+    /// Checks what the client settings' rows cannot alone; the error names the setting.
     fn validate(&self) -> Result<()> {
-        validate_client_headers(&self.default_headers)
-            .map_err(|e| Error::invalid(format!("client default_headers: {}", e.message())))?;
-        if let Some(t) = self.connect_timeout {
-            check_duration("client connect_timeout", t)?;
-        }
-        if let Some(t) = self.idle_timeout {
-            check_duration("client idle_timeout", t)?;
-        }
         if self.trusted_roots == TrustedRoots::ExtraCaOnly && self.extra_ca.is_none() {
             return Err(Error::invalid(
                 "trusted_roots \"extra_ca_only\" needs extra_ca (the private CA to trust)",
             ));
-        }
-        if !self.host.is_empty() && (self.host.trim() != self.host || self.host.contains('/')) {
-            return Err(Error::invalid(format!(
-                "client_host {:?} is not a host name or address",
-                self.host
-            )));
-        }
-        if let Some(port) = self.port {
-            if port == 0 || port > usize::from(u16::MAX) {
-                return Err(Error::invalid(format!(
-                    "client_port must be between 1 and 65535, not {port}"
-                )));
-            }
-        }
-        normalize_base_path(&self.base_path)
-            .map_err(|e| Error::invalid(format!("client_base_path: {}", e.message())))?;
-        if let Some(max) = self.max_outbound_connections {
-            positive("max_outbound_connections", max)?;
         }
         if let Some(policy) = &self.reconnect {
             policy.validate()?;
@@ -650,14 +616,15 @@ impl Config {
     }
 
     /// Checks every setting (every duration greater than 0, except `stop_timeout`, and at most
-    /// [`MAX_DURATION`]); the error names the one that is wrong.
+    /// [`MAX_DURATION`]); the error names the one that is wrong. The rules on one setting's
+    /// value are the table's (`check` in its rows, also run as a setting is set by name); the
+    /// rest, settings made of several values and rules across settings, are here.
     pub fn validate(&self) -> Result<()> {
+        self.check_each_setting()?;
         if let Some(listener) = &self.listener {
             if listener.host.trim().is_empty() {
                 return Err(Error::invalid("listener host must not be empty"));
             }
-            normalize_base_path(&listener.base_path)?;
-            AllowedOrigins::parse("listener allowed_origins", &listener.allowed_origins)?;
             for path in &listener.paths {
                 path.validate()?;
                 AllowedOrigins::parse(
@@ -665,67 +632,25 @@ impl Config {
                     &path.allowed_origins,
                 )?;
             }
-            for protocol in &listener.subprotocols {
-                validate_token("subprotocol", protocol)?;
-            }
-            positive(
-                "listener max_inbound_connections (max_connections)",
-                listener.max_inbound_connections,
-            )?;
-            if let Some(max) = listener.max_connections_per_ip {
-                positive("listener max_connections_per_ip", max)?;
-            }
-            check_duration("listener handshake_timeout", listener.handshake_timeout)?;
-            if listener.max_handshake_bytes < 256 {
-                return Err(Error::invalid(
-                    "listener max_handshake_bytes must be at least 256",
-                ));
-            }
-            if let Some(idle) = listener.idle_timeout {
-                check_duration("listener idle_timeout", idle)?;
-            }
             listener.validate_endpoints()?;
         }
         self.client.validate()?;
-        let s = &self.socket;
-        positive("max_message_size", s.max_message_size)?;
-        positive("send_queue_messages", s.send_queue_messages)?;
-        positive("send_queue_bytes", s.send_queue_bytes)?;
-        if let Some(p) = s.ping_interval {
-            check_duration("ping_interval", p)?;
+        if let Some(limit) = self.socket.message_rate_limit {
+            rule::positive(
+                "message_rate_limit per_second",
+                &(limit.per_second as usize),
+            )?;
+            rule::positive("message_rate_limit burst", &(limit.burst as usize))?;
         }
-        check_duration("pong_timeout", s.pong_timeout)?;
-        check_duration("close_timeout", s.close_timeout)?;
-        if self.stop_timeout > MAX_DURATION {
-            return Err(too_long("stop_timeout", self.stop_timeout.as_secs()));
-        }
-        if let Some(limit) = s.message_rate_limit {
-            positive("message_rate_limit per_second", limit.per_second as usize)?;
-            positive("message_rate_limit burst", limit.burst as usize)?;
-        }
-        if self.worker_threads == Some(0) {
-            return Err(Error::invalid("worker_threads must be at least 1"));
-        }
-        if self.dispatcher_threads == Some(0) {
-            return Err(Error::invalid("dispatcher_threads must be at least 1"));
-        }
-        positive("event_queue_capacity", self.event_queue_capacity)?;
-        positive("event_queue_bytes", self.event_queue_bytes)?;
+        // The rows that set more than a field have no place to read: their rules, by hand.
         let preferred = &self.compression.preferred;
         for (name, bits) in [
             ("server_max_window_bits", preferred.server_max_window_bits),
             ("client_max_window_bits", preferred.client_max_window_bits),
         ] {
-            if let Some(bits) = bits.filter(|bits| !WINDOW_BITS.contains(bits)) {
-                return Err(Error::invalid(format!("{name} must be 8-15, not {bits}")));
-            }
+            rule::window_bits(name, &bits.map(usize::from))?;
         }
-        if !(1..=9).contains(&self.compression.level) {
-            return Err(Error::invalid(format!(
-                "compression_level must be 1-9, not {}",
-                self.compression.level
-            )));
-        }
+        rule::level("compression_level", &usize::from(self.compression.level))?;
         if let Some(cluster) = &self.cluster {
             check_duration("cluster_timeout", cluster.timeout)?;
             check_duration("cluster_node_expiry", cluster.node_expiry)?;
@@ -742,44 +667,44 @@ settings! {
     /// Address and port to bind; without them the connector has no listener (client-only).
     listener: Listener, Custom;
     /// Prefix of every served path (default "/").
-    base_path: Listener, Text, |c| listener(c)?.base_path;
+    base_path: Listener, Text, check rule::base_path, |c| listener(c)?.base_path;
     /// Served paths (exact, `*` or `{name}` patterns, with default groups and allowed origins); none: every path.
     paths: Listener, Custom;
     /// Subprotocols the server accepts, in order of preference.
-    subprotocols: Listener, TextList, |c| listener(c)?.subprotocols;
+    subprotocols: Listener, TextList, check rule::subprotocols, |c| listener(c)?.subprotocols;
     /// The listener's certificate chain and private key: it serves wss://.
     tls: Listener, Custom;
     /// CAs whose client certificates the listener requires (mutual TLS; needs `tls` first).
     tls_client_ca: Listener, Pem, |c| server_tls(c)?.client_ca;
     /// Most inbound sockets and handshakes at once (10,000); deprecated alias: max_connections.
     max_inbound_connections (alias max_connections):
-        Listener, Count, |c| listener(c)?.max_inbound_connections;
+        Listener, Count, check rule::positive, |c| listener(c)?.max_inbound_connections;
     /// Most inbound sockets and handshakes at once from one client IP address (default: none).
-    max_connections_per_ip: Listener, OptionalCount, |c| listener(c)?.max_connections_per_ip;
+    max_connections_per_ip: Listener, OptionalCount, check rule::positive_or_none, |c| listener(c)?.max_connections_per_ip;
     /// Time a client has from TCP accept to the end of the upgrade, TLS included (default 10 s).
-    handshake_timeout: Listener, Duration, |c| listener(c)?.handshake_timeout;
+    handshake_timeout: Listener, Duration, check rule::duration, |c| listener(c)?.handshake_timeout;
     /// Inbound sockets idle this long are closed (default 15 minutes; none: never).
-    idle_timeout: Listener, OptionalDuration, |c| listener(c)?.idle_timeout;
+    idle_timeout: Listener, OptionalDuration, check rule::duration_or_none, |c| listener(c)?.idle_timeout;
     /// Largest handshake request accepted, in bytes; more gets 431 (default 16 KiB).
-    max_handshake_bytes: Listener, Bytes, |c| listener(c)?.max_handshake_bytes;
+    max_handshake_bytes: Listener, Bytes, check rule::handshake_bytes, |c| listener(c)?.max_handshake_bytes;
     /// Origins whose browser pages may open sockets on the listener (default: any).
-    allowed_origins: Listener, TextList, |c| listener(c)?.allowed_origins;
+    allowed_origins: Listener, TextList, check rule::origins, |c| listener(c)?.allowed_origins;
     /// Refuses (403) upgrade requests without an Origin header (default false).
     require_origin: Listener, Bool, |c| listener(c)?.require_origin;
     /// Path of the Prometheus endpoint on the listener, e.g. "/metrics" (default "": none).
-    metrics_path: Listener, Text, |c| listener(c)?.metrics_path;
+    metrics_path: Listener, Text, check rule::endpoint, |c| listener(c)?.metrics_path;
     /// Client addresses or CIDR blocks that may read metrics_path, or "*" (default: loopback).
-    metrics_allowed_addresses: Listener, TextList, |c| listener(c)?.metrics_allowed_addresses;
+    metrics_allowed_addresses: Listener, TextList, check rule::addresses, |c| listener(c)?.metrics_allowed_addresses;
     /// Path of the health endpoint: 200 running, 503 draining, e.g. "/health" (default "": none).
-    health_path: Listener, Text, |c| listener(c)?.health_path;
+    health_path: Listener, Text, check rule::endpoint, |c| listener(c)?.health_path;
     /// Headers sent with every outbound handshake; an open's header of the same name replaces them.
-    default_headers: Client, Pairs, |c| c.client.default_headers;
+    default_headers: Client, Pairs, check rule::client_headers, |c| c.client.default_headers;
     /// Query parameters added to every outbound URL.
     default_query: Client, Pairs, |c| c.client.default_query;
     /// Time allowed for DNS, TCP, TLS and the upgrade of an outbound socket (none: 30 s).
-    connect_timeout: Client, OptionalDuration, |c| c.client.connect_timeout;
+    connect_timeout: Client, OptionalDuration, check rule::duration_or_none, |c| c.client.connect_timeout;
     /// Outbound sockets idle this long are closed (default none: never).
-    client_idle_timeout: Client, OptionalDuration, |c| c.client.idle_timeout;
+    client_idle_timeout: Client, OptionalDuration, check rule::duration_or_none, |c| c.client.idle_timeout;
     /// CA certificates trusted for wss:// besides the trusted_roots.
     extra_ca: Client, Pem, |c| c.client.extra_ca;
     /// Roots wss:// trusts besides extra_ca: "bundled", "system" or "extra_ca_only" (bundled).
@@ -792,11 +717,11 @@ settings! {
     /// The client base's scheme, "ws" or "wss", for opens that give a path (default "ws").
     client_scheme: Client, Choice(ClientScheme), |c| c.client.scheme;
     /// The client base's host, for opens that give a path (default none: a full URL is needed).
-    client_host: Client, Text, |c| c.client.host;
+    client_host: Client, Text, check rule::host, |c| c.client.host;
     /// The client base's port (default none: the scheme's).
-    client_port: Client, OptionalCount, |c| c.client.port;
+    client_port: Client, OptionalCount, check rule::port, |c| c.client.port;
     /// The client base's path, which an open's path goes under (default "/").
-    client_base_path: Client, Text, |c| c.client.base_path;
+    client_base_path: Client, Text, check rule::base_path, |c| c.client.base_path;
     /// Follows the handshake's redirects, never from wss:// to ws:// (default true).
     follow_redirects: Client, Bool, |c| c.client.follow_redirects;
     /// Most redirects one handshake follows (default 5).
@@ -816,23 +741,23 @@ settings! {
     /// Password for basic authentication on outbound handshakes.
     basic_auth_password: Client, Text, |c| c.client.basic_auth_password;
     /// Most outbound sockets at once; past it an open fails with LimitExceeded (default none).
-    max_outbound_connections: Client, OptionalCount, |c| c.client.max_outbound_connections;
+    max_outbound_connections: Client, OptionalCount, check rule::positive_or_none, |c| c.client.max_outbound_connections;
     /// The reconnect policy of outbound sockets whose open does not choose one (default none).
     reconnect: Client, Custom;
     /// Largest message accepted from a peer; larger closes the socket with 1009 (16 MiB).
-    max_message_size: Socket, Bytes, |c| c.socket.max_message_size;
+    max_message_size: Socket, Bytes, check rule::positive, |c| c.socket.max_message_size;
     /// Most messages waiting in one socket's send queue (default 1,024).
-    send_queue_messages: Socket, Count, |c| c.socket.send_queue_messages;
+    send_queue_messages: Socket, Count, check rule::positive, |c| c.socket.send_queue_messages;
     /// Most payload bytes waiting in one socket's send queue (default 16 MiB).
-    send_queue_bytes: Socket, Bytes, |c| c.socket.send_queue_bytes;
+    send_queue_bytes: Socket, Bytes, check rule::positive, |c| c.socket.send_queue_bytes;
     /// What a send does when the queue is full (default "fail").
     slow_consumer: Socket, Choice(SlowConsumerPolicy), |c| c.socket.slow_consumer;
     /// Interval between pings (default 30 s; none: no pings).
-    ping_interval: Socket, OptionalDuration, |c| c.socket.ping_interval;
+    ping_interval: Socket, OptionalDuration, check rule::duration_or_none, |c| c.socket.ping_interval;
     /// A ping not answered by a pong within this time closes the socket (default 20 s).
-    pong_timeout: Socket, Duration, |c| c.socket.pong_timeout;
+    pong_timeout: Socket, Duration, check rule::duration, |c| c.socket.pong_timeout;
     /// Time the peer has to answer our close frame (default 5 s).
-    close_timeout: Socket, Duration, |c| c.socket.close_timeout;
+    close_timeout: Socket, Duration, check rule::duration, |c| c.socket.close_timeout;
     /// Messages a peer may send on one socket: a burst, then so many per second (default: any).
     message_rate_limit: Socket, Custom;
     /// What a message past the rate limit does (default "close": the socket closes with 1008).
@@ -851,29 +776,29 @@ settings! {
     /// permessage-deflate: the client compresses each message on its own (default false).
     client_no_context_takeover: Socket, Bool, |c| c.compression.preferred.client_no_context_takeover;
     /// permessage-deflate: the server's compression window, 8-15 bits (default none: 15).
-    server_max_window_bits: Socket, OptionalCount, set |c, bits| {
+    server_max_window_bits: Socket, OptionalCount, check rule::window_bits, set |c, bits| {
         c.compression.preferred.server_max_window_bits = bits.map(window_bits);
     };
     /// permessage-deflate: the client's compression window, 8-15 bits (default none: 15).
-    client_max_window_bits: Socket, OptionalCount, set |c, bits| {
+    client_max_window_bits: Socket, OptionalCount, check rule::window_bits, set |c, bits| {
         c.compression.preferred.client_max_window_bits = bits.map(window_bits);
     };
     /// Messages shorter than this are sent uncompressed (default 64 bytes).
     compression_threshold: Socket, Bytes, |c| c.compression.threshold;
     /// zlib's compression level, 1 (fastest) to 9 (smallest) (default 2).
-    compression_level: Socket, Count, set |c, level| {
+    compression_level: Socket, Count, check rule::level, set |c, level| {
         c.compression.level = u8::try_from(level).unwrap_or(u8::MAX);
     };
     /// I/O threads of the connector's runtime (default none: the CPU count, at most 4).
-    worker_threads: Connector, OptionalCount, |c| c.worker_threads;
+    worker_threads: Connector, OptionalCount, check rule::positive_or_none, |c| c.worker_threads;
     /// Threads running event handlers, one socket on one at a time (default: CPUs, 2 to 8).
-    dispatcher_threads: Connector, OptionalCount, |c| c.dispatcher_threads;
+    dispatcher_threads: Connector, OptionalCount, check rule::positive_or_none, |c| c.dispatcher_threads;
     /// How long stop waits for queued sends and close handshakes (default 5 s).
-    stop_timeout: Connector, Duration, |c| c.stop_timeout;
+    stop_timeout: Connector, Duration, check rule::within_a_year, |c| c.stop_timeout;
     /// Most events waiting for the application; past it, sockets stop reading (65,536).
-    event_queue_capacity: Connector, Count, |c| c.event_queue_capacity;
+    event_queue_capacity: Connector, Count, check rule::positive, |c| c.event_queue_capacity;
     /// Most payload bytes in events waiting for the application; past it too (64 MiB).
-    event_queue_bytes: Connector, Bytes, |c| c.event_queue_bytes;
+    event_queue_bytes: Connector, Bytes, check rule::positive, |c| c.event_queue_bytes;
     /// A node of a cluster through a Redis backplane: URL, names, password, timeouts (none).
     cluster: Connector, Custom;
 }
@@ -1237,11 +1162,140 @@ pub fn config_fields(config: &Config) -> Vec<(&'static str, String)> {
     fields
 }
 
-fn positive(name: &str, value: usize) -> Result<()> {
-    if value == 0 {
-        return Err(Error::invalid(format!("{name} must be greater than 0")));
+/// The rules of the settings table's `check` column: each checks one setting's value, needing
+/// no other setting, and names the setting (`name`, as the caller spelled it) and the value.
+mod rule {
+    use super::{check_duration, WINDOW_BITS};
+    use crate::allow::AddressList;
+    use crate::error::{Error, Result};
+    use crate::origin::AllowedOrigins;
+    use crate::path::{normalize_base_path, PathPattern};
+    use crate::protocol::handshake::{validate_client_headers, validate_token};
+    use crate::settings::{too_long, MAX_DURATION};
+    use std::time::Duration;
+
+    /// A count of at least 1.
+    pub(super) fn positive(name: &str, value: &usize) -> Result<()> {
+        if *value == 0 {
+            return Err(Error::invalid(format!("{name} must be at least 1, not 0")));
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// None, or a count of at least 1.
+    pub(super) fn positive_or_none(name: &str, value: &Option<usize>) -> Result<()> {
+        value.as_ref().map_or(Ok(()), |value| positive(name, value))
+    }
+
+    /// A duration greater than 0 and at most one year.
+    pub(super) fn duration(name: &str, value: &Duration) -> Result<()> {
+        check_duration(name, *value)
+    }
+
+    /// None, or a duration as [`duration`] wants it.
+    pub(super) fn duration_or_none(name: &str, value: &Option<Duration>) -> Result<()> {
+        value.as_ref().map_or(Ok(()), |value| duration(name, value))
+    }
+
+    /// A duration of at most one year (0 allowed).
+    pub(super) fn within_a_year(name: &str, value: &Duration) -> Result<()> {
+        if *value > MAX_DURATION {
+            return Err(too_long(name, value.as_secs()));
+        }
+        Ok(())
+    }
+
+    /// Room for a handshake's request line and a few headers: 256 bytes at least.
+    pub(super) fn handshake_bytes(name: &str, value: &usize) -> Result<()> {
+        if *value < 256 {
+            return Err(Error::invalid(format!(
+                "{name} must be at least 256, not {value}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A base path, which normalizes (`/`, `/api`...).
+    pub(super) fn base_path(name: &str, value: &str) -> Result<()> {
+        normalize_base_path(value)
+            .map(drop)
+            .map_err(|e| Error::invalid(format!("{name}: {}", e.message())))
+    }
+
+    /// Origins or origin patterns.
+    pub(super) fn origins(name: &str, value: &[String]) -> Result<()> {
+        AllowedOrigins::parse(name, value).map(drop)
+    }
+
+    /// Subprotocols: HTTP tokens.
+    pub(super) fn subprotocols(name: &str, value: &[String]) -> Result<()> {
+        value.iter().try_for_each(|protocol| {
+            validate_token("subprotocol", protocol)
+                .map_err(|e| Error::invalid(format!("{name}: {}", e.message())))
+        })
+    }
+
+    /// IP addresses, CIDR blocks or `*`.
+    pub(super) fn addresses(name: &str, value: &[String]) -> Result<()> {
+        AddressList::parse(name, value).map(drop)
+    }
+
+    /// An endpoint's path: empty (none), or an exact path starting with '/'.
+    pub(super) fn endpoint(name: &str, value: &str) -> Result<()> {
+        if value.is_empty() {
+            return Ok(());
+        }
+        if !value.starts_with('/') || !PathPattern::new(value)?.is_exact() {
+            return Err(Error::invalid(format!(
+                "{name} {value:?} must be an exact path starting with '/'"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Headers an outbound handshake may carry.
+    pub(super) fn client_headers(name: &str, value: &[(String, String)]) -> Result<()> {
+        validate_client_headers(value)
+            .map_err(|e| Error::invalid(format!("{name}: {}", e.message())))
+    }
+
+    /// A host name or address, or empty (none).
+    pub(super) fn host(name: &str, value: &str) -> Result<()> {
+        if value.trim() != value || value.contains('/') {
+            return Err(Error::invalid(format!(
+                "{name} {value:?} is not a host name or address"
+            )));
+        }
+        Ok(())
+    }
+
+    /// None, or a TCP port, 1-65535.
+    pub(super) fn port(name: &str, value: &Option<usize>) -> Result<()> {
+        match value {
+            Some(port) if *port == 0 || *port > usize::from(u16::MAX) => Err(Error::invalid(
+                format!("{name} must be between 1 and 65535, not {port}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// None, or a permessage-deflate window size, 8-15 bits.
+    pub(super) fn window_bits(name: &str, value: &Option<usize>) -> Result<()> {
+        match value {
+            Some(bits) if !u8::try_from(*bits).is_ok_and(|bits| WINDOW_BITS.contains(&bits)) => {
+                Err(Error::invalid(format!("{name} must be 8-15, not {bits}")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// zlib's compression level, 1-9.
+    pub(super) fn level(name: &str, value: &usize) -> Result<()> {
+        if !(1..=9).contains(value) {
+            return Err(Error::invalid(format!("{name} must be 1-9, not {value}")));
+        }
+        Ok(())
+    }
 }
 
 pub use crate::settings::MAX_DURATION;
@@ -1363,6 +1417,73 @@ mod tests {
         assert!(e.message().contains("message_rate_limit burst"), "{e}");
     }
 
+    /// A value that breaks its setting's own rule is refused as it is set by name, naming the
+    /// setting (as spelled) and the value, and nothing is kept; the same rule still runs at
+    /// start on a field set directly.
+    #[test]
+    fn a_bad_value_is_refused_as_it_is_set() {
+        let mut c = Config::with_listener("127.0.0.1", 0);
+        for (name, value, says) in [
+            (
+                "send_queue_messages",
+                SettingValue::Int(0),
+                "send_queue_messages must be at least 1, not 0",
+            ),
+            (
+                "max_connections",
+                SettingValue::Int(0),
+                "max_connections must be at least 1, not 0",
+            ),
+            (
+                "compression_level",
+                SettingValue::Int(0),
+                "compression_level must be 1-9, not 0",
+            ),
+            (
+                "client_max_window_bits",
+                SettingValue::Int(300),
+                "client_max_window_bits must be 8-15, not 300",
+            ),
+            (
+                "client_port",
+                SettingValue::Int(0),
+                "client_port must be between 1 and 65535, not 0",
+            ),
+            (
+                "health_path",
+                SettingValue::Text("/h/*".into()),
+                "health_path \"/h/*\" must be an exact path",
+            ),
+            (
+                "pong_timeout",
+                SettingValue::Duration(Duration::ZERO),
+                "pong_timeout must be greater than 0",
+            ),
+        ] {
+            let e = c.set(name, value).unwrap_err();
+            assert!(e.message().contains(says), "{name}: {e}");
+        }
+        let e = c
+            .add(
+                "allowed_origins",
+                SettingValue::Text("https://a.com/x".into()),
+            )
+            .unwrap_err();
+        assert!(e.message().contains("allowed_origins"), "{e}");
+        c.validate().unwrap(); // nothing bad was kept
+
+        c.compression.level = 12;
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.message(), "compression_level must be 1-9, not 12");
+        let mut c = Config::with_listener("127.0.0.1", 0);
+        c.listener.as_mut().unwrap().max_handshake_bytes = 10;
+        let e = c.validate().unwrap_err();
+        assert_eq!(
+            e.message(),
+            "max_handshake_bytes must be at least 256, not 10"
+        );
+    }
+
     /// Every duration is capped at one year, with an error naming the setting: a huge one
     /// (`ping_interval` of 1e19 s) once panicked in every socket's task.
     #[test]
@@ -1373,11 +1494,11 @@ mod tests {
             ("handshake_timeout", |c, d| {
                 c.listener.as_mut().unwrap().handshake_timeout = d
             }),
-            ("listener idle_timeout", |c, d| {
+            ("idle_timeout", |c, d| {
                 c.listener.as_mut().unwrap().idle_timeout = Some(d)
             }),
             ("connect_timeout", |c, d| c.client.connect_timeout = Some(d)),
-            ("client idle_timeout", |c, d| {
+            ("client_idle_timeout", |c, d| {
                 c.client.idle_timeout = Some(d)
             }),
             ("ping_interval", |c, d| c.socket.ping_interval = Some(d)),
@@ -1401,12 +1522,18 @@ mod tests {
         }
     }
 
-    /// A value of each kind, for the table's tests.
-    fn sample(kind: SettingKind) -> SettingValue {
-        match kind {
+    /// A value of each kind that meets the setting's own rule, for the table's tests.
+    fn sample(setting: &SettingInfo) -> SettingValue {
+        match setting.name {
+            "max_handshake_bytes" => return SettingValue::Int(4096),
+            "client_host" => return SettingValue::Text("example.com".into()),
+            "metrics_allowed_addresses" => return SettingValue::Text("10.0.0.0/8".into()),
+            _ => {}
+        }
+        match setting.kind {
             SettingKind::Bool => SettingValue::Bool(true),
             SettingKind::Count | SettingKind::OptionalCount | SettingKind::Bytes => {
-                SettingValue::Int(7)
+                SettingValue::Int(9)
             }
             SettingKind::Duration | SettingKind::OptionalDuration => {
                 SettingValue::Duration(Duration::from_secs(7))
@@ -1422,7 +1549,7 @@ mod tests {
 
     /// Sets (or, for a list, adds to) a setting by one of its names.
     fn set_by_name(config: &mut Config, setting: &SettingInfo, name: &str) -> Result<()> {
-        let value = sample(setting.kind);
+        let value = sample(setting);
         match setting.kind {
             SettingKind::TextList | SettingKind::Pairs => config.add(name, value),
             _ => config.set(name, value),

@@ -294,6 +294,15 @@ pub(crate) fn not_a_list(info: &SettingInfo) -> Error {
     ))
 }
 
+/// The field a row of the table reaches (through `at`, its place), to read it; an error when it
+/// is not there (a listener setting on a configuration without a listener).
+pub(crate) fn field<C, T: ?Sized>(
+    config: &mut C,
+    at: impl FnOnce(&mut C) -> Result<&mut T>,
+) -> Result<&mut T> {
+    at(config)
+}
+
 /// The longest duration any setting or timeout accepts: one year (365 days).
 ///
 /// Long enough for every real timeout or interval (a week-long idle timeout included; "never"
@@ -430,12 +439,18 @@ fn quoted(names: &[&str]) -> String {
 /// The settings table: one row per setting, `name: Scope, Kind, |config| place;` under its
 /// one-line doc, where `place` is the field the setting sets (a `Custom` row has none), or
 /// `name: Scope, Kind, set |config, value| { ... };` for one that sets more than a field; and
-/// `name (alias other): ...` for a setting that answers to another name too. Makes `SETTINGS`,
-/// `Config::set`/`Config::add` and `SettingNames::note`. Used once, in `config.rs`.
+/// `name (alias other): ...` for a setting that answers to another name too. `check rule` after
+/// the kind names the rule the value must meet that needs no other setting
+/// (`fn(name, &value) -> Result<()>`): it runs as the setting is set by name (so C's setters and
+/// Python's keywords refuse a bad value at once, naming the setting and the value), and, for a
+/// row with a place, again in `Config::validate` on the value the field holds (a Rust program
+/// sets fields). Makes `SETTINGS`, `Config::set`/`Config::add`, `Config::check_each_setting`
+/// and `SettingNames::note`. Used once, in `config.rs`.
 macro_rules! settings {
     ($(
         #[doc = $doc:literal]
         $name:ident $((alias $($alias:ident),+))?: $scope:ident, $kind:ident $(($choice:ty))?
+            $(, check $check:path)?
             $(, |$c:ident| $place:expr)? $(, set |$sc:ident, $sv:ident| $set:block)?;
     )*) => {
         /// Every setting of [`Config`], in the order the documentation gives them: its name,
@@ -455,7 +470,9 @@ macro_rules! settings {
             /// Sets the setting `name` of [`SETTINGS`] to `value`, of the kind the setting
             /// takes (a list or pairs are replaced). Errors: an unknown name, a value of
             /// another kind, a custom setting (set its fields), a listener setting without a
-            /// listener (`InvalidState`). Values are checked by [`Config::validate`].
+            /// listener (`InvalidState`), a value that breaks the setting's own rule (naming the
+            /// setting and the value; nothing is kept). Rules across settings are checked by
+            /// [`Config::validate`].
             pub fn set(
                 &mut self,
                 name: &str,
@@ -468,7 +485,7 @@ macro_rules! settings {
                 match row.name {
                     $(stringify!($name) => {
                         settings!(
-                            @set config, info, value, $kind $(($choice))?
+                            @set config, info, value, $kind $(($choice))? $(, check $check)?
                                 $(, |$c| $place)? $(, set |$sc, $sv| $set)?
                         )
                     })*
@@ -492,12 +509,21 @@ macro_rules! settings {
                 match row.name {
                     $(stringify!($name) => {
                         settings!(
-                            @add config, info, item, $kind
+                            @add config, info, item, $kind $(, check $check)?
                                 $(, |$c| $place)? $(, set |$sc, $sv| $set)?
                         )
                     })*
                     _ => Err($crate::settings::not_a_list(info)),
                 }
+            }
+
+            /// Runs the `check` rule of every row that has one and a field, on the value the
+            /// field holds (this configuration cloned: the rows reach their fields mutably); a
+            /// listener row without a listener is skipped. Part of [`Config::validate`].
+            fn check_each_setting(&self) -> $crate::error::Result<()> {
+                let mut copy = self.clone();
+                $(settings!(@validate copy, $name $(, check $check)? $(, |$c| $place)?);)*
+                Ok(())
             }
         }
 
@@ -530,18 +556,29 @@ macro_rules! settings {
     (@set $config:ident, $info:ident, $value:ident, Custom) => {
         Err($crate::settings::mismatch($info, &$value))
     };
-    (@set $config:ident, $info:ident, $value:ident, $kind:ident $(($choice:ty))?, |$c:ident| $place:expr) => {{
+    (@set $config:ident, $info:ident, $value:ident, $kind:ident $(($choice:ty))?
+        $(, check $check:path)?, |$c:ident| $place:expr) => {{
         let value = settings!(@convert $kind $(($choice))?, $info, $value)?;
+        $($check($info.name, &value)?;)?
         let $c = $config;
         $place = value;
         Ok(())
     }};
-    (@set $config:ident, $info:ident, $value:ident, $kind:ident $(($choice:ty))?, set |$c:ident, $v:ident| $set:block) => {{
+    (@set $config:ident, $info:ident, $value:ident, $kind:ident $(($choice:ty))?
+        $(, check $check:path)?, set |$c:ident, $v:ident| $set:block) => {{
         let $v = settings!(@convert $kind $(($choice))?, $info, $value)?;
+        $($check($info.name, &$v)?;)?
         let $c = $config;
         $set
         Ok(())
     }};
+
+    (@validate $copy:ident, $name:ident, check $check:path, |$c:ident| $place:expr) => {
+        if let Ok(value) = $crate::settings::field(&mut $copy, |$c| Ok(&mut $place)) {
+            $check(stringify!($name), value)?;
+        }
+    };
+    (@validate $copy:ident, $name:ident $(, check $check:path)? $(, |$c:ident| $place:expr)?) => {};
 
     (@convert Bool, $info:ident, $value:ident) => { convert::bool($info, $value) };
     (@convert Count, $info:ident, $value:ident) => { convert::count($info, $value) };
@@ -559,19 +596,23 @@ macro_rules! settings {
         convert::choice::<$choice>($info, $value)
     };
 
-    (@add $config:ident, $info:ident, $item:ident, TextList, |$c:ident| $place:expr) => {{
+    (@add $config:ident, $info:ident, $item:ident, TextList $(, check $check:path)?,
+        |$c:ident| $place:expr) => {{
         let item = convert::text($info, $item)?;
+        $($check($info.name, std::slice::from_ref(&item))?;)?
         let $c = $config;
         $place.push(item);
         Ok(())
     }};
-    (@add $config:ident, $info:ident, $item:ident, Pairs, |$c:ident| $place:expr) => {{
+    (@add $config:ident, $info:ident, $item:ident, Pairs $(, check $check:path)?,
+        |$c:ident| $place:expr) => {{
         let item = convert::pair($info, $item)?;
+        $($check($info.name, std::slice::from_ref(&item))?;)?
         let $c = $config;
         $place.push(item);
         Ok(())
     }};
-    (@add $config:ident, $info:ident, $item:ident, $kind:ident
+    (@add $config:ident, $info:ident, $item:ident, $kind:ident $(, check $check:path)?
         $(, |$c:ident| $place:expr)? $(, set |$sc:ident, $sv:ident| $set:block)?) => {{
         let _ = ($config, $item);
         Err($crate::settings::not_a_list($info))

@@ -15,7 +15,11 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut listener = ListenerConfig::new("127.0.0.1", 8443);
+    // cargo run --example readme [PORT [FEED_URL]]: 8443 (0: a free one), the quotes example
+    let mut args = std::env::args().skip(1);
+    let port = args.next().map_or(Ok(8443), |port| port.parse())?;
+    let feed_url = args.next();
+    let mut listener = ListenerConfig::new("127.0.0.1", port);
     listener.base_path = "/ws".into(); // full paths: /ws/chat/...
     listener
         .paths
@@ -52,11 +56,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             _ => {}
         })
         .start()?;
-    println!("listening on wss://127.0.0.1:8443/ws/chat/ROOM (Authorization: Bearer secret)");
+    let port = connector
+        .local_addr()
+        .map_or(port, |address| address.port());
+    println!("listening on wss://127.0.0.1:{port}/ws/chat/ROOM (Authorization: Bearer secret)");
 
     // The quotes example (`cargo run --example quotes`) as a feed: one outbound socket.
     let feed = connector.open_outbound(
-        "ws://127.0.0.1:8081/quotes",
+        feed_url.as_deref().unwrap_or("ws://127.0.0.1:8081/quotes"),
         OutboundOptions::new()
             .header("Authorization", "Bearer t")
             .group("sources")

@@ -10,6 +10,7 @@ import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 import sys
 from typing import Callable, Iterator, List, Tuple, Union
@@ -109,6 +110,29 @@ def refuses_a_busy_port(command: List[str], port: int) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0], done.stderr
     assert "in use" in lines[0], done.stderr
+
+
+@pytest.mark.parametrize("target, hint", [
+    ("demo", "PORT=9000 picks another port"),
+    ("demo-quotes", "PORT=9000 picks another port"),
+    ("demo-cluster", "PORT=9000 picks 9000 and 9001"),
+])
+def test_make_demo_on_a_taken_port_says_so_in_one_line(target: str, hint: str) -> None:
+    """`make demo PORT=N` on a taken port: one line naming it, a failing status, and no build
+    first (the port is checked before it)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        outer_make = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")  # as from a terminal
+        env = {k: v for k, v in os.environ.items() if k not in outer_make}
+        done = subprocess.run(["make", target, f"PORT={port}"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=WAIT)
+    assert done.returncode != 0, done
+    assert done.stdout == "", done
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use; {hint}" in lines[0]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

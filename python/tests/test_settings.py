@@ -325,6 +325,22 @@ def test_durations_are_at_most_a_year_and_real_numbers(name: str) -> None:
         assert name in str(error.value), error.value
 
 
+@pytest.mark.parametrize(
+    "name, value, says",
+    [
+        ("send_queue_messages", 0, "send_queue_messages must be at least 1, not 0"),
+        ("compression_level", 10, "compression_level must be 1-9, not 10"),
+        ("max_handshake_bytes", 100, "max_handshake_bytes must be at least 256, not 100"),
+        ("metrics_path", "metrics", "metrics_path 'metrics' must be an exact path"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_setting_and_the_value(name: str, value: object, says: str) -> None:
+    """The setting's own rule (the core's settings table), as the keyword is mapped."""
+    with pytest.raises(wsconnector.InvalidArgumentError) as error:
+        wsconnector.Connector(port=0, **{name: value})  # type: ignore[arg-type]
+    assert says.replace("'", '"') in str(error.value)
+
+
 def test_operation_timeouts_are_checked_too() -> None:
     with wsconnector.Connector() as connector:
         with pytest.raises(wsconnector.InvalidArgument, match="timeout.*one year"):

@@ -418,7 +418,10 @@ pub extern "C" fn wsc_config_set_bool(
 }
 
 /// Sets the WSC_SETTING_COUNT, WSC_SETTING_OPTIONAL_COUNT (0: none) or WSC_SETTING_BYTES
-/// setting `name`. Checked at start. Errors: as wsc_config_set_bool().
+/// setting `name`. A value that breaks the setting's own rule (a count of 0, a compression
+/// level past 9...) is refused at once, WSC_INVALID_ARGUMENT with wsc_last_error() naming the
+/// setting and the value, and nothing is kept; rules across settings are checked at start.
+/// Errors: as wsc_config_set_bool().
 #[no_mangle]
 pub extern "C" fn wsc_config_set_int(
     config: *mut wsc_config,
@@ -429,8 +432,9 @@ pub extern "C" fn wsc_config_set_int(
 }
 
 /// Sets the WSC_SETTING_DURATION or WSC_SETTING_OPTIONAL_DURATION (0: none) setting `name`, in
-/// milliseconds, at most WSC_MAX_DURATION_MS (a longer one is refused at once, WSC_INVALID_ARGUMENT;
-/// the rest is checked at start). Errors: as wsc_config_set_bool().
+/// milliseconds, at most WSC_MAX_DURATION_MS. A value that breaks the setting's own rule (longer,
+/// or 0 for one that has no "none") is refused at once, WSC_INVALID_ARGUMENT naming the setting
+/// and the value. Errors: as wsc_config_set_bool().
 #[no_mangle]
 pub extern "C" fn wsc_config_set_duration_ms(
     config: *mut wsc_config,
@@ -441,7 +445,9 @@ pub extern "C" fn wsc_config_set_duration_ms(
 }
 
 /// Sets the WSC_SETTING_TEXT or WSC_SETTING_CHOICE setting `name` to `value`.
-/// Errors: as wsc_config_set_bool() (and WSC_INVALID_ARGUMENT for a name a choice lacks).
+/// Errors: as wsc_config_set_bool(), and WSC_INVALID_ARGUMENT for a name a choice lacks or a
+/// value that breaks the setting's own rule (a base path or endpoint path that is not a path, a
+/// client host with a '/'...), refused at once as wsc_config_set_int() does.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_string(
     config: *mut wsc_config,
@@ -451,7 +457,9 @@ pub extern "C" fn wsc_config_set_string(
     with_config(config, |b| set(b, arg_str!(name), text(arg_str!(value))))
 }
 
-/// Adds `value` to the WSC_SETTING_TEXT_LIST setting `name`. Errors: as wsc_config_set_bool().
+/// Adds `value` to the WSC_SETTING_TEXT_LIST setting `name`. Errors: as wsc_config_set_bool(),
+/// and WSC_INVALID_ARGUMENT for an item the setting refuses (an origin, subprotocol or address
+/// that is not one), at once, naming the setting and the item.
 #[no_mangle]
 pub extern "C" fn wsc_config_add_string(
     config: *mut wsc_config,
@@ -462,7 +470,8 @@ pub extern "C" fn wsc_config_add_string(
 }
 
 /// Adds the pair `key`, `value` to the WSC_SETTING_PAIRS setting `name`.
-/// Errors: as wsc_config_set_bool().
+/// Errors: as wsc_config_set_bool(), and WSC_INVALID_ARGUMENT for a pair the setting refuses
+/// (a handshake header of the protocol's own in `default_headers`), at once.
 #[no_mangle]
 pub extern "C" fn wsc_config_add_pair(
     config: *mut wsc_config,
@@ -618,8 +627,8 @@ pub extern "C" fn wsc_config_set_max_connections_per_ip(
 /// scheme's default. Once one is added, a handshake
 /// whose Origin header matches none is refused with 403 before the authorization hook runs;
 /// one without Origin (not from a browser) passes unless wsc_config_set_require_origin() is
-/// set. With none added (the default), any origin passes. Checked at start.
-/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE.
+/// set. With none added (the default), any origin passes. Checked as it is added.
+/// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_ARGUMENT, WSC_INVALID_STATE.
 #[no_mangle]
 pub extern "C" fn wsc_config_add_allowed_origin(
     config: *mut wsc_config,
@@ -737,7 +746,8 @@ pub extern "C" fn wsc_config_set_max_handshake_bytes(
 /// Serves the connector's figures as Prometheus text at `path` on the listener (plain HTTP
 /// GET, e.g. "/metrics"; "" turns it off), to the client addresses of
 /// wsc_config_add_metrics_allowed_address() (default: loopback only). An exact path that no
-/// declared WebSocket path matches (checked at start). The setting "metrics_path".
+/// declared WebSocket path matches (the form checked at once, the paths at start). The setting
+/// "metrics_path".
 /// Errors: WSC_NULL_POINTER, WSC_INVALID_UTF8, WSC_INVALID_STATE (no listener).
 #[no_mangle]
 pub extern "C" fn wsc_config_set_metrics_path(
@@ -1529,9 +1539,15 @@ mod tests {
     }
 
     /// The calls that set a setting through the C API under `name` (its name or an alias),
-    /// each to a value that differs from the baseline (a count of 7 or 9: one of them is not
-    /// the default).
+    /// each to a value that differs from the baseline (a count of 8 or 9: one of them is not
+    /// the default) and meets the setting's own rule.
     fn c_calls(setting: &SettingInfo, name: &str) -> Vec<Apply> {
+        let (counts, text, item) = match setting.name {
+            "max_handshake_bytes" => ([4096, 8192], c"/x", c"x"),
+            "client_host" => ([8, 9], c"example.com", c"x"),
+            "metrics_allowed_addresses" => ([8, 9], c"/x", c"10.0.0.0/8"),
+            _ => ([8, 9], c"/x", c"x"),
+        };
         let name = c(name);
         let by_name = move |f: Box<dyn Fn(*mut wsc_config, *const c_char) -> wsc_result>| -> Apply {
             let name = name.clone();
@@ -1542,7 +1558,7 @@ mod tests {
             SettingKind::Bool => [true, false]
                 .map(|v| by_name(Box::new(move |cfg, n| wsc_config_set_bool(cfg, n, v))))
                 .into(),
-            SettingKind::Count | SettingKind::OptionalCount | SettingKind::Bytes => [7, 9]
+            SettingKind::Count | SettingKind::OptionalCount | SettingKind::Bytes => counts
                 .map(|v| by_name(Box::new(move |cfg, n| wsc_config_set_int(cfg, n, v))))
                 .into(),
             SettingKind::Duration | SettingKind::OptionalDuration => [1234, 4321]
@@ -1552,8 +1568,8 @@ mod tests {
                     }))
                 })
                 .into(),
-            SettingKind::Text => vec![by_name(Box::new(|cfg, n| {
-                wsc_config_set_string(cfg, n, c"/x".as_ptr())
+            SettingKind::Text => vec![by_name(Box::new(move |cfg, n| {
+                wsc_config_set_string(cfg, n, text.as_ptr())
             }))],
             SettingKind::Choice(names) => names
                 .iter()
@@ -1564,8 +1580,8 @@ mod tests {
                     }))
                 })
                 .collect(),
-            SettingKind::TextList => vec![by_name(Box::new(|cfg, n| {
-                wsc_config_add_string(cfg, n, c"x".as_ptr())
+            SettingKind::TextList => vec![by_name(Box::new(move |cfg, n| {
+                wsc_config_add_string(cfg, n, item.as_ptr())
             }))],
             SettingKind::Pairs => vec![by_name(Box::new(|cfg, n| {
                 wsc_config_add_pair(cfg, n, c"X-A".as_ptr(), c"1".as_ptr())

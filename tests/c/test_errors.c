@@ -124,17 +124,18 @@ static void on_closed(void *u, wsc_connector *c, const wsc_socket *s, uint16_t c
 
 static void bad_settings(void) {
     wsc_config *config = listener_config();
-    OK(wsc_config_set_send_queue_messages(config, 0));
+    /* A value its setting's own rule refuses, refused as it is set; nothing is kept. */
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_send_queue_messages(config, 0));
+    CHECK(last_error_contains("send_queue_messages must be at least 1, not 0"));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_event_queue_bytes(config, 0));
+    CHECK(last_error_contains("event_queue_bytes"));
+    /* A rule across settings, at start: extra_ca_only needs extra_ca. */
+    OK(wsc_config_set_string(config, "trusted_roots", "extra_ca_only"));
     OK(wsc_config_on_socket_closed(config, on_closed, NULL, count_free));
     wsc_connector *conn = NULL;
     EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
-    CHECK(last_error_contains("send_queue_messages"));
+    CHECK(last_error_contains("extra_ca"));
     CHECK(conn == NULL && frees == 1);
-
-    config = listener_config();
-    OK(wsc_config_set_event_queue_bytes(config, 0));
-    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
-    CHECK(last_error_contains("event_queue_bytes"));
 
     /* Durations up to a year: a huge ping interval once panicked in every socket's task. */
     config = listener_config();

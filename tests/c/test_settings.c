@@ -93,8 +93,8 @@ static void every_setting_by_name(void) {
     OK(wsc_connector_free(conn));
 }
 
-/* Values set by name reach the connector: the base path on the wire, a bad count and a
- * duration past the limit at start, each error naming its setting. */
+/* Values set by name reach the connector: the base path on the wire; a bad value is refused as
+ * it is set, each error naming its setting and the value. */
 static void values_reach_the_connector(void) {
     wsc_config *config = listener_config();
     OK(wsc_config_set_string(config, "base_path", "/api"));
@@ -110,12 +110,37 @@ static void values_reach_the_connector(void) {
     OK(wsc_connector_free(conn));
 
     config = listener_config();
-    OK(wsc_config_set_int(config, "send_queue_messages", 0));
-    EXPECT(WSC_INVALID_ARGUMENT, wsc_connector_start(config, &conn));
-    CHECK(last_error_contains("send_queue_messages must be greater than 0"));
+    OK(wsc_config_set_int(config, "send_queue_messages", 1));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_int(config, "send_queue_messages", 0));
+    CHECK(last_error_contains("send_queue_messages must be at least 1, not 0"));
+    /* The alias is named as the caller spelled it. */
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_int(config, "max_connections", 0));
+    CHECK(last_error_contains("max_connections must be at least 1, not 0"));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_int(config, "compression_level", 10));
+    CHECK(last_error_contains("compression_level must be 1-9, not 10"));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_int(config, "server_max_window_bits", 16));
+    CHECK(last_error_contains("server_max_window_bits must be 8-15, not 16"));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_int(config, "max_handshake_bytes", 100));
+    CHECK(last_error_contains("max_handshake_bytes must be at least 256, not 100"));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_int(config, "client_port", 70000));
+    CHECK(last_error_contains("client_port must be between 1 and 65535, not 70000"));
+    OK(wsc_config_set_int(config, "dispatcher_threads", 0)); /* 0: none, the default */
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_int(config, "event_queue_capacity", 0));
+    CHECK(last_error_contains("event_queue_capacity must be at least 1, not 0"));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_string(config, "metrics_path", "metrics"));
+    CHECK(last_error_contains("metrics_path \"metrics\" must be an exact path starting with '/'"));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_add_string(config, "subprotocols", "chat v2"));
+    CHECK(last_error_contains("subprotocols") && last_error_contains("chat v2"));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_add_string(config, "metrics_allowed_addresses", "10.0.0.0/99"));
+    CHECK(last_error_contains("metrics_allowed_addresses") && last_error_contains("10.0.0.0/99"));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_add_pair(config, "default_headers", "Upgrade", "h2c"));
+    CHECK(last_error_contains("default_headers") && last_error_contains("Upgrade"));
+    /* The duration kinds' own form of "none" stays allowed: 0 for an optional duration. */
+    OK(wsc_config_set_duration_ms(config, "ping_interval", 0));
+    EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_duration_ms(config, "pong_timeout", 0));
+    CHECK(last_error_contains("pong_timeout must be greater than 0"));
 
     /* A duration past a year is refused as it is set: that check needs no other setting. */
-    config = listener_config();
     EXPECT(WSC_INVALID_ARGUMENT, wsc_config_set_duration_ms(config, "pong_timeout", WSC_MAX_DURATION_MS + 1));
     CHECK(last_error_contains("pong_timeout") && last_error_contains("one year"));
     /* So is a path whose default groups hold an empty name, naming the path. */
