@@ -136,6 +136,10 @@ pub(crate) struct SendQueue {
     /// Set once a close has been requested, so the task can start its close deadline before
     /// the close frame can even be written.
     closing: AtomicBool,
+    /// Set when the application asked to close the socket (not the idle timeout, the
+    /// slow-consumer policy or stop): what the peer still sends is not delivered. Here rather
+    /// than in the socket, where it would cost every socket 8 bytes of padding.
+    close_requested: AtomicBool,
     limits: Arc<QueueLimits>,
 }
 
@@ -159,6 +163,7 @@ impl SendQueue {
             queued: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+            close_requested: AtomicBool::new(false),
             limits,
         }
     }
@@ -379,6 +384,16 @@ impl SendQueue {
     /// of its own is pending (the stream wakes it) or once its close frame is out.
     pub(crate) fn register(&self, cx: &Context<'_>) {
         self.waker.register(cx.waker());
+    }
+
+    /// Records that the application asked to close the socket.
+    pub(crate) fn mark_close_requested(&self) {
+        self.close_requested.store(true, Ordering::Release);
+    }
+
+    /// Whether the application asked to close the socket.
+    pub(crate) fn is_close_requested(&self) -> bool {
+        self.close_requested.load(Ordering::Acquire)
     }
 
     /// Wakes the task (one of its deadlines passed).

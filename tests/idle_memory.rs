@@ -50,9 +50,9 @@ static ALLOCATOR: Counting = Counting;
 /// Most heap an idle plain inbound connection may hold, in bytes (requested sizes, before the
 /// allocator's rounding): its task (a 512-byte tokio cell), tokio's registration of its stream
 /// (256), the socket (its `Arc`, its attributes' text, its ID), its place in the registry and
-/// its deadline in the connector's timers. With a tokio timer of its own (112 bytes, boxed) it
-/// held about 1,510.
-const MAX_HEAP_PER_IDLE_CONNECTION: isize = 1_472;
+/// its deadline in the connector's timers: about 1,420. With a tokio timer of its own (112
+/// bytes, boxed) it held about 1,510, and 1,440 with a socket of 368 bytes.
+const MAX_HEAP_PER_IDLE_CONNECTION: isize = 1_440;
 
 /// Opens connections until `held` has `count`, each one's inbound-connection event handled.
 fn open(
