@@ -631,7 +631,7 @@ impl<O: Owner> Driver<O> {
                 return Poll::Ready(self.end_of_stream());
             }
 
-            if self.timers().tick(self.now) >= self.timer {
+            if self.owner.socket().queue().take_deadline_passed() {
                 if let Some(ending) = self.on_timer() {
                     return Poll::Ready(ending);
                 }

@@ -140,6 +140,9 @@ pub(crate) struct SendQueue {
     /// slow-consumer policy or stop): what the peer still sends is not delivered. Here rather
     /// than in the socket, where it would cost every socket 8 bytes of padding.
     close_requested: AtomicBool,
+    /// Set by the connector's timers when the task's deadline passed (see
+    /// [`Timers`](crate::timers::Timers)): one flag to look at per poll, rather than the clock.
+    deadline_passed: AtomicBool,
     limits: Arc<QueueLimits>,
 }
 
@@ -164,6 +167,7 @@ impl SendQueue {
             killed: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             close_requested: AtomicBool::new(false),
+            deadline_passed: AtomicBool::new(false),
             limits,
         }
     }
@@ -396,9 +400,16 @@ impl SendQueue {
         self.close_requested.load(Ordering::Acquire)
     }
 
-    /// Wakes the task (one of its deadlines passed).
-    pub(crate) fn wake(&self) {
+    /// Wakes the task: its deadline passed.
+    pub(crate) fn deadline_passed(&self) {
+        self.deadline_passed.store(true, Ordering::Release);
         self.waker.wake();
+    }
+
+    /// Whether the task's deadline passed since it last asked.
+    pub(crate) fn take_deadline_passed(&self) -> bool {
+        self.deadline_passed.load(Ordering::Relaxed)
+            && self.deadline_passed.swap(false, Ordering::Acquire)
     }
 
     /// Forgets the registered waker: the task, running, looks at the queue again before it

@@ -2,8 +2,8 @@
 //! ping to send, a pong, idle or close timeout) here, as an entry of about 40 bytes in one
 //! shared map, instead of a tokio timer of its own (112 bytes, boxed, held by every idle
 //! connection). A task of the connector sleeps until the earliest deadline and wakes the
-//! sockets whose deadline passed, through their send queue's waker (which their task keeps
-//! registered); each socket's task then sees for itself what is due.
+//! sockets whose deadline passed, through their send queue (a flag, and the waker their task
+//! keeps registered there); each socket's task then sees for itself what is due.
 //!
 //! Deadlines are kept in whole milliseconds since the connector started, rounded up: a
 //! deadline never fires early.
@@ -93,7 +93,7 @@ impl Timers {
             (passed, due.first_key_value().map(|((tick, _), _)| *tick))
         };
         for socket in passed.into_values().filter_map(|socket| socket.upgrade()) {
-            socket.queue.wake();
+            socket.queue.deadline_passed();
         }
         next.map(|tick| self.epoch + Duration::from_millis(tick))
     }
