@@ -130,8 +130,8 @@ struct SharedFrames<'a> {
     /// zlib's compression level.
     level: u8,
     plain: Option<Bytes>,
-    /// By window size, 8-15 bits.
-    compressed: [Option<Bytes>; 8],
+    /// By window size, 8-15 bits (and whether it is compressed: not at 8 bits).
+    compressed: [Option<(Bytes, bool)>; 8],
 }
 
 impl<'a> SharedFrames<'a> {
@@ -152,18 +152,20 @@ impl<'a> SharedFrames<'a> {
             SocketType::Outbound => return Outgoing::Message(self.message.clone()),
             SocketType::Inbound => socket.compression(),
         };
-        let frame = match compression {
+        let (frame, compressed) = match compression {
             Some(params) if self.message.len() >= self.threshold => {
                 if !params.server_no_context_takeover {
                     return Outgoing::Message(self.message.clone());
                 }
                 self.compressed(&params)
             }
-            _ => self.plain(),
+            _ => (self.plain(), false),
         };
         Outgoing::Frame {
             frame,
+            kind: self.message.kind(),
             message_len: self.message.len(),
+            compressed,
         }
     }
 
@@ -173,17 +175,17 @@ impl<'a> SharedFrames<'a> {
             .clone()
     }
 
-    /// The message compressed with the server's window of `params`; the plain frame where the
-    /// window cannot be kept to (8 bits).
-    fn compressed(&mut self, params: &PerMessageDeflate) -> Bytes {
+    /// The message compressed with the server's window of `params`, and true; the plain frame
+    /// and false where the window cannot be kept to (8 bits).
+    fn compressed(&mut self, params: &PerMessageDeflate) -> (Bytes, bool) {
         let bits = params.server_window_bits();
         let slot = usize::from(bits.saturating_sub(*WINDOW_BITS.start()));
         if let Some(Some(frame)) = self.compressed.get(slot) {
             return frame.clone();
         }
         let frame = match compress_once(bits, self.message.as_bytes(), self.level) {
-            Some(payload) => encode_server_frame(self.message, Some(&payload)),
-            None => self.plain(),
+            Some(payload) => (encode_server_frame(self.message, Some(&payload)), true),
+            None => (self.plain(), false),
         };
         if let Some(cached) = self.compressed.get_mut(slot) {
             *cached = Some(frame.clone());

@@ -13,7 +13,7 @@ use crate::config::{MessageRatePolicy, SocketConfig, MAX_DURATION};
 use crate::events::Event;
 use crate::metrics::Traffic;
 use crate::protocol::close::{close_code, truncate_reason};
-use crate::protocol::frame::{close_payload, opcode, server_frame_payload};
+use crate::protocol::frame::{close_payload, opcode, server_frame_payload_len};
 use crate::queue::{reply, CloseRequest, Outgoing, Sealed};
 use crate::rate::RateLimit;
 use crate::shared::{Registration, Shared};
@@ -926,7 +926,9 @@ impl<O: Owner> Driver<O> {
 }
 
 /// Buffers a message taken for the peer, counted in `traffic` (written to the figures before
-/// the flush).
+/// the flush). Always inlined: it runs once per message sent, and its few counts cost less
+/// than a call that moves the message.
+#[inline(always)]
 fn buffer_outgoing(wire: &mut Wire, outgoing: Outgoing, traffic: &mut Traffic) {
     match outgoing {
         Outgoing::Message(message) => {
@@ -935,12 +937,15 @@ fn buffer_outgoing(wire: &mut Wire, outgoing: Outgoing, traffic: &mut Traffic) {
                 traffic.compressed_sent(len);
             }
         }
-        Outgoing::Frame { frame, message_len } => {
-            if let Some(payload) = server_frame_payload(&frame) {
-                traffic.sent(payload.kind, message_len);
-                if payload.compressed {
-                    traffic.compressed_sent(payload.len);
-                }
+        Outgoing::Frame {
+            frame,
+            kind,
+            message_len,
+            compressed,
+        } => {
+            traffic.sent(kind, message_len);
+            if compressed {
+                traffic.compressed_sent(server_frame_payload_len(&frame));
             }
             wire.buffer_encoded(frame)
         }

@@ -269,9 +269,6 @@ pub(crate) struct Batch {
     /// Events and bytes this batch counts in the queue.
     held: usize,
     bytes: usize,
-    /// When the batch was taken, and how long each of its events had waited by then.
-    taken_at: u64,
-    waited: Vec<u64>,
 }
 
 impl Batch {
@@ -434,7 +431,6 @@ impl EventQueue {
         max: usize,
         timeout: Option<Duration>,
     ) -> bool {
-        let released_at = self.record_waits(batch);
         let left_over = batch.take_left_over();
         let mut state = self.lock();
         Self::unhold(&mut state, batch);
@@ -445,7 +441,6 @@ impl EventQueue {
             state = self.lock();
         }
         drop(left_over); // events the taker did not pop, dropped without the lock held
-        let waits = state.items.is_empty();
         let mut state = self.wait_for_items(state, timeout);
         if state.items.is_empty() {
             return !state.closed;
@@ -462,46 +457,20 @@ impl EventQueue {
         state.held += batch.held;
         state.held_bytes += batch.bytes;
         self.after_take(state);
-        // The clock read at the release serves as the take's when no wait came between.
-        batch.taken_at = match released_at {
-            Some(at) if !waits => at,
-            _ => self.metrics.now(),
-        };
-        let taken_at = batch.taken_at;
-        batch.waited.clear();
-        batch.waited.extend(
-            batch
-                .events
-                .iter()
-                .map(|queued| taken_at.saturating_sub(queued.stamp)),
-        );
+        self.record_waits(&batch.events);
         true
     }
 
-    /// Records how long each event of a batch being released waited before its handler got
-    /// it: its wait until the take, plus the time the handlers of the events before it took
-    /// (the batch's time in hand shared equally among its events: exact for the first event,
-    /// and off by less than the batch's handling time for the others). One clock read per
-    /// batch, returned for the next take.
-    fn record_waits(&self, batch: &mut Batch) -> Option<u64> {
-        if batch.waited.is_empty() {
-            return None;
-        }
+    /// Records how long each event just taken waited in the queue, since its socket read it:
+    /// one clock read for the batch, after the lock.
+    fn record_waits(&self, taken: &VecDeque<Queued>) {
         let now = self.metrics.now();
-        let share = now.saturating_sub(batch.taken_at) / batch.waited.len() as u64;
-        let mut before = 0;
         self.metrics
-            .events_waited(batch.waited.drain(..).map(|waited| {
-                let wait = waited.saturating_add(before);
-                before += share;
-                wait
-            }));
-        Some(now)
+            .events_waited(taken.iter().map(|queued| now.saturating_sub(queued.stamp)));
     }
 
     /// Stops counting the events of `batch`, dropping any it still holds.
     pub(crate) fn release(&self, batch: &mut Batch) {
-        self.record_waits(batch);
         let left_over = batch.take_left_over();
         let mut state = self.lock();
         Self::unhold(&mut state, batch);

@@ -7,7 +7,7 @@
 use crate::config::SlowConsumerPolicy;
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::Metrics;
-use crate::protocol::message::Message;
+use crate::protocol::message::{Message, MessageKind};
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
@@ -54,8 +54,14 @@ pub(crate) enum Outgoing {
     /// Framed by the socket's task (outbound sockets mask each frame differently).
     Message(Message),
     /// A server frame encoded once by a broadcast and shared by all its inbound recipients,
-    /// and the length of the message it carries (compressed or not, for the figures).
-    Frame { frame: Bytes, message_len: usize },
+    /// with what the figures count of it (so that no socket reads the shared frame again):
+    /// the message's kind and length, and whether the frame carries it compressed.
+    Frame {
+        frame: Bytes,
+        kind: MessageKind,
+        message_len: usize,
+        compressed: bool,
+    },
 }
 
 impl Outgoing {

@@ -244,7 +244,8 @@ impl Metrics {
         self.0.reconnects_exhausted
     }
 
-    /// Histogram: seconds from when a socket read an event to when its callback got it.
+    /// Histogram: seconds from when a socket read an event to when a dispatcher thread took it
+    /// from the event queue (for its callback).
     #[getter]
     fn event_wait<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         histogram(py, &self.0.event_wait)

@@ -127,10 +127,6 @@ impl Pool {
                 continue;
             }
             if state.ended {
-                drop(state);
-                // The waits of the last batch this thread took are recorded at its next take,
-                // which may never come (another thread took the queue's end): record them now.
-                queue.release(&mut batch);
                 return;
             }
             if !state.taking {

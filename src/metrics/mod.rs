@@ -57,48 +57,65 @@ pub(crate) const CLOSE_CODES: [u16; 15] = [
 ];
 
 /// What one poll of a socket read and wrote, counted in its own variables as it goes and added
-/// to the figures a direction at a time: for each direction messages (text, binary), bytes
-/// (text, binary), compressed messages and their bytes on the wire, in the order of the slot's
-/// first counters (the six of a direction together).
+/// to the figures a direction at a time.
 #[derive(Debug, Default)]
-pub(crate) struct Traffic([u64; 2 * hot::DIRECTION]);
+pub(crate) struct Traffic {
+    received: Direction,
+    sent: Direction,
+}
 
-impl Traffic {
-    /// A message of `len` payload bytes arrived from the peer.
+/// One direction's counts: messages (text, binary), bytes (text, binary), compressed messages
+/// and their bytes on the wire, in the order of a direction's counters in a slot (indexed as
+/// the received ones, which come first).
+#[derive(Debug, Default, Clone, Copy)]
+struct Direction([u64; hot::DIRECTION]);
+
+impl Direction {
     #[inline]
-    pub(crate) fn received(&mut self, kind: MessageKind, len: usize) {
+    fn message(&mut self, kind: MessageKind, len: usize) {
         let k = kind_index(kind);
         self.0[hot::MESSAGES_IN + k] += 1;
         self.0[hot::BYTES_IN + k] += len as u64;
     }
 
+    #[inline]
+    fn compressed(&mut self, len: usize) {
+        self.0[hot::COMPRESSED_IN] += 1;
+        self.0[hot::COMPRESSED_BYTES_IN] += len as u64;
+    }
+}
+
+impl Traffic {
+    /// A message of `len` payload bytes arrived from the peer.
+    #[inline]
+    pub(crate) fn received(&mut self, kind: MessageKind, len: usize) {
+        self.received.message(kind, len);
+    }
+
     /// A message of `len` payload bytes went to the wire.
     #[inline]
     pub(crate) fn sent(&mut self, kind: MessageKind, len: usize) {
-        let k = kind_index(kind);
-        self.0[hot::MESSAGES_OUT + k] += 1;
-        self.0[hot::BYTES_OUT + k] += len as u64;
+        self.sent.message(kind, len);
     }
 
     /// The message just received arrived compressed, in `len` payload bytes on the wire.
     #[inline]
     pub(crate) fn compressed_received(&mut self, len: usize) {
-        self.0[hot::COMPRESSED_IN] += 1;
-        self.0[hot::COMPRESSED_BYTES_IN] += len as u64;
+        self.received.compressed(len);
     }
 
     /// The message just sent went compressed, in `len` payload bytes on the wire.
     #[inline]
     pub(crate) fn compressed_sent(&mut self, len: usize) {
-        self.0[hot::COMPRESSED_OUT] += 1;
-        self.0[hot::COMPRESSED_BYTES_OUT] += len as u64;
+        self.sent.compressed(len);
     }
 }
 
 /// Where each counter of the per-message path sits in a slot.
 mod hot {
     use super::BUCKETS;
-    /// Messages received; + 0 for text, + 1 for binary (also for the bytes, and out).
+    /// Messages received; + 0 for text, + 1 for binary (also for the bytes, and out). The
+    /// order of a direction's six counters is the order of [`super::Direction`]'s.
     pub const MESSAGES_IN: usize = 0;
     pub const BYTES_IN: usize = 2;
     /// Messages received compressed, and their payload bytes on the wire.
@@ -269,34 +286,31 @@ impl Metrics {
     /// Adds the messages received that `traffic` counted (if any), and counts them no more.
     #[inline]
     pub(crate) fn add_received(&self, traffic: &mut Traffic) {
-        self.add_traffic(traffic, hot::MESSAGES_IN);
+        self.add_direction(&mut traffic.received, hot::MESSAGES_IN);
     }
 
     /// Adds the messages sent that `traffic` counted (if any), and counts them no more.
     #[inline]
     pub(crate) fn add_sent(&self, traffic: &mut Traffic) {
-        self.add_traffic(traffic, hot::MESSAGES_OUT);
+        self.add_direction(&mut traffic.sent, hot::MESSAGES_OUT);
     }
 
-    /// Adds one direction of `traffic` (its counters from `from`) with one look-up of the
-    /// thread's slot, and zeroes them.
+    /// Adds one direction's counts to its counters (from `from`) with one look-up of the
+    /// thread's slot, and zeroes them; the compressed counts only when there are some.
     #[inline]
-    fn add_traffic(&self, traffic: &mut Traffic, from: usize) {
-        let counts = &mut traffic.0[from..from + hot::DIRECTION];
+    fn add_direction(&self, direction: &mut Direction, from: usize) {
+        let counts = &direction.0;
         if counts[0] + counts[1] == 0 {
             return;
         }
-        // The compressed counts (the last two) are only ever set with permessage-deflate on.
-        let used = if counts[hot::COMPRESSED_IN] == 0 {
-            hot::COMPRESSED_IN
-        } else {
-            hot::DIRECTION
-        };
         let slot = slots::current();
-        let counters = &self.slots[slot].0[from..from + used];
-        for (cell, count) in counters.iter().zip(counts.iter_mut()) {
-            slots::add(slot, cell, std::mem::take(count));
+        let cells = &self.slots[slot].0;
+        let (plain, compressed) = counts.split_at(hot::COMPRESSED_IN);
+        slots::add_all(slot, &cells[from..], plain);
+        if compressed[0] != 0 {
+            slots::add_all(slot, &cells[from + hot::COMPRESSED_IN..], compressed);
         }
+        *direction = Direction::default();
     }
 
     /// The slow-consumer policy dropped `n` messages (the new one, or older ones for room).
@@ -320,17 +334,20 @@ impl Metrics {
         slots::add(slot, &counters[hot::FANOUT_SUM], ns);
     }
 
-    /// Events waited these many nanoseconds each before the application's handler got them
-    /// (a batch's: one look-up of the thread's slot for them all).
+    /// Events waited these many nanoseconds each in the event queue (a batch's: one look-up
+    /// of the thread's slot for them all).
     #[inline]
     pub(crate) fn events_waited(&self, waits: impl IntoIterator<Item = u64>) {
         let slot = slots::current();
         let counters = &self.slots[slot].0;
         let mut sum = 0u64;
-        for ns in waits {
-            slots::add(slot, &counters[hot::EVENT_WAIT + bucket(ns)], 1);
-            sum = sum.wrapping_add(ns);
-        }
+        slots::add_each(
+            slot,
+            waits.into_iter().map(|ns| {
+                sum = sum.wrapping_add(ns);
+                &counters[hot::EVENT_WAIT + bucket(ns)]
+            }),
+        );
         slots::add(slot, &counters[hot::EVENT_WAIT_SUM], sum);
     }
 

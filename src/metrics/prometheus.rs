@@ -271,7 +271,7 @@ impl Collector for Families {
         )?;
         w.histogram(
             "event_wait_seconds",
-            "Time from when a socket read an event to when the application's handler got it.",
+            "Time from when a socket read an event to when it was taken from the event queue for the application.",
             &m.event_wait,
         )?;
         w.histogram(

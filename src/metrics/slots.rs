@@ -91,3 +91,40 @@ pub(super) fn add(slot: usize, cell: &AtomicU64, n: u64) {
         cell.fetch_add(n, Ordering::Relaxed);
     }
 }
+
+/// Adds `counts` to `cells`, counters of slot `slot`, one to one (see [`add`]), with one test
+/// of the slot for them all.
+#[inline]
+pub(super) fn add_all(slot: usize, cells: &[AtomicU64], counts: &[u64]) {
+    let pairs = cells.iter().zip(counts);
+    if slot < OWNED {
+        pairs.for_each(|(cell, &n)| {
+            cell.store(
+                cell.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            )
+        });
+    } else {
+        pairs.for_each(|(cell, &n)| {
+            cell.fetch_add(n, Ordering::Relaxed);
+        });
+    }
+}
+
+/// Adds one to each counter of slot `slot` that `cells` yields (see [`add`]), with one test
+/// of the slot for them all.
+#[inline]
+pub(super) fn add_each<'a>(slot: usize, cells: impl Iterator<Item = &'a AtomicU64>) {
+    if slot < OWNED {
+        cells.for_each(|cell| {
+            cell.store(
+                cell.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Relaxed,
+            )
+        });
+    } else {
+        cells.for_each(|cell| {
+            cell.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+}

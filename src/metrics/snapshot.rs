@@ -76,8 +76,9 @@ pub struct MetricsSnapshot {
     /// Counter: outbound sockets closed because their reconnect attempts ran out.
     pub reconnects_exhausted: u64,
     /// Histogram: time from when a socket read an event to when it was taken from the event
-    /// queue (by a dispatcher thread, or in pull mode the application), plus its share of the
-    /// batch's handling time; a longer wait in its socket's mailbox is not measured.
+    /// queue (by a dispatcher thread, or in pull mode the application), for every event. The
+    /// time it then spent in its batch or its socket's mailbox, behind the events handled
+    /// before it, is not in it.
     pub event_wait: Histogram,
     /// Histogram: time a broadcast took to queue its message for every matching socket.
     pub broadcast_fanout: Histogram,

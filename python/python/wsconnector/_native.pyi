@@ -667,7 +667,8 @@ class Metrics:
         """Counter: outbound sockets closed because their reconnect attempts ran out."""
     @property
     def event_wait(self) -> _Histogram:
-        """Histogram (seconds): from when a socket read an event to when its callback got it."""
+        """Histogram (seconds): from when a socket read an event to when a dispatcher thread
+        took it from the event queue (for its callback)."""
     @property
     def broadcast_fanout(self) -> _Histogram:
         """Histogram (seconds): a broadcast's time to queue its message for every socket."""
