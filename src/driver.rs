@@ -18,6 +18,7 @@ use crate::queue::{reply, CloseRequest, Outgoing, Sealed};
 use crate::rate::RateLimit;
 use crate::shared::{Registration, Shared};
 use crate::socket::{Socket, SocketType};
+use crate::timers::{Tick, Timers, NEVER};
 use crate::wire::{Incoming, Role, Wire, WireError};
 use bytes::Bytes;
 use std::cell::{Cell, RefCell};
@@ -27,7 +28,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 use tracing::Instrument;
 
 /// Most frames read or written in one poll before the task yields to others.
@@ -416,10 +417,9 @@ pub(crate) struct Driver<O> {
     /// Since when reads wait for the application (the peer's liveness clock is stopped).
     reads_paused_since: Option<Instant>,
     close_deadline: Option<Instant>,
-    /// One timer for every deadline; re-armed for the earliest when it fires.
-    timer: Pin<Box<Sleep>>,
-    /// The timer was polled since it was last reset, so it will wake the task.
-    timer_registered: bool,
+    /// The earliest deadline, in the connector's [`Timers`] (which wake the task then, through
+    /// its send queue's waker); moved to the next one when it passes.
+    timer: Tick,
     /// See [`EventQueue::poll_room`](crate::events::EventQueue::poll_room).
     room_round: u64,
 }
@@ -460,8 +460,7 @@ impl<O: Owner> Driver<O> {
             pong_end: 0,
             reads_paused_since: None,
             close_deadline: None,
-            timer: Box::pin(tokio::time::sleep_until(now)),
-            timer_registered: false,
+            timer: NEVER,
             room_round: 0,
         };
         driver.arm_timer();
@@ -475,6 +474,7 @@ impl<O: Owner> Driver<O> {
     /// The owner back, with the close code and reason: the ending the connection came to,
     /// or `panicked`.
     fn end(self, panicked: Option<(u16, String)>) -> (O, u16, String) {
+        self.set_timer(NEVER);
         let (code, reason) = panicked
             .or(self.ending.map(|ending| *ending))
             .unwrap_or((close_code::ABNORMAL, String::new()));
@@ -631,18 +631,12 @@ impl<O: Owner> Driver<O> {
                 return Poll::Ready(self.end_of_stream());
             }
 
-            // The timer is polled once after each reset (so that it wakes the task) and then
-            // only once its deadline has passed.
-            if !self.timer_registered || self.now >= self.timer.deadline() {
-                self.timer_registered = true;
-                if self.timer.as_mut().poll(cx).is_ready() {
-                    self.now = Instant::now();
-                    if let Some(ending) = self.on_timer() {
-                        return Poll::Ready(ending);
-                    }
-                    self.arm_timer();
-                    progressed = true;
+            if self.owner.socket().queue().take_deadline_passed() {
+                if let Some(ending) = self.on_timer() {
+                    return Poll::Ready(ending);
                 }
+                self.arm_timer();
+                progressed = true;
             }
 
             if read_work >= WORK_PER_POLL || write_work >= WORK_PER_POLL {
@@ -654,6 +648,15 @@ impl<O: Owner> Driver<O> {
                 return Poll::Pending;
             }
         }
+    }
+
+    fn timers(&self) -> &Timers {
+        &self.owner.shared().timers
+    }
+
+    /// Moves the task's deadline to `to`.
+    fn set_timer(&self, to: Tick) {
+        self.timers().set(self.owner.socket(), self.timer, to);
     }
 
     /// The socket settings (pings, timeouts).
@@ -675,13 +678,18 @@ impl<O: Owner> Driver<O> {
     /// After the end, what is still buffered (a close frame or its reply) goes out, then a
     /// clean shutdown, within the close timeout (on the task's one timer).
     fn start_linger(&mut self) {
-        let deadline = after(Instant::now(), self.config().close_timeout);
-        self.timer.as_mut().reset(deadline);
+        let deadline = self
+            .timers()
+            .deadline(after(Instant::now(), self.config().close_timeout));
+        self.set_timer(deadline);
+        self.timer = deadline;
     }
 
     /// Lingers (see [`Driver::start_linger`]) until done or out of time.
     fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.timer.as_mut().poll(cx).is_ready() {
+        // The timers wake the task through its queue's waker.
+        self.owner.socket().queue().register(cx);
+        if self.timers().tick(Instant::now()) >= self.timer {
             return Poll::Ready(());
         }
         if !self.flushed {
@@ -822,9 +830,10 @@ impl<O: Owner> Driver<O> {
         if self.close_deadline.is_none() {
             let deadline = after(Instant::now(), self.config().close_timeout);
             self.close_deadline = Some(deadline);
-            if deadline < self.timer.deadline() {
-                self.timer.as_mut().reset(deadline);
-                self.timer_registered = false;
+            let deadline = self.timers().deadline(deadline);
+            if deadline < self.timer {
+                self.set_timer(deadline);
+                self.timer = deadline;
             }
         }
     }
@@ -871,8 +880,11 @@ impl<O: Owner> Driver<O> {
     /// Sets the timer for the earliest deadline still ahead.
     fn arm_timer(&mut self) {
         let now = Instant::now();
-        let mut next = now + Duration::from_secs(24 * 3600);
-        let mut consider = |at: Instant| next = next.min(at.max(now + Duration::from_millis(1)));
+        let mut next: Option<Instant> = None;
+        let mut consider = |at: Instant| {
+            let at = at.max(now + Duration::from_millis(1));
+            next = Some(next.map_or(at, |next| next.min(at)));
+        };
         if let Some(deadline) = self.close_deadline {
             consider(deadline);
         }
@@ -887,8 +899,9 @@ impl<O: Owner> Driver<O> {
                 consider(after(self.last_received, interval));
             }
         }
-        self.timer.as_mut().reset(next);
-        self.timer_registered = false;
+        let next = next.map_or(NEVER, |next| self.timers().deadline(next));
+        self.set_timer(next);
+        self.timer = next;
     }
 
     /// The stream ended: after a close handshake, or without one.

@@ -58,6 +58,7 @@ mod settings;
 mod shared;
 mod socket;
 mod tcp;
+mod timers;
 mod tls;
 mod wire;
 

@@ -142,6 +142,13 @@ pub(crate) struct SendQueue {
     /// Set once a close has been requested, so the task can start its close deadline before
     /// the close frame can even be written.
     closing: AtomicBool,
+    /// Set when the application asked to close the socket (not the idle timeout, the
+    /// slow-consumer policy or stop): what the peer still sends is not delivered. Here rather
+    /// than in the socket, where it would cost every socket 8 bytes of padding.
+    close_requested: AtomicBool,
+    /// Set by the connector's timers when the task's deadline passed (see
+    /// [`Timers`](crate::timers::Timers)): one flag to look at per poll, rather than the clock.
+    deadline_passed: AtomicBool,
     limits: Arc<QueueLimits>,
 }
 
@@ -165,6 +172,8 @@ impl SendQueue {
             queued: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+            close_requested: AtomicBool::new(false),
+            deadline_passed: AtomicBool::new(false),
             limits,
         }
     }
@@ -385,6 +394,28 @@ impl SendQueue {
     /// of its own is pending (the stream wakes it) or once its close frame is out.
     pub(crate) fn register(&self, cx: &Context<'_>) {
         self.waker.register(cx.waker());
+    }
+
+    /// Records that the application asked to close the socket.
+    pub(crate) fn mark_close_requested(&self) {
+        self.close_requested.store(true, Ordering::Release);
+    }
+
+    /// Whether the application asked to close the socket.
+    pub(crate) fn is_close_requested(&self) -> bool {
+        self.close_requested.load(Ordering::Acquire)
+    }
+
+    /// Wakes the task: its deadline passed.
+    pub(crate) fn deadline_passed(&self) {
+        self.deadline_passed.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Whether the task's deadline passed since it last asked.
+    pub(crate) fn take_deadline_passed(&self) -> bool {
+        self.deadline_passed.load(Ordering::Relaxed)
+            && self.deadline_passed.swap(false, Ordering::Acquire)
     }
 
     /// Forgets the registered waker: the task, running, looks at the queue again before it

@@ -12,6 +12,7 @@ use crate::protocol::close::close_code;
 use crate::queue::{QueueLimits, Sealed, SendQueue};
 use crate::registry::Registry;
 use crate::socket::{Socket, SocketId, SocketState, SocketType};
+use crate::timers::Timers;
 use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -81,6 +82,8 @@ pub(crate) struct Shared {
     pub socket_left: Notify,
     /// The cluster's socket directory, when the connector is a node of one.
     pub directory: Option<Arc<dyn SocketDirectory>>,
+    /// Every socket's next deadline.
+    pub timers: Arc<Timers>,
 }
 
 /// An event handler called on the I/O thread where each event happens (inline dispatch, see
@@ -168,6 +171,7 @@ impl Shared {
                 metrics.clone(),
             )),
             state: AtomicU8::new(RUNNING),
+            timers: Timers::start(&runtime),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             runtime,

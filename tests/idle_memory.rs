@@ -1,0 +1,98 @@
+//! What an idle plain connection costs in heap: the bytes allocated and still held per
+//! connection opened (counted by this test's allocator), between two counts of connections so
+//! that what the connector allocates once is left out. The bench's idle load measures the
+//! same through the server's resident memory (benches/README.md).
+
+mod common;
+
+use common::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use wsconnector::{Config, Connector, ConnectorHandle, Event};
+
+/// Bytes allocated and not freed yet, by the whole test process.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+struct Counting;
+
+// SAFETY: every call goes to the system allocator unchanged; only the sizes are counted.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        System.dealloc(ptr, layout)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        System.alloc_zeroed(layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Most heap an idle plain inbound connection may hold, in bytes (requested sizes, before the
+/// allocator's rounding): its task (a 512-byte tokio cell), tokio's registration of its stream
+/// (256), the socket (its `Arc`, its attributes' text, its ID), its place in the registry and
+/// its deadline in the connector's timers: about 1,420. With a tokio timer of its own (112
+/// bytes, boxed) it held about 1,510, and 1,440 with a socket of 368 bytes.
+const MAX_HEAP_PER_IDLE_CONNECTION: isize = 1_440;
+
+/// Opens connections until `held` has `count`, each one's inbound-connection event handled.
+fn open(
+    addr: std::net::SocketAddr,
+    held: &mut Vec<TcpStream>,
+    count: usize,
+    opened: &mpsc::Receiver<()>,
+) {
+    while held.len() < count {
+        held.push(raw_ws(addr, "/idle", &[]));
+        opened.recv_timeout(WAIT).expect("the connection's event");
+    }
+}
+
+#[test]
+fn an_idle_plain_connection_holds_at_most_its_heap_bound() {
+    const FIRST: usize = 100;
+    const MORE: usize = 400;
+    let (tx, opened) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let server = Connector::builder(Config::with_listener("127.0.0.1", 0))
+        .on_event(move |_: &ConnectorHandle, event: Event| {
+            if let Event::InboundConnection { .. } = event {
+                let _ = tx.lock().unwrap().send(());
+            }
+        })
+        .start()
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let mut held = Vec::with_capacity(FIRST + MORE);
+    open(addr, &mut held, FIRST, &opened);
+    let before = LIVE.load(Ordering::Relaxed);
+    open(addr, &mut held, FIRST + MORE, &opened);
+    let per_connection = (LIVE.load(Ordering::Relaxed) - before) / MORE as isize;
+    assert_eq!(server.socket_count(), FIRST + MORE);
+    assert!(
+        per_connection <= MAX_HEAP_PER_IDLE_CONNECTION,
+        "{per_connection} bytes of heap per idle connection, more than {MAX_HEAP_PER_IDLE_CONNECTION}"
+    );
+    eprintln!("{per_connection} bytes of heap per idle connection");
+    drop(held);
+    server.stop().unwrap();
+}
