@@ -644,6 +644,33 @@ mod tests {
         assert!(own.push("s", text("outside")).is_err());
     }
 
+    /// A push from the socket's own inline handler wakes nothing (its task takes it in the
+    /// same poll, after the handler); a push from anywhere else wakes the registered task.
+    #[test]
+    fn own_inline_pushes_do_not_wake_the_task_others_do() {
+        use std::sync::atomic::AtomicUsize;
+        use std::task::{Wake, Waker};
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let wakes = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(wakes.clone());
+        let q = SendQueue::standalone(10, 1000, SlowConsumerPolicy::Fail);
+        q.register(&Context::from_waker(&waker));
+        let reply = reply::collect(&q, || {
+            q.push("s", text("slot")).unwrap();
+            q.push("s", text("queued")).unwrap();
+        });
+        assert!(reply.is_some());
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "own pushes");
+        assert_eq!(drain(&q), ["queued"]);
+        q.push("s", text("elsewhere")).unwrap();
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "another thread's push");
+    }
+
     #[test]
     fn offline_pushes_wait_or_fail_and_a_peer_close_no_longer_refuses_them() {
         let q = SendQueue::standalone(10, 1000, SlowConsumerPolicy::Fail);
