@@ -560,9 +560,8 @@ impl<O: Owner> Driver<O> {
             }
 
             // Write: gather queued messages (and a due ping, a pong, replies to what was just
-            // read) into one write. The queue's waker is always registered (once per poll, and
-            // again after an inline handler), so a close request or a kill reaches a task that
-            // is waiting on a full socket.
+            // read) into one write. The queue's waker is always registered (once per poll), so
+            // a close request or a kill reaches a task that is waiting on a full socket.
             if !self.queue_waker_set {
                 self.owner.socket().queue().register(cx);
                 self.queue_waker_set = true;
@@ -775,11 +774,9 @@ impl<O: Owner> Driver<O> {
                 if let Some(inline) = &shared.inline {
                     // Inline dispatch: the handler runs here, now; what it sends to this
                     // socket is written by this same poll: its first reply straight away, the
-                    // others through the queue (whose waker this poll registers again before
-                    // it takes: its own replies need not wake it).
+                    // others through the queue, taken below without a wake-up (its waker
+                    // stays registered, for other threads' pushes).
                     let queue = self.owner.socket().queue();
-                    queue.unregister();
-                    self.queue_waker_set = false;
                     // The message is counted before the handler sees it.
                     shared.metrics.add_received(traffic);
                     if let Some(reply) = reply::collect(queue, || inline.handle(shared, event)) {

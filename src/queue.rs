@@ -206,8 +206,16 @@ impl SendQueue {
         let limits = &*self.limits;
         let len = message.len();
         check_fits(len, limits.max_bytes)?;
-        let Some(message) = reply::offer(self, message) else {
-            return Ok(Delivery::Queued);
+        // From the socket's own inline handler, the task takes what is pushed once the
+        // handler returns, in the same poll: it needs no wake-up.
+        let own = reply::is_running(self);
+        let message = if own {
+            match reply::offer(self, message) {
+                Some(message) => message,
+                None => return Ok(Delivery::Queued),
+            }
+        } else {
+            message
         };
         let mut state = self.lock();
         match state.sealed {
@@ -291,7 +299,7 @@ impl SendQueue {
         state.items.push_back(message);
         self.queued.store(true, Ordering::Release);
         drop(state);
-        if was_empty {
+        if was_empty && !own {
             self.waker.wake();
         }
         Ok(delivery)
@@ -418,13 +426,6 @@ impl SendQueue {
             && self.deadline_passed.swap(false, Ordering::Acquire)
     }
 
-    /// Forgets the registered waker: the task, running, looks at the queue again before it
-    /// waits (registering first), so pushes meanwhile (its own inline handler's replies)
-    /// need not wake it into a poll of its own.
-    pub(crate) fn unregister(&self) {
-        drop(self.waker.take());
-    }
-
     /// Hands queued messages to `each`, oldest first, until about `max_bytes` were taken
     /// (at least one when there is one), under one lock; then, once no message is left, the
     /// close request, if any. Returns how many messages were taken, and the close request.
@@ -478,10 +479,17 @@ pub(crate) mod reply {
         static SLOT: RefCell<Option<Outgoing>> = const { RefCell::new(None) };
     }
 
-    /// Takes `message` into the slot when it is for `queue`'s socket, from its own inline
-    /// handler, and may skip the queue; gives it back otherwise.
+    /// Whether this thread runs `queue`'s socket's inline handler (within [`collect`]).
+    #[inline]
+    pub(super) fn is_running(queue: &SendQueue) -> bool {
+        OWNER.with(|owner| std::ptr::eq(owner.get(), queue))
+    }
+
+    /// Takes `message` (from `queue`'s socket's own inline handler, see [`is_running`]) into
+    /// the slot, skipping the queue, when nothing is queued or closing and the slot is free;
+    /// gives it back otherwise.
     pub(super) fn offer(queue: &SendQueue, message: Outgoing) -> Option<Outgoing> {
-        if !OWNER.with(|owner| std::ptr::eq(owner.get(), queue)) || queue.has_work() {
+        if queue.has_work() {
             return Some(message);
         }
         SLOT.with(|slot| {
@@ -665,6 +673,33 @@ mod tests {
         });
         assert!(reply.is_none(), "closing");
         assert!(own.push("s", text("outside")).is_err());
+    }
+
+    /// A push from the socket's own inline handler wakes nothing (its task takes it in the
+    /// same poll, after the handler); a push from anywhere else wakes the registered task.
+    #[test]
+    fn own_inline_pushes_do_not_wake_the_task_others_do() {
+        use std::sync::atomic::AtomicUsize;
+        use std::task::{Wake, Waker};
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let wakes = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(wakes.clone());
+        let q = SendQueue::standalone(10, 1000, SlowConsumerPolicy::Fail);
+        q.register(&Context::from_waker(&waker));
+        let reply = reply::collect(&q, || {
+            q.push("s", text("slot")).unwrap();
+            q.push("s", text("queued")).unwrap();
+        });
+        assert!(reply.is_some());
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "own pushes");
+        assert_eq!(drain(&q), ["queued"]);
+        q.push("s", text("elsewhere")).unwrap();
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "another thread's push");
     }
 
     #[test]

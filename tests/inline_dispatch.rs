@@ -106,6 +106,37 @@ fn inline_events_keep_their_order_and_run_on_the_io_threads() {
     );
 }
 
+/// Several replies from an inline handler to its own socket, for every message of a
+/// pipelined burst: the first skips the queue, the others are queued without waking the
+/// socket's task (it takes them in the same poll); all leave, in order, none waits.
+#[test]
+fn several_inline_replies_to_the_own_socket_all_leave_in_order() {
+    let (server, _events) = inline_server(
+        |_| {},
+        |_, event| {
+            if let Event::InboundMessage { socket, message } = event {
+                let text = message.as_text().unwrap();
+                for part in ["a", "b", "c"] {
+                    socket.send(format!("{text}{part}")).unwrap();
+                }
+            }
+        },
+    );
+    const MESSAGES: usize = 300;
+    let url = url(&server, "/replies");
+    runtime().block_on(async {
+        let mut client = connect(&url).await;
+        for m in 0..MESSAGES {
+            send_text(&mut client, &m.to_string()).await;
+        }
+        for m in 0..MESSAGES {
+            for part in ["a", "b", "c"] {
+                assert_eq!(recv_text(&mut client).await, format!("{m}{part}"));
+            }
+        }
+    });
+}
+
 #[test]
 fn an_inline_handler_may_call_every_operation_but_those_that_would_wait() {
     let me: Arc<Mutex<Option<Arc<Connector>>>> = Arc::default();

@@ -1,7 +1,7 @@
 //! WebSocket frames (RFC 6455 section 5): parsing headers, unmasking, encoding, and close
 //! payloads. Pure functions over bytes, so the rules are tested (and fuzzed) apart from I/O.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 /// Frame opcodes.
 pub(crate) mod opcode {
@@ -188,20 +188,39 @@ pub(crate) fn put_header(
     payload_len: usize,
     mask: Option<[u8; 4]>,
 ) {
-    out.put_u8(0x80 | opcode);
+    let mut header = [0; MAX_HEADER_LEN];
+    let len = encode_header(&mut header, opcode, payload_len, mask);
+    out.extend_from_slice(&header[..len]);
+}
+
+/// Writes a final frame's header into `header`; returns its length. Built on the stack and
+/// appended at once: one bounds check on the buffer instead of one per field.
+#[inline(always)]
+fn encode_header(
+    header: &mut [u8; MAX_HEADER_LEN],
+    opcode: u8,
+    payload_len: usize,
+    mask: Option<[u8; 4]>,
+) -> usize {
+    header[0] = 0x80 | opcode;
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    let mut len = 2;
     if payload_len < 126 {
-        out.put_u8(mask_bit | payload_len as u8);
+        header[1] = mask_bit | payload_len as u8;
     } else if payload_len <= 0xffff {
-        out.put_u8(mask_bit | 126);
-        out.put_u16(payload_len as u16);
+        header[1] = mask_bit | 126;
+        header[2..4].copy_from_slice(&(payload_len as u16).to_be_bytes());
+        len = 4;
     } else {
-        out.put_u8(mask_bit | 127);
-        out.put_u64(payload_len as u64);
+        header[1] = mask_bit | 127;
+        header[2..10].copy_from_slice(&(payload_len as u64).to_be_bytes());
+        len = 10;
     }
     if let Some(mask) = mask {
-        out.put_slice(&mask);
+        header[len..len + 4].copy_from_slice(&mask);
+        len += 4;
     }
+    len
 }
 
 /// Appends a whole final frame to `out`, masked when `mask` is given (`opcode` may carry
@@ -210,7 +229,7 @@ pub(crate) fn put_frame(out: &mut BytesMut, opcode: u8, payload: &[u8], mask: Op
     out.reserve(MAX_HEADER_LEN + payload.len());
     put_header(out, opcode, payload.len(), mask);
     let start = out.len();
-    out.put_slice(payload);
+    out.extend_from_slice(payload);
     if let Some(mask) = mask {
         apply_mask(&mut out[start..], mask, 0);
     }
