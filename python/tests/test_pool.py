@@ -128,6 +128,7 @@ def test_a_connection_callback_that_raises_refuses_the_socket(
 
 def test_the_closed_callback_sees_the_groups_the_socket_had() -> None:
     groups_at_close: list[list[str]] = []
+    joined = threading.Event()
     closed = threading.Event()
     connector = wsconnector.Connector(
         host="127.0.0.1", port=0, paths={"/chat": ["lobby", "everyone"]}
@@ -137,6 +138,7 @@ def test_the_closed_callback_sees_the_groups_the_socket_had() -> None:
     def on_connection(socket: wsconnector.Socket) -> None:
         socket.subscribe(["room-1"])
         socket.unsubscribe(["lobby"])
+        joined.set()
 
     @connector.on_socket_closed
     def on_closed(socket: wsconnector.Socket, code: int, reason: str) -> None:
@@ -146,5 +148,9 @@ def test_the_closed_callback_sees_the_groups_the_socket_had() -> None:
     with connector:
         with connect(connector, "/chat") as ws:
             ws.send("after the connection callback")
+            # The client closes only once the callback is done: a close before it would make
+            # its unsubscribe meet a closed socket (NoSuchSocketError), as the handshake can be
+            # faster than the dispatcher thread.
+            assert joined.wait(WAIT)
         assert closed.wait(WAIT)
     assert groups_at_close == [["everyone", "room-1"]]
