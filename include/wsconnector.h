@@ -978,7 +978,8 @@ typedef struct wsc_metrics {
    */
   uint64_t compressed_messages_in;
   /**
-   * Counter: their payload bytes on the wire (inflated, they count in the bytes_in fields).
+   * Counter: their payload bytes on the wire, as they arrived compressed (inflated, they count
+   * in the bytes_in fields).
    */
   uint64_t compressed_bytes_in;
   /**
@@ -986,7 +987,8 @@ typedef struct wsc_metrics {
    */
   uint64_t compressed_messages_out;
   /**
-   * Counter: their payload bytes on the wire (before compression, they count in the bytes_out fields).
+   * Counter: their payload bytes on the wire, compressed (before compression, they count in
+   * the bytes_out fields).
    */
   uint64_t compressed_bytes_out;
   /**

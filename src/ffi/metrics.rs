@@ -51,11 +51,13 @@ pub struct wsc_metrics {
     pub bytes_out_binary: u64,
     /// Counter: messages received compressed (permessage-deflate).
     pub compressed_messages_in: u64,
-    /// Counter: their payload bytes on the wire (inflated, they count in the bytes_in fields).
+    /// Counter: their payload bytes on the wire, as they arrived compressed (inflated, they count
+    /// in the bytes_in fields).
     pub compressed_bytes_in: u64,
     /// Counter: messages written compressed (permessage-deflate).
     pub compressed_messages_out: u64,
-    /// Counter: their payload bytes on the wire (before compression, they count in the bytes_out fields).
+    /// Counter: their payload bytes on the wire, compressed (before compression, they count in
+    /// the bytes_out fields).
     pub compressed_bytes_out: u64,
     /// Gauge: messages waiting in every socket's send queue.
     pub send_queue_messages: u64,
