@@ -144,15 +144,21 @@ impl ConnectorBuilder {
         self
     }
 
-    /// Starts the connector on I/O threads of its own (`worker_threads`, each a tokio
-    /// current-thread runtime; a socket stays on one all its life).
+    /// Starts the connector on I/O threads of its own (`worker_threads`): with inline dispatch
+    /// each is a tokio current-thread runtime and a socket stays on one all its life; with
+    /// dispatcher threads they are the workers of one multi-thread runtime (see `io_threads`).
     pub fn start(self) -> Result<Connector> {
         self.check()?;
         let threads = self
             .config
             .worker_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(4)));
-        let (io, owned) = IoThreads::start(threads, self.config.stop_timeout)?;
+        let stop_timeout = self.config.stop_timeout;
+        let (io, owned) = if self.inline {
+            IoThreads::start(threads, stop_timeout)?
+        } else {
+            IoThreads::start_shared(threads, stop_timeout)?
+        };
         self.start_with(io, Some(owned))
     }
 
@@ -289,8 +295,9 @@ impl Connector {
     /// Stops the connector: stops accepting, closes every socket with 1001 (going away),
     /// waits up to the stop timeout for queued sends and close handshakes, delivers every
     /// remaining event (each socket's closed event included), and ends every thread and task.
-    /// Blocks until done; calling it again is a no-op. From the connector's own event handler
-    /// it fails with `InvalidState` (it would wait for itself).
+    /// Blocks until done; calling it again is a no-op. From the connector's own event handler,
+    /// or a task on one of its I/O threads, it fails with `InvalidState` (it would wait for
+    /// itself).
     pub fn stop(&self) -> Result<()> {
         self.check_not_own_handler()?;
         let shared = &self.handle.shared;

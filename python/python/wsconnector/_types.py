@@ -245,8 +245,7 @@ class Settings(TypedDict, total=False):
     compression_threshold: Optional[int]  # shorter messages go uncompressed (64 bytes)
     compression_level: Optional[int]  # zlib's level, 1 (fastest) to 9 (smallest) (2)
     # The connector.
-    # I/O threads, each socket on one all its life (default: the CPU count, at most 4)
-    worker_threads: Optional[int]
+    worker_threads: Optional[int]  # I/O threads (default: the CPU count, at most 4)
     # threads running trigger callbacks, each socket's in order on one at a time (default 4:
     # callbacks hold the GIL; more threads only help callbacks that wait on I/O)
     dispatcher_threads: Optional[int]
