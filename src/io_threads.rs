@@ -72,41 +72,28 @@ impl IoThreads {
 
     /// `count` I/O threads, each a current-thread runtime, for inline dispatch.
     pub(crate) fn start(count: usize, stop_timeout: Duration) -> Result<(Self, OwnedIoThreads)> {
-        let mut owned = OwnedIoThreads::Threads {
-            stop: CancellationToken::new(),
-            threads: Vec::with_capacity(count),
-        };
-        let OwnedIoThreads::Threads { stop, threads } = &mut owned else {
-            unreachable!("made just above")
-        };
+        let stop = CancellationToken::new();
+        let mut threads = Vec::with_capacity(count);
         let mut handles = Vec::with_capacity(count);
-        // On an error, dropping `owned` ends the threads started so far.
         for _ in 0..count.max(1) {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .thread_name("wsc-io")
-                .enable_all()
-                .build()
-                .map_err(|e| cannot_start("runtime", &e))?;
-            handles.push(runtime.handle().clone());
-            let stop = stop.clone();
-            let thread = std::thread::Builder::new()
-                .name("wsc-io".into())
-                .spawn(move || {
-                    runtime.block_on(stop.cancelled());
-                    // The tasks still there are dropped here, on their own thread; the
-                    // blocking pool (authorizer, header refresher) gets the stop timeout.
-                    runtime.shutdown_timeout(stop_timeout);
-                })
-                .map_err(|e| cannot_start("thread", &e))?;
-            threads.push(thread);
+            match io_thread(&stop, stop_timeout) {
+                Ok((handle, thread)) => {
+                    handles.push(handle);
+                    threads.push(thread);
+                }
+                Err(e) => {
+                    // Ends the threads started so far.
+                    drop(OwnedIoThreads::Threads { stop, threads });
+                    return Err(e);
+                }
+            }
         }
-        let ids = threads.iter().map(|t| t.thread().id()).collect();
-        let threads = IoThreads {
+        let io = IoThreads {
             handles: handles.into(),
-            ids,
+            ids: threads.iter().map(|t| t.thread().id()).collect(),
             placed: AtomicUsize::new(0),
         };
-        Ok((threads, owned))
+        Ok((io, OwnedIoThreads::Threads { stop, threads }))
     }
 
     /// The caller's runtime as the only I/O "thread".
@@ -178,6 +165,27 @@ impl Drop for OwnedIoThreads {
     fn drop(&mut self) {
         self.stop_and_join();
     }
+}
+
+/// An I/O thread running a current-thread runtime until `stop` is cancelled.
+fn io_thread(stop: &CancellationToken, stop_timeout: Duration) -> Result<(Handle, JoinHandle<()>)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .thread_name("wsc-io")
+        .enable_all()
+        .build()
+        .map_err(|e| cannot_start("runtime", &e))?;
+    let handle = runtime.handle().clone();
+    let stop = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("wsc-io".into())
+        .spawn(move || {
+            runtime.block_on(stop.cancelled());
+            // The tasks still there are dropped here, on their own thread; the blocking pool
+            // (authorizer, header refresher) gets the stop timeout.
+            runtime.shutdown_timeout(stop_timeout);
+        })
+        .map_err(|e| cannot_start("thread", &e))?;
+    Ok((handle, thread))
 }
 
 fn cannot_start(what: &str, e: &std::io::Error) -> Error {
