@@ -21,7 +21,7 @@ use crate::socket::{Socket, SocketType};
 use crate::timers::{Tick, Timers, NEVER};
 use crate::wire::{Incoming, Role, Wire, WireError};
 use bytes::Bytes;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -38,6 +38,9 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// Events read in one poll are handed over once they hold this much, so that the event
 /// queue's byte bound stops reading within a poll too.
 const EVENT_HANDOVER_BYTES: usize = 64 * 1024;
+/// How long a socket keeps its emptied read and write buffers after its last poll that read
+/// or wrote something (see [`Driver::settle_buffers`]).
+const BUFFERS_KEPT_WHILE_BUSY: Duration = Duration::from_millis(100);
 
 /// How a socket ended: the code and reason to report, whether we still owe the peer a close
 /// frame (after a protocol violation or an internal error), and whether to wait (up to the
@@ -399,6 +402,9 @@ pub(crate) struct Driver<O> {
     flushed: bool,
     /// The send queue has this poll's waker.
     queue_waker_set: bool,
+    /// The timer is due when the buffers kept while busy go back, at the latest (see
+    /// [`Driver::settle_buffers`]); cleared whenever the timer moves.
+    buffers_timer_set: bool,
     /// The close code and reason to report, once known.
     ending: Option<Box<(u16, String)>>,
     /// When this poll began: one clock read serves every frame it handles.
@@ -424,14 +430,22 @@ pub(crate) struct Driver<O> {
     room_round: u64,
 }
 
+/// Events read during the current poll of a socket task on this thread, with the memory each
+/// keeps, handed over together at its end (one lock, one wake-up); empty between polls. Per
+/// thread rather than in every socket's task, which would keep it between polls too.
+struct PollEvents {
+    events: Vec<(Event, usize)>,
+    /// The memory the events keep, together.
+    bytes: usize,
+}
+
 thread_local! {
-    /// Events read during the current poll of a socket task on this thread, with the memory
-    /// each keeps, handed over together at its end (one lock, one wake-up); empty between
-    /// polls.
-    static POLL_EVENTS: RefCell<Vec<(Event, usize)>> = const { RefCell::new(Vec::new()) };
-    /// The memory kept by the events in `POLL_EVENTS` (here rather than in every socket's
-    /// task, which would keep it between polls too).
-    static POLL_EVENT_BYTES: Cell<usize> = const { Cell::new(0) };
+    static POLL_EVENTS: RefCell<PollEvents> = const {
+        RefCell::new(PollEvents {
+            events: Vec::new(),
+            bytes: 0,
+        })
+    };
 }
 
 impl<O: Owner> Driver<O> {
@@ -450,6 +464,7 @@ impl<O: Owner> Driver<O> {
             close_received: false,
             flushed: false,
             queue_waker_set: false,
+            buffers_timer_set: false,
             ending: None,
             now,
             last_activity: now,
@@ -489,13 +504,18 @@ impl<O: Owner> Driver<O> {
         result
     }
 
-    /// Hands the events of this poll to the application's queue.
+    /// Hands the events of this poll to the application's queue (with inline dispatch there
+    /// are none: the handler took each at once).
     fn flush_events(&mut self) {
-        POLL_EVENT_BYTES.set(0);
-        POLL_EVENTS.with(|events| {
-            let mut events = events.borrow_mut();
-            if !events.is_empty() {
-                self.owner.shared().events.push_all(&mut events);
+        let shared = self.owner.shared();
+        if shared.inline.is_some() {
+            return;
+        }
+        POLL_EVENTS.with(|poll| {
+            let mut poll = poll.borrow_mut();
+            poll.bytes = 0;
+            if !poll.events.is_empty() {
+                shared.events.push_all(&mut poll.events);
             }
         });
     }
@@ -640,12 +660,39 @@ impl<O: Owner> Driver<O> {
 
             if read_work >= WORK_PER_POLL || write_work >= WORK_PER_POLL {
                 // Let other sockets run; come back right away.
+                self.settle_buffers(true);
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
             if !progressed {
+                self.settle_buffers(read_work + write_work > 0);
                 return Poll::Pending;
             }
+        }
+    }
+
+    /// At the end of a poll: a socket that read or wrote something (`busy`) keeps its emptied
+    /// buffers for the next poll (sparing a trip to the thread's spares and back per message),
+    /// with its timer due within [`BUFFERS_KEPT_WHILE_BUSY`]; one that did nothing (that
+    /// timer's poll once the traffic stopped, or a new socket's first poll) gives them back.
+    /// So an idle socket holds no buffer, and a busy one moves its timer once per period.
+    fn settle_buffers(&mut self, busy: bool) {
+        if !self.wire.holds_spare_buffers() {
+            return;
+        }
+        if !busy {
+            self.wire.release_buffers();
+            return;
+        }
+        if !self.buffers_timer_set {
+            let quiet = self
+                .timers()
+                .deadline(after(self.now, BUFFERS_KEPT_WHILE_BUSY));
+            if quiet < self.timer {
+                self.set_timer(quiet);
+                self.timer = quiet;
+            }
+            self.buffers_timer_set = true;
         }
     }
 
@@ -693,7 +740,10 @@ impl<O: Owner> Driver<O> {
         }
         if !self.flushed {
             match self.wire.poll_flush(cx) {
-                Poll::Ready(Ok(())) => self.flushed = true,
+                Poll::Ready(Ok(())) => {
+                    self.flushed = true;
+                    self.wire.release_buffers();
+                }
                 Poll::Ready(Err(_)) => return Poll::Ready(()),
                 Poll::Pending => return Poll::Pending,
             }
@@ -785,10 +835,13 @@ impl<O: Owner> Driver<O> {
                     }
                     return None;
                 }
-                POLL_EVENTS.with(|events| events.borrow_mut().push((event, retained)));
-                let poll_event_bytes = POLL_EVENT_BYTES.get() + retained;
-                POLL_EVENT_BYTES.set(poll_event_bytes);
-                if poll_event_bytes >= EVENT_HANDOVER_BYTES {
+                let handover = POLL_EVENTS.with(|poll| {
+                    let mut poll = poll.borrow_mut();
+                    poll.events.push((event, retained));
+                    poll.bytes += retained;
+                    poll.bytes >= EVENT_HANDOVER_BYTES
+                });
+                if handover {
                     self.owner.shared().metrics.add_received(traffic);
                     self.flush_events();
                 }
@@ -899,6 +952,7 @@ impl<O: Owner> Driver<O> {
         let next = next.map_or(NEVER, |next| self.timers().deadline(next));
         self.set_timer(next);
         self.timer = next;
+        self.buffers_timer_set = false;
     }
 
     /// The stream ended: after a close handshake, or without one.

@@ -208,14 +208,10 @@ impl SendQueue {
         check_fits(len, limits.max_bytes)?;
         // From the socket's own inline handler, the task takes what is pushed once the
         // handler returns, in the same poll: it needs no wake-up.
-        let own = reply::is_running(self);
-        let message = if own {
-            match reply::offer(self, message) {
-                Some(message) => message,
-                None => return Ok(Delivery::Queued),
-            }
-        } else {
-            message
+        let (message, own) = match reply::offer(self, message) {
+            reply::Offer::Taken => return Ok(Delivery::Queued),
+            reply::Offer::Own(message) => (message, true),
+            reply::Offer::Other(message) => (message, false),
         };
         let mut state = self.lock();
         match state.sealed {
@@ -473,48 +469,69 @@ pub(crate) mod reply {
     use super::{Outgoing, SendQueue};
     use std::cell::{Cell, RefCell};
 
-    thread_local! {
+    /// A thread's reply slot: one thread-local, looked up once per handler call and once per
+    /// push.
+    struct Reply {
         /// The queue whose socket's inline handler this thread runs, if any.
-        static OWNER: Cell<*const SendQueue> = const { Cell::new(std::ptr::null()) };
-        static SLOT: RefCell<Option<Outgoing>> = const { RefCell::new(None) };
+        owner: Cell<*const SendQueue>,
+        slot: RefCell<Option<Outgoing>>,
     }
 
-    /// Whether this thread runs `queue`'s socket's inline handler (within [`collect`]).
+    thread_local! {
+        static REPLY: Reply = const {
+            Reply {
+                owner: Cell::new(std::ptr::null()),
+                slot: RefCell::new(None),
+            }
+        };
+    }
+
+    /// What became of a message offered to the slot.
+    pub(super) enum Offer {
+        /// It is in the slot.
+        Taken,
+        /// From the socket's own inline handler (within [`collect`]), but something is queued
+        /// or closing, or the slot is taken: it goes through the queue, without a wake-up.
+        Own(Outgoing),
+        /// From anywhere else: it goes through the queue.
+        Other(Outgoing),
+    }
+
+    /// Takes `message` into the slot when it comes from `queue`'s socket's own inline handler,
+    /// nothing is queued or closing and the slot is free; gives it back otherwise.
     #[inline]
-    pub(super) fn is_running(queue: &SendQueue) -> bool {
-        OWNER.with(|owner| std::ptr::eq(owner.get(), queue))
-    }
-
-    /// Takes `message` (from `queue`'s socket's own inline handler, see [`is_running`]) into
-    /// the slot, skipping the queue, when nothing is queued or closing and the slot is free;
-    /// gives it back otherwise.
-    pub(super) fn offer(queue: &SendQueue, message: Outgoing) -> Option<Outgoing> {
-        if queue.has_work() {
-            return Some(message);
-        }
-        SLOT.with(|slot| {
-            let mut slot = slot.borrow_mut();
+    pub(super) fn offer(queue: &SendQueue, message: Outgoing) -> Offer {
+        REPLY.with(|reply| {
+            if !std::ptr::eq(reply.owner.get(), queue) {
+                return Offer::Other(message);
+            }
+            if queue.has_work() {
+                return Offer::Own(message);
+            }
+            let mut slot = reply.slot.borrow_mut();
             if slot.is_some() {
-                return Some(message);
+                return Offer::Own(message);
             }
             *slot = Some(message);
-            None
+            Offer::Taken
         })
     }
 
     /// Runs `handle` (an inline handler, on `queue`'s socket's task) with the slot open for
     /// that socket; returns the reply it left there.
     pub(crate) fn collect(queue: &SendQueue, handle: impl FnOnce()) -> Option<Outgoing> {
-        struct Close(*const SendQueue);
-        impl Drop for Close {
-            fn drop(&mut self) {
-                OWNER.with(|owner| owner.set(self.0));
+        REPLY.with(|reply| {
+            struct Close<'a>(&'a Cell<*const SendQueue>, *const SendQueue);
+            impl Drop for Close<'_> {
+                fn drop(&mut self) {
+                    self.0.set(self.1);
+                }
             }
-        }
-        let close = Close(OWNER.with(|owner| owner.replace(queue)));
-        handle();
-        drop(close);
-        SLOT.with(|slot| slot.borrow_mut().take())
+            let close = Close(&reply.owner, reply.owner.replace(queue));
+            handle();
+            drop(close);
+            reply.slot.borrow_mut().take()
+        })
     }
 }
 
