@@ -38,8 +38,10 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// Events read in one poll are handed over once they hold this much, so that the event
 /// queue's byte bound stops reading within a poll too.
 const EVENT_HANDOVER_BYTES: usize = 64 * 1024;
-/// How long a socket keeps its emptied read and write buffers after its last poll that read
-/// or wrote something (see [`Driver::settle_buffers`]).
+/// A socket whose peer's frames come at most this far apart is busy: it keeps its emptied
+/// read and write buffers between polls (see [`Driver::settle_buffers`]).
+const BUSY_FRAME_GAP: Duration = Duration::from_millis(1);
+/// How long a busy socket keeps them after its last poll that read or wrote something.
 const BUFFERS_KEPT_WHILE_BUSY: Duration = Duration::from_millis(100);
 
 /// How a socket ended: the code and reason to report, whether we still owe the peer a close
@@ -525,6 +527,7 @@ impl<O: Owner> Driver<O> {
     /// in the figures by the time the application or the peer can see it.
     fn poll_inner(&mut self, cx: &mut Context<'_>, traffic: &mut Traffic) -> Poll<Ending> {
         self.now = Instant::now();
+        let received_before = self.last_received;
         // Frames read and messages taken this poll, each bounded apart: neither side starves
         // the other, and the task yields once either has done its share.
         let (mut read_work, mut write_work) = (0, 0);
@@ -660,27 +663,30 @@ impl<O: Owner> Driver<O> {
 
             if read_work >= WORK_PER_POLL || write_work >= WORK_PER_POLL {
                 // Let other sockets run; come back right away.
-                self.settle_buffers(true);
+                self.settle_buffers(true, received_before);
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
             if !progressed {
-                self.settle_buffers(read_work + write_work > 0);
+                self.settle_buffers(read_work + write_work > 0, received_before);
                 return Poll::Pending;
             }
         }
     }
 
-    /// At the end of a poll: a socket that read or wrote something (`busy`) keeps its emptied
-    /// buffers for the next poll (sparing a trip to the thread's spares and back per message),
-    /// with its timer due within [`BUFFERS_KEPT_WHILE_BUSY`]; one that did nothing (that
-    /// timer's poll once the traffic stopped, or a new socket's first poll) gives them back.
-    /// So an idle socket holds no buffer, and a busy one moves its timer once per period.
-    fn settle_buffers(&mut self, busy: bool) {
+    /// At the end of a poll: a busy socket (this poll read or wrote something, and the peer's
+    /// frame before this poll's came within [`BUSY_FRAME_GAP`], `received_before` being when)
+    /// keeps its emptied buffers for the next poll, sparing a trip to the thread's spares and
+    /// back per message, with its timer due within [`BUFFERS_KEPT_WHILE_BUSY`] (moved once per
+    /// period). Any other gives them back at once: one whose peer sends now and then (no timer
+    /// wake-up per message), a receiver of broadcasts only, a new socket, and a busy one on its
+    /// timer's poll once the traffic stopped. So an idle socket holds no buffer.
+    #[inline]
+    fn settle_buffers(&mut self, busy: bool, received_before: Instant) {
         if !self.wire.holds_spare_buffers() {
             return;
         }
-        if !busy {
+        if !busy || self.now > after(received_before, BUSY_FRAME_GAP) {
             self.wire.release_buffers();
             return;
         }

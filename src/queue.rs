@@ -208,10 +208,14 @@ impl SendQueue {
         check_fits(len, limits.max_bytes)?;
         // From the socket's own inline handler, the task takes what is pushed once the
         // handler returns, in the same poll: it needs no wake-up.
-        let (message, own) = match reply::offer(self, message) {
-            reply::Offer::Taken => return Ok(Delivery::Queued),
-            reply::Offer::Own(message) => (message, true),
-            reply::Offer::Other(message) => (message, false),
+        let own = reply::is_running(self);
+        let message = if own {
+            match reply::offer(self, message) {
+                Some(message) => message,
+                None => return Ok(Delivery::Queued),
+            }
+        } else {
+            message
         };
         let mut state = self.lock();
         match state.sealed {
@@ -469,8 +473,8 @@ pub(crate) mod reply {
     use super::{Outgoing, SendQueue};
     use std::cell::{Cell, RefCell};
 
-    /// A thread's reply slot: one thread-local, looked up once per handler call and once per
-    /// push.
+    /// A thread's reply slot and whose it is: one thread-local, looked up once per handler
+    /// call.
     struct Reply {
         /// The queue whose socket's inline handler this thread runs, if any.
         owner: Cell<*const SendQueue>,
@@ -486,34 +490,26 @@ pub(crate) mod reply {
         };
     }
 
-    /// What became of a message offered to the slot.
-    pub(super) enum Offer {
-        /// It is in the slot.
-        Taken,
-        /// From the socket's own inline handler (within [`collect`]), but something is queued
-        /// or closing, or the slot is taken: it goes through the queue, without a wake-up.
-        Own(Outgoing),
-        /// From anywhere else: it goes through the queue.
-        Other(Outgoing),
+    /// Whether this thread runs `queue`'s socket's inline handler (within [`collect`]).
+    #[inline]
+    pub(super) fn is_running(queue: &SendQueue) -> bool {
+        REPLY.with(|reply| std::ptr::eq(reply.owner.get(), queue))
     }
 
-    /// Takes `message` into the slot when it comes from `queue`'s socket's own inline handler,
-    /// nothing is queued or closing and the slot is free; gives it back otherwise.
-    #[inline]
-    pub(super) fn offer(queue: &SendQueue, message: Outgoing) -> Offer {
+    /// Takes `message` (from `queue`'s socket's own inline handler, see [`is_running`]) into
+    /// the slot, skipping the queue, when nothing is queued or closing and the slot is free;
+    /// gives it back otherwise.
+    pub(super) fn offer(queue: &SendQueue, message: Outgoing) -> Option<Outgoing> {
+        if queue.has_work() {
+            return Some(message);
+        }
         REPLY.with(|reply| {
-            if !std::ptr::eq(reply.owner.get(), queue) {
-                return Offer::Other(message);
-            }
-            if queue.has_work() {
-                return Offer::Own(message);
-            }
             let mut slot = reply.slot.borrow_mut();
             if slot.is_some() {
-                return Offer::Own(message);
+                return Some(message);
             }
             *slot = Some(message);
-            Offer::Taken
+            None
         })
     }
 
