@@ -2,9 +2,10 @@
 //!
 //! Buffers are sized to the traffic: the read buffer is allocated when data arrives and grows
 //! while reads fill it (for a frame past 64 KiB, never past twice what has arrived); the
-//! write buffer is allocated when a frame is buffered. Emptied, they stay with the connection
-//! while its owner says it is busy, and go back when it says it went quiet
-//! ([`Wire::release_buffers`]): an idle connection holds no buffer at all. Released buffers go
+//! write buffer is allocated when a frame is buffered. Emptied, a read buffer grown for large
+//! frames goes back at once; otherwise they stay with the connection while its owner says it
+//! is busy, and go back when it says it went quiet ([`Wire::release_buffers`]): an idle
+//! connection holds no buffer at all. Released buffers go
 //! to a spare list of the thread, which the next reads and writes take from (no allocation per
 //! message). A received payload that fills most of its read buffer is split off without
 //! copying; smaller ones are copied out.
@@ -233,7 +234,14 @@ impl Wire {
                     }
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(WireError::Io(e))),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    // A buffer grown past a first read's size (for large frames) goes back at
+                    // once; only a small one stays while the connection is busy.
+                    if self.decoder.buf.capacity() > MIN_READ {
+                        self.release_read_buffer();
+                    }
+                    return Poll::Pending;
+                }
             }
         }
     }
@@ -250,13 +258,19 @@ impl Wire {
     /// it holds none while it waits (a half-received frame, or bytes the peer has not read
     /// yet, keep theirs).
     pub(crate) fn release_buffers(&mut self) {
+        self.release_read_buffer();
+        if self.write.is_empty() && self.write.capacity() > 0 {
+            buffers::give_back(std::mem::take(&mut self.write));
+        }
+    }
+
+    /// Gives the read buffer back when it is empty. Cold: out of the way of the read path.
+    #[cold]
+    fn release_read_buffer(&mut self) {
         let read = &mut self.decoder.buf;
         if read.is_empty() && read.capacity() > 0 {
             buffers::give_back(std::mem::take(read));
             self.read_size = MIN_READ as u32;
-        }
-        if self.write.is_empty() && self.write.capacity() > 0 {
-            buffers::give_back(std::mem::take(&mut self.write));
         }
     }
 
