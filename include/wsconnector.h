@@ -1708,7 +1708,8 @@ wsc_result wsc_config_set_pong_timeout_ms(struct wsc_config *config, uint64_t ti
 wsc_result wsc_config_set_close_timeout_ms(struct wsc_config *config, uint64_t timeout_ms);
 
 /**
- * I/O threads of the connector (0: the default, the number of cores up to 4).
+ * I/O threads of the connector (0: the default, the number of cores up to 4). With inline
+ * dispatch each socket stays on one of them all its life; new sockets go to each in turn.
  * Errors: WSC_NULL_POINTER.
  */
 wsc_result wsc_config_set_worker_threads(struct wsc_config *config, size_t threads);

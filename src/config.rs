@@ -560,7 +560,10 @@ pub struct Config {
     pub socket: SocketConfig,
     /// permessage-deflate, inbound and outbound (off by default).
     pub compression: Compression,
-    /// Tokio worker threads of the connector's own runtime (default: the CPU count, at most 4).
+    /// The connector's I/O threads (default: the CPU count, at most 4): the workers of its tokio
+    /// runtime, or with inline dispatch one current-thread runtime each, where each socket stays
+    /// on one of them (they take new sockets in turn). Unused by
+    /// [`crate::ConnectorBuilder::start_on`], which runs on the caller's runtime.
     pub worker_threads: Option<usize>,
     /// Threads that run the event handler (default: the CPU count, at least 2 and at most 8;
     /// see [`Config::dispatcher_threads`]). Events of one socket run one at a time and in
@@ -790,7 +793,7 @@ settings! {
     compression_level: Socket, Count, check rule::level, set |c, level| {
         c.compression.level = u8::try_from(level).unwrap_or(u8::MAX);
     };
-    /// I/O threads of the connector's runtime (default none: the CPU count, at most 4).
+    /// I/O threads (default none: the CPU count, at most 4); inline, a socket stays on one.
     worker_threads: Connector, OptionalCount, check rule::positive_or_none, |c| c.worker_threads;
     /// Threads running event handlers, one socket on one at a time (default: CPUs, 2 to 8).
     dispatcher_threads: Connector, OptionalCount, check rule::positive_or_none, |c| c.dispatcher_threads;

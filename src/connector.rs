@@ -11,6 +11,7 @@ use crate::handle::ConnectorHandle;
 use crate::handlers::Router;
 use crate::inbound::auth::Authorizer;
 use crate::inbound::listener::Listener;
+use crate::io_threads::{IoThreads, OwnedIoThreads};
 use crate::outbound::proxy::Proxies;
 use crate::outbound::refresh::HeaderRefresher;
 use crate::path::PathPattern;
@@ -21,7 +22,7 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Handle;
 
 /// Configures and starts a connector.
 pub struct ConnectorBuilder {
@@ -65,7 +66,7 @@ impl ConnectorBuilder {
     /// may call every operation, except those that would wait for the connector on its I/O
     /// thread: `stop` and `open_outbound` fail with `InvalidState` (spawn
     /// [`ConnectorHandle::open_outbound_async`] instead: a handler runs inside the
-    /// connector's runtime, so `tokio::spawn` works). Nothing queues events, so the event
+    /// I/O thread's runtime, so `tokio::spawn` works and the task runs on that thread). Nothing queues events, so the event
     /// queue's bounds (`event_queue_capacity`, `event_queue_bytes`) do not apply: the handler
     /// itself is the bound, since its I/O thread reads nothing more while it runs, and the
     /// peers of a slow one are held back by TCP.
@@ -143,33 +144,29 @@ impl ConnectorBuilder {
         self
     }
 
-    /// Starts the connector on a runtime of its own.
+    /// Starts the connector on I/O threads of its own (`worker_threads`): with inline dispatch
+    /// each is a tokio current-thread runtime and a socket stays on one all its life; with
+    /// dispatcher threads they are the workers of one multi-thread runtime (see `io_threads`).
     pub fn start(self) -> Result<Connector> {
         self.check()?;
         let threads = self
             .config
             .worker_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(4)));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_name("wsc-io")
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Internal,
-                    format!("cannot start the runtime: {e}"),
-                )
-            })?;
-        let handle = runtime.handle().clone();
-        self.start_with(handle, Some(runtime))
+        let stop_timeout = self.config.stop_timeout;
+        let (io, owned) = if self.inline {
+            IoThreads::start(threads, stop_timeout)?
+        } else {
+            IoThreads::start_shared(threads, stop_timeout)?
+        };
+        self.start_with(io, Some(owned))
     }
 
     /// Starts the connector on the caller's multi-threaded tokio runtime. Stop it with
     /// [`Connector::stop_async`] from async code.
     pub fn start_on(self, runtime: Handle) -> Result<Connector> {
         self.check()?;
-        self.start_with(runtime, None)
+        self.start_with(IoThreads::on(runtime), None)
     }
 
     /// The settings and the trigger patterns, checked.
@@ -180,7 +177,7 @@ impl ConnectorBuilder {
         self.config.validate()
     }
 
-    fn start_with(self, runtime: Handle, owned: Option<Runtime>) -> Result<Connector> {
+    fn start_with(self, io: IoThreads, owned: Option<OwnedIoThreads>) -> Result<Connector> {
         let config = self.config;
         let handler = self.handlers.into_handler();
         let client = ClientParts {
@@ -190,7 +187,8 @@ impl ConnectorBuilder {
         };
         let listener = match &config.listener {
             Some(listener_config) => {
-                let _guard = runtime.enter();
+                // The accept loop runs on the general thread: its reactor holds the listener.
+                let _guard = io.general().enter();
                 Some(Listener::bind(
                     listener_config,
                     &config.compression,
@@ -216,7 +214,7 @@ impl ConnectorBuilder {
         };
         let shared = Arc::new(Shared::new(
             config,
-            runtime.clone(),
+            io,
             client,
             listener.as_ref().map(Listener::local_addr),
             handler.is_some(),
@@ -236,7 +234,7 @@ impl ConnectorBuilder {
         if let Some(listener) = listener {
             shared
                 .tasks
-                .spawn_on(listener.run(shared.clone()), &runtime);
+                .spawn_on(listener.run(shared.clone()), shared.io.general());
         }
         let dispatchers = match handler {
             Some(handler) if !inline_dispatch => {
@@ -251,19 +249,20 @@ impl ConnectorBuilder {
         };
         Ok(Connector {
             handle: ConnectorHandle { shared, cluster },
-            runtime: Mutex::new(owned),
+            io_threads: Mutex::new(owned),
             dispatchers: Mutex::new(dispatchers),
             stop_lock: Mutex::new(()),
         })
     }
 }
 
-/// A running connector: its listener, its outbound sockets, its runtime and its dispatcher
+/// A running connector: its listener, its outbound sockets, its I/O threads and its dispatcher
 /// threads.
 /// Every operation is on the [`ConnectorHandle`] it dereferences to. Dropping it stops it.
 pub struct Connector {
     handle: ConnectorHandle,
-    runtime: Mutex<Option<Runtime>>,
+    /// Its own I/O threads (none on the caller's runtime).
+    io_threads: Mutex<Option<OwnedIoThreads>>,
     dispatchers: Mutex<Vec<JoinHandle<()>>>,
     stop_lock: Mutex<()>,
 }
@@ -296,8 +295,9 @@ impl Connector {
     /// Stops the connector: stops accepting, closes every socket with 1001 (going away),
     /// waits up to the stop timeout for queued sends and close handshakes, delivers every
     /// remaining event (each socket's closed event included), and ends every thread and task.
-    /// Blocks until done; calling it again is a no-op. From the connector's own event handler
-    /// it fails with `InvalidState` (it would wait for itself).
+    /// Blocks until done; calling it again is a no-op. From the connector's own event handler,
+    /// or a task on one of its I/O threads, it fails with `InvalidState` (it would wait for
+    /// itself).
     pub fn stop(&self) -> Result<()> {
         self.check_not_own_handler()?;
         let shared = &self.handle.shared;
@@ -305,14 +305,7 @@ impl Connector {
         if shared.is_stopped() {
             return Ok(());
         }
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let stopping = shared.clone();
-        shared.runtime.spawn(async move {
-            close_everything(&stopping).await;
-            let _ = tx.send(());
-        });
-        // The runtime may already be gone if the caller's runtime shut down.
-        let _ = rx.recv();
+        close_everything_blocking(shared);
         self.finish_stop();
         Ok(())
     }
@@ -361,10 +354,10 @@ impl Connector {
         }
     }
 
-    /// `InvalidState` on the connector's own dispatcher thread or in its inline handler, which
-    /// a stop would wait for.
+    /// `InvalidState` on the connector's own dispatcher thread, in its inline handler or
+    /// anywhere else on its I/O threads, which a stop would wait for.
     fn check_not_own_handler(&self) -> Result<()> {
-        if self.handle.shared.in_own_handler() {
+        if self.handle.shared.in_own_handler() || self.handle.shared.io.on_own_thread() {
             return Err(Error::new(
                 ErrorKind::InvalidState,
                 "a connector cannot be stopped from its own event handler",
@@ -394,20 +387,23 @@ impl Connector {
         for thread in std::mem::take(&mut *lock(&self.dispatchers)) {
             let _ = thread.join();
         }
-        if let Some(runtime) = self
-            .runtime
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            if Handle::try_current().is_ok() {
-                runtime.shutdown_background();
-            } else {
-                runtime.shutdown_timeout(shared.config.stop_timeout);
-            }
+        if let Some(io_threads) = lock(&self.io_threads).take() {
+            io_threads.stop();
         }
         shared.mark_stopped();
     }
+}
+
+/// The async half of stop, run on the general I/O thread from a thread that waits for it.
+fn close_everything_blocking(shared: &Arc<Shared>) {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let stopping = shared.clone();
+    shared.io.general().spawn(async move {
+        close_everything(&stopping).await;
+        let _ = tx.send(());
+    });
+    // The runtime may already be gone if the caller's runtime shut down.
+    let _ = rx.recv();
 }
 
 /// The async half of stop: no new sockets, every socket closed, every task ended.
@@ -442,23 +438,19 @@ async fn close_everything(shared: &Arc<Shared>) {
 
 impl Drop for Connector {
     fn drop(&mut self) {
-        if self.handle.shared.in_own_handler() {
-            // Dropped from its own handler: a dispatcher cannot join itself, so the rest of
-            // the stop runs on a thread of its own.
-            let shared = self.handle.shared.clone();
-            let runtime = self
-                .runtime
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
+        let shared = &self.handle.shared;
+        if shared.in_own_handler() || shared.io.on_own_thread() {
+            // Dropped from its own handler or I/O thread: a thread cannot join itself, so the
+            // rest of the stop runs on a thread of its own.
+            let shared = shared.clone();
+            let io_threads = lock(&self.io_threads).take();
             let _ = std::thread::Builder::new()
                 .name("wsc-stop".into())
                 .spawn(move || {
-                    // On the connector's own runtime or the caller's, whichever it runs on.
-                    shared.runtime.block_on(close_everything(&shared));
+                    close_everything_blocking(&shared);
                     shared.events.close();
-                    if let Some(runtime) = runtime {
-                        runtime.shutdown_timeout(shared.config.stop_timeout);
+                    if let Some(io_threads) = io_threads {
+                        io_threads.stop();
                     }
                     shared.mark_stopped();
                 });

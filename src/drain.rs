@@ -228,7 +228,7 @@ pub(crate) fn start(shared: &Arc<Shared>, options: DrainOptions) -> Result<Drain
         }),
     };
     let task = run(shared.clone(), sockets, options, drain.clone());
-    shared.tasks.spawn_on(task, &shared.runtime);
+    shared.tasks.spawn_on(task, shared.io.general());
     Ok(drain)
 }
 

@@ -70,7 +70,7 @@ impl ConnectorHandle {
             async move {
                 let _ = tx.send(crate::outbound::open(shared, url, options).await);
             },
-            &self.shared.runtime,
+            self.shared.io.next().handle,
         );
         rx.recv().unwrap_or_else(|_| Err(Error::stopped()))
     }
@@ -86,7 +86,7 @@ impl ConnectorHandle {
         let shared = self.shared.clone();
         let task = self.shared.tasks.spawn_on(
             crate::outbound::open(shared, url.to_owned(), options),
-            &self.shared.runtime,
+            self.shared.io.next().handle,
         );
         let abort_if_dropped = AbortOnDrop(Some(task.abort_handle()));
         let result = task.await;

@@ -41,6 +41,7 @@ mod handlers;
 #[cfg(feature = "capi")]
 pub mod ffi;
 mod inbound;
+mod io_threads;
 mod metrics;
 // The process-wide capture of the library's `tracing` records, with the `log-sink` feature only
 // (the C API and the Python package turn it on; a Rust application has its own subscriber).

@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventQueue};
+use crate::io_threads::IoThreads;
 use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
 use crate::outbound::proxy::Proxies;
 use crate::outbound::refresh::HeaderRefresher;
@@ -20,7 +21,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -54,7 +54,8 @@ pub(crate) struct Shared {
     pub tasks: TaskTracker,
     /// Cancelled at stop: ends the accept loop, handshakes and outbound connects.
     pub shutdown: CancellationToken,
-    pub runtime: Handle,
+    /// Where its tasks run.
+    pub io: IoThreads,
     pub client_tls: Arc<rustls::ClientConfig>,
     /// The proxies of outbound sockets.
     pub proxies: Proxies,
@@ -148,7 +149,7 @@ impl Shared {
     /// The state of a connector that starts running.
     pub(crate) fn new(
         config: Config,
-        runtime: Handle,
+        io: IoThreads,
         client: ClientParts,
         local_addr: Option<SocketAddr>,
         has_handler: bool,
@@ -171,10 +172,10 @@ impl Shared {
                 metrics.clone(),
             )),
             state: AtomicU8::new(RUNNING),
-            timers: Timers::start(&runtime),
+            timers: Timers::start(io.general()),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
-            runtime,
+            io,
             client_tls: client.tls,
             proxies: client.proxies,
             outbound_sockets: AtomicUsize::new(0),

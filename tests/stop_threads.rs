@@ -53,4 +53,29 @@ fn stop_ends_every_thread_and_task() {
     server.stop().unwrap();
     client.stop().unwrap();
     assert_eq!(wsc_threads_once(<[String]>::is_empty), Vec::<String>::new());
+
+    // With inline dispatch, each I/O thread is a runtime of its own: all end and are joined.
+    let mut config = wsconnector::Config::with_listener("127.0.0.1", 0);
+    config.worker_threads = Some(3);
+    let (tx, connected) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let inline = wsconnector::Connector::builder(config)
+        .on_event_inline(
+            move |_: &wsconnector::ConnectorHandle, event: wsconnector::Event| {
+                let _ = tx.lock().unwrap().send(event.trigger());
+            },
+        )
+        .start()
+        .unwrap();
+    let url = url(&inline, "/");
+    let rt = runtime();
+    let clients: Vec<_> = (0..3).map(|_| rt.block_on(connect(&url))).collect();
+    for _ in 0..3 {
+        assert_eq!(connected.recv_timeout(WAIT), Ok(Trigger::InboundConnection));
+    }
+    let threads = wsc_threads_once(|t| named(t, "wsc-io") == 3);
+    assert_eq!(named(&threads, "wsc-io"), 3, "{threads:?}");
+    drop(clients);
+    inline.stop().unwrap();
+    assert_eq!(wsc_threads_once(<[String]>::is_empty), Vec::<String>::new());
 }

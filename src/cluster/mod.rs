@@ -242,15 +242,15 @@ impl Cluster {
         let tasks = &shared.tasks;
         tasks.spawn_on(
             link::run(shared.clone(), self.clone(), receivers.group_changes),
-            &shared.runtime,
+            shared.io.general(),
         );
         tasks.spawn_on(
             link::publisher(self.clone(), receivers.jobs, shared.shutdown.clone()),
-            &shared.runtime,
+            shared.io.general(),
         );
         tasks.spawn_on(
             directory::run(shared.clone(), self.clone(), receivers.directory),
-            &shared.runtime,
+            shared.io.general(),
         );
     }
 
@@ -643,7 +643,7 @@ impl Cluster {
             async move {
                 let _ = tx.send(operation.await);
             },
-            &shared.runtime,
+            shared.io.general(),
         );
         match rx.recv_timeout(bound + Duration::from_millis(500)) {
             Ok(result) => result,

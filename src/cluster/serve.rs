@@ -111,7 +111,7 @@ pub(super) fn handle(shared: &Arc<Shared>, cluster: &Arc<Cluster>, payload: Byte
                 cluster.settled().await;
                 send_reply(&cluster, &origin, seq, reply);
             },
-            &shared.runtime,
+            shared.io.general(),
         );
     } else {
         send_reply(cluster, &origin, seq, reply);

@@ -1008,7 +1008,8 @@ pub extern "C" fn wsc_config_set_close_timeout_ms(
     with_config(config, |b| set_ms(b, "close_timeout", timeout_ms))
 }
 
-/// I/O threads of the connector (0: the default, the number of cores up to 4).
+/// I/O threads of the connector (0: the default, the number of cores up to 4). With inline
+/// dispatch each socket stays on one of them all its life; new sockets go to each in turn.
 /// Errors: WSC_NULL_POINTER.
 #[no_mangle]
 pub extern "C" fn wsc_config_set_worker_threads(

@@ -111,13 +111,7 @@ impl Listener {
             };
             match accepted {
                 Ok((tcp, remote_addr)) => match Slot::take(&self.settings, remote_addr.ip()) {
-                    Ok(slot) => {
-                        let settings = self.settings.clone();
-                        let task_shared = shared.clone();
-                        shared
-                            .tasks
-                            .spawn(serve(task_shared, settings, slot, tcp, remote_addr));
-                    }
+                    Ok(slot) => self.hand_over(&shared, slot, tcp, remote_addr),
                     Err(refusal) => {
                         tracing::debug!(target: super::LOG_TARGET, %remote_addr, reason = %refusal.reason, "connection refused at accept");
                         let answer = self.settings.tls.is_none().then_some(&refusal);
@@ -133,6 +127,48 @@ impl Listener {
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
             }
+        }
+    }
+}
+
+impl Listener {
+    /// Starts an accepted connection's task on the next I/O thread. This loop runs on the
+    /// general one, whose reactor registered the stream: a stream for another thread leaves
+    /// that reactor and joins its own thread's there, so that its reads wake only that thread.
+    fn hand_over(&self, shared: &Arc<Shared>, slot: Slot, tcp: TcpStream, addr: SocketAddr) {
+        let settings = self.settings.clone();
+        let thread = shared.io.next();
+        if thread.general {
+            let task = serve(shared.clone(), settings, slot, Incoming::Here(tcp), addr);
+            shared.tasks.spawn(task);
+            return;
+        }
+        match tcp.into_std() {
+            Ok(tcp) => {
+                let task = serve(shared.clone(), settings, slot, Incoming::Moved(tcp), addr);
+                shared.tasks.spawn_on(task, thread.handle);
+            }
+            Err(e) => {
+                tracing::debug!(target: super::LOG_TARGET, remote_addr = %addr, error = %e, "cannot hand the connection over");
+            }
+        }
+    }
+}
+
+/// An accepted connection on its way to its task's I/O thread.
+enum Incoming {
+    /// Registered with the reactor of the thread its task runs on.
+    Here(TcpStream),
+    /// Registered with none yet: its task registers it on its own thread.
+    Moved(std::net::TcpStream),
+}
+
+impl Incoming {
+    /// The stream, registered with the calling thread's reactor.
+    fn register(self) -> std::io::Result<TcpStream> {
+        match self {
+            Incoming::Here(tcp) => Ok(tcp),
+            Incoming::Moved(tcp) => TcpStream::from_std(tcp),
         }
     }
 }
@@ -278,7 +314,7 @@ fn serve(
     shared: Arc<Shared>,
     settings: Arc<Settings>,
     slot: Slot,
-    tcp: TcpStream,
+    tcp: Incoming,
     remote_addr: SocketAddr,
 ) -> SocketTask<Slot> {
     SocketTask::after(Box::pin(async move {
@@ -316,14 +352,14 @@ fn serve(
 async fn handshake(
     shared: &Arc<Shared>,
     settings: &Settings,
-    tcp: TcpStream,
+    tcp: Incoming,
     remote_addr: SocketAddr,
 ) -> Result<Accepted> {
+    let connectivity = |e: std::io::Error| Error::new(ErrorKind::Connectivity, e.to_string());
+    let tcp = tcp.register().map_err(connectivity)?;
     let local_addr = match settings.bound_addr {
         Some(addr) => addr,
-        None => tcp
-            .local_addr()
-            .map_err(|e| Error::new(ErrorKind::Connectivity, e.to_string()))?,
+        None => tcp.local_addr().map_err(connectivity)?,
     };
     let _ = tcp.set_nodelay(true);
     let tcp = Tcp(tcp);

@@ -389,7 +389,8 @@ async fn accept(
         };
         let authorizer = authorizer.clone();
         let decision = shared
-            .runtime
+            .io
+            .general()
             .spawn_blocking(move || authorizer.authorize(&auth_request))
             .await;
         match decision {

@@ -1,0 +1,196 @@
+//! The connector's I/O threads: `worker_threads` threads named `wsc-io`, each running a tokio
+//! current-thread runtime. A socket's task lives on one of them all its life, and its stream
+//! is registered with that thread's reactor, so a read wakes nothing on another thread, and no
+//! work-stealing scheduler keeps books per poll. New sockets go to the threads in turn; the
+//! connector-wide tasks (the accept loop, the timers, drains, the cluster link, stop) run on
+//! the first, the general one. A connector started on the caller's runtime
+//! (`ConnectorBuilder::start_on`) has that runtime as its only "thread".
+//!
+//! That is for inline dispatch, where the handlers run on the I/O threads and wake their own
+//! thread's tasks. With dispatcher threads, every send from a handler wakes a socket's task
+//! from another thread, and a current-thread runtime writes to its eventfd on every such wake
+//! (the work-stealing one only when its worker sleeps): one `write` per echoed message, which
+//! cost the dispatched echo and fan-out 4 to 15 % more CPU. A connector with dispatcher
+//! threads therefore runs on one multi-thread runtime of `worker_threads` workers, as one
+//! "thread".
+
+use crate::error::{Error, ErrorKind, Result};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::Duration;
+use tokio::runtime::{Handle, Runtime};
+use tokio_util::sync::CancellationToken;
+
+/// Where the connector's tasks run: one runtime handle per I/O thread.
+pub(crate) struct IoThreads {
+    /// The general thread's handle first.
+    handles: Box<[Handle]>,
+    /// The owned threads' IDs (none on the caller's runtime).
+    ids: Box<[ThreadId]>,
+    /// Counts the sockets placed, for the turn of the next one.
+    placed: AtomicUsize,
+}
+
+/// The I/O thread a new socket goes to.
+pub(crate) struct Placement<'a> {
+    pub handle: &'a Handle,
+    /// It is the general thread, where the accept loop runs.
+    pub general: bool,
+}
+
+/// The I/O threads themselves, owned by the connector: [`OwnedIoThreads::stop`] ends and
+/// joins them (dropping does too).
+pub(crate) enum OwnedIoThreads {
+    /// Current-thread runtimes, one a thread, which end when `stop` is cancelled.
+    Threads {
+        stop: CancellationToken,
+        threads: Vec<JoinHandle<()>>,
+    },
+    /// One multi-thread runtime (dispatched events), and how long its blocking pool may take
+    /// to end.
+    Runtime(Option<Runtime>, Duration),
+}
+
+impl IoThreads {
+    /// One multi-thread runtime of `workers` threads, for a connector with dispatcher threads.
+    pub(crate) fn start_shared(
+        workers: usize,
+        stop_timeout: Duration,
+    ) -> Result<(Self, OwnedIoThreads)> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("wsc-io")
+            .enable_all()
+            .build()
+            .map_err(|e| cannot_start("runtime", &e))?;
+        let threads = IoThreads::on(runtime.handle().clone());
+        Ok((
+            threads,
+            OwnedIoThreads::Runtime(Some(runtime), stop_timeout),
+        ))
+    }
+
+    /// `count` I/O threads, each a current-thread runtime, for inline dispatch.
+    pub(crate) fn start(count: usize, stop_timeout: Duration) -> Result<(Self, OwnedIoThreads)> {
+        let stop = CancellationToken::new();
+        let mut threads = Vec::with_capacity(count);
+        let mut handles = Vec::with_capacity(count);
+        for _ in 0..count.max(1) {
+            match io_thread(&stop, stop_timeout) {
+                Ok((handle, thread)) => {
+                    handles.push(handle);
+                    threads.push(thread);
+                }
+                Err(e) => {
+                    // Ends the threads started so far.
+                    drop(OwnedIoThreads::Threads { stop, threads });
+                    return Err(e);
+                }
+            }
+        }
+        let io = IoThreads {
+            handles: handles.into(),
+            ids: threads.iter().map(|t| t.thread().id()).collect(),
+            placed: AtomicUsize::new(0),
+        };
+        Ok((io, OwnedIoThreads::Threads { stop, threads }))
+    }
+
+    /// The caller's runtime as the only I/O "thread".
+    pub(crate) fn on(runtime: Handle) -> Self {
+        IoThreads {
+            handles: Box::new([runtime]),
+            ids: Box::new([]),
+            placed: AtomicUsize::new(0),
+        }
+    }
+
+    /// The runtime of the connector-wide tasks.
+    pub(crate) fn general(&self) -> &Handle {
+        &self.handles[0]
+    }
+
+    /// The I/O thread of a new socket: each in turn.
+    pub(crate) fn next(&self) -> Placement<'_> {
+        let turn = match self.handles.len() {
+            1 => 0,
+            n => self.placed.fetch_add(1, Ordering::Relaxed) % n,
+        };
+        Placement {
+            handle: &self.handles[turn],
+            general: turn == 0,
+        }
+    }
+
+    /// Whether the calling thread is one of these I/O threads (which a stop must not wait on).
+    pub(crate) fn on_own_thread(&self) -> bool {
+        !self.ids.is_empty() && self.ids.contains(&std::thread::current().id())
+    }
+}
+
+impl OwnedIoThreads {
+    /// Ends every thread (their remaining tasks are dropped) and waits for them.
+    pub(crate) fn stop(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        match self {
+            OwnedIoThreads::Threads { stop, threads } => {
+                stop.cancel();
+                let me = std::thread::current().id();
+                for thread in threads.drain(..) {
+                    // A thread cannot join itself: it ends once the caller returns to its
+                    // runtime.
+                    if thread.thread().id() != me {
+                        let _ = thread.join();
+                    }
+                }
+            }
+            OwnedIoThreads::Runtime(runtime, stop_timeout) => {
+                if let Some(runtime) = runtime.take() {
+                    // Inside async code a runtime may not wait for its blocking pool.
+                    if Handle::try_current().is_ok() {
+                        runtime.shutdown_background();
+                    } else {
+                        runtime.shutdown_timeout(*stop_timeout);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for OwnedIoThreads {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+/// An I/O thread running a current-thread runtime until `stop` is cancelled.
+fn io_thread(stop: &CancellationToken, stop_timeout: Duration) -> Result<(Handle, JoinHandle<()>)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .thread_name("wsc-io")
+        .enable_all()
+        .build()
+        .map_err(|e| cannot_start("runtime", &e))?;
+    let handle = runtime.handle().clone();
+    let stop = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("wsc-io".into())
+        .spawn(move || {
+            runtime.block_on(stop.cancelled());
+            // The tasks still there are dropped here, on their own thread; the blocking pool
+            // (authorizer, header refresher) gets the stop timeout.
+            runtime.shutdown_timeout(stop_timeout);
+        })
+        .map_err(|e| cannot_start("thread", &e))?;
+    Ok((handle, thread))
+}
+
+fn cannot_start(what: &str, e: &std::io::Error) -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        format!("cannot start an I/O {what}: {e}"),
+    )
+}
