@@ -473,27 +473,16 @@ pub(crate) mod reply {
     use super::{Outgoing, SendQueue};
     use std::cell::{Cell, RefCell};
 
-    /// A thread's reply slot and whose it is: one thread-local, looked up once per handler
-    /// call.
-    struct Reply {
-        /// The queue whose socket's inline handler this thread runs, if any.
-        owner: Cell<*const SendQueue>,
-        slot: RefCell<Option<Outgoing>>,
-    }
-
     thread_local! {
-        static REPLY: Reply = const {
-            Reply {
-                owner: Cell::new(std::ptr::null()),
-                slot: RefCell::new(None),
-            }
-        };
+        /// The queue whose socket's inline handler this thread runs, if any.
+        static OWNER: Cell<*const SendQueue> = const { Cell::new(std::ptr::null()) };
+        static SLOT: RefCell<Option<Outgoing>> = const { RefCell::new(None) };
     }
 
     /// Whether this thread runs `queue`'s socket's inline handler (within [`collect`]).
     #[inline]
     pub(super) fn is_running(queue: &SendQueue) -> bool {
-        REPLY.with(|reply| std::ptr::eq(reply.owner.get(), queue))
+        OWNER.with(|owner| std::ptr::eq(owner.get(), queue))
     }
 
     /// Takes `message` (from `queue`'s socket's own inline handler, see [`is_running`]) into
@@ -503,8 +492,8 @@ pub(crate) mod reply {
         if queue.has_work() {
             return Some(message);
         }
-        REPLY.with(|reply| {
-            let mut slot = reply.slot.borrow_mut();
+        SLOT.with(|slot| {
+            let mut slot = slot.borrow_mut();
             if slot.is_some() {
                 return Some(message);
             }
@@ -516,18 +505,16 @@ pub(crate) mod reply {
     /// Runs `handle` (an inline handler, on `queue`'s socket's task) with the slot open for
     /// that socket; returns the reply it left there.
     pub(crate) fn collect(queue: &SendQueue, handle: impl FnOnce()) -> Option<Outgoing> {
-        REPLY.with(|reply| {
-            struct Close<'a>(&'a Cell<*const SendQueue>, *const SendQueue);
-            impl Drop for Close<'_> {
-                fn drop(&mut self) {
-                    self.0.set(self.1);
-                }
+        struct Close(*const SendQueue);
+        impl Drop for Close {
+            fn drop(&mut self) {
+                OWNER.with(|owner| owner.set(self.0));
             }
-            let close = Close(&reply.owner, reply.owner.replace(queue));
-            handle();
-            drop(close);
-            reply.slot.borrow_mut().take()
-        })
+        }
+        let close = Close(OWNER.with(|owner| owner.replace(queue)));
+        handle();
+        drop(close);
+        SLOT.with(|slot| slot.borrow_mut().take())
     }
 }
 

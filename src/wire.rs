@@ -311,6 +311,7 @@ impl Wire {
     }
 
     /// The buffer that gathers small frames: a spare one of the thread when it is empty.
+    #[inline(always)]
     fn write_buffer(&mut self) -> &mut BytesMut {
         if self.write.capacity() == 0 {
             self.write = buffers::take(MIN_READ);
