@@ -9,6 +9,7 @@
 use crate::wire;
 use futures_util::stream::{self, Stream, StreamExt};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -55,14 +56,24 @@ impl Target {
 
     /// Opens connection number `i` on `path` and upgrades it.
     pub async fn open(self, path: &str, i: usize) -> Result<Conn, String> {
+        self.open_with(&self.request(path), i).await
+    }
+
+    /// The upgrade request for `path`, formatted once and sent by every connection.
+    fn request(self, path: &str) -> Arc<[u8]> {
+        Arc::from(wire::upgrade_request(self.port, path, self.deflate).into_bytes())
+    }
+
+    /// Opens connection number `i`, sending the precomputed upgrade `request`.
+    async fn open_with(self, request: &[u8], i: usize) -> Result<Conn, String> {
         let source = Ipv4Addr::new(127, 0, 0, 1 + (i % self.sources) as u8);
-        tokio::time::timeout(HANDSHAKE_TIMEOUT, self.handshake(path, source))
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, self.handshake(request, source))
             .await
             .map_err(|_| format!("connection {i}: no upgrade within {HANDSHAKE_TIMEOUT:?}"))?
             .map_err(|e| format!("connection {i} from {source}: {e}"))
     }
 
-    async fn handshake(self, path: &str, source: Ipv4Addr) -> Result<Conn, String> {
+    async fn handshake(self, request: &[u8], source: Ipv4Addr) -> Result<Conn, String> {
         let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
         defer_port_choice(&socket).map_err(|e| format!("IP_BIND_ADDRESS_NO_PORT: {e}"))?;
         socket
@@ -74,7 +85,7 @@ impl Target {
             .map_err(|e| format!("connect: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
         stream
-            .write_all(wire::upgrade_request(self.port, path, self.deflate).as_bytes())
+            .write_all(request)
             .await
             .map_err(|e| format!("upgrade request: {e}"))?;
         let mut received = Vec::with_capacity(256);
@@ -89,15 +100,19 @@ impl Target {
             }
             received.extend_from_slice(&chunk[..n]);
             if let Some(head) = wire::upgrade_response_len(&received)? {
-                let answer = String::from_utf8_lossy(&received[..head]).to_ascii_lowercase();
-                if self.deflate && !answer.contains("permessage-deflate") {
-                    return Err("the server did not negotiate permessage-deflate".into());
-                }
+                // Only a deflate offer needs the answer's headers read.
+                let server_no_context_takeover = self.deflate && {
+                    let answer = String::from_utf8_lossy(&received[..head]).to_ascii_lowercase();
+                    if !answer.contains("permessage-deflate") {
+                        return Err("the server did not negotiate permessage-deflate".into());
+                    }
+                    answer.contains("server_no_context_takeover")
+                };
                 received.drain(..head);
                 return Ok(Conn {
                     stream,
                     leftover: received,
-                    server_no_context_takeover: answer.contains("server_no_context_takeover"),
+                    server_no_context_takeover,
                 });
             }
         }
@@ -112,8 +127,12 @@ impl Target {
         count: usize,
         concurrency: usize,
     ) -> impl Stream<Item = Result<Conn, String>> + 'a {
+        let request = self.request(path);
         stream::iter(first..first + count)
-            .map(move |i| self.open(path, i))
+            .map(move |i| {
+                let request = Arc::clone(&request);
+                async move { self.open_with(&request, i).await }
+            })
             .buffer_unordered(concurrency)
     }
 }
