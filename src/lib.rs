@@ -49,6 +49,7 @@ mod metrics;
 pub mod log;
 mod origin;
 mod outbound;
+mod park;
 mod path;
 mod pem;
 mod protocol;
