@@ -19,6 +19,11 @@ FANOUT_TRIGGER_PATH = "/fanout/trigger"
 FANOUT_GROUP = "fan"
 
 
+# Idle sockets park after this (the library's default is 10 s).
+PARK_IDLE_AFTER_S = 1.0
+METRICS_PATH = "/metrics"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
@@ -32,6 +37,9 @@ def main() -> None:
         # Receivers join the group through the path's default groups, before their 101.
         paths={FANOUT_RECV_PATH: [FANOUT_GROUP], "*": None},
         max_inbound_connections=1 << 20,
+        # The idle load reads memory once the sockets are parked, as the metrics path says.
+        park_idle_after=PARK_IDLE_AFTER_S,
+        metrics_path=METRICS_PATH,
     )
 
     @connector.on_inbound_message
@@ -42,7 +50,7 @@ def main() -> None:
             socket.send(message)
 
     connector.start()
-    print(connector.port, flush=True)
+    print(f"{connector.port} --metrics-path {METRICS_PATH}", flush=True)
     threading.Event().wait()
 
 
