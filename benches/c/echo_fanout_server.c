@@ -24,6 +24,7 @@
 #define PARK_IDLE_AFTER_MS 1000
 #define METRICS_PATH "/metrics"
 
+#define ECHO_PATH "/echo"
 #define FANOUT_RECV_PATH "/fanout/recv"
 #define FANOUT_TRIGGER_PATH "/fanout/trigger"
 #define FANOUT_GROUP "fan"
@@ -93,7 +94,8 @@ int main(int argc, char **argv) {
         return 1;
     if (failed(wsc_config_set_listener(config, "127.0.0.1", (uint16_t)port), "listener") ||
         failed(wsc_config_add_path(config, FANOUT_RECV_PATH, groups, 1), "path") ||
-        failed(wsc_config_add_path(config, "*", NULL, 0), "path") ||
+        failed(wsc_config_add_path(config, ECHO_PATH, NULL, 0), "path") ||
+        failed(wsc_config_add_path(config, FANOUT_TRIGGER_PATH, NULL, 0), "path") ||
         failed(wsc_config_set_max_inbound_connections(config, 1u << 20), "max connections") ||
         failed(wsc_config_set_duration_ms(config, "park_idle_after", PARK_IDLE_AFTER_MS), "park_idle_after") ||
         failed(wsc_config_set_metrics_path(config, METRICS_PATH), "metrics path") ||

@@ -14,6 +14,7 @@ import threading
 
 import wsconnector
 
+ECHO_PATH = "/echo"
 FANOUT_RECV_PATH = "/fanout/recv"
 FANOUT_TRIGGER_PATH = "/fanout/trigger"
 FANOUT_GROUP = "fan"
@@ -35,7 +36,8 @@ def main() -> None:
         host="127.0.0.1",
         port=args.port,
         # Receivers join the group through the path's default groups, before their 101.
-        paths={FANOUT_RECV_PATH: [FANOUT_GROUP], "*": None},
+        # The loads' paths, each declared: the metrics path must not be a WebSocket path.
+        paths={FANOUT_RECV_PATH: [FANOUT_GROUP], ECHO_PATH: None, FANOUT_TRIGGER_PATH: None},
         max_inbound_connections=1 << 20,
         # The idle load reads memory once the sockets are parked, as the metrics path says.
         park_idle_after=PARK_IDLE_AFTER_S,

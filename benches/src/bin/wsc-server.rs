@@ -33,7 +33,7 @@ use wsconnector::{
     SocketFilter,
 };
 use wsconnector_bench::args::Args;
-use wsconnector_bench::{FANOUT_GROUP, FANOUT_RECV_PATH, FANOUT_TRIGGER_PATH};
+use wsconnector_bench::{ECHO_PATH, FANOUT_GROUP, FANOUT_RECV_PATH, FANOUT_TRIGGER_PATH};
 
 /// Idle sockets park after this (the library's default is 10 s): the idle load reads memory
 /// once they have, waiting for the `sockets_parked` gauge at [`METRICS_PATH`].
@@ -81,7 +81,10 @@ fn run() -> Result<(), String> {
         if let Some(listener) = config.listener.as_mut() {
             listener.paths = vec![
                 InboundPath::with_groups(FANOUT_RECV_PATH, [FANOUT_GROUP]),
-                InboundPath::new("*"),
+                // The loads' other paths, each declared, rather than "*": the metrics path
+                // must not be a WebSocket path.
+                InboundPath::new(ECHO_PATH),
+                InboundPath::new(FANOUT_TRIGGER_PATH),
             ];
             listener.max_inbound_connections = 1 << 20;
             // The idle load reads memory once the sockets are parked, as this path says.
