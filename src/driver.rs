@@ -22,7 +22,7 @@ use crate::socket::{Socket, SocketType};
 use crate::timers::{Tick, Timers, NEVER};
 use crate::wire::{Incoming, ParkedWire, Role, Wire, WireError};
 use bytes::Bytes;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -39,11 +39,6 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// Events read in one poll are handed over once they hold this much, so that the event
 /// queue's byte bound stops reading within a poll too.
 const EVENT_HANDOVER_BYTES: usize = 64 * 1024;
-/// A socket whose peer's frames come at most this far apart is busy: it keeps its emptied
-/// read and write buffers between polls (see [`Driver::settle_buffers`]).
-const BUSY_FRAME_GAP: Duration = Duration::from_millis(1);
-/// How long a busy socket keeps them after its last poll that read or wrote something.
-const BUFFERS_KEPT_WHILE_BUSY: Duration = Duration::from_millis(100);
 
 /// How a socket ended: the code and reason to report, whether we still owe the peer a close
 /// frame (after a protocol violation or an internal error), and whether to wait (up to the
@@ -507,9 +502,6 @@ pub(crate) struct Driver<O> {
     flushed: bool,
     /// The send queue has this poll's waker.
     queue_waker_set: bool,
-    /// The timer is due when the buffers kept while busy go back, at the latest (see
-    /// [`Driver::settle_buffers`]); cleared whenever the timer moves.
-    buffers_timer_set: bool,
     /// The close code and reason to report, once known.
     ending: Option<Box<(u16, String)>>,
     /// When this poll began: one clock read serves every frame it handles.
@@ -535,22 +527,14 @@ pub(crate) struct Driver<O> {
     room_round: u64,
 }
 
-/// Events read during the current poll of a socket task on this thread, with the memory each
-/// keeps, handed over together at its end (one lock, one wake-up); empty between polls. Per
-/// thread rather than in every socket's task, which would keep it between polls too.
-struct PollEvents {
-    events: Vec<(Event, usize)>,
-    /// The memory the events keep, together.
-    bytes: usize,
-}
-
 thread_local! {
-    static POLL_EVENTS: RefCell<PollEvents> = const {
-        RefCell::new(PollEvents {
-            events: Vec::new(),
-            bytes: 0,
-        })
-    };
+    /// Events read during the current poll of a socket task on this thread, with the memory
+    /// each keeps, handed over together at its end (one lock, one wake-up); empty between
+    /// polls.
+    static POLL_EVENTS: RefCell<Vec<(Event, usize)>> = const { RefCell::new(Vec::new()) };
+    /// The memory kept by the events in `POLL_EVENTS` (here rather than in every socket's
+    /// task, which would keep it between polls too).
+    static POLL_EVENT_BYTES: Cell<usize> = const { Cell::new(0) };
 }
 
 impl<O: Owner> Driver<O> {
@@ -569,7 +553,6 @@ impl<O: Owner> Driver<O> {
             close_received: false,
             flushed: false,
             queue_waker_set: false,
-            buffers_timer_set: false,
             ending: None,
             now,
             last_activity: now,
@@ -609,7 +592,6 @@ impl<O: Owner> Driver<O> {
             close_received: false,
             flushed: false,
             queue_waker_set: false,
-            buffers_timer_set: false,
             ending: None,
             now: Instant::now(),
             last_activity,
@@ -689,18 +671,13 @@ impl<O: Owner> Driver<O> {
         result
     }
 
-    /// Hands the events of this poll to the application's queue (with inline dispatch there
-    /// are none: the handler took each at once).
+    /// Hands the events of this poll to the application's queue.
     fn flush_events(&mut self) {
-        let shared = self.owner.shared();
-        if shared.inline.is_some() {
-            return;
-        }
-        POLL_EVENTS.with(|poll| {
-            let mut poll = poll.borrow_mut();
-            poll.bytes = 0;
-            if !poll.events.is_empty() {
-                shared.events.push_all(&mut poll.events);
+        POLL_EVENT_BYTES.set(0);
+        POLL_EVENTS.with(|events| {
+            let mut events = events.borrow_mut();
+            if !events.is_empty() {
+                self.owner.shared().events.push_all(&mut events);
             }
         });
     }
@@ -710,7 +687,6 @@ impl<O: Owner> Driver<O> {
     /// in the figures by the time the application or the peer can see it.
     fn poll_inner(&mut self, cx: &mut Context<'_>, traffic: &mut Traffic) -> Poll<Ending> {
         self.now = Instant::now();
-        let received_before = self.last_received;
         // Frames read and messages taken this poll, each bounded apart: neither side starves
         // the other, and the task yields once either has done its share.
         let (mut read_work, mut write_work) = (0, 0);
@@ -846,46 +822,15 @@ impl<O: Owner> Driver<O> {
 
             if read_work >= WORK_PER_POLL || write_work >= WORK_PER_POLL {
                 // Let other sockets run; come back right away.
-                self.settle_buffers(true, received_before);
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
             if !progressed {
-                let worked = read_work + write_work > 0;
-                self.settle_buffers(worked, received_before);
-                if worked {
+                if read_work + write_work > 0 {
                     self.arm_park_timer();
                 }
                 return Poll::Pending;
             }
-        }
-    }
-
-    /// At the end of a poll: a busy socket (this poll read or wrote something, and the peer's
-    /// frame before this poll's came within [`BUSY_FRAME_GAP`], `received_before` being when)
-    /// keeps its emptied buffers for the next poll, sparing a trip to the thread's spares and
-    /// back per message, with its timer due within [`BUFFERS_KEPT_WHILE_BUSY`] (moved once per
-    /// period). Any other gives them back at once: one whose peer sends now and then (no timer
-    /// wake-up per message), a receiver of broadcasts only, a new socket, and a busy one on its
-    /// timer's poll once the traffic stopped. So an idle socket holds no buffer.
-    #[inline]
-    fn settle_buffers(&mut self, busy: bool, received_before: Instant) {
-        if !self.wire.holds_spare_buffers() {
-            return;
-        }
-        if !busy || self.now > after(received_before, BUSY_FRAME_GAP) {
-            self.wire.release_buffers();
-            return;
-        }
-        if !self.buffers_timer_set {
-            let quiet = self
-                .timers()
-                .deadline(after(self.now, BUFFERS_KEPT_WHILE_BUSY));
-            if quiet < self.timer {
-                self.set_timer(quiet);
-                self.timer = quiet;
-            }
-            self.buffers_timer_set = true;
         }
     }
 
@@ -945,10 +890,7 @@ impl<O: Owner> Driver<O> {
         }
         if !self.flushed {
             match self.wire.poll_flush(cx) {
-                Poll::Ready(Ok(())) => {
-                    self.flushed = true;
-                    self.wire.release_buffers();
-                }
+                Poll::Ready(Ok(())) => self.flushed = true,
                 Poll::Ready(Err(_)) => return Poll::Ready(()),
                 Poll::Pending => return Poll::Pending,
             }
@@ -1040,13 +982,10 @@ impl<O: Owner> Driver<O> {
                     }
                     return None;
                 }
-                let handover = POLL_EVENTS.with(|poll| {
-                    let mut poll = poll.borrow_mut();
-                    poll.events.push((event, retained));
-                    poll.bytes += retained;
-                    poll.bytes >= EVENT_HANDOVER_BYTES
-                });
-                if handover {
+                POLL_EVENTS.with(|events| events.borrow_mut().push((event, retained)));
+                let poll_event_bytes = POLL_EVENT_BYTES.get() + retained;
+                POLL_EVENT_BYTES.set(poll_event_bytes);
+                if poll_event_bytes >= EVENT_HANDOVER_BYTES {
                     self.owner.shared().metrics.add_received(traffic);
                     self.flush_events();
                 }
@@ -1161,7 +1100,6 @@ impl<O: Owner> Driver<O> {
         let next = next.map_or(NEVER, |next| self.timers().deadline(next));
         self.set_timer(next);
         self.timer = next;
-        self.buffers_timer_set = false;
     }
 
     /// The stream ended: after a close handshake, or without one.

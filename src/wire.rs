@@ -1,14 +1,11 @@
 //! One socket's byte stream read as WebSocket messages and written as frames.
 //!
-//! Buffers are sized to the traffic: the read buffer is allocated when data arrives and grows
-//! while reads fill it (for a frame past 64 KiB, never past twice what has arrived); the
-//! write buffer is allocated when a frame is buffered. Emptied, a read buffer grown for large
-//! frames goes back at once; otherwise they stay with the connection while its owner says it
-//! is busy, and go back when it says it went quiet ([`Wire::release_buffers`]): an idle
-//! connection holds no buffer at all. Released buffers go
-//! to a spare list of the thread, which the next reads and writes take from (no allocation per
-//! message). A received payload that fills most of its read buffer is split off without
-//! copying; smaller ones are copied out.
+//! Buffers are sized to the traffic: the read buffer is allocated when data arrives, grows
+//! while reads fill it (for a frame past 64 KiB, never past twice what has arrived), and is
+//! released as soon as everything in it has been handed out; the write buffer is released
+//! once flushed. An idle connection holds no buffer at all. Released buffers go to a spare
+//! list of the thread, which the next reads and writes take from (no allocation per message). A received payload that fills
+//! most of its read buffer is split off without copying; smaller ones are copied out.
 //!
 //! With permessage-deflate negotiated, messages are compressed as they are framed and inflated
 //! as their frames complete (within the message limit); without it, a socket carries no
@@ -235,23 +232,11 @@ impl Wire {
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(WireError::Io(e))),
                 Poll::Pending => {
-                    // A buffer grown past a first read's size (for large frames) goes back at
-                    // once; only a small one stays while the connection is busy.
-                    if self.decoder.buf.capacity() > MIN_READ {
-                        self.release_read_buffer();
-                    }
+                    self.release_read_buffer();
                     return Poll::Pending;
                 }
             }
         }
-    }
-
-    /// Whether the connection holds an emptied read or write buffer (kept while it is busy,
-    /// see [`Wire::release_buffers`]).
-    pub(crate) fn holds_spare_buffers(&self) -> bool {
-        let read = &self.decoder.buf;
-        (read.is_empty() && read.capacity() > 0)
-            || (self.write.is_empty() && self.write.capacity() > 0)
     }
 
     /// Whether the connection can leave its stream's reactor (see [`crate::park`]): a plain
@@ -309,22 +294,12 @@ impl Wire {
         })
     }
 
-    /// The connection went quiet: its emptied buffers go back to the thread's spares, so that
-    /// it holds none while it waits (a half-received frame, or bytes the peer has not read
-    /// yet, keep theirs).
-    pub(crate) fn release_buffers(&mut self) {
-        self.release_read_buffer();
-        if self.write.is_empty() && self.write.capacity() > 0 {
-            buffers::give_back(std::mem::take(&mut self.write));
-        }
-    }
-
-    /// Gives the read buffer back when it is empty. Cold: out of the way of the read path.
-    #[cold]
+    /// Nothing more to read for now: unless a frame is half-received, the connection holds no
+    /// read buffer while it waits.
     fn release_read_buffer(&mut self) {
-        let read = &mut self.decoder.buf;
-        if read.is_empty() && read.capacity() > 0 {
-            buffers::give_back(std::mem::take(read));
+        let buf = &mut self.decoder.buf;
+        if buf.is_empty() && buf.capacity() > 0 {
+            buffers::give_back(std::mem::take(buf));
             self.read_size = MIN_READ as u32;
         }
     }
@@ -366,7 +341,6 @@ impl Wire {
     }
 
     /// The buffer that gathers small frames: a spare one of the thread when it is empty.
-    #[inline(always)]
     fn write_buffer(&mut self) -> &mut BytesMut {
         if self.write.capacity() == 0 {
             self.write = buffers::take(MIN_READ);
@@ -484,7 +458,10 @@ impl Wire {
                 Poll::Pending => return Poll::Pending,
             }
         }
-        // Written out: the write buffer stays for the next frames (see `release_buffers`).
+        // Written out: give the allocations back.
+        if self.write.capacity() > 0 {
+            buffers::give_back(std::mem::take(&mut self.write));
+        }
         self.chunks = None;
         Pin::new(&mut self.io).poll_flush(cx)
     }
@@ -848,47 +825,6 @@ mod tests {
 
     fn texts(items: &[&str]) -> Vec<Result<String, Violation>> {
         items.iter().map(|t| Ok((*t).to_owned())).collect()
-    }
-
-    /// Between reads and writes the wire keeps its emptied buffers (a busy connection does not
-    /// hand them back and take them again per message); released, it holds none.
-    #[tokio::test]
-    async fn emptied_buffers_stay_until_released() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
-        let io = IoStream::Plain(crate::tcp::Tcp(server));
-        let mut wire = Wire::new(io, Role::Server, &[], 1 << 20);
-        for round in 0..2 {
-            let mut frame = BytesMut::new();
-            frame::put_frame(&mut frame, opcode::BINARY, b"ping-pong", Some([1, 2, 3, 4]));
-            client.write_all(&frame).await.unwrap();
-            let message = match std::future::poll_fn(|cx| wire.poll_next(cx)).await {
-                Ok(Incoming::Message { message, .. }) => message,
-                other => panic!("round {round}: {other:?}"),
-            };
-            assert_eq!(message.as_bytes(), b"ping-pong");
-            wire.buffer_message(&message);
-            std::future::poll_fn(|cx| wire.poll_flush(cx))
-                .await
-                .unwrap();
-            let mut echo = [0u8; 11];
-            client.read_exact(&mut echo).await.unwrap();
-            assert_eq!(&echo[2..], b"ping-pong");
-            // Nothing more to read: the read waits, both buffers emptied and kept.
-            let waiting = std::future::poll_fn(|cx| Poll::Ready(wire.poll_next(cx).is_pending()));
-            assert!(waiting.await, "round {round}");
-            assert!(wire.decoder.buf.is_empty() && wire.decoder.buf.capacity() > 0);
-            assert!(wire.write.is_empty() && wire.write.capacity() > 0);
-            assert!(wire.holds_spare_buffers());
-        }
-        wire.release_buffers();
-        assert_eq!(wire.decoder.buf.capacity(), 0);
-        assert_eq!(wire.write.capacity(), 0);
-        assert!(!wire.holds_spare_buffers());
     }
 
     /// The frames of RFC 7692 section 7.2.3, byte for byte.
