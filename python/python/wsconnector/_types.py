@@ -228,13 +228,13 @@ class Settings(TypedDict, total=False):
     ping_interval: Optional[float]  # between keepalive pings (30 s; None: no pings)
     pong_timeout: Optional[float]  # a ping unanswered this long closes the socket (20 s)
     close_timeout: Optional[float]  # time the peer has to answer our close frame (5 s)
-    park_idle_after: Optional[float]  # a plain socket quiet this long parks: less memory
-    # while idle, resumed when needed (10 s; 0: never; TLS and compressed sockets do not park)
     message_rate_limit: Optional[Tuple[int, int]]  # (per_second, burst): messages a peer may
     # send per socket, burst at once then per_second on average (default: no limit)
     message_rate_policy: Union[  # what a message past the limit does (default "close": 1008)
         Literal["close", "drop"], MessageRatePolicy, None
     ]
+    park_idle_after: Optional[float]  # a plain socket quiet this long parks: less memory
+    # while idle, resumed when needed (10 s; 0: never; TLS and compressed sockets do not park)
     # permessage-deflate (RFC 7692); off by default.
     compression: Optional[bool]  # on the listener and outbound sockets (False)
     inbound_compression: Optional[bool]  # on the listener only (False; per path: PathOptions)
