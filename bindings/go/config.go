@@ -147,25 +147,25 @@ type Config struct {
 type valueType int
 
 const (
-	listenerValue      valueType = iota // Host and Port: one wsc_config_set_listener call, made first
-	sizeValue                           // int -> size_t
-	durationValue                       // time.Duration -> milliseconds
-	durationOrOffValue                  // the same, with Disabled -> 0 (off)
-	boolValue                           // bool, applied when true
-	stringValue                         // string
-	addStringValue                      // []string, one call per item
-	enumValue                           // SlowConsumerPolicy -> its number
-	pemValue                            // PEM text or path -> (source, text)
-	pemPairValue                        // with its partner field: (source, text, partner text)
-	pairsValue                          // http.Header or url.Values: one call per value, names sorted
-	pathsValue                          // []Path: one call per path
-	namedStringValue                    // string, through wsc_config_set_string by name
-	namedStringsValue                   // []string, through wsc_config_add_string by name
-	namedIntValue                       // int, through wsc_config_set_int by name
-	namedBoolValue                      // bool, through wsc_config_set_bool by name
-	namedDurationOrOffValue             // time.Duration, through wsc_config_set_duration_ms by name; Disabled -> 0 (off)
-	negatedBoolValue                    // bool, its negation through wsc_config_set_bool by name
-	reconnectValue                      // *Reconnect, through wsc_config_set_reconnect
+	listenerValue           valueType = iota // Host and Port: one wsc_config_set_listener call, made first
+	sizeValue                                // int -> size_t
+	durationValue                            // time.Duration -> milliseconds
+	durationOrOffValue                       // the same, with Disabled -> 0 (off)
+	boolValue                                // bool, applied when true
+	stringValue                              // string
+	addStringValue                           // []string, one call per item
+	enumValue                                // SlowConsumerPolicy -> its number
+	pemValue                                 // PEM text or path -> (source, text)
+	pemPairValue                             // with its partner field: (source, text, partner text)
+	pairsValue                               // http.Header or url.Values: one call per value, names sorted
+	pathsValue                               // []Path: one call per path
+	namedStringValue                         // string, through wsc_config_set_string by name
+	namedStringsValue                        // []string, through wsc_config_add_string by name
+	namedIntValue                            // int, through wsc_config_set_int by name
+	namedBoolValue                           // bool, through wsc_config_set_bool by name
+	namedDurationOrOffValue                  // time.Duration, through wsc_config_set_duration_ms by name; Disabled -> 0 (off)
+	negatedBoolValue                         // bool, its negation through wsc_config_set_bool by name
+	reconnectValue                           // *Reconnect, through wsc_config_set_reconnect
 )
 
 // setting is one row of the table: a Config field, its value type, and the C function that
