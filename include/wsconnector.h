@@ -1071,6 +1071,11 @@ typedef struct wsc_metrics {
    * Gauge: 1 while the connector drains, else 0.
    */
   uint32_t draining;
+  /**
+   * Gauge: sockets parked now (idle, out of the scheduler; see park_idle_after); they
+   * count among the open ones too.
+   */
+  uint64_t sockets_parked;
 } wsc_metrics;
 
 #ifdef __cplusplus

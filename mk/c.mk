@@ -23,7 +23,7 @@ PREFIX ?= /usr/local
 # package's own crate type is only the rlib, so that Rust users and the Python extension link
 # no C symbols), the shared one with a soname that carries the ABI major version. Add --release
 # for the optimized build.
-C_LIB_BUILD = $(CARGO) rustc --lib --features capi --crate-type cdylib,staticlib
+C_LIB_BUILD = $(CARGO) rustc --lib --features capi,c-allocator --crate-type cdylib,staticlib
 C_LIB_LINK := -C link-arg=-Wl,-soname,libwsconnector.so.$(C_ABI)
 # The C programs find the library through the build tree's pkg-config file.
 C_PC := PKG_CONFIG_PATH=$(C_LIBDIR) $(PKG_CONFIG)

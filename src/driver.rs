@@ -12,6 +12,7 @@
 use crate::config::{MessageRatePolicy, SocketConfig, MAX_DURATION};
 use crate::events::Event;
 use crate::metrics::Traffic;
+use crate::park::Resume;
 use crate::protocol::close::{close_code, truncate_reason};
 use crate::protocol::frame::{close_payload, opcode, server_frame_payload_len};
 use crate::queue::{reply, CloseRequest, Outgoing, Sealed};
@@ -19,7 +20,7 @@ use crate::rate::RateLimit;
 use crate::shared::{Registration, Shared};
 use crate::socket::{Socket, SocketType};
 use crate::timers::{Tick, Timers, NEVER};
-use crate::wire::{Incoming, Role, Wire, WireError};
+use crate::wire::{Incoming, ParkedWire, Role, Wire, WireError};
 use bytes::Bytes;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -103,6 +104,8 @@ pub(crate) type Setup<G> = Pin<Box<dyn Future<Output = Option<(Registration, Wir
 enum Stage<G> {
     Setup(Setup<G>),
     Connected(Connection<Registration>, G),
+    /// Parked (see [`crate::park`]), resuming on its first poll.
+    Resume(Parked<G>),
     /// Connected, driven inside the socket's debug span: only while debug records are wanted
     /// (see [`socket_span`]), so a socket costs an allocation for it only then.
     Traced(Pin<Box<dyn Future<Output = ()> + Send>>),
@@ -166,8 +169,38 @@ impl<G: Unpin + Send + 'static> Future for SocketTask<G> {
                     *stage = Stage::Done;
                     return Poll::Ready(());
                 }
+                Stage::Resume(_) => {
+                    let Stage::Resume(parked) = std::mem::replace(stage, Stage::Done) else {
+                        unreachable!("matched above")
+                    };
+                    match parked.wire.resume() {
+                        Ok(wire) => {
+                            let driver = Driver::resumed(parked.registration, wire, parked.clocks);
+                            *stage = Stage::Connected(Connection::Running(driver), parked.guard);
+                        }
+                        Err(e) => {
+                            drop(parked.guard);
+                            parked.registration.finish(
+                                close_code::ABNORMAL,
+                                format!("the parked connection could not resume: {e}"),
+                            );
+                            return Poll::Ready(());
+                        }
+                    }
+                }
                 Stage::Connected(connection, _) => {
-                    let (registration, code, reason) = ready!(connection.poll(cx));
+                    let (registration, code, reason) = match connection.poll(cx) {
+                        Poll::Ready(end) => end,
+                        Poll::Pending => {
+                            if matches!(connection, Connection::Running(d) if d.may_park()) {
+                                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                                    park(stage, runtime);
+                                    return Poll::Ready(());
+                                }
+                            }
+                            return Poll::Pending;
+                        }
+                    };
                     if let Stage::Connected(_, guard) = std::mem::replace(stage, Stage::Done) {
                         drop(guard);
                     }
@@ -189,6 +222,76 @@ impl<G> Drop for SocketTask<G> {
             drop(guard);
             drop(connection);
         }
+    }
+}
+
+/// A parked socket's task (see [`crate::park`]): what it resumes from. The guard first, so
+/// that it is released before the registration reports the socket closed, should the task
+/// be dropped unresumed (its runtime gone).
+struct Parked<G> {
+    guard: G,
+    registration: Registration,
+    wire: ParkedWire,
+    clocks: Clocks,
+    /// The runtime of the I/O thread it ran on, and resumes on.
+    runtime: tokio::runtime::Handle,
+}
+
+/// What a parked socket's driver keeps of its state: its clocks and rate limit (everything
+/// else is at rest while it may park, see [`Driver::may_park`]).
+struct Clocks {
+    last_activity: Instant,
+    last_received: Instant,
+    ping_sent: Option<Instant>,
+    rate: Option<Box<RateLimit>>,
+    timer: Tick,
+}
+
+/// Parks the socket of `stage`, whose driver may park: its task ends (the caller returns
+/// ready) and its stream leaves the reactor for the connector's parking.
+fn park<G: Unpin + Send + 'static>(stage: &mut Stage<G>, runtime: tokio::runtime::Handle) {
+    let Stage::Connected(Connection::Running(driver), guard) =
+        std::mem::replace(stage, Stage::Done)
+    else {
+        unreachable!("checked by the caller")
+    };
+    let (registration, wire, clocks) = driver.into_parts();
+    let wire = match wire.park() {
+        Ok(wire) => wire,
+        Err(e) => {
+            drop(guard);
+            registration.finish(
+                close_code::ABNORMAL,
+                format!("the connection could not park: {e}"),
+            );
+            return;
+        }
+    };
+    let Some(parking) = registration.shared().parking.clone() else {
+        unreachable!("a driver parks only with parking on")
+    };
+    let socket = registration.socket().clone();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&wire.tcp);
+    let parked = Parked {
+        guard,
+        registration,
+        wire,
+        clocks,
+        runtime,
+    };
+    parking.park(fd, parked, socket.queue());
+}
+
+impl<G: Unpin + Send + 'static> Resume for Parked<G> {
+    fn resume(self) {
+        let shared = self.registration.shared().clone();
+        let runtime = self.runtime.clone();
+        shared.tasks.spawn_on(
+            SocketTask {
+                stage: Stage::Resume(self),
+            },
+            &runtime,
+        );
     }
 }
 
@@ -471,6 +574,85 @@ impl<O: Owner> Driver<O> {
         self.owner.socket()
     }
 
+    /// The driver of a parked socket that resumes: as it was when it parked.
+    fn resumed(owner: O, wire: Wire, clocks: Clocks) -> Self {
+        let Clocks {
+            last_activity,
+            last_received,
+            ping_sent,
+            rate,
+            timer,
+        } = clocks;
+        Driver {
+            owner,
+            wire,
+            idle_closed: false,
+            rate,
+            close_sent: false,
+            close_received: false,
+            flushed: false,
+            queue_waker_set: false,
+            ending: None,
+            now: Instant::now(),
+            last_activity,
+            last_received,
+            ping_due: false,
+            ping_sent,
+            pong: None,
+            pong_end: 0,
+            reads_paused_since: None,
+            close_deadline: None,
+            timer,
+            room_round: 0,
+        }
+    }
+
+    /// Whether the socket may park now (see [`crate::park`]): parking is on, the socket has
+    /// been quiet for `park_idle_after`, and nothing is buffered, owed or waiting: every
+    /// field [`Driver::resumed`] does not restore is at its start.
+    fn may_park(&self) -> bool {
+        let Some(at) = self.park_deadline() else {
+            return false;
+        };
+        let queue = self.owner.socket().queue();
+        self.now >= at
+            && !self.close_sent
+            && !self.close_received
+            && self.ending.is_none()
+            && !self.idle_closed
+            && !self.ping_due
+            && self.pong.is_none()
+            && self.reads_paused_since.is_none()
+            && self.close_deadline.is_none()
+            && self.wire.may_park()
+            && !queue.wants_task()
+            && queue.sealed().is_none()
+            && !self.wire.input_waiting()
+    }
+
+    /// When the socket parks if nothing is going on then: `park_idle_after` after its last
+    /// frame from the peer or message either way; `None` when it never parks.
+    fn park_deadline(&self) -> Option<Instant> {
+        let shared = self.owner.shared();
+        let quiet = shared.config.socket.park_idle_after;
+        if quiet.is_zero() || shared.parking.is_none() || !self.wire.parks() {
+            return None;
+        }
+        Some(after(self.last_received.max(self.last_activity), quiet))
+    }
+
+    /// The owner, the wire and the clocks of a driver that parks.
+    fn into_parts(self) -> (O, Wire, Clocks) {
+        let clocks = Clocks {
+            last_activity: self.last_activity,
+            last_received: self.last_received,
+            ping_sent: self.ping_sent,
+            rate: self.rate,
+            timer: self.timer,
+        };
+        (self.owner, self.wire, clocks)
+    }
+
     /// The owner back, with the close code and reason: the ending the connection came to,
     /// or `panicked`.
     fn end(self, panicked: Option<(u16, String)>) -> (O, u16, String) {
@@ -644,7 +826,22 @@ impl<O: Owner> Driver<O> {
                 return Poll::Pending;
             }
             if !progressed {
+                if read_work + write_work > 0 {
+                    self.arm_park_timer();
+                }
                 return Poll::Pending;
+            }
+        }
+    }
+
+    /// After traffic, the timer comes by the park deadline at the latest (moved when it would
+    /// come later, which happens once per `park_idle_after` at most).
+    fn arm_park_timer(&mut self) {
+        if let Some(at) = self.park_deadline() {
+            let at = self.timers().deadline(at);
+            if at < self.timer {
+                self.set_timer(at);
+                self.timer = at;
             }
         }
     }
@@ -894,6 +1091,10 @@ impl<O: Owner> Driver<O> {
             }
             if let (Some(interval), None) = (self.config().ping_interval, self.ping_sent) {
                 consider(after(self.last_received, interval));
+            }
+            // Once passed, the socket parks at the end of a poll where it may.
+            if let Some(park) = self.park_deadline().filter(|&at| at > now) {
+                consider(park);
             }
         }
         let next = next.map_or(NEVER, |next| self.timers().deadline(next));

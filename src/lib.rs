@@ -49,6 +49,13 @@ mod metrics;
 pub mod log;
 mod origin;
 mod outbound;
+mod park;
+
+/// The C library's allocator (feature `c-allocator`, see Cargo.toml): mimalloc returns the
+/// pages that parked sockets' tasks and registrations leave empty.
+#[cfg(feature = "c-allocator")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod path;
 mod pem;
 mod protocol;

@@ -404,6 +404,18 @@ impl SendQueue {
         self.waker.register(cx.waker());
     }
 
+    /// Registers `waker` as [`SendQueue::register`] does: a parked socket's, which resumes it
+    /// (see [`crate::park`]).
+    pub(crate) fn register_waker(&self, waker: &std::task::Waker) {
+        self.waker.register(waker);
+    }
+
+    /// Whether something waits for the socket's task: a message, a close request, a kill or a
+    /// passed deadline (checked after registering a waker, so that none is missed).
+    pub(crate) fn wants_task(&self) -> bool {
+        self.has_work() || self.is_killed() || self.deadline_passed.load(Ordering::Acquire)
+    }
+
     /// Records that the application asked to close the socket.
     pub(crate) fn mark_close_requested(&self) {
         self.close_requested.store(true, Ordering::Release);

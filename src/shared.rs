@@ -8,6 +8,7 @@ use crate::io_threads::IoThreads;
 use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
 use crate::outbound::proxy::Proxies;
 use crate::outbound::refresh::HeaderRefresher;
+use crate::park::Parking;
 use crate::path::{full_pattern, normalize_base_path};
 use crate::protocol::close::close_code;
 use crate::queue::{QueueLimits, Sealed, SendQueue};
@@ -85,6 +86,8 @@ pub(crate) struct Shared {
     pub directory: Option<Arc<dyn SocketDirectory>>,
     /// Every socket's next deadline.
     pub timers: Arc<Timers>,
+    /// Where idle sockets park (see [`crate::park`]); `None` with `park_idle_after` 0.
+    pub parking: Option<Arc<Parking>>,
 }
 
 /// An event handler called on the I/O thread where each event happens (inline dispatch, see
@@ -164,8 +167,17 @@ impl Shared {
             s.slow_consumer,
             metrics.clone(),
         );
+        let shutdown = CancellationToken::new();
+        let parking = if config.socket.park_idle_after.is_zero() {
+            None
+        } else {
+            Parking::start(io.general(), shutdown.clone())
+                .inspect_err(|e| tracing::warn!(error = %e, "sockets will not park"))
+                .ok()
+        };
         Shared {
             registry: Arc::default(),
+            parking,
             events: Arc::new(EventQueue::new(
                 config.event_queue_capacity,
                 config.event_queue_bytes,
@@ -174,7 +186,7 @@ impl Shared {
             state: AtomicU8::new(RUNNING),
             timers: Timers::start(io.general()),
             tasks: TaskTracker::new(),
-            shutdown: CancellationToken::new(),
+            shutdown,
             io,
             client_tls: client.tls,
             proxies: client.proxies,
@@ -245,6 +257,7 @@ impl Shared {
             gauges.send_queue_bytes += bytes as u64;
             gauges.send_queue_largest = gauges.send_queue_largest.max(messages as u64);
         });
+        gauges.sockets_parked = self.parking.as_ref().map_or(0, |p| p.count() as u64);
         let (events, bytes) = self.events.waiting();
         gauges.events_waiting = events as u64;
         gauges.event_bytes_waiting = bytes as u64;

@@ -239,6 +239,61 @@ impl Wire {
         }
     }
 
+    /// Whether the connection can leave its stream's reactor (see [`crate::park`]): a plain
+    /// stream without compression, nothing buffered either way, no frame begun, no end seen.
+    pub(crate) fn may_park(&self) -> bool {
+        let decoder = &self.decoder;
+        self.parks()
+            && decoder.buf.is_empty()
+            && decoder.fragments.is_none()
+            && decoder.front_done == 0
+            && self.write.is_empty()
+            && self.chunks.is_none()
+            && !self.eof
+    }
+
+    /// Whether the stream has input not read yet (or its peer hung up), by asking the system
+    /// (one `poll`): a stream just registered with the reactor reads nothing until the
+    /// reactor has reported it, so that parking it then would resume it at once, again and
+    /// again. Only asked of a connection about to park.
+    pub(crate) fn input_waiting(&self) -> bool {
+        let IoStream::Plain(tcp) = &self.io else {
+            return true;
+        };
+        let mut fd = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(&tcp.0),
+            events: libc::POLLIN | libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, an open descriptor (the stream's); timeout 0: no wait.
+        let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+        ready != 0
+    }
+
+    /// Whether the connection is of a kind that parks: a plain stream without compression.
+    pub(crate) fn parks(&self) -> bool {
+        matches!(self.io, IoStream::Plain(_))
+            && self.deflater.is_none()
+            && self.decoder.inflater.is_none()
+    }
+
+    /// The connection's stream out of its reactor, with what makes the wire again (see
+    /// [`ParkedWire::resume`]); an error when it may not park (see [`Wire::may_park`]), or
+    /// when the reactor would not let the stream go (it is then gone).
+    pub(crate) fn park(self) -> io::Result<ParkedWire> {
+        if !self.may_park() {
+            return Err(io::Error::other("the connection cannot park now"));
+        }
+        let IoStream::Plain(tcp) = self.io else {
+            return Err(io::Error::other("only a plain connection parks"));
+        };
+        Ok(ParkedWire {
+            tcp: tcp.0.into_std()?,
+            role: self.role,
+            max_message: self.decoder.max_message,
+        })
+    }
+
     /// Nothing more to read for now: unless a frame is half-received, the connection holds no
     /// read buffer while it waits.
     fn release_read_buffer(&mut self) {
@@ -414,6 +469,27 @@ impl Wire {
     /// Shuts the write side down (TLS close_notify, then TCP FIN).
     pub(crate) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// A parked connection's stream, out of any reactor, and what its wire is made of.
+pub(crate) struct ParkedWire {
+    pub(crate) tcp: std::net::TcpStream,
+    role: Role,
+    max_message: usize,
+}
+
+impl ParkedWire {
+    /// The wire again, its stream registered with the calling thread's reactor. A parked
+    /// wire held nothing but the stream, so a fresh one is the same wire.
+    pub(crate) fn resume(self) -> io::Result<Wire> {
+        let tcp = tokio::net::TcpStream::from_std(self.tcp)?;
+        Ok(Wire::new(
+            IoStream::Plain(crate::tcp::Tcp(tcp)),
+            self.role,
+            &[],
+            self.max_message,
+        ))
     }
 }
 

@@ -135,3 +135,54 @@ fn a_connection_whose_one_message_was_echoed_holds_no_buffer() {
         "{per_connection} bytes of heap per connection after one echo, more than {MAX_HEAP_PER_IDLE_CONNECTION}"
     );
 }
+
+/// Most heap an idle plain inbound connection may hold once parked (`park_idle_after`): no
+/// task (512 bytes), no reactor registration (256); its parked state (its clocks, its place
+/// under the listener's limits, its runtime, beside the socket's waker: about 190 bytes),
+/// its place among the parked, the socket, its place in the registry and its deadline: about
+/// 880 (1,425 unparked).
+const MAX_HEAP_PER_PARKED_CONNECTION: isize = 920;
+
+/// Waits (bounded) until `count` sockets are parked.
+fn wait_parked(server: &Connector, count: u64) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while server.metrics().sockets_parked != count {
+        assert!(std::time::Instant::now() < deadline, "parked in time");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_parked_idle_connection_holds_much_less() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    const FIRST: usize = 100;
+    const MORE: usize = 400;
+    let (tx, opened) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let mut config = Config::with_listener("127.0.0.1", 0);
+    config.socket.park_idle_after = std::time::Duration::from_millis(50);
+    let server = Connector::builder(config)
+        .on_event(move |_: &ConnectorHandle, event: Event| {
+            if let Event::InboundConnection { .. } = event {
+                let _ = tx.lock().unwrap().send(());
+            }
+        })
+        .start()
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let mut held = Vec::with_capacity(FIRST + MORE);
+    open(addr, &mut held, FIRST, &opened, false);
+    wait_parked(&server, FIRST as u64);
+    let before = LIVE.load(Ordering::Relaxed);
+    open(addr, &mut held, FIRST + MORE, &opened, false);
+    wait_parked(&server, (FIRST + MORE) as u64);
+    let per_connection = (LIVE.load(Ordering::Relaxed) - before) / MORE as isize;
+    assert_eq!(server.socket_count(), FIRST + MORE);
+    eprintln!("{per_connection} bytes of heap per parked idle connection");
+    assert!(
+        per_connection <= MAX_HEAP_PER_PARKED_CONNECTION,
+        "{per_connection} bytes of heap per parked connection, more than {MAX_HEAP_PER_PARKED_CONNECTION}"
+    );
+    drop(held);
+    server.stop().unwrap();
+}

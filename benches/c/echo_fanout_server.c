@@ -8,8 +8,10 @@
  * --inline 1 runs the callback on the I/O threads (wsc_config_set_inline_dispatch: it never
  * blocks) instead of the dispatcher thread.
  *
- * Settings are the library's defaults except the connection limit, raised for the idle load.
- * Receivers join the group through the served path's default groups, before their 101. */
+ * Settings are the library's defaults except the connection limit, raised for the idle load,
+ * and park_idle_after, 1 s: the idle load reads memory once the sockets are parked, as the
+ * sockets_parked gauge on the metrics path (printed after the port) says. Receivers join the
+ * group through the served path's default groups, before their 101. */
 #define _POSIX_C_SOURCE 200809L
 #include <wsconnector.h>
 
@@ -18,6 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Idle sockets park after this; the idle load waits for them on the metrics path. */
+#define PARK_IDLE_AFTER_MS 1000
+#define METRICS_PATH "/metrics"
+
+#define ECHO_PATH "/echo"
 #define FANOUT_RECV_PATH "/fanout/recv"
 #define FANOUT_TRIGGER_PATH "/fanout/trigger"
 #define FANOUT_GROUP "fan"
@@ -87,8 +94,11 @@ int main(int argc, char **argv) {
         return 1;
     if (failed(wsc_config_set_listener(config, "127.0.0.1", (uint16_t)port), "listener") ||
         failed(wsc_config_add_path(config, FANOUT_RECV_PATH, groups, 1), "path") ||
-        failed(wsc_config_add_path(config, "*", NULL, 0), "path") ||
+        failed(wsc_config_add_path(config, ECHO_PATH, NULL, 0), "path") ||
+        failed(wsc_config_add_path(config, FANOUT_TRIGGER_PATH, NULL, 0), "path") ||
         failed(wsc_config_set_max_inbound_connections(config, 1u << 20), "max connections") ||
+        failed(wsc_config_set_duration_ms(config, "park_idle_after", PARK_IDLE_AFTER_MS), "park_idle_after") ||
+        failed(wsc_config_set_metrics_path(config, METRICS_PATH), "metrics path") ||
         failed(wsc_config_set_inline_dispatch(config, inline_dispatch == 1), "inline dispatch") ||
         failed(wsc_config_on_inbound_message(config, on_message, fan, free_filter), "callback")) {
         wsc_config_free(config);
@@ -97,7 +107,7 @@ int main(int argc, char **argv) {
     uint16_t bound = 0;
     if (failed(wsc_connector_start(config, &conn), "start") || failed(wsc_connector_local_port(conn, &bound), "port"))
         return 1;
-    printf("%u\n", (unsigned)bound);
+    printf("%u --metrics-path %s\n", (unsigned)bound, METRICS_PATH);
     fflush(stdout);
 
     int signal_number = 0;

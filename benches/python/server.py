@@ -14,9 +14,15 @@ import threading
 
 import wsconnector
 
+ECHO_PATH = "/echo"
 FANOUT_RECV_PATH = "/fanout/recv"
 FANOUT_TRIGGER_PATH = "/fanout/trigger"
 FANOUT_GROUP = "fan"
+
+
+# Idle sockets park after this (the library's default is 10 s).
+PARK_IDLE_AFTER_S = 1.0
+METRICS_PATH = "/metrics"
 
 
 def main() -> None:
@@ -30,8 +36,12 @@ def main() -> None:
         host="127.0.0.1",
         port=args.port,
         # Receivers join the group through the path's default groups, before their 101.
-        paths={FANOUT_RECV_PATH: [FANOUT_GROUP], "*": None},
+        # The loads' paths, each declared: the metrics path must not be a WebSocket path.
+        paths={FANOUT_RECV_PATH: [FANOUT_GROUP], ECHO_PATH: None, FANOUT_TRIGGER_PATH: None},
         max_inbound_connections=1 << 20,
+        # The idle load reads memory once the sockets are parked, as the metrics path says.
+        park_idle_after=PARK_IDLE_AFTER_S,
+        metrics_path=METRICS_PATH,
     )
 
     @connector.on_inbound_message
@@ -42,7 +52,7 @@ def main() -> None:
             socket.send(message)
 
     connector.start()
-    print(connector.port, flush=True)
+    print(f"{connector.port} --metrics-path {METRICS_PATH}", flush=True)
     threading.Event().wait()
 
 

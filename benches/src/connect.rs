@@ -49,6 +49,11 @@ impl Target {
         }
     }
 
+    /// The server's port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// The same server, with connections that negotiate permessage-deflate when `deflate`.
     pub fn with_deflate(self, deflate: bool) -> Self {
         Target { deflate, ..self }

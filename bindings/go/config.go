@@ -45,7 +45,7 @@ import (
 	"unsafe"
 )
 
-// Disabled, as PingInterval, IdleTimeout or ClientIdleTimeout, turns the feature off.
+// Disabled, as PingInterval, IdleTimeout, ClientIdleTimeout or ParkIdleAfter, turns the feature off.
 const Disabled time.Duration = -1
 
 // SlowConsumerPolicy is what a send does when a socket's send queue is full.
@@ -106,6 +106,7 @@ type Config struct {
 	PingInterval      time.Duration      // between keepalive pings (30 s; Disabled: none)
 	PongTimeout       time.Duration      // a ping unanswered this long closes the socket (20 s)
 	CloseTimeout      time.Duration      // time the peer has to answer our close frame (5 s)
+	ParkIdleAfter     time.Duration      // a plain socket quiet this long parks, holding less memory (10 s; Disabled: never)
 
 	// permessage-deflate (RFC 7692), off by default: Compression turns it on for the listener
 	// and outbound sockets; the rest are the parameters this end asks for.
@@ -146,24 +147,25 @@ type Config struct {
 type valueType int
 
 const (
-	listenerValue      valueType = iota // Host and Port: one wsc_config_set_listener call, made first
-	sizeValue                           // int -> size_t
-	durationValue                       // time.Duration -> milliseconds
-	durationOrOffValue                  // the same, with Disabled -> 0 (off)
-	boolValue                           // bool, applied when true
-	stringValue                         // string
-	addStringValue                      // []string, one call per item
-	enumValue                           // SlowConsumerPolicy -> its number
-	pemValue                            // PEM text or path -> (source, text)
-	pemPairValue                        // with its partner field: (source, text, partner text)
-	pairsValue                          // http.Header or url.Values: one call per value, names sorted
-	pathsValue                          // []Path: one call per path
-	namedStringValue                    // string, through wsc_config_set_string by name
-	namedStringsValue                   // []string, through wsc_config_add_string by name
-	namedIntValue                       // int, through wsc_config_set_int by name
-	namedBoolValue                      // bool, through wsc_config_set_bool by name
-	negatedBoolValue                    // bool, its negation through wsc_config_set_bool by name
-	reconnectValue                      // *Reconnect, through wsc_config_set_reconnect
+	listenerValue           valueType = iota // Host and Port: one wsc_config_set_listener call, made first
+	sizeValue                                // int -> size_t
+	durationValue                            // time.Duration -> milliseconds
+	durationOrOffValue                       // the same, with Disabled -> 0 (off)
+	boolValue                                // bool, applied when true
+	stringValue                              // string
+	addStringValue                           // []string, one call per item
+	enumValue                                // SlowConsumerPolicy -> its number
+	pemValue                                 // PEM text or path -> (source, text)
+	pemPairValue                             // with its partner field: (source, text, partner text)
+	pairsValue                               // http.Header or url.Values: one call per value, names sorted
+	pathsValue                               // []Path: one call per path
+	namedStringValue                         // string, through wsc_config_set_string by name
+	namedStringsValue                        // []string, through wsc_config_add_string by name
+	namedIntValue                            // int, through wsc_config_set_int by name
+	namedBoolValue                           // bool, through wsc_config_set_bool by name
+	namedDurationOrOffValue                  // time.Duration, through wsc_config_set_duration_ms by name; Disabled -> 0 (off)
+	negatedBoolValue                         // bool, its negation through wsc_config_set_bool by name
+	reconnectValue                           // *Reconnect, through wsc_config_set_reconnect
 )
 
 // setting is one row of the table: a Config field, its value type, and the C function that
@@ -209,6 +211,7 @@ var settings = []setting{
 	{"PingInterval", durationOrOffValue, C.wsc_config_set_ping_interval_ms, ""},
 	{"PongTimeout", durationValue, C.wsc_config_set_pong_timeout_ms, ""},
 	{"CloseTimeout", durationValue, C.wsc_config_set_close_timeout_ms, ""},
+	{"ParkIdleAfter", namedDurationOrOffValue, nil, "park_idle_after"},
 	{"Compression", boolValue, C.wsc_config_set_compression, ""},
 	{"ServerNoContextTakeover", namedBoolValue, nil, "server_no_context_takeover"},
 	{"ClientNoContextTakeover", namedBoolValue, nil, "client_no_context_takeover"},
@@ -444,6 +447,15 @@ func (row setting) applyNamed(config *C.wsc_config, v reflect.Value, ok func(C.w
 		return ok(C.wsc_config_set_int(config, name, C.uint64_t(v.Int())))
 	case namedBoolValue, negatedBoolValue:
 		return ok(C.wsc_config_set_bool(config, name, C.bool(v.Bool() == (row.kind == namedBoolValue))))
+	case namedDurationOrOffValue:
+		d := time.Duration(v.Int())
+		switch {
+		case d == Disabled:
+			d = 0
+		case d < 0:
+			return invalid("%s must not be negative", row.field)
+		}
+		return ok(C.wsc_config_set_duration_ms(config, name, C.uint64_t(d.Milliseconds())))
 	case reconnectValue:
 		policy := v.Interface().(*Reconnect)
 		return ok(policy.withPolicy(func(p *C.wsc_reconnect) C.wsc_result {

@@ -263,6 +263,12 @@ impl Metrics {
         self.0.draining
     }
 
+    /// Gauge: sockets parked now (idle, out of the scheduler; see `park_idle_after`).
+    #[getter]
+    fn sockets_parked(&self) -> u64 {
+        self.0.sockets_parked
+    }
+
     /// Every figure in one dict, keyed by the attribute names.
     fn as_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
         let py = slf.py();
@@ -324,6 +330,7 @@ const FIGURES: &[&str] = &[
     "event_wait",
     "broadcast_fanout",
     "draining",
+    "sockets_parked",
 ];
 
 /// Where a drain stands (`Connector.drain()` returns the last one, `on_progress` gets each).

@@ -9,6 +9,7 @@ import contextlib
 import logging
 import math
 import threading
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -91,6 +92,29 @@ def test_counters_are_exact_after_scripted_traffic(recorder: Recorder) -> None:
     assert everything["compressed_messages_in"] == everything["compressed_bytes_out"] == 0
     assert everything["reconnect_attempts"] == everything["reconnects_exhausted"] == 0
     assert "wsconnector_sockets_closed_total" in m.to_prometheus()
+
+
+def test_an_idle_socket_parks_and_resumes(recorder: Recorder) -> None:
+    """park_idle_after: a quiet socket parks (the gauge says so), and its next message resumes
+    it: echoed, then parked again."""
+    connector = echo_server(recorder, park_idle_after=0.05, metrics_path="/metrics")
+
+    def wait_parked(count: int) -> None:
+        deadline = time.monotonic() + WAIT
+        while connector.metrics().sockets_parked != count:
+            assert time.monotonic() < deadline, "parked in time"
+            time.sleep(0.005)
+
+    with connector:
+        with connect(connector, "/room") as client:
+            wait_parked(1)
+            assert "wsconnector_sockets_parked 1" in http_get(connector, "/metrics")[2]
+            client.send("wake up")
+            assert client.recv(timeout=WAIT) == "wake up"
+            wait_parked(1)
+            assert connector.metrics().as_dict()["sockets_parked"] == 1
+        recorder.next("closed")
+        wait_parked(0)
 
 
 def test_the_metrics_endpoint_is_read_by_a_prometheus_parser(recorder: Recorder) -> None:

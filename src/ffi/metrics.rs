@@ -99,6 +99,9 @@ pub struct wsc_metrics {
     pub broadcast_fanout_sum_ns: u64,
     /// Gauge: 1 while the connector drains, else 0.
     pub draining: u32,
+    /// Gauge: sockets parked now (idle, out of the scheduler; see park_idle_after); they
+    /// count among the open ones too.
+    pub sockets_parked: u64,
 }
 
 impl wsc_metrics {
@@ -144,6 +147,7 @@ impl wsc_metrics {
             broadcast_fanout_count: m.broadcast_fanout.count,
             broadcast_fanout_sum_ns: ns(m.broadcast_fanout.sum),
             draining: u32::from(m.draining),
+            sockets_parked: m.sockets_parked,
         }
     }
 }

@@ -528,6 +528,7 @@ impl Metrics {
             event_wait: self.histogram(hot::EVENT_WAIT, hot::EVENT_WAIT_SUM),
             broadcast_fanout: self.histogram(hot::FANOUT, hot::FANOUT_SUM),
             draining: gauges.draining,
+            sockets_parked: gauges.sockets_parked,
         }
     }
 }
@@ -542,6 +543,7 @@ pub(crate) struct Gauges {
     pub events_waiting: u64,
     pub event_bytes_waiting: u64,
     pub draining: bool,
+    pub sockets_parked: u64,
 }
 
 #[cfg(test)]

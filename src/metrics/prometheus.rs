@@ -283,6 +283,11 @@ impl Collector for Families {
             "draining",
             "1 while the connector drains, else 0.",
             u64::from(m.draining),
+        )?;
+        w.gauge(
+            "sockets_parked",
+            "Sockets parked now: idle, out of the scheduler until needed.",
+            m.sockets_parked,
         )
     }
 }

@@ -84,6 +84,9 @@ pub struct MetricsSnapshot {
     pub broadcast_fanout: Histogram,
     /// Gauge: the connector is draining (new handshakes get 503, the health path says 503).
     pub draining: bool,
+    /// Gauge: sockets parked now (idle, out of the scheduler; see `park_idle_after`). They
+    /// count in `sockets_open` too.
+    pub sockets_parked: u64,
 }
 
 /// A figure for each socket type.

@@ -110,6 +110,7 @@ int main(void) {
     CHECK(m.messages_in_text == 3 && m.bytes_in_text == 15);
     CHECK(m.messages_out_text == 3 && m.bytes_out_text == 15);
     CHECK(m.sockets_closed == 1 && m.handshakes_refused == 0 && m.draining == 0);
+    CHECK(m.sockets_parked == 0); /* parking after the default 10 s */
     CHECK(m.compressed_messages_in == 0 && m.compressed_bytes_out == 0 && m.reconnect_attempts == 0);
 
     /* A caller built against an older, shorter wsc_metrics gets the fields it knows only. */

@@ -8,7 +8,9 @@
 //!
 //! Every load also takes `--json 1` (payloads of JSON-like text, each message different) and
 //! `--deflate 1` (negotiate permessage-deflate; a server that compresses prints it after its
-//! port, for the runner to pass on).
+//! port, for the runner to pass on), and `--metrics-path PATH` (a server whose idle sockets
+//! park prints it: the idle load reads the server's memory once they are all parked, as its
+//! `sockets_parked` gauge at PATH says; the other loads ignore it).
 //!
 //! Everything runs on one thread (a current-thread tokio runtime): pin the process to a core
 //! of its own (`taskset -c 1 load ...`), away from the server's. On failure the JSON line has
@@ -42,6 +44,7 @@ fn run(args: &Args) -> Result<Report, String> {
     let seconds = |name: &str, default: f64| -> Result<Duration, String> {
         Duration::try_from_secs_f64(args.get(name, default)?).map_err(|e| format!("--{name}: {e}"))
     };
+    let metrics_path: Option<String> = args.optional("metrics-path")?;
     let kind = Kind {
         json: args.get::<u8>("json", 0)? != 0,
         deflate: args.get::<u8>("deflate", 0)? != 0,
@@ -88,6 +91,7 @@ fn run(args: &Args) -> Result<Report, String> {
                 memory_cap: args.optional::<u64>("memory-cap-mib")?.map(|m| m << 20),
                 payload: args.get("payload", 32)?,
                 kind,
+                metrics_path,
             };
             args.finish()?;
             let target = Target::new(port, shape.connections).with_deflate(kind.deflate);

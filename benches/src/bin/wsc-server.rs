@@ -33,7 +33,18 @@ use wsconnector::{
     SocketFilter,
 };
 use wsconnector_bench::args::Args;
-use wsconnector_bench::{FANOUT_GROUP, FANOUT_RECV_PATH, FANOUT_TRIGGER_PATH};
+use wsconnector_bench::{ECHO_PATH, FANOUT_GROUP, FANOUT_RECV_PATH, FANOUT_TRIGGER_PATH};
+
+/// Idle sockets park after this (the library's default is 10 s): the idle load reads memory
+/// once they have, waiting for the `sockets_parked` gauge at [`METRICS_PATH`].
+const PARK_IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+/// The plain HTTP path serving the figures.
+const METRICS_PATH: &str = "/metrics";
+
+/// mimalloc, as the README recommends for many idle sockets: the memory parked sockets free
+/// goes back to the system (glibc's malloc keeps the holes between live allocations).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     if let Err(error) = run() {
@@ -70,10 +81,16 @@ fn run() -> Result<(), String> {
         if let Some(listener) = config.listener.as_mut() {
             listener.paths = vec![
                 InboundPath::with_groups(FANOUT_RECV_PATH, [FANOUT_GROUP]),
-                InboundPath::new("*"),
+                // The loads' other paths, each declared, rather than "*": the metrics path
+                // must not be a WebSocket path.
+                InboundPath::new(ECHO_PATH),
+                InboundPath::new(FANOUT_TRIGGER_PATH),
             ];
             listener.max_inbound_connections = 1 << 20;
+            // The idle load reads memory once the sockets are parked, as this path says.
+            listener.metrics_path = METRICS_PATH.to_owned();
         }
+        config.socket.park_idle_after = PARK_IDLE_AFTER;
         if let Some(compression) = &compression {
             config.compression = compression.clone();
         }
@@ -121,9 +138,10 @@ fn run() -> Result<(), String> {
         .map(|a| a.port())
         .ok_or("the connector has no listener")?;
     let deflate = if deflate { " --deflate 1" } else { "" };
+    let metrics = format!(" --metrics-path {METRICS_PATH}");
     match second.as_ref().and_then(|node_b| node_b.local_addr()) {
-        Some(b) => println!("{port} --second-port {}{deflate}", b.port()),
-        None => println!("{port}{deflate}"),
+        Some(b) => println!("{port} --second-port {}{deflate}{metrics}", b.port()),
+        None => println!("{port}{deflate}{metrics}"),
     }
     // Serve until the runner ends the process.
     loop {

@@ -24,6 +24,10 @@ const MEMORY_CAP_SHARE: f64 = 0.4;
 const MEMORY_CHECK_EVERY: usize = 500;
 /// Pause between the last echo and the memory reading, for the server to settle.
 const SETTLE: Duration = Duration::from_secs(1);
+/// Longest wait for a parking server's sockets to be parked.
+const PARK_WAIT: Duration = Duration::from_secs(60);
+/// Between two readings of its gauge.
+const PARK_POLL: Duration = Duration::from_millis(200);
 /// Bytes read at a time while waiting for the echo.
 const ECHO_READ: usize = 4096;
 
@@ -39,6 +43,9 @@ pub struct Idle {
     /// What it is: filler or JSON-like text, compressed or not (a compressed socket's state
     /// is set up by its first compressed message each way).
     pub kind: Kind,
+    /// The server's metrics path, when its idle sockets park: memory is read once its
+    /// `sockets_parked` gauge counts every connection held (waited for up to [`PARK_WAIT`]).
+    pub metrics_path: Option<String>,
 }
 
 /// Runs the idle load against `target` and reports it.
@@ -93,8 +100,12 @@ pub async fn run(target: Target, server: Process, idle: &Idle) -> Result<Report,
         .try_for_each_concurrent(CONNECT_CONCURRENCY, |conn| round_trip(conn, &frame))
         .await?;
     tokio::time::sleep(SETTLE).await;
-    let rss_after = rss()?;
     let held = conns.len() as u64;
+    let parked = match &idle.metrics_path {
+        Some(path) => wait_parked(target.port(), path, held).await?,
+        None => 0,
+    };
+    let rss_after = rss()?;
     let secs = span.elapsed.as_secs_f64();
     let mut report = Report::default();
     report
@@ -114,8 +125,54 @@ pub async fn run(target: Target, server: Process, idle: &Idle) -> Result<Report,
             "rss_per_conn_kib",
             rss_after.saturating_sub(rss_before) as f64 / held as f64 / 1024.0,
         )
+        .int("parked", parked)
         .text("note", stopped);
     Ok(report)
+}
+
+/// Waits until the server's `sockets_parked` gauge (Prometheus text at `path`) reaches `held`,
+/// up to [`PARK_WAIT`]; returns the last reading.
+async fn wait_parked(port: u16, path: &str, held: u64) -> Result<u64, String> {
+    let deadline = tokio::time::Instant::now() + PARK_WAIT;
+    loop {
+        let parked = parked_gauge(port, path).await?;
+        if parked >= held || tokio::time::Instant::now() >= deadline {
+            return Ok(parked);
+        }
+        tokio::time::sleep(PARK_POLL).await;
+    }
+}
+
+/// The server's `wsconnector_sockets_parked` gauge, read over plain HTTP (within 5 s).
+async fn parked_gauge(port: u16, path: &str) -> Result<u64, String> {
+    const NAME: &str = "wsconnector_sockets_parked ";
+    let read = async {
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await?;
+        let mut text = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = tcp.read(&mut chunk).await?;
+            text.extend_from_slice(&chunk[..n]);
+            let body = String::from_utf8_lossy(&text);
+            let value = body
+                .lines()
+                .find_map(|line| line.strip_prefix(NAME))
+                .filter(|_| n == 0 || body.ends_with('\n'))
+                .and_then(|value| value.trim().parse::<u64>().ok());
+            if value.is_some() || n == 0 {
+                return Ok::<_, std::io::Error>(value);
+            }
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(5), read).await {
+        Ok(Ok(Some(parked))) => Ok(parked),
+        Ok(Ok(None)) => Err(format!("no sockets_parked gauge at {path}")),
+        Ok(Err(e)) => Err(format!("server metrics: {e}")),
+        Err(_) => Err(format!("server metrics: no answer at {path} within 5 s")),
+    }
 }
 
 /// Sends one message on `conn` and waits for its echo.

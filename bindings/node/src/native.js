@@ -70,6 +70,7 @@ const PROTOTYPES = [
   'uint32_t wsc_config_set_compression(wsc_config *config, bool on)',
   'uint32_t wsc_config_set_bool(wsc_config *config, const char *name, bool value)',
   'uint32_t wsc_config_set_int(wsc_config *config, const char *name, uint64_t value)',
+  'uint32_t wsc_config_set_duration_ms(wsc_config *config, const char *name, uint64_t ms)',
   'uint32_t wsc_config_set_string(wsc_config *config, const char *name, const char *value)',
   'uint32_t wsc_config_add_string(wsc_config *config, const char *name, const char *value)',
   'uint32_t wsc_config_set_reconnect(wsc_config *config, wsc_reconnect *policy)',

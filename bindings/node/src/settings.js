@@ -22,7 +22,8 @@ const { invalidArgument } = require('./errors');
  *   pairs         name/value pairs: an object or an array of [name, value]
  *   paths         path patterns: an object {pattern: groups} or an array of patterns
  *   named*        through the C API's generic setters, by the setting's name in `extra`:
- *                 namedString, namedBool, namedSize (null keeps the default), namedStrings
+ *                 namedString, namedBool, namedSize (null keeps the default), namedStrings,
+ *                 namedDuration (milliseconds; null keeps the default)
  *   reconnect     true (the default policy), false or null (none), or a policy object
  */
 const SETTINGS = {
@@ -58,6 +59,7 @@ const SETTINGS = {
   pingInterval: ['wsc_config_set_ping_interval_ms', 'durationOrOff'],
   pongTimeout: ['wsc_config_set_pong_timeout_ms', 'duration'],
   closeTimeout: ['wsc_config_set_close_timeout_ms', 'duration'],
+  parkIdleAfter: ['wsc_config_set_duration_ms', 'namedDuration', 'park_idle_after'],
   workerThreads: ['wsc_config_set_worker_threads', 'size'],
   stopTimeout: ['wsc_config_set_stop_timeout_ms', 'duration'],
   eventQueueCapacity: ['wsc_config_set_event_queue_capacity', 'size'],
@@ -122,6 +124,14 @@ function pairs(name, value) {
   });
 }
 
+/** A duration in milliseconds, checked. */
+function milliseconds(name, value) {
+  if (typeof value !== 'number' || !(value >= 0) || value > MAX_DURATION_MS) {
+    throw invalidArgument(`${name} must be a duration in milliseconds from 0 to ${MAX_DURATION_MS}`);
+  }
+  return Math.round(value);
+}
+
 /** The C calls of one setting: arrays of arguments after the config handle. */
 function calls(name, value, type, extra, all) {
   switch (type) {
@@ -137,10 +147,9 @@ function calls(name, value, type, extra, all) {
     case 'duration':
     case 'durationOrOff':
       if (value === null) return type === 'durationOrOff' ? [[0]] : [];
-      if (typeof value !== 'number' || !(value >= 0) || value > MAX_DURATION_MS) {
-        throw invalidArgument(`${name} must be a duration in milliseconds from 0 to ${MAX_DURATION_MS}`);
-      }
-      return [[Math.round(value)]];
+      return [[milliseconds(name, value)]];
+    case 'namedDuration':
+      return [[extra, milliseconds(name, value)]];
     case 'enum':
       if (!Object.hasOwn(extra, value)) {
         throw invalidArgument(`${name} must be one of ${Object.keys(extra).join(', ')}`);

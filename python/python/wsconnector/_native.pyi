@@ -675,6 +675,9 @@ class Metrics:
     @property
     def draining(self) -> bool:
         """Gauge: the connector drains."""
+    @property
+    def sockets_parked(self) -> int:
+        """Gauge: sockets parked now (idle, out of the scheduler; see `park_idle_after`)."""
     def as_dict(self) -> dict[str, Any]:
         """Every figure in one dict, keyed by the attribute names."""
     def to_prometheus(self) -> str:

@@ -233,6 +233,8 @@ class Settings(TypedDict, total=False):
     message_rate_policy: Union[  # what a message past the limit does (default "close": 1008)
         Literal["close", "drop"], MessageRatePolicy, None
     ]
+    park_idle_after: Optional[float]  # a plain socket quiet this long parks: less memory
+    # while idle, resumed when needed (10 s; 0: never; TLS and compressed sockets do not park)
     # permessage-deflate (RFC 7692); off by default.
     compression: Optional[bool]  # on the listener and outbound sockets (False)
     inbound_compression: Optional[bool]  # on the listener only (False; per path: PathOptions)

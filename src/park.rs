@@ -1,0 +1,238 @@
+//! Parking: an idle plain socket leaves tokio, so that it holds a few hundred bytes instead of
+//! a task (its cell, 512 bytes) and a reactor registration (256).
+//!
+//! A socket quiet for `park_idle_after`, with nothing buffered either way and nothing owed
+//! (see `Driver::may_park`), ends its task: its stream leaves the reactor and joins the
+//! connector's own epoll set (one-shot, for input or hang-up), and what its task needs to go on
+//! is kept in a [`Spot`]. It resumes, in a new task on the I/O thread it ran on, exactly as it
+//! was, when its stream becomes readable or hangs up (the epoll set's task), or when its task is
+//! woken through its send queue: a send, a broadcast, a close request, a drain, stop, or one
+//! of its deadlines (the connector's timers wake sockets through their queue). Whichever comes
+//! first resumes it; the others find the spot empty.
+//!
+//! TLS and permessage-deflate sockets do not park (their streams hold state of their own).
+
+use crate::error::{Error, ErrorKind, Result};
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Wake, Waker};
+use tokio::io::unix::AsyncFd;
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
+/// Most readiness events taken from the epoll set at once.
+const EVENTS_PER_WAIT: usize = 64;
+
+/// A parked socket, able to resume.
+pub(crate) trait Resume: Send + 'static {
+    /// Starts the socket's task again (on the I/O thread it ran on).
+    fn resume(self);
+}
+
+/// Something parked that a readiness event resumes.
+trait Unpark: Send + Sync {
+    fn unpark(&self);
+}
+
+/// The connector's parked sockets: their streams in one epoll set, watched by one task.
+pub(crate) struct Parking {
+    epoll: OwnedFd,
+    /// Parked sockets by their stream's file descriptor.
+    parked: Mutex<HashMap<RawFd, Arc<dyn Unpark>>>,
+}
+
+impl Parking {
+    /// The parking of a connector, whose task runs on `runtime` until `shutdown` (stop wakes
+    /// every socket through its queue, so none is left parked).
+    pub(crate) fn start(runtime: &Handle, shutdown: CancellationToken) -> Result<Arc<Self>> {
+        let cannot = |e: std::io::Error| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("cannot set up socket parking: {e}"),
+            )
+        };
+        // SAFETY: epoll_create1 takes no pointers; a non-negative result is a new fd we own.
+        let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if epoll < 0 {
+            return Err(cannot(std::io::Error::last_os_error()));
+        }
+        // SAFETY: just created, owned by nothing else.
+        let epoll = unsafe { OwnedFd::from_raw_fd(epoll) };
+        let watched = epoll.try_clone().map_err(cannot)?;
+        let watched = {
+            let _runtime = runtime.enter();
+            // SAFETY: an OwnedFd's descriptor is open and the same until it is dropped, with
+            // the AsyncFd that owns it.
+            unsafe { AsyncFd::register_with_interest(watched, tokio::io::Interest::READABLE) }
+                .map_err(|e| cannot(e.into_parts().1))?
+        };
+        let parking = Arc::new(Parking {
+            epoll,
+            parked: Mutex::new(HashMap::new()),
+        });
+        runtime.spawn(watch(Arc::downgrade(&parking), watched, shutdown));
+        Ok(parking)
+    }
+
+    /// Sockets parked now.
+    pub(crate) fn count(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RawFd, Arc<dyn Unpark>>> {
+        // Each change is one step: a panic elsewhere leaves the map consistent.
+        self.parked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Parks `parked`, whose stream is `fd`: it resumes when the stream is readable or hangs
+    /// up, or when `queue`'s waker is woken. Resumes it at once when something already waits.
+    pub(crate) fn park<R: Resume>(
+        self: &Arc<Self>,
+        fd: RawFd,
+        parked: R,
+        queue: &crate::queue::SendQueue,
+    ) {
+        let spot = Arc::new(Spot {
+            fd,
+            parking: Arc::downgrade(self),
+            parked: Mutex::new(Some(parked)),
+        });
+        self.lock().insert(fd, spot.clone());
+        // Registered first: a wake from now on resumes the socket, whose new task then
+        // registers its own waker (never overwritten by this one).
+        queue.register_waker(&Waker::from(spot.clone()));
+        {
+            // Held while the stream joins the set, so that whatever resumes the socket takes
+            // it out of the set after it joined.
+            let waiting = spot.lock();
+            if waiting.is_none() {
+                // Woken already (by the registration itself): resumed.
+                return;
+            }
+            let mut event = libc::epoll_event {
+                events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32,
+                u64: fd as u64,
+            };
+            // SAFETY: `event` is a valid epoll_event; both fds are open (the stream's is held
+            // by the spot, which takes it out of the set before it resumes).
+            let added = unsafe {
+                libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event)
+            };
+            if added != 0 {
+                let error = std::io::Error::last_os_error();
+                drop(waiting);
+                tracing::warn!(%error, "cannot park a socket; it stays in its task");
+                spot.unpark();
+                return;
+            }
+        }
+        if queue.wants_task() {
+            // Pushed (or due) between the task's last look and the waker's registration.
+            spot.unpark();
+        }
+    }
+
+    /// The spot of `fd` leaves the set (it resumes).
+    fn forget(&self, fd: RawFd) {
+        self.lock().remove(&fd);
+        // SAFETY: no pointer but the (ignored) event; `fd` is still open (its spot holds it).
+        unsafe {
+            libc::epoll_ctl(
+                self.epoll.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                fd,
+                std::ptr::null_mut(),
+            )
+        };
+    }
+
+    /// Resumes the socket whose stream `fd` is ready. (An event for a stream that resumed
+    /// meanwhile finds nothing, or, its fd reused, a socket that resumes for nothing and parks
+    /// again later: harmless.)
+    fn ready(&self, fd: RawFd) {
+        let spot = self.lock().get(&fd).cloned();
+        if let Some(spot) = spot {
+            spot.unpark();
+        }
+    }
+}
+
+/// Where a parked socket waits: taken out (once) by whatever resumes it.
+struct Spot<R> {
+    fd: RawFd,
+    parking: Weak<Parking>,
+    parked: Mutex<Option<R>>,
+}
+
+impl<R> Spot<R> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<R>> {
+        // Taking the record is one step: a panic elsewhere leaves it consistent.
+        self.parked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<R: Resume> Unpark for Spot<R> {
+    fn unpark(&self) {
+        let parked = self.lock().take();
+        if let Some(parked) = parked {
+            if let Some(parking) = self.parking.upgrade() {
+                parking.forget(self.fd);
+            }
+            parked.resume();
+        }
+    }
+}
+
+impl<R: Resume> Wake for Spot<R> {
+    fn wake(self: Arc<Self>) {
+        self.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.unpark();
+    }
+}
+
+/// The task watching the epoll set: resumes each socket whose stream is ready, until the
+/// connector stops or its parking is gone.
+async fn watch(parking: Weak<Parking>, watched: AsyncFd<OwnedFd>, shutdown: CancellationToken) {
+    let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_WAIT];
+    loop {
+        let mut ready = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            ready = watched.readable() => match ready {
+                Ok(ready) => ready,
+                Err(e) => {
+                    tracing::error!(error = %e, "socket parking failed: parked sockets wake only on sends and deadlines");
+                    return;
+                }
+            },
+        };
+        let Some(parking) = parking.upgrade() else {
+            return;
+        };
+        loop {
+            // SAFETY: `events` has room for EVENTS_PER_WAIT entries; timeout 0: no wait.
+            let n = unsafe {
+                libc::epoll_wait(
+                    watched.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    EVENTS_PER_WAIT as i32,
+                    0,
+                )
+            };
+            if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            if n <= 0 {
+                // Readiness that came after the guard was taken is kept (tokio's tick).
+                ready.clear_ready();
+                break;
+            }
+            for event in &events[..n as usize] {
+                parking.ready(event.u64 as RawFd);
+            }
+        }
+    }
+}
