@@ -532,8 +532,10 @@ pub struct SocketConfig {
     /// A plain (ws://, uncompressed) socket quiet this long, with nothing buffered or owed,
     /// leaves its I/O thread's scheduler until its peer sends, the application sends or its
     /// next deadline comes (see the module `park`): it then holds a few hundred bytes instead
-    /// of a task and a reactor registration. Zero turns parking off. The default, 10 s, is far
-    /// above the gap of a socket that gets a message every few seconds, which thus never pays
+    /// of a task and a reactor registration. Zero (the default) turns parking off: parked
+    /// memory goes back only with an allocator that returns emptied pages (mimalloc with
+    /// `MIMALLOC_PURGE_DELAY=0`; on glibc's malloc parking leaves holes and holds more). Set it
+    /// well above the gap between a socket's messages (10 s for most), so that no socket pays
     /// a park and resume per message.
     pub park_idle_after: Duration,
 }
@@ -550,7 +552,7 @@ impl Default for SocketConfig {
             close_timeout: Duration::from_secs(5),
             message_rate_limit: None,
             message_rate_policy: MessageRatePolicy::Close,
-            park_idle_after: Duration::from_secs(10),
+            park_idle_after: Duration::ZERO,
         }
     }
 }
@@ -774,7 +776,7 @@ settings! {
     message_rate_limit: Socket, Custom;
     /// What a message past the rate limit does (default "close": the socket closes with 1008).
     message_rate_policy: Socket, Choice(MessageRatePolicy), |c| c.socket.message_rate_policy;
-    /// A plain socket quiet this long is parked, holding less memory (default 10 s; 0: never).
+    /// A plain socket quiet this long is parked, holding less memory (default 0: never; 10 s suits most, with mimalloc).
     park_idle_after: Socket, Duration, check rule::within_a_year, |c| c.socket.park_idle_after;
     /// permessage-deflate on the listener and outbound sockets (default false: off).
     compression: Socket, Bool, set |c, on| {
