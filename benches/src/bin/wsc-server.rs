@@ -35,8 +35,8 @@ use wsconnector::{
 use wsconnector_bench::args::Args;
 use wsconnector_bench::{ECHO_PATH, FANOUT_GROUP, FANOUT_RECV_PATH, FANOUT_TRIGGER_PATH};
 
-/// Idle sockets park after this (the library's default is 10 s): the idle load reads memory
-/// once they have, waiting for the `sockets_parked` gauge at [`METRICS_PATH`].
+/// Idle sockets park after this (the library does not park by default): the idle load reads
+/// memory once they have, waiting for the `sockets_parked` gauge at [`METRICS_PATH`].
 const PARK_IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 /// The plain HTTP path serving the figures.
 const METRICS_PATH: &str = "/metrics";
