@@ -544,38 +544,21 @@ impl<O: Owner> Driver<O> {
         let rate = config
             .message_rate_limit
             .map(|limit| Box::new(RateLimit::new(limit, config.message_rate_policy, now)));
-        let mut driver = Driver {
-            owner,
-            wire,
-            idle_closed: false,
-            rate,
-            close_sent: false,
-            close_received: false,
-            flushed: false,
-            queue_waker_set: false,
-            ending: None,
-            now,
+        let clocks = Clocks {
             last_activity: now,
             last_received: now,
-            ping_due: false,
             ping_sent: None,
-            pong: None,
-            pong_end: 0,
-            reads_paused_since: None,
-            close_deadline: None,
+            rate,
             timer: NEVER,
-            room_round: 0,
         };
+        let mut driver = Driver::at_rest(owner, wire, now, clocks);
         driver.arm_timer();
         driver
     }
 
-    fn socket(&self) -> &Socket {
-        self.owner.socket()
-    }
-
-    /// The driver of a parked socket that resumes: as it was when it parked.
-    fn resumed(owner: O, wire: Wire, clocks: Clocks) -> Self {
+    /// A driver with `clocks` and nothing buffered, owed or under way: a new socket's, or a
+    /// parked one's as it resumes (see [`Driver::may_park`]).
+    fn at_rest(owner: O, wire: Wire, now: Instant, clocks: Clocks) -> Self {
         let Clocks {
             last_activity,
             last_received,
@@ -593,7 +576,7 @@ impl<O: Owner> Driver<O> {
             flushed: false,
             queue_waker_set: false,
             ending: None,
-            now: Instant::now(),
+            now,
             last_activity,
             last_received,
             ping_due: false,
@@ -605,6 +588,15 @@ impl<O: Owner> Driver<O> {
             timer,
             room_round: 0,
         }
+    }
+
+    fn socket(&self) -> &Socket {
+        self.owner.socket()
+    }
+
+    /// The driver of a parked socket that resumes: as it was when it parked.
+    fn resumed(owner: O, wire: Wire, clocks: Clocks) -> Self {
+        Driver::at_rest(owner, wire, Instant::now(), clocks)
     }
 
     /// Whether the socket may park now (see [`crate::park`]): parking is on, the socket has
