@@ -110,6 +110,11 @@ impl IoThreads {
         &self.handles[0]
     }
 
+    /// Every I/O thread's runtime, the general one first.
+    pub(crate) fn handles(&self) -> &[Handle] {
+        &self.handles
+    }
+
     /// The I/O thread of a new socket: each in turn.
     pub(crate) fn next(&self) -> Placement<'_> {
         let turn = match self.handles.len() {

@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod alloc;
 mod allow;
 mod broadcast;
 mod cluster;
@@ -51,8 +52,9 @@ mod origin;
 mod outbound;
 mod park;
 
-/// The C library's allocator (feature `c-allocator`, see Cargo.toml): mimalloc returns the
-/// pages that parked sockets' tasks and registrations leave empty.
+/// The C library's allocator (feature `c-allocator`, see Cargo.toml): mimalloc, whose pages
+/// that parked sockets' tasks and registrations leave empty the library returns at once
+/// (feature `mimalloc-purge`, see [`alloc`]).
 #[cfg(feature = "c-allocator")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
