@@ -77,7 +77,8 @@ pub use cluster::{ClusterConfig, ClusterSocket, MAX_CLUSTER_NAME_LEN};
 pub use config::{
     config_fields, duration_from_secs, ClientConfig, ClientScheme, Compression, Config, Identity,
     InboundPath, ListenerConfig, MessageRateLimit, MessageRatePolicy, ServerTls,
-    SlowConsumerPolicy, SocketConfig, TrustedRoots, MAX_DURATION, MAX_GROUP_LEN, SETTINGS,
+    SlowConsumerPolicy, SocketConfig, TrustedRoots, DEFAULT_PARK_IDLE_AFTER, MAX_DURATION,
+    MAX_GROUP_LEN, SETTINGS,
 };
 pub use connector::{Connector, ConnectorBuilder};
 pub use dispatch::{prefer_batched_wakeups, EventHandler};

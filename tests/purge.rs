@@ -74,3 +74,13 @@ fn the_memory_parked_sockets_free_goes_back_to_the_system() {
     drop(held);
     server.stop().unwrap();
 }
+
+#[test]
+fn with_the_purge_sockets_park_after_10_s_by_default() {
+    let config = Config::with_listener("127.0.0.1", 0);
+    assert_eq!(config.socket.park_idle_after, Duration::from_secs(10));
+    assert_eq!(
+        wsconnector::DEFAULT_PARK_IDLE_AFTER,
+        Duration::from_secs(10)
+    );
+}
