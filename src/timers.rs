@@ -7,14 +7,26 @@
 //!
 //! Deadlines are kept in whole milliseconds since the connector started, rounded up: a
 //! deadline never fires early.
+//!
+//! The task sleeps on a timerfd of its own, watched by the reactor, rather than on a tokio
+//! timer: a runtime whose timer wheel holds an entry looks it up and reads the clock on every
+//! park (each turn of a busy I/O thread), which cost about 170 instructions per echoed message
+//! (measured: one sleeping task added to the fastwebsockets bench server, 3,215 -> 3,382). The
+//! wheel then stays empty unless the application's own tasks use it. Should no timerfd be had
+//! (out of descriptors), the task sleeps on a tokio timer.
 
 use crate::socket::{Socket, SocketInner};
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+use tokio::io::unix::AsyncFd;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 /// A point in time, in milliseconds since the connector's timers started.
 pub(crate) type Tick = u64;
@@ -109,8 +121,7 @@ impl Drop for Timers {
 /// The timer task: wakes each socket whose deadline passed, then sleeps until the next
 /// deadline or a change; ends with its timers.
 async fn run(timers: Weak<Timers>, changed: Arc<Notify>) {
-    let sleep = tokio::time::sleep(Duration::ZERO);
-    tokio::pin!(sleep);
+    let mut alarm = Alarm::new();
     loop {
         let next = match timers.upgrade() {
             Some(timers) => timers.fire(),
@@ -118,13 +129,113 @@ async fn run(timers: Weak<Timers>, changed: Arc<Notify>) {
         };
         match next {
             Some(at) => {
-                sleep.as_mut().reset(at);
+                alarm.set(at);
                 tokio::select! {
                     _ = changed.notified() => {}
-                    _ = &mut sleep => {}
+                    _ = alarm.rings() => {}
                 }
             }
             None => changed.notified().await,
+        }
+    }
+}
+
+/// What the timer task sleeps on: a timerfd in the reactor (see the module's note), with the
+/// time it is set for, or a tokio timer when there is no timerfd to be had.
+enum Alarm {
+    Fd(AsyncFd<File>, Instant),
+    Sleep(Pin<Box<Sleep>>),
+}
+
+impl Alarm {
+    /// A timerfd, unarmed (within the runtime, whose reactor watches it).
+    fn new() -> Self {
+        match Alarm::timerfd() {
+            Ok(fd) => Alarm::Fd(fd, Instant::now()),
+            Err(e) => {
+                tracing::warn!("no timerfd for the connector's timers ({e}); using a tokio timer");
+                Alarm::Sleep(Box::pin(tokio::time::sleep(Duration::ZERO)))
+            }
+        }
+    }
+
+    fn timerfd() -> io::Result<AsyncFd<File>> {
+        // SAFETY: no pointers; the result is checked.
+        let fd = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a descriptor just opened, owned by nothing else.
+        let fd = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        // SAFETY: a File's descriptor is open and the same until it is dropped, with the
+        // AsyncFd that owns it.
+        unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+            .map_err(|e| e.into_parts().1)
+    }
+
+    /// Rings at `at` (`Instant` is the monotonic clock that the timerfd counts).
+    fn set(&mut self, at: Instant) {
+        match self {
+            Alarm::Fd(fd, set_for) => {
+                *set_for = at;
+                // Never zero, which would disarm it: a deadline already passed rings at once.
+                let after = at
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_nanos(1));
+                let spec = libc::itimerspec {
+                    it_interval: libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: 0,
+                    },
+                    it_value: libc::timespec {
+                        tv_sec: after.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+                        tv_nsec: after.subsec_nanos().into(),
+                    },
+                };
+                // SAFETY: the descriptor is open (owned by `fd`); `spec` is a valid itimerspec;
+                // the old value is not asked for (NULL).
+                let set = unsafe {
+                    libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut())
+                };
+                if set != 0 {
+                    // Cannot happen with a valid descriptor and value; sleep on tokio instead.
+                    tracing::warn!(
+                        "timerfd_settime failed ({}); using a tokio timer",
+                        io::Error::last_os_error()
+                    );
+                    *self = Alarm::Sleep(Box::pin(tokio::time::sleep_until(at)));
+                }
+            }
+            Alarm::Sleep(sleep) => sleep.as_mut().reset(at),
+        }
+    }
+
+    /// Waits until the alarm rings (a read error ends the wait too: the timers then look
+    /// again, and the next `set` arms it anew). Should the reactor fail it (shutting down),
+    /// it waits on a tokio timer from then on.
+    async fn rings(&mut self) {
+        match self {
+            Alarm::Fd(fd, at) => loop {
+                let Ok(mut ready) = fd.readable().await else {
+                    let mut sleep = Box::pin(tokio::time::sleep_until(*at));
+                    sleep.as_mut().await;
+                    *self = Alarm::Sleep(sleep);
+                    return;
+                };
+                let mut expirations = [0u8; 8];
+                let read = ready.try_io(|file| file.get_ref().read(&mut expirations));
+                match read {
+                    Ok(_) => return,
+                    // Not ready after all (readiness was stale): wait again.
+                    Err(_would_block) => continue,
+                }
+            },
+            Alarm::Sleep(sleep) => sleep.as_mut().await,
         }
     }
 }
