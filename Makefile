@@ -77,6 +77,7 @@ lint:
 # cluster's tests start redis-servers of their own.
 test-rust: redis-server
 	$(CARGO) test --features capi
+	$(CARGO) test --features mimalloc-purge --test purge
 
 import-graph:
 	@$(CARGO) test --quiet --test import_graph the_core_imports_only_downward -- --nocapture \

@@ -1076,6 +1076,11 @@ typedef struct wsc_metrics {
    * count among the open ones too.
    */
   uint64_t sockets_parked;
+  /**
+   * Counter: times the memory that parked sockets freed was given back to the system (once
+   * after each batch of parks).
+   */
+  uint64_t memory_purges;
 } wsc_metrics;
 
 #ifdef __cplusplus

@@ -16,10 +16,14 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 use tokio_util::sync::CancellationToken;
+
+/// Longest a worker of a multi-thread runtime waits for the others in [`on_every_thread`].
+const MEET_WAIT: Duration = Duration::from_millis(10);
 
 /// Where the connector's tasks run: one runtime handle per I/O thread.
 pub(crate) struct IoThreads {
@@ -110,6 +114,11 @@ impl IoThreads {
         &self.handles[0]
     }
 
+    /// Every I/O thread's runtime, the general one first.
+    pub(crate) fn handles(&self) -> &[Handle] {
+        &self.handles
+    }
+
     /// The I/O thread of a new socket: each in turn.
     pub(crate) fn next(&self) -> Placement<'_> {
         let turn = match self.handles.len() {
@@ -193,4 +202,56 @@ fn cannot_start(what: &str, e: &std::io::Error) -> Error {
         ErrorKind::Internal,
         format!("cannot start an I/O {what}: {e}"),
     )
+}
+
+/// Runs `work` once on every thread of `runtimes` (I/O threads' handles): a task on each
+/// current-thread runtime, and on a multi-thread runtime one task per worker, which wait (up
+/// to [`MEET_WAIT`]) until all have run `work`, so that no worker takes two while another
+/// sleeps. False when a runtime is ending.
+pub(crate) async fn on_every_thread(runtimes: &[Handle], work: fn()) -> bool {
+    for runtime in runtimes {
+        let workers = match runtime.runtime_flavor() {
+            RuntimeFlavor::MultiThread => runtime.metrics().num_workers(),
+            _ => 1,
+        };
+        let meeting = Arc::new(Meeting {
+            arrived: Mutex::new(0),
+            all: Condvar::new(),
+            workers,
+        });
+        let tasks: Vec<_> = (0..workers)
+            .map(|_| {
+                let meeting = meeting.clone();
+                runtime.spawn(async move {
+                    work();
+                    meeting.arrive_and_wait();
+                })
+            })
+            .collect();
+        for task in tasks {
+            if task.await.is_err() {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Where the tasks of [`on_every_thread`] on a multi-thread runtime wait for each other.
+struct Meeting {
+    arrived: Mutex<usize>,
+    all: Condvar,
+    workers: usize,
+}
+
+impl Meeting {
+    /// Counts this task in and waits (blocking its worker, up to [`MEET_WAIT`]) for the rest.
+    fn arrive_and_wait(&self) {
+        let mut arrived = self.arrived.lock().unwrap_or_else(|e| e.into_inner());
+        *arrived += 1;
+        self.all.notify_all();
+        let _ = self
+            .all
+            .wait_timeout_while(arrived, MEET_WAIT, |arrived| *arrived < self.workers);
+    }
 }

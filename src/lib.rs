@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod alloc;
 mod allow;
 mod broadcast;
 mod cluster;
@@ -51,8 +52,9 @@ mod origin;
 mod outbound;
 mod park;
 
-/// The C library's allocator (feature `c-allocator`, see Cargo.toml): mimalloc returns the
-/// pages that parked sockets' tasks and registrations leave empty.
+/// The C library's allocator (feature `c-allocator`, see Cargo.toml): mimalloc, whose pages
+/// that parked sockets' tasks and registrations leave empty the library returns at once
+/// (feature `mimalloc-purge`, see [`alloc`]).
 #[cfg(feature = "c-allocator")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -75,7 +77,8 @@ pub use cluster::{ClusterConfig, ClusterSocket, MAX_CLUSTER_NAME_LEN};
 pub use config::{
     config_fields, duration_from_secs, ClientConfig, ClientScheme, Compression, Config, Identity,
     InboundPath, ListenerConfig, MessageRateLimit, MessageRatePolicy, ServerTls,
-    SlowConsumerPolicy, SocketConfig, TrustedRoots, MAX_DURATION, MAX_GROUP_LEN, SETTINGS,
+    SlowConsumerPolicy, SocketConfig, TrustedRoots, DEFAULT_PARK_IDLE_AFTER, MAX_DURATION,
+    MAX_GROUP_LEN, SETTINGS,
 };
 pub use connector::{Connector, ConnectorBuilder};
 pub use dispatch::{prefer_batched_wakeups, EventHandler};

@@ -11,18 +11,34 @@
 //! first resumes it; the others find the spot empty.
 //!
 //! TLS and permessage-deflate sockets do not park (their streams hold state of their own).
+//!
+//! What parked sockets free goes back to the system in one purge after each batch of parks
+//! (see [`crate::alloc`]): once no socket has parked for [`PURGE_QUIET`], or [`PURGE_EVERY`]
+//! after the first park of a batch that goes on, on every I/O thread and every worker (an
+//! allocator keeps emptied pages per thread: at 19,800 parked on two workers, purging one
+//! left 1.32 KiB per connection, both 0.98).
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::io_threads::{on_every_thread, IoThreads};
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Wake, Waker};
+use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::runtime::Handle;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Most readiness events taken from the epoll set at once.
 const EVENTS_PER_WAIT: usize = 64;
+
+/// A batch of parks ends when no socket parked for this long; then its memory is purged.
+const PURGE_QUIET: Duration = Duration::from_millis(500);
+
+/// Parks that go on without such a pause are purged this often.
+const PURGE_EVERY: Duration = Duration::from_secs(10);
 
 /// A parked socket, able to resume.
 pub(crate) trait Resume: Send + 'static {
@@ -40,12 +56,19 @@ pub(crate) struct Parking {
     epoll: OwnedFd,
     /// Parked sockets by their stream's file descriptor.
     parked: Mutex<HashMap<RawFd, Arc<dyn Unpark>>>,
+    /// Parks so far: the purge task waits for them to stop.
+    parks: AtomicU64,
+    /// Told of a park, for the purge task.
+    parked_some: Notify,
+    /// Purges done.
+    purges: AtomicU64,
 }
 
 impl Parking {
-    /// The parking of a connector, whose task runs on `runtime` until `shutdown` (stop wakes
-    /// every socket through its queue, so none is left parked).
-    pub(crate) fn start(runtime: &Handle, shutdown: CancellationToken) -> Result<Arc<Self>> {
+    /// The parking of a connector, whose tasks run on the general thread of `io` until
+    /// `shutdown` (stop wakes every socket through its queue, so none is left parked).
+    pub(crate) fn start(io: &IoThreads, shutdown: CancellationToken) -> Result<Arc<Self>> {
+        let runtime = io.general();
         let cannot = |e: std::io::Error| {
             Error::new(
                 ErrorKind::Internal,
@@ -70,14 +93,27 @@ impl Parking {
         let parking = Arc::new(Parking {
             epoll,
             parked: Mutex::new(HashMap::new()),
+            parks: AtomicU64::new(0),
+            parked_some: Notify::new(),
+            purges: AtomicU64::new(0),
         });
-        runtime.spawn(watch(Arc::downgrade(&parking), watched, shutdown));
+        runtime.spawn(watch(Arc::downgrade(&parking), watched, shutdown.clone()));
+        runtime.spawn(purge_after_parks(
+            parking.clone(),
+            io.handles().to_vec(),
+            shutdown,
+        ));
         Ok(parking)
     }
 
     /// Sockets parked now.
     pub(crate) fn count(&self) -> usize {
         self.lock().len()
+    }
+
+    /// Times the memory parked sockets freed was given back to the system.
+    pub(crate) fn purges(&self) -> u64 {
+        self.purges.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RawFd, Arc<dyn Unpark>>> {
@@ -131,6 +167,8 @@ impl Parking {
             // Pushed (or due) between the task's last look and the waker's registration.
             spot.unpark();
         }
+        self.parks.fetch_add(1, Ordering::Relaxed);
+        self.parked_some.notify_one();
     }
 
     /// The spot of `fd` leaves the set (it resumes).
@@ -234,5 +272,45 @@ async fn watch(parking: Weak<Parking>, watched: AsyncFd<OwnedFd>, shutdown: Canc
                 parking.ready(event.u64 as RawFd);
             }
         }
+    }
+}
+
+/// The task that purges the memory of each batch of parks (see the module's doc) on every
+/// I/O thread in `threads`, until the connector stops.
+async fn purge_after_parks(
+    parking: Arc<Parking>,
+    threads: Vec<Handle>,
+    shutdown: CancellationToken,
+) {
+    let mut purged = 0;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = parking.parked_some.notified() => {}
+        }
+        if parking.parks.load(Ordering::Relaxed) == purged {
+            // Told of parks that the last purge covered.
+            continue;
+        }
+        // The batch goes on while sockets park, until a quiet spell or PURGE_EVERY.
+        let batch_end = tokio::time::Instant::now() + PURGE_EVERY;
+        loop {
+            let seen = parking.parks.load(Ordering::Relaxed);
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(PURGE_QUIET) => {}
+            }
+            if parking.parks.load(Ordering::Relaxed) == seen
+                || tokio::time::Instant::now() >= batch_end
+            {
+                break;
+            }
+        }
+        purged = parking.parks.load(Ordering::Relaxed);
+        if !on_every_thread(&threads, crate::alloc::purge).await {
+            // The threads end with their connector.
+            return;
+        }
+        parking.purges.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -171,7 +171,7 @@ impl Shared {
         let parking = if config.socket.park_idle_after.is_zero() {
             None
         } else {
-            Parking::start(io.general(), shutdown.clone())
+            Parking::start(&io, shutdown.clone())
                 .inspect_err(|e| tracing::warn!(error = %e, "sockets will not park"))
                 .ok()
         };
@@ -257,7 +257,10 @@ impl Shared {
             gauges.send_queue_bytes += bytes as u64;
             gauges.send_queue_largest = gauges.send_queue_largest.max(messages as u64);
         });
-        gauges.sockets_parked = self.parking.as_ref().map_or(0, |p| p.count() as u64);
+        if let Some(parking) = &self.parking {
+            gauges.sockets_parked = parking.count() as u64;
+            gauges.memory_purges = parking.purges();
+        }
         let (events, bytes) = self.events.waiting();
         gauges.events_waiting = events as u64;
         gauges.event_bytes_waiting = bytes as u64;

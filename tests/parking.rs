@@ -169,6 +169,26 @@ fn a_peer_closing_or_vanishing_while_parked_is_reported_once() {
 }
 
 #[test]
+fn a_batch_of_parks_is_purged_once() {
+    let (server, events) = parking_server(|_| {});
+    let held: Vec<_> = (1..=3)
+        .map(|parked| parked_client(&server, &events, parked))
+        .collect();
+    let deadline = Instant::now() + WAIT;
+    while server.metrics().memory_purges == 0 {
+        assert!(Instant::now() < deadline, "the batch purged in time");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        server.metrics().memory_purges,
+        1,
+        "three parks, well within the quiet spell of each other: one batch"
+    );
+    drop(held);
+    server.stop().unwrap();
+}
+
+#[test]
 fn zero_turns_parking_off() {
     let mut config = Config::with_listener("127.0.0.1", 0);
     config

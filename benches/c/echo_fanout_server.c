@@ -9,8 +9,9 @@
  * blocks) instead of the dispatcher thread.
  *
  * Settings are the library's defaults except the connection limit, raised for the idle load,
- * and park_idle_after, 1 s: the idle load reads memory once the sockets are parked, as the
- * sockets_parked gauge on the metrics path (printed after the port) says. Receivers join the
+ * and park_idle_after, 1 s (10 s by default): the idle load reads memory once the sockets are
+ * parked, as the sockets_parked gauge on the metrics path (printed after the port) says, and
+ * their memory purged (memory_purges_total). Receivers join the
  * group through the served path's default groups, before their 101. */
 #define _POSIX_C_SOURCE 200809L
 #include <wsconnector.h>

@@ -20,7 +20,7 @@ FANOUT_TRIGGER_PATH = "/fanout/trigger"
 FANOUT_GROUP = "fan"
 
 
-# Idle sockets park after this (the library does not park by default).
+# Idle sockets park after this (the library's default: 10 s), for a short idle run.
 PARK_IDLE_AFTER_S = 1.0
 METRICS_PATH = "/metrics"
 

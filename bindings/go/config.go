@@ -106,7 +106,7 @@ type Config struct {
 	PingInterval      time.Duration      // between keepalive pings (30 s; Disabled: none)
 	PongTimeout       time.Duration      // a ping unanswered this long closes the socket (20 s)
 	CloseTimeout      time.Duration      // time the peer has to answer our close frame (5 s)
-	ParkIdleAfter     time.Duration      // a plain socket quiet this long parks, holding less memory (default: never; 10 s suits most)
+	ParkIdleAfter     time.Duration      // a plain socket quiet this long parks, holding less memory (default 10 s; Disabled: never)
 
 	// permessage-deflate (RFC 7692), off by default: Compression turns it on for the listener
 	// and outbound sockets; the rest are the parameters this end asks for.

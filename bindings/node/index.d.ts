@@ -70,7 +70,7 @@ export interface Settings {
   pingInterval?: number | null; // between keepalive pings (30 s; null: no pings)
   pongTimeout?: number | null; // a ping unanswered this long closes the socket (20 s)
   closeTimeout?: number | null; // time the peer has to answer our close frame (5 s)
-  parkIdleAfter?: number | null; // ms a plain socket is quiet before it parks, holding less memory (default 0: never; 10 s suits most)
+  parkIdleAfter?: number | null; // ms a plain socket is quiet before it parks, holding less memory (default 10 s; 0: never)
   workerThreads?: number | null; // I/O threads (default: the CPU count, at most 4)
   stopTimeout?: number | null; // how long stop waits for sends and close handshakes (5 s)
   eventQueueCapacity?: number | null; // events waiting for listeners; past it sockets stop reading

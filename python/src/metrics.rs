@@ -269,6 +269,13 @@ impl Metrics {
         self.0.sockets_parked
     }
 
+    /// Counter: times the memory that parked sockets freed was given back to the system (once
+    /// after each batch of parks).
+    #[getter]
+    fn memory_purges(&self) -> u64 {
+        self.0.memory_purges
+    }
+
     /// Every figure in one dict, keyed by the attribute names.
     fn as_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
         let py = slf.py();
@@ -331,6 +338,7 @@ const FIGURES: &[&str] = &[
     "broadcast_fanout",
     "draining",
     "sockets_parked",
+    "memory_purges",
 ];
 
 /// Where a drain stands (`Connector.drain()` returns the last one, `on_progress` gets each).

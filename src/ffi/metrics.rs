@@ -102,6 +102,9 @@ pub struct wsc_metrics {
     /// Gauge: sockets parked now (idle, out of the scheduler; see park_idle_after); they
     /// count among the open ones too.
     pub sockets_parked: u64,
+    /// Counter: times the memory that parked sockets freed was given back to the system (once
+    /// after each batch of parks).
+    pub memory_purges: u64,
 }
 
 impl wsc_metrics {
@@ -148,6 +151,7 @@ impl wsc_metrics {
             broadcast_fanout_sum_ns: ns(m.broadcast_fanout.sum),
             draining: u32::from(m.draining),
             sockets_parked: m.sockets_parked,
+            memory_purges: m.memory_purges,
         }
     }
 }

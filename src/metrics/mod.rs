@@ -529,6 +529,7 @@ impl Metrics {
             broadcast_fanout: self.histogram(hot::FANOUT, hot::FANOUT_SUM),
             draining: gauges.draining,
             sockets_parked: gauges.sockets_parked,
+            memory_purges: gauges.memory_purges,
         }
     }
 }
@@ -544,6 +545,7 @@ pub(crate) struct Gauges {
     pub event_bytes_waiting: u64,
     pub draining: bool,
     pub sockets_parked: u64,
+    pub memory_purges: u64,
 }
 
 #[cfg(test)]

@@ -288,6 +288,11 @@ impl Collector for Families {
             "sockets_parked",
             "Sockets parked now: idle, out of the scheduler until needed.",
             m.sockets_parked,
+        )?;
+        w.counter(
+            "memory_purges",
+            "Times the memory parked sockets freed was given back to the system.",
+            m.memory_purges,
         )
     }
 }

@@ -87,6 +87,9 @@ pub struct MetricsSnapshot {
     /// Gauge: sockets parked now (idle, out of the scheduler; see `park_idle_after`). They
     /// count in `sockets_open` too.
     pub sockets_parked: u64,
+    /// Counter: times the memory that parked sockets freed was given back to the system (once
+    /// after each batch of parks; see `park_idle_after`).
+    pub memory_purges: u64,
 }
 
 /// A figure for each socket type.

@@ -35,14 +35,16 @@ use wsconnector::{
 use wsconnector_bench::args::Args;
 use wsconnector_bench::{ECHO_PATH, FANOUT_GROUP, FANOUT_RECV_PATH, FANOUT_TRIGGER_PATH};
 
-/// Idle sockets park after this (the library does not park by default): the idle load reads
-/// memory once they have, waiting for the `sockets_parked` gauge at [`METRICS_PATH`].
+/// Idle sockets park after this (by default 10 s, with the feature `mimalloc-purge` this crate
+/// turns on): the idle load reads memory once they have and their memory was purged, as the
+/// `sockets_parked` gauge and `memory_purges_total` at [`METRICS_PATH`] say.
 const PARK_IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 /// The plain HTTP path serving the figures.
 const METRICS_PATH: &str = "/metrics";
 
-/// mimalloc, as the README recommends for many idle sockets: the memory parked sockets free
-/// goes back to the system (glibc's malloc keeps the holes between live allocations).
+/// mimalloc, as the README recommends for many idle sockets, with the library's feature
+/// `mimalloc-purge`: the memory parked sockets free goes back to the system (glibc's malloc
+/// keeps the holes between live allocations).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -131,21 +131,36 @@ pub async fn run(target: Target, server: Process, idle: &Idle) -> Result<Report,
 }
 
 /// Waits until the server's `sockets_parked` gauge (Prometheus text at `path`) reaches `held`,
-/// up to [`PARK_WAIT`]; returns the last reading.
+/// then, from a server that gives parked sockets' memory back after each batch of parks, for
+/// its next `memory_purges_total` (so that the batch's memory is back), up to [`PARK_WAIT`] in
+/// all; returns the last reading of the gauge.
 async fn wait_parked(port: u16, path: &str, held: u64) -> Result<u64, String> {
+    const PARKED: &str = "wsconnector_sockets_parked";
+    const PURGES: &str = "wsconnector_memory_purges_total";
     let deadline = tokio::time::Instant::now() + PARK_WAIT;
-    loop {
-        let parked = parked_gauge(port, path).await?;
+    let parked = loop {
+        let parked = metric(port, path, PARKED)
+            .await?
+            .ok_or_else(|| format!("no sockets_parked gauge at {path}"))?;
         if parked >= held || tokio::time::Instant::now() >= deadline {
-            return Ok(parked);
+            break parked;
         }
         tokio::time::sleep(PARK_POLL).await;
+    };
+    if let Some(purges) = metric(port, path, PURGES).await? {
+        while tokio::time::Instant::now() < deadline
+            && metric(port, path, PURGES).await? == Some(purges)
+        {
+            tokio::time::sleep(PARK_POLL).await;
+        }
     }
+    Ok(parked)
 }
 
-/// The server's `wsconnector_sockets_parked` gauge, read over plain HTTP (within 5 s).
-async fn parked_gauge(port: u16, path: &str) -> Result<u64, String> {
-    const NAME: &str = "wsconnector_sockets_parked ";
+/// The sample `name` of the server's metrics at `path`, read over plain HTTP (within 5 s);
+/// `None` when the server has no such sample.
+async fn metric(port: u16, path: &str, name: &str) -> Result<Option<u64>, String> {
+    let prefix = format!("{name} ");
     let read = async {
         let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
         let request =
@@ -159,7 +174,7 @@ async fn parked_gauge(port: u16, path: &str) -> Result<u64, String> {
             let body = String::from_utf8_lossy(&text);
             let value = body
                 .lines()
-                .find_map(|line| line.strip_prefix(NAME))
+                .find_map(|line| line.strip_prefix(&prefix))
                 .filter(|_| n == 0 || body.ends_with('\n'))
                 .and_then(|value| value.trim().parse::<u64>().ok());
             if value.is_some() || n == 0 {
@@ -168,8 +183,7 @@ async fn parked_gauge(port: u16, path: &str) -> Result<u64, String> {
         }
     };
     match tokio::time::timeout(Duration::from_secs(5), read).await {
-        Ok(Ok(Some(parked))) => Ok(parked),
-        Ok(Ok(None)) => Err(format!("no sockets_parked gauge at {path}")),
+        Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(format!("server metrics: {e}")),
         Err(_) => Err(format!("server metrics: no answer at {path} within 5 s")),
     }

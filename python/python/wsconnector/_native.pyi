@@ -678,6 +678,10 @@ class Metrics:
     @property
     def sockets_parked(self) -> int:
         """Gauge: sockets parked now (idle, out of the scheduler; see `park_idle_after`)."""
+    @property
+    def memory_purges(self) -> int:
+        """Counter: times the memory that parked sockets freed was given back to the system
+        (once after each batch of parks)."""
     def as_dict(self) -> dict[str, Any]:
         """Every figure in one dict, keyed by the attribute names."""
     def to_prometheus(self) -> str:

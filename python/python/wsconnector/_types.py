@@ -234,7 +234,7 @@ class Settings(TypedDict, total=False):
         Literal["close", "drop"], MessageRatePolicy, None
     ]
     park_idle_after: Optional[float]  # a plain socket quiet this long parks: less memory
-    # while idle, resumed when needed (default 0: never; 10 s suits most, with MIMALLOC_PURGE_DELAY=0; TLS and compressed sockets do not park)
+    # while idle, resumed when needed (default 10 s; 0: never; TLS and compressed sockets do not park)
     # permessage-deflate (RFC 7692); off by default.
     compression: Optional[bool]  # on the listener and outbound sockets (False)
     inbound_compression: Optional[bool]  # on the listener only (False; per path: PathOptions)
