@@ -511,3 +511,45 @@ fn a_socket_handle_sends_without_a_lookup_and_fails_once_closed() {
         wsconnector::ErrorKind::NoSuchSocket
     );
 }
+
+/// A burst of connections arriving while the listener cannot accept (its one I/O thread held
+/// by an inline handler) waits in the kernel's listen queue, as many as the listener's backlog
+/// (1,024): every one completes its TCP handshake at once. With the standard library's backlog
+/// of 128, the kernel dropped the SYNs past it, and those clients waited a second or more for
+/// their retry.
+#[test]
+fn a_burst_of_connections_waits_in_the_listen_queue() {
+    const BURST: usize = 600;
+    let (held_tx, held) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let handler_side = std::sync::Mutex::new((held_tx, released));
+    let mut config = Config::with_listener("127.0.0.1", 0);
+    config.worker_threads = Some(1);
+    let server = Connector::builder(config)
+        .on_event_inline(move |_: &wsconnector::ConnectorHandle, event: Event| {
+            if event.trigger() == Trigger::InboundConnection {
+                let side = handler_side.lock().unwrap();
+                let _ = side.0.send(());
+                let _ = side.1.recv_timeout(WAIT);
+            }
+        })
+        .start()
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let rt = runtime();
+    let _first = rt.block_on(connect(&url(&server, "/first")));
+    held.recv_timeout(WAIT).expect("the I/O thread is held");
+    // Below the first SYN retry (1 s): a dropped SYN cannot complete in time.
+    let within = Duration::from_millis(900);
+    let opened = rt.block_on(async {
+        let attempts =
+            (0..BURST).map(|_| tokio::time::timeout(within, tokio::net::TcpStream::connect(addr)));
+        futures_util::future::join_all(attempts).await
+    });
+    release.send(()).unwrap();
+    let complete = opened.iter().filter(|o| matches!(o, Ok(Ok(_)))).count();
+    assert_eq!(
+        complete, BURST,
+        "connections through the TCP handshake within {within:?}"
+    );
+}

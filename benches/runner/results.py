@@ -39,9 +39,14 @@ IDLE_METRICS = [
     "rss_per_conn_kib",
     "handshakes_per_s",
     "server_cpu_us_per_handshake",
+    "server_cpu_pct",
     "client_cpu_pct",
     "other_cpu_pct",
 ]
+# Client CPU (percent of its core) while connections open past which the handshake rate is
+# the load client's, not the server's: on loopback the client's core also runs the kernel's
+# TCP work for both ends of each handshake, about 15 µs a connection here.
+CLIENT_BOUND_CPU_PCT = 85.0
 # Median CPU use of other processes (percent of a core) past which the results carry a warning.
 NOISY_OTHER_CPU_PCT = 10.0
 
@@ -209,8 +214,9 @@ def _websockets_line(scenario: Scenario, rows: Dict[str, dict]) -> str:
 def _idle_table(servers: List[Server], rows: Dict[str, dict], skipped) -> List[str]:
     lines = [
         "| server | held | RSS KiB/conn | min–max | × raw (default / 4 KiB) | handshakes/s"
-        " | min–max | × raw (default / 4 KiB) | server CPU µs/handshake | note |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        " | min–max | × raw (default / 4 KiB) | server CPU µs/handshake | × raw (default / 4 KiB)"
+        " | server / client CPU % | note |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for server in servers:
         row = rows[server.key]
@@ -222,16 +228,34 @@ def _idle_table(servers: List[Server], rows: Dict[str, dict], skipped) -> List[s
             f" | {_num(_median(row, 'handshakes_per_s'))} | {_span(row, 'handshakes_per_s')}"
             f" | {_ratios(rows, server.key, 'handshakes_per_s')}"
             f" | {_num(_median(row, 'server_cpu_us_per_handshake'))}"
+            f" | {_ratios(rows, server.key, 'server_cpu_us_per_handshake')}"
+            f" | {_num(_median(row, 'server_cpu_pct'))} / {_num(_median(row, 'client_cpu_pct'))}"
             f" | {_note(row, skipped.get(server.key))} |"
         )
+    client_bound = [
+        server.label
+        for server in servers
+        if (_median(rows[server.key], "client_cpu_pct") or 0) >= CLIENT_BOUND_CPU_PCT
+    ]
+    if client_bound:
+        lines += [
+            "",
+            f"The load client's core was busy (client CPU ≥ {CLIENT_BOUND_CPU_PCT:.0f} %) while"
+            f" connections opened to: {', '.join(client_bound)}. Their handshakes/s is the"
+            " client's ceiling; compare them by server CPU µs/handshake.",
+        ]
     return lines
 
 
 def _versus(scenario: Scenario, rows: Dict[str, dict], key: str, baseline: str) -> str:
     """The ratios of one row to another's, when both ran: rate and CPU per message, or memory
-    per connection and handshakes/s."""
+    per connection, handshakes/s and CPU per handshake."""
     if scenario.is_idle:
-        metrics = [("RSS per connection", "rss_per_conn_kib"), ("handshakes/s", "handshakes_per_s")]
+        metrics = [
+            ("RSS per connection", "rss_per_conn_kib"),
+            ("handshakes/s", "handshakes_per_s"),
+            ("server CPU per handshake", "server_cpu_us_per_handshake"),
+        ]
     else:
         metrics = [(scenario.unit, "rate"), ("server CPU per message", "server_cpu_us_per_msg")]
     parts = []
@@ -318,7 +342,10 @@ def markdown(plan: Plan, servers: List[Server], skipped: Dict[str, str], runs: L
         "- **RSS KiB/conn**: growth of the server's resident memory from before the first"
         " connection to when all were held (each having carried one echoed message), divided by"
         " the connections held. **handshakes/s**: connections opened (TCP and upgrade, 64 at a"
-        " time) per second.",
+        " time) per second; **server CPU µs/handshake**: the server's CPU time while they opened,"
+        " per connection; **server / client CPU %** over that time. On loopback the client's core"
+        " also runs the kernel's TCP work for both ends of each handshake: when it is near 100 %,"
+        " handshakes/s is the client's ceiling and server CPU µs/handshake compares the servers.",
         "- Servers: see benches/README.md; the raw baseline sends fan-out through one"
         " unbounded channel per receiver, drained by the receiver's own task.",
         "",

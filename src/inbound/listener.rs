@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 /// A bound listener, ready to run.
 pub(crate) struct Listener {
@@ -68,11 +68,9 @@ impl Listener {
                 format!("cannot listen on {addr}: {e}"),
             )
         };
-        let std_listener = std::net::TcpListener::bind(addr).map_err(listen_error)?;
-        std_listener.set_nonblocking(true).map_err(listen_error)?;
+        let tcp = listen(addr).map_err(listen_error)?;
         #[cfg(target_os = "linux")]
-        reserve_descriptors(&std_listener, config.max_inbound_connections);
-        let tcp = TcpListener::from_std(std_listener).map_err(listen_error)?;
+        reserve_descriptors(&tcp, config.max_inbound_connections);
         let local_addr = tcp.local_addr().map_err(listen_error)?;
         let tls = match &config.tls {
             Some(tls) => Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(
@@ -173,6 +171,28 @@ impl Incoming {
     }
 }
 
+/// Connections the kernel holds for the listener, handshake done, until it accepts them
+/// (`listen`'s backlog; Linux caps it at `net.core.somaxconn`, 4,096 by default). The
+/// standard library's 128 overflows in a burst, such as clients reconnecting together after
+/// a restart or while the accepting I/O thread is busy: the kernel then drops their SYNs and
+/// each waits for its retry, 1 s later, then 3 s, 7 s. tokio's own `TcpListener::bind` takes
+/// 1,024, as here.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A listening socket on `addr` with a backlog of [`LISTEN_BACKLOG`] (and, on Unix, the
+/// `SO_REUSEADDR` the standard library sets: a restarted server binds its port again while
+/// the old connections wait in TIME_WAIT).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Descriptors the process table holds beyond the inbound connections (the listener's,
 /// outbound sockets', the application's own files).
 #[cfg(target_os = "linux")]
@@ -187,7 +207,7 @@ const DESCRIPTOR_HEADROOM: usize = 256;
 /// reach this size anyway once the listener is full: a few bytes a descriptor, 128 KiB for the
 /// default limit of 10,000. Best effort: a refusal leaves the table to grow as before.
 #[cfg(target_os = "linux")]
-fn reserve_descriptors(listener: &std::net::TcpListener, connections: usize) {
+fn reserve_descriptors(listener: &TcpListener, connections: usize) {
     use std::os::fd::AsRawFd;
     let mut limit = libc::rlimit {
         rlim_cur: 0,
