@@ -415,10 +415,10 @@ impl Callbacks {
         let Some(cb) = cb else {
             return;
         };
-        let view = SocketView::new(socket);
-        let socket = as_handle::<wsc_socket>(&view);
         let kind = message.kind().into();
         payload::hand(message, &thread.scratch, |handed, payload| {
+            let view = SocketView::handed(socket, handed);
+            let socket = as_handle::<wsc_socket>(&view);
             let _current = Current::enter(thread, self, Some(handed));
             // SAFETY: a C function registered for this trigger; the views outlive the call.
             unsafe { (cb.f)(cb.userdata.0, conn, socket, kind, wsc_bytes::from(payload)) }

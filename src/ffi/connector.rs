@@ -350,7 +350,7 @@ pub extern "C" fn wsc_connector_send(
         let socket_id = arg_str!(socket_id);
         let core = conn.core()?;
         // SAFETY: the header requires `len` readable bytes at `data`.
-        let message = unsafe { payload::from_c(kind, data, len, core.shared.send_queue_bytes()) }?;
+        let message = unsafe { payload::from_c(kind, data, len, core.shared.send_queue_bytes(), None) }?;
         let delivery = core.send(socket_id, message)?;
         set_delivery(delivery, delivery_out, dropped_oldest_out);
         Ok(())
@@ -447,7 +447,7 @@ unsafe fn broadcast_from_c(
         let filter = filter_or_all(arg_opt_ref!(filter));
         let core = conn.core()?;
         // SAFETY: the caller passes `len` readable bytes at `data`.
-        let message = unsafe { payload::from_c(kind, data, len, core.shared.send_queue_bytes()) }?;
+        let message = unsafe { payload::from_c(kind, data, len, core.shared.send_queue_bytes(), None) }?;
         let result = if wait {
             core.broadcast(message, &filter)
         } else {

@@ -184,9 +184,21 @@ thread_local! {
 }
 
 /// Runs an export's body under the panic boundary; a failure (when `record`) becomes the
-/// thread's last error. Used through the `ffi!` macro.
+/// thread's last error. Used through the `ffi!` macro. Inlined into each export, so that
+/// success costs a compare; a failure's bookkeeping is out of line.
+#[inline]
 pub(crate) fn boundary(record: bool, body: impl FnOnce() -> FfiResult) -> wsc_result {
-    let error = match catch_unwind(AssertUnwindSafe(body)) {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => wsc_result::WSC_OK,
+        outcome => failed(record, outcome),
+    }
+}
+
+/// The code of a body that failed or panicked, recorded as the last error when `record`.
+#[cold]
+#[inline(never)]
+fn failed(record: bool, outcome: std::thread::Result<FfiResult>) -> wsc_result {
+    let error = match outcome {
         Ok(Ok(())) => return wsc_result::WSC_OK,
         Ok(Err(error)) => error,
         Err(panic) => FfiError::new(

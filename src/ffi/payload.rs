@@ -72,17 +72,28 @@ pub(crate) unsafe fn from_c(
     data: *const u8,
     len: usize,
     max_bytes: usize,
+    handed: Option<&Handed>,
 ) -> FfiResult<Message> {
     check_fits(len, max_bytes)?;
     // SAFETY: `len` fits, so the caller vouches for it.
-    message(kind, unsafe { super::macros::bytes(data, len, "data") }?)
+    message(
+        kind,
+        unsafe { super::macros::bytes(data, len, "data") }?,
+        handed,
+    )
 }
 
-/// A message of `kind` (a wsc_message_kind) with the bytes of `data`.
-pub(crate) fn message(kind: u32, data: &[u8]) -> FfiResult<Message> {
+/// A message of `kind` (a wsc_message_kind) with the bytes of `data`. `handed` is the message
+/// of the callback running on this thread when the caller knows it (a send on the callback's
+/// own socket view); `None` looks it up.
+pub(crate) fn message(kind: u32, data: &[u8], handed: Option<&Handed>) -> FfiResult<Message> {
     let kind = wsc_message_kind::from_raw(kind)?;
     if !data.is_empty() {
-        if let Some(message) = with_handed(|handed| handed.and_then(|h| h.reuse(kind, data))) {
+        let reused = match handed {
+            Some(handed) => handed.reuse(kind, data),
+            None => with_handed(|handed| handed.and_then(|h| h.reuse(kind, data))),
+        };
+        if let Some(message) = reused {
             return message;
         }
     }
@@ -153,13 +164,13 @@ mod tests {
     #[test]
     fn outside_a_callback_the_bytes_are_copied_and_checked() {
         let data = b"hello".to_vec();
-        let m = message(WSC_BINARY as u32, &data).unwrap();
+        let m = message(WSC_BINARY as u32, &data, None).unwrap();
         assert_eq!(m.as_bytes(), b"hello");
         assert_ne!(m.as_bytes().as_ptr(), data.as_ptr());
-        assert!(message(WSC_TEXT as u32, &data).unwrap().is_text());
-        assert!(message(WSC_TEXT as u32, &[0xff]).is_err());
-        assert!(message(7, &data).is_err());
-        assert!(message(WSC_TEXT as u32, &[]).unwrap().is_empty());
+        assert!(message(WSC_TEXT as u32, &data, None).unwrap().is_text());
+        assert!(message(WSC_TEXT as u32, &[0xff], None).is_err());
+        assert!(message(7, &data, None).is_err());
+        assert!(message(WSC_TEXT as u32, &[], None).unwrap().is_empty());
     }
 
     #[test]

@@ -9,7 +9,8 @@ use super::macros::{
     accessor, arg_opt_str, arg_out, arg_ref, arg_str, arg_strs, as_handle, ffi, ffi_value,
     take_handle, Opaque, Out,
 };
-use super::{pair_at, payload, wsc_bytes, wsc_result, wsc_socket_type, wsc_str};
+use super::payload::{self, Handed};
+use super::{pair_at, wsc_bytes, wsc_result, wsc_socket_type, wsc_str};
 use crate::socket::Link;
 use crate::{Error, Socket, SocketState};
 use std::ffi::c_char;
@@ -30,43 +31,83 @@ impl Opaque for wsc_socket {
 
 /// A socket and, once asked for, snapshots of what changes (so that count and index agree, and
 /// what an accessor lends out lives as long as the view): its groups, its connection (of an
-/// outbound socket that reconnects) and the extensions it negotiated, its last error.
+/// outbound socket that reconnects) and the extensions it negotiated, its last error. A view
+/// lent to a message callback also knows the message the callback was handed.
 pub(crate) struct SocketView {
     pub socket: Socket,
+    /// Made by the first accessor that needs a snapshot: a callback's view that is only sent
+    /// to (an echo) makes none, and its drop checks one cell, not one per snapshot.
+    snapshots: OnceLock<Box<Snapshots>>,
+    handed: HandedBy,
+}
+
+/// The snapshots of a view, each taken when first asked for.
+#[derive(Default)]
+struct Snapshots {
     groups: OnceLock<Vec<String>>,
     link: OnceLock<Link>,
     extensions: OnceLock<Option<String>>,
     last_error: OnceLock<Option<Error>>,
 }
 
+/// The message handed to the callback that a view is lent to (NULL for other views): a send
+/// on that view finds it here instead of in the thread's callback state (a thread-local,
+/// which costs a `__tls_get_addr` call in the shared library).
+struct HandedBy(*const Handed);
+
+// SAFETY: non-NULL only in a view that `Callbacks` lends to a message callback, built and
+// dropped within the call on its thread, while the `Handed` it points at lives; the header
+// lends that view for the call only.
+unsafe impl Send for HandedBy {}
+// SAFETY: as above.
+unsafe impl Sync for HandedBy {}
+
 impl SocketView {
     pub(crate) fn new(socket: Socket) -> Self {
         SocketView {
             socket,
-            groups: OnceLock::new(),
-            link: OnceLock::new(),
-            extensions: OnceLock::new(),
-            last_error: OnceLock::new(),
+            snapshots: OnceLock::new(),
+            handed: HandedBy(std::ptr::null()),
         }
     }
 
+    /// The view lent to a message callback that was handed `handed` (which outlives it).
+    pub(crate) fn handed(socket: Socket, handed: &Handed) -> Self {
+        SocketView {
+            handed: HandedBy(handed),
+            ..SocketView::new(socket)
+        }
+    }
+
+    /// The message handed to the callback this view is lent to, if it is lent to one.
+    fn handed_message(&self) -> Option<&Handed> {
+        // SAFETY: see `HandedBy`: non-NULL only while the `Handed` lives.
+        unsafe { self.handed.0.as_ref() }
+    }
+
+    fn snapshots(&self) -> &Snapshots {
+        self.snapshots.get_or_init(Box::default)
+    }
+
     fn groups(&self) -> &[String] {
-        self.groups.get_or_init(|| self.socket.groups())
+        self.snapshots().groups.get_or_init(|| self.socket.groups())
     }
 
     fn link(&self) -> &Link {
-        self.link.get_or_init(|| self.socket.link())
+        self.snapshots().link.get_or_init(|| self.socket.link())
     }
 
     /// The link's extensions as the 101 stated them.
     fn extensions(&self) -> Option<&str> {
-        self.extensions
+        self.snapshots()
+            .extensions
             .get_or_init(|| self.link().compression.map(|c| c.header_value()))
             .as_deref()
     }
 
     fn last_error(&self) -> Option<&Error> {
-        self.last_error
+        self.snapshots()
+            .last_error
             .get_or_init(|| self.socket.last_error())
             .as_ref()
     }
@@ -499,7 +540,9 @@ pub extern "C" fn wsc_socket_send(
         let socket = arg_ref!(socket);
         let max_bytes = socket.socket.queue().max_bytes();
         // SAFETY: the header requires `len` readable bytes at `data`.
-        let message = unsafe { payload::from_c(kind, data, len, max_bytes) }?;
+        let handed = socket.handed_message();
+        // SAFETY: the header requires `len` readable bytes at `data`.
+        let message = unsafe { payload::from_c(kind, data, len, max_bytes, handed) }?;
         let delivery = socket.socket.send(message)?;
         set_delivery(delivery, delivery_out, dropped_oldest_out);
         Ok(())
