@@ -4,8 +4,9 @@
 //! while reads fill it (for a frame past 64 KiB, never past twice what has arrived), and is
 //! released as soon as everything in it has been handed out; the write buffer is released
 //! once flushed. An idle connection holds no buffer at all. Released buffers go to a spare
-//! list of the thread, which the next reads and writes take from (no allocation per message). A received payload that fills
-//! most of its read buffer is split off without copying; smaller ones are copied out.
+//! list of the thread, which the next reads and writes take from (no allocation per message).
+//! A received payload that fills most of its read buffer is split off without copying;
+//! smaller ones are copied out.
 //!
 //! With permessage-deflate negotiated, messages are compressed as they are framed and inflated
 //! as their frames complete (within the message limit); without it, a socket carries no

@@ -148,11 +148,7 @@ const MAX_HEAP_PER_PARKED_CONNECTION: isize = 920;
 
 /// Waits (bounded) until `count` sockets are parked.
 fn wait_parked(server: &Connector, count: u64) {
-    let deadline = std::time::Instant::now() + WAIT;
-    while server.metrics().sockets_parked != count {
-        assert!(std::time::Instant::now() < deadline, "parked in time");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_for_metrics(server, "parked in time", |m| m.sockets_parked == count);
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wsconnector::{Config, Connector, ConnectorHandle, Event, Message, SocketFilter, Trigger};
 
 /// Parks sockets quiet for this long.
@@ -25,15 +25,9 @@ fn parking_server(configure: impl FnOnce(&mut Config)) -> (Connector, Events) {
 
 /// Waits (bounded) until `count` sockets are parked.
 fn wait_parked(server: &Connector, count: u64) {
-    let deadline = Instant::now() + WAIT;
-    while server.metrics().sockets_parked != count {
-        assert!(
-            Instant::now() < deadline,
-            "{} sockets parked, not {count}",
-            server.metrics().sockets_parked
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_metrics(server, &format!("{count} sockets parked"), |m| {
+        m.sockets_parked == count
+    });
 }
 
 /// A raw client connected to `server`, its connection event taken, and its socket parked.
@@ -174,11 +168,7 @@ fn a_batch_of_parks_is_purged_once() {
     let held: Vec<_> = (1..=3)
         .map(|parked| parked_client(&server, &events, parked))
         .collect();
-    let deadline = Instant::now() + WAIT;
-    while server.metrics().memory_purges == 0 {
-        assert!(Instant::now() < deadline, "the batch purged in time");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_metrics(&server, "the batch purged", |m| m.memory_purges > 0);
     assert_eq!(
         server.metrics().memory_purges,
         1,

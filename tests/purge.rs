@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wsconnector::{Config, Connector, ConnectorHandle, Event};
 
 #[global_allocator]
@@ -33,15 +33,6 @@ fn resident() -> u64 {
     pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
 }
 
-/// Waits (bounded) until `done` says so of the server's figures.
-fn wait_for(server: &Connector, what: &str, done: impl Fn(&wsconnector::MetricsSnapshot) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done(&server.metrics()) {
-        assert!(Instant::now() < deadline, "{what} in time");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn the_memory_parked_sockets_free_goes_back_to_the_system() {
     let mut config = Config::with_listener("127.0.0.1", 0);
@@ -58,12 +49,12 @@ fn the_memory_parked_sockets_free_goes_back_to_the_system() {
     let held: Vec<_> = (0..CONNECTIONS)
         .map(|_| raw_ws(addr, "/idle", &[]))
         .collect();
-    wait_for(&server, "every socket parked", |m| {
+    wait_for_metrics(&server, "every socket parked", |m| {
         m.sockets_parked == CONNECTIONS as u64
     });
     let unpurged = resident().saturating_sub(before) / CONNECTIONS as u64;
     let purges = server.metrics().memory_purges;
-    wait_for(&server, "the batch purged", |m| m.memory_purges > purges);
+    wait_for_metrics(&server, "the batch purged", |m| m.memory_purges > purges);
     let per_connection = resident().saturating_sub(before) / CONNECTIONS as u64;
     eprintln!(
         "{per_connection} bytes resident per parked connection ({unpurged} before the purge)"

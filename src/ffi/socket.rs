@@ -539,7 +539,6 @@ pub extern "C" fn wsc_socket_send(
     ffi! {
         let socket = arg_ref!(socket);
         let max_bytes = socket.socket.queue().max_bytes();
-        // SAFETY: the header requires `len` readable bytes at `data`.
         let handed = socket.handed_message();
         // SAFETY: the header requires `len` readable bytes at `data`.
         let message = unsafe { payload::from_c(kind, data, len, max_bytes, handed) }?;

@@ -127,9 +127,7 @@ impl Listener {
             }
         }
     }
-}
 
-impl Listener {
     /// Starts an accepted connection's task on the next I/O thread. This loop runs on the
     /// general one, whose reactor registered the stream: a stream for another thread leaves
     /// that reactor and joins its own thread's there, so that its reads wake only that thread.

@@ -16,6 +16,27 @@ use wsconnector::{Config, Connector, ConnectorBuilder, ConnectorHandle, Event, T
 /// Upper bound for anything a test waits for; tests never sleep to let things settle.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// Waits (polling, within [`WAIT`]) until `done` holds of `server`'s metrics snapshot; fails
+/// the test, naming `what` and showing the last snapshot, otherwise.
+pub fn wait_for_metrics(
+    server: &Connector,
+    what: &str,
+    done: impl Fn(&wsconnector::MetricsSnapshot) -> bool,
+) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let metrics = server.metrics();
+        if done(&metrics) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within {WAIT:?}: {metrics:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Events received by a test connector, in order.
 pub struct Events(pub mpsc::Receiver<Event>);
 
