@@ -206,6 +206,7 @@ impl SendQueue {
     /// takes it once the handler returns, in the same poll, with no wake-up. Gives it back
     /// otherwise (what `push` does first). The caller checked that it fits the byte bound.
     #[cfg(feature = "capi")]
+    #[inline]
     pub(crate) fn offer_reply(&self, message: Outgoing) -> Option<Outgoing> {
         match reply::own_slot(self) {
             Some(slot) => slot.offer(self, message),

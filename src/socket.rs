@@ -467,6 +467,7 @@ impl Socket {
     /// handler and the reply slot takes it (what `send` does first); gives it back otherwise,
     /// unsent. A message that fits the send queue's byte bound only.
     #[cfg(feature = "capi")]
+    #[inline(always)]
     pub(crate) fn offer_reply(&self, message: crate::Message) -> Option<crate::Message> {
         match self
             .0

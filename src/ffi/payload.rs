@@ -47,6 +47,7 @@ pub(crate) enum Handed {
 /// valid until `f` returns. `scratch` is the thread's buffer for copies of small payloads;
 /// none with inline dispatch, where `f` runs in the message's socket's own inline handler
 /// (the reply slot is open) and small payloads are lent instead.
+#[inline(always)]
 pub(crate) fn hand<R>(
     message: Message,
     scratch: Option<&RefCell<Vec<u8>>>,
