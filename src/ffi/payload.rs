@@ -53,35 +53,40 @@ pub(crate) fn hand<R>(
     scratch: Option<&RefCell<Vec<u8>>>,
     f: impl FnOnce(&Handed, &[u8]) -> R,
 ) -> R {
-    if message.len() >= SHARE_MIN {
-        return in_place(message, f);
-    }
-    let Some(scratch) = scratch else {
-        // The bytes stay where they are while the message moves into the cell (and maybe on
-        // into the reply slot): `Message` holds them on the heap.
-        let view = message.as_bytes() as *const [u8];
-        let handed = Handed::Lent {
-            view,
-            message: Cell::new(Some(message)),
-        };
-        return f(&handed, handed.shown());
-    };
     // Dispatch does not nest on a thread; if it ever did, the inner call shows in place.
-    let Ok(mut scratch) = scratch.try_borrow_mut() else {
-        return in_place(message, f);
+    let mut copy = scratch
+        .filter(|_| message.len() < SHARE_MIN)
+        .and_then(|scratch| scratch.try_borrow_mut().ok());
+    let handed = if let Some(copy) = &mut copy {
+        copy.clear();
+        copy.extend_from_slice(message.as_bytes());
+        Handed::Copied {
+            view: &copy[..] as *const [u8],
+            message: Cell::new(Some(message)),
+        }
+    } else if scratch.is_none() && message.len() < SHARE_MIN && !holds_bytes_within(&message) {
+        // The bytes stay where they are while the message moves into the cell (and maybe on
+        // into the reply slot).
+        Handed::Lent {
+            view: message.as_bytes() as *const [u8],
+            message: Cell::new(Some(message)),
+        }
+    } else {
+        // A large payload; or one whose bytes would move with the message (into the reply
+        // slot) while the callback may still read them: shown where the handed message
+        // stays, and a send clones it.
+        Handed::InPlace(message)
     };
-    scratch.clear();
-    scratch.extend_from_slice(message.as_bytes());
-    let handed = Handed::Copied {
-        view: &scratch[..] as *const [u8],
-        message: Cell::new(Some(message)),
-    };
-    f(&handed, &scratch)
+    // One call of `f`, so that it is inlined here.
+    f(&handed, handed.shown())
 }
 
-fn in_place<R>(message: Message, f: impl FnOnce(&Handed, &[u8]) -> R) -> R {
-    let handed = Handed::InPlace(message);
-    f(&handed, handed.shown())
+/// Whether `message` keeps its bytes within its own value (a representation that holds small
+/// payloads in place): they move whenever the message does, so it cannot be lent.
+fn holds_bytes_within(message: &Message) -> bool {
+    let at = message as *const Message as usize;
+    let bytes = message.as_bytes().as_ptr() as usize;
+    (at..at + std::mem::size_of::<Message>()).contains(&bytes)
 }
 
 /// The message a send makes of `(kind, data, len)`. `len` is checked against the send queue's
