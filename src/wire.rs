@@ -376,7 +376,8 @@ impl Wire {
         if self.write.capacity() == 0 {
             let read = &mut self.decoder.buf;
             if read.is_empty() && read.capacity() >= MIN_READ {
-                self.write = std::mem::take(read);
+                // Swapped: the empty one is not dropped (a call).
+                std::mem::swap(&mut self.write, read);
                 self.read_buffer_lent = true;
             } else {
                 self.write = buffers::take(MIN_READ);

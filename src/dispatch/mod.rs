@@ -66,7 +66,7 @@ pub fn prefer_batched_wakeups() {
 /// the handler are dropped.
 ///
 /// Inlined: an inline handler's every event comes through here (one call less per message).
-#[inline]
+#[inline(always)]
 pub(crate) fn deliver(handler: &dyn EventHandler, connector: &ConnectorHandle, event: Event) {
     let trigger = event.trigger();
     let connecting = (trigger == Trigger::InboundConnection).then(|| event.socket().clone());
