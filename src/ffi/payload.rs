@@ -284,6 +284,28 @@ mod tests {
         });
     }
 
+    /// Inline, a payload held within the message value is shown in place (it would move with
+    /// the message into the reply slot), one held outside is lent.
+    #[test]
+    fn only_a_payload_held_outside_the_message_is_lent() {
+        let within = Message::copied(false, b"ping").unwrap();
+        assert!(holds_bytes_within(&within));
+        hand(within, None, |handed, shown| {
+            assert!(matches!(handed, Handed::InPlace(_)));
+            assert_eq!(shown, b"ping");
+            let echoed = handed.reuse(WSC_BINARY, shown).unwrap().unwrap();
+            assert_eq!(echoed.as_bytes(), b"ping");
+        });
+        let outside = Message::binary(b"ping".to_vec());
+        let at = outside.as_bytes().as_ptr();
+        assert!(!holds_bytes_within(&outside));
+        hand(outside, None, |handed, shown| {
+            assert!(matches!(handed, Handed::Lent { .. }));
+            assert_eq!(shown.as_ptr(), at);
+            assert!(handed.reuse(WSC_BINARY, shown).is_none());
+        });
+    }
+
     #[test]
     fn offsets() {
         let whole = [0u8; 8];
