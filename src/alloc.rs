@@ -6,6 +6,10 @@
 //! idle thread never makes), and glibc's malloc trims only the top of its heaps. So after a
 //! batch of parks the connector asks the allocator once ([`purge`]), never on a busy path.
 
+/// [`purge`] reaches only the calling thread's memory (mimalloc keeps emptied pages per
+/// thread), so it must run on every thread that freed some; glibc's reaches every arena.
+pub(crate) const PURGE_IS_PER_THREAD: bool = cfg!(feature = "mimalloc-purge");
+
 /// Returns the free memory of the allocator the library knows to the system: mimalloc's
 /// (feature `mimalloc-purge`: this thread's emptied pages, then every arena's free pages at
 /// once), else, on Linux with glibc, the free whole pages of glibc's malloc arenas.

@@ -139,8 +139,15 @@ fn connected<G: Unpin + Send + 'static>(
     wire: Wire,
     guard: G,
 ) -> Stage<G> {
-    let span = socket_span(registration.socket());
-    let stage = Stage::Connected(Connection::Start(registration, wire), guard);
+    let span = socket_span(registration.socket(), "socket opened");
+    traced(
+        span,
+        Stage::Connected(Connection::Start(registration, wire), guard),
+    )
+}
+
+/// `stage` in the socket's `span`, if debug records are wanted.
+fn traced<G: Unpin + Send + 'static>(span: Option<tracing::Span>, stage: Stage<G>) -> Stage<G> {
     match span {
         None => stage,
         Some(span) => Stage::Traced(Box::pin(SocketTask { stage }.instrument(span))),
@@ -175,8 +182,12 @@ impl<G: Unpin + Send + 'static> Future for SocketTask<G> {
                     };
                     match parked.wire.resume() {
                         Ok(wire) => {
+                            let span = socket_span(parked.registration.socket(), "socket resumed");
                             let driver = Driver::resumed(parked.registration, wire, parked.clocks);
-                            *stage = Stage::Connected(Connection::Running(driver), parked.guard);
+                            *stage = traced(
+                                span,
+                                Stage::Connected(Connection::Running(driver), parked.guard),
+                            );
                         }
                         Err(e) => {
                             drop(parked.guard);
@@ -301,7 +312,7 @@ pub(crate) fn in_socket_span<F: Future<Output = ()>>(
     socket: &Socket,
     life: F,
 ) -> impl Future<Output = ()> {
-    let span = socket_span(socket);
+    let span = socket_span(socket, "socket opened");
     async move {
         match span {
             None => life.await,
@@ -313,15 +324,16 @@ pub(crate) fn in_socket_span<F: Future<Output = ()>>(
 /// The socket's span (`socket_id`, `socket_type`, `socket_path`), so that everything its task
 /// logs names it. A debug span: made only while debug records are wanted (`None` otherwise),
 /// it costs an idle socket nothing then (the task's warnings and errors name the socket
-/// themselves), and a busy one no extra layer of polling.
-fn socket_span(socket: &Socket) -> Option<tracing::Span> {
+/// themselves), and a busy one no extra layer of polling. Logs `what` in it: the socket's task
+/// starts (a parked socket's task ends, and a new one starts when it resumes).
+fn socket_span(socket: &Socket, what: &str) -> Option<tracing::Span> {
     let span = tracing::debug_span!(
         "socket",
         socket_id = %socket.id(),
         socket_type = socket.socket_type().as_str(),
         socket_path = socket.path(),
     );
-    span.in_scope(|| tracing::debug!("socket opened"));
+    span.in_scope(|| tracing::debug!("{what}"));
     (!span.is_disabled()).then_some(span)
 }
 
@@ -1171,7 +1183,7 @@ mod tests {
     use crate::{log, Config, Connector, ConnectorHandle, Event, Socket};
     use futures_util::{SinkExt, StreamExt};
     use std::sync::{mpsc, Arc, Mutex};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
     use tokio_tungstenite::tungstenite::Message as Frame;
 
     /// A text message that makes the receiving socket's task panic (tests only).
@@ -1269,15 +1281,35 @@ mod tests {
     /// filtering the records by its ID shows its whole life, from opened to closed.
     #[test]
     fn a_sockets_records_carry_its_id_from_open_to_close() {
+        traced_life(Config::with_listener("127.0.0.1", 0), &[]);
+    }
+
+    /// A parked socket's task ends, and a new one resumes it: in the socket's span again.
+    #[test]
+    fn a_sockets_records_carry_its_id_after_it_parked_and_resumed() {
+        let mut config = Config::with_listener("127.0.0.1", 0);
+        config.socket.park_idle_after = Duration::from_millis(50);
+        traced_life(config, &["socket resumed"]);
+    }
+
+    /// Opens a socket to a connector with `config` (waiting for it to park if parking is on),
+    /// closes it, and checks that the socket's records, `expected` among them, name it.
+    fn traced_life(config: Config, expected: &[&str]) {
         let _one_at_a_time = log::tests::SINK_TESTS
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let logged = library_records(log::LogLevel::Debug);
-        let (server, rx) = recording(Config::with_listener("127.0.0.1", 0));
+        let parks = !config.socket.park_idle_after.is_zero();
+        let (server, rx) = recording(config);
         let url = format!("ws://{}/traced", server.local_addr().unwrap());
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
             let (mut client, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while parks && server.metrics().sockets_parked == 0 {
+                assert!(Instant::now() < deadline, "the socket did not park");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             client.close(None).await.unwrap();
             while let Some(Ok(_)) = client.next().await {}
         });
@@ -1295,15 +1327,15 @@ mod tests {
             .iter()
             .filter(|(message, _)| message.contains(&format!("socket_id={id}")))
             .collect();
-        assert!(
-            own.iter().any(|(m, _)| m.starts_with("socket opened")),
-            "{logged:?}"
-        );
-        assert!(
-            own.iter()
-                .any(|(m, _)| m.starts_with("socket closed code=1005")),
-            "{logged:?}"
-        );
+        for start in ["socket opened", "socket closed code=1005"]
+            .iter()
+            .chain(expected)
+        {
+            assert!(
+                own.iter().any(|(m, _)| m.starts_with(start)),
+                "no {start:?} in {logged:?}"
+            );
+        }
         for (message, fields) in own {
             assert!(
                 message.contains("socket_type=inbound socket_path=/traced"),

@@ -29,8 +29,10 @@ const MEET_WAIT: Duration = Duration::from_millis(10);
 pub(crate) struct IoThreads {
     /// The general thread's handle first.
     handles: Box<[Handle]>,
-    /// The owned threads' IDs (none on the caller's runtime).
+    /// The owned threads' IDs (none on a runtime, the connector's or the caller's).
     ids: Box<[ThreadId]>,
+    /// The threads are the connector's own, not the caller's (`start_on`).
+    own: bool,
     /// Counts the sockets placed, for the turn of the next one.
     placed: AtomicUsize,
 }
@@ -67,7 +69,10 @@ impl IoThreads {
             .enable_all()
             .build()
             .map_err(|e| cannot_start("runtime", &e))?;
-        let threads = IoThreads::on(runtime.handle().clone());
+        let threads = IoThreads {
+            own: true,
+            ..IoThreads::on(runtime.handle().clone())
+        };
         Ok((
             threads,
             OwnedIoThreads::Runtime(Some(runtime), stop_timeout),
@@ -95,6 +100,7 @@ impl IoThreads {
         let io = IoThreads {
             handles: handles.into(),
             ids: threads.iter().map(|t| t.thread().id()).collect(),
+            own: true,
             placed: AtomicUsize::new(0),
         };
         Ok((io, OwnedIoThreads::Threads { stop, threads }))
@@ -105,6 +111,7 @@ impl IoThreads {
         IoThreads {
             handles: Box::new([runtime]),
             ids: Box::new([]),
+            own: false,
             placed: AtomicUsize::new(0),
         }
     }
@@ -117,6 +124,16 @@ impl IoThreads {
     /// Every I/O thread's runtime, the general one first.
     pub(crate) fn handles(&self) -> &[Handle] {
         &self.handles
+    }
+
+    /// How [`on_every_thread`] may reach these threads: the connector's own workers may wait
+    /// for each other, the caller's must not be held.
+    pub(crate) fn reach(&self) -> Reach {
+        if self.own {
+            Reach::Every
+        } else {
+            Reach::WithoutWaiting
+        }
     }
 
     /// The I/O thread of a new socket: each in turn.
@@ -204,27 +221,41 @@ fn cannot_start(what: &str, e: &std::io::Error) -> Error {
     )
 }
 
-/// Runs `work` once on every thread of `runtimes` (I/O threads' handles): a task on each
-/// current-thread runtime, and on a multi-thread runtime one task per worker, which wait (up
-/// to [`MEET_WAIT`]) until all have run `work`, so that no worker takes two while another
-/// sleeps. False when a runtime is ending.
-pub(crate) async fn on_every_thread(runtimes: &[Handle], work: fn()) -> bool {
+/// How [`on_every_thread`] reaches the workers of a multi-thread runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// Each worker exactly once: the tasks wait for each other (up to [`MEET_WAIT`]) so that
+    /// no worker takes two while another sleeps. For the connector's own threads.
+    Every,
+    /// One task per worker, which never waits: an idle worker steals one, a busy one may not
+    /// get one. For the caller's runtime (`start_on`), whose workers serve the application.
+    WithoutWaiting,
+}
+
+/// Runs `work` on every thread of `runtimes` (I/O threads' handles): a task on each
+/// current-thread runtime, and on a multi-thread runtime one task per worker, as `reach`
+/// says. False when a runtime is ending.
+pub(crate) async fn on_every_thread(runtimes: &[Handle], reach: Reach, work: fn()) -> bool {
     for runtime in runtimes {
         let workers = match runtime.runtime_flavor() {
             RuntimeFlavor::MultiThread => runtime.metrics().num_workers(),
             _ => 1,
         };
-        let meeting = Arc::new(Meeting {
-            arrived: Mutex::new(0),
-            all: Condvar::new(),
-            workers,
+        let meeting = (reach == Reach::Every).then(|| {
+            Arc::new(Meeting {
+                arrived: Mutex::new(0),
+                all: Condvar::new(),
+                workers,
+            })
         });
         let tasks: Vec<_> = (0..workers)
             .map(|_| {
                 let meeting = meeting.clone();
                 runtime.spawn(async move {
                     work();
-                    meeting.arrive_and_wait();
+                    if let Some(meeting) = meeting {
+                        meeting.arrive_and_wait();
+                    }
                 })
             })
             .collect();
@@ -253,5 +284,51 @@ impl Meeting {
         let _ = self
             .all
             .wait_timeout_while(arrived, MEET_WAIT, |arrived| *arrived < self.workers);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// How long `on_every_thread` takes on a runtime of two workers, one of which the
+    /// application holds in a blocking call: the fastest of three tries.
+    fn with_a_worker_held(reach: Reach) -> Duration {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let (held_tx, held) = std::sync::mpsc::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        runtime.spawn(async move {
+            held_tx.send(()).unwrap();
+            let _ = released.recv_timeout(Duration::from_secs(10));
+        });
+        held.recv().unwrap();
+        let handles = [runtime.handle().clone()];
+        let fastest = (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                let reached = on_every_thread(&handles, reach, || {});
+                assert!(runtime.block_on(reached));
+                start.elapsed()
+            })
+            .min()
+            .unwrap();
+        release.send(()).unwrap();
+        fastest
+    }
+
+    #[test]
+    fn on_the_callers_runtime_a_held_worker_holds_up_no_other() {
+        let took = with_a_worker_held(Reach::WithoutWaiting);
+        assert!(took < MEET_WAIT, "took {took:?}");
+    }
+
+    #[test]
+    fn on_the_connectors_own_runtime_the_workers_wait_for_each_other() {
+        let took = with_a_worker_held(Reach::Every);
+        assert!(took >= MEET_WAIT, "took {took:?}");
     }
 }

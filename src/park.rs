@@ -14,12 +14,14 @@
 //!
 //! What parked sockets free goes back to the system in one purge after each batch of parks
 //! (see [`crate::alloc`]): once no socket has parked for [`PURGE_QUIET`], or [`PURGE_EVERY`]
-//! after the first park of a batch that goes on, on every I/O thread and every worker (an
-//! allocator keeps emptied pages per thread: at 19,800 parked on two workers, purging one
-//! left 1.32 KiB per connection, both 0.98).
+//! after the first park of a batch that goes on, on every I/O thread and every worker (mimalloc
+//! keeps emptied pages per thread: at 19,800 parked on two workers, purging one left 1.32 KiB
+//! per connection, both 0.98; glibc's trim reaches every arena from one thread). On the
+//! caller's runtime (`start_on`) the purge never holds a worker: a busy worker may miss it, and
+//! its own later allocations purge its pages instead.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::io_threads::{on_every_thread, IoThreads};
+use crate::io_threads::{on_every_thread, IoThreads, Reach};
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -101,6 +103,7 @@ impl Parking {
         runtime.spawn(purge_after_parks(
             parking.clone(),
             io.handles().to_vec(),
+            io.reach(),
             shutdown,
         ));
         Ok(parking)
@@ -276,10 +279,11 @@ async fn watch(parking: Weak<Parking>, watched: AsyncFd<OwnedFd>, shutdown: Canc
 }
 
 /// The task that purges the memory of each batch of parks (see the module's doc) on every
-/// I/O thread in `threads`, until the connector stops.
+/// I/O thread in `threads` (as `reach` says), until the connector stops.
 async fn purge_after_parks(
     parking: Arc<Parking>,
     threads: Vec<Handle>,
+    reach: Reach,
     shutdown: CancellationToken,
 ) {
     let mut purged = 0;
@@ -307,7 +311,9 @@ async fn purge_after_parks(
             }
         }
         purged = parking.parks.load(Ordering::Relaxed);
-        if !on_every_thread(&threads, crate::alloc::purge).await {
+        if !crate::alloc::PURGE_IS_PER_THREAD {
+            crate::alloc::purge();
+        } else if !on_every_thread(&threads, reach, crate::alloc::purge).await {
             // The threads end with their connector.
             return;
         }

@@ -68,6 +68,24 @@ fn the_memory_parked_sockets_free_goes_back_to_the_system() {
 }
 
 #[test]
+fn on_the_callers_runtime_the_parks_are_purged_too() {
+    // The application's runtime: the purge reaches its workers without holding them.
+    let runtime = runtime();
+    let mut config = Config::with_listener("127.0.0.1", 0);
+    config.socket.park_idle_after = Duration::from_millis(200);
+    let server = Connector::builder(config)
+        .on_event(|_: &ConnectorHandle, _: Event| {})
+        .start_on(runtime.handle().clone())
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let held: Vec<_> = (0..50).map(|_| raw_ws(addr, "/idle", &[])).collect();
+    wait_for_metrics(&server, "every socket parked", |m| m.sockets_parked == 50);
+    wait_for_metrics(&server, "the batch purged", |m| m.memory_purges >= 1);
+    drop(held);
+    server.stop().unwrap();
+}
+
+#[test]
 fn with_the_purge_sockets_park_after_10_s_by_default() {
     let config = Config::with_listener("127.0.0.1", 0);
     assert_eq!(config.socket.park_idle_after, Duration::from_secs(10));
