@@ -1,9 +1,14 @@
-//! A TCP stream whose writes never raise SIGPIPE.
+//! A TCP stream whose writes never raise SIGPIPE, read and written with raw system calls.
 //!
 //! Writing to a connection the peer has reset raises SIGPIPE, which kills a process that has
-//! not ignored it — and a C or Python host has not. Plain writes already go through
-//! `send(…, MSG_NOSIGNAL)`; vectored writes (ours, and rustls's) would go through `writev`,
-//! so they are sent with `sendmsg(…, MSG_NOSIGNAL)` here instead.
+//! not ignored it — and a C or Python host has not. Writes go through `sendto(…,
+//! MSG_NOSIGNAL)`, vectored ones (ours, and rustls's) through `sendmsg(…, MSG_NOSIGNAL)`
+//! rather than `writev`.
+//!
+//! Reads and writes are raw system calls (`syscall(2)`), not glibc's `recv`/`send`/`sendmsg`:
+//! those are thread cancellation points, which in a process with more than one thread (every
+//! process running a connector) switch asynchronous cancellation on and off around each call,
+//! about 60 instructions a call; nothing here uses thread cancellation.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -14,7 +19,74 @@ use tokio::net::TcpStream;
 /// A connected TCP stream; see the module documentation.
 pub(crate) struct Tcp(pub(crate) TcpStream);
 
+impl Tcp {
+    /// Ready when the stream may have something to read (or an error or the end to report);
+    /// pending, with the task to wake registered, when it has nothing.
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.poll_read_ready(cx)
+    }
+}
+
 impl AsyncRead for Tcp {
+    /// As tokio reads (a read that does not fill the buffer shows the stream drained, so the
+    /// next one waits for the reactor without asking the system), with a raw `recvfrom`.
+    #[cfg(target_os = "linux")]
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        use std::os::fd::AsRawFd;
+        let tcp = &self.get_mut().0;
+        // SAFETY: only the kernel writes there, and only the bytes it reports are marked as
+        // initialized below.
+        let unfilled = unsafe { buf.unfilled_mut() };
+        let (into, len) = (unfilled.as_mut_ptr().cast::<u8>(), unfilled.len());
+        loop {
+            std::task::ready!(tcp.poll_read_ready(cx))?;
+            let mut short = None;
+            let read = tcp.try_io(tokio::io::Interest::READABLE, || {
+                // SAFETY: fd is an open socket owned by the TcpStream for the duration of the
+                // call; `into` has room for `len` bytes (the unfilled part of `buf`).
+                let got = unsafe {
+                    libc::syscall(
+                        libc::SYS_recvfrom,
+                        tcp.as_raw_fd(),
+                        into,
+                        len,
+                        0,
+                        std::ptr::null_mut::<libc::sockaddr>(),
+                        std::ptr::null_mut::<libc::socklen_t>(),
+                    )
+                };
+                let n = count_or_error(got)?;
+                if n > 0 && n < len {
+                    // Drained: "would block" makes tokio clear the stream's readiness.
+                    short = Some(n);
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(n)
+            });
+            let n = match (read, short) {
+                (read, Some(n)) => {
+                    // tokio's own "would block" (no allocation): forgotten, not dropped (a
+                    // call per message).
+                    std::mem::forget(read);
+                    n
+                }
+                (Ok(n), None) => n,
+                (Err(e), None) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                (Err(e), None) => return Poll::Ready(Err(e)),
+            };
+            // SAFETY: the kernel wrote `n` bytes (at most `len`) at the start of the unfilled
+            // part.
+            unsafe { buf.assume_init(n) };
+            buf.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -25,12 +97,21 @@ impl AsyncRead for Tcp {
 }
 
 impl AsyncWrite for Tcp {
+    #[cfg(target_os = "linux")]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        // tokio writes with send(MSG_NOSIGNAL).
+        poll_send(&self.get_mut().0, cx, |fd| send_nosignal(fd, buf))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
     }
 
@@ -40,17 +121,7 @@ impl AsyncWrite for Tcp {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        use std::os::fd::AsRawFd;
-        let tcp = &self.get_mut().0;
-        loop {
-            std::task::ready!(tcp.poll_write_ready(cx))?;
-            match tcp.try_io(tokio::io::Interest::WRITABLE, || {
-                sendmsg_nosignal(tcp.as_raw_fd(), bufs)
-            }) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                result => return Poll::Ready(result),
-            }
-        }
+        poll_send(&self.get_mut().0, cx, |fd| sendmsg_nosignal(fd, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -66,6 +137,24 @@ impl AsyncWrite for Tcp {
     }
 }
 
+/// Makes the write `send` (given the stream's descriptor) once the stream is writable, and
+/// again after a readiness that turned out stale.
+#[cfg(target_os = "linux")]
+fn poll_send(
+    tcp: &TcpStream,
+    cx: &mut Context<'_>,
+    send: impl Fn(std::os::fd::RawFd) -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    use std::os::fd::AsRawFd;
+    loop {
+        std::task::ready!(tcp.poll_write_ready(cx))?;
+        match tcp.try_io(tokio::io::Interest::WRITABLE, || send(tcp.as_raw_fd())) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            result => return Poll::Ready(result),
+        }
+    }
+}
+
 /// `sendmsg` of `bufs` with MSG_NOSIGNAL.
 #[cfg(target_os = "linux")]
 fn sendmsg_nosignal(fd: std::os::fd::RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
@@ -76,10 +165,36 @@ fn sendmsg_nosignal(fd: std::os::fd::RawFd, bufs: &[IoSlice<'_>]) -> io::Result<
     msg.msg_iovlen = bufs.len().min(1024) as _;
     // SAFETY: fd is an open socket owned by the TcpStream for the duration of the call, and
     // msg points at `bufs`, which outlive it.
-    let sent = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
-    if sent < 0 {
+    let sent = unsafe { libc::syscall(libc::SYS_sendmsg, fd, &msg, libc::MSG_NOSIGNAL) };
+    count_or_error(sent)
+}
+
+/// `send` of `buf` with MSG_NOSIGNAL.
+#[cfg(target_os = "linux")]
+fn send_nosignal(fd: std::os::fd::RawFd, buf: &[u8]) -> io::Result<usize> {
+    let (no_address, no_address_len) = (std::ptr::null::<libc::sockaddr>(), 0 as libc::socklen_t);
+    // SAFETY: fd is an open socket owned by the TcpStream for the duration of the call, and
+    // the kernel only reads `buf` (its pointer and length from one slice).
+    let sent = unsafe {
+        libc::syscall(
+            libc::SYS_sendto,
+            fd,
+            buf.as_ptr(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+            no_address,
+            no_address_len,
+        )
+    };
+    count_or_error(sent)
+}
+
+/// A raw system call's result: the count, or the error it set.
+#[cfg(target_os = "linux")]
+fn count_or_error(result: libc::c_long) -> io::Result<usize> {
+    if result < 0 {
         Err(io::Error::last_os_error())
     } else {
-        Ok(sent as usize)
+        Ok(result as usize)
     }
 }

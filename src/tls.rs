@@ -206,6 +206,17 @@ pub(crate) enum IoStream {
     ClientTls(Box<tokio_rustls::client::TlsStream<Tcp>>),
 }
 
+impl IoStream {
+    /// Ready when a read may find something; pending (the task to wake registered) when a
+    /// plain stream has nothing. A TLS stream is always ready: it may hold decrypted bytes.
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            IoStream::Plain(tcp) => tcp.poll_read_ready(cx),
+            IoStream::ServerTls(_) | IoStream::ClientTls(_) => Poll::Ready(Ok(())),
+        }
+    }
+}
+
 macro_rules! delegate {
     ($self:ident, $s:ident => $e:expr) => {
         match $self.get_mut() {

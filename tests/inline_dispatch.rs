@@ -370,3 +370,62 @@ fn per_path_triggers_run_inline() {
     });
     server.stop().unwrap();
 }
+
+/// An inline echo of every size around the wire's thresholds (a payload held in the message
+/// itself up to 37 bytes, copied out of the read buffer up to 1 KiB, kept in it past that,
+/// a read buffer grown past 64 KiB), text and binary, one at a time (each reply leaves in the
+/// buffer its message came in) and pipelined (replies buffered while more is read): every
+/// byte comes back, in order.
+#[test]
+fn an_inline_echo_returns_every_size_intact_and_in_order() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    let (server, _events) = inline_server(
+        |_| {},
+        |_, event| {
+            if let Event::InboundMessage { socket, message } = event {
+                socket.send(message.clone()).unwrap();
+            }
+        },
+    );
+    const SIZES: [usize; 12] = [0, 1, 36, 37, 38, 125, 126, 1023, 1024, 2047, 5000, 70_000];
+    let frames: Vec<Frame> = SIZES
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &len)| {
+            let bytes: Vec<u8> = (0..len).map(|b| (b * 7 + i) as u8).collect();
+            let text: String = (0..len)
+                .map(|b| char::from(b'a' + ((b + i) % 26) as u8))
+                .collect();
+            [Frame::binary(bytes), Frame::text(text)]
+        })
+        .collect();
+    let url = url(&server, "/sizes");
+    runtime().block_on(async {
+        let mut client = connect(&url).await;
+        for frame in &frames {
+            client.send(frame.clone()).await.unwrap();
+            let echoed = loop {
+                match tokio::time::timeout(WAIT, client.next()).await.unwrap() {
+                    Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => continue,
+                    other => break other.unwrap().unwrap(),
+                }
+            };
+            assert_eq!(&echoed, frame, "one at a time");
+        }
+        for frame in &frames {
+            client.feed(frame.clone()).await.unwrap();
+        }
+        client.flush().await.unwrap();
+        for frame in &frames {
+            let echoed = loop {
+                match tokio::time::timeout(WAIT, client.next()).await.unwrap() {
+                    Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => continue,
+                    other => break other.unwrap().unwrap(),
+                }
+            };
+            assert_eq!(&echoed, frame, "pipelined");
+        }
+    });
+    server.stop().unwrap();
+}

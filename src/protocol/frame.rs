@@ -225,11 +225,25 @@ fn encode_header(
 
 /// Appends a whole final frame to `out`, masked when `mask` is given (`opcode` may carry
 /// [`RSV1`]).
+///
+/// Written straight into the reserved room, the header as its whole array (a fixed-size copy,
+/// no call): a small frame costs one `memcpy` (its payload's) and one capacity check, where
+/// two `extend_from_slice` cost about 50 instructions more.
 pub(crate) fn put_frame(out: &mut BytesMut, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) {
+    let mut header = [0; MAX_HEADER_LEN];
+    let header_len = encode_header(&mut header, opcode, payload.len(), mask);
+    let start = out.len() + header_len;
     out.reserve(MAX_HEADER_LEN + payload.len());
-    put_header(out, opcode, payload.len(), mask);
-    let start = out.len();
-    out.extend_from_slice(payload);
+    // SAFETY: `reserve` made room for MAX_HEADER_LEN + payload.len() bytes past the length:
+    // the whole header array and then the payload, from `header_len` (at most MAX_HEADER_LEN)
+    // on, fit; the bytes up to the new length are all written; the sources are a local array
+    // and a slice that cannot overlap the buffer we hold mutably.
+    unsafe {
+        let end = out.as_mut_ptr().add(out.len());
+        std::ptr::copy_nonoverlapping(header.as_ptr(), end, MAX_HEADER_LEN);
+        std::ptr::copy_nonoverlapping(payload.as_ptr(), end.add(header_len), payload.len());
+        out.set_len(start + payload.len());
+    }
     if let Some(mask) = mask {
         apply_mask(&mut out[start..], mask, 0);
     }
