@@ -14,7 +14,7 @@ use crate::protocol::message::Message;
 use crate::socket::Socket;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -310,10 +310,19 @@ impl Batch {
     }
 }
 
+/// Told when an event comes to an empty queue that no taker waits on: the dispatcher pool,
+/// whose one taker may be busy handling events, then wakes a free thread to take it (so the
+/// pool needs no thread woken in advance for each event it takes).
+pub(crate) trait Unwatched: Send + Sync {
+    fn events_unwatched(&self);
+}
+
 /// A bounded multi-producer queue of events, taken in batches.
 pub(crate) struct EventQueue {
     state: Mutex<State>,
     available: Condvar,
+    /// Who is told of events that no taker waits on (see [`Unwatched`]); set once.
+    unwatched: OnceLock<Weak<dyn Unwatched>>,
     /// Mirrors `State::is_full`, read without the lock on every socket read.
     full: AtomicBool,
     capacity: usize,
@@ -328,6 +337,7 @@ impl EventQueue {
         EventQueue {
             state: Mutex::new(State::default()),
             available: Condvar::new(),
+            unwatched: OnceLock::new(),
             full: AtomicBool::new(false),
             capacity,
             max_bytes,
@@ -388,18 +398,35 @@ impl EventQueue {
     /// Adds under the lock, and wakes a taker only if one is asleep and none has been
     /// signalled yet: a busy consumer is never signalled, and a burst that arrives before the
     /// signalled one runs (it does not preempt the producer: `prefer_batched_wakeups`) costs
-    /// one wake-up in all.
+    /// one wake-up in all. Events that come to an empty queue with no taker asleep are told
+    /// to the [`Unwatched`] hook, after the lock.
     fn append(&self, bytes: usize, add: impl FnOnce(&mut VecDeque<Queued>)) {
         let mut state = self.lock();
+        let was_empty = state.items.is_empty();
         add(&mut state.items);
         state.bytes += bytes;
         self.update_full(&state);
         let wake = state.takers_asleep > 0 && !state.signalled;
         state.signalled |= wake;
+        let unwatched = was_empty && state.takers_asleep == 0;
         drop(state);
         if wake {
             self.available.notify_one();
+        } else if unwatched {
+            if let Some(hook) = self.unwatched.get().and_then(Weak::upgrade) {
+                hook.events_unwatched();
+            }
         }
+    }
+
+    /// Sets who is told of events that no taker waits on (once: later calls change nothing).
+    pub(crate) fn tell_unwatched(&self, hook: Weak<dyn Unwatched>) {
+        let _ = self.unwatched.set(hook);
+    }
+
+    /// Whether events wait to be taken.
+    pub(crate) fn has_items(&self) -> bool {
+        !self.lock().items.is_empty()
     }
 
     /// Ready when the queue has room; otherwise the task is woken once the consumer drains it.

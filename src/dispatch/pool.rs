@@ -4,17 +4,19 @@
 //! One thread at a time takes a batch from the connector's event queue (one wake-up per
 //! burst, as the single dispatcher did) and sorts it into per-socket mailboxes; any free
 //! thread takes the next ready mailbox and handles its events. A thread that takes work while
-//! more is ready (another mailbox, or the queue with nobody watching it) wakes one sleeping
-//! thread, which does the same: wake-ups follow the parallel work, not the events. Events in
-//! mailboxes keep counting against the event queue's bounds until handled, so backpressure
-//! bounds what waits here as it bounds the queue.
+//! more is ready (another mailbox, or events in the queue with nobody taking them) wakes one
+//! sleeping thread, which does the same; an event that comes while the taker handles a
+//! mailbox wakes one through the queue (`events::Unwatched`): wake-ups follow the parallel
+//! work, not the events (a taker that handles its one event and takes again wakes nobody).
+//! Events in mailboxes keep counting against the event queue's bounds until handled, so
+//! backpressure bounds what waits here as it bounds the queue.
 
 use super::mailbox::{Events, Mailboxes};
 use super::{deliver, EventHandler};
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::Batch;
+use crate::events::{Batch, Unwatched};
 use crate::handle::ConnectorHandle;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 
 /// Handled events whose counts a thread releases together, unless the queue is full.
@@ -53,6 +55,8 @@ pub(crate) fn start(
         state: Mutex::new(State::default()),
         work: Condvar::new(),
     });
+    let unwatched: Weak<dyn Unwatched> = Arc::downgrade(&pool) as _;
+    pool.connector.shared.events.tell_unwatched(unwatched);
     let mut started = Vec::with_capacity(threads);
     for _ in 0..threads.max(1) {
         let pool = pool.clone();
@@ -152,13 +156,33 @@ impl Pool {
         }
     }
 
-    /// Wakes one sleeping thread (unless one was woken already and has not run yet) when there
-    /// is work besides the calling thread's: a ready mailbox, or the queue with no taker.
+    /// Wakes one sleeping thread when there is work besides the calling thread's: a ready
+    /// mailbox, or events in the queue with no taker. Events that come later with no taker
+    /// wake one through [`Unwatched`] (the queue is checked under the pool's lock, which the
+    /// hook takes after the event is in).
     fn wake_one_for_more(&self, state: &mut State) {
-        let more = state.mailboxes.has_ready() || !state.taking;
-        if more && state.asleep > state.signalled {
+        let queue = &self.connector.shared.events;
+        if state.mailboxes.has_ready() || (!state.taking && queue.has_items()) {
+            self.wake_one(state);
+        }
+    }
+
+    /// Wakes one sleeping thread, unless every sleeping one was woken already and has not run.
+    fn wake_one(&self, state: &mut State) {
+        if state.asleep > state.signalled {
             state.signalled += 1;
             self.work.notify_one();
+        }
+    }
+}
+
+impl Unwatched for Pool {
+    /// An event came while no thread takes from the queue: a sleeping thread takes it, so a
+    /// handler that blocks holds up no other socket.
+    fn events_unwatched(&self) {
+        let mut state = self.lock();
+        if !state.taking {
+            self.wake_one(&mut state);
         }
     }
 }

@@ -202,6 +202,7 @@ pub(super) async fn upgrade(
     match accept(shared, rules, &request, remote_addr, peer).await {
         Err(refusal) => refuse(shared, stream, refusal).await,
         Ok(accept) => {
+            let response = accept.response();
             let secure = matches!(stream, IoStream::ServerTls(_));
             let host = request.headers.get("host").unwrap_or_default();
             let scheme = if secure { "wss://" } else { "ws://" };
@@ -248,12 +249,6 @@ pub(super) async fn upgrade(
                     return refuse(shared, stream, refusal).await;
                 }
             };
-            let response = format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{}{}\r\n",
-                accept.accept_key,
-                accept.subprotocol.as_ref().map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n")).unwrap_or_default(),
-                accept.compression.map(|c| format!("Sec-WebSocket-Extensions: {}\r\n", c.header_value())).unwrap_or_default(),
-            );
             // Failing here drops the registration: the socket leaves the registry unannounced.
             stream
                 .write_all(response.as_bytes())
@@ -284,6 +279,30 @@ struct Acceptance {
     compression: Option<PerMessageDeflate>,
     /// The served path's `{name}` segments and what they matched.
     uri_params: Vec<(String, String)>,
+}
+
+impl Acceptance {
+    /// The 101 answer, put together by appending (no formatting machinery on every handshake).
+    fn response(&self) -> String {
+        let mut response = String::with_capacity(160);
+        response.push_str(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ",
+        );
+        response.push_str(&self.accept_key);
+        response.push_str("\r\n");
+        if let Some(subprotocol) = &self.subprotocol {
+            response.push_str("Sec-WebSocket-Protocol: ");
+            response.push_str(subprotocol);
+            response.push_str("\r\n");
+        }
+        if let Some(compression) = &self.compression {
+            response.push_str("Sec-WebSocket-Extensions: ");
+            response.push_str(&compression.header_value());
+            response.push_str("\r\n");
+        }
+        response.push_str("\r\n");
+        response
+    }
 }
 
 /// Checks an upgrade request against the protocol, the served paths, the origin policy and the

@@ -62,7 +62,12 @@ impl HeaderLines {
         for h in headers {
             lines.push_str(h.name);
             lines.push(':');
-            lines.push_str(&String::from_utf8_lossy(h.value));
+            // UTF-8 checked word by word (the lossy decoder walks byte by byte), which nearly
+            // every value is; the others are decoded lossily as before.
+            match std::str::from_utf8(h.value) {
+                Ok(value) => lines.push_str(value),
+                Err(_) => lines.push_str(&String::from_utf8_lossy(h.value)),
+            }
             lines.push('\n');
         }
         HeaderLines(lines)
