@@ -202,6 +202,19 @@ impl SendQueue {
         self.limits.max_bytes
     }
 
+    /// Takes `message` into the reply slot when the calling thread runs this queue's socket's
+    /// own inline handler and the slot is free with nothing queued (see [`reply`]): the task
+    /// takes it once the handler returns, in the same poll, with no wake-up. Gives it back
+    /// otherwise (what `push` does first). The caller checked that it fits the byte bound.
+    #[cfg(feature = "capi")]
+    #[inline]
+    pub(crate) fn offer_reply(&self, message: Outgoing) -> Option<Outgoing> {
+        match reply::own_slot(self) {
+            Some(slot) => slot.offer(self, message),
+            None => Some(message),
+        }
+    }
+
     /// Queues a message for the socket `id`, applying the slow-consumer policy when full.
     ///
     /// A reply from the socket's own inline handler goes to its reply slot when it can (see

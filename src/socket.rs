@@ -463,6 +463,23 @@ impl Socket {
         self.0.queue.push(self.id().as_str(), outgoing)
     }
 
+    /// Sends `message` as this socket's reply when the calling thread runs its own inline
+    /// handler and the reply slot takes it (what `send` does first); gives it back otherwise,
+    /// unsent. A message that fits the send queue's byte bound only.
+    #[cfg(feature = "capi")]
+    #[inline(always)]
+    pub(crate) fn offer_reply(&self, message: crate::Message) -> Option<crate::Message> {
+        match self
+            .0
+            .queue
+            .offer_reply(crate::queue::Outgoing::Message(message))?
+        {
+            crate::queue::Outgoing::Message(message) => Some(message),
+            // The slot gives back what it was offered: a message, never a frame.
+            crate::queue::Outgoing::Frame { .. } => None,
+        }
+    }
+
     /// Closes this socket: what `ConnectorHandle::close` does with its ID, without looking the
     /// ID up. A close code of 1000-1003, 1007-1014 or 3000-4999 and a reason of at most 123
     /// bytes, else `InvalidArgument`; `NoSuchSocket` once the socket has closed; closing a

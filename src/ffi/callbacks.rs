@@ -196,6 +196,9 @@ pub(crate) struct Callbacks {
     pub header_refresher: Option<Callback<RefreshHeadersFn>>,
     /// The hooks (authorizer, header refresher) run on pool threads: free waits for them.
     hook_fence: Fence,
+    /// Events come inline, on the I/O threads (wsc_config_set_inline_dispatch()): a message
+    /// callback runs in its socket's own handler, with the reply slot open.
+    pub inline: bool,
 }
 
 /// The inbound-connection callback, of either kind.
@@ -253,29 +256,36 @@ thread_local! {
     };
 }
 
-/// Marks the thread as inside a callback of a set, for the duration of the guard.
+/// Marks the thread as inside a callback of a set, for the duration of the guard; no mark
+/// without the thread's state (inline dispatch, see `Callbacks::dispatch`).
 struct Current<'a> {
-    thread: &'a ThreadState,
+    thread: Option<&'a ThreadState>,
     before: Running,
 }
 
 impl<'a> Current<'a> {
     /// `handed` (of a message event) must outlive the guard.
-    fn enter(thread: &'a ThreadState, callbacks: &Callbacks, handed: Option<&Handed>) -> Self {
+    fn enter(
+        thread: Option<&'a ThreadState>,
+        callbacks: &Callbacks,
+        handed: Option<&Handed>,
+    ) -> Self {
         let running = Running {
             callbacks,
             handed: handed.map_or(std::ptr::null(), |h| h as *const Handed),
         };
         Current {
             thread,
-            before: thread.running.replace(running),
+            before: thread.map_or(running, |thread| thread.running.replace(running)),
         }
     }
 }
 
 impl Drop for Current<'_> {
     fn drop(&mut self) {
-        self.thread.running.set(self.before);
+        if let Some(thread) = self.thread {
+            thread.running.set(self.before);
+        }
     }
 }
 
@@ -298,18 +308,35 @@ impl Callbacks {
             || self.outbound_state.is_some()
     }
 
-    /// Whether the calling thread is inside one of these callbacks.
-    pub(crate) fn is_current(&self) -> bool {
-        THREAD.with(|t| std::ptr::eq(t.running.get().callbacks, self))
+    /// Whether the calling thread is inside one of these callbacks; `in_inline_handler`
+    /// tells whether it runs the connector's inline handler (inline dispatch marks no thread
+    /// state, see `dispatch`).
+    pub(crate) fn is_current(&self, in_inline_handler: impl FnOnce() -> bool) -> bool {
+        (self.inline && in_inline_handler())
+            || THREAD.with(|t| std::ptr::eq(t.running.get().callbacks, self))
     }
 
     /// Hands an event to its trigger's callback for the socket's path (on a dispatcher
-    /// thread). A message event's message goes along (see `payload`), for sends from the
-    /// callback to pass on.
+    /// thread, or inline on an I/O thread). A message event's message goes along (see
+    /// `payload`), for sends from the callback to pass on. Inline, the thread's state is not
+    /// looked up (a thread-local costs a `__tls_get_addr` call in the shared library): the
+    /// core marks the thread as in its inline handler already, and a small payload is lent,
+    /// not copied to the thread's buffer.
     pub(crate) fn dispatch(&self, conn: *mut wsc_connector, event: Event) {
-        THREAD.with(|thread| match event {
+        if self.inline {
+            self.dispatch_on(None, conn, event)
+        } else {
+            THREAD.with(|thread| self.dispatch_on(Some(thread), conn, event))
+        }
+    }
+
+    /// `dispatch` with the thread's state, if looked up. Inlined into both: one call less
+    /// per event.
+    #[inline(always)]
+    fn dispatch_on(&self, thread: Option<&ThreadState>, conn: *mut wsc_connector, event: Event) {
+        match event {
             Event::InboundConnection { socket } => {
-                if let Some(cb) = self.inbound_connection.handler_for(socket.path()) {
+                if let Some(cb) = self.inbound_connection.handler_for_socket(&socket) {
                     let view = SocketView::new(socket.clone());
                     let _current = Current::enter(thread, self, None);
                     let handle = as_handle::<wsc_socket>(&view);
@@ -330,11 +357,11 @@ impl Callbacks {
                 }
             }
             Event::InboundMessage { socket, message } => {
-                let cb = self.inbound_message.handler_for(socket.path());
+                let cb = self.inbound_message.handler_for_socket(&socket);
                 self.message(thread, cb, conn, socket, message)
             }
             Event::OutboundMessage { socket, message } => {
-                let cb = self.outbound_message.handler_for(socket.path());
+                let cb = self.outbound_message.handler_for_socket(&socket);
                 self.message(thread, cb, conn, socket, message)
             }
             Event::SocketClosed {
@@ -342,7 +369,7 @@ impl Callbacks {
                 code,
                 reason,
             } => {
-                if let Some(cb) = self.socket_closed.handler_for(socket.path()) {
+                if let Some(cb) = self.socket_closed.handler_for_socket(&socket) {
                     let view = SocketView::new(socket);
                     let _current = Current::enter(thread, self, None);
                     let socket = as_handle::<wsc_socket>(&view);
@@ -366,14 +393,14 @@ impl Callbacks {
                 let why = (wsc_result::WSC_OK, "");
                 self.outbound_state(thread, conn, socket, state, attempts, 0, why)
             }
-        })
+        }
     }
 
     /// Hands a reconnecting socket's change of state to its callback.
     #[allow(clippy::too_many_arguments)] // the C callback's own arguments, passed through
     fn outbound_state(
         &self,
-        thread: &ThreadState,
+        thread: Option<&ThreadState>,
         conn: *mut wsc_connector,
         socket: Socket,
         state: wsc_socket_state,
@@ -404,9 +431,10 @@ impl Callbacks {
     }
 
     /// Hands a message event to `cb`, with its message for the sends the callback makes.
+    #[inline(always)]
     fn message(
         &self,
-        thread: &ThreadState,
+        thread: Option<&ThreadState>,
         cb: Option<&Callback<MessageFn>>,
         conn: *mut wsc_connector,
         socket: Socket,
@@ -416,7 +444,8 @@ impl Callbacks {
             return;
         };
         let kind = message.kind().into();
-        payload::hand(message, &thread.scratch, |handed, payload| {
+        let scratch = thread.map(|thread| &thread.scratch);
+        payload::hand(message, scratch, |handed, payload| {
             let view = SocketView::handed(socket, handed);
             let socket = as_handle::<wsc_socket>(&view);
             let _current = Current::enter(thread, self, Some(handed));
@@ -436,7 +465,7 @@ impl Callbacks {
         };
         let mut decision = AuthDecision::reject(403, "the authorization hook made no decision");
         THREAD.with(|thread| {
-            let _current = Current::enter(thread, self, None);
+            let _current = Current::enter(Some(thread), self, None);
             // SAFETY: a C function registered as the hook; the views outlive the call.
             unsafe {
                 (cb.f)(
@@ -466,7 +495,7 @@ impl Callbacks {
         let view = SocketView::new(socket.clone());
         let mut answer = HeaderAnswer::default();
         THREAD.with(|thread| {
-            let _current = Current::enter(thread, self, None);
+            let _current = Current::enter(Some(thread), self, None);
             // SAFETY: a C function registered as the refresher; the views outlive the call.
             unsafe {
                 (cb.f)(
@@ -551,8 +580,8 @@ mod tests {
     use super::*;
     use crate::ffi::socket::wsc_socket_send;
     use crate::ffi::wsc_result;
-    use crate::queue::{Outgoing, SendQueue};
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use crate::queue::{reply, Outgoing, SendQueue};
+    use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
     static RESULT: AtomicU32 = AtomicU32::new(u32::MAX);
 
@@ -610,5 +639,80 @@ mod tests {
         }
         // Outside a callback, nothing is handed.
         assert!(with_handed(|handed| handed.is_none()));
+    }
+
+    static SHOWN: AtomicUsize = AtomicUsize::new(0);
+
+    /// Records where the payload was shown, and echoes it twice.
+    unsafe extern "C" fn echo_twice(
+        userdata: *mut c_void,
+        conn: *mut wsc_connector,
+        socket: *const wsc_socket,
+        kind: wsc_message_kind,
+        payload: wsc_bytes,
+    ) {
+        SHOWN.store(payload.data as usize, Ordering::SeqCst);
+        echo(userdata, conn, socket, kind, payload);
+        echo(userdata, conn, socket, kind, payload);
+    }
+
+    /// Inline, a small payload is shown where it is, and an echo on the socket's view goes
+    /// into the reply slot as the received message itself; a second echo is a copy, queued.
+    /// Without the slot open (another socket's handler), the echo is a copy.
+    #[test]
+    fn inline_a_small_echo_is_the_message_itself_in_the_reply_slot() {
+        let mut callbacks = Callbacks {
+            inline: true,
+            ..Callbacks::default()
+        };
+        callbacks.inbound_message.set_catch_all(Callback::new(
+            Some(echo_twice as MessageFn),
+            std::ptr::null_mut(),
+            None,
+        ));
+        let dispatch = |socket: &Socket| {
+            let message = Message::text("ping");
+            let at = message.as_bytes().as_ptr() as usize;
+            let event = Event::InboundMessage {
+                socket: socket.clone(),
+                message,
+            };
+            callbacks.dispatch(std::ptr::null_mut(), event);
+            assert_eq!(SHOWN.load(Ordering::SeqCst), at);
+            assert_eq!(RESULT.load(Ordering::SeqCst), wsc_result::WSC_OK as u32);
+            at
+        };
+        let queued = |socket: &Socket| {
+            let mut queued = Vec::new();
+            socket.queue().take(usize::MAX, |outgoing| match outgoing {
+                Outgoing::Message(m) => queued.push(m),
+                other => panic!("{other:?}"),
+            });
+            queued
+        };
+        let socket = socket();
+        let mut at = 0;
+        let reply = reply::collect(socket.queue(), || at = dispatch(&socket));
+        let Some(Outgoing::Message(echoed)) = reply else {
+            panic!("{reply:?}");
+        };
+        assert_eq!(
+            (echoed.as_bytes(), echoed.as_bytes().as_ptr() as usize),
+            (&b"ping"[..], at)
+        );
+        assert!(echoed.is_text());
+        let [copy] = &queued(&socket)[..] else {
+            panic!("one copy queued");
+        };
+        assert_eq!(copy.as_bytes(), b"ping");
+        assert_ne!(copy.as_bytes().as_ptr() as usize, at);
+
+        let other = self::socket();
+        let reply = reply::collect(other.queue(), || at = dispatch(&socket));
+        assert!(reply.is_none());
+        let copies = queued(&socket);
+        assert_eq!(copies.len(), 2);
+        assert!(copies.iter().all(|m| m.as_bytes() == b"ping"));
+        assert!(copies.iter().all(|m| m.as_bytes().as_ptr() as usize != at));
     }
 }

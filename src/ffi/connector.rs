@@ -48,7 +48,12 @@ impl ConnectorState {
 
     /// Fails when called from one of this connector's own callbacks (it would wait for itself).
     pub(crate) fn not_from_own_callback(&self, what: &str) -> FfiResult {
-        if self.callbacks.is_current() {
+        let in_inline_handler = || {
+            self.core
+                .get()
+                .is_some_and(|c| c.shared.in_inline_handler())
+        };
+        if self.callbacks.is_current(in_inline_handler) {
             return Err(FfiError::new(
                 wsc_result::WSC_INVALID_STATE,
                 format!("a connector cannot be {what} from inside one of its own callbacks"),
@@ -109,6 +114,8 @@ pub extern "C" fn wsc_connector_start(
                 "inline dispatch needs trigger callbacks (wsc_config_on_*)",
             ));
         }
+        let mut callbacks = callbacks;
+        callbacks.inline = inline_dispatch;
         let callbacks = Arc::new(callbacks);
         let conn = into_handle::<wsc_connector>(ConnectorState {
             core: OnceLock::new(),

@@ -538,11 +538,9 @@ pub extern "C" fn wsc_socket_send(
 ) -> wsc_result {
     ffi! {
         let socket = arg_ref!(socket);
-        let max_bytes = socket.socket.queue().max_bytes();
         let handed = socket.handed_message();
         // SAFETY: the header requires `len` readable bytes at `data`.
-        let message = unsafe { payload::from_c(kind, data, len, max_bytes, handed) }?;
-        let delivery = socket.socket.send(message)?;
+        let delivery = unsafe { payload::send(&socket.socket, kind, data, len, handed) }?;
         set_delivery(delivery, delivery_out, dropped_oldest_out);
         Ok(())
     }
