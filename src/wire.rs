@@ -583,7 +583,47 @@ impl Decoder {
     /// data frame that has arrived is unmasked and, for text, checked as it comes, so invalid
     /// text fails before the rest of its frame or message is waited for; a compressed frame is
     /// inflated (and its text checked) once it is whole.
+    #[inline]
     pub(crate) fn decode(&mut self) -> Result<Option<Incoming>, Violation> {
+        let deflate = self.inflater.is_some();
+        let Some(header) = frame::parse_header(&self.buf, self.masked, self.max_message, deflate)?
+        else {
+            return Ok(None);
+        };
+        // The common case at its shortest: a whole message of one small frame, nothing begun
+        // before it, unmasked as it is copied into the message (the buffer is not unmasked in
+        // place); anything else takes the general path, out of line (a smaller function to
+        // enter for the common case).
+        if header.fin
+            && header.payload_len <= SMALL
+            && !header.compressed
+            && matches!(header.opcode, opcode::TEXT | opcode::BINARY)
+            && self.fragments.is_none()
+            && self.front_done == 0
+        {
+            let total = header.header_len + header.payload_len;
+            if self.buf.len() >= total {
+                let message = Message::small_unmasked(
+                    header.opcode == opcode::TEXT,
+                    &self.buf[header.header_len..total],
+                    header.mask,
+                )
+                .map_err(|_| Violation::InvalidUtf8)?;
+                self.consume(total);
+                return Ok(Some(Incoming::Message {
+                    message,
+                    retained: header.payload_len,
+                    compressed: None,
+                }));
+            }
+        }
+        self.decode_frames()
+    }
+
+    /// [`Decoder::decode`]'s general path: frames as they come, in pieces, fragmented,
+    /// compressed, control frames.
+    #[inline(never)]
+    fn decode_frames(&mut self) -> Result<Option<Incoming>, Violation> {
         loop {
             let deflate = self.inflater.is_some();
             let Some(header) =
@@ -592,33 +632,6 @@ impl Decoder {
                 return Ok(None);
             };
             let data = header.opcode <= opcode::BINARY;
-            // The common case at its shortest: a whole message of one small frame, nothing
-            // begun before it, unmasked as it is copied into the message (the buffer is not
-            // unmasked in place).
-            if header.fin
-                && header.payload_len <= SMALL
-                && !header.compressed
-                && data
-                && header.opcode != opcode::CONTINUATION
-                && self.fragments.is_none()
-                && self.front_done == 0
-            {
-                let total = header.header_len + header.payload_len;
-                if self.buf.len() >= total {
-                    let message = Message::small_unmasked(
-                        header.opcode == opcode::TEXT,
-                        &self.buf[header.header_len..total],
-                        header.mask,
-                    )
-                    .map_err(|_| Violation::InvalidUtf8)?;
-                    self.consume(total);
-                    return Ok(Some(Incoming::Message {
-                        message,
-                        retained: header.payload_len,
-                        compressed: None,
-                    }));
-                }
-            }
             let (text, compressed) = match (header.opcode, &self.fragments) {
                 (opcode::TEXT | opcode::BINARY, Some(_)) => {
                     return Err(Violation::Protocol(
