@@ -113,8 +113,9 @@ pub(crate) unsafe fn from_c(
 }
 
 /// Sends `(kind, data, len)` on `socket`, from its view; `handed` is the message of the
-/// callback the view is lent to, if any. A lent message (inline dispatch) sent back whole goes
-/// into the reply slot as it is; otherwise as [`from_c`] makes the message.
+/// callback the view is lent to, if any. A message shown in place and sent back whole goes as
+/// a clone of it, a lent one (inline dispatch) into the reply slot as it is; otherwise as
+/// [`from_c`] makes the message.
 ///
 /// # Safety
 /// As [`from_c`].
@@ -125,6 +126,18 @@ pub(crate) unsafe fn send(
     len: usize,
     handed: Option<&Handed>,
 ) -> FfiResult<Delivery> {
+    // A whole echo of a message shown in place (a small one held within the message value,
+    // with inline dispatch, or a large one) sends a clone of it: no checks of bytes the
+    // message already holds (its kind, its UTF-8), and the queue checks its length.
+    if let Some(Handed::InPlace(shown)) = handed {
+        let bytes = shown.as_bytes();
+        if std::ptr::eq(data, bytes.as_ptr())
+            && len == bytes.len()
+            && wsc_message_kind::from(shown.kind()) as u32 == kind
+        {
+            return Ok(socket.send(shown.clone())?);
+        }
+    }
     let max_bytes = socket.queue().max_bytes();
     if let Some(Handed::Lent { view, message }) = handed {
         let whole = std::ptr::eq(data, view.cast::<u8>()) && len == view.len();
