@@ -16,7 +16,7 @@ use crate::config::Compression;
 use crate::protocol::deflate::{Deflater, Inflater};
 use crate::protocol::extensions::PerMessageDeflate;
 use crate::protocol::frame::{self, opcode, Violation, RSV1};
-use crate::protocol::message::Message;
+use crate::protocol::message::{Message, SMALL};
 use crate::protocol::utf8::Utf8Check;
 use crate::tls::IoStream;
 use bytes::{Buf, Bytes, BytesMut};
@@ -583,7 +583,47 @@ impl Decoder {
     /// data frame that has arrived is unmasked and, for text, checked as it comes, so invalid
     /// text fails before the rest of its frame or message is waited for; a compressed frame is
     /// inflated (and its text checked) once it is whole.
+    #[inline]
     pub(crate) fn decode(&mut self) -> Result<Option<Incoming>, Violation> {
+        let deflate = self.inflater.is_some();
+        let Some(header) = frame::parse_header(&self.buf, self.masked, self.max_message, deflate)?
+        else {
+            return Ok(None);
+        };
+        // The common case at its shortest: a whole message of one small frame, nothing begun
+        // before it, unmasked as it is copied into the message (the buffer is not unmasked in
+        // place); anything else takes the general path, out of line (a smaller function to
+        // enter for the common case).
+        if header.fin
+            && header.payload_len <= SMALL
+            && !header.compressed
+            && matches!(header.opcode, opcode::TEXT | opcode::BINARY)
+            && self.fragments.is_none()
+            && self.front_done == 0
+        {
+            let total = header.header_len + header.payload_len;
+            if self.buf.len() >= total {
+                let message = Message::small_unmasked(
+                    header.opcode == opcode::TEXT,
+                    &self.buf[header.header_len..total],
+                    header.mask,
+                )
+                .map_err(|_| Violation::InvalidUtf8)?;
+                self.consume(total);
+                return Ok(Some(Incoming::Message {
+                    message,
+                    retained: header.payload_len,
+                    compressed: None,
+                }));
+            }
+        }
+        self.decode_frames()
+    }
+
+    /// [`Decoder::decode`]'s general path: frames as they come, in pieces, fragmented,
+    /// compressed, control frames.
+    #[inline(never)]
+    fn decode_frames(&mut self) -> Result<Option<Incoming>, Violation> {
         loop {
             let deflate = self.inflater.is_some();
             let Some(header) =
@@ -928,6 +968,37 @@ mod tests {
             got,
             texts(&["Hello", "Hello", "Hello", "Hello", "Hello", "", "Hello", "Hello"])
         );
+    }
+
+    /// Masked messages around the size held in the message itself (unmasked as they are
+    /// copied there) decode to what was sent, whole or a byte at a time, and invalid small
+    /// text is a violation.
+    #[test]
+    fn small_masked_messages_decode() {
+        let mask = [0x37, 0xfa, 0x21, 0x3d];
+        for len in 0..=SMALL + 2 {
+            let text: String = "é".repeat(len / 2) + &"x".repeat(len % 2);
+            let binary: Vec<u8> = (0..len).map(|b| b as u8).collect();
+            let mut stream = BytesMut::new();
+            frame::put_frame(&mut stream, opcode::TEXT, text.as_bytes(), Some(mask));
+            frame::put_frame(&mut stream, opcode::BINARY, &binary, Some(mask));
+            let expected = vec![Ok(text.clone()), Ok(format!("binary {binary:?}"))];
+            let mut decoder = Decoder::new(true, 1000, &[]);
+            assert_eq!(decode_all(&mut decoder, &stream), expected, "{len}");
+            let mut decoder = Decoder::new(true, 1000, &[]);
+            let mut got = Vec::new();
+            for byte in stream.iter() {
+                got.extend(decode_all(&mut decoder, &[*byte]));
+            }
+            assert_eq!(got, expected, "{len} byte by byte");
+        }
+        let mut bad = BytesMut::new();
+        frame::put_frame(&mut bad, opcode::TEXT, b"ok \xc3(", Some(mask));
+        let mut decoder = Decoder::new(true, 1000, &[]);
+        assert!(matches!(
+            decode_all(&mut decoder, &bad)[..],
+            [Err(Violation::InvalidUtf8)]
+        ));
     }
 
     #[test]

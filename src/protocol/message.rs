@@ -29,7 +29,7 @@ enum Inner {
 /// copy: no allocation to make it, nothing to free (a small received message cost about 150
 /// instructions of `malloc` and `free`). 37 bytes fit beside the tag and the kind: a message is
 /// no larger than one holding `Bytes` (40 bytes, checked below).
-const SMALL: usize = 37;
+pub(crate) const SMALL: usize = 37;
 
 const _: () = assert!(std::mem::size_of::<Message>() == 40);
 
@@ -90,6 +90,30 @@ impl Message {
             std::str::from_utf8(payload)?;
         }
         Ok(Message::copy_of(text, payload))
+    }
+
+    /// A message holding a received payload of at most [`SMALL`] bytes in place, unmasked with
+    /// `mask` as it is copied (one pass over it instead of two); text only when it is valid
+    /// UTF-8.
+    pub(crate) fn small_unmasked(
+        text: bool,
+        payload: &[u8],
+        mask: Option<[u8; 4]>,
+    ) -> Result<Self, std::str::Utf8Error> {
+        let len = payload.len().min(SMALL);
+        let mut data = [0; SMALL];
+        data[..len].copy_from_slice(&payload[..len]);
+        if let Some(mask) = mask {
+            crate::protocol::frame::apply_mask(&mut data[..len], mask, 0);
+        }
+        if text {
+            std::str::from_utf8(&data[..len])?;
+        }
+        Ok(Message(Inner::Small(Small {
+            text,
+            len: len as u8,
+            data,
+        })))
     }
 
     /// A message with a copy of `payload` (valid UTF-8 when `text`), held in place when it is
