@@ -1120,8 +1120,11 @@ impl<O: Owner> Driver<O> {
             if let (Some(interval), None) = (self.config().ping_interval, self.ping_sent) {
                 consider(after(self.last_received, interval));
             }
-            // Once passed, the socket parks at the end of a poll where it may.
-            if let Some(park) = self.park_deadline().filter(|&at| at > now) {
+            // Once passed, the socket parks at the end of a poll where it may. Passed by
+            // `self.now`, the poll's clock, which `may_park` reads: a deadline that fell
+            // between the poll's start and now would otherwise get no timer, and the socket,
+            // which this poll cannot park, would never park.
+            if let Some(park) = self.park_deadline().filter(|&at| at > self.now) {
                 consider(park);
             }
         }
