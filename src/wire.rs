@@ -16,6 +16,7 @@ use crate::config::Compression;
 use crate::protocol::deflate::{Deflater, Inflater};
 use crate::protocol::extensions::PerMessageDeflate;
 use crate::protocol::frame::{self, opcode, Violation, RSV1};
+use crate::protocol::mask;
 use crate::protocol::message::{Message, SMALL};
 use crate::protocol::utf8::Utf8Check;
 use crate::tls::IoStream;
@@ -668,7 +669,7 @@ impl Decoder {
                 let part =
                     &mut self.buf[header.header_len + self.front_done..header.header_len + arrived];
                 if let Some(mask) = header.mask {
-                    frame::apply_mask(part, mask, self.front_done);
+                    mask::apply_mask(part, mask, self.front_done);
                 }
                 if piecewise {
                     self.utf8.feed(part).map_err(|_| Violation::InvalidUtf8)?;
@@ -681,7 +682,7 @@ impl Decoder {
             self.front_done = 0;
             if !data {
                 if let Some(mask) = header.mask {
-                    frame::apply_mask(&mut self.buf[header.header_len..total], mask, 0);
+                    mask::apply_mask(&mut self.buf[header.header_len..total], mask, 0);
                 }
                 let payload = Bytes::copy_from_slice(&self.buf[header.header_len..total]);
                 self.consume(total);

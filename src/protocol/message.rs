@@ -104,7 +104,7 @@ impl Message {
         let mut data = [0; SMALL];
         data[..len].copy_from_slice(&payload[..len]);
         if let Some(mask) = mask {
-            crate::protocol::frame::apply_mask(&mut data[..len], mask, 0);
+            crate::protocol::mask::apply_mask(&mut data[..len], mask, 0);
         }
         if text {
             std::str::from_utf8(&data[..len])?;

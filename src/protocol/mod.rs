@@ -7,5 +7,6 @@ pub(crate) mod deflate;
 pub(crate) mod extensions;
 pub(crate) mod frame;
 pub(crate) mod handshake;
+pub(crate) mod mask;
 pub(crate) mod message;
 pub(crate) mod utf8;
