@@ -16,11 +16,36 @@ const PARK_AFTER: Duration = Duration::from_millis(50);
 /// A server whose sockets park after [`PARK_AFTER`], configured further by `configure`.
 fn parking_server(configure: impl FnOnce(&mut Config)) -> (Connector, Events) {
     start_server(|config| {
-        config.socket.park_idle_after = PARK_AFTER;
-        // Peers here do not answer stop's close: it need not wait long for them.
-        config.stop_timeout = Duration::from_millis(500);
+        parking(config);
         configure(config);
     })
+}
+
+/// Sockets park after [`PARK_AFTER`]; peers here do not answer stop's close: it need not wait
+/// long for them.
+fn parking(config: &mut Config) {
+    config.socket.park_idle_after = PARK_AFTER;
+    config.stop_timeout = Duration::from_millis(500);
+}
+
+/// A parking server whose handler echoes every message, on the I/O threads (`inline`) or on
+/// dispatcher threads; configured further by `configure`.
+fn echoing_parking_server(inline: bool, configure: impl FnOnce(&mut Config)) -> Connector {
+    let mut config = Config::with_listener("127.0.0.1", 0);
+    parking(&mut config);
+    configure(&mut config);
+    let echo = |_: &ConnectorHandle, event: Event| {
+        if let Event::InboundMessage { socket, message } = event {
+            let _ = socket.send(message);
+        }
+    };
+    let builder = Connector::builder(config);
+    let builder = if inline {
+        builder.on_event_inline(echo)
+    } else {
+        builder.on_event(echo)
+    };
+    builder.start().unwrap()
 }
 
 /// Waits (bounded) until `count` sockets are parked.
@@ -199,18 +224,7 @@ fn zero_turns_parking_off() {
 
 #[test]
 fn parked_sockets_of_an_inline_connector_resume_on_their_io_threads() {
-    let mut config = Config::with_listener("127.0.0.1", 0);
-    config.socket.park_idle_after = PARK_AFTER;
-    config.worker_threads = Some(2);
-    config.stop_timeout = Duration::from_millis(500);
-    let server = Connector::builder(config)
-        .on_event_inline(|_: &ConnectorHandle, event: Event| {
-            if let Event::InboundMessage { socket, message } = event {
-                let _ = socket.send(message);
-            }
-        })
-        .start()
-        .unwrap();
+    let server = echoing_parking_server(true, |config| config.worker_threads = Some(2));
     let addr = server.local_addr().unwrap();
     let mut clients: Vec<_> = (0..4).map(|_| raw_ws(addr, "/p", &[])).collect();
     wait_parked(&server, 4);
@@ -235,17 +249,7 @@ fn echoing_sockets_park_again_every_time() {
     // parked again).
     const SOCKETS: usize = 50;
     const ROUNDS: usize = 20;
-    let mut config = Config::with_listener("127.0.0.1", 0);
-    config.socket.park_idle_after = PARK_AFTER;
-    config.stop_timeout = Duration::from_millis(500);
-    let server = Connector::builder(config)
-        .on_event(|_: &ConnectorHandle, event: Event| {
-            if let Event::InboundMessage { socket, message } = event {
-                let _ = socket.send(message);
-            }
-        })
-        .start()
-        .unwrap();
+    let server = echoing_parking_server(false, |_| {});
     let addr = server.local_addr().unwrap();
     let mut clients: Vec<_> = (0..SOCKETS).map(|_| raw_ws(addr, "/p", &[])).collect();
     wait_parked(&server, SOCKETS as u64);
