@@ -1004,7 +1004,10 @@ impl<O: Owner> Driver<O> {
                     let queue = self.owner.socket().queue();
                     // The message is counted before the handler sees it.
                     shared.metrics.add_received(traffic);
-                    if let Some(reply) = reply::collect(queue, || inline.handle(shared, event)) {
+                    let mark = shared.handler_mark();
+                    if let Some(reply) =
+                        reply::collect(mark, queue, || inline.handle(shared, event))
+                    {
                         self.last_activity = now;
                         buffer_outgoing(&mut self.wire, reply, traffic);
                     }

@@ -512,14 +512,61 @@ pub(crate) mod reply {
     use std::cell::Cell;
     use std::ptr;
 
-    /// The queue whose socket's inline handler this thread runs (within [`collect`]), and
-    /// the slot on `collect`'s stack that takes its reply; null outside `collect`.
-    type Open = (*const SendQueue, *mut Option<Outgoing>);
+    /// What this thread's inline handler runs for: the connector whose handler it is (an
+    /// opaque address, see [`handler_of`]; null outside any), the queue whose socket's
+    /// handler it is (within [`collect`]), and the slot on `collect`'s stack that takes its
+    /// reply; the last two null outside `collect`.
+    #[derive(Clone, Copy)]
+    struct Open {
+        handler_of: *const (),
+        queue: *const SendQueue,
+        slot: *mut Option<Outgoing>,
+    }
 
     thread_local! {
         /// A plain cell (no destructor, no borrow flag): one cheap look-up per send, where a
         /// `RefCell<Option<Outgoing>>` of the thread cost about 60 instructions per reply.
-        static OPEN: Cell<Open> = const { Cell::new((ptr::null(), ptr::null_mut())) };
+        /// One thread-local for the mark and the slot: each is a `__tls_get_addr` call in the
+        /// C library.
+        static OPEN: Cell<Open> = const {
+            Cell::new(Open {
+                handler_of: ptr::null(),
+                queue: ptr::null(),
+                slot: ptr::null_mut(),
+            })
+        };
+    }
+
+    /// Restores the thread's previous `Open` when dropped (the handler may panic).
+    struct Restore(Open);
+
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            OPEN.with(|open| open.set(self.0));
+        }
+    }
+
+    /// Runs `f` with the thread marked as running the inline handler of the connector at
+    /// `handler_of` (an opaque address: the connector's state), the reply slot, if open,
+    /// left as it is.
+    pub(crate) fn as_handler_of<R>(handler_of: *const (), f: impl FnOnce() -> R) -> R {
+        let restore = Restore(OPEN.with(|open| {
+            let previous = open.get();
+            open.set(Open {
+                handler_of,
+                ..previous
+            });
+            previous
+        }));
+        let result = f();
+        drop(restore);
+        result
+    }
+
+    /// The connector whose inline handler this thread runs (see [`as_handler_of`]); null
+    /// outside any.
+    pub(crate) fn handler_of() -> *const () {
+        OPEN.with(|open| open.get().handler_of)
     }
 
     /// The reply slot of `queue`'s socket, when this thread runs that socket's own inline
@@ -530,8 +577,8 @@ pub(crate) mod reply {
     /// `queue`'s reply slot, when this thread runs its socket's inline handler.
     #[inline]
     pub(super) fn own_slot(queue: &SendQueue) -> Option<Slot> {
-        let (owner, slot) = OPEN.with(Cell::get);
-        ptr::eq(owner, queue).then_some(Slot(slot))
+        let open = OPEN.with(Cell::get);
+        ptr::eq(open.queue, queue).then_some(Slot(open.slot))
     }
 
     impl Slot {
@@ -555,20 +602,23 @@ pub(crate) mod reply {
         }
     }
 
-    /// Runs `handle` (an inline handler, on `queue`'s socket's task) with the slot open for
-    /// that socket; returns the reply it left there.
-    pub(crate) fn collect(queue: &SendQueue, handle: impl FnOnce()) -> Option<Outgoing> {
-        struct Close(Open);
-        impl Drop for Close {
-            fn drop(&mut self) {
-                OPEN.with(|open| open.set(self.0));
-            }
-        }
+    /// Runs `handle` (an inline handler, on `queue`'s socket's task) with the thread marked
+    /// as running the inline handler of the connector at `handler_of` (as
+    /// [`as_handler_of`]) and the slot open for that socket; returns the reply it left there.
+    pub(crate) fn collect(
+        handler_of: *const (),
+        queue: &SendQueue,
+        handle: impl FnOnce(),
+    ) -> Option<Outgoing> {
         let mut reply = None;
-        let open: Open = (queue, ptr::addr_of_mut!(reply));
-        let close = Close(OPEN.with(|current| current.replace(open)));
+        let open = Open {
+            handler_of,
+            queue,
+            slot: ptr::addr_of_mut!(reply),
+        };
+        let restore = Restore(OPEN.with(|current| current.replace(open)));
         handle();
-        drop(close);
+        drop(restore);
         reply
     }
 }
@@ -704,7 +754,7 @@ mod tests {
     fn only_the_first_reply_from_its_own_inline_handler_skips_the_queue() {
         let own = SendQueue::standalone(10, 1000, SlowConsumerPolicy::Fail);
         let other = SendQueue::standalone(10, 1000, SlowConsumerPolicy::Fail);
-        let reply = reply::collect(&own, || {
+        let reply = reply::collect(std::ptr::null(), &own, || {
             own.push("s", text("first")).unwrap();
             own.push("s", text("second")).unwrap();
             other.push("o", text("elsewhere")).unwrap();
@@ -713,14 +763,16 @@ mod tests {
         assert_eq!(drain(&own), ["second"]);
         assert_eq!(drain(&other), ["elsewhere"]);
         own.push("s", text("queued before")).unwrap();
-        let reply = reply::collect(&own, || own.push("s", text("after")).map(|_| ()).unwrap());
+        let reply = reply::collect(std::ptr::null(), &own, || {
+            own.push("s", text("after")).map(|_| ()).unwrap()
+        });
         assert!(reply.is_none(), "behind a queued message");
         assert_eq!(drain(&own), ["queued before", "after"]);
         own.request_close(CloseRequest {
             code: 1000,
             reason: String::new(),
         });
-        let reply = reply::collect(&own, || {
+        let reply = reply::collect(std::ptr::null(), &own, || {
             assert_eq!(
                 own.push("s", text("late")).unwrap_err().kind(),
                 ErrorKind::NoSuchSocket
@@ -746,7 +798,7 @@ mod tests {
         let waker = Waker::from(wakes.clone());
         let q = SendQueue::standalone(10, 1000, SlowConsumerPolicy::Fail);
         q.register(&Context::from_waker(&waker));
-        let reply = reply::collect(&q, || {
+        let reply = reply::collect(std::ptr::null(), &q, || {
             q.push("s", text("slot")).unwrap();
             q.push("s", text("queued")).unwrap();
         });

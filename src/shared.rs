@@ -11,7 +11,7 @@ use crate::outbound::refresh::HeaderRefresher;
 use crate::park::Parking;
 use crate::path::{full_pattern, normalize_base_path};
 use crate::protocol::close::close_code;
-use crate::queue::{QueueLimits, Sealed, SendQueue};
+use crate::queue::{reply, QueueLimits, Sealed, SendQueue};
 use crate::registry::Registry;
 use crate::socket::{Socket, SocketId, SocketState, SocketType};
 use crate::timers::Timers;
@@ -93,14 +93,10 @@ pub(crate) struct Shared {
 /// An event handler called on the I/O thread where each event happens (inline dispatch, see
 /// `ConnectorBuilder::on_event_inline`); it must never block.
 pub(crate) trait InlineHandler: Send + Sync {
-    /// Handles `event` on the calling thread. Runs with the thread marked as inside this
-    /// connector's handler (see [`Shared::in_own_handler`]) and catches the handler's panics.
+    /// Handles `event` on the calling thread, which the caller marked as inside this
+    /// connector's handler (see [`Shared::run_as_inline_handler`]); catches the handler's
+    /// panics.
     fn handle(&self, shared: &Arc<Shared>, event: Event);
-}
-
-thread_local! {
-    /// The connector whose inline handler this thread is running, if any.
-    static INLINE_HANDLER_OF: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
 }
 
 /// A future of the socket directory.
@@ -208,22 +204,22 @@ impl Shared {
     /// Hands an event to the application: to its inline handler at once, or to the queue.
     pub(crate) fn deliver(self: &Arc<Self>, event: Event) {
         match &self.inline {
-            Some(inline) => inline.handle(self, event),
+            Some(inline) => self.run_as_inline_handler(|| inline.handle(self, event)),
             None => self.events.push(event),
         }
     }
 
     /// Runs `f` (an inline handler's call) with the thread marked as inside this connector's
-    /// handler, for [`Shared::in_own_handler`].
+    /// handler, for [`Shared::in_own_handler`]. The socket task's call of the handler for a
+    /// message marks the thread as it opens the reply slot instead (one thread-local for
+    /// both, see [`reply::collect`]).
     pub(crate) fn run_as_inline_handler<R>(&self, f: impl FnOnce() -> R) -> R {
-        struct Restore(*const Shared);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                INLINE_HANDLER_OF.with(|running| running.set(self.0));
-            }
-        }
-        let _restore = Restore(INLINE_HANDLER_OF.with(|running| running.replace(self)));
-        f()
+        reply::as_handler_of(self.handler_mark(), f)
+    }
+
+    /// This connector as [`reply`] marks the thread that runs its inline handler.
+    pub(crate) fn handler_mark(&self) -> *const () {
+        (self as *const Shared).cast()
     }
 
     /// Whether a drain has begun (it lasts until the connector stops).
@@ -330,7 +326,7 @@ impl Shared {
     /// Whether the calling thread is an I/O thread inside this connector's inline handler,
     /// which must not block.
     pub(crate) fn in_inline_handler(&self) -> bool {
-        INLINE_HANDLER_OF.with(|running| std::ptr::eq(running.get(), self))
+        std::ptr::eq(reply::handler_of(), self.handler_mark())
     }
 
     /// Marks the calling thread, for its whole life, as one of this connector's dispatcher

@@ -107,6 +107,6 @@ impl InlineHandler for Inline {
                 .as_ref()
                 .map(|cluster| unsafe { Arc::from_raw(Arc::as_ptr(cluster)) }),
         });
-        shared.run_as_inline_handler(|| deliver(&*self.handler, &connector, event));
+        deliver(&*self.handler, &connector, event);
     }
 }

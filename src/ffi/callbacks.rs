@@ -692,7 +692,7 @@ mod tests {
         };
         let socket = socket();
         let mut at = 0;
-        let reply = reply::collect(socket.queue(), || at = dispatch(&socket));
+        let reply = reply::collect(std::ptr::null(), socket.queue(), || at = dispatch(&socket));
         let Some(Outgoing::Message(echoed)) = reply else {
             panic!("{reply:?}");
         };
@@ -708,7 +708,7 @@ mod tests {
         assert_ne!(copy.as_bytes().as_ptr() as usize, at);
 
         let other = self::socket();
-        let reply = reply::collect(other.queue(), || at = dispatch(&socket));
+        let reply = reply::collect(std::ptr::null(), other.queue(), || at = dispatch(&socket));
         assert!(reply.is_none());
         let copies = queued(&socket);
         assert_eq!(copies.len(), 2);
