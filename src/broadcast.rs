@@ -7,8 +7,8 @@ use crate::error::{Error, Result};
 use crate::protocol::deflate::compress_once;
 use crate::protocol::extensions::{PerMessageDeflate, WINDOW_BITS};
 use crate::protocol::frame::encode_server_frame;
-use crate::protocol::message::Message;
-use crate::queue::{check_fits, Delivery, Outgoing};
+use crate::protocol::message::{Message, MessageKind};
+use crate::queue::{check_fits, reply, Delivery, Outgoing};
 use crate::registry::SocketFilter;
 use crate::shared::Shared;
 use crate::socket::{Socket, SocketId, SocketType};
@@ -89,9 +89,13 @@ pub(crate) fn deliver(
         ..BroadcastResult::default()
     };
     let mut frames = SharedFrames::new(message, &shared.config.compression);
+    let thread = reply::open_now();
     shared.registry.for_each_match(filter, |socket| {
         let item = frames.for_socket(socket);
-        let undelivered = match socket.queue().push(socket.id().as_str(), item) {
+        let undelivered = match socket
+            .queue()
+            .push_from_thread(socket.id().as_str(), item, thread)
+        {
             Ok(Delivery::Queued) => None,
             Ok(Delivery::Buffered) => {
                 result.buffered += 1;
@@ -125,6 +129,9 @@ pub(crate) fn deliver(
 /// depend on the message alone).
 struct SharedFrames<'a> {
     message: &'a Message,
+    /// The message's kind and length, read once (each is a match on its representation).
+    kind: MessageKind,
+    len: usize,
     /// Shorter messages go uncompressed to every socket.
     threshold: usize,
     /// zlib's compression level.
@@ -138,6 +145,8 @@ impl<'a> SharedFrames<'a> {
     fn new(message: &'a Message, settings: &Compression) -> Self {
         SharedFrames {
             message,
+            kind: message.kind(),
+            len: message.len(),
             threshold: settings.threshold,
             level: settings.level,
             plain: None,
@@ -153,7 +162,7 @@ impl<'a> SharedFrames<'a> {
             SocketType::Inbound => socket.compression(),
         };
         let (frame, compressed) = match compression {
-            Some(params) if self.message.len() >= self.threshold => {
+            Some(params) if self.len >= self.threshold => {
                 if !params.server_no_context_takeover {
                     return Outgoing::Message(self.message.clone());
                 }
@@ -163,8 +172,8 @@ impl<'a> SharedFrames<'a> {
         };
         Outgoing::Frame {
             frame,
-            kind: self.message.kind(),
-            message_len: self.message.len(),
+            kind: self.kind,
+            message_len: self.len,
             compressed,
         }
     }
