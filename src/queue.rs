@@ -222,25 +222,7 @@ impl SendQueue {
     /// queue path cost a reply about 40 instructions more).
     #[inline]
     pub(crate) fn push(&self, id: &str, message: Outgoing) -> Result<Delivery> {
-        self.push_from(id, message, reply::own_slot(self))
-    }
-
-    /// [`SendQueue::push`] from a thread whose reply slot the caller looked up once for many
-    /// pushes ([`reply::open_now`]): a broadcast, which so saves a thread-local look-up per
-    /// receiver (about 14 instructions in the shared library).
-    #[inline]
-    pub(crate) fn push_from_thread(
-        &self,
-        id: &str,
-        message: Outgoing,
-        thread: reply::OpenNow,
-    ) -> Result<Delivery> {
-        self.push_from(id, message, thread.slot_of(self))
-    }
-
-    /// [`SendQueue::push`] with `own`, this queue's reply slot if the thread has it open.
-    #[inline(always)]
-    fn push_from(&self, id: &str, message: Outgoing, own: Option<reply::Slot>) -> Result<Delivery> {
+        let own = reply::own_slot(self);
         let message = match own {
             Some(slot) if message.len() <= self.limits.max_bytes => {
                 match slot.offer(self, message) {
@@ -251,6 +233,24 @@ impl SendQueue {
             _ => message,
         };
         self.enqueue(id, message, own.is_some())
+    }
+
+    /// [`SendQueue::push`] from a thread whose reply slot the caller looked up once for many
+    /// pushes ([`reply::open_now`]): a broadcast, which so saves a thread-local look-up per
+    /// receiver (about 14 instructions in the shared library). `push` itself is left as it
+    /// is: sharing its body through a helper cost every echo an extra copy of its message.
+    #[inline]
+    pub(crate) fn push_from_thread(
+        &self,
+        id: &str,
+        message: Outgoing,
+        thread: reply::OpenNow,
+    ) -> Result<Delivery> {
+        match thread.slot_of(self) {
+            None => self.enqueue(id, message, false),
+            // This thread's own socket (its inline handler broadcasts): as a plain push.
+            Some(_) => self.push(id, message),
+        }
     }
 
     /// [`SendQueue::push`] into the queue. From the socket's own inline handler (`own`), the
@@ -628,8 +628,9 @@ pub(crate) mod reply {
             }
             // SAFETY: the slot is a local of the `collect` call that runs on this thread now
             // (`own_slot`, or an `OpenNow` read during the same call, found its queue
-            // published, and `collect` unpublishes it before it returns, panic or not); `collect` does not touch it until its handler returns,
-            // so this is the only access meanwhile.
+            // published, and `collect` unpublishes it before it returns, panic or not);
+            // `collect` does not touch it until its handler returns, so this is the only
+            // access meanwhile.
             let slot = unsafe { &mut *self.0 };
             if slot.is_some() {
                 return Some(message);
