@@ -20,10 +20,16 @@ const CONNECTIONS: usize = 3_000;
 const PARK_AFTER: Duration = Duration::from_secs(2);
 
 /// Most resident memory each parked connection may add (its client end included) once its
-/// batch is purged: 1,265-1,378 bytes measured (a debug build, two workers), 2,100-2,210
+/// batch is purged: 1,141-1,378 bytes measured (a debug build, two workers), 2,020-2,330
 /// before the purge and with the purge reduced to mimalloc's unforced collect (which waits
-/// out the delay).
-const MAX_RESIDENT_PER_PARKED_CONNECTION: u64 = 1_600;
+/// out the delay). About one run in eight gives back only about half (1,529-1,677 bytes
+/// left, at 836f674 too): a part of the memory that is not yet reached when the batch's
+/// purge runs (not the workers' meeting: a 200 ms wait there left it the same). The bound
+/// allows that; [`MIN_GIVEN_BACK_PER_PARKED_CONNECTION`] still fails a purge that does nothing.
+const MAX_RESIDENT_PER_PARKED_CONNECTION: u64 = 1_800;
+
+/// Least the purge must give back per parked connection: 444-1,000 bytes measured.
+const MIN_GIVEN_BACK_PER_PARKED_CONNECTION: u64 = 300;
 
 /// The process's resident memory, in bytes (/proc/self/statm).
 fn resident() -> u64 {
@@ -62,6 +68,11 @@ fn the_memory_parked_sockets_free_goes_back_to_the_system() {
     assert!(
         per_connection <= MAX_RESIDENT_PER_PARKED_CONNECTION,
         "{per_connection} bytes resident per parked connection, more than {MAX_RESIDENT_PER_PARKED_CONNECTION}"
+    );
+    assert!(
+        unpurged.saturating_sub(per_connection) >= MIN_GIVEN_BACK_PER_PARKED_CONNECTION,
+        "the purge gave back {} bytes per parked connection, less than {MIN_GIVEN_BACK_PER_PARKED_CONNECTION}",
+        unpurged.saturating_sub(per_connection)
     );
     drop(held);
     server.stop().unwrap();
