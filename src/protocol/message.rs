@@ -42,6 +42,23 @@ struct Small {
 }
 
 impl Small {
+    /// `payload` (its first [`SMALL`] bytes), unmasked with `mask` as it is copied (one pass
+    /// over it instead of two); the caller checks the text.
+    #[inline(always)]
+    fn unmasked(text: bool, payload: &[u8], mask: Option<[u8; 4]>) -> Self {
+        let len = payload.len().min(SMALL);
+        let mut data = [0; SMALL];
+        data[..len].copy_from_slice(&payload[..len]);
+        if let Some(mask) = mask {
+            crate::protocol::mask::apply_mask(&mut data[..len], mask, 0);
+        }
+        Small {
+            text,
+            len: len as u8,
+            data,
+        }
+    }
+
     fn as_bytes(&self) -> &[u8] {
         &self.data[..usize::from(self.len)]
     }
@@ -100,33 +117,18 @@ impl Message {
         payload: &[u8],
         mask: Option<[u8; 4]>,
     ) -> Result<Self, std::str::Utf8Error> {
-        let len = payload.len().min(SMALL);
-        let mut data = [0; SMALL];
-        data[..len].copy_from_slice(&payload[..len]);
-        if let Some(mask) = mask {
-            crate::protocol::mask::apply_mask(&mut data[..len], mask, 0);
-        }
+        let small = Small::unmasked(text, payload, mask);
         if text {
-            std::str::from_utf8(&data[..len])?;
+            std::str::from_utf8(small.as_bytes())?;
         }
-        Ok(Message(Inner::Small(Small {
-            text,
-            len: len as u8,
-            data,
-        })))
+        Ok(Message(Inner::Small(small)))
     }
 
     /// A message with a copy of `payload` (valid UTF-8 when `text`), held in place when it is
     /// small.
     fn copy_of(text: bool, payload: &[u8]) -> Self {
         if payload.len() <= SMALL {
-            let mut data = [0; SMALL];
-            data[..payload.len()].copy_from_slice(payload);
-            return Message(Inner::Small(Small {
-                text,
-                len: payload.len() as u8,
-                data,
-            }));
+            return Message(Inner::Small(Small::unmasked(text, payload, None)));
         }
         let bytes = Bytes::copy_from_slice(payload);
         Message(if text {
