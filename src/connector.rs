@@ -54,7 +54,7 @@ impl ConnectorBuilder {
 
     /// Inline dispatch, for a handler that never blocks: `handler` runs on the I/O thread
     /// that read the message (for a connection, finished the handshake; for a close, saw
-    /// the socket end), with no hand-off to a dispatcher thread, and what it sends to that
+    /// the socket end; for a reconnecting outbound socket, runs its attempts), with no hand-off to a dispatcher thread, and what it sends to that
     /// socket leaves in the same write. The cheapest way to answer small messages (see the
     /// README's performance section).
     ///

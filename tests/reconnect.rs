@@ -315,6 +315,41 @@ fn attempts_that_run_out_close_the_socket_once_with_retry_exhausted() {
 }
 
 #[test]
+fn an_inline_handler_sees_the_attempts_and_the_reconnection() {
+    // Inline dispatch has no dispatcher threads: the attempts' events must reach the handler
+    // on the I/O thread, as every other event does, and never wait in the event queue.
+    let rt = runtime();
+    let (feed, _seen) = Feed::new(&rt);
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let conn = Connector::builder(Config::default())
+        .on_event_inline(move |_: &wsconnector::ConnectorHandle, event: Event| {
+            let _ = tx.lock().unwrap().send(event);
+        })
+        .start()
+        .unwrap();
+    let events = Events(rx);
+    let policy = fast();
+    conn.open_outbound(
+        &feed.url(),
+        OutboundOptions::new().reconnect(policy.clone()),
+    )
+    .unwrap();
+    feed.kill(&rt);
+    assert_eq!(reconnecting(&events, &policy).0, 1);
+    feed.start(&rt);
+    loop {
+        match events.next() {
+            Event::OutboundReconnecting { .. } => continue,
+            Event::OutboundReconnected { .. } => break,
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+    assert_eq!(conn.metrics().reconnects, 1);
+    conn.stop().unwrap();
+}
+
+#[test]
 fn the_fail_policy_fails_sends_and_broadcasts_while_reconnecting() {
     let rt = runtime();
     let (feed, seen) = Feed::new(&rt);

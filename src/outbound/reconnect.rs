@@ -126,7 +126,7 @@ impl Reconnecting {
             }
             let delay = self.policy.delay(attempt);
             self.shared.metrics.reconnect_attempt();
-            self.shared.events.push(Event::OutboundReconnecting {
+            self.shared.deliver(Event::OutboundReconnecting {
                 socket: socket.clone(),
                 attempt,
                 delay,
@@ -143,7 +143,7 @@ impl Reconnecting {
                         socket.relink(connection.link);
                         queue.go_online();
                         self.shared.metrics.reconnected();
-                        self.shared.events.push(Event::OutboundReconnected {
+                        self.shared.deliver(Event::OutboundReconnected {
                             socket: socket.clone(),
                             attempts: attempt,
                         });
