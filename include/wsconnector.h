@@ -772,7 +772,8 @@ typedef struct wsc_bytes {
  * not preempted by them, so events arrive in batches (a callback that needs the default
  * policy may set it back with sched_setscheduler()). With wsc_config_set_inline_dispatch()
  * they run on the I/O threads instead, in the same order for each socket, those of different
- * I/O threads at the same time: see there.
+ * I/O threads at the same time: see there. The connection, closed and reconnect events of a
+ * trigger with no callback are not made at all (no hand-off to a dispatcher thread).
  */
 typedef void (*wsc_connection_fn)(void *userdata,
                                   struct wsc_connector *conn,

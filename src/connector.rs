@@ -217,7 +217,7 @@ impl ConnectorBuilder {
             io,
             client,
             listener.as_ref().map(Listener::local_addr),
-            handler.is_some(),
+            handler.as_deref(),
             inline,
             cluster
                 .clone()

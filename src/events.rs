@@ -92,6 +92,42 @@ pub enum Trigger {
     OutboundReconnected,
 }
 
+impl Trigger {
+    /// Every trigger.
+    pub const ALL: [Trigger; 6] = [
+        Trigger::InboundConnection,
+        Trigger::InboundMessage,
+        Trigger::OutboundMessage,
+        Trigger::SocketClosed,
+        Trigger::OutboundReconnecting,
+        Trigger::OutboundReconnected,
+    ];
+}
+
+/// The triggers whose events the application takes (a bit each): the connector never makes
+/// the others' hand-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TriggerSet(u8);
+
+impl TriggerSet {
+    /// Every trigger: an application that pulls its events takes them all.
+    pub(crate) const ALL: TriggerSet = TriggerSet(u8::MAX);
+
+    /// The triggers `takes` says yes to.
+    pub(crate) fn of(takes: impl Fn(Trigger) -> bool) -> Self {
+        TriggerSet(
+            Trigger::ALL
+                .into_iter()
+                .filter(|trigger| takes(*trigger))
+                .fold(0, |bits, trigger| bits | 1 << trigger as u8),
+        )
+    }
+
+    pub(crate) fn contains(self, trigger: Trigger) -> bool {
+        self.0 & 1 << trigger as u8 != 0
+    }
+}
+
 impl Event {
     /// The socket the event is about.
     pub fn socket(&self) -> &Socket {

@@ -150,6 +150,14 @@ impl EventHandler for Router {
             handler.on_event(connector, event);
         }
     }
+
+    /// A trigger with a registration, or any the fallback takes.
+    fn takes(&self, trigger: Trigger) -> bool {
+        self.triggers
+            .iter()
+            .any(|(t, routes)| *t == trigger && routes.handlers().any(|h| h.takes(trigger)))
+            || self.fallback.as_ref().is_some_and(|h| h.takes(trigger))
+    }
 }
 
 #[cfg(test)]

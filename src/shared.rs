@@ -2,8 +2,9 @@
 //! registration in it, which reports the socket's end exactly once however it ends.
 
 use crate::config::Config;
+use crate::dispatch::EventHandler;
 use crate::error::{Error, Result};
-use crate::events::{Event, EventQueue};
+use crate::events::{Event, EventQueue, TriggerSet};
 use crate::io_threads::IoThreads;
 use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
 use crate::outbound::proxy::Proxies;
@@ -69,6 +70,10 @@ pub(crate) struct Shared {
     pub local_addr: Option<SocketAddr>,
     /// Events go to a handler; without one the application pulls them.
     pub has_handler: bool,
+    /// The triggers whose connection, closed and reconnect events [`Shared::deliver`] hands
+    /// over: those the handler takes (`EventHandler::takes`), or every one when the application
+    /// pulls its events.
+    taken: TriggerSet,
     /// The handler that takes events where they happen, on the I/O thread (inline dispatch),
     /// instead of the dispatcher thread.
     pub inline: Option<Arc<dyn InlineHandler>>,
@@ -151,7 +156,7 @@ impl Shared {
         io: IoThreads,
         client: ClientParts,
         local_addr: Option<SocketAddr>,
-        has_handler: bool,
+        handler: Option<&dyn EventHandler>,
         inline: Option<Arc<dyn InlineHandler>>,
         directory: Option<Arc<dyn SocketDirectory>>,
     ) -> Self {
@@ -189,7 +194,10 @@ impl Shared {
             outbound_sockets: AtomicUsize::new(0),
             header_refresher: client.header_refresher,
             local_addr,
-            has_handler,
+            has_handler: handler.is_some(),
+            taken: handler.map_or(TriggerSet::ALL, |handler| {
+                TriggerSet::of(|trigger| handler.takes(trigger))
+            }),
             inline,
             directory,
             config,
@@ -201,8 +209,12 @@ impl Shared {
         }
     }
 
-    /// Hands an event to the application: to its inline handler at once, or to the queue.
+    /// Hands an event to the application: to its inline handler at once, or to the queue;
+    /// or nowhere, when its handler does not take the event's trigger.
     pub(crate) fn deliver(self: &Arc<Self>, event: Event) {
+        if !self.taken.contains(event.trigger()) {
+            return;
+        }
         match &self.inline {
             Some(inline) => self.run_as_inline_handler(|| inline.handle(self, event)),
             None => self.events.push(event),

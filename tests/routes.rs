@@ -167,3 +167,49 @@ fn templates_capture_uri_params_and_the_request_attributes_are_there() {
         .clone();
     assert_eq!((socket.query_string(), socket.uri_params().len()), ("", 0));
 }
+
+/// Events handed to the application through the event queue (each taken one is timed).
+fn handed_over(connector: &Connector) -> u64 {
+    connector.metrics().event_wait.count
+}
+
+#[test]
+fn a_trigger_without_a_handler_makes_no_connection_or_closed_events() {
+    // Messages alone are handled: no connection or closed event is queued for them. The
+    // control, `on_event`, queues all three for each socket. One dispatcher thread takes the
+    // queue in order, so once the last socket's message is handled, every event queued before
+    // it has been handed over.
+    const SOCKETS: u64 = 3;
+    for (messages_only, handed) in [(true, SOCKETS + 1), (false, SOCKETS * 3 + 2)] {
+        let (tx, rx) = mpsc::channel();
+        let mut config = Config::with_listener("127.0.0.1", 0);
+        config.dispatcher_threads = Some(1);
+        let builder = Connector::builder(config);
+        let builder = if messages_only {
+            builder.on_trigger(Trigger::InboundMessage, handler(&tx, "message"))
+        } else {
+            builder.on_event(handler(&tx, "any"))
+        };
+        let hub = builder.start().unwrap();
+        let addr = hub.local_addr().unwrap();
+        let message_handled = || loop {
+            let (_, trigger, _) = next(&rx);
+            if trigger == Trigger::InboundMessage {
+                return;
+            }
+        };
+        for _ in 0..SOCKETS {
+            let client = raw_ws(addr, "/x", &[client_frame(1, b"hello")]);
+            message_handled();
+            drop(client);
+        }
+        wait_for_metrics(&hub, "every socket closed", |m| {
+            m.closed_with(Some(1006)) == SOCKETS
+        });
+        let last = raw_ws(addr, "/x", &[client_frame(1, b"last")]);
+        message_handled();
+        assert_eq!(handed_over(&hub), handed, "messages only: {messages_only}");
+        drop(last);
+        hub.stop().unwrap();
+    }
+}

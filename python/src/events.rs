@@ -302,6 +302,18 @@ impl Triggers {
         self.all().next().is_some()
     }
 
+    /// Whether `trigger` has a callback.
+    pub(crate) fn has(&self, trigger: Trigger) -> bool {
+        match trigger {
+            Trigger::InboundConnection => !self.inbound_connection.is_empty(),
+            Trigger::InboundMessage => !self.inbound_message.is_empty(),
+            Trigger::OutboundMessage => !self.outbound_message.is_empty(),
+            Trigger::SocketClosed => !self.socket_closed.is_empty(),
+            Trigger::OutboundReconnecting => self.outbound_reconnecting.is_some(),
+            Trigger::OutboundReconnected => self.outbound_reconnected.is_some(),
+        }
+    }
+
     /// The routes of a trigger that takes paths (`None` for the others).
     pub(crate) fn routes(&mut self, trigger: Trigger) -> Option<&mut Routes<Py<PyAny>>> {
         match trigger {
@@ -470,6 +482,12 @@ impl EventHandler for PyTriggers {
             }
         });
         Python::try_attach(|py| self.triggers.deliver(py, &self.sockets, event));
+    }
+
+    /// The triggers with a callback, and the closed events, which also forget the socket's
+    /// Python object: a connection event with no callback then costs no hand-off and no GIL.
+    fn takes(&self, trigger: Trigger) -> bool {
+        trigger == Trigger::SocketClosed || self.triggers.has(trigger)
     }
 }
 

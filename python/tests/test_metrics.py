@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import queue
 import threading
 import time
 import urllib.error
@@ -92,6 +93,32 @@ def test_counters_are_exact_after_scripted_traffic(recorder: Recorder) -> None:
     assert everything["compressed_messages_in"] == everything["compressed_bytes_out"] == 0
     assert everything["reconnect_attempts"] == everything["reconnects_exhausted"] == 0
     assert "wsconnector_sockets_closed_total" in m.to_prometheus()
+
+
+def test_a_trigger_without_a_callback_costs_no_hand_over() -> None:
+    """With a message callback alone, no connection event is handed to a dispatcher thread
+    (nor takes the GIL); closed events still are, to forget the sockets' Python objects. One
+    dispatcher thread takes the events in order: once the last message is handled, every
+    event queued before it has been handed over."""
+    handled: queue.Queue[str | bytes] = queue.Queue()
+    connector = wsconnector.Connector(
+        host="127.0.0.1", port=0, ping_interval=None, dispatcher_threads=1
+    )
+    connector.on_inbound_message(lambda socket, message: handled.put(message))
+    with connector:
+        for _ in range(3):
+            with connect(connector, "/x") as client:
+                client.send("hi")
+                assert handled.get(timeout=WAIT) == "hi"
+        deadline = time.monotonic() + WAIT
+        while sum(connector.metrics().sockets_closed.values()) < 3:
+            assert time.monotonic() < deadline, "the sockets did not close"
+            time.sleep(0.001)
+        with connect(connector, "/x") as client:
+            client.send("last")
+            assert handled.get(timeout=WAIT) == "last"
+            # 4 messages and 3 closed events; the 4 connection events were not handed over.
+            assert connector.metrics().event_wait["count"] == 7
 
 
 def test_an_idle_socket_parks_and_resumes(recorder: Recorder) -> None:

@@ -10,7 +10,7 @@ use super::payload::{self, Handed};
 use super::reconnect::{wsc_headers, HeaderAnswer};
 use super::socket::{wsc_socket, wsc_socket_state, SocketView};
 use super::{wsc_bytes, wsc_message_kind, wsc_result, wsc_str};
-use crate::{AuthDecision, AuthRequest, Event, Message, Routes, Socket};
+use crate::{AuthDecision, AuthRequest, Event, Message, Routes, Socket, Trigger};
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::sync::{Condvar, Mutex};
@@ -30,7 +30,8 @@ pub type wsc_userdata_free_fn = Option<unsafe extern "C" fn(userdata: *mut c_voi
 /// not preempted by them, so events arrive in batches (a callback that needs the default
 /// policy may set it back with sched_setscheduler()). With wsc_config_set_inline_dispatch()
 /// they run on the I/O threads instead, in the same order for each socket, those of different
-/// I/O threads at the same time: see there.
+/// I/O threads at the same time: see there. The connection, closed and reconnect events of a
+/// trigger with no callback are not made at all (no hand-off to a dispatcher thread).
 pub type wsc_connection_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
@@ -306,6 +307,20 @@ impl Callbacks {
             || !self.outbound_message.is_empty()
             || !self.socket_closed.is_empty()
             || self.outbound_state.is_some()
+    }
+
+    /// Whether a callback is registered for `trigger` (the core hands over no connection,
+    /// closed or reconnect event of the others).
+    pub(crate) fn takes(&self, trigger: Trigger) -> bool {
+        match trigger {
+            Trigger::InboundConnection => !self.inbound_connection.is_empty(),
+            Trigger::InboundMessage => !self.inbound_message.is_empty(),
+            Trigger::OutboundMessage => !self.outbound_message.is_empty(),
+            Trigger::SocketClosed => !self.socket_closed.is_empty(),
+            Trigger::OutboundReconnecting | Trigger::OutboundReconnected => {
+                self.outbound_state.is_some()
+            }
+        }
     }
 
     /// Whether the calling thread is inside one of these callbacks; `in_inline_handler`

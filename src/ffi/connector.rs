@@ -14,7 +14,10 @@ use super::options::wsc_outbound_options;
 use super::payload;
 use super::socket::{wsc_socket, wsc_socket_list, SocketView};
 use super::{wsc_result, WSC_SOCKET_ID_SIZE};
-use crate::{Connector, ConnectorHandle, Delivery, Event, OutboundOptions, SocketFilter};
+use crate::{
+    Connector, ConnectorHandle, Delivery, Event, EventHandler, OutboundOptions, SocketFilter,
+    Trigger,
+};
 use std::borrow::Cow;
 use std::ffi::c_char;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -74,15 +77,26 @@ unsafe impl Send for ConnectorPtr {}
 // SAFETY: as above.
 unsafe impl Sync for ConnectorPtr {}
 
-impl ConnectorPtr {
+/// The trigger callbacks as the core's event handler.
+struct CallbackHandler {
+    conn: ConnectorPtr,
+    callbacks: Arc<Callbacks>,
+}
+
+impl EventHandler for CallbackHandler {
     /// Hands an event to the callbacks, once the connector is fully started.
-    fn dispatch(&self, callbacks: &Callbacks, event: Event) {
+    fn on_event(&self, _: &ConnectorHandle, event: Event) {
         // SAFETY: alive for as long as the dispatcher threads run (see the `Send` impl).
-        let state = unsafe { &*self.0.cast::<ConnectorState>() };
+        let state = unsafe { &*self.conn.0.cast::<ConnectorState>() };
         if state.core.get().is_none() {
             drop(state.starting.lock());
         }
-        callbacks.dispatch(self.0, event);
+        self.callbacks.dispatch(self.conn.0, event);
+    }
+
+    /// The triggers with a callback: the others' connection and closed events are not made.
+    fn takes(&self, trigger: Trigger) -> bool {
+        self.callbacks.takes(trigger)
     }
 }
 
@@ -127,9 +141,10 @@ pub extern "C" fn wsc_connector_start(
         let starting = state.starting.lock().unwrap_or_else(|e| e.into_inner());
         let mut builder = Connector::builder(config);
         if callbacks.has_triggers() {
-            let ptr = ConnectorPtr(conn);
-            let for_events = callbacks.clone();
-            let handler = move |_: &ConnectorHandle, event: Event| ptr.dispatch(&for_events, event);
+            let handler = CallbackHandler {
+                conn: ConnectorPtr(conn),
+                callbacks: callbacks.clone(),
+            };
             builder = if inline_dispatch {
                 builder.on_event_inline(handler)
             } else {

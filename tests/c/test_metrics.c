@@ -75,6 +75,44 @@ static int http_get(uint16_t port, const char *path, char *body, size_t cap) {
     return status;
 }
 
+/* A connector with a message callback alone hands over no connection or closed event: its
+ * figures count only the messages' waits. One dispatcher thread takes the events in order, so
+ * once the last message is handled every event queued before it has been handed over. */
+static void messages_only(void) {
+    static counts only;
+    monitor_init(&only.m);
+    wsc_config *config = listener_config();
+    OK(wsc_config_set_int(config, "dispatcher_threads", 1));
+    OK(wsc_config_on_inbound_message(config, on_message, &only, NULL));
+    wsc_connector *server = NULL;
+    OK(wsc_connector_start(config, &server));
+    uint16_t port = port_of(server);
+    char buf[64];
+    wsc_metrics m = {.struct_size = sizeof m};
+    for (int i = 0; i < 3; i++) {
+        raw_ws ws = raw_ws_open(port, "/room");
+        CHECK(ws.status == 101);
+        raw_ws_send(&ws, 1, "hi", 2);
+        CHECK(raw_ws_recv(&ws, buf, sizeof buf) == 1);
+        raw_ws_close(&ws);
+        for (int waited_ms = 0;; waited_ms++) {
+            OK(wsc_connector_metrics(server, &m));
+            if (m.sockets_open_inbound == 0) break;
+            CHECK(waited_ms < WAIT_SECONDS * 1000);
+            nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+        }
+    }
+    raw_ws last = raw_ws_open(port, "/room");
+    raw_ws_send(&last, 1, "hi", 2);
+    CHECK(raw_ws_recv(&last, buf, sizeof buf) == 1);
+    WAIT_UNTIL(&only.m, only.messages == 4);
+    OK(wsc_connector_metrics(server, &m));
+    CHECK(m.event_wait_count == 4 && only.connected == 0 && only.closed == 0);
+    raw_ws_close(&last);
+    OK(wsc_connector_free(server));
+    monitor_destroy(&only.m);
+}
+
 int main(void) {
     static counts c;
     monitor_init(&c.m);
@@ -190,6 +228,7 @@ int main(void) {
     EXPECT(WSC_STOPPED, wsc_connector_drain(server, NULL, &after));
     OK(wsc_connector_free(server));
     monitor_destroy(&c.m);
+    messages_only();
     printf("test_metrics: ok\n");
     return 0;
 }
