@@ -15,11 +15,13 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use tokio::io::unix::AsyncFd;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 /// A bound listener, ready to run.
 pub(crate) struct Listener {
-    tcp: TcpListener,
+    /// Watched by the general thread's reactor; accepted connections are not (see `accept`).
+    tcp: AsyncFd<std::net::TcpListener>,
     local_addr: SocketAddr,
     settings: Arc<Settings>,
 }
@@ -68,10 +70,16 @@ impl Listener {
                 format!("cannot listen on {addr}: {e}"),
             )
         };
-        let tcp = listen(addr).map_err(listen_error)?;
+        let tcp = listen(addr)
+            .and_then(TcpListener::into_std)
+            .map_err(listen_error)?;
         #[cfg(target_os = "linux")]
         reserve_descriptors(&tcp, config.max_inbound_connections);
         let local_addr = tcp.local_addr().map_err(listen_error)?;
+        // SAFETY: a std listener's descriptor is open and the same until it is dropped, with
+        // the AsyncFd that owns it.
+        let tcp = unsafe { AsyncFd::register_with_interest(tcp, tokio::io::Interest::READABLE) }
+            .map_err(|e| listen_error(e.into_parts().1))?;
         let tls = match &config.tls {
             Some(tls) => Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(
                 tls,
@@ -105,7 +113,7 @@ impl Listener {
         loop {
             let accepted = tokio::select! {
                 _ = shared.shutdown.cancelled() => break,
-                accepted = self.tcp.accept() => accepted,
+                accepted = accept(&self.tcp) => accepted,
             };
             match accepted {
                 Ok((tcp, remote_addr)) => match Slot::take(&self.settings, remote_addr.ip()) {
@@ -128,45 +136,106 @@ impl Listener {
         }
     }
 
-    /// Starts an accepted connection's task on the next I/O thread. This loop runs on the
-    /// general one, whose reactor registered the stream: a stream for another thread leaves
-    /// that reactor and joins its own thread's there, so that its reads wake only that thread.
-    fn hand_over(&self, shared: &Arc<Shared>, slot: Slot, tcp: TcpStream, addr: SocketAddr) {
-        let settings = self.settings.clone();
+    /// Starts an accepted connection's task on the next I/O thread (this loop runs on the
+    /// general one), where the task registers the stream with that thread's reactor, so that
+    /// its reads wake only that thread.
+    fn hand_over(
+        &self,
+        shared: &Arc<Shared>,
+        slot: Slot,
+        tcp: std::net::TcpStream,
+        addr: SocketAddr,
+    ) {
+        let task = serve(shared.clone(), self.settings.clone(), slot, tcp, addr);
         let thread = shared.io.next();
         if thread.general {
-            let task = serve(shared.clone(), settings, slot, Incoming::Here(tcp), addr);
             shared.tasks.spawn(task);
-            return;
-        }
-        match tcp.into_std() {
-            Ok(tcp) => {
-                let task = serve(shared.clone(), settings, slot, Incoming::Moved(tcp), addr);
-                shared.tasks.spawn_on(task, thread.handle);
-            }
-            Err(e) => {
-                tracing::debug!(target: super::LOG_TARGET, remote_addr = %addr, error = %e, "cannot hand the connection over");
-            }
+        } else {
+            shared.tasks.spawn_on(task, thread.handle);
         }
     }
 }
 
-/// An accepted connection on its way to its task's I/O thread.
-enum Incoming {
-    /// Registered with the reactor of the thread its task runs on.
-    Here(TcpStream),
-    /// Registered with none yet: its task registers it on its own thread.
-    Moved(std::net::TcpStream),
-}
-
-impl Incoming {
-    /// The stream, registered with the calling thread's reactor.
-    fn register(self) -> std::io::Result<TcpStream> {
-        match self {
-            Incoming::Here(tcp) => Ok(tcp),
-            Incoming::Moved(tcp) => TcpStream::from_std(tcp),
+/// The next connection, non-blocking and registered with no reactor: its task registers it
+/// on the I/O thread it runs on, one `epoll_ctl` in all (tokio's own accept registers it with
+/// the accepting thread's reactor, which a connection for another thread must then leave).
+async fn accept(
+    listener: &AsyncFd<std::net::TcpListener>,
+) -> std::io::Result<(std::net::TcpStream, SocketAddr)> {
+    loop {
+        let mut ready = listener.readable().await?;
+        if let Ok(accepted) = ready.try_io(|listener| accept_non_blocking(listener.get_ref())) {
+            return accepted;
         }
     }
+}
+
+/// `accept4` with SOCK_NONBLOCK: the connection comes non-blocking in one system call.
+#[cfg(target_os = "linux")]
+fn accept_non_blocking(
+    listener: &std::net::TcpListener,
+) -> std::io::Result<(std::net::TcpStream, SocketAddr)> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: zeroed sockaddr_storage is a valid (empty) value.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: a listening descriptor this listener owns, and an address buffer of `len` bytes
+    // that outlives the call.
+    let fd = unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by accept4 and nothing else owns it.
+    let tcp = std::net::TcpStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    Ok((tcp, socket_addr(&storage)?))
+}
+
+/// The peer address accept4 wrote.
+#[cfg(target_os = "linux")]
+fn socket_addr(storage: &libc::sockaddr_storage) -> std::io::Result<SocketAddr> {
+    match libc::c_int::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in, which sockaddr_storage has room for.
+            let a =
+                unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Ok(SocketAddr::from((ip, u16::from_be(a.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, a sockaddr_in6.
+            let a = unsafe {
+                &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Ok(std::net::SocketAddrV6::new(
+                ip,
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )
+            .into())
+        }
+        family => Err(std::io::Error::other(format!(
+            "accept gave an address of family {family}"
+        ))),
+    }
+}
+
+/// The standard library's accept, then non-blocking mode.
+#[cfg(not(target_os = "linux"))]
+fn accept_non_blocking(
+    listener: &std::net::TcpListener,
+) -> std::io::Result<(std::net::TcpStream, SocketAddr)> {
+    let (tcp, addr) = listener.accept()?;
+    tcp.set_nonblocking(true)?;
+    Ok((tcp, addr))
 }
 
 /// Connections the kernel holds for the listener, handshake done, until it accepts them
@@ -187,9 +256,16 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     };
     #[cfg(unix)]
     socket.set_reuseaddr(true)?;
+    if NODELAY_INHERITED {
+        socket.set_nodelay(true)?;
+    }
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
 }
+
+/// Linux gives an accepted connection the listening socket's TCP_NODELAY: set once on the
+/// listener, it costs no system call per connection. Elsewhere each connection sets it.
+const NODELAY_INHERITED: bool = cfg!(target_os = "linux");
 
 /// Descriptors the process table holds beyond the inbound connections (the listener's,
 /// outbound sockets', the application's own files).
@@ -205,7 +281,7 @@ const DESCRIPTOR_HEADROOM: usize = 256;
 /// reach this size anyway once the listener is full: a few bytes a descriptor, 128 KiB for the
 /// default limit of 10,000. Best effort: a refusal leaves the table to grow as before.
 #[cfg(target_os = "linux")]
-fn reserve_descriptors(listener: &TcpListener, connections: usize) {
+fn reserve_descriptors(listener: &std::net::TcpListener, connections: usize) {
     use std::os::fd::AsRawFd;
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -306,16 +382,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// which is what the limit saves, leaving no TIME_WAIT behind. What the client had already
 /// sent is read and dropped first (a bounded amount), so that the close is a FIN after the
 /// answer rather than a reset that could destroy it.
-fn turn_away(tcp: TcpStream, refusal: Option<&Refusal>) {
+fn turn_away(mut tcp: std::net::TcpStream, refusal: Option<&Refusal>) {
     let Some(refusal) = refusal else {
-        let _ = tcp.set_zero_linger();
+        let _ = TcpSocket::from_std_stream(tcp).set_zero_linger();
         return;
     };
-    // A fresh tokio stream reports no readiness until the reactor has polled it: the blocking
-    // std stream (in non-blocking mode) writes and reads at once.
-    let Ok(mut tcp) = tcp.into_std() else {
-        return;
-    };
+    // The stream, non-blocking, writes and reads at once (no reactor needed).
     let _ = tcp.write(&refusal.response());
     let mut sink = [0u8; 1024];
     for _ in 0..16 {
@@ -332,7 +404,7 @@ fn serve(
     shared: Arc<Shared>,
     settings: Arc<Settings>,
     slot: Slot,
-    tcp: Incoming,
+    tcp: std::net::TcpStream,
     remote_addr: SocketAddr,
 ) -> SocketTask<Slot> {
     SocketTask::after(Box::pin(async move {
@@ -370,16 +442,19 @@ fn serve(
 async fn handshake(
     shared: &Arc<Shared>,
     settings: &Settings,
-    tcp: Incoming,
+    tcp: std::net::TcpStream,
     remote_addr: SocketAddr,
 ) -> Result<Accepted> {
     let connectivity = |e: std::io::Error| Error::new(ErrorKind::Connectivity, e.to_string());
-    let tcp = tcp.register().map_err(connectivity)?;
+    // Registered with the reactor of the I/O thread this task runs on.
+    let tcp = TcpStream::from_std(tcp).map_err(connectivity)?;
     let local_addr = match settings.bound_addr {
         Some(addr) => addr,
         None => tcp.local_addr().map_err(connectivity)?,
     };
-    let _ = tcp.set_nodelay(true);
+    if !NODELAY_INHERITED {
+        let _ = tcp.set_nodelay(true);
+    }
     let tcp = Tcp(tcp);
     let stream = match &settings.tls {
         None => IoStream::Plain(tcp),
@@ -397,6 +472,34 @@ async fn handshake(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accepted_connections_have_nodelay() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let _client = std::net::TcpStream::connect(addr).unwrap();
+            let (accepted, _) = listener.accept().await.unwrap();
+            assert!(accepted.nodelay().unwrap());
+        });
+    }
+
+    #[test]
+    fn accept_gives_a_non_blocking_stream_and_the_peer_address() {
+        for host in ["127.0.0.1:0", "[::1]:0"] {
+            let listener = std::net::TcpListener::bind(host).unwrap();
+            let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (mut accepted, peer) = accept_non_blocking(&listener).unwrap();
+            assert_eq!(peer, client.local_addr().unwrap());
+            let mut byte = [0u8; 1];
+            let nothing_yet = accepted.read(&mut byte).unwrap_err();
+            assert_eq!(nothing_yet.kind(), std::io::ErrorKind::WouldBlock);
+        }
+    }
 
     /// Every idle connection keeps its task. Tokio allocates a task as one cell aligned to
     /// 128 bytes (on x86-64), with 104 bytes of its own beside the future, which the task
