@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::dispatch::{pool, EventHandler, Inline};
 use crate::drain::{Drain, DrainOptions, DrainProgress};
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::Trigger;
+use crate::events::{Trigger, TriggerSet};
 use crate::handle::ConnectorHandle;
 use crate::handlers::Router;
 use crate::inbound::auth::Authorizer;
@@ -217,7 +217,10 @@ impl ConnectorBuilder {
             io,
             client,
             listener.as_ref().map(Listener::local_addr),
-            handler.as_deref(),
+            // The triggers the handler takes; none: the application pulls every event.
+            handler
+                .as_deref()
+                .map(|handler| TriggerSet::of(|trigger| handler.takes(trigger))),
             inline,
             cluster
                 .clone()

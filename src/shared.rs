@@ -2,7 +2,6 @@
 //! registration in it, which reports the socket's end exactly once however it ends.
 
 use crate::config::Config;
-use crate::dispatch::EventHandler;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventQueue, TriggerSet};
 use crate::io_threads::IoThreads;
@@ -156,7 +155,7 @@ impl Shared {
         io: IoThreads,
         client: ClientParts,
         local_addr: Option<SocketAddr>,
-        handler: Option<&dyn EventHandler>,
+        taken: Option<TriggerSet>,
         inline: Option<Arc<dyn InlineHandler>>,
         directory: Option<Arc<dyn SocketDirectory>>,
     ) -> Self {
@@ -194,10 +193,8 @@ impl Shared {
             outbound_sockets: AtomicUsize::new(0),
             header_refresher: client.header_refresher,
             local_addr,
-            has_handler: handler.is_some(),
-            taken: handler.map_or(TriggerSet::ALL, |handler| {
-                TriggerSet::of(|trigger| handler.takes(trigger))
-            }),
+            has_handler: taken.is_some(),
+            taken: taken.unwrap_or(TriggerSet::ALL),
             inline,
             directory,
             config,
