@@ -320,15 +320,11 @@ fn an_inline_handler_sees_the_attempts_and_the_reconnection() {
     // on the I/O thread, as every other event does, and never wait in the event queue.
     let rt = runtime();
     let (feed, _seen) = Feed::new(&rt);
-    let (tx, rx) = mpsc::channel();
-    let tx = Mutex::new(tx);
+    let (handler, events) = forwarding();
     let conn = Connector::builder(Config::default())
-        .on_event_inline(move |_: &wsconnector::ConnectorHandle, event: Event| {
-            let _ = tx.lock().unwrap().send(event);
-        })
+        .on_event_inline(handler)
         .start()
         .unwrap();
-    let events = Events(rx);
     let policy = fast();
     conn.open_outbound(
         &feed.url(),

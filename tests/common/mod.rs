@@ -92,17 +92,24 @@ impl Events {
     }
 }
 
-/// Starts `builder` with a handler that forwards every event to the returned channel.
-pub fn start_builder(builder: ConnectorBuilder) -> (Connector, Events) {
+/// A handler that forwards every event to the returned channel.
+pub fn forwarding() -> (
+    impl Fn(&ConnectorHandle, Event) + Send + Sync + 'static,
+    Events,
+) {
     let (tx, rx) = mpsc::channel();
     let tx = std::sync::Mutex::new(tx);
-    let connector = builder
-        .on_event(move |_: &ConnectorHandle, event: Event| {
-            let _ = tx.lock().unwrap().send(event);
-        })
-        .start()
-        .expect("connector starts");
-    (connector, Events(rx))
+    let handler = move |_: &ConnectorHandle, event: Event| {
+        let _ = tx.lock().unwrap().send(event);
+    };
+    (handler, Events(rx))
+}
+
+/// Starts `builder` with a handler that forwards every event to the returned channel.
+pub fn start_builder(builder: ConnectorBuilder) -> (Connector, Events) {
+    let (handler, events) = forwarding();
+    let connector = builder.on_event(handler).start().expect("connector starts");
+    (connector, events)
 }
 
 /// A listener on 127.0.0.1 with an OS-chosen port, configured by `configure`. One dispatcher
